@@ -1,0 +1,147 @@
+//! clap definitions only: no logic. Doc comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// From a Git commit to a signed image in a registry, with the proof before deploy.
+///
+/// Exit codes: 0 success; 1 a gate or verification said no; 2 usage or pipeline-file error;
+/// 3 environment error (registry, Docker, I/O); 130 interrupted.
+#[derive(Debug, Parser)]
+#[command(name = "cleanpipe", version, propagate_version = true)]
+pub struct Cli {
+    /// Print only errors and data, no progress.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the pipeline: source, verify-base, build, sign, push; each stage a hard gate.
+    Run(RunArgs),
+    /// Check a pipeline file and exit 0, or 2 with file:line:col and a hint.
+    Validate(PipelineArgs),
+    /// Show what a run would do: stages, gates, bases, targets. No side effects.
+    Plan(PlanArgs),
+    /// Verify the cosign signatures of an image (registry or `oci:DIR…`) with a public key.
+    Verify(VerifyArgs),
+    /// Sign an existing image, appending to its signatures.
+    Sign(SignArgs),
+    /// Copy an image and its signatures from a layout to a registry, tags last.
+    Copy(CopyArgs),
+    /// Write a cosign-format key pair (cosign.key mode 0600, cosign.pub).
+    Keygen(KeygenArgs),
+    /// Print the JSON Schema of the pipeline file (for editors).
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// The pipeline file [default: pipeline.yaml, else pipeline.example.yaml]
+    #[arg(long, short = 'f', env = "CLEANPIPE_FILE")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Registry username (with --registry-password-stdin); default: ~/.docker/config.json.
+    #[arg(long, env = "CLEANPIPE_REGISTRY_USERNAME")]
+    pub registry_username: Option<String>,
+    /// Read the registry password or token from standard input.
+    #[arg(long)]
+    pub registry_password_stdin: bool,
+    /// Use plain HTTP for the registry (loopback registries always do).
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Also write the JSON run report here (it is always written to the outputs directory).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// `registry/repo:tag`, `registry/repo@sha256:…`, `oci:DIR[:TAG|@sha256:…]`.
+    pub image: String,
+    /// The public key (PEM file) that must have signed the image.
+    #[arg(long)]
+    pub key: PathBuf,
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The image to sign: a registry reference or `oci:DIR…`. Tags are resolved to a digest first.
+    pub image: String,
+    /// The private key: a file or `env://VAR`. Password from COSIGN_PASSWORD or a prompt.
+    #[arg(long)]
+    pub key: String,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// Source image in a layout: `oci:DIR:TAG` or `oci:DIR@sha256:…`.
+    pub source: String,
+    /// Destination: `registry/repo:tag`.
+    pub destination: String,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Write PREFIX.key and PREFIX.pub.
+    #[arg(long, default_value = "cosign")]
+    pub output_key_prefix: PathBuf,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_flags_parse() {
+        let cli = Cli::try_parse_from(["cleanpipe", "run", "-f", "p.yaml", "--report", "r.json"]).unwrap();
+        let Command::Run(run) = cli.command else { panic!() };
+        assert_eq!(run.pipeline.file.unwrap(), PathBuf::from("p.yaml"));
+        assert_eq!(run.report.unwrap(), PathBuf::from("r.json"));
+    }
+}

@@ -1,0 +1,34 @@
+use std::collections::BTreeMap;
+
+use crate::cli::args::KeygenArgs;
+use crate::cli::env_vars;
+use crate::cli::printer::Printer;
+use crate::cli::settings;
+use crate::error::{Error, ExitCode, Result};
+use crate::redact::Redactor;
+use crate::sign::keys;
+use crate::stages::sign::write_key_pair;
+
+pub fn keygen(args: &KeygenArgs, env: &BTreeMap<String, String>, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
+    let key_path = args.output_key_prefix.with_extension("key");
+    if !args.force && (key_path.exists() || key_path.with_extension("pub").exists()) {
+        return Err(Error::usage(format!("`{}` or its `.pub` already exists", key_path.display()))
+            .with_hint("pass `--force` to overwrite, or `--output-key-prefix NAME`"));
+    }
+    let password = if env.contains_key(env_vars::COSIGN_PASSWORD) {
+        settings::password_source(env, redactor)()?
+    } else {
+        let first = settings::password_source(env, redactor)()?;
+        let again = rpassword::prompt_password("Enter password for private key again: ")
+            .map_err(|e| Error::usage(format!("cannot read the password: {e}")))?;
+        if *first != again {
+            return Err(Error::usage("the passwords do not match"));
+        }
+        first
+    };
+    let (private, public) = keys::generate(password.as_bytes())?;
+    let public_path = write_key_pair(&key_path, &private, &public, args.force)?;
+    printer.status(&format!("Private key written to {} (mode 0600)", key_path.display()));
+    printer.status(&format!("Public key written to {}", public_path.display()));
+    Ok(ExitCode::Success)
+}

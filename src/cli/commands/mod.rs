@@ -1,0 +1,38 @@
+//! One function per command: takes resolved arguments and the printer, returns an exit code.
+
+mod copy;
+mod keygen;
+mod plan;
+mod run;
+mod sign;
+mod verify;
+
+use crate::cli::args::Command;
+use crate::cli::env_vars;
+use crate::cli::printer::Printer;
+use crate::cli::settings;
+use crate::error::{ExitCode, Result};
+use crate::redact::Redactor;
+
+pub async fn dispatch(command: Command, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
+    let env = env_vars::snapshot();
+    match command {
+        Command::Run(args) => run::run(&args, &env, printer, redactor).await,
+        Command::Validate(args) => {
+            let pipeline = settings::load_pipeline(&args, &env, redactor)?;
+            crate::pipeline::plan::refuse_unbuilt(&pipeline)?;
+            printer.status(&format!("{}: valid", pipeline.path.display()));
+            Ok(ExitCode::Success)
+        }
+        Command::Plan(args) => plan::plan(&args, &env, printer, redactor),
+        Command::Verify(args) => verify::verify(&args, printer, redactor).await,
+        Command::Sign(args) => sign::sign(&args, &env, printer, redactor).await,
+        Command::Copy(args) => copy::copy(&args, printer, redactor).await,
+        Command::Keygen(args) => keygen::keygen(&args, &env, printer, redactor),
+        Command::Schema => {
+            let schema = schemars::schema_for!(crate::pipeline::model::PipelineFile);
+            printer.data(&serde_json::to_string_pretty(&schema).expect("schema serializes"));
+            Ok(ExitCode::Success)
+        }
+    }
+}

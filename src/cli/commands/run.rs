@@ -1,0 +1,76 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::cli::args::RunArgs;
+use crate::cli::printer::Printer;
+use crate::cli::settings::{self, PipelineSettings};
+use crate::error::{ExitCode, IoContext, Result};
+use crate::oci::layout::write_atomic;
+use crate::pipeline::executor::{execute, RunReport};
+use crate::redact::Redactor;
+use crate::stages::{Reporter, RunContext};
+
+struct PrinterReporter(Printer);
+
+impl Reporter for PrinterReporter {
+    fn message(&self, stage: &str, text: &str) {
+        self.0.status(&format!("  [{stage}] {text}"));
+    }
+}
+
+pub async fn run(args: &RunArgs, env: &BTreeMap<String, String>, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
+    let pipeline = settings::load_pipeline(&args.pipeline, env, redactor)?;
+    let resolved = PipelineSettings::resolve(&pipeline);
+    let remote = settings::remote_options(&args.registry, redactor)?;
+    let ctx = RunContext {
+        base_dir: pipeline.base_dir(),
+        store_dir: resolved.store.clone(),
+        outputs_dir: resolved.outputs.clone(),
+        env: env.clone(),
+        redactor: redactor.clone(),
+        remote,
+        password: settings::password_source(env, redactor),
+        reporter: Arc::new(PrinterReporter(printer.clone())),
+        run_number: settings::run_number(env, &resolved.outputs),
+        pipeline,
+    };
+    printer.status(&format!("cleanpipe run: {} ({})", resolved.name, ctx.pipeline.path.display()));
+    let on_stage = |name: &'static str| printer.status(&format!("▶ {name}"));
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let report = execute(&ctx, &resolved.name, interrupt, &on_stage).await;
+
+    let json = redactor.apply(&serde_json::to_string_pretty(&report).expect("report serializes"));
+    write_atomic(&resolved.outputs.join("report.json"), json.as_bytes())?;
+    if let Some(path) = &args.report {
+        std::fs::write(path, &json).io_context("cannot write the run report", path)?;
+    }
+    summary(printer, &report);
+    Ok(report.exit())
+}
+
+fn summary(printer: &Printer, report: &RunReport) {
+    printer.status("");
+    printer.status("summary:");
+    for s in &report.stages {
+        printer.status(&format!("  {:<12} {:<12} {:>7} ms", s.name, s.status, s.duration_ms));
+    }
+    if let Some(e) = &report.error {
+        printer.status("");
+        printer.status(&format!("error: {}{}", e.stage.map(|s| format!("[{s}] ")).unwrap_or_default(), e.message));
+        for r in &e.reasons {
+            printer.status(&format!("  - {r}"));
+        }
+        if let Some(h) = &e.hint {
+            printer.status("");
+            printer.status(&format!("hint: {h}"));
+        }
+        printer.status(&format!("\n{} after {} ms; nothing after the failed stage ran", report.status, report.duration_ms));
+        return;
+    }
+    if let Some(p) = &report.published {
+        printer.status(&format!("\nsucceeded in {} ms: {} tagged {}", report.duration_ms, p.image, p.tags.join(", ")));
+        printer.data(&p.image);
+    }
+}

@@ -1,0 +1,119 @@
+//! Turns arguments, the environment and the pipeline file into the settings commands use.
+//! Precedence: flags > environment > pipeline file > defaults, combined here only.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+use crate::cli::args::{PipelineArgs, RegistryArgs};
+use crate::cli::env_vars;
+use crate::error::{Error, Result};
+use crate::oci::remote::{Credentials, RemoteOptions};
+use crate::pipeline::load::{self, LoadedPipeline};
+use crate::redact::Redactor;
+use crate::stages::PasswordSource;
+
+pub const DEFAULT_STORE: &str = ".cleanpipe/oci";
+pub const DEFAULT_OUTPUTS: &str = ".cleanpipe/out";
+
+/// The pipeline file to read: `-f`, else `pipeline.yaml`, else `pipeline.example.yaml`.
+pub fn pipeline_path(args: &PipelineArgs) -> Result<PathBuf> {
+    if let Some(f) = &args.file {
+        return Ok(f.clone());
+    }
+    for candidate in ["pipeline.yaml", "pipeline.yml", "pipeline.example.yaml"] {
+        if Path::new(candidate).is_file() {
+            return Ok(PathBuf::from(candidate));
+        }
+    }
+    Err(Error::usage("no pipeline file: neither `pipeline.yaml` nor `pipeline.example.yaml` is here")
+        .with_hint("pass one with `-f FILE`; see README.md for the format"))
+}
+
+/// Load the pipeline named by the arguments.
+pub fn load_pipeline(args: &PipelineArgs, env: &BTreeMap<String, String>, redactor: &Redactor) -> Result<LoadedPipeline> {
+    let path = pipeline_path(args)?;
+    load::load(&path, &|name| env.get(name).cloned(), redactor)
+}
+
+/// Resolved names and directories of a pipeline.
+pub struct PipelineSettings {
+    pub name: String,
+    pub store: PathBuf,
+    pub outputs: PathBuf,
+}
+
+impl PipelineSettings {
+    pub fn resolve(p: &LoadedPipeline) -> Self {
+        let base = p.base_dir();
+        let name = p.file.name.clone().unwrap_or_else(|| {
+            std::fs::canonicalize(&base)
+                .ok()
+                .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| "image".into())
+        });
+        let store = base.join(p.file.store.as_deref().unwrap_or(DEFAULT_STORE));
+        let outputs = base.join(p.file.outputs.as_deref().unwrap_or(DEFAULT_OUTPUTS));
+        PipelineSettings { name, store, outputs }
+    }
+}
+
+/// Registry options from flags; the password comes from stdin, never from a flag value.
+pub fn remote_options(args: &RegistryArgs, redactor: &Redactor) -> Result<RemoteOptions> {
+    let credentials = match (&args.registry_username, args.registry_password_stdin) {
+        (Some(user), true) => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| Error::usage(format!("cannot read the registry password from stdin: {e}")))?;
+            let password = text.trim_end_matches(['\n', '\r']).to_string();
+            redactor.add(password.clone());
+            Some(Credentials { username: user.clone(), password })
+        }
+        (None, true) => {
+            return Err(Error::usage("`--registry-password-stdin` needs `--registry-username`"))
+        }
+        (Some(_), false) => {
+            return Err(Error::usage("`--registry-username` needs `--registry-password-stdin`")
+                .with_hint("pipe the password in: `echo \"$TOKEN\" | cleanpipe … --registry-username USER --registry-password-stdin`"))
+        }
+        (None, false) => None,
+    };
+    Ok(RemoteOptions { insecure: args.insecure, credentials })
+}
+
+/// COSIGN_PASSWORD if set (empty allowed), else a prompt on a terminal, else an error.
+pub fn password_source(env: &BTreeMap<String, String>, redactor: &Redactor) -> PasswordSource {
+    let from_env = env.get(env_vars::COSIGN_PASSWORD).cloned();
+    let redactor = redactor.clone();
+    Arc::new(move || {
+        if let Some(p) = &from_env {
+            redactor.add(p.clone());
+            return Ok(Zeroizing::new(p.clone()));
+        }
+        if std::io::stdin().is_terminal() {
+            let p = rpassword::prompt_password("Enter password for private key: ")
+                .map_err(|e| Error::usage(format!("cannot read the password: {e}")))?;
+            redactor.add(p.clone());
+            return Ok(Zeroizing::new(p));
+        }
+        Err(Error::usage("the signing key is encrypted and COSIGN_PASSWORD is not set")
+            .with_hint("export COSIGN_PASSWORD (an empty password is written `COSIGN_PASSWORD=`)"))
+    })
+}
+
+/// `{{run.number}}`: the CI's run number, else a counter kept in the outputs directory.
+pub fn run_number(env: &BTreeMap<String, String>, outputs: &Path) -> u64 {
+    for var in env_vars::RUN_NUMBER_VARS {
+        if let Some(n) = env.get(*var).and_then(|v| v.parse().ok()) {
+            return n;
+        }
+    }
+    let counter = outputs.join("run-number");
+    let next = std::fs::read_to_string(&counter).ok().and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0) + 1;
+    let _ = std::fs::create_dir_all(outputs).and_then(|_| std::fs::write(&counter, next.to_string()));
+    next
+}

@@ -1,0 +1,101 @@
+//! The crate-wide error type and the one place errors become exit codes.
+
+use std::path::PathBuf;
+
+/// Documented exit codes (README "Exit codes"); design.md is the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    Success = 0,
+    /// A gate, policy or verification check said no.
+    GateFailed = 1,
+    /// Bad command line or pipeline file, or bad user input such as a wrong key password.
+    Usage = 2,
+    /// Docker, registry, network or filesystem trouble.
+    Environment = 3,
+    /// Ctrl-C.
+    Interrupted = 130,
+}
+
+/// Every failure the library reports. Variants say which exit code applies.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The pipeline file or a command-line value is wrong; the message says where and how to fix it.
+    #[error("{message}")]
+    Usage { message: String, hint: Option<String> },
+    /// A gate or verification check failed; the reasons are listed.
+    #[error("{message}")]
+    Gate { message: String, reasons: Vec<String>, hint: Option<String> },
+    /// Something in the environment failed: registry, Docker, disk, a helper program.
+    #[error("{message}")]
+    Environment { message: String, hint: Option<String> },
+    #[error("{context} `{}`", path.display())]
+    Io { context: String, path: PathBuf, #[source] source: std::io::Error },
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl Error {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::Usage { message: message.into(), hint: None }
+    }
+    pub fn environment(message: impl Into<String>) -> Self {
+        Error::Environment { message: message.into(), hint: None }
+    }
+    pub fn gate(message: impl Into<String>, reasons: Vec<String>) -> Self {
+        Error::Gate { message: message.into(), reasons, hint: None }
+    }
+    pub fn io(context: impl Into<String>, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { context: context.into(), path: path.into(), source }
+    }
+
+    /// Attach a "what to do next" line.
+    pub fn with_hint(mut self, text: impl Into<String>) -> Self {
+        let text = Some(text.into());
+        match &mut self {
+            Error::Usage { hint, .. } | Error::Gate { hint, .. } | Error::Environment { hint, .. } => {
+                *hint = text
+            }
+            Error::Io { .. } | Error::Interrupted => {}
+        }
+        self
+    }
+
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Error::Usage { hint, .. } | Error::Gate { hint, .. } | Error::Environment { hint, .. } => {
+                hint.as_deref()
+            }
+            Error::Io { .. } => Some("check the path exists and is readable and writable"),
+            Error::Interrupted => None,
+        }
+    }
+
+    pub fn reasons(&self) -> &[String] {
+        match self {
+            Error::Gate { reasons, .. } => reasons,
+            _ => &[],
+        }
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Usage { .. } => ExitCode::Usage,
+            Error::Gate { .. } => ExitCode::GateFailed,
+            Error::Environment { .. } | Error::Io { .. } => ExitCode::Environment,
+            Error::Interrupted => ExitCode::Interrupted,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Adds file context to `std::io` results.
+pub trait IoContext<T> {
+    fn io_context(self, context: &str, path: &std::path::Path) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn io_context(self, context: &str, path: &std::path::Path) -> Result<T> {
+        self.map_err(|e| Error::io(context, path, e))
+    }
+}

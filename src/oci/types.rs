@@ -1,0 +1,293 @@
+//! Pure serde data for OCI manifests, indexes, configs and digests.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::error::{Error, Result};
+
+pub const MEDIA_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const MEDIA_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const MEDIA_OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const MEDIA_OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+pub const MEDIA_OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+pub const MEDIA_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const MEDIA_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const MEDIA_DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+pub const MEDIA_DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+
+/// Manifest media types cleanpipe can read as a single image.
+pub const IMAGE_MANIFEST_TYPES: &[&str] = &[MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST];
+
+/// The annotation OCI layouts use for tags.
+pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+/// A content digest, always `sha256:<64 lowercase hex>`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Digest(String);
+
+impl Digest {
+    /// Parse and validate `sha256:<hex>`.
+    pub fn parse(s: &str) -> Result<Self> {
+        let hex = s.strip_prefix("sha256:").ok_or_else(|| {
+            Error::usage(format!("`{s}` is not a sha256 digest")).with_hint("write it as `sha256:<64 hex digits>`")
+        })?;
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return Err(Error::usage(format!("`{s}` is not a sha256 digest"))
+                .with_hint("write it as `sha256:<64 lowercase hex digits>`"));
+        }
+        Ok(Digest(s.to_string()))
+    }
+
+    /// The digest of some bytes.
+    pub fn of(bytes: &[u8]) -> Self {
+        Digest::from_hasher(Sha256::new_with_prefix(bytes))
+    }
+
+    pub fn from_hasher(hasher: Sha256) -> Self {
+        Digest(format!("sha256:{}", hex::encode(hasher.finalize())))
+    }
+
+    pub fn hex(&self) -> &str {
+        &self.0["sha256:".len()..]
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// cosign's tag for objects about this digest: `sha256-<hex>.<suffix>`.
+    pub fn cosign_tag(&self, suffix: &str) -> String {
+        format!("sha256-{}.{suffix}", self.hex())
+    }
+}
+
+impl TryFrom<String> for Digest {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        Digest::parse(&s)
+    }
+}
+impl From<Digest> for String {
+    fn from(d: Digest) -> String {
+        d.0
+    }
+}
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A content descriptor (image-spec descriptor.md).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    pub media_type: String,
+    pub digest: Digest,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<serde_json::Value>,
+}
+
+impl Descriptor {
+    pub fn new(media_type: &str, digest: Digest, size: u64) -> Self {
+        Descriptor {
+            media_type: media_type.to_string(),
+            digest,
+            size,
+            artifact_type: None,
+            annotations: BTreeMap::new(),
+            platform: None,
+        }
+    }
+
+    /// The descriptor of these exact bytes.
+    pub fn of(media_type: &str, bytes: &[u8]) -> Self {
+        Descriptor::new(media_type, Digest::of(bytes), bytes.len() as u64)
+    }
+}
+
+/// An image manifest (OCI or Docker schema 2; same shape).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    pub schema_version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    pub config: Descriptor,
+    pub layers: Vec<Descriptor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Descriptor>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl Manifest {
+    /// A new OCI image manifest.
+    pub fn oci(config: Descriptor, layers: Vec<Descriptor>) -> Self {
+        Manifest {
+            schema_version: 2,
+            media_type: Some(MEDIA_OCI_MANIFEST.to_string()),
+            artifact_type: None,
+            config,
+            layers,
+            subject: None,
+            annotations: BTreeMap::new(),
+        }
+    }
+
+    /// Parse manifest bytes, refusing indexes and schema 1 with a clear message.
+    pub fn from_slice(bytes: &[u8], what: &str) -> Result<Self> {
+        let value: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| Error::environment(format!("manifest of {what} is not valid JSON: {e}")))?;
+        let media_type = value.get("mediaType").and_then(|m| m.as_str()).unwrap_or("");
+        if media_type == MEDIA_OCI_INDEX || media_type == MEDIA_DOCKER_LIST || value.get("manifests").is_some() {
+            return Err(Error::usage(format!("{what} is a multi-platform index, not a single image"))
+                .with_hint("pin the digest of the platform image (e.g. linux/amd64) instead of the index"));
+        }
+        if value.get("schemaVersion").and_then(|v| v.as_u64()) != Some(2) {
+            return Err(Error::usage(format!("{what} uses Docker schema 1, which is not supported")));
+        }
+        serde_json::from_value(value)
+            .map_err(|e| Error::environment(format!("manifest of {what} is malformed: {e}")))
+    }
+
+    /// Canonical bytes as cleanpipe writes them (compact JSON, fixed field order).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("manifest serializes")
+    }
+
+    pub fn media_type_or_default(&self) -> &str {
+        self.media_type.as_deref().unwrap_or(MEDIA_OCI_MANIFEST)
+    }
+}
+
+/// An image index, as used by `index.json` in a layout.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Index {
+    pub schema_version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    #[serde(default)]
+    pub manifests: Vec<Descriptor>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// The parts of an image config cleanpipe reads and writes. Unknown fields are kept.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ImageConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default)]
+    pub architecture: String,
+    #[serde(default)]
+    pub os: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<RuntimeConfig>,
+    pub rootfs: RootFs,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<History>,
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_json::Value>,
+}
+
+/// The `config` object of an image config: how a container starts.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RuntimeConfig {
+    #[serde(rename = "User", default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(rename = "Env", default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<Vec<String>>,
+    #[serde(rename = "Entrypoint", default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(rename = "Cmd", default, skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<Vec<String>>,
+    #[serde(rename = "WorkingDir", default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    #[serde(rename = "Labels", default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RootFs {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub diff_ids: Vec<Digest>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct History {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub empty_layer: Option<bool>,
+}
+
+impl ImageConfig {
+    /// The config of an empty (`scratch`) linux/amd64 image.
+    pub fn scratch() -> Self {
+        ImageConfig {
+            architecture: "amd64".into(),
+            os: "linux".into(),
+            rootfs: RootFs { kind: "layers".into(), diff_ids: vec![] },
+            ..Default::default()
+        }
+    }
+}
+
+/// Map Docker layer media types onto their OCI equivalents (same bytes).
+pub fn oci_layer_media_type(media_type: &str) -> &str {
+    match media_type {
+        MEDIA_DOCKER_LAYER_GZIP => MEDIA_OCI_LAYER_GZIP,
+        "application/vnd.docker.image.rootfs.diff.tar" => MEDIA_OCI_LAYER_TAR,
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_parse_rejects_bad_input() {
+        assert!(Digest::parse("sha256:abc").is_err());
+        assert!(Digest::parse("md5:00").is_err());
+        let d = Digest::of(b"{}");
+        assert_eq!(d.as_str(), "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
+        assert_eq!(Digest::parse(d.as_str()).unwrap(), d);
+        assert_eq!(d.cosign_tag("sig"), format!("sha256-{}.sig", d.hex()));
+    }
+
+    #[test]
+    fn manifest_refuses_index() {
+        let idx = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+        let err = Manifest::from_slice(idx, "x").unwrap_err();
+        assert!(err.to_string().contains("multi-platform index"));
+    }
+}

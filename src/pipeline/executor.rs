@@ -1,0 +1,173 @@
+//! Runs the five stages in order. Each is a hard gate: the first failure stops the run and
+//! nothing after it happens. Ctrl-C (the `interrupt` future) stops the run the same way:
+//! in-flight temporary files are dropped with the stage, and nothing further is published.
+
+use std::future::Future;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::error::{Error, ExitCode, Result};
+use crate::pipeline::template::TemplateValues;
+use crate::stages::build::BuildOutput;
+use crate::stages::publish::Published;
+use crate::stages::sign::SignOutput;
+use crate::stages::source::SourceInfo;
+use crate::stages::verify_base::VerifiedBase;
+use crate::stages::{self, RunContext};
+
+/// Everything a run did, for `--report` and the summary.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RunReport {
+    pub pipeline: String,
+    pub name: String,
+    /// `succeeded`, `failed` or `interrupted`.
+    pub status: String,
+    pub exit_code: i32,
+    pub started_at: String,
+    pub duration_ms: u128,
+    pub stages: Vec<StageReport>,
+    pub source: Option<SourceInfo>,
+    pub bases: Vec<VerifiedBase>,
+    pub image: Option<BuildOutput>,
+    pub signature: Option<SignOutput>,
+    pub published: Option<Published>,
+    pub error: Option<ErrorReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StageReport {
+    pub name: &'static str,
+    /// `passed`, `failed`, `interrupted` or `not run`.
+    pub status: &'static str,
+    pub duration_ms: u128,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ErrorReport {
+    pub stage: Option<&'static str>,
+    pub message: String,
+    pub reasons: Vec<String>,
+    pub hint: Option<String>,
+}
+
+/// Run the pipeline. `on_stage` is told when each stage starts (for progress display).
+pub async fn execute(
+    ctx: &RunContext,
+    name: &str,
+    interrupt: impl Future<Output = ()>,
+    on_stage: &(dyn Fn(&'static str) + Sync),
+) -> RunReport {
+    let started = Instant::now();
+    let mut report = RunReport {
+        pipeline: ctx.pipeline.path.display().to_string(),
+        name: name.to_string(),
+        started_at: now_rfc3339(),
+        stages: stages::STAGE_NAMES
+            .iter()
+            .map(|n| StageReport { name: n, status: "not run", duration_ms: 0 })
+            .collect(),
+        ..Default::default()
+    };
+    let result = {
+        let run = run_stages(ctx, &mut report, on_stage);
+        tokio::pin!(run);
+        tokio::select! {
+            r = &mut run => r,
+            _ = interrupt => Err(Error::Interrupted),
+        }
+    };
+    report.duration_ms = started.elapsed().as_millis();
+    match result {
+        Ok(()) => {
+            report.status = "succeeded".into();
+            report.exit_code = 0;
+        }
+        Err(e) => {
+            let current = report.stages.iter_mut().find(|s| s.status == "running");
+            let stage = current.as_ref().map(|s| s.name);
+            if let Some(s) = current {
+                s.status = if matches!(e, Error::Interrupted) { "interrupted" } else { "failed" };
+            }
+            report.status = if matches!(e, Error::Interrupted) { "interrupted" } else { "failed" }.into();
+            report.exit_code = e.exit_code() as i32;
+            report.error = Some(ErrorReport {
+                stage,
+                message: ctx.redactor.apply(&e.to_string()),
+                reasons: e.reasons().iter().map(|r| ctx.redactor.apply(r)).collect(),
+                hint: e.hint().map(|h| ctx.redactor.apply(h)),
+            });
+        }
+    }
+    report
+}
+
+async fn run_stages(ctx: &RunContext, report: &mut RunReport, on_stage: &(dyn Fn(&'static str) + Sync)) -> Result<()> {
+    crate::pipeline::plan::refuse_unbuilt(&ctx.pipeline)?;
+
+    let source = timed(report, 0, on_stage, stages::source::run(ctx)).await?;
+    report.source = Some(source.clone());
+    let templates = template_values(&source, ctx.run_number)?;
+
+    let bases = timed(report, 1, on_stage, stages::verify_base::run(ctx)).await?;
+    report.bases = bases.clone();
+
+    let built = timed(report, 2, on_stage, stages::build::run(ctx, &source, &bases, &templates)).await?;
+    report.image = Some(built.clone());
+
+    let signed = timed(report, 3, on_stage, stages::sign::run(ctx, &built)).await?;
+    report.signature = Some(signed);
+
+    let published = timed(report, 4, on_stage, stages::publish::run(ctx, &built, &templates)).await?;
+    report.published = Some(published);
+    Ok(())
+}
+
+async fn timed<T>(
+    report: &mut RunReport,
+    index: usize,
+    on_stage: &(dyn Fn(&'static str) + Sync),
+    stage: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    let name = report.stages[index].name;
+    on_stage(name);
+    report.stages[index].status = "running";
+    let start = Instant::now();
+    let result = stage.await;
+    report.stages[index].duration_ms = start.elapsed().as_millis();
+    if result.is_ok() {
+        report.stages[index].status = "passed";
+    }
+    result
+}
+
+/// Template values once the commit is known.
+pub fn template_values(source: &SourceInfo, run_number: u64) -> Result<TemplateValues> {
+    let date = time::OffsetDateTime::from_unix_timestamp(source.date_epoch as i64)
+        .map_err(|_| Error::usage("source date out of range"))?;
+    Ok(TemplateValues {
+        sha: source.commit.clone(),
+        branch: source.branch.clone(),
+        tag: source.tag.clone(),
+        run_number,
+        date: format!("{:04}{:02}{:02}", date.year(), date.month() as u8, date.day()),
+    })
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+impl RunReport {
+    pub fn exit(&self) -> ExitCode {
+        match self.exit_code {
+            0 => ExitCode::Success,
+            1 => ExitCode::GateFailed,
+            2 => ExitCode::Usage,
+            130 => ExitCode::Interrupted,
+            _ => ExitCode::Environment,
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! Reading a pipeline file: YAML → typed model, with every error pointing at file:line:col,
+//! naming the key path, and offering a fix; `${VAR}` interpolation that never turns an unset
+//! variable into an empty string.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::pipeline::model::PipelineFile;
+use crate::pipeline::template;
+use crate::redact::Redactor;
+
+/// A parsed, interpolated pipeline file and where it came from.
+#[derive(Clone, Debug)]
+pub struct LoadedPipeline {
+    pub file: PipelineFile,
+    pub path: PathBuf,
+    /// The raw text, kept to locate keys in later validation messages.
+    pub text: String,
+}
+
+impl LoadedPipeline {
+    /// The directory relative paths in the file start from.
+    pub fn base_dir(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    /// An error about the key at `path` (e.g. `["build", "customize", "base"]`), located in the file.
+    pub fn error_at(&self, key_path: &[&str], message: impl Into<String>) -> Error {
+        let location = locate_key(&self.text, key_path)
+            .map(|(l, c)| format!("{}:{l}:{c}", self.path.display()))
+            .unwrap_or_else(|| self.path.display().to_string());
+        Error::usage(format!("{location}: `{}`: {}", key_path.join("."), message.into()))
+    }
+}
+
+/// Load and interpolate a pipeline file. `env` looks up variables; interpolated values are
+/// registered with `redactor` as secrets.
+pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>, redactor: &Redactor) -> Result<LoadedPipeline> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::usage(format!("cannot read the pipeline file `{}`: {e}", path.display()))
+            .with_hint("pass the file with `-f FILE`; `cleanpipe run` with no -f reads `pipeline.yaml`, then `pipeline.example.yaml`")
+    })?;
+    parse(&text, path, env, redactor)
+}
+
+/// Parse pipeline text (see [`load`]).
+pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>, redactor: &Redactor) -> Result<LoadedPipeline> {
+    let shown = path.display().to_string();
+    // 1. Templates and variables are checked on the raw text, so errors carry exact positions.
+    template::check_text(text, &shown, env)?;
+    // 2. Structure: unknown keys, types, required fields.
+    let _: PipelineFile = deserialize(serde_yaml::Deserializer::from_str(text), text, &shown)?;
+    // 3. Interpolate `${VAR}` inside string values only, then build the model from that.
+    let mut value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| yaml_error(&e, &shown, None))?;
+    template::interpolate_env(&mut value, env, redactor)?;
+    let file: PipelineFile = serde_yaml::from_value(value).map_err(|e| {
+        Error::usage(format!("{shown}: after `${{…}}` interpolation: {e}"))
+            .with_hint("variables can only stand in string values")
+    })?;
+    let loaded = LoadedPipeline { file, path: path.to_path_buf(), text: text.to_string() };
+    if loaded.file.version != 1 {
+        return Err(loaded
+            .error_at(&["version"], format!("schema version {} is not supported", loaded.file.version))
+            .with_hint("this cleanpipe reads `version: 1`"));
+    }
+    Ok(loaded)
+}
+
+fn deserialize<'de, T: serde::Deserialize<'de>>(de: serde_yaml::Deserializer<'de>, text: &str, shown: &str) -> Result<T> {
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let key_path = if path == "." || path.is_empty() { None } else { Some(path) };
+        let mut err = yaml_error(&inner, shown, key_path.as_deref());
+        if let Some(hint) = did_you_mean(&inner.to_string()) {
+            err = err.with_hint(hint);
+        } else if inner.to_string().contains("missing field") {
+            err = err.with_hint("see the pipeline reference in README.md, or `cleanpipe schema`");
+        }
+        let _ = text;
+        err
+    })
+}
+
+fn yaml_error(e: &serde_yaml::Error, shown: &str, key_path: Option<&str>) -> Error {
+    let location = match e.location() {
+        Some(l) => format!("{shown}:{}:{}", l.line(), l.column()),
+        None => shown.to_string(),
+    };
+    // serde_yaml appends " at line X column Y"; we already lead with it.
+    let mut message = e.to_string();
+    if let Some(i) = message.find(" at line ") {
+        message.truncate(i);
+    }
+    // serde_yaml also leads with its own `a.b.c: ` path; we print ours.
+    if let Some((prefix, rest)) = message.split_once(": ") {
+        if !prefix.contains(' ') && key_path.is_some() {
+            message = rest.to_string();
+        }
+    }
+    // For an unknown key, the path is where it stands, not the key itself.
+    let key_path = match key_path {
+        Some(p) if message.starts_with("unknown field") => p.rsplit_once('.').map(|(parent, _)| parent.to_string()),
+        other => other.map(String::from),
+    };
+    let message = match key_path.as_deref() {
+        Some(p) => format!("{location}: `{p}`: {message}"),
+        None => format!("{location}: {message}"),
+    };
+    Error::usage(message)
+}
+
+/// "did you mean `fail_on`?" for serde's unknown-field and unknown-variant messages.
+fn did_you_mean(message: &str) -> Option<String> {
+    let (kind, rest) = if let Some((_, r)) = message.split_once("unknown field `") {
+        ("field", r)
+    } else if let Some((_, r)) = message.split_once("unknown variant `") {
+        ("value", r)
+    } else {
+        return None;
+    };
+    let (got, tail) = rest.split_once('`')?;
+    let expected: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+    let best = expected
+        .iter()
+        .map(|cand| (strsim::jaro_winkler(got, cand), *cand))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match best {
+        Some((_, cand)) => Some(format!("did you mean `{cand}`?")),
+        None if expected.is_empty() => Some(format!("this {kind} is not allowed here")),
+        None => Some(format!("allowed here: {}", expected.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "))),
+    }
+}
+
+/// Find the line and column of a block-style mapping key path in YAML text (1-based).
+/// Good enough for error messages; returns the deepest key found.
+pub fn locate_key(text: &str, key_path: &[&str]) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    let mut parent_indent: isize = -1;
+    let mut found = None;
+    for (number, line) in text.lines().enumerate() {
+        if depth == key_path.len() {
+            break;
+        }
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let mut indent = line.len() - trimmed.len();
+        let mut body = trimmed;
+        if let Some(item) = body.strip_prefix("- ") {
+            indent += 2;
+            body = item.trim_start();
+        }
+        if (indent as isize) <= parent_indent && depth > 0 {
+            // Left the block of the previous key without finding the next one.
+            break;
+        }
+        let key = key_path[depth];
+        let is_key = body.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with(':'));
+        if is_key {
+            found = Some((number + 1, indent + 1));
+            parent_indent = indent as isize;
+            depth += 1;
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "TOKEN" => Some("canary-secret-123".into()),
+            _ => None,
+        }
+    }
+
+    fn parse_str(text: &str) -> Result<LoadedPipeline> {
+        parse(text, Path::new("p.yaml"), &env, &Redactor::default())
+    }
+
+    const MINIMAL: &str = "version: 1\nbuild:\n  customize:\n    base: scratch\n";
+
+    #[test]
+    fn minimal_file_parses() {
+        let p = parse_str(MINIMAL).unwrap();
+        assert_eq!(p.file.build.customize.unwrap().base, "scratch");
+    }
+
+    #[test]
+    fn unknown_key_has_location_path_and_hint() {
+        let text = "version: 1\nbuild:\n  customize:\n    base: scratch\n  scan:\n    fail_onn: high\n";
+        let err = parse_str(text).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("p.yaml:6:5:"), "{msg}");
+        assert!(msg.contains("build.scan"), "{msg}");
+        assert_eq!(err.hint(), Some("did you mean `fail_on`?"));
+    }
+
+    #[test]
+    fn wrong_type_is_located() {
+        let err = parse_str("version: 1\nsource:\n  allow_dirty: maybe\nbuild:\n  customize:\n    base: scratch\n").unwrap_err();
+        assert!(err.to_string().starts_with("p.yaml:3:"), "{err}");
+        assert!(err.to_string().contains("source.allow_dirty"), "{err}");
+    }
+
+    #[test]
+    fn missing_required_field() {
+        let err = parse_str("version: 1\n").unwrap_err();
+        assert!(err.to_string().contains("missing field `build`"), "{err}");
+    }
+
+    #[test]
+    fn malformed_yaml_is_located() {
+        let err = parse_str("version: 1\nbuild: [\n").unwrap_err();
+        assert!(err.to_string().starts_with("p.yaml:"), "{err}");
+        assert_eq!(err.exit_code(), crate::ExitCode::Usage);
+    }
+
+    #[test]
+    fn env_interpolation_and_redaction() {
+        let r = Redactor::default();
+        let text = format!("{MINIMAL}push:\n  register:\n    - url: https://x.example/\n      headers: {{ Authorization: \"Bearer ${{TOKEN}}\" }}\n");
+        let p = parse(&text, Path::new("p.yaml"), &env, &r).unwrap();
+        assert_eq!(p.file.push.register[0].headers["Authorization"], "Bearer canary-secret-123");
+        assert_eq!(r.apply("Bearer canary-secret-123"), "Bearer ***");
+    }
+
+    #[test]
+    fn unset_variable_is_an_error_with_position() {
+        let err = parse_str("version: 1\nname: ${NOPE}\nbuild:\n  customize:\n    base: scratch\n").unwrap_err();
+        assert!(err.to_string().starts_with("p.yaml:2:7:"), "{err}");
+        assert!(err.to_string().contains("NOPE"), "{err}");
+        let ok = parse_str("version: 1\nname: ${NOPE:-fallback}\nbuild:\n  customize:\n    base: scratch\n").unwrap();
+        assert_eq!(ok.file.name.as_deref(), Some("fallback"));
+    }
+
+    #[test]
+    fn version_must_be_one() {
+        let err = parse_str("version: 2\nbuild:\n  customize:\n    base: scratch\n").unwrap_err();
+        assert!(err.to_string().starts_with("p.yaml:1:1:"), "{err}");
+    }
+
+    #[test]
+    fn locate_nested_keys() {
+        let text = "a:\n  b: 1\nc:\n  d:\n    - e: 1\n      f: 2\n";
+        assert_eq!(locate_key(text, &["c", "d"]), Some((4, 3)));
+        assert_eq!(locate_key(text, &["c", "d", "f"]), Some((6, 7)));
+    }
+}

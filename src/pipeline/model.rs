@@ -1,0 +1,241 @@
+//! The pipeline file, schema version 1 (shared/docs/pipeline-v1.md), as typed serde data.
+//! Unknown keys are errors everywhere; the JSON Schema (`cleanpipe schema`) comes from these types.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A whole pipeline file.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineFile {
+    /// Schema version; must be 1.
+    pub version: u32,
+    /// Run, report and SBOM name; default: the repository directory name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The local OCI image layout (default `.cleanpipe/oci`).
+    #[serde(default)]
+    pub store: Option<String>,
+    /// Where reports of each run go (default `.cleanpipe/out`).
+    #[serde(default)]
+    pub outputs: Option<String>,
+    #[serde(default)]
+    pub source: SourceSpec,
+    #[serde(default)]
+    pub verify_base: VerifyBaseSpec,
+    pub build: BuildSpec,
+    #[serde(default)]
+    pub sign: SignSpec,
+    #[serde(default)]
+    pub push: PushSpec,
+}
+
+/// Stage 1: the Git commit everything is traced to.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// A dirty work tree fails the gate unless true.
+    #[serde(default)]
+    pub allow_dirty: bool,
+    /// Overrides SOURCE_DATE_EPOCH; default: the commit time.
+    #[serde(default)]
+    pub date_epoch: Option<u64>,
+}
+
+/// Stage 2: every base image pinned and signature-verified.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyBaseSpec {
+    /// Trusted public keys by name: a file path (relative to the pipeline file) or an https:// URL.
+    #[serde(default)]
+    pub keys: BTreeMap<String, String>,
+    /// The key for bases found in the build (customize.base, Dockerfile FROM lines).
+    #[serde(default)]
+    pub default_key: Option<String>,
+    /// Extra bases to verify, or a per-image key.
+    #[serde(default)]
+    pub images: Vec<BaseImageSpec>,
+    /// The base's vulnerability gate (not built yet).
+    #[serde(default)]
+    pub scan: Option<ScanSpec>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BaseImageSpec {
+    #[serde(rename = "ref")]
+    pub reference: String,
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+/// Stage 3: exactly one of `dockerfile` or `customize`, then the scan gate.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuildSpec {
+    #[serde(default)]
+    pub dockerfile: Option<DockerfileSpec>,
+    #[serde(default)]
+    pub customize: Option<CustomizeSpec>,
+    /// The built image's vulnerability gate (not built yet).
+    #[serde(default)]
+    pub scan: Option<ScanSpec>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DockerfileSpec {
+    #[serde(default = "default_dockerfile")]
+    pub path: String,
+    #[serde(default = "default_context")]
+    pub context: String,
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub args: BTreeMap<String, String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub no_cache: bool,
+}
+
+fn default_dockerfile() -> String {
+    "Dockerfile".into()
+}
+fn default_context() -> String {
+    ".".into()
+}
+
+/// The daemonless builder: static changes on top of a base.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomizeSpec {
+    /// `scratch`, `registry/repo@sha256:…`, or `oci:DIR@sha256:…`.
+    pub base: String,
+    #[serde(default)]
+    pub files: Vec<FileEntry>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub workdir: Option<String>,
+    #[serde(default)]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(default)]
+    pub cmd: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    /// Path relative to the pipeline file's directory; a file or a directory.
+    pub src: String,
+    /// Absolute path in the image.
+    pub dest: String,
+    /// Octal, e.g. "0644"; default 0644 for files (0755 if executable), 0755 for directories.
+    #[serde(default)]
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub uid: u64,
+    #[serde(default)]
+    pub gid: u64,
+}
+
+/// A vulnerability gate.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScanSpec {
+    #[serde(default)]
+    pub fail_on: Option<Severity>,
+    #[serde(default)]
+    pub scanner: Option<Scanner>,
+    #[serde(default)]
+    pub db: Option<String>,
+    #[serde(default)]
+    pub waivers: Vec<Waiver>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+    None,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Scanner {
+    Builtin,
+    Grype,
+    Trivy,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Waiver {
+    pub id: String,
+    #[serde(default)]
+    pub package: Option<String>,
+    pub reason: String,
+    pub expires: String,
+}
+
+/// Stage 4: provenance and signing.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignSpec {
+    /// A file path or `env://VAR` holding the PEM; password from COSIGN_PASSWORD.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Create a clearly named example key pair if `key` does not exist (examples only).
+    #[serde(default)]
+    pub generate_if_missing: bool,
+    /// SBOM formats to attach (not built yet).
+    #[serde(default)]
+    pub sbom: Option<Vec<SbomFormat>>,
+    /// SLSA v1 provenance attestation (not built yet).
+    #[serde(default)]
+    pub provenance: Option<bool>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum SbomFormat {
+    #[serde(rename = "spdx-json")]
+    SpdxJson,
+    #[serde(rename = "cyclonedx-json")]
+    CyclonedxJson,
+}
+
+/// Stage 5: publish and notify.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PushSpec {
+    /// `registry/repo`; omit to publish to the local store only.
+    #[serde(default)]
+    pub repository: Option<String>,
+    /// Tags, moved last (after signatures); templates allowed.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Plain HTTP; loopback registries are always allowed.
+    #[serde(default)]
+    pub insecure: bool,
+    /// Webhooks after a successful push (not built yet).
+    #[serde(default)]
+    pub register: Vec<RegisterSpec>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterSpec {
+    pub url: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}

@@ -1,0 +1,142 @@
+//! What a run would do, computed without side effects, and the refusal of features that are
+//! asked for but not built yet (a gate that was asked for is never silently skipped).
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::oci::reference::{ImageRef, RegistryRef};
+use crate::pipeline::load::LoadedPipeline;
+
+/// The stages, gates and targets of a pipeline.
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    pub name: String,
+    pub store: String,
+    pub outputs: String,
+    pub stages: Vec<PlannedStage>,
+    pub bases: Vec<PlannedBase>,
+    /// `registry/repo`, or `null` when the layout is the publish target.
+    pub repository: Option<String>,
+    /// Tag templates, rendered at run time.
+    pub tags: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PlannedStage {
+    pub name: &'static str,
+    pub gate: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PlannedBase {
+    pub reference: String,
+    pub digest: Option<String>,
+    pub key: Option<String>,
+}
+
+/// Refuse pipeline keys whose feature is not built yet, with the key's location.
+pub fn refuse_unbuilt(p: &LoadedPipeline) -> Result<()> {
+    let f = &p.file;
+    let not_built = |path: &[&str], what: &str, issue: &str| -> Error {
+        p.error_at(path, format!("{what} is not built yet in this version of cleanpipe"))
+            .with_hint(format!("remove the key for now ({issue}); cleanpipe never skips a gate it was asked for"))
+    };
+    if f.build.dockerfile.is_some() {
+        return Err(not_built(&["build", "dockerfile"], "Dockerfile builds through the Docker engine", "use `build.customize`"));
+    }
+    match (&f.build.dockerfile, &f.build.customize) {
+        (None, None) => {
+            return Err(p.error_at(&["build"], "needs exactly one of `dockerfile` or `customize`")
+                .with_hint("add `customize: { base: scratch, files: [...] }`"))
+        }
+        (Some(_), Some(_)) => return Err(p.error_at(&["build"], "has both `dockerfile` and `customize`; choose one")),
+        _ => {}
+    }
+    if f.verify_base.scan.is_some() {
+        return Err(not_built(&["verify_base", "scan"], "the base image vulnerability gate", "SBOM and scanning issue"));
+    }
+    if f.build.scan.is_some() {
+        return Err(not_built(&["build", "scan"], "the built image vulnerability gate", "SBOM and scanning issue"));
+    }
+    if f.sign.sbom.as_ref().is_some_and(|s| !s.is_empty()) {
+        return Err(not_built(&["sign", "sbom"], "SBOM generation", "SBOM and scanning issue"));
+    }
+    if f.sign.provenance == Some(true) {
+        return Err(not_built(&["sign", "provenance"], "SLSA provenance attestation", "set `provenance: false`"));
+    }
+    if !f.push.register.is_empty() {
+        return Err(not_built(&["push", "register"], "deployment webhooks", "push/register issue"));
+    }
+    if let Some(repo) = &f.push.repository {
+        let r = RegistryRef::parse(repo).map_err(|e| p.error_at(&["push", "repository"], e.to_string()))?;
+        if r.tag.is_some() || r.digest.is_some() {
+            return Err(p.error_at(&["push", "repository"], format!("`{repo}` has a tag or digest; give the repository only"))
+                .with_hint("put tags under `push.tags`"));
+        }
+    }
+    if let Some(c) = &f.build.customize {
+        if c.base.trim() != "scratch" {
+            ImageRef::parse(&c.base).map_err(|e| p.error_at(&["build", "customize", "base"], e.to_string()))?;
+        }
+    }
+    for (i, image) in f.verify_base.images.iter().enumerate() {
+        ImageRef::parse(&image.reference)
+            .map_err(|e| p.error_at(&["verify_base", "images"], format!("images[{i}]: {e}")))?;
+    }
+    Ok(())
+}
+
+impl Plan {
+    pub fn new(p: &LoadedPipeline, name: &str, store: &str, outputs: &str) -> Result<Plan> {
+        refuse_unbuilt(p)?;
+        let f = &p.file;
+        let vb = &f.verify_base;
+        let mut bases = Vec::new();
+        if let Some(c) = &f.build.customize {
+            if c.base.trim() != "scratch" {
+                let r = ImageRef::parse(&c.base)?;
+                bases.push(PlannedBase { reference: c.base.clone(), digest: r.digest().map(|d| d.to_string()), key: vb.default_key.clone() });
+            }
+        }
+        for image in &vb.images {
+            if bases.iter().any(|b| b.reference == image.reference) {
+                continue;
+            }
+            let r = ImageRef::parse(&image.reference)?;
+            bases.push(PlannedBase {
+                reference: image.reference.clone(),
+                digest: r.digest().map(|d| d.to_string()),
+                key: image.key.clone().or_else(|| vb.default_key.clone()),
+            });
+        }
+        let tags = if f.push.tags.is_empty() { vec!["{{git.short_sha}}".to_string()] } else { f.push.tags.clone() };
+        let stages = vec![
+            PlannedStage {
+                name: "source",
+                gate: if f.source.allow_dirty { "commit recorded; dirty tree allowed".into() } else { "clean work tree at a commit".into() },
+            },
+            PlannedStage {
+                name: "verify-base",
+                gate: if bases.is_empty() { "no base images (scratch)".into() } else { format!("{} base(s) pinned by digest and signature-verified", bases.len()) },
+            },
+            PlannedStage { name: "build", gate: "daemonless customize into the layout".into() },
+            PlannedStage { name: "sign", gate: format!("cosign signature with {}", f.sign.key.as_deref().unwrap_or("(no key set)")) },
+            PlannedStage {
+                name: "push",
+                gate: match &f.push.repository {
+                    Some(r) => format!("push to {r}, signatures before tags"),
+                    None => "tag in the local layout only".into(),
+                },
+            },
+        ];
+        Ok(Plan {
+            name: name.to_string(),
+            store: store.to_string(),
+            outputs: outputs.to_string(),
+            stages,
+            bases,
+            repository: f.push.repository.clone(),
+            tags,
+        })
+    }
+}

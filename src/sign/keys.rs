@@ -1,0 +1,232 @@
+//! Signing and verification keys in cosign's formats.
+
+use std::path::{Path, PathBuf};
+
+use sigstore::crypto::signing_key::SigStoreKeyPair;
+use sigstore::crypto::{CosignVerificationKey, SigStoreSigner, Signature, SigningScheme};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+const ENCRYPTED_LABELS: &[&str] = &["ENCRYPTED SIGSTORE PRIVATE KEY", "ENCRYPTED COSIGN PRIVATE KEY"];
+
+/// Where a private key comes from: a file, or `env://VAR` holding the PEM.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KeySource {
+    File(PathBuf),
+    Env(String),
+}
+
+impl KeySource {
+    pub fn parse(s: &str) -> Self {
+        match s.strip_prefix("env://") {
+            Some(var) => KeySource::Env(var.to_string()),
+            None => KeySource::File(PathBuf::from(s)),
+        }
+    }
+
+    /// Read the PEM. `env` looks up variables (the CLI passes the process environment).
+    pub fn read(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Zeroizing<Vec<u8>>> {
+        match self {
+            KeySource::File(path) => std::fs::read(path).map(Zeroizing::new).map_err(|e| {
+                Error::usage(format!("cannot read the signing key `{}`: {e}", path.display()))
+                    .with_hint("create one with `cleanpipe keygen`, or point `sign.key` at an existing cosign key")
+            }),
+            KeySource::Env(var) => match env(var) {
+                Some(v) if !v.trim().is_empty() => Ok(Zeroizing::new(v.into_bytes())),
+                _ => Err(Error::usage(format!("the signing key variable `{var}` is not set or empty"))
+                    .with_hint(format!("export {var} with the PEM of a cosign private key"))),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySource::File(p) => write!(f, "{}", p.display()),
+            KeySource::Env(v) => write!(f, "env://{v}"),
+        }
+    }
+}
+
+/// A loaded private key, ready to sign.
+pub struct SigningKey {
+    signer: SigStoreSigner,
+    public: PublicKey,
+}
+
+impl SigningKey {
+    /// Load a cosign/sigstore private key. Encrypted keys (decided by the PEM label, never by
+    /// whether a password was given) ask `password` for their password; empty is valid.
+    pub fn load(pem: &[u8], source: &KeySource, password: &dyn Fn() -> Result<Zeroizing<String>>) -> Result<Self> {
+        let text = std::str::from_utf8(pem).map_err(|_| not_a_key(source, "it is not text"))?;
+        let label = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("-----BEGIN ").and_then(|r| r.strip_suffix("-----")))
+            .ok_or_else(|| not_a_key(source, "it holds no PEM block"))?;
+        let pair = if ENCRYPTED_LABELS.contains(&label) {
+            let password = password()?;
+            SigStoreKeyPair::from_encrypted_pem(pem, password.as_bytes()).map_err(|_| {
+                Error::usage(format!("cannot decrypt the signing key `{source}`: wrong password"))
+                    .with_hint("set COSIGN_PASSWORD to the key's password (an empty password is written `COSIGN_PASSWORD=`)")
+            })?
+        } else if label == "PRIVATE KEY" || label == "EC PRIVATE KEY" {
+            SigStoreKeyPair::from_pem(pem).map_err(|e| not_a_key(source, &e.to_string()))?
+        } else {
+            return Err(not_a_key(source, &format!("its PEM block is `{label}`, not a private key")));
+        };
+        let signer = pair
+            .to_sigstore_signer(&SigningScheme::ECDSA_P256_SHA256_ASN1)
+            .map_err(|_| not_a_key(source, "only ECDSA P-256 keys (cosign's default) are supported"))?;
+        let public_pem = pair.public_key_to_pem().map_err(|e| not_a_key(source, &e.to_string()))?;
+        let public = PublicKey::from_pem(public_pem.as_bytes(), &format!("public half of {source}"))?;
+        Ok(SigningKey { signer, public })
+    }
+
+    /// ECDSA P-256 over SHA-256 of `payload`, ASN.1 DER, standard base64 (cosign's annotation form).
+    pub fn sign_base64(&self, payload: &[u8]) -> Result<String> {
+        use base64::Engine;
+        let sig = self.signer.sign(payload).map_err(|e| Error::environment(format!("signing failed: {e}")))?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(sig))
+    }
+
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+}
+
+fn not_a_key(source: &KeySource, why: &str) -> Error {
+    Error::usage(format!("`{source}` is not a usable cosign private key: {why}"))
+        .with_hint("use a key made by `cleanpipe keygen` or `cosign generate-key-pair`")
+}
+
+/// A public key that verifies signatures.
+#[derive(Clone)]
+pub struct PublicKey {
+    key: std::sync::Arc<CosignVerificationKey>,
+    pem: String,
+    name: String,
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PublicKey({})", self.name)
+    }
+}
+
+impl PublicKey {
+    /// Parse a PKIX `PUBLIC KEY` PEM. `name` says where it came from, for messages.
+    pub fn from_pem(pem: &[u8], name: &str) -> Result<Self> {
+        let key = CosignVerificationKey::try_from_pem(pem).map_err(|e| {
+            Error::usage(format!("`{name}` is not a usable public key: {e}"))
+                .with_hint("give the `.pub` file written by `cleanpipe keygen` or `cosign generate-key-pair`")
+        })?;
+        Ok(PublicKey {
+            key: std::sync::Arc::new(key),
+            pem: String::from_utf8_lossy(pem).into_owned(),
+            name: name.to_string(),
+        })
+    }
+
+    /// Read a public key from a file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let pem = std::fs::read(path).map_err(|e| {
+            Error::usage(format!("cannot read the public key `{}`: {e}", path.display()))
+                .with_hint("check the path; `cleanpipe keygen` writes `cosign.pub`")
+        })?;
+        PublicKey::from_pem(&pem, &path.display().to_string())
+    }
+
+    /// Read a key from a path or an `https://` URL.
+    pub async fn fetch(location: &str, base_dir: &Path) -> Result<Self> {
+        if location.starts_with("https://") || location.starts_with("http://") {
+            let response = reqwest::get(location).await.map_err(|e| {
+                Error::environment(format!("cannot fetch the public key {location}: {e}"))
+                    .with_hint("check the URL and the network, or store the key in the repository and give its path")
+            })?;
+            if !response.status().is_success() {
+                return Err(Error::environment(format!(
+                    "cannot fetch the public key {location}: HTTP {}",
+                    response.status()
+                )));
+            }
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| Error::environment(format!("cannot fetch the public key {location}: {e}")))?;
+            return PublicKey::from_pem(&body, location);
+        }
+        PublicKey::from_file(&base_dir.join(location))
+    }
+
+    /// Whether `signature_b64` is this key's signature over `payload`.
+    pub fn verify_base64(&self, signature_b64: &str, payload: &[u8]) -> bool {
+        self.key.verify_signature(Signature::Base64Encoded(signature_b64.as_bytes()), payload).is_ok()
+    }
+
+    pub fn pem(&self) -> &str {
+        &self.pem
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A new cosign-format key pair: (encrypted private PEM, public PEM).
+pub fn generate(password: &[u8]) -> Result<(Zeroizing<String>, String)> {
+    let pair = SigningScheme::ECDSA_P256_SHA256_ASN1
+        .create_signer()
+        .and_then(|s| s.to_sigstore_keypair())
+        .map_err(|e| Error::environment(format!("cannot generate a key pair: {e}")))?;
+    let private = pair
+        .private_key_to_encrypted_pem(password)
+        .map_err(|e| Error::environment(format!("cannot encrypt the private key: {e}")))?;
+    let public = pair
+        .public_key_to_pem()
+        .map_err(|e| Error::environment(format!("cannot encode the public key: {e}")))?;
+    Ok((private, public))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/cosign").join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {} missing: {e}", path.display()))
+    }
+
+    fn pw(p: &'static str) -> impl Fn() -> Result<Zeroizing<String>> {
+        move || Ok(Zeroizing::new(p.to_string()))
+    }
+
+    #[test]
+    fn cosign_generated_key_signs_and_its_pub_verifies() {
+        let src = KeySource::File("cosign.key".into());
+        let key = SigningKey::load(&fixture("cosign-generated-empty-password.key"), &src, &pw("")).unwrap();
+        let public = PublicKey::from_pem(&fixture("cosign-generated-empty-password.pub"), "fixture").unwrap();
+        let sig = key.sign_base64(b"payload").unwrap();
+        assert!(public.verify_base64(&sig, b"payload"));
+        assert!(!public.verify_base64(&sig, b"other payload"));
+    }
+
+    #[test]
+    fn cosign_generated_key_refuses_wrong_password() {
+        let src = KeySource::File("cosign.key".into());
+        let err = SigningKey::load(&fixture("cosign-generated-empty-password.key"), &src, &pw("nope")).err().unwrap();
+        assert!(err.to_string().contains("wrong password"), "{err}");
+        assert_eq!(err.exit_code(), crate::ExitCode::Usage);
+    }
+
+    #[test]
+    fn generated_keys_round_trip() {
+        let (private, public) = generate(b"s3cret").unwrap();
+        assert!(private.contains("ENCRYPTED SIGSTORE PRIVATE KEY"));
+        let src = KeySource::File("k".into());
+        let key = SigningKey::load(private.as_bytes(), &src, &pw("s3cret")).unwrap();
+        let public = PublicKey::from_pem(public.as_bytes(), "pub").unwrap();
+        assert!(public.verify_base64(&key.sign_base64(b"x").unwrap(), b"x"));
+    }
+}

@@ -1,0 +1,12 @@
+//! cosign-compatible signing: keys, simple-signing payloads, `.sig` manifests and their checks.
+//!
+//! Signatures are stored the way cosign's legacy (and v3 fallback) layout stores them: a manifest
+//! tagged `sha256-<hex>.sig` in the image's repository, one layer per signature (formats.md §1).
+
+pub mod cosign;
+pub mod keys;
+pub mod verify;
+
+pub use cosign::{append_signature, SignOutcome};
+pub use keys::{KeySource, PublicKey, SigningKey};
+pub use verify::{verify_signatures, SignatureCheck, VerifyReport};

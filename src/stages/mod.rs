@@ -1,0 +1,65 @@
+//! The five stages, in run order. Each takes the run context and the outputs of the stages
+//! before it, and returns its own typed output or an error (a failed gate stops the run).
+
+pub mod build;
+pub mod publish;
+pub mod sign;
+pub mod source;
+pub mod verify_base;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+use crate::error::Result;
+use crate::oci::remote::RemoteOptions;
+use crate::pipeline::load::LoadedPipeline;
+use crate::redact::Redactor;
+
+/// Stage names as they appear in reports and messages.
+pub const STAGE_NAMES: [&str; 5] = ["source", "verify-base", "build", "sign", "push"];
+
+/// Progress from stages; the CLI prints it, tests record it.
+pub trait Reporter: Send + Sync {
+    /// A line of progress inside a stage.
+    fn message(&self, stage: &str, text: &str);
+}
+
+/// A reporter that drops everything.
+pub struct Silent;
+impl Reporter for Silent {
+    fn message(&self, _: &str, _: &str) {}
+}
+
+/// Asks for a key password (COSIGN_PASSWORD, or a prompt on a terminal).
+pub type PasswordSource = Arc<dyn Fn() -> Result<Zeroizing<String>> + Send + Sync>;
+
+/// Everything a stage may read. Built once by the CLI.
+#[derive(Clone)]
+pub struct RunContext {
+    pub pipeline: LoadedPipeline,
+    /// The directory relative paths start from (the pipeline file's).
+    pub base_dir: PathBuf,
+    pub store_dir: PathBuf,
+    pub outputs_dir: PathBuf,
+    /// The environment as the CLI read it (for `env://` keys).
+    pub env: BTreeMap<String, String>,
+    pub redactor: Redactor,
+    pub remote: RemoteOptions,
+    pub password: PasswordSource,
+    pub reporter: Arc<dyn Reporter>,
+    /// `{{run.number}}`: the CI's run number or a local counter.
+    pub run_number: u64,
+}
+
+impl RunContext {
+    pub fn env_lookup(&self) -> impl Fn(&str) -> Option<String> + '_ {
+        move |name| self.env.get(name).cloned()
+    }
+
+    pub fn say(&self, stage: &str, text: &str) {
+        self.reporter.message(stage, &self.redactor.apply(text));
+    }
+}

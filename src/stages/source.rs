@@ -1,0 +1,119 @@
+//! Stage 1, source: the commit, ref, remote and clean-tree check everything else is traced to.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::stages::RunContext;
+
+/// What the run is traced to.
+#[derive(Clone, Debug, Serialize)]
+pub struct SourceInfo {
+    pub repo_dir: PathBuf,
+    pub commit: String,
+    pub branch: Option<String>,
+    pub tag: Option<String>,
+    /// `origin`'s URL with any credentials removed; `None` without a remote.
+    pub remote: Option<String>,
+    pub dirty: bool,
+    pub dirty_files: Vec<String>,
+    pub commit_time: u64,
+    /// SOURCE_DATE_EPOCH for the build: the pipeline's `date_epoch`, else the commit time.
+    pub date_epoch: u64,
+}
+
+pub async fn run(ctx: &RunContext) -> Result<SourceInfo> {
+    let dir = &ctx.base_dir;
+    let top = git(dir, &["rev-parse", "--show-toplevel"]).await.map_err(|_| {
+        Error::usage(format!("`{}` is not inside a Git repository", absolute(dir).display()))
+            .with_hint("run cleanpipe in a Git checkout (`git init && git add -A && git commit -m initial` to start one)")
+    })?;
+    let commit = git(dir, &["rev-parse", "--verify", "HEAD^{commit}"]).await.map_err(|_| {
+        Error::usage("the Git repository has no commit yet").with_hint("commit your work first: `git commit`")
+    })?;
+    let branch = git(dir, &["symbolic-ref", "-q", "--short", "HEAD"]).await.ok();
+    let tag = git(dir, &["describe", "--tags", "--exact-match", "HEAD"]).await.ok();
+    let remote = git(dir, &["remote", "get-url", "origin"]).await.ok().map(|u| strip_credentials(&u));
+    let status = git(dir, &["status", "--porcelain", "--untracked-files=normal"]).await?;
+    let dirty_files: Vec<String> = status.lines().map(|l| l.get(3..).unwrap_or(l).to_string()).collect();
+    let commit_time: u64 = git(dir, &["show", "-s", "--format=%ct", "HEAD"])
+        .await?
+        .parse()
+        .map_err(|_| Error::environment("git printed an unreadable commit time"))?;
+    let info = SourceInfo {
+        repo_dir: PathBuf::from(top),
+        date_epoch: ctx.pipeline.file.source.date_epoch.unwrap_or(commit_time),
+        commit,
+        branch,
+        tag,
+        remote,
+        dirty: !dirty_files.is_empty(),
+        dirty_files,
+        commit_time,
+    };
+    ctx.say(
+        "source",
+        &format!(
+            "commit {} on {}{}",
+            info.commit,
+            info.branch.as_deref().unwrap_or("detached HEAD"),
+            info.remote.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+        ),
+    );
+    if info.dirty && !ctx.pipeline.file.source.allow_dirty {
+        let mut reasons: Vec<String> = info.dirty_files.iter().take(20).map(|f| format!("modified or untracked: {f}")).collect();
+        if info.dirty_files.len() > 20 {
+            reasons.push(format!("… and {} more", info.dirty_files.len() - 20));
+        }
+        return Err(Error::gate("the work tree has uncommitted changes, so the image could not be traced to a commit", reasons)
+            .with_hint("commit or stash the changes, or set `source.allow_dirty: true` (the report will say the tree was dirty)"));
+    }
+    if info.dirty {
+        ctx.say("source", "work tree is dirty; allowed by `source.allow_dirty`");
+    }
+    Ok(info)
+}
+
+async fn git(dir: &Path, args: &[&str]) -> Result<String> {
+    let out = tokio::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .await
+        .map_err(|e| Error::environment(format!("cannot run `git`: {e}")).with_hint("install Git"))?;
+    if !out.status.success() {
+        return Err(Error::environment(format!(
+            "`git {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// `https://user:token@host/x` → `https://host/x`; scp-style `git@host:x` is kept (no secret).
+pub fn strip_credentials(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let (authority, path) = rest.split_once('/').map(|(a, p)| (a, format!("/{p}"))).unwrap_or((rest, String::new()));
+        let host = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+        return format!("{scheme}://{host}{path}");
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_credentials;
+
+    #[test]
+    fn credentials_are_stripped() {
+        assert_eq!(strip_credentials("https://bob:t0ken@github.com/acme/app.git"), "https://github.com/acme/app.git");
+        assert_eq!(strip_credentials("git@github.com:acme/app.git"), "git@github.com:acme/app.git");
+        assert_eq!(strip_credentials("https://github.com/a/b"), "https://github.com/a/b");
+    }
+}

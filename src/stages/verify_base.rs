@@ -1,0 +1,113 @@
+//! Stage 2, verify-base: every base image pinned by digest and signed by a trusted key.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::oci::reference::ImageRef;
+use crate::oci::store::Store;
+use crate::oci::types::Digest;
+use crate::sign::keys::PublicKey;
+use crate::sign::verify::verify_signatures;
+use crate::stages::RunContext;
+
+/// A base that passed the gate: the build must use exactly this digest.
+#[derive(Clone, Debug, Serialize)]
+pub struct VerifiedBase {
+    pub reference: String,
+    pub digest: Digest,
+    pub key: String,
+}
+
+/// A base the pipeline uses, and the key name that must have signed it.
+#[derive(Clone, Debug)]
+pub struct BaseToVerify {
+    pub reference: String,
+    pub key: Option<String>,
+    /// The pipeline key path, for messages.
+    pub origin: String,
+}
+
+/// The bases this pipeline uses: `build.customize.base` (unless `scratch`) and `verify_base.images`.
+pub fn bases(ctx: &RunContext) -> Vec<BaseToVerify> {
+    let spec = &ctx.pipeline.file.verify_base;
+    let mut out = Vec::new();
+    if let Some(c) = &ctx.pipeline.file.build.customize {
+        if c.base.trim() != "scratch" {
+            out.push(BaseToVerify {
+                reference: c.base.clone(),
+                key: spec.default_key.clone(),
+                origin: "build.customize.base".into(),
+            });
+        }
+    }
+    for (i, image) in spec.images.iter().enumerate() {
+        // A per-image entry for the customize base overrides its key.
+        if let Some(existing) = out.iter_mut().find(|b| b.reference == image.reference) {
+            if image.key.is_some() {
+                existing.key = image.key.clone();
+            }
+            continue;
+        }
+        out.push(BaseToVerify {
+            reference: image.reference.clone(),
+            key: image.key.clone().or_else(|| spec.default_key.clone()),
+            origin: format!("verify_base.images[{i}]"),
+        });
+    }
+    out
+}
+
+pub async fn run(ctx: &RunContext) -> Result<Vec<VerifiedBase>> {
+    let bases = bases(ctx);
+    if bases.is_empty() {
+        ctx.say("verify-base", "no base images (scratch)");
+        return Ok(vec![]);
+    }
+    let mut keys: BTreeMap<String, PublicKey> = BTreeMap::new();
+    let mut failures = Vec::new();
+    let mut verified = Vec::new();
+    for base in &bases {
+        let image = ImageRef::parse(&base.reference)
+            .map_err(|e| ctx.pipeline.error_at(&origin_path(&base.origin), e.to_string()))?;
+        let store = Store::for_image(&image, &ctx.remote)?;
+        let Some(digest) = image.digest().cloned() else {
+            let now = match store.resolve(&image).await {
+                Ok(resolved) => format!("; it resolves to {} now: write `{}`", resolved.digest, image.with_digest(resolved.digest.clone())),
+                Err(e) => format!("; resolving it failed too: {e}"),
+            };
+            failures.push(format!("{} (`{}`) is not pinned by digest{now}", base.reference, base.origin));
+            continue;
+        };
+        let Some(key_name) = &base.key else {
+            failures.push(format!("{}: no key to verify it with (set `verify_base.default_key` or a per-image `key`)", base.reference));
+            continue;
+        };
+        if !keys.contains_key(key_name) {
+            let location = ctx.pipeline.file.verify_base.keys.get(key_name).ok_or_else(|| {
+                ctx.pipeline.error_at(&["verify_base"], format!("key `{key_name}` is used but not defined under `verify_base.keys`"))
+            })?;
+            keys.insert(key_name.clone(), PublicKey::fetch(location, &ctx.base_dir).await?);
+        }
+        let key = &keys[key_name];
+        // The base must exist at that digest before its signature means anything.
+        store.resolve(&image).await?;
+        let report = verify_signatures(&store, &digest, key).await?;
+        if report.verified {
+            ctx.say("verify-base", &format!("{} signed by key `{key_name}`", base.reference));
+            verified.push(VerifiedBase { reference: base.reference.clone(), digest, key: key_name.clone() });
+        } else {
+            failures.push(format!("{}: {} (key `{key_name}`)", base.reference, report.summary));
+        }
+    }
+    if !failures.is_empty() {
+        return Err(Error::gate(format!("{} of {} base image(s) failed verification", failures.len(), bases.len()), failures)
+            .with_hint("pin every base by digest and use bases signed by a key listed in `verify_base.keys`"));
+    }
+    Ok(verified)
+}
+
+fn origin_path(origin: &str) -> Vec<&str> {
+    origin.split('.').map(|p| p.split('[').next().unwrap_or(p)).collect()
+}

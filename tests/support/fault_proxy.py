@@ -1,0 +1,374 @@
+#!/usr/bin/env python3
+"""Fault-injecting HTTP/1.1 reverse proxy for cleanpipe's registry tests.
+
+Sits in front of a real OCI registry and forwards every request to it,
+except the requests selected by --fail-method / --fail-path-regex, which get
+an error response instead and are never forwarded.
+
+    python3 fault_proxy.py --upstream 127.0.0.1:5000 --listen-port-file FILE \
+        [--fail-method PUT] [--fail-path-regex REGEX] [--fail-status 500] \
+        [--fail-count N]
+
+* Listens on 127.0.0.1 on an ephemeral port and writes that port number to
+  FILE (atomically, via rename) once it is accepting connections.
+* Request bodies (Content-Length or chunked) and response bodies are streamed
+  in 64 KiB pieces, so large blob uploads pass through without being held in
+  memory.
+* `Location` response headers that point at the upstream are rewritten to
+  point at the proxy, so follow-up upload requests come back through it.
+* A request is faulted when every given criterion matches: the method equals
+  --fail-method (case-insensitive) and --fail-path-regex is found (re.search)
+  in the request target (path and query). With neither option, nothing is
+  faulted. --fail-count N faults only the first N matching requests (0, the
+  default, means all of them).
+* Each request is logged to stderr.
+
+Standard library only.
+"""
+
+import argparse
+import http.client
+import http.server
+import json
+import os
+import re
+import select
+import socket
+import sys
+import threading
+
+CHUNK = 64 * 1024
+
+# Headers that describe one connection, not the message: never forwarded.
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+}
+
+FAULT_BODY = json.dumps(
+    {"errors": [{"code": "UNKNOWN", "message": "injected fault"}]}
+).encode()
+
+
+class Config:
+    upstream_host = "127.0.0.1"
+    upstream_port = 5000
+    upstream = "127.0.0.1:5000"
+    fail_method = None
+    fail_path_re = None
+    fail_status = 500
+    fail_count = 0
+    faults_done = 0
+    lock = threading.Lock()
+    timeout = 600.0
+
+
+def log(msg):
+    sys.stderr.write(f"[fault_proxy] {msg}\n")
+    sys.stderr.flush()
+
+
+class ProxyHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "cleanpipe-fault-proxy"
+
+    def version_string(self):
+        return self.server_version
+
+    # One upstream connection per client connection (kept alive across
+    # requests on that client connection).
+    _upstream = None
+
+    # ---- request body readers -------------------------------------------
+
+    def _iter_content_length(self, length):
+        remaining = length
+        while remaining > 0:
+            data = self.rfile.read(min(CHUNK, remaining))
+            if not data:
+                raise ConnectionError("client closed the connection mid-body")
+            remaining -= len(data)
+            yield data
+
+    def _iter_chunked(self):
+        while True:
+            line = self.rfile.readline(65537)
+            if not line:
+                raise ConnectionError("client closed the connection mid-body")
+            size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                # Trailers (ignored) up to the blank line.
+                while True:
+                    t = self.rfile.readline(65537)
+                    if not t or t in (b"\r\n", b"\n"):
+                        return
+            remaining = size
+            while remaining > 0:
+                data = self.rfile.read(min(CHUNK, remaining))
+                if not data:
+                    raise ConnectionError("client closed the connection mid-chunk")
+                remaining -= len(data)
+                yield data
+            self.rfile.readline(3)  # CRLF after the chunk data
+
+    def _request_body(self):
+        """Returns (iterator or None, is_chunked)."""
+        te = self.headers.get("Transfer-Encoding", "")
+        if "chunked" in te.lower():
+            return self._iter_chunked(), True
+        length = self.headers.get("Content-Length")
+        if length is not None:
+            n = int(length)
+            return (self._iter_content_length(n) if n > 0 else None), False
+        return None, False
+
+    # ---- faults ------------------------------------------------------------
+
+    def _should_fail(self):
+        cfg = Config
+        if cfg.fail_method is None and cfg.fail_path_re is None:
+            return False
+        if cfg.fail_method is not None and self.command.upper() != cfg.fail_method:
+            return False
+        if cfg.fail_path_re is not None and not cfg.fail_path_re.search(self.path):
+            return False
+        with cfg.lock:
+            if cfg.fail_count and cfg.faults_done >= cfg.fail_count:
+                return False
+            cfg.faults_done += 1
+        return True
+
+    def _send_fault(self):
+        body, _ = self._request_body()
+        if body is not None:
+            for _ in body:  # read and discard
+                pass
+        log(f"injecting fault {Config.fail_status} for {self.command} {self.path}")
+        self.send_response(Config.fail_status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(FAULT_BODY)))
+        self.send_header("Docker-Distribution-Api-Version", "registry/2.0")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(FAULT_BODY)
+        self.wfile.flush()
+
+    # ---- forwarding -------------------------------------------------------
+
+    def _proxy_authority(self):
+        host = self.headers.get("Host")
+        if host:
+            return host
+        return "127.0.0.1:%d" % self.server.server_address[1]
+
+    def _rewrite_location(self, value):
+        for scheme in ("http://", "https://"):
+            prefix = scheme + Config.upstream
+            if value == prefix or value.startswith(prefix + "/") or value.startswith(prefix + "?"):
+                return "http://" + self._proxy_authority() + value[len(prefix):]
+        return value
+
+    def _connect_upstream(self):
+        up = self._upstream
+        if up is not None and up.sock is not None:
+            # A readable idle connection means the upstream closed it (EOF).
+            try:
+                readable = select.select([up.sock], [], [], 0)[0]
+            except (OSError, ValueError):
+                readable = True
+            if readable:
+                self._close_upstream()
+        if self._upstream is None:
+            self._upstream = http.client.HTTPConnection(
+                Config.upstream_host, Config.upstream_port, timeout=Config.timeout
+            )
+        return self._upstream
+
+    def _close_upstream(self):
+        if self._upstream is not None:
+            try:
+                self._upstream.close()
+            except OSError:
+                pass
+            self._upstream = None
+
+    def _forward(self):
+        body, chunked = self._request_body()
+        headers = []
+        for k, v in self.headers.items():
+            lk = k.lower()
+            if lk in HOP_BY_HOP or lk in ("host", "expect"):
+                continue
+            headers.append((k, v))
+
+        conn = self._connect_upstream()
+        # An idle keep-alive connection may have been closed by the upstream;
+        # a fresh connection is only safe to retry when no body was consumed.
+        try:
+            conn.putrequest(self.command, self.path, skip_accept_encoding=True)
+            for k, v in headers:
+                conn.putheader(k, v)
+            if chunked:
+                conn.putheader("Transfer-Encoding", "chunked")
+            conn.endheaders()
+        except OSError:
+            self._close_upstream()
+            conn = self._connect_upstream()
+            conn.putrequest(self.command, self.path, skip_accept_encoding=True)
+            for k, v in headers:
+                conn.putheader(k, v)
+            if chunked:
+                conn.putheader("Transfer-Encoding", "chunked")
+            conn.endheaders()
+
+        if body is not None:
+            for data in body:
+                if chunked:
+                    conn.send(b"%x\r\n%s\r\n" % (len(data), data))
+                else:
+                    conn.send(data)
+            if chunked:
+                conn.send(b"0\r\n\r\n")
+        elif chunked:
+            conn.send(b"0\r\n\r\n")
+
+        resp = conn.getresponse()
+
+        self.log_request(resp.status)
+        self.send_response_only(resp.status, resp.reason)
+        resp_headers = resp.getheaders()
+        has_length = False
+        for k, v in resp_headers:
+            lk = k.lower()
+            if lk in HOP_BY_HOP:
+                continue
+            if lk == "content-length":
+                has_length = True
+            if lk == "location":
+                v = self._rewrite_location(v)
+            self.send_header(k, v)
+
+        no_body = (
+            self.command == "HEAD"
+            or resp.status in (204, 304)
+            or 100 <= resp.status < 200
+        )
+        rechunk = not no_body and not has_length
+        if rechunk:
+            self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        if not no_body:
+            while True:
+                data = resp.read(CHUNK)
+                if not data:
+                    break
+                if rechunk:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                else:
+                    self.wfile.write(data)
+            if rechunk:
+                self.wfile.write(b"0\r\n\r\n")
+        else:
+            resp.read()
+        self.wfile.flush()
+
+        if resp.will_close:
+            self._close_upstream()
+
+    def _handle(self):
+        try:
+            if self._should_fail():
+                self._send_fault()
+            else:
+                self._forward()
+        except (ConnectionError, socket.timeout, http.client.HTTPException, OSError) as e:
+            log(f"error proxying {self.command} {self.path}: {e!r}")
+            self._close_upstream()
+            self.close_connection = True
+            try:
+                msg = json.dumps(
+                    {"errors": [{"code": "UNKNOWN", "message": f"proxy error: {e}"}]}
+                ).encode()
+                self.send_response(502)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(msg)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(msg)
+                self.wfile.flush()
+            except OSError:
+                pass
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle
+
+    def finish(self):
+        self._close_upstream()
+        super().finish()
+
+    def log_message(self, format, *args):
+        msg = format % args
+        # Non-HTTP traffic (e.g. a client probing with a TLS handshake first)
+        # would otherwise put raw bytes on the terminal.
+        msg = "".join(c if c.isprintable() else "\\x%02x" % (ord(c) & 0xFF) for c in msg)
+        log("%s - %s" % (self.address_string(), msg))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--upstream", required=True, help="HOST:PORT of the real registry")
+    p.add_argument("--listen-port-file", required=True, help="file to write the listening port to")
+    p.add_argument("--fail-method", help="HTTP method to fault (e.g. PUT)")
+    p.add_argument("--fail-path-regex", help="regex searched in the request path+query")
+    p.add_argument("--fail-status", type=int, default=500, help="status of faulted requests")
+    p.add_argument(
+        "--fail-count",
+        type=int,
+        default=0,
+        help="fault only the first N matching requests (0 = all)",
+    )
+    args = p.parse_args(argv)
+
+    host, sep, port = args.upstream.rpartition(":")
+    if not sep or not port.isdigit():
+        p.error("--upstream must be HOST:PORT")
+    Config.upstream_host = host.strip("[]")
+    Config.upstream_port = int(port)
+    Config.upstream = args.upstream
+    Config.fail_method = args.fail_method.upper() if args.fail_method else None
+    Config.fail_path_re = re.compile(args.fail_path_regex) if args.fail_path_regex else None
+    Config.fail_status = args.fail_status
+    Config.fail_count = args.fail_count
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ProxyHandler)
+    server.daemon_threads = True
+    port = server.server_address[1]
+
+    tmp = f"{args.listen_port_file}.tmp.{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(f"{port}\n")
+    os.replace(tmp, args.listen_port_file)
+    log(
+        f"listening on 127.0.0.1:{port}, upstream {args.upstream}, "
+        f"fault: method={Config.fail_method} path~{args.fail_path_regex} "
+        f"status={Config.fail_status} count={Config.fail_count or 'all'}"
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
