@@ -21,40 +21,73 @@ pub enum ExitCode {
 pub enum Error {
     /// The pipeline file or a command-line value is wrong; the message says where and how to fix it.
     #[error("{message}")]
-    Usage { message: String, hint: Option<String> },
+    Usage {
+        message: String,
+        hint: Option<String>,
+    },
     /// A gate or verification check failed; the reasons are listed.
     #[error("{message}")]
-    Gate { message: String, reasons: Vec<String>, hint: Option<String> },
+    Gate {
+        message: String,
+        reasons: Vec<String>,
+        hint: Option<String>,
+    },
     /// Something in the environment failed: registry, Docker, disk, a helper program.
     #[error("{message}")]
-    Environment { message: String, hint: Option<String> },
+    Environment {
+        message: String,
+        hint: Option<String>,
+    },
     #[error("{context} `{}`", path.display())]
-    Io { context: String, path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        context: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("interrupted")]
     Interrupted,
 }
 
 impl Error {
     pub fn usage(message: impl Into<String>) -> Self {
-        Error::Usage { message: message.into(), hint: None }
+        Error::Usage {
+            message: message.into(),
+            hint: None,
+        }
     }
     pub fn environment(message: impl Into<String>) -> Self {
-        Error::Environment { message: message.into(), hint: None }
+        Error::Environment {
+            message: message.into(),
+            hint: None,
+        }
     }
     pub fn gate(message: impl Into<String>, reasons: Vec<String>) -> Self {
-        Error::Gate { message: message.into(), reasons, hint: None }
+        Error::Gate {
+            message: message.into(),
+            reasons,
+            hint: None,
+        }
     }
-    pub fn io(context: impl Into<String>, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { context: context.into(), path: path.into(), source }
+    pub fn io(
+        context: impl Into<String>,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io {
+            context: context.into(),
+            path: path.into(),
+            source,
+        }
     }
 
     /// Attach a "what to do next" line.
     pub fn with_hint(mut self, text: impl Into<String>) -> Self {
         let text = Some(text.into());
         match &mut self {
-            Error::Usage { hint, .. } | Error::Gate { hint, .. } | Error::Environment { hint, .. } => {
-                *hint = text
-            }
+            Error::Usage { hint, .. }
+            | Error::Gate { hint, .. }
+            | Error::Environment { hint, .. } => *hint = text,
             Error::Io { .. } | Error::Interrupted => {}
         }
         self
@@ -62,9 +95,9 @@ impl Error {
 
     pub fn hint(&self) -> Option<&str> {
         match self {
-            Error::Usage { hint, .. } | Error::Gate { hint, .. } | Error::Environment { hint, .. } => {
-                hint.as_deref()
-            }
+            Error::Usage { hint, .. }
+            | Error::Gate { hint, .. }
+            | Error::Environment { hint, .. } => hint.as_deref(),
             Error::Io { .. } => Some("check the path exists and is readable and writable"),
             Error::Interrupted => None,
         }

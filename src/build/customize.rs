@@ -9,8 +9,8 @@ use crate::oci::layout::Layout;
 use crate::oci::reference::ImageRef;
 use crate::oci::remote::{Remote, RemoteOptions};
 use crate::oci::types::{
-    oci_layer_media_type, Descriptor, Digest, History, ImageConfig, Manifest, RuntimeConfig, MEDIA_OCI_CONFIG,
-    MEDIA_OCI_MANIFEST,
+    oci_layer_media_type, Descriptor, Digest, History, ImageConfig, Manifest, RuntimeConfig,
+    MEDIA_OCI_CONFIG, MEDIA_OCI_MANIFEST,
 };
 
 /// What to start from.
@@ -57,7 +57,12 @@ pub struct BuiltImage {
 }
 
 /// Build the customized image into `layout`. Registry bases are pulled into the layout first.
-pub async fn customize(layout: &Layout, base: &Base, options: &CustomizeOptions, remote: &RemoteOptions) -> Result<BuiltImage> {
+pub async fn customize(
+    layout: &Layout,
+    base: &Base,
+    options: &CustomizeOptions,
+    remote: &RemoteOptions,
+) -> Result<BuiltImage> {
     let (mut config, mut layers) = load_base(layout, base, remote).await?;
     let created = rfc3339(options.epoch)?;
 
@@ -65,9 +70,10 @@ pub async fn customize(layout: &Layout, base: &Base, options: &CustomizeOptions,
         let entries = collect_entries(options)?;
         let layout2 = layout.clone();
         let epoch = options.epoch;
-        let (desc, diff_id) = tokio::task::spawn_blocking(move || layer::write_layer(&layout2, &entries, epoch))
-            .await
-            .map_err(|e| Error::environment(format!("layer writer failed: {e}")))??;
+        let (desc, diff_id) =
+            tokio::task::spawn_blocking(move || layer::write_layer(&layout2, &entries, epoch))
+                .await
+                .map_err(|e| Error::environment(format!("layer writer failed: {e}")))??;
         layers.push(desc);
         config.rootfs.diff_ids.push(diff_id);
         let list: Vec<&str> = options.files.iter().map(|f| f.dest.as_str()).collect();
@@ -113,7 +119,11 @@ pub async fn customize(layout: &Layout, base: &Base, options: &CustomizeOptions,
 
     let config_bytes = serde_json::to_vec(&config).expect("config serializes");
     let config_digest = layout.write_blob(&config_bytes)?;
-    let config_desc = Descriptor::new(MEDIA_OCI_CONFIG, config_digest.clone(), config_bytes.len() as u64);
+    let config_desc = Descriptor::new(
+        MEDIA_OCI_CONFIG,
+        config_digest.clone(),
+        config_bytes.len() as u64,
+    );
     let layer_count = layers.len();
     let manifest = Manifest::oci(config_desc, layers).to_bytes();
     let manifest_digest = layout.write_blob(&manifest)?;
@@ -125,13 +135,18 @@ pub async fn customize(layout: &Layout, base: &Base, options: &CustomizeOptions,
 }
 
 /// The base's config and layer descriptors, with every blob present in `layout`.
-async fn load_base(layout: &Layout, base: &Base, remote: &RemoteOptions) -> Result<(ImageConfig, Vec<Descriptor>)> {
+async fn load_base(
+    layout: &Layout,
+    base: &Base,
+    remote: &RemoteOptions,
+) -> Result<(ImageConfig, Vec<Descriptor>)> {
     let image = match base {
         Base::Scratch => return Ok((ImageConfig::scratch(), vec![])),
         Base::Image(image) => image,
     };
     let digest = image.digest().ok_or_else(|| {
-        Error::usage(format!("base {image} is not pinned by digest")).with_hint("append `@sha256:<digest>` to the base")
+        Error::usage(format!("base {image} is not pinned by digest"))
+            .with_hint("append `@sha256:<digest>` to the base")
     })?;
     let (manifest_bytes, fetch): (Vec<u8>, Fetch) = match image {
         ImageRef::Layout(l) => {
@@ -140,9 +155,12 @@ async fn load_base(layout: &Layout, base: &Base, remote: &RemoteOptions) -> Resu
         }
         ImageRef::Registry(r) => {
             let remote = Remote::new(r, remote)?;
-            let (bytes, _, _) = remote.manifest(&r.at_digest(digest)).await?.ok_or_else(|| {
-                Error::usage(format!("base image {image} was not found in its registry"))
-            })?;
+            let (bytes, _, _) = remote
+                .manifest(&r.at_digest(digest))
+                .await?
+                .ok_or_else(|| {
+                    Error::usage(format!("base image {image} was not found in its registry"))
+                })?;
             (bytes, Fetch::Remote(remote, r.clone()))
         }
     };
@@ -155,8 +173,9 @@ async fn load_base(layout: &Layout, base: &Base, remote: &RemoteOptions) -> Resu
             Fetch::Remote(remote, r) => remote.pull_blob_into(r, blob, layout).await?,
         }
     }
-    let config: ImageConfig = serde_json::from_slice(&layout.read_blob(&manifest.config.digest)?)
-        .map_err(|e| Error::usage(format!("the config of base {image} is malformed: {e}")))?;
+    let config: ImageConfig =
+        serde_json::from_slice(&layout.read_blob(&manifest.config.digest)?)
+            .map_err(|e| Error::usage(format!("the config of base {image} is malformed: {e}")))?;
     let layers = manifest
         .layers
         .into_iter()
@@ -190,11 +209,22 @@ fn collect_entries(options: &CustomizeOptions) -> Result<Entries> {
         let src = options.context_dir.join(&spec.src);
         let dest = layer::image_path(&spec.dest)?;
         let meta = std::fs::metadata(&src).map_err(|e| {
-            Error::usage(format!("`build.customize.files`: cannot read `{}`: {e}", spec.src.display()))
-                .with_hint("paths are relative to the directory of the pipeline file")
+            Error::usage(format!(
+                "`build.customize.files`: cannot read `{}`: {e}",
+                spec.src.display()
+            ))
+            .with_hint("paths are relative to the directory of the pipeline file")
         })?;
         if meta.is_dir() {
-            entries.insert(dest.clone(), Entry { source: None, mode: spec.mode.unwrap_or(0o755), uid: spec.uid, gid: spec.gid });
+            entries.insert(
+                dest.clone(),
+                Entry {
+                    source: None,
+                    mode: spec.mode.unwrap_or(0o755),
+                    uid: spec.uid,
+                    gid: spec.gid,
+                },
+            );
             walk(&src, &dest, spec, &mut entries)?;
         } else {
             entries.insert(dest, file_entry(&src, &meta, spec));
@@ -206,8 +236,17 @@ fn collect_entries(options: &CustomizeOptions) -> Result<Entries> {
 
 fn file_entry(src: &Path, meta: &std::fs::Metadata, spec: &FileSpec) -> Entry {
     use std::os::unix::fs::PermissionsExt;
-    let default = if meta.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 };
-    Entry { source: Some(src.to_path_buf()), mode: spec.mode.unwrap_or(default), uid: spec.uid, gid: spec.gid }
+    let default = if meta.permissions().mode() & 0o111 != 0 {
+        0o755
+    } else {
+        0o644
+    };
+    Entry {
+        source: Some(src.to_path_buf()),
+        mode: spec.mode.unwrap_or(default),
+        uid: spec.uid,
+        gid: spec.gid,
+    }
 }
 
 fn walk(dir: &Path, dest: &str, spec: &FileSpec, entries: &mut Entries) -> Result<()> {
@@ -222,11 +261,22 @@ fn walk(dir: &Path, dest: &str, spec: &FileSpec, entries: &mut Entries) -> Resul
         let target = format!("{dest}/{name}");
         let meta = std::fs::metadata(&path).io_context("cannot read", &path)?;
         if meta.is_dir() {
-            entries.insert(target.clone(), Entry { source: None, mode: 0o755, uid: spec.uid, gid: spec.gid });
+            entries.insert(
+                target.clone(),
+                Entry {
+                    source: None,
+                    mode: 0o755,
+                    uid: spec.uid,
+                    gid: spec.gid,
+                },
+            );
             walk(&path, &target, spec, entries)?;
         } else {
             // A directory's `mode` applies to the directory itself; its files keep 0644/0755.
-            let plain = FileSpec { mode: None, ..spec.clone() };
+            let plain = FileSpec {
+                mode: None,
+                ..spec.clone()
+            };
             entries.insert(target, file_entry(&path, &meta, &plain));
         }
     }
@@ -237,5 +287,6 @@ fn walk(dir: &Path, dest: &str, spec: &FileSpec, entries: &mut Entries) -> Resul
 pub fn rfc3339(epoch: u64) -> Result<String> {
     let t = time::OffsetDateTime::from_unix_timestamp(epoch as i64)
         .map_err(|_| Error::usage(format!("source date {epoch} is out of range")))?;
-    Ok(t.format(&time::format_description::well_known::Rfc3339).expect("formats"))
+    Ok(t.format(&time::format_description::well_known::Rfc3339)
+        .expect("formats"))
 }

@@ -30,7 +30,9 @@ pub type Entries = BTreeMap<String, Entry>;
 /// Normalise an image path: absolute, no `..`, no empty or `.` parts. Returns it without the leading `/`.
 pub fn image_path(dest: &str) -> Result<String> {
     if !dest.starts_with('/') {
-        return Err(Error::usage(format!("destination `{dest}` is not an absolute path in the image")));
+        return Err(Error::usage(format!(
+            "destination `{dest}` is not an absolute path in the image"
+        )));
     }
     let mut parts = Vec::new();
     for part in dest.split('/') {
@@ -41,7 +43,9 @@ pub fn image_path(dest: &str) -> Result<String> {
         }
     }
     if parts.is_empty() {
-        return Err(Error::usage(format!("destination `{dest}` is the image root")));
+        return Err(Error::usage(format!(
+            "destination `{dest}` is the image root"
+        )));
     }
     Ok(parts.join("/"))
 }
@@ -57,7 +61,12 @@ pub fn add_parents(entries: &mut Entries) {
         }
     }
     for p in parents {
-        entries.entry(p).or_insert(Entry { source: None, mode: 0o755, uid: 0, gid: 0 });
+        entries.entry(p).or_insert(Entry {
+            source: None,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+        });
     }
 }
 
@@ -82,19 +91,32 @@ pub fn write_layer(layout: &Layout, entries: &Entries, mtime: u64) -> Result<(De
     let blob = layout.blob_writer()?;
     // Pinned: flate2's default (miniz_oxide) backend at level 6, no file name, mtime 0.
     let gz = GzBuilder::new().mtime(0).write(blob, Compression::new(6));
-    let mut tar = tar::Builder::new(HashingWriter { inner: gz, hasher: Sha256::new() });
+    let mut tar = tar::Builder::new(HashingWriter {
+        inner: gz,
+        hasher: Sha256::new(),
+    });
     tar.mode(tar::HeaderMode::Deterministic);
     for (path, entry) in entries {
         append(&mut tar, path, entry, mtime)?;
     }
-    let hashing = tar.into_inner().map_err(|e| Error::io("cannot finish layer", layout.root(), e))?;
+    let hashing = tar
+        .into_inner()
+        .map_err(|e| Error::io("cannot finish layer", layout.root(), e))?;
     let diff_id = Digest::from_hasher(hashing.hasher);
-    let blob = hashing.inner.finish().map_err(|e| Error::io("cannot finish layer", layout.root(), e))?;
+    let blob = hashing
+        .inner
+        .finish()
+        .map_err(|e| Error::io("cannot finish layer", layout.root(), e))?;
     let (digest, size) = blob.commit(None)?;
     Ok((Descriptor::new(MEDIA_OCI_LAYER_GZIP, digest, size), diff_id))
 }
 
-fn append<W: Write>(tar: &mut tar::Builder<W>, path: &str, entry: &Entry, mtime: u64) -> Result<()> {
+fn append<W: Write>(
+    tar: &mut tar::Builder<W>,
+    path: &str,
+    entry: &Entry,
+    mtime: u64,
+) -> Result<()> {
     let mut header = tar::Header::new_gnu();
     header.set_mtime(mtime);
     header.set_uid(entry.uid);
@@ -109,7 +131,10 @@ fn append<W: Write>(tar: &mut tar::Builder<W>, path: &str, entry: &Entry, mtime:
         }
         Some(src) => {
             let file = File::open(src).io_context("cannot read file for the image", src)?;
-            let len = file.metadata().io_context("cannot read file for the image", src)?.len();
+            let len = file
+                .metadata()
+                .io_context("cannot read file for the image", src)?
+                .len();
             header.set_entry_type(tar::EntryType::Regular);
             header.set_size(len);
             tar.append_data(&mut header, path, file)
@@ -138,7 +163,15 @@ mod tests {
         std::fs::write(&src, b"hello").unwrap();
         let layout = Layout::create(dir.path().join("layout")).unwrap();
         let mut entries = Entries::new();
-        entries.insert("etc/ssl/f".into(), Entry { source: Some(src.clone()), mode: 0o644, uid: 0, gid: 0 });
+        entries.insert(
+            "etc/ssl/f".into(),
+            Entry {
+                source: Some(src.clone()),
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+            },
+        );
         add_parents(&mut entries);
         assert!(entries.contains_key("etc") && entries.contains_key("etc/ssl"));
         let a = write_layer(&layout, &entries, 1_700_000_000).unwrap();

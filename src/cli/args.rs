@@ -139,8 +139,11 @@ mod tests {
 
     #[test]
     fn run_flags_parse() {
-        let cli = Cli::try_parse_from(["cleanpipe", "run", "-f", "p.yaml", "--report", "r.json"]).unwrap();
-        let Command::Run(run) = cli.command else { panic!() };
+        let cli = Cli::try_parse_from(["cleanpipe", "run", "-f", "p.yaml", "--report", "r.json"])
+            .unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!()
+        };
         assert_eq!(run.pipeline.file.unwrap(), PathBuf::from("p.yaml"));
         assert_eq!(run.report.unwrap(), PathBuf::from("r.json"));
     }

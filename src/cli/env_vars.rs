@@ -5,7 +5,12 @@ use std::collections::BTreeMap;
 /// The private key password, as cosign names it. Empty is a valid password.
 pub const COSIGN_PASSWORD: &str = "COSIGN_PASSWORD";
 /// CI run numbers, in order of preference, for `{{run.number}}`.
-pub const RUN_NUMBER_VARS: &[&str] = &["CLEANPIPE_RUN_NUMBER", "GITHUB_RUN_NUMBER", "CI_PIPELINE_IID", "BUILD_NUMBER"];
+pub const RUN_NUMBER_VARS: &[&str] = &[
+    "CLEANPIPE_RUN_NUMBER",
+    "GITHUB_RUN_NUMBER",
+    "CI_PIPELINE_IID",
+    "BUILD_NUMBER",
+];
 
 /// A snapshot of the process environment, passed down explicitly.
 pub fn snapshot() -> BTreeMap<String, String> {

@@ -18,17 +18,26 @@ pub fn run() -> ExitCode {
     let args = match args::Cli::try_parse() {
         Ok(a) => a,
         Err(e) => {
-            let code = if e.use_stderr() { ExitCode::Usage } else { ExitCode::Success };
+            let code = if e.use_stderr() {
+                ExitCode::Usage
+            } else {
+                ExitCode::Success
+            };
             let _ = e.print();
             return code;
         }
     };
     let redactor = Redactor::default();
     let printer = Printer::new(redactor.clone(), args.quiet);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
-            printer.error(&crate::Error::environment(format!("cannot start the async runtime: {e}")));
+            printer.error(&crate::Error::environment(format!(
+                "cannot start the async runtime: {e}"
+            )));
             return ExitCode::Environment;
         }
     };

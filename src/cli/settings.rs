@@ -29,12 +29,18 @@ pub fn pipeline_path(args: &PipelineArgs) -> Result<PathBuf> {
             return Ok(PathBuf::from(candidate));
         }
     }
-    Err(Error::usage("no pipeline file: neither `pipeline.yaml` nor `pipeline.example.yaml` is here")
-        .with_hint("pass one with `-f FILE`; see README.md for the format"))
+    Err(Error::usage(
+        "no pipeline file: neither `pipeline.yaml` nor `pipeline.example.yaml` is here",
+    )
+    .with_hint("pass one with `-f FILE`; see README.md for the format"))
 }
 
 /// Load the pipeline named by the arguments.
-pub fn load_pipeline(args: &PipelineArgs, env: &BTreeMap<String, String>, redactor: &Redactor) -> Result<LoadedPipeline> {
+pub fn load_pipeline(
+    args: &PipelineArgs,
+    env: &BTreeMap<String, String>,
+    redactor: &Redactor,
+) -> Result<LoadedPipeline> {
     let path = pipeline_path(args)?;
     load::load(&path, &|name| env.get(name).cloned(), redactor)
 }
@@ -57,7 +63,11 @@ impl PipelineSettings {
         });
         let store = base.join(p.file.store.as_deref().unwrap_or(DEFAULT_STORE));
         let outputs = base.join(p.file.outputs.as_deref().unwrap_or(DEFAULT_OUTPUTS));
-        PipelineSettings { name, store, outputs }
+        PipelineSettings {
+            name,
+            store,
+            outputs,
+        }
     }
 }
 
@@ -82,7 +92,10 @@ pub fn remote_options(args: &RegistryArgs, redactor: &Redactor) -> Result<Remote
         }
         (None, false) => None,
     };
-    Ok(RemoteOptions { insecure: args.insecure, credentials })
+    Ok(RemoteOptions {
+        insecure: args.insecure,
+        credentials,
+    })
 }
 
 /// COSIGN_PASSWORD if set (empty allowed), else a prompt on a terminal, else an error.
@@ -100,8 +113,11 @@ pub fn password_source(env: &BTreeMap<String, String>, redactor: &Redactor) -> P
             redactor.add(p.clone());
             return Ok(Zeroizing::new(p));
         }
-        Err(Error::usage("the signing key is encrypted and COSIGN_PASSWORD is not set")
-            .with_hint("export COSIGN_PASSWORD (an empty password is written `COSIGN_PASSWORD=`)"))
+        Err(
+            Error::usage("the signing key is encrypted and COSIGN_PASSWORD is not set").with_hint(
+                "export COSIGN_PASSWORD (an empty password is written `COSIGN_PASSWORD=`)",
+            ),
+        )
     })
 }
 
@@ -113,7 +129,12 @@ pub fn run_number(env: &BTreeMap<String, String>, outputs: &Path) -> u64 {
         }
     }
     let counter = outputs.join("run-number");
-    let next = std::fs::read_to_string(&counter).ok().and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0) + 1;
-    let _ = std::fs::create_dir_all(outputs).and_then(|_| std::fs::write(&counter, next.to_string()));
+    let next = std::fs::read_to_string(&counter)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(0)
+        + 1;
+    let _ =
+        std::fs::create_dir_all(outputs).and_then(|_| std::fs::write(&counter, next.to_string()));
     next
 }

@@ -36,8 +36,15 @@ impl Layout {
         }
         let index = root.join("index.json");
         if !index.exists() {
-            let empty = Index { schema_version: 2, media_type: Some(MEDIA_OCI_INDEX.into()), ..Default::default() };
-            write_atomic(&index, &serde_json::to_vec(&empty).expect("index serializes"))?;
+            let empty = Index {
+                schema_version: 2,
+                media_type: Some(MEDIA_OCI_INDEX.into()),
+                ..Default::default()
+            };
+            write_atomic(
+                &index,
+                &serde_json::to_vec(&empty).expect("index serializes"),
+            )?;
         }
         Layout::open(root)
     }
@@ -47,11 +54,17 @@ impl Layout {
         let root = root.into();
         let marker = root.join(LAYOUT_FILE);
         let text = fs::read_to_string(&marker).map_err(|e| {
-            Error::usage(format!("`{}` is not an OCI image layout ({e} reading `oci-layout`)", root.display()))
-                .with_hint("give the directory that holds `oci-layout`, `index.json` and `blobs/`")
+            Error::usage(format!(
+                "`{}` is not an OCI image layout ({e} reading `oci-layout`)",
+                root.display()
+            ))
+            .with_hint("give the directory that holds `oci-layout`, `index.json` and `blobs/`")
         })?;
         if !text.contains("\"imageLayoutVersion\"") {
-            return Err(Error::usage(format!("`{}` has an `oci-layout` file cleanpipe cannot read", marker.display())));
+            return Err(Error::usage(format!(
+                "`{}` has an `oci-layout` file cleanpipe cannot read",
+                marker.display()
+            )));
         }
         Ok(Layout { root })
     }
@@ -72,8 +85,11 @@ impl Layout {
     pub fn open_blob(&self, digest: &Digest) -> Result<File> {
         let path = self.blob_path(digest);
         File::open(&path).map_err(|e| {
-            Error::environment(format!("blob {digest} is missing from the layout `{}`: {e}", self.root.display()))
-                .with_hint("the layout is incomplete; run the pipeline again to rebuild it")
+            Error::environment(format!(
+                "blob {digest} is missing from the layout `{}`: {e}",
+                self.root.display()
+            ))
+            .with_hint("the layout is incomplete; run the pipeline again to rebuild it")
         })
     }
 
@@ -81,9 +97,13 @@ impl Layout {
     pub fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
         let file = self.open_blob(digest)?;
         let mut bytes = Vec::new();
-        file.take(MAX_SMALL_BLOB + 1).read_to_end(&mut bytes).io_context("cannot read blob", &self.blob_path(digest))?;
+        file.take(MAX_SMALL_BLOB + 1)
+            .read_to_end(&mut bytes)
+            .io_context("cannot read blob", &self.blob_path(digest))?;
         if bytes.len() as u64 > MAX_SMALL_BLOB {
-            return Err(Error::environment(format!("blob {digest} is larger than 16 MiB; expected a manifest or config")));
+            return Err(Error::environment(format!(
+                "blob {digest} is larger than 16 MiB; expected a manifest or config"
+            )));
         }
         if &Digest::of(&bytes) != digest {
             return Err(Error::environment(format!(
@@ -98,7 +118,8 @@ impl Layout {
     /// Store bytes as a blob; returns their digest.
     pub fn write_blob(&self, bytes: &[u8]) -> Result<Digest> {
         let mut w = self.blob_writer()?;
-        w.write_all(bytes).io_context("cannot write blob", &self.root)?;
+        w.write_all(bytes)
+            .io_context("cannot write blob", &self.root)?;
         let (digest, _) = w.commit(None)?;
         Ok(digest)
     }
@@ -110,7 +131,12 @@ impl Layout {
             .prefix(".partial-")
             .tempfile_in(&dir)
             .io_context("cannot create a temporary blob", &dir)?;
-        Ok(BlobWriter { layout: self.clone(), file, hasher: Sha256::new(), size: 0 })
+        Ok(BlobWriter {
+            layout: self.clone(),
+            file,
+            hasher: Sha256::new(),
+            size: 0,
+        })
     }
 
     /// The layout's `index.json`.
@@ -118,7 +144,10 @@ impl Layout {
         let path = self.root.join("index.json");
         let bytes = fs::read(&path).io_context("cannot read the layout index", &path)?;
         serde_json::from_slice(&bytes).map_err(|e| {
-            Error::environment(format!("`{}` is not a valid OCI index: {e}", path.display()))
+            Error::environment(format!(
+                "`{}` is not a valid OCI index: {e}",
+                path.display()
+            ))
         })
     }
 
@@ -137,15 +166,28 @@ impl Layout {
     }
 
     /// The descriptor of `digest` if the index lists it, else one built from the blob.
-    pub fn resolve_digest(&self, digest: &Digest, media_type_hint: &str) -> Result<Option<Descriptor>> {
-        if let Some(d) = self.index()?.manifests.into_iter().find(|d| &d.digest == digest) {
+    pub fn resolve_digest(
+        &self,
+        digest: &Digest,
+        media_type_hint: &str,
+    ) -> Result<Option<Descriptor>> {
+        if let Some(d) = self
+            .index()?
+            .manifests
+            .into_iter()
+            .find(|d| &d.digest == digest)
+        {
             let mut d = d;
             d.annotations.clear();
             return Ok(Some(d));
         }
         let path = self.blob_path(digest);
         match fs::metadata(&path) {
-            Ok(m) => Ok(Some(Descriptor::new(media_type_hint, digest.clone(), m.len()))),
+            Ok(m) => Ok(Some(Descriptor::new(
+                media_type_hint,
+                digest.clone(),
+                m.len(),
+            ))),
             Err(_) => Ok(None),
         }
     }
@@ -159,7 +201,9 @@ impl Layout {
             .retain(|d| d.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) != Some(tag));
         let mut entry = descriptor.clone();
         entry.annotations.clear();
-        entry.annotations.insert(ANNOTATION_REF_NAME.into(), tag.into());
+        entry
+            .annotations
+            .insert(ANNOTATION_REF_NAME.into(), tag.into());
         index.manifests.push(entry);
         self.write_index(&index)
     }
@@ -170,7 +214,12 @@ impl Layout {
             .index()?
             .manifests
             .into_iter()
-            .filter_map(|d| d.annotations.get(ANNOTATION_REF_NAME).cloned().map(|t| (t, d)))
+            .filter_map(|d| {
+                d.annotations
+                    .get(ANNOTATION_REF_NAME)
+                    .cloned()
+                    .map(|t| (t, d))
+            })
             .collect())
     }
 }
@@ -198,7 +247,9 @@ impl Write for BlobWriter {
 impl BlobWriter {
     /// Finish the blob: check it against `expected` if given, then move it under its digest.
     pub fn commit(mut self, expected: Option<&Digest>) -> Result<(Digest, u64)> {
-        self.file.flush().io_context("cannot write blob", self.file.path())?;
+        self.file
+            .flush()
+            .io_context("cannot write blob", self.file.path())?;
         let digest = Digest::from_hasher(self.hasher);
         if let Some(expected) = expected {
             if expected != &digest {
@@ -209,20 +260,32 @@ impl BlobWriter {
             }
         }
         let target = self.layout.blob_path(&digest);
-        self.file.as_file().sync_all().io_context("cannot sync blob", &target)?;
-        self.file.persist(&target).map_err(|e| Error::io("cannot store blob", &target, e.error))?;
+        self.file
+            .as_file()
+            .sync_all()
+            .io_context("cannot sync blob", &target)?;
+        self.file
+            .persist(&target)
+            .map_err(|e| Error::io("cannot store blob", &target, e.error))?;
         Ok((digest, self.size))
     }
 }
 
 /// Write a file so that readers see the old or the new content, never half.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).io_context("cannot create directory", dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".partial-").tempfile_in(dir).io_context("cannot create a temporary file", dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".partial-")
+        .tempfile_in(dir)
+        .io_context("cannot create a temporary file", dir)?;
     tmp.write_all(bytes).io_context("cannot write", path)?;
     tmp.as_file().sync_all().io_context("cannot sync", path)?;
-    tmp.persist(path).map_err(|e| Error::io("cannot replace", path, e.error))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("cannot replace", path, e.error))?;
     Ok(())
 }
 
@@ -251,7 +314,9 @@ mod tests {
         let mut w = layout.blob_writer().unwrap();
         w.write_all(b"partial").unwrap();
         drop(w);
-        let names: Vec<_> = fs::read_dir(dir.path().join("blobs/sha256")).unwrap().collect();
+        let names: Vec<_> = fs::read_dir(dir.path().join("blobs/sha256"))
+            .unwrap()
+            .collect();
         assert!(names.is_empty());
         let mut w = layout.blob_writer().unwrap();
         w.write_all(b"data").unwrap();
@@ -265,6 +330,10 @@ mod tests {
         let layout = Layout::create(dir.path()).unwrap();
         let d = layout.write_blob(b"good").unwrap();
         fs::write(layout.blob_path(&d), b"evil").unwrap();
-        assert!(layout.read_blob(&d).unwrap_err().to_string().contains("corrupt"));
+        assert!(layout
+            .read_blob(&d)
+            .unwrap_err()
+            .to_string()
+            .contains("corrupt"));
     }
 }

@@ -97,7 +97,11 @@ impl LayoutRef {
         if let Some(t) = &tag {
             validate_tag(t)?;
         }
-        Ok(LayoutRef { dir: PathBuf::from(dir), tag, digest })
+        Ok(LayoutRef {
+            dir: PathBuf::from(dir),
+            tag,
+            digest,
+        })
     }
 }
 
@@ -125,7 +129,10 @@ impl RegistryRef {
             return Err(bad("it is empty"));
         }
         let (name_tag, digest) = match s.split_once('@') {
-            Some((n, d)) => (n, Some(Digest::parse(d).map_err(|_| bad("the digest is not `sha256:<64 hex>`"))?)),
+            Some((n, d)) => (
+                n,
+                Some(Digest::parse(d).map_err(|_| bad("the digest is not `sha256:<64 hex>`"))?),
+            ),
             None => (s, None),
         };
         let last_slash = name_tag.rfind('/').map(|i| i + 1).unwrap_or(0);
@@ -140,7 +147,9 @@ impl RegistryRef {
             validate_tag(t).map_err(|_| bad("the tag has characters a tag cannot have"))?;
         }
         let (registry, repository) = match name.split_once('/') {
-            Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            Some((first, rest))
+                if first.contains('.') || first.contains(':') || first == "localhost" =>
+            {
                 (first.to_string(), rest.to_string())
             }
             _ => ("docker.io".to_string(), name.to_string()),
@@ -153,17 +162,30 @@ impl RegistryRef {
         let valid_repo = !repository.is_empty()
             && repository.split('/').all(|part| {
                 !part.is_empty()
-                    && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+                    && part.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)
+                    })
             });
         if !valid_repo {
-            return Err(bad("the repository must be lowercase letters, digits, `.`, `_`, `-` and `/`"));
+            return Err(bad(
+                "the repository must be lowercase letters, digits, `.`, `_`, `-` and `/`",
+            ));
         }
-        Ok(RegistryRef { registry, repository, tag, digest })
+        Ok(RegistryRef {
+            registry,
+            repository,
+            tag,
+            digest,
+        })
     }
 
     /// `registry/repository`, the name cosign puts in `docker-reference`.
     pub fn repository_name(&self) -> String {
-        let host = if self.registry == "docker.io" { "index.docker.io" } else { &self.registry };
+        let host = if self.registry == "docker.io" {
+            "index.docker.io"
+        } else {
+            &self.registry
+        };
         format!("{host}/{}", self.repository)
     }
 
@@ -178,12 +200,20 @@ impl RegistryRef {
 
     /// The same repository with another tag and no digest.
     pub fn with_tag(&self, tag: &str) -> Self {
-        RegistryRef { tag: Some(tag.to_string()), digest: None, ..self.clone() }
+        RegistryRef {
+            tag: Some(tag.to_string()),
+            digest: None,
+            ..self.clone()
+        }
     }
 
     /// The same repository pinned to a digest, without tag.
     pub fn at_digest(&self, digest: &Digest) -> Self {
-        RegistryRef { tag: None, digest: Some(digest.clone()), ..self.clone() }
+        RegistryRef {
+            tag: None,
+            digest: Some(digest.clone()),
+            ..self.clone()
+        }
     }
 }
 
@@ -204,8 +234,13 @@ impl fmt::Display for RegistryRef {
 pub fn validate_tag(tag: &str) -> Result<()> {
     let ok = !tag.is_empty()
         && tag.len() <= 128
-        && tag.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        && tag
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -223,7 +258,10 @@ mod tests {
     #[test]
     fn parses_registry_refs() {
         let r = RegistryRef::parse("127.0.0.1:5000/acme/app:v1").unwrap();
-        assert_eq!((r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()), ("127.0.0.1:5000", "acme/app", Some("v1")));
+        assert_eq!(
+            (r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()),
+            ("127.0.0.1:5000", "acme/app", Some("v1"))
+        );
         assert!(r.is_loopback());
         let r = RegistryRef::parse(&format!("ubuntu:22.04@{D}")).unwrap();
         assert_eq!(r.repository_name(), "index.docker.io/library/ubuntu");
@@ -234,10 +272,20 @@ mod tests {
 
     #[test]
     fn parses_layout_refs() {
-        let ImageRef::Layout(l) = ImageRef::parse("oci:.cleanpipe/oci:v1").unwrap() else { panic!() };
-        assert_eq!((l.dir.to_str().unwrap(), l.tag.as_deref()), (".cleanpipe/oci", Some("v1")));
-        let ImageRef::Layout(l) = ImageRef::parse(&format!("oci:/tmp/x@{D}")).unwrap() else { panic!() };
-        assert_eq!((l.dir.to_str().unwrap(), l.tag, l.digest.unwrap().as_str()), ("/tmp/x", None, D));
+        let ImageRef::Layout(l) = ImageRef::parse("oci:.cleanpipe/oci:v1").unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (l.dir.to_str().unwrap(), l.tag.as_deref()),
+            (".cleanpipe/oci", Some("v1"))
+        );
+        let ImageRef::Layout(l) = ImageRef::parse(&format!("oci:/tmp/x@{D}")).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (l.dir.to_str().unwrap(), l.tag, l.digest.unwrap().as_str()),
+            ("/tmp/x", None, D)
+        );
         assert!(ImageRef::parse("oci:").is_err());
     }
 }

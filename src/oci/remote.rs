@@ -12,7 +12,9 @@ use oci_client::{Client, Reference};
 use crate::error::{Error, Result};
 use crate::oci::layout::Layout;
 use crate::oci::reference::RegistryRef;
-use crate::oci::types::{Descriptor, Digest, IMAGE_MANIFEST_TYPES, MEDIA_DOCKER_LIST, MEDIA_OCI_INDEX};
+use crate::oci::types::{
+    Descriptor, Digest, IMAGE_MANIFEST_TYPES, MEDIA_DOCKER_LIST, MEDIA_OCI_INDEX,
+};
 
 /// A username and password (or token) for one registry. Never printed.
 #[derive(Clone)]
@@ -23,7 +25,11 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Credentials {{ username: {:?}, password: *** }}", self.username)
+        write!(
+            f,
+            "Credentials {{ username: {:?}, password: *** }}",
+            self.username
+        )
     }
 }
 
@@ -61,14 +67,28 @@ impl Remote {
             Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
             None => docker_config_auth(&image.registry),
         };
-        Ok(Remote { client: Client::new(config), auth, registry: image.registry.clone() })
+        Ok(Remote {
+            client: Client::new(config),
+            auth,
+            registry: image.registry.clone(),
+        })
     }
 
     fn reference(&self, image: &RegistryRef) -> Reference {
         match (&image.tag, &image.digest) {
-            (_, Some(d)) => Reference::with_digest(image.registry.clone(), image.repository.clone(), d.to_string()),
-            (Some(t), None) => Reference::with_tag(image.registry.clone(), image.repository.clone(), t.clone()),
-            (None, None) => Reference::with_tag(image.registry.clone(), image.repository.clone(), "latest".into()),
+            (_, Some(d)) => Reference::with_digest(
+                image.registry.clone(),
+                image.repository.clone(),
+                d.to_string(),
+            ),
+            (Some(t), None) => {
+                Reference::with_tag(image.registry.clone(), image.repository.clone(), t.clone())
+            }
+            (None, None) => Reference::with_tag(
+                image.registry.clone(),
+                image.repository.clone(),
+                "latest".into(),
+            ),
         }
     }
 
@@ -78,7 +98,11 @@ impl Remote {
         let reference = self.reference(image);
         let mut accepted: Vec<&str> = IMAGE_MANIFEST_TYPES.to_vec();
         accepted.extend([MEDIA_OCI_INDEX, MEDIA_DOCKER_LIST]);
-        match self.client.pull_manifest_raw(&reference, &self.auth, &accepted).await {
+        match self
+            .client
+            .pull_manifest_raw(&reference, &self.auth, &accepted)
+            .await
+        {
             Ok((bytes, _)) => {
                 let digest = Digest::of(&bytes);
                 if let Some(expected) = &image.digest {
@@ -90,19 +114,27 @@ impl Remote {
                 }
                 let media_type = serde_json::from_slice::<serde_json::Value>(&bytes)
                     .ok()
-                    .and_then(|v| v.get("mediaType").and_then(|m| m.as_str()).map(String::from))
+                    .and_then(|v| {
+                        v.get("mediaType")
+                            .and_then(|m| m.as_str())
+                            .map(String::from)
+                    })
                     .unwrap_or_else(|| crate::oci::types::MEDIA_OCI_MANIFEST.to_string());
                 Ok(Some((bytes.to_vec(), digest, media_type)))
             }
             Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(self.transport_error(&format!("cannot fetch the manifest of {image}"), e)),
+            Err(e) => {
+                Err(self.transport_error(&format!("cannot fetch the manifest of {image}"), e))
+            }
         }
     }
 
     /// Whether the repository already has this blob.
     pub async fn has_blob(&self, repo: &RegistryRef, digest: &Digest) -> Result<bool> {
         let reference = self.reference(repo);
-        self.client.store_auth_if_needed(&self.registry, &self.auth).await;
+        self.client
+            .store_auth_if_needed(&self.registry, &self.auth)
+            .await;
         self.client
             .blob_exists(&reference, digest.as_str())
             .await
@@ -110,14 +142,20 @@ impl Remote {
     }
 
     /// Upload a blob from the layout, streaming it from disk.
-    pub async fn push_blob_from_layout(&self, repo: &RegistryRef, layout: &Layout, desc: &Descriptor) -> Result<()> {
+    pub async fn push_blob_from_layout(
+        &self,
+        repo: &RegistryRef,
+        layout: &Layout,
+        desc: &Descriptor,
+    ) -> Result<()> {
         let path = layout.blob_path(&desc.digest);
         let file = tokio::fs::File::open(&path)
             .await
             .map_err(|e| Error::io("cannot open blob for upload", &path, e))?;
         let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024)
             .map(|chunk| chunk.map_err(OciDistributionError::IoError));
-        self.push_stream(repo, &desc.digest, desc.size, stream).await
+        self.push_stream(repo, &desc.digest, desc.size, stream)
+            .await
     }
 
     /// Upload a small blob held in memory.
@@ -129,23 +167,40 @@ impl Remote {
         Ok(digest)
     }
 
-    async fn push_stream<S>(&self, repo: &RegistryRef, digest: &Digest, size: u64, stream: S) -> Result<()>
+    async fn push_stream<S>(
+        &self,
+        repo: &RegistryRef,
+        digest: &Digest,
+        size: u64,
+        stream: S,
+    ) -> Result<()>
     where
         S: futures_util::Stream<Item = Result<bytes::Bytes, OciDistributionError>> + Send + 'static,
     {
         let reference = self.reference(repo);
-        self.client.store_auth_if_needed(&self.registry, &self.auth).await;
+        self.client
+            .store_auth_if_needed(&self.registry, &self.auth)
+            .await;
         self.client
             .push_blob_stream(&reference, stream, digest.as_str(), Some(size))
             .await
-            .map_err(|e| self.transport_error(&format!("cannot upload blob {digest} to {repo}"), e))?;
+            .map_err(|e| {
+                self.transport_error(&format!("cannot upload blob {digest} to {repo}"), e)
+            })?;
         Ok(())
     }
 
     /// Put manifest bytes under `target` (a tag or a digest reference).
-    pub async fn push_manifest(&self, target: &RegistryRef, bytes: &[u8], media_type: &str) -> Result<()> {
+    pub async fn push_manifest(
+        &self,
+        target: &RegistryRef,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<()> {
         let reference = self.reference(target);
-        self.client.store_auth_if_needed(&self.registry, &self.auth).await;
+        self.client
+            .store_auth_if_needed(&self.registry, &self.auth)
+            .await;
         let content_type = media_type
             .parse()
             .map_err(|_| Error::usage(format!("`{media_type}` is not a valid media type")))?;
@@ -157,22 +212,35 @@ impl Remote {
     }
 
     /// Download a blob into the layout, checking its digest while streaming.
-    pub async fn pull_blob_into(&self, repo: &RegistryRef, digest: &Digest, layout: &Layout) -> Result<()> {
+    pub async fn pull_blob_into(
+        &self,
+        repo: &RegistryRef,
+        digest: &Digest,
+        layout: &Layout,
+    ) -> Result<()> {
         use std::io::Write;
         if layout.has_blob(digest) {
             return Ok(());
         }
         let reference = self.reference(repo);
-        self.client.store_auth_if_needed(&self.registry, &self.auth).await;
+        self.client
+            .store_auth_if_needed(&self.registry, &self.auth)
+            .await;
         let mut sized = self
             .client
             .pull_blob_stream(&reference, digest.as_str())
             .await
-            .map_err(|e| self.transport_error(&format!("cannot download blob {digest} from {repo}"), e))?;
+            .map_err(|e| {
+                self.transport_error(&format!("cannot download blob {digest} from {repo}"), e)
+            })?;
         let mut writer = layout.blob_writer()?;
         while let Some(chunk) = sized.stream.next().await {
-            let chunk = chunk.map_err(|e| Error::environment(format!("download of {digest} from {repo} broke off: {e}")))?;
-            writer.write_all(&chunk).map_err(|e| Error::io("cannot write blob", layout.root(), e))?;
+            let chunk = chunk.map_err(|e| {
+                Error::environment(format!("download of {digest} from {repo} broke off: {e}"))
+            })?;
+            writer
+                .write_all(&chunk)
+                .map_err(|e| Error::io("cannot write blob", layout.root(), e))?;
         }
         writer.commit(Some(digest))?;
         Ok(())
@@ -181,14 +249,20 @@ impl Remote {
     /// Download a small blob (config, signature payload) into memory, checking its digest.
     pub async fn read_blob(&self, repo: &RegistryRef, digest: &Digest) -> Result<Vec<u8>> {
         let reference = self.reference(repo);
-        self.client.store_auth_if_needed(&self.registry, &self.auth).await;
+        self.client
+            .store_auth_if_needed(&self.registry, &self.auth)
+            .await;
         let mut out = Vec::new();
         self.client
             .pull_blob(&reference, digest.as_str(), &mut out)
             .await
-            .map_err(|e| self.transport_error(&format!("cannot download blob {digest} from {repo}"), e))?;
+            .map_err(|e| {
+                self.transport_error(&format!("cannot download blob {digest} from {repo}"), e)
+            })?;
         if &Digest::of(&out) != digest {
-            return Err(Error::environment(format!("blob {digest} from {repo} does not match its digest")));
+            return Err(Error::environment(format!(
+                "blob {digest} from {repo} does not match its digest"
+            )));
         }
         Ok(out)
     }
@@ -225,7 +299,10 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 fn is_not_found(e: &OciDistributionError) -> bool {
     match e {
         OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|err| {
-            matches!(err.code, OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown | OciErrorCode::NotFound)
+            matches!(
+                err.code,
+                OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown | OciErrorCode::NotFound
+            )
         }),
         OciDistributionError::ServerError { code, .. } => *code == 404,
         OciDistributionError::ImageManifestNotFoundError(_) => true,
@@ -235,9 +312,15 @@ fn is_not_found(e: &OciDistributionError) -> bool {
 
 /// Credentials from the Docker client's config (including credential helpers), if any.
 fn docker_config_auth(registry: &str) -> RegistryAuth {
-    let server = if registry == "docker.io" { "https://index.docker.io/v1/" } else { registry };
+    let server = if registry == "docker.io" {
+        "https://index.docker.io/v1/"
+    } else {
+        registry
+    };
     match docker_credential::get_credential(server) {
-        Ok(docker_credential::DockerCredential::UsernamePassword(u, p)) => RegistryAuth::Basic(u, p),
+        Ok(docker_credential::DockerCredential::UsernamePassword(u, p)) => {
+            RegistryAuth::Basic(u, p)
+        }
         Ok(docker_credential::DockerCredential::IdentityToken(t)) => RegistryAuth::Bearer(t),
         Err(_) => RegistryAuth::Anonymous,
     }
@@ -245,6 +328,7 @@ fn docker_config_auth(registry: &str) -> RegistryAuth {
 
 /// Read a file's first line as a password (for `--registry-password-file` style inputs).
 pub fn read_secret_file(path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io("cannot read secret file", path, e))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::io("cannot read secret file", path, e))?;
     Ok(text.lines().next().unwrap_or("").to_string())
 }

@@ -22,7 +22,11 @@ pub struct Resolved {
 
 impl Resolved {
     pub fn descriptor(&self) -> Descriptor {
-        Descriptor::new(&self.media_type, self.digest.clone(), self.bytes.len() as u64)
+        Descriptor::new(
+            &self.media_type,
+            self.digest.clone(),
+            self.bytes.len() as u64,
+        )
     }
 }
 
@@ -31,7 +35,10 @@ impl Store {
     pub fn for_image(image: &ImageRef, options: &RemoteOptions) -> Result<Store> {
         Ok(match image {
             ImageRef::Layout(l) => Store::Layout(Layout::open(&l.dir)?),
-            ImageRef::Registry(r) => Store::Remote { remote: Remote::new(r, options)?, repo: r.clone() },
+            ImageRef::Registry(r) => Store::Remote {
+                remote: Remote::new(r, options)?,
+                repo: r.clone(),
+            },
         })
     }
 
@@ -54,14 +61,21 @@ impl Store {
             Store::Layout(layout) => match layout.resolve_tag(tag)? {
                 Some(desc) => {
                     let bytes = layout.read_blob(&desc.digest)?;
-                    Ok(Some(Resolved { digest: desc.digest, bytes, media_type: desc.media_type }))
+                    Ok(Some(Resolved {
+                        digest: desc.digest,
+                        bytes,
+                        media_type: desc.media_type,
+                    }))
                 }
                 None => Ok(None),
             },
-            Store::Remote { remote, repo } => Ok(remote
-                .manifest(&repo.with_tag(tag))
-                .await?
-                .map(|(bytes, digest, media_type)| Resolved { digest, bytes, media_type })),
+            Store::Remote { remote, repo } => Ok(remote.manifest(&repo.with_tag(tag)).await?.map(
+                |(bytes, digest, media_type)| Resolved {
+                    digest,
+                    bytes,
+                    media_type,
+                },
+            )),
         }
     }
 
@@ -72,16 +86,28 @@ impl Store {
                     let bytes = layout.read_blob(digest)?;
                     let media_type = serde_json::from_slice::<serde_json::Value>(&bytes)
                         .ok()
-                        .and_then(|v| v.get("mediaType").and_then(|m| m.as_str()).map(String::from))
+                        .and_then(|v| {
+                            v.get("mediaType")
+                                .and_then(|m| m.as_str())
+                                .map(String::from)
+                        })
                         .unwrap_or(desc.media_type);
-                    Ok(Some(Resolved { digest: digest.clone(), bytes, media_type }))
+                    Ok(Some(Resolved {
+                        digest: digest.clone(),
+                        bytes,
+                        media_type,
+                    }))
                 }
                 None => Ok(None),
             },
             Store::Remote { remote, repo } => Ok(remote
                 .manifest(&repo.at_digest(digest))
                 .await?
-                .map(|(bytes, digest, media_type)| Resolved { digest, bytes, media_type })),
+                .map(|(bytes, digest, media_type)| Resolved {
+                    digest,
+                    bytes,
+                    media_type,
+                })),
         }
     }
 
@@ -106,14 +132,23 @@ impl Store {
     }
 
     /// Store manifest bytes and point `tag` at them.
-    pub async fn put_tagged_manifest(&self, tag: &str, bytes: &[u8], media_type: &str) -> Result<Descriptor> {
+    pub async fn put_tagged_manifest(
+        &self,
+        tag: &str,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<Descriptor> {
         let desc = Descriptor::of(media_type, bytes);
         match self {
             Store::Layout(layout) => {
                 layout.write_blob(bytes)?;
                 layout.set_tag(tag, &desc)?;
             }
-            Store::Remote { remote, repo } => remote.push_manifest(&repo.with_tag(tag), bytes, media_type).await?,
+            Store::Remote { remote, repo } => {
+                remote
+                    .push_manifest(&repo.with_tag(tag), bytes, media_type)
+                    .await?
+            }
         }
         Ok(desc)
     }

@@ -33,9 +33,14 @@ impl Digest {
     /// Parse and validate `sha256:<hex>`.
     pub fn parse(s: &str) -> Result<Self> {
         let hex = s.strip_prefix("sha256:").ok_or_else(|| {
-            Error::usage(format!("`{s}` is not a sha256 digest")).with_hint("write it as `sha256:<64 hex digits>`")
+            Error::usage(format!("`{s}` is not a sha256 digest"))
+                .with_hint("write it as `sha256:<64 hex digits>`")
         })?;
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if hex.len() != 64
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(Error::usage(format!("`{s}` is not a sha256 digest"))
                 .with_hint("write it as `sha256:<64 lowercase hex digits>`"));
         }
@@ -153,15 +158,28 @@ impl Manifest {
 
     /// Parse manifest bytes, refusing indexes and schema 1 with a clear message.
     pub fn from_slice(bytes: &[u8], what: &str) -> Result<Self> {
-        let value: serde_json::Value = serde_json::from_slice(bytes)
-            .map_err(|e| Error::environment(format!("manifest of {what} is not valid JSON: {e}")))?;
-        let media_type = value.get("mediaType").and_then(|m| m.as_str()).unwrap_or("");
-        if media_type == MEDIA_OCI_INDEX || media_type == MEDIA_DOCKER_LIST || value.get("manifests").is_some() {
-            return Err(Error::usage(format!("{what} is a multi-platform index, not a single image"))
-                .with_hint("pin the digest of the platform image (e.g. linux/amd64) instead of the index"));
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+            Error::environment(format!("manifest of {what} is not valid JSON: {e}"))
+        })?;
+        let media_type = value
+            .get("mediaType")
+            .and_then(|m| m.as_str())
+            .unwrap_or("");
+        if media_type == MEDIA_OCI_INDEX
+            || media_type == MEDIA_DOCKER_LIST
+            || value.get("manifests").is_some()
+        {
+            return Err(Error::usage(format!(
+                "{what} is a multi-platform index, not a single image"
+            ))
+            .with_hint(
+                "pin the digest of the platform image (e.g. linux/amd64) instead of the index",
+            ));
         }
         if value.get("schemaVersion").and_then(|v| v.as_u64()) != Some(2) {
-            return Err(Error::usage(format!("{what} uses Docker schema 1, which is not supported")));
+            return Err(Error::usage(format!(
+                "{what} uses Docker schema 1, which is not supported"
+            )));
         }
         serde_json::from_value(value)
             .map_err(|e| Error::environment(format!("manifest of {what} is malformed: {e}")))
@@ -217,11 +235,19 @@ pub struct RuntimeConfig {
     pub user: Option<String>,
     #[serde(rename = "Env", default, skip_serializing_if = "Option::is_none")]
     pub env: Option<Vec<String>>,
-    #[serde(rename = "Entrypoint", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Entrypoint",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub entrypoint: Option<Vec<String>>,
     #[serde(rename = "Cmd", default, skip_serializing_if = "Option::is_none")]
     pub cmd: Option<Vec<String>>,
-    #[serde(rename = "WorkingDir", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "WorkingDir",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub working_dir: Option<String>,
     #[serde(rename = "Labels", default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<BTreeMap<String, String>>,
@@ -255,7 +281,10 @@ impl ImageConfig {
         ImageConfig {
             architecture: "amd64".into(),
             os: "linux".into(),
-            rootfs: RootFs { kind: "layers".into(), diff_ids: vec![] },
+            rootfs: RootFs {
+                kind: "layers".into(),
+                diff_ids: vec![],
+            },
             ..Default::default()
         }
     }
@@ -279,7 +308,10 @@ mod tests {
         assert!(Digest::parse("sha256:abc").is_err());
         assert!(Digest::parse("md5:00").is_err());
         let d = Digest::of(b"{}");
-        assert_eq!(d.as_str(), "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
+        assert_eq!(
+            d.as_str(),
+            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
         assert_eq!(Digest::parse(d.as_str()).unwrap(), d);
         assert_eq!(d.cosign_tag("sig"), format!("sha256-{}.sig", d.hex()));
     }

@@ -65,7 +65,11 @@ pub async fn execute(
         started_at: now_rfc3339(),
         stages: stages::STAGE_NAMES
             .iter()
-            .map(|n| StageReport { name: n, status: "not run", duration_ms: 0 })
+            .map(|n| StageReport {
+                name: n,
+                status: "not run",
+                duration_ms: 0,
+            })
             .collect(),
         ..Default::default()
     };
@@ -87,9 +91,18 @@ pub async fn execute(
             let current = report.stages.iter_mut().find(|s| s.status == "running");
             let stage = current.as_ref().map(|s| s.name);
             if let Some(s) = current {
-                s.status = if matches!(e, Error::Interrupted) { "interrupted" } else { "failed" };
+                s.status = if matches!(e, Error::Interrupted) {
+                    "interrupted"
+                } else {
+                    "failed"
+                };
             }
-            report.status = if matches!(e, Error::Interrupted) { "interrupted" } else { "failed" }.into();
+            report.status = if matches!(e, Error::Interrupted) {
+                "interrupted"
+            } else {
+                "failed"
+            }
+            .into();
             report.exit_code = e.exit_code() as i32;
             report.error = Some(ErrorReport {
                 stage,
@@ -102,7 +115,11 @@ pub async fn execute(
     report
 }
 
-async fn run_stages(ctx: &RunContext, report: &mut RunReport, on_stage: &(dyn Fn(&'static str) + Sync)) -> Result<()> {
+async fn run_stages(
+    ctx: &RunContext,
+    report: &mut RunReport,
+    on_stage: &(dyn Fn(&'static str) + Sync),
+) -> Result<()> {
     crate::pipeline::plan::refuse_unbuilt(&ctx.pipeline)?;
 
     let source = timed(report, 0, on_stage, stages::source::run(ctx)).await?;
@@ -112,13 +129,25 @@ async fn run_stages(ctx: &RunContext, report: &mut RunReport, on_stage: &(dyn Fn
     let bases = timed(report, 1, on_stage, stages::verify_base::run(ctx)).await?;
     report.bases = bases.clone();
 
-    let built = timed(report, 2, on_stage, stages::build::run(ctx, &source, &bases, &templates)).await?;
+    let built = timed(
+        report,
+        2,
+        on_stage,
+        stages::build::run(ctx, &source, &bases, &templates),
+    )
+    .await?;
     report.image = Some(built.clone());
 
     let signed = timed(report, 3, on_stage, stages::sign::run(ctx, &built)).await?;
     report.signature = Some(signed);
 
-    let published = timed(report, 4, on_stage, stages::publish::run(ctx, &built, &templates)).await?;
+    let published = timed(
+        report,
+        4,
+        on_stage,
+        stages::publish::run(ctx, &built, &templates),
+    )
+    .await?;
     report.published = Some(published);
     Ok(())
 }
@@ -150,7 +179,12 @@ pub fn template_values(source: &SourceInfo, run_number: u64) -> Result<TemplateV
         branch: source.branch.clone(),
         tag: source.tag.clone(),
         run_number,
-        date: format!("{:04}{:02}{:02}", date.year(), date.month() as u8, date.day()),
+        date: format!(
+            "{:04}{:02}{:02}",
+            date.year(),
+            date.month() as u8,
+            date.day()
+        ),
     })
 }
 

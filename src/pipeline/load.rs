@@ -32,13 +32,21 @@ impl LoadedPipeline {
         let location = locate_key(&self.text, key_path)
             .map(|(l, c)| format!("{}:{l}:{c}", self.path.display()))
             .unwrap_or_else(|| self.path.display().to_string());
-        Error::usage(format!("{location}: `{}`: {}", key_path.join("."), message.into()))
+        Error::usage(format!(
+            "{location}: `{}`: {}",
+            key_path.join("."),
+            message.into()
+        ))
     }
 }
 
 /// Load and interpolate a pipeline file. `env` looks up variables; interpolated values are
 /// registered with `redactor` as secrets.
-pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>, redactor: &Redactor) -> Result<LoadedPipeline> {
+pub fn load(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    redactor: &Redactor,
+) -> Result<LoadedPipeline> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Error::usage(format!("cannot read the pipeline file `{}`: {e}", path.display()))
             .with_hint("pass the file with `-f FILE`; `cleanpipe run` with no -f reads `pipeline.yaml`, then `pipeline.example.yaml`")
@@ -47,33 +55,54 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>, redactor: &Redact
 }
 
 /// Parse pipeline text (see [`load`]).
-pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>, redactor: &Redactor) -> Result<LoadedPipeline> {
+pub fn parse(
+    text: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    redactor: &Redactor,
+) -> Result<LoadedPipeline> {
     let shown = path.display().to_string();
     // 1. Templates and variables are checked on the raw text, so errors carry exact positions.
     template::check_text(text, &shown, env)?;
     // 2. Structure: unknown keys, types, required fields.
     let _: PipelineFile = deserialize(serde_yaml::Deserializer::from_str(text), text, &shown)?;
     // 3. Interpolate `${VAR}` inside string values only, then build the model from that.
-    let mut value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| yaml_error(&e, &shown, None))?;
+    let mut value: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|e| yaml_error(&e, &shown, None))?;
     template::interpolate_env(&mut value, env, redactor)?;
     let file: PipelineFile = serde_yaml::from_value(value).map_err(|e| {
         Error::usage(format!("{shown}: after `${{…}}` interpolation: {e}"))
             .with_hint("variables can only stand in string values")
     })?;
-    let loaded = LoadedPipeline { file, path: path.to_path_buf(), text: text.to_string() };
+    let loaded = LoadedPipeline {
+        file,
+        path: path.to_path_buf(),
+        text: text.to_string(),
+    };
     if loaded.file.version != 1 {
         return Err(loaded
-            .error_at(&["version"], format!("schema version {} is not supported", loaded.file.version))
+            .error_at(
+                &["version"],
+                format!("schema version {} is not supported", loaded.file.version),
+            )
             .with_hint("this cleanpipe reads `version: 1`"));
     }
     Ok(loaded)
 }
 
-fn deserialize<'de, T: serde::Deserialize<'de>>(de: serde_yaml::Deserializer<'de>, text: &str, shown: &str) -> Result<T> {
+fn deserialize<'de, T: serde::Deserialize<'de>>(
+    de: serde_yaml::Deserializer<'de>,
+    text: &str,
+    shown: &str,
+) -> Result<T> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let key_path = if path == "." || path.is_empty() { None } else { Some(path) };
+        let key_path = if path == "." || path.is_empty() {
+            None
+        } else {
+            Some(path)
+        };
         let mut err = yaml_error(&inner, shown, key_path.as_deref());
         if let Some(hint) = did_you_mean(&inner.to_string()) {
             err = err.with_hint(hint);
@@ -103,7 +132,9 @@ fn yaml_error(e: &serde_yaml::Error, shown: &str, key_path: Option<&str>) -> Err
     }
     // For an unknown key, the path is where it stands, not the key itself.
     let key_path = match key_path {
-        Some(p) if message.starts_with("unknown field") => p.rsplit_once('.').map(|(parent, _)| parent.to_string()),
+        Some(p) if message.starts_with("unknown field") => {
+            p.rsplit_once('.').map(|(parent, _)| parent.to_string())
+        }
         other => other.map(String::from),
     };
     let message = match key_path.as_deref() {
@@ -132,7 +163,14 @@ fn did_you_mean(message: &str) -> Option<String> {
     match best {
         Some((_, cand)) => Some(format!("did you mean `{cand}`?")),
         None if expected.is_empty() => Some(format!("this {kind} is not allowed here")),
-        None => Some(format!("allowed here: {}", expected.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "))),
+        None => Some(format!(
+            "allowed here: {}",
+            expected
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
     }
 }
 
@@ -161,7 +199,9 @@ pub fn locate_key(text: &str, key_path: &[&str]) -> Option<(usize, usize)> {
             break;
         }
         let key = key_path[depth];
-        let is_key = body.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with(':'));
+        let is_key = body
+            .strip_prefix(key)
+            .is_some_and(|r| r.trim_start().starts_with(':'));
         if is_key {
             found = Some((number + 1, indent + 1));
             parent_indent = indent as isize;
@@ -196,7 +236,8 @@ mod tests {
 
     #[test]
     fn unknown_key_has_location_path_and_hint() {
-        let text = "version: 1\nbuild:\n  customize:\n    base: scratch\n  scan:\n    fail_onn: high\n";
+        let text =
+            "version: 1\nbuild:\n  customize:\n    base: scratch\n  scan:\n    fail_onn: high\n";
         let err = parse_str(text).unwrap_err();
         let msg = err.to_string();
         assert!(msg.starts_with("p.yaml:6:5:"), "{msg}");
@@ -206,7 +247,10 @@ mod tests {
 
     #[test]
     fn wrong_type_is_located() {
-        let err = parse_str("version: 1\nsource:\n  allow_dirty: maybe\nbuild:\n  customize:\n    base: scratch\n").unwrap_err();
+        let err = parse_str(
+            "version: 1\nsource:\n  allow_dirty: maybe\nbuild:\n  customize:\n    base: scratch\n",
+        )
+        .unwrap_err();
         assert!(err.to_string().starts_with("p.yaml:3:"), "{err}");
         assert!(err.to_string().contains("source.allow_dirty"), "{err}");
     }
@@ -229,16 +273,23 @@ mod tests {
         let r = Redactor::default();
         let text = format!("{MINIMAL}push:\n  register:\n    - url: https://x.example/\n      headers: {{ Authorization: \"Bearer ${{TOKEN}}\" }}\n");
         let p = parse(&text, Path::new("p.yaml"), &env, &r).unwrap();
-        assert_eq!(p.file.push.register[0].headers["Authorization"], "Bearer canary-secret-123");
+        assert_eq!(
+            p.file.push.register[0].headers["Authorization"],
+            "Bearer canary-secret-123"
+        );
         assert_eq!(r.apply("Bearer canary-secret-123"), "Bearer ***");
     }
 
     #[test]
     fn unset_variable_is_an_error_with_position() {
-        let err = parse_str("version: 1\nname: ${NOPE}\nbuild:\n  customize:\n    base: scratch\n").unwrap_err();
+        let err = parse_str("version: 1\nname: ${NOPE}\nbuild:\n  customize:\n    base: scratch\n")
+            .unwrap_err();
         assert!(err.to_string().starts_with("p.yaml:2:7:"), "{err}");
         assert!(err.to_string().contains("NOPE"), "{err}");
-        let ok = parse_str("version: 1\nname: ${NOPE:-fallback}\nbuild:\n  customize:\n    base: scratch\n").unwrap();
+        let ok = parse_str(
+            "version: 1\nname: ${NOPE:-fallback}\nbuild:\n  customize:\n    base: scratch\n",
+        )
+        .unwrap();
         assert_eq!(ok.file.name.as_deref(), Some("fallback"));
     }
 

@@ -38,45 +38,89 @@ pub struct PlannedBase {
 pub fn refuse_unbuilt(p: &LoadedPipeline) -> Result<()> {
     let f = &p.file;
     let not_built = |path: &[&str], what: &str, issue: &str| -> Error {
-        p.error_at(path, format!("{what} is not built yet in this version of cleanpipe"))
-            .with_hint(format!("remove the key for now ({issue}); cleanpipe never skips a gate it was asked for"))
+        p.error_at(
+            path,
+            format!("{what} is not built yet in this version of cleanpipe"),
+        )
+        .with_hint(format!(
+            "remove the key for now ({issue}); cleanpipe never skips a gate it was asked for"
+        ))
     };
     if f.build.dockerfile.is_some() {
-        return Err(not_built(&["build", "dockerfile"], "Dockerfile builds through the Docker engine", "use `build.customize`"));
+        return Err(not_built(
+            &["build", "dockerfile"],
+            "Dockerfile builds through the Docker engine",
+            "use `build.customize`",
+        ));
     }
     match (&f.build.dockerfile, &f.build.customize) {
         (None, None) => {
-            return Err(p.error_at(&["build"], "needs exactly one of `dockerfile` or `customize`")
+            return Err(p
+                .error_at(
+                    &["build"],
+                    "needs exactly one of `dockerfile` or `customize`",
+                )
                 .with_hint("add `customize: { base: scratch, files: [...] }`"))
         }
-        (Some(_), Some(_)) => return Err(p.error_at(&["build"], "has both `dockerfile` and `customize`; choose one")),
+        (Some(_), Some(_)) => {
+            return Err(p.error_at(
+                &["build"],
+                "has both `dockerfile` and `customize`; choose one",
+            ))
+        }
         _ => {}
     }
     if f.verify_base.scan.is_some() {
-        return Err(not_built(&["verify_base", "scan"], "the base image vulnerability gate", "SBOM and scanning issue"));
+        return Err(not_built(
+            &["verify_base", "scan"],
+            "the base image vulnerability gate",
+            "SBOM and scanning issue",
+        ));
     }
     if f.build.scan.is_some() {
-        return Err(not_built(&["build", "scan"], "the built image vulnerability gate", "SBOM and scanning issue"));
+        return Err(not_built(
+            &["build", "scan"],
+            "the built image vulnerability gate",
+            "SBOM and scanning issue",
+        ));
     }
     if f.sign.sbom.as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(not_built(&["sign", "sbom"], "SBOM generation", "SBOM and scanning issue"));
+        return Err(not_built(
+            &["sign", "sbom"],
+            "SBOM generation",
+            "SBOM and scanning issue",
+        ));
     }
     if f.sign.provenance == Some(true) {
-        return Err(not_built(&["sign", "provenance"], "SLSA provenance attestation", "set `provenance: false`"));
+        return Err(not_built(
+            &["sign", "provenance"],
+            "SLSA provenance attestation",
+            "set `provenance: false`",
+        ));
     }
     if !f.push.register.is_empty() {
-        return Err(not_built(&["push", "register"], "deployment webhooks", "push/register issue"));
+        return Err(not_built(
+            &["push", "register"],
+            "deployment webhooks",
+            "push/register issue",
+        ));
     }
     if let Some(repo) = &f.push.repository {
-        let r = RegistryRef::parse(repo).map_err(|e| p.error_at(&["push", "repository"], e.to_string()))?;
+        let r = RegistryRef::parse(repo)
+            .map_err(|e| p.error_at(&["push", "repository"], e.to_string()))?;
         if r.tag.is_some() || r.digest.is_some() {
-            return Err(p.error_at(&["push", "repository"], format!("`{repo}` has a tag or digest; give the repository only"))
+            return Err(p
+                .error_at(
+                    &["push", "repository"],
+                    format!("`{repo}` has a tag or digest; give the repository only"),
+                )
                 .with_hint("put tags under `push.tags`"));
         }
     }
     if let Some(c) = &f.build.customize {
         if c.base.trim() != "scratch" {
-            ImageRef::parse(&c.base).map_err(|e| p.error_at(&["build", "customize", "base"], e.to_string()))?;
+            ImageRef::parse(&c.base)
+                .map_err(|e| p.error_at(&["build", "customize", "base"], e.to_string()))?;
         }
     }
     for (i, image) in f.verify_base.images.iter().enumerate() {
@@ -95,7 +139,11 @@ impl Plan {
         if let Some(c) = &f.build.customize {
             if c.base.trim() != "scratch" {
                 let r = ImageRef::parse(&c.base)?;
-                bases.push(PlannedBase { reference: c.base.clone(), digest: r.digest().map(|d| d.to_string()), key: vb.default_key.clone() });
+                bases.push(PlannedBase {
+                    reference: c.base.clone(),
+                    digest: r.digest().map(|d| d.to_string()),
+                    key: vb.default_key.clone(),
+                });
             }
         }
         for image in &vb.images {
@@ -109,18 +157,42 @@ impl Plan {
                 key: image.key.clone().or_else(|| vb.default_key.clone()),
             });
         }
-        let tags = if f.push.tags.is_empty() { vec!["{{git.short_sha}}".to_string()] } else { f.push.tags.clone() };
+        let tags = if f.push.tags.is_empty() {
+            vec!["{{git.short_sha}}".to_string()]
+        } else {
+            f.push.tags.clone()
+        };
         let stages = vec![
             PlannedStage {
                 name: "source",
-                gate: if f.source.allow_dirty { "commit recorded; dirty tree allowed".into() } else { "clean work tree at a commit".into() },
+                gate: if f.source.allow_dirty {
+                    "commit recorded; dirty tree allowed".into()
+                } else {
+                    "clean work tree at a commit".into()
+                },
             },
             PlannedStage {
                 name: "verify-base",
-                gate: if bases.is_empty() { "no base images (scratch)".into() } else { format!("{} base(s) pinned by digest and signature-verified", bases.len()) },
+                gate: if bases.is_empty() {
+                    "no base images (scratch)".into()
+                } else {
+                    format!(
+                        "{} base(s) pinned by digest and signature-verified",
+                        bases.len()
+                    )
+                },
             },
-            PlannedStage { name: "build", gate: "daemonless customize into the layout".into() },
-            PlannedStage { name: "sign", gate: format!("cosign signature with {}", f.sign.key.as_deref().unwrap_or("(no key set)")) },
+            PlannedStage {
+                name: "build",
+                gate: "daemonless customize into the layout".into(),
+            },
+            PlannedStage {
+                name: "sign",
+                gate: format!(
+                    "cosign signature with {}",
+                    f.sign.key.as_deref().unwrap_or("(no key set)")
+                ),
+            },
             PlannedStage {
                 name: "push",
                 gate: match &f.push.repository {

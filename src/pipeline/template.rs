@@ -5,8 +5,14 @@ use crate::error::{Error, Result};
 use crate::redact::Redactor;
 
 /// Template names a pipeline may use.
-pub const TEMPLATE_NAMES: &[&str] =
-    &["git.sha", "git.short_sha", "git.branch", "git.tag", "run.number", "date"];
+pub const TEMPLATE_NAMES: &[&str] = &[
+    "git.sha",
+    "git.short_sha",
+    "git.branch",
+    "git.tag",
+    "run.number",
+    "date",
+];
 
 /// Values for `{{…}}` templates.
 #[derive(Clone, Debug, Default)]
@@ -26,9 +32,11 @@ pub fn render(input: &str, values: &TemplateValues, what: &str) -> Result<String
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after
-            .find("}}")
-            .ok_or_else(|| Error::usage(format!("`{what}`: `{{{{` without a closing `}}}}` in `{input}`")))?;
+        let end = after.find("}}").ok_or_else(|| {
+            Error::usage(format!(
+                "`{what}`: `{{{{` without a closing `}}}}` in `{input}`"
+            ))
+        })?;
         let name = after[..end].trim();
         let value = match name {
             "git.sha" => values.sha.clone(),
@@ -53,8 +61,14 @@ pub fn render(input: &str, values: &TemplateValues, what: &str) -> Result<String
 }
 
 fn unknown_template(name: &str, at: &str) -> Error {
-    Error::usage(format!("{at}: unknown template `{{{{{name}}}}}`"))
-        .with_hint(format!("known templates: {}", TEMPLATE_NAMES.iter().map(|n| format!("{{{{{n}}}}}")).collect::<Vec<_>>().join(", ")))
+    Error::usage(format!("{at}: unknown template `{{{{{name}}}}}`")).with_hint(format!(
+        "known templates: {}",
+        TEMPLATE_NAMES
+            .iter()
+            .map(|n| format!("{{{{{n}}}}}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 /// Check every `${VAR}` and `{{name}}` in the raw file; errors point at file:line:col.
@@ -68,7 +82,8 @@ pub fn check_text(text: &str, shown: &str, env: &dyn Fn(&str) -> Option<String>)
             let start = offset + i;
             let at = format!("{shown}:{}:{}", n + 1, start + 1);
             let end = line[start..].find('}').map(|e| start + e).ok_or_else(|| {
-                Error::usage(format!("{at}: `${{` without a closing `}}`")).with_hint("write `${VAR}` or `${VAR:-default}`")
+                Error::usage(format!("{at}: `${{` without a closing `}}`"))
+                    .with_hint("write `${VAR}` or `${VAR:-default}`")
             })?;
             let inner = &line[start + 2..end];
             let (name, default) = match inner.split_once(":-") {
@@ -76,12 +91,20 @@ pub fn check_text(text: &str, shown: &str, env: &dyn Fn(&str) -> Option<String>)
                 None => (inner, None),
             };
             if !valid_var_name(name) {
-                return Err(Error::usage(format!("{at}: `${{{inner}}}` is not a valid variable reference"))
-                    .with_hint("variable names are letters, digits and `_`, not starting with a digit"));
+                return Err(Error::usage(format!(
+                    "{at}: `${{{inner}}}` is not a valid variable reference"
+                ))
+                .with_hint(
+                    "variable names are letters, digits and `_`, not starting with a digit",
+                ));
             }
             if default.is_none() && env(name).is_none() {
-                return Err(Error::usage(format!("{at}: environment variable `{name}` is not set"))
-                    .with_hint(format!("export {name}, or write `${{{name}:-default}}` to give a default")));
+                return Err(Error::usage(format!(
+                    "{at}: environment variable `{name}` is not set"
+                ))
+                .with_hint(format!(
+                    "export {name}, or write `${{{name}:-default}}` to give a default"
+                )));
             }
             offset = end + 1;
         }
@@ -105,12 +128,19 @@ pub fn check_text(text: &str, shown: &str, env: &dyn Fn(&str) -> Option<String>)
 
 fn valid_var_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Replace `${VAR}` in every string of a YAML value; values taken from the environment are
 /// registered as secrets.
-pub fn interpolate_env(value: &mut serde_yaml::Value, env: &dyn Fn(&str) -> Option<String>, redactor: &Redactor) -> Result<()> {
+pub fn interpolate_env(
+    value: &mut serde_yaml::Value,
+    env: &dyn Fn(&str) -> Option<String>,
+    redactor: &Redactor,
+) -> Result<()> {
     match value {
         serde_yaml::Value::String(s) => *s = interpolate_str(s, env, redactor)?,
         serde_yaml::Value::Sequence(items) => {
@@ -129,13 +159,19 @@ pub fn interpolate_env(value: &mut serde_yaml::Value, env: &dyn Fn(&str) -> Opti
     Ok(())
 }
 
-fn interpolate_str(s: &str, env: &dyn Fn(&str) -> Option<String>, redactor: &Redactor) -> Result<String> {
+fn interpolate_str(
+    s: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    redactor: &Redactor,
+) -> Result<String> {
     let mut out = String::new();
     let mut rest = s;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after.find('}').ok_or_else(|| Error::usage(format!("`${{` without `}}` in `{s}`")))?;
+        let end = after
+            .find('}')
+            .ok_or_else(|| Error::usage(format!("`${{` without `}}` in `{s}`")))?;
         let inner = &after[..end];
         let (name, default) = match inner.split_once(":-") {
             Some((n, d)) => (n, Some(d)),
@@ -148,8 +184,10 @@ fn interpolate_str(s: &str, env: &dyn Fn(&str) -> Option<String>, redactor: &Red
             }
             (None, Some(d)) => d.to_string(),
             (None, None) => {
-                return Err(Error::usage(format!("environment variable `{name}` is not set"))
-                    .with_hint(format!("export {name}, or write `${{{name}:-default}}`")))
+                return Err(
+                    Error::usage(format!("environment variable `{name}` is not set"))
+                        .with_hint(format!("export {name}, or write `${{{name}:-default}}`")),
+                )
             }
         };
         out.push_str(&value);
@@ -165,9 +203,21 @@ mod tests {
 
     #[test]
     fn renders_git_templates() {
-        let v = TemplateValues { sha: "0123456789abcdef0123".into(), branch: Some("main".into()), tag: None, run_number: 7, date: "20261125".into() };
-        assert_eq!(render("{{git.short_sha}}-{{ run.number }}", &v, "t").unwrap(), "0123456789ab-7");
-        assert!(render("{{git.tag}}", &v, "t").unwrap_err().to_string().contains("no tag"));
+        let v = TemplateValues {
+            sha: "0123456789abcdef0123".into(),
+            branch: Some("main".into()),
+            tag: None,
+            run_number: 7,
+            date: "20261125".into(),
+        };
+        assert_eq!(
+            render("{{git.short_sha}}-{{ run.number }}", &v, "t").unwrap(),
+            "0123456789ab-7"
+        );
+        assert!(render("{{git.tag}}", &v, "t")
+            .unwrap_err()
+            .to_string()
+            .contains("no tag"));
         assert!(render("{{git.nope}}", &v, "t").is_err());
     }
 

@@ -26,9 +26,18 @@ pub struct Verdict {
 
 /// Resolve `image` to a digest (a tag is resolved first; the digest is what gets checked)
 /// and check its signatures with `key`.
-pub async fn verify_image(image: &ImageRef, key: &PublicKey, remote: &RemoteOptions) -> Result<Verdict> {
+pub async fn verify_image(
+    image: &ImageRef,
+    key: &PublicKey,
+    remote: &RemoteOptions,
+) -> Result<Verdict> {
     let store = Store::for_image(image, remote)?;
     let resolved = store.resolve(image).await?;
     let signatures = verify_signatures(&store, &resolved.digest, key).await?;
-    Ok(Verdict { image: image.to_string(), digest: resolved.digest, verified: signatures.verified, signatures })
+    Ok(Verdict {
+        image: image.to_string(),
+        digest: resolved.digest,
+        verified: signatures.verified,
+        signatures,
+    })
 }

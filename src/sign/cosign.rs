@@ -51,7 +51,10 @@ fn signature_config(layers: &[Descriptor]) -> Vec<u8> {
         history: layers.iter().map(|_| History { created: zero }).collect(),
         os: "",
         // Signature layers are not compressed, so each diff_id is the layer digest.
-        rootfs: RootFs { kind: "layers", diff_ids: layers.iter().map(|l| &l.digest).collect() },
+        rootfs: RootFs {
+            kind: "layers",
+            diff_ids: layers.iter().map(|l| &l.digest).collect(),
+        },
         config: serde_json::Map::new(),
     };
     serde_json::to_vec(&config).expect("config serializes")
@@ -61,7 +64,10 @@ fn signature_config(layers: &[Descriptor]) -> Vec<u8> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum SignOutcome {
     /// A new signature layer was added; the `.sig` manifest now has `total` layers.
-    Added { signature_manifest: Digest, total: usize },
+    Added {
+        signature_manifest: Digest,
+        total: usize,
+    },
     /// This key had already signed this payload; nothing changed.
     AlreadySigned,
 }
@@ -85,14 +91,19 @@ pub async fn append_signature(
     // Like cosign's DupeDetector: the same key over the same payload is already there.
     let duplicate = layers.iter().any(|l| {
         l.digest == payload_digest
-            && l.annotations.get(SIGNATURE_ANNOTATION).is_some_and(|sig| key.public_key().verify_base64(sig, &payload))
+            && l.annotations
+                .get(SIGNATURE_ANNOTATION)
+                .is_some_and(|sig| key.public_key().verify_base64(sig, &payload))
     });
     if duplicate {
         return Ok(SignOutcome::AlreadySigned);
     }
     if layers.len() >= MAX_SIGNATURE_LAYERS {
         return Err(Error::gate(
-            format!("the signature manifest `{tag}` already holds {} signatures", layers.len()),
+            format!(
+                "the signature manifest `{tag}` already holds {} signatures",
+                layers.len()
+            ),
             vec!["cosign refuses signature manifests with more than 1000 layers".into()],
         ));
     }
@@ -100,16 +111,25 @@ pub async fn append_signature(
     let signature = key.sign_base64(&payload)?;
     store.write_blob(payload.clone()).await?;
     let mut layer = Descriptor::of(SIMPLE_SIGNING_MEDIA_TYPE, &payload);
-    layer.annotations.insert(SIGNATURE_ANNOTATION.into(), signature);
+    layer
+        .annotations
+        .insert(SIGNATURE_ANNOTATION.into(), signature);
     layers.push(layer);
 
     let config = signature_config(&layers);
     let config_desc = Descriptor::of(MEDIA_OCI_CONFIG, &config);
     store.write_blob(config).await?;
     let manifest = Manifest::oci(config_desc, layers).to_bytes();
-    let total = serde_json::from_slice::<Manifest>(&manifest).map(|m| m.layers.len()).unwrap_or(0);
-    let desc = store.put_tagged_manifest(&tag, &manifest, MEDIA_OCI_MANIFEST).await?;
-    Ok(SignOutcome::Added { signature_manifest: desc.digest, total })
+    let total = serde_json::from_slice::<Manifest>(&manifest)
+        .map(|m| m.layers.len())
+        .unwrap_or(0);
+    let desc = store
+        .put_tagged_manifest(&tag, &manifest, MEDIA_OCI_MANIFEST)
+        .await?;
+    Ok(SignOutcome::Added {
+        signature_manifest: desc.digest,
+        total,
+    })
 }
 
 /// Merge signature layers from `other` into `ours`, keeping order and dropping duplicates.
@@ -118,7 +138,9 @@ pub fn merge_signature_layers(remote: &[Descriptor], ours: &[Descriptor]) -> Vec
     let mut merged: Vec<Descriptor> = remote.to_vec();
     for layer in ours {
         let same = |l: &Descriptor| {
-            l.digest == layer.digest && l.annotations.get(SIGNATURE_ANNOTATION) == layer.annotations.get(SIGNATURE_ANNOTATION)
+            l.digest == layer.digest
+                && l.annotations.get(SIGNATURE_ANNOTATION)
+                    == layer.annotations.get(SIGNATURE_ANNOTATION)
         };
         if !merged.iter().any(same) {
             merged.push(layer.clone());
@@ -151,7 +173,8 @@ mod tests {
     #[test]
     fn config_lists_each_layer() {
         let l = Descriptor::of(SIMPLE_SIGNING_MEDIA_TYPE, b"p");
-        let c: serde_json::Value = serde_json::from_slice(&signature_config(&[l.clone(), l.clone()])).unwrap();
+        let c: serde_json::Value =
+            serde_json::from_slice(&signature_config(&[l.clone(), l.clone()])).unwrap();
         assert_eq!(c["rootfs"]["diff_ids"].as_array().unwrap().len(), 2);
         assert_eq!(c["history"].as_array().unwrap().len(), 2);
         assert_eq!(c["created"], "0001-01-01T00:00:00Z");

@@ -8,7 +8,10 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
-const ENCRYPTED_LABELS: &[&str] = &["ENCRYPTED SIGSTORE PRIVATE KEY", "ENCRYPTED COSIGN PRIVATE KEY"];
+const ENCRYPTED_LABELS: &[&str] = &[
+    "ENCRYPTED SIGSTORE PRIVATE KEY",
+    "ENCRYPTED COSIGN PRIVATE KEY",
+];
 
 /// Where a private key comes from: a file, or `env://VAR` holding the PEM.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,11 +62,19 @@ pub struct SigningKey {
 impl SigningKey {
     /// Load a cosign/sigstore private key. Encrypted keys (decided by the PEM label, never by
     /// whether a password was given) ask `password` for their password; empty is valid.
-    pub fn load(pem: &[u8], source: &KeySource, password: &dyn Fn() -> Result<Zeroizing<String>>) -> Result<Self> {
+    pub fn load(
+        pem: &[u8],
+        source: &KeySource,
+        password: &dyn Fn() -> Result<Zeroizing<String>>,
+    ) -> Result<Self> {
         let text = std::str::from_utf8(pem).map_err(|_| not_a_key(source, "it is not text"))?;
         let label = text
             .lines()
-            .find_map(|l| l.trim().strip_prefix("-----BEGIN ").and_then(|r| r.strip_suffix("-----")))
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("-----BEGIN ")
+                    .and_then(|r| r.strip_suffix("-----"))
+            })
             .ok_or_else(|| not_a_key(source, "it holds no PEM block"))?;
         let pair = if ENCRYPTED_LABELS.contains(&label) {
             let password = password()?;
@@ -74,20 +85,34 @@ impl SigningKey {
         } else if label == "PRIVATE KEY" || label == "EC PRIVATE KEY" {
             SigStoreKeyPair::from_pem(pem).map_err(|e| not_a_key(source, &e.to_string()))?
         } else {
-            return Err(not_a_key(source, &format!("its PEM block is `{label}`, not a private key")));
+            return Err(not_a_key(
+                source,
+                &format!("its PEM block is `{label}`, not a private key"),
+            ));
         };
         let signer = pair
             .to_sigstore_signer(&SigningScheme::ECDSA_P256_SHA256_ASN1)
-            .map_err(|_| not_a_key(source, "only ECDSA P-256 keys (cosign's default) are supported"))?;
-        let public_pem = pair.public_key_to_pem().map_err(|e| not_a_key(source, &e.to_string()))?;
-        let public = PublicKey::from_pem(public_pem.as_bytes(), &format!("public half of {source}"))?;
+            .map_err(|_| {
+                not_a_key(
+                    source,
+                    "only ECDSA P-256 keys (cosign's default) are supported",
+                )
+            })?;
+        let public_pem = pair
+            .public_key_to_pem()
+            .map_err(|e| not_a_key(source, &e.to_string()))?;
+        let public =
+            PublicKey::from_pem(public_pem.as_bytes(), &format!("public half of {source}"))?;
         Ok(SigningKey { signer, public })
     }
 
     /// ECDSA P-256 over SHA-256 of `payload`, ASN.1 DER, standard base64 (cosign's annotation form).
     pub fn sign_base64(&self, payload: &[u8]) -> Result<String> {
         use base64::Engine;
-        let sig = self.signer.sign(payload).map_err(|e| Error::environment(format!("signing failed: {e}")))?;
+        let sig = self
+            .signer
+            .sign(payload)
+            .map_err(|e| Error::environment(format!("signing failed: {e}")))?;
         Ok(base64::engine::general_purpose::STANDARD.encode(sig))
     }
 
@@ -97,8 +122,10 @@ impl SigningKey {
 }
 
 fn not_a_key(source: &KeySource, why: &str) -> Error {
-    Error::usage(format!("`{source}` is not a usable cosign private key: {why}"))
-        .with_hint("use a key made by `cleanpipe keygen` or `cosign generate-key-pair`")
+    Error::usage(format!(
+        "`{source}` is not a usable cosign private key: {why}"
+    ))
+    .with_hint("use a key made by `cleanpipe keygen` or `cosign generate-key-pair`")
 }
 
 /// A public key that verifies signatures.
@@ -119,8 +146,9 @@ impl PublicKey {
     /// Parse a PKIX `PUBLIC KEY` PEM. `name` says where it came from, for messages.
     pub fn from_pem(pem: &[u8], name: &str) -> Result<Self> {
         let key = CosignVerificationKey::try_from_pem(pem).map_err(|e| {
-            Error::usage(format!("`{name}` is not a usable public key: {e}"))
-                .with_hint("give the `.pub` file written by `cleanpipe keygen` or `cosign generate-key-pair`")
+            Error::usage(format!("`{name}` is not a usable public key: {e}")).with_hint(
+                "give the `.pub` file written by `cleanpipe keygen` or `cosign generate-key-pair`",
+            )
         })?;
         Ok(PublicKey {
             key: std::sync::Arc::new(key),
@@ -132,8 +160,11 @@ impl PublicKey {
     /// Read a public key from a file.
     pub fn from_file(path: &Path) -> Result<Self> {
         let pem = std::fs::read(path).map_err(|e| {
-            Error::usage(format!("cannot read the public key `{}`: {e}", path.display()))
-                .with_hint("check the path; `cleanpipe keygen` writes `cosign.pub`")
+            Error::usage(format!(
+                "cannot read the public key `{}`: {e}",
+                path.display()
+            ))
+            .with_hint("check the path; `cleanpipe keygen` writes `cosign.pub`")
         })?;
         PublicKey::from_pem(&pem, &path.display().to_string())
     }
@@ -151,10 +182,9 @@ impl PublicKey {
                     response.status()
                 )));
             }
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| Error::environment(format!("cannot fetch the public key {location}: {e}")))?;
+            let body = response.bytes().await.map_err(|e| {
+                Error::environment(format!("cannot fetch the public key {location}: {e}"))
+            })?;
             return PublicKey::from_pem(&body, location);
         }
         PublicKey::from_file(&base_dir.join(location))
@@ -162,7 +192,9 @@ impl PublicKey {
 
     /// Whether `signature_b64` is this key's signature over `payload`.
     pub fn verify_base64(&self, signature_b64: &str, payload: &[u8]) -> bool {
-        self.key.verify_signature(Signature::Base64Encoded(signature_b64.as_bytes()), payload).is_ok()
+        self.key
+            .verify_signature(Signature::Base64Encoded(signature_b64.as_bytes()), payload)
+            .is_ok()
     }
 
     pub fn pem(&self) -> &str {
@@ -194,7 +226,9 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Vec<u8> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/cosign").join(name);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/fixtures/cosign")
+            .join(name);
         std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {} missing: {e}", path.display()))
     }
 
@@ -205,8 +239,15 @@ mod tests {
     #[test]
     fn cosign_generated_key_signs_and_its_pub_verifies() {
         let src = KeySource::File("cosign.key".into());
-        let key = SigningKey::load(&fixture("cosign-generated-empty-password.key"), &src, &pw("")).unwrap();
-        let public = PublicKey::from_pem(&fixture("cosign-generated-empty-password.pub"), "fixture").unwrap();
+        let key = SigningKey::load(
+            &fixture("cosign-generated-empty-password.key"),
+            &src,
+            &pw(""),
+        )
+        .unwrap();
+        let public =
+            PublicKey::from_pem(&fixture("cosign-generated-empty-password.pub"), "fixture")
+                .unwrap();
         let sig = key.sign_base64(b"payload").unwrap();
         assert!(public.verify_base64(&sig, b"payload"));
         assert!(!public.verify_base64(&sig, b"other payload"));
@@ -215,7 +256,13 @@ mod tests {
     #[test]
     fn cosign_generated_key_refuses_wrong_password() {
         let src = KeySource::File("cosign.key".into());
-        let err = SigningKey::load(&fixture("cosign-generated-empty-password.key"), &src, &pw("nope")).err().unwrap();
+        let err = SigningKey::load(
+            &fixture("cosign-generated-empty-password.key"),
+            &src,
+            &pw("nope"),
+        )
+        .err()
+        .unwrap();
         assert!(err.to_string().contains("wrong password"), "{err}");
         assert_eq!(err.exit_code(), crate::ExitCode::Usage);
     }

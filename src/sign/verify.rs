@@ -44,7 +44,11 @@ pub struct VerifyReport {
 /// Each layer is checked on its own: the payload blob hashes to the layer digest, the signature
 /// verifies over the payload with `key`, and the payload names exactly `digest`. The payload's
 /// `docker-reference` is reported but not required to match (cosign does the same).
-pub async fn verify_signatures(store: &Store, digest: &Digest, key: &PublicKey) -> Result<VerifyReport> {
+pub async fn verify_signatures(
+    store: &Store,
+    digest: &Digest,
+    key: &PublicKey,
+) -> Result<VerifyReport> {
     let tag = digest.cosign_tag("sig");
     let mut report = VerifyReport {
         digest: digest.clone(),
@@ -55,12 +59,20 @@ pub async fn verify_signatures(store: &Store, digest: &Digest, key: &PublicKey) 
         summary: String::new(),
     };
     let Some(sig_manifest) = store.manifest_by_tag(&tag).await? else {
-        report.summary = format!("no signatures: `{tag}` does not exist in {}", store.describe());
+        report.summary = format!(
+            "no signatures: `{tag}` does not exist in {}",
+            store.describe()
+        );
         return Ok(report);
     };
     report.signature_manifest = Some(sig_manifest.digest.clone());
     let manifest = Manifest::from_slice(&sig_manifest.bytes, &tag)?;
-    for (index, layer) in manifest.layers.iter().take(MAX_SIGNATURE_LAYERS).enumerate() {
+    for (index, layer) in manifest
+        .layers
+        .iter()
+        .take(MAX_SIGNATURE_LAYERS)
+        .enumerate()
+    {
         let mut checks = Vec::new();
         let mut docker_reference = None;
         checks.push(Check {
@@ -70,16 +82,28 @@ pub async fn verify_signatures(store: &Store, digest: &Digest, key: &PublicKey) 
         });
         let payload = match store.read_blob(&layer.digest).await {
             Ok(bytes) => {
-                checks.push(Check { name: "payload digest", passed: true, detail: format!("{}", layer.digest) });
+                checks.push(Check {
+                    name: "payload digest",
+                    passed: true,
+                    detail: format!("{}", layer.digest),
+                });
                 Some(bytes)
             }
             Err(e) => {
-                checks.push(Check { name: "payload digest", passed: false, detail: e.to_string() });
+                checks.push(Check {
+                    name: "payload digest",
+                    passed: false,
+                    detail: e.to_string(),
+                });
                 None
             }
         };
         if let Some(payload) = payload {
-            let signature = layer.annotations.get(SIGNATURE_ANNOTATION).map(String::as_str).unwrap_or("");
+            let signature = layer
+                .annotations
+                .get(SIGNATURE_ANNOTATION)
+                .map(String::as_str)
+                .unwrap_or("");
             let sig_ok = !signature.is_empty() && key.verify_base64(signature, &payload);
             checks.push(Check {
                 name: "signature",
@@ -128,7 +152,11 @@ pub async fn verify_signatures(store: &Store, digest: &Digest, key: &PublicKey) 
     } else if report.signatures.is_empty() {
         format!("`{tag}` holds no signature layers")
     } else {
-        format!("none of {} signature(s) verifies with {} for {digest}", report.signatures.len(), key.name())
+        format!(
+            "none of {} signature(s) verifies with {} for {digest}",
+            report.signatures.len(),
+            key.name()
+        )
     };
     Ok(report)
 }

@@ -27,12 +27,20 @@ pub struct Published {
 /// The tags this run moves, rendered. Default: the short commit SHA.
 pub fn tags(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<String>> {
     let raw = &ctx.pipeline.file.push.tags;
-    let raw: Vec<String> = if raw.is_empty() { vec!["{{git.short_sha}}".into()] } else { raw.clone() };
+    let raw: Vec<String> = if raw.is_empty() {
+        vec!["{{git.short_sha}}".into()]
+    } else {
+        raw.clone()
+    };
     let mut out = Vec::new();
     for (i, t) in raw.iter().enumerate() {
         let tag = render(t, templates, &format!("push.tags[{i}]"))?;
-        crate::oci::reference::validate_tag(&tag)
-            .map_err(|e| ctx.pipeline.error_at(&["push", "tags"], format!("tags[{i}] renders to an invalid tag: {e}")))?;
+        crate::oci::reference::validate_tag(&tag).map_err(|e| {
+            ctx.pipeline.error_at(
+                &["push", "tags"],
+                format!("tags[{i}] renders to an invalid tag: {e}"),
+            )
+        })?;
         if !out.contains(&tag) {
             out.push(tag);
         }
@@ -40,13 +48,23 @@ pub fn tags(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<String>>
     Ok(out)
 }
 
-pub async fn run(ctx: &RunContext, built: &BuildOutput, templates: &TemplateValues) -> Result<Published> {
+pub async fn run(
+    ctx: &RunContext,
+    built: &BuildOutput,
+    templates: &TemplateValues,
+) -> Result<Published> {
     let layout = Layout::open(&ctx.store_dir)?;
     let tags = tags(ctx, templates)?;
     let image_desc = Descriptor::new(&built.media_type, built.digest.clone(), built.size);
     let sig_tag = built.digest.cosign_tag("sig");
     let sig_desc = layout.resolve_tag(&sig_tag)?.ok_or_else(|| {
-        Error::gate(format!("{} has no signature in the layout; refusing to publish it", built.digest), vec![])
+        Error::gate(
+            format!(
+                "{} has no signature in the layout; refusing to publish it",
+                built.digest
+            ),
+            vec![],
+        )
     })?;
 
     let mut published = Published {
@@ -57,9 +75,16 @@ pub async fn run(ctx: &RunContext, built: &BuildOutput, templates: &TemplateValu
         blobs_skipped: 0,
     };
     if let Some(repository) = &ctx.pipeline.file.push.repository {
-        let repo = RegistryRef::parse(repository).map_err(|e| ctx.pipeline.error_at(&["push", "repository"], e.to_string()))?;
-        let options = RemoteOptions { insecure: ctx.pipeline.file.push.insecure || ctx.remote.insecure, ..ctx.remote.clone() };
-        let (uploaded, skipped) = push_signed(&layout, &repo, &options, &image_desc, &sig_desc, &tags, ctx).await?;
+        let repo = RegistryRef::parse(repository).map_err(|e| {
+            ctx.pipeline
+                .error_at(&["push", "repository"], e.to_string())
+        })?;
+        let options = RemoteOptions {
+            insecure: ctx.pipeline.file.push.insecure || ctx.remote.insecure,
+            ..ctx.remote.clone()
+        };
+        let (uploaded, skipped) =
+            push_signed(&layout, &repo, &options, &image_desc, &sig_desc, &tags, ctx).await?;
         published.image = repo.at_digest(&built.digest).to_string();
         published.blobs_uploaded = uploaded;
         published.blobs_skipped = skipped;
@@ -68,7 +93,10 @@ pub async fn run(ctx: &RunContext, built: &BuildOutput, templates: &TemplateValu
     for tag in &tags {
         layout.set_tag(tag, &image_desc)?;
     }
-    ctx.say("push", &format!("tagged {} as {}", published.image, tags.join(", ")));
+    ctx.say(
+        "push",
+        &format!("tagged {} as {}", published.image, tags.join(", ")),
+    );
     Ok(published)
 }
 
@@ -85,7 +113,10 @@ pub async fn push_signed(
     let remote = Remote::new(repo, options)?;
     // 1. The image: blobs (skipping those the registry has), then the manifest by digest.
     let (uploaded, skipped) = copy_image(layout, &remote, repo, image).await?;
-    ctx.say("push", &format!("{uploaded} blob(s) uploaded, {skipped} already present in {repo}"));
+    ctx.say(
+        "push",
+        &format!("{uploaded} blob(s) uploaded, {skipped} already present in {repo}"),
+    );
     // 2. Signatures: merged with any the registry already holds for this digest (other signers).
     let ours = Manifest::from_slice(&layout.read_blob(&signature.digest)?, "signature manifest")?;
     let sig_tag = image.digest.cosign_tag("sig");
@@ -106,21 +137,33 @@ pub async fn push_signed(
         if !remote.has_blob(repo, &config_desc.digest).await? {
             remote.push_blob_bytes(repo, config).await?;
         }
-        remote.push_manifest(&repo.with_tag(&sig_tag), &manifest, MEDIA_OCI_MANIFEST).await?;
-        ctx.say("push", &format!("signatures pushed to {sig_tag} (kept {kept} existing)"));
+        remote
+            .push_manifest(&repo.with_tag(&sig_tag), &manifest, MEDIA_OCI_MANIFEST)
+            .await?;
+        ctx.say(
+            "push",
+            &format!("signatures pushed to {sig_tag} (kept {kept} existing)"),
+        );
     } else {
         ctx.say("push", &format!("signatures already in {sig_tag}"));
     }
     // 3. Only now the tags.
     let manifest_bytes = layout.read_blob(&image.digest)?;
     for tag in tags {
-        remote.push_manifest(&repo.with_tag(tag), &manifest_bytes, &image.media_type).await?;
+        remote
+            .push_manifest(&repo.with_tag(tag), &manifest_bytes, &image.media_type)
+            .await?;
     }
     Ok((uploaded, skipped))
 }
 
 /// Copy one image's blobs and manifest (by digest) from the layout to a repository.
-pub async fn copy_image(layout: &Layout, remote: &Remote, repo: &RegistryRef, image: &Descriptor) -> Result<(usize, usize)> {
+pub async fn copy_image(
+    layout: &Layout,
+    remote: &Remote,
+    repo: &RegistryRef,
+    image: &Descriptor,
+) -> Result<(usize, usize)> {
     let manifest_bytes = layout.read_blob(&image.digest)?;
     let manifest = Manifest::from_slice(&manifest_bytes, &image.digest.to_string())?;
     let mut uploaded = 0;
@@ -133,6 +176,12 @@ pub async fn copy_image(layout: &Layout, remote: &Remote, repo: &RegistryRef, im
             uploaded += 1;
         }
     }
-    remote.push_manifest(&repo.at_digest(&image.digest), &manifest_bytes, manifest.media_type_or_default()).await?;
+    remote
+        .push_manifest(
+            &repo.at_digest(&image.digest),
+            &manifest_bytes,
+            manifest.media_type_or_default(),
+        )
+        .await?;
     Ok((uploaded, skipped))
 }

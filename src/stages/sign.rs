@@ -29,7 +29,10 @@ pub struct SignOutput {
 pub fn docker_reference(ctx: &RunContext) -> Result<String> {
     match &ctx.pipeline.file.push.repository {
         Some(repo) => Ok(RegistryRef::parse(repo)
-            .map_err(|e| ctx.pipeline.error_at(&["push", "repository"], e.to_string()))?
+            .map_err(|e| {
+                ctx.pipeline
+                    .error_at(&["push", "repository"], e.to_string())
+            })?
             .repository_name()),
         None => Ok(format!("oci:{}", ctx.store_dir.display())),
     }
@@ -47,7 +50,9 @@ pub async fn run(ctx: &RunContext, built: &BuildOutput) -> Result<SignOutput> {
         other => other,
     };
     let example_password = || -> Result<Zeroizing<String>> {
-        Ok(Zeroizing::new(ctx.env.get("COSIGN_PASSWORD").cloned().unwrap_or_default()))
+        Ok(Zeroizing::new(
+            ctx.env.get("COSIGN_PASSWORD").cloned().unwrap_or_default(),
+        ))
     };
     let key = if spec.generate_if_missing {
         if let KeySource::File(path) = &source {
@@ -58,18 +63,32 @@ pub async fn run(ctx: &RunContext, built: &BuildOutput) -> Result<SignOutput> {
         SigningKey::load(&source.read(&ctx.env_lookup())?, &source, &example_password)?
     } else {
         let password = ctx.password.clone();
-        SigningKey::load(&source.read(&ctx.env_lookup())?, &source, &move || password())?
+        SigningKey::load(&source.read(&ctx.env_lookup())?, &source, &move || {
+            password()
+        })?
     };
     let docker_reference = docker_reference(ctx)?;
     let store = Store::Layout(Layout::create(&ctx.store_dir)?);
     let outcome = append_signature(&store, &built.digest, &docker_reference, &key).await?;
     let (manifest, already) = match outcome {
-        SignOutcome::Added { signature_manifest, total } => {
-            ctx.say("sign", &format!("signed {} with {source} ({total} signature(s) in total)", built.digest));
+        SignOutcome::Added {
+            signature_manifest,
+            total,
+        } => {
+            ctx.say(
+                "sign",
+                &format!(
+                    "signed {} with {source} ({total} signature(s) in total)",
+                    built.digest
+                ),
+            );
             (Some(signature_manifest), false)
         }
         SignOutcome::AlreadySigned => {
-            ctx.say("sign", &format!("{} was already signed with {source}", built.digest));
+            ctx.say(
+                "sign",
+                &format!("{} was already signed with {source}", built.digest),
+            );
             (None, true)
         }
     };
@@ -117,7 +136,8 @@ pub fn write_key_pair(path: &Path, private: &str, public: &str, force: bool) -> 
         .mode(0o600)
         .open(path)
         .io_context("cannot write the private key", path)?;
-    f.write_all(private.as_bytes()).io_context("cannot write the private key", path)?;
+    f.write_all(private.as_bytes())
+        .io_context("cannot write the private key", path)?;
     std::fs::write(&public_path, public).io_context("cannot write the public key", &public_path)?;
     Ok(public_path)
 }

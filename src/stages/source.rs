@@ -29,14 +29,27 @@ pub async fn run(ctx: &RunContext) -> Result<SourceInfo> {
         Error::usage(format!("`{}` is not inside a Git repository", absolute(dir).display()))
             .with_hint("run cleanpipe in a Git checkout (`git init && git add -A && git commit -m initial` to start one)")
     })?;
-    let commit = git(dir, &["rev-parse", "--verify", "HEAD^{commit}"]).await.map_err(|_| {
-        Error::usage("the Git repository has no commit yet").with_hint("commit your work first: `git commit`")
-    })?;
-    let branch = git(dir, &["symbolic-ref", "-q", "--short", "HEAD"]).await.ok();
-    let tag = git(dir, &["describe", "--tags", "--exact-match", "HEAD"]).await.ok();
-    let remote = git(dir, &["remote", "get-url", "origin"]).await.ok().map(|u| strip_credentials(&u));
+    let commit = git(dir, &["rev-parse", "--verify", "HEAD^{commit}"])
+        .await
+        .map_err(|_| {
+            Error::usage("the Git repository has no commit yet")
+                .with_hint("commit your work first: `git commit`")
+        })?;
+    let branch = git(dir, &["symbolic-ref", "-q", "--short", "HEAD"])
+        .await
+        .ok();
+    let tag = git(dir, &["describe", "--tags", "--exact-match", "HEAD"])
+        .await
+        .ok();
+    let remote = git(dir, &["remote", "get-url", "origin"])
+        .await
+        .ok()
+        .map(|u| strip_credentials(&u));
     let status = git(dir, &["status", "--porcelain", "--untracked-files=normal"]).await?;
-    let dirty_files: Vec<String> = status.lines().map(|l| l.get(3..).unwrap_or(l).to_string()).collect();
+    let dirty_files: Vec<String> = status
+        .lines()
+        .map(|l| l.get(3..).unwrap_or(l).to_string())
+        .collect();
     let commit_time: u64 = git(dir, &["show", "-s", "--format=%ct", "HEAD"])
         .await?
         .parse()
@@ -58,11 +71,19 @@ pub async fn run(ctx: &RunContext) -> Result<SourceInfo> {
             "commit {} on {}{}",
             info.commit,
             info.branch.as_deref().unwrap_or("detached HEAD"),
-            info.remote.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+            info.remote
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
         ),
     );
     if info.dirty && !ctx.pipeline.file.source.allow_dirty {
-        let mut reasons: Vec<String> = info.dirty_files.iter().take(20).map(|f| format!("modified or untracked: {f}")).collect();
+        let mut reasons: Vec<String> = info
+            .dirty_files
+            .iter()
+            .take(20)
+            .map(|f| format!("modified or untracked: {f}"))
+            .collect();
         if info.dirty_files.len() > 20 {
             reasons.push(format!("… and {} more", info.dirty_files.len() - 20));
         }
@@ -70,7 +91,10 @@ pub async fn run(ctx: &RunContext) -> Result<SourceInfo> {
             .with_hint("commit or stash the changes, or set `source.allow_dirty: true` (the report will say the tree was dirty)"));
     }
     if info.dirty {
-        ctx.say("source", "work tree is dirty; allowed by `source.allow_dirty`");
+        ctx.say(
+            "source",
+            "work tree is dirty; allowed by `source.allow_dirty`",
+        );
     }
     Ok(info)
 }
@@ -81,7 +105,9 @@ async fn git(dir: &Path, args: &[&str]) -> Result<String> {
         .current_dir(dir)
         .output()
         .await
-        .map_err(|e| Error::environment(format!("cannot run `git`: {e}")).with_hint("install Git"))?;
+        .map_err(|e| {
+            Error::environment(format!("cannot run `git`: {e}")).with_hint("install Git")
+        })?;
     if !out.status.success() {
         return Err(Error::environment(format!(
             "`git {}` failed: {}",
@@ -99,8 +125,14 @@ fn absolute(p: &Path) -> PathBuf {
 /// `https://user:token@host/x` → `https://host/x`; scp-style `git@host:x` is kept (no secret).
 pub fn strip_credentials(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
-        let (authority, path) = rest.split_once('/').map(|(a, p)| (a, format!("/{p}"))).unwrap_or((rest, String::new()));
-        let host = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+        let (authority, path) = rest
+            .split_once('/')
+            .map(|(a, p)| (a, format!("/{p}")))
+            .unwrap_or((rest, String::new()));
+        let host = authority
+            .rsplit_once('@')
+            .map(|(_, h)| h)
+            .unwrap_or(authority);
         return format!("{scheme}://{host}{path}");
     }
     url.to_string()
@@ -112,8 +144,17 @@ mod tests {
 
     #[test]
     fn credentials_are_stripped() {
-        assert_eq!(strip_credentials("https://bob:t0ken@github.com/acme/app.git"), "https://github.com/acme/app.git");
-        assert_eq!(strip_credentials("git@github.com:acme/app.git"), "git@github.com:acme/app.git");
-        assert_eq!(strip_credentials("https://github.com/a/b"), "https://github.com/a/b");
+        assert_eq!(
+            strip_credentials("https://bob:t0ken@github.com/acme/app.git"),
+            "https://github.com/acme/app.git"
+        );
+        assert_eq!(
+            strip_credentials("git@github.com:acme/app.git"),
+            "git@github.com:acme/app.git"
+        );
+        assert_eq!(
+            strip_credentials("https://github.com/a/b"),
+            "https://github.com/a/b"
+        );
     }
 }

@@ -69,45 +69,93 @@ pub async fn run(ctx: &RunContext) -> Result<Vec<VerifiedBase>> {
     let mut failures = Vec::new();
     let mut verified = Vec::new();
     for base in &bases {
-        let image = ImageRef::parse(&base.reference)
-            .map_err(|e| ctx.pipeline.error_at(&origin_path(&base.origin), e.to_string()))?;
+        let image = ImageRef::parse(&base.reference).map_err(|e| {
+            ctx.pipeline
+                .error_at(&origin_path(&base.origin), e.to_string())
+        })?;
         let store = Store::for_image(&image, &ctx.remote)?;
         let Some(digest) = image.digest().cloned() else {
             let now = match store.resolve(&image).await {
-                Ok(resolved) => format!("; it resolves to {} now: write `{}`", resolved.digest, image.with_digest(resolved.digest.clone())),
+                Ok(resolved) => format!(
+                    "; it resolves to {} now: write `{}`",
+                    resolved.digest,
+                    image.with_digest(resolved.digest.clone())
+                ),
                 Err(e) => format!("; resolving it failed too: {e}"),
             };
-            failures.push(format!("{} (`{}`) is not pinned by digest{now}", base.reference, base.origin));
+            failures.push(format!(
+                "{} (`{}`) is not pinned by digest{now}",
+                base.reference, base.origin
+            ));
             continue;
         };
         let Some(key_name) = &base.key else {
-            failures.push(format!("{}: no key to verify it with (set `verify_base.default_key` or a per-image `key`)", base.reference));
+            failures.push(format!(
+                "{}: no key to verify it with (set `verify_base.default_key` or a per-image `key`)",
+                base.reference
+            ));
             continue;
         };
         if !keys.contains_key(key_name) {
-            let location = ctx.pipeline.file.verify_base.keys.get(key_name).ok_or_else(|| {
-                ctx.pipeline.error_at(&["verify_base"], format!("key `{key_name}` is used but not defined under `verify_base.keys`"))
-            })?;
-            keys.insert(key_name.clone(), PublicKey::fetch(location, &ctx.base_dir).await?);
+            let location = ctx
+                .pipeline
+                .file
+                .verify_base
+                .keys
+                .get(key_name)
+                .ok_or_else(|| {
+                    ctx.pipeline.error_at(
+                        &["verify_base"],
+                        format!(
+                            "key `{key_name}` is used but not defined under `verify_base.keys`"
+                        ),
+                    )
+                })?;
+            keys.insert(
+                key_name.clone(),
+                PublicKey::fetch(location, &ctx.base_dir).await?,
+            );
         }
         let key = &keys[key_name];
         // The base must exist at that digest before its signature means anything.
         store.resolve(&image).await?;
         let report = verify_signatures(&store, &digest, key).await?;
         if report.verified {
-            ctx.say("verify-base", &format!("{} signed by key `{key_name}`", base.reference));
-            verified.push(VerifiedBase { reference: base.reference.clone(), digest, key: key_name.clone() });
+            ctx.say(
+                "verify-base",
+                &format!("{} signed by key `{key_name}`", base.reference),
+            );
+            verified.push(VerifiedBase {
+                reference: base.reference.clone(),
+                digest,
+                key: key_name.clone(),
+            });
         } else {
-            failures.push(format!("{}: {} (key `{key_name}`)", base.reference, report.summary));
+            failures.push(format!(
+                "{}: {} (key `{key_name}`)",
+                base.reference, report.summary
+            ));
         }
     }
     if !failures.is_empty() {
-        return Err(Error::gate(format!("{} of {} base image(s) failed verification", failures.len(), bases.len()), failures)
-            .with_hint("pin every base by digest and use bases signed by a key listed in `verify_base.keys`"));
+        return Err(Error::gate(
+            format!(
+                "{} of {} base image(s) failed verification",
+                failures.len(),
+                bases.len()
+            ),
+            failures,
+        )
+        .with_hint(
+            "pin every base by digest and use bases signed by a key listed in `verify_base.keys`",
+        ));
     }
     Ok(verified)
 }
 
 fn origin_path(origin: &str) -> Vec<&str> {
-    origin.split('.').map(|p| p.split('[').next().unwrap_or(p)).collect()
+    origin
+        .split('.')
+        .map(|p| p.split('[').next().unwrap_or(p))
+        .collect()
 }

@@ -6,23 +6,28 @@ use crate::oci::layout::Layout;
 use crate::oci::reference::ImageRef;
 use crate::oci::remote::Remote;
 use crate::oci::store::Store;
+use crate::oci::types::{Manifest, MEDIA_OCI_MANIFEST};
 use crate::redact::Redactor;
 use crate::sign::cosign::{merge_signature_layers, signature_manifest};
-use crate::oci::types::{Manifest, MEDIA_OCI_MANIFEST};
 
 pub async fn copy(args: &CopyArgs, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
     let ImageRef::Layout(src) = ImageRef::parse(&args.source)? else {
-        return Err(Error::usage("the copy source must be a layout (`oci:DIR:TAG`)"));
+        return Err(Error::usage(
+            "the copy source must be a layout (`oci:DIR:TAG`)",
+        ));
     };
     let ImageRef::Registry(dst) = ImageRef::parse(&args.destination)? else {
-        return Err(Error::usage("the copy destination must be a registry reference"));
+        return Err(Error::usage(
+            "the copy destination must be a registry reference",
+        ));
     };
     let remote_opts = settings::remote_options(&args.registry, redactor)?;
     let layout = Layout::open(&src.dir)?;
     let store = Store::Layout(layout.clone());
     let resolved = store.resolve(&ImageRef::Layout(src.clone())).await?;
     let remote = Remote::new(&dst, &remote_opts)?;
-    let (uploaded, skipped) = crate::stages::publish::copy_image(&layout, &remote, &dst, &resolved.descriptor()).await?;
+    let (uploaded, skipped) =
+        crate::stages::publish::copy_image(&layout, &remote, &dst, &resolved.descriptor()).await?;
     // Signatures travel with the image, before the tag.
     let sig_tag = resolved.digest.cosign_tag("sig");
     if let Some(sig) = layout.resolve_tag(&sig_tag)? {
@@ -40,13 +45,20 @@ pub async fn copy(args: &CopyArgs, printer: &Printer, redactor: &Redactor) -> Re
             }
             let (manifest, config) = signature_manifest(merged);
             remote.push_blob_bytes(&dst, config).await?;
-            remote.push_manifest(&dst.with_tag(&sig_tag), &manifest, MEDIA_OCI_MANIFEST).await?;
+            remote
+                .push_manifest(&dst.with_tag(&sig_tag), &manifest, MEDIA_OCI_MANIFEST)
+                .await?;
         }
     }
     if let Some(tag) = &dst.tag {
-        remote.push_manifest(&dst.with_tag(tag), &resolved.bytes, &resolved.media_type).await?;
+        remote
+            .push_manifest(&dst.with_tag(tag), &resolved.bytes, &resolved.media_type)
+            .await?;
     }
-    printer.status(&format!("copied {} to {dst} ({uploaded} blob(s) uploaded, {skipped} present)", resolved.digest));
+    printer.status(&format!(
+        "copied {} to {dst} ({uploaded} blob(s) uploaded, {skipped} present)",
+        resolved.digest
+    ));
     printer.data(&dst.at_digest(&resolved.digest).to_string());
     Ok(ExitCode::Success)
 }

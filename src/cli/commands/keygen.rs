@@ -9,11 +9,19 @@ use crate::redact::Redactor;
 use crate::sign::keys;
 use crate::stages::sign::write_key_pair;
 
-pub fn keygen(args: &KeygenArgs, env: &BTreeMap<String, String>, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
+pub fn keygen(
+    args: &KeygenArgs,
+    env: &BTreeMap<String, String>,
+    printer: &Printer,
+    redactor: &Redactor,
+) -> Result<ExitCode> {
     let key_path = args.output_key_prefix.with_extension("key");
     if !args.force && (key_path.exists() || key_path.with_extension("pub").exists()) {
-        return Err(Error::usage(format!("`{}` or its `.pub` already exists", key_path.display()))
-            .with_hint("pass `--force` to overwrite, or `--output-key-prefix NAME`"));
+        return Err(Error::usage(format!(
+            "`{}` or its `.pub` already exists",
+            key_path.display()
+        ))
+        .with_hint("pass `--force` to overwrite, or `--output-key-prefix NAME`"));
     }
     let password = if env.contains_key(env_vars::COSIGN_PASSWORD) {
         settings::password_source(env, redactor)()?
@@ -28,7 +36,10 @@ pub fn keygen(args: &KeygenArgs, env: &BTreeMap<String, String>, printer: &Print
     };
     let (private, public) = keys::generate(password.as_bytes())?;
     let public_path = write_key_pair(&key_path, &private, &public, args.force)?;
-    printer.status(&format!("Private key written to {} (mode 0600)", key_path.display()));
+    printer.status(&format!(
+        "Private key written to {} (mode 0600)",
+        key_path.display()
+    ));
     printer.status(&format!("Public key written to {}", public_path.display()));
     Ok(ExitCode::Success)
 }

@@ -14,7 +14,11 @@ use crate::cli::settings;
 use crate::error::{ExitCode, Result};
 use crate::redact::Redactor;
 
-pub async fn dispatch(command: Command, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
+pub async fn dispatch(
+    command: Command,
+    printer: &Printer,
+    redactor: &Redactor,
+) -> Result<ExitCode> {
     let env = env_vars::snapshot();
     match command {
         Command::Run(args) => run::run(&args, &env, printer, redactor).await,

@@ -18,7 +18,12 @@ impl Reporter for PrinterReporter {
     }
 }
 
-pub async fn run(args: &RunArgs, env: &BTreeMap<String, String>, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
+pub async fn run(
+    args: &RunArgs,
+    env: &BTreeMap<String, String>,
+    printer: &Printer,
+    redactor: &Redactor,
+) -> Result<ExitCode> {
     let pipeline = settings::load_pipeline(&args.pipeline, env, redactor)?;
     let resolved = PipelineSettings::resolve(&pipeline);
     let remote = settings::remote_options(&args.registry, redactor)?;
@@ -34,7 +39,11 @@ pub async fn run(args: &RunArgs, env: &BTreeMap<String, String>, printer: &Print
         run_number: settings::run_number(env, &resolved.outputs),
         pipeline,
     };
-    printer.status(&format!("cleanpipe run: {} ({})", resolved.name, ctx.pipeline.path.display()));
+    printer.status(&format!(
+        "cleanpipe run: {} ({})",
+        resolved.name,
+        ctx.pipeline.path.display()
+    ));
     let on_stage = |name: &'static str| printer.status(&format!("▶ {name}"));
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -54,11 +63,18 @@ fn summary(printer: &Printer, report: &RunReport) {
     printer.status("");
     printer.status("summary:");
     for s in &report.stages {
-        printer.status(&format!("  {:<12} {:<12} {:>7} ms", s.name, s.status, s.duration_ms));
+        printer.status(&format!(
+            "  {:<12} {:<12} {:>7} ms",
+            s.name, s.status, s.duration_ms
+        ));
     }
     if let Some(e) = &report.error {
         printer.status("");
-        printer.status(&format!("error: {}{}", e.stage.map(|s| format!("[{s}] ")).unwrap_or_default(), e.message));
+        printer.status(&format!(
+            "error: {}{}",
+            e.stage.map(|s| format!("[{s}] ")).unwrap_or_default(),
+            e.message
+        ));
         for r in &e.reasons {
             printer.status(&format!("  - {r}"));
         }
@@ -66,11 +82,19 @@ fn summary(printer: &Printer, report: &RunReport) {
             printer.status("");
             printer.status(&format!("hint: {h}"));
         }
-        printer.status(&format!("\n{} after {} ms; nothing after the failed stage ran", report.status, report.duration_ms));
+        printer.status(&format!(
+            "\n{} after {} ms; nothing after the failed stage ran",
+            report.status, report.duration_ms
+        ));
         return;
     }
     if let Some(p) = &report.published {
-        printer.status(&format!("\nsucceeded in {} ms: {} tagged {}", report.duration_ms, p.image, p.tags.join(", ")));
+        printer.status(&format!(
+            "\nsucceeded in {} ms: {} tagged {}",
+            report.duration_ms,
+            p.image,
+            p.tags.join(", ")
+        ));
         printer.data(&p.image);
     }
 }

@@ -10,12 +10,21 @@ use crate::redact::Redactor;
 use crate::sign::cosign::{append_signature, SignOutcome};
 use crate::sign::keys::{KeySource, SigningKey};
 
-pub async fn sign(args: &SignArgs, env: &BTreeMap<String, String>, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
+pub async fn sign(
+    args: &SignArgs,
+    env: &BTreeMap<String, String>,
+    printer: &Printer,
+    redactor: &Redactor,
+) -> Result<ExitCode> {
     let image = ImageRef::parse(&args.image)?;
     let remote = settings::remote_options(&args.registry, redactor)?;
     let source = KeySource::parse(&args.key);
     let password = settings::password_source(env, redactor);
-    let key = SigningKey::load(&source.read(&|n| env.get(n).cloned())?, &source, &move || password())?;
+    let key = SigningKey::load(
+        &source.read(&|n| env.get(n).cloned())?,
+        &source,
+        &move || password(),
+    )?;
     let store = Store::for_image(&image, &remote)?;
     let resolved = store.resolve(&image).await?;
     let reference = match &image {
@@ -23,10 +32,14 @@ pub async fn sign(args: &SignArgs, env: &BTreeMap<String, String>, printer: &Pri
         ImageRef::Layout(_) => store.describe(),
     };
     match append_signature(&store, &resolved.digest, &reference, &key).await? {
-        SignOutcome::Added { total, .. } => {
-            printer.status(&format!("signed {} ({total} signature(s) now)", resolved.digest))
-        }
-        SignOutcome::AlreadySigned => printer.status(&format!("{} is already signed with this key", resolved.digest)),
+        SignOutcome::Added { total, .. } => printer.status(&format!(
+            "signed {} ({total} signature(s) now)",
+            resolved.digest
+        )),
+        SignOutcome::AlreadySigned => printer.status(&format!(
+            "{} is already signed with this key",
+            resolved.digest
+        )),
     }
     printer.data(resolved.digest.as_str());
     Ok(ExitCode::Success)

@@ -17,16 +17,32 @@ pub async fn verify(args: &VerifyArgs, printer: &Printer, redactor: &Redactor) -
     } else {
         printer.status(&format!("verifying {} ({})", verdict.image, verdict.digest));
         for sig in &verdict.signatures.signatures {
-            printer.status(&format!("  signature {} (payload {}):", sig.layer, sig.payload_digest));
+            printer.status(&format!(
+                "  signature {} (payload {}):",
+                sig.layer, sig.payload_digest
+            ));
             for c in &sig.checks {
-                printer.status(&format!("    [{}] {}: {}", if c.passed { "ok" } else { "FAIL" }, c.name, c.detail));
+                printer.status(&format!(
+                    "    [{}] {}: {}",
+                    if c.passed { "ok" } else { "FAIL" },
+                    c.name,
+                    c.detail
+                ));
             }
         }
-        let verdict_line = if verdict.verified { "VERIFIED" } else { "NOT VERIFIED" };
+        let verdict_line = if verdict.verified {
+            "VERIFIED"
+        } else {
+            "NOT VERIFIED"
+        };
         printer.status(&format!("{verdict_line}: {}", verdict.signatures.summary));
         if verdict.verified {
             printer.data(&format!("{}", verdict.digest));
         }
     }
-    Ok(if verdict.verified { ExitCode::Success } else { ExitCode::GateFailed })
+    Ok(if verdict.verified {
+        ExitCode::Success
+    } else {
+        ExitCode::GateFailed
+    })
 }

@@ -1,0 +1,175 @@
+//! Bad input: a clear message with a location or a fix, the documented exit code, nothing published.
+
+use crate::support::*;
+
+fn pipeline_error(text: &str) -> Run {
+    let repo = Repo::new();
+    repo.write("pipeline.yaml", text);
+    repo.commit();
+    repo.cleanpipe(&["validate", "-f", "pipeline.yaml"])
+}
+
+#[test]
+fn malformed_yaml_is_exit_2_with_location() {
+    let r = pipeline_error("version: 1\nbuild:\n  customize: [base: scratch\n");
+    r.expect_code(2).expect_stderr("pipeline.yaml:");
+    assert!(
+        r.stderr
+            .lines()
+            .next()
+            .unwrap()
+            .contains("pipeline.yaml:4:")
+            || r.stderr.contains("pipeline.yaml:3:"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn unknown_key_names_line_column_path_and_suggestion() {
+    let r = pipeline_error(
+        "version: 1\nbuild:\n  customize:\n    base: scratch\n    enviroment: {A: b}\n",
+    );
+    r.expect_code(2)
+        .expect_stderr("pipeline.yaml:5:5:")
+        .expect_stderr("`build.customize`")
+        .expect_stderr("unknown field `enviroment`")
+        .expect_stderr("hint: did you mean `env`?");
+}
+
+#[test]
+fn wrong_type_is_located() {
+    pipeline_error(
+        "version: 1\nsource:\n  allow_dirty: sometimes\nbuild:\n  customize:\n    base: scratch\n",
+    )
+    .expect_code(2)
+    .expect_stderr("pipeline.yaml:3:16:")
+    .expect_stderr("source.allow_dirty");
+}
+
+#[test]
+fn unset_variable_is_an_error_never_empty() {
+    pipeline_error("version: 1\nname: app-${CLEANPIPE_TEST_SURELY_UNSET}\nbuild:\n  customize:\n    base: scratch\n")
+        .expect_code(2)
+        .expect_stderr("pipeline.yaml:2:11:")
+        .expect_stderr("`CLEANPIPE_TEST_SURELY_UNSET` is not set");
+}
+
+#[test]
+fn asked_for_but_unbuilt_gate_is_refused_not_skipped() {
+    let r = pipeline_error(
+        "version: 1\nbuild:\n  customize:\n    base: scratch\n  scan:\n    fail_on: high\n",
+    );
+    r.expect_code(2)
+        .expect_stderr("pipeline.yaml:5:3:")
+        .expect_stderr("not built yet");
+}
+
+#[test]
+fn not_a_git_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pipeline.yaml"),
+        scratch_pipeline("k.key", None, &[]),
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["run"])
+        .current_dir(dir.path())
+        .env("GIT_CEILING_DIRECTORIES", dir.path().parent().unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is not inside a Git repository"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join(".cleanpipe/oci/index.json").exists(),
+        "nothing may be built"
+    );
+}
+
+#[test]
+fn dirty_tree_fails_the_source_gate_and_nothing_runs_after_it() {
+    let repo = scratch_repo(None, &["v1"]);
+    repo.write("uncommitted.txt", "x");
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(1)
+        .expect_stderr("uncommitted changes")
+        .expect_stderr("uncommitted.txt");
+    assert!(r.stderr.contains("verify-base  not run"), "{}", r.stderr);
+    assert!(!repo.path().join(".cleanpipe/oci/index.json").exists());
+}
+
+#[test]
+fn missing_key_file_is_exit_2_and_nothing_tagged() {
+    let repo = Repo::new();
+    repo.write("hello.txt", "hi");
+    repo.write(
+        "pipeline.yaml",
+        &scratch_pipeline("nope.key", None, &["v1"]),
+    );
+    repo.commit();
+    repo.cleanpipe(&["run"])
+        .expect_code(2)
+        .expect_stderr("cannot read the signing key")
+        .expect_stderr("cleanpipe keygen");
+    let index = std::fs::read_to_string(repo.path().join(".cleanpipe/oci/index.json")).unwrap();
+    assert!(
+        !index.contains("\"v1\""),
+        "no tag may point at an unsigned image: {index}"
+    );
+}
+
+#[test]
+fn wrong_password_is_exit_2_and_never_printed() {
+    let repo = scratch_repo(None, &["v1"]);
+    let canary = "canary-Wr0ng-pa55word";
+    let r = repo.cleanpipe_env(
+        &["run", "--report", "report.json"],
+        &[("COSIGN_PASSWORD", canary)],
+    );
+    r.expect_code(2).expect_stderr("wrong password");
+    assert!(!r.all().contains(canary));
+    let report = std::fs::read_to_string(repo.path().join("report.json")).unwrap();
+    assert!(!report.contains(canary));
+}
+
+#[test]
+fn secrets_from_variables_never_reach_output_or_report() {
+    let repo = Repo::new();
+    repo.write("hello.txt", "hi");
+    repo.keygen("cosign", "pw");
+    // The secret ends up in a label value of the image and in an error message path.
+    repo.write(
+        "pipeline.yaml",
+        "version: 1\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: ${SECRET_NAME}\n        dest: /x\nsign:\n  key: cosign.key\n",
+    );
+    repo.commit();
+    let canary = "canary-t0ken-8675309";
+    let r = repo.cleanpipe_env(
+        &["run", "--report", "r.json"],
+        &[("COSIGN_PASSWORD", "pw"), ("SECRET_NAME", canary)],
+    );
+    r.expect_code(2).expect_stderr("***");
+    assert!(!r.all().contains(canary), "{}", r.all());
+    assert!(!std::fs::read_to_string(repo.path().join("r.json"))
+        .unwrap()
+        .contains(canary));
+}
+
+#[test]
+fn keygen_refuses_to_overwrite() {
+    let repo = Repo::new();
+    repo.keygen("cosign", "");
+    let meta = std::fs::metadata(repo.path().join("cosign.key")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    repo.cleanpipe_env(&["keygen"], &[("COSIGN_PASSWORD", "")])
+        .expect_code(2)
+        .expect_stderr("--force");
+    repo.cleanpipe_env(&["keygen", "--force"], &[("COSIGN_PASSWORD", "")])
+        .expect_code(0);
+}

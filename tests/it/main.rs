@@ -1,0 +1,10 @@
+//! Integration tests: the real binary against real Git, a real registry and a real Docker engine
+//! (started by `.ci/run`). With CI=true a test that needs the registry or Docker fails when they
+//! are missing; elsewhere it is skipped with a printed reason.
+
+mod support;
+
+mod bad_input;
+mod registry;
+mod run_local;
+mod verify;

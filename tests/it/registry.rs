@@ -1,0 +1,252 @@
+//! Publishing to the real registry started by `.ci/run`, and verify-base against it.
+
+use std::process::{Command, Stdio};
+
+use crate::support::*;
+
+/// Build, sign and push a scratch image; returns (repo, pushed `registry/repo@digest`).
+fn push_scratch(registry: &str, name: &str, tags: &[&str]) -> (Repo, String) {
+    let repository = format!("{registry}/{name}");
+    let repo = scratch_repo(Some(&repository), tags);
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(0);
+    (repo, r.last_line())
+}
+
+#[test]
+fn push_signs_before_tagging_and_docker_runs_the_image() {
+    let Some(registry) = registry() else { return };
+    let name = unique("it/busybox");
+    let repo = Repo::new();
+    repo.copy_in(std::path::Path::new("/bin/busybox"), "busybox");
+    repo.keygen("cosign", "pw");
+    repo.write(
+        "pipeline.yaml",
+        &format!(
+            "version: 1\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: busybox\n        dest: /bin/busybox\n        mode: \"0755\"\n    entrypoint: [\"/bin/busybox\", \"echo\", \"hello from cleanpipe\"]\nsign:\n  key: cosign.key\npush:\n  repository: {registry}/{name}\n  tags: [\"v1\"]\n"
+        ),
+    );
+    repo.commit();
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(0);
+    let pushed = r.last_line();
+    let digest = pushed.rsplit('@').next().unwrap();
+    assert_eq!(manifest_status(&registry, &name, "v1"), 200);
+    assert_eq!(
+        manifest_status(&registry, &name, &format!("sha256-{}.sig", &digest[7..])),
+        200
+    );
+    repo.cleanpipe(&[
+        "verify",
+        &format!("{registry}/{name}:v1"),
+        "--key",
+        "cosign.pub",
+    ])
+    .expect_code(0);
+    if !docker() {
+        return;
+    }
+    let image = format!("{registry}/{name}:v1");
+    assert!(Command::new("docker")
+        .args(["pull", "-q", &image])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success());
+    let out = Command::new("docker")
+        .args(["run", "--rm", &image])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "hello from cleanpipe",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = Command::new("docker")
+        .args(["rmi", "-f", &image])
+        .stdout(Stdio::null())
+        .status();
+}
+
+#[test]
+fn registry_unreachable_is_exit_3_and_no_local_tag_moves() {
+    // Port 9 on loopback: nothing listens there.
+    let repo = scratch_repo(Some("127.0.0.1:9/it/app"), &["v1"]);
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(3).expect_stderr("unreachable");
+    let index = std::fs::read_to_string(repo.path().join(".cleanpipe/oci/index.json")).unwrap();
+    assert!(!index.contains("\"v1\""), "{index}");
+}
+
+#[test]
+fn registry_500_on_manifest_moves_no_tag() {
+    let Some(registry) = registry() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let port_file = dir.path().join("port");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fault_proxy.py");
+    let mut proxy = Command::new("python3")
+        .arg(script)
+        .args(["--upstream", &registry, "--listen-port-file"])
+        .arg(&port_file)
+        .args([
+            "--fail-method",
+            "PUT",
+            "--fail-path-regex",
+            "/manifests/",
+            "--fail-status",
+            "500",
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    for _ in 0..100 {
+        if let Ok(p) = std::fs::read_to_string(&port_file) {
+            if !p.trim().is_empty() {
+                port = p.trim().to_string();
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!port.is_empty(), "fault proxy did not start");
+    let name = unique("it/fault");
+    let repo = scratch_repo(Some(&format!("127.0.0.1:{port}/{name}")), &["v1"]);
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    let _ = proxy.kill();
+    r.expect_code(3).expect_stderr("HTTP 500");
+    assert_eq!(
+        manifest_status(&registry, &name, "v1"),
+        404,
+        "the tag must not exist"
+    );
+}
+
+#[test]
+fn second_signer_in_registry_keeps_the_first() {
+    let Some(registry) = registry() else { return };
+    let name = unique("it/twosigners");
+    let (repo, pushed) = push_scratch(&registry, &name, &["v1"]);
+    repo.keygen("second", "two");
+    repo.commit();
+    repo.cleanpipe_env(
+        &["sign", &pushed, "--key", "second.key"],
+        &[("COSIGN_PASSWORD", "two")],
+    )
+    .expect_code(0);
+    repo.cleanpipe(&["verify", &pushed, "--key", "cosign.pub"])
+        .expect_code(0);
+    repo.cleanpipe(&["verify", &pushed, "--key", "second.pub"])
+        .expect_code(0);
+    // Re-running the pipeline merges, it does not drop the second signer.
+    repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0);
+    repo.cleanpipe(&["verify", &pushed, "--key", "second.pub"])
+        .expect_code(0);
+}
+
+/// A pipeline that customizes `base` (verified with `trusted.pub`).
+fn derived_repo(base: &str, trusted_pub: &std::path::Path) -> Repo {
+    let repo = Repo::new();
+    repo.copy_in(trusted_pub, "trusted.pub");
+    repo.write("extra.txt", "layer two\n");
+    repo.keygen("cosign", "pw");
+    repo.write(
+        "pipeline.yaml",
+        &format!(
+            "version: 1\nverify_base:\n  keys:\n    team: trusted.pub\n  default_key: team\nbuild:\n  customize:\n    base: {base}\n    files:\n      - src: extra.txt\n        dest: /extra.txt\nsign:\n  key: cosign.key\n"
+        ),
+    );
+    repo.commit();
+    repo
+}
+
+#[test]
+fn verify_base_gates() {
+    let Some(registry) = registry() else { return };
+    let name = unique("it/base");
+    let (base_repo, pushed) = push_scratch(&registry, &name, &["v1"]);
+    let trusted = base_repo.path().join("cosign.pub");
+
+    // Signed by the trusted key and pinned: passes, and the new image has both layers.
+    let ok = derived_repo(&pushed, &trusted);
+    let r = ok.cleanpipe_env(&["run", "--report", "r.json"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(0);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ok.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(report["image"]["layers"], 2);
+
+    // Tag only: the gate fails and offers the digest the tag resolves to now.
+    let digest = pushed.rsplit('@').next().unwrap();
+    let tag_only = derived_repo(&format!("{registry}/{name}:v1"), &trusted);
+    tag_only
+        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(1)
+        .expect_stderr("is not pinned by digest")
+        .expect_stderr(digest);
+
+    // Signed by another key.
+    let other = Repo::new();
+    other.keygen("other", "x");
+    let wrong_key = derived_repo(&pushed, &other.path().join("other.pub"));
+    wrong_key
+        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(1)
+        .expect_stderr("none of 1 signature(s) verifies")
+        .expect_stderr(&pushed);
+
+    // Unsigned: copy the image without its signature to another repository.
+    let unsigned_name = unique("it/unsigned");
+    let copy = base_repo.cleanpipe(&[
+        "copy",
+        "oci:.cleanpipe/oci:v1",
+        &format!("{registry}/{unsigned_name}:v1"),
+    ]);
+    copy.expect_code(0);
+    // `copy` carries signatures along; delete the signature tag's manifest to make it unsigned.
+    let sig_ref = format!("sha256-{}.sig", &digest[7..]);
+    let sig_digest = Command::new("curl")
+        .args([
+            "-sI",
+            "-H",
+            "Accept: application/vnd.oci.image.manifest.v1+json",
+        ])
+        .arg(format!(
+            "http://{registry}/v2/{unsigned_name}/manifests/{sig_ref}"
+        ))
+        .output()
+        .unwrap();
+    let headers = String::from_utf8_lossy(&sig_digest.stdout);
+    let sig_manifest = headers
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Docker-Content-Digest: ")
+                .or_else(|| l.strip_prefix("docker-content-digest: "))
+        })
+        .unwrap()
+        .trim()
+        .to_string();
+    let del = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "DELETE",
+        ])
+        .arg(format!(
+            "http://{registry}/v2/{unsigned_name}/manifests/{sig_manifest}"
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&del.stdout), "202");
+    let unsigned = derived_repo(&format!("{registry}/{unsigned_name}@{digest}"), &trusted);
+    unsigned
+        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(1)
+        .expect_stderr("no signatures");
+}

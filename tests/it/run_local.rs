@@ -1,0 +1,152 @@
+//! Runs with the layout as the only target: no registry, no Docker.
+
+use crate::support::*;
+
+#[test]
+fn example_pipeline_runs_and_verifies() {
+    let repo = Repo::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    repo.write(
+        "pipeline.example.yaml",
+        &std::fs::read_to_string(root.join("pipeline.example.yaml")).unwrap(),
+    );
+    for f in ["examples/files/corporate-ca.pem", "examples/files/motd"] {
+        repo.write(f, &std::fs::read_to_string(root.join(f)).unwrap());
+    }
+    repo.commit();
+    repo.cleanpipe(&["run"]).expect_code(0);
+    repo.cleanpipe(&[
+        "verify",
+        "oci:.cleanpipe/oci:example",
+        "--key",
+        ".cleanpipe/example-key/cosign.pub",
+    ])
+    .expect_code(0)
+    .expect_stderr("VERIFIED");
+    // Readable by another tool: umoci (if installed) lists our tags.
+    if let Ok(out) = std::process::Command::new("umoci")
+        .args(["ls", "--layout", ".cleanpipe/oci"])
+        .current_dir(repo.path())
+        .output()
+    {
+        let tags = String::from_utf8_lossy(&out.stdout);
+        assert!(tags.contains("example"), "umoci ls: {tags}");
+    }
+}
+
+#[test]
+fn same_commit_gives_same_digest() {
+    let origin = scratch_repo(None, &["v1"]);
+    // Two fresh clones of the same commit: other directories, other stores, same digest.
+    let run_in_clone = || {
+        let dir = tempfile::tempdir().unwrap();
+        let clone = dir.path().join("clone");
+        let status = std::process::Command::new("git")
+            .args(["clone", "-q"])
+            .arg(origin.path())
+            .arg(&clone)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = std::process::Command::new(BIN)
+            .args(["run"])
+            .current_dir(&clone)
+            .env("COSIGN_PASSWORD", "pw")
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap()
+            .rsplit('@')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let first = run_in_clone();
+    assert!(first.starts_with("sha256:"));
+    assert_eq!(first, run_in_clone());
+}
+
+#[test]
+fn report_lists_every_stage_with_timing() {
+    let repo = scratch_repo(None, &["{{git.short_sha}}", "build-{{run.number}}"]);
+    repo.cleanpipe_env(
+        &["run", "--report", "report.json"],
+        &[("COSIGN_PASSWORD", "pw"), ("CLEANPIPE_RUN_NUMBER", "42")],
+    )
+    .expect_code(0);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["status"], "succeeded");
+    let stages: Vec<&str> = report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["source", "verify-base", "build", "sign", "push"]);
+    assert!(report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["status"] == "passed"));
+    let tags: Vec<&str> = report["published"]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(tags[1], "build-42");
+    assert_eq!(tags[0].len(), 12);
+}
+
+#[test]
+fn cosign_generated_key_from_env_signs_a_run() {
+    let repo = Repo::new();
+    repo.write("hello.txt", "hi");
+    repo.write(
+        "pipeline.yaml",
+        &scratch_pipeline("env://COSIGN_KEY", None, &["v1"]),
+    );
+    repo.commit();
+    let pem =
+        std::fs::read_to_string(fixture("cosign/cosign-generated-empty-password.key")).unwrap();
+    repo.cleanpipe_env(&["run"], &[("COSIGN_KEY", &pem), ("COSIGN_PASSWORD", "")])
+        .expect_code(0);
+    let pubkey = fixture("cosign/cosign-generated-empty-password.pub");
+    repo.cleanpipe(&[
+        "verify",
+        "oci:.cleanpipe/oci:v1",
+        "--key",
+        pubkey.to_str().unwrap(),
+    ])
+    .expect_code(0);
+}
+
+#[test]
+fn plan_shows_stages_without_side_effects() {
+    let repo = scratch_repo(Some("127.0.0.1:1/acme/app"), &["v1"]);
+    let r = repo.cleanpipe(&["plan", "--output", "json"]);
+    r.expect_code(0);
+    let plan: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(plan["stages"].as_array().unwrap().len(), 5);
+    assert_eq!(plan["repository"], "127.0.0.1:1/acme/app");
+    assert!(!repo.path().join(".cleanpipe").exists());
+}
+
+#[test]
+fn schema_is_json_schema_of_the_file() {
+    let r = Repo::new().cleanpipe(&["schema"]);
+    r.expect_code(0);
+    let schema: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(schema["properties"]["build"].is_object());
+    assert!(schema["properties"]["version"].is_object());
+}

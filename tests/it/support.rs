@@ -1,0 +1,226 @@
+//! Shared test harness: a temporary Git repository with a pipeline, and the cleanpipe binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_cleanpipe");
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures")
+        .join(name)
+}
+
+/// A unique name for registry repositories, so tests never share state.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// The registry `.ci/run` started (`CLEANPIPE_TEST_REGISTRY`), or `None` (skip) off CI.
+pub fn registry() -> Option<String> {
+    match std::env::var("CLEANPIPE_TEST_REGISTRY") {
+        Ok(r) if !r.is_empty() => Some(r),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("CI=true but CLEANPIPE_TEST_REGISTRY is not set: .ci/run must start the registry");
+            }
+            eprintln!("skipped: no registry (set CLEANPIPE_TEST_REGISTRY=127.0.0.1:PORT, or run `bash .ci/run`)");
+            None
+        }
+    }
+}
+
+/// Whether a Docker engine answers; panics under CI=true when it does not.
+pub fn docker() -> bool {
+    let ok = Command::new("docker")
+        .arg("info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true but no Docker engine answers: .ci/run must start dockerd");
+        }
+        eprintln!("skipped: no Docker engine (start dockerd, or run `bash .ci/run`)");
+    }
+    ok
+}
+
+/// The result of running cleanpipe.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}, got {}\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn expect_stderr(&self, needle: &str) -> &Run {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    /// The last stdout line (cleanpipe prints the published reference or digest there).
+    pub fn last_line(&self) -> String {
+        self.stdout.lines().last().unwrap_or("").to_string()
+    }
+}
+
+/// A temporary Git repository to run pipelines in.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+impl Repo {
+    pub fn new() -> Repo {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo { dir };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.write(".gitignore", ".cleanpipe\n");
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, name: &str, content: &str) {
+        let p = self.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    pub fn copy_in(&self, from: &Path, name: &str) {
+        std::fs::copy(from, self.path().join(name)).unwrap();
+    }
+
+    pub fn git(&self, args: &[&str]) {
+        let ok = Command::new("git")
+            .args([
+                "-c",
+                "user.email=test@example.com",
+                "-c",
+                "user.name=test",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(self.path())
+            .env("GIT_COMMITTER_DATE", "2026-01-02T03:04:05Z")
+            .env("GIT_AUTHOR_DATE", "2026-01-02T03:04:05Z")
+            .stdout(Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?} failed");
+    }
+
+    pub fn commit(&self) {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", "test", "--allow-empty"]);
+    }
+
+    /// Generate a key pair `NAME.key`/`NAME.pub` with password `pw`.
+    pub fn keygen(&self, name: &str, pw: &str) {
+        self.cleanpipe_env(
+            &["keygen", "--output-key-prefix", name],
+            &[("COSIGN_PASSWORD", pw)],
+        )
+        .expect_code(0);
+    }
+
+    pub fn cleanpipe(&self, args: &[&str]) -> Run {
+        self.cleanpipe_env(args, &[])
+    }
+
+    pub fn cleanpipe_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args).current_dir(self.path()).stdin(Stdio::null());
+        cmd.env_remove("COSIGN_PASSWORD")
+            .env_remove("CLEANPIPE_FILE");
+        // Keep ~/.docker credentials out of the tests.
+        cmd.env("DOCKER_CONFIG", self.path().join(".no-docker-config"));
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        Run::from(cmd.output().unwrap())
+    }
+}
+
+/// HTTP status of `GET /v2/<repo>/manifests/<reference>` on the test registry.
+pub fn manifest_status(registry: &str, repo: &str, reference: &str) -> u16 {
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H"])
+        .arg("Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
+        .arg(format!("http://{registry}/v2/{repo}/manifests/{reference}"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+/// A minimal pipeline: scratch + one file, signed with `key`, optionally pushed.
+pub fn scratch_pipeline(key: &str, repository: Option<&str>, tags: &[&str]) -> String {
+    let mut p = format!(
+        "version: 1\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: hello.txt\n        dest: /hello.txt\nsign:\n  key: {key}\n"
+    );
+    if repository.is_some() || !tags.is_empty() {
+        p.push_str("push:\n");
+        if let Some(r) = repository {
+            p.push_str(&format!("  repository: {r}\n"));
+        }
+        if !tags.is_empty() {
+            let list: Vec<String> = tags.iter().map(|t| format!("\"{t}\"")).collect();
+            p.push_str(&format!("  tags: [{}]\n", list.join(", ")));
+        }
+    }
+    p
+}
+
+/// A committed repo with a scratch pipeline and a key pair `cosign` (password `pw`).
+pub fn scratch_repo(repository: Option<&str>, tags: &[&str]) -> Repo {
+    let repo = Repo::new();
+    repo.write("hello.txt", "hello\n");
+    repo.keygen("cosign", "pw");
+    repo.write(
+        "pipeline.yaml",
+        &scratch_pipeline("cosign.key", repository, tags),
+    );
+    repo.commit();
+    repo
+}
