@@ -4,6 +4,7 @@
 //! registries; [`sign`] adds cosign-format signatures on top; [`build`] makes images;
 //! [`pipeline`] reads the pipeline file and runs the five [`stages`] in order. Only [`cli`]
 //! prints to the terminal.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod build;
 pub mod cli;
@@ -16,3 +17,32 @@ pub mod sign;
 pub mod stages;
 
 pub use error::{Error, ExitCode};
+
+#[cfg(test)]
+mod layering {
+    /// Library modules never reach up into the CLI (style.md §1): only `cli/` and `main.rs` may.
+    #[test]
+    fn library_modules_do_not_import_cli() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, out)
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p)
+                }
+            }
+        }
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = vec![];
+        walk(&src, &mut files);
+        for f in files {
+            let rel = f.strip_prefix(&src).unwrap().to_string_lossy().into_owned();
+            if rel.starts_with("cli") || rel == "main.rs" || rel == "lib.rs" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&f).unwrap();
+            assert!(!text.contains("crate::cli"), "{rel} imports the CLI layer");
+        }
+    }
+}

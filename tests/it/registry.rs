@@ -116,6 +116,7 @@ fn registry_500_on_manifest_moves_no_tag() {
     let repo = scratch_repo(Some(&format!("127.0.0.1:{port}/{name}")), &["v1"]);
     let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
     let _ = proxy.kill();
+    let _ = proxy.wait();
     r.expect_code(3).expect_stderr("HTTP 500");
     assert_eq!(
         manifest_status(&registry, &name, "v1"),
