@@ -141,6 +141,26 @@ fn second_signer_in_registry_keeps_the_first() {
         .expect_code(0);
     repo.cleanpipe(&["verify", &pushed, "--key", "second.pub"])
         .expect_code(0);
+    // An independent reader (Python `cryptography`, cosign's verification rules) agrees.
+    let (repo_path, digest) = pushed.split_once('@').unwrap();
+    let repository = repo_path.split_once('/').unwrap().1;
+    for key in ["cosign.pub", "second.pub"] {
+        let out = Command::new("python3")
+            .arg(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/support/cosign_verify.py"),
+            )
+            .args([&registry, repository, digest, key])
+            .current_dir(repo.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "independent verifier rejected {key}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     // Re-running the pipeline merges, it does not drop the second signer.
     repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
         .expect_code(0);
