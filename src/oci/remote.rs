@@ -61,6 +61,8 @@ impl Remote {
             protocol,
             use_monolithic_push: true,
             connect_timeout: Some(std::time::Duration::from_secs(10)),
+            // Per read, not per request: a stalled registry fails instead of hanging the run.
+            read_timeout: Some(std::time::Duration::from_secs(120)),
             ..Default::default()
         };
         let auth = match &options.credentials {

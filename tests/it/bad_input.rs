@@ -173,3 +173,74 @@ fn keygen_refuses_to_overwrite() {
     repo.cleanpipe_env(&["keygen", "--force"], &[("COSIGN_PASSWORD", "")])
         .expect_code(0);
 }
+
+#[test]
+fn registry_password_never_printed() {
+    let repo = scratch_repo(Some("127.0.0.1:9/it/app"), &["v1"]);
+    let canary = "canary-registry-Pa55";
+    let r = repo.cleanpipe_stdin(
+        &[
+            "run",
+            "--registry-username",
+            "bob",
+            "--registry-password-stdin",
+            "--report",
+            "r.json",
+        ],
+        &[("COSIGN_PASSWORD", "pw")],
+        &format!("{canary}\n"),
+    );
+    r.expect_code(3);
+    assert!(!r.all().contains(canary));
+    assert!(!std::fs::read_to_string(repo.path().join("r.json"))
+        .unwrap()
+        .contains(canary));
+}
+
+#[test]
+fn ctrl_c_stops_the_run_publishes_nothing_and_exits_130() {
+    // A "registry" that accepts connections and never answers: the push stage hangs there.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let mut conns = vec![];
+        for c in listener.incoming().take(4) {
+            conns.push(c);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    });
+    let repo = scratch_repo(Some(&format!("127.0.0.1:{port}/it/app")), &["v1"]);
+    let child = repo
+        .command(&["run", "--report", "r.json"], &[("COSIGN_PASSWORD", "pw")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the run is in its push stage (the signature exists in the layout), then interrupt.
+    let index = repo.path().join(".cleanpipe/oci/index.json");
+    for _ in 0..200 {
+        if std::fs::read_to_string(&index).is_ok_and(|i| i.contains(".sig")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo.path().join("r.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["status"], "interrupted");
+    assert_eq!(report["stages"][4]["status"], "interrupted");
+    assert!(
+        !std::fs::read_to_string(&index).unwrap().contains("\"v1\""),
+        "no tag may move"
+    );
+    drop(held);
+}

@@ -167,6 +167,30 @@ impl Repo {
     }
 
     pub fn cleanpipe_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        Run::from(self.command(args, extra).output().unwrap())
+    }
+
+    /// Run with `input` on standard input.
+    pub fn cleanpipe_stdin(&self, args: &[&str], extra: &[(&str, &str)], input: &str) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .command(args, extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        Run::from(child.wait_with_output().unwrap())
+    }
+
+    /// The cleanpipe command, ready to run in this repository.
+    pub fn command(&self, args: &[&str], extra: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.args(args).current_dir(self.path()).stdin(Stdio::null());
         cmd.env_remove("COSIGN_PASSWORD")
@@ -176,7 +200,7 @@ impl Repo {
         for (k, v) in extra {
             cmd.env(k, v);
         }
-        Run::from(cmd.output().unwrap())
+        cmd
     }
 }
 
