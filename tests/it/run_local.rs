@@ -150,3 +150,39 @@ fn schema_is_json_schema_of_the_file() {
     assert!(schema["properties"]["build"].is_object());
     assert!(schema["properties"]["version"].is_object());
 }
+
+#[test]
+fn layout_base_is_verified_and_extended() {
+    let base = scratch_repo(None, &["v1"]);
+    let r = base.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(0);
+    let digest = r.last_line().rsplit('@').next().unwrap().to_string();
+    let base_layout = base.path().join(".cleanpipe/oci");
+    let derived = |base_ref: &str| {
+        let repo = Repo::new();
+        repo.copy_in(&base.path().join("cosign.pub"), "trusted.pub");
+        repo.write("extra.txt", "more\n");
+        repo.keygen("cosign", "pw");
+        repo.write(
+            "pipeline.yaml",
+            &format!(
+                "version: 1\nverify_base:\n  keys: {{ team: trusted.pub }}\n  default_key: team\nbuild:\n  customize:\n    base: {base_ref}\n    files:\n      - src: extra.txt\n        dest: /extra.txt\nsign:\n  key: cosign.key\npush:\n  tags: [v2]\n"
+            ),
+        );
+        repo.commit();
+        repo
+    };
+    let ok = derived(&format!("oci:{}@{digest}", base_layout.display()));
+    ok.cleanpipe_env(&["run", "--report", "r.json"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ok.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(report["image"]["layers"], 2);
+    assert_eq!(report["bases"][0]["digest"], digest.as_str());
+    // The same base by tag only is refused, and the message offers the digest.
+    derived(&format!("oci:{}:v1", base_layout.display()))
+        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(1)
+        .expect_stderr("not pinned by digest")
+        .expect_stderr(&digest);
+}
