@@ -57,7 +57,7 @@ pub async fn run(
     let tags = tags(ctx, templates)?;
     let image_desc = Descriptor::new(&built.media_type, built.digest.clone(), built.size);
     let sig_tag = built.digest.cosign_tag("sig");
-    let sig_desc = layout.resolve_tag(&sig_tag)?.ok_or_else(|| {
+    layout.resolve_tag(&sig_tag)?.ok_or_else(|| {
         Error::gate(
             format!(
                 "{} has no signature in the layout; refusing to publish it",
@@ -84,7 +84,7 @@ pub async fn run(
             ..ctx.remote.clone()
         };
         let (uploaded, skipped) =
-            push_signed(&layout, &repo, &options, &image_desc, &sig_desc, &tags, ctx).await?;
+            push_signed(&layout, &repo, &options, &image_desc, &tags, ctx).await?;
         published.image = repo.at_digest(&built.digest).to_string();
         published.blobs_uploaded = uploaded;
         published.blobs_skipped = skipped;
@@ -106,7 +106,6 @@ pub async fn push_signed(
     repo: &RegistryRef,
     options: &RemoteOptions,
     image: &Descriptor,
-    signature: &Descriptor,
     tags: &[String],
     ctx: &RunContext,
 ) -> Result<(usize, usize)> {
@@ -118,34 +117,13 @@ pub async fn push_signed(
         &format!("{uploaded} blob(s) uploaded, {skipped} already present in {repo}"),
     );
     // 2. Signatures: merged with any the registry already holds for this digest (other signers).
-    let ours = Manifest::from_slice(&layout.read_blob(&signature.digest)?, "signature manifest")?;
     let sig_tag = image.digest.cosign_tag("sig");
-    let theirs = match remote.manifest(&repo.with_tag(&sig_tag)).await? {
-        Some((bytes, _, _)) => Manifest::from_slice(&bytes, &sig_tag)?.layers,
-        None => vec![],
-    };
-    let merged = merge_signature_layers(&theirs, &ours.layers);
-    if merged.len() != theirs.len() {
-        for layer in &ours.layers {
-            if !remote.has_blob(repo, &layer.digest).await? {
-                remote.push_blob_from_layout(repo, layout, layer).await?;
-            }
-        }
-        let kept = theirs.len();
-        let (manifest, config) = signature_manifest(merged);
-        let config_desc = Descriptor::of(MEDIA_OCI_CONFIG, &config);
-        if !remote.has_blob(repo, &config_desc.digest).await? {
-            remote.push_blob_bytes(repo, config).await?;
-        }
-        remote
-            .push_manifest(&repo.with_tag(&sig_tag), &manifest, MEDIA_OCI_MANIFEST)
-            .await?;
-        ctx.say(
+    match push_signatures(layout, &remote, repo, &image.digest).await? {
+        Some(kept) => ctx.say(
             "push",
             &format!("signatures pushed to {sig_tag} (kept {kept} existing)"),
-        );
-    } else {
-        ctx.say("push", &format!("signatures already in {sig_tag}"));
+        ),
+        None => ctx.say("push", &format!("signatures already in {sig_tag}")),
     }
     // 3. Only now the tags.
     let manifest_bytes = layout.read_blob(&image.digest)?;
@@ -155,6 +133,44 @@ pub async fn push_signed(
             .await?;
     }
     Ok((uploaded, skipped))
+}
+
+/// Push the layout's signatures of `image` to `repo`, merged with the signatures the registry
+/// already has there. Returns how many existing layers were kept, or `None` when the registry
+/// already had all of ours (or the layout has none).
+pub async fn push_signatures(
+    layout: &Layout,
+    remote: &Remote,
+    repo: &RegistryRef,
+    image: &Digest,
+) -> Result<Option<usize>> {
+    let sig_tag = image.cosign_tag("sig");
+    let Some(signature) = layout.resolve_tag(&sig_tag)? else {
+        return Ok(None);
+    };
+    let ours = Manifest::from_slice(&layout.read_blob(&signature.digest)?, &sig_tag)?;
+    let theirs = match remote.manifest(&repo.with_tag(&sig_tag)).await? {
+        Some((bytes, _, _)) => Manifest::from_slice(&bytes, &sig_tag)?.layers,
+        None => vec![],
+    };
+    let merged = merge_signature_layers(&theirs, &ours.layers);
+    if merged.len() == theirs.len() {
+        return Ok(None);
+    }
+    for layer in &ours.layers {
+        if !remote.has_blob(repo, &layer.digest).await? {
+            remote.push_blob_from_layout(repo, layout, layer).await?;
+        }
+    }
+    let (manifest, config) = signature_manifest(merged);
+    let config_desc = Descriptor::of(MEDIA_OCI_CONFIG, &config);
+    if !remote.has_blob(repo, &config_desc.digest).await? {
+        remote.push_blob_bytes(repo, config).await?;
+    }
+    remote
+        .push_manifest(&repo.with_tag(&sig_tag), &manifest, MEDIA_OCI_MANIFEST)
+        .await?;
+    Ok(Some(theirs.len()))
 }
 
 /// Copy one image's blobs and manifest (by digest) from the layout to a repository.

@@ -6,9 +6,7 @@ use crate::oci::layout::Layout;
 use crate::oci::reference::ImageRef;
 use crate::oci::remote::Remote;
 use crate::oci::store::Store;
-use crate::oci::types::{Manifest, MEDIA_OCI_MANIFEST};
 use crate::redact::Redactor;
-use crate::sign::cosign::{merge_signature_layers, signature_manifest};
 
 pub async fn copy(args: &CopyArgs, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
     let ImageRef::Layout(src) = ImageRef::parse(&args.source)? else {
@@ -29,27 +27,7 @@ pub async fn copy(args: &CopyArgs, printer: &Printer, redactor: &Redactor) -> Re
     let (uploaded, skipped) =
         crate::stages::publish::copy_image(&layout, &remote, &dst, &resolved.descriptor()).await?;
     // Signatures travel with the image, before the tag.
-    let sig_tag = resolved.digest.cosign_tag("sig");
-    if let Some(sig) = layout.resolve_tag(&sig_tag)? {
-        let ours = Manifest::from_slice(&layout.read_blob(&sig.digest)?, &sig_tag)?;
-        let theirs = match remote.manifest(&dst.with_tag(&sig_tag)).await? {
-            Some((b, _, _)) => Manifest::from_slice(&b, &sig_tag)?.layers,
-            None => vec![],
-        };
-        let merged = merge_signature_layers(&theirs, &ours.layers);
-        if merged.len() != theirs.len() {
-            for l in &ours.layers {
-                if !remote.has_blob(&dst, &l.digest).await? {
-                    remote.push_blob_from_layout(&dst, &layout, l).await?;
-                }
-            }
-            let (manifest, config) = signature_manifest(merged);
-            remote.push_blob_bytes(&dst, config).await?;
-            remote
-                .push_manifest(&dst.with_tag(&sig_tag), &manifest, MEDIA_OCI_MANIFEST)
-                .await?;
-        }
-    }
+    crate::stages::publish::push_signatures(&layout, &remote, &dst, &resolved.digest).await?;
     if let Some(tag) = &dst.tag {
         remote
             .push_manifest(&dst.with_tag(tag), &resolved.bytes, &resolved.media_type)
