@@ -8,6 +8,7 @@ pub mod layout;
 pub mod reference;
 pub mod remote;
 pub mod store;
+pub mod tarball;
 pub mod types;
 
 pub use layout::Layout;

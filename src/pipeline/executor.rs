@@ -126,7 +126,13 @@ async fn run_stages(
     report.source = Some(source.clone());
     let templates = template_values(&source, ctx.run_number)?;
 
-    let bases = timed(report, 1, on_stage, stages::verify_base::run(ctx)).await?;
+    let bases = timed(
+        report,
+        1,
+        on_stage,
+        stages::verify_base::run(ctx, &templates),
+    )
+    .await?;
     report.bases = bases.clone();
 
     let built = timed(

@@ -99,6 +99,9 @@ pub struct DockerfileSpec {
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub no_cache: bool,
+    /// The network mode for RUN steps (`default`, `none`, `host`, …); default: the engine's.
+    #[serde(default)]
+    pub network: Option<String>,
 }
 
 fn default_dockerfile() -> String {

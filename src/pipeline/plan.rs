@@ -30,6 +30,8 @@ pub struct PlannedStage {
 #[derive(Clone, Debug, Serialize)]
 pub struct PlannedBase {
     pub reference: String,
+    /// Where the pipeline uses it: a key path or `Dockerfile:LINE (FROM)`.
+    pub origin: String,
     pub digest: Option<String>,
     pub key: Option<String>,
 }
@@ -46,13 +48,6 @@ pub fn refuse_unbuilt(p: &LoadedPipeline) -> Result<()> {
             "remove the key for now ({issue}); cleanpipe never skips a gate it was asked for"
         ))
     };
-    if f.build.dockerfile.is_some() {
-        return Err(not_built(
-            &["build", "dockerfile"],
-            "Dockerfile builds through the Docker engine",
-            "use `build.customize`",
-        ));
-    }
     match (&f.build.dockerfile, &f.build.customize) {
         (None, None) => {
             return Err(p
@@ -134,29 +129,17 @@ impl Plan {
     pub fn new(p: &LoadedPipeline, name: &str, store: &str, outputs: &str) -> Result<Plan> {
         refuse_unbuilt(p)?;
         let f = &p.file;
-        let vb = &f.verify_base;
-        let mut bases = Vec::new();
-        if let Some(c) = &f.build.customize {
-            if c.base.trim() != "scratch" {
-                let r = ImageRef::parse(&c.base)?;
-                bases.push(PlannedBase {
-                    reference: c.base.clone(),
-                    digest: r.digest().map(|d| d.to_string()),
-                    key: vb.default_key.clone(),
-                });
-            }
-        }
-        for image in &vb.images {
-            if bases.iter().any(|b| b.reference == image.reference) {
-                continue;
-            }
-            let r = ImageRef::parse(&image.reference)?;
-            bases.push(PlannedBase {
-                reference: image.reference.clone(),
-                digest: r.digest().map(|d| d.to_string()),
-                key: image.key.clone().or_else(|| vb.default_key.clone()),
-            });
-        }
+        let bases = crate::stages::verify_base::bases(p, &p.base_dir(), None)?
+            .into_iter()
+            .map(|b| PlannedBase {
+                digest: ImageRef::parse(&b.reference)
+                    .ok()
+                    .and_then(|r| r.digest().map(|d| d.to_string())),
+                reference: b.reference,
+                key: b.key,
+                origin: b.origin,
+            })
+            .collect::<Vec<_>>();
         let tags = if f.push.tags.is_empty() {
             vec!["{{git.short_sha}}".to_string()]
         } else {
@@ -184,7 +167,13 @@ impl Plan {
             },
             PlannedStage {
                 name: "build",
-                gate: "daemonless customize into the layout".into(),
+                gate: match &f.build.dockerfile {
+                    Some(d) => format!(
+                        "`{}` through the Docker engine, re-packed into the layout",
+                        d.path
+                    ),
+                    None => "daemonless customize into the layout".into(),
+                },
             },
             PlannedStage {
                 name: "sign",

@@ -30,13 +30,14 @@ pub async fn run(
     bases: &[VerifiedBase],
     templates: &TemplateValues,
 ) -> Result<BuildOutput> {
+    if ctx.pipeline.file.build.dockerfile.is_some() {
+        return docker_build(ctx, source, bases, templates).await;
+    }
     let spec = ctx.pipeline.file.build.customize.as_ref().ok_or_else(|| {
-        ctx.pipeline
-            .error_at(
-                &["build", "dockerfile"],
-                "Dockerfile builds are not built yet in this version",
-            )
-            .with_hint("use `build.customize` (daemonless) for now")
+        ctx.pipeline.error_at(
+            &["build"],
+            "needs exactly one of `dockerfile` or `customize`",
+        )
     })?;
     let base = if spec.base.trim() == "scratch" {
         Base::Scratch
@@ -74,28 +75,13 @@ pub async fn run(
             gid: f.gid,
         });
     }
-    let render_map =
-        |map: &BTreeMap<String, String>, what: &str| -> Result<BTreeMap<String, String>> {
-            map.iter()
-                .map(|(k, v)| Ok((k.clone(), render(v, templates, &format!("{what}.{k}"))?)))
-                .collect()
-        };
-    let mut labels = render_map(&spec.labels, "build.customize.labels")?;
-    // Trace the image back to its source, as OCI labels.
-    labels
-        .entry("org.opencontainers.image.revision".into())
-        .or_insert_with(|| source.commit.clone());
-    if let Some(remote) = &source.remote {
-        labels
-            .entry("org.opencontainers.image.source".into())
-            .or_insert_with(|| remote.clone());
-    }
-    labels
-        .entry("org.opencontainers.image.created".into())
-        .or_insert(build::customize::rfc3339(source.date_epoch)?);
+    let labels = traced_labels(
+        render_map(&spec.labels, templates, "build.customize.labels")?,
+        source,
+    )?;
     let options = CustomizeOptions {
         files,
-        env: render_map(&spec.env, "build.customize.env")?,
+        env: render_map(&spec.env, templates, "build.customize.env")?,
         labels,
         user: spec.user.clone(),
         workdir: spec.workdir.clone(),
@@ -121,5 +107,153 @@ pub async fn run(
         media_type: built.manifest.media_type.clone(),
         layers: built.layers,
         base: spec.base.clone(),
+    })
+}
+
+/// Render `{{…}}` templates in every value of `map`.
+fn render_map(
+    map: &BTreeMap<String, String>,
+    templates: &TemplateValues,
+    what: &str,
+) -> Result<BTreeMap<String, String>> {
+    map.iter()
+        .map(|(k, v)| Ok((k.clone(), render(v, templates, &format!("{what}.{k}"))?)))
+        .collect()
+}
+
+/// Add the OCI labels that trace the image back to its source (unless the pipeline set them).
+fn traced_labels(
+    mut labels: BTreeMap<String, String>,
+    source: &SourceInfo,
+) -> Result<BTreeMap<String, String>> {
+    labels
+        .entry("org.opencontainers.image.revision".into())
+        .or_insert_with(|| source.commit.clone());
+    if let Some(remote) = &source.remote {
+        labels
+            .entry("org.opencontainers.image.source".into())
+            .or_insert_with(|| remote.clone());
+    }
+    labels
+        .entry("org.opencontainers.image.created".into())
+        .or_insert(build::customize::rfc3339(source.date_epoch)?);
+    Ok(labels)
+}
+
+async fn docker_build(
+    ctx: &RunContext,
+    source: &SourceInfo,
+    bases: &[VerifiedBase],
+    templates: &TemplateValues,
+) -> Result<BuildOutput> {
+    let spec = ctx
+        .pipeline
+        .file
+        .build
+        .dockerfile
+        .as_ref()
+        .expect("checked by caller");
+    let context_dir = ctx.base_dir.join(&spec.context);
+    let dockerfile_path = ctx.base_dir.join(&spec.path);
+    let canonical = |p: &std::path::Path| {
+        std::fs::canonicalize(p).map_err(|e| {
+            ctx.pipeline
+                .error_at(&["build", "dockerfile"], format!("`{}`: {e}", p.display()))
+        })
+    };
+    let dockerfile = canonical(&dockerfile_path)?
+        .strip_prefix(canonical(&context_dir)?)
+        .map(|p| p.to_string_lossy().into_owned())
+        .map_err(|_| {
+            ctx.pipeline.error_at(
+                &["build", "dockerfile", "path"],
+                format!(
+                    "`{}` is outside the build context `{}`",
+                    spec.path, spec.context
+                ),
+            )
+        })?;
+    let build_args = render_map(&spec.args, templates, "build.dockerfile.args")?;
+    for name in build_args
+        .keys()
+        .filter(|n| build::context::looks_secret(n))
+    {
+        ctx.say(
+            "build",
+            &format!("warning: build arg `{name}` looks like a secret; build args are recorded in the image history. Mount secrets at run time instead"),
+        );
+    }
+    let labels = traced_labels(
+        render_map(&spec.labels, templates, "build.dockerfile.labels")?,
+        source,
+    )?;
+    let name = ctx
+        .pipeline
+        .file
+        .name
+        .clone()
+        .unwrap_or_else(|| "image".into());
+    let sanitized: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let options = build::docker::DockerBuildOptions {
+        context_dir,
+        dockerfile,
+        target: spec.target.clone(),
+        build_args,
+        labels,
+        no_cache: spec.no_cache,
+        network: spec.network.clone(),
+        cache_tag: format!("cleanpipe.local/{sanitized}:build"),
+        epoch: source.date_epoch,
+        docker_host: ctx.env.get("DOCKER_HOST").cloned(),
+    };
+    // Secrets and .dockerignore are checked before the engine is contacted.
+    let files = build::docker::prepare_context(&options)?;
+    ctx.say(
+        "build",
+        &format!(
+            "context: {} file(s) and directories after .dockerignore",
+            files.entries.len()
+        ),
+    );
+    let docker = build::docker::connect(options.docker_host.as_deref()).await?;
+    let layout = Layout::create(&ctx.store_dir)?;
+    let on_line = |line: &str| ctx.say("build", line);
+    let result = build::docker::build(&docker, files, &options, &layout, &on_line).await;
+    let log = match &result {
+        Ok(b) => b.log.join("\n"),
+        Err(e) => e.reasons().join("\n"),
+    };
+    let _ = std::fs::create_dir_all(&ctx.outputs_dir);
+    let _ = std::fs::write(ctx.outputs_dir.join("build.log"), ctx.redactor.apply(&log));
+    let built = result?;
+    ctx.say(
+        "build",
+        &format!(
+            "image {} ({} layer(s)) re-packed into {}",
+            built.manifest.digest,
+            built.layers,
+            ctx.store_dir.display()
+        ),
+    );
+    Ok(BuildOutput {
+        digest: built.manifest.digest.clone(),
+        size: built.manifest.size,
+        media_type: built.manifest.media_type.clone(),
+        layers: built.layers,
+        base: bases
+            .iter()
+            .map(|b| format!("{}@{}", b.reference, b.digest))
+            .collect::<Vec<_>>()
+            .join(", "),
     })
 }

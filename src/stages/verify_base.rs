@@ -1,13 +1,17 @@
 //! Stage 2, verify-base: every base image pinned by digest and signed by a trusted key.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::Serialize;
 
+use crate::build::dockerfile;
 use crate::error::{Error, Result};
 use crate::oci::reference::ImageRef;
 use crate::oci::store::Store;
 use crate::oci::types::Digest;
+use crate::pipeline::load::LoadedPipeline;
+use crate::pipeline::template::{render, TemplateValues};
 use crate::sign::keys::PublicKey;
 use crate::sign::verify::verify_signatures;
 use crate::stages::RunContext;
@@ -25,15 +29,62 @@ pub struct VerifiedBase {
 pub struct BaseToVerify {
     pub reference: String,
     pub key: Option<String>,
-    /// The pipeline key path, for messages.
+    /// Where it comes from, for messages: a pipeline key path or `Dockerfile:LINE`.
     pub origin: String,
 }
 
-/// The bases this pipeline uses: `build.customize.base` (unless `scratch`) and `verify_base.images`.
-pub fn bases(ctx: &RunContext) -> Vec<BaseToVerify> {
-    let spec = &ctx.pipeline.file.verify_base;
-    let mut out = Vec::new();
-    if let Some(c) = &ctx.pipeline.file.build.customize {
+/// The Dockerfile's path and its external images (with build args rendered by `templates`).
+pub fn dockerfile_bases(
+    pipeline: &LoadedPipeline,
+    base_dir: &Path,
+    templates: Option<&TemplateValues>,
+) -> Result<Vec<BaseToVerify>> {
+    let Some(spec) = &pipeline.file.build.dockerfile else {
+        return Ok(vec![]);
+    };
+    let path = base_dir.join(&spec.path);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        pipeline.error_at(
+            &["build", "dockerfile", "path"],
+            format!("cannot read `{}`: {e}", path.display()),
+        )
+    })?;
+    let mut args = BTreeMap::new();
+    for (k, v) in &spec.args {
+        let value = match templates {
+            Some(t) => render(v, t, &format!("build.dockerfile.args.{k}"))?,
+            None => v.clone(),
+        };
+        args.insert(k.clone(), value);
+    }
+    let images = dockerfile::external_images(&text, &args).map_err(|e| {
+        Error::gate(
+            format!("{}:{}: {}", spec.path, e.line, e.message),
+            vec!["the Dockerfile could not be read for its base images".into()],
+        )
+        .with_hint("fix the Dockerfile syntax")
+    })?;
+    let default_key = pipeline.file.verify_base.default_key.clone();
+    Ok(images
+        .into_iter()
+        .map(|i| BaseToVerify {
+            origin: format!("{}:{} ({})", spec.path, i.line, i.instruction),
+            reference: i.reference,
+            key: default_key.clone(),
+        })
+        .collect())
+}
+
+/// The bases this pipeline uses: `build.customize.base` (unless `scratch`), every external
+/// image of the Dockerfile, and `verify_base.images`.
+pub fn bases(
+    pipeline: &LoadedPipeline,
+    base_dir: &Path,
+    templates: Option<&TemplateValues>,
+) -> Result<Vec<BaseToVerify>> {
+    let spec = &pipeline.file.verify_base;
+    let mut out = dockerfile_bases(pipeline, base_dir, templates)?;
+    if let Some(c) = &pipeline.file.build.customize {
         if c.base.trim() != "scratch" {
             out.push(BaseToVerify {
                 reference: c.base.clone(),
@@ -43,11 +94,15 @@ pub fn bases(ctx: &RunContext) -> Vec<BaseToVerify> {
         }
     }
     for (i, image) in spec.images.iter().enumerate() {
-        // A per-image entry for the customize base overrides its key.
-        if let Some(existing) = out.iter_mut().find(|b| b.reference == image.reference) {
+        // A per-image entry for a base found in the build overrides its key.
+        let mut matched = false;
+        for existing in out.iter_mut().filter(|b| b.reference == image.reference) {
+            matched = true;
             if image.key.is_some() {
                 existing.key = image.key.clone();
             }
+        }
+        if matched {
             continue;
         }
         out.push(BaseToVerify {
@@ -56,11 +111,11 @@ pub fn bases(ctx: &RunContext) -> Vec<BaseToVerify> {
             origin: format!("verify_base.images[{i}]"),
         });
     }
-    out
+    Ok(out)
 }
 
-pub async fn run(ctx: &RunContext) -> Result<Vec<VerifiedBase>> {
-    let bases = bases(ctx);
+pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<VerifiedBase>> {
+    let bases = bases(&ctx.pipeline, &ctx.base_dir, Some(templates))?;
     if bases.is_empty() {
         ctx.say("verify-base", "no base images (scratch)");
         return Ok(vec![]);
@@ -69,10 +124,26 @@ pub async fn run(ctx: &RunContext) -> Result<Vec<VerifiedBase>> {
     let mut failures = Vec::new();
     let mut verified = Vec::new();
     for base in &bases {
-        let image = ImageRef::parse(&base.reference).map_err(|e| {
-            ctx.pipeline
-                .error_at(&origin_path(&base.origin), e.to_string())
-        })?;
+        let image = match ImageRef::parse(&base.reference) {
+            Ok(i) => i,
+            // A bad reference in the Dockerfile is a gate failure listed with the others.
+            Err(e) if base.origin.contains(':') => {
+                failures.push(format!("{}: `{}`: {e}", base.origin, base.reference));
+                continue;
+            }
+            Err(e) => {
+                return Err(ctx
+                    .pipeline
+                    .error_at(&origin_path(&base.origin), e.to_string()))
+            }
+        };
+        // The same image used twice (two stages) is checked once.
+        if verified
+            .iter()
+            .any(|v: &VerifiedBase| v.reference == base.reference)
+        {
+            continue;
+        }
         let store = Store::for_image(&image, &ctx.remote)?;
         let Some(digest) = image.digest().cloned() else {
             let now = match store.resolve(&image).await {

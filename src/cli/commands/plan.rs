@@ -36,8 +36,9 @@ pub fn plan(
     }
     for b in &plan.bases {
         out.push_str(&format!(
-            "  base {} digest: {} key: {}\n",
+            "  base {} ({}) digest: {} key: {}\n",
             b.reference,
+            b.origin,
             b.digest
                 .as_deref()
                 .unwrap_or("NOT PINNED (the gate will fail)"),

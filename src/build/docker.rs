@@ -1,0 +1,225 @@
+//! The Docker engine backend (bollard, classic builder): send the context, stream the log,
+//! export the result with `docker save` and re-pack it into the layout.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
+use bollard::Docker;
+use futures_util::StreamExt;
+
+use crate::build::context::{self, ContextFiles};
+use crate::error::{Error, Result};
+use crate::oci::layout::Layout;
+use crate::oci::types::{Descriptor, ImageConfig};
+
+/// What to build.
+#[derive(Clone, Debug)]
+pub struct DockerBuildOptions {
+    pub context_dir: PathBuf,
+    /// The Dockerfile, relative to the context.
+    pub dockerfile: String,
+    pub target: Option<String>,
+    pub build_args: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub no_cache: bool,
+    pub network: Option<String>,
+    /// The tag the engine keeps for its build cache (`cleanpipe.local/<name>:build`).
+    pub cache_tag: String,
+    /// SOURCE_DATE_EPOCH: context mtimes and the config's timestamps.
+    pub epoch: u64,
+    /// `DOCKER_HOST`, if set.
+    pub docker_host: Option<String>,
+}
+
+/// The built image, in the layout, and the build log.
+#[derive(Clone, Debug)]
+pub struct DockerBuilt {
+    pub manifest: Descriptor,
+    pub layers: usize,
+    pub log: Vec<String>,
+}
+
+/// Connect to the engine and check it answers.
+pub async fn connect(docker_host: Option<&str>) -> Result<Docker> {
+    let docker = match docker_host {
+        Some(host) => Docker::connect_with_host(host),
+        None => Docker::connect_with_local_defaults(),
+    }
+    .map_err(|e| unreachable_engine(docker_host, &e.to_string()))?;
+    docker
+        .ping()
+        .await
+        .map_err(|e| unreachable_engine(docker_host, &e.to_string()))?;
+    Ok(docker)
+}
+
+fn unreachable_engine(host: Option<&str>, why: &str) -> Error {
+    Error::environment(format!(
+        "the Docker engine at `{}` is not reachable: {why}",
+        host.unwrap_or("unix:///var/run/docker.sock")
+    ))
+    .with_hint("start it (`sudo dockerd &` or `systemctl start docker`), set DOCKER_HOST, or use the daemonless `build.customize`")
+}
+
+/// Collect the context, refusing secrets that are not excluded by `.dockerignore`.
+pub fn prepare_context(options: &DockerBuildOptions) -> Result<ContextFiles> {
+    let files = context::collect(
+        &options.context_dir,
+        &[options.dockerfile.clone(), ".dockerignore".into()],
+    )?;
+    if !files.entries.iter().any(|(p, _)| p == &options.dockerfile) {
+        return Err(Error::usage(format!(
+            "the Dockerfile `{}` is not in the build context `{}`",
+            options.dockerfile,
+            options.context_dir.display()
+        ))
+        .with_hint("set `build.dockerfile.path` relative to the context directory"));
+    }
+    if !files.secrets.is_empty() {
+        return Err(Error::gate(
+            "the build context contains secrets that would be sent to the Docker engine",
+            files
+                .secrets
+                .iter()
+                .map(|s| format!("{}: {}", s.path, s.reason))
+                .collect(),
+        )
+        .with_hint("remove them from the context or exclude them in `.dockerignore`"));
+    }
+    Ok(files)
+}
+
+/// Build, export and re-pack into `layout`. `on_line` gets every log line as it arrives.
+pub async fn build(
+    docker: &Docker,
+    files: ContextFiles,
+    options: &DockerBuildOptions,
+    layout: &Layout,
+    on_line: &(dyn Fn(&str) + Sync),
+) -> Result<DockerBuilt> {
+    // The context goes through a temporary file, so it is streamed, never held in memory.
+    let epoch = options.epoch;
+    let tar_file = tokio::task::spawn_blocking(move || -> Result<std::fs::File> {
+        let tmp = tempfile::tempfile()
+            .map_err(|e| Error::io("cannot create a temporary file", std::env::temp_dir(), e))?;
+        let mut file = context::write_tar(&files, epoch, tmp)?;
+        use std::io::Seek;
+        file.rewind()
+            .map_err(|e| Error::io("cannot rewind the context", std::env::temp_dir(), e))?;
+        Ok(file)
+    })
+    .await
+    .map_err(|e| Error::environment(format!("context writer failed: {e}")))??;
+    let body = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(tar_file));
+
+    let build_args: HashMap<String, String> = options.build_args.clone().into_iter().collect();
+    let labels: HashMap<String, String> = options.labels.clone().into_iter().collect();
+    let mut builder = BuildImageOptionsBuilder::default()
+        .dockerfile(&options.dockerfile)
+        .t(&options.cache_tag)
+        .rm(true)
+        .forcerm(true)
+        .nocache(options.no_cache)
+        .buildargs(&build_args)
+        .labels(&labels)
+        .version(BuilderVersion::BuilderV1);
+    if let Some(t) = &options.target {
+        builder = builder.target(t);
+    }
+    if let Some(n) = &options.network {
+        builder = builder.networkmode(n);
+    }
+    let mut stream =
+        docker.build_image(builder.build(), None, Some(bollard::body_try_stream(body)));
+    let mut log = Vec::new();
+    let mut step = String::new();
+    while let Some(item) = stream.next().await {
+        let info = match item {
+            Ok(info) => info,
+            Err(bollard::errors::Error::DockerStreamError { error }) => {
+                return Err(step_failed(&step, &error, &log))
+            }
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code,
+                message,
+            }) => {
+                return Err(step_failed(
+                    &step,
+                    &format!("HTTP {status_code}: {message}"),
+                    &log,
+                ))
+            }
+            Err(e) => {
+                return Err(Error::environment(format!(
+                    "the Docker build stream broke off: {e}"
+                )))
+            }
+        };
+        if let Some(text) = info.stream.as_deref() {
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                if line.starts_with("Step ") {
+                    step = line.to_string();
+                }
+                on_line(line);
+                log.push(line.to_string());
+            }
+        }
+        if let Some(detail) = info.error_detail {
+            return Err(step_failed(
+                &step,
+                detail.message.as_deref().unwrap_or("unknown error"),
+                &log,
+            ));
+        }
+    }
+
+    // Export (`docker save`) and re-pack, streaming through a blocking reader.
+    let export = docker
+        .export_image(&options.cache_tag)
+        .map(|r| r.map_err(|e| std::io::Error::other(e.to_string())));
+    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(export));
+    let layout = layout.clone();
+    let created = crate::build::customize::rfc3339(options.epoch)?;
+    let manifest = tokio::task::spawn_blocking(move || {
+        crate::oci::tarball::import_docker_save(reader, &layout, |config: &mut ImageConfig| {
+            // Timestamps come from the source date, not from the build machine's clock.
+            config.created = Some(created.clone());
+            for h in &mut config.history {
+                h.created = Some(created.clone());
+            }
+        })
+        .map(|m| (m, layout))
+    })
+    .await
+    .map_err(|e| Error::environment(format!("image import failed: {e}")))??;
+    let (manifest, layout) = manifest;
+    let layers = crate::oci::types::Manifest::from_slice(
+        &layout.read_blob(&manifest.digest)?,
+        "built image",
+    )?
+    .layers
+    .len();
+    Ok(DockerBuilt {
+        manifest,
+        layers,
+        log,
+    })
+}
+
+fn step_failed(step: &str, error: &str, log: &[String]) -> Error {
+    let mut reasons = vec![format!("Docker: {}", error.trim())];
+    if !step.is_empty() {
+        reasons.insert(0, format!("failed at {step}"));
+    }
+    let tail: Vec<String> = log
+        .iter()
+        .rev()
+        .take(5)
+        .rev()
+        .map(|l| format!("log: {l}"))
+        .collect();
+    reasons.extend(tail);
+    Error::gate("the Docker build failed", reasons)
+        .with_hint("fix the Dockerfile step above; the full log is in the run's `build.log`")
+}
