@@ -13,6 +13,7 @@ pub mod oci;
 pub mod pipeline;
 pub mod policy;
 pub mod redact;
+pub mod sbom;
 pub mod sign;
 pub mod stages;
 

@@ -32,6 +32,8 @@ pub enum Command {
     Sign(SignArgs),
     /// Copy an image and its signatures from a layout to a registry, tags last.
     Copy(CopyArgs),
+    /// Write an SBOM (SPDX 2.3 or CycloneDX 1.5 JSON) of an image.
+    Sbom(SbomArgs),
     /// Write a cosign-format key pair (cosign.key mode 0600, cosign.pub).
     Keygen(KeygenArgs),
     /// Print the JSON Schema of the pipeline file (for editors).
@@ -109,6 +111,25 @@ pub struct CopyArgs {
     pub destination: String,
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SbomArgs {
+    /// `registry/repo:tag`, `registry/repo@sha256:…`, `oci:DIR[:TAG|@sha256:…]`.
+    pub image: String,
+    #[arg(long, value_enum, default_value_t = SbomFormatArg::SpdxJson)]
+    pub format: SbomFormatArg,
+    /// Write to this file instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SbomFormatArg {
+    SpdxJson,
+    CyclonedxJson,
 }
 
 #[derive(Debug, Args)]

@@ -161,3 +161,26 @@ impl Store {
         }
     }
 }
+
+/// Make `image` available in a layout: a layout image as it is, a registry image pulled
+/// (manifest, config and layers, streamed and digest-checked) into `scratch`.
+pub async fn materialize(
+    image: &ImageRef,
+    options: &RemoteOptions,
+    scratch: &std::path::Path,
+) -> Result<(Layout, Resolved)> {
+    let store = Store::for_image(image, options)?;
+    let resolved = store.resolve(image).await?;
+    match store {
+        Store::Layout(layout) => Ok((layout, resolved)),
+        Store::Remote { remote, repo } => {
+            let layout = Layout::create(scratch)?;
+            let manifest = crate::oci::types::Manifest::from_slice(&resolved.bytes, &image.to_string())?;
+            for blob in std::iter::once(&manifest.config).chain(manifest.layers.iter()) {
+                remote.pull_blob_into(&repo, &blob.digest, &layout).await?;
+            }
+            layout.write_blob(&resolved.bytes)?;
+            Ok((layout, resolved))
+        }
+    }
+}

@@ -4,6 +4,7 @@ mod copy;
 mod keygen;
 mod plan;
 mod run;
+mod sbom;
 mod sign;
 mod verify;
 
@@ -32,6 +33,7 @@ pub async fn dispatch(
         Command::Verify(args) => verify::verify(&args, printer, redactor).await,
         Command::Sign(args) => sign::sign(&args, &env, printer, redactor).await,
         Command::Copy(args) => copy::copy(&args, printer, redactor).await,
+        Command::Sbom(args) => sbom::sbom(&args, printer, redactor).await,
         Command::Keygen(args) => keygen::keygen(&args, &env, printer, redactor),
         Command::Schema => {
             let schema = schemars::schema_for!(crate::pipeline::model::PipelineFile);

@@ -1,0 +1,47 @@
+use crate::cli::args::{SbomArgs, SbomFormatArg};
+use crate::cli::printer::Printer;
+use crate::cli::settings;
+use crate::error::{Error, ExitCode, Result};
+use crate::oci::reference::ImageRef;
+use crate::oci::store::materialize;
+use crate::oci::types::Manifest;
+use crate::redact::Redactor;
+use crate::sbom::{self, Format, Subject};
+
+pub async fn sbom(args: &SbomArgs, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
+    let image = ImageRef::parse(&args.image)?;
+    let remote = settings::remote_options(&args.registry, redactor)?;
+    let scratch = tempfile::tempdir().map_err(|e| Error::io("cannot create a temporary directory", std::env::temp_dir(), e))?;
+    let (layout, resolved) = materialize(&image, &remote, scratch.path()).await?;
+    let manifest = Manifest::from_slice(&resolved.bytes, &image.to_string())?;
+    let config: crate::oci::types::ImageConfig = serde_json::from_slice(&layout.read_blob(&manifest.config.digest)?)
+        .map_err(|e| Error::usage(format!("the config of {image} is malformed: {e}")))?;
+    let layout2 = layout.clone();
+    let catalog = tokio::task::spawn_blocking(move || sbom::catalog_image(&layout2, &manifest))
+        .await
+        .map_err(|e| Error::environment(format!("cataloguing failed: {e}")))??;
+    for w in &catalog.warnings {
+        printer.warn(w);
+    }
+    let (name, repository) = match &image {
+        ImageRef::Registry(r) => (r.repository_name(), Some(r.repository_name())),
+        ImageRef::Layout(l) => (l.dir.display().to_string(), None),
+    };
+    let subject = Subject {
+        name,
+        digest: resolved.digest.clone(),
+        created: config.created.unwrap_or_else(|| "1970-01-01T00:00:00Z".into()),
+        repository,
+    };
+    let format = match args.format {
+        SbomFormatArg::SpdxJson => Format::SpdxJson,
+        SbomFormatArg::CyclonedxJson => Format::CyclonedxJson,
+    };
+    let bytes = format.render(&subject, &catalog);
+    printer.status(&format!("{} package(s) in {} ({})", catalog.packages.len(), image, resolved.digest));
+    match &args.output {
+        Some(path) => crate::oci::layout::write_atomic(path, &bytes)?,
+        None => printer.data(String::from_utf8_lossy(&bytes).trim_end()),
+    }
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,367 @@
+//! Catalogers: what is installed in an image, from the package managers' own records.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::oci::types::Digest;
+use crate::sbom::fs::ImageFs;
+use crate::sbom::purl;
+
+/// The distribution, from `/etc/os-release` (or `/usr/lib/os-release`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Distro {
+    pub id: String,
+    pub version_id: Option<String>,
+    pub codename: Option<String>,
+    pub pretty_name: Option<String>,
+}
+
+/// Which package manager recorded a package.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Deb,
+    Apk,
+    Python,
+    Npm,
+}
+
+impl Kind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Deb => "deb",
+            Kind::Apk => "apk",
+            Kind::Python => "python",
+            Kind::Npm => "npm",
+        }
+    }
+}
+
+/// One installed package.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Package {
+    pub kind: Kind,
+    pub name: String,
+    pub version: String,
+    /// The source package (dpkg `Source:`, apk origin); what distro advisories name.
+    pub source_name: Option<String>,
+    pub source_version: Option<String>,
+    pub arch: Option<String>,
+    /// License names as the metadata gives them.
+    pub licenses: Vec<String>,
+    /// The file the package was found in.
+    pub location: String,
+    pub layer: Digest,
+    pub purl: String,
+}
+
+/// Everything catalogued in one image.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Catalog {
+    pub distro: Option<Distro>,
+    pub packages: Vec<Package>,
+    /// Records that could not be read, counted and explained, never silently dropped.
+    pub warnings: Vec<String>,
+}
+
+/// Which files the catalogers need (passed to [`ImageFs::read`]).
+pub fn wanted(path: &str) -> bool {
+    matches!(path, "etc/os-release" | "usr/lib/os-release" | "var/lib/dpkg/status" | "lib/apk/db/installed")
+        || path.starts_with("var/lib/dpkg/status.d/")
+        || (path.starts_with("usr/share/doc/") && path.ends_with("/copyright") && path.matches('/').count() == 4)
+        || path.ends_with(".dist-info/METADATA")
+        || path.ends_with(".egg-info/PKG-INFO")
+        || is_npm_manifest(path)
+}
+
+fn is_npm_manifest(path: &str) -> bool {
+    let Some(rest) = path.strip_suffix("/package.json") else { return false };
+    let Some((_, after)) = rest.rsplit_once("node_modules/") else { return false };
+    // node_modules/<name>/package.json or node_modules/@scope/<name>/package.json
+    let parts: Vec<&str> = after.split('/').collect();
+    matches!(parts.as_slice(), [n] if !n.starts_with('@') && !n.starts_with('.')) || matches!(parts.as_slice(), [s, _] if s.starts_with('@'))
+}
+
+/// Run every cataloger over the image. Output is sorted, so the same image gives the same list.
+pub fn catalog(fs: &ImageFs) -> Catalog {
+    let mut out = Catalog { distro: os_release(fs), ..Default::default() };
+    dpkg(fs, &mut out);
+    apk(fs, &mut out);
+    python(fs, &mut out);
+    npm(fs, &mut out);
+    out.packages.sort_by(|a, b| (a.kind, &a.name, &a.version, &a.location).cmp(&(b.kind, &b.name, &b.version, &b.location)));
+    out.packages.dedup_by(|a, b| a.kind == b.kind && a.name == b.name && a.version == b.version && a.location == b.location);
+    out
+}
+
+fn os_release(fs: &ImageFs) -> Option<Distro> {
+    let rec = fs.get("etc/os-release").or_else(|| fs.get("usr/lib/os-release"))?;
+    let text = String::from_utf8_lossy(&rec.content);
+    let mut fields = BTreeMap::new();
+    for line in text.lines() {
+        if let Some((k, v)) = line.split_once('=') {
+            fields.insert(k.trim().to_string(), v.trim().trim_matches(['"', '\'']).to_string());
+        }
+    }
+    Some(Distro {
+        id: fields.get("ID")?.to_ascii_lowercase(),
+        version_id: fields.get("VERSION_ID").cloned(),
+        codename: fields.get("VERSION_CODENAME").cloned(),
+        pretty_name: fields.get("PRETTY_NAME").cloned(),
+    })
+}
+
+/// RFC 822-style paragraphs (dpkg status, apk uses its own single-letter form).
+fn paragraphs(text: &str) -> Vec<BTreeMap<String, String>> {
+    let mut out = Vec::new();
+    let mut current: BTreeMap<String, String> = BTreeMap::new();
+    let mut last_key: Option<String> = None;
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+            last_key = None;
+            continue;
+        }
+        if line.starts_with(' ') || line.starts_with('\t') {
+            if let Some(k) = &last_key {
+                if let Some(v) = current.get_mut(k) {
+                    v.push('\n');
+                    v.push_str(line.trim());
+                }
+            }
+            continue;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            current.insert(k.trim().to_string(), v.trim().to_string());
+            last_key = Some(k.trim().to_string());
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+fn dpkg(fs: &ImageFs, out: &mut Catalog) {
+    let mut sources: Vec<(&String, &crate::sbom::fs::FileRecord)> = fs.files.iter().filter(|(p, _)| p.starts_with("var/lib/dpkg/status.d/")).collect();
+    if let Some(rec) = fs.files.get_key_value("var/lib/dpkg/status") {
+        sources.insert(0, rec);
+    }
+    let distro = out.distro.clone();
+    for (path, rec) in sources {
+        let text = String::from_utf8_lossy(&rec.content);
+        for (i, p) in paragraphs(&text).into_iter().enumerate() {
+            let (Some(name), Some(version)) = (p.get("Package"), p.get("Version")) else {
+                out.warnings.push(format!("/{path}: paragraph {} has no Package or Version; skipped", i + 1));
+                continue;
+            };
+            if let Some(status) = p.get("Status") {
+                if !status.ends_with(" installed") {
+                    continue;
+                }
+            }
+            // `Source: name (version)` when the source version differs.
+            let (source_name, source_version) = match p.get("Source") {
+                Some(s) => match s.split_once(' ') {
+                    Some((n, v)) => (n.to_string(), v.trim_matches(['(', ')', ' ']).to_string()),
+                    None => (s.clone(), version.clone()),
+                },
+                None => (name.clone(), version.clone()),
+            };
+            let arch = p.get("Architecture").cloned();
+            let licenses = fs.get(&format!("usr/share/doc/{name}/copyright")).map(|r| dep5_licenses(&r.content)).unwrap_or_default();
+            let purl = purl::deb(distro.as_ref(), name, version, arch.as_deref());
+            out.packages.push(Package {
+                kind: Kind::Deb,
+                name: name.clone(),
+                version: version.clone(),
+                source_name: Some(source_name),
+                source_version: Some(source_version),
+                arch,
+                licenses,
+                location: format!("/{path}"),
+                layer: rec.layer.clone(),
+                purl,
+            });
+        }
+    }
+}
+
+/// License names of a machine-readable (DEP-5) copyright file.
+fn dep5_licenses(content: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(content);
+    if !text.starts_with("Format:") {
+        return vec![];
+    }
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix("License:") {
+            for name in v.split([',', '|']).flat_map(|s| s.split(" or ")).flat_map(|s| s.split(" and ")) {
+                let name = name.trim();
+                if !name.is_empty() && !out.iter().any(|o| o == name) {
+                    out.push(name.to_string());
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn apk(fs: &ImageFs, out: &mut Catalog) {
+    let Some((path, rec)) = fs.files.get_key_value("lib/apk/db/installed") else { return };
+    let text = String::from_utf8_lossy(&rec.content);
+    let distro = out.distro.clone();
+    for (i, block) in text.split("\n\n").enumerate() {
+        let mut f: BTreeMap<&str, &str> = BTreeMap::new();
+        for line in block.lines() {
+            if let Some((k, v)) = line.split_once(':') {
+                f.entry(k).or_insert(v);
+            }
+        }
+        if f.is_empty() {
+            continue;
+        }
+        let (Some(name), Some(version)) = (f.get("P"), f.get("V")) else {
+            out.warnings.push(format!("/{path}: record {} has no P: or V:; skipped", i + 1));
+            continue;
+        };
+        let arch = f.get("A").map(|a| a.to_string());
+        out.packages.push(Package {
+            kind: Kind::Apk,
+            name: name.to_string(),
+            version: version.to_string(),
+            source_name: Some(f.get("o").unwrap_or(name).to_string()),
+            source_version: Some(version.to_string()),
+            licenses: f.get("L").map(|l| l.split_whitespace().map(String::from).collect()).unwrap_or_default(),
+            purl: purl::apk(distro.as_ref(), name, version, arch.as_deref()),
+            arch,
+            location: format!("/{path}"),
+            layer: rec.layer.clone(),
+        });
+    }
+}
+
+fn python(fs: &ImageFs, out: &mut Catalog) {
+    for (path, rec) in fs.files.iter().filter(|(p, _)| p.ends_with(".dist-info/METADATA") || p.ends_with(".egg-info/PKG-INFO")) {
+        let text = String::from_utf8_lossy(&rec.content);
+        // Headers end at the first blank line; the body is the description.
+        let header = text.split("\n\n").next().unwrap_or("");
+        let fields = paragraphs(header).into_iter().next().unwrap_or_default();
+        let (Some(name), Some(version)) = (fields.get("Name"), fields.get("Version")) else {
+            out.warnings.push(format!("/{path}: no Name or Version; skipped"));
+            continue;
+        };
+        let mut licenses = Vec::new();
+        if let Some(expr) = fields.get("License-Expression") {
+            licenses.push(expr.clone());
+        } else if let Some(l) = fields.get("License").filter(|l| !l.is_empty() && l.len() < 80 && !l.contains('\n')) {
+            licenses.push(l.clone());
+        }
+        out.packages.push(Package {
+            kind: Kind::Python,
+            name: name.clone(),
+            version: version.clone(),
+            source_name: None,
+            source_version: None,
+            arch: None,
+            licenses,
+            location: format!("/{path}"),
+            layer: rec.layer.clone(),
+            purl: purl::pypi(name, version),
+        });
+    }
+}
+
+fn npm(fs: &ImageFs, out: &mut Catalog) {
+    for (path, rec) in fs.files.iter().filter(|(p, _)| is_npm_manifest(p)) {
+        let Ok(json) = serde_json::from_slice::<serde_json::Value>(&rec.content) else {
+            out.warnings.push(format!("/{path}: not valid JSON; skipped"));
+            continue;
+        };
+        let (Some(name), Some(version)) = (json["name"].as_str(), json["version"].as_str()) else {
+            out.warnings.push(format!("/{path}: no name or version; skipped"));
+            continue;
+        };
+        let licenses = match &json["license"] {
+            serde_json::Value::String(s) => vec![s.clone()],
+            serde_json::Value::Object(o) => o.get("type").and_then(|t| t.as_str()).map(|t| vec![t.to_string()]).unwrap_or_default(),
+            _ => vec![],
+        };
+        out.packages.push(Package {
+            kind: Kind::Npm,
+            name: name.to_string(),
+            version: version.to_string(),
+            source_name: None,
+            source_version: None,
+            arch: None,
+            licenses,
+            location: format!("/{path}"),
+            layer: rec.layer.clone(),
+            purl: purl::npm(name, version),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sbom::fs::FileRecord;
+
+    fn fs_with(files: &[(&str, &str)]) -> ImageFs {
+        let mut fs = ImageFs::default();
+        for (p, c) in files {
+            fs.files.insert(p.to_string(), FileRecord { content: c.as_bytes().to_vec(), layer: Digest::of(b"l") });
+        }
+        fs
+    }
+
+    #[test]
+    fn dpkg_with_source_and_license() {
+        let fs = fs_with(&[
+            ("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n"),
+            (
+                "var/lib/dpkg/status",
+                "Package: libssl3\nStatus: install ok installed\nArchitecture: amd64\nSource: openssl (3.0.11-1~deb12u2)\nVersion: 3.0.11-1~deb12u2\nDescription: x\n continued\n\nPackage: gone\nStatus: deinstall ok config-files\nVersion: 1\n\nPackage: tzdata\nStatus: install ok installed\nArchitecture: all\nVersion: 2024a-0+deb12u1\n\nbroken: yes\n",
+            ),
+            ("usr/share/doc/libssl3/copyright", "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: Apache-2.0\n"),
+        ]);
+        let c = catalog(&fs);
+        assert_eq!(c.distro.as_ref().unwrap().version_id.as_deref(), Some("12"));
+        assert_eq!(c.packages.len(), 2);
+        let ssl = &c.packages[0];
+        assert_eq!((ssl.name.as_str(), ssl.source_name.as_deref()), ("libssl3", Some("openssl")));
+        assert_eq!(ssl.purl, "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12");
+        assert_eq!(ssl.licenses, vec!["Apache-2.0"]);
+        assert_eq!(c.packages[1].purl, "pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1?arch=all&distro=debian-12");
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn apk_python_npm() {
+        let fs = fs_with(&[
+            ("etc/os-release", "ID=alpine\nVERSION_ID=3.19.1\n"),
+            ("lib/apk/db/installed", "C:Q1x\nP:musl\nV:1.2.4-r2\nA:x86_64\nL:MIT\no:musl\n\nP:busybox-binsh\nV:1.36.1-r15\nA:x86_64\no:busybox\n"),
+            ("usr/lib/python3/site-packages/PyYAML-5.3.dist-info/METADATA", "Metadata-Version: 2.1\nName: PyYAML\nVersion: 5.3\nLicense: MIT\n\nLong text\nName: not-this\n"),
+            ("app/node_modules/lodash/package.json", "{\"name\":\"lodash\",\"version\":\"4.17.11\",\"license\":\"MIT\"}"),
+            ("app/node_modules/@babel/core/package.json", "{\"name\":\"@babel/core\",\"version\":\"7.0.0\"}"),
+            ("app/node_modules/lodash/fp/package.json", "{\"name\":\"not-a-package\"}"),
+        ]);
+        let c = catalog(&fs);
+        let purls: Vec<&str> = c.packages.iter().map(|p| p.purl.as_str()).collect();
+        assert_eq!(
+            purls,
+            vec![
+                "pkg:apk/alpine/busybox-binsh@1.36.1-r15?arch=x86_64&distro=alpine-3.19.1",
+                "pkg:apk/alpine/musl@1.2.4-r2?arch=x86_64&distro=alpine-3.19.1",
+                "pkg:pypi/pyyaml@5.3",
+                "pkg:npm/%40babel/core@7.0.0",
+                "pkg:npm/lodash@4.17.11",
+            ]
+        );
+        assert_eq!(c.packages[0].source_name.as_deref(), Some("busybox"));
+    }
+}

@@ -1,0 +1,250 @@
+//! A read-only view of an image's filesystem for catalogers: the layers are streamed in order,
+//! OCI whiteouts applied, and only the files catalogers ask for are kept in memory, each with
+//! the layer it came from. Nothing is ever written to disk, so hostile paths cannot escape.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use crate::error::{Error, Result};
+use crate::oci::layout::Layout;
+use crate::oci::types::{Digest, Manifest};
+
+/// A kept file's content and the layer that last wrote it.
+#[derive(Clone, Debug)]
+pub struct FileRecord {
+    pub content: Vec<u8>,
+    pub layer: Digest,
+}
+
+/// The kept part of an image's final filesystem.
+#[derive(Clone, Debug, Default)]
+pub struct ImageFs {
+    /// Kept files by normalised path (no leading `/`).
+    pub files: BTreeMap<String, FileRecord>,
+    /// Every symlink in the image: path → target.
+    pub symlinks: BTreeMap<String, String>,
+    /// Entries skipped as unsafe (e.g. `..` in the path), for the report.
+    pub skipped: Vec<String>,
+}
+
+/// Files larger than this are not kept even if wanted (a dpkg status is a few MiB).
+const MAX_KEPT_FILE: u64 = 64 * 1024 * 1024;
+
+impl ImageFs {
+    /// Read the image `manifest` from `layout`, keeping files for which `wanted(path)` is true.
+    pub fn read(layout: &Layout, manifest: &Manifest, wanted: &dyn Fn(&str) -> bool) -> Result<Self> {
+        let mut fs = ImageFs::default();
+        for layer in &manifest.layers {
+            let file = layout.open_blob(&layer.digest)?;
+            let compressed = layer.size;
+            let reader: Box<dyn Read> = if layer.media_type.ends_with("gzip") {
+                Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)))
+            } else if layer.media_type.ends_with(".tar") || layer.media_type.ends_with("diff.tar") {
+                Box::new(file)
+            } else {
+                return Err(Error::usage(format!("layer {} has media type `{}`, which cleanpipe cannot read", layer.digest, layer.media_type)));
+            };
+            // A gzip bomb stops here: expansion is bounded relative to the compressed size.
+            let limit = compressed.saturating_mul(200).saturating_add(1 << 30);
+            let bounded = Bounded { inner: reader, left: limit, digest: layer.digest.clone() };
+            fs.apply_layer(bounded, &layer.digest, wanted)
+                .map_err(|e| Error::usage(format!("layer {} is corrupt or unreadable: {e}", layer.digest)))?;
+        }
+        Ok(fs)
+    }
+
+    fn apply_layer(&mut self, reader: impl Read, layer: &Digest, wanted: &dyn Fn(&str) -> bool) -> std::io::Result<()> {
+        let mut archive = tar::Archive::new(reader);
+        let mut added: BTreeMap<String, FileRecord> = BTreeMap::new();
+        let mut links: BTreeMap<String, String> = BTreeMap::new();
+        let mut whiteouts: Vec<String> = Vec::new();
+        let mut opaque: Vec<String> = Vec::new();
+        for entry in archive.entries()? {
+            let mut entry = entry?;
+            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let Some(path) = normalise(&raw) else {
+                self.skipped.push(raw);
+                continue;
+            };
+            let (dir, name) = path.rsplit_once('/').map(|(d, n)| (d.to_string(), n)).unwrap_or((String::new(), path.as_str()));
+            if name == ".wh..wh..opq" {
+                opaque.push(dir);
+                continue;
+            }
+            if let Some(hidden) = name.strip_prefix(".wh.") {
+                if !hidden.is_empty() {
+                    whiteouts.push(if dir.is_empty() { hidden.to_string() } else { format!("{dir}/{hidden}") });
+                }
+                continue;
+            }
+            let kind = entry.header().entry_type();
+            if kind.is_symlink() {
+                if let Ok(Some(target)) = entry.link_name() {
+                    links.insert(path, target.to_string_lossy().into_owned());
+                }
+            } else if kind.is_file() && wanted(&path) && entry.size() <= MAX_KEPT_FILE {
+                let mut content = Vec::with_capacity(entry.size() as usize);
+                entry.read_to_end(&mut content)?;
+                added.insert(path, FileRecord { content, layer: layer.clone() });
+            } else if kind.is_hard_link() {
+                if let Ok(Some(target)) = entry.link_name() {
+                    if let Some(target) = normalise(&target.to_string_lossy()) {
+                        if let Some(rec) = added.get(&target).or_else(|| self.files.get(&target)).cloned() {
+                            added.insert(path, rec);
+                        }
+                    }
+                }
+            }
+        }
+        // Opaque directories and whiteouts hide what lower layers had, then this layer's entries land.
+        for dir in opaque {
+            let prefix = format!("{dir}/");
+            self.files.retain(|p, _| !p.starts_with(&prefix));
+            self.symlinks.retain(|p, _| !p.starts_with(&prefix));
+        }
+        for gone in whiteouts {
+            let prefix = format!("{gone}/");
+            self.files.retain(|p, _| p != &gone && !p.starts_with(&prefix));
+            self.symlinks.retain(|p, _| p != &gone && !p.starts_with(&prefix));
+        }
+        for (p, _) in &added {
+            self.symlinks.remove(p);
+        }
+        for (p, _) in &links {
+            self.files.remove(p);
+        }
+        self.files.extend(added);
+        self.symlinks.extend(links);
+        Ok(())
+    }
+
+    /// A kept file, following symlinks inside the image (never outside it).
+    pub fn get(&self, path: &str) -> Option<&FileRecord> {
+        let mut current = normalise(path)?;
+        for _ in 0..40 {
+            if let Some(rec) = self.files.get(&current) {
+                return Some(rec);
+            }
+            // Resolve the first symlinked component.
+            let parts: Vec<&str> = current.split('/').collect();
+            let mut resolved = None;
+            for i in 1..=parts.len() {
+                let prefix = parts[..i].join("/");
+                if let Some(target) = self.symlinks.get(&prefix) {
+                    let base = if target.starts_with('/') {
+                        String::new()
+                    } else {
+                        parts[..i - 1].join("/")
+                    };
+                    let joined = if base.is_empty() { target.clone() } else { format!("{base}/{target}") };
+                    let rest = parts[i..].join("/");
+                    let next = if rest.is_empty() { joined } else { format!("{joined}/{rest}") };
+                    resolved = resolve_dots(&next);
+                    break;
+                }
+            }
+            current = resolved?;
+        }
+        None
+    }
+}
+
+/// Strip `./` and `/`; refuse `..` escapes.
+fn normalise(raw: &str) -> Option<String> {
+    resolve_dots(raw.trim_start_matches("./"))
+}
+
+/// Clean `.` and `..`; `..` above the root stays at the root (as in a chroot).
+fn resolve_dots(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+    digest: Digest,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::other(format!(
+                "layer {} expands beyond the safety limit (possible gzip bomb)",
+                self.digest
+            )));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(entries: &[(&str, &[u8])], links: &[(&str, &str)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (p, c) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(c.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            b.append_data(&mut h, p, *c).unwrap();
+        }
+        for (p, t) in links {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            b.append_link(&mut h, p, t).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn whiteouts_and_symlinks() {
+        let mut fs = ImageFs::default();
+        let all = |_: &str| true;
+        let d1 = Digest::of(b"1");
+        let d2 = Digest::of(b"2");
+        fs.apply_layer(
+            layer(&[("etc/a", b"a"), ("etc/b", b"b"), ("opt/x/1", b"1"), ("usr/lib/os-release", b"ID=x")], &[("etc/os-release", "../usr/lib/os-release")]).as_slice(),
+            &d1,
+            &all,
+        )
+        .unwrap();
+        fs.apply_layer(layer(&[("etc/.wh.a", b""), ("opt/x/.wh..wh..opq", b""), ("opt/x/2", b"2")], &[]).as_slice(), &d2, &all).unwrap();
+        assert!(fs.get("etc/a").is_none());
+        assert_eq!(fs.get("/etc/b").unwrap().content, b"b");
+        assert!(fs.get("opt/x/1").is_none());
+        assert_eq!(fs.get("opt/x/2").unwrap().layer, d2);
+        assert_eq!(fs.get("etc/os-release").unwrap().content, b"ID=x");
+    }
+
+    #[test]
+    fn traversal_stays_inside() {
+        assert_eq!(normalise("../../etc/passwd").as_deref(), Some("etc/passwd"));
+        assert_eq!(normalise("./a/./b/../c").as_deref(), Some("a/c"));
+        let mut fs = ImageFs::default();
+        fs.symlinks.insert("evil".into(), "/../../../etc/shadow".into());
+        assert!(fs.get("evil").is_none());
+    }
+
+    #[test]
+    fn bounded_reader_stops_bombs() {
+        let data = vec![0u8; 1000];
+        let mut r = Bounded { inner: data.as_slice(), left: 100, digest: Digest::of(b"x") };
+        let mut out = Vec::new();
+        assert!(r.read_to_end(&mut out).is_err());
+    }
+}

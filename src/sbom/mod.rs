@@ -1,0 +1,53 @@
+//! SBOMs: an image filesystem view ([`fs`]), catalogers ([`catalog`]), package URLs
+//! ([`purl`]), license normalisation ([`license`]), and the SPDX 2.3 and CycloneDX 1.5 writers.
+
+pub mod catalog;
+pub mod cyclonedx;
+pub mod fs;
+pub mod license;
+pub mod purl;
+pub mod spdx;
+
+use crate::error::Result;
+use crate::oci::layout::Layout;
+use crate::oci::types::Manifest;
+
+pub use catalog::{Catalog, Package};
+pub use spdx::Subject;
+
+/// Catalog the image `manifest` in `layout`.
+pub fn catalog_image(layout: &Layout, manifest: &Manifest) -> Result<Catalog> {
+    let fs = fs::ImageFs::read(layout, manifest, &catalog::wanted)?;
+    let mut c = catalog::catalog(&fs);
+    for s in fs.skipped {
+        c.warnings.push(format!("unsafe path `{s}` in a layer was ignored"));
+    }
+    Ok(c)
+}
+
+/// SBOM formats cleanpipe writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    SpdxJson,
+    CyclonedxJson,
+}
+
+impl Format {
+    pub fn file_name(&self) -> &'static str {
+        match self {
+            Format::SpdxJson => "sbom.spdx.json",
+            Format::CyclonedxJson => "sbom.cyclonedx.json",
+        }
+    }
+
+    /// Pretty JSON bytes with a trailing newline.
+    pub fn render(&self, subject: &Subject, catalog: &Catalog) -> Vec<u8> {
+        let doc = match self {
+            Format::SpdxJson => spdx::document(subject, catalog),
+            Format::CyclonedxJson => cyclonedx::document(subject, catalog),
+        };
+        let mut bytes = serde_json::to_vec_pretty(&doc).expect("sbom serializes");
+        bytes.push(b'\n');
+        bytes
+    }
+}
