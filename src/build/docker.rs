@@ -30,6 +30,8 @@ pub struct DockerBuildOptions {
     pub epoch: u64,
     /// `DOCKER_HOST`, if set.
     pub docker_host: Option<String>,
+    /// cleanpipe's own directories (store, outputs): never sent, even if inside the context.
+    pub exclude_dirs: Vec<PathBuf>,
 }
 
 /// The built image, in the layout, and the build log.
@@ -98,20 +100,13 @@ pub async fn build(
     layout: &Layout,
     on_line: &(dyn Fn(&str) + Sync),
 ) -> Result<DockerBuilt> {
-    // The context goes through a temporary file, so it is streamed, never held in memory.
+    // The context is written by a blocking task into a pipe that feeds the request body.
     let epoch = options.epoch;
-    let tar_file = tokio::task::spawn_blocking(move || -> Result<std::fs::File> {
-        let tmp = tempfile::tempfile()
-            .map_err(|e| Error::io("cannot create a temporary file", std::env::temp_dir(), e))?;
-        let mut file = context::write_tar(&files, epoch, tmp)?;
-        use std::io::Seek;
-        file.rewind()
-            .map_err(|e| Error::io("cannot rewind the context", std::env::temp_dir(), e))?;
-        Ok(file)
-    })
-    .await
-    .map_err(|e| Error::environment(format!("context writer failed: {e}")))??;
-    let body = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(tar_file));
+    let (writer, reader) = tokio::io::duplex(256 * 1024);
+    let bridge = tokio_util::io::SyncIoBridge::new(writer);
+    let tar_task =
+        tokio::task::spawn_blocking(move || context::write_tar(&files, epoch, bridge).map(drop));
+    let body = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024);
 
     let build_args: HashMap<String, String> = options.build_args.clone().into_iter().collect();
     let labels: HashMap<String, String> = options.labels.clone().into_iter().collect();
@@ -174,6 +169,50 @@ pub async fn build(
         }
     }
 
+    tar_task
+        .await
+        .map_err(|e| Error::environment(format!("context writer failed: {e}")))??;
+
+    // A cached build yields the same engine image: reuse its earlier re-pack instead of exporting again.
+    let image_id = docker
+        .inspect_image(&options.cache_tag)
+        .await
+        .map_err(|e| Error::environment(format!("cannot inspect the built image: {e}")))?
+        .id
+        .unwrap_or_default();
+    // The memo lives beside the layout's blobs, not in index.json: a tag there would point at an
+    // image that is not signed yet.
+    let memo = layout.root().join("cleanpipe-cache").join(format!(
+        "docker-{}-{}.json",
+        image_id
+            .trim_start_matches("sha256:")
+            .get(..40)
+            .unwrap_or("unknown"),
+        options.epoch
+    ));
+    let remembered: Option<Descriptor> = std::fs::read(&memo)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    if let Some(desc) = remembered {
+        let manifest = crate::oci::types::Manifest::from_slice(
+            &layout.read_blob(&desc.digest)?,
+            "built image",
+        )?;
+        if manifest.layers.iter().all(|l| layout.has_blob(&l.digest))
+            && layout.has_blob(&manifest.config.digest)
+        {
+            on_line(&format!(
+                "engine image {image_id} unchanged; reusing its re-pack {}",
+                desc.digest
+            ));
+            return Ok(DockerBuilt {
+                manifest: desc,
+                layers: manifest.layers.len(),
+                log,
+            });
+        }
+    }
+
     // Export (`docker save`) and re-pack, streaming through a blocking reader.
     let export = docker
         .export_image(&options.cache_tag)
@@ -194,6 +233,10 @@ pub async fn build(
     .await
     .map_err(|e| Error::environment(format!("image import failed: {e}")))??;
     let (manifest, layout) = manifest;
+    crate::oci::layout::write_atomic(
+        &memo,
+        &serde_json::to_vec(&manifest).expect("descriptor serializes"),
+    )?;
     let layers = crate::oci::types::Manifest::from_slice(
         &layout.read_blob(&manifest.digest)?,
         "built image",

@@ -32,7 +32,11 @@ const MAX_KEPT_FILE: u64 = 64 * 1024 * 1024;
 
 impl ImageFs {
     /// Read the image `manifest` from `layout`, keeping files for which `wanted(path)` is true.
-    pub fn read(layout: &Layout, manifest: &Manifest, wanted: &dyn Fn(&str) -> bool) -> Result<Self> {
+    pub fn read(
+        layout: &Layout,
+        manifest: &Manifest,
+        wanted: &dyn Fn(&str) -> bool,
+    ) -> Result<Self> {
         let mut fs = ImageFs::default();
         for layer in &manifest.layers {
             let file = layout.open_blob(&layer.digest)?;
@@ -42,18 +46,35 @@ impl ImageFs {
             } else if layer.media_type.ends_with(".tar") || layer.media_type.ends_with("diff.tar") {
                 Box::new(file)
             } else {
-                return Err(Error::usage(format!("layer {} has media type `{}`, which cleanpipe cannot read", layer.digest, layer.media_type)));
+                return Err(Error::usage(format!(
+                    "layer {} has media type `{}`, which cleanpipe cannot read",
+                    layer.digest, layer.media_type
+                )));
             };
             // A gzip bomb stops here: expansion is bounded relative to the compressed size.
             let limit = compressed.saturating_mul(200).saturating_add(1 << 30);
-            let bounded = Bounded { inner: reader, left: limit, digest: layer.digest.clone() };
+            let bounded = Bounded {
+                inner: reader,
+                left: limit,
+                digest: layer.digest.clone(),
+            };
             fs.apply_layer(bounded, &layer.digest, wanted)
-                .map_err(|e| Error::usage(format!("layer {} is corrupt or unreadable: {e}", layer.digest)))?;
+                .map_err(|e| {
+                    Error::usage(format!(
+                        "layer {} is corrupt or unreadable: {e}",
+                        layer.digest
+                    ))
+                })?;
         }
         Ok(fs)
     }
 
-    fn apply_layer(&mut self, reader: impl Read, layer: &Digest, wanted: &dyn Fn(&str) -> bool) -> std::io::Result<()> {
+    fn apply_layer(
+        &mut self,
+        reader: impl Read,
+        layer: &Digest,
+        wanted: &dyn Fn(&str) -> bool,
+    ) -> std::io::Result<()> {
         let mut archive = tar::Archive::new(reader);
         let mut added: BTreeMap<String, FileRecord> = BTreeMap::new();
         let mut links: BTreeMap<String, String> = BTreeMap::new();
@@ -62,18 +83,29 @@ impl ImageFs {
         for entry in archive.entries()? {
             let mut entry = entry?;
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-            let Some(path) = normalise(&raw) else {
+            if raw.split('/').any(|part| part == "..") {
+                // Path traversal: never followed, reported.
                 self.skipped.push(raw);
                 continue;
+            }
+            let Some(path) = normalise(&raw) else {
+                continue;
             };
-            let (dir, name) = path.rsplit_once('/').map(|(d, n)| (d.to_string(), n)).unwrap_or((String::new(), path.as_str()));
+            let (dir, name) = path
+                .rsplit_once('/')
+                .map(|(d, n)| (d.to_string(), n))
+                .unwrap_or((String::new(), path.as_str()));
             if name == ".wh..wh..opq" {
                 opaque.push(dir);
                 continue;
             }
             if let Some(hidden) = name.strip_prefix(".wh.") {
                 if !hidden.is_empty() {
-                    whiteouts.push(if dir.is_empty() { hidden.to_string() } else { format!("{dir}/{hidden}") });
+                    whiteouts.push(if dir.is_empty() {
+                        hidden.to_string()
+                    } else {
+                        format!("{dir}/{hidden}")
+                    });
                 }
                 continue;
             }
@@ -85,11 +117,21 @@ impl ImageFs {
             } else if kind.is_file() && wanted(&path) && entry.size() <= MAX_KEPT_FILE {
                 let mut content = Vec::with_capacity(entry.size() as usize);
                 entry.read_to_end(&mut content)?;
-                added.insert(path, FileRecord { content, layer: layer.clone() });
+                added.insert(
+                    path,
+                    FileRecord {
+                        content,
+                        layer: layer.clone(),
+                    },
+                );
             } else if kind.is_hard_link() {
                 if let Ok(Some(target)) = entry.link_name() {
                     if let Some(target) = normalise(&target.to_string_lossy()) {
-                        if let Some(rec) = added.get(&target).or_else(|| self.files.get(&target)).cloned() {
+                        if let Some(rec) = added
+                            .get(&target)
+                            .or_else(|| self.files.get(&target))
+                            .cloned()
+                        {
                             added.insert(path, rec);
                         }
                     }
@@ -104,8 +146,10 @@ impl ImageFs {
         }
         for gone in whiteouts {
             let prefix = format!("{gone}/");
-            self.files.retain(|p, _| p != &gone && !p.starts_with(&prefix));
-            self.symlinks.retain(|p, _| p != &gone && !p.starts_with(&prefix));
+            self.files
+                .retain(|p, _| p != &gone && !p.starts_with(&prefix));
+            self.symlinks
+                .retain(|p, _| p != &gone && !p.starts_with(&prefix));
         }
         for (p, _) in &added {
             self.symlinks.remove(p);
@@ -136,9 +180,17 @@ impl ImageFs {
                     } else {
                         parts[..i - 1].join("/")
                     };
-                    let joined = if base.is_empty() { target.clone() } else { format!("{base}/{target}") };
+                    let joined = if base.is_empty() {
+                        target.clone()
+                    } else {
+                        format!("{base}/{target}")
+                    };
                     let rest = parts[i..].join("/");
-                    let next = if rest.is_empty() { joined } else { format!("{joined}/{rest}") };
+                    let next = if rest.is_empty() {
+                        joined
+                    } else {
+                        format!("{joined}/{rest}")
+                    };
                     resolved = resolve_dots(&next);
                     break;
                 }
@@ -218,12 +270,34 @@ mod tests {
         let d1 = Digest::of(b"1");
         let d2 = Digest::of(b"2");
         fs.apply_layer(
-            layer(&[("etc/a", b"a"), ("etc/b", b"b"), ("opt/x/1", b"1"), ("usr/lib/os-release", b"ID=x")], &[("etc/os-release", "../usr/lib/os-release")]).as_slice(),
+            layer(
+                &[
+                    ("etc/a", b"a"),
+                    ("etc/b", b"b"),
+                    ("opt/x/1", b"1"),
+                    ("usr/lib/os-release", b"ID=x"),
+                ],
+                &[("etc/os-release", "../usr/lib/os-release")],
+            )
+            .as_slice(),
             &d1,
             &all,
         )
         .unwrap();
-        fs.apply_layer(layer(&[("etc/.wh.a", b""), ("opt/x/.wh..wh..opq", b""), ("opt/x/2", b"2")], &[]).as_slice(), &d2, &all).unwrap();
+        fs.apply_layer(
+            layer(
+                &[
+                    ("etc/.wh.a", b""),
+                    ("opt/x/.wh..wh..opq", b""),
+                    ("opt/x/2", b"2"),
+                ],
+                &[],
+            )
+            .as_slice(),
+            &d2,
+            &all,
+        )
+        .unwrap();
         assert!(fs.get("etc/a").is_none());
         assert_eq!(fs.get("/etc/b").unwrap().content, b"b");
         assert!(fs.get("opt/x/1").is_none());
@@ -236,14 +310,19 @@ mod tests {
         assert_eq!(normalise("../../etc/passwd").as_deref(), Some("etc/passwd"));
         assert_eq!(normalise("./a/./b/../c").as_deref(), Some("a/c"));
         let mut fs = ImageFs::default();
-        fs.symlinks.insert("evil".into(), "/../../../etc/shadow".into());
+        fs.symlinks
+            .insert("evil".into(), "/../../../etc/shadow".into());
         assert!(fs.get("evil").is_none());
     }
 
     #[test]
     fn bounded_reader_stops_bombs() {
         let data = vec![0u8; 1000];
-        let mut r = Bounded { inner: data.as_slice(), left: 100, digest: Digest::of(b"x") };
+        let mut r = Bounded {
+            inner: data.as_slice(),
+            left: 100,
+            digest: Digest::of(b"x"),
+        };
         let mut out = Vec::new();
         assert!(r.read_to_end(&mut out).is_err());
     }

@@ -215,6 +215,7 @@ async fn docker_build(
         cache_tag: format!("cleanpipe.local/{sanitized}:build"),
         epoch: source.date_epoch,
         docker_host: ctx.env.get("DOCKER_HOST").cloned(),
+        exclude_dirs: vec![ctx.store_dir.clone(), ctx.outputs_dir.clone()],
     };
     // Secrets and .dockerignore are checked before the engine is contacted.
     let files = build::docker::prepare_context(&options)?;
