@@ -14,6 +14,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod redact;
 pub mod sbom;
+pub mod scan;
 pub mod sign;
 pub mod stages;
 

@@ -175,7 +175,8 @@ pub async fn materialize(
         Store::Layout(layout) => Ok((layout, resolved)),
         Store::Remote { remote, repo } => {
             let layout = Layout::create(scratch)?;
-            let manifest = crate::oci::types::Manifest::from_slice(&resolved.bytes, &image.to_string())?;
+            let manifest =
+                crate::oci::types::Manifest::from_slice(&resolved.bytes, &image.to_string())?;
             for blob in std::iter::once(&manifest.config).chain(manifest.layers.iter()) {
                 remote.pull_blob_into(&repo, &blob.digest, &layout).await?;
             }

@@ -67,41 +67,62 @@ pub struct Catalog {
 
 /// Which files the catalogers need (passed to [`ImageFs::read`]).
 pub fn wanted(path: &str) -> bool {
-    matches!(path, "etc/os-release" | "usr/lib/os-release" | "var/lib/dpkg/status" | "lib/apk/db/installed")
-        || path.starts_with("var/lib/dpkg/status.d/")
-        || (path.starts_with("usr/share/doc/") && path.ends_with("/copyright") && path.matches('/').count() == 4)
+    matches!(
+        path,
+        "etc/os-release" | "usr/lib/os-release" | "var/lib/dpkg/status" | "lib/apk/db/installed"
+    ) || path.starts_with("var/lib/dpkg/status.d/")
+        || (path.starts_with("usr/share/doc/")
+            && path.ends_with("/copyright")
+            && path.matches('/').count() == 4)
         || path.ends_with(".dist-info/METADATA")
         || path.ends_with(".egg-info/PKG-INFO")
         || is_npm_manifest(path)
 }
 
 fn is_npm_manifest(path: &str) -> bool {
-    let Some(rest) = path.strip_suffix("/package.json") else { return false };
-    let Some((_, after)) = rest.rsplit_once("node_modules/") else { return false };
+    let Some(rest) = path.strip_suffix("/package.json") else {
+        return false;
+    };
+    let Some((_, after)) = rest.rsplit_once("node_modules/") else {
+        return false;
+    };
     // node_modules/<name>/package.json or node_modules/@scope/<name>/package.json
     let parts: Vec<&str> = after.split('/').collect();
-    matches!(parts.as_slice(), [n] if !n.starts_with('@') && !n.starts_with('.')) || matches!(parts.as_slice(), [s, _] if s.starts_with('@'))
+    matches!(parts.as_slice(), [n] if !n.starts_with('@') && !n.starts_with('.'))
+        || matches!(parts.as_slice(), [s, _] if s.starts_with('@'))
 }
 
 /// Run every cataloger over the image. Output is sorted, so the same image gives the same list.
 pub fn catalog(fs: &ImageFs) -> Catalog {
-    let mut out = Catalog { distro: os_release(fs), ..Default::default() };
+    let mut out = Catalog {
+        distro: os_release(fs),
+        ..Default::default()
+    };
     dpkg(fs, &mut out);
     apk(fs, &mut out);
     python(fs, &mut out);
     npm(fs, &mut out);
-    out.packages.sort_by(|a, b| (a.kind, &a.name, &a.version, &a.location).cmp(&(b.kind, &b.name, &b.version, &b.location)));
-    out.packages.dedup_by(|a, b| a.kind == b.kind && a.name == b.name && a.version == b.version && a.location == b.location);
+    out.packages.sort_by(|a, b| {
+        (a.kind, &a.name, &a.version, &a.location).cmp(&(b.kind, &b.name, &b.version, &b.location))
+    });
+    out.packages.dedup_by(|a, b| {
+        a.kind == b.kind && a.name == b.name && a.version == b.version && a.location == b.location
+    });
     out
 }
 
 fn os_release(fs: &ImageFs) -> Option<Distro> {
-    let rec = fs.get("etc/os-release").or_else(|| fs.get("usr/lib/os-release"))?;
+    let rec = fs
+        .get("etc/os-release")
+        .or_else(|| fs.get("usr/lib/os-release"))?;
     let text = String::from_utf8_lossy(&rec.content);
     let mut fields = BTreeMap::new();
     for line in text.lines() {
         if let Some((k, v)) = line.split_once('=') {
-            fields.insert(k.trim().to_string(), v.trim().trim_matches(['"', '\'']).to_string());
+            fields.insert(
+                k.trim().to_string(),
+                v.trim().trim_matches(['"', '\'']).to_string(),
+            );
         }
     }
     Some(Distro {
@@ -146,7 +167,11 @@ fn paragraphs(text: &str) -> Vec<BTreeMap<String, String>> {
 }
 
 fn dpkg(fs: &ImageFs, out: &mut Catalog) {
-    let mut sources: Vec<(&String, &crate::sbom::fs::FileRecord)> = fs.files.iter().filter(|(p, _)| p.starts_with("var/lib/dpkg/status.d/")).collect();
+    let mut sources: Vec<(&String, &crate::sbom::fs::FileRecord)> = fs
+        .files
+        .iter()
+        .filter(|(p, _)| p.starts_with("var/lib/dpkg/status.d/"))
+        .collect();
     if let Some(rec) = fs.files.get_key_value("var/lib/dpkg/status") {
         sources.insert(0, rec);
     }
@@ -155,7 +180,10 @@ fn dpkg(fs: &ImageFs, out: &mut Catalog) {
         let text = String::from_utf8_lossy(&rec.content);
         for (i, p) in paragraphs(&text).into_iter().enumerate() {
             let (Some(name), Some(version)) = (p.get("Package"), p.get("Version")) else {
-                out.warnings.push(format!("/{path}: paragraph {} has no Package or Version; skipped", i + 1));
+                out.warnings.push(format!(
+                    "/{path}: paragraph {} has no Package or Version; skipped",
+                    i + 1
+                ));
                 continue;
             };
             if let Some(status) = p.get("Status") {
@@ -172,7 +200,10 @@ fn dpkg(fs: &ImageFs, out: &mut Catalog) {
                 None => (name.clone(), version.clone()),
             };
             let arch = p.get("Architecture").cloned();
-            let licenses = fs.get(&format!("usr/share/doc/{name}/copyright")).map(|r| dep5_licenses(&r.content)).unwrap_or_default();
+            let licenses = fs
+                .get(&format!("usr/share/doc/{name}/copyright"))
+                .map(|r| dep5_licenses(&r.content))
+                .unwrap_or_default();
             let purl = purl::deb(distro.as_ref(), name, version, arch.as_deref());
             out.packages.push(Package {
                 kind: Kind::Deb,
@@ -199,7 +230,11 @@ fn dep5_licenses(content: &[u8]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for line in text.lines() {
         if let Some(v) = line.strip_prefix("License:") {
-            for name in v.split([',', '|']).flat_map(|s| s.split(" or ")).flat_map(|s| s.split(" and ")) {
+            for name in v
+                .split([',', '|'])
+                .flat_map(|s| s.split(" or "))
+                .flat_map(|s| s.split(" and "))
+            {
                 let name = name.trim();
                 if !name.is_empty() && !out.iter().any(|o| o == name) {
                     out.push(name.to_string());
@@ -212,7 +247,9 @@ fn dep5_licenses(content: &[u8]) -> Vec<String> {
 }
 
 fn apk(fs: &ImageFs, out: &mut Catalog) {
-    let Some((path, rec)) = fs.files.get_key_value("lib/apk/db/installed") else { return };
+    let Some((path, rec)) = fs.files.get_key_value("lib/apk/db/installed") else {
+        return;
+    };
     let text = String::from_utf8_lossy(&rec.content);
     let distro = out.distro.clone();
     for (i, block) in text.split("\n\n").enumerate() {
@@ -226,7 +263,10 @@ fn apk(fs: &ImageFs, out: &mut Catalog) {
             continue;
         }
         let (Some(name), Some(version)) = (f.get("P"), f.get("V")) else {
-            out.warnings.push(format!("/{path}: record {} has no P: or V:; skipped", i + 1));
+            out.warnings.push(format!(
+                "/{path}: record {} has no P: or V:; skipped",
+                i + 1
+            ));
             continue;
         };
         let arch = f.get("A").map(|a| a.to_string());
@@ -236,7 +276,10 @@ fn apk(fs: &ImageFs, out: &mut Catalog) {
             version: version.to_string(),
             source_name: Some(f.get("o").unwrap_or(name).to_string()),
             source_version: Some(version.to_string()),
-            licenses: f.get("L").map(|l| l.split_whitespace().map(String::from).collect()).unwrap_or_default(),
+            licenses: f
+                .get("L")
+                .map(|l| l.split_whitespace().map(String::from).collect())
+                .unwrap_or_default(),
             purl: purl::apk(distro.as_ref(), name, version, arch.as_deref()),
             arch,
             location: format!("/{path}"),
@@ -246,19 +289,27 @@ fn apk(fs: &ImageFs, out: &mut Catalog) {
 }
 
 fn python(fs: &ImageFs, out: &mut Catalog) {
-    for (path, rec) in fs.files.iter().filter(|(p, _)| p.ends_with(".dist-info/METADATA") || p.ends_with(".egg-info/PKG-INFO")) {
+    for (path, rec) in fs
+        .files
+        .iter()
+        .filter(|(p, _)| p.ends_with(".dist-info/METADATA") || p.ends_with(".egg-info/PKG-INFO"))
+    {
         let text = String::from_utf8_lossy(&rec.content);
         // Headers end at the first blank line; the body is the description.
         let header = text.split("\n\n").next().unwrap_or("");
         let fields = paragraphs(header).into_iter().next().unwrap_or_default();
         let (Some(name), Some(version)) = (fields.get("Name"), fields.get("Version")) else {
-            out.warnings.push(format!("/{path}: no Name or Version; skipped"));
+            out.warnings
+                .push(format!("/{path}: no Name or Version; skipped"));
             continue;
         };
         let mut licenses = Vec::new();
         if let Some(expr) = fields.get("License-Expression") {
             licenses.push(expr.clone());
-        } else if let Some(l) = fields.get("License").filter(|l| !l.is_empty() && l.len() < 80 && !l.contains('\n')) {
+        } else if let Some(l) = fields
+            .get("License")
+            .filter(|l| !l.is_empty() && l.len() < 80 && !l.contains('\n'))
+        {
             licenses.push(l.clone());
         }
         out.packages.push(Package {
@@ -279,16 +330,22 @@ fn python(fs: &ImageFs, out: &mut Catalog) {
 fn npm(fs: &ImageFs, out: &mut Catalog) {
     for (path, rec) in fs.files.iter().filter(|(p, _)| is_npm_manifest(p)) {
         let Ok(json) = serde_json::from_slice::<serde_json::Value>(&rec.content) else {
-            out.warnings.push(format!("/{path}: not valid JSON; skipped"));
+            out.warnings
+                .push(format!("/{path}: not valid JSON; skipped"));
             continue;
         };
         let (Some(name), Some(version)) = (json["name"].as_str(), json["version"].as_str()) else {
-            out.warnings.push(format!("/{path}: no name or version; skipped"));
+            out.warnings
+                .push(format!("/{path}: no name or version; skipped"));
             continue;
         };
         let licenses = match &json["license"] {
             serde_json::Value::String(s) => vec![s.clone()],
-            serde_json::Value::Object(o) => o.get("type").and_then(|t| t.as_str()).map(|t| vec![t.to_string()]).unwrap_or_default(),
+            serde_json::Value::Object(o) => o
+                .get("type")
+                .and_then(|t| t.as_str())
+                .map(|t| vec![t.to_string()])
+                .unwrap_or_default(),
             _ => vec![],
         };
         out.packages.push(Package {
@@ -314,7 +371,13 @@ mod tests {
     fn fs_with(files: &[(&str, &str)]) -> ImageFs {
         let mut fs = ImageFs::default();
         for (p, c) in files {
-            fs.files.insert(p.to_string(), FileRecord { content: c.as_bytes().to_vec(), layer: Digest::of(b"l") });
+            fs.files.insert(
+                p.to_string(),
+                FileRecord {
+                    content: c.as_bytes().to_vec(),
+                    layer: Digest::of(b"l"),
+                },
+            );
         }
         fs
     }
@@ -333,10 +396,19 @@ mod tests {
         assert_eq!(c.distro.as_ref().unwrap().version_id.as_deref(), Some("12"));
         assert_eq!(c.packages.len(), 2);
         let ssl = &c.packages[0];
-        assert_eq!((ssl.name.as_str(), ssl.source_name.as_deref()), ("libssl3", Some("openssl")));
-        assert_eq!(ssl.purl, "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12");
+        assert_eq!(
+            (ssl.name.as_str(), ssl.source_name.as_deref()),
+            ("libssl3", Some("openssl"))
+        );
+        assert_eq!(
+            ssl.purl,
+            "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12"
+        );
         assert_eq!(ssl.licenses, vec!["Apache-2.0"]);
-        assert_eq!(c.packages[1].purl, "pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1?arch=all&distro=debian-12");
+        assert_eq!(
+            c.packages[1].purl,
+            "pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1?arch=all&distro=debian-12"
+        );
         assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
     }
 

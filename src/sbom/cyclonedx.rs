@@ -10,9 +10,20 @@ use crate::sbom::spdx::Subject;
 
 /// A stable `urn:uuid:` (version-5 shaped) from the image digest.
 fn serial(subject: &Subject) -> String {
-    let h = hex::encode(Sha256::digest(format!("cleanpipe-cyclonedx:{}", subject.digest)));
+    let h = hex::encode(Sha256::digest(format!(
+        "cleanpipe-cyclonedx:{}",
+        subject.digest
+    )));
     let variant = ["8", "9", "a", "b"][(h.as_bytes()[16] % 4) as usize];
-    format!("urn:uuid:{}-{}-5{}-{}{}-{}", &h[0..8], &h[8..12], &h[13..16], variant, &h[17..20], &h[20..32])
+    format!(
+        "urn:uuid:{}-{}-5{}-{}{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        variant,
+        &h[17..20],
+        &h[20..32]
+    )
 }
 
 pub fn document(subject: &Subject, catalog: &Catalog) -> Value {
@@ -58,7 +69,10 @@ pub fn document(subject: &Subject, catalog: &Catalog) -> Value {
             );
         }
         if let Some(src) = &p.source_name {
-            c["properties"].as_array_mut().expect("array").push(json!({"name": "cleanpipe:source-package", "value": src}));
+            c["properties"]
+                .as_array_mut()
+                .expect("array")
+                .push(json!({"name": "cleanpipe:source-package", "value": src}));
         }
         refs.push(bom_ref);
         components.push(c);

@@ -3,12 +3,47 @@
 //! with its text recorded (what SPDX validators require).
 
 const SPDX_IDS: &[&str] = &[
-    "0BSD", "AGPL-3.0-only", "AGPL-3.0-or-later", "Apache-1.1", "Apache-2.0", "Artistic-2.0", "BSD-2-Clause",
-    "BSD-3-Clause", "BSL-1.0", "BlueOak-1.0.0", "CC0-1.0", "CC-BY-4.0", "EPL-1.0", "EPL-2.0", "GPL-1.0-or-later",
-    "GPL-2.0-only", "GPL-2.0-or-later", "GPL-3.0-only", "GPL-3.0-or-later", "ISC", "LGPL-2.0-only",
-    "LGPL-2.0-or-later", "LGPL-2.1-only", "LGPL-2.1-or-later", "LGPL-3.0-only", "LGPL-3.0-or-later", "MIT",
-    "MIT-0", "MPL-1.1", "MPL-2.0", "OpenSSL", "PSF-2.0", "PostgreSQL", "Python-2.0", "Ruby", "Unlicense", "WTFPL",
-    "X11", "Zlib", "bzip2-1.0.6", "curl",
+    "0BSD",
+    "AGPL-3.0-only",
+    "AGPL-3.0-or-later",
+    "Apache-1.1",
+    "Apache-2.0",
+    "Artistic-2.0",
+    "BSD-2-Clause",
+    "BSD-3-Clause",
+    "BSL-1.0",
+    "BlueOak-1.0.0",
+    "CC0-1.0",
+    "CC-BY-4.0",
+    "EPL-1.0",
+    "EPL-2.0",
+    "GPL-1.0-or-later",
+    "GPL-2.0-only",
+    "GPL-2.0-or-later",
+    "GPL-3.0-only",
+    "GPL-3.0-or-later",
+    "ISC",
+    "LGPL-2.0-only",
+    "LGPL-2.0-or-later",
+    "LGPL-2.1-only",
+    "LGPL-2.1-or-later",
+    "LGPL-3.0-only",
+    "LGPL-3.0-or-later",
+    "MIT",
+    "MIT-0",
+    "MPL-1.1",
+    "MPL-2.0",
+    "OpenSSL",
+    "PSF-2.0",
+    "PostgreSQL",
+    "Python-2.0",
+    "Ruby",
+    "Unlicense",
+    "WTFPL",
+    "X11",
+    "Zlib",
+    "bzip2-1.0.6",
+    "curl",
 ];
 
 /// Debian `copyright` short names → SPDX identifiers.
@@ -57,25 +92,45 @@ pub fn classify(name: &str) -> License {
     if let Some(id) = SPDX_IDS.iter().find(|id| id.eq_ignore_ascii_case(name)) {
         return License::Id(id.to_string());
     }
-    if let Some((_, id)) = DEBIAN_NAMES.iter().find(|(d, _)| d.eq_ignore_ascii_case(name)) {
+    if let Some((_, id)) = DEBIAN_NAMES
+        .iter()
+        .find(|(d, _)| d.eq_ignore_ascii_case(name))
+    {
         return License::Id(id.to_string());
     }
     let slug: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
-    License::Ref { id: format!("LicenseRef-{}", slug.trim_matches('-')), name: name.to_string() }
+    License::Ref {
+        id: format!("LicenseRef-{}", slug.trim_matches('-')),
+        name: name.to_string(),
+    }
 }
 
 /// The SPDX expression for a package's licenses (AND of all), or `None` when there are none.
 pub fn expression(names: &[String]) -> Option<(String, Vec<License>)> {
-    let mut licenses: Vec<License> = names.iter().filter(|n| !n.trim().is_empty()).map(|n| classify(n)).collect();
+    let mut licenses: Vec<License> = names
+        .iter()
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| classify(n))
+        .collect();
     licenses.sort();
     licenses.dedup();
     if licenses.is_empty() {
         return None;
     }
-    let expr = licenses.iter().map(|l| l.spdx().to_string()).collect::<Vec<_>>().join(" AND ");
+    let expr = licenses
+        .iter()
+        .map(|l| l.spdx().to_string())
+        .collect::<Vec<_>>()
+        .join(" AND ");
     Some((expr, licenses))
 }
 
@@ -89,7 +144,10 @@ mod tests {
         assert_eq!(classify("GPL-2+"), License::Id("GPL-2.0-or-later".into()));
         assert_eq!(
             classify("public domain"),
-            License::Ref { id: "LicenseRef-public-domain".into(), name: "public domain".into() }
+            License::Ref {
+                id: "LicenseRef-public-domain".into(),
+                name: "public domain".into()
+            }
         );
         let (expr, _) = expression(&["MIT".into(), "GPL-2".into(), "MIT".into()]).unwrap();
         assert_eq!(expr, "GPL-2.0-only AND MIT");

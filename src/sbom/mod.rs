@@ -20,7 +20,8 @@ pub fn catalog_image(layout: &Layout, manifest: &Manifest) -> Result<Catalog> {
     let fs = fs::ImageFs::read(layout, manifest, &catalog::wanted)?;
     let mut c = catalog::catalog(&fs);
     for s in fs.skipped {
-        c.warnings.push(format!("unsafe path `{s}` in a layer was ignored"));
+        c.warnings
+            .push(format!("unsafe path `{s}` in a layer was ignored"));
     }
     Ok(c)
 }

@@ -18,13 +18,23 @@ pub fn encode(s: &str, keep: &[u8]) -> String {
 fn qualifiers(pairs: &[(&str, Option<String>)]) -> String {
     let mut q: Vec<(String, String)> = pairs
         .iter()
-        .filter_map(|(k, v)| v.as_ref().filter(|v| !v.is_empty()).map(|v| (k.to_string(), encode(v, b""))))
+        .filter_map(|(k, v)| {
+            v.as_ref()
+                .filter(|v| !v.is_empty())
+                .map(|v| (k.to_string(), encode(v, b"")))
+        })
         .collect();
     q.sort();
     if q.is_empty() {
         return String::new();
     }
-    format!("?{}", q.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&"))
+    format!(
+        "?{}",
+        q.into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    )
 }
 
 fn distro_qualifier(d: Option<&Distro>) -> Option<String> {
@@ -42,7 +52,10 @@ pub fn deb(d: Option<&Distro>, name: &str, version: &str, arch: Option<&str>) ->
         encode(&vendor.to_ascii_lowercase(), b""),
         encode(&name.to_ascii_lowercase(), b""),
         encode(version, b":"),
-        qualifiers(&[("arch", arch.map(String::from)), ("distro", distro_qualifier(d))])
+        qualifiers(&[
+            ("arch", arch.map(String::from)),
+            ("distro", distro_qualifier(d))
+        ])
     )
 }
 
@@ -53,7 +66,10 @@ pub fn apk(d: Option<&Distro>, name: &str, version: &str, arch: Option<&str>) ->
         encode(&vendor.to_ascii_lowercase(), b""),
         encode(&name.to_ascii_lowercase(), b""),
         encode(version, b""),
-        qualifiers(&[("arch", arch.map(String::from)), ("distro", distro_qualifier(d))])
+        qualifiers(&[
+            ("arch", arch.map(String::from)),
+            ("distro", distro_qualifier(d))
+        ])
     )
 }
 
@@ -76,12 +92,18 @@ pub fn pep503(name: &str) -> String {
 }
 
 pub fn pypi(name: &str, version: &str) -> String {
-    format!("pkg:pypi/{}@{}", encode(&pep503(name), b""), encode(version, b""))
+    format!(
+        "pkg:pypi/{}@{}",
+        encode(&pep503(name), b""),
+        encode(version, b"")
+    )
 }
 
 pub fn npm(name: &str, version: &str) -> String {
     let path = match name.split_once('/') {
-        Some((scope, n)) if scope.starts_with('@') => format!("{}/{}", encode(scope, b""), encode(n, b"")),
+        Some((scope, n)) if scope.starts_with('@') => {
+            format!("{}/{}", encode(scope, b""), encode(n, b""))
+        }
         _ => encode(name, b""),
     };
     format!("pkg:npm/{path}@{}", encode(version, b""))
@@ -89,7 +111,9 @@ pub fn npm(name: &str, version: &str) -> String {
 
 /// `pkg:oci/<name>@<digest>?repository_url=…` for the image itself.
 pub fn oci(repository: Option<&str>, digest: &str) -> String {
-    let name = repository.and_then(|r| r.rsplit('/').next()).unwrap_or("image");
+    let name = repository
+        .and_then(|r| r.rsplit('/').next())
+        .unwrap_or("image");
     format!(
         "pkg:oci/{}@{}{}",
         encode(&name.to_ascii_lowercase(), b""),

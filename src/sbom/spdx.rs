@@ -22,7 +22,15 @@ pub struct Subject {
 }
 
 fn spdx_id(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 pub fn document(subject: &Subject, catalog: &Catalog) -> Value {
@@ -67,7 +75,12 @@ pub fn document(subject: &Subject, catalog: &Catalog) -> Value {
     }
     let mut extracted: BTreeMap<String, String> = BTreeMap::new();
     for (i, p) in catalog.packages.iter().enumerate() {
-        let id = spdx_id(&format!("SPDXRef-Package-{}-{}-{}", p.kind.as_str(), p.name, i + 1));
+        let id = spdx_id(&format!(
+            "SPDXRef-Package-{}-{}-{}",
+            p.kind.as_str(),
+            p.name,
+            i + 1
+        ));
         let declared = match license::expression(&p.licenses) {
             Some((expr, licenses)) => {
                 for l in licenses {

@@ -11,11 +11,18 @@ use crate::sbom::{self, Format, Subject};
 pub async fn sbom(args: &SbomArgs, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
     let image = ImageRef::parse(&args.image)?;
     let remote = settings::remote_options(&args.registry, redactor)?;
-    let scratch = tempfile::tempdir().map_err(|e| Error::io("cannot create a temporary directory", std::env::temp_dir(), e))?;
+    let scratch = tempfile::tempdir().map_err(|e| {
+        Error::io(
+            "cannot create a temporary directory",
+            std::env::temp_dir(),
+            e,
+        )
+    })?;
     let (layout, resolved) = materialize(&image, &remote, scratch.path()).await?;
     let manifest = Manifest::from_slice(&resolved.bytes, &image.to_string())?;
-    let config: crate::oci::types::ImageConfig = serde_json::from_slice(&layout.read_blob(&manifest.config.digest)?)
-        .map_err(|e| Error::usage(format!("the config of {image} is malformed: {e}")))?;
+    let config: crate::oci::types::ImageConfig =
+        serde_json::from_slice(&layout.read_blob(&manifest.config.digest)?)
+            .map_err(|e| Error::usage(format!("the config of {image} is malformed: {e}")))?;
     let layout2 = layout.clone();
     let catalog = tokio::task::spawn_blocking(move || sbom::catalog_image(&layout2, &manifest))
         .await
@@ -30,7 +37,9 @@ pub async fn sbom(args: &SbomArgs, printer: &Printer, redactor: &Redactor) -> Re
     let subject = Subject {
         name,
         digest: resolved.digest.clone(),
-        created: config.created.unwrap_or_else(|| "1970-01-01T00:00:00Z".into()),
+        created: config
+            .created
+            .unwrap_or_else(|| "1970-01-01T00:00:00Z".into()),
         repository,
     };
     let format = match args.format {
@@ -38,7 +47,12 @@ pub async fn sbom(args: &SbomArgs, printer: &Printer, redactor: &Redactor) -> Re
         SbomFormatArg::CyclonedxJson => Format::CyclonedxJson,
     };
     let bytes = format.render(&subject, &catalog);
-    printer.status(&format!("{} package(s) in {} ({})", catalog.packages.len(), image, resolved.digest));
+    printer.status(&format!(
+        "{} package(s) in {} ({})",
+        catalog.packages.len(),
+        image,
+        resolved.digest
+    ));
     match &args.output {
         Some(path) => crate::oci::layout::write_atomic(path, &bytes)?,
         None => printer.data(String::from_utf8_lossy(&bytes).trim_end()),

@@ -1,0 +1,321 @@
+//! Vulnerability scanning: OSV records ([`osv`]) matched against catalogued packages with each
+//! ecosystem's version ordering ([`version`]), severities from CVSS ([`cvss`]), a gate with
+//! waivers, and reports as a table, JSON and SARIF 2.1.0 ([`report`]).
+
+pub mod cvss;
+pub mod osv;
+pub mod report;
+pub mod version;
+
+use std::cmp::Ordering;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::oci::types::Digest;
+use crate::pipeline::model::{Severity as Threshold, Waiver};
+use crate::sbom::catalog::{Catalog, Kind, Package};
+use osv::{Affected, Database, Event};
+use version::Scheme;
+
+/// A finding's severity, ordered from least to most severe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Unknown,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn from_score(score: f64) -> Self {
+        match score {
+            s if s >= 9.0 => Severity::Critical,
+            s if s >= 7.0 => Severity::High,
+            s if s >= 4.0 => Severity::Medium,
+            s if s > 0.0 => Severity::Low,
+            _ => Severity::Unknown,
+        }
+    }
+
+    pub fn from_label(label: &str) -> Self {
+        match label.to_ascii_uppercase().as_str() {
+            "CRITICAL" => Severity::Critical,
+            "HIGH" => Severity::High,
+            "MODERATE" | "MEDIUM" => Severity::Medium,
+            "LOW" => Severity::Low,
+            _ => Severity::Unknown,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Severity::Unknown => "unknown",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// Whether this severity reaches `threshold`. `unknown` never trips a gate (as in grype).
+    pub fn trips(&self, threshold: Threshold) -> bool {
+        let min = match threshold {
+            Threshold::None => return false,
+            Threshold::Low => Severity::Low,
+            Threshold::Medium => Severity::Medium,
+            Threshold::High => Severity::High,
+            Threshold::Critical => Severity::Critical,
+        };
+        *self != Severity::Unknown && *self >= min
+    }
+}
+
+/// One advisory affecting one installed package.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    pub id: String,
+    pub aliases: Vec<String>,
+    pub package: String,
+    pub kind: Kind,
+    pub version: String,
+    pub fixed_version: Option<String>,
+    pub severity: Severity,
+    pub score: Option<f64>,
+    pub purl: String,
+    pub location: String,
+    pub layer: Digest,
+    pub summary: String,
+    /// The reason of the waiver that covers this finding, if one applies.
+    pub waived: Option<String>,
+}
+
+fn ecosystem_of(p: &Package, catalog: &Catalog) -> Option<(String, String, String, Scheme)> {
+    let distro = catalog.distro.as_ref();
+    match p.kind {
+        Kind::Deb => {
+            let d = distro?;
+            let eco = match d.id.as_str() {
+                "debian" => format!("Debian:{}", d.version_id.as_deref()?.split('.').next()?),
+                "ubuntu" => format!("Ubuntu:{}", d.version_id.as_deref()?),
+                _ => return None,
+            };
+            let name = p.source_name.clone().unwrap_or_else(|| p.name.clone());
+            let version = p.source_version.clone().unwrap_or_else(|| p.version.clone());
+            Some((eco, name, version, Scheme::Dpkg))
+        }
+        Kind::Apk => {
+            let v = distro?.version_id.as_deref()?;
+            let minor: Vec<&str> = v.split('.').take(2).collect();
+            let name = p.source_name.clone().unwrap_or_else(|| p.name.clone());
+            Some((format!("Alpine:v{}", minor.join(".")), name, p.version.clone(), Scheme::Apk))
+        }
+        Kind::Python => Some(("PyPI".into(), p.name.clone(), p.version.clone(), Scheme::Pep440)),
+        Kind::Npm => Some(("npm".into(), p.name.clone(), p.version.clone(), Scheme::Semver)),
+    }
+}
+
+/// Whether `version` is affected per one `affected[]` entry; returns the first fix above it.
+fn affected(version: &str, a: &Affected, scheme: Scheme) -> Option<Option<String>> {
+    if a.versions.iter().any(|v| v == version) {
+        return Some(None);
+    }
+    for range in &a.ranges {
+        let scheme = if range.kind == "SEMVER" { Scheme::Semver } else { scheme };
+        let cmp = |x: &str, y: &str| -> Option<Ordering> {
+            if x == "0" {
+                return Some(if y == "0" { Ordering::Equal } else { Ordering::Less });
+            }
+            if y == "0" {
+                return Some(Ordering::Greater);
+            }
+            version::compare(scheme, x, y)
+        };
+        let value = |e: &Event| match e {
+            Event::Introduced(v) | Event::Fixed(v) | Event::LastAffected(v) | Event::Limit(v) => v.clone(),
+        };
+        let mut events = range.events.clone();
+        events.sort_by(|x, y| cmp(&value(x), &value(y)).unwrap_or(Ordering::Equal));
+        let mut vulnerable = false;
+        let mut within_limit = !events.iter().any(|e| matches!(e, Event::Limit(_)));
+        for e in &events {
+            let Some(o) = cmp(version, &value(e)) else { return None };
+            match e {
+                Event::Introduced(_) if o != Ordering::Less => vulnerable = true,
+                Event::Fixed(_) if o != Ordering::Less => vulnerable = false,
+                Event::LastAffected(_) if o == Ordering::Greater => vulnerable = false,
+                Event::Limit(_) if o == Ordering::Less => within_limit = true,
+                _ => {}
+            }
+        }
+        if vulnerable && within_limit {
+            let fixed = events.iter().find_map(|e| match e {
+                Event::Fixed(f) if cmp(version, f) == Some(Ordering::Less) => Some(f.clone()),
+                _ => None,
+            });
+            return Some(fixed);
+        }
+    }
+    None
+}
+
+/// Match every package of `catalog` against `db`. Sorted by severity (worst first), id, package.
+pub fn match_catalog(catalog: &Catalog, db: &Database) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for p in &catalog.packages {
+        let Some((ecosystem, name, version, scheme)) = ecosystem_of(p, catalog) else { continue };
+        let Some(entries) = db.index.get(&osv::key(&ecosystem, &name)) else { continue };
+        for a in entries {
+            let same = if ecosystem.contains(':') { a.ecosystem == ecosystem } else { a.ecosystem.split(':').next() == Some(&ecosystem) };
+            if !same {
+                continue;
+            }
+            if let Some(fixed) = affected(&version, a, scheme) {
+                let adv = &db.advisories[a.advisory];
+                if findings.iter().any(|f: &Finding| f.id == adv.id && f.package == p.name && f.version == p.version) {
+                    continue;
+                }
+                findings.push(Finding {
+                    id: adv.id.clone(),
+                    aliases: adv.aliases.clone(),
+                    package: p.name.clone(),
+                    kind: p.kind,
+                    version: p.version.clone(),
+                    fixed_version: fixed,
+                    severity: adv.severity,
+                    score: adv.score,
+                    purl: p.purl.clone(),
+                    location: p.location.clone(),
+                    layer: p.layer.clone(),
+                    summary: adv.summary.clone(),
+                    waived: None,
+                });
+            }
+        }
+    }
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)).then(a.package.cmp(&b.package)));
+    findings
+}
+
+/// The gate's verdict over a list of findings.
+#[derive(Clone, Debug, Serialize)]
+pub struct GateResult {
+    pub threshold: Threshold,
+    pub failing: Vec<String>,
+    pub expired_waivers: Vec<String>,
+    pub passed: bool,
+}
+
+/// Apply waivers (unexpired ones only; `today` is `YYYY-MM-DD`) and the threshold.
+pub fn gate(findings: &mut [Finding], threshold: Threshold, waivers: &[Waiver], today: &str) -> Result<GateResult> {
+    let mut expired = Vec::new();
+    for w in waivers {
+        if time::Date::parse(&w.expires, &time::macros::format_description!("[year]-[month]-[day]")).is_err() {
+            return Err(Error::usage(format!("waiver `{}`: expires `{}` is not a YYYY-MM-DD date", w.id, w.expires)));
+        }
+        if w.reason.trim().is_empty() {
+            return Err(Error::usage(format!("waiver `{}` has no reason", w.id)).with_hint("say why the finding is acceptable"));
+        }
+        if w.expires.as_str() < today {
+            expired.push(format!("waiver for {} expired on {} and no longer applies", w.id, w.expires));
+            continue;
+        }
+        for f in findings.iter_mut() {
+            let id_matches = f.id == w.id || f.aliases.iter().any(|a| a == &w.id);
+            let pkg_matches = w.package.as_ref().is_none_or(|p| p == &f.package);
+            if id_matches && pkg_matches {
+                f.waived = Some(w.reason.clone());
+            }
+        }
+    }
+    let failing: Vec<String> = findings
+        .iter()
+        .filter(|f| f.waived.is_none() && f.severity.trips(threshold))
+        .map(|f| {
+            format!(
+                "{} ({}) in {} {}{}",
+                f.id,
+                f.severity.as_str(),
+                f.package,
+                f.version,
+                f.fixed_version.as_ref().map(|v| format!(", fixed in {v}")).unwrap_or_default()
+            )
+        })
+        .collect();
+    Ok(GateResult { threshold, passed: failing.is_empty(), failing, expired_waivers: expired })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sbom::catalog::Distro;
+
+    fn db_from(records: &[&str]) -> Database {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, r) in records.iter().enumerate() {
+            std::fs::write(dir.path().join(format!("{i}.json")), r).unwrap();
+        }
+        Database::load(dir.path()).unwrap()
+    }
+
+    fn pkg(kind: Kind, name: &str, version: &str, source: Option<&str>) -> Package {
+        Package {
+            kind,
+            name: name.into(),
+            version: version.into(),
+            source_name: source.map(String::from),
+            source_version: source.map(|_| version.to_string()),
+            arch: None,
+            licenses: vec![],
+            location: "/x".into(),
+            layer: Digest::of(b"l"),
+            purl: String::new(),
+        }
+    }
+
+    // Hand-written edge-case records (not real advisories): withdrawn, last_affected, limit, epochs.
+    const HAND_LAST_AFFECTED: &str = r#"{"id":"HAND-1","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"demo"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"1.0"},{"last_affected":"1.5"}]}]}],"database_specific":{"severity":"HIGH"}}"#;
+    const HAND_WITHDRAWN: &str = r#"{"id":"HAND-2","modified":"2026-01-01T00:00:00Z","withdrawn":"2026-01-02T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"demo"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}]}"#;
+    const HAND_EPOCH: &str = r#"{"id":"HAND-3","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Debian:12","name":"src"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1:1.0-1~deb12u1"}]}]}]}"#;
+    const HAND_BAD_RANGE: &str = r#"{"id":"HAND-4","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"x"},"ranges":[{"type":"WEIRD","events":[{"introduced":"0"}]}]}]}"#;
+
+    #[test]
+    fn ranges_and_edge_cases() {
+        let db = db_from(&[HAND_LAST_AFFECTED, HAND_WITHDRAWN, HAND_EPOCH, HAND_BAD_RANGE, "{not json"]);
+        assert_eq!(db.withdrawn, 1);
+        assert_eq!(db.warnings.len(), 2, "{:?}", db.warnings);
+        let catalog = Catalog {
+            distro: Some(Distro { id: "debian".into(), version_id: Some("12".into()), ..Default::default() }),
+            packages: vec![
+                pkg(Kind::Python, "Demo", "1.5", None),
+                pkg(Kind::Python, "demo", "1.5.1", None),
+                pkg(Kind::Deb, "libsrc1", "9.9-1", Some("src")),
+                pkg(Kind::Deb, "libsrc2", "1:0.9-1", Some("src")),
+            ],
+            warnings: vec![],
+        };
+        let f = match_catalog(&catalog, &db);
+        let got: Vec<(&str, &str, &str)> = f.iter().map(|f| (f.id.as_str(), f.package.as_str(), f.version.as_str())).collect();
+        // 9.9-1 has epoch 0, which sorts before epoch 1: affected. 1:0.9-1 < 1:1.0-1~deb12u1: affected.
+        assert_eq!(got, vec![("HAND-1", "Demo", "1.5"), ("HAND-3", "libsrc1", "9.9-1"), ("HAND-3", "libsrc2", "1:0.9-1")]);
+        assert_eq!(f[0].severity, Severity::High);
+    }
+
+    #[test]
+    fn waivers_apply_until_they_expire() {
+        let db = db_from(&[HAND_LAST_AFFECTED]);
+        let catalog = Catalog { distro: None, packages: vec![pkg(Kind::Python, "demo", "1.2", None)], warnings: vec![] };
+        let waiver = |expires: &str| Waiver { id: "HAND-1".into(), package: None, reason: "not reachable".into(), expires: expires.into() };
+        let mut f = match_catalog(&catalog, &db);
+        let g = gate(&mut f, Threshold::High, &[waiver("2027-01-31")], "2026-11-25").unwrap();
+        assert!(g.passed && f[0].waived.is_some());
+        let mut f = match_catalog(&catalog, &db);
+        let g = gate(&mut f, Threshold::High, &[waiver("2026-01-31")], "2026-11-25").unwrap();
+        assert!(!g.passed);
+        assert_eq!(g.expired_waivers.len(), 1);
+        let mut f = match_catalog(&catalog, &db);
+        assert!(gate(&mut f, Threshold::Critical, &[], "2026-11-25").unwrap().passed);
+    }
+}

@@ -1,0 +1,265 @@
+//! Loading OSV records (a directory of `*.json`, or a `.zip` as osv.dev publishes per
+//! ecosystem) into an index by (ecosystem, package). Malformed records are skipped and counted,
+//! never silently.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::scan::cvss;
+use crate::scan::Severity;
+
+/// The parts of an OSV record the matcher uses.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Advisory {
+    pub id: String,
+    pub aliases: Vec<String>,
+    pub summary: String,
+    pub modified: String,
+    pub severity: Severity,
+    pub score: Option<f64>,
+}
+
+/// One `affected[]` entry, normalised.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Affected {
+    pub advisory: usize,
+    /// The full ecosystem string (`Debian:12`, `PyPI`).
+    pub ecosystem: String,
+    pub ranges: Vec<Range>,
+    pub versions: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Range {
+    /// `ECOSYSTEM` or `SEMVER`.
+    pub kind: String,
+    pub events: Vec<Event>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Event {
+    Introduced(String),
+    Fixed(String),
+    LastAffected(String),
+    Limit(String),
+}
+
+/// The loaded database.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Database {
+    pub advisories: Vec<Advisory>,
+    /// (base ecosystem, normalised package name) → affected entries.
+    pub index: HashMap<String, Vec<Affected>>,
+    pub warnings: Vec<String>,
+    pub withdrawn: usize,
+}
+
+#[derive(Deserialize)]
+struct RawRecord {
+    id: String,
+    #[serde(default)]
+    modified: String,
+    #[serde(default)]
+    withdrawn: Option<String>,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
+    summary: Option<String>,
+    #[serde(default)]
+    details: Option<String>,
+    #[serde(default)]
+    severity: Vec<RawSeverity>,
+    #[serde(default)]
+    affected: Vec<RawAffected>,
+    #[serde(default)]
+    database_specific: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct RawSeverity {
+    #[serde(rename = "type")]
+    kind: String,
+    score: String,
+}
+
+#[derive(Deserialize)]
+struct RawAffected {
+    package: Option<RawPackage>,
+    #[serde(default)]
+    ranges: Vec<RawRange>,
+    #[serde(default)]
+    versions: Vec<String>,
+    #[serde(default)]
+    severity: Vec<RawSeverity>,
+}
+
+#[derive(Deserialize)]
+struct RawPackage {
+    ecosystem: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct RawRange {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    events: Vec<BTreeMap<String, String>>,
+}
+
+/// The key advisories are indexed under.
+pub fn key(ecosystem: &str, name: &str) -> String {
+    let base = ecosystem.split(':').next().unwrap_or(ecosystem);
+    let name = if base == "PyPI" { crate::sbom::purl::pep503(name) } else { name.to_string() };
+    format!("{base}\u{0}{name}")
+}
+
+impl Database {
+    /// Load a directory (recursively) or a zip of OSV JSON records.
+    pub fn load(path: &Path) -> Result<Self> {
+        let mut db = Database::default();
+        let meta = std::fs::metadata(path).map_err(|e| {
+            Error::usage(format!("vulnerability database `{}`: {e}", path.display()))
+                .with_hint("point `scan.db` (or `--db`) at a directory of OSV records or an osv.dev `all.zip`")
+        })?;
+        if meta.is_dir() {
+            let mut files = Vec::new();
+            collect_json(path, &mut files)?;
+            files.sort();
+            for f in files {
+                match std::fs::read(&f) {
+                    Ok(bytes) => db.add(&bytes, &f.display().to_string()),
+                    Err(e) => db.warnings.push(format!("{}: {e}", f.display())),
+                }
+            }
+        } else {
+            let file = std::fs::File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
+            let mut zip = zip::ZipArchive::new(file)
+                .map_err(|e| Error::usage(format!("`{}` is not a readable zip: {e}", path.display())))?;
+            for i in 0..zip.len() {
+                let mut entry = match zip.by_index(i) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        db.warnings.push(format!("{} entry {i}: {e}", path.display()));
+                        continue;
+                    }
+                };
+                if !entry.name().ends_with(".json") {
+                    continue;
+                }
+                let name = entry.name().to_string();
+                let mut bytes = Vec::new();
+                // Bounded: one OSV record is small; a huge entry is refused, not expanded.
+                if let Err(e) = (&mut entry).take(16 * 1024 * 1024).read_to_end(&mut bytes) {
+                    db.warnings.push(format!("{name}: {e}"));
+                    continue;
+                }
+                db.add(&bytes, &name);
+            }
+        }
+        Ok(db)
+    }
+
+    fn add(&mut self, bytes: &[u8], origin: &str) {
+        let record: RawRecord = match serde_json::from_slice(bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                self.warnings.push(format!("{origin}: not a valid OSV record: {e}"));
+                return;
+            }
+        };
+        if record.withdrawn.is_some() {
+            self.withdrawn += 1;
+            return;
+        }
+        let mut all_severity: Vec<&RawSeverity> = record.severity.iter().collect();
+        all_severity.extend(record.affected.iter().flat_map(|a| a.severity.iter()));
+        let score = all_severity
+            .iter()
+            .filter(|s| s.kind == "CVSS_V3")
+            .filter_map(|s| cvss::base_score_v3(&s.score))
+            .fold(None, |best: Option<f64>, s| Some(best.map_or(s, |b| b.max(s))));
+        let severity = match score {
+            Some(s) => Severity::from_score(s),
+            None => record
+                .database_specific
+                .as_ref()
+                .and_then(|d| d.get("severity"))
+                .and_then(|s| s.as_str())
+                .map(Severity::from_label)
+                .unwrap_or(Severity::Unknown),
+        };
+        let index = self.advisories.len();
+        self.advisories.push(Advisory {
+            id: record.id.clone(),
+            aliases: record.aliases,
+            summary: record.summary.or(record.details.map(|d| d.lines().next().unwrap_or("").to_string())).unwrap_or_default(),
+            modified: record.modified,
+            severity,
+            score,
+        });
+        for a in record.affected {
+            let Some(pkg) = a.package else { continue };
+            let mut ranges = Vec::new();
+            for r in a.ranges {
+                if r.kind == "GIT" {
+                    continue; // commit ranges do not apply to installed packages
+                }
+                if r.kind != "ECOSYSTEM" && r.kind != "SEMVER" {
+                    self.warnings.push(format!("{origin}: {}: unknown range type `{}` skipped", record.id, r.kind));
+                    continue;
+                }
+                let mut events = Vec::new();
+                for e in r.events {
+                    for (k, v) in e {
+                        events.push(match k.as_str() {
+                            "introduced" => Event::Introduced(v),
+                            "fixed" => Event::Fixed(v),
+                            "last_affected" => Event::LastAffected(v),
+                            "limit" => Event::Limit(v),
+                            other => {
+                                self.warnings.push(format!("{origin}: {}: unknown event `{other}` skipped", record.id));
+                                continue;
+                            }
+                        });
+                    }
+                }
+                ranges.push(Range { kind: r.kind, events });
+            }
+            self.index.entry(key(&pkg.ecosystem, &pkg.name)).or_default().push(Affected {
+                advisory: index,
+                ecosystem: pkg.ecosystem,
+                ranges,
+                versions: a.versions,
+            });
+        }
+    }
+
+    /// Ecosystems, record count and newest `modified`, for `cleanpipe db stats`.
+    pub fn stats(&self) -> (BTreeMap<String, usize>, usize, Option<String>) {
+        let mut per: BTreeMap<String, usize> = BTreeMap::new();
+        for list in self.index.values() {
+            for a in list {
+                *per.entry(a.ecosystem.split(':').next().unwrap_or("").to_string()).or_default() += 1;
+            }
+        }
+        let newest = self.advisories.iter().map(|a| a.modified.clone()).max();
+        (per, self.advisories.len(), newest)
+    }
+}
+
+fn collect_json(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io("cannot list", dir, e))? {
+        let path = entry.map_err(|e| Error::io("cannot list", dir, e))?.path();
+        if path.is_dir() {
+            collect_json(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "json") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! Scan reports: a human table, JSON, and SARIF 2.1.0 (GitHub code scanning reads
+//! `security-severity`).
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::scan::{Finding, GateResult, Severity};
+
+/// Everything a scan found and decided.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScanReport {
+    pub image: String,
+    pub digest: String,
+    pub database: String,
+    pub records: usize,
+    pub database_warnings: usize,
+    pub packages: usize,
+    pub findings: Vec<Finding>,
+    pub gate: GateResult,
+}
+
+pub fn table(report: &ScanReport) -> String {
+    let mut out = format!(
+        "{} package(s), {} finding(s) in {} ({} records from {})\n",
+        report.packages,
+        report.findings.len(),
+        report.image,
+        report.records,
+        report.database
+    );
+    if !report.findings.is_empty() {
+        out.push_str(&format!("{:<22} {:<9} {:<24} {:<22} {:<22} {}\n", "ID", "SEVERITY", "PACKAGE", "INSTALLED", "FIXED", "LAYER"));
+    }
+    for f in &report.findings {
+        out.push_str(&format!(
+            "{:<22} {:<9} {:<24} {:<22} {:<22} {}{}\n",
+            f.id,
+            f.severity.as_str(),
+            f.package,
+            f.version,
+            f.fixed_version.as_deref().unwrap_or("-"),
+            &f.layer.hex()[..12],
+            f.waived.as_ref().map(|r| format!("  (waived: {r})")).unwrap_or_default()
+        ));
+    }
+    for w in &report.gate.expired_waivers {
+        out.push_str(&format!("note: {w}\n"));
+    }
+    out
+}
+
+fn security_severity(f: &Finding) -> String {
+    let score = f.score.unwrap_or(match f.severity {
+        Severity::Critical => 9.0,
+        Severity::High => 7.0,
+        Severity::Medium => 4.0,
+        Severity::Low => 1.0,
+        Severity::Unknown => 0.0,
+    });
+    format!("{score:.1}")
+}
+
+pub fn sarif(report: &ScanReport) -> Value {
+    let mut rules = Vec::new();
+    let mut results = Vec::new();
+    for f in &report.findings {
+        let rule_id = format!("{}-{}", f.id, f.package);
+        if !rules.iter().any(|r: &Value| r["id"] == rule_id) {
+            rules.push(json!({
+                "id": rule_id,
+                "name": "OsvPackageMatch",
+                "shortDescription": {"text": format!("{} {} vulnerability for {} package", f.id, f.severity.as_str(), f.package)},
+                "help": {"text": f.summary, "markdown": f.summary},
+                "properties": {"security-severity": security_severity(f), "purls": [f.purl]},
+            }));
+        }
+        let level = match f.severity {
+            Severity::Critical | Severity::High => "error",
+            Severity::Medium => "warning",
+            _ => "note",
+        };
+        results.push(json!({
+            "ruleId": rule_id,
+            "level": level,
+            "message": {"text": format!(
+                "A {} vulnerability in {} package: {}, version {} was found at {}{}",
+                f.severity.as_str(), f.kind.as_str(), f.package, f.version, f.location,
+                f.fixed_version.as_ref().map(|v| format!("; fixed in {v}")).unwrap_or_default()
+            )},
+            "locations": [{"physicalLocation": {
+                "artifactLocation": {"uri": format!("image{}", f.location)},
+                "region": {"startLine": 1, "startColumn": 1, "endLine": 1, "endColumn": 1},
+            }}],
+        }));
+    }
+    json!({
+        "version": "2.1.0",
+        "$schema": "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json",
+        "runs": [{
+            "tool": {"driver": {"name": "cleanpipe", "version": env!("CARGO_PKG_VERSION"), "informationUri": "https://github.com/", "rules": rules}},
+            "results": results,
+        }],
+    })
+}
