@@ -34,6 +34,11 @@ pub enum Command {
     Copy(CopyArgs),
     /// Write an SBOM (SPDX 2.3 or CycloneDX 1.5 JSON) of an image.
     Sbom(SbomArgs),
+    /// Scan an image for known vulnerabilities with an offline OSV database; exit 1 if the gate fails.
+    Scan(ScanArgs),
+    /// Inspect a vulnerability database.
+    #[command(subcommand)]
+    Db(DbCommand),
     /// Write a cosign-format key pair (cosign.key mode 0600, cosign.pub).
     Keygen(KeygenArgs),
     /// Print the JSON Schema of the pipeline file (for editors).
@@ -130,6 +135,50 @@ pub struct SbomArgs {
 pub enum SbomFormatArg {
     SpdxJson,
     CyclonedxJson,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// `registry/repo:tag`, `registry/repo@sha256:…`, `oci:DIR[:TAG|@sha256:…]`.
+    pub image: String,
+    /// OSV records: a directory of JSON files or an osv.dev `all.zip`.
+    #[arg(long)]
+    pub db: PathBuf,
+    /// The lowest severity that fails the gate.
+    #[arg(long, value_enum, default_value_t = FailOn::High)]
+    pub fail_on: FailOn,
+    #[arg(long, short, value_enum, default_value_t = ScanOutput::Table)]
+    pub output: ScanOutput,
+    /// Write the report to this file instead of standard output.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Critical,
+    High,
+    Medium,
+    Low,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScanOutput {
+    Table,
+    Json,
+    Sarif,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Ecosystems, record count and newest `modified` of a database, so you can see how fresh it is.
+    Stats {
+        /// A directory of OSV JSON records or a zip.
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::oci::reference::{ImageRef, RegistryRef};
 use crate::pipeline::load::LoadedPipeline;
+use crate::pipeline::model::Scanner;
 
 /// The stages, gates and targets of a pipeline.
 #[derive(Clone, Debug, Serialize)]
@@ -65,26 +66,44 @@ pub fn refuse_unbuilt(p: &LoadedPipeline) -> Result<()> {
         }
         _ => {}
     }
-    if f.verify_base.scan.is_some() {
-        return Err(not_built(
-            &["verify_base", "scan"],
-            "the base image vulnerability gate",
-            "SBOM and scanning issue",
-        ));
-    }
-    if f.build.scan.is_some() {
-        return Err(not_built(
-            &["build", "scan"],
-            "the built image vulnerability gate",
-            "SBOM and scanning issue",
-        ));
-    }
-    if f.sign.sbom.as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(not_built(
-            &["sign", "sbom"],
-            "SBOM generation",
-            "SBOM and scanning issue",
-        ));
+    for (spec, path) in [
+        (&f.verify_base.scan, ["verify_base", "scan"]),
+        (&f.build.scan, ["build", "scan"]),
+    ] {
+        if let Some(spec) = spec {
+            if matches!(spec.scanner, Some(Scanner::Grype) | Some(Scanner::Trivy)) {
+                return Err(not_built(
+                    &path,
+                    "external scanners (grype, trivy)",
+                    "use `scanner: builtin`",
+                ));
+            }
+            if spec.db.is_none() {
+                return Err(p.error_at(&path, "the builtin scanner needs `db`: a directory of OSV records or an osv.dev zip")
+                    .with_hint("e.g. `db: osv/` (download osv.dev's `<ecosystem>/all.zip` files into it)"));
+            }
+            for w in &spec.waivers {
+                if w.reason.trim().is_empty() {
+                    return Err(p
+                        .error_at(&path, format!("waiver `{}` has an empty reason", w.id))
+                        .with_hint("every waiver says why the finding is acceptable"));
+                }
+                if time::Date::parse(
+                    &w.expires,
+                    &time::macros::format_description!("[year]-[month]-[day]"),
+                )
+                .is_err()
+                {
+                    return Err(p.error_at(
+                        &path,
+                        format!(
+                            "waiver `{}`: expires `{}` is not a YYYY-MM-DD date",
+                            w.id, w.expires
+                        ),
+                    ));
+                }
+            }
+        }
     }
     if f.sign.provenance == Some(true) {
         return Err(not_built(

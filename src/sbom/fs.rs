@@ -151,10 +151,10 @@ impl ImageFs {
             self.symlinks
                 .retain(|p, _| p != &gone && !p.starts_with(&prefix));
         }
-        for (p, _) in &added {
+        for p in added.keys() {
             self.symlinks.remove(p);
         }
-        for (p, _) in &links {
+        for p in links.keys() {
             self.files.remove(p);
         }
         self.files.extend(added);

@@ -103,17 +103,35 @@ fn ecosystem_of(p: &Package, catalog: &Catalog) -> Option<(String, String, Strin
                 _ => return None,
             };
             let name = p.source_name.clone().unwrap_or_else(|| p.name.clone());
-            let version = p.source_version.clone().unwrap_or_else(|| p.version.clone());
+            let version = p
+                .source_version
+                .clone()
+                .unwrap_or_else(|| p.version.clone());
             Some((eco, name, version, Scheme::Dpkg))
         }
         Kind::Apk => {
             let v = distro?.version_id.as_deref()?;
             let minor: Vec<&str> = v.split('.').take(2).collect();
             let name = p.source_name.clone().unwrap_or_else(|| p.name.clone());
-            Some((format!("Alpine:v{}", minor.join(".")), name, p.version.clone(), Scheme::Apk))
+            Some((
+                format!("Alpine:v{}", minor.join(".")),
+                name,
+                p.version.clone(),
+                Scheme::Apk,
+            ))
         }
-        Kind::Python => Some(("PyPI".into(), p.name.clone(), p.version.clone(), Scheme::Pep440)),
-        Kind::Npm => Some(("npm".into(), p.name.clone(), p.version.clone(), Scheme::Semver)),
+        Kind::Python => Some((
+            "PyPI".into(),
+            p.name.clone(),
+            p.version.clone(),
+            Scheme::Pep440,
+        )),
+        Kind::Npm => Some((
+            "npm".into(),
+            p.name.clone(),
+            p.version.clone(),
+            Scheme::Semver,
+        )),
     }
 }
 
@@ -123,10 +141,18 @@ fn affected(version: &str, a: &Affected, scheme: Scheme) -> Option<Option<String
         return Some(None);
     }
     for range in &a.ranges {
-        let scheme = if range.kind == "SEMVER" { Scheme::Semver } else { scheme };
+        let scheme = if range.kind == "SEMVER" {
+            Scheme::Semver
+        } else {
+            scheme
+        };
         let cmp = |x: &str, y: &str| -> Option<Ordering> {
             if x == "0" {
-                return Some(if y == "0" { Ordering::Equal } else { Ordering::Less });
+                return Some(if y == "0" {
+                    Ordering::Equal
+                } else {
+                    Ordering::Less
+                });
             }
             if y == "0" {
                 return Some(Ordering::Greater);
@@ -134,14 +160,16 @@ fn affected(version: &str, a: &Affected, scheme: Scheme) -> Option<Option<String
             version::compare(scheme, x, y)
         };
         let value = |e: &Event| match e {
-            Event::Introduced(v) | Event::Fixed(v) | Event::LastAffected(v) | Event::Limit(v) => v.clone(),
+            Event::Introduced(v) | Event::Fixed(v) | Event::LastAffected(v) | Event::Limit(v) => {
+                v.clone()
+            }
         };
         let mut events = range.events.clone();
         events.sort_by(|x, y| cmp(&value(x), &value(y)).unwrap_or(Ordering::Equal));
         let mut vulnerable = false;
         let mut within_limit = !events.iter().any(|e| matches!(e, Event::Limit(_)));
         for e in &events {
-            let Some(o) = cmp(version, &value(e)) else { return None };
+            let o = cmp(version, &value(e))?;
             match e {
                 Event::Introduced(_) if o != Ordering::Less => vulnerable = true,
                 Event::Fixed(_) if o != Ordering::Less => vulnerable = false,
@@ -165,16 +193,26 @@ fn affected(version: &str, a: &Affected, scheme: Scheme) -> Option<Option<String
 pub fn match_catalog(catalog: &Catalog, db: &Database) -> Vec<Finding> {
     let mut findings = Vec::new();
     for p in &catalog.packages {
-        let Some((ecosystem, name, version, scheme)) = ecosystem_of(p, catalog) else { continue };
-        let Some(entries) = db.index.get(&osv::key(&ecosystem, &name)) else { continue };
+        let Some((ecosystem, name, version, scheme)) = ecosystem_of(p, catalog) else {
+            continue;
+        };
+        let Some(entries) = db.index.get(&osv::key(&ecosystem, &name)) else {
+            continue;
+        };
         for a in entries {
-            let same = if ecosystem.contains(':') { a.ecosystem == ecosystem } else { a.ecosystem.split(':').next() == Some(&ecosystem) };
+            let same = if ecosystem.contains(':') {
+                a.ecosystem == ecosystem
+            } else {
+                a.ecosystem.split(':').next() == Some(&ecosystem)
+            };
             if !same {
                 continue;
             }
             if let Some(fixed) = affected(&version, a, scheme) {
                 let adv = &db.advisories[a.advisory];
-                if findings.iter().any(|f: &Finding| f.id == adv.id && f.package == p.name && f.version == p.version) {
+                if findings.iter().any(|f: &Finding| {
+                    f.id == adv.id && f.package == p.name && f.version == p.version
+                }) {
                     continue;
                 }
                 findings.push(Finding {
@@ -195,7 +233,12 @@ pub fn match_catalog(catalog: &Catalog, db: &Database) -> Vec<Finding> {
             }
         }
     }
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)).then(a.package.cmp(&b.package)));
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.id.cmp(&b.id))
+            .then(a.package.cmp(&b.package))
+    });
     findings
 }
 
@@ -209,17 +252,34 @@ pub struct GateResult {
 }
 
 /// Apply waivers (unexpired ones only; `today` is `YYYY-MM-DD`) and the threshold.
-pub fn gate(findings: &mut [Finding], threshold: Threshold, waivers: &[Waiver], today: &str) -> Result<GateResult> {
+pub fn gate(
+    findings: &mut [Finding],
+    threshold: Threshold,
+    waivers: &[Waiver],
+    today: &str,
+) -> Result<GateResult> {
     let mut expired = Vec::new();
     for w in waivers {
-        if time::Date::parse(&w.expires, &time::macros::format_description!("[year]-[month]-[day]")).is_err() {
-            return Err(Error::usage(format!("waiver `{}`: expires `{}` is not a YYYY-MM-DD date", w.id, w.expires)));
+        if time::Date::parse(
+            &w.expires,
+            &time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .is_err()
+        {
+            return Err(Error::usage(format!(
+                "waiver `{}`: expires `{}` is not a YYYY-MM-DD date",
+                w.id, w.expires
+            )));
         }
         if w.reason.trim().is_empty() {
-            return Err(Error::usage(format!("waiver `{}` has no reason", w.id)).with_hint("say why the finding is acceptable"));
+            return Err(Error::usage(format!("waiver `{}` has no reason", w.id))
+                .with_hint("say why the finding is acceptable"));
         }
         if w.expires.as_str() < today {
-            expired.push(format!("waiver for {} expired on {} and no longer applies", w.id, w.expires));
+            expired.push(format!(
+                "waiver for {} expired on {} and no longer applies",
+                w.id, w.expires
+            ));
             continue;
         }
         for f in findings.iter_mut() {
@@ -240,11 +300,19 @@ pub fn gate(findings: &mut [Finding], threshold: Threshold, waivers: &[Waiver], 
                 f.severity.as_str(),
                 f.package,
                 f.version,
-                f.fixed_version.as_ref().map(|v| format!(", fixed in {v}")).unwrap_or_default()
+                f.fixed_version
+                    .as_ref()
+                    .map(|v| format!(", fixed in {v}"))
+                    .unwrap_or_default()
             )
         })
         .collect();
-    Ok(GateResult { threshold, passed: failing.is_empty(), failing, expired_waivers: expired })
+    Ok(GateResult {
+        threshold,
+        passed: failing.is_empty(),
+        failing,
+        expired_waivers: expired,
+    })
 }
 
 #[cfg(test)]
@@ -283,11 +351,21 @@ mod tests {
 
     #[test]
     fn ranges_and_edge_cases() {
-        let db = db_from(&[HAND_LAST_AFFECTED, HAND_WITHDRAWN, HAND_EPOCH, HAND_BAD_RANGE, "{not json"]);
+        let db = db_from(&[
+            HAND_LAST_AFFECTED,
+            HAND_WITHDRAWN,
+            HAND_EPOCH,
+            HAND_BAD_RANGE,
+            "{not json",
+        ]);
         assert_eq!(db.withdrawn, 1);
         assert_eq!(db.warnings.len(), 2, "{:?}", db.warnings);
         let catalog = Catalog {
-            distro: Some(Distro { id: "debian".into(), version_id: Some("12".into()), ..Default::default() }),
+            distro: Some(Distro {
+                id: "debian".into(),
+                version_id: Some("12".into()),
+                ..Default::default()
+            }),
             packages: vec![
                 pkg(Kind::Python, "Demo", "1.5", None),
                 pkg(Kind::Python, "demo", "1.5.1", None),
@@ -297,25 +375,103 @@ mod tests {
             warnings: vec![],
         };
         let f = match_catalog(&catalog, &db);
-        let got: Vec<(&str, &str, &str)> = f.iter().map(|f| (f.id.as_str(), f.package.as_str(), f.version.as_str())).collect();
+        let got: Vec<(&str, &str, &str)> = f
+            .iter()
+            .map(|f| (f.id.as_str(), f.package.as_str(), f.version.as_str()))
+            .collect();
         // 9.9-1 has epoch 0, which sorts before epoch 1: affected. 1:0.9-1 < 1:1.0-1~deb12u1: affected.
-        assert_eq!(got, vec![("HAND-1", "Demo", "1.5"), ("HAND-3", "libsrc1", "9.9-1"), ("HAND-3", "libsrc2", "1:0.9-1")]);
+        assert_eq!(
+            got,
+            vec![
+                ("HAND-1", "Demo", "1.5"),
+                ("HAND-3", "libsrc1", "9.9-1"),
+                ("HAND-3", "libsrc2", "1:0.9-1")
+            ]
+        );
         assert_eq!(f[0].severity, Severity::High);
     }
 
     #[test]
     fn waivers_apply_until_they_expire() {
         let db = db_from(&[HAND_LAST_AFFECTED]);
-        let catalog = Catalog { distro: None, packages: vec![pkg(Kind::Python, "demo", "1.2", None)], warnings: vec![] };
-        let waiver = |expires: &str| Waiver { id: "HAND-1".into(), package: None, reason: "not reachable".into(), expires: expires.into() };
+        let catalog = Catalog {
+            distro: None,
+            packages: vec![pkg(Kind::Python, "demo", "1.2", None)],
+            warnings: vec![],
+        };
+        let waiver = |expires: &str| Waiver {
+            id: "HAND-1".into(),
+            package: None,
+            reason: "not reachable".into(),
+            expires: expires.into(),
+        };
         let mut f = match_catalog(&catalog, &db);
-        let g = gate(&mut f, Threshold::High, &[waiver("2027-01-31")], "2026-11-25").unwrap();
+        let g = gate(
+            &mut f,
+            Threshold::High,
+            &[waiver("2027-01-31")],
+            "2026-11-25",
+        )
+        .unwrap();
         assert!(g.passed && f[0].waived.is_some());
         let mut f = match_catalog(&catalog, &db);
-        let g = gate(&mut f, Threshold::High, &[waiver("2026-01-31")], "2026-11-25").unwrap();
+        let g = gate(
+            &mut f,
+            Threshold::High,
+            &[waiver("2026-01-31")],
+            "2026-11-25",
+        )
+        .unwrap();
         assert!(!g.passed);
         assert_eq!(g.expired_waivers.len(), 1);
         let mut f = match_catalog(&catalog, &db);
-        assert!(gate(&mut f, Threshold::Critical, &[], "2026-11-25").unwrap().passed);
+        assert!(
+            gate(&mut f, Threshold::Critical, &[], "2026-11-25")
+                .unwrap()
+                .passed
+        );
     }
+}
+
+/// What to scan against and how strictly.
+#[derive(Clone, Debug)]
+pub struct ScanOptions {
+    pub threshold: Threshold,
+    pub waivers: Vec<Waiver>,
+    /// Today as `YYYY-MM-DD` (passed in: waiver expiry depends on it).
+    pub today: String,
+}
+
+/// Match a catalogued image and apply the gate.
+pub fn scan_catalog(
+    image: &str,
+    digest: &Digest,
+    catalog: &Catalog,
+    db: &Database,
+    db_name: &str,
+    options: &ScanOptions,
+) -> Result<report::ScanReport> {
+    let mut findings = match_catalog(catalog, db);
+    let gate = gate(
+        &mut findings,
+        options.threshold,
+        &options.waivers,
+        &options.today,
+    )?;
+    Ok(report::ScanReport {
+        image: image.to_string(),
+        digest: digest.to_string(),
+        database: db_name.to_string(),
+        records: db.advisories.len(),
+        database_warnings: db.warnings.len(),
+        packages: catalog.packages.len(),
+        findings,
+        gate,
+    })
+}
+
+/// Today's UTC date as `YYYY-MM-DD`.
+pub fn today() -> String {
+    let d = time::OffsetDateTime::now_utc().date();
+    format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
 }

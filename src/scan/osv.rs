@@ -114,7 +114,11 @@ struct RawRange {
 /// The key advisories are indexed under.
 pub fn key(ecosystem: &str, name: &str) -> String {
     let base = ecosystem.split(':').next().unwrap_or(ecosystem);
-    let name = if base == "PyPI" { crate::sbom::purl::pep503(name) } else { name.to_string() };
+    let name = if base == "PyPI" {
+        crate::sbom::purl::pep503(name)
+    } else {
+        name.to_string()
+    };
     format!("{base}\u{0}{name}")
 }
 
@@ -123,8 +127,9 @@ impl Database {
     pub fn load(path: &Path) -> Result<Self> {
         let mut db = Database::default();
         let meta = std::fs::metadata(path).map_err(|e| {
-            Error::usage(format!("vulnerability database `{}`: {e}", path.display()))
-                .with_hint("point `scan.db` (or `--db`) at a directory of OSV records or an osv.dev `all.zip`")
+            Error::usage(format!("vulnerability database `{}`: {e}", path.display())).with_hint(
+                "point `scan.db` (or `--db`) at a directory of OSV records or an osv.dev `all.zip`",
+            )
         })?;
         if meta.is_dir() {
             let mut files = Vec::new();
@@ -138,13 +143,15 @@ impl Database {
             }
         } else {
             let file = std::fs::File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
-            let mut zip = zip::ZipArchive::new(file)
-                .map_err(|e| Error::usage(format!("`{}` is not a readable zip: {e}", path.display())))?;
+            let mut zip = zip::ZipArchive::new(file).map_err(|e| {
+                Error::usage(format!("`{}` is not a readable zip: {e}", path.display()))
+            })?;
             for i in 0..zip.len() {
                 let mut entry = match zip.by_index(i) {
                     Ok(e) => e,
                     Err(e) => {
-                        db.warnings.push(format!("{} entry {i}: {e}", path.display()));
+                        db.warnings
+                            .push(format!("{} entry {i}: {e}", path.display()));
                         continue;
                     }
                 };
@@ -168,7 +175,8 @@ impl Database {
         let record: RawRecord = match serde_json::from_slice(bytes) {
             Ok(r) => r,
             Err(e) => {
-                self.warnings.push(format!("{origin}: not a valid OSV record: {e}"));
+                self.warnings
+                    .push(format!("{origin}: not a valid OSV record: {e}"));
                 return;
             }
         };
@@ -182,7 +190,9 @@ impl Database {
             .iter()
             .filter(|s| s.kind == "CVSS_V3")
             .filter_map(|s| cvss::base_score_v3(&s.score))
-            .fold(None, |best: Option<f64>, s| Some(best.map_or(s, |b| b.max(s))));
+            .fold(None, |best: Option<f64>, s| {
+                Some(best.map_or(s, |b| b.max(s)))
+            });
         let severity = match score {
             Some(s) => Severity::from_score(s),
             None => record
@@ -197,7 +207,12 @@ impl Database {
         self.advisories.push(Advisory {
             id: record.id.clone(),
             aliases: record.aliases,
-            summary: record.summary.or(record.details.map(|d| d.lines().next().unwrap_or("").to_string())).unwrap_or_default(),
+            summary: record
+                .summary
+                .or(record
+                    .details
+                    .map(|d| d.lines().next().unwrap_or("").to_string()))
+                .unwrap_or_default(),
             modified: record.modified,
             severity,
             score,
@@ -210,7 +225,10 @@ impl Database {
                     continue; // commit ranges do not apply to installed packages
                 }
                 if r.kind != "ECOSYSTEM" && r.kind != "SEMVER" {
-                    self.warnings.push(format!("{origin}: {}: unknown range type `{}` skipped", record.id, r.kind));
+                    self.warnings.push(format!(
+                        "{origin}: {}: unknown range type `{}` skipped",
+                        record.id, r.kind
+                    ));
                     continue;
                 }
                 let mut events = Vec::new();
@@ -222,20 +240,29 @@ impl Database {
                             "last_affected" => Event::LastAffected(v),
                             "limit" => Event::Limit(v),
                             other => {
-                                self.warnings.push(format!("{origin}: {}: unknown event `{other}` skipped", record.id));
+                                self.warnings.push(format!(
+                                    "{origin}: {}: unknown event `{other}` skipped",
+                                    record.id
+                                ));
                                 continue;
                             }
                         });
                     }
                 }
-                ranges.push(Range { kind: r.kind, events });
+                ranges.push(Range {
+                    kind: r.kind,
+                    events,
+                });
             }
-            self.index.entry(key(&pkg.ecosystem, &pkg.name)).or_default().push(Affected {
-                advisory: index,
-                ecosystem: pkg.ecosystem,
-                ranges,
-                versions: a.versions,
-            });
+            self.index
+                .entry(key(&pkg.ecosystem, &pkg.name))
+                .or_default()
+                .push(Affected {
+                    advisory: index,
+                    ecosystem: pkg.ecosystem,
+                    ranges,
+                    versions: a.versions,
+                });
         }
     }
 
@@ -244,7 +271,8 @@ impl Database {
         let mut per: BTreeMap<String, usize> = BTreeMap::new();
         for list in self.index.values() {
             for a in list {
-                *per.entry(a.ecosystem.split(':').next().unwrap_or("").to_string()).or_default() += 1;
+                *per.entry(a.ecosystem.split(':').next().unwrap_or("").to_string())
+                    .or_default() += 1;
             }
         }
         let newest = self.advisories.iter().map(|a| a.modified.clone()).max();

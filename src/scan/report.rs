@@ -29,7 +29,10 @@ pub fn table(report: &ScanReport) -> String {
         report.database
     );
     if !report.findings.is_empty() {
-        out.push_str(&format!("{:<22} {:<9} {:<24} {:<22} {:<22} {}\n", "ID", "SEVERITY", "PACKAGE", "INSTALLED", "FIXED", "LAYER"));
+        out.push_str(&format!(
+            "{:<22} {:<9} {:<24} {:<22} {:<22} {}\n",
+            "ID", "SEVERITY", "PACKAGE", "INSTALLED", "FIXED", "LAYER"
+        ));
     }
     for f in &report.findings {
         out.push_str(&format!(
@@ -40,7 +43,10 @@ pub fn table(report: &ScanReport) -> String {
             f.version,
             f.fixed_version.as_deref().unwrap_or("-"),
             &f.layer.hex()[..12],
-            f.waived.as_ref().map(|r| format!("  (waived: {r})")).unwrap_or_default()
+            f.waived
+                .as_ref()
+                .map(|r| format!("  (waived: {r})"))
+                .unwrap_or_default()
         ));
     }
     for w in &report.gate.expired_waivers {

@@ -41,7 +41,7 @@ fn dpkg_parse(v: &str) -> Option<(u64, &str, &str)> {
         Some(i) => (&rest[..i], &rest[i + 1..]),
         None => (rest, ""),
     };
-    if upstream.is_empty() || !upstream.as_bytes()[0].is_ascii_digit() && false {
+    if upstream.is_empty() {
         return None;
     }
     Some((epoch, upstream, revision))
@@ -100,7 +100,11 @@ fn verrevcmp(a: &str, b: &str) -> Ordering {
 fn dpkg(a: &str, b: &str) -> Option<Ordering> {
     let (ea, ua, ra) = dpkg_parse(a)?;
     let (eb, ub, rb) = dpkg_parse(b)?;
-    Some(ea.cmp(&eb).then_with(|| verrevcmp(ua, ub)).then_with(|| verrevcmp(ra, rb)))
+    Some(
+        ea.cmp(&eb)
+            .then_with(|| verrevcmp(ua, ub))
+            .then_with(|| verrevcmp(ra, rb)),
+    )
 }
 
 // ---- apk (apk-tools src/version.c) ----
@@ -114,7 +118,17 @@ enum ApkToken {
     Revision(u64),
 }
 
-const SUFFIXES: &[(&str, i32)] = &[("alpha", -4), ("beta", -3), ("pre", -2), ("rc", -1), ("cvs", 1), ("svn", 2), ("git", 3), ("hg", 4), ("p", 5)];
+const SUFFIXES: &[(&str, i32)] = &[
+    ("alpha", -4),
+    ("beta", -3),
+    ("pre", -2),
+    ("rc", -1),
+    ("cvs", 1),
+    ("svn", 2),
+    ("git", 3),
+    ("hg", 4),
+    ("p", 5),
+];
 
 fn apk_tokens(v: &str) -> Option<Vec<ApkToken>> {
     let b = v.as_bytes();
@@ -216,6 +230,9 @@ fn rank(t: &ApkToken) -> i32 {
 
 // ---- PEP 440 ----
 
+/// (epoch, release, pre, post, dev) in comparable form.
+type SortKey = (u64, Vec<u64>, (i8, u64, u64), (i8, u64), (i8, u64));
+
 /// A parsed PEP 440 version; ordering per the spec (dev < pre < final < post; local last).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pep440 {
@@ -257,7 +274,14 @@ impl Pep440 {
                 break;
             }
         }
-        let mut v = Pep440 { epoch, release, pre: None, post: None, dev: None, local };
+        let mut v = Pep440 {
+            epoch,
+            release,
+            pre: None,
+            post: None,
+            dev: None,
+            local,
+        };
         let mut rest = &rest[i..];
         let number = |r: &mut &str| -> u64 {
             let r2 = r.trim_start_matches(['.', '-', '_']);
@@ -283,9 +307,9 @@ impl Pep440 {
         } else if strip(&mut rest, &["rc", "c", "preview", "pre"]) {
             v.pre = Some((2, number(&mut rest)));
         }
-        if strip(&mut rest, &["post", "rev", "r"]) {
-            v.post = Some(number(&mut rest));
-        } else if rest.starts_with('-') && rest[1..].bytes().next().is_some_and(|c| c.is_ascii_digit()) {
+        let implicit_post =
+            rest.starts_with('-') && rest[1..].bytes().next().is_some_and(|c| c.is_ascii_digit());
+        if strip(&mut rest, &["post", "rev", "r"]) || implicit_post {
             v.post = Some(number(&mut rest));
         }
         if strip(&mut rest, &["dev"]) {
@@ -294,7 +318,7 @@ impl Pep440 {
         rest.is_empty().then_some(v)
     }
 
-    fn key(&self) -> (u64, Vec<u64>, (i8, u64, u64), (i8, u64), (i8, u64)) {
+    fn key(&self) -> SortKey {
         let mut release = self.release.clone();
         while release.len() > 1 && release.last() == Some(&0) {
             release.pop();
@@ -319,7 +343,9 @@ impl Pep440 {
 
 impl Ord for Pep440 {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.key().cmp(&other.key()).then_with(|| self.local.cmp(&other.local))
+        self.key()
+            .cmp(&other.key())
+            .then_with(|| self.local.cmp(&other.local))
     }
 }
 impl PartialOrd for Pep440 {
@@ -352,7 +378,11 @@ mod tests {
             ("1.0-1", "1.0-1~deb9u1", Greater),
             ("1.1.0l-1~deb9u5", "1.1.0l-1~deb9u6", Less),
             ("2.9.4+dfsg1-2.2+deb9u6", "2.9.4+dfsg1-2.2+deb9u7", Less),
-            ("0.8.6-svn20061012.debian-5.1+etch2", "0.8.6-svn20061012.debian-5.1+etch3", Less),
+            (
+                "0.8.6-svn20061012.debian-5.1+etch2",
+                "0.8.6-svn20061012.debian-5.1+etch3",
+                Less,
+            ),
             ("1.18.25", "1.18.26", Less),
             ("0:1.0", "1.0", Equal),
             ("1.0.0", "1.0", Greater),
@@ -388,7 +418,19 @@ mod tests {
     #[test]
     fn pep440_vectors() {
         let v = |s: &str| Pep440::parse(s).unwrap_or_else(|| panic!("{s}"));
-        let ordered = ["1.0.dev1", "1.0a1", "1.0a2.dev1", "1.0a2", "1.0b1", "1.0rc1", "1.0", "1.0+local", "1.0.post1", "1.1", "2!0.1"];
+        let ordered = [
+            "1.0.dev1",
+            "1.0a1",
+            "1.0a2.dev1",
+            "1.0a2",
+            "1.0b1",
+            "1.0rc1",
+            "1.0",
+            "1.0+local",
+            "1.0.post1",
+            "1.1",
+            "2!0.1",
+        ];
         for w in ordered.windows(2) {
             assert!(v(w[0]) < v(w[1]), "{} < {}", w[0], w[1]);
         }

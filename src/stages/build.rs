@@ -22,6 +22,37 @@ pub struct BuildOutput {
     pub media_type: String,
     pub layers: usize,
     pub base: String,
+    /// The built image's vulnerability gate, when `build.scan` is set.
+    pub scan: Option<crate::stages::scan_gate::ScanSummary>,
+}
+
+/// Run the build's scan gate, if configured, on the image just built.
+async fn scan_result(ctx: &RunContext, mut out: BuildOutput) -> Result<BuildOutput> {
+    let Some(spec) = &ctx.pipeline.file.build.scan else {
+        ctx.say(
+            "build",
+            "no `build.scan` configured: the built image is not scanned",
+        );
+        return Ok(out);
+    };
+    let layout = Layout::open(&ctx.store_dir)?;
+    let name = ctx
+        .pipeline
+        .file
+        .name
+        .clone()
+        .unwrap_or_else(|| "built image".into());
+    let target = crate::stages::scan_gate::Target {
+        layout: &layout,
+        digest: &out.digest,
+        image_name: &name,
+        spec,
+        key_path: &["build", "scan"],
+        file_stem: "scan-results",
+    };
+    let summary = crate::stages::scan_gate::run(ctx, "build", target).await?;
+    out.scan = Some(summary);
+    Ok(out)
 }
 
 pub async fn run(
@@ -31,7 +62,8 @@ pub async fn run(
     templates: &TemplateValues,
 ) -> Result<BuildOutput> {
     if ctx.pipeline.file.build.dockerfile.is_some() {
-        return docker_build(ctx, source, bases, templates).await;
+        let out = docker_build(ctx, source, bases, templates).await?;
+        return scan_result(ctx, out).await;
     }
     let spec = ctx.pipeline.file.build.customize.as_ref().ok_or_else(|| {
         ctx.pipeline.error_at(
@@ -101,13 +133,15 @@ pub async fn run(
             ctx.store_dir.display()
         ),
     );
-    Ok(BuildOutput {
+    let out = BuildOutput {
         digest: built.manifest.digest.clone(),
         size: built.manifest.size,
         media_type: built.manifest.media_type.clone(),
         layers: built.layers,
         base: spec.base.clone(),
-    })
+        scan: None,
+    };
+    scan_result(ctx, out).await
 }
 
 /// Render `{{…}}` templates in every value of `map`.
@@ -256,5 +290,6 @@ async fn docker_build(
             .map(|b| format!("{}@{}", b.reference, b.digest))
             .collect::<Vec<_>>()
             .join(", "),
+        scan: None,
     })
 }

@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod publish;
+pub mod scan_gate;
 pub mod sign;
 pub mod source;
 pub mod verify_base;

@@ -23,6 +23,77 @@ pub struct SignOutput {
     pub signature_tag: String,
     pub signature_manifest: Option<Digest>,
     pub already_signed: bool,
+    /// SBOM files written to the run's outputs, with their sha256.
+    pub sboms: Vec<(String, String)>,
+}
+
+/// Write the SBOMs `sign.sbom` asks for (default: SPDX and CycloneDX) into the outputs.
+async fn write_sboms(
+    ctx: &RunContext,
+    built: &BuildOutput,
+    docker_reference: &str,
+) -> Result<Vec<(String, String)>> {
+    use crate::pipeline::model::SbomFormat;
+    use crate::sbom::{Format, Subject};
+    let formats = ctx
+        .pipeline
+        .file
+        .sign
+        .sbom
+        .clone()
+        .unwrap_or_else(|| vec![SbomFormat::SpdxJson, SbomFormat::CyclonedxJson]);
+    if formats.is_empty() {
+        return Ok(vec![]);
+    }
+    let layout = Layout::open(&ctx.store_dir)?;
+    let manifest =
+        crate::oci::types::Manifest::from_slice(&layout.read_blob(&built.digest)?, "built image")?;
+    let config: crate::oci::types::ImageConfig =
+        serde_json::from_slice(&layout.read_blob(&manifest.config.digest)?).map_err(|e| {
+            Error::environment(format!("the built image's config is unreadable: {e}"))
+        })?;
+    let layout2 = layout.clone();
+    let catalog =
+        tokio::task::spawn_blocking(move || crate::sbom::catalog_image(&layout2, &manifest))
+            .await
+            .map_err(|e| Error::environment(format!("cataloguing failed: {e}")))??;
+    for w in &catalog.warnings {
+        ctx.say("sign", &format!("warning: {w}"));
+    }
+    let subject = Subject {
+        name: docker_reference.to_string(),
+        digest: built.digest.clone(),
+        created: config
+            .created
+            .unwrap_or_else(|| "1970-01-01T00:00:00Z".into()),
+        repository: ctx
+            .pipeline
+            .file
+            .push
+            .repository
+            .as_ref()
+            .map(|_| docker_reference.to_string()),
+    };
+    let mut out = Vec::new();
+    for f in formats {
+        let format = match f {
+            SbomFormat::SpdxJson => Format::SpdxJson,
+            SbomFormat::CyclonedxJson => Format::CyclonedxJson,
+        };
+        let bytes = format.render(&subject, &catalog);
+        let path = ctx.outputs_dir.join(format.file_name());
+        crate::oci::layout::write_atomic(&path, &bytes)?;
+        out.push((path.display().to_string(), Digest::of(&bytes).to_string()));
+    }
+    ctx.say(
+        "sign",
+        &format!(
+            "SBOM: {} package(s) written to {}",
+            catalog.packages.len(),
+            ctx.outputs_dir.display()
+        ),
+    );
+    Ok(out)
 }
 
 /// The name signatures carry in `docker-reference`: the push repository, else the local store.
@@ -68,6 +139,7 @@ pub async fn run(ctx: &RunContext, built: &BuildOutput) -> Result<SignOutput> {
         })?
     };
     let docker_reference = docker_reference(ctx)?;
+    let sboms = write_sboms(ctx, built, &docker_reference).await?;
     let store = Store::Layout(Layout::create(&ctx.store_dir)?);
     let outcome = append_signature(&store, &built.digest, &docker_reference, &key).await?;
     let (manifest, already) = match outcome {
@@ -98,6 +170,7 @@ pub async fn run(ctx: &RunContext, built: &BuildOutput) -> Result<SignOutput> {
         signature_tag: built.digest.cosign_tag("sig"),
         signature_manifest: manifest,
         already_signed: already,
+        sboms,
     })
 }
 

@@ -22,6 +22,8 @@ pub struct VerifiedBase {
     pub reference: String,
     pub digest: Digest,
     pub key: String,
+    /// The base's vulnerability gate, when `verify_base.scan` is set.
+    pub scan: Option<crate::stages::scan_gate::ScanSummary>,
 }
 
 /// A base the pipeline uses, and the key name that must have signed it.
@@ -200,12 +202,18 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
                 reference: base.reference.clone(),
                 digest,
                 key: key_name.clone(),
+                scan: None,
             });
         } else {
             failures.push(format!(
                 "{}: {} (key `{key_name}`)",
                 base.reference, report.summary
             ));
+        }
+    }
+    if failures.is_empty() {
+        if let Some(spec) = &ctx.pipeline.file.verify_base.scan {
+            scan_bases(ctx, spec, &mut verified).await?;
         }
     }
     if !failures.is_empty() {
@@ -222,6 +230,33 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
         ));
     }
     Ok(verified)
+}
+
+/// The base vulnerability gate: each verified base is made available in a layout (pulled into
+/// the store if it lives in a registry), catalogued and scanned.
+async fn scan_bases(
+    ctx: &RunContext,
+    spec: &crate::pipeline::model::ScanSpec,
+    verified: &mut [VerifiedBase],
+) -> Result<()> {
+    let store = crate::oci::layout::Layout::create(&ctx.store_dir)?;
+    for (i, base) in verified.iter_mut().enumerate() {
+        let image = ImageRef::parse(&base.reference)?.with_digest(base.digest.clone());
+        let (layout, resolved) =
+            crate::oci::store::materialize(&image, &ctx.remote, store.root()).await?;
+        let stem = format!("base-scan-{}", i + 1);
+        let target = crate::stages::scan_gate::Target {
+            layout: &layout,
+            digest: &resolved.digest,
+            image_name: &base.reference,
+            spec,
+            key_path: &["verify_base", "scan"],
+            file_stem: &stem,
+        };
+        let summary = crate::stages::scan_gate::run(ctx, "verify-base", target).await?;
+        base.scan = Some(summary);
+    }
+    Ok(())
 }
 
 fn origin_path(origin: &str) -> Vec<&str> {

@@ -57,12 +57,27 @@ fn unset_variable_is_an_error_never_empty() {
 
 #[test]
 fn asked_for_but_unbuilt_gate_is_refused_not_skipped() {
-    let r = pipeline_error(
-        "version: 1\nbuild:\n  customize:\n    base: scratch\n  scan:\n    fail_on: high\n",
-    );
+    let r = pipeline_error("version: 1\nbuild:\n  customize:\n    base: scratch\npush:\n  register:\n    - url: https://x.example/\n");
+    r.expect_code(2)
+        .expect_stderr("pipeline.yaml:6:3:")
+        .expect_stderr("not built yet");
+    let r = pipeline_error("version: 1\nbuild:\n  customize:\n    base: scratch\n  scan:\n    scanner: grype\n    db: osv\n");
     r.expect_code(2)
         .expect_stderr("pipeline.yaml:5:3:")
         .expect_stderr("not built yet");
+}
+
+#[test]
+fn scan_without_database_or_waiver_reason_is_a_pipeline_error() {
+    pipeline_error(
+        "version: 1\nbuild:\n  customize:\n    base: scratch\n  scan:\n    fail_on: high\n",
+    )
+    .expect_code(2)
+    .expect_stderr("pipeline.yaml:5:3:")
+    .expect_stderr("needs `db`");
+    pipeline_error("version: 1\nbuild:\n  customize:\n    base: scratch\n  scan:\n    db: osv\n    waivers:\n      - id: CVE-1\n        expires: 2027-01-01\n")
+        .expect_code(2)
+        .expect_stderr("missing field `reason`");
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod keygen;
 mod plan;
 mod run;
 mod sbom;
+mod scan;
 mod sign;
 mod verify;
 
@@ -34,6 +35,8 @@ pub async fn dispatch(
         Command::Sign(args) => sign::sign(&args, &env, printer, redactor).await,
         Command::Copy(args) => copy::copy(&args, printer, redactor).await,
         Command::Sbom(args) => sbom::sbom(&args, printer, redactor).await,
+        Command::Scan(args) => scan::scan(&args, printer, redactor).await,
+        Command::Db(crate::cli::args::DbCommand::Stats { path }) => scan::db_stats(&path, printer),
         Command::Keygen(args) => keygen::keygen(&args, &env, printer, redactor),
         Command::Schema => {
             let schema = schemars::schema_for!(crate::pipeline::model::PipelineFile);

@@ -1,0 +1,161 @@
+//! The vulnerability gate shared by verify-base (each base) and build (the result): catalog
+//! the image in the layout, match it against the OSV database, apply waivers and the threshold,
+//! and write the table, JSON and SARIF reports to the run's outputs.
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::oci::layout::Layout;
+use crate::oci::types::{Digest, Manifest};
+use crate::pipeline::model::{ScanSpec, Scanner, Severity as Threshold};
+use crate::scan::osv::Database;
+use crate::scan::{self, report, ScanOptions};
+use crate::stages::RunContext;
+
+/// What the run report keeps of a scan.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScanSummary {
+    pub packages: usize,
+    pub findings: usize,
+    pub failing: Vec<String>,
+    pub waived: usize,
+    pub expired_waivers: Vec<String>,
+    /// Report files written, with their sha256.
+    pub files: Vec<(String, String)>,
+}
+
+/// The image to scan, and where its gate is configured.
+pub struct Target<'a> {
+    pub layout: &'a Layout,
+    pub digest: &'a Digest,
+    pub image_name: &'a str,
+    pub spec: &'a ScanSpec,
+    /// Where the spec is in the pipeline file, for messages.
+    pub key_path: &'a [&'a str],
+    /// Names the output files (`scan-results`, `base-scan-1`, …).
+    pub file_stem: &'a str,
+}
+
+/// Scan the target and apply its gate.
+pub async fn run(ctx: &RunContext, stage: &str, target: Target<'_>) -> Result<ScanSummary> {
+    let Target {
+        layout,
+        digest,
+        image_name,
+        spec,
+        key_path,
+        file_stem,
+    } = target;
+    if matches!(spec.scanner, Some(Scanner::Grype) | Some(Scanner::Trivy)) {
+        return Err(ctx
+            .pipeline
+            .error_at(
+                key_path,
+                "external scanners (grype, trivy) are not built yet",
+            )
+            .with_hint("use `scanner: builtin`"));
+    }
+    let db_location = spec.db.as_ref().ok_or_else(|| {
+        ctx.pipeline.error_at(
+            key_path,
+            "the builtin scanner needs `db`: a directory of OSV records or an osv.dev zip",
+        )
+    })?;
+    let db_path = ctx.base_dir.join(db_location);
+    let threshold = spec.fail_on.unwrap_or(Threshold::High);
+    let manifest = Manifest::from_slice(&layout.read_blob(digest)?, image_name)?;
+    let (layout2, db_path2) = (layout.clone(), db_path.clone());
+    let (catalog, db) = tokio::task::spawn_blocking(move || -> Result<_> {
+        Ok((
+            crate::sbom::catalog_image(&layout2, &manifest)?,
+            Database::load(&db_path2)?,
+        ))
+    })
+    .await
+    .map_err(|e| Error::environment(format!("scan failed: {e}")))??;
+    if !db.warnings.is_empty() {
+        ctx.say(
+            stage,
+            &format!(
+                "warning: {} malformed or unsupported OSV record(s) skipped",
+                db.warnings.len()
+            ),
+        );
+    }
+    let options = ScanOptions {
+        threshold,
+        waivers: spec.waivers.clone(),
+        today: scan::today(),
+    };
+    let result = scan::scan_catalog(image_name, digest, &catalog, &db, db_location, &options)?;
+    for w in &result.gate.expired_waivers {
+        ctx.say(stage, &format!("warning: {w}"));
+    }
+    let mut files = Vec::new();
+    std::fs::create_dir_all(&ctx.outputs_dir)
+        .map_err(|e| Error::io("cannot create", &ctx.outputs_dir, e))?;
+    for (name, bytes) in [
+        (
+            format!("{file_stem}.json"),
+            serde_json::to_vec_pretty(&result).expect("serializes"),
+        ),
+        (
+            format!("{file_stem}.sarif"),
+            serde_json::to_vec_pretty(&report::sarif(&result)).expect("serializes"),
+        ),
+        (
+            format!("{file_stem}.txt"),
+            report::table(&result).into_bytes(),
+        ),
+    ] {
+        let path = ctx.outputs_dir.join(&name);
+        crate::oci::layout::write_atomic(&path, &bytes)?;
+        files.push((path.display().to_string(), Digest::of(&bytes).to_string()));
+    }
+    ctx.say(
+        stage,
+        &format!(
+            "{image_name}: {} package(s), {} finding(s), {} at or above {}",
+            result.packages,
+            result.findings.len(),
+            result.gate.failing.len(),
+            threshold_name(threshold)
+        ),
+    );
+    let summary = ScanSummary {
+        packages: result.packages,
+        findings: result.findings.len(),
+        waived: result
+            .findings
+            .iter()
+            .filter(|f| f.waived.is_some())
+            .count(),
+        failing: result.gate.failing.clone(),
+        expired_waivers: result.gate.expired_waivers.clone(),
+        files,
+    };
+    if !result.gate.passed {
+        let mut reasons = result.gate.failing.clone();
+        reasons.extend(result.gate.expired_waivers.iter().cloned());
+        return Err(Error::gate(
+            format!("{image_name} has {} vulnerabilit(ies) at or above `fail_on: {}`", result.gate.failing.len(), threshold_name(threshold)),
+            reasons,
+        )
+        .with_hint(format!(
+            "update the packages, or add a waiver with a reason and an expiry date under `{}.waivers`; the full report is in {}",
+            key_path.join("."),
+            ctx.outputs_dir.join(format!("{file_stem}.txt")).display()
+        )));
+    }
+    Ok(summary)
+}
+
+fn threshold_name(t: Threshold) -> &'static str {
+    match t {
+        Threshold::Critical => "critical",
+        Threshold::High => "high",
+        Threshold::Medium => "medium",
+        Threshold::Low => "low",
+        Threshold::None => "none",
+    }
+}
