@@ -26,6 +26,23 @@ pub fn catalog_image(layout: &Layout, manifest: &Manifest) -> Result<Catalog> {
     Ok(c)
 }
 
+/// A timestamp as SPDX and CycloneDX want it: UTC, whole seconds (`YYYY-MM-DDThh:mm:ssZ`).
+pub fn normalize_timestamp(rfc3339: &str) -> String {
+    use time::format_description::well_known::Rfc3339;
+    let t =
+        time::OffsetDateTime::parse(rfc3339, &Rfc3339).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
 /// SBOM formats cleanpipe writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -43,9 +60,13 @@ impl Format {
 
     /// Pretty JSON bytes with a trailing newline.
     pub fn render(&self, subject: &Subject, catalog: &Catalog) -> Vec<u8> {
+        let subject = Subject {
+            created: normalize_timestamp(&subject.created),
+            ..subject.clone()
+        };
         let doc = match self {
-            Format::SpdxJson => spdx::document(subject, catalog),
-            Format::CyclonedxJson => cyclonedx::document(subject, catalog),
+            Format::SpdxJson => spdx::document(&subject, catalog),
+            Format::CyclonedxJson => cyclonedx::document(&subject, catalog),
         };
         let mut bytes = serde_json::to_vec_pretty(&doc).expect("sbom serializes");
         bytes.push(b'\n');

@@ -8,4 +8,5 @@ mod bad_input;
 mod docker_build;
 mod registry;
 mod run_local;
+mod sbom_scan;
 mod verify;
