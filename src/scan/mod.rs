@@ -392,6 +392,22 @@ mod tests {
     }
 
     #[test]
+    fn index_is_cached_and_rebuilt_when_the_database_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.json"), HAND_LAST_AFFECTED).unwrap();
+        let (db, cached) = Database::load_cached(dir.path()).unwrap();
+        assert!(!cached && db.advisories.len() == 1);
+        let (db, cached) = Database::load_cached(dir.path()).unwrap();
+        assert!(
+            cached && db.advisories.len() == 1,
+            "the cache file must not be read as a record"
+        );
+        std::fs::write(dir.path().join("b.json"), HAND_EPOCH).unwrap();
+        let (db, cached) = Database::load_cached(dir.path()).unwrap();
+        assert!(!cached && db.advisories.len() == 2);
+    }
+
+    #[test]
     fn waivers_apply_until_they_expire() {
         let db = db_from(&[HAND_LAST_AFFECTED]);
         let catalog = Catalog {

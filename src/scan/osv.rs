@@ -122,7 +122,85 @@ pub fn key(ecosystem: &str, name: &str) -> String {
     format!("{base}\u{0}{name}")
 }
 
+/// Bumped whenever the cached index format changes.
+const INDEX_FORMAT: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct CachedIndex {
+    format: u32,
+    fingerprint: String,
+    database: Database,
+}
+
+/// What identifies a database's content cheaply: every record file's path, size and mtime
+/// (or the zip's), hashed.
+fn fingerprint(path: &Path) -> Result<String> {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    let stamp = |h: &mut sha2::Sha256, p: &Path| -> Result<()> {
+        let m = std::fs::metadata(p).map_err(|e| Error::io("cannot read", p, e))?;
+        let mtime = m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        h.update(format!("{}\0{}\0{}\n", p.display(), m.len(), mtime));
+        Ok(())
+    };
+    if path.is_dir() {
+        let mut files = Vec::new();
+        collect_json(path, &mut files)?;
+        files.sort();
+        for f in files {
+            stamp(&mut h, &f)?;
+        }
+    } else {
+        stamp(&mut h, path)?;
+    }
+    h.update(format!("format {INDEX_FORMAT}"));
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Where the index of `path` is cached: inside a directory database, beside a zip.
+pub fn cache_path(path: &Path) -> std::path::PathBuf {
+    if path.is_dir() {
+        path.join(".cleanpipe-index.json")
+    } else {
+        let mut name = path
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
+        name.push(".cleanpipe-index.json");
+        path.with_file_name(name)
+    }
+}
+
 impl Database {
+    /// Load through the cached index next to the database; rebuild and rewrite it when the
+    /// database changed. A read-only location just means no cache. Returns whether the cache was used.
+    pub fn load_cached(path: &Path) -> Result<(Self, bool)> {
+        let print = fingerprint(path)?;
+        let cache = cache_path(path);
+        if let Ok(bytes) = std::fs::read(&cache) {
+            if let Ok(cached) = serde_json::from_slice::<CachedIndex>(&bytes) {
+                if cached.format == INDEX_FORMAT && cached.fingerprint == print {
+                    return Ok((cached.database, true));
+                }
+            }
+        }
+        let database = Database::load(path)?;
+        let cached = CachedIndex {
+            format: INDEX_FORMAT,
+            fingerprint: print,
+            database,
+        };
+        if let Ok(bytes) = serde_json::to_vec(&cached) {
+            let _ = crate::oci::layout::write_atomic(&cache, &bytes);
+        }
+        Ok((cached.database, false))
+    }
+
     /// Load a directory (recursively) or a zip of OSV JSON records.
     pub fn load(path: &Path) -> Result<Self> {
         let mut db = Database::default();
@@ -285,7 +363,11 @@ fn collect_json(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<()> {
         let path = entry.map_err(|e| Error::io("cannot list", dir, e))?.path();
         if path.is_dir() {
             collect_json(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "json") {
+        } else if path.extension().is_some_and(|e| e == "json")
+            && !path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
             out.push(path);
         }
     }

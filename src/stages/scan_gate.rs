@@ -68,7 +68,7 @@ pub async fn run(ctx: &RunContext, stage: &str, target: Target<'_>) -> Result<Sc
     let (catalog, db) = tokio::task::spawn_blocking(move || -> Result<_> {
         Ok((
             crate::sbom::catalog_image(&layout2, &manifest)?,
-            Database::load(&db_path2)?,
+            Database::load_cached(&db_path2)?.0,
         ))
     })
     .await

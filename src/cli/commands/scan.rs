@@ -28,7 +28,7 @@ pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Re
     let (catalog, db) = tokio::task::spawn_blocking(move || -> Result<_> {
         Ok((
             crate::sbom::catalog_image(&layout, &manifest)?,
-            Database::load(&db_path)?,
+            Database::load_cached(&db_path)?.0,
         ))
     })
     .await
