@@ -233,7 +233,7 @@ print(f"generated {total / MiB:.1f} MiB of text in {i} files and 10 MiB of rando
 PY
 
 printf '.cleanpipe\n' >"$PROJ/.gitignore"
-printf '*.key\n' >"$PROJ/.dockerignore"
+printf '*.key\n.cleanpipe\n' >"$PROJ/.dockerignore"
 cat >"$PROJ/Dockerfile" <<EOF
 FROM $PINNED AS builder
 ARG APP_VERSION=dev
@@ -405,7 +405,7 @@ echo
 SENT=$(awk '/Sending build context to Docker daemon/ { v = $NF } END { print v }' "$WORK/log.docker.$RUNS")
 echo "build + publish of a 2-stage Dockerfile to $REGISTRY; src/ 20 MiB (10 MiB random + 10 MiB text),"
 echo "project without .git ${CONTEXT_MIB} MiB; context as sent (docker's count, run $RUNS): $SENT"
-echo "(.dockerignore has only *.key, so .git/ and cleanpipe's own .cleanpipe/ layout go to the engine too, for both tools)"
+echo "(.dockerignore has *.key and .cleanpipe, so neither tool sends cleanpipe's own layout; .git/ goes to the engine for both)"
 echo "(a) docker build (DOCKER_BUILDKIT=0) + docker push    docker $(docker version --format '{{.Server.Version}}')"
 echo "(b) cleanpipe run (source, verify-base, build, sign, push)    $CLEANPIPE"
 echo "warm: engine build cache shared, one untimed warm-up each; fresh repository per push"

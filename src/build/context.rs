@@ -217,10 +217,11 @@ pub struct ContextFiles {
 }
 
 /// Walk `context`, applying `.dockerignore`; `always` (the Dockerfile) is sent even if ignored.
-pub fn collect(context: &Path, always: &[String]) -> Result<ContextFiles> {
+/// `skip` are directories (relative to the context) never sent, such as cleanpipe's own store.
+pub fn collect(context: &Path, always: &[String], skip: &[String]) -> Result<ContextFiles> {
     let rules = IgnoreRules::load(context)?;
     let mut files = ContextFiles::default();
-    walk(context, "", &rules, always, &mut files)?;
+    walk(context, "", &rules, always, skip, &mut files)?;
     files.entries.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(files)
 }
@@ -230,6 +231,7 @@ fn walk(
     prefix: &str,
     rules: &IgnoreRules,
     always: &[String],
+    skip: &[String],
     out: &mut ContextFiles,
 ) -> Result<()> {
     let mut children: Vec<_> = std::fs::read_dir(dir)
@@ -248,13 +250,16 @@ fn walk(
         let meta = std::fs::symlink_metadata(&path).io_context("cannot read", &path)?;
         let excluded = rules.is_excluded(&rel) && !always.contains(&rel);
         if meta.is_dir() {
+            if skip.contains(&rel) {
+                continue;
+            }
             if excluded && !rules.has_exclusions() {
                 continue;
             }
             if !excluded {
                 out.entries.push((rel.clone(), None));
             }
-            walk(&path, &rel, rules, always, out)?;
+            walk(&path, &rel, rules, always, skip, out)?;
         } else if meta.is_file() && !excluded {
             if let Some(reason) = scan_file(&path, &rel)? {
                 out.secrets.push(SecretFinding {
@@ -336,7 +341,7 @@ mod tests {
         std::fs::create_dir(d.join(".ssh")).unwrap();
         std::fs::write(d.join(".ssh/id_rsa"), "x").unwrap();
         std::fs::write(d.join(".dockerignore"), ".ssh\n").unwrap();
-        let files = collect(d, &["Dockerfile".into()]).unwrap();
+        let files = collect(d, &["Dockerfile".into()], &[]).unwrap();
         let paths: Vec<&str> = files.secrets.iter().map(|s| s.path.as_str()).collect();
         assert_eq!(paths, vec![".env", "key.pem"]);
         assert!(files.entries.iter().all(|(p, _)| !p.starts_with(".ssh")));

@@ -66,9 +66,24 @@ fn unreachable_engine(host: Option<&str>, why: &str) -> Error {
 
 /// Collect the context, refusing secrets that are not excluded by `.dockerignore`.
 pub fn prepare_context(options: &DockerBuildOptions) -> Result<ContextFiles> {
+    // cleanpipe's own directories (store, outputs) are never part of the context.
+    let context =
+        std::fs::canonicalize(&options.context_dir).unwrap_or_else(|_| options.context_dir.clone());
+    let skip: Vec<String> = options
+        .exclude_dirs
+        .iter()
+        .filter_map(|d| std::fs::canonicalize(d).ok())
+        .filter_map(|d| {
+            d.strip_prefix(&context)
+                .ok()
+                .map(|r| r.to_string_lossy().into_owned())
+        })
+        .filter(|r| !r.is_empty())
+        .collect();
     let files = context::collect(
         &options.context_dir,
         &[options.dockerfile.clone(), ".dockerignore".into()],
+        &skip,
     )?;
     if !files.entries.iter().any(|(p, _)| p == &options.dockerfile) {
         return Err(Error::usage(format!(

@@ -249,7 +249,11 @@ async fn docker_build(
         cache_tag: format!("cleanpipe.local/{sanitized}:build"),
         epoch: source.date_epoch,
         docker_host: ctx.env.get("DOCKER_HOST").cloned(),
-        exclude_dirs: vec![ctx.store_dir.clone(), ctx.outputs_dir.clone()],
+        exclude_dirs: vec![
+            ctx.store_dir.clone(),
+            ctx.outputs_dir.clone(),
+            ctx.base_dir.join(".cleanpipe"),
+        ],
     };
     // Secrets and .dockerignore are checked before the engine is contacted.
     let files = build::docker::prepare_context(&options)?;

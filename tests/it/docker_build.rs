@@ -107,6 +107,15 @@ fn multi_stage_build_is_signed_pushed_and_runs() {
     // A warm-cache rebuild of the same commit gives the same digest.
     let second = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
     second.expect_code(0).expect_stderr("reusing its re-pack");
+    // cleanpipe's own store (written by the first run) is not sent as build context.
+    let context_line = |r: &Run| {
+        r.stderr
+            .lines()
+            .find(|l| l.contains("[build] context:"))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(context_line(&first), context_line(&second));
     assert_eq!(first.last_line(), second.last_line());
     repo.cleanpipe(&[
         "verify",
