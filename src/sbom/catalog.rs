@@ -2,14 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::oci::types::Digest;
 use crate::sbom::fs::ImageFs;
 use crate::sbom::purl;
 
 /// The distribution, from `/etc/os-release` (or `/usr/lib/os-release`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Distro {
     pub id: String,
     pub version_id: Option<String>,
@@ -18,7 +18,7 @@ pub struct Distro {
 }
 
 /// Which package manager recorded a package.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Deb,
@@ -39,7 +39,7 @@ impl Kind {
 }
 
 /// One installed package.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Package {
     pub kind: Kind,
     pub name: String,
@@ -57,7 +57,7 @@ pub struct Package {
 }
 
 /// Everything catalogued in one image.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Catalog {
     pub distro: Option<Distro>,
     pub packages: Vec<Package>,

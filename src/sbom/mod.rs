@@ -15,13 +15,34 @@ use crate::oci::types::Manifest;
 pub use catalog::{Catalog, Package};
 pub use spdx::Subject;
 
-/// Catalog the image `manifest` in `layout`.
+/// Bumped whenever catalogers change what they find, so cached catalogs are not reused.
+const CATALOG_VERSION: u32 = 1;
+
+/// Catalog the image `manifest` in `layout`. An image is immutable, so the catalog is cached in
+/// the layout (`cleanpipe-cache/catalog-<key>.json`, keyed by the config and layer digests).
 pub fn catalog_image(layout: &Layout, manifest: &Manifest) -> Result<Catalog> {
+    let mut key = format!("v{CATALOG_VERSION}\n{}\n", manifest.config.digest);
+    for l in &manifest.layers {
+        key.push_str(&format!("{} {}\n", l.media_type, l.digest));
+    }
+    let cache = layout.root().join("cleanpipe-cache").join(format!(
+        "catalog-{}.json",
+        crate::oci::types::Digest::of(key.as_bytes()).hex()
+    ));
+    if let Some(c) = std::fs::read(&cache)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Catalog>(&b).ok())
+    {
+        return Ok(c);
+    }
     let fs = fs::ImageFs::read(layout, manifest, &catalog::wanted)?;
     let mut c = catalog::catalog(&fs);
     for s in fs.skipped {
         c.warnings
             .push(format!("unsafe path `{s}` in a layer was ignored"));
+    }
+    if let Ok(bytes) = serde_json::to_vec(&c) {
+        let _ = crate::oci::layout::write_atomic(&cache, &bytes);
     }
     Ok(c)
 }

@@ -447,8 +447,9 @@ fn hostile_and_corrupt_layers_are_handled() {
         .stdout
         .contains("pkg:apk/alpine/musl@1.2.4-r2?arch=x86_64&distro=alpine-3.19.1"));
     assert!(!Path::new("/tmp/cleanpipe-escape").exists());
-    // Truncate the second layer's blob: a clear error, no crash.
-    let layout = Layout::open(dir.path().join("layout")).unwrap();
+    // A truncated layer blob (in a fresh layout, so no cached catalog): a clear error, no crash.
+    let image = image_from_tars(&dir.path().join("layout2"), &[&good, &evil]);
+    let layout = Layout::open(dir.path().join("layout2")).unwrap();
     let desc = layout.resolve_tag("t").unwrap().unwrap();
     let manifest: Manifest =
         serde_json::from_slice(&layout.read_blob(&desc.digest).unwrap()).unwrap();
