@@ -160,6 +160,30 @@ impl Remote {
             .await
     }
 
+    /// Ask the registry to link `digest` from another repository of the same registry instead of
+    /// uploading it again. `false` when the registry declines (then upload as usual).
+    pub async fn mount_blob(
+        &self,
+        repo: &RegistryRef,
+        from_repository: &str,
+        digest: &Digest,
+    ) -> bool {
+        let target = self.reference(repo);
+        let source = Reference::with_digest(
+            self.registry.clone(),
+            from_repository.to_string(),
+            digest.to_string(),
+        );
+        self.client
+            .store_auth_if_needed(&self.registry, &self.auth)
+            .await;
+        self.client
+            .mount_blob(&target, &source, digest.as_str())
+            .await
+            .is_ok()
+            && self.has_blob(repo, digest).await.unwrap_or(false)
+    }
+
     /// Upload a small blob held in memory.
     pub async fn push_blob_bytes(&self, repo: &RegistryRef, bytes: Vec<u8>) -> Result<Digest> {
         let digest = Digest::of(&bytes);

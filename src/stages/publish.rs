@@ -173,7 +173,9 @@ pub async fn push_signatures(
     Ok(Some(theirs.len()))
 }
 
-/// Copy one image's blobs and manifest (by digest) from the layout to a repository.
+/// Copy one image's blobs and manifest (by digest) from the layout to a repository. Blobs the
+/// repository has are skipped; blobs pushed earlier to another repository of the same registry
+/// are mounted from there instead of uploaded (remembered in the layout's `cleanpipe-cache`).
 pub async fn copy_image(
     layout: &Layout,
     remote: &Remote,
@@ -182,15 +184,35 @@ pub async fn copy_image(
 ) -> Result<(usize, usize)> {
     let manifest_bytes = layout.read_blob(&image.digest)?;
     let manifest = Manifest::from_slice(&manifest_bytes, &image.digest.to_string())?;
+    let memo_path = layout
+        .root()
+        .join("cleanpipe-cache")
+        .join("blob-locations.json");
+    let mut memo: std::collections::BTreeMap<String, String> = std::fs::read(&memo_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
     let mut uploaded = 0;
     let mut skipped = 0;
     for blob in std::iter::once(&manifest.config).chain(manifest.layers.iter()) {
+        let key = format!("{}/{}", repo.registry, blob.digest);
         if remote.has_blob(repo, &blob.digest).await? {
             skipped += 1;
         } else {
-            remote.push_blob_from_layout(repo, layout, blob).await?;
-            uploaded += 1;
+            let mounted = match memo.get(&key) {
+                Some(from) if from != &repo.repository => {
+                    remote.mount_blob(repo, from, &blob.digest).await
+                }
+                _ => false,
+            };
+            if mounted {
+                skipped += 1;
+            } else {
+                remote.push_blob_from_layout(repo, layout, blob).await?;
+                uploaded += 1;
+            }
         }
+        memo.insert(key, repo.repository.clone());
     }
     remote
         .push_manifest(
@@ -199,5 +221,8 @@ pub async fn copy_image(
             manifest.media_type_or_default(),
         )
         .await?;
+    if let Ok(bytes) = serde_json::to_vec(&memo) {
+        let _ = crate::oci::layout::write_atomic(&memo_path, &bytes);
+    }
     Ok((uploaded, skipped))
 }

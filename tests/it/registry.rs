@@ -271,3 +271,15 @@ fn verify_base_gates() {
         .expect_code(1)
         .expect_stderr("no signatures");
 }
+
+#[test]
+fn blobs_pushed_before_are_mounted_not_uploaded_again() {
+    let Some(registry) = registry() else { return };
+    let (repo, _) = push_scratch(&registry, &unique("it/mount-a"), &["v1"]);
+    let other = format!("{registry}/{}:v1", unique("it/mount-b"));
+    repo.cleanpipe(&["copy", "oci:.cleanpipe/oci:v1", &other])
+        .expect_code(0)
+        .expect_stderr("(0 blob(s) uploaded, 2 present)");
+    repo.cleanpipe(&["verify", &other, "--key", "cosign.pub"])
+        .expect_code(0);
+}
