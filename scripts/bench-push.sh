@@ -305,6 +305,8 @@ run_skopeo() {
 }
 run_cleanpipe() {
     WRAP=()
+    # Cold like skopeo: forget which repositories already hold the blobs (no cross-repo mount).
+    rm -f "$LAYOUT/cleanpipe-cache/blob-locations.json"
     run_timed cleanpipe "$1" "$CLEANPIPE" copy \
         "oci:$LAYOUT:$TAG" "$REGISTRY/bench-cleanpipe-$RUN_ID-$1:latest"
 }

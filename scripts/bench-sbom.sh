@@ -157,6 +157,8 @@ trivy_image() { # trivy_image RUN
     rm -rf -- "$cache"
 }
 cleanpipe_sbom() { # cleanpipe_sbom RUN
+    # Cold: drop the catalog cached in the layout by earlier runs.
+    rm -rf "$LAYOUT/cleanpipe-cache"
     run_timed sbom cleanpipe "$1" "$CLEANPIPE" sbom "oci:$LAYOUT:$TAG" --format spdx-json \
         -o "$WORK/cleanpipe.$1.json"
 }
@@ -213,7 +215,7 @@ os.makedirs(dst)
 originals = []
 for dirpath, _, files in os.walk(src):
     for name in sorted(files):
-        if name.endswith(".json"):
+        if name.endswith(".json") and not name.startswith("."):
             path = os.path.join(dirpath, name)
             with open(path, encoding="utf-8") as f:
                 originals.append(json.load(f))
@@ -254,6 +256,7 @@ scan_cmd cold warmup
 log "part 2: $RUNS cold scans (cache deleted first), each followed by a cached scan"
 for ((i = 1; i <= RUNS; i++)); do
     rm -f -- "$CACHE"
+    rm -rf -- "$LAYOUT/cleanpipe-cache" # the image's cached catalog too: cold means nothing cached
     scan_cmd cold "$i"
     [[ -f "$CACHE" ]] || die "the cold scan did not write $CACHE"
     scan_cmd cached "$i"
@@ -299,7 +302,7 @@ echo
 echo "== part 2: cleanpipe scan oci:LAYOUT:$TAG --db DB --fail-on none --output json, $RUNS runs"
 echo "  DB: $DB_FILES record files, $(mib "$DB_BYTES") MiB; the report says records=$REPORT_RECORDS," \
     "database_warnings=$REPORT_WARN, packages=$REPORT_PKGS, findings=$REPORT_FINDINGS (cold: $COLD_FINDINGS)"
-echo "  cold = DB/.cleanpipe-index.json deleted first; cached = the same command right after"
+echo "  cold = DB/.cleanpipe-index.json and the layout's cached catalog deleted first; cached = the same command right after"
 echo
 print_runs scan
 cw=$(median scan cold 4); hw=$(median scan cached 4)

@@ -179,7 +179,10 @@ fn dpkg(fs: &ImageFs, out: &mut Catalog) {
     for (path, rec) in sources {
         let text = String::from_utf8_lossy(&rec.content);
         for (i, p) in paragraphs(&text).into_iter().enumerate() {
-            let (Some(name), Some(version)) = (p.get("Package"), p.get("Version")) else {
+            let (Some(name), Some(version)) = (
+                p.get("Package").filter(|v| !v.is_empty()),
+                p.get("Version").filter(|v| !v.is_empty()),
+            ) else {
                 out.warnings.push(format!(
                     "/{path}: paragraph {} has no Package or Version; skipped",
                     i + 1
@@ -262,7 +265,10 @@ fn apk(fs: &ImageFs, out: &mut Catalog) {
         if f.is_empty() {
             continue;
         }
-        let (Some(name), Some(version)) = (f.get("P"), f.get("V")) else {
+        let (Some(name), Some(version)) = (
+            f.get("P").filter(|v| !v.is_empty()),
+            f.get("V").filter(|v| !v.is_empty()),
+        ) else {
             out.warnings.push(format!(
                 "/{path}: record {} has no P: or V:; skipped",
                 i + 1
@@ -298,7 +304,10 @@ fn python(fs: &ImageFs, out: &mut Catalog) {
         // Headers end at the first blank line; the body is the description.
         let header = text.split("\n\n").next().unwrap_or("");
         let fields = paragraphs(header).into_iter().next().unwrap_or_default();
-        let (Some(name), Some(version)) = (fields.get("Name"), fields.get("Version")) else {
+        let (Some(name), Some(version)) = (
+            fields.get("Name").filter(|v| !v.is_empty()),
+            fields.get("Version").filter(|v| !v.is_empty()),
+        ) else {
             out.warnings
                 .push(format!("/{path}: no Name or Version; skipped"));
             continue;
@@ -334,7 +343,10 @@ fn npm(fs: &ImageFs, out: &mut Catalog) {
                 .push(format!("/{path}: not valid JSON; skipped"));
             continue;
         };
-        let (Some(name), Some(version)) = (json["name"].as_str(), json["version"].as_str()) else {
+        let (Some(name), Some(version)) = (
+            json["name"].as_str().filter(|v| !v.is_empty()),
+            json["version"].as_str().filter(|v| !v.is_empty()),
+        ) else {
             out.warnings
                 .push(format!("/{path}: no name or version; skipped"));
             continue;
@@ -435,5 +447,72 @@ mod tests {
             ]
         );
         assert_eq!(c.packages[0].source_name.as_deref(), Some("busybox"));
+    }
+}
+
+/// Randomised robustness: catalogers never panic on arbitrary record contents.
+#[cfg(test)]
+mod robustness {
+    use super::*;
+    use crate::sbom::fs::FileRecord;
+
+    #[test]
+    fn arbitrary_records_never_panic() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let pieces: &[&[u8]] = &[
+            b"Package: ",
+            b"Version: ",
+            b"Source: ",
+            b"Status: install ok installed",
+            b"\n",
+            b"\n\n",
+            b" ",
+            b":",
+            b"(",
+            b")",
+            b"P:",
+            b"V:",
+            b"o:",
+            b"Name: ",
+            b"{\"name\":",
+            b"\"version\":\"1\"}",
+            b"ID=",
+            b"VERSION_ID=\"",
+            b"\xff\xfe",
+            b"1:2.3-4~5",
+        ];
+        for _ in 0..3_000 {
+            let mut content = Vec::new();
+            for _ in 0..(next() % 40) {
+                content.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize]);
+            }
+            let mut fs = ImageFs::default();
+            for path in [
+                "etc/os-release",
+                "var/lib/dpkg/status",
+                "lib/apk/db/installed",
+                "x/a.dist-info/METADATA",
+                "node_modules/a/package.json",
+            ] {
+                fs.files.insert(
+                    path.into(),
+                    FileRecord {
+                        content: content.clone(),
+                        layer: Digest::of(b"l"),
+                    },
+                );
+            }
+            let c = catalog(&fs);
+            assert!(c
+                .packages
+                .iter()
+                .all(|p| !p.name.is_empty() && !p.version.is_empty()));
+        }
     }
 }

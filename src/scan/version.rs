@@ -448,3 +448,120 @@ mod tests {
         assert_eq!(semver("1.0", "1.0.0"), None);
     }
 }
+
+/// Randomised robustness and ordering-law checks (a deterministic PRNG, no coverage guidance;
+/// coverage-guided fuzzing lives in `fuzz/`).
+#[cfg(test)]
+mod properties {
+    use super::*;
+
+    struct XorShift(u64);
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn string(&mut self, alphabet: &[u8], max: usize) -> String {
+            let len = (self.next() % max as u64) as usize + 1;
+            (0..len)
+                .map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize] as char)
+                .collect()
+        }
+    }
+
+    /// Check antisymmetry, reflexivity and transitivity on generated triples.
+    /// Returns (pairs compared, pairs where a version was invalid).
+    fn laws(
+        scheme: Scheme,
+        seed: u64,
+        gen: &mut dyn FnMut(&mut XorShift) -> String,
+    ) -> (usize, usize) {
+        let mut rng = XorShift(seed);
+        let (mut compared, mut invalid) = (0, 0);
+        for _ in 0..20_000 {
+            let (a, b, c) = (gen(&mut rng), gen(&mut rng), gen(&mut rng));
+            let (Some(ab), Some(ba)) = (compare(scheme, &a, &b), compare(scheme, &b, &a)) else {
+                invalid += 1;
+                continue;
+            };
+            compared += 1;
+            assert_eq!(
+                ab,
+                ba.reverse(),
+                "{scheme:?}: antisymmetry fails for {a:?} {b:?}"
+            );
+            assert_eq!(
+                compare(scheme, &a, &a),
+                Some(Ordering::Equal),
+                "{scheme:?}: {a:?} != itself"
+            );
+            if let (Some(bc), Some(ac)) = (compare(scheme, &b, &c), compare(scheme, &a, &c)) {
+                if ab != Ordering::Greater && bc != Ordering::Greater {
+                    assert_ne!(
+                        ac,
+                        Ordering::Greater,
+                        "{scheme:?}: transitivity fails for {a:?} <= {b:?} <= {c:?}"
+                    );
+                }
+            }
+        }
+        (compared, invalid)
+    }
+
+    #[test]
+    fn dpkg_ordering_laws() {
+        let (compared, _) = laws(Scheme::Dpkg, 0x1234_5678, &mut |r| {
+            r.string(b"0123456789.+~-:ab", 12)
+        });
+        assert!(
+            compared > 10_000,
+            "too few valid dpkg versions generated: {compared}"
+        );
+    }
+
+    #[test]
+    fn apk_ordering_laws() {
+        let (compared, _) = laws(Scheme::Apk, 0x9abc_def0, &mut |r| {
+            r.string(b"0123456789._-rpabc", 12)
+        });
+        assert!(
+            compared > 100,
+            "too few valid apk versions generated: {compared}"
+        );
+    }
+
+    #[test]
+    fn pep440_ordering_laws() {
+        let (compared, _) = laws(Scheme::Pep440, 0x0fed_cba9, &mut |r| {
+            r.string(b"0123456789.abrcpostdev+!", 12)
+        });
+        assert!(
+            compared > 100,
+            "too few valid PEP 440 versions generated: {compared}"
+        );
+    }
+
+    #[test]
+    fn semver_ordering_laws() {
+        const TAILS: &[&str] = &[
+            "",
+            "-alpha",
+            "-alpha.1",
+            "-alpha.beta",
+            "-beta.2",
+            "-rc.1",
+            "-0",
+            "-1.a",
+            "+build.5",
+            "-rc.1+b",
+        ];
+        let (compared, invalid) = laws(Scheme::Semver, 0x5555_aaaa, &mut |r| {
+            let tail = TAILS[(r.next() % TAILS.len() as u64) as usize];
+            format!("{}.{}.{}{tail}", r.next() % 3, r.next() % 3, r.next() % 3)
+        });
+        assert_eq!(invalid, 0);
+        assert!(compared > 10_000);
+    }
+}
