@@ -8,11 +8,10 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use flate2::{Compression, GzBuilder};
-use sha2::{Digest as _, Sha256};
 
 use crate::error::{Error, IoContext, Result};
 use crate::oci::layout::Layout;
-use crate::oci::types::{Descriptor, Digest, MEDIA_OCI_LAYER_GZIP};
+use crate::oci::types::{Descriptor, Digest, HashingWriter, MEDIA_OCI_LAYER_GZIP};
 
 /// One entry to put in a layer.
 #[derive(Clone, Debug)]
@@ -70,31 +69,12 @@ pub fn add_parents(entries: &mut Entries) {
     }
 }
 
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Write `entries` as a gzip layer into the layout. Returns (layer descriptor, diff_id).
 pub fn write_layer(layout: &Layout, entries: &Entries, mtime: u64) -> Result<(Descriptor, Digest)> {
     let blob = layout.blob_writer()?;
     // Pinned: flate2's default (miniz_oxide) backend at level 6, no file name, mtime 0.
     let gz = GzBuilder::new().mtime(0).write(blob, Compression::new(6));
-    let mut tar = tar::Builder::new(HashingWriter {
-        inner: gz,
-        hasher: Sha256::new(),
-    });
+    let mut tar = tar::Builder::new(HashingWriter::new(gz));
     tar.mode(tar::HeaderMode::Deterministic);
     for (path, entry) in entries {
         append(&mut tar, path, entry, mtime)?;
@@ -102,9 +82,8 @@ pub fn write_layer(layout: &Layout, entries: &Entries, mtime: u64) -> Result<(De
     let hashing = tar
         .into_inner()
         .map_err(|e| Error::io("cannot finish layer", layout.root(), e))?;
-    let diff_id = Digest::from_hasher(hashing.hasher);
-    let blob = hashing
-        .inner
+    let (gz, diff_id) = hashing.finish();
+    let blob = gz
         .finish()
         .map_err(|e| Error::io("cannot finish layer", layout.root(), e))?;
     let (digest, size) = blob.commit(None)?;

@@ -114,13 +114,7 @@ impl Remote {
                         )));
                     }
                 }
-                let media_type = serde_json::from_slice::<serde_json::Value>(&bytes)
-                    .ok()
-                    .and_then(|v| {
-                        v.get("mediaType")
-                            .and_then(|m| m.as_str())
-                            .map(String::from)
-                    })
+                let media_type = crate::oci::types::declared_media_type(&bytes)
                     .unwrap_or_else(|| crate::oci::types::MEDIA_OCI_MANIFEST.to_string());
                 Ok(Some((bytes.to_vec(), digest, media_type)))
             }

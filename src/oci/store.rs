@@ -84,14 +84,8 @@ impl Store {
             Store::Layout(layout) => match layout.resolve_digest(digest, MEDIA_OCI_MANIFEST)? {
                 Some(desc) => {
                     let bytes = layout.read_blob(digest)?;
-                    let media_type = serde_json::from_slice::<serde_json::Value>(&bytes)
-                        .ok()
-                        .and_then(|v| {
-                            v.get("mediaType")
-                                .and_then(|m| m.as_str())
-                                .map(String::from)
-                        })
-                        .unwrap_or(desc.media_type);
+                    let media_type =
+                        crate::oci::types::declared_media_type(&bytes).unwrap_or(desc.media_type);
                     Ok(Some(Resolved {
                         digest: digest.clone(),
                         bytes,

@@ -3,17 +3,16 @@
 //! Layers are streamed from the tar through the hashers and gzip to disk, one at a time.
 
 use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 use flate2::{Compression, GzBuilder};
 use serde::Deserialize;
-use sha2::{Digest as _, Sha256};
 
 use crate::error::{Error, Result};
 use crate::oci::layout::Layout;
 use crate::oci::types::{
-    Descriptor, Digest, ImageConfig, Manifest, MEDIA_OCI_CONFIG, MEDIA_OCI_LAYER_GZIP,
-    MEDIA_OCI_MANIFEST,
+    Descriptor, Digest, HashingWriter, ImageConfig, Manifest, MEDIA_OCI_CONFIG,
+    MEDIA_OCI_LAYER_GZIP, MEDIA_OCI_MANIFEST,
 };
 
 /// Entries up to this size are kept in memory (configs, manifests, tiny layers).
@@ -114,34 +113,14 @@ pub fn import_docker_save(
     ))
 }
 
-struct Hashing<W> {
-    inner: W,
-    hasher: Sha256,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 fn repack_layer(reader: &mut impl Read, layout: &Layout) -> Result<Repacked> {
     let blob = layout.blob_writer()?;
     let gz = GzBuilder::new().mtime(0).write(blob, Compression::new(6));
-    let mut hashing = Hashing {
-        inner: gz,
-        hasher: Sha256::new(),
-    };
+    let mut hashing = HashingWriter::new(gz);
     io::copy(reader, &mut hashing)
         .map_err(|e| Error::environment(format!("cannot re-pack a layer: {e}")))?;
-    let diff_id = Digest::from_hasher(hashing.hasher);
-    let blob = hashing
-        .inner
+    let (gz, diff_id) = hashing.finish();
+    let blob = gz
         .finish()
         .map_err(|e| Error::io("cannot write layer", layout.root(), e))?;
     let (digest, size) = blob.commit(None)?;

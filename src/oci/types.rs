@@ -290,6 +290,49 @@ impl ImageConfig {
     }
 }
 
+/// A writer that hashes what passes through it (layer diff_ids are computed this way while
+/// the same bytes stream on into gzip).
+pub struct HashingWriter<W> {
+    pub inner: W,
+    pub hasher: Sha256,
+}
+
+impl<W> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+        }
+    }
+
+    /// The inner writer and the digest of everything written.
+    pub fn finish(self) -> (W, Digest) {
+        (self.inner, Digest::from_hasher(self.hasher))
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The `mediaType` a manifest declares about itself, if any.
+pub fn declared_media_type(bytes: &[u8]) -> Option<String> {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|v| {
+            v.get("mediaType")
+                .and_then(|m| m.as_str())
+                .map(String::from)
+        })
+}
+
 /// Map Docker layer media types onto their OCI equivalents (same bytes).
 pub fn oci_layer_media_type(media_type: &str) -> &str {
     match media_type {

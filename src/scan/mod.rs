@@ -392,6 +392,27 @@ mod tests {
     }
 
     #[test]
+    fn loads_an_osv_zip() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("all.zip");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("HAND-1.json", options).unwrap();
+        zip.write_all(HAND_LAST_AFFECTED.as_bytes()).unwrap();
+        zip.start_file("README.txt", options).unwrap();
+        zip.write_all(b"not a record").unwrap();
+        zip.start_file("broken.json", options).unwrap();
+        zip.write_all(b"{").unwrap();
+        zip.finish().unwrap();
+        let db = Database::load(&path).unwrap();
+        assert_eq!(db.advisories.len(), 1);
+        assert_eq!(db.warnings.len(), 1);
+        assert!(Database::load(&dir.path().join("missing.zip")).is_err());
+    }
+
+    #[test]
     fn index_is_cached_and_rebuilt_when_the_database_changes() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.json"), HAND_LAST_AFFECTED).unwrap();

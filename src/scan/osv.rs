@@ -215,7 +215,7 @@ impl Database {
             files.sort();
             for f in files {
                 match std::fs::read(&f) {
-                    Ok(bytes) => db.add(&bytes, &f.display().to_string()),
+                    Ok(bytes) => db.add_record(&bytes, &f.display().to_string()),
                     Err(e) => db.warnings.push(format!("{}: {e}", f.display())),
                 }
             }
@@ -243,13 +243,14 @@ impl Database {
                     db.warnings.push(format!("{name}: {e}"));
                     continue;
                 }
-                db.add(&bytes, &name);
+                db.add_record(&bytes, &name);
             }
         }
         Ok(db)
     }
 
-    fn add(&mut self, bytes: &[u8], origin: &str) {
+    /// Add one record (JSON bytes); malformed records become counted warnings.
+    pub fn add_record(&mut self, bytes: &[u8], origin: &str) {
         let record: RawRecord = match serde_json::from_slice(bytes) {
             Ok(r) => r,
             Err(e) => {

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of the parsers with cargo-fuzz (libFuzzer), SECONDS per target.
+# Seeds come from data on this machine (never committed): a dpkg status, the OSV fixtures, and
+# version pairs. Needs `cargo install cargo-fuzz`; runs on the stable toolchain through
+# RUSTC_BOOTSTRAP=1 without a sanitizer (`-s none`), since no nightly toolchain is available here.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SECONDS_PER_TARGET=${1:-60}
+STATUS=${DPKG_STATUS:-/var/lib/dpkg/status}
+OSV=${OSV:-$ROOT/../shared/fixtures/osv}
+cd "$ROOT/fuzz"
+mkdir -p corpus/dpkg_status corpus/osv_record corpus/versions
+cp "$STATUS" corpus/dpkg_status/seed-status 2>/dev/null || true
+find "$OSV" -name '*.json' ! -name '.*' -exec cp {} corpus/osv_record/ \;
+printf '1.0~rc1\n1.0' > corpus/versions/a
+printf '1:2.36-9+deb12u4\n2.36-9' > corpus/versions/b
+printf '1.2.3_rc1-r0\n1.2.3-r1' > corpus/versions/c
+printf '1.0.dev1+local\n1.0a1.post2' > corpus/versions/d
+for target in dpkg_status versions osv_record; do
+    echo "== $target ($SECONDS_PER_TARGET s)"
+    RUSTC_BOOTSTRAP=1 cargo fuzz run -s none "$target" "corpus/$target" -- \
+        -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 2>&1 |
+        grep -E 'stat::number_of_executed_units|stat::peak_rss_mb|Done [0-9]+ runs|ERROR|panicked|SUMMARY' || true
+done
