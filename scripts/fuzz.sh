@@ -20,5 +20,5 @@ for target in dpkg_status versions osv_record; do
     echo "== $target ($SECONDS_PER_TARGET s)"
     RUSTC_BOOTSTRAP=1 cargo fuzz run -s none "$target" "corpus/$target" -- \
         -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 2>&1 |
-        grep -E 'stat::number_of_executed_units|stat::peak_rss_mb|Done [0-9]+ runs|ERROR|panicked|SUMMARY' || true
+        grep -aE 'stat::number_of_executed_units|stat::peak_rss_mb|Done [0-9]+ runs|ERROR|panicked|SUMMARY' || true
 done

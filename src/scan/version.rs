@@ -174,7 +174,7 @@ fn apk_tokens(v: &str) -> Option<Vec<ApkToken>> {
         }
         out.push(ApkToken::Hash(v[s..i].to_string()));
     }
-    if i + 1 < b.len() && &v[i..i + 2] == "-r" {
+    if i + 1 < b.len() && &b[i..i + 2] == b"-r" {
         i += 2;
         let n = digits(&mut i);
         out.push(ApkToken::Revision(n.parse().ok()?));
@@ -413,6 +413,9 @@ mod tests {
             assert_eq!(apk(b, a), Some(o.reverse()), "{b} vs {a}");
         }
         assert_eq!(apk("x1", "1"), None);
+        // Found by cargo fuzz: a multi-byte character right after `-` used to panic on slicing.
+        assert_eq!(apk("1-\u{e9}", "1"), None);
+        assert_eq!(apk("1-r\u{e9}", "1"), None);
     }
 
     #[test]
