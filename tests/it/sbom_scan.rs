@@ -29,8 +29,24 @@ fn test_data(var: &str, what: &str) -> Option<PathBuf> {
     }
 }
 
+/// A private copy of the OSV fixtures: scanning writes its index cache next to the database,
+/// and shared/ must stay untouched.
 fn osv_fixtures() -> PathBuf {
-    fixture("osv")
+    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    COPY.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep().join("osv");
+        let ok = Command::new("cp")
+            .arg("-r")
+            .arg(fixture("osv"))
+            .arg(&dir)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "cannot copy the OSV fixtures");
+        let _ = std::fs::remove_file(dir.join(".cleanpipe-index.json"));
+        dir
+    })
+    .clone()
 }
 
 /// Write a single-layer image from an uncompressed tar (streamed) into a new layout `dir:t`.
