@@ -45,3 +45,39 @@ pub async fn dispatch(
         }
     }
 }
+
+/// An image named on the command line, made readable in a layout (registry images are pulled
+/// into a temporary one that lives as long as this value).
+struct LocalImage {
+    image: crate::oci::reference::ImageRef,
+    layout: crate::oci::layout::Layout,
+    resolved: crate::oci::store::Resolved,
+    manifest: crate::oci::types::Manifest,
+    _scratch: tempfile::TempDir,
+}
+
+async fn local_image(
+    reference: &str,
+    registry: &crate::cli::args::RegistryArgs,
+    redactor: &Redactor,
+) -> Result<LocalImage> {
+    let image = crate::oci::reference::ImageRef::parse(reference)?;
+    let remote = settings::remote_options(registry, redactor)?;
+    let scratch = tempfile::tempdir().map_err(|e| {
+        crate::Error::io(
+            "cannot create a temporary directory",
+            std::env::temp_dir(),
+            e,
+        )
+    })?;
+    let (layout, resolved) =
+        crate::oci::store::materialize(&image, &remote, scratch.path()).await?;
+    let manifest = crate::oci::types::Manifest::from_slice(&resolved.bytes, &image.to_string())?;
+    Ok(LocalImage {
+        image,
+        layout,
+        resolved,
+        manifest,
+        _scratch: scratch,
+    })
+}

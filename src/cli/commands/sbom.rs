@@ -1,25 +1,18 @@
 use crate::cli::args::{SbomArgs, SbomFormatArg};
 use crate::cli::printer::Printer;
-use crate::cli::settings;
 use crate::error::{Error, ExitCode, Result};
 use crate::oci::reference::ImageRef;
-use crate::oci::store::materialize;
-use crate::oci::types::Manifest;
 use crate::redact::Redactor;
 use crate::sbom::{self, Format, Subject};
 
 pub async fn sbom(args: &SbomArgs, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
-    let image = ImageRef::parse(&args.image)?;
-    let remote = settings::remote_options(&args.registry, redactor)?;
-    let scratch = tempfile::tempdir().map_err(|e| {
-        Error::io(
-            "cannot create a temporary directory",
-            std::env::temp_dir(),
-            e,
-        )
-    })?;
-    let (layout, resolved) = materialize(&image, &remote, scratch.path()).await?;
-    let manifest = Manifest::from_slice(&resolved.bytes, &image.to_string())?;
+    let local = super::local_image(&args.image, &args.registry, redactor).await?;
+    let (image, layout, resolved, manifest) = (
+        &local.image,
+        local.layout.clone(),
+        &local.resolved,
+        local.manifest.clone(),
+    );
     let config: crate::oci::types::ImageConfig =
         serde_json::from_slice(&layout.read_blob(&manifest.config.digest)?)
             .map_err(|e| Error::usage(format!("the config of {image} is malformed: {e}")))?;

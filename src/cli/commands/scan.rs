@@ -2,28 +2,20 @@ use std::path::Path;
 
 use crate::cli::args::{FailOn, ScanArgs, ScanOutput};
 use crate::cli::printer::Printer;
-use crate::cli::settings;
 use crate::error::{Error, ExitCode, Result};
-use crate::oci::reference::ImageRef;
-use crate::oci::store::materialize;
-use crate::oci::types::Manifest;
 use crate::pipeline::model::Severity as Threshold;
 use crate::redact::Redactor;
 use crate::scan::osv::Database;
 use crate::scan::{self, report, ScanOptions};
 
 pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
-    let image = ImageRef::parse(&args.image)?;
-    let remote = settings::remote_options(&args.registry, redactor)?;
-    let scratch = tempfile::tempdir().map_err(|e| {
-        Error::io(
-            "cannot create a temporary directory",
-            std::env::temp_dir(),
-            e,
-        )
-    })?;
-    let (layout, resolved) = materialize(&image, &remote, scratch.path()).await?;
-    let manifest = Manifest::from_slice(&resolved.bytes, &image.to_string())?;
+    let local = super::local_image(&args.image, &args.registry, redactor).await?;
+    let (image, layout, resolved, manifest) = (
+        &local.image,
+        local.layout.clone(),
+        &local.resolved,
+        local.manifest.clone(),
+    );
     let db_path = args.db.clone();
     let (catalog, db) = tokio::task::spawn_blocking(move || -> Result<_> {
         Ok((
