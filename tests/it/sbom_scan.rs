@@ -281,6 +281,66 @@ fn waivers_by_id_or_alias_pass_the_gate_and_sboms_validate() {
     .unwrap();
     assert_eq!(report["image"]["scan"]["waived"], 2);
     assert_eq!(report["signature"]["sboms"].as_array().unwrap().len(), 2);
+    // The same package set as trivy finds in the same files laid out as in the image.
+    if let Some(trivy) = test_data("CLEANPIPE_TEST_TRIVY", "the trivy binary") {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("usr/lib/python3")).unwrap();
+        std::fs::create_dir_all(root.path().join("app")).unwrap();
+        for (from, to) in [
+            ("site-packages", "usr/lib/python3/"),
+            ("node_modules", "app/"),
+        ] {
+            assert!(Command::new("cp")
+                .arg("-r")
+                .arg(pkgs.join(from))
+                .arg(root.path().join(to))
+                .status()
+                .unwrap()
+                .success());
+        }
+        let peer = root.path().join("trivy.json");
+        let ok = Command::new(&trivy)
+            .args([
+                "rootfs",
+                "--format",
+                "cyclonedx",
+                "--offline-scan",
+                "--scanners",
+                "license",
+                "--quiet",
+                "--output",
+            ])
+            .arg(&peer)
+            .arg(root.path())
+            .env("TRIVY_CACHE_DIR", root.path().join("cache"))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "trivy failed");
+        let set = |doc: &serde_json::Value| {
+            let mut v: Vec<(String, String)> = doc["components"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["type"] == "library")
+                .map(|c| {
+                    (
+                        c["name"].as_str().unwrap().to_string(),
+                        c["version"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let theirs: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&peer).unwrap()).unwrap();
+        assert_eq!(
+            set(&cdx),
+            set(&theirs),
+            "Python/npm package sets differ from trivy's"
+        );
+    }
     // Deterministic: a second run writes byte-identical SBOMs.
     let before = std::fs::read(out.join("sbom.spdx.json")).unwrap();
     repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
