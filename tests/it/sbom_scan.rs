@@ -155,6 +155,51 @@ fn validate(spdx: &Path, cdx: &Path) {
     );
 }
 
+/// The sorted (name, version) pairs of a CycloneDX document's library components;
+/// `epoch` false drops a dpkg epoch (`1:2.3` → `2.3`), as trivy writes versions.
+fn library_set(doc: &serde_json::Value, epoch: bool) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["type"] == "library")
+        .map(|c| {
+            let version = c["version"].as_str().unwrap();
+            let version = match version.split_once(':') {
+                Some((_, rest)) if !epoch => rest,
+                _ => version,
+            };
+            (c["name"].as_str().unwrap().to_string(), version.to_string())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// trivy's CycloneDX SBOM of a root filesystem directory (offline, license scanner only).
+fn trivy_rootfs(trivy: &Path, rootfs: &Path, work: &Path) -> serde_json::Value {
+    let out = work.join("trivy.cdx.json");
+    let ok = Command::new(trivy)
+        .args([
+            "rootfs",
+            "--format",
+            "cyclonedx",
+            "--offline-scan",
+            "--scanners",
+            "license",
+            "--quiet",
+            "--output",
+        ])
+        .arg(&out)
+        .arg(rootfs)
+        .env("TRIVY_CACHE_DIR", work.join("trivy-cache"))
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "trivy failed on {}", rootfs.display());
+    serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap()
+}
+
 const EXPECTED_PY_NPM: &[(&str, &str)] = &[
     ("GHSA-34jh-p97f-mpxf", "urllib3"),
     ("GHSA-35jh-r3h4-6jhm", "lodash"),
@@ -298,46 +343,10 @@ fn waivers_by_id_or_alias_pass_the_gate_and_sboms_validate() {
                 .unwrap()
                 .success());
         }
-        let peer = root.path().join("trivy.json");
-        let ok = Command::new(&trivy)
-            .args([
-                "rootfs",
-                "--format",
-                "cyclonedx",
-                "--offline-scan",
-                "--scanners",
-                "license",
-                "--quiet",
-                "--output",
-            ])
-            .arg(&peer)
-            .arg(root.path())
-            .env("TRIVY_CACHE_DIR", root.path().join("cache"))
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "trivy failed");
-        let set = |doc: &serde_json::Value| {
-            let mut v: Vec<(String, String)> = doc["components"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|c| c["type"] == "library")
-                .map(|c| {
-                    (
-                        c["name"].as_str().unwrap().to_string(),
-                        c["version"].as_str().unwrap().to_string(),
-                    )
-                })
-                .collect();
-            v.sort();
-            v
-        };
-        let theirs: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&peer).unwrap()).unwrap();
+        let theirs = trivy_rootfs(&trivy, root.path(), root.path());
         assert_eq!(
-            set(&cdx),
-            set(&theirs),
+            library_set(&cdx, true),
+            library_set(&theirs, true),
             "Python/npm package sets differ from trivy's"
         );
     }
@@ -376,24 +385,7 @@ fn debian_minbase_matches_trivy_and_validates() {
     let ours: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&cdx).unwrap()).unwrap();
     // trivy writes dpkg versions without the epoch (it keeps it in a separate field); compare the same way.
-    let strip_epoch = |v: &str| {
-        v.split_once(':')
-            .map(|(_, r)| r.to_string())
-            .unwrap_or_else(|| v.to_string())
-    };
-    let mut our_set: Vec<(String, String)> = ours["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["type"] == "library")
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap().to_string(),
-                strip_epoch(c["version"].as_str().unwrap()),
-            )
-        })
-        .collect();
-    our_set.sort();
+    let our_set = library_set(&ours, false);
     assert!(
         our_set.len() > 50,
         "a minbase image has ~88 packages, got {}",
@@ -410,39 +402,7 @@ fn debian_minbase_matches_trivy_and_validates() {
         "the same rootfs as a directory",
     )
     .unwrap();
-    let peer = dir.path().join("trivy.cdx.json");
-    let status = Command::new(&trivy)
-        .args([
-            "rootfs",
-            "--format",
-            "cyclonedx",
-            "--offline-scan",
-            "--scanners",
-            "license",
-            "--quiet",
-            "--output",
-        ])
-        .arg(&peer)
-        .arg(&rootfs)
-        .env("TRIVY_CACHE_DIR", dir.path().join("trivy-cache"))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let theirs: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&peer).unwrap()).unwrap();
-    let mut their_set: Vec<(String, String)> = theirs["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["type"] == "library")
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap().to_string(),
-                c["version"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    their_set.sort();
+    let their_set = library_set(&trivy_rootfs(&trivy, &rootfs, dir.path()), true);
     assert_eq!(
         our_set, their_set,
         "the dpkg package sets differ from trivy's"
