@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::oci::types::Digest;
+use crate::sbom::binary::{self, Section};
 use crate::sbom::fs::ImageFs;
-use crate::sbom::purl;
+use crate::sbom::{purl, rpmdb};
 
 /// The distribution, from `/etc/os-release` (or `/usr/lib/os-release`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -23,8 +24,13 @@ pub struct Distro {
 pub enum Kind {
     Deb,
     Apk,
+    Rpm,
     Python,
     Npm,
+    /// A Go module linked into a binary (from its build info), or the Go standard library.
+    Go,
+    /// A Rust crate linked into a binary built with cargo-auditable.
+    Cargo,
 }
 
 impl Kind {
@@ -32,8 +38,11 @@ impl Kind {
         match self {
             Kind::Deb => "deb",
             Kind::Apk => "apk",
+            Kind::Rpm => "rpm",
             Kind::Python => "python",
             Kind::Npm => "npm",
+            Kind::Go => "go",
+            Kind::Cargo => "cargo",
         }
     }
 }
@@ -70,7 +79,9 @@ pub fn wanted(path: &str) -> bool {
     matches!(
         path,
         "etc/os-release" | "usr/lib/os-release" | "var/lib/dpkg/status" | "lib/apk/db/installed"
-    ) || path.starts_with("var/lib/dpkg/status.d/")
+    ) || rpmdb::SQLITE_PATHS.contains(&path)
+        || rpmdb::UNSUPPORTED_PATHS.iter().any(|(p, _)| *p == path)
+        || path.starts_with("var/lib/dpkg/status.d/")
         || (path.starts_with("usr/share/doc/")
             && path.ends_with("/copyright")
             && path.matches('/').count() == 4)
@@ -100,8 +111,10 @@ pub fn catalog(fs: &ImageFs) -> Catalog {
     };
     dpkg(fs, &mut out);
     apk(fs, &mut out);
+    rpm(fs, &mut out);
     python(fs, &mut out);
     npm(fs, &mut out);
+    binaries(fs, &mut out);
     out.packages.sort_by(|a, b| {
         (a.kind, &a.name, &a.version, &a.location).cmp(&(b.kind, &b.name, &b.version, &b.location))
     });
@@ -294,6 +307,136 @@ fn apk(fs: &ImageFs, out: &mut Catalog) {
     }
 }
 
+fn rpm(fs: &ImageFs, out: &mut Catalog) {
+    let found = rpmdb::SQLITE_PATHS
+        .iter()
+        .find_map(|p| fs.files.get_key_value(*p));
+    let Some((path, rec)) = found else {
+        for (p, format) in rpmdb::UNSUPPORTED_PATHS {
+            if fs.files.contains_key(p) {
+                out.warnings.push(format!(
+                    "/{p}: rpm database in the {format} format, which cleanpipe does not read \
+                     (only rpmdb.sqlite, rpm >= 4.16); its packages are NOT in this SBOM"
+                ));
+            }
+        }
+        return;
+    };
+    let rows = match rpmdb::packages(&rec.content) {
+        Ok(rows) => rows,
+        Err(e) => {
+            out.warnings
+                .push(format!("/{path}: unreadable rpm database: {e}; skipped"));
+            return;
+        }
+    };
+    let distro = out.distro.clone();
+    for row in rows {
+        let h = match row {
+            Ok(h) => h,
+            Err(e) => {
+                out.warnings.push(format!("/{path}: {e}; skipped"));
+                continue;
+            }
+        };
+        // Imported signing keys are stored as pseudo-packages; they are not software.
+        if h.name == "gpg-pubkey" {
+            continue;
+        }
+        let epoch_prefix = h
+            .epoch
+            .filter(|e| *e > 0)
+            .map(|e| format!("{e}:"))
+            .unwrap_or_default();
+        let (source_name, source_version) = match h.source() {
+            Some((n, v)) => (n, format!("{epoch_prefix}{v}")),
+            None => (h.name.clone(), h.evr()),
+        };
+        out.packages.push(Package {
+            kind: Kind::Rpm,
+            purl: purl::rpm(distro.as_ref(), &h),
+            name: h.name.clone(),
+            version: h.evr(),
+            source_name: Some(source_name),
+            source_version: Some(source_version),
+            arch: h.arch.clone(),
+            licenses: h.license.clone().into_iter().collect(),
+            location: format!("/{path}"),
+            layer: rec.layer.clone(),
+        });
+    }
+}
+
+/// Go modules and Rust crates recorded inside executables.
+fn binaries(fs: &ImageFs, out: &mut Catalog) {
+    for (path, rec) in &fs.files {
+        let Some(section) = rec.embedded else {
+            continue;
+        };
+        let location = format!("/{path}");
+        let mut push = |kind: Kind, name: &str, version: &str, purl: String| {
+            out.packages.push(Package {
+                kind,
+                name: name.to_string(),
+                version: version.to_string(),
+                source_name: None,
+                source_version: None,
+                arch: None,
+                licenses: vec![],
+                location: location.clone(),
+                layer: rec.layer.clone(),
+                purl,
+            })
+        };
+        match section {
+            Section::GoBuildInfo => match binary::parse_go_buildinfo(&rec.content) {
+                Ok(info) => {
+                    let go = go_stdlib_version(&info.go_version);
+                    push(Kind::Go, "stdlib", &go, purl::golang("stdlib", &go));
+                    for m in info.modules {
+                        // A main module built from a work tree has no version to report.
+                        if m.version.is_empty() || m.version == "(devel)" {
+                            continue;
+                        }
+                        push(
+                            Kind::Go,
+                            &m.path,
+                            &m.version,
+                            purl::golang(&m.path, &m.version),
+                        );
+                    }
+                }
+                Err(e) => out.warnings.push(format!("{location}: {e}; skipped")),
+            },
+            Section::CargoAuditable => match binary::parse_cargo_auditable(&rec.content) {
+                Ok(crates) => {
+                    for c in crates {
+                        // Build-time dependencies (build scripts, proc macros) are not linked in.
+                        if c.kind.as_deref() == Some("build") {
+                            continue;
+                        }
+                        push(
+                            Kind::Cargo,
+                            &c.name,
+                            &c.version,
+                            purl::cargo(&c.name, &c.version),
+                        );
+                    }
+                }
+                Err(e) => out.warnings.push(format!("{location}: {e}; skipped")),
+            },
+        }
+    }
+}
+
+/// `go1.21.3` → `v1.21.3` (module-style, as Go advisories and purls write it).
+fn go_stdlib_version(go: &str) -> String {
+    let v = go.strip_prefix("go").unwrap_or(go);
+    // `go1.21.3 X:boringcrypto` carries experiment flags after a space.
+    let v = v.split_whitespace().next().unwrap_or(v);
+    format!("v{v}")
+}
+
 fn python(fs: &ImageFs, out: &mut Catalog) {
     for (path, rec) in fs
         .files
@@ -388,6 +531,7 @@ mod tests {
                 FileRecord {
                     content: c.as_bytes().to_vec(),
                     layer: Digest::of(b"l"),
+                    embedded: None,
                 },
             );
         }
@@ -505,6 +649,7 @@ mod robustness {
                     FileRecord {
                         content: content.clone(),
                         layer: Digest::of(b"l"),
+                        embedded: None,
                     },
                 );
             }

@@ -57,16 +57,23 @@ pub fn document(subject: &Subject, catalog: &Catalog) -> Value {
                 {"name": "cleanpipe:layer", "value": p.layer.to_string()},
             ],
         });
-        if let Some((_, licenses)) = license::expression(&p.licenses) {
-            c["licenses"] = Value::Array(
-                licenses
-                    .into_iter()
-                    .map(|l| match l {
-                        License::Id(id) => json!({"license": {"id": id}}),
-                        License::Ref { name, .. } => json!({"license": {"name": name}}),
-                    })
-                    .collect(),
-            );
+        if let Some((expr, licenses)) = license::expression(&p.licenses) {
+            // CycloneDX takes either a list of licenses or one expression, not both.
+            c["licenses"] = if licenses.iter().any(|l| matches!(l, License::Expression(_))) {
+                json!([{ "expression": expr }])
+            } else {
+                Value::Array(
+                    licenses
+                        .into_iter()
+                        .map(|l| match l {
+                            License::Id(id) | License::Expression(id) => {
+                                json!({"license": {"id": id}})
+                            }
+                            License::Ref { name, .. } => json!({"license": {"name": name}}),
+                        })
+                        .collect(),
+                )
+            };
         }
         if let Some(src) = &p.source_name {
             c["properties"]

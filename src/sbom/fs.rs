@@ -3,21 +3,25 @@
 //! the layer it came from. Nothing is ever written to disk, so hostile paths cannot escape.
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom, Write};
 
 use crate::error::{Error, Result};
 use crate::oci::layout::Layout;
 use crate::oci::types::{Digest, Manifest};
+use crate::sbom::binary::{self, Section};
 
 /// A kept file's content and the layer that last wrote it.
 #[derive(Clone, Debug)]
 pub struct FileRecord {
+    /// The whole file, or for an executable only its embedded package-list section.
     pub content: Vec<u8>,
     pub layer: Digest,
+    /// Set when `content` is an executable's embedded package list rather than the file.
+    pub embedded: Option<Section>,
 }
 
 /// The kept part of an image's final filesystem.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct ImageFs {
     /// Kept files by normalised path (no leading `/`).
     pub files: BTreeMap<String, FileRecord>,
@@ -25,10 +29,16 @@ pub struct ImageFs {
     pub symlinks: BTreeMap<String, String>,
     /// Entries skipped as unsafe (e.g. `..` in the path), for the report.
     pub skipped: Vec<String>,
+    /// Reused scratch file for executables (unlinked; gone when dropped).
+    scratch: Option<std::fs::File>,
 }
 
 /// Files larger than this are not kept even if wanted (a dpkg status is a few MiB).
 const MAX_KEPT_FILE: u64 = 64 * 1024 * 1024;
+
+/// Executables outside these sizes are not examined for embedded package lists.
+const MIN_BINARY: u64 = 1024;
+const MAX_BINARY: u64 = 2 * 1024 * 1024 * 1024;
 
 impl ImageFs {
     /// Read the image `manifest` from `layout`, keeping files for which `wanted(path)` is true.
@@ -122,8 +132,23 @@ impl ImageFs {
                     FileRecord {
                         content,
                         layer: layer.clone(),
+                        embedded: None,
                     },
                 );
+            } else if kind.is_file()
+                && entry.header().mode().is_ok_and(|m| m & 0o111 != 0)
+                && (MIN_BINARY..=MAX_BINARY).contains(&entry.size())
+            {
+                if let Some((section, content)) = self.spooled_binary(&mut entry)? {
+                    added.insert(
+                        path,
+                        FileRecord {
+                            content,
+                            layer: layer.clone(),
+                            embedded: Some(section),
+                        },
+                    );
+                }
             } else if kind.is_hard_link() {
                 if let Ok(Some(target)) = entry.link_name() {
                     if let Some(target) = normalise(&target.to_string_lossy()) {
@@ -160,6 +185,27 @@ impl ImageFs {
         self.files.extend(added);
         self.symlinks.extend(links);
         Ok(())
+    }
+
+    /// If the entry is an ELF executable, copy it to a scratch file (section tables are at the
+    /// end, so it cannot be read as a stream) and return its embedded package-list section.
+    fn spooled_binary(
+        &mut self,
+        entry: &mut impl Read,
+    ) -> std::io::Result<Option<(Section, Vec<u8>)>> {
+        let mut head = [0u8; 4];
+        if entry.read_exact(&mut head).is_err() || !binary::is_elf(&head) {
+            return Ok(None);
+        }
+        let scratch = match &mut self.scratch {
+            Some(f) => f,
+            None => self.scratch.insert(tempfile::tempfile()?),
+        };
+        scratch.set_len(0)?;
+        scratch.seek(SeekFrom::Start(0))?;
+        scratch.write_all(&head)?;
+        std::io::copy(entry, scratch)?;
+        Ok(binary::embedded_section(scratch))
     }
 
     /// A kept file, following symlinks inside the image (never outside it).

@@ -75,6 +75,9 @@ pub enum License {
     Id(String),
     /// Not on the SPDX list: `LicenseRef-<id>` plus the original name.
     Ref { id: String, name: String },
+    /// A compound expression of listed identifiers, as rpm and npm metadata often give
+    /// (`GPL-2.0-or-later AND BSD-3-Clause`), kept with its AND/OR meaning.
+    Expression(String),
 }
 
 impl License {
@@ -82,13 +85,52 @@ impl License {
         match self {
             License::Id(id) => id,
             License::Ref { id, .. } => id,
+            License::Expression(e) => e,
         }
     }
+}
+
+/// A listed identifier, under its own or a Debian name.
+fn listed(name: &str) -> Option<&'static str> {
+    SPDX_IDS
+        .iter()
+        .find(|id| id.eq_ignore_ascii_case(name))
+        .copied()
+        .or_else(|| {
+            DEBIAN_NAMES
+                .iter()
+                .find(|(d, _)| d.eq_ignore_ascii_case(name))
+                .map(|(_, id)| *id)
+        })
+}
+
+/// `A AND B OR C` where every operand is a listed identifier, normalised; `None` otherwise
+/// (parentheses and `WITH` are not interpreted, such names become `LicenseRef-…`).
+fn compound(name: &str) -> Option<String> {
+    let tokens: Vec<&str> = name.split_whitespace().collect();
+    if tokens.len() < 3 || tokens.len() % 2 == 0 {
+        return None;
+    }
+    let mut out = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        if i % 2 == 1 {
+            match t.to_ascii_uppercase().as_str() {
+                op @ ("AND" | "OR") => out.push(op.to_string()),
+                _ => return None,
+            }
+        } else {
+            out.push(listed(t)?.to_string());
+        }
+    }
+    Some(out.join(" "))
 }
 
 /// Classify one license name from package metadata.
 pub fn classify(name: &str) -> License {
     let name = name.trim();
+    if let Some(expr) = compound(name) {
+        return License::Expression(expr);
+    }
     if let Some(id) = SPDX_IDS.iter().find(|id| id.eq_ignore_ascii_case(name)) {
         return License::Id(id.to_string());
     }
@@ -126,9 +168,13 @@ pub fn expression(names: &[String]) -> Option<(String, Vec<License>)> {
     if licenses.is_empty() {
         return None;
     }
+    let many = licenses.len() > 1;
     let expr = licenses
         .iter()
-        .map(|l| l.spdx().to_string())
+        .map(|l| match l {
+            License::Expression(e) if many => format!("({e})"),
+            l => l.spdx().to_string(),
+        })
         .collect::<Vec<_>>()
         .join(" AND ");
     Some((expr, licenses))
@@ -151,5 +197,15 @@ mod tests {
         );
         let (expr, _) = expression(&["MIT".into(), "GPL-2".into(), "MIT".into()]).unwrap();
         assert_eq!(expr, "GPL-2.0-only AND MIT");
+        assert_eq!(
+            classify("GPL-2.0-or-later and bsd-3-clause"),
+            License::Expression("GPL-2.0-or-later AND BSD-3-Clause".into())
+        );
+        assert!(matches!(
+            classify("MIT or Public Domain"),
+            License::Ref { .. }
+        ));
+        let (expr, _) = expression(&["MIT OR Apache-2.0".into(), "Zlib".into()]).unwrap();
+        assert_eq!(expr, "(MIT OR Apache-2.0) AND Zlib");
     }
 }

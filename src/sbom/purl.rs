@@ -73,6 +73,32 @@ pub fn apk(d: Option<&Distro>, name: &str, version: &str, arch: Option<&str>) ->
     )
 }
 
+/// `pkg:rpm/<vendor>/<name>@<version>-<release>?arch=…&distro=…&epoch=…` (name keeps its case).
+pub fn rpm(d: Option<&Distro>, h: &crate::sbom::rpmdb::Header) -> String {
+    let vendor = d.map(|d| d.id.as_str()).unwrap_or("redhat");
+    format!(
+        "pkg:rpm/{}/{}@{}{}",
+        encode(&vendor.to_ascii_lowercase(), b""),
+        encode(&h.name, b""),
+        encode(&format!("{}-{}", h.version, h.release), b""),
+        qualifiers(&[
+            ("arch", h.arch.clone()),
+            ("distro", distro_qualifier(d)),
+            ("epoch", h.epoch.filter(|e| *e > 0).map(|e| e.to_string())),
+        ])
+    )
+}
+
+/// `pkg:golang/<module path>@<version>`: the path's segments are namespace and name.
+pub fn golang(module: &str, version: &str) -> String {
+    let path: Vec<String> = module.split('/').map(|s| encode(s, b"")).collect();
+    format!("pkg:golang/{}@{}", path.join("/"), encode(version, b""))
+}
+
+pub fn cargo(name: &str, version: &str) -> String {
+    format!("pkg:cargo/{}@{}", encode(name, b""), encode(version, b""))
+}
+
 /// PEP 503 normalisation: lowercase, runs of `-_.` become `-`.
 pub fn pep503(name: &str) -> String {
     let mut out = String::new();

@@ -132,7 +132,45 @@ fn ecosystem_of(p: &Package, catalog: &Catalog) -> Option<(String, String, Strin
             p.version.clone(),
             Scheme::Semver,
         )),
+        Kind::Rpm => {
+            let d = distro?;
+            let major = d.version_id.as_deref()?.split('.').next()?;
+            let eco = match d.id.as_str() {
+                "rocky" => format!("Rocky Linux:{major}"),
+                "almalinux" => format!("AlmaLinux:{major}"),
+                "mageia" => format!("Mageia:{major}"),
+                "opensuse-leap" => format!("openSUSE:Leap {}", d.version_id.as_deref()?),
+                _ => return None,
+            };
+            Some((eco, p.name.clone(), p.version.clone(), Scheme::Rpm))
+        }
+        Kind::Go => {
+            // Go advisories write versions without the `v`, and the toolchain as `stdlib`.
+            let mut v = p.version.trim_start_matches('v').to_string();
+            if p.name == "stdlib" && v.matches('.').count() == 1 {
+                v.push_str(".0");
+            }
+            Some(("Go".into(), p.name.clone(), v, Scheme::Semver))
+        }
+        Kind::Cargo => Some((
+            "crates.io".into(),
+            p.name.clone(),
+            p.version.clone(),
+            Scheme::Semver,
+        )),
     }
+}
+
+/// The names a package may be filed under: rpm distributions file advisories under binary or
+/// source package names, depending on the distribution.
+fn names_of(p: &Package, primary: &str) -> Vec<String> {
+    let mut names = vec![primary.to_string()];
+    if p.kind == Kind::Rpm {
+        if let Some(src) = p.source_name.as_ref().filter(|s| *s != primary) {
+            names.push(src.clone());
+        }
+    }
+    names
 }
 
 /// Whether `version` is affected per one `affected[]` entry; returns the first fix above it.
@@ -196,9 +234,11 @@ pub fn match_catalog(catalog: &Catalog, db: &Database) -> Vec<Finding> {
         let Some((ecosystem, name, version, scheme)) = ecosystem_of(p, catalog) else {
             continue;
         };
-        let Some(entries) = db.index.get(&osv::key(&ecosystem, &name)) else {
-            continue;
-        };
+        let entries = names_of(p, &name)
+            .iter()
+            .filter_map(|n| db.index.get(&osv::key(&ecosystem, n)))
+            .flatten()
+            .collect::<Vec<_>>();
         for a in entries {
             let same = if ecosystem.contains(':') {
                 a.ecosystem == ecosystem

@@ -1,4 +1,4 @@
-//! Version ordering per ecosystem: dpkg, apk, PEP 440 and SemVer (npm, crates.io, Go).
+//! Version ordering per ecosystem: dpkg, apk, rpm, PEP 440 and SemVer (npm, crates.io, Go).
 //! `None` means the versions cannot be compared (invalid input), never a guess.
 
 use std::cmp::Ordering;
@@ -8,6 +8,7 @@ use std::cmp::Ordering;
 pub enum Scheme {
     Dpkg,
     Apk,
+    Rpm,
     Pep440,
     Semver,
 }
@@ -16,6 +17,7 @@ pub fn compare(scheme: Scheme, a: &str, b: &str) -> Option<Ordering> {
     match scheme {
         Scheme::Dpkg => dpkg(a, b),
         Scheme::Apk => apk(a, b),
+        Scheme::Rpm => rpm(a, b),
         Scheme::Pep440 => Some(Pep440::parse(a)?.cmp(&Pep440::parse(b)?)),
         Scheme::Semver => semver(a, b),
     }
@@ -354,6 +356,121 @@ impl PartialOrd for Pep440 {
     }
 }
 
+// ---- rpm (rpmio/rpmvercmp.c semantics, EVR as in rpmdb) ----
+
+/// `[epoch:]version[-release]`; a missing epoch is 0.
+fn rpm_parse(v: &str) -> Option<(u64, &str, &str)> {
+    let v = v.trim();
+    if v.is_empty() || v.contains(char::is_whitespace) {
+        return None;
+    }
+    let (epoch, rest) = match v.split_once(':') {
+        Some((e, r)) if !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()) => {
+            (e.parse().ok()?, r)
+        }
+        Some(_) => return None,
+        None => (0, v),
+    };
+    let (version, release) = rest.rsplit_once('-').unwrap_or((rest, ""));
+    (!version.is_empty()).then_some((epoch, version, release))
+}
+
+fn rpm(a: &str, b: &str) -> Option<Ordering> {
+    let (ea, va, ra) = rpm_parse(a)?;
+    let (eb, vb, rb) = rpm_parse(b)?;
+    Some(
+        ea.cmp(&eb)
+            .then_with(|| rpmvercmp(va, vb))
+            .then_with(|| rpmvercmp(ra, rb)),
+    )
+}
+
+/// rpm's segment comparison: separators are ignored, digits beat letters, `~` sorts before
+/// everything (even the end), `^` after the end but before anything else.
+fn rpmvercmp(a: &str, b: &str) -> Ordering {
+    if a == b {
+        return Ordering::Equal;
+    }
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    let keep = |c: u8| c.is_ascii_alphanumeric() || c == b'~' || c == b'^';
+    loop {
+        while i < a.len() && !keep(a[i]) {
+            i += 1;
+        }
+        while j < b.len() && !keep(b[j]) {
+            j += 1;
+        }
+        let (ca, cb) = (a.get(i).copied(), b.get(j).copied());
+        if ca == Some(b'~') || cb == Some(b'~') {
+            if ca != Some(b'~') {
+                return Ordering::Greater;
+            }
+            if cb != Some(b'~') {
+                return Ordering::Less;
+            }
+            i += 1;
+            j += 1;
+            continue;
+        }
+        if ca == Some(b'^') || cb == Some(b'^') {
+            match (ca, cb) {
+                (None, _) => return Ordering::Less,
+                (_, None) => return Ordering::Greater,
+                (Some(x), _) if x != b'^' => return Ordering::Greater,
+                (_, Some(y)) if y != b'^' => return Ordering::Less,
+                _ => {}
+            }
+            i += 1;
+            j += 1;
+            continue;
+        }
+        let (Some(ca), Some(_)) = (ca, cb) else {
+            break;
+        };
+        let numeric = ca.is_ascii_digit();
+        let class = |c: &u8| {
+            if numeric {
+                c.is_ascii_digit()
+            } else {
+                c.is_ascii_alphabetic()
+            }
+        };
+        let sa = i;
+        while i < a.len() && class(&a[i]) {
+            i += 1;
+        }
+        let sb = j;
+        while j < b.len() && class(&b[j]) {
+            j += 1;
+        }
+        let (seg_a, seg_b) = (&a[sa..i], &b[sb..j]);
+        if seg_b.is_empty() {
+            // Different kinds of segment: a numeric one is newer than an alphabetic one.
+            return if numeric {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            };
+        }
+        let o = if numeric {
+            let trim = |s: &'_ [u8]| -> usize { s.iter().take_while(|&&c| c == b'0').count() };
+            let (na, nb) = (&seg_a[trim(seg_a)..], &seg_b[trim(seg_b)..]);
+            na.len().cmp(&nb.len()).then_with(|| na.cmp(nb))
+        } else {
+            seg_a.cmp(seg_b)
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    match (i >= a.len(), j >= b.len()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        _ => Ordering::Greater,
+    }
+}
+
 // ---- SemVer (npm, crates.io, Go's v-prefixed versions) ----
 
 fn semver(a: &str, b: &str) -> Option<Ordering> {
@@ -416,6 +533,60 @@ mod tests {
         // Found by cargo fuzz: a multi-byte character right after `-` used to panic on slicing.
         assert_eq!(apk("1-\u{e9}", "1"), None);
         assert_eq!(apk("1-r\u{e9}", "1"), None);
+    }
+
+    #[test]
+    fn rpmvercmp_vectors() {
+        // The cases of rpm's own test suite (tests/rpmvercmp.at).
+        for (a, b, o) in [
+            ("1.0", "1.0", Equal),
+            ("1.0", "2.0", Less),
+            ("2.0.1", "2.0", Greater),
+            ("2.0.1a", "2.0.1", Greater),
+            ("5.5p1", "5.5p2", Less),
+            ("5.5p10", "5.5p1", Greater),
+            ("10xyz", "10.1xyz", Less),
+            ("xyz10", "xyz10.1", Less),
+            ("xyz.4", "8", Less),
+            ("xyz.4", "2", Less),
+            ("5.5p2", "5.6p1", Less),
+            ("5.6p1", "6.5p1", Less),
+            ("6.0.rc1", "6.0", Greater),
+            ("10b2", "10a1", Greater),
+            ("10a2", "10b2", Less),
+            ("1.0a", "1.0aa", Less),
+            ("10.0001", "10.1", Equal),
+            ("10.0001", "10.0039", Less),
+            ("4999.9", "5.0", Greater),
+            ("20101121", "20101122", Less),
+            ("2.0", "2_0", Equal),
+            ("a+", "a_", Equal),
+            ("+a", "_a", Equal),
+            ("+_", "_+", Equal),
+            ("1.0~rc1", "1.0", Less),
+            ("1.0~rc1", "1.0~rc2", Less),
+            ("1.0~rc1~git123", "1.0~rc1", Less),
+            ("1.0^", "1.0", Greater),
+            ("1.0^git1", "1.0", Greater),
+            ("1.0^git1", "1.0^git2", Less),
+            ("1.0^git1", "1.01", Less),
+            ("1.0^20160101", "1.0.1", Less),
+            ("1.0~rc1^git1", "1.0~rc1", Greater),
+            ("1.0^git1~pre", "1.0^git1", Less),
+        ] {
+            assert_eq!(rpmvercmp(a, b), o, "{a} vs {b}");
+            assert_eq!(rpmvercmp(b, a), o.reverse(), "{b} vs {a}");
+        }
+    }
+
+    #[test]
+    fn rpm_evr() {
+        assert_eq!(rpm("2:0.9-1.el9", "1.0-1.el9"), Some(Greater));
+        assert_eq!(rpm("0:1.0-1.el9", "1.0-1.el9"), Some(Equal));
+        assert_eq!(rpm("1.0-1.el9", "1.0-1.el9_2"), Some(Less));
+        assert_eq!(rpm("3.0.7-24.el9", "3.0.7-25.el9"), Some(Less));
+        assert_eq!(rpm("x:1", "1"), None);
+        assert_eq!(rpm("", "1"), None);
     }
 
     #[test]
@@ -532,6 +703,17 @@ mod properties {
         assert!(
             compared > 100,
             "too few valid apk versions generated: {compared}"
+        );
+    }
+
+    #[test]
+    fn rpm_ordering_laws() {
+        let (compared, _) = laws(Scheme::Rpm, 0x7777_1111, &mut |r| {
+            r.string(b"0123456789.~^-:_ab", 12)
+        });
+        assert!(
+            compared > 10_000,
+            "too few valid rpm versions generated: {compared}"
         );
     }
 

@@ -5,6 +5,7 @@
 mod support;
 
 mod bad_input;
+mod catalogers;
 mod docker_build;
 mod registry;
 mod run_local;

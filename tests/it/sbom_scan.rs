@@ -16,7 +16,7 @@ use cleanpipe::oci::Layout;
 use crate::support::*;
 
 /// A directory named by `var` (set by `.ci/run`), or `None` (skip) off CI.
-fn test_data(var: &str, what: &str) -> Option<PathBuf> {
+pub(crate) fn test_data(var: &str, what: &str) -> Option<PathBuf> {
     match std::env::var(var) {
         Ok(p) if Path::new(&p).exists() => Some(PathBuf::from(p)),
         _ => {
@@ -31,7 +31,7 @@ fn test_data(var: &str, what: &str) -> Option<PathBuf> {
 
 /// A private copy of the OSV fixtures: scanning writes its index cache next to the database,
 /// and shared/ must stay untouched.
-fn osv_fixtures() -> PathBuf {
+pub(crate) fn osv_fixtures() -> PathBuf {
     static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     COPY.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep().join("osv");
@@ -50,7 +50,7 @@ fn osv_fixtures() -> PathBuf {
 }
 
 /// Write a single-layer image from an uncompressed tar (streamed) into a new layout `dir:t`.
-fn image_from_tars(dir: &Path, tars: &[&Path]) -> String {
+pub(crate) fn image_from_tars(dir: &Path, tars: &[&Path]) -> String {
     let layout = Layout::create(dir).unwrap();
     let mut config = ImageConfig::scratch();
     config.created = Some("2026-01-01T00:00:00Z".into());
@@ -106,7 +106,7 @@ fn tar_of(dir: &Path, entries: &[(&str, &[u8])]) -> PathBuf {
 }
 
 /// Validate with pyspdxtools and the CycloneDX schema; both must be installed on CI.
-fn validate(spdx: &Path, cdx: &Path) {
+pub(crate) fn validate(spdx: &Path, cdx: &Path) {
     let py = Command::new("pyspdxtools").arg("-i").arg(spdx).output();
     match py {
         Ok(out) => {
@@ -157,7 +157,7 @@ fn validate(spdx: &Path, cdx: &Path) {
 
 /// The sorted (name, version) pairs of a CycloneDX document's library components;
 /// `epoch` false drops a dpkg epoch (`1:2.3` → `2.3`), as trivy writes versions.
-fn library_set(doc: &serde_json::Value, epoch: bool) -> Vec<(String, String)> {
+pub(crate) fn library_set(doc: &serde_json::Value, epoch: bool) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = doc["components"]
         .as_array()
         .unwrap()
@@ -177,7 +177,7 @@ fn library_set(doc: &serde_json::Value, epoch: bool) -> Vec<(String, String)> {
 }
 
 /// trivy's CycloneDX SBOM of a root filesystem directory (offline, license scanner only).
-fn trivy_rootfs(trivy: &Path, rootfs: &Path, work: &Path) -> serde_json::Value {
+pub(crate) fn trivy_rootfs(trivy: &Path, rootfs: &Path, work: &Path) -> serde_json::Value {
     let out = work.join("trivy.cdx.json");
     let ok = Command::new(trivy)
         .args([

