@@ -206,6 +206,6 @@ mod tests {
             License::Ref { .. }
         ));
         let (expr, _) = expression(&["MIT OR Apache-2.0".into(), "Zlib".into()]).unwrap();
-        assert_eq!(expr, "(MIT OR Apache-2.0) AND Zlib");
+        assert_eq!(expr, "Zlib AND (MIT OR Apache-2.0)");
     }
 }
