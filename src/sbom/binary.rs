@@ -192,12 +192,16 @@ pub fn parse_go_buildinfo(section: &[u8]) -> Result<GoBuildInfo, String> {
                 version: version.to_string(),
                 main: fields[0] == "mod",
             }),
-            // A replacement applies to the module on the line before it.
+            // A replacement applies to the module on the line before it: another module
+            // version is what was linked in; a local directory keeps the module's name but has
+            // no published version.
             ["=>", path, version, ..] => {
                 if let Some(last) = modules.last_mut() {
-                    if !version.is_empty() {
-                        last.version = version.to_string();
+                    if is_local_path(path) {
+                        last.version = "(devel)".into();
+                    } else {
                         last.path = path.to_string();
+                        last.version = version.to_string();
                     }
                 }
             }
@@ -211,6 +215,10 @@ pub fn parse_go_buildinfo(section: &[u8]) -> Result<GoBuildInfo, String> {
         go_version,
         modules,
     })
+}
+
+fn is_local_path(p: &str) -> bool {
+    p.starts_with("./") || p.starts_with("../") || p.starts_with('/') || p == "." || p == ".."
 }
 
 fn uvarint(b: &[u8]) -> Result<(u64, usize), String> {
@@ -267,7 +275,7 @@ mod tests {
         s.push(2);
         s.resize(32, 0);
         let version = b"go1.21.3";
-        let info = "path\texample.com/app\nmod\texample.com/app\t(devel)\t\ndep\tgolang.org/x/text\tv0.14.0\th1:abc=\ndep\texample.com/greet\tv1.4.2\t\n=>\t./greet\t\t\nbuild\tCGO_ENABLED=0\n";
+        let info = "path\texample.com/app\nmod\texample.com/app\t(devel)\t\ndep\tgolang.org/x/text\tv0.14.0\th1:abc=\ndep\texample.com/greet\tv1.4.2\t\n=>\t./greet\t(devel)\t\n\ndep\toras.land/oras-go\tv1.2.2\th1:x=\n=>\toras.land/oras-go\tv1.2.4-0.20230801060855-932dd06d38af\th1:y=\nbuild\tCGO_ENABLED=0\n";
         let mut wrapped = vec![0x30u8; 16];
         wrapped.extend_from_slice(info.as_bytes());
         wrapped.extend_from_slice(&[0xf9; 16]);
@@ -288,7 +296,12 @@ mod tests {
             vec![
                 ("example.com/app", "(devel)", true),
                 ("golang.org/x/text", "v0.14.0", false),
-                ("example.com/greet", "v1.4.2", false),
+                ("example.com/greet", "(devel)", false),
+                (
+                    "oras.land/oras-go",
+                    "v1.2.4-0.20230801060855-932dd06d38af",
+                    false
+                ),
             ]
         );
         assert!(parse_go_buildinfo(&s[..40]).is_err());

@@ -394,8 +394,8 @@ fn binaries(fs: &ImageFs, out: &mut Catalog) {
                     let go = go_stdlib_version(&info.go_version);
                     push(Kind::Go, "stdlib", &go, purl::golang("stdlib", &go));
                     for m in info.modules {
-                        // A main module built from a work tree has no version to report.
-                        if m.version.is_empty() || m.version == "(devel)" {
+                        // The main module built from a work tree has no version to report.
+                        if (m.main && m.version == "(devel)") || m.version.is_empty() {
                             continue;
                         }
                         push(

@@ -89,9 +89,13 @@ pub fn rpm(d: Option<&Distro>, h: &crate::sbom::rpmdb::Header) -> String {
     )
 }
 
-/// `pkg:golang/<module path>@<version>`: the path's segments are namespace and name.
+/// `pkg:golang/<module path>@<version>`: the path's segments are namespace and name, which the
+/// type definition says are lowercased.
 pub fn golang(module: &str, version: &str) -> String {
-    let path: Vec<String> = module.split('/').map(|s| encode(s, b"")).collect();
+    let path: Vec<String> = module
+        .split('/')
+        .map(|s| encode(&s.to_ascii_lowercase(), b""))
+        .collect();
     format!("pkg:golang/{}@{}", path.join("/"), encode(version, b""))
 }
 

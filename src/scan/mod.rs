@@ -251,7 +251,10 @@ pub fn match_catalog(catalog: &Catalog, db: &Database) -> Vec<Finding> {
             if let Some(fixed) = affected(&version, a, scheme) {
                 let adv = &db.advisories[a.advisory];
                 if findings.iter().any(|f: &Finding| {
-                    f.id == adv.id && f.package == p.name && f.version == p.version
+                    f.id == adv.id
+                        && f.package == p.name
+                        && f.version == p.version
+                        && f.location == p.location
                 }) {
                     continue;
                 }

