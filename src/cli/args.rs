@@ -141,9 +141,19 @@ pub enum SbomFormatArg {
 pub struct ScanArgs {
     /// `registry/repo:tag`, `registry/repo@sha256:…`, `oci:DIR[:TAG|@sha256:…]`.
     pub image: String,
-    /// OSV records: a directory of JSON files or an osv.dev `all.zip`.
-    #[arg(long)]
-    pub db: PathBuf,
+    /// OSV records: a directory of JSON files or an osv.dev `all.zip` (builtin scanner).
+    #[arg(long, required_if_eq("scanner", "builtin"))]
+    pub db: Option<PathBuf>,
+    /// Who matches packages to advisories: cleanpipe itself, or an installed trivy or grype
+    /// with its own database.
+    #[arg(long, value_enum, default_value_t = ScannerChoice::Builtin)]
+    pub scanner: ScannerChoice,
+    /// The trivy or grype binary (default: found on PATH).
+    #[arg(long, requires = "scanner")]
+    pub scanner_path: Option<String>,
+    /// An extra argument for trivy or grype (repeatable), e.g. `--scanner-arg=--skip-db-update`.
+    #[arg(long = "scanner-arg", allow_hyphen_values = true)]
+    pub scanner_args: Vec<String>,
     /// The lowest severity that fails the gate.
     #[arg(long, value_enum, default_value_t = FailOn::High)]
     pub fail_on: FailOn,
@@ -154,6 +164,13 @@ pub struct ScanArgs {
     pub report: Option<PathBuf>,
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScannerChoice {
+    Builtin,
+    Trivy,
+    Grype,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

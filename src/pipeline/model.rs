@@ -159,6 +159,12 @@ pub struct ScanSpec {
     pub scanner: Option<Scanner>,
     #[serde(default)]
     pub db: Option<String>,
+    /// The trivy or grype binary (default: found on PATH).
+    #[serde(default)]
+    pub scanner_path: Option<String>,
+    /// Extra arguments for trivy or grype (e.g. `--skip-db-update`, `--cache-dir DIR`).
+    #[serde(default)]
+    pub scanner_args: Vec<String>,
     #[serde(default)]
     pub waivers: Vec<Waiver>,
 }

@@ -71,14 +71,23 @@ pub fn refuse_unbuilt(p: &LoadedPipeline) -> Result<()> {
         (&f.build.scan, ["build", "scan"]),
     ] {
         if let Some(spec) = spec {
-            if matches!(spec.scanner, Some(Scanner::Grype) | Some(Scanner::Trivy)) {
-                return Err(not_built(
-                    &path,
-                    "external scanners (grype, trivy)",
-                    "use `scanner: builtin`",
-                ));
+            let external = matches!(spec.scanner, Some(Scanner::Grype) | Some(Scanner::Trivy));
+            if external && spec.db.is_some() {
+                return Err(p
+                    .error_at(
+                        &path,
+                        "`db` is for the builtin scanner; trivy and grype use their own databases",
+                    )
+                    .with_hint(
+                        "remove `db`, or pass the scanner's own database options in `scanner_args`",
+                    ));
             }
-            if spec.db.is_none() {
+            if !external && (spec.scanner_path.is_some() || !spec.scanner_args.is_empty()) {
+                return Err(p
+                    .error_at(&path, "`scanner_path` and `scanner_args` are for `scanner: trivy` or `scanner: grype`")
+                    .with_hint("set `scanner: trivy` or `scanner: grype`, or remove them"));
+            }
+            if !external && spec.db.is_none() {
                 return Err(p.error_at(&path, "the builtin scanner needs `db`: a directory of OSV records or an osv.dev zip")
                     .with_hint("e.g. `db: osv/` (download osv.dev's `<ecosystem>/all.zip` files into it)"));
             }

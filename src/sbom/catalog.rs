@@ -31,6 +31,8 @@ pub enum Kind {
     Go,
     /// A Rust crate linked into a binary built with cargo-auditable.
     Cargo,
+    /// A package type only an external scanner reported (never produced by the catalogers).
+    Other,
 }
 
 impl Kind {
@@ -43,6 +45,7 @@ impl Kind {
             Kind::Npm => "npm",
             Kind::Go => "go",
             Kind::Cargo => "cargo",
+            Kind::Other => "other",
         }
     }
 }

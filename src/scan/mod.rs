@@ -3,6 +3,7 @@
 //! waivers, and reports as a table, JSON and SARIF 2.1.0 ([`report`]).
 
 pub mod cvss;
+pub mod external;
 pub mod osv;
 pub mod report;
 pub mod version;
@@ -86,7 +87,8 @@ pub struct Finding {
     pub score: Option<f64>,
     pub purl: String,
     pub location: String,
-    pub layer: Digest,
+    /// The layer the package came from (`None` when an external scanner does not say).
+    pub layer: Option<Digest>,
     pub summary: String,
     /// The reason of the waiver that covers this finding, if one applies.
     pub waived: Option<String>,
@@ -158,6 +160,7 @@ fn ecosystem_of(p: &Package, catalog: &Catalog) -> Option<(String, String, Strin
             p.version.clone(),
             Scheme::Semver,
         )),
+        Kind::Other => None,
     }
 }
 
@@ -269,7 +272,7 @@ pub fn match_catalog(catalog: &Catalog, db: &Database) -> Vec<Finding> {
                     score: adv.score,
                     purl: p.purl.clone(),
                     location: p.location.clone(),
-                    layer: p.layer.clone(),
+                    layer: Some(p.layer.clone()),
                     summary: adv.summary.clone(),
                     waived: None,
                 });
@@ -541,10 +544,44 @@ pub fn scan_catalog(
     Ok(report::ScanReport {
         image: image.to_string(),
         digest: digest.to_string(),
+        scanner: "cleanpipe".into(),
         database: db_name.to_string(),
         records: db.advisories.len(),
         database_warnings: db.warnings.len(),
         packages: catalog.packages.len(),
+        findings,
+        gate,
+    })
+}
+
+/// Apply the gate to what an external scanner found.
+pub fn scan_external(
+    image: &str,
+    digest: &Digest,
+    external: external::ExternalReport,
+    options: &ScanOptions,
+) -> Result<report::ScanReport> {
+    let mut findings = external.findings;
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.id.cmp(&b.id))
+            .then(a.package.cmp(&b.package))
+    });
+    let gate = gate(
+        &mut findings,
+        options.threshold,
+        &options.waivers,
+        &options.today,
+    )?;
+    Ok(report::ScanReport {
+        image: image.to_string(),
+        digest: digest.to_string(),
+        database: format!("{}'s own database", external.scanner),
+        scanner: external.scanner,
+        records: 0,
+        database_warnings: 0,
+        packages: external.packages,
         findings,
         gate,
     })

@@ -11,6 +11,8 @@ use crate::scan::{Finding, GateResult, Severity};
 pub struct ScanReport {
     pub image: String,
     pub digest: String,
+    /// `cleanpipe`, or the external scanner (`trivy 0.56.2`) whose findings these are.
+    pub scanner: String,
     pub database: String,
     pub records: usize,
     pub database_warnings: usize,
@@ -20,13 +22,16 @@ pub struct ScanReport {
 }
 
 pub fn table(report: &ScanReport) -> String {
+    let source = if report.scanner == "cleanpipe" {
+        format!("{} records from {}", report.records, report.database)
+    } else {
+        format!("scanned by {}", report.scanner)
+    };
     let mut out = format!(
-        "{} package(s), {} finding(s) in {} ({} records from {})\n",
+        "{} package(s), {} finding(s) in {} ({source})\n",
         report.packages,
         report.findings.len(),
         report.image,
-        report.records,
-        report.database
     );
     if !report.findings.is_empty() {
         out.push_str(&format!(
@@ -42,7 +47,7 @@ pub fn table(report: &ScanReport) -> String {
             f.package,
             f.version,
             f.fixed_version.as_deref().unwrap_or("-"),
-            &f.layer.hex()[..12],
+            f.layer.as_ref().map(|l| &l.hex()[..12]).unwrap_or("-"),
             f.waived
                 .as_ref()
                 .map(|r| format!("  (waived: {r})"))

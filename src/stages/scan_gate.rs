@@ -6,10 +6,10 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::oci::layout::Layout;
-use crate::oci::types::{Digest, Manifest};
+use crate::oci::types::{Digest, ImageConfig, Manifest};
 use crate::pipeline::model::{ScanSpec, Scanner, Severity as Threshold};
 use crate::scan::osv::Database;
-use crate::scan::{self, report, ScanOptions};
+use crate::scan::{self, external, report, ScanOptions};
 use crate::stages::RunContext;
 
 /// What the run report keeps of a scan.
@@ -46,15 +46,72 @@ pub async fn run(ctx: &RunContext, stage: &str, target: Target<'_>) -> Result<Sc
         key_path,
         file_stem,
     } = target;
-    if matches!(spec.scanner, Some(Scanner::Grype) | Some(Scanner::Trivy)) {
-        return Err(ctx
-            .pipeline
-            .error_at(
-                key_path,
-                "external scanners (grype, trivy) are not built yet",
+    let threshold = spec.fail_on.unwrap_or(Threshold::High);
+    let options = ScanOptions {
+        threshold,
+        waivers: spec.waivers.clone(),
+        today: scan::today(),
+    };
+    let tool = match spec.scanner {
+        Some(Scanner::Trivy) => Some(external::Tool::Trivy),
+        Some(Scanner::Grype) => Some(external::Tool::Grype),
+        _ => None,
+    };
+    let result = match tool {
+        Some(tool) => {
+            let manifest = Manifest::from_slice(&layout.read_blob(digest)?, image_name)?;
+            let config: ImageConfig = serde_json::from_slice(
+                &layout.read_blob(&manifest.config.digest)?,
             )
-            .with_hint("use `scanner: builtin`"));
-    }
+            .map_err(|e| Error::usage(format!("{image_name}: invalid image config: {e}")))?;
+            let program = spec
+                .scanner_path
+                .as_deref()
+                // A bare name is looked up on PATH; a path is relative to the pipeline file.
+                .map(|p| match p.contains('/') {
+                    true => ctx.base_dir.join(p).to_string_lossy().into_owned(),
+                    false => p.to_string(),
+                })
+                .unwrap_or_else(|| tool.name().to_string());
+            ctx.say(stage, &format!("{image_name}: scanning with {program}"));
+            let found = external::run(
+                tool,
+                &program,
+                &spec.scanner_args,
+                external::Image {
+                    layout,
+                    digest,
+                    manifest: &manifest,
+                    diff_ids: &config.rootfs.diff_ids,
+                },
+            )
+            .await?;
+            scan::scan_external(image_name, digest, found, &options)?
+        }
+        None => {
+            builtin(
+                ctx, stage, layout, digest, image_name, spec, key_path, &options,
+            )
+            .await?
+        }
+    };
+    finish(
+        ctx, stage, result, threshold, key_path, file_stem, image_name,
+    )
+}
+
+/// The builtin scanner: catalog the image and match it against the OSV database.
+#[allow(clippy::too_many_arguments)]
+async fn builtin(
+    ctx: &RunContext,
+    stage: &str,
+    layout: &Layout,
+    digest: &Digest,
+    image_name: &str,
+    spec: &ScanSpec,
+    key_path: &[&str],
+    options: &ScanOptions,
+) -> Result<report::ScanReport> {
     let db_location = spec.db.as_ref().ok_or_else(|| {
         ctx.pipeline.error_at(
             key_path,
@@ -62,7 +119,6 @@ pub async fn run(ctx: &RunContext, stage: &str, target: Target<'_>) -> Result<Sc
         )
     })?;
     let db_path = ctx.base_dir.join(db_location);
-    let threshold = spec.fail_on.unwrap_or(Threshold::High);
     let manifest = Manifest::from_slice(&layout.read_blob(digest)?, image_name)?;
     let (layout2, db_path2) = (layout.clone(), db_path.clone());
     let (catalog, db) = tokio::task::spawn_blocking(move || -> Result<_> {
@@ -82,12 +138,19 @@ pub async fn run(ctx: &RunContext, stage: &str, target: Target<'_>) -> Result<Sc
             ),
         );
     }
-    let options = ScanOptions {
-        threshold,
-        waivers: spec.waivers.clone(),
-        today: scan::today(),
-    };
-    let result = scan::scan_catalog(image_name, digest, &catalog, &db, db_location, &options)?;
+    scan::scan_catalog(image_name, digest, &catalog, &db, db_location, options)
+}
+
+/// Write the reports and apply the verdict.
+fn finish(
+    ctx: &RunContext,
+    stage: &str,
+    result: report::ScanReport,
+    threshold: Threshold,
+    key_path: &[&str],
+    file_stem: &str,
+    image_name: &str,
+) -> Result<ScanSummary> {
     for w in &result.gate.expired_waivers {
         ctx.say(stage, &format!("warning: {w}"));
     }

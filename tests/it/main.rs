@@ -7,6 +7,7 @@ mod support;
 mod bad_input;
 mod catalogers;
 mod docker_build;
+mod external_scanners;
 mod registry;
 mod run_local;
 mod sbom_scan;

@@ -200,7 +200,7 @@ pub(crate) fn trivy_rootfs(trivy: &Path, rootfs: &Path, work: &Path) -> serde_js
     serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap()
 }
 
-const EXPECTED_PY_NPM: &[(&str, &str)] = &[
+pub(crate) const EXPECTED_PY_NPM: &[(&str, &str)] = &[
     ("GHSA-34jh-p97f-mpxf", "urllib3"),
     ("GHSA-35jh-r3h4-6jhm", "lodash"),
     ("GHSA-9wx4-h78v-vm56", "requests"),
@@ -217,7 +217,7 @@ const EXPECTED_PY_NPM: &[(&str, &str)] = &[
 ];
 
 /// A repo whose pipeline builds an image from the real installed packages.
-fn packages_repo(pkgs: &Path, scan: &str) -> Repo {
+pub(crate) fn packages_repo(pkgs: &Path, scan: &str) -> Repo {
     let repo = Repo::new();
     let copy = |from: &Path, to: &Path| {
         assert!(Command::new("cp")

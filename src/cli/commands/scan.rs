@@ -1,40 +1,16 @@
 use std::path::Path;
 
-use crate::cli::args::{FailOn, ScanArgs, ScanOutput};
+use crate::cli::args::{FailOn, ScanArgs, ScanOutput, ScannerChoice};
 use crate::cli::printer::Printer;
 use crate::error::{Error, ExitCode, Result};
+use crate::oci::types::ImageConfig;
 use crate::pipeline::model::Severity as Threshold;
 use crate::redact::Redactor;
 use crate::scan::osv::Database;
-use crate::scan::{self, report, ScanOptions};
+use crate::scan::{self, external, report, ScanOptions};
 
 pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
     let local = super::local_image(&args.image, &args.registry, redactor).await?;
-    let (image, layout, resolved, manifest) = (
-        &local.image,
-        local.layout.clone(),
-        &local.resolved,
-        local.manifest.clone(),
-    );
-    let db_path = args.db.clone();
-    let (catalog, db) = tokio::task::spawn_blocking(move || -> Result<_> {
-        Ok((
-            crate::sbom::catalog_image(&layout, &manifest)?,
-            Database::load_cached(&db_path)?.0,
-        ))
-    })
-    .await
-    .map_err(|e| Error::environment(format!("scan failed: {e}")))??;
-    if !db.warnings.is_empty() {
-        printer.warn(&format!(
-            "{} malformed or unsupported record(s) skipped in {}",
-            db.warnings.len(),
-            args.db.display()
-        ));
-        for w in db.warnings.iter().take(5) {
-            printer.warn(w);
-        }
-    }
     let threshold = match args.fail_on {
         FailOn::Critical => Threshold::Critical,
         FailOn::High => Threshold::High,
@@ -47,14 +23,79 @@ pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Re
         waivers: vec![],
         today: scan::today(),
     };
-    let result = scan::scan_catalog(
-        &image.to_string(),
-        &resolved.digest,
-        &catalog,
-        &db,
-        &args.db.display().to_string(),
-        &options,
-    )?;
+    let image_name = local.image.to_string();
+    let tool = match args.scanner {
+        ScannerChoice::Builtin => None,
+        ScannerChoice::Trivy => Some(external::Tool::Trivy),
+        ScannerChoice::Grype => Some(external::Tool::Grype),
+    };
+    let result = if let Some(tool) = tool {
+        if args.db.is_some() {
+            return Err(Error::usage(
+                "--db is for the builtin scanner; trivy and grype use their own databases",
+            )
+            .with_hint("pass the scanner's own database options with --scanner-arg"));
+        }
+        let config: ImageConfig =
+            serde_json::from_slice(&local.layout.read_blob(&local.manifest.config.digest)?)
+                .map_err(|e| Error::usage(format!("{image_name}: invalid image config: {e}")))?;
+        let program = args.scanner_path.as_deref().unwrap_or(tool.name());
+        let found = external::run(
+            tool,
+            program,
+            &args.scanner_args,
+            external::Image {
+                layout: &local.layout,
+                digest: &local.resolved.digest,
+                manifest: &local.manifest,
+                diff_ids: &config.rootfs.diff_ids,
+            },
+        )
+        .await?;
+        scan::scan_external(&image_name, &local.resolved.digest, found, &options)?
+    } else {
+        if args.scanner_path.is_some() || !args.scanner_args.is_empty() {
+            return Err(Error::usage(
+                "--scanner-path and --scanner-arg are for --scanner trivy or --scanner grype",
+            ));
+        }
+        let db_path = args.db.clone().ok_or_else(|| {
+            Error::usage(
+                "the builtin scanner needs --db: a directory of OSV records or an osv.dev zip",
+            )
+        })?;
+        let (layout, manifest, db_path2) = (
+            local.layout.clone(),
+            local.manifest.clone(),
+            db_path.clone(),
+        );
+        let (catalog, db) = tokio::task::spawn_blocking(move || -> Result<_> {
+            Ok((
+                crate::sbom::catalog_image(&layout, &manifest)?,
+                Database::load_cached(&db_path2)?.0,
+            ))
+        })
+        .await
+        .map_err(|e| Error::environment(format!("scan failed: {e}")))??;
+        if !db.warnings.is_empty() {
+            printer.warn(&format!(
+                "{} malformed or unsupported record(s) skipped in {}",
+                db.warnings.len(),
+                db_path.display()
+            ));
+            for w in db.warnings.iter().take(5) {
+                printer.warn(w);
+            }
+        }
+        scan::scan_catalog(
+            &image_name,
+            &local.resolved.digest,
+            &catalog,
+            &db,
+            &db_path.display().to_string(),
+            &options,
+        )?
+    };
     let text = match args.output {
         ScanOutput::Table => report::table(&result),
         ScanOutput::Json => serde_json::to_string_pretty(&result).expect("report serializes"),
