@@ -46,6 +46,9 @@ fn constraint(events: &[serde_json::Value], npm: bool) -> Vec<String> {
     out
 }
 
+/// (trivy bucket, package name, advisory id).
+type RangeKey = (String, String, String);
+
 /// A trivy database (schema 2) holding the PyPI and npm advisories of the OSV fixtures.
 fn trivy_db_from_osv(work: &Path) -> Option<PathBuf> {
     let gocode = Path::new("/usr/share/gocode/src/go.etcd.io/bbolt");
@@ -62,10 +65,8 @@ fn trivy_db_from_osv(work: &Path) -> Option<PathBuf> {
     }
     let mut entries = Vec::new();
     // (bucket, package, id) → (vulnerable, patched): a record may list a package twice.
-    let mut ranges: std::collections::BTreeMap<
-        (String, String, String),
-        (Vec<String>, Vec<String>),
-    > = Default::default();
+    let mut ranges: std::collections::BTreeMap<RangeKey, (Vec<String>, Vec<String>)> =
+        Default::default();
     for dir in ["ghsa"] {
         for f in std::fs::read_dir(osv_fixtures().join(dir)).unwrap() {
             let path = f.unwrap().path();
