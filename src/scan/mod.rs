@@ -230,6 +230,33 @@ fn affected(version: &str, a: &Affected, scheme: Scheme) -> Option<Option<String
     None
 }
 
+/// Catalog an image and load the part of the OSV database at `db_path` its packages need.
+/// Blocking: call it from `spawn_blocking`.
+pub fn catalog_and_database(
+    layout: &crate::oci::layout::Layout,
+    manifest: &crate::oci::types::Manifest,
+    db_path: &std::path::Path,
+) -> Result<(Catalog, Database)> {
+    let catalog = crate::sbom::catalog_image(layout, manifest)?;
+    let wanted = wanted_keys(&catalog);
+    let (db, _) = Database::load_cached_for(db_path, Some(&wanted))?;
+    Ok((catalog, db))
+}
+
+/// The index keys under which advisories for `catalog`'s packages are filed, for
+/// [`osv::Database::load_cached_for`].
+pub fn wanted_keys(catalog: &Catalog) -> std::collections::HashSet<String> {
+    let mut keys = std::collections::HashSet::new();
+    for p in &catalog.packages {
+        if let Some((ecosystem, name, _, _)) = ecosystem_of(p, catalog) {
+            for n in names_of(p, &name) {
+                keys.insert(osv::key(&ecosystem, &n));
+            }
+        }
+    }
+    keys
+}
+
 /// Match every package of `catalog` against `db`. Sorted by severity (worst first), id, package.
 pub fn match_catalog(catalog: &Catalog, db: &Database) -> Vec<Finding> {
     let mut findings = Vec::new();
@@ -472,6 +499,46 @@ mod tests {
         std::fs::write(dir.path().join("b.json"), HAND_EPOCH).unwrap();
         let (db, cached) = Database::load_cached(dir.path()).unwrap();
         assert!(!cached && db.advisories.len() == 2);
+    }
+
+    #[test]
+    fn a_filtered_cached_load_finds_the_same_and_keeps_only_what_it_needs() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, rec) in [
+            ("a.json", HAND_LAST_AFFECTED),
+            ("b.json", HAND_EPOCH),
+            ("c.json", HAND_BAD_RANGE),
+        ] {
+            std::fs::write(dir.path().join(name), rec).unwrap();
+        }
+        let catalog = Catalog {
+            distro: None,
+            packages: vec![pkg(Kind::Python, "Demo", "1.5", None)],
+            warnings: vec![],
+        };
+        let (full, _) = Database::load_cached(dir.path()).unwrap();
+        let wanted = wanted_keys(&catalog);
+        let (part, cached) = Database::load_cached_for(dir.path(), Some(&wanted)).unwrap();
+        assert!(cached);
+        let ids = |db: &Database| -> Vec<String> {
+            match_catalog(&catalog, db)
+                .into_iter()
+                .map(|f| f.id)
+                .collect()
+        };
+        assert_eq!(ids(&full), vec!["HAND-1"]);
+        assert_eq!(ids(&part), ids(&full));
+        assert_eq!(
+            part.advisories.len(),
+            full.advisories.len(),
+            "record count kept"
+        );
+        assert_eq!(part.index.len(), 1, "only the image's packages are indexed");
+        assert_eq!(
+            part.advisories.iter().filter(|a| !a.id.is_empty()).count(),
+            1,
+            "unneeded advisories are placeholders"
+        );
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! ecosystem) into an index by (ecosystem, package). Malformed records are skipped and counted,
 //! never silently.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -123,13 +124,168 @@ pub fn key(ecosystem: &str, name: &str) -> String {
 }
 
 /// Bumped whenever the cached index format changes.
-const INDEX_FORMAT: u32 = 1;
+const INDEX_FORMAT: u32 = 2;
 
-#[derive(Serialize, Deserialize)]
-struct CachedIndex {
+/// The cache file. `index` is written before `advisories` on purpose: a reader that only wants
+/// some packages learns from the index which advisories it needs, then skips the others
+/// without allocating them (see [`Database::load_cached_for`]).
+#[derive(Serialize)]
+struct CachedIndexOut<'a> {
+    format: u32,
+    fingerprint: &'a str,
+    withdrawn: usize,
+    warnings: &'a [String],
+    index: &'a HashMap<String, Vec<Affected>>,
+    advisories: &'a [Advisory],
+}
+
+/// What a (possibly filtered) read of the cache file gives.
+#[derive(Default)]
+struct CachedIndexIn {
     format: u32,
     fingerprint: String,
     database: Database,
+}
+
+/// Reads the cache file, keeping only index entries whose key is in `wanted` (all if `None`)
+/// and the advisories they reference; other advisories become empty placeholders, so
+/// positions stay valid and the record count stays right.
+struct CacheSeed<'a> {
+    wanted: Option<&'a HashSet<String>>,
+}
+
+impl<'de> DeserializeSeed<'de> for CacheSeed<'_> {
+    type Value = CachedIndexIn;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CacheSeed<'_> {
+    type Value = CachedIndexIn;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a cleanpipe OSV index")
+    }
+    fn visit_map<A: MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut out = CachedIndexIn::default();
+        // Until the index has been read, every advisory is kept.
+        let mut referenced: Option<HashSet<usize>> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "format" => out.format = map.next_value()?,
+                "fingerprint" => out.fingerprint = map.next_value()?,
+                "withdrawn" => out.database.withdrawn = map.next_value()?,
+                "warnings" => out.database.warnings = map.next_value()?,
+                "index" => {
+                    let (index, refs) = map.next_value_seed(IndexSeed {
+                        wanted: self.wanted,
+                    })?;
+                    out.database.index = index;
+                    referenced = self.wanted.map(|_| refs);
+                }
+                "advisories" => {
+                    out.database.advisories = map.next_value_seed(AdvisoriesSeed {
+                        keep: referenced.as_ref(),
+                    })?
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+struct IndexSeed<'a> {
+    wanted: Option<&'a HashSet<String>>,
+}
+
+impl<'de> DeserializeSeed<'de> for IndexSeed<'_> {
+    type Value = (HashMap<String, Vec<Affected>>, HashSet<usize>);
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for IndexSeed<'_> {
+    type Value = (HashMap<String, Vec<Affected>>, HashSet<usize>);
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a map of package keys to affected entries")
+    }
+    fn visit_map<A: MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut index = HashMap::new();
+        let mut refs = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if self.wanted.is_none_or(|w| w.contains(&key)) {
+                let entries: Vec<Affected> = map.next_value()?;
+                refs.extend(entries.iter().map(|a| a.advisory));
+                index.insert(key, entries);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok((index, refs))
+    }
+}
+
+struct AdvisoriesSeed<'a> {
+    keep: Option<&'a HashSet<usize>>,
+}
+
+impl<'de> DeserializeSeed<'de> for AdvisoriesSeed<'_> {
+    type Value = Vec<Advisory>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AdvisoriesSeed<'_> {
+    type Value = Vec<Advisory>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of advisories")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        loop {
+            let i = out.len();
+            if self.keep.is_none_or(|k| k.contains(&i)) {
+                match seq.next_element::<Advisory>()? {
+                    Some(a) => out.push(a),
+                    None => break,
+                }
+            } else {
+                match seq.next_element::<IgnoredAny>()? {
+                    Some(_) => out.push(Advisory::placeholder()),
+                    None => break,
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Advisory {
+    /// Stands in for an advisory a filtered load did not need (allocates nothing).
+    fn placeholder() -> Self {
+        Advisory {
+            id: String::new(),
+            aliases: Vec::new(),
+            summary: String::new(),
+            modified: String::new(),
+            severity: Severity::Unknown,
+            score: None,
+        }
+    }
 }
 
 /// What identifies a database's content cheaply: every record file's path, size and mtime
@@ -180,25 +336,36 @@ impl Database {
     /// Load through the cached index next to the database; rebuild and rewrite it when the
     /// database changed. A read-only location just means no cache. Returns whether the cache was used.
     pub fn load_cached(path: &Path) -> Result<(Self, bool)> {
+        Self::load_cached_for(path, None)
+    }
+
+    /// [`Database::load_cached`], keeping from a valid cache only the index entries under the
+    /// keys in `wanted` (see [`key`]) and their advisories: memory then follows the image's
+    /// packages, not the database's size. A rebuild still reads the whole database once.
+    pub fn load_cached_for(path: &Path, wanted: Option<&HashSet<String>>) -> Result<(Self, bool)> {
         let print = fingerprint(path)?;
         let cache = cache_path(path);
         if let Ok(bytes) = std::fs::read(&cache) {
-            if let Ok(cached) = serde_json::from_slice::<CachedIndex>(&bytes) {
+            let mut de = serde_json::Deserializer::from_slice(&bytes);
+            if let Ok(cached) = (CacheSeed { wanted }).deserialize(&mut de) {
                 if cached.format == INDEX_FORMAT && cached.fingerprint == print {
                     return Ok((cached.database, true));
                 }
             }
         }
         let database = Database::load(path)?;
-        let cached = CachedIndex {
+        let out = CachedIndexOut {
             format: INDEX_FORMAT,
-            fingerprint: print,
-            database,
+            fingerprint: &print,
+            withdrawn: database.withdrawn,
+            warnings: &database.warnings,
+            index: &database.index,
+            advisories: &database.advisories,
         };
-        if let Ok(bytes) = serde_json::to_vec(&cached) {
+        if let Ok(bytes) = serde_json::to_vec(&out) {
             let _ = crate::oci::layout::write_atomic(&cache, &bytes);
         }
-        Ok((cached.database, false))
+        Ok((database, false))
     }
 
     /// Load a directory (recursively) or a zip of OSV JSON records.

@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use crate::oci::layout::Layout;
 use crate::oci::types::{Digest, ImageConfig, Manifest};
 use crate::pipeline::model::{ScanSpec, Scanner, Severity as Threshold};
-use crate::scan::osv::Database;
 use crate::scan::{self, external, report, ScanOptions};
 use crate::stages::RunContext;
 
@@ -121,11 +120,8 @@ async fn builtin(
     let db_path = ctx.base_dir.join(db_location);
     let manifest = Manifest::from_slice(&layout.read_blob(digest)?, image_name)?;
     let (layout2, db_path2) = (layout.clone(), db_path.clone());
-    let (catalog, db) = tokio::task::spawn_blocking(move || -> Result<_> {
-        Ok((
-            crate::sbom::catalog_image(&layout2, &manifest)?,
-            Database::load_cached(&db_path2)?.0,
-        ))
+    let (catalog, db) = tokio::task::spawn_blocking(move || {
+        scan::catalog_and_database(&layout2, &manifest, &db_path2)
     })
     .await
     .map_err(|e| Error::environment(format!("scan failed: {e}")))??;

@@ -69,11 +69,8 @@ pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Re
             local.manifest.clone(),
             db_path.clone(),
         );
-        let (catalog, db) = tokio::task::spawn_blocking(move || -> Result<_> {
-            Ok((
-                crate::sbom::catalog_image(&layout, &manifest)?,
-                Database::load_cached(&db_path2)?.0,
-            ))
+        let (catalog, db) = tokio::task::spawn_blocking(move || {
+            scan::catalog_and_database(&layout, &manifest, &db_path2)
         })
         .await
         .map_err(|e| Error::environment(format!("scan failed: {e}")))??;
