@@ -9,14 +9,19 @@ SECONDS_PER_TARGET=${1:-60}
 STATUS=${DPKG_STATUS:-/var/lib/dpkg/status}
 OSV=${OSV:-$ROOT/../shared/fixtures/osv}
 cd "$ROOT/fuzz"
-mkdir -p corpus/dpkg_status corpus/osv_record corpus/versions
+mkdir -p corpus/dpkg_status corpus/osv_record corpus/versions corpus/embedded_formats
 cp "$STATUS" corpus/dpkg_status/seed-status 2>/dev/null || true
 find "$OSV" -name '*.json' ! -name '.*' -exec cp {} corpus/osv_record/ \;
 printf '1.0~rc1\n1.0' > corpus/versions/a
 printf '1:2.36-9+deb12u4\n2.36-9' > corpus/versions/b
 printf '1.2.3_rc1-r0\n1.2.3-r1' > corpus/versions/c
 printf '1.0.dev1+local\n1.0a1.post2' > corpus/versions/d
-for target in dpkg_status versions osv_record; do
+printf '1.0^git1~pre\n2:1.0-1.el9' > corpus/versions/e
+# Seeds for embedded formats: an rpm database made by the real rpm tool, if one is given.
+if [[ -n "${RPMDB:-}" && -f "$RPMDB" ]]; then
+    cp "$RPMDB" corpus/embedded_formats/seed-rpmdb.sqlite
+fi
+for target in dpkg_status versions osv_record embedded_formats; do
     echo "== $target ($SECONDS_PER_TARGET s)"
     RUSTC_BOOTSTRAP=1 cargo fuzz run -s none "$target" "corpus/$target" -- \
         -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 2>&1 |
