@@ -88,9 +88,27 @@ pub struct PlanArgs {
 pub struct VerifyArgs {
     /// `registry/repo:tag`, `registry/repo@sha256:…`, `oci:DIR[:TAG|@sha256:…]`.
     pub image: String,
-    /// The public key (PEM file) that must have signed the image.
+    /// The public key (PEM file) that must have signed the image and its attestations.
     #[arg(long)]
     pub key: PathBuf,
+    /// Require a SLSA v1 provenance attestation (implied by the three options below).
+    #[arg(long)]
+    pub require_provenance: bool,
+    /// The source repository the provenance must name (e.g. https://github.com/acme/app).
+    #[arg(long)]
+    pub source_repo: Option<String>,
+    /// The commit the provenance must name (full SHA, or a prefix of 7+ characters).
+    #[arg(long)]
+    pub commit: Option<String>,
+    /// The builder id the provenance must name.
+    #[arg(long)]
+    pub builder_id: Option<String>,
+    /// Require an attested SBOM (SPDX or CycloneDX).
+    #[arg(long)]
+    pub require_sbom: bool,
+    /// Require an attested scan result with no unwaived finding at or above this severity.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
     #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
     #[command(flatten)]

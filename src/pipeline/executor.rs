@@ -144,7 +144,14 @@ async fn run_stages(
     .await?;
     report.image = Some(built.clone());
 
-    let signed = timed(report, 3, on_stage, stages::sign::run(ctx, &built)).await?;
+    let started_at = report.started_at.clone();
+    let signed = timed(
+        report,
+        3,
+        on_stage,
+        stages::sign::run(ctx, &source, &bases, &built, &started_at),
+    )
+    .await?;
     report.signature = Some(signed);
 
     let published = timed(
@@ -194,7 +201,7 @@ pub fn template_values(source: &SourceInfo, run_number: u64) -> Result<TemplateV
     })
 }
 
-fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()

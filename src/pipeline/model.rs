@@ -207,12 +207,15 @@ pub struct SignSpec {
     /// Create a clearly named example key pair if `key` does not exist (examples only).
     #[serde(default)]
     pub generate_if_missing: bool,
-    /// SBOM formats to attach (not built yet).
+    /// SBOM formats to write and attest (default: both).
     #[serde(default)]
     pub sbom: Option<Vec<SbomFormat>>,
-    /// SLSA v1 provenance attestation (not built yet).
+    /// SLSA v1 provenance attestation (default true).
     #[serde(default)]
     pub provenance: Option<bool>,
+    /// The provenance's `runDetails.builder.id` (default: cleanpipe's CLI builder id).
+    #[serde(default)]
+    pub builder_id: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

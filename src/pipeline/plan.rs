@@ -114,13 +114,6 @@ pub fn refuse_unbuilt(p: &LoadedPipeline) -> Result<()> {
             }
         }
     }
-    if f.sign.provenance == Some(true) {
-        return Err(not_built(
-            &["sign", "provenance"],
-            "SLSA provenance attestation",
-            "set `provenance: false`",
-        ));
-    }
     if !f.push.register.is_empty() {
         return Err(not_built(
             &["push", "register"],

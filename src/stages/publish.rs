@@ -116,14 +116,20 @@ pub async fn push_signed(
         "push",
         &format!("{uploaded} blob(s) uploaded, {skipped} already present in {repo}"),
     );
-    // 2. Signatures: merged with any the registry already holds for this digest (other signers).
-    let sig_tag = image.digest.cosign_tag("sig");
-    match push_signatures(layout, &remote, repo, &image.digest).await? {
-        Some(kept) => ctx.say(
-            "push",
-            &format!("signatures pushed to {sig_tag} (kept {kept} existing)"),
-        ),
-        None => ctx.say("push", &format!("signatures already in {sig_tag}")),
+    // 2. Signatures and attestations: merged with any the registry already holds for this
+    //    digest (other signers).
+    for (suffix, what) in [("sig", "signatures"), ("att", "attestations")] {
+        let tag = image.digest.cosign_tag(suffix);
+        match push_signatures(layout, &remote, repo, &image.digest, suffix).await? {
+            Some(kept) => ctx.say(
+                "push",
+                &format!("{what} pushed to {tag} (kept {kept} existing)"),
+            ),
+            None if layout.resolve_tag(&tag)?.is_some() => {
+                ctx.say("push", &format!("{what} already in {tag}"))
+            }
+            None => {}
+        }
     }
     // 3. Only now the tags.
     let manifest_bytes = layout.read_blob(&image.digest)?;
@@ -135,16 +141,17 @@ pub async fn push_signed(
     Ok((uploaded, skipped))
 }
 
-/// Push the layout's signatures of `image` to `repo`, merged with the signatures the registry
-/// already has there. Returns how many existing layers were kept, or `None` when the registry
-/// already had all of ours (or the layout has none).
+/// Push the layout's signatures (`suffix` `sig`) or attestations (`att`) of `image` to `repo`,
+/// merged with the layers the registry already has there. Returns how many existing layers were
+/// kept, or `None` when the registry already had all of ours (or the layout has none).
 pub async fn push_signatures(
     layout: &Layout,
     remote: &Remote,
     repo: &RegistryRef,
     image: &Digest,
+    suffix: &str,
 ) -> Result<Option<usize>> {
-    let sig_tag = image.cosign_tag("sig");
+    let sig_tag = image.cosign_tag(suffix);
     let Some(signature) = layout.resolve_tag(&sig_tag)? else {
         return Ok(None);
     };

@@ -1,5 +1,6 @@
-//! Stage 4, provenance/sign: the cosign signature of the built digest, stored in the layout.
-//! (SBOM and provenance attestations belong here too; they are refused by the plan until built.)
+//! Stage 4, provenance/sign: SBOMs, the cosign signature of the built digest, and signed
+//! attestations about it (SLSA provenance, the SBOMs, the scan result), all stored in the layout
+//! before anything is published.
 
 use std::path::{Path, PathBuf};
 
@@ -11,9 +12,12 @@ use crate::oci::layout::Layout;
 use crate::oci::reference::RegistryRef;
 use crate::oci::store::Store;
 use crate::oci::types::Digest;
+use crate::sign::attest;
 use crate::sign::cosign::{append_signature, SignOutcome};
 use crate::sign::keys::{self, KeySource, SigningKey};
 use crate::stages::build::BuildOutput;
+use crate::stages::source::SourceInfo;
+use crate::stages::verify_base::VerifiedBase;
 use crate::stages::RunContext;
 
 #[derive(Clone, Debug, Serialize)]
@@ -25,14 +29,25 @@ pub struct SignOutput {
     pub already_signed: bool,
     /// SBOM files written to the run's outputs, with their sha256.
     pub sboms: Vec<(String, String)>,
+    /// Predicate types attested in `sha256-<hex>.att`.
+    pub attestations: Vec<String>,
+    /// The provenance statement written to the outputs, with its sha256.
+    pub provenance: Option<(String, String)>,
 }
 
 /// Write the SBOMs `sign.sbom` asks for (default: SPDX and CycloneDX) into the outputs.
+/// An SBOM file written to the outputs.
+struct WrittenSbom {
+    path: String,
+    digest: String,
+    predicate_type: &'static str,
+}
+
 async fn write_sboms(
     ctx: &RunContext,
     built: &BuildOutput,
     docker_reference: &str,
-) -> Result<Vec<(String, String)>> {
+) -> Result<Vec<WrittenSbom>> {
     use crate::pipeline::model::SbomFormat;
     use crate::sbom::{Format, Subject};
     let formats = ctx
@@ -83,7 +98,14 @@ async fn write_sboms(
         let bytes = format.render(&subject, &catalog);
         let path = ctx.outputs_dir.join(format.file_name());
         crate::oci::layout::write_atomic(&path, &bytes)?;
-        out.push((path.display().to_string(), Digest::of(&bytes).to_string()));
+        out.push(WrittenSbom {
+            path: path.display().to_string(),
+            digest: Digest::of(&bytes).to_string(),
+            predicate_type: match format {
+                Format::SpdxJson => attest::PREDICATE_SPDX,
+                Format::CyclonedxJson => attest::PREDICATE_CYCLONEDX,
+            },
+        });
     }
     ctx.say(
         "sign",
@@ -109,14 +131,20 @@ pub fn docker_reference(ctx: &RunContext) -> Result<String> {
     }
 }
 
-pub async fn run(ctx: &RunContext, built: &BuildOutput) -> Result<SignOutput> {
+pub async fn run(
+    ctx: &RunContext,
+    git: &SourceInfo,
+    bases: &[VerifiedBase],
+    built: &BuildOutput,
+    started_on: &str,
+) -> Result<SignOutput> {
     let spec = &ctx.pipeline.file.sign;
     let key_text = spec.key.as_deref().ok_or_else(|| {
         ctx.pipeline
             .error_at(&["sign"], "no signing key: `sign.key` is not set")
             .with_hint("create one with `cleanpipe keygen` and set `sign.key: cosign.key` (or `env://COSIGN_KEY`)")
     })?;
-    let source = match KeySource::parse(key_text) {
+    let key_source = match KeySource::parse(key_text) {
         KeySource::File(p) if p.is_relative() => KeySource::File(ctx.base_dir.join(p)),
         other => other,
     };
@@ -126,17 +154,23 @@ pub async fn run(ctx: &RunContext, built: &BuildOutput) -> Result<SignOutput> {
         ))
     };
     let key = if spec.generate_if_missing {
-        if let KeySource::File(path) = &source {
+        if let KeySource::File(path) = &key_source {
             if !path.exists() {
                 generate_example_key(ctx, path)?;
             }
         }
-        SigningKey::load(&source.read(&ctx.env_lookup())?, &source, &example_password)?
+        SigningKey::load(
+            &key_source.read(&ctx.env_lookup())?,
+            &key_source,
+            &example_password,
+        )?
     } else {
         let password = ctx.password.clone();
-        SigningKey::load(&source.read(&ctx.env_lookup())?, &source, &move || {
-            password()
-        })?
+        SigningKey::load(
+            &key_source.read(&ctx.env_lookup())?,
+            &key_source,
+            &move || password(),
+        )?
     };
     let docker_reference = docker_reference(ctx)?;
     let sboms = write_sboms(ctx, built, &docker_reference).await?;
@@ -150,7 +184,7 @@ pub async fn run(ctx: &RunContext, built: &BuildOutput) -> Result<SignOutput> {
             ctx.say(
                 "sign",
                 &format!(
-                    "signed {} with {source} ({total} signature(s) in total)",
+                    "signed {} with {key_source} ({total} signature(s) in total)",
                     built.digest
                 ),
             );
@@ -159,19 +193,205 @@ pub async fn run(ctx: &RunContext, built: &BuildOutput) -> Result<SignOutput> {
         SignOutcome::AlreadySigned => {
             ctx.say(
                 "sign",
-                &format!("{} was already signed with {source}", built.digest),
+                &format!("{} was already signed with {key_source}", built.digest),
             );
             (None, true)
         }
     };
+    let attested = attest(
+        ctx,
+        &store,
+        &key,
+        &Subject {
+            source: git,
+            bases,
+            built,
+            docker_reference: &docker_reference,
+            started_on,
+            sboms: &sboms,
+        },
+    )
+    .await?;
     Ok(SignOutput {
-        key: source.to_string(),
+        key: key_source.to_string(),
         docker_reference,
         signature_tag: built.digest.cosign_tag("sig"),
         signature_manifest: manifest,
         already_signed: already,
-        sboms,
+        sboms: sboms
+            .iter()
+            .map(|s| (s.path.clone(), s.digest.clone()))
+            .collect(),
+        attestations: attested.predicate_types,
+        provenance: attested.provenance,
     })
+}
+
+/// What the attestations are about.
+struct Subject<'a> {
+    source: &'a SourceInfo,
+    bases: &'a [VerifiedBase],
+    built: &'a BuildOutput,
+    docker_reference: &'a str,
+    started_on: &'a str,
+    sboms: &'a [WrittenSbom],
+}
+
+struct Attested {
+    predicate_types: Vec<String>,
+    provenance: Option<(String, String)>,
+}
+
+/// Sign and store the attestations: SLSA provenance (unless `provenance: false`), each SBOM,
+/// and the scan result when the build was scanned.
+async fn attest(
+    ctx: &RunContext,
+    store: &Store,
+    key: &SigningKey,
+    s: &Subject<'_>,
+) -> Result<Attested> {
+    let mut statements: Vec<(&'static str, serde_json::Value)> = Vec::new();
+    for sbom in s.sboms {
+        let doc: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(&sbom.path).io_context("cannot read the SBOM", Path::new(&sbom.path))?,
+        )
+        .map_err(|e| Error::environment(format!("{}: {e}", sbom.path)))?;
+        statements.push((sbom.predicate_type, doc));
+    }
+    if let Some(scan) = &s.built.scan {
+        if let Some((path, _)) = scan.files.iter().find(|(p, _)| p.ends_with(".json")) {
+            let result: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(path).io_context("cannot read", Path::new(path))?,
+            )
+            .map_err(|e| Error::environment(format!("{path}: {e}")))?;
+            let now = crate::pipeline::executor::now_rfc3339();
+            statements.push((
+                attest::PREDICATE_VULN,
+                serde_json::json!({
+                    "invocation": {"parameters": null, "uri": "", "event_id": "", "builder.id": ""},
+                    "scanner": {
+                        "uri": "https://cleanpipe.dev/scanner",
+                        "version": result["scanner"],
+                        "db": {"uri": result["database"], "version": ""},
+                        "result": result,
+                    },
+                    "metadata": {"scanStartedOn": s.started_on, "scanFinishedOn": now},
+                }),
+            ));
+        }
+    }
+    let mut provenance_file = None;
+    if ctx.pipeline.file.sign.provenance != Some(false) {
+        let predicate = provenance_predicate(ctx, s)?;
+        statements.push((attest::PREDICATE_SLSA_PROVENANCE_V1, predicate));
+    }
+    let mut types = Vec::new();
+    for (predicate_type, predicate) in statements {
+        let statement = attest::statement(
+            s.docker_reference,
+            &s.built.digest,
+            predicate_type,
+            &predicate,
+        );
+        if predicate_type == attest::PREDICATE_SLSA_PROVENANCE_V1 {
+            let path = ctx.outputs_dir.join("provenance.intoto.json");
+            crate::oci::layout::write_atomic(&path, &statement)?;
+            provenance_file = Some((
+                path.display().to_string(),
+                Digest::of(&statement).to_string(),
+            ));
+        }
+        let envelope = attest::envelope(&statement, key)?;
+        attest::append_attestation(store, &s.built.digest, predicate_type, envelope, key).await?;
+        types.push(predicate_type.to_string());
+    }
+    if !types.is_empty() {
+        ctx.say(
+            "sign",
+            &format!(
+                "attested {} in {}: {}",
+                s.built.digest,
+                s.built.digest.cosign_tag("att"),
+                types.join(", ")
+            ),
+        );
+    }
+    Ok(Attested {
+        predicate_types: types,
+        provenance: provenance_file,
+    })
+}
+
+fn provenance_predicate(ctx: &RunContext, s: &Subject<'_>) -> Result<serde_json::Value> {
+    use crate::sign::provenance::{self, Base, Inputs, SourceRef};
+    let pipeline_bytes = ctx.pipeline.text.as_bytes();
+    let pipeline_path = std::fs::canonicalize(&ctx.pipeline.path)
+        .ok()
+        .and_then(|p| {
+            p.strip_prefix(&s.source.repo_dir)
+                .ok()
+                .map(|r| r.display().to_string())
+        })
+        .unwrap_or_else(|| ctx.pipeline.path.display().to_string());
+    let git_ref = match (&s.source.tag, &s.source.branch) {
+        (Some(t), _) => Some(format!("refs/tags/{t}")),
+        (None, Some(b)) => Some(format!("refs/heads/{b}")),
+        _ => None,
+    };
+    let pipeline_digest = Digest::of(pipeline_bytes);
+    let mut byproducts: Vec<(String, Digest)> = s
+        .sboms
+        .iter()
+        .filter_map(|w| {
+            let name = std::path::Path::new(&w.path)
+                .file_name()?
+                .to_string_lossy()
+                .into_owned();
+            Some((name, Digest::parse(&w.digest).ok()?))
+        })
+        .collect();
+    let log = ctx.outputs_dir.join("build.log");
+    if ctx.pipeline.file.build.dockerfile.is_some() {
+        if let Ok(bytes) = std::fs::read(&log) {
+            byproducts.push(("build.log".into(), Digest::of(&bytes)));
+        }
+    }
+    let finished = crate::pipeline::executor::now_rfc3339();
+    Ok(provenance::predicate(&Inputs {
+        builder_id: ctx
+            .pipeline
+            .file
+            .sign
+            .builder_id
+            .as_deref()
+            .unwrap_or(provenance::DEFAULT_BUILDER_ID),
+        source: SourceRef {
+            repository: s.source.remote.as_deref(),
+            git_ref,
+            commit: &s.source.commit,
+            dirty: s.source.dirty,
+            date_epoch: s.source.date_epoch,
+        },
+        pipeline_path: &pipeline_path,
+        pipeline_digest: &pipeline_digest,
+        build_kind: if ctx.pipeline.file.build.dockerfile.is_some() {
+            "dockerfile"
+        } else {
+            "customize"
+        },
+        bases: s
+            .bases
+            .iter()
+            .map(|b| Base {
+                reference: &b.reference,
+                digest: &b.digest,
+            })
+            .collect(),
+        invocation_id: format!("{}-{}", ctx.run_number, s.started_on),
+        started_on: s.started_on,
+        finished_on: &finished,
+        byproducts,
+    }))
 }
 
 fn generate_example_key(ctx: &RunContext, path: &Path) -> Result<()> {

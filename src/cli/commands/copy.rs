@@ -26,8 +26,11 @@ pub async fn copy(args: &CopyArgs, printer: &Printer, redactor: &Redactor) -> Re
     let remote = Remote::new(&dst, &remote_opts)?;
     let (uploaded, skipped) =
         crate::stages::publish::copy_image(&layout, &remote, &dst, &resolved.descriptor()).await?;
-    // Signatures travel with the image, before the tag.
-    crate::stages::publish::push_signatures(&layout, &remote, &dst, &resolved.digest).await?;
+    // Signatures and attestations travel with the image, before the tag.
+    for suffix in ["sig", "att"] {
+        crate::stages::publish::push_signatures(&layout, &remote, &dst, &resolved.digest, suffix)
+            .await?;
+    }
     if let Some(tag) = &dst.tag {
         remote
             .push_manifest(&dst.with_tag(tag), &resolved.bytes, &resolved.media_type)

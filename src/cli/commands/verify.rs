@@ -1,9 +1,10 @@
-use crate::cli::args::{OutputFormat, VerifyArgs};
+use crate::cli::args::{FailOn, OutputFormat, VerifyArgs};
 use crate::cli::printer::Printer;
 use crate::cli::settings;
 use crate::error::{ExitCode, Result};
 use crate::oci::reference::ImageRef;
-use crate::policy::verify_image;
+use crate::pipeline::model::Severity as Threshold;
+use crate::policy::{verify_image, Policy};
 use crate::redact::Redactor;
 use crate::sign::keys::PublicKey;
 
@@ -11,10 +12,25 @@ pub async fn verify(args: &VerifyArgs, printer: &Printer, redactor: &Redactor) -
     let image = ImageRef::parse(&args.image)?;
     let key = PublicKey::from_file(&args.key)?;
     let remote = settings::remote_options(&args.registry, redactor)?;
-    let verdict = verify_image(&image, &key, &remote).await?;
+    let policy = Policy {
+        require_provenance: args.require_provenance,
+        source_repo: args.source_repo.clone(),
+        commit: args.commit.clone(),
+        builder_id: args.builder_id.clone(),
+        require_sbom: args.require_sbom,
+        fail_on: args.fail_on.map(|f| match f {
+            FailOn::Critical => Threshold::Critical,
+            FailOn::High => Threshold::High,
+            FailOn::Medium => Threshold::Medium,
+            FailOn::Low => Threshold::Low,
+            FailOn::None => Threshold::None,
+        }),
+    };
+    let verdict = verify_image(&image, &key, &remote, &policy).await?;
     if args.output == OutputFormat::Json {
         printer.data(&serde_json::to_string_pretty(&verdict).expect("verdict serializes"));
     } else {
+        let mark = |ok: bool| if ok { "ok" } else { "FAIL" };
         printer.status(&format!("verifying {} ({})", verdict.image, verdict.digest));
         for sig in &verdict.signatures.signatures {
             printer.status(&format!(
@@ -24,18 +40,56 @@ pub async fn verify(args: &VerifyArgs, printer: &Printer, redactor: &Redactor) -
             for c in &sig.checks {
                 printer.status(&format!(
                     "    [{}] {}: {}",
-                    if c.passed { "ok" } else { "FAIL" },
+                    mark(c.passed),
                     c.name,
                     c.detail
                 ));
             }
         }
+        for a in &verdict.attestations {
+            printer.status(&format!(
+                "  attestation {} ({}): [{}] {}",
+                a.layer,
+                a.predicate_type,
+                mark(a.verified),
+                a.detail
+            ));
+        }
+        for c in &verdict.policy {
+            printer.status(&format!(
+                "  policy [{}] {}: {}",
+                mark(c.passed),
+                c.name,
+                c.detail
+            ));
+        }
+        let failed: Vec<&str> = verdict
+            .policy
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name)
+            .collect();
+        let summary = if !verdict.signatures.verified {
+            verdict.signatures.summary.clone()
+        } else if failed.is_empty() {
+            format!(
+                "{}; {} attestation(s) verified",
+                verdict.signatures.summary,
+                verdict.attestations.iter().filter(|a| a.verified).count()
+            )
+        } else {
+            format!(
+                "{}, but the policy fails: {}",
+                verdict.signatures.summary,
+                failed.join(", ")
+            )
+        };
         let verdict_line = if verdict.verified {
             "VERIFIED"
         } else {
             "NOT VERIFIED"
         };
-        printer.status(&format!("{verdict_line}: {}", verdict.signatures.summary));
+        printer.status(&format!("{verdict_line}: {summary}"));
         if verdict.verified {
             printer.data(&format!("{}", verdict.digest));
         }

@@ -1,0 +1,235 @@
+//! Attestations in cosign's layout (formats.md §2): an in-toto v1 Statement about the image
+//! digest, wrapped in a DSSE envelope signed over its PAE, stored as one layer of the manifest
+//! tagged `sha256-<hex>.att`.
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::oci::store::Store;
+use crate::oci::types::{Descriptor, Digest, Manifest, MEDIA_OCI_MANIFEST};
+use crate::sign::cosign::{signature_manifest, MAX_SIGNATURE_LAYERS, SIGNATURE_ANNOTATION};
+use crate::sign::keys::{PublicKey, SigningKey};
+
+pub const DSSE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
+pub const INTOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+pub const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
+/// The layer annotation cosign reads an attestation's predicate type from.
+pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
+
+pub const PREDICATE_SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
+pub const PREDICATE_SPDX: &str = "https://spdx.dev/Document";
+pub const PREDICATE_CYCLONEDX: &str = "https://cyclonedx.org/bom";
+pub const PREDICATE_VULN: &str = "https://cosign.sigstore.dev/attestation/vuln/v1";
+
+/// DSSE's pre-authentication encoding: what is actually signed.
+pub fn pae(payload_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "DSSEv1 {} {payload_type} {} ",
+        payload_type.len(),
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// An in-toto v1 Statement about one image digest.
+pub fn statement(
+    subject_name: &str,
+    digest: &Digest,
+    predicate_type: &str,
+    predicate: &serde_json::Value,
+) -> Vec<u8> {
+    let doc = serde_json::json!({
+        "_type": STATEMENT_V1,
+        "subject": [{"name": subject_name, "digest": {"sha256": digest.hex()}}],
+        "predicateType": predicate_type,
+        "predicate": predicate,
+    });
+    serde_json::to_vec(&doc).expect("statement serializes")
+}
+
+/// A DSSE envelope, fields in the order Go emits them (`keyid` is always present).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Envelope {
+    pub payload_type: String,
+    pub payload: String,
+    pub signatures: Vec<EnvelopeSignature>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EnvelopeSignature {
+    #[serde(default)]
+    pub keyid: String,
+    pub sig: String,
+}
+
+/// Sign `statement` into envelope bytes.
+pub fn envelope(statement: &[u8], key: &SigningKey) -> Result<Vec<u8>> {
+    let sig = key.sign_base64(&pae(INTOTO_PAYLOAD_TYPE, statement))?;
+    let env = Envelope {
+        payload_type: INTOTO_PAYLOAD_TYPE.into(),
+        payload: base64::engine::general_purpose::STANDARD.encode(statement),
+        signatures: vec![EnvelopeSignature {
+            keyid: String::new(),
+            sig,
+        }],
+    };
+    Ok(serde_json::to_vec(&env).expect("envelope serializes"))
+}
+
+/// Why an attestation layer was not accepted.
+pub type Rejection = String;
+
+/// Check an envelope with `key` and return its statement. Standard and URL-safe base64 are
+/// both accepted, as DSSE requires of verifiers.
+pub fn open(
+    envelope_bytes: &[u8],
+    key: &PublicKey,
+) -> std::result::Result<serde_json::Value, Rejection> {
+    let env: Envelope =
+        serde_json::from_slice(envelope_bytes).map_err(|e| format!("not a DSSE envelope: {e}"))?;
+    if env.payload_type != INTOTO_PAYLOAD_TYPE {
+        return Err(format!(
+            "payload type `{}` is not in-toto",
+            env.payload_type
+        ));
+    }
+    let body = decode_b64(&env.payload).ok_or("payload is not base64")?;
+    let signed = pae(&env.payload_type, &body);
+    if !env.signatures.iter().any(|s| {
+        decode_b64(&s.sig)
+            .map(|raw| {
+                key.verify_base64(
+                    &base64::engine::general_purpose::STANDARD.encode(raw),
+                    &signed,
+                )
+            })
+            .unwrap_or(false)
+    }) {
+        return Err(format!("no signature verifies with {}", key.name()));
+    }
+    serde_json::from_slice(&body).map_err(|e| format!("payload is not a JSON statement: {e}"))
+}
+
+fn decode_b64(s: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
+    STANDARD
+        .decode(s)
+        .or_else(|_| URL_SAFE.decode(s))
+        .or_else(|_| URL_SAFE_NO_PAD.decode(s))
+        .ok()
+}
+
+/// Whether `statement` is about `digest` (any subject with that sha256).
+pub fn names_digest(statement: &serde_json::Value, digest: &Digest) -> bool {
+    statement["subject"]
+        .as_array()
+        .is_some_and(|s| s.iter().any(|x| x["digest"]["sha256"] == digest.hex()))
+}
+
+/// Add a signed attestation of `predicate_type` to the `.att` manifest of `image_digest`.
+/// Attestations by other keys are kept; an earlier one of the same predicate type made with
+/// this key is replaced (a re-run re-attests instead of piling up copies).
+pub async fn append_attestation(
+    store: &Store,
+    image_digest: &Digest,
+    predicate_type: &str,
+    envelope_bytes: Vec<u8>,
+    key: &SigningKey,
+) -> Result<Digest> {
+    let tag = image_digest.cosign_tag("att");
+    let mut layers = match store.manifest_by_tag(&tag).await? {
+        Some(existing) => Manifest::from_slice(&existing.bytes, &tag)?.layers,
+        None => Vec::new(),
+    };
+    let mut keep = Vec::with_capacity(layers.len());
+    for layer in layers.drain(..) {
+        let ours = layer
+            .annotations
+            .get(PREDICATE_TYPE_ANNOTATION)
+            .map(String::as_str)
+            == Some(predicate_type)
+            && match store.read_blob(&layer.digest).await {
+                Ok(bytes) => open(&bytes, key.public_key()).is_ok(),
+                Err(_) => false,
+            };
+        if !ours {
+            keep.push(layer);
+        }
+    }
+    let mut layers = keep;
+    if layers.len() >= MAX_SIGNATURE_LAYERS {
+        return Err(Error::gate(
+            format!(
+                "the attestation manifest `{tag}` already holds {} layers",
+                layers.len()
+            ),
+            vec!["cosign refuses manifests with more than 1000 layers".into()],
+        ));
+    }
+    let mut layer = Descriptor::of(DSSE_MEDIA_TYPE, &envelope_bytes);
+    layer
+        .annotations
+        .insert(PREDICATE_TYPE_ANNOTATION.into(), predicate_type.into());
+    layer
+        .annotations
+        .insert(SIGNATURE_ANNOTATION.into(), String::new());
+    store.write_blob(envelope_bytes).await?;
+    layers.push(layer);
+    let (manifest, config) = signature_manifest(layers);
+    store.write_blob(config).await?;
+    let desc = store
+        .put_tagged_manifest(&tag, &manifest, MEDIA_OCI_MANIFEST)
+        .await?;
+    Ok(desc.digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pae_matches_the_dsse_test_vector() {
+        assert_eq!(
+            pae("http://example.com/HelloWorld", b"hello world"),
+            b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec()
+        );
+    }
+
+    #[test]
+    fn envelope_round_trip_and_tamper() {
+        let (private, public) = crate::sign::keys::generate(b"").unwrap();
+        let source = crate::sign::KeySource::parse("env://K");
+        let key = SigningKey::load(private.as_bytes(), &source, &|| {
+            Ok(zeroize::Zeroizing::new(String::new()))
+        })
+        .unwrap();
+        let public = PublicKey::from_pem(public.as_bytes(), "k").unwrap();
+        let digest = Digest::of(b"image");
+        let st = statement(
+            "r/app",
+            &digest,
+            PREDICATE_SPDX,
+            &serde_json::json!({"a": 1}),
+        );
+        let env = envelope(&st, &key).unwrap();
+        let text = String::from_utf8(env.clone()).unwrap();
+        assert!(text.starts_with("{\"payloadType\":\"application/vnd.in-toto+json\",\"payload\":"));
+        assert!(text.contains("\"keyid\":\"\""));
+        let opened = open(&env, &public).unwrap();
+        assert!(names_digest(&opened, &digest));
+        assert!(!names_digest(&opened, &Digest::of(b"other")));
+        // Another statement under the same signature fails.
+        let mut e: Envelope = serde_json::from_slice(&env).unwrap();
+        e.payload = base64::engine::general_purpose::STANDARD.encode(statement(
+            "r/app",
+            &Digest::of(b"other"),
+            PREDICATE_SPDX,
+            &serde_json::json!({}),
+        ));
+        assert!(open(&serde_json::to_vec(&e).unwrap(), &public).is_err());
+    }
+}
