@@ -318,16 +318,19 @@ fn fingerprint(path: &Path) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
+/// How the index cache file's name ends (the source stage does not count it as a change).
+pub const CACHE_SUFFIX: &str = ".cleanpipe-index.json";
+
 /// Where the index of `path` is cached: inside a directory database, beside a zip.
 pub fn cache_path(path: &Path) -> std::path::PathBuf {
     if path.is_dir() {
-        path.join(".cleanpipe-index.json")
+        path.join(CACHE_SUFFIX)
     } else {
         let mut name = path
             .file_name()
             .map(|n| n.to_os_string())
             .unwrap_or_default();
-        name.push(".cleanpipe-index.json");
+        name.push(CACHE_SUFFIX);
         path.with_file_name(name)
     }
 }

@@ -46,8 +46,11 @@ pub async fn run(ctx: &RunContext) -> Result<SourceInfo> {
         .ok()
         .map(|u| strip_credentials(&u));
     let status = git(dir, &["status", "--porcelain", "--untracked-files=normal"]).await?;
+    // cleanpipe's own OSV index cache (written next to a database kept in the repository) is
+    // derived data, not a change to the source.
     let dirty_files: Vec<String> = status
         .lines()
+        .filter(|l| !(l.starts_with("?? ") && l.ends_with(crate::scan::osv::CACHE_SUFFIX)))
         .map(|l| l.get(3..).unwrap_or(l).to_string())
         .collect();
     let commit_time: u64 = git(dir, &["show", "-s", "--format=%ct", "HEAD"])

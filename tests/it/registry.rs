@@ -161,6 +161,35 @@ fn second_signer_in_registry_keeps_the_first() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // The attestations are in cosign's `.att` layout, readable by the same kind of outsider.
+    let out = Command::new("python3")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/dsse_verify.py"))
+        .args([&registry, repository, digest, "cosign.pub"])
+        .current_dir(repo.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "independent DSSE verifier: {text}");
+    for t in [
+        "https://slsa.dev/provenance/v1",
+        "https://spdx.dev/Document",
+        "https://cyclonedx.org/bom",
+    ] {
+        assert!(
+            text.contains(&format!("verified {t}")),
+            "{t} not verified: {text}"
+        );
+    }
+    // The other key signed the image but no attestation: a policy needing provenance fails.
+    repo.cleanpipe(&[
+        "verify",
+        &pushed,
+        "--key",
+        "second.pub",
+        "--require-provenance",
+    ])
+    .expect_code(1)
+    .expect_stderr("no SLSA v1 provenance");
     // Re-running the pipeline merges, it does not drop the second signer.
     repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
         .expect_code(0);

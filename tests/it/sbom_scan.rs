@@ -325,6 +325,22 @@ fn waivers_by_id_or_alias_pass_the_gate_and_sboms_validate() {
     )
     .unwrap();
     assert_eq!(report["image"]["scan"]["waived"], 2);
+    // The scan result is attested: a release engineer's `verify --fail-on` sees the waivers.
+    let verify = |level: &str| {
+        repo.cleanpipe(&[
+            "verify",
+            "oci:.cleanpipe/oci:v1",
+            "--key",
+            "cosign.pub",
+            "--fail-on",
+            level,
+        ])
+    };
+    verify("critical").expect_code(0);
+    verify("high")
+        .expect_code(1)
+        .expect_stderr("policy [FAIL] vulnerabilities")
+        .expect_stderr("GHSA-35jh-r3h4-6jhm");
     assert_eq!(report["signature"]["sboms"].as_array().unwrap().len(), 2);
     // The same package set as trivy finds in the same files laid out as in the image.
     if let Some(trivy) = test_data("CLEANPIPE_TEST_TRIVY", "the trivy binary") {

@@ -152,3 +152,151 @@ fn second_signer_appends_and_both_verify() {
     .expect_code(0)
     .expect_stderr("already signed");
 }
+
+#[test]
+fn provenance_policy_source_commit_builder_sbom_and_scan() {
+    let repo = Repo::new();
+    repo.write("hello.txt", "hello\n");
+    repo.keygen("cosign", "pw");
+    // A hand-written OSV record (not a real advisory) for a package the image does not have:
+    // the attested scan result has no findings.
+    repo.write(
+        "osv/HAND-X.json",
+        r#"{"id":"HAND-X","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"absent"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}]}"#,
+    );
+    repo.write(
+        "pipeline.yaml",
+        "version: 1\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: hello.txt\n        dest: /hello.txt\n  scan:\n    db: osv\nsign:\n  key: cosign.key\n  builder_id: https://ci.example/builders/release\npush:\n  tags: [v1]\n",
+    );
+    repo.git(&[
+        "remote",
+        "add",
+        "origin",
+        "https://user:secret@git.example/acme/app.git",
+    ]);
+    repo.commit();
+    repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0);
+    let commit = {
+        let out = std::process::Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(repo.path())
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["verify", "oci:.cleanpipe/oci:v1", "--key", "cosign.pub"];
+        args.extend_from_slice(extra);
+        repo.cleanpipe(&args)
+    };
+    let r = verify(&[
+        "--source-repo",
+        "https://git.example/acme/app",
+        "--commit",
+        &commit[..12],
+        "--builder-id",
+        "https://ci.example/builders/release",
+        "--require-sbom",
+        "--fail-on",
+        "low",
+    ]);
+    r.expect_code(0).expect_stderr("VERIFIED");
+    assert!(
+        !r.all().contains("secret"),
+        "credentials in the remote URL must not reach the provenance: {}",
+        r.all()
+    );
+    // Each requirement fails on its own, by name.
+    verify(&["--source-repo", "https://git.example/acme/other"])
+        .expect_code(1)
+        .expect_stderr("policy [FAIL] source repository");
+    verify(&["--commit", "0000000"])
+        .expect_code(1)
+        .expect_stderr("policy [FAIL] source commit");
+    verify(&["--builder-id", "https://cleanpipe.dev/builders/cli/v1"])
+        .expect_code(1)
+        .expect_stderr("policy [FAIL] builder");
+    // The provenance file in the outputs is the statement that was signed.
+    let statement: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.path().join(".cleanpipe/out/provenance.intoto.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
+    assert_eq!(
+        statement["predicate"]["buildDefinition"]["resolvedDependencies"][0]["digest"]["gitCommit"],
+        commit.as_str()
+    );
+    // A re-run replaces this key's attestations instead of piling them up.
+    repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0);
+    let r = verify(&["--output", "json"]);
+    let verdict: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let mut types: Vec<&str> = verdict["attestations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["predicate_type"].as_str().unwrap())
+        .collect();
+    types.sort();
+    assert_eq!(
+        types,
+        vec![
+            "https://cosign.sigstore.dev/attestation/vuln/v1",
+            "https://cyclonedx.org/bom",
+            "https://slsa.dev/provenance/v1",
+            "https://spdx.dev/Document",
+        ]
+    );
+    // Without SBOMs, provenance and scan, a policy that needs them fails.
+    repo.write(
+        "pipeline.yaml",
+        "version: 1\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: hello.txt\n        dest: /hello.txt\n    env: { X: \"2\" }\nsign:\n  key: cosign.key\n  sbom: []\n  provenance: false\npush:\n  tags: [v2]\n",
+    );
+    repo.commit();
+    repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0);
+    repo.cleanpipe(&[
+        "verify",
+        "oci:.cleanpipe/oci:v2",
+        "--key",
+        "cosign.pub",
+        "--require-provenance",
+        "--require-sbom",
+        "--fail-on",
+        "critical",
+    ])
+    .expect_code(1)
+    .expect_stderr("policy [FAIL] provenance")
+    .expect_stderr("policy [FAIL] SBOM")
+    .expect_stderr("policy [FAIL] vulnerabilities");
+}
+
+#[test]
+fn attestations_copied_from_another_image_are_not_accepted() {
+    let (repo, digest_a) = built(&["v1"]);
+    repo.write("hello.txt", "different content\n");
+    repo.commit();
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(0);
+    let digest_b = r.last_line().rsplit('@').next().unwrap().to_string();
+    let layout = layout(&repo);
+    let att_a = layout
+        .resolve_tag(&format!("sha256-{}.att", &digest_a[7..]))
+        .unwrap()
+        .unwrap();
+    layout
+        .set_tag(&format!("sha256-{}.att", &digest_b[7..]), &att_a)
+        .unwrap();
+    let r = repo.cleanpipe(&[
+        "verify",
+        &format!("oci:.cleanpipe/oci@{digest_b}"),
+        "--key",
+        "cosign.pub",
+        "--require-provenance",
+    ]);
+    r.expect_code(1)
+        .expect_stderr(&format!("the statement is not about {digest_b}"))
+        .expect_stderr("policy [FAIL] provenance");
+}
