@@ -152,13 +152,13 @@ async fn run_stages(
         stages::sign::run(ctx, &source, &bases, &built, &started_at),
     )
     .await?;
-    report.signature = Some(signed);
+    report.signature = Some(signed.clone());
 
     let published = timed(
         report,
         4,
         on_stage,
-        stages::publish::run(ctx, &built, &templates),
+        stages::publish::run(ctx, &source, &built, &signed, &templates),
     )
     .await?;
     report.published = Some(published);

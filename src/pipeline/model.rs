@@ -239,7 +239,7 @@ pub struct PushSpec {
     /// Plain HTTP; loopback registries are always allowed.
     #[serde(default)]
     pub insecure: bool,
-    /// Webhooks after a successful push (not built yet).
+    /// Webhooks called after a successful push (a failed one fails the stage).
     #[serde(default)]
     pub register: Vec<RegisterSpec>,
 }
@@ -247,7 +247,14 @@ pub struct PushSpec {
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterSpec {
+    /// https, or http on loopback only.
     pub url: String,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// HMAC-SHA256 key: the body's signature goes in `X-Cleanpipe-Signature-256`.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Per attempt (default 30).
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
 }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::oci::reference::{ImageRef, RegistryRef};
 use crate::pipeline::load::LoadedPipeline;
 use crate::pipeline::model::Scanner;
@@ -37,18 +37,10 @@ pub struct PlannedBase {
     pub key: Option<String>,
 }
 
-/// Refuse pipeline keys whose feature is not built yet, with the key's location.
+/// Check what the schema cannot (combinations, formats, URLs), with the key's location, before
+/// any stage runs.
 pub fn refuse_unbuilt(p: &LoadedPipeline) -> Result<()> {
     let f = &p.file;
-    let not_built = |path: &[&str], what: &str, issue: &str| -> Error {
-        p.error_at(
-            path,
-            format!("{what} is not built yet in this version of cleanpipe"),
-        )
-        .with_hint(format!(
-            "remove the key for now ({issue}); cleanpipe never skips a gate it was asked for"
-        ))
-    };
     match (&f.build.dockerfile, &f.build.customize) {
         (None, None) => {
             return Err(p
@@ -114,12 +106,12 @@ pub fn refuse_unbuilt(p: &LoadedPipeline) -> Result<()> {
             }
         }
     }
-    if !f.push.register.is_empty() {
-        return Err(not_built(
-            &["push", "register"],
-            "deployment webhooks",
-            "push/register issue",
-        ));
+    for (i, hook) in f.push.register.iter().enumerate() {
+        if let Err(e) = crate::notify::check_url(&hook.url) {
+            return Err(p
+                .error_at(&["push", "register"], format!("[{i}].url: {e}"))
+                .with_hint("webhooks take https URLs (plain http only on 127.0.0.1/localhost)"));
+        }
     }
     if let Some(repo) = &f.push.repository {
         let r = RegistryRef::parse(repo)

@@ -12,6 +12,8 @@ use crate::oci::types::{Descriptor, Digest, Manifest, MEDIA_OCI_CONFIG, MEDIA_OC
 use crate::pipeline::template::{render, TemplateValues};
 use crate::sign::cosign::{merge_signature_layers, signature_manifest};
 use crate::stages::build::BuildOutput;
+use crate::stages::sign::SignOutput;
+use crate::stages::source::SourceInfo;
 use crate::stages::RunContext;
 
 #[derive(Clone, Debug, Serialize)]
@@ -22,6 +24,8 @@ pub struct Published {
     pub tags: Vec<String>,
     pub blobs_uploaded: usize,
     pub blobs_skipped: usize,
+    /// Webhooks called after the push (`push.register`).
+    pub registered: Vec<crate::notify::Delivery>,
 }
 
 /// The tags this run moves, rendered. Default: the short commit SHA.
@@ -50,7 +54,9 @@ pub fn tags(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<String>>
 
 pub async fn run(
     ctx: &RunContext,
+    source: &SourceInfo,
     built: &BuildOutput,
+    signed: &SignOutput,
     templates: &TemplateValues,
 ) -> Result<Published> {
     let layout = Layout::open(&ctx.store_dir)?;
@@ -73,6 +79,7 @@ pub async fn run(
         tags: tags.clone(),
         blobs_uploaded: 0,
         blobs_skipped: 0,
+        registered: vec![],
     };
     if let Some(repository) = &ctx.pipeline.file.push.repository {
         let repo = RegistryRef::parse(repository).map_err(|e| {
@@ -97,7 +104,67 @@ pub async fn run(
         "push",
         &format!("tagged {} as {}", published.image, tags.join(", ")),
     );
+    // 4. Register: tell the deployment systems, in order; a failure fails the stage.
+    if !ctx.pipeline.file.push.register.is_empty() {
+        let body = notification(ctx, source, built, signed, &published);
+        let delivery_id = format!("{}-{}", ctx.run_number, built.digest.hex());
+        for hook in &ctx.pipeline.file.push.register {
+            let hook = crate::notify::Hook {
+                url: hook.url.clone(),
+                headers: hook.headers.clone().into_iter().collect(),
+                secret: hook.secret.clone(),
+                timeout: std::time::Duration::from_secs(hook.timeout_seconds.unwrap_or(30)),
+            };
+            let d = crate::notify::deliver(&hook, &body, &delivery_id, &ctx.redactor).await?;
+            ctx.say(
+                "push",
+                &format!(
+                    "registered with {} (HTTP {}, {} attempt(s))",
+                    d.url, d.status, d.attempts
+                ),
+            );
+            published.registered.push(d);
+        }
+    }
     Ok(published)
+}
+
+/// The JSON a webhook receives: what was published, from which commit, and what vouches for it.
+fn notification(
+    ctx: &RunContext,
+    source: &SourceInfo,
+    built: &BuildOutput,
+    signed: &SignOutput,
+    published: &Published,
+) -> Vec<u8> {
+    let body = serde_json::json!({
+        "event": "image.published",
+        "pipeline": ctx.pipeline.file.name,
+        "image": published.image,
+        "repository": ctx.pipeline.file.push.repository,
+        "digest": built.digest,
+        "tags": published.tags,
+        "source": {
+            "repository": source.remote,
+            "commit": source.commit,
+            "branch": source.branch,
+            "tag": source.tag,
+        },
+        "signature": {"tag": signed.signature_tag, "key": signed.key},
+        "attestations": signed.attestations,
+        "sboms": signed.sboms.iter().map(|(path, digest)| serde_json::json!({
+            "file": std::path::Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned()),
+            "digest": digest,
+        })).collect::<Vec<_>>(),
+        "scan": built.scan.as_ref().map(|s| serde_json::json!({
+            "packages": s.packages,
+            "findings": s.findings,
+            "waived": s.waived,
+            "failing": s.failing,
+        })),
+        "run": {"number": ctx.run_number},
+    });
+    serde_json::to_vec(&body).expect("notification serializes")
 }
 
 /// Copy image + signatures, then move tags. Returns (blobs uploaded, blobs already there).

@@ -56,15 +56,15 @@ fn unset_variable_is_an_error_never_empty() {
 }
 
 #[test]
-fn asked_for_but_unbuilt_gate_is_refused_not_skipped() {
-    let r = pipeline_error("version: 1\nbuild:\n  customize:\n    base: scratch\npush:\n  register:\n    - url: https://x.example/\n");
+fn webhook_and_scanner_settings_that_cannot_work_are_located_errors() {
+    let r = pipeline_error("version: 1\nbuild:\n  customize:\n    base: scratch\npush:\n  register:\n    - url: http://x.example/\n");
     r.expect_code(2)
         .expect_stderr("pipeline.yaml:6:3:")
-        .expect_stderr("not built yet");
+        .expect_stderr("loopback");
     let r = pipeline_error("version: 1\nbuild:\n  customize:\n    base: scratch\n  scan:\n    scanner: grype\n    db: osv\n");
     r.expect_code(2)
         .expect_stderr("pipeline.yaml:5:3:")
-        .expect_stderr("not built yet");
+        .expect_stderr("`db` is for the builtin scanner");
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod bad_input;
 mod catalogers;
 mod docker_build;
 mod external_scanners;
+mod register;
 mod registry;
 mod run_local;
 mod sbom_scan;

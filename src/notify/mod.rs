@@ -1,0 +1,129 @@
+//! Deployment notifications (`push.register`): after a successful push, POST a JSON description
+//! of the published image to each webhook, optionally HMAC-signed the way GitHub signs its
+//! webhooks (`X-Cleanpipe-Signature-256: sha256=<hex>`), retrying transient failures.
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::redact::Redactor;
+
+/// One webhook to call.
+#[derive(Clone, Debug)]
+pub struct Hook {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    /// HMAC-SHA256 key for the signature header.
+    pub secret: Option<String>,
+    pub timeout: Duration,
+}
+
+/// What happened at one webhook.
+#[derive(Clone, Debug, Serialize)]
+pub struct Delivery {
+    /// The URL with secrets masked.
+    pub url: String,
+    pub status: u16,
+    pub attempts: u32,
+}
+
+/// Attempts per webhook; only connection errors, timeouts, 429 and 5xx are retried.
+const ATTEMPTS: u32 = 3;
+
+/// Whether `url` may be called: https anywhere, plain http only on loopback.
+pub fn check_url(url: &str) -> std::result::Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" => match parsed.host_str() {
+            Some("127.0.0.1") | Some("localhost") | Some("[::1]") | Some("::1") => Ok(()),
+            _ => Err("plain http is allowed for loopback webhooks only; use https".into()),
+        },
+        s => Err(format!("scheme `{s}` is not http(s)")),
+    }
+}
+
+/// `sha256=<hex of HMAC-SHA256(secret, body)>`.
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// POST `body` to `hook`. A 2xx answer is success; anything else, after retries, is an error
+/// saying where and what came back (secrets masked by `redactor`).
+pub async fn deliver(
+    hook: &Hook,
+    body: &[u8],
+    delivery_id: &str,
+    redactor: &Redactor,
+) -> Result<Delivery> {
+    let shown = redactor.apply(&hook.url);
+    check_url(&hook.url).map_err(|e| Error::usage(format!("webhook {shown}: {e}")))?;
+    let client = reqwest::Client::builder()
+        .timeout(hook.timeout)
+        .user_agent(concat!("cleanpipe/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::environment(format!("cannot make an HTTP client: {e}")))?;
+    let mut last = String::new();
+    for attempt in 1..=ATTEMPTS {
+        if attempt > 1 {
+            tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt - 1))).await;
+        }
+        let mut req = client
+            .post(&hook.url)
+            .header("Content-Type", "application/json")
+            .header("X-Cleanpipe-Event", "image.published")
+            .header("X-Cleanpipe-Delivery", delivery_id);
+        for (k, v) in &hook.headers {
+            req = req.header(k, v);
+        }
+        if let Some(secret) = &hook.secret {
+            req = req.header("X-Cleanpipe-Signature-256", signature(secret, body));
+        }
+        match req.body(body.to_vec()).send().await {
+            Ok(resp) => {
+                let status = resp.status();
+                if status.is_success() {
+                    return Ok(Delivery {
+                        url: shown,
+                        status: status.as_u16(),
+                        attempts: attempt,
+                    });
+                }
+                let text = resp.text().await.unwrap_or_default();
+                let text: String = text.chars().take(300).collect();
+                last = format!("HTTP {status}: {}", redactor.apply(text.trim()));
+                if !(status.is_server_error() || status.as_u16() == 429) {
+                    break;
+                }
+            }
+            Err(e) => last = redactor.apply(&e.to_string()),
+        }
+    }
+    Err(Error::environment(format!("webhook {shown} failed: {last}")).with_hint(
+        "the image is published and tagged; fix the receiver and re-run (the push is idempotent), or remove the hook from `push.register`",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_signatures() {
+        assert!(check_url("https://deploy.example/api").is_ok());
+        assert!(check_url("http://127.0.0.1:8080/x").is_ok());
+        assert!(check_url("http://deploy.example/api").is_err());
+        assert!(check_url("ftp://x").is_err());
+        assert!(check_url("not a url").is_err());
+        // RFC 4231 test case 2.
+        assert_eq!(
+            signature("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}

@@ -1,0 +1,163 @@
+//! `push.register`: webhooks after the push, against a real HTTP receiver on loopback.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use hmac::Mac;
+
+use crate::support::*;
+
+/// A running receiver: its URL and the requests it logged.
+struct Sink {
+    child: Child,
+    url: String,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Sink {
+    fn start(statuses: &str) -> Sink {
+        let dir = tempfile::tempdir().unwrap();
+        let port_file = dir.path().join("port");
+        let log = dir.path().join("requests.jsonl");
+        let child = Command::new("python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/webhook_sink.py"))
+            .arg(&port_file)
+            .arg(&log)
+            .arg(statuses)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut port = String::new();
+        for _ in 0..200 {
+            if let Ok(p) = std::fs::read_to_string(&port_file) {
+                port = p.trim().to_string();
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        assert!(!port.is_empty(), "webhook receiver did not start");
+        Sink {
+            child,
+            url: format!("http://127.0.0.1:{port}/hooks/images"),
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn requests(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn repo_with_hook(url: &str) -> Repo {
+    let repo = scratch_repo(None, &["v1"]);
+    let text = std::fs::read_to_string(repo.path().join("pipeline.yaml")).unwrap();
+    repo.write(
+        "pipeline.yaml",
+        &format!(
+            "{text}  register:\n    - url: {url}\n      headers: {{ Authorization: \"Bearer ${{HOOK_TOKEN}}\" }}\n      secret: ${{HOOK_SECRET}}\n      timeout_seconds: 5\n"
+        ),
+    );
+    repo.commit();
+    repo
+}
+
+const TOKEN: &str = "tok-canary-7f3a";
+const SECRET: &str = "hmac-canary-91bd";
+
+#[test]
+fn webhook_gets_the_signed_image_with_an_hmac_and_secrets_stay_hidden() {
+    let sink = Sink::start("200");
+    let repo = repo_with_hook(&sink.url);
+    let r = repo.cleanpipe_env(
+        &["run"],
+        &[
+            ("COSIGN_PASSWORD", "pw"),
+            ("HOOK_TOKEN", TOKEN),
+            ("HOOK_SECRET", SECRET),
+        ],
+    );
+    r.expect_code(0).expect_stderr("registered with");
+    let digest = r.last_line().rsplit('@').next().unwrap().to_string();
+    let requests = sink.requests();
+    assert_eq!(requests.len(), 1);
+    let req = &requests[0];
+    assert_eq!(req["path"], "/hooks/images");
+    assert_eq!(req["headers"]["authorization"], format!("Bearer {TOKEN}"));
+    assert_eq!(req["headers"]["x-cleanpipe-event"], "image.published");
+    let body = req["body"].as_str().unwrap();
+    // The receiver can check the body came from whoever holds the secret.
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    assert_eq!(
+        req["headers"]["x-cleanpipe-signature-256"],
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    );
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["digest"], digest.as_str());
+    assert_eq!(body["tags"], serde_json::json!(["v1"]));
+    assert!(body["attestations"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("https://slsa.dev/provenance/v1")));
+    // Secrets never reach the output or the report.
+    let report = std::fs::read_to_string(repo.path().join(".cleanpipe/out/report.json")).unwrap();
+    for text in [r.all(), report] {
+        assert!(!text.contains(TOKEN) && !text.contains(SECRET), "{text}");
+    }
+}
+
+#[test]
+fn transient_failures_are_retried_and_refusals_fail_the_stage() {
+    let env = [
+        ("COSIGN_PASSWORD", "pw"),
+        ("HOOK_TOKEN", TOKEN),
+        ("HOOK_SECRET", SECRET),
+    ];
+    // 503, then 200: delivered on the second attempt.
+    let sink = Sink::start("503,200");
+    let repo = repo_with_hook(&sink.url);
+    repo.cleanpipe_env(&["run"], &env)
+        .expect_code(0)
+        .expect_stderr("2 attempt(s)");
+    assert_eq!(sink.requests().len(), 2);
+    // 403 is an answer, not a hiccup: no retry, the stage fails with exit 3, saying what came back.
+    let sink = Sink::start("403");
+    let repo = repo_with_hook(&sink.url);
+    let r = repo.cleanpipe_env(&["run"], &env);
+    r.expect_code(3)
+        .expect_stderr("HTTP 403")
+        .expect_stderr("refused by the test receiver");
+    assert_eq!(sink.requests().len(), 1);
+    assert!(r.stderr.contains("push         failed"), "{}", r.stderr);
+    // Nothing listens: connection refused, retried, then exit 3.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let repo = repo_with_hook(&format!("http://127.0.0.1:{port}/x"));
+    repo.cleanpipe_env(&["run"], &env)
+        .expect_code(3)
+        .expect_stderr("webhook http://127.0.0.1");
+}
+
+#[test]
+fn plain_http_to_another_host_is_a_pipeline_error() {
+    let repo = repo_with_hook("http://deploy.example/api");
+    repo.cleanpipe_env(&["plan"], &[("HOOK_TOKEN", "t"), ("HOOK_SECRET", "s")])
+        .expect_code(2)
+        .expect_stderr("push.register")
+        .expect_stderr("loopback");
+}
