@@ -186,20 +186,56 @@ impl Plan {
                         d.path
                     ),
                     None => "daemonless customize into the layout".into(),
+                } + &match &f.build.scan {
+                    Some(s) => format!(
+                        "; scan ({}) fails on {}",
+                        match s.scanner {
+                            Some(Scanner::Trivy) => "trivy",
+                            Some(Scanner::Grype) => "grype",
+                            _ => "builtin",
+                        },
+                        format!(
+                            "{:?}",
+                            s.fail_on.unwrap_or(crate::pipeline::model::Severity::High)
+                        )
+                        .to_lowercase()
+                    ),
+                    None => "; not scanned".into(),
                 },
             },
             PlannedStage {
                 name: "sign",
                 gate: format!(
-                    "cosign signature with {}",
-                    f.sign.key.as_deref().unwrap_or("(no key set)")
+                    "cosign signature with {}; attested: {}",
+                    f.sign.key.as_deref().unwrap_or("(no key set)"),
+                    {
+                        let mut a: Vec<&str> = Vec::new();
+                        if f.sign.provenance != Some(false) {
+                            a.push("SLSA provenance");
+                        }
+                        let sboms = f.sign.sbom.as_ref().map(|v| v.len()).unwrap_or(2);
+                        if sboms > 0 {
+                            a.push("SBOMs");
+                        }
+                        if f.build.scan.is_some() {
+                            a.push("scan result");
+                        }
+                        if a.is_empty() {
+                            "nothing".to_string()
+                        } else {
+                            a.join(", ")
+                        }
+                    }
                 ),
             },
             PlannedStage {
                 name: "push",
                 gate: match &f.push.repository {
-                    Some(r) => format!("push to {r}, signatures before tags"),
+                    Some(r) => format!("push to {r}, signatures and attestations before tags"),
                     None => "tag in the local layout only".into(),
+                } + &match f.push.register.len() {
+                    0 => String::new(),
+                    n => format!("; then {n} webhook(s)"),
                 },
             },
         ];
