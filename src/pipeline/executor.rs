@@ -120,7 +120,7 @@ async fn run_stages(
     report: &mut RunReport,
     on_stage: &(dyn Fn(&'static str) + Sync),
 ) -> Result<()> {
-    crate::pipeline::plan::refuse_unbuilt(&ctx.pipeline)?;
+    crate::pipeline::plan::check_semantics(&ctx.pipeline)?;
 
     let source = timed(report, 0, on_stage, stages::source::run(ctx)).await?;
     report.source = Some(source.clone());

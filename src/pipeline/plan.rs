@@ -39,7 +39,7 @@ pub struct PlannedBase {
 
 /// Check what the schema cannot (combinations, formats, URLs), with the key's location, before
 /// any stage runs.
-pub fn refuse_unbuilt(p: &LoadedPipeline) -> Result<()> {
+pub fn check_semantics(p: &LoadedPipeline) -> Result<()> {
     let f = &p.file;
     match (&f.build.dockerfile, &f.build.customize) {
         (None, None) => {
@@ -140,7 +140,7 @@ pub fn refuse_unbuilt(p: &LoadedPipeline) -> Result<()> {
 
 impl Plan {
     pub fn new(p: &LoadedPipeline, name: &str, store: &str, outputs: &str) -> Result<Plan> {
-        refuse_unbuilt(p)?;
+        check_semantics(p)?;
         let f = &p.file;
         let bases = crate::stages::verify_base::bases(p, &p.base_dir(), None)?
             .into_iter()

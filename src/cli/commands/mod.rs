@@ -26,7 +26,7 @@ pub async fn dispatch(
         Command::Run(args) => run::run(&args, &env, printer, redactor).await,
         Command::Validate(args) => {
             let pipeline = settings::load_pipeline(&args, &env, redactor)?;
-            crate::pipeline::plan::refuse_unbuilt(&pipeline)?;
+            crate::pipeline::plan::check_semantics(&pipeline)?;
             printer.status(&format!("{}: valid", pipeline.path.display()));
             Ok(ExitCode::Success)
         }
