@@ -200,6 +200,19 @@ pub enum FailOn {
     None,
 }
 
+impl From<FailOn> for crate::pipeline::model::Severity {
+    fn from(f: FailOn) -> Self {
+        use crate::pipeline::model::Severity as T;
+        match f {
+            FailOn::Critical => T::Critical,
+            FailOn::High => T::High,
+            FailOn::Medium => T::Medium,
+            FailOn::Low => T::Low,
+            FailOn::None => T::None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ScanOutput {
     Table,

@@ -118,8 +118,8 @@ pub async fn run(
         }));
     }
     let parsed = match tool {
-        Tool::Trivy => parse_trivy(&out.stdout, &image),
-        Tool::Grype => parse_grype(&out.stdout, &image),
+        Tool::Trivy => parse_trivy(&out.stdout, image.manifest, image.diff_ids),
+        Tool::Grype => parse_grype(&out.stdout, image.manifest, image.diff_ids),
     };
     parsed
         .map_err(|e| Error::environment(format!("cannot read the JSON report of `{program}`: {e}")))
@@ -160,16 +160,22 @@ fn single_image_layout(image: &Image<'_>) -> Result<tempfile::TempDir> {
     Ok(dir)
 }
 
-/// The layer a scanner names, by compressed digest or by diff id.
-fn layer_of(image: &Image<'_>, digest: Option<&str>, diff_id: Option<&str>) -> Option<Digest> {
+/// The layer a scanner names, by compressed digest or by diff id (`diff_ids` are the image
+/// config's, in layer order).
+fn layer_of(
+    manifest: &Manifest,
+    diff_ids: &[Digest],
+    digest: Option<&str>,
+    diff_id: Option<&str>,
+) -> Option<Digest> {
     if let Some(d) = digest.and_then(|d| Digest::parse(d).ok()) {
-        if image.manifest.layers.iter().any(|l| l.digest == d) {
+        if manifest.layers.iter().any(|l| l.digest == d) {
             return Some(d);
         }
     }
     let diff = diff_id.and_then(|d| Digest::parse(d).ok())?;
-    let i = image.diff_ids.iter().position(|d| *d == diff)?;
-    image.manifest.layers.get(i).map(|l| l.digest.clone())
+    let i = diff_ids.iter().position(|d| *d == diff)?;
+    manifest.layers.get(i).map(|l| l.digest.clone())
 }
 
 fn kind_of(scanner_type: &str) -> Kind {
@@ -187,7 +193,11 @@ fn kind_of(scanner_type: &str) -> Kind {
     }
 }
 
-fn parse_trivy(json: &[u8], image: &Image<'_>) -> std::result::Result<ExternalReport, String> {
+fn parse_trivy(
+    json: &[u8],
+    manifest: &Manifest,
+    diff_ids: &[Digest],
+) -> std::result::Result<ExternalReport, String> {
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]
     struct Report {
@@ -284,10 +294,14 @@ fn parse_trivy(json: &[u8], image: &Image<'_>) -> std::result::Result<ExternalRe
                     .or(Some(t.target.as_str()).filter(|t| !t.contains(' ')))
                     .map(|p| format!("/{}", p.trim_start_matches('/')))
                     .unwrap_or_default(),
-                layer: v
-                    .layer
-                    .as_ref()
-                    .and_then(|l| layer_of(image, l.digest.as_deref(), l.diff_id.as_deref())),
+                layer: v.layer.as_ref().and_then(|l| {
+                    layer_of(
+                        manifest,
+                        diff_ids,
+                        l.digest.as_deref(),
+                        l.diff_id.as_deref(),
+                    )
+                }),
                 summary: v.title.clone().unwrap_or_default(),
                 waived: None,
             });
@@ -304,7 +318,11 @@ fn parse_trivy(json: &[u8], image: &Image<'_>) -> std::result::Result<ExternalRe
     })
 }
 
-fn parse_grype(json: &[u8], image: &Image<'_>) -> std::result::Result<ExternalReport, String> {
+fn parse_grype(
+    json: &[u8],
+    manifest: &Manifest,
+    diff_ids: &[Digest],
+) -> std::result::Result<ExternalReport, String> {
     #[derive(Deserialize)]
     struct Report {
         matches: Vec<Match>,
@@ -402,7 +420,7 @@ fn parse_grype(json: &[u8], image: &Image<'_>) -> std::result::Result<ExternalRe
                 .max_by(|a, b| a.total_cmp(b)),
             purl: a.purl.clone(),
             location: location.map(|l| l.path.clone()).unwrap_or_default(),
-            layer: location.and_then(|l| layer_of(image, None, l.layer_id.as_deref())),
+            layer: location.and_then(|l| layer_of(manifest, diff_ids, None, l.layer_id.as_deref())),
             summary: m.vulnerability.description.clone().unwrap_or_default(),
             waived: None,
         });
@@ -440,14 +458,6 @@ mod tests {
     #[test]
     fn reads_trivy_json() {
         let (manifest, diff_ids) = image_parts();
-        let layout = Layout::create(tempfile::tempdir().unwrap().keep()).unwrap();
-        let digest = Digest::of(b"m");
-        let image = Image {
-            layout: &layout,
-            digest: &digest,
-            manifest: &manifest,
-            diff_ids: &diff_ids,
-        };
         // The shape trivy 0.44 writes (no PkgIdentifier), plus a newer report's CVSS block.
         let json = format!(
             r#"{{"SchemaVersion":2,"ArtifactName":"x:scan","Results":[
@@ -461,7 +471,7 @@ mod tests {
                   "Severity":"CRITICAL","VendorIDs":["DSA-1"],"Layer":{{"Digest":"{}"}},"PkgIdentifier":{{"PURL":"pkg:deb/debian/zlib1g"}}}}]}}]}}"#,
             diff_ids[1], manifest.layers[0].digest
         );
-        let r = parse_trivy(json.as_bytes(), &image).unwrap();
+        let r = parse_trivy(json.as_bytes(), &manifest, &diff_ids).unwrap();
         assert_eq!(r.packages, 3);
         assert_eq!(r.scanner, "trivy");
         let f = &r.findings[0];
@@ -479,20 +489,12 @@ mod tests {
         );
         assert_eq!(z.aliases, vec!["DSA-1"]);
         assert_eq!(z.layer.as_ref(), Some(&manifest.layers[0].digest));
-        assert!(parse_trivy(b"{not json", &image).is_err());
+        assert!(parse_trivy(b"{not json", &manifest, &diff_ids).is_err());
     }
 
     #[test]
     fn reads_grype_json() {
         let (manifest, diff_ids) = image_parts();
-        let layout = Layout::create(tempfile::tempdir().unwrap().keep()).unwrap();
-        let digest = Digest::of(b"m");
-        let image = Image {
-            layout: &layout,
-            digest: &digest,
-            manifest: &manifest,
-            diff_ids: &diff_ids,
-        };
         // The shape of grype's `-o json` (grype/presenter/models), written by hand.
         let json = format!(
             r#"{{"matches":[{{"vulnerability":{{"id":"GHSA-35jh-r3h4-6jhm","severity":"High","description":"lodash","cvss":[{{"metrics":{{"baseScore":7.2}}}}],"fix":{{"versions":["4.17.21"],"state":"fixed"}}}},
@@ -502,7 +504,7 @@ mod tests {
               "descriptor":{{"name":"grype","version":"0.80.0"}}}}"#,
             diff_ids[0]
         );
-        let r = parse_grype(json.as_bytes(), &image).unwrap();
+        let r = parse_grype(json.as_bytes(), &manifest, &diff_ids).unwrap();
         assert_eq!(r.scanner, "grype 0.80.0");
         assert_eq!(r.packages, 2);
         let f = &r.findings[0];

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::sbom_scan::{image_from_tars, library_set, test_data, trivy_rootfs, validate};
+use crate::sbom_scan::{image_from_tars, library_set, sboms, test_data, trivy_rootfs};
 use crate::support::*;
 
 /// Whether `tool` runs; under CI=true a missing tool fails the test (`.ci/run` installs it).
@@ -43,26 +43,6 @@ fn tar_dir(dir: &Path) -> PathBuf {
         .success();
     assert!(ok, "tar failed");
     tar
-}
-
-/// SPDX and CycloneDX SBOMs of `image`, both validated; returns the CycloneDX document.
-fn sboms(image: &str, dir: &Path) -> serde_json::Value {
-    let spdx = dir.join("sbom.spdx.json");
-    let cdx = dir.join("sbom.cdx.json");
-    let repo = Repo::new();
-    repo.cleanpipe(&["sbom", image, "-o", spdx.to_str().unwrap()])
-        .expect_code(0);
-    repo.cleanpipe(&[
-        "sbom",
-        image,
-        "--format",
-        "cyclonedx-json",
-        "-o",
-        cdx.to_str().unwrap(),
-    ])
-    .expect_code(0);
-    validate(&spdx, &cdx);
-    serde_json::from_str(&std::fs::read_to_string(&cdx).unwrap()).unwrap()
 }
 
 fn component<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {

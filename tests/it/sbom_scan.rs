@@ -155,6 +155,27 @@ pub(crate) fn validate(spdx: &Path, cdx: &Path) {
     );
 }
 
+/// SPDX and CycloneDX SBOMs of `image` written into `dir`, both validated; returns the
+/// CycloneDX document.
+pub(crate) fn sboms(image: &str, dir: &Path) -> serde_json::Value {
+    let spdx = dir.join("sbom.spdx.json");
+    let cdx = dir.join("sbom.cdx.json");
+    let repo = Repo::new();
+    repo.cleanpipe(&["sbom", image, "-o", spdx.to_str().unwrap()])
+        .expect_code(0);
+    repo.cleanpipe(&[
+        "sbom",
+        image,
+        "--format",
+        "cyclonedx-json",
+        "-o",
+        cdx.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    validate(&spdx, &cdx);
+    serde_json::from_str(&std::fs::read_to_string(&cdx).unwrap()).unwrap()
+}
+
 /// The sorted (name, version) pairs of a CycloneDX document's library components;
 /// `epoch` false drops a dpkg epoch (`1:2.3` → `2.3`), as trivy writes versions.
 pub(crate) fn library_set(doc: &serde_json::Value, epoch: bool) -> Vec<(String, String)> {
@@ -383,23 +404,7 @@ fn debian_minbase_matches_trivy_and_validates() {
     };
     let dir = tempfile::tempdir().unwrap();
     let image = image_from_tars(&dir.path().join("layout"), &[&tar]);
-    let repo = Repo::new();
-    let spdx = dir.path().join("sbom.spdx.json");
-    let cdx = dir.path().join("sbom.cdx.json");
-    repo.cleanpipe(&["sbom", &image, "-o", spdx.to_str().unwrap()])
-        .expect_code(0);
-    repo.cleanpipe(&[
-        "sbom",
-        &image,
-        "--format",
-        "cyclonedx-json",
-        "-o",
-        cdx.to_str().unwrap(),
-    ])
-    .expect_code(0);
-    validate(&spdx, &cdx);
-    let ours: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&cdx).unwrap()).unwrap();
+    let ours = sboms(&image, dir.path());
     // trivy writes dpkg versions without the epoch (it keeps it in a separate field); compare the same way.
     let our_set = library_set(&ours, false);
     assert!(

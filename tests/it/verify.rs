@@ -14,6 +14,27 @@ fn built(tags: &[&str]) -> (Repo, String) {
     (repo, digest)
 }
 
+/// Build a second, different image in the same repository and layout; returns its digest.
+fn second_image(repo: &Repo) -> String {
+    repo.write("hello.txt", "different content\n");
+    repo.commit();
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(0);
+    r.last_line().rsplit('@').next().unwrap().to_string()
+}
+
+/// Point image `to`'s `.sig` or `.att` tag at image `from`'s manifest.
+fn move_cosign_tag(repo: &Repo, from: &str, to: &str, suffix: &str) {
+    let layout = layout(repo);
+    let source = layout
+        .resolve_tag(&format!("sha256-{}.{suffix}", &from[7..]))
+        .unwrap()
+        .unwrap();
+    layout
+        .set_tag(&format!("sha256-{}.{suffix}", &to[7..]), &source)
+        .unwrap();
+}
+
 fn layout(repo: &Repo) -> Layout {
     Layout::open(repo.path().join(".cleanpipe/oci")).unwrap()
 }
@@ -76,22 +97,10 @@ fn tampered_payload_is_not_verified() {
 #[test]
 fn signature_copied_from_another_image_is_not_verified() {
     let (repo, digest_a) = built(&["v1"]);
-    // A second, different image in the same layout, not signed.
-    repo.write("hello.txt", "different content\n");
-    repo.commit();
-    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
-    r.expect_code(0);
-    let digest_b = r.last_line().rsplit('@').next().unwrap().to_string();
+    let digest_b = second_image(&repo);
     assert_ne!(digest_a, digest_b);
-    let layout = layout(&repo);
-    let sig_a = layout
-        .resolve_tag(&format!("sha256-{}.sig", &digest_a[7..]))
-        .unwrap()
-        .unwrap();
     // Put A's signature manifest where B's signatures live.
-    layout
-        .set_tag(&format!("sha256-{}.sig", &digest_b[7..]), &sig_a)
-        .unwrap();
+    move_cosign_tag(&repo, &digest_a, &digest_b, "sig");
     let r = repo.cleanpipe(&[
         "verify",
         &format!("oci:.cleanpipe/oci@{digest_b}"),
@@ -276,19 +285,8 @@ fn provenance_policy_source_commit_builder_sbom_and_scan() {
 #[test]
 fn attestations_copied_from_another_image_are_not_accepted() {
     let (repo, digest_a) = built(&["v1"]);
-    repo.write("hello.txt", "different content\n");
-    repo.commit();
-    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
-    r.expect_code(0);
-    let digest_b = r.last_line().rsplit('@').next().unwrap().to_string();
-    let layout = layout(&repo);
-    let att_a = layout
-        .resolve_tag(&format!("sha256-{}.att", &digest_a[7..]))
-        .unwrap()
-        .unwrap();
-    layout
-        .set_tag(&format!("sha256-{}.att", &digest_b[7..]), &att_a)
-        .unwrap();
+    let digest_b = second_image(&repo);
+    move_cosign_tag(&repo, &digest_a, &digest_b, "att");
     let r = repo.cleanpipe(&[
         "verify",
         &format!("oci:.cleanpipe/oci@{digest_b}"),

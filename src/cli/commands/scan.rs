@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use crate::cli::args::{FailOn, ScanArgs, ScanOutput, ScannerChoice};
+use crate::cli::args::{ScanArgs, ScanOutput, ScannerChoice};
 use crate::cli::printer::Printer;
 use crate::error::{Error, ExitCode, Result};
 use crate::oci::types::ImageConfig;
@@ -11,13 +11,7 @@ use crate::scan::{self, external, report, ScanOptions};
 
 pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
     let local = super::local_image(&args.image, &args.registry, redactor).await?;
-    let threshold = match args.fail_on {
-        FailOn::Critical => Threshold::Critical,
-        FailOn::High => Threshold::High,
-        FailOn::Medium => Threshold::Medium,
-        FailOn::Low => Threshold::Low,
-        FailOn::None => Threshold::None,
-    };
+    let threshold = Threshold::from(args.fail_on);
     let options = ScanOptions {
         threshold,
         waivers: vec![],

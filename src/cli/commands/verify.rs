@@ -1,4 +1,4 @@
-use crate::cli::args::{FailOn, OutputFormat, VerifyArgs};
+use crate::cli::args::{OutputFormat, VerifyArgs};
 use crate::cli::printer::Printer;
 use crate::cli::settings;
 use crate::error::{ExitCode, Result};
@@ -18,13 +18,7 @@ pub async fn verify(args: &VerifyArgs, printer: &Printer, redactor: &Redactor) -
         commit: args.commit.clone(),
         builder_id: args.builder_id.clone(),
         require_sbom: args.require_sbom,
-        fail_on: args.fail_on.map(|f| match f {
-            FailOn::Critical => Threshold::Critical,
-            FailOn::High => Threshold::High,
-            FailOn::Medium => Threshold::Medium,
-            FailOn::Low => Threshold::Low,
-            FailOn::None => Threshold::None,
-        }),
+        fail_on: args.fail_on.map(Threshold::from),
     };
     let verdict = verify_image(&image, &key, &remote, &policy).await?;
     if args.output == OutputFormat::Json {
