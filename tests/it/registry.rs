@@ -312,3 +312,44 @@ fn blobs_pushed_before_are_mounted_not_uploaded_again() {
     repo.cleanpipe(&["verify", &other, "--key", "cosign.pub"])
         .expect_code(0);
 }
+
+/// The sigstore crate's own cosign client (a Rust port of cosign's verification, independent of
+/// cleanpipe's reader) fetches the `.sig` layers from the registry and checks them with the key.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigstore_crate_cosign_client_verifies_the_pushed_signature() {
+    use sigstore::cosign::verification_constraint::{PublicKeyVerifier, VerificationConstraintVec};
+    use sigstore::cosign::{verify_constraints, ClientBuilder, CosignCapabilities};
+    let Some(registry) = registry() else { return };
+    let name = unique("it/sigstore-rs");
+    let (repo, pushed) = tokio::task::spawn_blocking({
+        let registry = registry.clone();
+        move || push_scratch(&registry, &name, &["v1"])
+    })
+    .await
+    .unwrap();
+    let mut client = ClientBuilder::default()
+        .with_oci_client_config(sigstore::registry::ClientConfig {
+            protocol: sigstore::registry::ClientProtocol::Http,
+            ..Default::default()
+        })
+        .build()
+        .unwrap();
+    let image: sigstore::registry::OciReference = pushed.parse().unwrap();
+    let layers = client
+        .trusted_signature_layers(&sigstore::registry::Auth::Anonymous, &image)
+        .await
+        .unwrap();
+    assert_eq!(layers.len(), 1, "one signature layer");
+    let key = |name: &str| {
+        let pem = std::fs::read(repo.path().join(name)).unwrap();
+        let v: VerificationConstraintVec =
+            vec![Box::new(PublicKeyVerifier::try_from(&pem).unwrap())];
+        v
+    };
+    verify_constraints(&layers, key("cosign.pub").iter()).expect("sigstore-rs accepts it");
+    repo.keygen("other", "x");
+    assert!(
+        verify_constraints(&layers, key("other.pub").iter()).is_err(),
+        "another key must not verify"
+    );
+}
