@@ -21,9 +21,17 @@ printf '1.0^git1~pre\n2:1.0-1.el9' > corpus/versions/e
 if [[ -n "${RPMDB:-}" && -f "$RPMDB" ]]; then
     cp "$RPMDB" corpus/embedded_formats/seed-rpmdb.sqlite
 fi
+status=0
 for target in dpkg_status versions osv_record embedded_formats; do
     echo "== $target ($SECONDS_PER_TARGET s)"
-    RUSTC_BOOTSTRAP=1 cargo fuzz run -s none "$target" "corpus/$target" -- \
-        -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 2>&1 |
-        grep -aE 'stat::number_of_executed_units|stat::peak_rss_mb|Done [0-9]+ runs|ERROR|panicked|SUMMARY' || true
+    log=$(mktemp)
+    if ! RUSTC_BOOTSTRAP=1 cargo fuzz run -s none "$target" "corpus/$target" -- \
+        -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 >"$log" 2>&1; then
+        echo "FAILED: $target (a crash, or the target does not build):"
+        grep -aE 'error(\[|:)|panicked|SUMMARY|ERROR' "$log" | head -20
+        status=1
+    fi
+    grep -aE 'stat::number_of_executed_units|stat::peak_rss_mb|Done [0-9]+ runs' "$log" || true
+    rm -f "$log"
 done
+exit $status
