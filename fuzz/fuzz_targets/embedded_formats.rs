@@ -1,7 +1,8 @@
-//! Formats read from inside image files: SQLite (rpmdb.sqlite), rpm header blobs, Go build
+//! Formats read from inside image files: SQLite (rpmdb.sqlite), Berkeley DB (rpm's Packages),
+//! rpm header blobs, Go build
 //! info and cargo-auditable sections. Arbitrary bytes must give an error, never a panic.
 #![no_main]
-use cleanpipe::sbom::{binary, rpmdb, sqlite};
+use cleanpipe::sbom::{bdb, binary, rpmdb, sqlite};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -9,6 +10,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = db.table("Packages");
     }
     let _ = rpmdb::packages(data);
+    let _ = bdb::values(data);
     let _ = rpmdb::parse_header(data);
     let _ = binary::parse_go_buildinfo(data);
     let _ = binary::parse_cargo_auditable(data);

@@ -83,6 +83,7 @@ pub fn wanted(path: &str) -> bool {
         path,
         "etc/os-release" | "usr/lib/os-release" | "var/lib/dpkg/status" | "lib/apk/db/installed"
     ) || rpmdb::SQLITE_PATHS.contains(&path)
+        || path == rpmdb::BDB_PATH
         || rpmdb::UNSUPPORTED_PATHS.iter().any(|(p, _)| *p == path)
         || path.starts_with("var/lib/dpkg/status.d/")
         || (path.starts_with("usr/share/doc/")
@@ -311,21 +312,31 @@ fn apk(fs: &ImageFs, out: &mut Catalog) {
 }
 
 fn rpm(fs: &ImageFs, out: &mut Catalog) {
-    let found = rpmdb::SQLITE_PATHS
+    let sqlite = rpmdb::SQLITE_PATHS
         .iter()
         .find_map(|p| fs.files.get_key_value(*p));
-    let Some((path, rec)) = found else {
+    let found = sqlite.map(|(p, r)| (p, r, true)).or_else(|| {
+        fs.files
+            .get_key_value(rpmdb::BDB_PATH)
+            .map(|(p, r)| (p, r, false))
+    });
+    let Some((path, rec, is_sqlite)) = found else {
         for (p, format) in rpmdb::UNSUPPORTED_PATHS {
             if fs.files.contains_key(p) {
                 out.warnings.push(format!(
                     "/{p}: rpm database in the {format} format, which cleanpipe does not read \
-                     (only rpmdb.sqlite, rpm >= 4.16); its packages are NOT in this SBOM"
+                     (only rpmdb.sqlite and Berkeley DB); its packages are NOT in this SBOM"
                 ));
             }
         }
         return;
     };
-    let rows = match rpmdb::packages(&rec.content) {
+    let parsed = if is_sqlite {
+        rpmdb::packages(&rec.content)
+    } else {
+        rpmdb::packages_bdb(&rec.content)
+    };
+    let rows = match parsed {
         Ok(rows) => rows,
         Err(e) => {
             out.warnings

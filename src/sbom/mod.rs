@@ -1,6 +1,7 @@
 //! SBOMs: an image filesystem view ([`fs`]), catalogers ([`catalog`]), package URLs
 //! ([`purl`]), license normalisation ([`license`]), and the SPDX 2.3 and CycloneDX 1.5 writers.
 
+pub mod bdb;
 pub mod binary;
 pub mod catalog;
 pub mod cyclonedx;
@@ -19,7 +20,7 @@ pub use catalog::{Catalog, Package};
 pub use spdx::Subject;
 
 /// Bumped whenever catalogers change what they find, so cached catalogs are not reused.
-const CATALOG_VERSION: u32 = 2;
+const CATALOG_VERSION: u32 = 3;
 
 /// Catalog the image `manifest` in `layout`. An image is immutable, so the catalog is cached in
 /// the layout (`cleanpipe-cache/catalog-<key>.json`, keyed by the config and layer digests).

@@ -1,8 +1,9 @@
-//! The rpm package database: `rpmdb.sqlite` (rpm ≥ 4.16, RHEL 9, Fedora ≥ 33, Rocky, Alma).
-//! Each row of its `Packages` table is one package header in rpm's header blob format.
-//! The older BerkeleyDB (`Packages`) and NDB (`Packages.db`) formats are not read; an image that
-//! has only those gets a warning saying so, never a silently empty list.
+//! The rpm package database: `rpmdb.sqlite` (rpm ≥ 4.16: RHEL 9, Fedora ≥ 33, Rocky, Alma) and
+//! the older Berkeley DB `Packages` (CentOS 7/8, RHEL/UBI 8). Each row (or value) is one package
+//! header in rpm's header blob format. The NDB format (`Packages.db`, SUSE) is not read; an image
+//! that has only that gets a warning saying so, never a silently empty list.
 
+use crate::sbom::bdb;
 use crate::sbom::sqlite::{self, Value};
 
 /// Where rpm keeps its database, newest layout first.
@@ -11,9 +12,11 @@ pub const SQLITE_PATHS: [&str; 2] = [
     "var/lib/rpm/rpmdb.sqlite",
 ];
 
+/// Where rpm before 4.16 keeps its Berkeley DB database.
+pub const BDB_PATH: &str = "var/lib/rpm/Packages";
+
 /// Databases in formats cleanpipe does not read.
-pub const UNSUPPORTED_PATHS: [(&str, &str); 3] = [
-    ("var/lib/rpm/Packages", "BerkeleyDB"),
+pub const UNSUPPORTED_PATHS: [(&str, &str); 2] = [
     ("var/lib/rpm/Packages.db", "NDB"),
     ("usr/lib/sysimage/rpm/Packages.db", "NDB"),
 ];
@@ -79,6 +82,15 @@ pub fn packages(db: &[u8]) -> Result<Vec<Result<Header, String>>, String> {
             }
             _ => Err(format!("package row {rowid}: no header blob")),
         })
+        .collect())
+}
+
+/// Every package of a Berkeley DB `Packages` file (errors per value, as for [`packages`]).
+pub fn packages_bdb(db: &[u8]) -> Result<Vec<Result<Header, String>>, String> {
+    Ok(bdb::values(db)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, blob)| parse_header(&blob).map_err(|e| format!("value {}: {e}", i + 1)))
         .collect())
 }
 

