@@ -271,6 +271,44 @@ impl BlobWriter {
     }
 }
 
+/// Held while a run uses a store; released when dropped (the OS releases it if the process dies).
+pub struct StoreLock {
+    _file: File,
+}
+
+/// Take the store's run lock (`<root>/cleanpipe-cache/run.lock`), so two runs on one layout
+/// (CI jobs sharing a workspace) take turns instead of interleaving index updates and outputs.
+/// `on_wait` is told the holder's pid before waiting.
+pub async fn lock_store(root: &Path, on_wait: impl FnOnce(&str)) -> Result<StoreLock> {
+    let dir = root.join("cleanpipe-cache");
+    fs::create_dir_all(&dir).io_context("cannot create", &dir)?;
+    let path = dir.join("run.lock");
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .io_context("cannot open the store lock", &path)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            on_wait(holder.trim());
+            file = tokio::task::spawn_blocking(move || file.lock().map(|_| file))
+                .await
+                .map_err(|e| Error::environment(format!("waiting for the store lock failed: {e}")))?
+                .io_context("cannot lock", &path)?;
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(Error::io("cannot lock", &path, e)),
+    }
+    file.set_len(0).io_context("cannot write", &path)?;
+    let _ = io::Seek::seek(&mut file, io::SeekFrom::Start(0));
+    let _ = write!(&file, "{}", std::process::id());
+    Ok(StoreLock { _file: file })
+}
+
 /// Write a file so that readers see the old or the new content, never half.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path

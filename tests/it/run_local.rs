@@ -186,3 +186,55 @@ fn layout_base_is_verified_and_extended() {
         .expect_stderr("not pinned by digest")
         .expect_stderr(&digest);
 }
+
+#[test]
+fn a_second_run_on_the_same_store_waits_for_the_first() {
+    let repo = scratch_repo(None, &["v1"]);
+    // Hold the store's run lock from here, as a concurrent run would.
+    let lock_dir = repo.path().join(".cleanpipe/oci/cleanpipe-cache");
+    std::fs::create_dir_all(&lock_dir).unwrap();
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(lock_dir.join("run.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    std::fs::write(lock_dir.join("run.lock"), "4242").unwrap();
+    let stderr = tempfile::NamedTempFile::new().unwrap();
+    let mut child = repo
+        .command(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .stderr(stderr.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let mut waited = false;
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        if std::fs::read_to_string(stderr.path())
+            .unwrap()
+            .contains("waiting for another cleanpipe run")
+        {
+            waited = true;
+            break;
+        }
+    }
+    assert!(waited, "the second run did not say it waits");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "it must not run meanwhile"
+    );
+    let text = std::fs::read_to_string(stderr.path()).unwrap();
+    assert!(text.contains("pid 4242"), "{text}");
+    assert!(
+        !text.contains("▶ source"),
+        "no stage may start while the store is locked: {text}"
+    );
+    drop(lock);
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "{}",
+        std::fs::read_to_string(stderr.path()).unwrap()
+    );
+}

@@ -27,6 +27,13 @@ pub async fn run(
     let pipeline = settings::load_pipeline(&args.pipeline, env, redactor)?;
     let resolved = PipelineSettings::resolve(&pipeline);
     let remote = settings::remote_options(&args.registry, redactor)?;
+    let _lock = crate::oci::layout::lock_store(&resolved.store, |holder| {
+        printer.status(&format!(
+            "waiting for another cleanpipe run using {} (pid {holder}) to finish…",
+            resolved.store.display()
+        ))
+    })
+    .await?;
     let ctx = RunContext {
         base_dir: pipeline.base_dir(),
         store_dir: resolved.store.clone(),

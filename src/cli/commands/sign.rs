@@ -25,6 +25,19 @@ pub async fn sign(
         &source,
         &move || password(),
     )?;
+    // Appending to a layout's signatures takes the same lock as a run on it.
+    let _lock = match &image {
+        ImageRef::Layout(l) => Some(
+            crate::oci::layout::lock_store(&l.dir, |holder| {
+                printer.status(&format!(
+                    "waiting for another cleanpipe run using {} (pid {holder})…",
+                    l.dir.display()
+                ))
+            })
+            .await?,
+        ),
+        ImageRef::Registry(_) => None,
+    };
     let store = Store::for_image(&image, &remote)?;
     let resolved = store.resolve(&image).await?;
     let reference = match &image {
