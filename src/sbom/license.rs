@@ -108,7 +108,7 @@ fn listed(name: &str) -> Option<&'static str> {
 /// (parentheses and `WITH` are not interpreted, such names become `LicenseRef-…`).
 fn compound(name: &str) -> Option<String> {
     let tokens: Vec<&str> = name.split_whitespace().collect();
-    if tokens.len() < 3 || tokens.len() % 2 == 0 {
+    if tokens.len() < 3 || tokens.len().is_multiple_of(2) {
         return None;
     }
     let mut out = Vec::new();
