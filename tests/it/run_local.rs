@@ -20,6 +20,8 @@ fn example_pipeline_runs_and_verifies() {
         "oci:.cleanpipe/oci:example",
         "--key",
         ".cleanpipe/example-key/cosign.pub",
+        "--require-provenance",
+        "--require-sbom",
     ])
     .expect_code(0)
     .expect_stderr("VERIFIED");
