@@ -180,6 +180,17 @@ fn second_signer_in_registry_keeps_the_first() {
             "{t} not verified: {text}"
         );
     }
+    // cleanpipe's own verify reads the same attestations from the registry.
+    repo.cleanpipe(&[
+        "verify",
+        &pushed,
+        "--key",
+        "cosign.pub",
+        "--require-provenance",
+        "--require-sbom",
+    ])
+    .expect_code(0)
+    .expect_stderr("policy [ok] SBOM");
     // The other key signed the image but no attestation: a policy needing provenance fails.
     repo.cleanpipe(&[
         "verify",
