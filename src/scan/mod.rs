@@ -306,13 +306,18 @@ pub fn match_catalog(catalog: &Catalog, db: &Database) -> Vec<Finding> {
             }
         }
     }
+    sort_findings(&mut findings);
+    findings
+}
+
+/// Worst first, then by id and package: the order every report lists findings in.
+fn sort_findings(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
             .then(a.id.cmp(&b.id))
             .then(a.package.cmp(&b.package))
     });
-    findings
 }
 
 /// The gate's verdict over a list of findings.
@@ -629,12 +634,7 @@ pub fn scan_external(
     options: &ScanOptions,
 ) -> Result<report::ScanReport> {
     let mut findings = external.findings;
-    findings.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(a.id.cmp(&b.id))
-            .then(a.package.cmp(&b.package))
-    });
+    sort_findings(&mut findings);
     let gate = gate(
         &mut findings,
         options.threshold,

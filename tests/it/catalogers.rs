@@ -94,6 +94,19 @@ fn scan_json(image: &str, db: &Path, expect: i32) -> Vec<(String, String, Option
     got
 }
 
+/// A Rocky-like root filesystem in `dir/rpmroot` whose rpmdb.sqlite the real rpm wrote.
+fn rpm_rootfs(dir: &Path) -> PathBuf {
+    let rootfs = dir.join("rpmroot");
+    let ok = Command::new("bash")
+        .arg(support_script("make-rpm-rootfs.sh"))
+        .arg(&rootfs)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "make-rpm-rootfs.sh failed");
+    rootfs
+}
+
 #[test]
 fn rpm_sqlite_database_matches_trivy_and_scans_with_epochs() {
     if !tool(
@@ -103,14 +116,7 @@ fn rpm_sqlite_database_matches_trivy_and_scans_with_epochs() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let rootfs = dir.path().join("rpmroot");
-    let ok = Command::new("bash")
-        .arg(support_script("make-rpm-rootfs.sh"))
-        .arg(&rootfs)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "make-rpm-rootfs.sh failed");
+    let rootfs = rpm_rootfs(dir.path());
     let image = image_from_tars(&dir.path().join("layout"), &[&tar_dir(&rootfs)]);
     let ours = sboms(&image, dir.path());
     assert_eq!(
@@ -420,13 +426,7 @@ fn rpm_berkeley_db_matches_trivy() {
     // DB hash file written by Berkeley DB 5.3 itself, as rpm < 4.16 stored them. Small pages force
     // every header into an overflow chain.
     let dir = tempfile::tempdir().unwrap();
-    let rootfs = dir.path().join("rpmroot");
-    assert!(Command::new("bash")
-        .arg(support_script("make-rpm-rootfs.sh"))
-        .arg(&rootfs)
-        .status()
-        .unwrap()
-        .success());
+    let rootfs = rpm_rootfs(dir.path());
     let rpmdir = rootfs.join("var/lib/rpm");
     let rows = Command::new("sqlite3")
         .arg(rpmdir.join("rpmdb.sqlite"))
