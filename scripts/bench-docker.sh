@@ -40,8 +40,7 @@ export NO_PROXY="127.0.0.1,localhost,::1${NO_PROXY:+,$NO_PROXY}"
 export no_proxy="$NO_PROXY"
 export DOCKER_BUILDKIT=0
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+source "$ROOT/scripts/bench-lib.sh"
 
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer (got '$RUNS')"
 [[ "$BENCH_COLD" =~ ^[01]$ ]] || die "BENCH_COLD must be 0 or 1 (got '$BENCH_COLD')"
@@ -56,7 +55,6 @@ docker info >/dev/null 2>&1 || die "the Docker engine does not answer (start doc
 # Cleanup
 # ---------------------------------------------------------------------------
 WORK=$(mktemp -d /tmp/cleanpipe-bench-docker.XXXXXX)
-REGISTRY_PID=""
 IMAGES=() # engine tags made by this script, removed at exit
 cleanup() {
     local rc=$?
@@ -65,12 +63,7 @@ cleanup() {
     if ((${#IMAGES[@]})); then
         docker rmi "${IMAGES[@]}" >/dev/null 2>&1
     fi
-    if [[ -n "$REGISTRY_PID" ]] && kill -0 "$REGISTRY_PID" 2>/dev/null; then
-        kill -TERM "$REGISTRY_PID" 2>/dev/null
-        for _ in $(seq 1 40); do kill -0 "$REGISTRY_PID" 2>/dev/null || break; sleep 0.25; done
-        kill -KILL "$REGISTRY_PID" 2>/dev/null
-        wait "$REGISTRY_PID" 2>/dev/null
-    fi
+    stop_registry
     if [[ "${BENCH_KEEP:-0}" == 1 ]]; then
         echo "kept $WORK" >&2
     else
@@ -82,87 +75,15 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-http_ok() { # http_ok URL -> 0 on a 2xx answer
-    if command -v curl >/dev/null 2>&1; then
-        curl -fsS --noproxy '*' --max-time 5 -o /dev/null "$1" 2>/dev/null
-    else
-        python3 - "$1" <<'PY' 2>/dev/null
-import sys, urllib.request
-urllib.request.build_opener(urllib.request.ProxyHandler({})).open(sys.argv[1], timeout=5).read()
-PY
-    fi
-}
-
 # ---------------------------------------------------------------------------
 # cleanpipe binary
 # ---------------------------------------------------------------------------
-if [[ -z "${CLEANPIPE:-}" ]]; then
-    CLEANPIPE="$ROOT/target/release/cleanpipe"
-    if [[ ! -x "$CLEANPIPE" ]]; then
-        log "building $CLEANPIPE (cargo build --release)"
-        export PATH="$HOME/.cargo/bin:$PATH"
-        cargo build --release >&2
-    fi
-fi
-[[ -x "$CLEANPIPE" ]] || die "cleanpipe binary '$CLEANPIPE' not found or not executable"
-CLEANPIPE=$(cd "$(dirname "$CLEANPIPE")" && pwd)/$(basename "$CLEANPIPE")
+find_cleanpipe
 
 # ---------------------------------------------------------------------------
 # Registry
 # ---------------------------------------------------------------------------
-if [[ -n "${CLEANPIPE_TEST_REGISTRY:-}" ]]; then
-    REGISTRY=$CLEANPIPE_TEST_REGISTRY
-    http_ok "http://$REGISTRY/v2/" || die "registry $REGISTRY does not answer on http://$REGISTRY/v2/"
-    log "using registry $REGISTRY"
-else
-    command -v docker-registry >/dev/null 2>&1 ||
-        die "docker-registry not found: install it or set CLEANPIPE_TEST_REGISTRY"
-    mkdir -p "$WORK/registry"
-    token="bench-$$-$RANDOM$RANDOM"
-    for attempt in 1 2 3 4 5; do
-        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-        cat >"$WORK/registry/config.yml" <<EOF
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: $WORK/registry/storage
-  delete:
-    enabled: true
-  maintenance:
-    uploadpurging:
-      enabled: false
-http:
-  addr: 127.0.0.1:$port
-  headers:
-    X-Cleanpipe-Bench: [$token]
-EOF
-        docker-registry serve "$WORK/registry/config.yml" >"$WORK/registry/log" 2>&1 </dev/null &
-        REGISTRY_PID=$!
-        ok=0
-        for _ in $(seq 1 150); do
-            kill -0 "$REGISTRY_PID" 2>/dev/null || break
-            if http_ok "http://127.0.0.1:$port/v2/"; then
-                # Make sure the answer came from our registry.
-                if python3 - "http://127.0.0.1:$port/v2/" "$token" <<'PY'; then ok=1; fi
-import sys, urllib.request
-r = urllib.request.build_opener(urllib.request.ProxyHandler({})).open(sys.argv[1], timeout=5)
-sys.exit(0 if r.headers.get("X-Cleanpipe-Bench") == sys.argv[2] else 1)
-PY
-                break
-            fi
-            sleep 0.2
-        done
-        ((ok)) && break
-        kill "$REGISTRY_PID" 2>/dev/null || true
-        wait "$REGISTRY_PID" 2>/dev/null || true
-        REGISTRY_PID=""
-    done
-    [[ -n "$REGISTRY_PID" ]] || { tail -n 20 "$WORK/registry/log" >&2; die "could not start docker-registry"; }
-    REGISTRY="127.0.0.1:$port"
-    log "started docker-registry (pid $REGISTRY_PID) at $REGISTRY"
-fi
+start_registry
 
 RUN_ID=$(date +%s)-$$
 

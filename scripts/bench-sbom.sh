@@ -43,8 +43,7 @@ OSV=${OSV:-/work/shared/fixtures/osv}
 SYN_RECORDS=${SYN_RECORDS:-50000}
 TAG=deb
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+source "$ROOT/scripts/bench-lib.sh"
 
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer (got '$RUNS')"
 [[ "$SYN_RECORDS" =~ ^[1-9][0-9]*$ ]] || die "SYN_RECORDS must be a positive integer (got '$SYN_RECORDS')"
@@ -74,15 +73,7 @@ trap 'exit 143' TERM
 # ---------------------------------------------------------------------------
 # cleanpipe binary
 # ---------------------------------------------------------------------------
-if [[ -z "${CLEANPIPE:-}" ]]; then
-    CLEANPIPE="$ROOT/target/release/cleanpipe"
-    if [[ ! -x "$CLEANPIPE" ]]; then
-        log "building $CLEANPIPE (cargo build --release)"
-        export PATH="$HOME/.cargo/bin:$PATH"
-        cargo build --release >&2
-    fi
-fi
-[[ -x "$CLEANPIPE" ]] || die "cleanpipe binary '$CLEANPIPE' not found or not executable"
+find_cleanpipe
 
 # ---------------------------------------------------------------------------
 # Helpers
