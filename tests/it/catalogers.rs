@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::sbom_scan::{image_from_tars, library_set, sboms, test_data, trivy_rootfs};
+use crate::sbom_scan::{findings, image_from_tars, library_set, sboms, test_data, trivy_rootfs};
 use crate::support::*;
 
 /// Whether `tool` runs; under CI=true a missing tool fails the test (`.ci/run` installs it).
@@ -78,20 +78,7 @@ fn scan_json(image: &str, db: &Path, expect: i32) -> Vec<(String, String, Option
     ]);
     r.expect_code(expect);
     let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let mut got: Vec<(String, String, Option<String>)> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["id"].as_str().unwrap().to_string(),
-                f["package"].as_str().unwrap().to_string(),
-                f["fixed_version"].as_str().map(String::from),
-            )
-        })
-        .collect();
-    got.sort();
-    got
+    findings(&report)
 }
 
 /// A Rocky-like root filesystem in `dir/rpmroot` whose rpmdb.sqlite the real rpm wrote.

@@ -125,16 +125,7 @@ fn multi_stage_build_is_signed_pushed_and_runs() {
     ])
     .expect_code(0);
     let image = format!("{registry}/{name}:v1");
-    assert!(Command::new("docker")
-        .args(["pull", "-q", &image])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap()
-        .success());
-    let out = Command::new("docker")
-        .args(["run", "--rm", &image])
-        .output()
-        .unwrap();
+    let out = docker_pull_and_run(&image);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.starts_with("app ") && stdout.trim().len() == "app ".len() + 12,

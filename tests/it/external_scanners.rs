@@ -182,17 +182,12 @@ fn trivy_gate_agrees_with_the_builtin_scanner_on_the_same_advisories() {
         "{}",
         report["scanner"]
     );
-    let findings = report["findings"].as_array().unwrap();
-    let mut got: Vec<(String, String)> = findings
-        .iter()
-        .map(|f| {
-            (
-                f["id"].as_str().unwrap().to_string(),
-                f["package"].as_str().unwrap().to_lowercase(),
-            )
-        })
+    let mut got: Vec<(String, String)> = crate::sbom_scan::findings(&report)
+        .into_iter()
+        .map(|(id, package, _)| (id, package.to_lowercase()))
         .collect();
     got.sort();
+    let findings = report["findings"].as_array().unwrap();
     let mut expected: Vec<(String, String)> = EXPECTED_PY_NPM
         .iter()
         .map(|(a, b)| (a.to_string(), b.to_lowercase()))

@@ -47,16 +47,7 @@ fn push_signs_before_tagging_and_docker_runs_the_image() {
         return;
     }
     let image = format!("{registry}/{name}:v1");
-    assert!(Command::new("docker")
-        .args(["pull", "-q", &image])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap()
-        .success());
-    let out = Command::new("docker")
-        .args(["run", "--rm", &image])
-        .output()
-        .unwrap();
+    let out = docker_pull_and_run(&image);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "hello from cleanpipe",

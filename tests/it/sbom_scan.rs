@@ -155,6 +155,24 @@ pub(crate) fn validate(spdx: &Path, cdx: &Path) {
     );
 }
 
+/// A scan report's findings as sorted (id, package, fixed version).
+pub(crate) fn findings(report: &serde_json::Value) -> Vec<(String, String, Option<String>)> {
+    let mut got: Vec<(String, String, Option<String>)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap().to_string(),
+                f["package"].as_str().unwrap().to_string(),
+                f["fixed_version"].as_str().map(String::from),
+            )
+        })
+        .collect();
+    got.sort();
+    got
+}
+
 /// SPDX and CycloneDX SBOMs of `image` written into `dir`, both validated; returns the
 /// CycloneDX document.
 pub(crate) fn sboms(image: &str, dir: &Path) -> serde_json::Value {
@@ -279,18 +297,10 @@ fn finds_exactly_the_advisories_the_ranges_say() {
         &std::fs::read_to_string(repo.path().join(".cleanpipe/out/scan-results.json")).unwrap(),
     )
     .unwrap();
-    let mut got: Vec<(String, String)> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["id"].as_str().unwrap().to_string(),
-                f["package"].as_str().unwrap().to_string(),
-            )
-        })
+    let got: Vec<(String, String)> = findings(&report)
+        .into_iter()
+        .map(|(id, package, _)| (id, package))
         .collect();
-    got.sort();
     let expected: Vec<(String, String)> = EXPECTED_PY_NPM
         .iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -461,18 +471,10 @@ fn debian_source_packages_are_matched_per_release() {
     ]);
     r.expect_code(1);
     let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let mut got: Vec<(String, String)> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["id"].as_str().unwrap().to_string(),
-                f["package"].as_str().unwrap().to_string(),
-            )
-        })
+    let got: Vec<(String, String)> = findings(&report)
+        .into_iter()
+        .map(|(id, package, _)| (id, package))
         .collect();
-    got.sort();
     assert_eq!(
         got,
         vec![

@@ -248,3 +248,17 @@ pub fn scratch_repo(repository: Option<&str>, tags: &[&str]) -> Repo {
     repo.commit();
     repo
 }
+
+/// `docker pull` then `docker run --rm` of `image` (from the test registry); the run's output.
+pub fn docker_pull_and_run(image: &str) -> Output {
+    assert!(Command::new("docker")
+        .args(["pull", "-q", image])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success());
+    Command::new("docker")
+        .args(["run", "--rm", image])
+        .output()
+        .unwrap()
+}
