@@ -83,18 +83,27 @@ impl Format {
         }
     }
 
-    /// Pretty JSON bytes with a trailing newline.
-    pub fn render(&self, subject: &Subject, catalog: &Catalog) -> Vec<u8> {
+    /// The SBOM document (also the predicate of its attestation).
+    pub fn document(&self, subject: &Subject, catalog: &Catalog) -> serde_json::Value {
         let subject = Subject {
             created: normalize_timestamp(&subject.created),
             ..subject.clone()
         };
-        let doc = match self {
+        match self {
             Format::SpdxJson => spdx::document(&subject, catalog),
             Format::CyclonedxJson => cyclonedx::document(&subject, catalog),
-        };
-        let mut bytes = serde_json::to_vec_pretty(&doc).expect("sbom serializes");
+        }
+    }
+
+    /// Pretty JSON bytes of `doc` with a trailing newline: the file users get.
+    pub fn to_file_bytes(doc: &serde_json::Value) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(doc).expect("sbom serializes");
         bytes.push(b'\n');
         bytes
+    }
+
+    /// [`Format::document`] as file bytes.
+    pub fn render(&self, subject: &Subject, catalog: &Catalog) -> Vec<u8> {
+        Self::to_file_bytes(&self.document(subject, catalog))
     }
 }

@@ -21,6 +21,9 @@ pub struct ScanSummary {
     pub expired_waivers: Vec<String>,
     /// Report files written, with their sha256.
     pub files: Vec<(String, String)>,
+    /// The whole report, for the scan attestation (in the run report only as `files`).
+    #[serde(skip)]
+    pub report: Option<report::ScanReport>,
 }
 
 /// The image to scan, and where its gate is configured.
@@ -192,6 +195,7 @@ fn finish(
         failing: result.gate.failing.clone(),
         expired_waivers: result.gate.expired_waivers.clone(),
         files,
+        report: Some(result.clone()),
     };
     if !result.gate.passed {
         let mut reasons = result.gate.failing.clone();

@@ -35,14 +35,15 @@ pub struct SignOutput {
     pub provenance: Option<(String, String)>,
 }
 
-/// Write the SBOMs `sign.sbom` asks for (default: SPDX and CycloneDX) into the outputs.
-/// An SBOM file written to the outputs.
+/// An SBOM file written to the outputs, and its document for the attestation.
 struct WrittenSbom {
-    path: String,
-    digest: String,
+    path: PathBuf,
+    digest: Digest,
     predicate_type: &'static str,
+    document: serde_json::Value,
 }
 
+/// Write the SBOMs `sign.sbom` asks for (default: SPDX and CycloneDX) into the outputs.
 async fn write_sboms(
     ctx: &RunContext,
     built: &BuildOutput,
@@ -95,16 +96,18 @@ async fn write_sboms(
             SbomFormat::SpdxJson => Format::SpdxJson,
             SbomFormat::CyclonedxJson => Format::CyclonedxJson,
         };
-        let bytes = format.render(&subject, &catalog);
+        let document = format.document(&subject, &catalog);
+        let bytes = Format::to_file_bytes(&document);
         let path = ctx.outputs_dir.join(format.file_name());
         crate::oci::layout::write_atomic(&path, &bytes)?;
         out.push(WrittenSbom {
-            path: path.display().to_string(),
-            digest: Digest::of(&bytes).to_string(),
+            path,
+            digest: Digest::of(&bytes),
             predicate_type: match format {
                 Format::SpdxJson => attest::PREDICATE_SPDX,
                 Format::CyclonedxJson => attest::PREDICATE_CYCLONEDX,
             },
+            document,
         });
     }
     ctx.say(
@@ -220,7 +223,7 @@ pub async fn run(
         already_signed: already,
         sboms: sboms
             .iter()
-            .map(|s| (s.path.clone(), s.digest.clone()))
+            .map(|s| (s.path.display().to_string(), s.digest.to_string()))
             .collect(),
         attestations: attested.predicate_types,
         provenance: attested.provenance,
@@ -252,18 +255,11 @@ async fn attest(
 ) -> Result<Attested> {
     let mut statements: Vec<(&'static str, serde_json::Value)> = Vec::new();
     for sbom in s.sboms {
-        let doc: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(&sbom.path).io_context("cannot read the SBOM", Path::new(&sbom.path))?,
-        )
-        .map_err(|e| Error::environment(format!("{}: {e}", sbom.path)))?;
-        statements.push((sbom.predicate_type, doc));
+        statements.push((sbom.predicate_type, sbom.document.clone()));
     }
     if let Some(scan) = &s.built.scan {
-        if let Some((path, _)) = scan.files.iter().find(|(p, _)| p.ends_with(".json")) {
-            let result: serde_json::Value = serde_json::from_slice(
-                &std::fs::read(path).io_context("cannot read", Path::new(path))?,
-            )
-            .map_err(|e| Error::environment(format!("{path}: {e}")))?;
+        if let Some(report) = &scan.report {
+            let result = serde_json::to_value(report).expect("scan report serializes");
             let now = crate::pipeline::executor::now_rfc3339();
             statements.push((
                 attest::PREDICATE_VULN,
@@ -343,11 +339,8 @@ fn provenance_predicate(ctx: &RunContext, s: &Subject<'_>) -> Result<serde_json:
         .sboms
         .iter()
         .filter_map(|w| {
-            let name = std::path::Path::new(&w.path)
-                .file_name()?
-                .to_string_lossy()
-                .into_owned();
-            Some((name, Digest::parse(&w.digest).ok()?))
+            let name = w.path.file_name()?.to_string_lossy().into_owned();
+            Some((name, w.digest.clone()))
         })
         .collect();
     let log = ctx.outputs_dir.join("build.log");
