@@ -38,7 +38,9 @@ pub fn check_url(url: &str) -> std::result::Result<(), String> {
     match parsed.scheme() {
         "https" => Ok(()),
         "http" => match parsed.host_str() {
-            Some("127.0.0.1") | Some("localhost") | Some("[::1]") | Some("::1") => Ok(()),
+            Some(h) if crate::oci::reference::is_loopback_host(h.trim_matches(['[', ']'])) => {
+                Ok(())
+            }
             _ => Err("plain http is allowed for loopback webhooks only; use https".into()),
         },
         s => Err(format!("scheme `{s}` is not http(s)")),

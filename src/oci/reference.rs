@@ -195,7 +195,7 @@ impl RegistryRef {
             Some(v6) => v6.split(']').next().unwrap_or(""),
             None => self.registry.split(':').next().unwrap_or(""),
         };
-        host == "localhost" || host.starts_with("127.") || host == "::1"
+        is_loopback_host(host)
     }
 
     /// The same repository with another tag and no digest.
@@ -247,6 +247,11 @@ pub fn validate_tag(tag: &str) -> Result<()> {
         Err(Error::usage(format!("`{tag}` is not a valid tag"))
             .with_hint("tags are up to 128 characters of letters, digits, `_`, `.` and `-`, not starting with `.` or `-`"))
     }
+}
+
+/// Whether `host` (a name or an IP, IPv6 without brackets) is this machine.
+pub fn is_loopback_host(host: &str) -> bool {
+    host == "localhost" || host.starts_with("127.") || host == "::1"
 }
 
 #[cfg(test)]
