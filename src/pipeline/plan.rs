@@ -194,11 +194,9 @@ impl Plan {
                             Some(Scanner::Grype) => "grype",
                             _ => "builtin",
                         },
-                        format!(
-                            "{:?}",
-                            s.fail_on.unwrap_or(crate::pipeline::model::Severity::High)
-                        )
-                        .to_lowercase()
+                        s.fail_on
+                            .unwrap_or(crate::pipeline::model::Severity::High)
+                            .as_str()
                     ),
                     None => "; not scanned".into(),
                 },

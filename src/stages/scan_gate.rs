@@ -181,7 +181,7 @@ fn finish(
             result.packages,
             result.findings.len(),
             result.gate.failing.len(),
-            threshold_name(threshold)
+            threshold.as_str()
         ),
     );
     let summary = ScanSummary {
@@ -201,7 +201,7 @@ fn finish(
         let mut reasons = result.gate.failing.clone();
         reasons.extend(result.gate.expired_waivers.iter().cloned());
         return Err(Error::gate(
-            format!("{image_name} has {} vulnerabilit(ies) at or above `fail_on: {}`", result.gate.failing.len(), threshold_name(threshold)),
+            format!("{image_name} has {} vulnerabilit(ies) at or above `fail_on: {}`", result.gate.failing.len(), threshold.as_str()),
             reasons,
         )
         .with_hint(format!(
@@ -211,14 +211,4 @@ fn finish(
         )));
     }
     Ok(summary)
-}
-
-fn threshold_name(t: Threshold) -> &'static str {
-    match t {
-        Threshold::Critical => "critical",
-        Threshold::High => "high",
-        Threshold::Medium => "medium",
-        Threshold::Low => "low",
-        Threshold::None => "none",
-    }
 }

@@ -99,13 +99,16 @@ pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Re
         None => printer.data(text.trim_end()),
     }
     if result.gate.passed {
-        printer.status(&format!("scan gate passed (fail on {:?})", threshold).to_lowercase());
+        printer.status(&format!(
+            "scan gate passed (fail on {})",
+            threshold.as_str()
+        ));
         Ok(ExitCode::Success)
     } else {
         printer.status(&format!(
-            "scan gate FAILED: {} finding(s) at or above {:?}",
+            "scan gate FAILED: {} finding(s) at or above {}",
             result.gate.failing.len(),
-            threshold
+            threshold.as_str()
         ));
         Ok(ExitCode::GateFailed)
     }
