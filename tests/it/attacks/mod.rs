@@ -1,0 +1,7 @@
+//! The project's own attack suite (issue 8): each case plays an attacker or a careless user and
+//! asserts the exit code, the message, that nothing was published or tagged, and that no canary
+//! secret appears in any output. One module per area.
+
+mod evidence;
+mod inputs;
+mod transport;
