@@ -28,6 +28,11 @@ impl Printer {
         }
     }
 
+    /// A line about a failure, even when quiet: `-q` hides progress, never why a run failed.
+    pub fn failure(&self, text: &str) {
+        eprintln!("{}", self.redactor.apply(text));
+    }
+
     /// A warning, even when quiet.
     pub fn warn(&self, text: &str) {
         eprintln!("warning: {}", self.redactor.apply(text));

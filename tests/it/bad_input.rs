@@ -119,6 +119,18 @@ fn dirty_tree_fails_the_source_gate_and_nothing_runs_after_it() {
 }
 
 #[test]
+fn quiet_run_still_prints_the_error_and_its_hint() {
+    let repo = scratch_repo(None, &["v1"]);
+    repo.write("uncommitted.txt", "x");
+    let r = repo.cleanpipe_env(&["-q", "run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(1)
+        .expect_stderr("error: [source]")
+        .expect_stderr("uncommitted.txt")
+        .expect_stderr("hint:");
+    assert!(!r.stderr.contains("▶ source"), "-q hides progress:\n{}", r.stderr);
+}
+
+#[test]
 fn missing_key_file_is_exit_2_and_nothing_tagged() {
     let repo = Repo::new();
     repo.write("hello.txt", "hi");

@@ -76,20 +76,20 @@ fn summary(printer: &Printer, report: &RunReport) {
         ));
     }
     if let Some(e) = &report.error {
-        printer.status("");
-        printer.status(&format!(
+        printer.failure("");
+        printer.failure(&format!(
             "error: {}{}",
             e.stage.map(|s| format!("[{s}] ")).unwrap_or_default(),
             e.message
         ));
         for r in &e.reasons {
-            printer.status(&format!("  - {r}"));
+            printer.failure(&format!("  - {r}"));
         }
         if let Some(h) = &e.hint {
-            printer.status("");
-            printer.status(&format!("hint: {h}"));
+            printer.failure("");
+            printer.failure(&format!("hint: {h}"));
         }
-        printer.status(&format!(
+        printer.failure(&format!(
             "\n{} after {} ms; nothing after the failed stage ran",
             report.status, report.duration_ms
         ));
