@@ -3,13 +3,17 @@
 # Seeds come from data on this machine (never committed): a dpkg status, the OSV fixtures, and
 # version pairs. Needs `cargo install cargo-fuzz`; runs on the stable toolchain through
 # RUSTC_BOOTSTRAP=1 without a sanitizer (`-s none`), since no nightly toolchain is available here.
+# `.ci/run` calls it with 20 s per target and fails on a crash; FUZZ_TARGET_DIR keeps the
+# instrumented build between runs (default: fuzz/target).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SECONDS_PER_TARGET=${1:-60}
 STATUS=${DPKG_STATUS:-/var/lib/dpkg/status}
 OSV=${OSV:-$ROOT/../shared/fixtures/osv}
 cd "$ROOT/fuzz"
-mkdir -p corpus/dpkg_status corpus/osv_record corpus/versions corpus/embedded_formats
+TARGETS=$(sed -n 's/^name = "\(.*\)"$/\1/p' Cargo.toml | grep -v '^cleanpipe-fuzz$')
+for target in $TARGETS; do mkdir -p "corpus/$target"; done
+export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-$ROOT/fuzz/target}
 cp "$STATUS" corpus/dpkg_status/seed-status 2>/dev/null || true
 find "$OSV" -name '*.json' ! -name '.*' -exec cp {} corpus/osv_record/ \;
 printf '1.0~rc1\n1.0' > corpus/versions/a
@@ -21,8 +25,13 @@ printf '1.0^git1~pre\n2:1.0-1.el9' > corpus/versions/e
 if [[ -n "${RPMDB:-}" && -f "$RPMDB" ]]; then
     cp "$RPMDB" corpus/embedded_formats/seed-rpmdb.sqlite
 fi
+# Pipelines: the example and every file under examples/; registry answers: a manifest, an index.
+cp "$ROOT/pipeline.example.yaml" corpus/pipeline_loader/example.yaml
+find "$ROOT/examples" -name '*.yaml' -exec sh -c 'cp "$1" "corpus/pipeline_loader/$(echo "$1" | tr / _)"' _ {} \;
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%064d","size":2},"layers":[{"mediaType":"application/vnd.dsse.envelope.v1+json","digest":"sha256:%064d","size":9,"annotations":{"predicateType":"https://slsa.dev/provenance/v1"}}]}' 0 1 > corpus/registry_responses/manifest
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%064d","size":2,"platform":{"architecture":"amd64","os":"linux"}}]}' 0 > corpus/registry_responses/index
 status=0
-for target in dpkg_status versions osv_record embedded_formats; do
+for target in $TARGETS; do
     echo "== $target ($SECONDS_PER_TARGET s)"
     log=$(mktemp)
     if ! RUSTC_BOOTSTRAP=1 cargo fuzz run -s none "$target" "corpus/$target" -- \

@@ -127,7 +127,11 @@ fn quiet_run_still_prints_the_error_and_its_hint() {
         .expect_stderr("error: [source]")
         .expect_stderr("uncommitted.txt")
         .expect_stderr("hint:");
-    assert!(!r.stderr.contains("▶ source"), "-q hides progress:\n{}", r.stderr);
+    assert!(
+        !r.stderr.contains("▶ source"),
+        "-q hides progress:\n{}",
+        r.stderr
+    );
 }
 
 #[test]

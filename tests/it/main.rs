@@ -9,6 +9,7 @@ mod bad_input;
 mod catalogers;
 mod docker_build;
 mod external_scanners;
+mod peers;
 mod register;
 mod registry;
 mod run_local;
