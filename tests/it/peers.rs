@@ -235,3 +235,88 @@ fn cosign_v2_verifies_signatures_and_attestations_with_policies() {
 fn cosign_v3_verifies_signatures_and_attestations_with_policies() {
     verify_with("V3");
 }
+
+/// cleanpipe reads what cosign v2 writes: a `.sig` signature and an `.att` attestation made by
+/// the real cosign with its own key (cleanpipe's own signature is made with another key, so
+/// only cosign's evidence can satisfy the check).
+#[test]
+fn cleanpipe_verifies_what_cosign_v2_signed_and_attested() {
+    let Some(registry) = registry() else { return };
+    let Some(bin) = cosign("V2") else { return };
+    let name = unique("it/peers-cosign-signed");
+    let repo = scratch_repo(None, &["v1"]);
+    repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0);
+    let image = format!("{registry}/{name}:v1");
+    repo.cleanpipe(&["copy", "oci:.cleanpipe/oci:v1", &image])
+        .expect_code(0);
+    let dir = repo.path();
+    let gen = Command::new(&bin)
+        .args(["generate-key-pair", "--output-key-prefix", "vendor"])
+        .current_dir(dir)
+        .env("COSIGN_PASSWORD", "vendor-pw")
+        .output()
+        .unwrap();
+    assert!(gen.status.success(), "{}", text(&gen));
+    let with_password = |args: &[&str]| {
+        let mut cmd = Command::new(&bin);
+        cmd.args(args)
+            .current_dir(dir)
+            .env("COSIGN_PASSWORD", "vendor-pw")
+            .env("TUF_ROOT", dir.join(".cosign-tuf"))
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .env("HTTP_PROXY", "http://127.0.0.1:9")
+            .env("NO_PROXY", "127.0.0.1,localhost,::1")
+            .env("DOCKER_CONFIG", dir.join(".no-docker-config"));
+        cmd.output().unwrap()
+    };
+    let signed = with_password(&[
+        "sign",
+        "--key",
+        "vendor.key",
+        "--tlog-upload=false",
+        "--yes",
+        &image,
+    ]);
+    assert!(signed.status.success(), "{}", text(&signed));
+    let predicate = r#"{"buildDefinition":{"buildType":"https://example.com/vendor/v1","externalParameters":{"source":{"repository":"https://git.example.com/vendor/app","commit":"0123456789abcdef0123456789abcdef01234567"}}},"runDetails":{"builder":{"id":"https://vendor.example/builder"}}}"#;
+    std::fs::write(dir.join("predicate.json"), predicate).unwrap();
+    let attested = with_password(&[
+        "attest",
+        "--key",
+        "vendor.key",
+        "--tlog-upload=false",
+        "--yes",
+        "--type",
+        "slsaprovenance1",
+        "--predicate",
+        "predicate.json",
+        &image,
+    ]);
+    assert!(attested.status.success(), "{}", text(&attested));
+
+    repo.cleanpipe(&[
+        "verify",
+        &image,
+        "--key",
+        "vendor.pub",
+        "--commit",
+        "0123456789abcdef0123456789abcdef01234567",
+        "--builder-id",
+        "https://vendor.example/builder",
+    ])
+    .expect_code(0)
+    .expect_stderr("VERIFIED");
+    repo.cleanpipe(&[
+        "verify",
+        &image,
+        "--key",
+        "vendor.pub",
+        "--commit",
+        "fedcba9",
+    ])
+    .expect_code(1);
+    repo.keygen("stranger", "pw");
+    repo.cleanpipe(&["verify", &image, "--key", "stranger.pub"])
+        .expect_code(1);
+}
