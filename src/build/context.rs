@@ -326,6 +326,13 @@ impl Walk<'_> {
                 if self.skip.contains(&rel) || (excluded && !self.rules.has_exclusions()) {
                     continue;
                 }
+                if self
+                    .source
+                    .as_ref()
+                    .is_some_and(|(s, _)| join(&s.context_rel, &rel) == ".git")
+                {
+                    continue; // Git's own data is never part of the commit's files
+                }
                 if !self.may_hold(&rel) {
                     self.out.untracked_skipped += 1;
                     self.out
