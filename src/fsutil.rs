@@ -349,6 +349,16 @@ pub fn create_new(path: &Path, mode: u32) -> Result<File> {
         .io_context("cannot create", path)
 }
 
+/// Open a file for reading, refusing a symbolic link at `path` (`O_NOFOLLOW`).
+pub fn open_read_nofollow(path: &Path) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .io_context("cannot read", path)
+}
+
 /// Open (creating if missing) a file for reading and writing without following a link at it.
 pub fn open_nofollow(path: &Path) -> Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -396,7 +406,7 @@ mod tests {
     fn ls_tree_parses() {
         let t = RepoTree::from_ls_tree(
             "c",
-            b"100644 blob a\tdir/a\0100755 blob b\tdir/b\0120000 blob c\tlink\0160000 commit d\tsub\0",
+            b"100644 blob a\tdir/a\x00100755 blob b\tdir/b\x00120000 blob c\tlink\x00160000 commit d\tsub\x00",
         );
         assert_eq!(
             t.kind("dir/b"),

@@ -386,18 +386,9 @@ fn join(dir: &str, name: &str) -> String {
 fn hash_file(path: &Path) -> Result<Digest> {
     use sha2::Digest as _;
     let mut hasher = sha2::Sha256::new();
-    let mut file = open_nofollow(path)?;
+    let mut file = crate::fsutil::open_read_nofollow(path)?;
     std::io::copy(&mut file, &mut hasher).io_context("cannot read", path)?;
     Ok(Digest::from_hasher(hasher))
-}
-
-fn open_nofollow(path: &Path) -> Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .io_context("cannot read", path)
 }
 
 /// Write the context as a tar into `out`: sorted, root-owned, mtimes set to `mtime`.
@@ -425,7 +416,7 @@ pub fn write_tar<W: Write>(files: &ContextFiles, mtime: u64, out: W) -> Result<W
                     .map_err(|e| Error::io("cannot write the build context", Path::new(rel), e))?;
             }
             ContextEntry::File(path) => {
-                let file = open_nofollow(path)?;
+                let file = crate::fsutil::open_read_nofollow(path)?;
                 let meta = file.metadata().io_context("cannot read", path)?;
                 header.set_entry_type(tar::EntryType::Regular);
                 header.set_mode(meta.permissions().mode() & 0o7777);

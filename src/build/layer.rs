@@ -120,14 +120,7 @@ fn append<W: Write>(
         }
         Some(src) => {
             // Never through a link: the source was checked to be a tracked regular file.
-            let file = {
-                use std::os::unix::fs::OpenOptionsExt;
-                std::fs::OpenOptions::new()
-                    .read(true)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(src)
-                    .io_context("cannot read file for the image", src)?
-            };
+            let file = crate::fsutil::open_read_nofollow(src)?;
             let len = file
                 .metadata()
                 .io_context("cannot read file for the image", src)?

@@ -52,8 +52,21 @@ pub fn own_dir(p: &LoadedPipeline, key: &str, default: &str) -> Result<PathBuf> 
     let lexical = normalize(&canonical_base.join(written));
     let inside = lexical.starts_with(&root);
     if inside {
+        // An absolute path inside the repository is checked as the repository path it names.
+        let (from, rel) = if Path::new(written).is_absolute() {
+            let rel = lexical.strip_prefix(&root).unwrap_or(&lexical);
+            (root.clone(), rel.to_string_lossy().into_owned())
+        } else {
+            (base.clone(), written.to_string())
+        };
+        if rel.is_empty() {
+            return Err(at(
+                format!("`{written}` is the repository root; cleanpipe would write its files among yours"),
+                "use a directory of its own, e.g. the default `.cleanpipe/oci` (and list it in `.gitignore`)",
+            ));
+        }
         let path =
-            RepoPath::resolve(&root, &base, written, false).map_err(|r| at(r.message, &r.hint))?;
+            RepoPath::resolve(&root, &from, &rel, false).map_err(|r| at(r.message, &r.hint))?;
         if path.rel().is_empty() {
             return Err(at(
                 format!("`{written}` is the repository root; cleanpipe would write its files among yours"),
@@ -216,4 +229,43 @@ pub fn dockerfile(p: &LoadedPipeline) -> Result<(RepoPath, String)> {
 
 fn short(commit: &str) -> &str {
     commit.get(..12).unwrap_or(commit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pipeline(dir: &Path, extra: &str) -> LoadedPipeline {
+        let text = format!("version: 1\n{extra}build:\n  customize:\n    base: scratch\n");
+        crate::pipeline::load::parse(
+            &text,
+            &dir.join("pipeline.yaml"),
+            &|_| None,
+            &crate::redact::Redactor::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn own_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir(root.join(".git")).unwrap();
+        let ok = |extra: &str| own_dir(&pipeline(&root, extra), "store", DEFAULT_STORE);
+        assert!(ok("").is_ok());
+        let inside = format!("store: {}\n", root.join("abs/store").display());
+        assert!(ok(&inside).is_ok(), "absolute but inside the repository");
+        for bad in [
+            "store: /\n",
+            "store: .\n",
+            "store: .git/x\n",
+            "store: ../x\n",
+        ] {
+            assert!(ok(bad).is_err(), "{bad}");
+        }
+        assert!(ok("store: ../x\nstore_outside_repository: true\n").is_ok());
+        assert!(ok("store: ..\nstore_outside_repository: true\n").is_err());
+        let e = ok("store: /\nstore_outside_repository: true\n").unwrap_err();
+        assert!(e.to_string().contains("file system root"), "{e}");
+    }
 }

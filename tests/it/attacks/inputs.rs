@@ -607,20 +607,6 @@ fn deeply_nested_block_sequences_are_refused() {
 
 // ---- store integrity ----
 
-/// A "registry" that accepts connections and never answers, so a run stays in its push stage.
-fn hanging_registry() -> (u16, std::thread::JoinHandle<()>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let held = std::thread::spawn(move || {
-        let mut conns = vec![];
-        for c in listener.incoming().take(4) {
-            conns.push(c);
-        }
-        std::thread::sleep(Duration::from_secs(20));
-    });
-    (port, held)
-}
-
 #[test]
 fn kill_9_mid_run_leaves_a_valid_layout_and_the_next_run_succeeds() {
     let (port, _held) = hanging_registry();
