@@ -134,6 +134,7 @@ pub fn check(p: &LoadedPipeline) -> Result<()> {
     if let Some(c) = &p.file.build.customize {
         for i in 0..c.files.len() {
             customize_source(p, i, tree.as_ref())?;
+            customize_mode(p, i)?;
         }
     }
     if p.file.build.dockerfile.is_some() {
@@ -184,6 +185,24 @@ pub fn customize_source(p: &LoadedPipeline, i: usize, tree: Option<&RepoTree>) -
         None => return Err(not_tracked("not tracked (untracked or ignored by Git)")),
     }
     Ok(src)
+}
+
+/// `build.customize.files[i].mode` as a number (checked by `validate` too).
+pub fn customize_mode(p: &LoadedPipeline, i: usize) -> Result<Option<u32>> {
+    let f = &p.file.build.customize.as_ref().expect("customize").files[i];
+    let Some(m) = &f.mode else { return Ok(None) };
+    let n = i.to_string();
+    u32::from_str_radix(m.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|v| *v <= 0o7777)
+        .map(Some)
+        .ok_or_else(|| {
+            p.error_at(
+                &["build", "customize", "files", n.as_str(), "mode"],
+                format!("`{m}` is not an octal mode"),
+            )
+            .with_hint("write it quoted, e.g. \"0644\"")
+        })
 }
 
 /// A committed link is copied as a link only if its target stays inside the repository.

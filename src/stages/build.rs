@@ -96,26 +96,10 @@ pub async fn run(
     let mut files = Vec::new();
     for (i, f) in spec.files.iter().enumerate() {
         let src = crate::pipeline::paths::customize_source(&ctx.pipeline, i, Some(&tree))?;
-        let mode = match &f.mode {
-            Some(m) => Some(
-                u32::from_str_radix(m.trim_start_matches("0o"), 8)
-                    .ok()
-                    .filter(|v| *v <= 0o7777)
-                    .ok_or_else(|| {
-                        ctx.pipeline
-                            .error_at(
-                                &["build", "customize", "files", "mode"],
-                                format!("files[{i}].mode `{m}` is not an octal mode"),
-                            )
-                            .with_hint("write it quoted, e.g. \"0644\"")
-                    })?,
-            ),
-            None => None,
-        };
         files.push(FileSpec {
             src: src.rel().to_string(),
             dest: f.dest.clone(),
-            mode,
+            mode: crate::pipeline::paths::customize_mode(&ctx.pipeline, i)?,
             uid: f.uid,
             gid: f.gid,
         });

@@ -377,6 +377,40 @@ fn dockerfile_outside_the_context_is_refused_by_validate() {
     assert_nothing_tagged(&repo, ".cleanpipe/oci");
 }
 
+#[test]
+fn docker_context_leaving_the_repository_is_refused_by_validate() {
+    let repo = repo_with(
+        "version: 1\nbuild:\n  dockerfile:\n    context: ..\n    path: ../Dockerfile\nsign:\n  key: cosign.key\n",
+        |r| r.write("Dockerfile", "FROM scratch\n"),
+    );
+    for r in [validate(&repo), run(&repo)] {
+        r.expect_code(2)
+            .expect_stderr("pipeline.yaml:4:5:")
+            .expect_stderr("`build.dockerfile.context`")
+            .expect_stderr("`..` leaves the repository")
+            .expect_stderr("hint: only files of the repository");
+    }
+    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+}
+
+#[test]
+fn bad_file_mode_is_caught_by_validate_not_only_by_run() {
+    let repo = repo_with(
+        &files_pipeline(
+            "      - src: hello.txt\n        dest: /h\n        mode: \"0999\"\n",
+            "",
+        ),
+        |_| {},
+    );
+    for r in [validate(&repo), run(&repo)] {
+        r.expect_code(2)
+            .expect_stderr("pipeline.yaml:8:9:")
+            .expect_stderr("`build.customize.files[0].mode`: `0999` is not an octal mode")
+            .expect_stderr("hint: write it quoted");
+    }
+    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+}
+
 // ---- cleanpipe's own directories ----
 
 #[test]
