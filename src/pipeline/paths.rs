@@ -98,7 +98,28 @@ pub fn own_dir(p: &LoadedPipeline, key: &str, default: &str) -> Result<PathBuf> 
             ));
         }
     }
-    Ok(base.join(written))
+    let dir = base.join(written);
+    // The files cleanpipe writes there (report.json, run-number, index.json, caches) must not be
+    // links either: refused here, before a run publishes anything, not when it writes them.
+    for sub in [dir.clone(), dir.join("cleanpipe-cache")] {
+        let Ok(children) = std::fs::read_dir(&sub) else {
+            continue;
+        };
+        for child in children.flatten() {
+            if child.file_type().is_ok_and(|t| t.is_symlink()) {
+                let target = std::fs::read_link(child.path()).unwrap_or_default();
+                return Err(at(
+                    format!(
+                        "`{}` is a symbolic link (-> `{}`) where cleanpipe writes its files",
+                        child.path().display(),
+                        target.display()
+                    ),
+                    "cleanpipe never writes through symbolic links; remove it (was it committed?)",
+                ));
+            }
+        }
+    }
+    Ok(dir)
 }
 
 /// `a/./b/../c` → `a/c`, lexically.

@@ -549,10 +549,35 @@ fn run_number_symlink_does_not_overwrite_its_target() {
             symlink(&victim, r.path().join("out/run-number")).unwrap();
         },
     );
-    run(&repo)
-        .expect_code(2)
-        .expect_stderr("out/run-number` is a symbolic link")
-        .expect_stderr("hint: cleanpipe never writes through symbolic links");
+    for r in [validate(&repo), run(&repo)] {
+        r.expect_code(2)
+            .expect_stderr("pipeline.yaml:2:1:")
+            .expect_stderr("out/run-number` is a symbolic link")
+            .expect_stderr("hint: cleanpipe never writes through symbolic links");
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+}
+
+#[test]
+fn committed_link_at_report_json_is_refused_before_anything_is_published() {
+    let (_dir, victim) = outside();
+    let repo = repo_with(
+        &files_pipeline(
+            "      - src: hello.txt\n        dest: /h\n",
+            "outputs: out\n",
+        ),
+        |r| {
+            std::fs::create_dir(r.path().join("out")).unwrap();
+            symlink(&victim, r.path().join("out/report.json")).unwrap();
+        },
+    );
+    for r in [validate(&repo), run(&repo)] {
+        r.expect_code(2)
+            .expect_stderr("out/report.json` is a symbolic link")
+            .expect_stderr("where cleanpipe writes its files")
+            .expect_stderr("hint: cleanpipe never writes through symbolic links");
+    }
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
     assert_nothing_tagged(&repo, ".cleanpipe/oci");
 }
