@@ -161,6 +161,39 @@ pub fn check(p: &LoadedPipeline) -> Result<()> {
     if p.file.build.dockerfile.is_some() {
         dockerfile(p)?;
     }
+    host_inputs(p)
+}
+
+/// Keys, scan databases and scanner binaries: a relative path names a file of the repository
+/// and is confined like any other (no `..` out of it, no link on the way); an absolute path is
+/// the operator's choice of a host file (a CI secret, a shared database) and is read as given.
+fn host_inputs(p: &LoadedPipeline) -> Result<()> {
+    let f = &p.file;
+    let relative = |s: &str| !s.contains("://") && !Path::new(s).is_absolute();
+    for (name, location) in &f.verify_base.keys {
+        if relative(location) {
+            repo_path(p, &["verify_base", "keys", name.as_str()], location, false)?;
+        }
+    }
+    if let Some(key) = f.sign.key.as_deref().filter(|k| relative(k)) {
+        repo_path(p, &["sign", "key"], key, false)?;
+    }
+    for (spec, stage) in [
+        (&f.verify_base.scan, "verify_base"),
+        (&f.build.scan, "build"),
+    ] {
+        let Some(spec) = spec else { continue };
+        if let Some(db) = spec.db.as_deref().filter(|d| relative(d)) {
+            repo_path(p, &[stage, "scan", "db"], db, false)?;
+        }
+        if let Some(bin) = spec
+            .scanner_path
+            .as_deref()
+            .filter(|b| relative(b) && b.contains('/'))
+        {
+            repo_path(p, &[stage, "scan", "scanner_path"], bin, false)?;
+        }
+    }
     Ok(())
 }
 

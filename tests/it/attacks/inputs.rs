@@ -411,6 +411,32 @@ fn bad_file_mode_is_caught_by_validate_not_only_by_run() {
     assert_nothing_tagged(&repo, ".cleanpipe/oci");
 }
 
+#[test]
+fn relative_key_and_database_paths_are_confined_to_the_repository() {
+    let (dir, _victim) = outside();
+    let repo = repo_with(
+        "version: 1\nverify_base:\n  keys:\n    team: ../../../../../../../etc/ssl/certs/x.pub\nbuild:\n  customize:\n    base: scratch\nsign:\n  key: cosign.key\n",
+        |_| {},
+    );
+    validate(&repo)
+        .expect_code(2)
+        .expect_stderr("pipeline.yaml:4:5:")
+        .expect_stderr("`verify_base.keys.team`")
+        .expect_stderr("leaves the repository")
+        .expect_stderr("hint:");
+    let repo = repo_with(
+        "version: 1\nbuild:\n  customize:\n    base: scratch\n  scan:\n    db: osv/data\nsign:\n  key: cosign.key\n",
+        |r| symlink(dir.path(), r.path().join("osv")).unwrap(),
+    );
+    for r in [validate(&repo), run(&repo)] {
+        r.expect_code(2)
+            .expect_stderr("pipeline.yaml:6:5:")
+            .expect_stderr("`build.scan.db`: `osv/data` goes through the symbolic link `osv`")
+            .expect_stderr("hint: cleanpipe never follows links");
+    }
+    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+}
+
 // ---- cleanpipe's own directories ----
 
 #[test]
