@@ -41,9 +41,17 @@ impl IgnoreRules {
         IgnoreRules { patterns }
     }
 
-    /// Read `<context>/.dockerignore` if present.
+    /// Read `<context>/.dockerignore` if present (never through a link: a committed link there
+    /// must not make a host file decide what is sent).
     pub fn load(context: &Path) -> Result<Self> {
         let path = context.join(".dockerignore");
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(Error::usage(format!(
+                "`{}` is a symbolic link",
+                path.display()
+            ))
+            .with_hint("commit `.dockerignore` as a file; cleanpipe never follows links in the build context"));
+        }
         match std::fs::read_to_string(&path) {
             Ok(t) => Ok(IgnoreRules::parse(&t)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(IgnoreRules::default()),
