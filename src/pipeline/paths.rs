@@ -151,8 +151,14 @@ pub fn tracked_tree(p: &LoadedPipeline) -> Result<Option<RepoTree>> {
 pub fn check(p: &LoadedPipeline) -> Result<()> {
     own_dir(p, "store", DEFAULT_STORE)?;
     own_dir(p, "outputs", DEFAULT_OUTPUTS)?;
-    let tree = tracked_tree(p)?;
-    if let Some(c) = &p.file.build.customize {
+    if let Some(c) = p
+        .file
+        .build
+        .customize
+        .as_ref()
+        .filter(|c| !c.files.is_empty())
+    {
+        let tree = tracked_tree(p)?;
         for i in 0..c.files.len() {
             customize_source(p, i, tree.as_ref())?;
             customize_mode(p, i)?;
