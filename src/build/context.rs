@@ -6,6 +6,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, IoContext, Result};
+use crate::fsutil::RepoTree;
+use crate::oci::types::Digest;
 
 /// One `.dockerignore` pattern.
 #[derive(Clone, Debug)]
@@ -39,9 +41,17 @@ impl IgnoreRules {
         IgnoreRules { patterns }
     }
 
-    /// Read `<context>/.dockerignore` if present.
+    /// Read `<context>/.dockerignore` if present (never through a link: a committed link there
+    /// must not make a host file decide what is sent).
     pub fn load(context: &Path) -> Result<Self> {
         let path = context.join(".dockerignore");
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(Error::usage(format!(
+                "`{}` is a symbolic link",
+                path.display()
+            ))
+            .with_hint("commit `.dockerignore` as a file; cleanpipe never follows links in the build context"));
+        }
         match std::fs::read_to_string(&path) {
             Ok(t) => Ok(IgnoreRules::parse(&t)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(IgnoreRules::default()),
@@ -208,71 +218,185 @@ fn scan_file(path: &Path, rel: &str) -> Result<Option<String>> {
     Ok(None)
 }
 
+/// One thing sent in the context.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ContextEntry {
+    Dir,
+    File(PathBuf),
+    /// A symbolic link, sent as a link with this target (never followed).
+    Link(PathBuf),
+}
+
 /// The files to send, and the secrets among them.
 #[derive(Debug, Default)]
 pub struct ContextFiles {
-    /// Relative slash paths, sorted; directories end without `/` and have `None`.
-    pub entries: Vec<(String, Option<PathBuf>)>,
+    /// Relative slash paths, sorted; directories end without `/`.
+    pub entries: Vec<(String, ContextEntry)>,
     pub secrets: Vec<SecretFinding>,
+    /// Files sent although the commit does not track them (`include_untracked`), with digests.
+    pub untracked: Vec<(String, Digest)>,
+    /// Paths not sent because the commit does not track them, and one of them.
+    pub untracked_skipped: usize,
+    pub untracked_example: Option<String>,
+}
+
+/// Which files of the context may be sent: those tracked at the commit, plus untracked ones
+/// matching `include_untracked` (`.dockerignore`-style patterns relative to the context).
+#[derive(Clone, Debug)]
+pub struct ContextSource {
+    pub tree: RepoTree,
+    /// The context directory below the repository root.
+    pub context_rel: String,
+    pub include_untracked: Vec<String>,
+}
+
+struct Walk<'a> {
+    rules: IgnoreRules,
+    always: &'a [String],
+    skip: &'a [String],
+    source: Option<(&'a ContextSource, IgnoreRules)>,
+    out: ContextFiles,
 }
 
 /// Walk `context`, applying `.dockerignore`; `always` (the Dockerfile) is sent even if ignored.
 /// `skip` are directories (relative to the context) never sent, such as cleanpipe's own store.
-pub fn collect(context: &Path, always: &[String], skip: &[String]) -> Result<ContextFiles> {
-    let rules = IgnoreRules::load(context)?;
-    let mut files = ContextFiles::default();
-    walk(context, "", &rules, always, skip, &mut files)?;
+/// With `source`, only what the commit tracks is sent (see [`ContextSource`]).
+pub fn collect(
+    context: &Path,
+    always: &[String],
+    skip: &[String],
+    source: Option<&ContextSource>,
+) -> Result<ContextFiles> {
+    let mut walk = Walk {
+        rules: IgnoreRules::load(context)?,
+        always,
+        skip,
+        source: source.map(|s| {
+            let include = IgnoreRules::parse(&s.include_untracked.join("\n"));
+            (s, include)
+        }),
+        out: ContextFiles::default(),
+    };
+    walk.dir(context, "")?;
+    let mut files = walk.out;
     files.entries.sort_by(|a, b| a.0.cmp(&b.0));
+    files.untracked.sort();
     Ok(files)
 }
 
-fn walk(
-    dir: &Path,
-    prefix: &str,
-    rules: &IgnoreRules,
-    always: &[String],
-    skip: &[String],
-    out: &mut ContextFiles,
-) -> Result<()> {
-    let mut children: Vec<_> = std::fs::read_dir(dir)
-        .io_context("cannot list the build context", dir)?
-        .collect::<std::io::Result<_>>()
-        .io_context("cannot list the build context", dir)?;
-    children.sort_by_key(|e| e.file_name());
-    for child in children {
-        let name = child.file_name().to_string_lossy().into_owned();
-        let rel = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}/{name}")
+impl Walk<'_> {
+    /// Whether `rel` may be sent: tracked at the commit, or allowed untracked (then hashed).
+    fn allowed(&mut self, rel: &str, path: &Path, is_file: bool) -> Result<bool> {
+        let Some((source, include)) = &self.source else {
+            return Ok(true);
         };
-        let path = child.path();
-        let meta = std::fs::symlink_metadata(&path).io_context("cannot read", &path)?;
-        let excluded = rules.is_excluded(&rel) && !always.contains(&rel);
-        if meta.is_dir() {
-            if skip.contains(&rel) {
-                continue;
-            }
-            if excluded && !rules.has_exclusions() {
-                continue;
-            }
-            if !excluded {
-                out.entries.push((rel.clone(), None));
-            }
-            walk(&path, &rel, rules, always, skip, out)?;
-        } else if meta.is_file() && !excluded {
-            if let Some(reason) = scan_file(&path, &rel)? {
-                out.secrets.push(SecretFinding {
-                    path: rel.clone(),
-                    reason,
-                });
-            }
-            out.entries.push((rel, Some(path)));
+        let repo_rel = join(&source.context_rel, rel);
+        if source.tree.kind(&repo_rel).is_some() {
+            return Ok(true);
         }
-        // Symlinks and special files are not sent (Docker would send symlinks as links; we
-        // refuse to follow them out of the context).
+        if include.is_excluded(rel) {
+            if is_file {
+                let digest = hash_file(path)?;
+                self.out.untracked.push((rel.to_string(), digest));
+            }
+            return Ok(true);
+        }
+        self.out.untracked_skipped += 1;
+        self.out
+            .untracked_example
+            .get_or_insert_with(|| rel.to_string());
+        Ok(false)
     }
-    Ok(())
+
+    /// Whether a directory can hold anything to send (tracked files, or untracked allowed).
+    fn may_hold(&self, rel: &str) -> bool {
+        match &self.source {
+            None => true,
+            Some((s, include)) => {
+                s.tree.is_dir(&join(&s.context_rel, rel)) || !include.patterns.is_empty()
+            }
+        }
+    }
+
+    fn dir(&mut self, dir: &Path, prefix: &str) -> Result<()> {
+        let mut children: Vec<_> = std::fs::read_dir(dir)
+            .io_context("cannot list the build context", dir)?
+            .collect::<std::io::Result<_>>()
+            .io_context("cannot list the build context", dir)?;
+        children.sort_by_key(|e| e.file_name());
+        for child in children {
+            let name = child.file_name().to_string_lossy().into_owned();
+            let rel = join(prefix, &name);
+            let path = child.path();
+            let meta = std::fs::symlink_metadata(&path).io_context("cannot read", &path)?;
+            let excluded = self.rules.is_excluded(&rel) && !self.always.contains(&rel);
+            if meta.is_dir() {
+                if self.skip.contains(&rel) || (excluded && !self.rules.has_exclusions()) {
+                    continue;
+                }
+                if self
+                    .source
+                    .as_ref()
+                    .is_some_and(|(s, _)| join(&s.context_rel, &rel) == ".git")
+                {
+                    continue; // Git's own data is never part of the commit's files
+                }
+                if !self.may_hold(&rel) {
+                    self.out.untracked_skipped += 1;
+                    self.out
+                        .untracked_example
+                        .get_or_insert_with(|| format!("{rel}/"));
+                    continue;
+                }
+                let before = self.out.entries.len();
+                self.dir(&path, &rel)?;
+                let tracked = match &self.source {
+                    None => true,
+                    Some((s, _)) => s.tree.is_dir(&join(&s.context_rel, &rel)),
+                };
+                if !excluded && (tracked || self.out.entries.len() > before) {
+                    self.out.entries.push((rel, ContextEntry::Dir));
+                }
+            } else if excluded {
+                continue;
+            } else if meta.file_type().is_symlink() {
+                // Sent as a link, as Docker does; its target is never read.
+                if self.allowed(&rel, &path, false)? {
+                    let target = std::fs::read_link(&path).io_context("cannot read link", &path)?;
+                    self.out.entries.push((rel, ContextEntry::Link(target)));
+                }
+            } else if meta.is_file() {
+                if !self.allowed(&rel, &path, true)? {
+                    continue;
+                }
+                if let Some(reason) = scan_file(&path, &rel)? {
+                    self.out.secrets.push(SecretFinding {
+                        path: rel.clone(),
+                        reason,
+                    });
+                }
+                self.out.entries.push((rel, ContextEntry::File(path)));
+            }
+            // Sockets, devices and fifos are not sent.
+        }
+        Ok(())
+    }
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+fn hash_file(path: &Path) -> Result<Digest> {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    let mut file = crate::fsutil::open_read_nofollow(path)?;
+    std::io::copy(&mut file, &mut hasher).io_context("cannot read", path)?;
+    Ok(Digest::from_hasher(hasher))
 }
 
 /// Write the context as a tar into `out`: sorted, root-owned, mtimes set to `mtime`.
@@ -285,15 +409,22 @@ pub fn write_tar<W: Write>(files: &ContextFiles, mtime: u64, out: W) -> Result<W
         header.set_uid(0);
         header.set_gid(0);
         match source {
-            None => {
+            ContextEntry::Dir => {
                 header.set_entry_type(tar::EntryType::Directory);
                 header.set_mode(0o755);
                 header.set_size(0);
                 tar.append_data(&mut header, format!("{rel}/"), std::io::empty())
                     .map_err(|e| Error::io("cannot write the build context", Path::new(rel), e))?;
             }
-            Some(path) => {
-                let file = File::open(path).io_context("cannot read", path)?;
+            ContextEntry::Link(target) => {
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_mode(0o777);
+                header.set_size(0);
+                tar.append_link(&mut header, rel, target)
+                    .map_err(|e| Error::io("cannot write the build context", Path::new(rel), e))?;
+            }
+            ContextEntry::File(path) => {
+                let file = crate::fsutil::open_read_nofollow(path)?;
                 let meta = file.metadata().io_context("cannot read", path)?;
                 header.set_entry_type(tar::EntryType::Regular);
                 header.set_mode(meta.permissions().mode() & 0o7777);
@@ -341,7 +472,7 @@ mod tests {
         std::fs::create_dir(d.join(".ssh")).unwrap();
         std::fs::write(d.join(".ssh/id_rsa"), "x").unwrap();
         std::fs::write(d.join(".dockerignore"), ".ssh\n").unwrap();
-        let files = collect(d, &["Dockerfile".into()], &[]).unwrap();
+        let files = collect(d, &["Dockerfile".into()], &[], None).unwrap();
         let paths: Vec<&str> = files.secrets.iter().map(|s| s.path.as_str()).collect();
         assert_eq!(paths, vec![".env", "key.pem"]);
         assert!(files.entries.iter().all(|(p, _)| !p.starts_with(".ssh")));

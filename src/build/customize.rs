@@ -1,10 +1,11 @@
 //! The daemonless builder: base image + files + config changes → a new image in the layout.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::build::layer::{self, Entries, Entry};
 use crate::error::{Error, IoContext, Result};
+use crate::fsutil::{self, RepoPath, RepoTree, TrackedKind};
 use crate::oci::layout::Layout;
 use crate::oci::reference::ImageRef;
 use crate::oci::remote::{Remote, RemoteOptions};
@@ -21,10 +22,12 @@ pub enum Base {
     Image(ImageRef),
 }
 
-/// A file or directory to add. Directories are added recursively in sorted order.
+/// A file or directory of the repository to add. Directories are added recursively, in
+/// sorted order, with only the files tracked at the commit.
 #[derive(Clone, Debug)]
 pub struct FileSpec {
-    pub src: PathBuf,
+    /// The path below the repository root (already checked by `RepoPath`).
+    pub src: String,
     pub dest: String,
     /// `None`: 0644 for files, 0755 for directories (and executables keep 0755).
     pub mode: Option<u32>,
@@ -44,8 +47,10 @@ pub struct CustomizeOptions {
     pub cmd: Option<Vec<String>>,
     /// SOURCE_DATE_EPOCH: layer mtimes and the config's `created`.
     pub epoch: u64,
-    /// Where relative `src` paths start.
-    pub context_dir: PathBuf,
+    /// The repository root `src` paths are relative to.
+    pub root: PathBuf,
+    /// What the commit tracks: nothing else goes into the image.
+    pub tree: RepoTree,
 }
 
 /// The result: an untagged image in the layout.
@@ -203,84 +208,126 @@ fn copy_blob(from: &Layout, to: &Layout, digest: &Digest) -> Result<()> {
     Ok(())
 }
 
+/// The layer's entries: tracked files only, read without following links, committed links
+/// kept as links (only when they point inside the repository).
 fn collect_entries(options: &CustomizeOptions) -> Result<Entries> {
     let mut entries = Entries::new();
     for spec in &options.files {
-        let src = options.context_dir.join(&spec.src);
         let dest = layer::image_path(&spec.dest)?;
-        let meta = std::fs::metadata(&src).map_err(|e| {
-            Error::usage(format!(
-                "`build.customize.files`: cannot read `{}`: {e}",
-                spec.src.display()
-            ))
-            .with_hint("paths are relative to the directory of the pipeline file")
-        })?;
-        if meta.is_dir() {
-            entries.insert(
-                dest.clone(),
-                Entry {
-                    source: None,
-                    mode: spec.mode.unwrap_or(0o755),
-                    uid: spec.uid,
-                    gid: spec.gid,
-                },
-            );
-            walk(&src, &dest, spec, &mut entries)?;
-        } else {
-            entries.insert(dest, file_entry(&src, &meta, spec));
+        let tree = &options.tree;
+        match tree.kind(&spec.src) {
+            Some(TrackedKind::Submodule) | None if !tree.is_dir(&spec.src) => {
+                return Err(not_tracked(&spec.src, tree));
+            }
+            Some(TrackedKind::Submodule) | None => {
+                entries.insert(dest.clone(), dir_entry(spec.mode.unwrap_or(0o755), spec));
+                // A directory's `mode` applies to the directory itself; its files keep 0644/0755.
+                let plain = FileSpec {
+                    mode: None,
+                    ..spec.clone()
+                };
+                for (rel, kind) in tree.under(&spec.src) {
+                    let suffix = &rel[spec.src.len()..].trim_start_matches('/');
+                    let target = format!("{dest}/{suffix}");
+                    let mut cur = target.as_str();
+                    while let Some((parent, _)) = cur.rsplit_once('/') {
+                        if parent.len() <= dest.len() {
+                            break;
+                        }
+                        entries
+                            .entry(parent.to_string())
+                            .or_insert_with(|| dir_entry(0o755, spec));
+                        cur = parent;
+                    }
+                    if kind != TrackedKind::Submodule {
+                        entries.insert(target, tracked_entry(options, rel, kind, &plain)?);
+                    }
+                }
+            }
+            Some(kind) => {
+                entries.insert(dest, tracked_entry(options, &spec.src, kind, spec)?);
+            }
         }
     }
     layer::add_parents(&mut entries);
     Ok(entries)
 }
 
-fn file_entry(src: &Path, meta: &std::fs::Metadata, spec: &FileSpec) -> Entry {
-    use std::os::unix::fs::PermissionsExt;
-    let default = if meta.permissions().mode() & 0o111 != 0 {
-        0o755
-    } else {
-        0o644
-    };
+fn not_tracked(rel: &str, tree: &RepoTree) -> Error {
+    Error::usage(format!(
+        "`build.customize.files`: `{rel}` is not tracked at commit {}; only the commit goes into the image",
+        tree.commit
+    ))
+    .with_hint("`git add` and commit it (check `.gitignore`)")
+}
+
+fn dir_entry(mode: u32, spec: &FileSpec) -> Entry {
     Entry {
-        source: Some(src.to_path_buf()),
-        mode: spec.mode.unwrap_or(default),
+        source: None,
+        link: None,
+        mode,
         uid: spec.uid,
         gid: spec.gid,
     }
 }
 
-fn walk(dir: &Path, dest: &str, spec: &FileSpec, entries: &mut Entries) -> Result<()> {
-    let mut children: Vec<_> = std::fs::read_dir(dir)
-        .io_context("cannot list directory", dir)?
-        .collect::<std::io::Result<_>>()
-        .io_context("cannot list directory", dir)?;
-    children.sort_by_key(|e| e.file_name());
-    for child in children {
-        let name = child.file_name().to_string_lossy().into_owned();
-        let path = child.path();
-        let target = format!("{dest}/{name}");
-        let meta = std::fs::metadata(&path).io_context("cannot read", &path)?;
-        if meta.is_dir() {
-            entries.insert(
-                target.clone(),
-                Entry {
-                    source: None,
-                    mode: 0o755,
-                    uid: spec.uid,
-                    gid: spec.gid,
-                },
-            );
-            walk(&path, &target, spec, entries)?;
-        } else {
-            // A directory's `mode` applies to the directory itself; its files keep 0644/0755.
-            let plain = FileSpec {
-                mode: None,
-                ..spec.clone()
-            };
-            entries.insert(target, file_entry(&path, &meta, &plain));
+/// One tracked file or link. The work tree must still agree with the commit on what it is
+/// (a tracked file replaced by a link is refused), and no directory on the way may be a link.
+fn tracked_entry(
+    options: &CustomizeOptions,
+    rel: &str,
+    kind: TrackedKind,
+    spec: &FileSpec,
+) -> Result<Entry> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = RepoPath::from_rel(&options.root, rel);
+    path.check_links(rel, true).map_err(|r| {
+        Error::usage(format!("`build.customize.files`: {}", r.message)).with_hint(r.hint)
+    })?;
+    let abs = path.abs();
+    let meta = std::fs::symlink_metadata(&abs).map_err(|e| {
+        Error::usage(format!("`build.customize.files`: cannot read `{rel}`: {e}")).with_hint(
+            "the file is tracked at the commit but missing from the work tree; `git checkout` it",
+        )
+    })?;
+    match kind {
+        TrackedKind::Symlink if meta.file_type().is_symlink() => {
+            let target = std::fs::read_link(&abs).io_context("cannot read link", &abs)?;
+            if fsutil::link_target_inside(rel, &target).is_none() {
+                return Err(Error::usage(format!(
+                    "`build.customize.files`: `{rel}` is a symbolic link to `{}`, outside the repository",
+                    target.display()
+                ))
+                .with_hint("cleanpipe copies links as links and only when they point inside the repository"));
+            }
+            Ok(Entry {
+                source: None,
+                link: Some(target),
+                mode: 0o777,
+                uid: spec.uid,
+                gid: spec.gid,
+            })
         }
+        TrackedKind::File { .. } if meta.file_type().is_file() => {
+            let default = if meta.permissions().mode() & 0o111 != 0 {
+                0o755
+            } else {
+                0o644
+            };
+            Ok(Entry {
+                source: Some(abs),
+                link: None,
+                mode: spec.mode.unwrap_or(default),
+                uid: spec.uid,
+                gid: spec.gid,
+            })
+        }
+        _ => Err(Error::usage(format!(
+            "`build.customize.files`: `{rel}` is not what commit {} has there (a file replaced by a link or a directory?)",
+            options.tree.commit
+        ))
+        .with_hint("restore it with `git checkout -- PATH`; only the commit goes into the image")),
     }
-    Ok(())
 }
 
 /// SOURCE_DATE_EPOCH as RFC 3339 UTC.

@@ -8,7 +8,8 @@ use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
 use bollard::Docker;
 use futures_util::StreamExt;
 
-use crate::build::context::{self, ContextFiles};
+pub use crate::build::context::ContextSource;
+use crate::build::context::{self, ContextEntry, ContextFiles};
 use crate::error::{Error, Result};
 use crate::oci::layout::Layout;
 use crate::oci::types::{Descriptor, ImageConfig};
@@ -32,6 +33,8 @@ pub struct DockerBuildOptions {
     pub docker_host: Option<String>,
     /// cleanpipe's own directories (store, outputs): never sent, even if inside the context.
     pub exclude_dirs: Vec<PathBuf>,
+    /// What the commit tracks; `None` sends every file of the context (library use only).
+    pub source: Option<ContextSource>,
 }
 
 /// The built image, in the layout, and the build log.
@@ -84,14 +87,21 @@ pub fn prepare_context(options: &DockerBuildOptions) -> Result<ContextFiles> {
         &options.context_dir,
         &[options.dockerfile.clone(), ".dockerignore".into()],
         &skip,
+        options.source.as_ref(),
     )?;
-    if !files.entries.iter().any(|(p, _)| p == &options.dockerfile) {
+    if !files
+        .entries
+        .iter()
+        .any(|(p, e)| p == &options.dockerfile && matches!(e, ContextEntry::File(_)))
+    {
         return Err(Error::usage(format!(
-            "the Dockerfile `{}` is not in the build context `{}`",
+            "the Dockerfile `{}` is not in the build context `{}` (or not tracked at the commit)",
             options.dockerfile,
             options.context_dir.display()
         ))
-        .with_hint("set `build.dockerfile.path` relative to the context directory"));
+        .with_hint(
+            "set `build.dockerfile.path` relative to the context directory, and commit it",
+        ));
     }
     if !files.secrets.is_empty() {
         return Err(Error::gate(

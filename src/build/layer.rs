@@ -3,7 +3,6 @@
 //! through the tar writer, the diff_id hasher, gzip and the blob hasher; nothing is held whole.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -16,8 +15,10 @@ use crate::oci::types::{Descriptor, Digest, HashingWriter, MEDIA_OCI_LAYER_GZIP}
 /// One entry to put in a layer.
 #[derive(Clone, Debug)]
 pub struct Entry {
-    /// Content on the host; `None` for a directory.
+    /// Content on the host; `None` for a directory (or a link).
     pub source: Option<PathBuf>,
+    /// A symbolic link with this target, stored as a link (never followed).
+    pub link: Option<PathBuf>,
     pub mode: u32,
     pub uid: u64,
     pub gid: u64,
@@ -62,6 +63,7 @@ pub fn add_parents(entries: &mut Entries) {
     for p in parents {
         entries.entry(p).or_insert(Entry {
             source: None,
+            link: None,
             mode: 0o755,
             uid: 0,
             gid: 0,
@@ -101,6 +103,14 @@ fn append<W: Write>(
     header.set_uid(entry.uid);
     header.set_gid(entry.gid);
     header.set_mode(entry.mode);
+    if let Some(target) = &entry.link {
+        header.set_entry_type(tar::EntryType::Symlink);
+        header.set_mode(0o777);
+        header.set_size(0);
+        return tar
+            .append_link(&mut header, path, target)
+            .map_err(|e| Error::io("cannot add link to layer", Path::new(path), e));
+    }
     match &entry.source {
         None => {
             header.set_entry_type(tar::EntryType::Directory);
@@ -109,7 +119,8 @@ fn append<W: Write>(
                 .map_err(|e| Error::io("cannot add directory to layer", Path::new(path), e))?;
         }
         Some(src) => {
-            let file = File::open(src).io_context("cannot read file for the image", src)?;
+            // Never through a link: the source was checked to be a tracked regular file.
+            let file = crate::fsutil::open_read_nofollow(src)?;
             let len = file
                 .metadata()
                 .io_context("cannot read file for the image", src)?
@@ -146,6 +157,7 @@ mod tests {
             "etc/ssl/f".into(),
             Entry {
                 source: Some(src.clone()),
+                link: None,
                 mode: 0o644,
                 uid: 0,
                 gid: 0,

@@ -16,8 +16,7 @@ use crate::pipeline::load::{self, LoadedPipeline};
 use crate::redact::Redactor;
 use crate::stages::PasswordSource;
 
-pub const DEFAULT_STORE: &str = ".cleanpipe/oci";
-pub const DEFAULT_OUTPUTS: &str = ".cleanpipe/out";
+pub use crate::pipeline::paths::{DEFAULT_OUTPUTS, DEFAULT_STORE};
 
 /// The pipeline file to read: `-f`, else `pipeline.yaml`, else `pipeline.example.yaml`.
 pub fn pipeline_path(args: &PipelineArgs) -> Result<PathBuf> {
@@ -53,7 +52,8 @@ pub struct PipelineSettings {
 }
 
 impl PipelineSettings {
-    pub fn resolve(p: &LoadedPipeline) -> Self {
+    /// `store` and `outputs` are checked here (see `pipeline::paths::own_dir`).
+    pub fn resolve(p: &LoadedPipeline) -> Result<Self> {
         let base = p.base_dir();
         let name = p.file.name.clone().unwrap_or_else(|| {
             std::fs::canonicalize(&base)
@@ -61,13 +61,13 @@ impl PipelineSettings {
                 .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
                 .unwrap_or_else(|| "image".into())
         });
-        let store = base.join(p.file.store.as_deref().unwrap_or(DEFAULT_STORE));
-        let outputs = base.join(p.file.outputs.as_deref().unwrap_or(DEFAULT_OUTPUTS));
-        PipelineSettings {
+        let store = crate::pipeline::paths::own_dir(p, "store", DEFAULT_STORE)?;
+        let outputs = crate::pipeline::paths::own_dir(p, "outputs", DEFAULT_OUTPUTS)?;
+        Ok(PipelineSettings {
             name,
             store,
             outputs,
-        }
+        })
     }
 }
 
@@ -122,19 +122,21 @@ pub fn password_source(env: &BTreeMap<String, String>, redactor: &Redactor) -> P
 }
 
 /// `{{run.number}}`: the CI's run number, else a counter kept in the outputs directory.
-pub fn run_number(env: &BTreeMap<String, String>, outputs: &Path) -> u64 {
+/// The counter is never read or written through a symbolic link (a committed link at
+/// `run-number` must not read or overwrite a file elsewhere).
+pub fn run_number(env: &BTreeMap<String, String>, outputs: &Path) -> Result<u64> {
     for var in env_vars::RUN_NUMBER_VARS {
         if let Some(n) = env.get(*var).and_then(|v| v.parse().ok()) {
-            return n;
+            return Ok(n);
         }
     }
     let counter = outputs.join("run-number");
+    crate::fsutil::check_write_target(&counter)?;
     let next = std::fs::read_to_string(&counter)
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
         .unwrap_or(0)
         + 1;
-    let _ =
-        std::fs::create_dir_all(outputs).and_then(|_| std::fs::write(&counter, next.to_string()));
-    next
+    crate::fsutil::write_atomic(&counter, next.to_string().as_bytes())?;
+    Ok(next)
 }

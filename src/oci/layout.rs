@@ -29,7 +29,7 @@ impl Layout {
     pub fn create(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
         let blobs = root.join("blobs").join("sha256");
-        fs::create_dir_all(&blobs).io_context("cannot create the OCI layout", &blobs)?;
+        crate::fsutil::create_dirs(&blobs)?;
         let marker = root.join(LAYOUT_FILE);
         if !marker.exists() {
             write_atomic(&marker, LAYOUT_CONTENT.as_bytes())?;
@@ -281,15 +281,9 @@ pub struct StoreLock {
 /// `on_wait` is told the holder's pid before waiting.
 pub async fn lock_store(root: &Path, on_wait: impl FnOnce(&str)) -> Result<StoreLock> {
     let dir = root.join("cleanpipe-cache");
-    fs::create_dir_all(&dir).io_context("cannot create", &dir)?;
+    crate::fsutil::create_dirs(&dir)?;
     let path = dir.join("run.lock");
-    let mut file = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .io_context("cannot open the store lock", &path)?;
+    let mut file = crate::fsutil::open_nofollow(&path)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => {
@@ -309,23 +303,8 @@ pub async fn lock_store(root: &Path, on_wait: impl FnOnce(&str)) -> Result<Store
     Ok(StoreLock { _file: file })
 }
 
-/// Write a file so that readers see the old or the new content, never half.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).io_context("cannot create directory", dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".partial-")
-        .tempfile_in(dir)
-        .io_context("cannot create a temporary file", dir)?;
-    tmp.write_all(bytes).io_context("cannot write", path)?;
-    tmp.as_file().sync_all().io_context("cannot sync", path)?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("cannot replace", path, e.error))?;
-    Ok(())
-}
+/// Writes never follow links; one implementation for the crate.
+pub use crate::fsutil::write_atomic;
 
 #[cfg(test)]
 mod tests {

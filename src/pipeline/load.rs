@@ -34,7 +34,7 @@ impl LoadedPipeline {
             .unwrap_or_else(|| self.path.display().to_string());
         Error::usage(format!(
             "{location}: `{}`: {}",
-            key_path.join("."),
+            show_key_path(key_path),
             message.into()
         ))
     }
@@ -47,9 +47,25 @@ pub fn load(
     env: &dyn Fn(&str) -> Option<String>,
     redactor: &Redactor,
 ) -> Result<LoadedPipeline> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    use std::io::Read;
+    let cannot_read = |e: std::io::Error| {
         Error::usage(format!("cannot read the pipeline file `{}`: {e}", path.display()))
             .with_hint("pass the file with `-f FILE`; `cleanpipe run` with no -f reads `pipeline.yaml`, then `pipeline.example.yaml`")
+    };
+    // Read at most one byte past the limit: a huge file is refused without being read whole.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            f.take(MAX_PIPELINE_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(cannot_read)?;
+    check_size(bytes.len(), &path.display().to_string())?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        cannot_read(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "it is not UTF-8 text",
+        ))
     })?;
     parse(&text, path, env, redactor)
 }
@@ -62,6 +78,9 @@ pub fn parse(
     redactor: &Redactor,
 ) -> Result<LoadedPipeline> {
     let shown = path.display().to_string();
+    // 0. Bounded before any parser sees it (a 100,000-deep `[[[…]]]` must not cost seconds).
+    check_size(text.len(), &shown)?;
+    check_nesting(text, &shown)?;
     // 1. Templates and variables are checked on the raw text, so errors carry exact positions.
     template::check_text(text, &shown, env)?;
     // 2. Structure: unknown keys, types, required fields.
@@ -88,6 +107,73 @@ pub fn parse(
             .with_hint("this cleanpipe reads `version: 1`"));
     }
     Ok(loaded)
+}
+
+/// Pipeline files larger than this are refused before parsing (README "Pipeline reference").
+pub const MAX_PIPELINE_BYTES: usize = 1024 * 1024;
+/// Deeper nesting of mappings and sequences is refused before parsing; real pipelines use < 10.
+pub const MAX_PIPELINE_DEPTH: usize = 64;
+
+fn check_size(len: usize, shown: &str) -> Result<()> {
+    if len > MAX_PIPELINE_BYTES {
+        return Err(Error::usage(format!(
+            "{shown}: the pipeline file is larger than {} KiB",
+            MAX_PIPELINE_BYTES / 1024
+        ))
+        .with_hint(
+            "a pipeline file describes one build; keep it under 1 MiB (is this the right file?)",
+        ));
+    }
+    Ok(())
+}
+
+/// An upper bound on YAML nesting, in one pass over the text: flow brackets (`[`, `{`) outside
+/// quotes and comments, plus block levels (indentation, and `- ` items opened on one line).
+fn check_nesting(text: &str, shown: &str) -> Result<()> {
+    let mut flow = 0usize;
+    let mut indents: Vec<usize> = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if flow == 0 && !trimmed.is_empty() && !trimmed.starts_with('#') {
+            let indent = line.len() - trimmed.len();
+            while indents.last().is_some_and(|i| *i >= indent) {
+                indents.pop();
+            }
+            indents.push(indent);
+        }
+        // `- - - x` opens one block sequence per dash on a single line.
+        let mut rest = trimmed;
+        let mut dashes = 0usize;
+        while let Some(r) = rest.strip_prefix("- ").or_else(|| rest.strip_prefix("? ")) {
+            dashes += 1;
+            rest = r.trim_start();
+        }
+        let (mut single, mut double, mut prev) = (false, false, ' ');
+        let mut deepest = flow;
+        for c in line.chars() {
+            match c {
+                '\'' if !double => single = !single,
+                '"' if !single && prev != '\\' => double = !double,
+                '#' if !single && !double && prev.is_whitespace() => break,
+                '[' | '{' if !single && !double => {
+                    flow += 1;
+                    deepest = deepest.max(flow);
+                }
+                ']' | '}' if !single && !double => flow = flow.saturating_sub(1),
+                _ => {}
+            }
+            prev = c;
+        }
+        let depth = indents.len() + dashes + deepest;
+        if depth > MAX_PIPELINE_DEPTH {
+            return Err(Error::usage(format!(
+                "{shown}:{}: the pipeline file nests deeper than {MAX_PIPELINE_DEPTH} levels",
+                number + 1
+            ))
+            .with_hint("a pipeline needs a few levels of nesting; is this the right file?"));
+        }
+    }
+    Ok(())
 }
 
 fn deserialize<'de, T: serde::Deserialize<'de>>(
@@ -175,11 +261,14 @@ fn did_you_mean(message: &str) -> Option<String> {
 }
 
 /// Find the line and column of a block-style mapping key path in YAML text (1-based).
+/// A numeric segment (`"2"`) names the item of a block sequence (`- …`) by index.
 /// Good enough for error messages; returns the deepest key found.
 pub fn locate_key(text: &str, key_path: &[&str]) -> Option<(usize, usize)> {
     let mut depth = 0usize;
     let mut parent_indent: isize = -1;
     let mut found = None;
+    // The indent of the sequence items being counted, and how many were seen.
+    let mut items: Option<(usize, usize)> = None;
     for (number, line) in text.lines().enumerate() {
         if depth == key_path.len() {
             break;
@@ -189,26 +278,71 @@ pub fn locate_key(text: &str, key_path: &[&str]) -> Option<(usize, usize)> {
             continue;
         }
         let mut indent = line.len() - trimmed.len();
-        let mut body = trimmed;
-        if let Some(item) = body.strip_prefix("- ") {
-            indent += 2;
-            body = item.trim_start();
-        }
         if (indent as isize) <= parent_indent && depth > 0 {
             // Left the block of the previous key without finding the next one.
             break;
         }
-        let key = key_path[depth];
-        let is_key = body
-            .strip_prefix(key)
-            .is_some_and(|r| r.trim_start().starts_with(':'));
-        if is_key {
-            found = Some((number + 1, indent + 1));
-            parent_indent = indent as isize;
-            depth += 1;
+        let mut body = trimmed;
+        loop {
+            if depth == key_path.len() {
+                break;
+            }
+            let key = key_path[depth];
+            if let Ok(index) = key.parse::<usize>() {
+                let Some(rest) = body
+                    .strip_prefix("- ")
+                    .or(body.strip_prefix('-').filter(|r| r.is_empty()))
+                else {
+                    break;
+                };
+                let (at, seen) = items.get_or_insert((indent, 0));
+                if *at != indent {
+                    break;
+                }
+                *seen += 1;
+                if *seen != index + 1 {
+                    break;
+                }
+                found = Some((number + 1, indent + 1));
+                parent_indent = indent as isize;
+                depth += 1;
+                items = None;
+                indent += 2;
+                body = rest.trim_start();
+                continue;
+            }
+            if let Some(item) = body.strip_prefix("- ") {
+                indent += 2;
+                body = item.trim_start();
+            }
+            let is_key = body
+                .strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with(':'));
+            if is_key {
+                found = Some((number + 1, indent + 1));
+                parent_indent = indent as isize;
+                depth += 1;
+            }
+            break;
         }
     }
     found
+}
+
+/// `build.customize.files[2].src` for `["build", "customize", "files", "2", "src"]`.
+pub fn show_key_path(key_path: &[&str]) -> String {
+    let mut out = String::new();
+    for k in key_path {
+        if k.parse::<usize>().is_ok() {
+            out.push_str(&format!("[{k}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(k);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -304,5 +438,12 @@ mod tests {
         let text = "a:\n  b: 1\nc:\n  d:\n    - e: 1\n      f: 2\n";
         assert_eq!(locate_key(text, &["c", "d"]), Some((4, 3)));
         assert_eq!(locate_key(text, &["c", "d", "f"]), Some((6, 7)));
+        let text = "b:\n  files:\n    - src: a\n      dest: /a\n    - src: b\n      dest: /b\n";
+        assert_eq!(locate_key(text, &["b", "files", "1", "dest"]), Some((6, 7)));
+        assert_eq!(locate_key(text, &["b", "files", "0", "src"]), Some((3, 7)));
+        assert_eq!(
+            show_key_path(&["b", "files", "1", "dest"]),
+            "b.files[1].dest"
+        );
     }
 }

@@ -4,6 +4,7 @@
 pub mod executor;
 pub mod load;
 pub mod model;
+pub mod paths;
 pub mod plan;
 pub mod template;
 

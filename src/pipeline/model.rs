@@ -21,6 +21,10 @@ pub struct PipelineFile {
     /// Where reports of each run go (default `.cleanpipe/out`).
     #[serde(default)]
     pub outputs: Option<String>,
+    /// Allow `store` and `outputs` outside the repository (never `/`, the repository itself or
+    /// a directory above it). Default false: both must be inside the repository.
+    #[serde(default)]
+    pub store_outside_repository: bool,
     #[serde(default)]
     pub source: SourceSpec,
     #[serde(default)]
@@ -102,6 +106,11 @@ pub struct DockerfileSpec {
     /// The network mode for RUN steps (`default`, `none`, `host`, …); default: the engine's.
     #[serde(default)]
     pub network: Option<String>,
+    /// Files not tracked at the commit (build outputs, ignored files) to send in the context
+    /// anyway: `.dockerignore`-style patterns relative to the context. Default: none, only the
+    /// commit's files are sent. Each one sent is named with its digest in the provenance.
+    #[serde(default)]
+    pub include_untracked: Vec<String>,
 }
 
 fn default_dockerfile() -> String {

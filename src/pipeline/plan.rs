@@ -135,7 +135,7 @@ pub fn check_semantics(p: &LoadedPipeline) -> Result<()> {
         ImageRef::parse(&image.reference)
             .map_err(|e| p.error_at(&["verify_base", "images"], format!("images[{i}]: {e}")))?;
     }
-    Ok(())
+    crate::pipeline::paths::check(p)
 }
 
 impl Plan {

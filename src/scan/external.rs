@@ -133,7 +133,7 @@ fn single_image_layout(image: &Image<'_>) -> Result<tempfile::TempDir> {
     let parent: PathBuf = if cache.to_string_lossy().contains([':', '@']) {
         std::env::temp_dir()
     } else {
-        std::fs::create_dir_all(&cache).map_err(|e| Error::io("cannot create", &cache, e))?;
+        crate::fsutil::create_dirs(&cache)?;
         cache
     };
     let dir = tempfile::Builder::new()

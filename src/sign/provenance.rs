@@ -42,6 +42,10 @@ pub struct Inputs<'a> {
     pub finished_on: &'a str,
     /// Files the run produced besides the image (SBOMs, build log), with their digests.
     pub byproducts: Vec<(String, Digest)>,
+    /// Files sent to the builder that the commit does not track (allowed by the pipeline's
+    /// `include_untracked`), relative to the build context, with their digests. Recorded as
+    /// `externalParameters.untrackedContext` so a verifier sees the relaxation.
+    pub untracked_context: Vec<(String, Digest)>,
 }
 
 /// The predicate, to be wrapped in a Statement of type `https://slsa.dev/provenance/v1`.
@@ -68,14 +72,22 @@ pub fn predicate(i: &Inputs<'_>) -> Value {
             "digest": {"sha256": b.digest.hex()},
         }));
     }
+    let mut external = json!({
+        "source": source,
+        "pipeline": {"path": i.pipeline_path, "digest": {"sha256": i.pipeline_digest.hex()}},
+        "build": i.build_kind,
+    });
+    if !i.untracked_context.is_empty() {
+        external["untrackedContext"] = i
+            .untracked_context
+            .iter()
+            .map(|(path, d)| json!({"path": path, "digest": {"sha256": d.hex()}}))
+            .collect();
+    }
     json!({
         "buildDefinition": {
             "buildType": BUILD_TYPE,
-            "externalParameters": {
-                "source": source,
-                "pipeline": {"path": i.pipeline_path, "digest": {"sha256": i.pipeline_digest.hex()}},
-                "build": i.build_kind,
-            },
+            "externalParameters": external,
             "internalParameters": {
                 "sourceDateEpoch": i.source.date_epoch,
                 "dirtyWorkTree": i.source.dirty,
@@ -160,6 +172,7 @@ mod tests {
             started_on: "2026-11-25T00:00:00Z",
             finished_on: "2026-11-25T00:00:01Z",
             byproducts: vec![("sbom.spdx.json".into(), Digest::of(b"s"))],
+            untracked_context: vec![],
         });
         assert_eq!(p["buildDefinition"]["buildType"], BUILD_TYPE);
         assert!(p["buildDefinition"]["externalParameters"].is_object());

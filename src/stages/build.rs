@@ -24,6 +24,17 @@ pub struct BuildOutput {
     pub base: String,
     /// The built image's vulnerability gate, when `build.scan` is set.
     pub scan: Option<crate::stages::scan_gate::ScanSummary>,
+    /// Files sent in the Docker context that the commit does not track (`include_untracked`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub untracked_context: Vec<UntrackedFile>,
+}
+
+/// An untracked file sent to the Docker engine, named in the provenance.
+#[derive(Clone, Debug, Serialize)]
+pub struct UntrackedFile {
+    /// Relative to the build context.
+    pub path: String,
+    pub digest: Digest,
 }
 
 /// Run the build's scan gate, if configured, on the image just built.
@@ -81,28 +92,14 @@ pub async fn run(
             .ok_or_else(|| Error::gate(format!("base {} was not verified", spec.base), vec![]))?;
         Base::Image(ImageRef::parse(&spec.base)?.with_digest(verified.digest.clone()))
     };
+    let tree = tracked_tree(ctx)?;
     let mut files = Vec::new();
     for (i, f) in spec.files.iter().enumerate() {
-        let mode = match &f.mode {
-            Some(m) => Some(
-                u32::from_str_radix(m.trim_start_matches("0o"), 8)
-                    .ok()
-                    .filter(|v| *v <= 0o7777)
-                    .ok_or_else(|| {
-                        ctx.pipeline
-                            .error_at(
-                                &["build", "customize", "files", "mode"],
-                                format!("files[{i}].mode `{m}` is not an octal mode"),
-                            )
-                            .with_hint("write it quoted, e.g. \"0644\"")
-                    })?,
-            ),
-            None => None,
-        };
+        let src = crate::pipeline::paths::customize_source(&ctx.pipeline, i, Some(&tree))?;
         files.push(FileSpec {
-            src: f.src.clone().into(),
+            src: src.rel().to_string(),
             dest: f.dest.clone(),
-            mode,
+            mode: crate::pipeline::paths::customize_mode(&ctx.pipeline, i)?,
             uid: f.uid,
             gid: f.gid,
         });
@@ -120,7 +117,8 @@ pub async fn run(
         entrypoint: spec.entrypoint.clone(),
         cmd: spec.cmd.clone(),
         epoch: source.date_epoch,
-        context_dir: ctx.base_dir.clone(),
+        root: crate::pipeline::paths::root(&ctx.pipeline),
+        tree,
     };
     let layout = Layout::create(&ctx.store_dir)?;
     let built = build::customize(&layout, &base, &options, &ctx.remote).await?;
@@ -140,8 +138,17 @@ pub async fn run(
         layers: built.layers,
         base: spec.base.clone(),
         scan: None,
+        untracked_context: vec![],
     };
     scan_result(ctx, out).await
+}
+
+/// What the commit tracks; a run needs a commit (the source stage has checked there is one).
+fn tracked_tree(ctx: &RunContext) -> Result<crate::fsutil::RepoTree> {
+    crate::pipeline::paths::tracked_tree(&ctx.pipeline)?.ok_or_else(|| {
+        Error::usage("the Git repository has no commit yet")
+            .with_hint("commit your work first: `git commit`")
+    })
 }
 
 /// Render `{{…}}` templates in every value of `map`.
@@ -187,26 +194,8 @@ async fn docker_build(
         .dockerfile
         .as_ref()
         .expect("checked by caller");
-    let context_dir = ctx.base_dir.join(&spec.context);
-    let dockerfile_path = ctx.base_dir.join(&spec.path);
-    let canonical = |p: &std::path::Path| {
-        std::fs::canonicalize(p).map_err(|e| {
-            ctx.pipeline
-                .error_at(&["build", "dockerfile"], format!("`{}`: {e}", p.display()))
-        })
-    };
-    let dockerfile = canonical(&dockerfile_path)?
-        .strip_prefix(canonical(&context_dir)?)
-        .map(|p| p.to_string_lossy().into_owned())
-        .map_err(|_| {
-            ctx.pipeline.error_at(
-                &["build", "dockerfile", "path"],
-                format!(
-                    "`{}` is outside the build context `{}`",
-                    spec.path, spec.context
-                ),
-            )
-        })?;
+    let (context, dockerfile) = crate::pipeline::paths::dockerfile(&ctx.pipeline)?;
+    let context_dir = context.abs();
     let build_args = render_map(&spec.args, templates, "build.dockerfile.args")?;
     for name in build_args
         .keys()
@@ -254,6 +243,11 @@ async fn docker_build(
             ctx.outputs_dir.clone(),
             ctx.base_dir.join(".cleanpipe"),
         ],
+        source: Some(build::docker::ContextSource {
+            tree: tracked_tree(ctx)?,
+            context_rel: context.rel().to_string(),
+            include_untracked: spec.include_untracked.clone(),
+        }),
     };
     // Secrets and .dockerignore are checked before the engine is contacted.
     let files = build::docker::prepare_context(&options)?;
@@ -264,6 +258,30 @@ async fn docker_build(
             files.entries.len()
         ),
     );
+    if files.untracked_skipped > 0 {
+        ctx.say(
+            "build",
+            &format!(
+                "context: {} path(s) not tracked at the commit were not sent (e.g. `{}`); list them in `build.dockerfile.include_untracked` to send them",
+                files.untracked_skipped,
+                files.untracked_example.as_deref().unwrap_or("")
+            ),
+        );
+    }
+    for (path, digest) in &files.untracked {
+        ctx.say(
+            "build",
+            &format!("context: sending untracked `{path}` ({digest}), allowed by `include_untracked`; named in the provenance"),
+        );
+    }
+    let untracked_context: Vec<UntrackedFile> = files
+        .untracked
+        .iter()
+        .map(|(path, digest)| UntrackedFile {
+            path: path.clone(),
+            digest: digest.clone(),
+        })
+        .collect();
     let docker = build::docker::connect(options.docker_host.as_deref()).await?;
     let layout = Layout::create(&ctx.store_dir)?;
     let on_line = |line: &str| ctx.say("build", line);
@@ -272,8 +290,10 @@ async fn docker_build(
         Ok(b) => b.log.join("\n"),
         Err(e) => e.reasons().join("\n"),
     };
-    let _ = std::fs::create_dir_all(&ctx.outputs_dir);
-    let _ = std::fs::write(ctx.outputs_dir.join("build.log"), ctx.redactor.apply(&log));
+    crate::fsutil::write_atomic(
+        &ctx.outputs_dir.join("build.log"),
+        ctx.redactor.apply(&log).as_bytes(),
+    )?;
     let built = result?;
     ctx.say(
         "build",
@@ -295,5 +315,6 @@ async fn docker_build(
             .collect::<Vec<_>>()
             .join(", "),
         scan: None,
+        untracked_context,
     })
 }

@@ -154,8 +154,7 @@ fn finish(
         ctx.say(stage, &format!("warning: {w}"));
     }
     let mut files = Vec::new();
-    std::fs::create_dir_all(&ctx.outputs_dir)
-        .map_err(|e| Error::io("cannot create", &ctx.outputs_dir, e))?;
+    crate::fsutil::create_dirs(&ctx.outputs_dir)?;
     for (name, bytes) in [
         (
             format!("{file_stem}.json"),

@@ -384,6 +384,12 @@ fn provenance_predicate(ctx: &RunContext, s: &Subject<'_>) -> Result<serde_json:
         started_on: s.started_on,
         finished_on: &finished,
         byproducts,
+        untracked_context: s
+            .built
+            .untracked_context
+            .iter()
+            .map(|u| (u.path.clone(), u.digest.clone()))
+            .collect(),
     }))
 }
 
@@ -404,26 +410,19 @@ fn generate_example_key(ctx: &RunContext, path: &Path) -> Result<()> {
 /// Write `path` (mode 0600) and the public key beside it (`.pub`). Refuses to overwrite unless `force`.
 pub fn write_key_pair(path: &Path, private: &str, public: &str, force: bool) -> Result<PathBuf> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let public_path = path.with_extension("pub");
     for p in [path, public_path.as_path()] {
+        // A link is refused even with `force`: never write through it, never remove it silently.
+        crate::fsutil::check_write_target(p)?;
         if p.exists() && !force {
             return Err(Error::usage(format!("`{}` already exists", p.display()))
                 .with_hint("pass `--force` to overwrite it, or choose another name with `--output-key-prefix`"));
         }
     }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).io_context("cannot create directory", dir)?;
-    }
     let _ = std::fs::remove_file(path);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .io_context("cannot write the private key", path)?;
+    let mut f = crate::fsutil::create_new(path, 0o600)?;
     f.write_all(private.as_bytes())
         .io_context("cannot write the private key", path)?;
-    std::fs::write(&public_path, public).io_context("cannot write the public key", &public_path)?;
+    crate::fsutil::write_atomic(&public_path, public.as_bytes())?;
     Ok(public_path)
 }

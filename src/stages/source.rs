@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::fsutil::RepoTree;
 use crate::stages::RunContext;
 
 /// What the run is traced to.
@@ -100,6 +101,33 @@ pub async fn run(ctx: &RunContext) -> Result<SourceInfo> {
         );
     }
     Ok(info)
+}
+
+/// The paths tracked at HEAD (`git ls-tree`), or `None` before the first commit. Synchronous:
+/// `validate` uses it too.
+pub fn tracked_tree(root: &Path) -> Result<Option<RepoTree>> {
+    let run = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .map_err(|e| {
+                Error::environment(format!("cannot run `git`: {e}")).with_hint("install Git")
+            })
+    };
+    let head = run(&["rev-parse", "--verify", "-q", "HEAD^{commit}"])?;
+    if !head.status.success() {
+        return Ok(None);
+    }
+    let commit = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    let out = run(&["ls-tree", "-r", "-z", "--full-tree", &commit])?;
+    if !out.status.success() {
+        return Err(Error::environment(format!(
+            "`git ls-tree` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(Some(RepoTree::from_ls_tree(&commit, &out.stdout)))
 }
 
 async fn git(dir: &Path, args: &[&str]) -> Result<String> {

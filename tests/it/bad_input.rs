@@ -231,15 +231,7 @@ fn registry_password_never_printed() {
 #[test]
 fn ctrl_c_stops_the_run_publishes_nothing_and_exits_130() {
     // A "registry" that accepts connections and never answers: the push stage hangs there.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let held = std::thread::spawn(move || {
-        let mut conns = vec![];
-        for c in listener.incoming().take(4) {
-            conns.push(c);
-        }
-        std::thread::sleep(std::time::Duration::from_secs(30));
-    });
+    let (port, held) = hanging_registry();
     let repo = scratch_repo(Some(&format!("127.0.0.1:{port}/it/app")), &["v1"]);
     let child = repo
         .command(&["run", "--report", "r.json"], &[("COSIGN_PASSWORD", "pw")])

@@ -218,6 +218,21 @@ pub fn manifest_status(registry: &str, repo: &str, reference: &str) -> u16 {
         .unwrap_or(0)
 }
 
+/// A "registry" on loopback that accepts connections and never answers, so a run pushing to
+/// it stays in its push stage (for Ctrl-C and kill -9 tests). Returns the port.
+pub fn hanging_registry() -> (u16, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let mut conns = vec![];
+        for c in listener.incoming().take(4) {
+            conns.push(c);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    });
+    (port, held)
+}
+
 /// A minimal pipeline: scratch + one file, signed with `key`, optionally pushed.
 pub fn scratch_pipeline(key: &str, repository: Option<&str>, tags: &[&str]) -> String {
     let mut p = format!(

@@ -16,6 +16,9 @@ pub fn keygen(
     redactor: &Redactor,
 ) -> Result<ExitCode> {
     let key_path = args.output_key_prefix.with_extension("key");
+    for p in [key_path.clone(), key_path.with_extension("pub")] {
+        crate::fsutil::check_write_target(&p)?;
+    }
     if !args.force && (key_path.exists() || key_path.with_extension("pub").exists()) {
         return Err(Error::usage(format!(
             "`{}` or its `.pub` already exists",

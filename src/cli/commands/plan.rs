@@ -14,7 +14,7 @@ pub fn plan(
     redactor: &Redactor,
 ) -> Result<ExitCode> {
     let pipeline = settings::load_pipeline(&args.pipeline, env, redactor)?;
-    let s = PipelineSettings::resolve(&pipeline);
+    let s = PipelineSettings::resolve(&pipeline)?;
     let plan = Plan::new(
         &pipeline,
         &s.name,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use crate::cli::args::RunArgs;
 use crate::cli::printer::Printer;
 use crate::cli::settings::{self, PipelineSettings};
-use crate::error::{ExitCode, IoContext, Result};
+use crate::error::{ExitCode, Result};
 use crate::oci::layout::write_atomic;
 use crate::pipeline::executor::{execute, RunReport};
 use crate::redact::Redactor;
@@ -24,8 +24,12 @@ pub async fn run(
     printer: &Printer,
     redactor: &Redactor,
 ) -> Result<ExitCode> {
+    if let Some(path) = &args.report {
+        // Refused before anything runs, not after the image was published.
+        crate::fsutil::check_write_target(path)?;
+    }
     let pipeline = settings::load_pipeline(&args.pipeline, env, redactor)?;
-    let resolved = PipelineSettings::resolve(&pipeline);
+    let resolved = PipelineSettings::resolve(&pipeline)?;
     let remote = settings::remote_options(&args.registry, redactor)?;
     let _lock = crate::oci::layout::lock_store(&resolved.store, |holder| {
         printer.status(&format!(
@@ -43,7 +47,7 @@ pub async fn run(
         remote,
         password: settings::password_source(env, redactor),
         reporter: Arc::new(PrinterReporter(printer.clone())),
-        run_number: settings::run_number(env, &resolved.outputs),
+        run_number: settings::run_number(env, &resolved.outputs)?,
         pipeline,
     };
     printer.status(&format!(
@@ -60,7 +64,7 @@ pub async fn run(
     let json = redactor.apply(&serde_json::to_string_pretty(&report).expect("report serializes"));
     write_atomic(&resolved.outputs.join("report.json"), json.as_bytes())?;
     if let Some(path) = &args.report {
-        std::fs::write(path, &json).io_context("cannot write the run report", path)?;
+        write_atomic(path, json.as_bytes())?;
     }
     summary(printer, &report);
     Ok(report.exit())
