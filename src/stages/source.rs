@@ -46,14 +46,12 @@ pub async fn run(ctx: &RunContext) -> Result<SourceInfo> {
         .await
         .ok()
         .map(|u| strip_credentials(&u));
-    let status = git(dir, &["status", "--porcelain", "--untracked-files=normal"]).await?;
-    // cleanpipe's own OSV index cache (written next to a database kept in the repository) is
-    // derived data, not a change to the source.
-    let dirty_files: Vec<String> = status
-        .lines()
-        .filter(|l| !(l.starts_with("?? ") && l.ends_with(crate::scan::osv::CACHE_SUFFIX)))
-        .map(|l| l.get(3..).unwrap_or(l).to_string())
-        .collect();
+    let status = git_raw(
+        dir,
+        &["status", "--porcelain", "-z", "--untracked-files=normal"],
+    )
+    .await?;
+    let dirty_files = changed_paths(&status);
     let commit_time: u64 = git(dir, &["show", "-s", "--format=%ct", "HEAD"])
         .await?
         .parse()
@@ -130,7 +128,34 @@ pub fn tracked_tree(root: &Path) -> Result<Option<RepoTree>> {
     Ok(Some(RepoTree::from_ls_tree(&commit, &out.stdout)))
 }
 
+/// The paths `git status --porcelain -z` names, except cleanpipe's own OSV index cache (written
+/// next to a database kept in the repository: derived data, not a change to the source). The
+/// output is read untrimmed: the first entry's status may start with a space (` D path`).
+fn changed_paths(status: &str) -> Vec<String> {
+    let mut paths = Vec::new();
+    let mut entries = status.split('\0').filter(|e| !e.is_empty());
+    while let Some(entry) = entries.next() {
+        let (code, path) = (
+            entry.get(..2).unwrap_or(entry),
+            entry.get(3..).unwrap_or(""),
+        );
+        if code.contains('R') || code.contains('C') {
+            // A rename or copy is followed by its source path, which is no status entry.
+            entries.next();
+        }
+        if code == "??" && path.ends_with(crate::scan::osv::CACHE_SUFFIX) {
+            continue;
+        }
+        paths.push(path.to_string());
+    }
+    paths
+}
+
 async fn git(dir: &Path, args: &[&str]) -> Result<String> {
+    Ok(git_raw(dir, args).await?.trim().to_string())
+}
+
+async fn git_raw(dir: &Path, args: &[&str]) -> Result<String> {
     let out = tokio::process::Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -146,7 +171,7 @@ async fn git(dir: &Path, args: &[&str]) -> Result<String> {
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -171,7 +196,13 @@ pub fn strip_credentials(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::strip_credentials;
+    use super::{changed_paths, strip_credentials};
+
+    #[test]
+    fn porcelain_paths_keep_their_first_letter_and_skip_rename_sources() {
+        let status = " D hello.txt\0R  new name.txt\0old.txt\0?? osv/.cleanpipe-index.json\0?? x\0";
+        assert_eq!(changed_paths(status), ["hello.txt", "new name.txt", "x"]);
+    }
 
     #[test]
     fn credentials_are_stripped() {
