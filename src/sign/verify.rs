@@ -5,7 +5,9 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::oci::store::Store;
 use crate::oci::types::{Digest, Manifest};
-use crate::sign::cosign::{MAX_SIGNATURE_LAYERS, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE};
+use crate::sign::cosign::{
+    MAX_SIGNATURE_LAYERS, SIGNATURE_ANNOTATION, SIGNATURE_TYPE, SIMPLE_SIGNING_MEDIA_TYPE,
+};
 use crate::sign::keys::PublicKey;
 
 /// One check on one signature layer.
@@ -66,13 +68,26 @@ pub async fn verify_signatures(
         return Ok(report);
     };
     report.signature_manifest = Some(sig_manifest.digest.clone());
-    let manifest = Manifest::from_slice(&sig_manifest.bytes, &tag)?;
-    for (index, layer) in manifest
-        .layers
-        .iter()
-        .take(MAX_SIGNATURE_LAYERS)
-        .enumerate()
-    {
+    // Whatever is wrong with the evidence is "not verified" (exit 1), never a usage error.
+    let manifest = match Manifest::from_slice(&sig_manifest.bytes, &tag) {
+        Ok(m) => m,
+        Err(e) => {
+            report.summary = format!(
+                "the signature manifest `{tag}` ({}) in {} is malformed: {e}",
+                sig_manifest.digest,
+                store.describe()
+            );
+            return Ok(report);
+        }
+    };
+    if manifest.layers.len() > MAX_SIGNATURE_LAYERS {
+        report.summary = format!(
+            "`{tag}` holds {} signature layers, more than the {MAX_SIGNATURE_LAYERS} cosign reads; refusing to check only some of them",
+            manifest.layers.len()
+        );
+        return Ok(report);
+    }
+    for (index, layer) in manifest.layers.iter().enumerate() {
         let mut checks = Vec::new();
         let mut docker_reference = None;
         checks.push(Check {
@@ -127,6 +142,19 @@ pub async fn verify_signatures(
                 .and_then(|c| c.pointer("/critical/identity/docker-reference"))
                 .and_then(|v| v.as_str())
                 .map(String::from);
+            let kind = claims
+                .as_ref()
+                .and_then(|c| c.pointer("/critical/type"))
+                .and_then(|v| v.as_str());
+            checks.push(Check {
+                name: "payload type",
+                passed: kind == Some(SIGNATURE_TYPE),
+                detail: match kind {
+                    Some(k) if k == SIGNATURE_TYPE => k.to_string(),
+                    Some(k) => format!("`critical.type` is `{k}`, not `{SIGNATURE_TYPE}`"),
+                    None => format!("the payload has no `critical.type` `{SIGNATURE_TYPE}`"),
+                },
+            });
             checks.push(Check {
                 name: "payload names this digest",
                 passed: named.as_deref() == Some(digest.as_str()),

@@ -10,7 +10,8 @@ use crate::oci::reference::RegistryRef;
 use crate::oci::remote::{Remote, RemoteOptions};
 use crate::oci::types::{Descriptor, Digest, Manifest, MEDIA_OCI_CONFIG, MEDIA_OCI_MANIFEST};
 use crate::pipeline::template::{render, TemplateValues};
-use crate::sign::cosign::{merge_signature_layers, signature_manifest};
+use crate::sign::attest::merge_attestation_layers;
+use crate::sign::cosign::{check_layer_limit, merge_signature_layers, signature_manifest};
 use crate::stages::build::BuildOutput;
 use crate::stages::sign::SignOutput;
 use crate::stages::source::SourceInfo;
@@ -227,10 +228,18 @@ pub async fn push_signatures(
         Some((bytes, _, _)) => Manifest::from_slice(&bytes, &sig_tag)?.layers,
         None => vec![],
     };
-    let merged = merge_signature_layers(&theirs, &ours.layers);
-    if merged.len() == theirs.len() {
+    // Signatures are appended (cosign does); attestations replace this key's earlier one of the
+    // same predicate type, so re-runs do not pile up copies in the registry.
+    let merged = if suffix == "att" {
+        merge_attestation_layers(&theirs, &ours.layers)
+    } else {
+        merge_signature_layers(&theirs, &ours.layers)
+    };
+    if merged == theirs {
         return Ok(None);
     }
+    check_layer_limit(&format!("{repo}:{sig_tag}"), merged.len())?;
+    let kept = theirs.iter().filter(|t| merged.contains(t)).count();
     for layer in &ours.layers {
         if !remote.has_blob(repo, &layer.digest).await? {
             remote.push_blob_from_layout(repo, layout, layer).await?;
@@ -244,7 +253,7 @@ pub async fn push_signatures(
     remote
         .push_manifest(&repo.with_tag(&sig_tag), &manifest, MEDIA_OCI_MANIFEST)
         .await?;
-    Ok(Some(theirs.len()))
+    Ok(Some(kept))
 }
 
 /// Copy one image's blobs and manifest (by digest) from the layout to a repository. Blobs the
