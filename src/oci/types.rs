@@ -433,6 +433,33 @@ mod tests {
     }
 
     #[test]
+    fn verifying_reader_refuses_other_content_and_size() {
+        use std::io::Read;
+        let good = b"layer bytes";
+        let d = Digest::of(good);
+        let mut r = VerifyingReader::new(&good[..], &d, good.len() as u64, "layer x");
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, good);
+        r.finish().unwrap();
+        let mut bad = VerifyingReader::new(&b"layer bytez"[..], &d, 11, "layer x");
+        let err = bad.read_to_end(&mut Vec::new()).unwrap_err();
+        assert!(err
+            .to_string()
+            .contains("layer x does not match its digest"));
+        // Stopping early and finishing still reads and checks the rest.
+        let mut partial = VerifyingReader::new(&b"layer bytez"[..], &d, 11, "layer x");
+        partial.read_exact(&mut [0u8; 3]).unwrap();
+        assert!(partial.finish().is_err());
+        let mut short = VerifyingReader::new(&good[..], &d, 99, "layer x");
+        assert!(short
+            .finish()
+            .unwrap_err()
+            .to_string()
+            .contains("the manifest says 99"));
+    }
+
+    #[test]
     fn manifest_refuses_index() {
         let idx = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
         let err = Manifest::from_slice(idx, "x").unwrap_err();

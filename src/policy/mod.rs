@@ -744,3 +744,68 @@ fn valid_date(s: &str) -> bool {
     )
     .is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vuln(result: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"scanner": {"uri": "x", "result": result}})
+    }
+
+    #[test]
+    fn reads_cleanpipe_trivy_and_grype_scan_results() {
+        let r = read_scan(
+            &vuln(serde_json::json!({"findings": [{"id": "A", "severity": "high"}]})),
+            "2026-01-01",
+        )
+        .unwrap();
+        assert_eq!(r.findings[0].severity, Severity::High);
+        let r = read_scan(
+            &vuln(serde_json::json!({"Results": [{"Vulnerabilities": [
+                {"VulnerabilityID": "B", "PkgName": "p", "Severity": "CRITICAL"}]}]})),
+            "2026-01-01",
+        )
+        .unwrap();
+        assert_eq!(r.findings[0].severity, Severity::Critical);
+        let r = read_scan(
+            &vuln(
+                serde_json::json!({"matches": [{"vulnerability": {"id": "C", "severity": "Medium"},
+                "artifact": {"name": "p"}}]}),
+            ),
+            "2026-01-01",
+        )
+        .unwrap();
+        assert_eq!(r.findings[0].severity, Severity::Medium);
+    }
+
+    #[test]
+    fn unreadable_scan_results_are_errors() {
+        for bad in [
+            serde_json::json!({"scanner": {}}),
+            vuln(serde_json::json!([])),
+            vuln(serde_json::json!({"other": 1})),
+            vuln(serde_json::json!({"findings": "none"})),
+            vuln(serde_json::json!({"findings": [{"id": "A"}]})),
+            vuln(serde_json::json!({"findings": [{"id": "A", "severity": "bad"}]})),
+            vuln(serde_json::json!({"matches": {"a": 1}})),
+            vuln(serde_json::json!({"Results": [{"Vulnerabilities": 3}]})),
+        ] {
+            assert!(read_scan(&bad, "2026-01-01").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn attested_waivers_count_until_they_expire() {
+        let p = vuln(
+            serde_json::json!({"findings": [{"id": "A", "severity": "critical",
+            "waived": "ok", "waiver_expires": "2026-06-30"}]}),
+        );
+        assert!(read_scan(&p, "2026-06-30").unwrap().findings[0].waived);
+        let late = read_scan(&p, "2026-07-01").unwrap();
+        assert!(!late.findings[0].waived);
+        assert!(late.notes[0].contains("expired on 2026-06-30"));
+        // No clock given: no waiver counts.
+        assert!(!read_scan(&p, "").unwrap().findings[0].waived);
+    }
+}

@@ -273,6 +273,71 @@ mod tests {
         );
     }
 
+    fn test_key() -> SigningKey {
+        let (private, _) = crate::sign::keys::generate(b"").unwrap();
+        SigningKey::load(
+            private.as_bytes(),
+            &crate::sign::KeySource::parse("env://K"),
+            &|| Ok(zeroize::Zeroizing::new(String::new())),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn open_sorts_rejections_by_weight() {
+        let key = test_key();
+        let other = test_key();
+        let digest = Digest::of(b"image");
+        let st = statement("r", &digest, PREDICATE_SPDX, &serde_json::json!({}));
+        let env = envelope(&st, &key).unwrap();
+        assert!(open(&env, key.public_key()).is_ok());
+        assert!(matches!(
+            open(&env, other.public_key()),
+            Err(Rejection::NotThisKey(_))
+        ));
+        assert!(matches!(
+            open(b"{", key.public_key()),
+            Err(Rejection::Unreadable(_))
+        ));
+        let mut v: serde_json::Value = serde_json::from_slice(&st).unwrap();
+        v["_type"] = "https://in-toto.io/Bundle/v1".into();
+        let env = envelope(&serde_json::to_vec(&v).unwrap(), &key).unwrap();
+        assert!(
+            matches!(open(&env, key.public_key()), Err(Rejection::Invalid(m)) if m.contains("not an in-toto Statement"))
+        );
+        v["_type"] = STATEMENT_V01.into();
+        let env = envelope(&serde_json::to_vec(&v).unwrap(), &key).unwrap();
+        assert!(open(&env, key.public_key()).is_ok());
+    }
+
+    #[test]
+    fn merge_replaces_same_key_and_type_and_keeps_the_rest() {
+        let layer = |content: &[u8], ty: &str, signer: Option<&str>| {
+            let mut d = Descriptor::of(DSSE_MEDIA_TYPE, content);
+            d.annotations
+                .insert(PREDICATE_TYPE_ANNOTATION.into(), ty.into());
+            if let Some(s) = signer {
+                d.annotations.insert(SIGNER_ANNOTATION.into(), s.into());
+            }
+            d
+        };
+        let old_ours = layer(b"old", PREDICATE_SPDX, Some("sha256:k1"));
+        let theirs = layer(b"theirs", PREDICATE_SPDX, Some("sha256:k2"));
+        let cosigns = layer(b"cosign", PREDICATE_SPDX, None);
+        let other_type = layer(b"prov", PREDICATE_SLSA_PROVENANCE_V1, Some("sha256:k1"));
+        let new_ours = layer(b"new", PREDICATE_SPDX, Some("sha256:k1"));
+        let merged = merge_attestation_layers(
+            &[
+                old_ours,
+                theirs.clone(),
+                cosigns.clone(),
+                other_type.clone(),
+            ],
+            &[other_type.clone(), new_ours.clone()],
+        );
+        assert_eq!(merged, vec![theirs, cosigns, other_type, new_ours]);
+    }
+
     #[test]
     fn envelope_round_trip_and_tamper() {
         let (private, public) = crate::sign::keys::generate(b"").unwrap();

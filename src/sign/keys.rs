@@ -253,6 +253,18 @@ mod tests {
     }
 
     #[test]
+    fn fingerprint_ignores_pem_wrapping() {
+        let (_, public) = generate(b"").unwrap();
+        let a = PublicKey::from_pem(public.as_bytes(), "a").unwrap();
+        let rewrapped = public.replace('\n', "\r\n");
+        let b = PublicKey::from_pem(rewrapped.as_bytes(), "b").unwrap();
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        let (_, other) = generate(b"").unwrap();
+        let c = PublicKey::from_pem(other.as_bytes(), "c").unwrap();
+        assert_ne!(a.fingerprint(), c.fingerprint());
+    }
+
+    #[test]
     fn cosign_generated_key_signs_and_its_pub_verifies() {
         let src = KeySource::File("cosign.key".into());
         let key = SigningKey::load(

@@ -1021,3 +1021,45 @@ fn missing_config_blob_is_not_verified() {
         )],
     );
 }
+
+#[test]
+fn pipeline_waiver_is_attested_with_its_expiry_and_honoured_until_then() {
+    let repo = scratch_repo(None, &["v1"]);
+    repo.write(
+        "METADATA",
+        "Metadata-Version: 2.1\nName: leftpad\nVersion: 1.0\n",
+    );
+    repo.write(
+        "osv/HAND-W.json",
+        r#"{"id":"HAND-W","modified":"2026-01-01T00:00:00Z","database_specific":{"severity":"CRITICAL"},"affected":[{"package":{"ecosystem":"PyPI","name":"leftpad"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}]}"#,
+    );
+    repo.write(
+        "pipeline.yaml",
+        "version: 1\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: METADATA\n        dest: /usr/lib/python3/site-packages/leftpad-1.0.dist-info/METADATA\n  scan:\n    db: osv\n    fail_on: critical\n    waivers:\n      - id: HAND-W\n        reason: not reachable from the entrypoint\n        expires: \"2999-12-31\"\nsign:\n  key: cosign.key\npush:\n  tags: [v1]\n",
+    );
+    repo.commit();
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(0);
+    let digest = Digest::parse(r.last_line().rsplit('@').next().unwrap()).unwrap();
+    // The attested finding carries the waiver and its expiry ...
+    let layout = layout(&repo);
+    let scan = layers(&layout, &digest, "att")
+        .into_iter()
+        .find(|l| l.annotations[PREDICATE_TYPE_ANNOTATION] == PREDICATE_VULN)
+        .unwrap();
+    let statement = attest::open(
+        &layout.read_blob(&scan.digest).unwrap(),
+        key(&repo, "cosign").public_key(),
+    )
+    .unwrap();
+    let finding = &statement["predicate"]["scanner"]["result"]["findings"][0];
+    assert_eq!(finding["id"], "HAND-W");
+    assert_eq!(finding["waiver_expires"], "2999-12-31");
+    // ... so verify honours it today, and names the attestation it read.
+    verify(&repo, &["--fail-on", "low"])
+        .expect_code(0)
+        .expect_stderr(&format!(
+            "1 attested finding(s) in attestation layer 2 ({}), none unwaived",
+            scan.digest
+        ));
+}
