@@ -40,7 +40,7 @@ use crate::sign::attest::{self, Rejection, DSSE_MEDIA_TYPE, PREDICATE_TYPE_ANNOT
 use crate::sign::cosign::MAX_SIGNATURE_LAYERS;
 use crate::sign::keys::PublicKey;
 use crate::sign::provenance;
-use crate::sign::verify::{verify_signatures, VerifyReport};
+use crate::sign::verify::{evidence_manifest, verify_signatures, VerifyReport};
 
 /// What must hold besides a valid signature. The default requires nothing more.
 #[derive(Clone, Debug, Default)]
@@ -309,8 +309,15 @@ fn used_list(trusted: &[&Trusted]) -> String {
 async fn check_attestations(store: &Store, digest: &Digest, key: &PublicKey) -> Result<Evidence> {
     let tag = digest.cosign_tag("att");
     let mut evidence = Evidence::default();
-    let Some(found) = store.manifest_by_tag(&tag).await? else {
-        return Ok(evidence);
+    let found = match evidence_manifest(store, &tag).await? {
+        None => return Ok(evidence),
+        Some(Err(why)) => {
+            evidence.manifest_problem = Some(format!(
+                "the attestation manifest `{tag}` cannot be read: {why}"
+            ));
+            return Ok(evidence);
+        }
+        Some(Ok(found)) => found,
     };
     let manifest = match Manifest::from_slice(&found.bytes, &tag) {
         Ok(m) => m,

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::oci::store::Store;
+use crate::oci::store::{Resolved, Store};
 use crate::oci::types::{Digest, Manifest};
 use crate::sign::cosign::{
     MAX_SIGNATURE_LAYERS, SIGNATURE_ANNOTATION, SIGNATURE_TYPE, SIMPLE_SIGNING_MEDIA_TYPE,
@@ -41,6 +41,20 @@ pub struct VerifyReport {
     pub summary: String,
 }
 
+/// The `.sig`/`.att` manifest under `tag`: `None` when there is none, `Some(Err(why))` when a
+/// layout holds one that cannot be read (a corrupt blob is evidence that does not verify, not an
+/// environment failure). A registry's errors stay errors: the registry may just be down.
+pub async fn evidence_manifest(
+    store: &Store,
+    tag: &str,
+) -> Result<Option<std::result::Result<Resolved, String>>> {
+    match store.manifest_by_tag(tag).await {
+        Ok(found) => Ok(found.map(Ok)),
+        Err(e) if matches!(store, Store::Layout(_)) => Ok(Some(Err(e.to_string()))),
+        Err(e) => Err(e),
+    }
+}
+
 /// Verify the signatures of `digest` stored in `store` with `key`.
 ///
 /// Each layer is checked on its own: the payload blob hashes to the layer digest, the signature
@@ -60,12 +74,22 @@ pub async fn verify_signatures(
         verified: false,
         summary: String::new(),
     };
-    let Some(sig_manifest) = store.manifest_by_tag(&tag).await? else {
-        report.summary = format!(
-            "no signatures: `{tag}` does not exist in {}",
-            store.describe()
-        );
-        return Ok(report);
+    let sig_manifest = match evidence_manifest(store, &tag).await? {
+        None => {
+            report.summary = format!(
+                "no signatures: `{tag}` does not exist in {}",
+                store.describe()
+            );
+            return Ok(report);
+        }
+        Some(Err(why)) => {
+            report.summary = format!(
+                "the signature manifest `{tag}` in {} cannot be read: {why}",
+                store.describe()
+            );
+            return Ok(report);
+        }
+        Some(Ok(found)) => found,
     };
     report.signature_manifest = Some(sig_manifest.digest.clone());
     // Whatever is wrong with the evidence is "not verified" (exit 1), never a usage error.

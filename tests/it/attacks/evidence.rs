@@ -349,6 +349,33 @@ fn malformed_signature_manifest_is_not_verified_exit_1() {
     assert_not_verified(&verify(&repo, &[]), &["is malformed"]);
 }
 
+#[test]
+fn corrupt_signature_and_attestation_manifest_blobs_are_not_verified() {
+    let (repo, digest) = built();
+    let layout = layout(&repo);
+    let att = layout
+        .resolve_tag(&digest.cosign_tag("att"))
+        .unwrap()
+        .unwrap();
+    std::fs::write(layout.blob_path(&att.digest), b"{}").unwrap();
+    assert_not_verified(
+        &verify(&repo, &[]),
+        &[
+            "policy [FAIL] attestations: the attestation manifest",
+            "is corrupt",
+        ],
+    );
+    let sig = layout
+        .resolve_tag(&digest.cosign_tag("sig"))
+        .unwrap()
+        .unwrap();
+    std::fs::write(layout.blob_path(&sig.digest), b"{}").unwrap();
+    assert_not_verified(
+        &verify(&repo, &[]),
+        &["the signature manifest", "cannot be read", "is corrupt"],
+    );
+}
+
 // ---- attestations -----------------------------------------------------------------------
 
 #[test]
@@ -982,6 +1009,17 @@ fn corrupt_layer_blob_is_noticed_by_verify_sbom_and_scan() {
     repo.cleanpipe(&["scan", LAYOUT, "--db", "osv"])
         .expect_code(3)
         .expect_stderr(&needle);
+    // An external scanner is never handed the damaged layer (checked before it would run).
+    let r = repo.cleanpipe(&[
+        "scan",
+        LAYOUT,
+        "--scanner",
+        "trivy",
+        "--scanner-path",
+        "/nonexistent/trivy",
+    ]);
+    r.expect_code(3).expect_stderr(&needle);
+    assert!(!r.stderr.contains("not found"), "{}", r.stderr);
 }
 
 #[test]
