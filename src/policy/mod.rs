@@ -132,15 +132,18 @@ pub async fn verify_image(
     let evidence = check_attestations(&store, &resolved.digest, key).await?;
     let mut checks = Vec::new();
     if let Store::Layout(layout) = &store {
-        checks.push(check_image_blobs(layout, &resolved));
+        // Hashing every layer is blocking work.
+        let (layout, image) = (layout.clone(), resolved.clone());
+        checks.push(
+            tokio::task::spawn_blocking(move || check_image_blobs(&layout, &image))
+                .await
+                .map_err(|e| {
+                    crate::Error::environment(format!("checking the image blobs failed: {e}"))
+                })?,
+        );
     }
     if let Some(problem) = &evidence.manifest_problem {
-        checks.push(PolicyCheck {
-            name: "attestations",
-            passed: false,
-            detail: problem.clone(),
-            attestations: vec![],
-        });
+        checks.push(check("attestations", false, problem.clone(), vec![]));
     }
     let (provenance_checks, claims) = evaluate_provenance(policy, &evidence);
     checks.extend(provenance_checks);
@@ -161,12 +164,7 @@ pub async fn verify_image(
 /// match their digests (streamed, so big layers cost time, not memory). A registry serves blobs
 /// by digest and cleanpipe checks them whenever it downloads one.
 fn check_image_blobs(layout: &Layout, resolved: &Resolved) -> PolicyCheck {
-    let fail = |detail: String| PolicyCheck {
-        name: "image blobs",
-        passed: false,
-        detail,
-        attestations: vec![],
-    };
+    let fail = |detail: String| check("image blobs", false, detail, vec![]);
     let value: serde_json::Value = match serde_json::from_slice(&resolved.bytes) {
         Ok(v) => v,
         Err(e) => return fail(format!("the image manifest is not JSON: {e}")),
@@ -174,12 +172,12 @@ fn check_image_blobs(layout: &Layout, resolved: &Resolved) -> PolicyCheck {
     if value.get("manifests").is_some() {
         // An index: its child manifests are what deploys; their blobs are checked when each
         // platform image is verified.
-        return PolicyCheck {
-            name: "image blobs",
-            passed: true,
-            detail: "an index; verify each platform image for its blobs".into(),
-            attestations: vec![],
-        };
+        return check(
+            "image blobs",
+            true,
+            "an index; verify each platform image for its blobs".into(),
+            vec![],
+        );
     }
     let manifest = match Manifest::from_slice(&resolved.bytes, &resolved.digest.to_string()) {
         Ok(m) => m,
@@ -197,15 +195,15 @@ fn check_image_blobs(layout: &Layout, resolved: &Resolved) -> PolicyCheck {
             return fail(format!("layer {index} ({}): {e}", layer.digest));
         }
     }
-    PolicyCheck {
-        name: "image blobs",
-        passed: true,
-        detail: format!(
+    check(
+        "image blobs",
+        true,
+        format!(
             "config and {} layer(s) match their digests",
             manifest.layers.len()
         ),
-        attestations: vec![],
-    }
+        vec![],
+    )
 }
 
 /// An attestation that verified with the key.
@@ -244,12 +242,7 @@ impl Evidence {
         name: &'static str,
         what: &str,
     ) -> std::result::Result<Vec<&Trusted>, PolicyCheck> {
-        let fail = |name: &'static str, detail: String, used: Vec<UsedAttestation>| PolicyCheck {
-            name,
-            passed: false,
-            detail,
-            attestations: used,
-        };
+        let fail = |name, detail, used| check(name, false, detail, used);
         if let Some(problem) = &self.manifest_problem {
             return Err(fail(name, problem.clone(), vec![]));
         }
