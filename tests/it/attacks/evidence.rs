@@ -796,6 +796,33 @@ fn more_than_1000_attestation_layers_is_not_verified() {
 }
 
 #[test]
+fn attesting_refuses_to_pass_1000_layers_and_writes_nothing() {
+    let (repo, digest) = built();
+    let layout = layout(&repo);
+    let mut l = layers(&layout, &digest, "att");
+    // Another signer's piled-up layers of a type this run does not replace.
+    let mut filler = Descriptor::of(DSSE_MEDIA_TYPE, b"{}");
+    filler.annotations.insert(
+        PREDICATE_TYPE_ANNOTATION.into(),
+        "https://example.com/x".into(),
+    );
+    layout.write_blob(b"{}").unwrap();
+    l.extend(std::iter::repeat_n(filler, 997));
+    set_layers(&layout, &digest, "att", l);
+    let before = layout.resolve_tag(&digest.cosign_tag("att")).unwrap();
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(1)
+        .expect_stderr(
+            "would hold 1001 layers, more than the 1000 cosign accepts; nothing was written",
+        )
+        .expect_stderr("hint: remove stale signatures or attestations");
+    assert_eq!(
+        layout.resolve_tag(&digest.cosign_tag("att")).unwrap(),
+        before
+    );
+}
+
+#[test]
 fn verify_names_the_attestation_it_used() {
     let (repo, digest) = built();
     let layout = layout(&repo);
