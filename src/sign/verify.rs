@@ -58,7 +58,9 @@ pub async fn evidence_manifest(
 /// Verify the signatures of `digest` stored in `store` with `key`.
 ///
 /// Each layer is checked on its own: the payload blob hashes to the layer digest, the signature
-/// verifies over the payload with `key`, and the payload names exactly `digest`. The payload's
+/// verifies over the payload with `key`, the payload's `critical.type` is cosign's image
+/// signature type, and the payload names exactly `digest`. A manifest that cannot be read or
+/// holds more layers than cosign reads verifies nothing. The payload's
 /// `docker-reference` is reported but not required to match (cosign does the same).
 pub async fn verify_signatures(
     store: &Store,
