@@ -273,7 +273,7 @@ pub(crate) fn corrupt_layer(
     why: &str,
 ) -> Error {
     Error::environment(format!(
-        "layer {index} ({}) of the image is corrupt: {why}",
+        "layer {index} ({}) of the image is corrupt or unreadable: {why}",
         layer.digest
     ))
     .with_hint(format!(
