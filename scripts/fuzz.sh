@@ -10,6 +10,10 @@ STATUS=${DPKG_STATUS:-/var/lib/dpkg/status}
 OSV=${OSV:-$ROOT/../shared/fixtures/osv}
 cd "$ROOT/fuzz"
 mkdir -p corpus/dpkg_status corpus/osv_record corpus/versions corpus/embedded_formats
+mkdir -p corpus/evidence
+printf '%s' '{"payloadType":"application/vnd.in-toto+json","payload":"eyJfdHlwZSI6Imh0dHBzOi8vaW4tdG90by5pby9TdGF0ZW1lbnQvdjEifQ==","signatures":[{"keyid":"","sig":"MEUCIQD="}]}' > corpus/evidence/dsse
+printf '%s' '{"SchemaVersion":2,"Results":[{"Target":"x","Type":"debian","Vulnerabilities":[{"VulnerabilityID":"CVE-1","PkgName":"p","Severity":"HIGH"}]}]}' > corpus/evidence/trivy
+printf '%s' '{"matches":[{"vulnerability":{"id":"CVE-1","severity":"High"},"artifact":{"name":"p"}}]}' > corpus/evidence/grype
 cp "$STATUS" corpus/dpkg_status/seed-status 2>/dev/null || true
 find "$OSV" -name '*.json' ! -name '.*' -exec cp {} corpus/osv_record/ \;
 printf '1.0~rc1\n1.0' > corpus/versions/a
@@ -22,7 +26,7 @@ if [[ -n "${RPMDB:-}" && -f "$RPMDB" ]]; then
     cp "$RPMDB" corpus/embedded_formats/seed-rpmdb.sqlite
 fi
 status=0
-for target in dpkg_status versions osv_record embedded_formats; do
+for target in dpkg_status versions osv_record embedded_formats evidence; do
     echo "== $target ($SECONDS_PER_TARGET s)"
     log=$(mktemp)
     if ! RUSTC_BOOTSTRAP=1 cargo fuzz run -s none "$target" "corpus/$target" -- \
