@@ -40,8 +40,15 @@ pub async fn copy(args: &CopyArgs, printer: &Printer, redactor: &Redactor) -> Re
         crate::stages::publish::copy_image(&layout, &remote, &dst, &resolved.descriptor()).await?;
     // Signatures and attestations travel with the image, before the tag.
     for suffix in ["sig", "att"] {
-        crate::stages::publish::push_signatures(&layout, &remote, &dst, &resolved.digest, suffix)
-            .await?;
+        crate::stages::publish::push_signatures(
+            &layout,
+            &remote,
+            &dst,
+            &resolved.digest,
+            suffix,
+            None,
+        )
+        .await?;
     }
     if let Some(tag) = &dst.tag {
         remote

@@ -1128,3 +1128,57 @@ fn pipeline_waiver_is_attested_with_its_expiry_and_honoured_until_then() {
             scan.digest
         ));
 }
+
+#[test]
+fn rerun_cleans_up_attestations_piled_up_before_the_signer_annotation() {
+    let Some(registry) = registry() else { return };
+    let name = unique("attacks/legacy-pile");
+    let repo = scratch_repo(Some(&format!("{registry}/{name}")), &["v1"]);
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(0);
+    let digest = Digest::parse(r.last_line().rsplit('@').next().unwrap()).unwrap();
+    let layout = layout(&repo);
+    let k = key(&repo, "cosign");
+    let strip = |l: Vec<Descriptor>| -> Vec<Descriptor> {
+        l.into_iter()
+            .map(|mut d| {
+                d.annotations.remove(SIGNER_ANNOTATION);
+                d
+            })
+            .collect()
+    };
+    let ours = layers(&layout, &digest, "att");
+    // What an older cleanpipe left behind: two copies of each attestation, unannotated.
+    set_layers(&layout, &digest, "att", strip(ours.clone()));
+    repo.cleanpipe(&["copy", LAYOUT, &format!("{registry}/{name}:v1")])
+        .expect_code(0);
+    let again: Vec<Descriptor> = ours
+        .iter()
+        .map(|d| {
+            let ty = d.annotations[PREDICATE_TYPE_ANNOTATION].clone();
+            let st = attest::open(&layout.read_blob(&d.digest).unwrap(), k.public_key()).unwrap();
+            signed_att(&layout, &digest, &ty, st["predicate"].clone(), &k)
+        })
+        .collect();
+    set_layers(&layout, &digest, "att", strip(again));
+    repo.cleanpipe(&["copy", LAYOUT, &format!("{registry}/{name}:v1")])
+        .expect_code(0);
+    assert_eq!(registry_att(&registry, &name, &digest).layers.len(), 6);
+    // The pipeline knows its key: a re-run replaces every copy this key signed.
+    set_layers(&layout, &digest, "att", ours);
+    repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0);
+    let att = registry_att(&registry, &name, &digest);
+    assert_eq!(
+        types_of(&att.layers),
+        vec![
+            "https://cyclonedx.org/bom".to_string(),
+            "https://slsa.dev/provenance/v1".to_string(),
+            "https://spdx.dev/Document".to_string(),
+        ]
+    );
+    assert!(att
+        .layers
+        .iter()
+        .all(|l| l.annotations.contains_key(SIGNER_ANNOTATION)));
+}
