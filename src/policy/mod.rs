@@ -76,9 +76,22 @@ pub struct AttestationCheck {
     pub digest: Digest,
     pub predicate_type: String,
     pub verified: bool,
-    /// `verified`, `unreadable`, `not-this-key` or `invalid` (see the module docs).
-    pub outcome: &'static str,
+    pub outcome: Outcome,
     pub detail: String,
+}
+
+/// How one attestation layer weighs in the verdict (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Signed with the key and about this image: evidence.
+    Verified,
+    /// Not a readable DSSE envelope: fails a requirement on its annotated type.
+    Unreadable,
+    /// Another key's (or nobody's): listed, neither helps nor blocks.
+    NotThisKey,
+    /// Signed with the key but wrong for this image: fails requirements on its types.
+    Invalid,
 }
 
 /// An attestation a policy check read.
@@ -346,10 +359,10 @@ async fn check_attestations(store: &Store, digest: &Digest, key: &PublicKey) -> 
             predicate_type: annotated.clone(),
             verified: outcome.is_ok(),
             outcome: match &outcome {
-                Ok(_) => "verified",
-                Err((Rejection::Unreadable(_), _)) => "unreadable",
-                Err((Rejection::NotThisKey(_), _)) => "not-this-key",
-                Err((Rejection::Invalid(_), _)) => "invalid",
+                Ok(_) => Outcome::Verified,
+                Err((Rejection::Unreadable(_), _)) => Outcome::Unreadable,
+                Err((Rejection::NotThisKey(_), _)) => Outcome::NotThisKey,
+                Err((Rejection::Invalid(_), _)) => Outcome::Invalid,
             },
             detail: match &outcome {
                 Ok(_) => format!("signed by {}", key.name()),
