@@ -103,7 +103,7 @@ pub struct UsedAttestation {
 
 impl std::fmt::Display for UsedAttestation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "attestation layer {} ({})", self.layer, self.digest)
+        write!(f, "attestation layer {}, {}", self.layer, self.digest)
     }
 }
 

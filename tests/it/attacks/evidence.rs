@@ -475,7 +475,7 @@ fn our_attestation_about_another_subject_fails_even_beside_a_good_one() {
         &[
             &format!("the statement is not about {digest}"),
             &format!(
-                "policy [FAIL] provenance: attestation layer 4 ({})",
+                "policy [FAIL] provenance: attestation layer 4, {}",
                 stray.digest
             ),
             "fails its own check",
@@ -621,7 +621,7 @@ fn scan_findings_of_unexpected_type_fail_instead_of_reading_as_zero() {
             &verify(&repo, &["--fail-on", "critical"]),
             &[
                 &format!(
-                    "policy [FAIL] vulnerabilities: attestation layer 1 ({}) holds a scan result cleanpipe cannot read",
+                    "policy [FAIL] vulnerabilities: attestation layer 1, {} holds a scan result cleanpipe cannot read",
                     scan.digest
                 ),
                 why,
@@ -694,7 +694,7 @@ fn two_trusted_scans_all_must_pass() {
     assert_eq!(vulns["passed"], false);
     assert_eq!(vulns["attestations"].as_array().unwrap().len(), 2);
     assert!(vulns["detail"].as_str().unwrap().contains(&format!(
-        "CVE-9 (critical) in p 1 (attestation layer 4 ({}))",
+        "CVE-9 (critical) in p 1 (attestation layer 4, {})",
         bad.digest
     )));
 }
@@ -834,7 +834,7 @@ fn verify_names_the_attestation_it_used() {
         .unwrap();
     let r = verify(&repo, &["--require-provenance"]);
     r.expect_code(0).expect_stderr(&format!(
-        "policy [ok] provenance: SLSA v1 provenance by https://cleanpipe.dev/builders/cli/v1 (attestation layer {index} ({}))",
+        "policy [ok] provenance: SLSA v1 provenance by https://cleanpipe.dev/builders/cli/v1 (attestation layer {index}, {})",
         prov.digest
     ));
     let (_, v) = verify_json(&repo, &["--require-provenance"]);
@@ -940,7 +940,7 @@ fn three_reruns_leave_one_attestation_per_type_in_registry_and_layout() {
     ])
     .expect_code(0)
     .expect_stderr(&format!(
-        "(attestation layer {prov} ({}))",
+        "(attestation layer {prov}, {})",
         att.layers[prov].digest
     ));
 }
@@ -1124,7 +1124,7 @@ fn pipeline_waiver_is_attested_with_its_expiry_and_honoured_until_then() {
     verify(&repo, &["--fail-on", "low"])
         .expect_code(0)
         .expect_stderr(&format!(
-            "1 attested finding(s) in attestation layer 2 ({}), none unwaived",
+            "1 attested finding(s) in attestation layer 2, {}, none unwaived",
             scan.digest
         ));
 }
