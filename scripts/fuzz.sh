@@ -14,6 +14,9 @@ cd "$ROOT/fuzz"
 TARGETS=$(sed -n 's/^name = "\(.*\)"$/\1/p' Cargo.toml | grep -v '^cleanpipe-fuzz$')
 for target in $TARGETS; do mkdir -p "corpus/$target"; done
 export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-$ROOT/fuzz/target}
+printf '%s' '{"payloadType":"application/vnd.in-toto+json","payload":"eyJfdHlwZSI6Imh0dHBzOi8vaW4tdG90by5pby9TdGF0ZW1lbnQvdjEifQ==","signatures":[{"keyid":"","sig":"MEUCIQD="}]}' > corpus/evidence/dsse
+printf '%s' '{"SchemaVersion":2,"Results":[{"Target":"x","Type":"debian","Vulnerabilities":[{"VulnerabilityID":"CVE-1","PkgName":"p","Severity":"HIGH"}]}]}' > corpus/evidence/trivy
+printf '%s' '{"matches":[{"vulnerability":{"id":"CVE-1","severity":"High"},"artifact":{"name":"p"}}]}' > corpus/evidence/grype
 cp "$STATUS" corpus/dpkg_status/seed-status 2>/dev/null || true
 find "$OSV" -name '*.json' ! -name '.*' -exec cp {} corpus/osv_record/ \;
 printf '1.0~rc1\n1.0' > corpus/versions/a

@@ -93,6 +93,21 @@ impl Layout {
         })
     }
 
+    /// Open a blob for streaming through a reader that fails at the end of the stream when the
+    /// content does not match `desc`'s digest and size (layers are too big to check up front).
+    pub fn open_verified_blob(
+        &self,
+        desc: &Descriptor,
+    ) -> Result<crate::oci::types::VerifyingReader<io::BufReader<File>>> {
+        let file = self.open_blob(&desc.digest)?;
+        Ok(crate::oci::types::VerifyingReader::new(
+            io::BufReader::with_capacity(256 * 1024, file),
+            &desc.digest,
+            desc.size,
+            format!("blob {} in `{}`", desc.digest, self.root.display()),
+        ))
+    }
+
     /// Read a small blob (manifest, config, payload) whole, checking its digest.
     pub fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
         let file = self.open_blob(digest)?;

@@ -322,6 +322,79 @@ impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
     }
 }
 
+/// A reader that hashes and counts what it reads and, at the end of the stream, refuses content
+/// whose digest or size differs from the descriptor's: every byte of a layer that reaches a
+/// decompressor or cataloguer is checked against the digest the manifest names.
+pub struct VerifyingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    read: u64,
+    expected: Digest,
+    size: u64,
+    /// What the stream is, for the error (e.g. `layer sha256:… in `DIR``).
+    what: String,
+    checked: bool,
+}
+
+impl<R: std::io::Read> VerifyingReader<R> {
+    pub fn new(inner: R, expected: &Digest, size: u64, what: impl Into<String>) -> Self {
+        VerifyingReader {
+            inner,
+            hasher: Sha256::new(),
+            read: 0,
+            expected: expected.clone(),
+            size,
+            what: what.into(),
+            checked: false,
+        }
+    }
+
+    /// Read what is left and check digest and size; an error says what differs.
+    pub fn finish(&mut self) -> std::io::Result<()> {
+        std::io::copy(self, &mut std::io::sink())?;
+        self.check()
+    }
+
+    fn check(&mut self) -> std::io::Result<()> {
+        if self.checked {
+            return Ok(());
+        }
+        self.checked = true;
+        let got = Digest::from_hasher(std::mem::take(&mut self.hasher));
+        if got != self.expected {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{} does not match its digest: the content hashes to {got} ({} bytes, the manifest says {})",
+                    self.what, self.read, self.size
+                ),
+            ));
+        }
+        if self.read != self.size {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{} is {} bytes, the manifest says {}",
+                    self.what, self.read, self.size
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for VerifyingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.read += n as u64;
+        if n == 0 && !buf.is_empty() {
+            self.check()?;
+        }
+        Ok(n)
+    }
+}
+
 /// The `mediaType` a manifest declares about itself, if any.
 pub fn declared_media_type(bytes: &[u8]) -> Option<String> {
     serde_json::from_slice::<serde_json::Value>(bytes)
@@ -357,6 +430,33 @@ mod tests {
         );
         assert_eq!(Digest::parse(d.as_str()).unwrap(), d);
         assert_eq!(d.cosign_tag("sig"), format!("sha256-{}.sig", d.hex()));
+    }
+
+    #[test]
+    fn verifying_reader_refuses_other_content_and_size() {
+        use std::io::Read;
+        let good = b"layer bytes";
+        let d = Digest::of(good);
+        let mut r = VerifyingReader::new(&good[..], &d, good.len() as u64, "layer x");
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, good);
+        r.finish().unwrap();
+        let mut bad = VerifyingReader::new(&b"layer bytez"[..], &d, 11, "layer x");
+        let err = bad.read_to_end(&mut Vec::new()).unwrap_err();
+        assert!(err
+            .to_string()
+            .contains("layer x does not match its digest"));
+        // Stopping early and finishing still reads and checks the rest.
+        let mut partial = VerifyingReader::new(&b"layer bytez"[..], &d, 11, "layer x");
+        partial.read_exact(&mut [0u8; 3]).unwrap();
+        assert!(partial.finish().is_err());
+        let mut short = VerifyingReader::new(&good[..], &d, 99, "layer x");
+        assert!(short
+            .finish()
+            .unwrap_err()
+            .to_string()
+            .contains("the manifest says 99"));
     }
 
     #[test]

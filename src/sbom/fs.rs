@@ -48,35 +48,52 @@ impl ImageFs {
         wanted: &dyn Fn(&str) -> bool,
     ) -> Result<Self> {
         let mut fs = ImageFs::default();
-        for layer in &manifest.layers {
-            let file = layout.open_blob(&layer.digest)?;
-            let compressed = layer.size;
-            let reader: Box<dyn Read> = if layer.media_type.ends_with("gzip") {
-                Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)))
-            } else if layer.media_type.ends_with(".tar") || layer.media_type.ends_with("diff.tar") {
-                Box::new(file)
-            } else {
+        for (index, layer) in manifest.layers.iter().enumerate() {
+            if !readable_layer_type(&layer.media_type) {
                 return Err(Error::usage(format!(
                     "layer {} has media type `{}`, which cleanpipe cannot read",
                     layer.digest, layer.media_type
                 )));
+            }
+            let mut verified = layout.open_verified_blob(layer)?;
+            let outcome = fs.read_layer(&mut verified, layer, wanted);
+            // Whatever the decompressor or tar said, a digest mismatch is the real story.
+            let integrity = verified.finish();
+            let failure = match (integrity, outcome) {
+                (Err(e), _) => Some(format!("{e}")),
+                (Ok(()), Err(e)) => Some(format!("it does not decompress or is not a tar: {e}")),
+                (Ok(()), Ok(())) => None,
             };
-            // A gzip bomb stops here: expansion is bounded relative to the compressed size.
-            let limit = compressed.saturating_mul(200).saturating_add(1 << 30);
-            let bounded = Bounded {
-                inner: reader,
-                left: limit,
-                digest: layer.digest.clone(),
-            };
-            fs.apply_layer(bounded, &layer.digest, wanted)
-                .map_err(|e| {
-                    Error::usage(format!(
-                        "layer {} is corrupt or unreadable: {e}",
-                        layer.digest
-                    ))
-                })?;
+            if let Some(why) = failure {
+                return Err(corrupt_layer(layout, index, layer, &why));
+            }
         }
         Ok(fs)
+    }
+
+    /// Apply one layer read from `raw` (its compressed bytes), then read the layer to its end
+    /// so gzip's own checksum and the digest check see every byte.
+    fn read_layer(
+        &mut self,
+        raw: &mut dyn Read,
+        layer: &crate::oci::types::Descriptor,
+        wanted: &dyn Fn(&str) -> bool,
+    ) -> Result<(), std::io::Error> {
+        let reader: Box<dyn Read + '_> = if layer.media_type.ends_with("gzip") {
+            Box::new(flate2::read::GzDecoder::new(raw))
+        } else {
+            Box::new(raw)
+        };
+        // A gzip bomb stops here: expansion is bounded relative to the compressed size.
+        let limit = layer.size.saturating_mul(200).saturating_add(1 << 30);
+        let mut bounded = Bounded {
+            inner: reader,
+            left: limit,
+            digest: layer.digest.clone(),
+        };
+        self.apply_layer(&mut bounded, &layer.digest, wanted)?;
+        std::io::copy(&mut bounded, &mut std::io::sink())?;
+        Ok(())
     }
 
     fn apply_layer(
@@ -245,6 +262,29 @@ impl ImageFs {
         }
         None
     }
+}
+
+/// The error for a layer whose blob does not match its digest or does not unpack: an I/O
+/// integrity failure (exit 3), never an empty file system.
+pub(crate) fn corrupt_layer(
+    layout: &Layout,
+    index: usize,
+    layer: &crate::oci::types::Descriptor,
+    why: &str,
+) -> Error {
+    Error::environment(format!(
+        "layer {index} ({}) of the image is corrupt or unreadable: {why}",
+        layer.digest
+    ))
+    .with_hint(format!(
+        "the blob `{}` is damaged or truncated; delete it and pull or build the image again",
+        layout.blob_path(&layer.digest).display()
+    ))
+}
+
+/// Layer media types [`ImageFs::read`] can unpack: tar, or tar+gzip.
+fn readable_layer_type(media_type: &str) -> bool {
+    media_type.ends_with("gzip") || media_type.ends_with(".tar") || media_type.ends_with("diff.tar")
 }
 
 /// Strip `./` and `/`; refuse `..` escapes.

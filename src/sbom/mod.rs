@@ -37,6 +37,13 @@ pub fn catalog_image(layout: &Layout, manifest: &Manifest) -> Result<Catalog> {
         .ok()
         .and_then(|b| serde_json::from_slice::<Catalog>(&b).ok())
     {
+        // A cached catalog is only as good as the layers it came from: check they still match.
+        for (index, layer) in manifest.layers.iter().enumerate() {
+            layout
+                .open_verified_blob(layer)?
+                .finish()
+                .map_err(|e| fs::corrupt_layer(layout, index, layer, &e.to_string()))?;
+        }
         return Ok(c);
     }
     let fs = fs::ImageFs::read(layout, manifest, &catalog::wanted)?;

@@ -117,12 +117,24 @@ pub async fn run(
             Tool::Grype => "check that grype has a vulnerability database (`grype db status`)",
         }));
     }
-    let parsed = match tool {
-        Tool::Trivy => parse_trivy(&out.stdout, image.manifest, image.diff_ids),
-        Tool::Grype => parse_grype(&out.stdout, image.manifest, image.diff_ids),
-    };
-    parsed
+    parse_report(tool, &out.stdout, &image.manifest.layers, image.diff_ids)
         .map_err(|e| Error::environment(format!("cannot read the JSON report of `{program}`: {e}")))
+}
+
+/// Read a trivy (`--format json`) or grype (`-o json`) report. `layers` and `diff_ids` map the
+/// scanner's layer ids back to layer digests; pass empty slices when the image is not at hand
+/// (a report inside an attestation). A field of an unexpected type is an error, never zero
+/// findings.
+pub fn parse_report(
+    tool: Tool,
+    json: &[u8],
+    layers: &[Descriptor],
+    diff_ids: &[Digest],
+) -> std::result::Result<ExternalReport, String> {
+    match tool {
+        Tool::Trivy => parse_trivy(json, layers, diff_ids),
+        Tool::Grype => parse_grype(json, layers, diff_ids),
+    }
 }
 
 /// A temporary OCI layout holding only `image`, tagged `scan`. Blobs are hard links where the
@@ -141,6 +153,16 @@ fn single_image_layout(image: &Image<'_>) -> Result<tempfile::TempDir> {
         .tempdir_in(&parent)
         .map_err(|e| Error::io("cannot create a scratch layout in", &parent, e))?;
     let target = Layout::create(dir.path())?;
+    // The scanner would read a damaged layer as "nothing there": check every layer first.
+    for (index, layer) in image.manifest.layers.iter().enumerate() {
+        image
+            .layout
+            .open_verified_blob(layer)?
+            .finish()
+            .map_err(|e| {
+                crate::sbom::fs::corrupt_layer(image.layout, index, layer, &e.to_string())
+            })?;
+    }
     let mut blobs: Vec<&Digest> = vec![image.digest, &image.manifest.config.digest];
     blobs.extend(image.manifest.layers.iter().map(|l| &l.digest));
     for digest in blobs {
@@ -163,19 +185,19 @@ fn single_image_layout(image: &Image<'_>) -> Result<tempfile::TempDir> {
 /// The layer a scanner names, by compressed digest or by diff id (`diff_ids` are the image
 /// config's, in layer order).
 fn layer_of(
-    manifest: &Manifest,
+    layers: &[Descriptor],
     diff_ids: &[Digest],
     digest: Option<&str>,
     diff_id: Option<&str>,
 ) -> Option<Digest> {
     if let Some(d) = digest.and_then(|d| Digest::parse(d).ok()) {
-        if manifest.layers.iter().any(|l| l.digest == d) {
+        if layers.iter().any(|l| l.digest == d) {
             return Some(d);
         }
     }
     let diff = diff_id.and_then(|d| Digest::parse(d).ok())?;
     let i = diff_ids.iter().position(|d| *d == diff)?;
-    manifest.layers.get(i).map(|l| l.digest.clone())
+    layers.get(i).map(|l| l.digest.clone())
 }
 
 fn kind_of(scanner_type: &str) -> Kind {
@@ -195,7 +217,7 @@ fn kind_of(scanner_type: &str) -> Kind {
 
 fn parse_trivy(
     json: &[u8],
-    manifest: &Manifest,
+    layers: &[Descriptor],
     diff_ids: &[Digest],
 ) -> std::result::Result<ExternalReport, String> {
     #[derive(Deserialize)]
@@ -295,15 +317,11 @@ fn parse_trivy(
                     .map(|p| format!("/{}", p.trim_start_matches('/')))
                     .unwrap_or_default(),
                 layer: v.layer.as_ref().and_then(|l| {
-                    layer_of(
-                        manifest,
-                        diff_ids,
-                        l.digest.as_deref(),
-                        l.diff_id.as_deref(),
-                    )
+                    layer_of(layers, diff_ids, l.digest.as_deref(), l.diff_id.as_deref())
                 }),
                 summary: v.title.clone().unwrap_or_default(),
                 waived: None,
+                waiver_expires: None,
             });
         }
     }
@@ -320,17 +338,17 @@ fn parse_trivy(
 
 fn parse_grype(
     json: &[u8],
-    manifest: &Manifest,
+    layers: &[Descriptor],
     diff_ids: &[Digest],
 ) -> std::result::Result<ExternalReport, String> {
     #[derive(Deserialize)]
     struct Report {
         matches: Vec<Match>,
         #[serde(default)]
-        descriptor: Option<Descriptor>,
+        descriptor: Option<ToolDescriptor>,
     }
     #[derive(Deserialize)]
-    struct Descriptor {
+    struct ToolDescriptor {
         #[serde(default)]
         version: String,
     }
@@ -420,9 +438,10 @@ fn parse_grype(
                 .max_by(|a, b| a.total_cmp(b)),
             purl: a.purl.clone(),
             location: location.map(|l| l.path.clone()).unwrap_or_default(),
-            layer: location.and_then(|l| layer_of(manifest, diff_ids, None, l.layer_id.as_deref())),
+            layer: location.and_then(|l| layer_of(layers, diff_ids, None, l.layer_id.as_deref())),
             summary: m.vulnerability.description.clone().unwrap_or_default(),
             waived: None,
+            waiver_expires: None,
         });
     }
     packages.sort();
@@ -471,7 +490,7 @@ mod tests {
                   "Severity":"CRITICAL","VendorIDs":["DSA-1"],"Layer":{{"Digest":"{}"}},"PkgIdentifier":{{"PURL":"pkg:deb/debian/zlib1g"}}}}]}}]}}"#,
             diff_ids[1], manifest.layers[0].digest
         );
-        let r = parse_trivy(json.as_bytes(), &manifest, &diff_ids).unwrap();
+        let r = parse_trivy(json.as_bytes(), &manifest.layers, &diff_ids).unwrap();
         assert_eq!(r.packages, 3);
         assert_eq!(r.scanner, "trivy");
         let f = &r.findings[0];
@@ -489,7 +508,7 @@ mod tests {
         );
         assert_eq!(z.aliases, vec!["DSA-1"]);
         assert_eq!(z.layer.as_ref(), Some(&manifest.layers[0].digest));
-        assert!(parse_trivy(b"{not json", &manifest, &diff_ids).is_err());
+        assert!(parse_trivy(b"{not json", &manifest.layers, &diff_ids).is_err());
     }
 
     #[test]
@@ -504,7 +523,7 @@ mod tests {
               "descriptor":{{"name":"grype","version":"0.80.0"}}}}"#,
             diff_ids[0]
         );
-        let r = parse_grype(json.as_bytes(), &manifest, &diff_ids).unwrap();
+        let r = parse_grype(json.as_bytes(), &manifest.layers, &diff_ids).unwrap();
         assert_eq!(r.scanner, "grype 0.80.0");
         assert_eq!(r.packages, 2);
         let f = &r.findings[0];

@@ -92,6 +92,10 @@ pub struct Finding {
     pub summary: String,
     /// The reason of the waiver that covers this finding, if one applies.
     pub waived: Option<String>,
+    /// That waiver's expiry (`YYYY-MM-DD`), so a verifier reading an attested scan later can
+    /// stop honouring it once it has expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiver_expires: Option<String>,
 }
 
 fn ecosystem_of(p: &Package, catalog: &Catalog) -> Option<(String, String, String, Scheme)> {
@@ -302,6 +306,7 @@ pub fn match_catalog(catalog: &Catalog, db: &Database) -> Vec<Finding> {
                     layer: Some(p.layer.clone()),
                     summary: adv.summary.clone(),
                     waived: None,
+                    waiver_expires: None,
                 });
             }
         }
@@ -365,6 +370,7 @@ pub fn gate(
             let pkg_matches = w.package.as_ref().is_none_or(|p| p == &f.package);
             if id_matches && pkg_matches {
                 f.waived = Some(w.reason.clone());
+                f.waiver_expires = Some(w.expires.clone());
             }
         }
     }

@@ -5,17 +5,23 @@
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::oci::store::Store;
 use crate::oci::types::{Descriptor, Digest, Manifest, MEDIA_OCI_MANIFEST};
-use crate::sign::cosign::{signature_manifest, MAX_SIGNATURE_LAYERS, SIGNATURE_ANNOTATION};
+use crate::sign::cosign::{check_layer_limit, signature_manifest, SIGNATURE_ANNOTATION};
 use crate::sign::keys::{PublicKey, SigningKey};
 
 pub const DSSE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
 pub const INTOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 pub const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
+/// What cosign's legacy `attest` writes (formats.md §0.3); accepted like v1.
+pub const STATEMENT_V01: &str = "https://in-toto.io/Statement/v0.1";
 /// The layer annotation cosign reads an attestation's predicate type from.
 pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
+/// The layer annotation naming the key that signed a layer cleanpipe wrote (its
+/// [`PublicKey::fingerprint`]). Unsigned, so it is only used to decide which registry layers a
+/// re-attestation replaces; trust always comes from the DSSE signature.
+pub const SIGNER_ANNOTATION: &str = "dev.cleanpipe/signer-key";
 
 pub const PREDICATE_SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
 pub const PREDICATE_SPDX: &str = "https://spdx.dev/Document";
@@ -80,26 +86,40 @@ pub fn envelope(statement: &[u8], key: &SigningKey) -> Result<Vec<u8>> {
     Ok(serde_json::to_vec(&env).expect("envelope serializes"))
 }
 
-/// Why an attestation layer was not accepted.
-pub type Rejection = String;
+/// Why an attestation layer was not accepted; the kind decides how much it weighs (see
+/// `policy`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Rejection {
+    /// The layer is not a readable DSSE envelope: nobody can say who made it.
+    Unreadable(String),
+    /// A well-formed envelope that no signature of this key covers (another signer's, or forged).
+    NotThisKey(String),
+    /// Signed with this key, but the statement is wrong for this image (type, subject, label).
+    Invalid(String),
+}
 
-/// Check an envelope with `key` and return its statement. Standard and URL-safe base64 are
-/// both accepted, as DSSE requires of verifiers.
-pub fn open(
-    envelope_bytes: &[u8],
-    key: &PublicKey,
-) -> std::result::Result<serde_json::Value, Rejection> {
-    let env: Envelope =
-        serde_json::from_slice(envelope_bytes).map_err(|e| format!("not a DSSE envelope: {e}"))?;
-    if env.payload_type != INTOTO_PAYLOAD_TYPE {
-        return Err(format!(
-            "payload type `{}` is not in-toto",
-            env.payload_type
-        ));
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rejection::Unreadable(s) | Rejection::NotThisKey(s) | Rejection::Invalid(s) => {
+                f.write_str(s)
+            }
+        }
     }
-    let body = decode_b64(&env.payload).ok_or("payload is not base64")?;
-    let signed = pae(&env.payload_type, &body);
-    if !env.signatures.iter().any(|s| {
+}
+
+/// A parsed envelope with its decoded payload.
+fn parse_envelope(envelope_bytes: &[u8]) -> std::result::Result<(Envelope, Vec<u8>), Rejection> {
+    let env: Envelope = serde_json::from_slice(envelope_bytes)
+        .map_err(|e| Rejection::Unreadable(format!("not a DSSE envelope: {e}")))?;
+    let body = decode_b64(&env.payload)
+        .ok_or_else(|| Rejection::Unreadable("payload is not base64".into()))?;
+    Ok((env, body))
+}
+
+fn any_signature_verifies(env: &Envelope, body: &[u8], key: &PublicKey) -> bool {
+    let signed = pae(&env.payload_type, body);
+    env.signatures.iter().any(|s| {
         decode_b64(&s.sig)
             .map(|raw| {
                 key.verify_base64(
@@ -108,10 +128,46 @@ pub fn open(
                 )
             })
             .unwrap_or(false)
-    }) {
-        return Err(format!("no signature verifies with {}", key.name()));
+    })
+}
+
+/// Whether some signature of the envelope verifies with `key` (whatever the statement says).
+pub fn signed_by(envelope_bytes: &[u8], key: &PublicKey) -> bool {
+    parse_envelope(envelope_bytes).is_ok_and(|(env, body)| any_signature_verifies(&env, &body, key))
+}
+
+/// Check an envelope with `key` and return its statement. Standard and URL-safe base64 are
+/// both accepted, as DSSE requires of verifiers. The signature is checked first (over PAE,
+/// which covers the payload type), then the payload must be an in-toto Statement (v1, or the
+/// v0.1 cosign writes).
+pub fn open(
+    envelope_bytes: &[u8],
+    key: &PublicKey,
+) -> std::result::Result<serde_json::Value, Rejection> {
+    let (env, body) = parse_envelope(envelope_bytes)?;
+    if !any_signature_verifies(&env, &body, key) {
+        return Err(Rejection::NotThisKey(format!(
+            "no signature verifies with {}",
+            key.name()
+        )));
     }
-    serde_json::from_slice(&body).map_err(|e| format!("payload is not a JSON statement: {e}"))
+    if env.payload_type != INTOTO_PAYLOAD_TYPE {
+        return Err(Rejection::Invalid(format!(
+            "payload type `{}` is not in-toto",
+            env.payload_type
+        )));
+    }
+    let statement: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| Rejection::Invalid(format!("payload is not a JSON statement: {e}")))?;
+    match statement["_type"].as_str() {
+        Some(STATEMENT_V1 | STATEMENT_V01) => Ok(statement),
+        Some(other) => Err(Rejection::Invalid(format!(
+            "`_type` is `{other}`, not an in-toto Statement (`{STATEMENT_V1}` or `{STATEMENT_V01}`)"
+        ))),
+        None => Err(Rejection::Invalid(
+            "the payload has no `_type`: it is not an in-toto Statement".into(),
+        )),
+    }
 }
 
 fn decode_b64(s: &str) -> Option<Vec<u8>> {
@@ -153,7 +209,7 @@ pub async fn append_attestation(
             .map(String::as_str)
             == Some(predicate_type)
             && match store.read_blob(&layer.digest).await {
-                Ok(bytes) => open(&bytes, key.public_key()).is_ok(),
+                Ok(bytes) => signed_by(&bytes, key.public_key()),
                 Err(_) => false,
             };
         if !ours {
@@ -161,15 +217,6 @@ pub async fn append_attestation(
         }
     }
     let mut layers = keep;
-    if layers.len() >= MAX_SIGNATURE_LAYERS {
-        return Err(Error::gate(
-            format!(
-                "the attestation manifest `{tag}` already holds {} layers",
-                layers.len()
-            ),
-            vec!["cosign refuses manifests with more than 1000 layers".into()],
-        ));
-    }
     let mut layer = Descriptor::of(DSSE_MEDIA_TYPE, &envelope_bytes);
     layer
         .annotations
@@ -177,14 +224,41 @@ pub async fn append_attestation(
     layer
         .annotations
         .insert(SIGNATURE_ANNOTATION.into(), String::new());
-    store.write_blob(envelope_bytes).await?;
+    layer.annotations.insert(
+        SIGNER_ANNOTATION.into(),
+        key.public_key().fingerprint().to_string(),
+    );
     layers.push(layer);
+    check_layer_limit(&tag, layers.len())?;
+    store.write_blob(envelope_bytes).await?;
     let (manifest, config) = signature_manifest(layers);
     store.write_blob(config).await?;
     let desc = store
         .put_tagged_manifest(&tag, &manifest, MEDIA_OCI_MANIFEST)
         .await?;
     Ok(desc.digest)
+}
+
+/// The `.att` layers to publish: the registry's layers, minus those our layers replace, plus
+/// ours. A registry layer is replaced when it is one of ours already, or when it carries the
+/// same predicate type and signer key as one of ours (an earlier run's attestation); other
+/// keys' layers and layers without a signer annotation (cosign's) are kept.
+pub fn merge_attestation_layers(remote: &[Descriptor], ours: &[Descriptor]) -> Vec<Descriptor> {
+    let key_of = |l: &Descriptor| {
+        (
+            l.annotations.get(PREDICATE_TYPE_ANNOTATION).cloned(),
+            l.annotations.get(SIGNER_ANNOTATION).cloned(),
+        )
+    };
+    let replaced = |r: &Descriptor| {
+        ours.iter().any(|o| {
+            o.digest == r.digest
+                || (r.annotations.contains_key(SIGNER_ANNOTATION) && key_of(o) == key_of(r))
+        })
+    };
+    let mut merged: Vec<Descriptor> = remote.iter().filter(|r| !replaced(r)).cloned().collect();
+    merged.extend(ours.iter().cloned());
+    merged
 }
 
 #[cfg(test)]
@@ -197,6 +271,71 @@ mod tests {
             pae("http://example.com/HelloWorld", b"hello world"),
             b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec()
         );
+    }
+
+    fn test_key() -> SigningKey {
+        let (private, _) = crate::sign::keys::generate(b"").unwrap();
+        SigningKey::load(
+            private.as_bytes(),
+            &crate::sign::KeySource::parse("env://K"),
+            &|| Ok(zeroize::Zeroizing::new(String::new())),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn open_sorts_rejections_by_weight() {
+        let key = test_key();
+        let other = test_key();
+        let digest = Digest::of(b"image");
+        let st = statement("r", &digest, PREDICATE_SPDX, &serde_json::json!({}));
+        let env = envelope(&st, &key).unwrap();
+        assert!(open(&env, key.public_key()).is_ok());
+        assert!(matches!(
+            open(&env, other.public_key()),
+            Err(Rejection::NotThisKey(_))
+        ));
+        assert!(matches!(
+            open(b"{", key.public_key()),
+            Err(Rejection::Unreadable(_))
+        ));
+        let mut v: serde_json::Value = serde_json::from_slice(&st).unwrap();
+        v["_type"] = "https://in-toto.io/Bundle/v1".into();
+        let env = envelope(&serde_json::to_vec(&v).unwrap(), &key).unwrap();
+        assert!(
+            matches!(open(&env, key.public_key()), Err(Rejection::Invalid(m)) if m.contains("not an in-toto Statement"))
+        );
+        v["_type"] = STATEMENT_V01.into();
+        let env = envelope(&serde_json::to_vec(&v).unwrap(), &key).unwrap();
+        assert!(open(&env, key.public_key()).is_ok());
+    }
+
+    #[test]
+    fn merge_replaces_same_key_and_type_and_keeps_the_rest() {
+        let layer = |content: &[u8], ty: &str, signer: Option<&str>| {
+            let mut d = Descriptor::of(DSSE_MEDIA_TYPE, content);
+            d.annotations
+                .insert(PREDICATE_TYPE_ANNOTATION.into(), ty.into());
+            if let Some(s) = signer {
+                d.annotations.insert(SIGNER_ANNOTATION.into(), s.into());
+            }
+            d
+        };
+        let old_ours = layer(b"old", PREDICATE_SPDX, Some("sha256:k1"));
+        let theirs = layer(b"theirs", PREDICATE_SPDX, Some("sha256:k2"));
+        let cosigns = layer(b"cosign", PREDICATE_SPDX, None);
+        let other_type = layer(b"prov", PREDICATE_SLSA_PROVENANCE_V1, Some("sha256:k1"));
+        let new_ours = layer(b"new", PREDICATE_SPDX, Some("sha256:k1"));
+        let merged = merge_attestation_layers(
+            &[
+                old_ours,
+                theirs.clone(),
+                cosigns.clone(),
+                other_type.clone(),
+            ],
+            &[other_type.clone(), new_ours.clone()],
+        );
+        assert_eq!(merged, vec![theirs, cosigns, other_type, new_ours]);
     }
 
     #[test]

@@ -98,15 +98,7 @@ pub async fn append_signature(
     if duplicate {
         return Ok(SignOutcome::AlreadySigned);
     }
-    if layers.len() >= MAX_SIGNATURE_LAYERS {
-        return Err(Error::gate(
-            format!(
-                "the signature manifest `{tag}` already holds {} signatures",
-                layers.len()
-            ),
-            vec!["cosign refuses signature manifests with more than 1000 layers".into()],
-        ));
-    }
+    check_layer_limit(&tag, layers.len() + 1)?;
 
     let signature = key.sign_base64(&payload)?;
     store.write_blob(payload.clone()).await?;
@@ -130,6 +122,22 @@ pub async fn append_signature(
         signature_manifest: desc.digest,
         total,
     })
+}
+
+/// Refuse a `.sig`/`.att` manifest that would hold more layers than cosign reads.
+pub fn check_layer_limit(tag: &str, layers: usize) -> Result<()> {
+    if layers > MAX_SIGNATURE_LAYERS {
+        return Err(Error::gate(
+            format!(
+                "`{tag}` would hold {layers} layers, more than the {MAX_SIGNATURE_LAYERS} cosign accepts; nothing was written"
+            ),
+            vec![],
+        )
+        .with_hint(
+            "remove stale signatures or attestations from that manifest (other signers' piled-up layers) before signing again",
+        ));
+    }
+    Ok(())
 }
 
 /// Merge signature layers from `other` into `ours`, keeping order and dropping duplicates.

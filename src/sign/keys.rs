@@ -201,6 +201,22 @@ impl PublicKey {
         &self.pem
     }
 
+    /// The sha256 of the key's DER SubjectPublicKeyInfo: names the key independently of how
+    /// its PEM is wrapped (it marks which attestation layers a key wrote; see `sign::attest`).
+    pub fn fingerprint(&self) -> crate::oci::types::Digest {
+        use base64::Engine;
+        let body: String = self
+            .pem
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body.as_bytes())
+            .unwrap_or_else(|_| self.pem.trim().as_bytes().to_vec());
+        crate::oci::types::Digest::of(&der)
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -234,6 +250,18 @@ mod tests {
 
     fn pw(p: &'static str) -> impl Fn() -> Result<Zeroizing<String>> {
         move || Ok(Zeroizing::new(p.to_string()))
+    }
+
+    #[test]
+    fn fingerprint_ignores_pem_wrapping() {
+        let (_, public) = generate(b"").unwrap();
+        let a = PublicKey::from_pem(public.as_bytes(), "a").unwrap();
+        let rewrapped = public.replace('\n', "\r\n");
+        let b = PublicKey::from_pem(rewrapped.as_bytes(), "b").unwrap();
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        let (_, other) = generate(b"").unwrap();
+        let c = PublicKey::from_pem(other.as_bytes(), "c").unwrap();
+        assert_ne!(a.fingerprint(), c.fingerprint());
     }
 
     #[test]

@@ -3,9 +3,11 @@
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::oci::store::Store;
+use crate::oci::store::{Resolved, Store};
 use crate::oci::types::{Digest, Manifest};
-use crate::sign::cosign::{MAX_SIGNATURE_LAYERS, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE};
+use crate::sign::cosign::{
+    MAX_SIGNATURE_LAYERS, SIGNATURE_ANNOTATION, SIGNATURE_TYPE, SIMPLE_SIGNING_MEDIA_TYPE,
+};
 use crate::sign::keys::PublicKey;
 
 /// One check on one signature layer.
@@ -39,10 +41,26 @@ pub struct VerifyReport {
     pub summary: String,
 }
 
+/// The `.sig`/`.att` manifest under `tag`: `None` when there is none, `Some(Err(why))` when a
+/// layout holds one that cannot be read (a corrupt blob is evidence that does not verify, not an
+/// environment failure). A registry's errors stay errors: the registry may just be down.
+pub async fn evidence_manifest(
+    store: &Store,
+    tag: &str,
+) -> Result<Option<std::result::Result<Resolved, String>>> {
+    match store.manifest_by_tag(tag).await {
+        Ok(found) => Ok(found.map(Ok)),
+        Err(e) if matches!(store, Store::Layout(_)) => Ok(Some(Err(e.to_string()))),
+        Err(e) => Err(e),
+    }
+}
+
 /// Verify the signatures of `digest` stored in `store` with `key`.
 ///
 /// Each layer is checked on its own: the payload blob hashes to the layer digest, the signature
-/// verifies over the payload with `key`, and the payload names exactly `digest`. The payload's
+/// verifies over the payload with `key`, the payload's `critical.type` is cosign's image
+/// signature type, and the payload names exactly `digest`. A manifest that cannot be read or
+/// holds more layers than cosign reads verifies nothing. The payload's
 /// `docker-reference` is reported but not required to match (cosign does the same).
 pub async fn verify_signatures(
     store: &Store,
@@ -58,21 +76,44 @@ pub async fn verify_signatures(
         verified: false,
         summary: String::new(),
     };
-    let Some(sig_manifest) = store.manifest_by_tag(&tag).await? else {
-        report.summary = format!(
-            "no signatures: `{tag}` does not exist in {}",
-            store.describe()
-        );
-        return Ok(report);
+    let sig_manifest = match evidence_manifest(store, &tag).await? {
+        None => {
+            report.summary = format!(
+                "no signatures: `{tag}` does not exist in {}",
+                store.describe()
+            );
+            return Ok(report);
+        }
+        Some(Err(why)) => {
+            report.summary = format!(
+                "the signature manifest `{tag}` in {} cannot be read: {why}",
+                store.describe()
+            );
+            return Ok(report);
+        }
+        Some(Ok(found)) => found,
     };
     report.signature_manifest = Some(sig_manifest.digest.clone());
-    let manifest = Manifest::from_slice(&sig_manifest.bytes, &tag)?;
-    for (index, layer) in manifest
-        .layers
-        .iter()
-        .take(MAX_SIGNATURE_LAYERS)
-        .enumerate()
-    {
+    // Whatever is wrong with the evidence is "not verified" (exit 1), never a usage error.
+    let manifest = match Manifest::from_slice(&sig_manifest.bytes, &tag) {
+        Ok(m) => m,
+        Err(e) => {
+            report.summary = format!(
+                "the signature manifest `{tag}` ({}) in {} is malformed: {e}",
+                sig_manifest.digest,
+                store.describe()
+            );
+            return Ok(report);
+        }
+    };
+    if manifest.layers.len() > MAX_SIGNATURE_LAYERS {
+        report.summary = format!(
+            "`{tag}` holds {} signature layers, more than the {MAX_SIGNATURE_LAYERS} cosign reads; refusing to check only some of them",
+            manifest.layers.len()
+        );
+        return Ok(report);
+    }
+    for (index, layer) in manifest.layers.iter().enumerate() {
         let mut checks = Vec::new();
         let mut docker_reference = None;
         checks.push(Check {
@@ -127,6 +168,19 @@ pub async fn verify_signatures(
                 .and_then(|c| c.pointer("/critical/identity/docker-reference"))
                 .and_then(|v| v.as_str())
                 .map(String::from);
+            let kind = claims
+                .as_ref()
+                .and_then(|c| c.pointer("/critical/type"))
+                .and_then(|v| v.as_str());
+            checks.push(Check {
+                name: "payload type",
+                passed: kind == Some(SIGNATURE_TYPE),
+                detail: match kind {
+                    Some(k) if k == SIGNATURE_TYPE => k.to_string(),
+                    Some(k) => format!("`critical.type` is `{k}`, not `{SIGNATURE_TYPE}`"),
+                    None => format!("the payload has no `critical.type` `{SIGNATURE_TYPE}`"),
+                },
+            });
             checks.push(Check {
                 name: "payload names this digest",
                 passed: named.as_deref() == Some(digest.as_str()),

@@ -10,7 +10,11 @@ use crate::oci::reference::RegistryRef;
 use crate::oci::remote::{Remote, RemoteOptions};
 use crate::oci::types::{Descriptor, Digest, Manifest, MEDIA_OCI_CONFIG, MEDIA_OCI_MANIFEST};
 use crate::pipeline::template::{render, TemplateValues};
-use crate::sign::cosign::{merge_signature_layers, signature_manifest};
+use crate::sign::attest::{
+    merge_attestation_layers, signed_by, PREDICATE_TYPE_ANNOTATION, SIGNER_ANNOTATION,
+};
+use crate::sign::cosign::{check_layer_limit, merge_signature_layers, signature_manifest};
+use crate::sign::keys::PublicKey;
 use crate::stages::build::BuildOutput;
 use crate::stages::sign::SignOutput;
 use crate::stages::source::SourceInfo;
@@ -90,8 +94,16 @@ pub async fn run(
             insecure: ctx.pipeline.file.push.insecure || ctx.remote.insecure,
             ..ctx.remote.clone()
         };
-        let (uploaded, skipped) =
-            push_signed(&layout, &repo, &options, &image_desc, &tags, ctx).await?;
+        let (uploaded, skipped) = push_signed(
+            &layout,
+            &repo,
+            &options,
+            &image_desc,
+            &tags,
+            signed.public_key.as_ref(),
+            ctx,
+        )
+        .await?;
         published.image = repo.at_digest(&built.digest).to_string();
         published.blobs_uploaded = uploaded;
         published.blobs_skipped = skipped;
@@ -174,6 +186,7 @@ pub async fn push_signed(
     options: &RemoteOptions,
     image: &Descriptor,
     tags: &[String],
+    key: Option<&PublicKey>,
     ctx: &RunContext,
 ) -> Result<(usize, usize)> {
     let remote = Remote::new(repo, options)?;
@@ -187,7 +200,7 @@ pub async fn push_signed(
     //    digest (other signers).
     for (suffix, what) in [("sig", "signatures"), ("att", "attestations")] {
         let tag = image.digest.cosign_tag(suffix);
-        match push_signatures(layout, &remote, repo, &image.digest, suffix).await? {
+        match push_signatures(layout, &remote, repo, &image.digest, suffix, key).await? {
             Some(kept) => ctx.say(
                 "push",
                 &format!("{what} pushed to {tag} (kept {kept} existing)"),
@@ -210,13 +223,16 @@ pub async fn push_signed(
 
 /// Push the layout's signatures (`suffix` `sig`) or attestations (`att`) of `image` to `repo`,
 /// merged with the layers the registry already has there. Returns how many existing layers were
-/// kept, or `None` when the registry already had all of ours (or the layout has none).
+/// kept, or `None` when the registry already had all of ours (or the layout has none). With the
+/// signing `key`, registry attestations of our predicate types that this key signed but that
+/// carry no signer annotation (written by cleanpipe before it had one) are replaced too.
 pub async fn push_signatures(
     layout: &Layout,
     remote: &Remote,
     repo: &RegistryRef,
     image: &Digest,
     suffix: &str,
+    key: Option<&PublicKey>,
 ) -> Result<Option<usize>> {
     let sig_tag = image.cosign_tag(suffix);
     let Some(signature) = layout.resolve_tag(&sig_tag)? else {
@@ -227,10 +243,39 @@ pub async fn push_signatures(
         Some((bytes, _, _)) => Manifest::from_slice(&bytes, &sig_tag)?.layers,
         None => vec![],
     };
-    let merged = merge_signature_layers(&theirs, &ours.layers);
-    if merged.len() == theirs.len() {
+    // Signatures are appended (cosign does); attestations replace this key's earlier one of the
+    // same predicate type, so re-runs do not pile up copies in the registry.
+    let merged = if suffix == "att" {
+        let mut base = theirs.clone();
+        if let Some(key) = key {
+            let mut legacy = Vec::new();
+            for r in &theirs {
+                let our_type = ours.layers.iter().any(|o| {
+                    o.annotations.get(PREDICATE_TYPE_ANNOTATION)
+                        == r.annotations.get(PREDICATE_TYPE_ANNOTATION)
+                });
+                if our_type
+                    && !r.annotations.contains_key(SIGNER_ANNOTATION)
+                    && !ours.layers.iter().any(|o| o.digest == r.digest)
+                    && remote
+                        .read_blob(repo, &r.digest)
+                        .await
+                        .is_ok_and(|bytes| signed_by(&bytes, key))
+                {
+                    legacy.push(r.digest.clone());
+                }
+            }
+            base.retain(|r| !legacy.contains(&r.digest));
+        }
+        merge_attestation_layers(&base, &ours.layers)
+    } else {
+        merge_signature_layers(&theirs, &ours.layers)
+    };
+    if merged == theirs {
         return Ok(None);
     }
+    check_layer_limit(&format!("{repo}:{sig_tag}"), merged.len())?;
+    let kept = theirs.iter().filter(|t| merged.contains(t)).count();
     for layer in &ours.layers {
         if !remote.has_blob(repo, &layer.digest).await? {
             remote.push_blob_from_layout(repo, layout, layer).await?;
@@ -244,7 +289,7 @@ pub async fn push_signatures(
     remote
         .push_manifest(&repo.with_tag(&sig_tag), &manifest, MEDIA_OCI_MANIFEST)
         .await?;
-    Ok(Some(theirs.len()))
+    Ok(Some(kept))
 }
 
 /// Copy one image's blobs and manifest (by digest) from the layout to a repository. Blobs the

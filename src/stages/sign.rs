@@ -33,6 +33,9 @@ pub struct SignOutput {
     pub attestations: Vec<String>,
     /// The provenance statement written to the outputs, with its sha256.
     pub provenance: Option<(String, String)>,
+    /// The signing key's public half: the push recognises this key's earlier attestations by it.
+    #[serde(skip)]
+    pub public_key: Option<crate::sign::keys::PublicKey>,
 }
 
 /// An SBOM file written to the outputs, and its document for the attestation.
@@ -227,6 +230,7 @@ pub async fn run(
             .collect(),
         attestations: attested.predicate_types,
         provenance: attested.provenance,
+        public_key: Some(key.public_key().clone()),
     })
 }
 

@@ -516,6 +516,8 @@ fn hostile_and_corrupt_layers_are_handled() {
     let bytes = std::fs::read(&blob).unwrap();
     std::fs::write(&blob, &bytes[..bytes.len() / 2]).unwrap();
     let r = repo.cleanpipe(&["sbom", &image]);
-    assert!(r.code == 2 || r.code == 3, "{}", r.stderr);
-    assert!(r.stderr.contains("corrupt or unreadable"), "{}", r.stderr);
+    r.expect_code(3).expect_stderr(&format!(
+        "layer 0 ({}) of the image is corrupt or unreadable",
+        manifest.layers[0].digest
+    ));
 }

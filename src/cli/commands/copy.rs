@@ -23,13 +23,32 @@ pub async fn copy(args: &CopyArgs, printer: &Printer, redactor: &Redactor) -> Re
     let layout = Layout::open(&src.dir)?;
     let store = Store::Layout(layout.clone());
     let resolved = store.resolve(&ImageRef::Layout(src.clone())).await?;
+    // `repo:tag@sha256:X` promises X: refuse before anything is pushed when the source is another image.
+    if let Some(want) = &dst.digest {
+        if want != &resolved.digest {
+            return Err(Error::usage(format!(
+                "the destination `{dst}` names {want}, but the source {} is {}",
+                args.source, resolved.digest
+            ))
+            .with_hint(format!(
+                "drop `@{want}` from the destination, or name the image whose digest that is; nothing was pushed"
+            )));
+        }
+    }
     let remote = Remote::new(&dst, &remote_opts)?;
     let (uploaded, skipped) =
         crate::stages::publish::copy_image(&layout, &remote, &dst, &resolved.descriptor()).await?;
     // Signatures and attestations travel with the image, before the tag.
     for suffix in ["sig", "att"] {
-        crate::stages::publish::push_signatures(&layout, &remote, &dst, &resolved.digest, suffix)
-            .await?;
+        crate::stages::publish::push_signatures(
+            &layout,
+            &remote,
+            &dst,
+            &resolved.digest,
+            suffix,
+            None,
+        )
+        .await?;
     }
     if let Some(tag) = &dst.tag {
         remote

@@ -19,6 +19,7 @@ pub async fn verify(args: &VerifyArgs, printer: &Printer, redactor: &Redactor) -
         builder_id: args.builder_id.clone(),
         require_sbom: args.require_sbom,
         fail_on: args.fail_on.map(Threshold::from),
+        today: crate::scan::today(),
     };
     let verdict = verify_image(&image, &key, &remote, &policy).await?;
     if args.output == OutputFormat::Json {
@@ -42,9 +43,10 @@ pub async fn verify(args: &VerifyArgs, printer: &Printer, redactor: &Redactor) -
         }
         for a in &verdict.attestations {
             printer.status(&format!(
-                "  attestation {} ({}): [{}] {}",
+                "  attestation {} ({}, {}): [{}] {}",
                 a.layer,
                 a.predicate_type,
+                a.digest,
                 mark(a.verified),
                 a.detail
             ));
