@@ -26,8 +26,8 @@ fn cosign(major: &str) -> Option<PathBuf> {
     }
 }
 
-/// Run cosign in `dir` with no way off loopback.
-fn run_cosign(bin: &Path, dir: &Path, args: &[&str]) -> Output {
+/// Run a peer tool (cosign, the policy tester) in `dir` with no way off loopback.
+fn run_peer(bin: &Path, dir: &Path, args: &[&str]) -> Output {
     let tuf = dir.join(".cosign-tuf");
     std::fs::create_dir_all(&tuf).unwrap();
     Command::new(bin)
@@ -97,7 +97,7 @@ fn verify_with(major: &str) {
     let Some(bin) = cosign(major) else { return };
     let (repo, image, commit) = push_attested(&registry);
     let dir = repo.path();
-    let cosign = |args: &[&str]| run_cosign(&bin, dir, args);
+    let cosign = |args: &[&str]| run_peer(&bin, dir, args);
 
     // The signature, with our key; another key is refused.
     let ok = cosign(&[
@@ -319,4 +319,74 @@ fn cleanpipe_verifies_what_cosign_v2_signed_and_attested() {
     repo.keygen("stranger", "pw");
     repo.cleanpipe(&["verify", &image, "--key", "stranger.pub"])
         .expect_code(1);
+}
+
+/// The policy-controller `tester` (the admission controller's own evaluation, without a
+/// cluster), path in `CLEANPIPE_TEST_POLICY_TESTER`, or `None` (skip) off CI.
+fn policy_tester() -> Option<PathBuf> {
+    match std::env::var("CLEANPIPE_TEST_POLICY_TESTER") {
+        Ok(p) if Path::new(&p).is_file() => Some(PathBuf::from(p)),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("CI=true but CLEANPIPE_TEST_POLICY_TESTER does not name the policy-controller tester: .ci/run must build it");
+            }
+            eprintln!("skipped: no policy-controller tester (set CLEANPIPE_TEST_POLICY_TESTER)");
+            None
+        }
+    }
+}
+
+/// A ClusterImagePolicy: one key authority and a CUE policy on the provenance's builder id.
+fn cluster_image_policy(public_pem: &str, builder_id: &str) -> String {
+    let key: String = public_pem
+        .trim()
+        .lines()
+        .map(|l| format!("        {l}\n"))
+        .collect();
+    format!(
+        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: cleanpipe-release\nspec:\n  images:\n  - glob: \"**\"\n  authorities:\n  - name: release-key\n    key:\n      data: |\n{key}    attestations:\n    - name: provenance\n      predicateType: https://slsa.dev/provenance/v1\n      policy:\n        type: cue\n        data: |\n          predicateType: \"https://slsa.dev/provenance/v1\"\n          predicate: runDetails: builder: id: \"{builder_id}\"\n"
+    )
+}
+
+#[test]
+fn policy_controller_admits_our_image_and_rejects_another_key_or_builder() {
+    let Some(registry) = registry() else { return };
+    let Some(tester) = policy_tester() else {
+        return;
+    };
+    let (repo, image, _) = push_attested(&registry);
+    let dir = repo.path();
+    let ours = std::fs::read_to_string(dir.join("cosign.pub")).unwrap();
+    let other = std::fs::read_to_string(dir.join("other.pub")).unwrap();
+    let cases = [
+        (
+            "admit.yaml",
+            cluster_image_policy(&ours, "https://cleanpipe.dev/builders/cli/v1"),
+            true,
+        ),
+        (
+            "other-key.yaml",
+            cluster_image_policy(&other, "https://cleanpipe.dev/builders/cli/v1"),
+            false,
+        ),
+        (
+            "other-builder.yaml",
+            cluster_image_policy(&ours, "https://ci.example/builders/elsewhere"),
+            false,
+        ),
+    ];
+    for (file, policy, admitted) in cases {
+        std::fs::write(dir.join(file), policy).unwrap();
+        let out = run_peer(&tester, dir, &["-policy", file, "-image", &image]);
+        let all = text(&out);
+        if admitted {
+            assert!(out.status.success(), "{file}: {all}");
+            assert!(all.contains("Verification was successful"), "{file}: {all}");
+        } else {
+            assert!(
+                !out.status.success() && !all.contains("Verification was successful"),
+                "{file} must be rejected: {all}"
+            );
+        }
+    }
 }
