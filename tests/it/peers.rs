@@ -9,21 +9,15 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::sbom_scan::{osv_fixtures, test_data};
 use crate::support::*;
 
 /// The cosign binary for `major` ("V2" or "V3"), or `None` (skip) off CI.
 fn cosign(major: &str) -> Option<PathBuf> {
-    let var = format!("CLEANPIPE_TEST_COSIGN_{major}");
-    match std::env::var(&var) {
-        Ok(p) if Path::new(&p).is_file() => Some(PathBuf::from(p)),
-        _ => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("CI=true but {var} does not name a cosign binary: .ci/run must build it");
-            }
-            eprintln!("skipped: no cosign {major} (set {var}, or run `bash .ci/run`)");
-            None
-        }
-    }
+    test_data(
+        &format!("CLEANPIPE_TEST_COSIGN_{major}"),
+        "a cosign binary built by `.ci/run`",
+    )
 }
 
 /// Run a peer tool (cosign, the policy tester) in `dir` with no way off loopback.
@@ -67,7 +61,7 @@ fn push_attested(registry: &str) -> (Repo, String, String) {
     );
     repo.keygen("cosign", "pw");
     repo.keygen("other", "pw");
-    let osv = fixture("osv");
+    let osv = osv_fixtures();
     repo.write(
         "pipeline.yaml",
         &format!(
@@ -322,18 +316,12 @@ fn cleanpipe_verifies_what_cosign_v2_signed_and_attested() {
 }
 
 /// The policy-controller `tester` (the admission controller's own evaluation, without a
-/// cluster), path in `CLEANPIPE_TEST_POLICY_TESTER`, or `None` (skip) off CI.
+/// cluster), or `None` (skip) off CI.
 fn policy_tester() -> Option<PathBuf> {
-    match std::env::var("CLEANPIPE_TEST_POLICY_TESTER") {
-        Ok(p) if Path::new(&p).is_file() => Some(PathBuf::from(p)),
-        _ => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("CI=true but CLEANPIPE_TEST_POLICY_TESTER does not name the policy-controller tester: .ci/run must build it");
-            }
-            eprintln!("skipped: no policy-controller tester (set CLEANPIPE_TEST_POLICY_TESTER)");
-            None
-        }
-    }
+    test_data(
+        "CLEANPIPE_TEST_POLICY_TESTER",
+        "the policy-controller tester built by `.ci/run`",
+    )
 }
 
 /// A ClusterImagePolicy: one key authority and a CUE policy on the provenance's builder id.
