@@ -9,6 +9,7 @@
 pub mod build;
 pub mod cli;
 pub mod error;
+pub mod net;
 pub mod notify;
 pub mod oci;
 pub mod pipeline;

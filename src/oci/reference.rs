@@ -195,7 +195,7 @@ impl RegistryRef {
             Some(v6) => v6.split(']').next().unwrap_or(""),
             None => self.registry.split(':').next().unwrap_or(""),
         };
-        is_loopback_host(host)
+        crate::net::is_loopback_host(host)
     }
 
     /// The same repository with another tag and no digest.
@@ -249,10 +249,6 @@ pub fn validate_tag(tag: &str) -> Result<()> {
     }
 }
 
-/// Whether `host` (a name or an IP, IPv6 without brackets) is this machine.
-pub fn is_loopback_host(host: &str) -> bool {
-    host == "localhost" || host.starts_with("127.") || host == "::1"
-}
 
 #[cfg(test)]
 mod tests {

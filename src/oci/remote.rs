@@ -1,13 +1,23 @@
-//! The registry transport: a thin layer over `oci-client` that speaks in cleanpipe's types,
-//! streams blobs, and turns transport failures into errors that say what to do.
+//! The registry transport: speaks in cleanpipe's types, streams blobs, and turns transport
+//! failures into errors that say what to do.
+//!
+//! Reads (manifests, blobs, blob existence) go through cleanpipe's own HTTP client
+//! ([`crate::net`]): bounded bodies, redirects followed only under the one policy (https, or
+//! http to loopback; never https → http; `Authorization` dropped when a hop changes host).
+//! Uploads go through `oci-client`, which drops credentials on upload locations outside the
+//! registry but follows redirects with reqwest's default policy (oci-client 0.18 offers no way
+//! to set it). Before any credential is handed to either, the registry's `/v2/` challenge is
+//! checked: credentials never go over plain HTTP to a host that is not loopback, whether the
+//! registry itself or the token service (`Bearer realm`) it names.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::time::Duration;
 
-use futures_util::StreamExt;
 use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
+use oci_client::{Client, Reference, RegistryOperation};
 
 use crate::error::{Error, Result};
 use crate::oci::layout::Layout;
@@ -15,12 +25,21 @@ use crate::oci::reference::RegistryRef;
 use crate::oci::types::{
     Descriptor, Digest, IMAGE_MANIFEST_TYPES, MEDIA_DOCKER_LIST, MEDIA_OCI_INDEX,
 };
+use crate::redact::{Redactor, Secret};
+
+/// Manifests larger than this are refused (the size registries and containerd accept).
+pub const MAX_MANIFEST: u64 = 4 * 1024 * 1024;
+/// Blobs read into memory (configs, signature payloads, attestations) larger than this are
+/// refused: the same bound as the layout's small blobs.
+pub const MAX_SMALL_BLOB: u64 = 16 * 1024 * 1024;
+/// Characters of a registry's error body kept in a message (after masking).
+const SHOWN_BODY: usize = 300;
 
 /// A username and password (or token) for one registry. Never printed.
 #[derive(Clone)]
 pub struct Credentials {
     pub username: String,
-    pub password: String,
+    pub password: Secret,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -40,6 +59,8 @@ pub struct RemoteOptions {
     pub insecure: bool,
     /// Explicit credentials; otherwise `~/.docker/config.json` and its credential helpers.
     pub credentials: Option<Credentials>,
+    /// How long a registry may stay silent before it counts as stalled (default 120 s).
+    pub read_timeout: Option<Duration>,
 }
 
 /// A connection to one registry.
@@ -47,6 +68,14 @@ pub struct Remote {
     client: Client,
     auth: RegistryAuth,
     registry: String,
+    /// `http` or `https`.
+    scheme: &'static str,
+    loopback: bool,
+    http: reqwest::Client,
+    /// Set once the `/v2/` challenge was checked (see [`Remote::ready`]).
+    checked: tokio::sync::OnceCell<()>,
+    /// Pull tokens per repository, from the registry's token service.
+    tokens: tokio::sync::Mutex<HashMap<String, Option<String>>>,
 }
 
 impl Remote {
@@ -57,23 +86,228 @@ impl Remote {
         } else {
             ClientProtocol::Https
         };
+        let scheme = if protocol == ClientProtocol::Http {
+            "http"
+        } else {
+            "https"
+        };
+        let read_timeout = options.read_timeout.unwrap_or(crate::net::READ_TIMEOUT);
         let config = ClientConfig {
             protocol,
             use_monolithic_push: true,
-            connect_timeout: Some(std::time::Duration::from_secs(10)),
+            connect_timeout: Some(crate::net::CONNECT_TIMEOUT),
             // Per read, not per request: a stalled registry fails instead of hanging the run.
-            read_timeout: Some(std::time::Duration::from_secs(120)),
+            read_timeout: Some(read_timeout),
             ..Default::default()
         };
         let auth = match &options.credentials {
-            Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
-            None => docker_config_auth(&image.registry),
+            Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.expose().to_string()),
+            None => docker_config_auth(&image.registry)?,
         };
+        let loopback = image.is_loopback();
+        if scheme == "http" && !loopback && !matches!(auth, RegistryAuth::Anonymous) {
+            return Err(Error::usage(format!(
+                "refusing to send credentials for registry `{}` over plain HTTP: only loopback registries may be reached with credentials without TLS",
+                image.registry
+            ))
+            .with_hint("serve the registry over https (drop `push.insecure` / `--insecure`), or remove its credentials to use it anonymously"));
+        }
         Ok(Remote {
             client: Client::new(config),
             auth,
             registry: image.registry.clone(),
+            scheme,
+            loopback,
+            http: crate::net::client_with(crate::net::Redirects::Checked, None, read_timeout)?,
+            checked: tokio::sync::OnceCell::new(),
+            tokens: tokio::sync::Mutex::new(HashMap::new()),
         })
+    }
+
+    /// `scheme://registry/v2/…` for `tail`.
+    fn url(&self, reference: &Reference, tail: &str) -> String {
+        format!(
+            "{}://{}/v2/{tail}",
+            self.scheme,
+            reference.resolve_registry()
+        )
+    }
+
+    /// Check, once, where the registry wants credentials sent, before any are sent: a
+    /// `Bearer realm` over plain HTTP is accepted only when both it and the registry are on
+    /// this machine. Anonymous access needs no check (nothing secret goes to the realm).
+    async fn ready(&self) -> Result<()> {
+        if matches!(self.auth, RegistryAuth::Anonymous) {
+            return Ok(());
+        }
+        self.checked
+            .get_or_try_init(|| async {
+                let url = format!("{}://{}/v2/", self.scheme, self.registry);
+                let response = self.http.get(&url).send().await.map_err(|e| {
+                    self.unreachable("cannot reach the registry's API root `/v2/`", &e)
+                })?;
+                let challenges: Vec<String> = response
+                    .headers()
+                    .get_all(reqwest::header::WWW_AUTHENTICATE)
+                    .iter()
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                    .collect();
+                check_challenges(&self.registry, self.loopback, &challenges)
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// A token for `op` on `repo` (None: no token service, or Basic), from the token service
+    /// the checked challenge names. `refresh` drops a cached one.
+    async fn token(
+        &self,
+        repo: &RegistryRef,
+        op: RegistryOperation,
+        refresh: bool,
+    ) -> Result<Option<String>> {
+        self.ready().await?;
+        let key = format!(
+            "{}#{}",
+            repo.repository,
+            matches!(op, RegistryOperation::Push)
+        );
+        let mut tokens = self.tokens.lock().await;
+        if !refresh {
+            if let Some(t) = tokens.get(&key) {
+                return Ok(t.clone());
+            }
+        }
+        let token = self
+            .client
+            .auth(&self.reference(repo), &self.auth, op)
+            .await
+            .map_err(|e| self.transport_error(&format!("cannot log in to {repo}"), e))?;
+        tokens.insert(key, token.clone());
+        Ok(token)
+    }
+
+    /// Credentials on `req` when it goes to the registry itself (same scheme, host and port):
+    /// an upload location on other storage gets none.
+    fn authorize(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &reqwest::Url,
+        token: &Option<String>,
+    ) -> reqwest::RequestBuilder {
+        let registry_origin = reqwest::Url::parse(&format!("{}://{}/", self.scheme, self.registry))
+            .map(|u| u.origin());
+        if registry_origin.ok() != Some(url.origin()) {
+            return req;
+        }
+        match (token, &self.auth) {
+            (Some(t), _) => req.bearer_auth(t),
+            (None, RegistryAuth::Basic(u, p)) => req.basic_auth(u, Some(p)),
+            _ => req,
+        }
+    }
+
+    /// Send a request to `url` (absolute, or a path under `/v2/`) with this registry's
+    /// credentials, retrying once with a fresh token when the registry answers 401.
+    async fn send(&self, repo: &RegistryRef, op: RegistryOperation, call: Call<'_>) -> Result<reqwest::Response> {
+        let url = if call.url.contains("://") {
+            call.url.to_string()
+        } else {
+            self.url(&self.reference(repo), call.url)
+        };
+        let url = reqwest::Url::parse(&url).map_err(|e| {
+            Error::environment(format!("{}: registry `{}` gave an unusable URL: {e}", call.what, self.registry))
+        })?;
+        // The registry itself may be plain http (`--insecure`, checked in `new`); anything
+        // else it points to follows the URL rule.
+        if let Err(why) = crate::net::check_url(&url) {
+            if self.scheme == "https" || !self.same_origin(&url) {
+                return Err(Error::environment(format!(
+                    "{}: registry `{}` pointed to `{}`: {why}",
+                    call.what, self.registry, crate::net::origin(&url)
+                ))
+                .with_hint("registries may send uploads and downloads to https storage only"));
+            }
+        }
+        let mut refresh = false;
+        loop {
+            let token = self.token(repo, op, refresh).await?;
+            let mut req = self.http.request(call.method.clone(), url.clone());
+            if let Some(a) = call.accept {
+                req = req.header(reqwest::header::ACCEPT, a);
+            }
+            if let Some(t) = call.content_type {
+                req = req.header(reqwest::header::CONTENT_TYPE, t);
+            }
+            if let Some(b) = &call.body {
+                req = req.body(b.clone());
+            } else if call.method == reqwest::Method::POST || call.method == reqwest::Method::PUT {
+                req = req.header(reqwest::header::CONTENT_LENGTH, 0);
+            }
+            req = self.authorize(req, &url, &token);
+            let response = req.send().await.map_err(|e| self.request_error(call.what, &e))?;
+            if response.status() == reqwest::StatusCode::UNAUTHORIZED && !refresh {
+                refresh = true;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+
+    fn request_error(&self, what: &str, e: &reqwest::Error) -> Error {
+        if crate::net::is_refused_redirect(e) {
+            Error::environment(format!(
+                "{what}: registry `{}` sent a redirect that is not followed: {}",
+                self.registry,
+                crate::net::describe(e)
+            ))
+            .with_hint("registries may redirect to https storage only (plain http only on this machine); check the registry's storage configuration")
+        } else {
+            self.unreachable(what, e)
+        }
+    }
+
+    /// The error for a non-success answer: not authorized, or the status and (masked, then
+    /// shortened) body.
+    async fn status_error(&self, what: &str, response: reqwest::Response) -> Error {
+        let status = response.status();
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            return Error::environment(format!(
+                "{what}: registry `{}` refused the credentials (HTTP {})",
+                self.registry,
+                status.as_u16()
+            ))
+            .with_hint("log in with `docker login`, or pass `--registry-username` and `--registry-password-stdin`");
+        }
+        let body = crate::net::read_limited(response, 64 * 1024)
+            .await
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        let body = Redactor::default().apply_truncated(body.trim(), SHOWN_BODY);
+        Error::environment(format!(
+            "{what}: registry `{}` answered HTTP {}{}",
+            self.registry,
+            status.as_u16(),
+            if body.is_empty() { String::new() } else { format!(": {body}") }
+        ))
+        .with_hint("the registry failed; nothing after this step was published, so retrying is safe")
+    }
+
+    fn unreachable(&self, what: &str, e: &reqwest::Error) -> Error {
+        let why = crate::net::describe(e);
+        if e.is_timeout() {
+            Error::environment(format!(
+                "{what}: registry `{}` stopped answering ({why})",
+                self.registry
+            ))
+            .with_hint("the registry stalled; check it, or raise `--registry-timeout` (seconds of silence allowed, default 120)")
+        } else {
+            Error::environment(format!(
+                "{what}: registry `{}` is unreachable ({why})",
+                self.registry
+            ))
+            .with_hint("check that the registry is running and the address is right; registries outside this machine need HTTPS unless `push.insecure: true`")
+        }
     }
 
     fn reference(&self, image: &RegistryRef) -> Reference {
@@ -95,46 +329,86 @@ impl Remote {
     }
 
     /// Fetch a manifest by tag or digest; `None` if the registry does not have it.
-    /// Returns the exact bytes, their digest and their media type.
+    /// Returns the exact bytes, their digest and their media type. Manifests over
+    /// [`MAX_MANIFEST`] are refused without being held whole.
     pub async fn manifest(&self, image: &RegistryRef) -> Result<Option<(Vec<u8>, Digest, String)>> {
         let reference = self.reference(image);
         let mut accepted: Vec<&str> = IMAGE_MANIFEST_TYPES.to_vec();
         accepted.extend([MEDIA_OCI_INDEX, MEDIA_DOCKER_LIST]);
-        match self
-            .client
-            .pull_manifest_raw(&reference, &self.auth, &accepted)
+        let what = format!("cannot fetch the manifest of {image}");
+        let at = reference
+            .digest()
+            .map(str::to_string)
+            .or_else(|| reference.tag().map(str::to_string))
+            .unwrap_or_else(|| "latest".into());
+        let accept = accepted.join(", ");
+        let response = self
+            .send(
+                image,
+                RegistryOperation::Pull,
+                Call {
+                    accept: Some(&accept),
+                    ..Call::new(
+                        reqwest::Method::GET,
+                        &format!("{}/manifests/{at}", reference.repository()),
+                        &what,
+                    )
+                },
+            )
+            .await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            return Err(self.status_error(&what, response).await);
+        }
+        let bytes = crate::net::read_limited(response, MAX_MANIFEST)
             .await
-        {
-            Ok((bytes, _)) => {
-                let digest = Digest::of(&bytes);
-                if let Some(expected) = &image.digest {
-                    if expected != &digest {
-                        return Err(Error::environment(format!(
-                            "registry returned a manifest for {image} whose digest is {digest}"
-                        )));
-                    }
-                }
-                let media_type = crate::oci::types::declared_media_type(&bytes)
-                    .unwrap_or_else(|| crate::oci::types::MEDIA_OCI_MANIFEST.to_string());
-                Ok(Some((bytes.to_vec(), digest, media_type)))
+            .map_err(|e| self.read_error(&what, &format!("the manifest of {image}"), MAX_MANIFEST, e))?;
+        let digest = Digest::of(&bytes);
+        if let Some(expected) = &image.digest {
+            if expected != &digest {
+                return Err(Error::environment(format!(
+                    "registry returned a manifest for {image} whose digest is {digest}"
+                ))
+                .with_hint("the registry sent corrupt or tampered data; check the registry and any proxy in front of it"));
             }
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => {
-                Err(self.transport_error(&format!("cannot fetch the manifest of {image}"), e))
-            }
+        }
+        let media_type = crate::oci::types::declared_media_type(&bytes)
+            .unwrap_or_else(|| crate::oci::types::MEDIA_OCI_MANIFEST.to_string());
+        Ok(Some((bytes, digest, media_type)))
+    }
+
+    fn read_error(&self, what: &str, item: &str, limit: u64, e: crate::net::ReadError) -> Error {
+        match e {
+            crate::net::ReadError::TooLarge(n) => Error::environment(format!(
+                "{what}: {item} is larger than {} ({n} bytes or more); refused",
+                crate::net::mib(limit)
+            ))
+            .with_hint("a manifest, signature payload or attestation this large is not one cleanpipe made; check what the registry holds under that name"),
+            crate::net::ReadError::Transport(e) => self.unreachable(what, &e),
         }
     }
 
     /// Whether the repository already has this blob.
     pub async fn has_blob(&self, repo: &RegistryRef, digest: &Digest) -> Result<bool> {
-        let reference = self.reference(repo);
-        self.client
-            .store_auth_if_needed(&self.registry, &self.auth)
-            .await;
-        self.client
-            .blob_exists(&reference, digest.as_str())
-            .await
-            .map_err(|e| self.transport_error(&format!("cannot check blob {digest} in {repo}"), e))
+        let what = format!("cannot check blob {digest} in {repo}");
+        let response = self
+            .send(
+                repo,
+                RegistryOperation::Pull,
+                Call::new(
+                    reqwest::Method::HEAD,
+                    &format!("{}/blobs/{digest}", repo.repository),
+                    &what,
+                ),
+            )
+            .await?;
+        match response.status() {
+            s if s.is_success() => Ok(true),
+            reqwest::StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(self.status_error(&what, response).await),
+        }
     }
 
     /// Upload a blob from the layout, streaming it from disk.
@@ -148,10 +422,14 @@ impl Remote {
         let file = tokio::fs::File::open(&path)
             .await
             .map_err(|e| Error::io("cannot open blob for upload", &path, e))?;
-        let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024)
-            .map(|chunk| chunk.map_err(OciDistributionError::IoError));
-        self.push_stream(repo, &desc.digest, desc.size, stream)
-            .await
+        let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+        self.push_body(
+            repo,
+            &desc.digest,
+            desc.size,
+            reqwest::Body::wrap_stream(stream),
+        )
+        .await
     }
 
     /// Ask the registry to link `digest` from another repository of the same registry instead of
@@ -162,52 +440,105 @@ impl Remote {
         from_repository: &str,
         digest: &Digest,
     ) -> bool {
-        let target = self.reference(repo);
-        let source = Reference::with_digest(
-            self.registry.clone(),
-            from_repository.to_string(),
-            digest.to_string(),
+        let what = format!("cannot mount blob {digest} into {repo}");
+        let url = format!(
+            "{}/blobs/uploads/?mount={digest}&from={from_repository}",
+            repo.repository
         );
-        self.client
-            .store_auth_if_needed(&self.registry, &self.auth)
-            .await;
-        self.client
-            .mount_blob(&target, &source, digest.as_str())
+        match self
+            .send(
+                repo,
+                RegistryOperation::Push,
+                Call::new(reqwest::Method::POST, &url, &what),
+            )
             .await
-            .is_ok()
-            && self.has_blob(repo, digest).await.unwrap_or(false)
+        {
+            Ok(r) if r.status() == reqwest::StatusCode::CREATED => {
+                self.has_blob(repo, digest).await.unwrap_or(false)
+            }
+            _ => false,
+        }
     }
 
     /// Upload a small blob held in memory.
     pub async fn push_blob_bytes(&self, repo: &RegistryRef, bytes: Vec<u8>) -> Result<Digest> {
         let digest = Digest::of(&bytes);
         let size = bytes.len() as u64;
-        let stream = futures_util::stream::once(async move { Ok(bytes::Bytes::from(bytes)) });
-        self.push_stream(repo, &digest, size, stream).await?;
+        self.push_body(repo, &digest, size, reqwest::Body::from(bytes))
+            .await?;
         Ok(digest)
     }
 
-    async fn push_stream<S>(
+    /// A monolithic upload: POST for an upload location, then PUT the body there with its
+    /// digest. The location may be other storage (then it gets no credentials) but only
+    /// under the URL rule.
+    async fn push_body(
         &self,
         repo: &RegistryRef,
         digest: &Digest,
         size: u64,
-        stream: S,
-    ) -> Result<()>
-    where
-        S: futures_util::Stream<Item = Result<bytes::Bytes, OciDistributionError>> + Send + 'static,
-    {
-        let reference = self.reference(repo);
-        self.client
-            .store_auth_if_needed(&self.registry, &self.auth)
-            .await;
-        self.client
-            .push_blob_stream(&reference, stream, digest.as_str(), Some(size))
-            .await
-            .map_err(|e| {
-                self.transport_error(&format!("cannot upload blob {digest} to {repo}"), e)
+        body: reqwest::Body,
+    ) -> Result<()> {
+        let what = format!("cannot upload blob {digest} to {repo}");
+        let started = self
+            .send(
+                repo,
+                RegistryOperation::Push,
+                Call::new(
+                    reqwest::Method::POST,
+                    &format!("{}/blobs/uploads/", repo.repository),
+                    &what,
+                ),
+            )
+            .await?;
+        if started.status() != reqwest::StatusCode::ACCEPTED {
+            return Err(self.status_error(&what, started).await);
+        }
+        let location = started
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| started.url().join(l).ok())
+            .ok_or_else(|| {
+                Error::environment(format!(
+                    "{what}: registry `{}` started an upload without a usable `Location`",
+                    self.registry
+                ))
             })?;
+        let mut location = location;
+        location.query_pairs_mut().append_pair("digest", digest.as_str());
+        if let Err(why) = crate::net::check_url(&location) {
+            if self.scheme == "https" || !self.same_origin(&location) {
+                return Err(Error::environment(format!(
+                    "{what}: registry `{}` pointed the upload to `{}`: {why}",
+                    self.registry,
+                    crate::net::origin(&location)
+                ))
+                .with_hint("registries may send uploads to https storage only"));
+            }
+        }
+        let token = self.token(repo, RegistryOperation::Push, false).await?;
+        let req = self
+            .http
+            .put(location.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .header(reqwest::header::CONTENT_LENGTH, size)
+            .body(body);
+        let response = self
+            .authorize(req, &location, &token)
+            .send()
+            .await
+            .map_err(|e| self.request_error(&what, &e))?;
+        if response.status() != reqwest::StatusCode::CREATED {
+            return Err(self.status_error(&what, response).await);
+        }
         Ok(())
+    }
+
+    /// Whether `url` is the registry itself (scheme, host and port).
+    fn same_origin(&self, url: &reqwest::Url) -> bool {
+        reqwest::Url::parse(&format!("{}://{}/", self.scheme, self.registry))
+            .is_ok_and(|u| u.origin() == url.origin())
     }
 
     /// Put manifest bytes under `target` (a tag or a digest reference).
@@ -218,17 +549,55 @@ impl Remote {
         media_type: &str,
     ) -> Result<()> {
         let reference = self.reference(target);
-        self.client
-            .store_auth_if_needed(&self.registry, &self.auth)
-            .await;
-        let content_type = media_type
-            .parse()
-            .map_err(|_| Error::usage(format!("`{media_type}` is not a valid media type")))?;
-        self.client
-            .push_manifest_raw(&reference, bytes.to_vec(), content_type)
-            .await
-            .map_err(|e| self.transport_error(&format!("cannot push the manifest {target}"), e))?;
+        let at = reference
+            .digest()
+            .or_else(|| reference.tag())
+            .unwrap_or("latest")
+            .to_string();
+        let what = format!("cannot push the manifest {target}");
+        let response = self
+            .send(
+                target,
+                RegistryOperation::Push,
+                Call {
+                    content_type: Some(media_type),
+                    body: Some(bytes.to_vec()),
+                    ..Call::new(
+                        reqwest::Method::PUT,
+                        &format!("{}/manifests/{at}", reference.repository()),
+                        &what,
+                    )
+                },
+            )
+            .await?;
+        if !response.status().is_success() {
+            return Err(self.status_error(&what, response).await);
+        }
         Ok(())
+    }
+
+    /// GET a blob: the successful response, or an error naming it.
+    async fn blob_response(
+        &self,
+        repo: &RegistryRef,
+        digest: &Digest,
+        what: &str,
+    ) -> Result<reqwest::Response> {
+        let response = self
+            .send(
+                repo,
+                RegistryOperation::Pull,
+                Call::new(
+                    reqwest::Method::GET,
+                    &format!("{}/blobs/{digest}", repo.repository),
+                    what,
+                ),
+            )
+            .await?;
+        if !response.status().is_success() {
+            return Err(self.status_error(what, response).await);
+        }
+        Ok(response)
     }
 
     /// Download a blob into the layout, checking its digest while streaming.
@@ -242,22 +611,16 @@ impl Remote {
         if layout.has_blob(digest) {
             return Ok(());
         }
-        let reference = self.reference(repo);
-        self.client
-            .store_auth_if_needed(&self.registry, &self.auth)
-            .await;
-        let mut sized = self
-            .client
-            .pull_blob_stream(&reference, digest.as_str())
-            .await
-            .map_err(|e| {
-                self.transport_error(&format!("cannot download blob {digest} from {repo}"), e)
-            })?;
+        let what = format!("cannot download blob {digest} from {repo}");
+        let mut response = self.blob_response(repo, digest, &what).await?;
         let mut writer = layout.blob_writer()?;
-        while let Some(chunk) = sized.stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                Error::environment(format!("download of {digest} from {repo} broke off: {e}"))
-            })?;
+        while let Some(chunk) = response.chunk().await.map_err(|e| {
+            Error::environment(format!(
+                "download of {digest} from {repo} broke off: {}",
+                crate::net::describe(&e)
+            ))
+            .with_hint("the registry stopped sending; retry, or raise `--registry-timeout` if it is slow")
+        })? {
             writer
                 .write_all(&chunk)
                 .map_err(|e| Error::io("cannot write blob", layout.root(), e))?;
@@ -266,23 +629,19 @@ impl Remote {
         Ok(())
     }
 
-    /// Download a small blob (config, signature payload) into memory, checking its digest.
+    /// Download a small blob (config, signature payload, attestation) into memory, checking
+    /// its digest. Blobs over [`MAX_SMALL_BLOB`] are refused without being held whole.
     pub async fn read_blob(&self, repo: &RegistryRef, digest: &Digest) -> Result<Vec<u8>> {
-        let reference = self.reference(repo);
-        self.client
-            .store_auth_if_needed(&self.registry, &self.auth)
-            .await;
-        let mut out = Vec::new();
-        self.client
-            .pull_blob(&reference, digest.as_str(), &mut out)
+        let what = format!("cannot download blob {digest} from {repo}");
+        let response = self.blob_response(repo, digest, &what).await?;
+        let out = crate::net::read_limited(response, MAX_SMALL_BLOB)
             .await
-            .map_err(|e| {
-                self.transport_error(&format!("cannot download blob {digest} from {repo}"), e)
-            })?;
+            .map_err(|e| self.read_error(&what, &format!("blob {digest}"), MAX_SMALL_BLOB, e))?;
         if &Digest::of(&out) != digest {
             return Err(Error::environment(format!(
                 "blob {digest} from {repo} does not match its digest"
-            )));
+            ))
+            .with_hint("the registry sent corrupt or tampered data; check the registry and any proxy in front of it"));
         }
         Ok(out)
     }
@@ -291,7 +650,7 @@ impl Remote {
         let registry = &self.registry;
         match e {
             OciDistributionError::RequestError(re) if re.is_connect() || re.is_timeout() => {
-                Error::environment(format!("{what}: registry `{registry}` is unreachable ({})", root_cause(&re)))
+                Error::environment(format!("{what}: registry `{registry}` is unreachable ({})", crate::net::describe(&re)))
                     .with_hint("check that the registry is running and the address is right; registries outside this machine need HTTPS unless `push.insecure: true`")
             }
             OciDistributionError::UnauthorizedError { .. } | OciDistributionError::AuthenticationFailure(_) => {
@@ -300,49 +659,166 @@ impl Remote {
             }
             OciDistributionError::ServerError { code, message, .. } => Error::environment(format!(
                 "{what}: registry `{registry}` answered HTTP {code}{}",
-                if message.trim().is_empty() { String::new() } else { format!(": {}", message.trim()) }
+                if message.trim().is_empty() { String::new() } else { format!(": {}", Redactor::default().apply_truncated(message.trim(), SHOWN_BODY)) }
             ))
             .with_hint("the registry failed; nothing after this step was published, so retrying is safe"),
-            other => Error::environment(format!("{what}: {other}")),
+            OciDistributionError::RequestError(re) => Error::environment(format!(
+                "{what}: {}",
+                crate::net::describe(&re)
+            )),
+            other => Error::environment(format!(
+                "{what}: {}",
+                Redactor::default().apply_truncated(&other.to_string(), SHOWN_BODY)
+            )),
         }
     }
 }
 
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
+/// One request to the registry: what [`Remote::send`] needs besides the repository.
+struct Call<'a> {
+    method: reqwest::Method,
+    /// A path under `/v2/`, or an absolute URL the registry gave.
+    url: &'a str,
+    accept: Option<&'a str>,
+    content_type: Option<&'a str>,
+    body: Option<Vec<u8>>,
+    /// For messages: "cannot … ".
+    what: &'a str,
 }
 
-fn is_not_found(e: &OciDistributionError) -> bool {
-    match e {
-        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|err| {
-            matches!(
-                err.code,
-                OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown | OciErrorCode::NotFound
-            )
-        }),
-        OciDistributionError::ServerError { code, .. } => *code == 404,
-        OciDistributionError::ImageManifestNotFoundError(_) => true,
-        _ => false,
+impl<'a> Call<'a> {
+    fn new(method: reqwest::Method, url: &'a str, what: &'a str) -> Self {
+        Call {
+            method,
+            url,
+            accept: None,
+            content_type: None,
+            body: None,
+            what,
+        }
     }
 }
 
-/// Credentials from the Docker client's config (including credential helpers), if any.
-fn docker_config_auth(registry: &str) -> RegistryAuth {
+/// Whether the `/v2/` challenges let credentials go where they point: a token service
+/// (`realm`) over https, or over plain http only when it and the registry are both loopback.
+/// Any realm that cannot be read is refused (fail closed).
+fn check_challenges(registry: &str, registry_loopback: bool, challenges: &[String]) -> Result<()> {
+    for challenge in challenges {
+        let realms = realms(challenge);
+        if realms.is_empty() && challenge.to_ascii_lowercase().contains("bearer") {
+            return Err(Error::environment(format!(
+                "registry `{registry}` asks for a token but names no readable token service (`{}`)",
+                Redactor::default().apply_truncated(challenge, 200)
+            ))
+            .with_hint("check the registry's auth configuration; cleanpipe sends credentials only to a token service it can check"));
+        }
+        for realm in realms {
+            let refused = match reqwest::Url::parse(&realm) {
+                Ok(u) if u.scheme() == "https" => None,
+                Ok(u) if u.scheme() == "http" => {
+                    let local = u.host_str().is_some_and(crate::net::is_loopback_host);
+                    (!(local && registry_loopback)).then(|| {
+                        format!("plain http to `{}`", crate::net::origin(&u))
+                    })
+                }
+                Ok(u) => Some(format!("scheme `{}`", u.scheme())),
+                Err(_) => Some(format!("unreadable URL `{realm}`")),
+            };
+            if let Some(why) = refused {
+                return Err(Error::environment(format!(
+                    "registry `{registry}` asks for the credentials to be sent to its token service over {why}; refused, nothing was sent"
+                ))
+                .with_hint("credentials go to a token service only over https (plain http only when the registry and the service are both on this machine); fix the registry's token `realm`, or use the registry anonymously"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every `realm=` value in a `WWW-Authenticate` header (quoted or not).
+fn realms(header: &str) -> Vec<String> {
+    let lower = header.to_ascii_lowercase();
+    let mut out = vec![];
+    let mut from = 0;
+    while let Some(i) = lower[from..].find("realm") {
+        let at = from + i;
+        from = at + 5;
+        let rest = header[from..].trim_start();
+        let Some(rest) = rest.strip_prefix('=') else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let value = match rest.strip_prefix('"') {
+            Some(q) => q.split('"').next().unwrap_or("").to_string(),
+            None => rest.split([',', ' ']).next().unwrap_or("").to_string(),
+        };
+        out.push(value.replace('\\', ""));
+    }
+    out
+}
+
+/// The credential helper the Docker config names for `server`, if any.
+fn helper_for(server: &str) -> Option<String> {
+    let dir = std::env::var_os("DOCKER_CONFIG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".docker")))?;
+    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    json["credHelpers"][server]
+        .as_str()
+        .or_else(|| json["credsStore"].as_str())
+        .map(|h| format!("docker-credential-{h}"))
+}
+
+/// Credentials from the Docker client's config (including credential helpers), if any. A
+/// helper that is missing or fails is an error, never a silent fall back to anonymous access
+/// (a helper answering "credentials not found" means there are none). What is found is
+/// registered as a secret.
+fn docker_config_auth(registry: &str) -> Result<RegistryAuth> {
+    use docker_credential::CredentialRetrievalError as E;
     let server = if registry == "docker.io" {
         "https://index.docker.io/v1/"
     } else {
         registry
     };
+    let helper_error = |why: String| {
+        let helper = helper_for(server).unwrap_or_else(|| "the credential helper".into());
+        Error::environment(format!(
+            "cannot get the credentials for registry `{registry}` from `{helper}`: {why}"
+        ))
+        .with_hint(format!("install `{helper}` and check it works (`echo {server} | {helper} get`), fix `credHelpers`/`credsStore` in the Docker config, or pass `--registry-username` and `--registry-password-stdin`"))
+    };
     match docker_credential::get_credential(server) {
         Ok(docker_credential::DockerCredential::UsernamePassword(u, p)) => {
-            RegistryAuth::Basic(u, p)
+            let p = Secret::new(p);
+            Ok(RegistryAuth::Basic(u, p.expose().to_string()))
         }
-        Ok(docker_credential::DockerCredential::IdentityToken(t)) => RegistryAuth::Bearer(t),
-        Err(_) => RegistryAuth::Anonymous,
+        Ok(docker_credential::DockerCredential::IdentityToken(t)) => {
+            let t = Secret::new(t);
+            Ok(RegistryAuth::Bearer(t.expose().to_string()))
+        }
+        Err(E::NoCredentialConfigured | E::ConfigNotFound) => Ok(RegistryAuth::Anonymous),
+        Err(E::HelperFailure { stdout, stderr, .. })
+            if format!("{stdout}{stderr}").contains("credentials not found") =>
+        {
+            Ok(RegistryAuth::Anonymous)
+        }
+        Err(E::HelperFailure { stderr, .. }) => Err(helper_error(format!(
+            "it failed ({})",
+            Redactor::default().apply_truncated(stderr.trim(), 200)
+        ))),
+        Err(E::HelperCommunicationError) => {
+            Err(helper_error("it is missing or cannot be run".into()))
+        }
+        Err(E::MalformedHelperResponse) => {
+            Err(helper_error("its answer is not the JSON a helper prints".into()))
+        }
+        Err(e @ (E::ConfigReadError | E::CredentialDecodingError | E::CredentialMismatchError)) => {
+            Err(Error::environment(format!(
+                "cannot read the credentials for registry `{registry}` from the Docker config: {e}"
+            ))
+            .with_hint("fix `~/.docker/config.json` (or `$DOCKER_CONFIG/config.json`), or run `docker login` again"))
+        }
     }
 }
 

@@ -74,6 +74,7 @@ pub fn parse(
         Error::usage(format!("{shown}: after `${{…}}` interpolation: {e}"))
             .with_hint("variables can only stand in string values")
     })?;
+    register_webhook_secrets(&file, redactor);
     let loaded = LoadedPipeline {
         file,
         path: path.to_path_buf(),
@@ -88,6 +89,26 @@ pub fn parse(
             .with_hint("this cleanpipe reads `version: 1`"));
     }
     Ok(loaded)
+}
+
+/// Webhook header values and HMAC secrets are secrets even when written literally, and so are
+/// the userinfo and query of a webhook URL (the redactor registers a URL's parts, not the URL).
+fn register_webhook_secrets(file: &PipelineFile, redactor: &Redactor) {
+    for hook in &file.push.register {
+        for v in hook.headers.values() {
+            // `Bearer TOKEN`: the token is the secret, the scheme stays readable.
+            match v.trim().split_once(' ') {
+                Some((scheme, token)) if scheme.chars().all(|c| c.is_ascii_alphabetic()) => {
+                    redactor.add(token.trim().to_string())
+                }
+                _ => redactor.add(v.clone()),
+            }
+        }
+        if let Some(secret) = &hook.secret {
+            redactor.add(secret.clone());
+        }
+        redactor.add_url_parts(&hook.url);
+    }
 }
 
 fn deserialize<'de, T: serde::Deserialize<'de>>(
