@@ -38,7 +38,7 @@ pub fn check_url(url: &reqwest::Url) -> std::result::Result<(), String> {
         "http" => match url.host_str() {
             Some(h) if is_loopback_host(h) => Ok(()),
             _ => Err(format!(
-                "plain http to `{}` is not allowed (only to 127.0.0.0/8, ::1 or localhost); use https",
+                "plain http to `{}` is not allowed: only loopback hosts (127.0.0.0/8, ::1, localhost) may be reached without TLS; use https",
                 url.host_str().unwrap_or("")
             )),
         },

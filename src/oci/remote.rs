@@ -757,12 +757,18 @@ fn realms(header: &str) -> Vec<String> {
     out
 }
 
+/// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json` (where the Docker client and
+/// `docker_credential` look).
+fn docker_config_path() -> Option<std::path::PathBuf> {
+    std::env::var_os("DOCKER_CONFIG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".docker")))
+        .map(|d| d.join("config.json"))
+}
+
 /// The credential helper the Docker config names for `server`, if any.
 fn helper_for(server: &str) -> Option<String> {
-    let dir = std::env::var_os("DOCKER_CONFIG")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".docker")))?;
-    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+    let text = std::fs::read_to_string(docker_config_path()?).ok()?;
     let json: serde_json::Value = serde_json::from_str(&text).ok()?;
     json["credHelpers"][server]
         .as_str()
@@ -788,6 +794,9 @@ fn docker_config_auth(registry: &str) -> Result<RegistryAuth> {
         ))
         .with_hint(format!("install `{helper}` and check it works (`echo {server} | {helper} get`), fix `credHelpers`/`credsStore` in the Docker config, or pass `--registry-username` and `--registry-password-stdin`"))
     };
+    if !docker_config_path().is_some_and(|p| p.exists()) {
+        return Ok(RegistryAuth::Anonymous);
+    }
     match docker_credential::get_credential(server) {
         Ok(docker_credential::DockerCredential::UsernamePassword(u, p)) => {
             let p = Secret::new(p);
