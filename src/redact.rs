@@ -306,7 +306,10 @@ mod tests {
     fn secret_type_registers_itself() {
         let s = Secret::new("global-canary-5e1f");
         assert_eq!(format!("{s:?}"), "***");
-        assert_eq!(Redactor::default().apply("x global-canary-5e1f y"), "x *** y");
+        assert_eq!(
+            Redactor::default().apply("x global-canary-5e1f y"),
+            "x *** y"
+        );
         assert_eq!(s.expose(), "global-canary-5e1f");
     }
 }

@@ -249,7 +249,6 @@ pub fn validate_tag(tag: &str) -> Result<()> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

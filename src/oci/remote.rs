@@ -209,14 +209,22 @@ impl Remote {
 
     /// Send a request to `url` (absolute, or a path under `/v2/`) with this registry's
     /// credentials, retrying once with a fresh token when the registry answers 401.
-    async fn send(&self, repo: &RegistryRef, op: RegistryOperation, call: Call<'_>) -> Result<reqwest::Response> {
+    async fn send(
+        &self,
+        repo: &RegistryRef,
+        op: RegistryOperation,
+        call: Call<'_>,
+    ) -> Result<reqwest::Response> {
         let url = if call.url.contains("://") {
             call.url.to_string()
         } else {
             self.url(&self.reference(repo), call.url)
         };
         let url = reqwest::Url::parse(&url).map_err(|e| {
-            Error::environment(format!("{}: registry `{}` gave an unusable URL: {e}", call.what, self.registry))
+            Error::environment(format!(
+                "{}: registry `{}` gave an unusable URL: {e}",
+                call.what, self.registry
+            ))
         })?;
         // The registry itself may be plain http (`--insecure`, checked in `new`); anything
         // else it points to follows the URL rule.
@@ -224,7 +232,9 @@ impl Remote {
             if self.scheme == "https" || !self.same_origin(&url) {
                 return Err(Error::environment(format!(
                     "{}: registry `{}` pointed to `{}`: {why}",
-                    call.what, self.registry, crate::net::origin(&url)
+                    call.what,
+                    self.registry,
+                    crate::net::origin(&url)
                 ))
                 .with_hint("registries may send uploads and downloads to https storage only"));
             }
@@ -245,7 +255,10 @@ impl Remote {
                 req = req.header(reqwest::header::CONTENT_LENGTH, 0);
             }
             req = self.authorize(req, &url, &token);
-            let response = req.send().await.map_err(|e| self.request_error(call.what, &e))?;
+            let response = req
+                .send()
+                .await
+                .map_err(|e| self.request_error(call.what, &e))?;
             if response.status() == reqwest::StatusCode::UNAUTHORIZED && !refresh {
                 refresh = true;
                 continue;
@@ -288,9 +301,15 @@ impl Remote {
             "{what}: registry `{}` answered HTTP {}{}",
             self.registry,
             status.as_u16(),
-            if body.is_empty() { String::new() } else { format!(": {body}") }
+            if body.is_empty() {
+                String::new()
+            } else {
+                format!(": {body}")
+            }
         ))
-        .with_hint("the registry failed; nothing after this step was published, so retrying is safe")
+        .with_hint(
+            "the registry failed; nothing after this step was published, so retrying is safe",
+        )
     }
 
     fn unreachable(&self, what: &str, e: &reqwest::Error) -> Error {
@@ -364,7 +383,9 @@ impl Remote {
         }
         let bytes = crate::net::read_limited(response, MAX_MANIFEST)
             .await
-            .map_err(|e| self.read_error(&what, &format!("the manifest of {image}"), MAX_MANIFEST, e))?;
+            .map_err(|e| {
+                self.read_error(&what, &format!("the manifest of {image}"), MAX_MANIFEST, e)
+            })?;
         let digest = Digest::of(&bytes);
         if let Some(expected) = &image.digest {
             if expected != &digest {
@@ -506,7 +527,9 @@ impl Remote {
                 ))
             })?;
         let mut location = location;
-        location.query_pairs_mut().append_pair("digest", digest.as_str());
+        location
+            .query_pairs_mut()
+            .append_pair("digest", digest.as_str());
         if let Err(why) = crate::net::check_url(&location) {
             if self.scheme == "https" || !self.same_origin(&location) {
                 return Err(Error::environment(format!(
@@ -619,7 +642,9 @@ impl Remote {
                 "download of {digest} from {repo} broke off: {}",
                 crate::net::describe(&e)
             ))
-            .with_hint("the registry stopped sending; retry, or raise `--registry-timeout` if it is slow")
+            .with_hint(
+                "the registry stopped sending; retry, or raise `--registry-timeout` if it is slow",
+            )
         })? {
             writer
                 .write_all(&chunk)
@@ -717,9 +742,8 @@ fn check_challenges(registry: &str, registry_loopback: bool, challenges: &[Strin
                 Ok(u) if u.scheme() == "https" => None,
                 Ok(u) if u.scheme() == "http" => {
                     let local = u.host_str().is_some_and(crate::net::is_loopback_host);
-                    (!(local && registry_loopback)).then(|| {
-                        format!("plain http to `{}`", crate::net::origin(&u))
-                    })
+                    (!(local && registry_loopback))
+                        .then(|| format!("plain http to `{}`", crate::net::origin(&u)))
                 }
                 Ok(u) => Some(format!("scheme `{}`", u.scheme())),
                 Err(_) => Some(format!("unreadable URL `{realm}`")),
@@ -776,6 +800,12 @@ fn helper_for(server: &str) -> Option<String> {
         .map(|h| format!("docker-credential-{h}"))
 }
 
+/// Whether an executable named `name` is on PATH.
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+}
+
 /// Credentials from the Docker client's config (including credential helpers), if any. A
 /// helper that is missing or fails is an error, never a silent fall back to anonymous access
 /// (a helper answering "credentials not found" means there are none). What is found is
@@ -816,9 +846,13 @@ fn docker_config_auth(registry: &str) -> Result<RegistryAuth> {
             "it failed ({})",
             Redactor::default().apply_truncated(stderr.trim(), 200)
         ))),
-        Err(E::HelperCommunicationError) => {
-            Err(helper_error("it is missing or cannot be run".into()))
-        }
+        Err(E::HelperCommunicationError) => Err(helper_error(
+            if helper_for(server).is_some_and(|h| on_path(&h)) {
+                "it could not be run or did not read the request".into()
+            } else {
+                "it is missing (not found on PATH)".into()
+            },
+        )),
         Err(E::MalformedHelperResponse) => {
             Err(helper_error("its answer is not the JSON a helper prints".into()))
         }

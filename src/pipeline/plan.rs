@@ -135,7 +135,9 @@ pub fn check_semantics(p: &LoadedPipeline) -> Result<()> {
         if crate::sign::keys::is_url(location) {
             crate::sign::keys::check_key_url(location).map_err(|e| {
                 p.error_at(&["verify_base", "keys"], format!("`{name}`: {e}"))
-                    .with_hint("serve the key over https, or commit the `.pub` file and give its path")
+                    .with_hint(
+                        "serve the key over https, or commit the `.pub` file and give its path",
+                    )
             })?;
         }
     }

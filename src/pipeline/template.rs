@@ -189,9 +189,17 @@ const SECRET_KEYS: &[&str] = &[
 /// Whether a variable's name says it holds a secret (`GITHUB_TOKEN`, `DB_PASS`, `API_KEY`).
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "APIKEY", "PRIVATE"]
-        .iter()
-        .any(|w| upper.contains(w))
+    [
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "CREDENTIAL",
+        "APIKEY",
+        "PRIVATE",
+    ]
+    .iter()
+    .any(|w| upper.contains(w))
         || upper.split('_').any(|part| {
             [
                 "KEY", "PASS", "PWD", "AUTH", "CRED", "CREDS", "PAT", "COOKIE", "SESSION",
@@ -289,16 +297,18 @@ mod tests {
     #[test]
     fn only_secret_values_are_registered() {
         let env = |n: &str| {
-            Some(match n {
-                "BASE" => "alpine",
-                "TAG" => "v1.2",
-                "HOOK_TOKEN" => "tok-canary-1",
-                "PW" => "userinfo-canary",
-                "Q" => "query-canary",
-                "PLAIN" => "plain-value",
-                _ => return None,
-            }
-            .to_string())
+            Some(
+                match n {
+                    "BASE" => "alpine",
+                    "TAG" => "v1.2",
+                    "HOOK_TOKEN" => "tok-canary-1",
+                    "PW" => "userinfo-canary",
+                    "Q" => "query-canary",
+                    "PLAIN" => "plain-value",
+                    _ => return None,
+                }
+                .to_string(),
+            )
         };
         let mut v: serde_yaml::Value = serde_yaml::from_str(
             "build: {customize: {base: \"${BASE}\"}}\ntags: [\"${TAG}\"]\nx: \"${HOOK_TOKEN}\"\nu: \"https://bot:${PW}@h.example/p\"\nq: \"https://h.example/p?k=${Q}\"\np: \"https://h.example/${PLAIN}\"\npush: {register: [{url: \"https://h.example/${PLAIN}\"}]}\n",

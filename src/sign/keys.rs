@@ -190,9 +190,9 @@ impl PublicKey {
             let body = crate::net::read_limited(response, MAX_KEY_BYTES)
                 .await
                 .map_err(|e| match e {
-                    crate::net::ReadError::TooLarge(_) => {
-                        failed(format!("larger than {MAX_KEY_BYTES} bytes; not a public key"))
-                    }
+                    crate::net::ReadError::TooLarge(_) => failed(format!(
+                        "larger than {MAX_KEY_BYTES} bytes; not a public key"
+                    )),
                     crate::net::ReadError::Transport(e) => failed(crate::net::describe(&e)),
                 })?;
             return PublicKey::from_pem(&body, location);
@@ -228,8 +228,10 @@ pub fn is_url(location: &str) -> bool {
 /// `validate` and again before fetching.
 pub fn check_key_url(location: &str) -> Result<reqwest::Url> {
     crate::net::parse_checked(location).map_err(|why| {
-        Error::usage(format!("the trusted key URL `{location}` is refused: {why}"))
-            .with_hint("serve the key over https, or commit the `.pub` file and give its path")
+        Error::usage(format!(
+            "the trusted key URL `{location}` is refused: {why}"
+        ))
+        .with_hint("serve the key over https, or commit the `.pub` file and give its path")
     })
 }
 

@@ -1,1 +1,1036 @@
-//! Attack cases: transport.
+//! Attack cases: the registry transport, webhooks, trusted keys by URL, credentials and
+//! secrets. A misbehaving proxy (tests/support/fault_proxy.py) sits in front of the real
+//! registry; a webhook sink (tests/support/webhook_sink.py) plays the receiver. Everything
+//! runs on loopback: "another host" is a documentation address (198.51.100.7) that cleanpipe
+//! must refuse before connecting, so no traffic ever leaves the machine.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+/// A non-loopback address from the documentation range: never contacted.
+const ELSEWHERE: &str = "198.51.100.7";
+
+fn support_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(name)
+}
+
+fn wait_port(port_file: &Path, what: &str) -> String {
+    for _ in 0..200 {
+        if let Ok(p) = std::fs::read_to_string(port_file) {
+            if !p.trim().is_empty() {
+                return p.trim().to_string();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("{what} did not start");
+}
+
+/// The fault proxy in front of `upstream`, faulting what `args` select; logs every request.
+struct Proxy {
+    child: Child,
+    port: String,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Proxy {
+    fn start(upstream: &str, args: &[&str]) -> Proxy {
+        let dir = tempfile::tempdir().unwrap();
+        let port_file = dir.path().join("port");
+        let log = dir.path().join("requests.jsonl");
+        let child = Command::new("python3")
+            .arg(support_script("fault_proxy.py"))
+            .args(["--upstream", upstream, "--listen-port-file"])
+            .arg(&port_file)
+            .arg("--log-file")
+            .arg(&log)
+            .args(args)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let port = wait_port(&port_file, "fault proxy");
+        Proxy {
+            child,
+            port,
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn requests(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    #[track_caller]
+    fn assert_no_authorization(&self) {
+        for r in self.requests() {
+            assert!(r["authorization"].is_null(), "credentials were sent: {r}");
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A webhook receiver answering `statuses`; 3xx answers point at `location`; error answers
+/// echo the request's header values after `echo_pad` filler characters.
+struct Sink {
+    child: Child,
+    port: String,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Sink {
+    fn start(statuses: &str, location: &str, echo_pad: Option<usize>) -> Sink {
+        let dir = tempfile::tempdir().unwrap();
+        let port_file = dir.path().join("port");
+        let log = dir.path().join("requests.jsonl");
+        let mut cmd = Command::new("python3");
+        cmd.arg(support_script("webhook_sink.py"))
+            .arg(&port_file)
+            .arg(&log)
+            .arg(statuses)
+            .arg(location);
+        if let Some(p) = echo_pad {
+            cmd.arg(p.to_string());
+        }
+        let child = cmd.stderr(Stdio::null()).spawn().unwrap();
+        let port = wait_port(&port_file, "webhook sink");
+        Sink {
+            child,
+            port,
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hooks/images", self.port)
+    }
+
+    fn requests(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Push a signed scratch image to the test registry; the repo, `registry/name:v1` and
+/// `registry/name@sha256:…`.
+fn pushed_image(registry: &str, prefix: &str) -> (Repo, String, String) {
+    let name = unique(prefix);
+    let repo = scratch_repo(Some(&format!("{registry}/{name}")), &["v1"]);
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(0);
+    (repo, format!("{registry}/{name}:v1"), r.last_line())
+}
+
+/// Every file under `dir`, recursively, as text.
+fn files_under(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = vec![];
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            out.push((p, String::from_utf8_lossy(&bytes).into_owned()));
+        }
+    }
+    out
+}
+
+/// No canary (or an encoded form, or a prefix of 6+ characters) in stdout, stderr,
+/// `report.json`, any file under `outputs`, or the webhook bodies.
+#[track_caller]
+fn assert_no_canary(run: &Run, repo: &Repo, sink: Option<&Sink>, canaries: &[&str]) {
+    let mut texts = vec![
+        ("stdout".to_string(), run.stdout.clone()),
+        ("stderr".to_string(), run.stderr.clone()),
+    ];
+    for (p, t) in files_under(&repo.path().join(".cleanpipe/out")) {
+        texts.push((p.display().to_string(), t));
+    }
+    if let Some(s) = sink {
+        for r in s.requests() {
+            texts.push((
+                "webhook body".into(),
+                r["body"].as_str().unwrap_or("").to_string(),
+            ));
+        }
+    }
+    for canary in canaries {
+        let mut needles = vec![canary.to_string(), canary[..6].to_string()];
+        needles.push(canary.replace(' ', "%20"));
+        needles.push(canary.replace(' ', "+"));
+        needles.push(canary.replace('@', "%40"));
+        for (where_, text) in &texts {
+            for n in &needles {
+                assert!(
+                    !text.contains(n.as_str()),
+                    "{n:?} leaked into {where_}:\n{text}"
+                );
+            }
+        }
+    }
+}
+
+fn hook_pipeline(repo: &Repo, hook_yaml: &str) {
+    let text = scratch_pipeline("cosign.key", None, &["v1"]);
+    repo.write("pipeline.yaml", &format!("{text}  register:\n{hook_yaml}"));
+    repo.commit();
+}
+
+// ---- credentials go only where they should ---------------------------------------------
+
+#[test]
+fn bearer_realm_on_another_host_over_plain_http_gets_no_credentials() {
+    let Some(registry) = registry() else { return };
+    let (repo, image, _) = pushed_image(&registry, "atk/realm");
+    let challenge = format!("Bearer realm=\"http://{ELSEWHERE}/token\",service=\"evil\"");
+    let proxy = Proxy::start(
+        &registry,
+        &[
+            "--fail-path-regex",
+            "^/v2/",
+            "--fault-kind",
+            "challenge",
+            "--challenge",
+            &challenge,
+        ],
+    );
+    let image = image.replace(&registry, &proxy.addr());
+    let started = Instant::now();
+    let r = repo.cleanpipe_stdin(
+        &[
+            "verify",
+            &image,
+            "--key",
+            "cosign.pub",
+            "--registry-username",
+            "bob",
+            "--registry-password-stdin",
+        ],
+        &[],
+        "zz9realm-canary-83b1\n",
+    );
+    r.expect_code(3)
+        .expect_stderr("token service over plain http to `http://198.51.100.7`")
+        .expect_stderr("nothing was sent")
+        .expect_stderr("hint:");
+    // Refused before connecting: no connect timeout was waited out.
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    proxy.assert_no_authorization();
+    assert_no_canary(&r, &repo, None, &["zz9realm-canary-83b1"]);
+}
+
+#[test]
+fn bearer_challenge_without_a_readable_realm_gets_no_credentials() {
+    let Some(registry) = registry() else { return };
+    let (repo, image, _) = pushed_image(&registry, "atk/norealm");
+    let proxy = Proxy::start(
+        &registry,
+        &[
+            "--fail-path-regex",
+            "^/v2/",
+            "--fault-kind",
+            "challenge",
+            "--challenge",
+            "Bearer service=\"x\"",
+        ],
+    );
+    let image = image.replace(&registry, &proxy.addr());
+    let r = repo.cleanpipe_stdin(
+        &[
+            "verify",
+            &image,
+            "--key",
+            "cosign.pub",
+            "--registry-username",
+            "bob",
+            "--registry-password-stdin",
+        ],
+        &[],
+        "zz9norealm-canary-4410\n",
+    );
+    r.expect_code(3)
+        .expect_stderr("names no readable token service")
+        .expect_stderr("hint:");
+    proxy.assert_no_authorization();
+    assert_no_canary(&r, &repo, None, &["zz9norealm-canary-4410"]);
+}
+
+#[test]
+fn credentials_for_a_plain_http_registry_elsewhere_are_refused_before_connecting() {
+    let repo = scratch_repo(None, &[]);
+    let started = Instant::now();
+    let r = repo.cleanpipe_stdin(
+        &[
+            "verify",
+            &format!("{ELSEWHERE}:5000/app:v1"),
+            "--key",
+            "cosign.pub",
+            "--insecure",
+            "--registry-username",
+            "bob",
+            "--registry-password-stdin",
+        ],
+        &[],
+        "zz9insecure-canary-71c2\n",
+    );
+    r.expect_code(2)
+        .expect_stderr(
+            "refusing to send credentials for registry `198.51.100.7:5000` over plain HTTP",
+        )
+        .expect_stderr("hint:");
+    assert!(started.elapsed() < Duration::from_secs(8));
+    assert_no_canary(&r, &repo, None, &["zz9insecure-canary-71c2"]);
+}
+
+#[test]
+fn blob_redirect_to_plain_http_elsewhere_is_not_followed() {
+    let Some(registry) = registry() else { return };
+    let (repo, image, _) = pushed_image(&registry, "atk/blobredir");
+    let to = format!("http://{ELSEWHERE}/");
+    let proxy = Proxy::start(
+        &registry,
+        &[
+            "--fail-path-regex",
+            "/blobs/sha256:",
+            "--fault-kind",
+            "redirect",
+            "--redirect-to",
+            &to,
+        ],
+    );
+    let image = image.replace(&registry, &proxy.addr());
+    let started = Instant::now();
+    let r = repo.cleanpipe(&["sbom", &image]);
+    r.expect_code(3)
+        .expect_stderr("sent a redirect that is not followed")
+        .expect_stderr("redirect to `http://198.51.100.7` refused")
+        .expect_stderr("hint:");
+    assert!(started.elapsed() < Duration::from_secs(8));
+    assert!(
+        r.stdout.trim().is_empty(),
+        "no SBOM from a refused download: {}",
+        r.stdout
+    );
+}
+
+#[test]
+fn manifest_redirect_to_plain_http_elsewhere_is_not_followed() {
+    let Some(registry) = registry() else { return };
+    let (repo, image, _) = pushed_image(&registry, "atk/manredir");
+    let to = format!("http://{ELSEWHERE}/");
+    let proxy = Proxy::start(
+        &registry,
+        &[
+            "--fail-path-regex",
+            "/manifests/",
+            "--fault-kind",
+            "redirect",
+            "--redirect-to",
+            &to,
+        ],
+    );
+    let image = image.replace(&registry, &proxy.addr());
+    let r = repo.cleanpipe(&["verify", &image, "--key", "cosign.pub"]);
+    r.expect_code(3)
+        .expect_stderr("redirect to `http://198.51.100.7` refused")
+        .expect_stderr("hint:");
+    assert!(!r.all().contains("VERIFIED"), "{}", r.all());
+}
+
+#[test]
+fn blob_redirect_to_other_storage_works_and_carries_no_authorization() {
+    let Some(registry) = registry() else { return };
+    let (repo, image, _) = pushed_image(&registry, "atk/storage");
+    // "Storage": a second logging proxy on another host name (localhost, not 127.0.0.1).
+    let storage = Proxy::start(&registry, &[]);
+    let to = format!("http://localhost:{}/", storage.port);
+    let front = Proxy::start(
+        &registry,
+        &[
+            "--fail-path-regex",
+            "/blobs/sha256:",
+            "--fault-kind",
+            "redirect",
+            "--redirect-to",
+            &to,
+        ],
+    );
+    let image = image.replace(&registry, &front.addr());
+    let r = repo.cleanpipe_stdin(
+        &[
+            "verify",
+            &image,
+            "--key",
+            "cosign.pub",
+            "--registry-username",
+            "bob",
+            "--registry-password-stdin",
+        ],
+        &[],
+        "zz9storage-canary-0f9e\n",
+    );
+    r.expect_code(0);
+    assert!(r.all().contains("VERIFIED"), "{}", r.all());
+    assert!(
+        storage
+            .requests()
+            .iter()
+            .any(|q| q["path"].as_str().unwrap_or("").contains("/blobs/")),
+        "the redirect was followed to the storage"
+    );
+    storage.assert_no_authorization();
+    // The registry itself did get the credentials (proof the test would catch a leak).
+    assert!(front
+        .requests()
+        .iter()
+        .any(|q| q["authorization"].is_string()));
+    assert_no_canary(&r, &repo, None, &["zz9storage-canary-0f9e"]);
+}
+
+#[test]
+fn failing_credential_helper_is_an_error_not_anonymous_access() {
+    let Some(registry) = registry() else { return };
+    let (repo, image, _) = pushed_image(&registry, "atk/helper");
+    let proxy = Proxy::start(&registry, &[]);
+    let image = image.replace(&registry, &proxy.addr());
+    let bin = repo.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-atkfail");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\ncat >/dev/null\necho 'keychain locked' >&2\nexit 1\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cfg = repo.path().join("dockercfg");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(
+        cfg.join("config.json"),
+        format!("{{\"credHelpers\": {{\"{}\": \"atkfail\"}}}}", proxy.addr()),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let r = repo.cleanpipe_env(
+        &["verify", &image, "--key", "cosign.pub"],
+        &[("DOCKER_CONFIG", cfg.to_str().unwrap()), ("PATH", &path)],
+    );
+    r.expect_code(3)
+        .expect_stderr("from `docker-credential-atkfail`: it failed (keychain locked)")
+        .expect_stderr("hint:");
+    assert!(!r.all().contains("VERIFIED"));
+    assert!(proxy.requests().is_empty(), "nothing was asked anonymously");
+}
+
+#[test]
+fn missing_credential_helper_is_an_error_naming_it() {
+    let Some(registry) = registry() else { return };
+    let (repo, image, _) = pushed_image(&registry, "atk/nohelper");
+    let cfg = repo.path().join("dockercfg");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(
+        cfg.join("config.json"),
+        "{\"credsStore\": \"atk-not-installed\"}",
+    )
+    .unwrap();
+    let r = repo.cleanpipe_env(
+        &["verify", &image, "--key", "cosign.pub"],
+        &[("DOCKER_CONFIG", cfg.to_str().unwrap())],
+    );
+    r.expect_code(3)
+        .expect_stderr("`docker-credential-atk-not-installed`: it is missing (not found on PATH)")
+        .expect_stderr("hint: install `docker-credential-atk-not-installed`");
+}
+
+// ---- the registry misbehaves ----------------------------------------------------------
+
+#[test]
+fn oversized_manifest_stream_is_refused_with_bounded_memory() {
+    let Some(registry) = registry() else { return };
+    let (repo, image, _) = pushed_image(&registry, "atk/hugeman");
+    let proxy = Proxy::start(
+        &registry,
+        &[
+            "--fail-path-regex",
+            "/manifests/v1",
+            "--fault-kind",
+            "huge",
+            "--huge-bytes",
+            "209715200",
+        ],
+    );
+    let image = image.replace(&registry, &proxy.addr());
+    let time = Path::new("/usr/bin/time");
+    let mut cmd = if time.exists() {
+        let mut c = Command::new(time);
+        c.arg("-v").arg(BIN);
+        c
+    } else {
+        Command::new(BIN)
+    };
+    let out = cmd
+        .args(["verify", &image, "--key", "cosign.pub"])
+        .current_dir(repo.path())
+        .env("DOCKER_CONFIG", repo.path().join(".no-docker-config"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("the manifest of 127.0.0.1:"), "{stderr}");
+    assert!(stderr.contains("is larger than 4 MiB"), "{stderr}");
+    assert!(stderr.contains("hint:"), "{stderr}");
+    if let Some(line) = stderr
+        .lines()
+        .find(|l| l.contains("Maximum resident set size"))
+    {
+        let kb: u64 = line.rsplit(' ').next().unwrap().trim().parse().unwrap();
+        assert!(
+            kb < 100 * 1024,
+            "verify used {kb} KiB for a refused 200 MiB manifest"
+        );
+    }
+}
+
+#[test]
+fn oversized_manifest_announced_by_content_length_is_refused_at_once() {
+    let Some(registry) = registry() else { return };
+    let (repo, image, _) = pushed_image(&registry, "atk/hugelen");
+    let proxy = Proxy::start(
+        &registry,
+        &[
+            "--fail-path-regex",
+            "/manifests/v1",
+            "--fault-kind",
+            "huge",
+            "--huge-bytes",
+            "1073741824",
+            "--huge-announce",
+        ],
+    );
+    let image = image.replace(&registry, &proxy.addr());
+    let started = Instant::now();
+    let r = repo.cleanpipe(&["verify", &image, "--key", "cosign.pub"]);
+    r.expect_code(3)
+        .expect_stderr("is larger than 4 MiB (1073741824 bytes or more)");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn oversized_signature_payload_is_refused_naming_the_digest() {
+    let Some(registry) = registry() else { return };
+    let (repo, image, _) = pushed_image(&registry, "atk/hugesig");
+    let proxy = Proxy::start(
+        &registry,
+        &[
+            "--fail-path-regex",
+            "/blobs/sha256:",
+            "--fault-kind",
+            "huge",
+            "--huge-bytes",
+            "209715200",
+        ],
+    );
+    let image = image.replace(&registry, &proxy.addr());
+    let r = repo.cleanpipe(&["verify", &image, "--key", "cosign.pub"]);
+    assert_ne!(r.code, 0, "{}", r.all());
+    let all = r.all();
+    assert!(all.contains("is larger than 16 MiB"), "{all}");
+    assert!(all.contains("blob sha256:"), "{all}");
+    assert!(
+        !all.contains("VERIFIED\n") && !r.stdout.contains("verified: true"),
+        "{all}"
+    );
+}
+
+#[test]
+fn corrupted_blob_bodies_are_refused() {
+    let Some(registry) = registry() else { return };
+    let (repo, image, _) = pushed_image(&registry, "atk/wrongblob");
+    let proxy = Proxy::start(
+        &registry,
+        &[
+            "--fail-path-regex",
+            "/blobs/sha256:",
+            "--fault-kind",
+            "wrong",
+        ],
+    );
+    let image = image.replace(&registry, &proxy.addr());
+    let r = repo.cleanpipe(&["sbom", &image]);
+    r.expect_code(3)
+        .expect_stderr("sha256:")
+        .expect_stderr("hint:");
+    assert!(
+        r.stderr.contains("refusing to store it") || r.stderr.contains("does not match its digest"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.trim().is_empty());
+}
+
+#[test]
+fn manifest_body_not_matching_the_requested_digest_is_refused() {
+    let Some(registry) = registry() else { return };
+    let (repo, _, pinned) = pushed_image(&registry, "atk/wrongman");
+    let proxy = Proxy::start(
+        &registry,
+        &[
+            "--fail-path-regex",
+            "/manifests/sha256:",
+            "--fault-kind",
+            "wrong",
+        ],
+    );
+    let image = pinned.replace(&registry, &proxy.addr());
+    assert!(image.contains("@sha256:"), "{image}");
+    let r = repo.cleanpipe(&["verify", &image, "--key", "cosign.pub"]);
+    r.expect_code(3)
+        .expect_stderr("whose digest is")
+        .expect_stderr("hint:");
+}
+
+#[test]
+fn registry_5xx_is_exit_3_with_a_retry_hint() {
+    let Some(registry) = registry() else { return };
+    let (repo, image, _) = pushed_image(&registry, "atk/500");
+    let proxy = Proxy::start(
+        &registry,
+        &["--fail-path-regex", "/manifests/", "--fail-status", "503"],
+    );
+    let image = image.replace(&registry, &proxy.addr());
+    let r = repo.cleanpipe(&["verify", &image, "--key", "cosign.pub"]);
+    r.expect_code(3)
+        .expect_stderr("answered HTTP 503")
+        .expect_stderr("injected fault")
+        .expect_stderr("retrying is safe");
+}
+
+#[test]
+fn registry_5xx_on_upload_publishes_and_tags_nothing() {
+    let Some(registry) = registry() else { return };
+    let proxy = Proxy::start(
+        &registry,
+        &[
+            "--fail-method",
+            "POST",
+            "--fail-path-regex",
+            "/blobs/uploads/",
+            "--fail-status",
+            "502",
+        ],
+    );
+    let name = unique("atk/upload500");
+    let repo = scratch_repo(Some(&format!("{}/{name}", proxy.addr())), &["v1"]);
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(3)
+        .expect_stderr("answered HTTP 502")
+        .expect_stderr("hint:");
+    assert_eq!(
+        manifest_status(&registry, &name, "v1"),
+        404,
+        "the tag must not exist"
+    );
+}
+
+#[test]
+fn stalled_registry_times_out_with_a_clear_message() {
+    let Some(registry) = registry() else { return };
+    let (repo, image, _) = pushed_image(&registry, "atk/stall");
+    let proxy = Proxy::start(
+        &registry,
+        &[
+            "--fail-path-regex",
+            "/manifests/",
+            "--fault-kind",
+            "stall",
+            "--stall-seconds",
+            "60",
+        ],
+    );
+    let image = image.replace(&registry, &proxy.addr());
+    let started = Instant::now();
+    let r = repo.cleanpipe(&[
+        "verify",
+        &image,
+        "--key",
+        "cosign.pub",
+        "--registry-timeout",
+        "2",
+    ]);
+    r.expect_code(3)
+        .expect_stderr("stopped answering")
+        .expect_stderr("--registry-timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+// ---- URL rules ------------------------------------------------------------------------
+
+#[test]
+fn webhook_host_that_merely_starts_with_127_is_not_loopback() {
+    let repo = scratch_repo(None, &["v1"]);
+    hook_pipeline(&repo, "    - url: http://127.evil.example/hook\n");
+    let r = repo.cleanpipe(&["validate"]);
+    r.expect_code(2)
+        .expect_stderr("push.register")
+        .expect_stderr("plain http to `127.evil.example` is not allowed")
+        .expect_stderr("hint:");
+}
+
+#[test]
+fn http_key_url_is_refused_at_validate() {
+    let repo = scratch_repo(None, &[]);
+    let text = std::fs::read_to_string(repo.path().join("pipeline.yaml")).unwrap();
+    repo.write(
+        "pipeline.yaml",
+        &format!("{text}verify_base:\n  keys:\n    vendor: http://{ELSEWHERE}/vendor.pub\n"),
+    );
+    repo.commit();
+    let r = repo.cleanpipe(&["validate"]);
+    r.expect_code(2)
+        .expect_stderr("verify_base.keys")
+        .expect_stderr("the trusted key URL `http://198.51.100.7/vendor.pub` is refused")
+        .expect_stderr("hint:");
+}
+
+#[test]
+fn key_url_on_a_host_that_merely_starts_with_127_is_refused() {
+    let repo = scratch_repo(None, &[]);
+    let text = std::fs::read_to_string(repo.path().join("pipeline.yaml")).unwrap();
+    repo.write(
+        "pipeline.yaml",
+        &format!("{text}verify_base:\n  keys:\n    vendor: http://127.0.0.1.evil.example/k.pub\n"),
+    );
+    repo.commit();
+    repo.cleanpipe(&["validate"])
+        .expect_code(2)
+        .expect_stderr("plain http to `127.0.0.1.evil.example` is not allowed");
+}
+
+#[test]
+fn webhook_redirect_to_another_host_is_refused_and_carries_nothing_there() {
+    let target = Sink::start("200", "", None);
+    let to = format!("http://localhost:{}/elsewhere", target.port);
+    let first = Sink::start("307", &to, None);
+    let repo = scratch_repo(None, &["v1"]);
+    hook_pipeline(
+        &repo,
+        &format!(
+            "    - url: {}\n      headers: {{ X-Api-Key: \"${{HOOK_TOKEN}}\" }}\n      secret: ${{HOOK_SECRET}}\n      timeout_seconds: 5\n",
+            first.url()
+        ),
+    );
+    let r = repo.cleanpipe_env(
+        &["run"],
+        &[
+            ("COSIGN_PASSWORD", "pw"),
+            ("HOOK_TOKEN", "zz9redir-token-canary-1"),
+            ("HOOK_SECRET", "zz9redir-hmac-canary-2"),
+        ],
+    );
+    r.expect_code(3)
+        .expect_stderr("answered HTTP 307")
+        .expect_stderr(&format!(
+            "redirecting to `http://localhost:{}`",
+            target.port
+        ))
+        .expect_stderr("webhook redirects are not followed")
+        .expect_stderr("hint:");
+    assert_eq!(first.requests().len(), 1, "a redirect is not retried");
+    assert!(
+        target.requests().is_empty(),
+        "the redirect target got nothing"
+    );
+    assert_no_canary(
+        &r,
+        &repo,
+        Some(&first),
+        &["zz9redir-token-canary-1", "zz9redir-hmac-canary-2"],
+    );
+}
+
+#[test]
+fn webhook_redirect_to_plain_http_elsewhere_is_refused() {
+    let first = Sink::start("302", &format!("http://{ELSEWHERE}/steal"), None);
+    let repo = scratch_repo(None, &["v1"]);
+    hook_pipeline(
+        &repo,
+        &format!("    - url: {}\n      timeout_seconds: 5\n", first.url()),
+    );
+    let started = Instant::now();
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(3)
+        .expect_stderr("redirecting to `http://198.51.100.7`")
+        .expect_stderr("not followed");
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+// ---- secrets stay masked --------------------------------------------------------------
+
+#[test]
+fn secret_straddling_the_300_character_cut_is_masked_whole() {
+    // The receiver echoes the token after 290 filler characters: the token straddles the
+    // 300-character cut of the error message.
+    let sink = Sink::start("400", "", Some(290 - "Bearer ".len()));
+    let repo = scratch_repo(None, &["v1"]);
+    hook_pipeline(
+        &repo,
+        &format!("    - url: {}\n      headers: {{ Authorization: \"Bearer ${{HOOK_TOKEN}}\" }}\n      timeout_seconds: 5\n", sink.url()),
+    );
+    let r = repo.cleanpipe_env(
+        &["run"],
+        &[
+            ("COSIGN_PASSWORD", "pw"),
+            ("HOOK_TOKEN", "zz9straddle-canary-5a7d"),
+        ],
+    );
+    r.expect_code(3)
+        .expect_stderr("HTTP 400")
+        .expect_stderr("***");
+    assert_no_canary(&r, &repo, Some(&sink), &["zz9straddle-canary-5a7d"]);
+}
+
+#[test]
+fn secret_in_webhook_url_userinfo_is_masked_in_the_http_error() {
+    let repo = scratch_repo(None, &["v1"]);
+    // Port 9 (discard) is closed: the request fails and the error names the URL.
+    hook_pipeline(
+        &repo,
+        "    - url: \"http://deploy:${HOOK_PW}@127.0.0.1:9/hook\"\n      timeout_seconds: 3\n",
+    );
+    let canary = "zz9pw canary@9c1e";
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw"), ("HOOK_PW", canary)]);
+    r.expect_code(3)
+        .expect_stderr("webhook")
+        .expect_stderr("hint:");
+    assert_no_canary(&r, &repo, None, &[canary]);
+}
+
+#[test]
+fn secret_in_webhook_url_query_is_masked_in_the_http_error() {
+    let repo = scratch_repo(None, &["v1"]);
+    hook_pipeline(
+        &repo,
+        "    - url: \"http://127.0.0.1:9/hook?key=${HOOK_Q}&x=1\"\n      timeout_seconds: 3\n",
+    );
+    let canary = "zz9query canary/77ab";
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw"), ("HOOK_Q", canary)]);
+    r.expect_code(3)
+        .expect_stderr("webhook")
+        .expect_stderr("127.0.0.1:9");
+    assert_no_canary(&r, &repo, None, &[canary, "zz9query+canary%2F77ab"]);
+}
+
+#[test]
+fn short_ordinary_interpolated_value_is_not_mangled() {
+    let repo = Repo::new();
+    repo.write("hello.txt", "hello\n");
+    repo.keygen("cosign", "pw");
+    repo.write(
+        "pipeline.yaml",
+        &scratch_pipeline("cosign.key", None, &["${CHANNEL}-v1"])
+            .replace("base: scratch", "base: ${BASE}"),
+    );
+    repo.commit();
+    let r = repo.cleanpipe_env(
+        &["run"],
+        &[
+            ("COSIGN_PASSWORD", "pw"),
+            ("CHANNEL", "beta"),
+            ("BASE", "scratch"),
+        ],
+    );
+    r.expect_code(0);
+    assert!(r.stderr.contains("beta-v1"), "{}", r.stderr);
+    assert!(
+        !r.all().contains("***"),
+        "an ordinary value was masked:\n{}",
+        r.all()
+    );
+    let report = std::fs::read_to_string(repo.path().join(".cleanpipe/out/report.json")).unwrap();
+    assert!(
+        report.contains("beta-v1") && !report.contains("***"),
+        "{report}"
+    );
+}
+
+#[test]
+fn docker_config_credentials_are_masked_when_the_registry_echoes_them() {
+    let Some(registry) = registry() else { return };
+    let (repo, image, _) = pushed_image(&registry, "atk/dockercfg");
+    let proxy = Proxy::start(
+        &registry,
+        &[
+            "--fail-path-regex",
+            "/manifests/",
+            "--fail-status",
+            "500",
+            "--echo-auth",
+            "--pad",
+            "229",
+        ],
+    );
+    let image = image.replace(&registry, &proxy.addr());
+    let cfg = repo.path().join("dockercfg");
+    std::fs::create_dir_all(&cfg).unwrap();
+    use base64::Engine;
+    let auth = base64::engine::general_purpose::STANDARD.encode("bob:zz9dockercfg-canary-e2d4");
+    std::fs::write(
+        cfg.join("config.json"),
+        format!(
+            "{{\"auths\": {{\"{}\": {{\"auth\": \"{auth}\"}}}}}}",
+            proxy.addr()
+        ),
+    )
+    .unwrap();
+    let r = repo.cleanpipe_env(
+        &["verify", &image, "--key", "cosign.pub"],
+        &[("DOCKER_CONFIG", cfg.to_str().unwrap())],
+    );
+    r.expect_code(3)
+        .expect_stderr("answered HTTP 500")
+        .expect_stderr("***");
+    assert!(
+        proxy
+            .requests()
+            .iter()
+            .any(|q| q["authorization"].is_string()),
+        "the config's credentials were used"
+    );
+    assert_no_canary(&r, &repo, None, &["zz9dockercfg-canary-e2d4"]);
+}
+
+#[test]
+fn literal_webhook_secret_and_header_are_masked() {
+    let sink = Sink::start("400", "", Some(10));
+    let repo = scratch_repo(None, &["v1"]);
+    hook_pipeline(
+        &repo,
+        &format!(
+            "    - url: {}\n      headers: {{ X-Api-Key: zz9literal-header-canary-31, Authorization: \"token zz9literal-token-canary-32\" }}\n      secret: zz9literal-hmac-canary-33\n      timeout_seconds: 5\n",
+            sink.url()
+        ),
+    );
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(3)
+        .expect_stderr("HTTP 400")
+        .expect_stderr("***");
+    // The receiver did get them (the echo would have leaked them).
+    let req = &sink.requests()[0];
+    assert_eq!(req["headers"]["x-api-key"], "zz9literal-header-canary-31");
+    assert_no_canary(
+        &r,
+        &repo,
+        None,
+        &[
+            "zz9literal-header-canary-31",
+            "zz9literal-token-canary-32",
+            "zz9literal-hmac-canary-33",
+        ],
+    );
+    let plan = repo.cleanpipe(&["plan", "-o", "json"]);
+    assert_no_canary(
+        &plan,
+        &repo,
+        None,
+        &[
+            "zz9literal-header-canary-31",
+            "zz9literal-token-canary-32",
+            "zz9literal-hmac-canary-33",
+        ],
+    );
+}
+
+#[test]
+fn canaries_are_absent_from_every_output_of_a_published_run() {
+    let Some(registry) = registry() else { return };
+    let sink = Sink::start("200", "", None);
+    let name = unique("atk/canary");
+    let repo = Repo::new();
+    repo.write("hello.txt", "hello\n");
+    repo.keygen("cosign", "zz9cosign-pw-canary-11");
+    let text = scratch_pipeline("cosign.key", Some(&format!("{registry}/{name}")), &["v1"]);
+    repo.write(
+        "pipeline.yaml",
+        &format!(
+            "{text}  register:\n    - url: \"{}?sig=${{HOOK_Q}}\"\n      headers: {{ Authorization: \"Bearer ${{HOOK_TOKEN}}\" }}\n      secret: ${{HOOK_SECRET}}\n      timeout_seconds: 5\n",
+            sink.url()
+        ),
+    );
+    repo.commit();
+    let r = repo.cleanpipe_stdin(
+        &[
+            "run",
+            "--registry-username",
+            "bob",
+            "--registry-password-stdin",
+        ],
+        &[
+            ("COSIGN_PASSWORD", "zz9cosign-pw-canary-11"),
+            ("HOOK_TOKEN", "zz9all-token-canary-12"),
+            ("HOOK_SECRET", "zz9all-hmac-canary-13"),
+            ("HOOK_Q", "zz9all-query-canary-14"),
+        ],
+        "zz9all-registry-canary-15\n",
+    );
+    r.expect_code(0).expect_stderr("registered with");
+    assert_eq!(sink.requests().len(), 1);
+    assert_no_canary(
+        &r,
+        &repo,
+        Some(&sink),
+        &[
+            "zz9cosign-pw-canary-11",
+            "zz9all-token-canary-12",
+            "zz9all-hmac-canary-13",
+            "zz9all-query-canary-14",
+            "zz9all-registry-canary-15",
+        ],
+    );
+}
