@@ -136,10 +136,10 @@ fn replace_tokens(text: &str, secret: &str) -> String {
         let after = rest[i + secret.len()..].chars().next();
         let starts_word = secret.chars().next().is_some_and(is_word);
         let ends_word = secret.chars().next_back().is_some_and(is_word);
-        let whole = !(starts_word && before.is_some_and(is_word))
-            && !(ends_word && after.is_some_and(is_word));
+        let inside_word =
+            starts_word && before.is_some_and(is_word) || ends_word && after.is_some_and(is_word);
         out.push_str(&rest[..i]);
-        out.push_str(if whole { "***" } else { secret });
+        out.push_str(if inside_word { secret } else { "***" });
         rest = &rest[i + secret.len()..];
     }
     out.push_str(rest);

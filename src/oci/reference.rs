@@ -263,6 +263,10 @@ mod tests {
             ("127.0.0.1:5000", "acme/app", Some("v1"))
         );
         assert!(r.is_loopback());
+        assert!(!RegistryRef::parse("127.evil.example:5000/app")
+            .unwrap()
+            .is_loopback());
+        assert!(RegistryRef::parse("[::1]:5000/app").unwrap().is_loopback());
         let r = RegistryRef::parse(&format!("ubuntu:22.04@{D}")).unwrap();
         assert_eq!(r.repository_name(), "index.docker.io/library/ubuntu");
         assert_eq!(r.digest.unwrap().as_str(), D);

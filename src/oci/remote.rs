@@ -65,16 +65,23 @@ pub struct RemoteOptions {
 
 /// A connection to one registry.
 pub struct Remote {
-    client: Client,
+    /// Boxed, like `session`: a `Remote` travels inside enums next to much smaller variants.
+    client: Box<Client>,
     auth: RegistryAuth,
     registry: String,
     /// `http` or `https`.
     scheme: &'static str,
     loopback: bool,
     http: reqwest::Client,
+    session: Box<Session>,
+}
+
+/// What a connection learns as it goes.
+#[derive(Default)]
+struct Session {
     /// Set once the `/v2/` challenge was checked (see [`Remote::ready`]).
     checked: tokio::sync::OnceCell<()>,
-    /// Pull tokens per repository, from the registry's token service.
+    /// Tokens per repository and operation, from the registry's token service.
     tokens: tokio::sync::Mutex<HashMap<String, Option<String>>>,
 }
 
@@ -113,14 +120,13 @@ impl Remote {
             .with_hint("serve the registry over https (drop `push.insecure` / `--insecure`), or remove its credentials to use it anonymously"));
         }
         Ok(Remote {
-            client: Client::new(config),
+            client: Box::new(Client::new(config)),
             auth,
             registry: image.registry.clone(),
             scheme,
             loopback,
             http: crate::net::client_with(crate::net::Redirects::Checked, None, read_timeout)?,
-            checked: tokio::sync::OnceCell::new(),
-            tokens: tokio::sync::Mutex::new(HashMap::new()),
+            session: Box::default(),
         })
     }
 
@@ -140,7 +146,8 @@ impl Remote {
         if matches!(self.auth, RegistryAuth::Anonymous) {
             return Ok(());
         }
-        self.checked
+        self.session
+            .checked
             .get_or_try_init(|| async {
                 let url = format!("{}://{}/v2/", self.scheme, self.registry);
                 let response = self.http.get(&url).send().await.map_err(|e| {
@@ -172,7 +179,7 @@ impl Remote {
             repo.repository,
             matches!(op, RegistryOperation::Push)
         );
-        let mut tokens = self.tokens.lock().await;
+        let mut tokens = self.session.tokens.lock().await;
         if !refresh {
             if let Some(t) = tokens.get(&key) {
                 return Ok(t.clone());
@@ -759,24 +766,59 @@ fn check_challenges(registry: &str, registry_loopback: bool, challenges: &[Strin
     Ok(())
 }
 
-/// Every `realm=` value in a `WWW-Authenticate` header (quoted or not).
+/// The `realm` of every Bearer challenge in a `WWW-Authenticate` header (RFC 7235: schemes
+/// followed by `name=value` or `name="quoted"` parameters, challenges separated by commas).
+/// A Basic challenge's realm is only a label and is not returned.
 fn realms(header: &str) -> Vec<String> {
-    let lower = header.to_ascii_lowercase();
+    let chars: Vec<char> = header.chars().collect();
     let mut out = vec![];
-    let mut from = 0;
-    while let Some(i) = lower[from..].find("realm") {
-        let at = from + i;
-        from = at + 5;
-        let rest = header[from..].trim_start();
-        let Some(rest) = rest.strip_prefix('=') else {
+    let mut scheme = String::new();
+    let mut i = 0;
+    let is_sep = |c: char| c == ',' || c.is_whitespace();
+    while i < chars.len() {
+        if is_sep(chars[i]) {
+            i += 1;
             continue;
-        };
-        let rest = rest.trim_start();
-        let value = match rest.strip_prefix('"') {
-            Some(q) => q.split('"').next().unwrap_or("").to_string(),
-            None => rest.split([',', ' ']).next().unwrap_or("").to_string(),
-        };
-        out.push(value.replace('\\', ""));
+        }
+        let start = i;
+        while i < chars.len() && !is_sep(chars[i]) && chars[i] != '=' {
+            i += 1;
+        }
+        let token: String = chars[start..i].iter().collect();
+        let mut j = i;
+        while j < chars.len() && chars[j].is_whitespace() {
+            j += 1;
+        }
+        if j < chars.len() && chars[j] == '=' {
+            // A parameter: read its value.
+            j += 1;
+            while j < chars.len() && chars[j].is_whitespace() {
+                j += 1;
+            }
+            let mut value = String::new();
+            if j < chars.len() && chars[j] == '"' {
+                j += 1;
+                while j < chars.len() && chars[j] != '"' {
+                    if chars[j] == '\\' && j + 1 < chars.len() {
+                        j += 1;
+                    }
+                    value.push(chars[j]);
+                    j += 1;
+                }
+                j += 1;
+            } else {
+                while j < chars.len() && !is_sep(chars[j]) {
+                    value.push(chars[j]);
+                    j += 1;
+                }
+            }
+            if token.eq_ignore_ascii_case("realm") && scheme.eq_ignore_ascii_case("bearer") {
+                out.push(value);
+            }
+            i = j;
+        } else {
+            scheme = token;
+        }
     }
     out
 }
@@ -870,4 +912,73 @@ pub fn read_secret_file(path: &Path) -> Result<String> {
     let text =
         std::fs::read_to_string(path).map_err(|e| Error::io("cannot read secret file", path, e))?;
     Ok(text.lines().next().unwrap_or("").to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn realms_are_found_quoted_or_not_in_any_case() {
+        assert_eq!(
+            realms(r#"Bearer realm="https://auth.example/token",service="reg""#),
+            ["https://auth.example/token"]
+        );
+        assert_eq!(
+            realms("Bearer service=x, REALM=http://a.example/t"),
+            ["http://a.example/t"]
+        );
+        assert!(realms(r#"Basic realm="Registry Realm""#).is_empty());
+        assert_eq!(
+            realms(r#"Basic realm="a, b", Bearer realm="https://t.example/\"q""#),
+            [r#"https://t.example/"q"#]
+        );
+    }
+
+    #[test]
+    fn credentials_go_to_a_token_service_over_https_or_between_loopback_hosts_only() {
+        let ok = |reg: bool, h: &str| check_challenges("r", reg, &[h.to_string()]).is_ok();
+        assert!(ok(false, r#"Bearer realm="https://auth.example/token""#));
+        assert!(ok(true, r#"Bearer realm="http://127.0.0.1:9/token""#));
+        // A Basic challenge's realm is a label (htpasswd registries say `Registry Realm`).
+        assert!(ok(false, r#"Basic realm="Registry Realm""#));
+        assert!(!ok(
+            true,
+            r#"Basic realm="x", Bearer realm="http://198.51.100.7/t",service="s""#
+        ));
+        assert!(!ok(false, r#"Bearer realm="http://127.0.0.1:9/token""#));
+        assert!(!ok(true, r#"Bearer realm="http://198.51.100.7/token""#));
+        assert!(!ok(true, r#"Bearer realm="http://127.evil.example/token""#));
+        assert!(!ok(true, r#"Bearer realm="ftp://x/""#));
+        assert!(!ok(true, r#"Bearer service="x""#));
+        let err = check_challenges(
+            "reg.example",
+            false,
+            &[r#"Bearer realm="http://auth.example/t""#.into()],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("plain http to `http://auth.example`"),
+            "{err}"
+        );
+        assert!(err.hint().is_some());
+    }
+
+    #[test]
+    fn credentials_never_go_to_a_plain_http_registry_elsewhere() {
+        let options = RemoteOptions {
+            insecure: true,
+            credentials: Some(Credentials {
+                username: "u".into(),
+                password: Secret::new("unit-canary-pw-7781"),
+            }),
+            read_timeout: None,
+        };
+        let far = RegistryRef::parse("reg.example/app:v1").unwrap();
+        let err = Remote::new(&far, &options).err().unwrap();
+        assert!(err.to_string().contains("over plain HTTP"), "{err}");
+        let near = RegistryRef::parse("127.0.0.1:5000/app:v1").unwrap();
+        assert!(Remote::new(&near, &options).is_ok());
+    }
 }

@@ -296,6 +296,22 @@ mod tests {
         assert_eq!(err.exit_code(), crate::ExitCode::Usage);
     }
 
+    #[tokio::test]
+    async fn key_urls_are_https_only_except_loopback_before_any_request() {
+        let dir = Path::new(".");
+        for url in [
+            "http://198.51.100.7/k.pub",
+            "http://127.evil.example/k.pub",
+            "ftp://keys.example/k.pub",
+        ] {
+            let err = PublicKey::fetch(url, dir).await.unwrap_err();
+            assert!(err.to_string().contains("is refused"), "{err}");
+            assert_eq!(err.exit_code(), crate::ExitCode::Usage);
+        }
+        assert!(check_key_url("https://keys.example/k.pub").is_ok());
+        assert!(check_key_url("http://127.0.0.1:8080/k.pub").is_ok());
+    }
+
     #[test]
     fn generated_keys_round_trip() {
         let (private, public) = generate(b"s3cret").unwrap();

@@ -295,6 +295,52 @@ fn bearer_challenge_without_a_readable_realm_gets_no_credentials() {
 }
 
 #[test]
+fn basic_challenge_registry_on_loopback_still_gets_the_credentials() {
+    // The realm of a Basic challenge is a label, not a token service: checking it as a URL
+    // would lock out every htpasswd registry.
+    let Some(registry) = registry() else { return };
+    let (repo, image, _) = pushed_image(&registry, "atk/basic");
+    let proxy = Proxy::start(
+        &registry,
+        &[
+            "--fail-path-regex",
+            "^/v2/$",
+            "--fault-kind",
+            "challenge",
+            "--challenge",
+            "Basic realm=\"Registry Realm\"",
+        ],
+    );
+    let image = image.replace(&registry, &proxy.addr());
+    let r = repo.cleanpipe_stdin(
+        &[
+            "verify",
+            &image,
+            "--key",
+            "cosign.pub",
+            "--registry-username",
+            "bob",
+            "--registry-password-stdin",
+        ],
+        &[],
+        "zz9basic-canary-19d0\n",
+    );
+    r.expect_code(0);
+    assert!(r.all().contains("VERIFIED"), "{}", r.all());
+    assert!(
+        proxy
+            .requests()
+            .iter()
+            .any(|q| q["path"].as_str().unwrap_or("").contains("/manifests/")
+                && q["authorization"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("Basic "))),
+        "the registry got Basic credentials"
+    );
+    assert_no_canary(&r, &repo, None, &["zz9basic-canary-19d0"]);
+}
+
+#[test]
 fn credentials_for_a_plain_http_registry_elsewhere_are_refused_before_connecting() {
     let repo = scratch_repo(None, &[]);
     let started = Instant::now();
