@@ -21,6 +21,10 @@ use std::sync::{Arc, LazyLock, RwLock};
 const SUBSTRING_MIN: usize = 8;
 /// Shorter values are not registered at all.
 const MIN: usize = 4;
+/// Query parameters of a pipeline's literal URLs whose values are secret.
+const SECRET_QUERY_NAMES: &[&str] = &[
+    "token", "key", "sig", "secret", "auth", "pass", "pwd", "code", "cred", "session",
+];
 
 /// The process's one list of secrets. Every [`Redactor`] is a handle to it, so a lower layer
 /// can mask text before cutting it short, and a credential found deep down (a credential
@@ -85,10 +89,23 @@ impl Redactor {
         list.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
 
-    /// Remember only the secret parts of a URL (userinfo, query values), not the URL itself.
+    /// Remember only the secret parts of a URL written in the pipeline, not the URL itself:
+    /// the userinfo, and query values whose name says they are secret (`token`, `sig`,
+    /// `key`, …), so `?format=json` does not mask every `json` in the output.
     pub fn add_url_parts(&self, url: &str) {
-        for part in url_parts(url) {
-            self.add(part);
+        let Ok(parsed) = reqwest::Url::parse(url.trim()) else {
+            return;
+        };
+        match parsed.password() {
+            Some(p) => self.add(percent_decode(p)),
+            None if !parsed.username().is_empty() => self.add(percent_decode(parsed.username())),
+            None => {}
+        }
+        for (k, v) in parsed.query_pairs() {
+            let k = k.to_ascii_lowercase();
+            if SECRET_QUERY_NAMES.iter().any(|n| k.contains(n)) {
+                self.add(v.into_owned());
+            }
         }
     }
 
@@ -289,6 +306,16 @@ mod tests {
             assert!(!out.contains(leak), "{leak} in {out}");
         }
         assert!(out.contains("hooks.example"), "{out}");
+    }
+
+    #[test]
+    fn literal_urls_register_only_their_secret_parts() {
+        let r = Redactor::default();
+        r.add_url_parts("https://ops:lit-pass-c4n4@h.example/x?format=json&token=lit-tok-c4n4");
+        assert_eq!(
+            r.apply("lit-pass-c4n4 lit-tok-c4n4 report.json h.example"),
+            "*** *** report.json h.example"
+        );
     }
 
     #[test]

@@ -69,6 +69,8 @@ pub struct Remote {
     client: Box<Client>,
     auth: RegistryAuth,
     registry: String,
+    /// Where requests go: the registry's host, `index.docker.io` for `docker.io`.
+    host: String,
     /// `http` or `https`.
     scheme: &'static str,
     loopback: bool,
@@ -123,6 +125,13 @@ impl Remote {
             client: Box::new(Client::new(config)),
             auth,
             registry: image.registry.clone(),
+            host: Reference::with_tag(
+                image.registry.clone(),
+                image.repository.clone(),
+                "latest".into(),
+            )
+            .resolve_registry()
+            .to_string(),
             scheme,
             loopback,
             http: crate::net::client_with(crate::net::Redirects::Checked, None, read_timeout)?,
@@ -130,13 +139,9 @@ impl Remote {
         })
     }
 
-    /// `scheme://registry/v2/…` for `tail`.
-    fn url(&self, reference: &Reference, tail: &str) -> String {
-        format!(
-            "{}://{}/v2/{tail}",
-            self.scheme,
-            reference.resolve_registry()
-        )
+    /// `scheme://host/v2/…` for `tail`.
+    fn url(&self, tail: &str) -> String {
+        format!("{}://{}/v2/{tail}", self.scheme, self.host)
     }
 
     /// Check, once, where the registry wants credentials sent, before any are sent: a
@@ -149,7 +154,7 @@ impl Remote {
         self.session
             .checked
             .get_or_try_init(|| async {
-                let url = format!("{}://{}/v2/", self.scheme, self.registry);
+                let url = self.url("");
                 let response = self.http.get(&url).send().await.map_err(|e| {
                     self.unreachable("cannot reach the registry's API root `/v2/`", &e)
                 })?;
@@ -202,9 +207,7 @@ impl Remote {
         url: &reqwest::Url,
         token: &Option<String>,
     ) -> reqwest::RequestBuilder {
-        let registry_origin = reqwest::Url::parse(&format!("{}://{}/", self.scheme, self.registry))
-            .map(|u| u.origin());
-        if registry_origin.ok() != Some(url.origin()) {
+        if !self.same_origin(url) {
             return req;
         }
         match (token, &self.auth) {
@@ -225,7 +228,7 @@ impl Remote {
         let url = if call.url.contains("://") {
             call.url.to_string()
         } else {
-            self.url(&self.reference(repo), call.url)
+            self.url(call.url)
         };
         let url = reqwest::Url::parse(&url).map_err(|e| {
             Error::environment(format!(
@@ -567,8 +570,7 @@ impl Remote {
 
     /// Whether `url` is the registry itself (scheme, host and port).
     fn same_origin(&self, url: &reqwest::Url) -> bool {
-        reqwest::Url::parse(&format!("{}://{}/", self.scheme, self.registry))
-            .is_ok_and(|u| u.origin() == url.origin())
+        reqwest::Url::parse(&self.url("")).is_ok_and(|u| u.origin() == url.origin())
     }
 
     /// Put manifest bytes under `target` (a tag or a digest reference).
