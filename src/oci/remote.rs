@@ -65,8 +65,20 @@ pub struct RemoteOptions {
 
 /// A connection to one registry.
 pub struct Remote {
-    /// Boxed, like `session`: a `Remote` travels inside enums next to much smaller variants.
-    client: Box<Client>,
+    /// Boxed: a `Remote` travels inside enums next to much smaller variants.
+    conn: Box<Conn>,
+}
+
+impl std::ops::Deref for Remote {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.conn
+    }
+}
+
+/// What a [`Remote`] holds.
+pub struct Conn {
+    client: Client,
     auth: RegistryAuth,
     registry: String,
     /// Where requests go: the registry's host, `index.docker.io` for `docker.io`.
@@ -75,7 +87,7 @@ pub struct Remote {
     scheme: &'static str,
     loopback: bool,
     http: reqwest::Client,
-    session: Box<Session>,
+    session: Session,
 }
 
 /// What a connection learns as it goes.
@@ -122,20 +134,22 @@ impl Remote {
             .with_hint("serve the registry over https (drop `push.insecure` / `--insecure`), or remove its credentials to use it anonymously"));
         }
         Ok(Remote {
-            client: Box::new(Client::new(config)),
-            auth,
-            registry: image.registry.clone(),
-            host: Reference::with_tag(
-                image.registry.clone(),
-                image.repository.clone(),
-                "latest".into(),
-            )
-            .resolve_registry()
-            .to_string(),
-            scheme,
-            loopback,
-            http: crate::net::client_with(crate::net::Redirects::Checked, None, read_timeout)?,
-            session: Box::default(),
+            conn: Box::new(Conn {
+                client: Client::new(config),
+                auth,
+                registry: image.registry.clone(),
+                host: Reference::with_tag(
+                    image.registry.clone(),
+                    image.repository.clone(),
+                    "latest".into(),
+                )
+                .resolve_registry()
+                .to_string(),
+                scheme,
+                loopback,
+                http: crate::net::client_with(crate::net::Redirects::Checked, None, read_timeout)?,
+                session: Session::default(),
+            }),
         })
     }
 
