@@ -407,9 +407,7 @@ impl Remote {
         }
         let bytes = crate::net::read_limited(response, MAX_MANIFEST)
             .await
-            .map_err(|e| {
-                self.read_error(&what, &format!("the manifest of {image}"), MAX_MANIFEST, e)
-            })?;
+            .map_err(|e| self.read_error(&what, MAX_MANIFEST, e))?;
         let digest = Digest::of(&bytes);
         if let Some(expected) = &image.digest {
             if expected != &digest {
@@ -424,13 +422,13 @@ impl Remote {
         Ok(Some((bytes, digest, media_type)))
     }
 
-    fn read_error(&self, what: &str, item: &str, limit: u64, e: crate::net::ReadError) -> Error {
+    fn read_error(&self, what: &str, limit: u64, e: crate::net::ReadError) -> Error {
         match e {
             crate::net::ReadError::TooLarge(n) => Error::environment(format!(
-                "{what}: {item} is larger than {} ({n} bytes or more); refused",
+                "{what}: it is larger than {} ({n} bytes or more); refused",
                 crate::net::mib(limit)
             ))
-            .with_hint("a manifest, signature payload or attestation this large is not one cleanpipe made; check what the registry holds under that name"),
+            .with_hint("manifests are limited to 4 MiB, and configs, signature payloads and attestations to 16 MiB; one this large is not a usable one: check what the registry (or a proxy in front of it) serves under that name"),
             crate::net::ReadError::Transport(e) => self.unreachable(what, &e),
         }
     }
@@ -684,7 +682,7 @@ impl Remote {
         let response = self.blob_response(repo, digest, &what).await?;
         let out = crate::net::read_limited(response, MAX_SMALL_BLOB)
             .await
-            .map_err(|e| self.read_error(&what, &format!("blob {digest}"), MAX_SMALL_BLOB, e))?;
+            .map_err(|e| self.read_error(&what, MAX_SMALL_BLOB, e))?;
         if &Digest::of(&out) != digest {
             return Err(Error::environment(format!(
                 "blob {digest} from {repo} does not match its digest"

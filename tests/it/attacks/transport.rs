@@ -600,7 +600,7 @@ fn oversized_manifest_announced_by_content_length_is_refused_at_once() {
     let started = Instant::now();
     let r = repo.cleanpipe(&["verify", &image, "--key", "cosign.pub"]);
     r.expect_code(3)
-        .expect_stderr("is larger than 4 MiB (1073741824 bytes or more)");
+        .expect_stderr("it is larger than 4 MiB (1073741824 bytes or more)");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
