@@ -61,6 +61,9 @@ pub struct RemoteOptions {
     pub credentials: Option<Credentials>,
     /// How long a registry may stay silent before it counts as stalled (default 120 s).
     pub read_timeout: Option<Duration>,
+    /// The Docker client's `config.json` to take credentials from when none are given
+    /// (`None` or a missing file: anonymous).
+    pub docker_config: Option<std::path::PathBuf>,
 }
 
 /// A connection to one registry.
@@ -123,7 +126,10 @@ impl Remote {
         };
         let auth = match &options.credentials {
             Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.expose().to_string()),
-            None => docker_config_auth(&image.registry)?,
+            None => match &options.docker_config {
+                Some(path) => docker_config_auth(path, &image.registry)?,
+                None => RegistryAuth::Anonymous,
+            },
         };
         let loopback = image.is_loopback();
         if scheme == "http" && !loopback && !matches!(auth, RegistryAuth::Anonymous) {
@@ -837,53 +843,39 @@ fn realms(header: &str) -> Vec<String> {
     out
 }
 
-/// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json` (where the Docker client and
-/// `docker_credential` look).
-fn docker_config_path() -> Option<std::path::PathBuf> {
-    std::env::var_os("DOCKER_CONFIG")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".docker")))
-        .map(|d| d.join("config.json"))
-}
-
-/// The credential helper the Docker config names for `server`, if any.
-fn helper_for(server: &str) -> Option<String> {
-    let text = std::fs::read_to_string(docker_config_path()?).ok()?;
-    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+/// The credential helper `config` names for `server`, if any.
+fn helper_for(config: &str, server: &str) -> Option<String> {
+    let json: serde_json::Value = serde_json::from_str(config).ok()?;
     json["credHelpers"][server]
         .as_str()
         .or_else(|| json["credsStore"].as_str())
         .map(|h| format!("docker-credential-{h}"))
 }
 
-/// Whether an executable named `name` is on PATH.
-fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-}
-
 /// Credentials from the Docker client's config (including credential helpers), if any. A
 /// helper that is missing or fails is an error, never a silent fall back to anonymous access
 /// (a helper answering "credentials not found" means there are none). What is found is
 /// registered as a secret.
-fn docker_config_auth(registry: &str) -> Result<RegistryAuth> {
+fn docker_config_auth(path: &Path, registry: &str) -> Result<RegistryAuth> {
     use docker_credential::CredentialRetrievalError as E;
     let server = if registry == "docker.io" {
         "https://index.docker.io/v1/"
     } else {
         registry
     };
+    let config = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RegistryAuth::Anonymous),
+        Err(e) => return Err(Error::io("cannot read the Docker config", path, e)),
+    };
     let helper_error = |why: String| {
-        let helper = helper_for(server).unwrap_or_else(|| "the credential helper".into());
+        let helper = helper_for(&config, server).unwrap_or_else(|| "the credential helper".into());
         Error::environment(format!(
             "cannot get the credentials for registry `{registry}` from `{helper}`: {why}"
         ))
         .with_hint(format!("install `{helper}` and check it works (`echo {server} | {helper} get`), fix `credHelpers`/`credsStore` in the Docker config, or pass `--registry-username` and `--registry-password-stdin`"))
     };
-    if !docker_config_path().is_some_and(|p| p.exists()) {
-        return Ok(RegistryAuth::Anonymous);
-    }
-    match docker_credential::get_credential(server) {
+    match docker_credential::get_credential_from_reader(config.as_bytes(), server) {
         Ok(docker_credential::DockerCredential::UsernamePassword(u, p)) => {
             let p = Secret::new(p);
             Ok(RegistryAuth::Basic(u, p.expose().to_string()))
@@ -903,20 +895,17 @@ fn docker_config_auth(registry: &str) -> Result<RegistryAuth> {
             Redactor::default().apply_truncated(stderr.trim(), 200)
         ))),
         Err(E::HelperCommunicationError) => Err(helper_error(
-            if helper_for(server).is_some_and(|h| on_path(&h)) {
-                "it could not be run or did not read the request".into()
-            } else {
-                "it is missing (not found on PATH)".into()
-            },
+            "it is missing (not on PATH) or could not be run".into(),
         )),
         Err(E::MalformedHelperResponse) => {
             Err(helper_error("its answer is not the JSON a helper prints".into()))
         }
         Err(e @ (E::ConfigReadError | E::CredentialDecodingError | E::CredentialMismatchError)) => {
             Err(Error::environment(format!(
-                "cannot read the credentials for registry `{registry}` from the Docker config: {e}"
+                "cannot read the credentials for registry `{registry}` from the Docker config `{}`: {e}",
+                path.display()
             ))
-            .with_hint("fix `~/.docker/config.json` (or `$DOCKER_CONFIG/config.json`), or run `docker login` again"))
+            .with_hint("fix the Docker config (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`), or run `docker login` again"))
         }
     }
 }
@@ -988,6 +977,7 @@ mod tests {
                 password: Secret::new("unit-canary-pw-7781"),
             }),
             read_timeout: None,
+            docker_config: None,
         };
         let far = RegistryRef::parse("reg.example/app:v1").unwrap();
         let err = Remote::new(&far, &options).err().unwrap();

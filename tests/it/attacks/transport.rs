@@ -527,7 +527,7 @@ fn missing_credential_helper_is_an_error_naming_it() {
         &[("DOCKER_CONFIG", cfg.to_str().unwrap())],
     );
     r.expect_code(3)
-        .expect_stderr("`docker-credential-atk-not-installed`: it is missing (not found on PATH)")
+        .expect_stderr("`docker-credential-atk-not-installed`: it is missing (not on PATH) or could not be run")
         .expect_stderr("hint: install `docker-credential-atk-not-installed`");
 }
 
