@@ -800,6 +800,47 @@ fn key_url_on_a_host_that_merely_starts_with_127_is_refused() {
 }
 
 #[test]
+fn key_url_redirect_to_plain_http_elsewhere_is_not_followed() {
+    // A loopback key server (allowed) that redirects the trust root to plain http elsewhere.
+    let Some(registry) = registry() else { return };
+    let (repo, _, base) = pushed_image(&registry, "atk/keyredir");
+    let keys = Proxy::start(
+        &registry,
+        &[
+            "--fail-path-regex",
+            "k\\.pub",
+            "--fault-kind",
+            "redirect",
+            "--redirect-to",
+            &format!("http://{ELSEWHERE}/k.pub"),
+        ],
+    );
+    let pipeline = scratch_pipeline("cosign.key", None, &[])
+        .replace("base: scratch", &format!("base: {base}"))
+        .replacen(
+            "version: 1\n",
+            &format!("version: 1\nverify_base:\n  keys:\n    vendor: http://{}/k.pub\n  default_key: vendor\n", keys.addr()),
+            1,
+        );
+    repo.write("pipeline.yaml", &pipeline);
+    repo.commit();
+    repo.cleanpipe(&["validate"]).expect_code(0);
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(3)
+        .expect_stderr("cannot fetch the public key")
+        .expect_stderr("redirect to `http://198.51.100.7` refused")
+        .expect_stderr("hint:");
+    assert!(
+        keys.requests().iter().any(|q| q["path"] == "/k.pub"),
+        "the key server was asked"
+    );
+    assert!(
+        !r.stderr.contains("[build] image"),
+        "nothing was built on an unverified base"
+    );
+}
+
+#[test]
 fn webhook_redirect_to_another_host_is_refused_and_carries_nothing_there() {
     let target = Sink::start("200", "", None);
     let to = format!("http://localhost:{}/elsewhere", target.port);
