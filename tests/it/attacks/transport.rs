@@ -13,24 +13,6 @@ use crate::support::*;
 /// A non-loopback address from the documentation range: never contacted.
 const ELSEWHERE: &str = "198.51.100.7";
 
-fn support_script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/support")
-        .join(name)
-}
-
-fn wait_port(port_file: &Path, what: &str) -> String {
-    for _ in 0..200 {
-        if let Ok(p) = std::fs::read_to_string(port_file) {
-            if !p.trim().is_empty() {
-                return p.trim().to_string();
-            }
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("{what} did not start");
-}
-
 /// The fault proxy in front of `upstream`, faulting what `args` select; logs every request.
 struct Proxy {
     child: Child,
@@ -90,59 +72,6 @@ impl Drop for Proxy {
     }
 }
 
-/// A webhook receiver answering `statuses`; 3xx answers point at `location`; error answers
-/// echo the request's header values after `echo_pad` filler characters.
-struct Sink {
-    child: Child,
-    port: String,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Sink {
-    fn start(statuses: &str, location: &str, echo_pad: Option<usize>) -> Sink {
-        let dir = tempfile::tempdir().unwrap();
-        let port_file = dir.path().join("port");
-        let log = dir.path().join("requests.jsonl");
-        let mut cmd = Command::new("python3");
-        cmd.arg(support_script("webhook_sink.py"))
-            .arg(&port_file)
-            .arg(&log)
-            .arg(statuses)
-            .arg(location);
-        if let Some(p) = echo_pad {
-            cmd.arg(p.to_string());
-        }
-        let child = cmd.stderr(Stdio::null()).spawn().unwrap();
-        let port = wait_port(&port_file, "webhook sink");
-        Sink {
-            child,
-            port,
-            log,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/hooks/images", self.port)
-    }
-
-    fn requests(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Push a signed scratch image to the test registry; the repo, `registry/name:v1` and
 /// `registry/name@sha256:…`.
 fn pushed_image(registry: &str, prefix: &str) -> (Repo, String, String) {
@@ -151,6 +80,32 @@ fn pushed_image(registry: &str, prefix: &str) -> (Repo, String, String) {
     let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
     r.expect_code(0);
     (repo, format!("{registry}/{name}:v1"), r.last_line())
+}
+
+/// `cleanpipe verify IMAGE --key cosign.pub` as user `bob` with `password` on stdin.
+fn verify_with_password(repo: &Repo, image: &str, password: &str) -> Run {
+    repo.cleanpipe_stdin(
+        &[
+            "verify",
+            image,
+            "--key",
+            "cosign.pub",
+            "--registry-username",
+            "bob",
+            "--registry-password-stdin",
+        ],
+        &[],
+        &format!("{password}\n"),
+    )
+}
+
+/// A signed image pushed to the registry, and a proxy in front of the registry faulting what
+/// `args` select: the repo, the proxy and the image's `proxy/name:v1` reference.
+fn behind_proxy(registry: &str, prefix: &str, args: &[&str]) -> (Repo, Proxy, String) {
+    let (repo, image, _) = pushed_image(registry, prefix);
+    let proxy = Proxy::start(registry, args);
+    let image = image.replace(registry, &proxy.addr());
+    (repo, proxy, image)
 }
 
 /// Every file under `dir`, recursively, as text.
@@ -231,19 +186,7 @@ fn bearer_realm_on_another_host_over_plain_http_gets_no_credentials() {
     );
     let image = image.replace(&registry, &proxy.addr());
     let started = Instant::now();
-    let r = repo.cleanpipe_stdin(
-        &[
-            "verify",
-            &image,
-            "--key",
-            "cosign.pub",
-            "--registry-username",
-            "bob",
-            "--registry-password-stdin",
-        ],
-        &[],
-        "zz9realm-canary-83b1\n",
-    );
+    let r = verify_with_password(&repo, &image, "zz9realm-canary-83b1");
     r.expect_code(3)
         .expect_stderr("token service over plain http to `http://198.51.100.7`")
         .expect_stderr("nothing was sent")
@@ -261,9 +204,9 @@ fn bearer_realm_on_another_host_over_plain_http_gets_no_credentials() {
 #[test]
 fn bearer_challenge_without_a_readable_realm_gets_no_credentials() {
     let Some(registry) = registry() else { return };
-    let (repo, image, _) = pushed_image(&registry, "atk/norealm");
-    let proxy = Proxy::start(
+    let (repo, proxy, image) = behind_proxy(
         &registry,
+        "atk/norealm",
         &[
             "--fail-path-regex",
             "^/v2/",
@@ -273,20 +216,7 @@ fn bearer_challenge_without_a_readable_realm_gets_no_credentials() {
             "Bearer service=\"x\"",
         ],
     );
-    let image = image.replace(&registry, &proxy.addr());
-    let r = repo.cleanpipe_stdin(
-        &[
-            "verify",
-            &image,
-            "--key",
-            "cosign.pub",
-            "--registry-username",
-            "bob",
-            "--registry-password-stdin",
-        ],
-        &[],
-        "zz9norealm-canary-4410\n",
-    );
+    let r = verify_with_password(&repo, &image, "zz9norealm-canary-4410");
     r.expect_code(3)
         .expect_stderr("names no readable token service")
         .expect_stderr("hint:");
@@ -299,9 +229,9 @@ fn basic_challenge_registry_on_loopback_still_gets_the_credentials() {
     // The realm of a Basic challenge is a label, not a token service: checking it as a URL
     // would lock out every htpasswd registry.
     let Some(registry) = registry() else { return };
-    let (repo, image, _) = pushed_image(&registry, "atk/basic");
-    let proxy = Proxy::start(
+    let (repo, proxy, image) = behind_proxy(
         &registry,
+        "atk/basic",
         &[
             "--fail-path-regex",
             "^/v2/$",
@@ -311,20 +241,7 @@ fn basic_challenge_registry_on_loopback_still_gets_the_credentials() {
             "Basic realm=\"Registry Realm\"",
         ],
     );
-    let image = image.replace(&registry, &proxy.addr());
-    let r = repo.cleanpipe_stdin(
-        &[
-            "verify",
-            &image,
-            "--key",
-            "cosign.pub",
-            "--registry-username",
-            "bob",
-            "--registry-password-stdin",
-        ],
-        &[],
-        "zz9basic-canary-19d0\n",
-    );
+    let r = verify_with_password(&repo, &image, "zz9basic-canary-19d0");
     r.expect_code(0);
     assert!(r.all().contains("VERIFIED"), "{}", r.all());
     assert!(
@@ -441,19 +358,7 @@ fn blob_redirect_to_other_storage_works_and_carries_no_authorization() {
         ],
     );
     let image = image.replace(&registry, &front.addr());
-    let r = repo.cleanpipe_stdin(
-        &[
-            "verify",
-            &image,
-            "--key",
-            "cosign.pub",
-            "--registry-username",
-            "bob",
-            "--registry-password-stdin",
-        ],
-        &[],
-        "zz9storage-canary-0f9e\n",
-    );
+    let r = verify_with_password(&repo, &image, "zz9storage-canary-0f9e");
     r.expect_code(0);
     assert!(r.all().contains("VERIFIED"), "{}", r.all());
     assert!(
@@ -475,9 +380,7 @@ fn blob_redirect_to_other_storage_works_and_carries_no_authorization() {
 #[test]
 fn failing_credential_helper_is_an_error_not_anonymous_access() {
     let Some(registry) = registry() else { return };
-    let (repo, image, _) = pushed_image(&registry, "atk/helper");
-    let proxy = Proxy::start(&registry, &[]);
-    let image = image.replace(&registry, &proxy.addr());
+    let (repo, proxy, image) = behind_proxy(&registry, "atk/helper", &[]);
     let bin = repo.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let helper = bin.join("docker-credential-atkfail");
@@ -536,9 +439,9 @@ fn missing_credential_helper_is_an_error_naming_it() {
 #[test]
 fn oversized_manifest_stream_is_refused_with_bounded_memory() {
     let Some(registry) = registry() else { return };
-    let (repo, image, _) = pushed_image(&registry, "atk/hugeman");
-    let proxy = Proxy::start(
+    let (repo, _proxy, image) = behind_proxy(
         &registry,
+        "atk/hugeman",
         &[
             "--fail-path-regex",
             "/manifests/v1",
@@ -548,7 +451,6 @@ fn oversized_manifest_stream_is_refused_with_bounded_memory() {
             "209715200",
         ],
     );
-    let image = image.replace(&registry, &proxy.addr());
     let time = Path::new("/usr/bin/time");
     let mut cmd = if time.exists() {
         let mut c = Command::new(time);
@@ -583,9 +485,9 @@ fn oversized_manifest_stream_is_refused_with_bounded_memory() {
 #[test]
 fn oversized_manifest_announced_by_content_length_is_refused_at_once() {
     let Some(registry) = registry() else { return };
-    let (repo, image, _) = pushed_image(&registry, "atk/hugelen");
-    let proxy = Proxy::start(
+    let (repo, _proxy, image) = behind_proxy(
         &registry,
+        "atk/hugelen",
         &[
             "--fail-path-regex",
             "/manifests/v1",
@@ -596,7 +498,6 @@ fn oversized_manifest_announced_by_content_length_is_refused_at_once() {
             "--huge-announce",
         ],
     );
-    let image = image.replace(&registry, &proxy.addr());
     let started = Instant::now();
     let r = repo.cleanpipe(&["verify", &image, "--key", "cosign.pub"]);
     r.expect_code(3)
@@ -607,9 +508,9 @@ fn oversized_manifest_announced_by_content_length_is_refused_at_once() {
 #[test]
 fn oversized_signature_payload_is_refused_naming_the_digest() {
     let Some(registry) = registry() else { return };
-    let (repo, image, _) = pushed_image(&registry, "atk/hugesig");
-    let proxy = Proxy::start(
+    let (repo, _proxy, image) = behind_proxy(
         &registry,
+        "atk/hugesig",
         &[
             "--fail-path-regex",
             "/blobs/sha256:",
@@ -619,7 +520,6 @@ fn oversized_signature_payload_is_refused_naming_the_digest() {
             "209715200",
         ],
     );
-    let image = image.replace(&registry, &proxy.addr());
     let r = repo.cleanpipe(&["verify", &image, "--key", "cosign.pub"]);
     assert_ne!(r.code, 0, "{}", r.all());
     let all = r.all();
@@ -634,9 +534,9 @@ fn oversized_signature_payload_is_refused_naming_the_digest() {
 #[test]
 fn corrupted_blob_bodies_are_refused() {
     let Some(registry) = registry() else { return };
-    let (repo, image, _) = pushed_image(&registry, "atk/wrongblob");
-    let proxy = Proxy::start(
+    let (repo, _proxy, image) = behind_proxy(
         &registry,
+        "atk/wrongblob",
         &[
             "--fail-path-regex",
             "/blobs/sha256:",
@@ -644,7 +544,6 @@ fn corrupted_blob_bodies_are_refused() {
             "wrong",
         ],
     );
-    let image = image.replace(&registry, &proxy.addr());
     let r = repo.cleanpipe(&["sbom", &image]);
     r.expect_code(3)
         .expect_stderr("sha256:")
@@ -681,12 +580,11 @@ fn manifest_body_not_matching_the_requested_digest_is_refused() {
 #[test]
 fn registry_5xx_is_exit_3_with_a_retry_hint() {
     let Some(registry) = registry() else { return };
-    let (repo, image, _) = pushed_image(&registry, "atk/500");
-    let proxy = Proxy::start(
+    let (repo, _proxy, image) = behind_proxy(
         &registry,
+        "atk/500",
         &["--fail-path-regex", "/manifests/", "--fail-status", "503"],
     );
-    let image = image.replace(&registry, &proxy.addr());
     let r = repo.cleanpipe(&["verify", &image, "--key", "cosign.pub"]);
     r.expect_code(3)
         .expect_stderr("answered HTTP 503")
@@ -724,9 +622,9 @@ fn registry_5xx_on_upload_publishes_and_tags_nothing() {
 #[test]
 fn stalled_registry_times_out_with_a_clear_message() {
     let Some(registry) = registry() else { return };
-    let (repo, image, _) = pushed_image(&registry, "atk/stall");
-    let proxy = Proxy::start(
+    let (repo, _proxy, image) = behind_proxy(
         &registry,
+        "atk/stall",
         &[
             "--fail-path-regex",
             "/manifests/",
@@ -736,7 +634,6 @@ fn stalled_registry_times_out_with_a_clear_message() {
             "60",
         ],
     );
-    let image = image.replace(&registry, &proxy.addr());
     let started = Instant::now();
     let r = repo.cleanpipe(&[
         "verify",
@@ -842,9 +739,9 @@ fn key_url_redirect_to_plain_http_elsewhere_is_not_followed() {
 
 #[test]
 fn webhook_redirect_to_another_host_is_refused_and_carries_nothing_there() {
-    let target = Sink::start("200", "", None);
+    let target = Sink::start_with("200", "", None);
     let to = format!("http://localhost:{}/elsewhere", target.port);
-    let first = Sink::start("307", &to, None);
+    let first = Sink::start_with("307", &to, None);
     let repo = scratch_repo(None, &["v1"]);
     hook_pipeline(
         &repo,
@@ -884,7 +781,7 @@ fn webhook_redirect_to_another_host_is_refused_and_carries_nothing_there() {
 
 #[test]
 fn webhook_redirect_to_plain_http_elsewhere_is_refused() {
-    let first = Sink::start("302", &format!("http://{ELSEWHERE}/steal"), None);
+    let first = Sink::start_with("302", &format!("http://{ELSEWHERE}/steal"), None);
     let repo = scratch_repo(None, &["v1"]);
     hook_pipeline(
         &repo,
@@ -904,7 +801,7 @@ fn webhook_redirect_to_plain_http_elsewhere_is_refused() {
 fn secret_straddling_the_300_character_cut_is_masked_whole() {
     // The receiver echoes the token after 290 filler characters: the token straddles the
     // 300-character cut of the error message.
-    let sink = Sink::start("400", "", Some(290 - "Bearer ".len()));
+    let sink = Sink::start_with("400", "", Some(290 - "Bearer ".len()));
     let repo = scratch_repo(None, &["v1"]);
     hook_pipeline(
         &repo,
@@ -990,9 +887,9 @@ fn short_ordinary_interpolated_value_is_not_mangled() {
 #[test]
 fn docker_config_credentials_are_masked_when_the_registry_echoes_them() {
     let Some(registry) = registry() else { return };
-    let (repo, image, _) = pushed_image(&registry, "atk/dockercfg");
-    let proxy = Proxy::start(
+    let (repo, proxy, image) = behind_proxy(
         &registry,
+        "atk/dockercfg",
         &[
             "--fail-path-regex",
             "/manifests/",
@@ -1003,7 +900,6 @@ fn docker_config_credentials_are_masked_when_the_registry_echoes_them() {
             "229",
         ],
     );
-    let image = image.replace(&registry, &proxy.addr());
     let cfg = repo.path().join("dockercfg");
     std::fs::create_dir_all(&cfg).unwrap();
     use base64::Engine;
@@ -1035,7 +931,7 @@ fn docker_config_credentials_are_masked_when_the_registry_echoes_them() {
 
 #[test]
 fn literal_webhook_secret_and_header_are_masked() {
-    let sink = Sink::start("400", "", Some(10));
+    let sink = Sink::start_with("400", "", Some(10));
     let repo = scratch_repo(None, &["v1"]);
     hook_pipeline(
         &repo,
@@ -1077,7 +973,7 @@ fn literal_webhook_secret_and_header_are_masked() {
 #[test]
 fn canaries_are_absent_from_every_output_of_a_published_run() {
     let Some(registry) = registry() else { return };
-    let sink = Sink::start("200", "", None);
+    let sink = Sink::start_with("200", "", None);
     let name = unique("atk/canary");
     let repo = Repo::new();
     repo.write("hello.txt", "hello\n");
