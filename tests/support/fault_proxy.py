@@ -33,6 +33,7 @@ an error response instead and are never forwarded.
     wrong     the real answer's status and headers with a different body of the
               same length (bytes flipped)
     challenge 401 with `WWW-Authenticate: --challenge` (every faulted request)
+* --tls-cert PEM --tls-key PEM: listen with TLS (https) instead of plain HTTP.
 * --log-file FILE appends one JSON line per request: method, path and the
   Authorization header (or null), so tests can see what was sent where.
 * Each request is logged to stderr.
@@ -435,6 +436,8 @@ def main(argv=None):
     p.add_argument("--huge-announce", action="store_true")
     p.add_argument("--challenge")
     p.add_argument("--log-file")
+    p.add_argument("--tls-cert")
+    p.add_argument("--tls-key")
     args = p.parse_args(argv)
     Config.kind = args.fault_kind
     Config.echo_auth = args.echo_auth
@@ -459,6 +462,12 @@ def main(argv=None):
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ProxyHandler)
     server.daemon_threads = True
+    if args.tls_cert:
+        import ssl
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     port = server.server_address[1]
 
     tmp = f"{args.listen_port_file}.tmp.{os.getpid()}"

@@ -385,6 +385,157 @@ fn blob_redirect_to_other_storage_works_and_carries_no_authorization() {
     assert_no_canary(&r, &repo, None, &["zz9storage-canary-0f9e"]);
 }
 
+/// A self-signed certificate for `localhost` (cert, key) in `dir`, made with the openssl CLI;
+/// cleanpipe trusts it through `SSL_CERT_FILE`. `None` (skip) without openssl.
+fn tls_cert(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args([
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        eprintln!("skipped: no openssl to make a test certificate");
+        return None;
+    }
+    Some((cert, key))
+}
+
+/// An https "storage" proxy in front of the registry, faulting what `args` select.
+fn https_storage(registry: &str, dir: &Path, args: &[&str]) -> Option<(Proxy, PathBuf)> {
+    let (cert, key) = tls_cert(dir)?;
+    let mut all = vec![
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    Some((Proxy::start(registry, &all), cert))
+}
+
+#[test]
+fn blob_redirect_to_https_storage_keeps_working_without_authorization() {
+    let Some(registry) = registry() else { return };
+    let certs = tempfile::tempdir().unwrap();
+    let Some((storage, cert)) = https_storage(&registry, certs.path(), &[]) else {
+        return;
+    };
+    let to = format!("https://localhost:{}/", storage.port);
+    let (repo, front, image) = behind_proxy(
+        &registry,
+        "atk/https",
+        &[
+            "--fail-path-regex",
+            "/blobs/sha256:",
+            "--fault-kind",
+            "redirect",
+            "--redirect-to",
+            &to,
+        ],
+    );
+    let r = repo.cleanpipe_stdin(
+        &[
+            "verify",
+            &image,
+            "--key",
+            "cosign.pub",
+            "--registry-username",
+            "bob",
+            "--registry-password-stdin",
+        ],
+        &[("SSL_CERT_FILE", cert.to_str().unwrap())],
+        "zz9https-canary-6e02\n",
+    );
+    r.expect_code(0);
+    assert!(
+        r.stderr.contains("VERIFIED: ") && !r.stderr.contains("NOT VERIFIED"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        storage
+            .requests()
+            .iter()
+            .any(|q| q["path"].as_str().unwrap_or("").contains("/blobs/")),
+        "the blob came from the https storage"
+    );
+    storage.assert_no_authorization();
+    assert!(front
+        .requests()
+        .iter()
+        .any(|q| q["authorization"].is_string()));
+    assert_no_canary(&r, &repo, None, &["zz9https-canary-6e02"]);
+}
+
+#[test]
+fn redirect_from_https_down_to_plain_http_is_refused() {
+    let Some(registry) = registry() else { return };
+    let certs = tempfile::tempdir().unwrap();
+    // The https storage sends the client back to plain http (even on loopback: never downgrade).
+    let back = format!("http://{registry}/");
+    let Some((storage, cert)) = https_storage(
+        &registry,
+        certs.path(),
+        &[
+            "--fail-path-regex",
+            "/blobs/sha256:",
+            "--fault-kind",
+            "redirect",
+            "--redirect-to",
+            &back,
+        ],
+    ) else {
+        return;
+    };
+    let to = format!("https://localhost:{}/", storage.port);
+    let (repo, _front, image) = behind_proxy(
+        &registry,
+        "atk/downgrade",
+        &[
+            "--fail-path-regex",
+            "/blobs/sha256:",
+            "--fault-kind",
+            "redirect",
+            "--redirect-to",
+            &to,
+        ],
+    );
+    let r = repo.cleanpipe_env(
+        &["sbom", &image],
+        &[("SSL_CERT_FILE", cert.to_str().unwrap())],
+    );
+    r.expect_code(3)
+        .expect_stderr(
+            "redirect from https to `http://127.0.0.1:5000` refused: never downgrade to plain http",
+        )
+        .expect_stderr("hint:");
+    assert!(storage
+        .requests()
+        .iter()
+        .any(|q| q["path"].as_str().unwrap_or("").contains("/blobs/")));
+    assert!(r.stdout.trim().is_empty());
+}
+
 #[test]
 fn failing_credential_helper_is_an_error_not_anonymous_access() {
     let Some(registry) = registry() else { return };
