@@ -92,7 +92,8 @@ pub fn parse(
 }
 
 /// Webhook header values and HMAC secrets are secrets even when written literally, and so are
-/// the userinfo and query of a webhook URL (the redactor registers a URL's parts, not the URL).
+/// a webhook URL's userinfo and its query values named like secrets (see
+/// [`Redactor::add_url_parts`]); the rest of the URL stays readable.
 fn register_webhook_secrets(file: &PipelineFile, redactor: &Redactor) {
     for hook in &file.push.register {
         for v in hook.headers.values() {
