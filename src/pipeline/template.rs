@@ -135,7 +135,7 @@ fn valid_var_name(name: &str) -> bool {
 }
 
 /// Replace `${VAR}` in every string of a YAML value. Only values that are secret are
-/// registered with `redactor` (see [`is_secret_use`]); ordinary ones such as a base image or a
+/// registered with `redactor` (see `is_secret_use`); ordinary ones such as a base image or a
 /// tag stay readable in the output.
 pub fn interpolate_env(
     value: &mut serde_yaml::Value,
