@@ -32,7 +32,9 @@ an error response instead and are never forwarded.
               `Content-Length` is sent only with --huge-announce
     wrong     the real answer's status and headers with a different body of the
               same length (bytes flipped)
-    challenge 401 with `WWW-Authenticate: --challenge` (every faulted request)
+    challenge 401 with `WWW-Authenticate: --challenge` (every faulted request that
+              does not carry `Authorization: Bearer --token`)
+    token     200 with `{"token": --token}`: a registry token service
 * --tls-cert PEM --tls-key PEM: listen with TLS (https) instead of plain HTTP.
 * --log-file FILE appends one JSON line per request: method, path and the
   Authorization header (or null), so tests can see what was sent where.
@@ -95,6 +97,7 @@ class Config:
     huge_bytes = 0
     huge_announce = False
     challenge = None
+    token = "test-token"
     log_file = None
 
 
@@ -189,6 +192,8 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         kind = Config.kind
         if kind == "wrong":
             return self._forward(corrupt=True)
+        if kind == "challenge" and self.headers.get("Authorization") == "Bearer " + Config.token:
+            return self._forward()
         body, _ = self._request_body()
         if body is not None:
             for _ in body:  # read and discard
@@ -202,6 +207,8 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         elif kind == "stall":
             time.sleep(Config.stall_seconds)
             self.close_connection = True
+        elif kind == "token":
+            self._send_simple(200, json.dumps({"token": Config.token}).encode())
         elif kind == "challenge":
             self._send_simple(401, FAULT_BODY, [("WWW-Authenticate", Config.challenge)])
         elif kind == "huge":
@@ -427,7 +434,8 @@ def main(argv=None):
         help="fault only the first N matching requests (0 = all)",
     )
     p.add_argument("--fault-kind", default="status",
-                   choices=["status", "redirect", "stall", "huge", "wrong", "challenge"])
+                   choices=["status", "redirect", "stall", "huge", "wrong", "challenge", "token"])
+    p.add_argument("--token", default="test-token")
     p.add_argument("--echo-auth", action="store_true")
     p.add_argument("--pad", type=int, default=0)
     p.add_argument("--redirect-to")
@@ -447,6 +455,7 @@ def main(argv=None):
     Config.huge_bytes = args.huge_bytes
     Config.huge_announce = args.huge_announce
     Config.challenge = args.challenge
+    Config.token = args.token
     Config.log_file = args.log_file
 
     host, sep, port = args.upstream.rpartition(":")

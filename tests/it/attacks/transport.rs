@@ -225,6 +225,77 @@ fn bearer_challenge_without_a_readable_realm_gets_no_credentials() {
 }
 
 #[test]
+fn token_service_on_loopback_gets_the_credentials_and_the_registry_only_the_token() {
+    // The normal Bearer flow, kept working: the registry names a token service, the
+    // credentials go there (both on this machine), and the registry sees only the token.
+    let Some(registry) = registry() else { return };
+    let tokens = Proxy::start(
+        &registry,
+        &[
+            "--fail-path-regex",
+            "^/token",
+            "--fault-kind",
+            "token",
+            "--token",
+            "zz9bearer-token-77",
+        ],
+    );
+    let challenge = format!(
+        "Bearer realm=\"http://localhost:{}/token\",service=\"test\"",
+        tokens.port
+    );
+    let (repo, front, image) = behind_proxy(
+        &registry,
+        "atk/bearer",
+        &[
+            "--fail-path-regex",
+            "^/v2/",
+            "--fault-kind",
+            "challenge",
+            "--challenge",
+            &challenge,
+            "--token",
+            "zz9bearer-token-77",
+        ],
+    );
+    let r = verify_with_password(&repo, &image, "zz9bearer-pw-canary-78");
+    r.expect_code(0);
+    assert!(
+        r.stderr.contains("VERIFIED: ") && !r.stderr.contains("NOT VERIFIED"),
+        "{}",
+        r.all()
+    );
+    let asked = tokens.requests();
+    assert!(!asked.is_empty(), "the token service was asked");
+    for q in &asked {
+        let path = q["path"].as_str().unwrap_or("");
+        assert!(
+            path.contains("scope=repository") && path.contains("service=test"),
+            "{q}"
+        );
+        assert!(
+            q["authorization"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("Basic ")),
+            "{q}"
+        );
+    }
+    for q in front.requests() {
+        if let Some(a) = q["authorization"].as_str() {
+            assert_eq!(
+                a, "Bearer zz9bearer-token-77",
+                "the registry got more than the token: {q}"
+            );
+        }
+    }
+    assert!(front
+        .requests()
+        .iter()
+        .any(|q| q["authorization"] == "Bearer zz9bearer-token-77"));
+    assert_no_canary(&r, &repo, None, &["zz9bearer-pw-canary-78"]);
+}
+
+#[test]
 fn basic_challenge_registry_on_loopback_still_gets_the_credentials() {
     // The realm of a Basic challenge is a label, not a token service: checking it as a URL
     // would lock out every htpasswd registry.
