@@ -1,23 +1,22 @@
 //! The registry transport: speaks in cleanpipe's types, streams blobs, and turns transport
 //! failures into errors that say what to do.
 //!
-//! Reads (manifests, blobs, blob existence) go through cleanpipe's own HTTP client
-//! ([`crate::net`]): bounded bodies, redirects followed only under the one policy (https, or
-//! http to loopback; never https → http; `Authorization` dropped when a hop changes host).
-//! Uploads go through `oci-client`, which drops credentials on upload locations outside the
-//! registry but follows redirects with reqwest's default policy (oci-client 0.18 offers no way
-//! to set it). Before any credential is handed to either, the registry's `/v2/` challenge is
-//! checked: credentials never go over plain HTTP to a host that is not loopback, whether the
-//! registry itself or the token service (`Bearer realm`) it names.
+//! Every request (the `/v2/` challenge, token fetches, manifests, blobs, uploads) goes through
+//! cleanpipe's own HTTP client ([`crate::net`]): bounded bodies, redirects followed only under
+//! the one policy (https, or http to loopback; never https → http; `Authorization` dropped when
+//! a hop changes host), and credentials attached only to requests for the registry itself. The
+//! registry's token service (`Bearer realm`) is read from its `/v2/` challenge once and checked
+//! before any credential is sent: credentials never go over plain HTTP to a host that is not
+//! loopback, whether the registry itself or its token service. `oci-client` lends only its
+//! reference and credential types (its own client follows redirects with reqwest's default
+//! policy and re-reads the challenge on its own, so it is not used for requests).
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference, RegistryOperation};
+use oci_client::Reference;
 
 use crate::error::{Error, Result};
 use crate::oci::layout::Layout;
@@ -81,7 +80,6 @@ impl std::ops::Deref for Remote {
 
 /// What a [`Remote`] holds.
 pub struct Conn {
-    client: Client,
     auth: RegistryAuth,
     registry: String,
     /// Where requests go: the registry's host, `index.docker.io` for `docker.io`.
@@ -96,8 +94,8 @@ pub struct Conn {
 /// What a connection learns as it goes.
 #[derive(Default)]
 struct Session {
-    /// Set once the `/v2/` challenge was checked (see [`Remote::ready`]).
-    checked: tokio::sync::OnceCell<()>,
+    /// The token service the `/v2/` challenge named, once checked (see [`Remote::ready`]).
+    checked: tokio::sync::OnceCell<Option<TokenService>>,
     /// Tokens per repository and operation, from the registry's token service.
     tokens: tokio::sync::Mutex<HashMap<String, Option<String>>>,
 }
@@ -105,25 +103,13 @@ struct Session {
 impl Remote {
     /// Connect to the registry `image` lives in.
     pub fn new(image: &RegistryRef, options: &RemoteOptions) -> Result<Self> {
-        let protocol = if options.insecure || image.is_loopback() {
-            ClientProtocol::Http
-        } else {
-            ClientProtocol::Https
-        };
-        let scheme = if protocol == ClientProtocol::Http {
+        let scheme = if options.insecure || image.is_loopback() {
             "http"
         } else {
             "https"
         };
+        // Per read, not per request: a stalled registry fails instead of hanging the run.
         let read_timeout = options.read_timeout.unwrap_or(crate::net::READ_TIMEOUT);
-        let config = ClientConfig {
-            protocol,
-            use_monolithic_push: true,
-            connect_timeout: Some(crate::net::CONNECT_TIMEOUT),
-            // Per read, not per request: a stalled registry fails instead of hanging the run.
-            read_timeout: Some(read_timeout),
-            ..Default::default()
-        };
         let auth = match &options.credentials {
             Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.expose().to_string()),
             None => match &options.docker_config {
@@ -141,7 +127,6 @@ impl Remote {
         }
         Ok(Remote {
             conn: Box::new(Conn {
-                client: Client::new(config),
                 auth,
                 registry: image.registry.clone(),
                 host: Reference::with_tag(
@@ -164,19 +149,16 @@ impl Remote {
         format!("{}://{}/v2/{tail}", self.scheme, self.host)
     }
 
-    /// Check, once, where the registry wants credentials sent, before any are sent: a
-    /// `Bearer realm` over plain HTTP is accepted only when both it and the registry are on
-    /// this machine. Anonymous access needs no check (nothing secret goes to the realm).
-    async fn ready(&self) -> Result<()> {
-        if matches!(self.auth, RegistryAuth::Anonymous) {
-            return Ok(());
-        }
+    /// Ask the registry's `/v2/` once which token service it uses, and check it before any
+    /// credential is sent: a `Bearer realm` over plain HTTP gets credentials only when both it
+    /// and the registry are on this machine. The service checked is the one tokens are then
+    /// fetched from, so a later challenge cannot redirect the credentials.
+    async fn ready(&self) -> Result<Option<TokenService>> {
         self.session
             .checked
             .get_or_try_init(|| async {
-                let url = self.url("");
-                let response = self.http.get(&url).send().await.map_err(|e| {
-                    self.unreachable("cannot reach the registry's API root `/v2/`", &e)
+                let response = self.http.get(self.url("")).send().await.map_err(|e| {
+                    self.request_error("cannot reach the registry's API root `/v2/`", &e)
                 })?;
                 let challenges: Vec<String> = response
                     .headers()
@@ -184,39 +166,74 @@ impl Remote {
                     .iter()
                     .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
                     .collect();
-                check_challenges(&self.registry, self.loopback, &challenges)
+                let with_credentials = !matches!(self.auth, RegistryAuth::Anonymous);
+                check_challenges(&self.registry, self.loopback, with_credentials, &challenges)
             })
             .await
-            .map(|_| ())
+            .cloned()
     }
 
-    /// A token for `op` on `repo` (None: no token service, or Basic), from the token service
-    /// the checked challenge names. `refresh` drops a cached one.
-    async fn token(
-        &self,
-        repo: &RegistryRef,
-        op: RegistryOperation,
-        refresh: bool,
-    ) -> Result<Option<String>> {
-        self.ready().await?;
-        let key = format!(
-            "{}#{}",
+    /// A token for `op` on `repo` from the checked token service (None: the registry has
+    /// none, or takes Basic credentials directly). `refresh` drops a cached one.
+    async fn token(&self, repo: &RegistryRef, op: Op, refresh: bool) -> Result<Option<String>> {
+        let Some(service) = self.ready().await? else {
+            return Ok(None);
+        };
+        if let RegistryAuth::Bearer(identity) = &self.auth {
+            return Ok(Some(identity.clone()));
+        }
+        let scope = format!(
+            "repository:{}:{}",
             repo.repository,
-            matches!(op, RegistryOperation::Push)
+            match op {
+                Op::Pull => "pull",
+                Op::Push => "pull,push",
+            }
         );
         let mut tokens = self.session.tokens.lock().await;
         if !refresh {
-            if let Some(t) = tokens.get(&key) {
+            if let Some(t) = tokens.get(&scope) {
                 return Ok(t.clone());
             }
         }
-        let token = self
-            .client
-            .auth(&self.reference(repo), &self.auth, op)
+        let what = format!("cannot get a token for {repo} from the registry's token service");
+        let mut url = service.realm.clone();
+        url.query_pairs_mut().append_pair("scope", &scope);
+        if let Some(s) = &service.service {
+            url.query_pairs_mut().append_pair("service", s);
+        }
+        let mut req = self.http.get(url);
+        if let RegistryAuth::Basic(u, p) = &self.auth {
+            req = req.basic_auth(u, Some(p));
+        }
+        let response = req
+            .send()
             .await
-            .map_err(|e| self.transport_error(&format!("cannot log in to {repo}"), e))?;
-        tokens.insert(key, token.clone());
-        Ok(token)
+            .map_err(|e| self.request_error(&what, &e))?;
+        if !response.status().is_success() {
+            return Err(self.status_error(&what, response).await);
+        }
+        let body = crate::net::read_limited(response, 1024 * 1024)
+            .await
+            .map_err(|e| self.read_error(&what, 1024 * 1024, e))?;
+        let token = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| {
+                v["token"]
+                    .as_str()
+                    .or_else(|| v["access_token"].as_str())
+                    .map(str::to_string)
+            })
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                Error::environment(format!(
+                    "{what}: the answer holds no `token` (or `access_token`)"
+                ))
+                .with_hint("check the registry's token service configuration")
+            })?;
+        let token = Secret::new(token).expose().to_string();
+        tokens.insert(scope, Some(token.clone()));
+        Ok(Some(token))
     }
 
     /// Credentials on `req` when it goes to the registry itself (same scheme, host and port):
@@ -239,12 +256,7 @@ impl Remote {
 
     /// Send a request to `url` (absolute, or a path under `/v2/`) with this registry's
     /// credentials, retrying once with a fresh token when the registry answers 401.
-    async fn send(
-        &self,
-        repo: &RegistryRef,
-        op: RegistryOperation,
-        call: Call<'_>,
-    ) -> Result<reqwest::Response> {
+    async fn send(&self, repo: &RegistryRef, op: Op, call: Call<'_>) -> Result<reqwest::Response> {
         let url = if call.url.contains("://") {
             call.url.to_string()
         } else {
@@ -394,7 +406,7 @@ impl Remote {
         let response = self
             .send(
                 image,
-                RegistryOperation::Pull,
+                Op::Pull,
                 Call {
                     accept: Some(&accept),
                     ..Call::new(
@@ -445,7 +457,7 @@ impl Remote {
         let response = self
             .send(
                 repo,
-                RegistryOperation::Pull,
+                Op::Pull,
                 Call::new(
                     reqwest::Method::HEAD,
                     &format!("{}/blobs/{digest}", repo.repository),
@@ -497,7 +509,7 @@ impl Remote {
         match self
             .send(
                 repo,
-                RegistryOperation::Push,
+                Op::Push,
                 Call::new(reqwest::Method::POST, &url, &what),
             )
             .await
@@ -532,7 +544,7 @@ impl Remote {
         let started = self
             .send(
                 repo,
-                RegistryOperation::Push,
+                Op::Push,
                 Call::new(
                     reqwest::Method::POST,
                     &format!("{}/blobs/uploads/", repo.repository),
@@ -568,7 +580,7 @@ impl Remote {
                 .with_hint("registries may send uploads to https storage only"));
             }
         }
-        let token = self.token(repo, RegistryOperation::Push, false).await?;
+        let token = self.token(repo, Op::Push, false).await?;
         let req = self
             .http
             .put(location.clone())
@@ -608,7 +620,7 @@ impl Remote {
         let response = self
             .send(
                 target,
-                RegistryOperation::Push,
+                Op::Push,
                 Call {
                     content_type: Some(media_type),
                     body: Some(bytes.to_vec()),
@@ -636,7 +648,7 @@ impl Remote {
         let response = self
             .send(
                 repo,
-                RegistryOperation::Pull,
+                Op::Pull,
                 Call::new(
                     reqwest::Method::GET,
                     &format!("{}/blobs/{digest}", repo.repository),
@@ -697,33 +709,20 @@ impl Remote {
         }
         Ok(out)
     }
+}
 
-    fn transport_error(&self, what: &str, e: OciDistributionError) -> Error {
-        let registry = &self.registry;
-        match e {
-            OciDistributionError::RequestError(re) if re.is_connect() || re.is_timeout() => {
-                Error::environment(format!("{what}: registry `{registry}` is unreachable ({})", crate::net::describe(&re)))
-                    .with_hint("check that the registry is running and the address is right; registries outside this machine need HTTPS unless `push.insecure: true`")
-            }
-            OciDistributionError::UnauthorizedError { .. } | OciDistributionError::AuthenticationFailure(_) => {
-                Error::environment(format!("{what}: registry `{registry}` refused the credentials"))
-                    .with_hint("log in with `docker login`, or pass `--registry-username` and `--registry-password-stdin`")
-            }
-            OciDistributionError::ServerError { code, message, .. } => Error::environment(format!(
-                "{what}: registry `{registry}` answered HTTP {code}{}",
-                if message.trim().is_empty() { String::new() } else { format!(": {}", Redactor::default().apply_truncated(message.trim(), SHOWN_BODY)) }
-            ))
-            .with_hint("the registry failed; nothing after this step was published, so retrying is safe"),
-            OciDistributionError::RequestError(re) => Error::environment(format!(
-                "{what}: {}",
-                crate::net::describe(&re)
-            )),
-            other => Error::environment(format!(
-                "{what}: {}",
-                Redactor::default().apply_truncated(&other.to_string(), SHOWN_BODY)
-            )),
-        }
-    }
+/// What a token is asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Pull,
+    Push,
+}
+
+/// A registry's token service (`WWW-Authenticate: Bearer realm=…,service=…`), checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct TokenService {
+    realm: reqwest::Url,
+    service: Option<String>,
 }
 
 /// One request to the registry: what [`Remote::send`] needs besides the repository.
@@ -751,25 +750,32 @@ impl<'a> Call<'a> {
     }
 }
 
-/// Whether the `/v2/` challenges let credentials go where they point: a token service
-/// (`realm`) over https, or over plain http only when it and the registry are both loopback.
-/// Any realm that cannot be read is refused (fail closed).
-fn check_challenges(registry: &str, registry_loopback: bool, challenges: &[String]) -> Result<()> {
+/// The token service the `/v2/` challenges name (the first Bearer challenge), if the rule
+/// lets credentials go there: over https, or over plain http only when it and the registry
+/// are both loopback. Without credentials nothing secret is sent, so any http(s) service is
+/// accepted. A Bearer challenge whose realm cannot be read is refused (fail closed).
+fn check_challenges(
+    registry: &str,
+    registry_loopback: bool,
+    with_credentials: bool,
+    challenges: &[String],
+) -> Result<Option<TokenService>> {
+    let mut found = None;
     for challenge in challenges {
-        let realms = realms(challenge);
-        if realms.is_empty() && challenge.to_ascii_lowercase().contains("bearer") {
+        let services = bearer_challenges(challenge);
+        if services.is_empty() && challenge.to_ascii_lowercase().contains("bearer") {
             return Err(Error::environment(format!(
                 "registry `{registry}` asks for a token but names no readable token service (`{}`)",
                 Redactor::default().apply_truncated(challenge, 200)
             ))
             .with_hint("check the registry's auth configuration; cleanpipe sends credentials only to a token service it can check"));
         }
-        for realm in realms {
+        for (realm, service) in services {
             let refused = match reqwest::Url::parse(&realm) {
                 Ok(u) if u.scheme() == "https" => None,
                 Ok(u) if u.scheme() == "http" => {
                     let local = u.host_str().is_some_and(crate::net::is_loopback_host);
-                    (!(local && registry_loopback))
+                    (with_credentials && !(local && registry_loopback))
                         .then(|| format!("plain http to `{}`", crate::net::origin(&u)))
                 }
                 Ok(u) => Some(format!("scheme `{}`", u.scheme())),
@@ -781,18 +787,23 @@ fn check_challenges(registry: &str, registry_loopback: bool, challenges: &[Strin
                 ))
                 .with_hint("credentials go to a token service only over https (plain http only when the registry and the service are both on this machine); fix the registry's token `realm`, or use the registry anonymously"));
             }
+            if found.is_none() {
+                found = reqwest::Url::parse(&realm)
+                    .ok()
+                    .map(|realm| TokenService { realm, service });
+            }
         }
     }
-    Ok(())
+    Ok(found)
 }
 
-/// The `realm` of every Bearer challenge in a `WWW-Authenticate` header (RFC 7235: schemes
-/// followed by `name=value` or `name="quoted"` parameters, challenges separated by commas).
-/// A Basic challenge's realm is only a label and is not returned.
-fn realms(header: &str) -> Vec<String> {
+/// `(realm, service)` of every Bearer challenge in a `WWW-Authenticate` header (RFC 7235:
+/// schemes followed by `name=value` or `name="quoted"` parameters, challenges separated by
+/// commas). A Basic challenge's realm is only a label and is not returned.
+fn bearer_challenges(header: &str) -> Vec<(String, Option<String>)> {
     let chars: Vec<char> = header.chars().collect();
-    let mut out = vec![];
-    let mut scheme = String::new();
+    let mut out: Vec<(Option<String>, Option<String>)> = vec![];
+    let mut bearer = false;
     let mut i = 0;
     let is_sep = |c: char| c == ',' || c.is_whitespace();
     while i < chars.len() {
@@ -832,15 +843,24 @@ fn realms(header: &str) -> Vec<String> {
                     j += 1;
                 }
             }
-            if token.eq_ignore_ascii_case("realm") && scheme.eq_ignore_ascii_case("bearer") {
-                out.push(value);
+            if let (true, Some(current)) = (bearer, out.last_mut()) {
+                if token.eq_ignore_ascii_case("realm") {
+                    current.0 = Some(value);
+                } else if token.eq_ignore_ascii_case("service") {
+                    current.1 = Some(value);
+                }
             }
             i = j;
         } else {
-            scheme = token;
+            bearer = token.eq_ignore_ascii_case("bearer");
+            if bearer {
+                out.push((None, None));
+            }
         }
     }
-    out
+    out.into_iter()
+        .filter_map(|(realm, service)| Some((realm?, service)))
+        .collect()
 }
 
 /// The credential helper `config` names for `server`, if any.
@@ -923,6 +943,8 @@ mod tests {
 
     #[test]
     fn realms_are_found_quoted_or_not_in_any_case() {
+        let realms =
+            |h: &str| -> Vec<String> { bearer_challenges(h).into_iter().map(|(r, _)| r).collect() };
         assert_eq!(
             realms(r#"Bearer realm="https://auth.example/token",service="reg""#),
             ["https://auth.example/token"]
@@ -940,7 +962,7 @@ mod tests {
 
     #[test]
     fn credentials_go_to_a_token_service_over_https_or_between_loopback_hosts_only() {
-        let ok = |reg: bool, h: &str| check_challenges("r", reg, &[h.to_string()]).is_ok();
+        let ok = |reg: bool, h: &str| check_challenges("r", reg, true, &[h.to_string()]).is_ok();
         assert!(ok(false, r#"Bearer realm="https://auth.example/token""#));
         assert!(ok(true, r#"Bearer realm="http://127.0.0.1:9/token""#));
         // A Basic challenge's realm is a label (htpasswd registries say `Registry Realm`).
@@ -957,6 +979,7 @@ mod tests {
         let err = check_challenges(
             "reg.example",
             false,
+            true,
             &[r#"Bearer realm="http://auth.example/t""#.into()],
         )
         .unwrap_err();
@@ -966,6 +989,17 @@ mod tests {
             "{err}"
         );
         assert!(err.hint().is_some());
+        // Anonymous: nothing secret goes to the service, which is used as named.
+        let anon = check_challenges(
+            "r",
+            false,
+            false,
+            &[r#"Bearer realm="http://auth.example/t",service="reg""#.into()],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(anon.realm.as_str(), "http://auth.example/t");
+        assert_eq!(anon.service.as_deref(), Some("reg"));
     }
 
     #[test]
