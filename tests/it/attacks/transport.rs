@@ -296,6 +296,42 @@ fn token_service_on_loopback_gets_the_credentials_and_the_registry_only_the_toke
 }
 
 #[test]
+fn token_service_answering_without_a_token_is_an_error_not_anonymous_access() {
+    let Some(registry) = registry() else { return };
+    // A "token service" that answers 200 with a registry error body and no token.
+    let tokens = Proxy::start(
+        &registry,
+        &["--fail-path-regex", "^/token", "--fail-status", "200"],
+    );
+    let challenge = format!("Bearer realm=\"http://localhost:{}/token\"", tokens.port);
+    let (repo, front, image) = behind_proxy(
+        &registry,
+        "atk/notoken",
+        &[
+            "--fail-path-regex",
+            "^/v2/",
+            "--fault-kind",
+            "challenge",
+            "--challenge",
+            &challenge,
+        ],
+    );
+    let r = verify_with_password(&repo, &image, "zz9notoken-canary-5b2c");
+    r.expect_code(3)
+        .expect_stderr("from the registry's token service: the answer holds no `token`")
+        .expect_stderr("hint:");
+    assert!(!tokens.requests().is_empty());
+    assert!(
+        front
+            .requests()
+            .iter()
+            .all(|q| !q["path"].as_str().unwrap_or("").contains("/manifests/")),
+        "no manifest was asked for without a token"
+    );
+    assert_no_canary(&r, &repo, None, &["zz9notoken-canary-5b2c"]);
+}
+
+#[test]
 fn basic_challenge_registry_on_loopback_still_gets_the_credentials() {
     // The realm of a Basic challenge is a label, not a token service: checking it as a URL
     // would lock out every htpasswd registry.
