@@ -10,6 +10,7 @@ pub mod build;
 pub mod cli;
 pub mod error;
 pub mod fsutil;
+pub mod net;
 pub mod notify;
 pub mod oci;
 pub mod pipeline;

@@ -63,6 +63,9 @@ pub struct RegistryArgs {
     /// Use plain HTTP for the registry (loopback registries always do).
     #[arg(long)]
     pub insecure: bool,
+    /// Seconds a registry may stay silent before it counts as stalled (default 120).
+    #[arg(long, env = "CLEANPIPE_REGISTRY_TIMEOUT", value_parser = clap::value_parser!(u64).range(1..))]
+    pub registry_timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]

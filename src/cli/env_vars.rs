@@ -12,6 +12,15 @@ pub const RUN_NUMBER_VARS: &[&str] = &[
     "BUILD_NUMBER",
 ];
 
+/// The Docker client's config file: `$DOCKER_CONFIG/config.json`, else
+/// `$HOME/.docker/config.json` (where `docker login` writes credentials).
+pub fn docker_config_file() -> Option<std::path::PathBuf> {
+    std::env::var_os("DOCKER_CONFIG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".docker")))
+        .map(|d| d.join("config.json"))
+}
+
 /// A snapshot of the process environment, passed down explicitly.
 pub fn snapshot() -> BTreeMap<String, String> {
     std::env::vars_os()

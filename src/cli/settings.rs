@@ -81,7 +81,7 @@ pub fn remote_options(args: &RegistryArgs, redactor: &Redactor) -> Result<Remote
                 .map_err(|e| Error::usage(format!("cannot read the registry password from stdin: {e}")))?;
             let password = text.trim_end_matches(['\n', '\r']).to_string();
             redactor.add(password.clone());
-            Some(Credentials { username: user.clone(), password })
+            Some(Credentials { username: user.clone(), password: crate::redact::Secret::new(password) })
         }
         (None, true) => {
             return Err(Error::usage("`--registry-password-stdin` needs `--registry-username`"))
@@ -95,6 +95,8 @@ pub fn remote_options(args: &RegistryArgs, redactor: &Redactor) -> Result<Remote
     Ok(RemoteOptions {
         insecure: args.insecure,
         credentials,
+        read_timeout: args.registry_timeout.map(std::time::Duration::from_secs),
+        docker_config: env_vars::docker_config_file(),
     })
 }
 

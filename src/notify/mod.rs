@@ -1,6 +1,11 @@
 //! Deployment notifications (`push.register`): after a successful push, POST a JSON description
 //! of the published image to each webhook, optionally HMAC-signed the way GitHub signs its
 //! webhooks (`X-Cleanpipe-Signature-256: sha256=<hex>`), retrying transient failures.
+//!
+//! Redirects are refused, not followed: a webhook request carries custom headers (often a
+//! bearer token) and the HMAC signature, which an HTTP client forwards to whatever host a
+//! redirect names. A 3xx answer is an error that says where it pointed, so the user can put
+//! the final URL in the pipeline, where `validate` checks it.
 
 use std::time::Duration;
 
@@ -32,20 +37,14 @@ pub struct Delivery {
 /// Attempts per webhook; only connection errors, timeouts, 429 and 5xx are retried.
 const ATTEMPTS: u32 = 3;
 
-/// Whether `url` may be called: https anywhere, plain http only on loopback.
+/// Whether `url` may be called: https anywhere, plain http only on loopback (the rule of
+/// [`crate::net::check_url`]).
 pub fn check_url(url: &str) -> std::result::Result<(), String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
-    match parsed.scheme() {
-        "https" => Ok(()),
-        "http" => match parsed.host_str() {
-            Some(h) if crate::oci::reference::is_loopback_host(h.trim_matches(['[', ']'])) => {
-                Ok(())
-            }
-            _ => Err("plain http is allowed for loopback webhooks only; use https".into()),
-        },
-        s => Err(format!("scheme `{s}` is not http(s)")),
-    }
+    crate::net::parse_checked(url).map(|_| ())
 }
+
+/// Characters of a receiver's answer kept in an error (after masking).
+const SHOWN_BODY: usize = 300;
 
 /// `sha256=<hex of HMAC-SHA256(secret, body)>`.
 pub fn signature(secret: &str, body: &[u8]) -> String {
@@ -65,11 +64,7 @@ pub async fn deliver(
 ) -> Result<Delivery> {
     let shown = redactor.apply(&hook.url);
     check_url(&hook.url).map_err(|e| Error::usage(format!("webhook {shown}: {e}")))?;
-    let client = reqwest::Client::builder()
-        .timeout(hook.timeout)
-        .user_agent(concat!("cleanpipe/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| Error::environment(format!("cannot make an HTTP client: {e}")))?;
+    let client = crate::net::client(crate::net::Redirects::Refuse, Some(hook.timeout))?;
     let mut last = String::new();
     for attempt in 1..=ATTEMPTS {
         if attempt > 1 {
@@ -96,14 +91,33 @@ pub async fn deliver(
                         attempts: attempt,
                     });
                 }
-                let text = resp.text().await.unwrap_or_default();
-                let text: String = text.chars().take(300).collect();
-                last = format!("HTTP {status}: {}", redactor.apply(text.trim()));
+                if status.is_redirection() {
+                    let target = resp
+                        .headers()
+                        .get(reqwest::header::LOCATION)
+                        .and_then(|l| l.to_str().ok())
+                        .and_then(|l| resp.url().join(l).ok())
+                        .map(|u| crate::net::origin(&u))
+                        .unwrap_or_else(|| "nowhere".into());
+                    return Err(Error::environment(format!(
+                        "webhook {shown} answered HTTP {status} redirecting to `{}`; webhook redirects are not followed (they would carry the headers and the HMAC signature elsewhere)",
+                        redactor.apply(&target)
+                    ))
+                    .with_hint("put the final URL in `push.register[].url`; the image is published and tagged, re-running is safe"));
+                }
+                let text = crate::net::read_limited(resp, 64 * 1024)
+                    .await
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                last = format!(
+                    "HTTP {status}: {}",
+                    redactor.apply_truncated(text.trim(), SHOWN_BODY)
+                );
                 if !(status.is_server_error() || status.as_u16() == 429) {
                     break;
                 }
             }
-            Err(e) => last = redactor.apply(&e.to_string()),
+            Err(e) => last = redactor.apply(&crate::net::describe(&e)),
         }
     }
     Err(Error::environment(format!("webhook {shown} failed: {last}")).with_hint(

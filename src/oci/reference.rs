@@ -195,7 +195,7 @@ impl RegistryRef {
             Some(v6) => v6.split(']').next().unwrap_or(""),
             None => self.registry.split(':').next().unwrap_or(""),
         };
-        is_loopback_host(host)
+        crate::net::is_loopback_host(host)
     }
 
     /// The same repository with another tag and no digest.
@@ -249,11 +249,6 @@ pub fn validate_tag(tag: &str) -> Result<()> {
     }
 }
 
-/// Whether `host` (a name or an IP, IPv6 without brackets) is this machine.
-pub fn is_loopback_host(host: &str) -> bool {
-    host == "localhost" || host.starts_with("127.") || host == "::1"
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +263,10 @@ mod tests {
             ("127.0.0.1:5000", "acme/app", Some("v1"))
         );
         assert!(r.is_loopback());
+        assert!(!RegistryRef::parse("127.evil.example:5000/app")
+            .unwrap()
+            .is_loopback());
+        assert!(RegistryRef::parse("[::1]:5000/app").unwrap().is_loopback());
         let r = RegistryRef::parse(&format!("ubuntu:22.04@{D}")).unwrap();
         assert_eq!(r.repository_name(), "index.docker.io/library/ubuntu");
         assert_eq!(r.digest.unwrap().as_str(), D);

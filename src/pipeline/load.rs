@@ -93,6 +93,7 @@ pub fn parse(
         Error::usage(format!("{shown}: after `${{…}}` interpolation: {e}"))
             .with_hint("variables can only stand in string values")
     })?;
+    register_webhook_secrets(&file, redactor);
     let loaded = LoadedPipeline {
         file,
         path: path.to_path_buf(),
@@ -174,6 +175,27 @@ fn check_nesting(text: &str, shown: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Webhook header values and HMAC secrets are secrets even when written literally, and so are
+/// a webhook URL's userinfo and its query values named like secrets (see
+/// [`Redactor::add_url_parts`]); the rest of the URL stays readable.
+fn register_webhook_secrets(file: &PipelineFile, redactor: &Redactor) {
+    for hook in &file.push.register {
+        for v in hook.headers.values() {
+            // `Bearer TOKEN`: the token is the secret, the scheme stays readable.
+            match v.trim().split_once(' ') {
+                Some((scheme, token)) if scheme.chars().all(|c| c.is_ascii_alphabetic()) => {
+                    redactor.add(token.trim().to_string())
+                }
+                _ => redactor.add(v.clone()),
+            }
+        }
+        if let Some(secret) = &hook.secret {
+            redactor.add(secret.clone());
+        }
+        redactor.add_url_parts(&hook.url);
+    }
 }
 
 fn deserialize<'de, T: serde::Deserialize<'de>>(

@@ -131,6 +131,16 @@ pub fn check_semantics(p: &LoadedPipeline) -> Result<()> {
                 .map_err(|e| p.error_at(&["build", "customize", "base"], e.to_string()))?;
         }
     }
+    for (name, location) in &f.verify_base.keys {
+        if crate::sign::keys::is_url(location) {
+            crate::sign::keys::check_key_url(location).map_err(|e| {
+                p.error_at(&["verify_base", "keys"], format!("`{name}`: {e}"))
+                    .with_hint(
+                        "serve the key over https, or commit the `.pub` file and give its path",
+                    )
+            })?;
+        }
+    }
     for (i, image) in f.verify_base.images.iter().enumerate() {
         ImageRef::parse(&image.reference)
             .map_err(|e| p.error_at(&["verify_base", "images"], format!("images[{i}]: {e}")))?;

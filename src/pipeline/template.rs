@@ -134,33 +134,103 @@ fn valid_var_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Replace `${VAR}` in every string of a YAML value; values taken from the environment are
-/// registered as secrets.
+/// Replace `${VAR}` in every string of a YAML value. Only values that are secret are
+/// registered with `redactor` (see `is_secret_use`); ordinary ones such as a base image or a
+/// tag stay readable in the output.
 pub fn interpolate_env(
     value: &mut serde_yaml::Value,
     env: &dyn Fn(&str) -> Option<String>,
     redactor: &Redactor,
 ) -> Result<()> {
+    interpolate_at(value, &mut Vec::new(), env, redactor)
+}
+
+fn interpolate_at(
+    value: &mut serde_yaml::Value,
+    path: &mut Vec<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+    redactor: &Redactor,
+) -> Result<()> {
     match value {
-        serde_yaml::Value::String(s) => *s = interpolate_str(s, env, redactor)?,
+        serde_yaml::Value::String(s) => *s = interpolate_str(s, path, env, redactor)?,
         serde_yaml::Value::Sequence(items) => {
             for item in items {
-                interpolate_env(item, env, redactor)?;
+                interpolate_at(item, path, env, redactor)?;
             }
         }
         serde_yaml::Value::Mapping(map) => {
-            for (_, v) in map.iter_mut() {
-                interpolate_env(v, env, redactor)?;
+            for (k, v) in map.iter_mut() {
+                path.push(k.as_str().unwrap_or("").to_ascii_lowercase());
+                let r = interpolate_at(v, path, env, redactor);
+                path.pop();
+                r?;
             }
         }
-        serde_yaml::Value::Tagged(t) => interpolate_env(&mut t.value, env, redactor)?,
+        serde_yaml::Value::Tagged(t) => interpolate_at(&mut t.value, path, env, redactor)?,
         _ => {}
     }
     Ok(())
 }
 
+/// Keys under which every value is secret: webhooks (`push.register`: URL, headers, HMAC
+/// secret) and anything named like a credential.
+const SECRET_KEYS: &[&str] = &[
+    "register",
+    "headers",
+    "secret",
+    "secrets",
+    "password",
+    "token",
+    "auth",
+    "authorization",
+    "credentials",
+];
+
+/// Whether a variable's name says it holds a secret (`GITHUB_TOKEN`, `DB_PASS`, `API_KEY`).
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    [
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "CREDENTIAL",
+        "APIKEY",
+        "PRIVATE",
+    ]
+    .iter()
+    .any(|w| upper.contains(w))
+        || upper.split('_').any(|part| {
+            [
+                "KEY", "PASS", "PWD", "AUTH", "CRED", "CREDS", "PAT", "COOKIE", "SESSION",
+            ]
+            .contains(&part)
+        })
+}
+
+/// Whether the `${VAR}` value that follows `before` (the raw text before it in the same
+/// string) and precedes `after` is secret: by the key it stands under, by the variable's name,
+/// or by standing in a URL's userinfo or query. Everything else is ordinary.
+fn is_secret_use(path: &[String], name: &str, before: &str, after: &str) -> bool {
+    if path.iter().any(|k| SECRET_KEYS.contains(&k.as_str())) || is_secret_name(name) {
+        return true;
+    }
+    let Some(scheme_end) = before.find("://") else {
+        return false;
+    };
+    let since_scheme = &before[scheme_end + 3..];
+    let in_query = since_scheme.contains('?');
+    let in_userinfo = !since_scheme.contains(['/', '?', '#'])
+        && after
+            .split(['/', '?', '#'])
+            .next()
+            .is_some_and(|authority_rest| authority_rest.contains('@'));
+    in_query || in_userinfo
+}
+
 fn interpolate_str(
     s: &str,
+    path: &[String],
     env: &dyn Fn(&str) -> Option<String>,
     redactor: &Redactor,
 ) -> Result<String> {
@@ -177,9 +247,12 @@ fn interpolate_str(
             Some((n, d)) => (n, Some(d)),
             None => (inner, None),
         };
+        let before_raw = &s[..s.len() - rest.len() + start];
         let value = match (env(name), default) {
             (Some(v), _) => {
-                redactor.add(v.clone());
+                if is_secret_use(path, name, before_raw, &after[end + 1..]) {
+                    redactor.add(v.clone());
+                }
                 v
             }
             (None, Some(d)) => d.to_string(),
@@ -219,6 +292,35 @@ mod tests {
             .to_string()
             .contains("no tag"));
         assert!(render("{{git.nope}}", &v, "t").is_err());
+    }
+
+    #[test]
+    fn only_secret_values_are_registered() {
+        let env = |n: &str| {
+            Some(
+                match n {
+                    "BASE" => "alpine",
+                    "TAG" => "v1.2",
+                    "HOOK_TOKEN" => "tok-canary-1",
+                    "PW" => "userinfo-canary",
+                    "Q" => "query-canary",
+                    "PLAIN" => "plain-value",
+                    _ => return None,
+                }
+                .to_string(),
+            )
+        };
+        let mut v: serde_yaml::Value = serde_yaml::from_str(
+            "build: {customize: {base: \"${BASE}\"}}\ntags: [\"${TAG}\"]\nx: \"${HOOK_TOKEN}\"\nu: \"https://bot:${PW}@h.example/p\"\nq: \"https://h.example/p?k=${Q}\"\np: \"https://h.example/${PLAIN}\"\npush: {register: [{url: \"https://h.example/${PLAIN}\"}]}\n",
+        )
+        .unwrap();
+        let r = Redactor::default();
+        interpolate_env(&mut v, &env, &r).unwrap();
+        let shown = r.apply("alpine v1.2 tok-canary-1 userinfo-canary query-canary plain-value");
+        assert_eq!(shown, "alpine v1.2 *** *** *** ***");
+        // Registered only because it was used under `push.register`.
+        assert!(is_secret_name("GITHUB_TOKEN") && is_secret_name("API_KEY"));
+        assert!(!is_secret_name("BASE_IMAGE") && !is_secret_name("KEYRING_DIR"));
     }
 
     #[test]

@@ -169,22 +169,32 @@ impl PublicKey {
         PublicKey::from_pem(&pem, &path.display().to_string())
     }
 
-    /// Read a key from a path or an `https://` URL.
+    /// Read a key from a path or an `https://` URL (plain `http://` only on loopback: anyone on
+    /// the path could otherwise substitute the trust root). Redirects follow the same rule.
     pub async fn fetch(location: &str, base_dir: &Path) -> Result<Self> {
-        if location.starts_with("https://") || location.starts_with("http://") {
-            let response = reqwest::get(location).await.map_err(|e| {
-                Error::environment(format!("cannot fetch the public key {location}: {e}"))
+        if is_url(location) {
+            let url = check_key_url(location)?;
+            let failed = |why: String| {
+                Error::environment(format!("cannot fetch the public key {location}: {why}"))
                     .with_hint("check the URL and the network, or store the key in the repository and give its path")
-            })?;
+            };
+            let client = crate::net::client(crate::net::Redirects::Checked, None)?;
+            let response = client
+                .get(url)
+                .send()
+                .await
+                .map_err(|e| failed(crate::net::describe(&e)))?;
             if !response.status().is_success() {
-                return Err(Error::environment(format!(
-                    "cannot fetch the public key {location}: HTTP {}",
-                    response.status()
-                )));
+                return Err(failed(format!("HTTP {}", response.status())));
             }
-            let body = response.bytes().await.map_err(|e| {
-                Error::environment(format!("cannot fetch the public key {location}: {e}"))
-            })?;
+            let body = crate::net::read_limited(response, MAX_KEY_BYTES)
+                .await
+                .map_err(|e| match e {
+                    crate::net::ReadError::TooLarge(_) => failed(format!(
+                        "larger than {MAX_KEY_BYTES} bytes; not a public key"
+                    )),
+                    crate::net::ReadError::Transport(e) => failed(crate::net::describe(&e)),
+                })?;
             return PublicKey::from_pem(&body, location);
         }
         PublicKey::from_file(&base_dir.join(location))
@@ -220,6 +230,25 @@ impl PublicKey {
     pub fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// A PEM public key is a few hundred bytes; anything past this is not one.
+const MAX_KEY_BYTES: u64 = 64 * 1024;
+
+/// Whether a key location is a URL rather than a path.
+pub fn is_url(location: &str) -> bool {
+    location.contains("://")
+}
+
+/// The URL of a trusted key, if it may be fetched: https, or http on loopback only. Used by
+/// `validate` and again before fetching.
+pub fn check_key_url(location: &str) -> Result<reqwest::Url> {
+    crate::net::parse_checked(location).map_err(|why| {
+        Error::usage(format!(
+            "the trusted key URL `{location}` is refused: {why}"
+        ))
+        .with_hint("serve the key over https, or commit the `.pub` file and give its path")
+    })
 }
 
 /// A new cosign-format key pair: (encrypted private PEM, public PEM).
@@ -293,6 +322,22 @@ mod tests {
         .unwrap();
         assert!(err.to_string().contains("wrong password"), "{err}");
         assert_eq!(err.exit_code(), crate::ExitCode::Usage);
+    }
+
+    #[tokio::test]
+    async fn key_urls_are_https_only_except_loopback_before_any_request() {
+        let dir = Path::new(".");
+        for url in [
+            "http://198.51.100.7/k.pub",
+            "http://127.evil.example/k.pub",
+            "ftp://keys.example/k.pub",
+        ] {
+            let err = PublicKey::fetch(url, dir).await.unwrap_err();
+            assert!(err.to_string().contains("is refused"), "{err}");
+            assert_eq!(err.exit_code(), crate::ExitCode::Usage);
+        }
+        assert!(check_key_url("https://keys.example/k.pub").is_ok());
+        assert!(check_key_url("http://127.0.0.1:8080/k.pub").is_ok());
     }
 
     #[test]

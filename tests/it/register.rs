@@ -1,65 +1,8 @@
 //! `push.register`: webhooks after the push, against a real HTTP receiver on loopback.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-
 use hmac::Mac;
 
 use crate::support::*;
-
-/// A running receiver: its URL and the requests it logged.
-struct Sink {
-    child: Child,
-    url: String,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Sink {
-    fn start(statuses: &str) -> Sink {
-        let dir = tempfile::tempdir().unwrap();
-        let port_file = dir.path().join("port");
-        let log = dir.path().join("requests.jsonl");
-        let child = Command::new("python3")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/webhook_sink.py"))
-            .arg(&port_file)
-            .arg(&log)
-            .arg(statuses)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut port = String::new();
-        for _ in 0..200 {
-            if let Ok(p) = std::fs::read_to_string(&port_file) {
-                port = p.trim().to_string();
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(25));
-        }
-        assert!(!port.is_empty(), "webhook receiver did not start");
-        Sink {
-            child,
-            url: format!("http://127.0.0.1:{port}/hooks/images"),
-            log,
-            _dir: dir,
-        }
-    }
-
-    fn requests(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn repo_with_hook(url: &str) -> Repo {
     let repo = scratch_repo(None, &["v1"]);
@@ -80,7 +23,7 @@ const SECRET: &str = "hmac-canary-91bd";
 #[test]
 fn webhook_gets_the_signed_image_with_an_hmac_and_secrets_stay_hidden() {
     let sink = Sink::start("200");
-    let repo = repo_with_hook(&sink.url);
+    let repo = repo_with_hook(&sink.url());
     let r = repo.cleanpipe_env(
         &["run"],
         &[
@@ -128,14 +71,14 @@ fn transient_failures_are_retried_and_refusals_fail_the_stage() {
     ];
     // 503, then 200: delivered on the second attempt.
     let sink = Sink::start("503,200");
-    let repo = repo_with_hook(&sink.url);
+    let repo = repo_with_hook(&sink.url());
     repo.cleanpipe_env(&["run"], &env)
         .expect_code(0)
         .expect_stderr("2 attempt(s)");
     assert_eq!(sink.requests().len(), 2);
     // 403 is an answer, not a hiccup: no retry, the stage fails with exit 3, saying what came back.
     let sink = Sink::start("403");
-    let repo = repo_with_hook(&sink.url);
+    let repo = repo_with_hook(&sink.url());
     let r = repo.cleanpipe_env(&["run"], &env);
     r.expect_code(3)
         .expect_stderr("HTTP 403")

@@ -1,7 +1,7 @@
 //! Shared test harness: a temporary Git repository with a pipeline, and the cleanpipe binary.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cleanpipe");
@@ -276,4 +276,82 @@ pub fn docker_pull_and_run(image: &str) -> Output {
         .args(["run", "--rm", image])
         .output()
         .unwrap()
+}
+
+/// A script under `tests/support`.
+pub fn support_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(name)
+}
+
+/// The port a helper wrote to `port_file` once it listens.
+pub fn wait_port(port_file: &Path, what: &str) -> String {
+    for _ in 0..200 {
+        if let Ok(p) = std::fs::read_to_string(port_file) {
+            if !p.trim().is_empty() {
+                return p.trim().to_string();
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("{what} did not start");
+}
+
+/// A webhook receiver (tests/support/webhook_sink.py) on loopback answering `statuses`; 3xx answers point at `location`; error answers
+/// echo the request's header values after `echo_pad` filler characters.
+pub struct Sink {
+    child: Child,
+    pub port: String,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Sink {
+    /// A receiver answering `statuses` (the last repeats).
+    pub fn start(statuses: &str) -> Sink {
+        Sink::start_with(statuses, "", None)
+    }
+
+    pub fn start_with(statuses: &str, location: &str, echo_pad: Option<usize>) -> Sink {
+        let dir = tempfile::tempdir().unwrap();
+        let port_file = dir.path().join("port");
+        let log = dir.path().join("requests.jsonl");
+        let mut cmd = Command::new("python3");
+        cmd.arg(support_script("webhook_sink.py"))
+            .arg(&port_file)
+            .arg(&log)
+            .arg(statuses)
+            .arg(location);
+        if let Some(p) = echo_pad {
+            cmd.arg(p.to_string());
+        }
+        let child = cmd.stderr(Stdio::null()).spawn().unwrap();
+        let port = wait_port(&port_file, "webhook sink");
+        Sink {
+            child,
+            port,
+            log,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hooks/images", self.port)
+    }
+
+    pub fn requests(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

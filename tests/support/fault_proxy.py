@@ -21,10 +21,30 @@ an error response instead and are never forwarded.
   in the request target (path and query). With neither option, nothing is
   faulted. --fail-count N faults only the first N matching requests (0, the
   default, means all of them).
+* --fault-kind picks what a faulted request gets (default `status`):
+    status    --fail-status with a JSON error body (--echo-auth adds the decoded
+              Basic credentials the client sent, to test that they are masked;
+              --pad N puts N filler characters before them)
+    redirect  307 with `Location: --redirect-to` (the request path is appended
+              when the value ends with `/`)
+    stall     the request is read, then nothing is sent for --stall-seconds
+    huge      200 with --huge-bytes bytes of JSON-ish filler, streamed;
+              `Content-Length` is sent only with --huge-announce
+    wrong     the real answer's status and headers with a different body of the
+              same length (bytes flipped)
+    challenge 401 with `WWW-Authenticate: --challenge` (every faulted request that
+              does not carry `Authorization: Bearer --token`)
+    token     200 with `{"token": --token}`: a registry token service
+* --tls-cert PEM --tls-key PEM: listen with TLS (https) instead of plain HTTP.
+* --log-file FILE appends one JSON line per request: method, path and the
+  Authorization header (or null), so tests can see what was sent where.
 * Each request is logged to stderr.
 
 Standard library only.
 """
+
+import base64
+import time
 
 import argparse
 import http.client
@@ -69,6 +89,16 @@ class Config:
     faults_done = 0
     lock = threading.Lock()
     timeout = 600.0
+    kind = "status"
+    echo_auth = False
+    pad = 0
+    redirect_to = None
+    stall_seconds = 600.0
+    huge_bytes = 0
+    huge_announce = False
+    challenge = None
+    token = "test-token"
+    log_file = None
 
 
 def log(msg):
@@ -146,20 +176,78 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             cfg.faults_done += 1
         return True
 
+    def _send_simple(self, status, body, headers=()):
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Docker-Distribution-Api-Version", "registry/2.0")
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self.wfile.flush()
+
     def _send_fault(self):
+        kind = Config.kind
+        if kind == "wrong":
+            return self._forward(corrupt=True)
+        if kind == "challenge" and self.headers.get("Authorization") == "Bearer " + Config.token:
+            return self._forward()
         body, _ = self._request_body()
         if body is not None:
             for _ in body:  # read and discard
                 pass
-        log(f"injecting fault {Config.fail_status} for {self.command} {self.path}")
-        self.send_response(Config.fail_status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(FAULT_BODY)))
-        self.send_header("Docker-Distribution-Api-Version", "registry/2.0")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(FAULT_BODY)
-        self.wfile.flush()
+        log(f"injecting fault {kind} for {self.command} {self.path}")
+        if kind == "redirect":
+            target = Config.redirect_to
+            if target.endswith("/"):
+                target = target[:-1] + self.path
+            self._send_simple(307, b"", [("Location", target)])
+        elif kind == "stall":
+            time.sleep(Config.stall_seconds)
+            self.close_connection = True
+        elif kind == "token":
+            self._send_simple(200, json.dumps({"token": Config.token}).encode())
+        elif kind == "challenge":
+            self._send_simple(401, FAULT_BODY, [("WWW-Authenticate", Config.challenge)])
+        elif kind == "huge":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+            self.send_header("Docker-Distribution-Api-Version", "registry/2.0")
+            if Config.huge_announce:
+                self.send_header("Content-Length", str(Config.huge_bytes))
+            else:
+                self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            if self.command == "HEAD":
+                return
+            piece = b"[" * CHUNK
+            sent = 0
+            try:
+                while sent < Config.huge_bytes:
+                    n = min(CHUNK, Config.huge_bytes - sent)
+                    if Config.huge_announce:
+                        self.wfile.write(piece[:n])
+                    else:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (n, piece[:n]))
+                    sent += n
+                if not Config.huge_announce:
+                    self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+            except OSError:
+                log(f"client stopped reading after {sent} bytes")
+                self.close_connection = True
+        else:
+            msg = FAULT_BODY
+            if Config.echo_auth:
+                sent = self.headers.get("Authorization", "")
+                creds = ""
+                if sent.lower().startswith("basic "):
+                    creds = base64.b64decode(sent[6:]).decode("utf-8", "replace")
+                msg = json.dumps({"errors": [{"code": "UNKNOWN",
+                    "message": "injected fault " + "x" * Config.pad + creds}]}).encode()
+            self._send_simple(Config.fail_status, msg)
 
     # ---- forwarding -------------------------------------------------------
 
@@ -200,7 +288,7 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
                 pass
             self._upstream = None
 
-    def _forward(self):
+    def _forward(self, corrupt=False):
         body, chunked = self._request_body()
         headers = []
         for k, v in self.headers.items():
@@ -271,6 +359,8 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
                 data = resp.read(CHUNK)
                 if not data:
                     break
+                if corrupt:
+                    data = bytes(b ^ 0x01 for b in data)
                 if rechunk:
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                 else:
@@ -284,7 +374,15 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         if resp.will_close:
             self._close_upstream()
 
+    def _log_request(self):
+        if Config.log_file:
+            with Config.lock:
+                with open(Config.log_file, "a") as f:
+                    f.write(json.dumps({"method": self.command, "path": self.path,
+                                        "authorization": self.headers.get("Authorization")}) + "\n")
+
     def _handle(self):
+        self._log_request()
         try:
             if self._should_fail():
                 self._send_fault()
@@ -335,7 +433,30 @@ def main(argv=None):
         default=0,
         help="fault only the first N matching requests (0 = all)",
     )
+    p.add_argument("--fault-kind", default="status",
+                   choices=["status", "redirect", "stall", "huge", "wrong", "challenge", "token"])
+    p.add_argument("--token", default="test-token")
+    p.add_argument("--echo-auth", action="store_true")
+    p.add_argument("--pad", type=int, default=0)
+    p.add_argument("--redirect-to")
+    p.add_argument("--stall-seconds", type=float, default=600.0)
+    p.add_argument("--huge-bytes", type=int, default=0)
+    p.add_argument("--huge-announce", action="store_true")
+    p.add_argument("--challenge")
+    p.add_argument("--log-file")
+    p.add_argument("--tls-cert")
+    p.add_argument("--tls-key")
     args = p.parse_args(argv)
+    Config.kind = args.fault_kind
+    Config.echo_auth = args.echo_auth
+    Config.pad = args.pad
+    Config.redirect_to = args.redirect_to
+    Config.stall_seconds = args.stall_seconds
+    Config.huge_bytes = args.huge_bytes
+    Config.huge_announce = args.huge_announce
+    Config.challenge = args.challenge
+    Config.token = args.token
+    Config.log_file = args.log_file
 
     host, sep, port = args.upstream.rpartition(":")
     if not sep or not port.isdigit():
@@ -350,6 +471,12 @@ def main(argv=None):
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ProxyHandler)
     server.daemon_threads = True
+    if args.tls_cert:
+        import ssl
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     port = server.server_address[1]
 
     tmp = f"{args.listen_port_file}.tmp.{os.getpid()}"
