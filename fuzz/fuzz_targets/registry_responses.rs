@@ -1,6 +1,8 @@
-//! What a registry (or a layout on disk) hands us: manifests, indexes, digests and references.
+//! What a registry (or a layout on disk) hands us: manifests, indexes, digests, references and
+//! `WWW-Authenticate` challenges.
 //! Arbitrary bytes must give an error, never a panic.
 #![no_main]
+use cleanpipe::oci::remote::transport::bearer_challenges;
 use cleanpipe::oci::types::{declared_media_type, Digest, Index, Manifest};
 use cleanpipe::oci::ImageRef;
 use libfuzzer_sys::fuzz_target;
@@ -12,5 +14,6 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = Digest::parse(text);
         let _ = ImageRef::parse(text);
+        let _ = bearer_challenges(text);
     }
 });

@@ -1,5 +1,6 @@
-//! The registry transport: speaks in cleanpipe's types, streams blobs, and turns transport
-//! failures into errors that say what to do.
+//! The HTTP session with one registry: the `/v2/` challenge and its checked token service,
+//! tokens, Bearer/Basic credentials on requests, request plumbing ([`Call`], [`Op`]), and
+//! transport failures turned into errors that say what to do.
 //!
 //! Every request (the `/v2/` challenge, token fetches, manifests, blobs, uploads) goes through
 //! cleanpipe's own HTTP client ([`crate::net`]): bounded bodies, redirects followed only under
@@ -12,82 +13,29 @@
 //! policy and re-reads the challenge on its own, so it is not used for requests).
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::time::Duration;
 
 use oci_client::secrets::RegistryAuth;
 use oci_client::Reference;
 
+use super::auth::docker_config_auth;
+use super::{Remote, RemoteOptions};
 use crate::error::{Error, Result};
-use crate::oci::layout::Layout;
 use crate::oci::reference::RegistryRef;
-use crate::oci::types::{
-    Descriptor, Digest, IMAGE_MANIFEST_TYPES, MEDIA_DOCKER_LIST, MEDIA_OCI_INDEX,
-};
 use crate::redact::{Redactor, Secret};
 
-/// Manifests larger than this are refused (the size registries and containerd accept).
-pub const MAX_MANIFEST: u64 = 4 * 1024 * 1024;
-/// Blobs read into memory (configs, signature payloads, attestations) larger than this are
-/// refused: the same bound as the layout's small blobs.
-pub const MAX_SMALL_BLOB: u64 = 16 * 1024 * 1024;
 /// Characters of a registry's error body kept in a message (after masking).
 const SHOWN_BODY: usize = 300;
-
-/// A username and password (or token) for one registry. Never printed.
-#[derive(Clone)]
-pub struct Credentials {
-    pub username: String,
-    pub password: Secret,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Credentials {{ username: {:?}, password: *** }}",
-            self.username
-        )
-    }
-}
-
-/// How to reach a registry.
-#[derive(Clone, Debug, Default)]
-pub struct RemoteOptions {
-    /// Use plain HTTP. Loopback registries always use plain HTTP.
-    pub insecure: bool,
-    /// Explicit credentials; otherwise `~/.docker/config.json` and its credential helpers.
-    pub credentials: Option<Credentials>,
-    /// How long a registry may stay silent before it counts as stalled (default 120 s).
-    pub read_timeout: Option<Duration>,
-    /// The Docker client's `config.json` to take credentials from when none are given
-    /// (`None` or a missing file: anonymous).
-    pub docker_config: Option<std::path::PathBuf>,
-}
-
-/// A connection to one registry.
-pub struct Remote {
-    /// Boxed: a `Remote` travels inside enums next to much smaller variants.
-    conn: Box<Conn>,
-}
-
-impl std::ops::Deref for Remote {
-    type Target = Conn;
-    fn deref(&self) -> &Conn {
-        &self.conn
-    }
-}
 
 /// What a [`Remote`] holds.
 pub struct Conn {
     auth: RegistryAuth,
-    registry: String,
+    pub(super) registry: String,
     /// Where requests go: the registry's host, `index.docker.io` for `docker.io`.
     host: String,
     /// `http` or `https`.
-    scheme: &'static str,
+    pub(super) scheme: &'static str,
     loopback: bool,
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     session: Session,
 }
 
@@ -100,9 +48,10 @@ struct Session {
     tokens: tokio::sync::Mutex<HashMap<String, Option<String>>>,
 }
 
-impl Remote {
-    /// Connect to the registry `image` lives in.
-    pub fn new(image: &RegistryRef, options: &RemoteOptions) -> Result<Self> {
+impl Conn {
+    /// The connection to the registry `image` lives in: plain HTTP only when asked or on
+    /// loopback, and never with credentials to a registry elsewhere.
+    pub(super) fn new(image: &RegistryRef, options: &RemoteOptions) -> Result<Self> {
         let scheme = if options.insecure || image.is_loopback() {
             "http"
         } else {
@@ -125,25 +74,25 @@ impl Remote {
             ))
             .with_hint("serve the registry over https (drop `push.insecure` / `--insecure`), or remove its credentials to use it anonymously"));
         }
-        Ok(Remote {
-            conn: Box::new(Conn {
-                auth,
-                registry: image.registry.clone(),
-                host: Reference::with_tag(
-                    image.registry.clone(),
-                    image.repository.clone(),
-                    "latest".into(),
-                )
-                .resolve_registry()
-                .to_string(),
-                scheme,
-                loopback,
-                http: crate::net::client_with(crate::net::Redirects::Checked, None, read_timeout)?,
-                session: Session::default(),
-            }),
+        Ok(Conn {
+            auth,
+            registry: image.registry.clone(),
+            host: Reference::with_tag(
+                image.registry.clone(),
+                image.repository.clone(),
+                "latest".into(),
+            )
+            .resolve_registry()
+            .to_string(),
+            scheme,
+            loopback,
+            http: crate::net::client_with(crate::net::Redirects::Checked, None, read_timeout)?,
+            session: Session::default(),
         })
     }
+}
 
+impl Remote {
     /// `scheme://host/v2/…` for `tail`.
     fn url(&self, tail: &str) -> String {
         format!("{}://{}/v2/{tail}", self.scheme, self.host)
@@ -175,7 +124,12 @@ impl Remote {
 
     /// A token for `op` on `repo` from the checked token service (None: the registry has
     /// none, or takes Basic credentials directly). `refresh` drops a cached one.
-    async fn token(&self, repo: &RegistryRef, op: Op, refresh: bool) -> Result<Option<String>> {
+    pub(super) async fn token(
+        &self,
+        repo: &RegistryRef,
+        op: Op,
+        refresh: bool,
+    ) -> Result<Option<String>> {
         let Some(service) = self.ready().await? else {
             return Ok(None);
         };
@@ -238,7 +192,7 @@ impl Remote {
 
     /// Credentials on `req` when it goes to the registry itself (same scheme, host and port):
     /// an upload location on other storage gets none.
-    fn authorize(
+    pub(super) fn authorize(
         &self,
         req: reqwest::RequestBuilder,
         url: &reqwest::Url,
@@ -256,7 +210,12 @@ impl Remote {
 
     /// Send a request to `url` (absolute, or a path under `/v2/`) with this registry's
     /// credentials, retrying once with a fresh token when the registry answers 401.
-    async fn send(&self, repo: &RegistryRef, op: Op, call: Call<'_>) -> Result<reqwest::Response> {
+    pub(super) async fn send(
+        &self,
+        repo: &RegistryRef,
+        op: Op,
+        call: Call<'_>,
+    ) -> Result<reqwest::Response> {
         let url = if call.url.contains("://") {
             call.url.to_string()
         } else {
@@ -309,7 +268,7 @@ impl Remote {
         }
     }
 
-    fn request_error(&self, what: &str, e: &reqwest::Error) -> Error {
+    pub(super) fn request_error(&self, what: &str, e: &reqwest::Error) -> Error {
         if crate::net::is_refused_redirect(e) {
             Error::environment(format!(
                 "{what}: registry `{}` sent a redirect that is not followed: {}",
@@ -324,7 +283,7 @@ impl Remote {
 
     /// The error for a non-success answer: not authorized, or the status and (masked, then
     /// shortened) body.
-    async fn status_error(&self, what: &str, response: reqwest::Response) -> Error {
+    pub(super) async fn status_error(&self, what: &str, response: reqwest::Response) -> Error {
         let status = response.status();
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
             return Error::environment(format!(
@@ -370,77 +329,7 @@ impl Remote {
             .with_hint("check that the registry is running and the address is right; registries outside this machine need HTTPS unless `push.insecure: true`")
         }
     }
-
-    fn reference(&self, image: &RegistryRef) -> Reference {
-        match (&image.tag, &image.digest) {
-            (_, Some(d)) => Reference::with_digest(
-                image.registry.clone(),
-                image.repository.clone(),
-                d.to_string(),
-            ),
-            (Some(t), None) => {
-                Reference::with_tag(image.registry.clone(), image.repository.clone(), t.clone())
-            }
-            (None, None) => Reference::with_tag(
-                image.registry.clone(),
-                image.repository.clone(),
-                "latest".into(),
-            ),
-        }
-    }
-
-    /// Fetch a manifest by tag or digest; `None` if the registry does not have it.
-    /// Returns the exact bytes, their digest and their media type. Manifests over
-    /// [`MAX_MANIFEST`] are refused without being held whole.
-    pub async fn manifest(&self, image: &RegistryRef) -> Result<Option<(Vec<u8>, Digest, String)>> {
-        let reference = self.reference(image);
-        let mut accepted: Vec<&str> = IMAGE_MANIFEST_TYPES.to_vec();
-        accepted.extend([MEDIA_OCI_INDEX, MEDIA_DOCKER_LIST]);
-        let what = format!("cannot fetch the manifest of {image}");
-        let at = reference
-            .digest()
-            .map(str::to_string)
-            .or_else(|| reference.tag().map(str::to_string))
-            .unwrap_or_else(|| "latest".into());
-        let accept = accepted.join(", ");
-        let response = self
-            .send(
-                image,
-                Op::Pull,
-                Call {
-                    accept: Some(&accept),
-                    ..Call::new(
-                        reqwest::Method::GET,
-                        &format!("{}/manifests/{at}", reference.repository()),
-                        &what,
-                    )
-                },
-            )
-            .await?;
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if !response.status().is_success() {
-            return Err(self.status_error(&what, response).await);
-        }
-        let bytes = crate::net::read_limited(response, MAX_MANIFEST)
-            .await
-            .map_err(|e| self.read_error(&what, MAX_MANIFEST, e))?;
-        let digest = Digest::of(&bytes);
-        if let Some(expected) = &image.digest {
-            if expected != &digest {
-                return Err(Error::environment(format!(
-                    "registry returned a manifest for {image} whose digest is {digest}"
-                ))
-                .with_hint("the registry sent corrupt or tampered data; check the registry and any proxy in front of it"));
-            }
-        }
-        let media_type = crate::oci::types::declared_media_type(&bytes)
-            .unwrap_or_else(|| crate::oci::types::MEDIA_OCI_MANIFEST.to_string());
-        Ok(Some((bytes, digest, media_type)))
-    }
-
-    fn read_error(&self, what: &str, limit: u64, e: crate::net::ReadError) -> Error {
+    pub(super) fn read_error(&self, what: &str, limit: u64, e: crate::net::ReadError) -> Error {
         match e {
             crate::net::ReadError::TooLarge(n) => Error::environment(format!(
                 "{what}: it is larger than {} ({n} bytes or more); refused",
@@ -450,270 +339,15 @@ impl Remote {
             crate::net::ReadError::Transport(e) => self.unreachable(what, &e),
         }
     }
-
-    /// Whether the repository already has this blob.
-    pub async fn has_blob(&self, repo: &RegistryRef, digest: &Digest) -> Result<bool> {
-        let what = format!("cannot check blob {digest} in {repo}");
-        let response = self
-            .send(
-                repo,
-                Op::Pull,
-                Call::new(
-                    reqwest::Method::HEAD,
-                    &format!("{}/blobs/{digest}", repo.repository),
-                    &what,
-                ),
-            )
-            .await?;
-        match response.status() {
-            s if s.is_success() => Ok(true),
-            reqwest::StatusCode::NOT_FOUND => Ok(false),
-            _ => Err(self.status_error(&what, response).await),
-        }
-    }
-
-    /// Upload a blob from the layout, streaming it from disk.
-    pub async fn push_blob_from_layout(
-        &self,
-        repo: &RegistryRef,
-        layout: &Layout,
-        desc: &Descriptor,
-    ) -> Result<()> {
-        let path = layout.blob_path(&desc.digest);
-        let file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| Error::io("cannot open blob for upload", &path, e))?;
-        let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
-        self.push_body(
-            repo,
-            &desc.digest,
-            desc.size,
-            reqwest::Body::wrap_stream(stream),
-        )
-        .await
-    }
-
-    /// Ask the registry to link `digest` from another repository of the same registry instead of
-    /// uploading it again. `false` when the registry declines (then upload as usual).
-    pub async fn mount_blob(
-        &self,
-        repo: &RegistryRef,
-        from_repository: &str,
-        digest: &Digest,
-    ) -> bool {
-        let what = format!("cannot mount blob {digest} into {repo}");
-        let url = format!(
-            "{}/blobs/uploads/?mount={digest}&from={from_repository}",
-            repo.repository
-        );
-        match self
-            .send(
-                repo,
-                Op::Push,
-                Call::new(reqwest::Method::POST, &url, &what),
-            )
-            .await
-        {
-            Ok(r) if r.status() == reqwest::StatusCode::CREATED => {
-                self.has_blob(repo, digest).await.unwrap_or(false)
-            }
-            _ => false,
-        }
-    }
-
-    /// Upload a small blob held in memory.
-    pub async fn push_blob_bytes(&self, repo: &RegistryRef, bytes: Vec<u8>) -> Result<Digest> {
-        let digest = Digest::of(&bytes);
-        let size = bytes.len() as u64;
-        self.push_body(repo, &digest, size, reqwest::Body::from(bytes))
-            .await?;
-        Ok(digest)
-    }
-
-    /// A monolithic upload: POST for an upload location, then PUT the body there with its
-    /// digest. The location may be other storage (then it gets no credentials) but only
-    /// under the URL rule.
-    async fn push_body(
-        &self,
-        repo: &RegistryRef,
-        digest: &Digest,
-        size: u64,
-        body: reqwest::Body,
-    ) -> Result<()> {
-        let what = format!("cannot upload blob {digest} to {repo}");
-        let started = self
-            .send(
-                repo,
-                Op::Push,
-                Call::new(
-                    reqwest::Method::POST,
-                    &format!("{}/blobs/uploads/", repo.repository),
-                    &what,
-                ),
-            )
-            .await?;
-        if started.status() != reqwest::StatusCode::ACCEPTED {
-            return Err(self.status_error(&what, started).await);
-        }
-        let location = started
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|l| l.to_str().ok())
-            .and_then(|l| started.url().join(l).ok())
-            .ok_or_else(|| {
-                Error::environment(format!(
-                    "{what}: registry `{}` started an upload without a usable `Location`",
-                    self.registry
-                ))
-            })?;
-        let mut location = location;
-        location
-            .query_pairs_mut()
-            .append_pair("digest", digest.as_str());
-        if let Err(why) = crate::net::check_url(&location) {
-            if self.scheme == "https" || !self.same_origin(&location) {
-                return Err(Error::environment(format!(
-                    "{what}: registry `{}` pointed the upload to `{}`: {why}",
-                    self.registry,
-                    crate::net::origin(&location)
-                ))
-                .with_hint("registries may send uploads to https storage only"));
-            }
-        }
-        let token = self.token(repo, Op::Push, false).await?;
-        let req = self
-            .http
-            .put(location.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .header(reqwest::header::CONTENT_LENGTH, size)
-            .body(body);
-        let response = self
-            .authorize(req, &location, &token)
-            .send()
-            .await
-            .map_err(|e| self.request_error(&what, &e))?;
-        if response.status() != reqwest::StatusCode::CREATED {
-            return Err(self.status_error(&what, response).await);
-        }
-        Ok(())
-    }
-
     /// Whether `url` is the registry itself (scheme, host and port).
-    fn same_origin(&self, url: &reqwest::Url) -> bool {
+    pub(super) fn same_origin(&self, url: &reqwest::Url) -> bool {
         reqwest::Url::parse(&self.url("")).is_ok_and(|u| u.origin() == url.origin())
-    }
-
-    /// Put manifest bytes under `target` (a tag or a digest reference).
-    pub async fn push_manifest(
-        &self,
-        target: &RegistryRef,
-        bytes: &[u8],
-        media_type: &str,
-    ) -> Result<()> {
-        let reference = self.reference(target);
-        let at = reference
-            .digest()
-            .or_else(|| reference.tag())
-            .unwrap_or("latest")
-            .to_string();
-        let what = format!("cannot push the manifest {target}");
-        let response = self
-            .send(
-                target,
-                Op::Push,
-                Call {
-                    content_type: Some(media_type),
-                    body: Some(bytes.to_vec()),
-                    ..Call::new(
-                        reqwest::Method::PUT,
-                        &format!("{}/manifests/{at}", reference.repository()),
-                        &what,
-                    )
-                },
-            )
-            .await?;
-        if !response.status().is_success() {
-            return Err(self.status_error(&what, response).await);
-        }
-        Ok(())
-    }
-
-    /// GET a blob: the successful response, or an error naming it.
-    async fn blob_response(
-        &self,
-        repo: &RegistryRef,
-        digest: &Digest,
-        what: &str,
-    ) -> Result<reqwest::Response> {
-        let response = self
-            .send(
-                repo,
-                Op::Pull,
-                Call::new(
-                    reqwest::Method::GET,
-                    &format!("{}/blobs/{digest}", repo.repository),
-                    what,
-                ),
-            )
-            .await?;
-        if !response.status().is_success() {
-            return Err(self.status_error(what, response).await);
-        }
-        Ok(response)
-    }
-
-    /// Download a blob into the layout, checking its digest while streaming.
-    pub async fn pull_blob_into(
-        &self,
-        repo: &RegistryRef,
-        digest: &Digest,
-        layout: &Layout,
-    ) -> Result<()> {
-        use std::io::Write;
-        if layout.has_blob(digest) {
-            return Ok(());
-        }
-        let what = format!("cannot download blob {digest} from {repo}");
-        let mut response = self.blob_response(repo, digest, &what).await?;
-        let mut writer = layout.blob_writer()?;
-        while let Some(chunk) = response.chunk().await.map_err(|e| {
-            Error::environment(format!(
-                "download of {digest} from {repo} broke off: {}",
-                crate::net::describe(&e)
-            ))
-            .with_hint(
-                "the registry stopped sending; retry, or raise `--registry-timeout` if it is slow",
-            )
-        })? {
-            writer
-                .write_all(&chunk)
-                .map_err(|e| Error::io("cannot write blob", layout.root(), e))?;
-        }
-        writer.commit(Some(digest))?;
-        Ok(())
-    }
-
-    /// Download a small blob (config, signature payload, attestation) into memory, checking
-    /// its digest. Blobs over [`MAX_SMALL_BLOB`] are refused without being held whole.
-    pub async fn read_blob(&self, repo: &RegistryRef, digest: &Digest) -> Result<Vec<u8>> {
-        let what = format!("cannot download blob {digest} from {repo}");
-        let response = self.blob_response(repo, digest, &what).await?;
-        let out = crate::net::read_limited(response, MAX_SMALL_BLOB)
-            .await
-            .map_err(|e| self.read_error(&what, MAX_SMALL_BLOB, e))?;
-        if &Digest::of(&out) != digest {
-            return Err(Error::environment(format!(
-                "blob {digest} from {repo} does not match its digest"
-            ))
-            .with_hint("the registry sent corrupt or tampered data; check the registry and any proxy in front of it"));
-        }
-        Ok(out)
     }
 }
 
 /// What a token is asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Op {
+pub(super) enum Op {
     Pull,
     Push,
 }
@@ -726,19 +360,19 @@ struct TokenService {
 }
 
 /// One request to the registry: what [`Remote::send`] needs besides the repository.
-struct Call<'a> {
-    method: reqwest::Method,
+pub(super) struct Call<'a> {
+    pub(super) method: reqwest::Method,
     /// A path under `/v2/`, or an absolute URL the registry gave.
-    url: &'a str,
-    accept: Option<&'a str>,
-    content_type: Option<&'a str>,
-    body: Option<Vec<u8>>,
+    pub(super) url: &'a str,
+    pub(super) accept: Option<&'a str>,
+    pub(super) content_type: Option<&'a str>,
+    pub(super) body: Option<Vec<u8>>,
     /// For messages: "cannot … ".
-    what: &'a str,
+    pub(super) what: &'a str,
 }
 
 impl<'a> Call<'a> {
-    fn new(method: reqwest::Method, url: &'a str, what: &'a str) -> Self {
+    pub(super) fn new(method: reqwest::Method, url: &'a str, what: &'a str) -> Self {
         Call {
             method,
             url,
@@ -800,7 +434,8 @@ fn check_challenges(
 /// `(realm, service)` of every Bearer challenge in a `WWW-Authenticate` header (RFC 7235:
 /// schemes followed by `name=value` or `name="quoted"` parameters, challenges separated by
 /// commas). A Basic challenge's realm is only a label and is not returned.
-fn bearer_challenges(header: &str) -> Vec<(String, Option<String>)> {
+/// Public so the fuzz target `registry_responses` can feed it arbitrary headers.
+pub fn bearer_challenges(header: &str) -> Vec<(String, Option<String>)> {
     let chars: Vec<char> = header.chars().collect();
     let mut out: Vec<(Option<String>, Option<String>)> = vec![];
     let mut bearer = false;
@@ -863,83 +498,10 @@ fn bearer_challenges(header: &str) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
-/// The credential helper `config` names for `server`, if any.
-fn helper_for(config: &str, server: &str) -> Option<String> {
-    let json: serde_json::Value = serde_json::from_str(config).ok()?;
-    json["credHelpers"][server]
-        .as_str()
-        .or_else(|| json["credsStore"].as_str())
-        .map(|h| format!("docker-credential-{h}"))
-}
-
-/// Credentials from the Docker client's config (including credential helpers), if any. A
-/// helper that is missing or fails is an error, never a silent fall back to anonymous access
-/// (a helper answering "credentials not found" means there are none). What is found is
-/// registered as a secret.
-fn docker_config_auth(path: &Path, registry: &str) -> Result<RegistryAuth> {
-    use docker_credential::CredentialRetrievalError as E;
-    let server = if registry == "docker.io" {
-        "https://index.docker.io/v1/"
-    } else {
-        registry
-    };
-    let config = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RegistryAuth::Anonymous),
-        Err(e) => return Err(Error::io("cannot read the Docker config", path, e)),
-    };
-    let helper_error = |why: String| {
-        let helper = helper_for(&config, server).unwrap_or_else(|| "the credential helper".into());
-        Error::environment(format!(
-            "cannot get the credentials for registry `{registry}` from `{helper}`: {why}"
-        ))
-        .with_hint(format!("install `{helper}` and check it works (`echo {server} | {helper} get`), fix `credHelpers`/`credsStore` in the Docker config, or pass `--registry-username` and `--registry-password-stdin`"))
-    };
-    match docker_credential::get_credential_from_reader(config.as_bytes(), server) {
-        Ok(docker_credential::DockerCredential::UsernamePassword(u, p)) => {
-            let p = Secret::new(p);
-            Ok(RegistryAuth::Basic(u, p.expose().to_string()))
-        }
-        Ok(docker_credential::DockerCredential::IdentityToken(t)) => {
-            let t = Secret::new(t);
-            Ok(RegistryAuth::Bearer(t.expose().to_string()))
-        }
-        Err(E::NoCredentialConfigured | E::ConfigNotFound) => Ok(RegistryAuth::Anonymous),
-        Err(E::HelperFailure { stdout, stderr, .. })
-            if format!("{stdout}{stderr}").contains("credentials not found") =>
-        {
-            Ok(RegistryAuth::Anonymous)
-        }
-        Err(E::HelperFailure { stderr, .. }) => Err(helper_error(format!(
-            "it failed ({})",
-            Redactor::default().apply_truncated(stderr.trim(), 200)
-        ))),
-        Err(E::HelperCommunicationError) => Err(helper_error(
-            "it is missing (not on PATH) or could not be run".into(),
-        )),
-        Err(E::MalformedHelperResponse) => {
-            Err(helper_error("its answer is not the JSON a helper prints".into()))
-        }
-        Err(e @ (E::ConfigReadError | E::CredentialDecodingError | E::CredentialMismatchError)) => {
-            Err(Error::environment(format!(
-                "cannot read the credentials for registry `{registry}` from the Docker config `{}`: {e}",
-                path.display()
-            ))
-            .with_hint("fix the Docker config (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`), or run `docker login` again"))
-        }
-    }
-}
-
-/// Read a file's first line as a password (for `--registry-password-file` style inputs).
-pub fn read_secret_file(path: &Path) -> Result<String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Error::io("cannot read secret file", path, e))?;
-    Ok(text.lines().next().unwrap_or("").to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oci::remote::Credentials;
 
     #[test]
     fn realms_are_found_quoted_or_not_in_any_case() {

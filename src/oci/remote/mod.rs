@@ -1,0 +1,388 @@
+//! The registry client: what callers use to read and write images in a registry
+//! (manifests, blobs, uploads, cross-repository mounts), in cleanpipe's types.
+//!
+//! How requests reach the registry (the `/v2/` challenge, tokens, credentials, redirects and
+//! transport errors) is [`transport`]; where credentials come from is [`auth`].
+
+pub mod auth;
+pub mod transport;
+
+use std::time::Duration;
+
+use oci_client::Reference;
+
+use crate::error::{Error, Result};
+use crate::oci::layout::Layout;
+use crate::oci::reference::RegistryRef;
+use crate::oci::types::{
+    Descriptor, Digest, IMAGE_MANIFEST_TYPES, MEDIA_DOCKER_LIST, MEDIA_OCI_INDEX,
+};
+
+pub use auth::{read_secret_file, Credentials};
+pub use transport::Conn;
+use transport::{Call, Op};
+
+/// Manifests larger than this are refused (the size registries and containerd accept).
+pub const MAX_MANIFEST: u64 = 4 * 1024 * 1024;
+/// Blobs read into memory (configs, signature payloads, attestations) larger than this are
+/// refused: the same bound as the layout's small blobs.
+pub const MAX_SMALL_BLOB: u64 = 16 * 1024 * 1024;
+
+/// How to reach a registry.
+#[derive(Clone, Debug, Default)]
+pub struct RemoteOptions {
+    /// Use plain HTTP. Loopback registries always use plain HTTP.
+    pub insecure: bool,
+    /// Explicit credentials; otherwise `~/.docker/config.json` and its credential helpers.
+    pub credentials: Option<Credentials>,
+    /// How long a registry may stay silent before it counts as stalled (default 120 s).
+    pub read_timeout: Option<Duration>,
+    /// The Docker client's `config.json` to take credentials from when none are given
+    /// (`None` or a missing file: anonymous).
+    pub docker_config: Option<std::path::PathBuf>,
+}
+
+/// A connection to one registry.
+pub struct Remote {
+    /// Boxed: a `Remote` travels inside enums next to much smaller variants.
+    conn: Box<Conn>,
+}
+
+impl std::ops::Deref for Remote {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.conn
+    }
+}
+
+impl Remote {
+    /// Connect to the registry `image` lives in.
+    pub fn new(image: &RegistryRef, options: &RemoteOptions) -> Result<Self> {
+        Ok(Remote {
+            conn: Box::new(Conn::new(image, options)?),
+        })
+    }
+
+    fn reference(&self, image: &RegistryRef) -> Reference {
+        match (&image.tag, &image.digest) {
+            (_, Some(d)) => Reference::with_digest(
+                image.registry.clone(),
+                image.repository.clone(),
+                d.to_string(),
+            ),
+            (Some(t), None) => {
+                Reference::with_tag(image.registry.clone(), image.repository.clone(), t.clone())
+            }
+            (None, None) => Reference::with_tag(
+                image.registry.clone(),
+                image.repository.clone(),
+                "latest".into(),
+            ),
+        }
+    }
+
+    /// Fetch a manifest by tag or digest; `None` if the registry does not have it.
+    /// Returns the exact bytes, their digest and their media type. Manifests over
+    /// [`MAX_MANIFEST`] are refused without being held whole.
+    pub async fn manifest(&self, image: &RegistryRef) -> Result<Option<(Vec<u8>, Digest, String)>> {
+        let reference = self.reference(image);
+        let mut accepted: Vec<&str> = IMAGE_MANIFEST_TYPES.to_vec();
+        accepted.extend([MEDIA_OCI_INDEX, MEDIA_DOCKER_LIST]);
+        let what = format!("cannot fetch the manifest of {image}");
+        let at = reference
+            .digest()
+            .map(str::to_string)
+            .or_else(|| reference.tag().map(str::to_string))
+            .unwrap_or_else(|| "latest".into());
+        let accept = accepted.join(", ");
+        let response = self
+            .send(
+                image,
+                Op::Pull,
+                Call {
+                    accept: Some(&accept),
+                    ..Call::new(
+                        reqwest::Method::GET,
+                        &format!("{}/manifests/{at}", reference.repository()),
+                        &what,
+                    )
+                },
+            )
+            .await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            return Err(self.status_error(&what, response).await);
+        }
+        let bytes = crate::net::read_limited(response, MAX_MANIFEST)
+            .await
+            .map_err(|e| self.read_error(&what, MAX_MANIFEST, e))?;
+        let digest = Digest::of(&bytes);
+        if let Some(expected) = &image.digest {
+            if expected != &digest {
+                return Err(Error::environment(format!(
+                    "registry returned a manifest for {image} whose digest is {digest}"
+                ))
+                .with_hint("the registry sent corrupt or tampered data; check the registry and any proxy in front of it"));
+            }
+        }
+        let media_type = crate::oci::types::declared_media_type(&bytes)
+            .unwrap_or_else(|| crate::oci::types::MEDIA_OCI_MANIFEST.to_string());
+        Ok(Some((bytes, digest, media_type)))
+    }
+
+    /// Whether the repository already has this blob.
+    pub async fn has_blob(&self, repo: &RegistryRef, digest: &Digest) -> Result<bool> {
+        let what = format!("cannot check blob {digest} in {repo}");
+        let response = self
+            .send(
+                repo,
+                Op::Pull,
+                Call::new(
+                    reqwest::Method::HEAD,
+                    &format!("{}/blobs/{digest}", repo.repository),
+                    &what,
+                ),
+            )
+            .await?;
+        match response.status() {
+            s if s.is_success() => Ok(true),
+            reqwest::StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(self.status_error(&what, response).await),
+        }
+    }
+
+    /// Upload a blob from the layout, streaming it from disk.
+    pub async fn push_blob_from_layout(
+        &self,
+        repo: &RegistryRef,
+        layout: &Layout,
+        desc: &Descriptor,
+    ) -> Result<()> {
+        let path = layout.blob_path(&desc.digest);
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| Error::io("cannot open blob for upload", &path, e))?;
+        let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+        self.push_body(
+            repo,
+            &desc.digest,
+            desc.size,
+            reqwest::Body::wrap_stream(stream),
+        )
+        .await
+    }
+
+    /// Ask the registry to link `digest` from another repository of the same registry instead of
+    /// uploading it again. `false` when the registry declines (then upload as usual).
+    pub async fn mount_blob(
+        &self,
+        repo: &RegistryRef,
+        from_repository: &str,
+        digest: &Digest,
+    ) -> bool {
+        let what = format!("cannot mount blob {digest} into {repo}");
+        let url = format!(
+            "{}/blobs/uploads/?mount={digest}&from={from_repository}",
+            repo.repository
+        );
+        match self
+            .send(
+                repo,
+                Op::Push,
+                Call::new(reqwest::Method::POST, &url, &what),
+            )
+            .await
+        {
+            Ok(r) if r.status() == reqwest::StatusCode::CREATED => {
+                self.has_blob(repo, digest).await.unwrap_or(false)
+            }
+            _ => false,
+        }
+    }
+
+    /// Upload a small blob held in memory.
+    pub async fn push_blob_bytes(&self, repo: &RegistryRef, bytes: Vec<u8>) -> Result<Digest> {
+        let digest = Digest::of(&bytes);
+        let size = bytes.len() as u64;
+        self.push_body(repo, &digest, size, reqwest::Body::from(bytes))
+            .await?;
+        Ok(digest)
+    }
+
+    /// A monolithic upload: POST for an upload location, then PUT the body there with its
+    /// digest. The location may be other storage (then it gets no credentials) but only
+    /// under the URL rule.
+    async fn push_body(
+        &self,
+        repo: &RegistryRef,
+        digest: &Digest,
+        size: u64,
+        body: reqwest::Body,
+    ) -> Result<()> {
+        let what = format!("cannot upload blob {digest} to {repo}");
+        let started = self
+            .send(
+                repo,
+                Op::Push,
+                Call::new(
+                    reqwest::Method::POST,
+                    &format!("{}/blobs/uploads/", repo.repository),
+                    &what,
+                ),
+            )
+            .await?;
+        if started.status() != reqwest::StatusCode::ACCEPTED {
+            return Err(self.status_error(&what, started).await);
+        }
+        let location = started
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| started.url().join(l).ok())
+            .ok_or_else(|| {
+                Error::environment(format!(
+                    "{what}: registry `{}` started an upload without a usable `Location`",
+                    self.registry
+                ))
+            })?;
+        let mut location = location;
+        location
+            .query_pairs_mut()
+            .append_pair("digest", digest.as_str());
+        if let Err(why) = crate::net::check_url(&location) {
+            if self.scheme == "https" || !self.same_origin(&location) {
+                return Err(Error::environment(format!(
+                    "{what}: registry `{}` pointed the upload to `{}`: {why}",
+                    self.registry,
+                    crate::net::origin(&location)
+                ))
+                .with_hint("registries may send uploads to https storage only"));
+            }
+        }
+        let token = self.token(repo, Op::Push, false).await?;
+        let req = self
+            .http
+            .put(location.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .header(reqwest::header::CONTENT_LENGTH, size)
+            .body(body);
+        let response = self
+            .authorize(req, &location, &token)
+            .send()
+            .await
+            .map_err(|e| self.request_error(&what, &e))?;
+        if response.status() != reqwest::StatusCode::CREATED {
+            return Err(self.status_error(&what, response).await);
+        }
+        Ok(())
+    }
+
+    /// Put manifest bytes under `target` (a tag or a digest reference).
+    pub async fn push_manifest(
+        &self,
+        target: &RegistryRef,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<()> {
+        let reference = self.reference(target);
+        let at = reference
+            .digest()
+            .or_else(|| reference.tag())
+            .unwrap_or("latest")
+            .to_string();
+        let what = format!("cannot push the manifest {target}");
+        let response = self
+            .send(
+                target,
+                Op::Push,
+                Call {
+                    content_type: Some(media_type),
+                    body: Some(bytes.to_vec()),
+                    ..Call::new(
+                        reqwest::Method::PUT,
+                        &format!("{}/manifests/{at}", reference.repository()),
+                        &what,
+                    )
+                },
+            )
+            .await?;
+        if !response.status().is_success() {
+            return Err(self.status_error(&what, response).await);
+        }
+        Ok(())
+    }
+
+    /// GET a blob: the successful response, or an error naming it.
+    async fn blob_response(
+        &self,
+        repo: &RegistryRef,
+        digest: &Digest,
+        what: &str,
+    ) -> Result<reqwest::Response> {
+        let response = self
+            .send(
+                repo,
+                Op::Pull,
+                Call::new(
+                    reqwest::Method::GET,
+                    &format!("{}/blobs/{digest}", repo.repository),
+                    what,
+                ),
+            )
+            .await?;
+        if !response.status().is_success() {
+            return Err(self.status_error(what, response).await);
+        }
+        Ok(response)
+    }
+
+    /// Download a blob into the layout, checking its digest while streaming.
+    pub async fn pull_blob_into(
+        &self,
+        repo: &RegistryRef,
+        digest: &Digest,
+        layout: &Layout,
+    ) -> Result<()> {
+        use std::io::Write;
+        if layout.has_blob(digest) {
+            return Ok(());
+        }
+        let what = format!("cannot download blob {digest} from {repo}");
+        let mut response = self.blob_response(repo, digest, &what).await?;
+        let mut writer = layout.blob_writer()?;
+        while let Some(chunk) = response.chunk().await.map_err(|e| {
+            Error::environment(format!(
+                "download of {digest} from {repo} broke off: {}",
+                crate::net::describe(&e)
+            ))
+            .with_hint(
+                "the registry stopped sending; retry, or raise `--registry-timeout` if it is slow",
+            )
+        })? {
+            writer
+                .write_all(&chunk)
+                .map_err(|e| Error::io("cannot write blob", layout.root(), e))?;
+        }
+        writer.commit(Some(digest))?;
+        Ok(())
+    }
+
+    /// Download a small blob (config, signature payload, attestation) into memory, checking
+    /// its digest. Blobs over [`MAX_SMALL_BLOB`] are refused without being held whole.
+    pub async fn read_blob(&self, repo: &RegistryRef, digest: &Digest) -> Result<Vec<u8>> {
+        let what = format!("cannot download blob {digest} from {repo}");
+        let response = self.blob_response(repo, digest, &what).await?;
+        let out = crate::net::read_limited(response, MAX_SMALL_BLOB)
+            .await
+            .map_err(|e| self.read_error(&what, MAX_SMALL_BLOB, e))?;
+        if &Digest::of(&out) != digest {
+            return Err(Error::environment(format!(
+                "blob {digest} from {repo} does not match its digest"
+            ))
+            .with_hint("the registry sent corrupt or tampered data; check the registry and any proxy in front of it"));
+        }
+        Ok(out)
+    }
+}

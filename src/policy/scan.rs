@@ -1,0 +1,268 @@
+//! Attested scan results: reading a vuln predicate (cleanpipe's scan report, or trivy's or
+//! grype's JSON in cosign's shape), the `fail_on` rule, and waiver expiry.
+
+use super::attestations::{used_list, Evidence};
+use super::{check, Policy, PolicyCheck, UsedAttestation};
+use crate::scan::external::{self, Tool};
+use crate::scan::Severity;
+use crate::sign::attest;
+
+pub(super) fn evaluate_scan(policy: &Policy, evidence: &Evidence) -> Option<PolicyCheck> {
+    let threshold = policy.fail_on?;
+    let trusted = match evidence.select(&[attest::PREDICATE_VULN], "vulnerabilities", "scan result")
+    {
+        Ok(t) => t,
+        Err(fail) => return Some(fail),
+    };
+    let used: Vec<UsedAttestation> = trusted.iter().map(|t| t.used.clone()).collect();
+    let mut failing = Vec::new();
+    let mut notes = Vec::new();
+    let mut total = 0;
+    for t in &trusted {
+        match read_scan(&t.statement["predicate"], &policy.today) {
+            Err(why) => {
+                return Some(check(
+                    "vulnerabilities",
+                    false,
+                    format!(
+                        "{} holds a scan result cleanpipe cannot read: {why}",
+                        t.used
+                    ),
+                    vec![t.used.clone()],
+                ))
+            }
+            Ok(scan) => {
+                total += scan.findings.len();
+                notes.extend(scan.notes.iter().map(|n| format!("{n} ({})", t.used)));
+                failing.extend(
+                    scan.findings
+                        .iter()
+                        .filter(|f| !f.waived && f.severity.trips(threshold))
+                        .map(|f| {
+                            format!(
+                                "{} ({}) in {} {} ({})",
+                                f.id,
+                                f.severity.as_str(),
+                                f.package,
+                                f.version,
+                                t.used
+                            )
+                        }),
+                );
+            }
+        }
+    }
+    let notes = if notes.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", notes.join("; "))
+    };
+    Some(check(
+        "vulnerabilities",
+        failing.is_empty(),
+        if failing.is_empty() {
+            format!(
+                "{total} attested finding(s) in {}, none unwaived at or above the threshold{notes}",
+                used_list(&trusted)
+            )
+        } else {
+            format!("at or above the threshold: {}{notes}", failing.join("; "))
+        },
+        used,
+    ))
+}
+
+/// One finding as the policy sees it.
+struct ScanFinding {
+    id: String,
+    severity: Severity,
+    package: String,
+    version: String,
+    /// Covered by a waiver that has not expired.
+    waived: bool,
+}
+
+/// The findings of one attested scan, and what the reader noticed (expired waivers).
+struct ScanRead {
+    findings: Vec<ScanFinding>,
+    notes: Vec<String>,
+}
+
+/// Read a vuln predicate: cosign's shape (`scanner.result`) holding cleanpipe's scan report,
+/// trivy's JSON or grype's JSON. Anything else, or a field of an unexpected type, is an error.
+fn read_scan(predicate: &serde_json::Value, today: &str) -> std::result::Result<ScanRead, String> {
+    let result = predicate
+        .pointer("/scanner/result")
+        .ok_or("`predicate.scanner.result` is missing")?;
+    let obj = result
+        .as_object()
+        .ok_or("`predicate.scanner.result` is not a JSON object")?;
+    if obj.contains_key("findings") {
+        return read_cleanpipe_scan(result, today);
+    }
+    let tool = if obj.contains_key("Results") || obj.contains_key("SchemaVersion") {
+        Tool::Trivy
+    } else if obj.contains_key("matches") {
+        Tool::Grype
+    } else {
+        return Err("`predicate.scanner.result` is neither cleanpipe's scan report (`findings`), trivy's JSON (`Results`) nor grype's JSON (`matches`)".into());
+    };
+    let bytes = serde_json::to_vec(result).expect("JSON value serializes");
+    let report = external::parse_report(tool, &bytes, &[], &[])
+        .map_err(|e| format!("as {} JSON: {e}", tool.name()))?;
+    Ok(ScanRead {
+        findings: report
+            .findings
+            .into_iter()
+            .map(|f| ScanFinding {
+                id: f.id,
+                severity: f.severity,
+                package: f.package,
+                version: f.version,
+                waived: false,
+            })
+            .collect(),
+        notes: vec![],
+    })
+}
+
+fn read_cleanpipe_scan(
+    result: &serde_json::Value,
+    today: &str,
+) -> std::result::Result<ScanRead, String> {
+    #[derive(serde::Deserialize)]
+    struct Attested {
+        id: String,
+        severity: String,
+        #[serde(default)]
+        package: String,
+        #[serde(default)]
+        version: String,
+        #[serde(default)]
+        waived: Option<String>,
+        #[serde(default)]
+        waiver_expires: Option<String>,
+    }
+    let findings: Vec<Attested> = serde_json::from_value(result["findings"].clone())
+        .map_err(|e| format!("`findings` is not a list of findings: {e}"))?;
+    let mut read = ScanRead {
+        findings: Vec::new(),
+        notes: Vec::new(),
+    };
+    for f in findings {
+        let severity = match f.severity.to_ascii_lowercase().as_str() {
+            "unknown" | "negligible" => Severity::Unknown,
+            label => match Severity::from_label(label) {
+                Severity::Unknown => {
+                    return Err(format!(
+                        "finding {} has severity `{}`, which is not a severity",
+                        f.id, f.severity
+                    ))
+                }
+                known => known,
+            },
+        };
+        let waived = match (&f.waived, &f.waiver_expires) {
+            (None, _) => false,
+            (Some(_), Some(expires)) if valid_date(expires) && !today.is_empty() => {
+                if expires.as_str() >= today {
+                    true
+                } else {
+                    read.notes.push(format!(
+                        "the waiver for {} expired on {expires} and no longer applies",
+                        f.id
+                    ));
+                    false
+                }
+            }
+            (Some(_), _) => {
+                read.notes.push(format!(
+                    "the waiver for {} carries no valid expiry date and is not honoured",
+                    f.id
+                ));
+                false
+            }
+        };
+        read.findings.push(ScanFinding {
+            id: f.id,
+            severity,
+            package: f.package,
+            version: f.version,
+            waived,
+        });
+    }
+    Ok(read)
+}
+
+fn valid_date(s: &str) -> bool {
+    time::Date::parse(
+        s,
+        &time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vuln(result: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"scanner": {"uri": "x", "result": result}})
+    }
+
+    #[test]
+    fn reads_cleanpipe_trivy_and_grype_scan_results() {
+        let r = read_scan(
+            &vuln(serde_json::json!({"findings": [{"id": "A", "severity": "high"}]})),
+            "2026-01-01",
+        )
+        .unwrap();
+        assert_eq!(r.findings[0].severity, Severity::High);
+        let r = read_scan(
+            &vuln(serde_json::json!({"Results": [{"Vulnerabilities": [
+                {"VulnerabilityID": "B", "PkgName": "p", "Severity": "CRITICAL"}]}]})),
+            "2026-01-01",
+        )
+        .unwrap();
+        assert_eq!(r.findings[0].severity, Severity::Critical);
+        let r = read_scan(
+            &vuln(
+                serde_json::json!({"matches": [{"vulnerability": {"id": "C", "severity": "Medium"},
+                "artifact": {"name": "p"}}]}),
+            ),
+            "2026-01-01",
+        )
+        .unwrap();
+        assert_eq!(r.findings[0].severity, Severity::Medium);
+    }
+
+    #[test]
+    fn unreadable_scan_results_are_errors() {
+        for bad in [
+            serde_json::json!({"scanner": {}}),
+            vuln(serde_json::json!([])),
+            vuln(serde_json::json!({"other": 1})),
+            vuln(serde_json::json!({"findings": "none"})),
+            vuln(serde_json::json!({"findings": [{"id": "A"}]})),
+            vuln(serde_json::json!({"findings": [{"id": "A", "severity": "bad"}]})),
+            vuln(serde_json::json!({"matches": {"a": 1}})),
+            vuln(serde_json::json!({"Results": [{"Vulnerabilities": 3}]})),
+        ] {
+            assert!(read_scan(&bad, "2026-01-01").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn attested_waivers_count_until_they_expire() {
+        let p = vuln(
+            serde_json::json!({"findings": [{"id": "A", "severity": "critical",
+            "waived": "ok", "waiver_expires": "2026-06-30"}]}),
+        );
+        assert!(read_scan(&p, "2026-06-30").unwrap().findings[0].waived);
+        let late = read_scan(&p, "2026-07-01").unwrap();
+        assert!(!late.findings[0].waived);
+        assert!(late.notes[0].contains("expired on 2026-06-30"));
+        // No clock given: no waiver counts.
+        assert!(!read_scan(&p, "").unwrap().findings[0].waived);
+    }
+}
