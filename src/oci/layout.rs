@@ -15,8 +15,7 @@ use crate::oci::types::{Descriptor, Digest, Index, ANNOTATION_REF_NAME, MEDIA_OC
 
 const LAYOUT_FILE: &str = "oci-layout";
 const LAYOUT_CONTENT: &str = "{\"imageLayoutVersion\":\"1.0.0\"}";
-/// Manifests, configs and signature payloads are small; anything larger read whole is refused.
-const MAX_SMALL_BLOB: u64 = 16 * 1024 * 1024;
+use crate::oci::types::MAX_SMALL_BLOB;
 
 /// An OCI image layout directory.
 #[derive(Clone, Debug)]

@@ -24,6 +24,11 @@ pub const IMAGE_MANIFEST_TYPES: &[&str] = &[MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MAN
 /// The annotation OCI layouts use for tags.
 pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
 
+/// Blobs read into memory whole (manifests, configs, signature payloads, attestations), from a
+/// layout or a registry, larger than this are refused: they are small by nature, and a bound
+/// keeps a hostile store from making a read allocate without limit.
+pub const MAX_SMALL_BLOB: u64 = 16 * 1024 * 1024;
+
 /// A content digest, always `sha256:<64 lowercase hex>`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

@@ -91,10 +91,3 @@ pub(super) fn docker_config_auth(path: &Path, registry: &str) -> Result<Registry
         }
     }
 }
-
-/// Read a file's first line as a password (for `--registry-password-file` style inputs).
-pub fn read_secret_file(path: &Path) -> Result<String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Error::io("cannot read secret file", path, e))?;
-    Ok(text.lines().next().unwrap_or("").to_string())
-}

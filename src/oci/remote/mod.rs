@@ -18,15 +18,13 @@ use crate::oci::types::{
     Descriptor, Digest, IMAGE_MANIFEST_TYPES, MEDIA_DOCKER_LIST, MEDIA_OCI_INDEX,
 };
 
-pub use auth::{read_secret_file, Credentials};
+pub use auth::Credentials;
 pub use transport::Conn;
 use transport::{Call, Op};
 
 /// Manifests larger than this are refused (the size registries and containerd accept).
 pub const MAX_MANIFEST: u64 = 4 * 1024 * 1024;
-/// Blobs read into memory (configs, signature payloads, attestations) larger than this are
-/// refused: the same bound as the layout's small blobs.
-pub const MAX_SMALL_BLOB: u64 = 16 * 1024 * 1024;
+pub use crate::oci::types::MAX_SMALL_BLOB;
 
 /// How to reach a registry.
 #[derive(Clone, Debug, Default)]
