@@ -1,0 +1,121 @@
+//! Attack cases found after issue 8's fixes: variants of its classes the first suite missed.
+
+use super::evidence::{assert_not_verified, built, cosign_vuln, verify, with_scan};
+
+fn trivy_with(vuln: serde_json::Value) -> serde_json::Value {
+    let mut v = serde_json::json!({"VulnerabilityID": "CVE-2023-45853", "PkgName": "zlib1g",
+        "InstalledVersion": "1:1.2.13.dfsg-1"});
+    v.as_object_mut()
+        .unwrap()
+        .extend(vuln.as_object().unwrap().clone());
+    cosign_vuln(
+        "trivy",
+        serde_json::json!({"SchemaVersion": 2, "Results": [{"Target": "x (debian 12.5)",
+            "Type": "debian", "Vulnerabilities": [v]}]}),
+    )
+}
+
+/// A trivy or grype report inside a trusted attestation whose severity label is not a
+/// severity (misspelled, missing) was read as `unknown`, which never trips `--fail-on`: the same
+/// label in cleanpipe's own shape was refused. Now refused in every shape.
+#[test]
+fn external_scan_severity_that_is_not_a_severity_fails_verify() {
+    let (repo, digest) = built();
+    for (predicate, label) in [
+        (
+            trivy_with(serde_json::json!({"Severity": "SEVERE"})),
+            "SEVERE",
+        ),
+        (trivy_with(serde_json::json!({})), ""),
+        (
+            cosign_vuln(
+                "grype",
+                serde_json::json!({"matches": [{
+                    "vulnerability": {"id": "GHSA-35jh-r3h4-6jhm", "severity": "Critcal"},
+                    "artifact": {"name": "lodash", "version": "4.17.11", "type": "npm"}}]}),
+            ),
+            "Critcal",
+        ),
+    ] {
+        let scan = with_scan(&repo, &digest, predicate);
+        assert_not_verified(
+            &verify(&repo, &["--fail-on", "critical"]),
+            &[
+                &format!(
+                    "policy [FAIL] vulnerabilities: attestation layer 1, {} holds a scan result cleanpipe cannot read",
+                    scan.digest
+                ),
+                &format!("has severity `{label}`, which is not a severity"),
+            ],
+        );
+    }
+}
+
+/// trivy labels a finding `UNKNOWN` when its vendor gave no label, yet may carry a CVSS score
+/// of 9.8: the score decides, as for cleanpipe's own OSV scanner, instead of never tripping.
+#[test]
+fn external_scan_unknown_label_with_critical_cvss_trips_fail_on() {
+    let (repo, digest) = built();
+    with_scan(
+        &repo,
+        &digest,
+        trivy_with(serde_json::json!({"Severity": "UNKNOWN",
+            "CVSS": {"nvd": {"V3Score": 9.8}}})),
+    );
+    assert_not_verified(
+        &verify(&repo, &["--fail-on", "high"]),
+        &["CVE-2023-45853 (critical) in zlib1g"],
+    );
+    // Without a score, unknown stays unknown (README: it never fails the gate).
+    with_scan(
+        &repo,
+        &digest,
+        trivy_with(serde_json::json!({"Severity": "UNKNOWN"})),
+    );
+    verify(&repo, &["--fail-on", "low"])
+        .expect_code(0)
+        .expect_stderr("policy [ok] vulnerabilities");
+}
+
+/// Go's JSON decoder (trivy's and grype's consumers, cosign, policy engines) matches keys
+/// case-insensitively: `"results"` holds findings for them and nothing for serde. A key that
+/// differs only in case from one cleanpipe reads is refused, never read as zero findings.
+#[test]
+fn external_scan_keys_in_another_case_are_refused() {
+    let (repo, digest) = built();
+    for (result, key) in [
+        (
+            serde_json::json!({"SchemaVersion": 2, "results": [{"Target": "x", "Vulnerabilities": [
+                {"VulnerabilityID": "CVE-1", "PkgName": "p", "Severity": "CRITICAL"}]}]}),
+            "results",
+        ),
+        (
+            serde_json::json!({"SchemaVersion": 2, "Results": [{"Target": "x", "Vulnerabilities": [
+                {"VulnerabilityID": "CVE-1", "PkgName": "p", "Severity": "LOW", "severity": "CRITICAL"}]}]}),
+            "severity",
+        ),
+        (
+            serde_json::json!({"matches": [{
+                "vulnerability": {"id": "CVE-1", "severity": "Low", "Severity": "Critical"},
+                "artifact": {"name": "p", "version": "1", "type": "npm"}}]}),
+            "Severity",
+        ),
+    ] {
+        let tool = if result.get("matches").is_some() {
+            "grype"
+        } else {
+            "trivy"
+        };
+        let scan = with_scan(&repo, &digest, cosign_vuln(tool, result));
+        assert_not_verified(
+            &verify(&repo, &["--fail-on", "critical"]),
+            &[
+                &format!(
+                    "attestation layer 1, {} holds a scan result cleanpipe cannot read",
+                    scan.digest
+                ),
+                &format!("key `{key}` differs only in case from"),
+            ],
+        );
+    }
+}
