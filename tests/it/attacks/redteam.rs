@@ -1,6 +1,7 @@
 //! Attack cases found after issue 8's fixes: variants of its classes the first suite missed.
 
 use super::evidence::{assert_not_verified, built, cosign_vuln, verify, with_scan};
+use crate::support::*;
 
 fn trivy_with(vuln: serde_json::Value) -> serde_json::Value {
     let mut v = serde_json::json!({"VulnerabilityID": "CVE-2023-45853", "PkgName": "zlib1g",
@@ -116,6 +117,27 @@ fn external_scan_keys_in_another_case_are_refused() {
                 ),
                 &format!("key `{key}` differs only in case from"),
             ],
+        );
+    }
+}
+
+/// `git update-index --skip-worktree` (or `--assume-unchanged`) hides a changed tracked file
+/// from `git status`: the run built the host's content into a signed image whose provenance said
+/// the tree was clean. Such a file counts as changed; nothing is written to the store.
+#[test]
+fn file_hidden_from_git_status_is_not_built_as_the_commit() {
+    for flag in ["--skip-worktree", "--assume-unchanged"] {
+        let repo = scratch_repo(None, &["v1"]);
+        repo.git(&["update-index", flag, "hello.txt"]);
+        repo.write("hello.txt", "CANARY-not-in-the-commit\n");
+        let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+        r.expect_code(1)
+            .expect_stderr("the work tree has uncommitted changes")
+            .expect_stderr("marked assume-unchanged or skip-worktree, so Git does not compare it with the commit: hello.txt")
+            .expect_stderr("git update-index --no-assume-unchanged --no-skip-worktree");
+        assert!(
+            !repo.path().join(".cleanpipe/oci/index.json").exists(),
+            "{flag}: nothing may be stored"
         );
     }
 }
