@@ -141,3 +141,34 @@ fn file_hidden_from_git_status_is_not_built_as_the_commit() {
         );
     }
 }
+
+/// A build arg whose own name says it is a credential, filled from a variable whose name does
+/// not (`NPM_TOKEN: ${CI_VALUE}`), was not masked: a `RUN` that echoes it printed it to stderr
+/// and to the build log under `outputs`.
+#[test]
+fn build_arg_named_like_a_credential_is_masked_in_the_build_output() {
+    let Some(registry) = registry() else { return };
+    if !docker() {
+        return;
+    }
+    let (base, base_pub) = crate::docker_build::signed_base(&registry);
+    let repo = Repo::new();
+    repo.copy_in(base_pub, "base.pub");
+    repo.keygen("cosign", "pw");
+    repo.write(".dockerignore", "cosign.key\n");
+    repo.write(
+        "Dockerfile",
+        &format!("FROM {base}\nARG NPM_TOKEN\nRUN echo \"npm token is $NPM_TOKEN\"\n"),
+    );
+    repo.write(
+        "pipeline.yaml",
+        "version: 1\nverify_base:\n  keys: { team: base.pub }\n  default_key: team\nbuild:\n  dockerfile:\n    no_cache: true\n    args: { NPM_TOKEN: \"${CI_VALUE}\" }\nsign:\n  key: cosign.key\n",
+    );
+    repo.commit();
+    let canary = "npmcanary7f3e9a1b";
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw"), ("CI_VALUE", canary)]);
+    r.expect_code(0)
+        .expect_stderr("npm token is ***")
+        .expect_stderr("build arg `NPM_TOKEN` looks like a secret");
+    super::transport::assert_no_canary(&r, &repo, None, &[canary]);
+}
