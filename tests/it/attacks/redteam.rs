@@ -171,4 +171,14 @@ fn build_arg_named_like_a_credential_is_masked_in_the_build_output() {
         .expect_stderr("npm token is ***")
         .expect_stderr("build arg `NPM_TOKEN` looks like a secret");
     super::transport::assert_no_canary(&r, &repo, None, &[canary]);
+    // Written literally in the pipeline file: masked as well.
+    let literal = "npmliteral5c2d8e0f";
+    repo.write(
+        "pipeline.yaml",
+        &format!("version: 1\nverify_base:\n  keys: {{ team: base.pub }}\n  default_key: team\nbuild:\n  dockerfile:\n    no_cache: true\n    args: {{ NPM_TOKEN: {literal} }}\nsign:\n  key: cosign.key\n"),
+    );
+    repo.commit();
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(0).expect_stderr("npm token is ***");
+    super::transport::assert_no_canary(&r, &repo, None, &[literal]);
 }
