@@ -182,3 +182,25 @@ fn build_arg_named_like_a_credential_is_masked_in_the_build_output() {
     r.expect_code(0).expect_stderr("npm token is ***");
     super::transport::assert_no_canary(&r, &repo, None, &[literal]);
 }
+
+/// A truncated `index.json` (another tool wrote it half) is an environment error naming the
+/// file, with a hint, for `verify` and for `run` (which then stores and tags nothing).
+#[test]
+fn truncated_layout_index_is_named_with_a_hint() {
+    let (repo, _) = built();
+    let index = repo.path().join(".cleanpipe/oci/index.json");
+    let text = std::fs::read_to_string(&index).unwrap();
+    std::fs::write(&index, &text[..text.len() / 2]).unwrap();
+    let r = verify(&repo, &[]);
+    r.expect_code(3)
+        .expect_stderr("index.json` is not a valid OCI index")
+        .expect_stderr("hint: the layout is damaged");
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(3)
+        .expect_stderr("hint: the layout is damaged");
+    assert_eq!(
+        std::fs::read_to_string(&index).unwrap(),
+        text[..text.len() / 2],
+        "the damaged index is left as it was"
+    );
+}
