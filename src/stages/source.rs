@@ -220,6 +220,18 @@ pub fn strip_credentials(url: &str) -> String {
             .split_once('/')
             .map(|(a, p)| (a, format!("/{p}")))
             .unwrap_or((rest, String::new()));
+        // `user:pa/ss@host`: a password with an unencoded `/` makes the first `/` end a bogus
+        // authority whose "port" is not a number; the userinfo then runs to the next `@`.
+        let bogus_port = !authority.contains('@')
+            && !authority.ends_with(']')
+            && authority
+                .rsplit_once(':')
+                .is_some_and(|(_, port)| !port.bytes().all(|b| b.is_ascii_digit()));
+        if bogus_port {
+            if let Some(at) = rest.find('@') {
+                return strip_credentials(&format!("{scheme}://{}", &rest[at + 1..]));
+            }
+        }
         let host = authority
             .rsplit_once('@')
             .map(|(_, h)| h)
@@ -241,6 +253,18 @@ mod tests {
 
     #[test]
     fn credentials_are_stripped() {
+        assert_eq!(
+            strip_credentials("https://bob:t0/ken@github.com/acme/app.git"),
+            "https://github.com/acme/app.git"
+        );
+        assert_eq!(
+            strip_credentials("https://git.example:8443/acme/app.git"),
+            "https://git.example:8443/acme/app.git"
+        );
+        assert_eq!(
+            strip_credentials("https://[::1]:8443/acme/app@2.git"),
+            "https://[::1]:8443/acme/app@2.git"
+        );
         assert_eq!(
             strip_credentials("https://bob:t0ken@github.com/acme/app.git"),
             "https://github.com/acme/app.git"

@@ -204,3 +204,28 @@ fn truncated_layout_index_is_named_with_a_hint() {
         "the damaged index is left as it was"
     );
 }
+
+/// `origin` with a password holding an unencoded `/` (`https://bob:ghp/TOKEN@host/…`): the
+/// credential stripping ended the authority at that `/` and wrote the token into the signed
+/// provenance and the report.
+#[test]
+fn remote_password_with_a_slash_stays_out_of_provenance_and_report() {
+    let repo = scratch_repo(None, &["v1"]);
+    let canary = "qz7rk4b8e2d9wx";
+    repo.git(&[
+        "remote",
+        "add",
+        "origin",
+        &format!("https://bob:ghp/{canary}@git.example/acme/app.git"),
+    ]);
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(0)
+        .expect_stderr("(https://git.example/acme/app.git)");
+    super::transport::assert_no_canary(&r, &repo, None, &[canary]);
+    let provenance =
+        std::fs::read_to_string(repo.path().join(".cleanpipe/out/provenance.intoto.json")).unwrap();
+    assert!(
+        provenance.contains("https://git.example/acme/app.git"),
+        "{provenance}"
+    );
+}
