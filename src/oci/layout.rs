@@ -162,6 +162,7 @@ impl Layout {
                 "`{}` is not a valid OCI index: {e}",
                 path.display()
             ))
+            .with_hint("the layout is damaged (cleanpipe replaces it atomically, so another tool wrote it); restore it, or delete the layout directory and run again")
         })
     }
 

@@ -180,6 +180,7 @@ fn check_nesting(text: &str, shown: &str) -> Result<()> {
 /// Webhook header values and HMAC secrets are secrets even when written literally, and so are
 /// a webhook URL's userinfo and its query values named like secrets (see
 /// [`Redactor::add_url_parts`]); the rest of the URL stays readable.
+/// Build args and image env named like credentials are secrets too.
 fn register_webhook_secrets(file: &PipelineFile, redactor: &Redactor) {
     for hook in &file.push.register {
         for v in hook.headers.values() {
@@ -195,6 +196,21 @@ fn register_webhook_secrets(file: &PipelineFile, redactor: &Redactor) {
             redactor.add(secret.clone());
         }
         redactor.add_url_parts(&hook.url);
+    }
+    // Build args and image env named like a credential (`NPM_TOKEN`), however written: Docker
+    // prints what a `RUN` echoes.
+    let named = |m: &std::collections::BTreeMap<String, String>| {
+        for (k, v) in m {
+            if crate::pipeline::template::is_secret_name(k) {
+                redactor.add(v.clone());
+            }
+        }
+    };
+    if let Some(d) = &file.build.dockerfile {
+        named(&d.args);
+    }
+    if let Some(c) = &file.build.customize {
+        named(&c.env);
     }
 }
 

@@ -209,11 +209,19 @@ pub fn is_secret_name(name: &str) -> bool {
 }
 
 /// Whether the `${VAR}` value that follows `before` (the raw text before it in the same
-/// string) and precedes `after` is secret: by the key it stands under, by the variable's name,
+/// string) and precedes `after` is secret: by the key it stands under (or, in `args`/`env`/`labels`,
+/// its own key's name), by the variable's name,
 /// or by standing in a URL's userinfo or query. Everything else is ordinary.
 fn is_secret_use(path: &[String], name: &str, before: &str, after: &str) -> bool {
     if path.iter().any(|k| SECRET_KEYS.contains(&k.as_str())) || is_secret_name(name) {
         return true;
+    }
+    // A value whose own key, in a map of names the user chooses, says it is a credential
+    // (`build.dockerfile.args.NPM_TOKEN: ${CI_VALUE}`): Docker prints what a `RUN` echoes.
+    if let [.., map, key] = path {
+        if ["args", "env", "labels"].contains(&map.as_str()) && is_secret_name(key) {
+            return true;
+        }
     }
     let Some(scheme_end) = before.find("://") else {
         return false;
@@ -321,6 +329,23 @@ mod tests {
         // Registered only because it was used under `push.register`.
         assert!(is_secret_name("GITHUB_TOKEN") && is_secret_name("API_KEY"));
         assert!(!is_secret_name("BASE_IMAGE") && !is_secret_name("KEYRING_DIR"));
+    }
+
+    #[test]
+    fn values_whose_own_key_names_a_credential_are_registered() {
+        let env = |n: &str| match n {
+            "CI_VALUE" => Some("arg-canary".to_string()),
+            "CI_OTHER" => Some("env-canary".to_string()),
+            "VERSION" => Some("1.2.3".to_string()),
+            _ => None,
+        };
+        let mut v: serde_yaml::Value = serde_yaml::from_str(
+            "build: {dockerfile: {args: {NPM_TOKEN: \"${CI_VALUE}\", APP_VERSION: \"${VERSION}\"}}, customize: {env: {DB_PASSWORD: \"${CI_OTHER}\"}}}\n",
+        )
+        .unwrap();
+        let r = Redactor::default();
+        interpolate_env(&mut v, &env, &r).unwrap();
+        assert_eq!(r.apply("arg-canary env-canary 1.2.3"), "*** *** 1.2.3");
     }
 
     #[test]

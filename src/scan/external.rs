@@ -131,9 +131,119 @@ pub fn parse_report(
     layers: &[Descriptor],
     diff_ids: &[Digest],
 ) -> std::result::Result<ExternalReport, String> {
+    let value: serde_json::Value = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+    let read = match tool {
+        Tool::Trivy => TRIVY_KEYS,
+        Tool::Grype => GRYPE_KEYS,
+    };
+    no_case_variant_keys(&value, read)?;
     match tool {
         Tool::Trivy => parse_trivy(json, layers, diff_ids),
         Tool::Grype => parse_grype(json, layers, diff_ids),
+    }
+}
+
+/// The keys cleanpipe reads from trivy's and grype's JSON.
+const TRIVY_KEYS: &[&str] = &[
+    "SchemaVersion",
+    "Results",
+    "Trivy",
+    "Version",
+    "Target",
+    "Type",
+    "Packages",
+    "Vulnerabilities",
+    "VulnerabilityID",
+    "PkgName",
+    "PkgPath",
+    "InstalledVersion",
+    "FixedVersion",
+    "Severity",
+    "Title",
+    "VendorIDs",
+    "Layer",
+    "Digest",
+    "DiffID",
+    "CVSS",
+    "V3Score",
+    "PkgIdentifier",
+    "PURL",
+];
+const GRYPE_KEYS: &[&str] = &[
+    "matches",
+    "descriptor",
+    "version",
+    "vulnerability",
+    "relatedVulnerabilities",
+    "artifact",
+    "id",
+    "severity",
+    "description",
+    "cvss",
+    "metrics",
+    "baseScore",
+    "fix",
+    "versions",
+    "name",
+    "type",
+    "purl",
+    "locations",
+    "path",
+    "layerID",
+];
+
+/// Subtrees cleanpipe does not read (image configs, scanner settings, package metadata), whose
+/// keys are the image's or the scanner's own and may differ from ours only in case.
+const NOT_READ: &[&str] = &["Metadata", "metadata", "source", "distro", "descriptor"];
+
+/// Go's JSON decoder (trivy, grype, cosign and the policy engines that read these reports)
+/// matches keys case-insensitively, serde exactly: `"results"` would be findings to them and
+/// nothing to us. A key that differs only in case from one cleanpipe reads is refused.
+fn no_case_variant_keys(
+    value: &serde_json::Value,
+    read: &[&str],
+) -> std::result::Result<(), String> {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                if NOT_READ.contains(&k.as_str()) {
+                    continue;
+                }
+                if let Some(want) = read
+                    .iter()
+                    .find(|r| **r != k.as_str() && r.eq_ignore_ascii_case(k))
+                {
+                    return Err(format!(
+                        "key `{k}` differs only in case from `{want}`, which other readers take as the same field"
+                    ));
+                }
+                no_case_variant_keys(v, read)?;
+            }
+            Ok(())
+        }
+        serde_json::Value::Array(items) => {
+            items.iter().try_for_each(|v| no_case_variant_keys(v, read))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A scanner's severity label, or its CVSS score when the label is `unknown`: a label that is
+/// not a severity (missing, misspelled) is an error, never a finding that cannot trip the gate.
+fn scanner_severity(
+    id: &str,
+    label: &str,
+    score: Option<f64>,
+) -> std::result::Result<Severity, String> {
+    match label.to_ascii_lowercase().as_str() {
+        "negligible" => Ok(Severity::Unknown),
+        "unknown" => Ok(score.map_or(Severity::Unknown, Severity::from_score)),
+        l => match Severity::from_label(l) {
+            Severity::Unknown => Err(format!(
+                "finding {id} has severity `{label}`, which is not a severity"
+            )),
+            known => Ok(known),
+        },
     }
 }
 
@@ -294,6 +404,7 @@ fn parse_trivy(
                     .filter_map(|c| c["V3Score"].as_f64())
                     .max_by(|a, b| a.total_cmp(b))
             });
+            let severity = scanner_severity(&v.id, &v.severity, score)?;
             findings.push(Finding {
                 id: v.id.clone(),
                 aliases: v.vendor_ids.clone(),
@@ -301,7 +412,7 @@ fn parse_trivy(
                 kind: kind_of(&t.kind),
                 version: v.installed_version.clone(),
                 fixed_version: v.fixed_version.clone().filter(|f| !f.is_empty()),
-                severity: Severity::from_label(&v.severity),
+                severity,
                 score,
                 purl: v
                     .pkg_identifier
@@ -417,6 +528,13 @@ fn parse_grype(
         aliases.sort();
         aliases.dedup();
         let location = a.locations.first();
+        let score = m
+            .vulnerability
+            .cvss
+            .iter()
+            .filter_map(|c| c["metrics"]["baseScore"].as_f64())
+            .max_by(|a, b| a.total_cmp(b));
+        let severity = scanner_severity(&m.vulnerability.id, &m.vulnerability.severity, score)?;
         findings.push(Finding {
             id: m.vulnerability.id.clone(),
             aliases,
@@ -429,13 +547,8 @@ fn parse_grype(
                 .as_ref()
                 .and_then(|f| f.versions.first().cloned()),
             // grype's "Negligible" is below low: it never trips a gate.
-            severity: Severity::from_label(&m.vulnerability.severity),
-            score: m
-                .vulnerability
-                .cvss
-                .iter()
-                .filter_map(|c| c["metrics"]["baseScore"].as_f64())
-                .max_by(|a, b| a.total_cmp(b)),
+            severity,
+            score,
             purl: a.purl.clone(),
             location: location.map(|l| l.path.clone()).unwrap_or_default(),
             layer: location.and_then(|l| layer_of(layers, diff_ids, None, l.layer_id.as_deref())),

@@ -497,6 +497,21 @@ mod tests {
     }
 
     #[test]
+    fn index_cache_is_never_read_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("osv");
+        std::fs::create_dir(&db).unwrap();
+        std::fs::write(db.join("a.json"), HAND_LAST_AFFECTED).unwrap();
+        Database::load_cached(&db).unwrap();
+        let cache = osv::cache_path(&db);
+        let elsewhere = dir.path().join("elsewhere.json");
+        std::fs::rename(&cache, &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &cache).unwrap();
+        let (db, cached) = Database::load_cached(&db).unwrap();
+        assert!(!cached && db.advisories.len() == 1);
+    }
+
+    #[test]
     fn index_is_cached_and_rebuilt_when_the_database_changes() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.json"), HAND_LAST_AFFECTED).unwrap();

@@ -348,7 +348,15 @@ impl Database {
     pub fn load_cached_for(path: &Path, wanted: Option<&HashSet<String>>) -> Result<(Self, bool)> {
         let print = fingerprint(path)?;
         let cache = cache_path(path);
-        if let Ok(bytes) = std::fs::read(&cache) {
+        // Never through a link (a committed `osv/.cleanpipe-index.json -> /dev/zero` would hang
+        // the scan); a link there just means no cache.
+        let read = crate::fsutil::open_read_nofollow(&cache).and_then(|mut f| {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut f, &mut bytes)
+                .map_err(|e| Error::io("cannot read", &cache, e))?;
+            Ok(bytes)
+        });
+        if let Ok(bytes) = read {
             let mut de = serde_json::Deserializer::from_slice(&bytes);
             if let Ok(cached) = (CacheSeed { wanted }).deserialize(&mut de) {
                 if cached.format == INDEX_FORMAT && cached.fingerprint == print {

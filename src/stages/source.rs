@@ -46,12 +46,27 @@ pub async fn run(ctx: &RunContext) -> Result<SourceInfo> {
         .await
         .ok()
         .map(|u| strip_credentials(&u));
+    // An fsmonitor hook could answer "nothing changed": status looks at the files itself.
     let status = git_raw(
         dir,
-        &["status", "--porcelain", "-z", "--untracked-files=normal"],
+        &[
+            "-c",
+            "core.fsmonitor=false",
+            "status",
+            "--porcelain",
+            "-z",
+            "--untracked-files=normal",
+        ],
     )
     .await?;
-    let dirty_files = changed_paths(&status);
+    let mut dirty_files = changed_paths(&status);
+    let listed = git_raw(Path::new(&top), &["ls-files", "-v", "-z"]).await?;
+    let hidden: Vec<String> = hidden_from_status(&listed)
+        .into_iter()
+        .filter(|p| Path::new(&top).join(p).symlink_metadata().is_ok())
+        .filter(|p| !dirty_files.contains(p))
+        .collect();
+    dirty_files.extend(hidden.iter().cloned());
     let commit_time: u64 = git(dir, &["show", "-s", "--format=%ct", "HEAD"])
         .await?
         .parse()
@@ -84,13 +99,19 @@ pub async fn run(ctx: &RunContext) -> Result<SourceInfo> {
             .dirty_files
             .iter()
             .take(20)
-            .map(|f| format!("modified or untracked: {f}"))
+            .map(|f| {
+                if hidden.contains(f) {
+                    format!("marked assume-unchanged or skip-worktree, so Git does not compare it with the commit: {f}")
+                } else {
+                    format!("modified or untracked: {f}")
+                }
+            })
             .collect();
         if info.dirty_files.len() > 20 {
             reasons.push(format!("… and {} more", info.dirty_files.len() - 20));
         }
         return Err(Error::gate("the work tree has uncommitted changes, so the image could not be traced to a commit", reasons)
-            .with_hint("commit or stash the changes, or set `source.allow_dirty: true` (the report will say the tree was dirty)"));
+            .with_hint("commit or stash the changes (clear marks with `git update-index --no-assume-unchanged --no-skip-worktree PATH`), or set `source.allow_dirty: true` (the report will say the tree was dirty)"));
     }
     if info.dirty {
         ctx.say(
@@ -126,6 +147,20 @@ pub fn tracked_tree(root: &Path) -> Result<Option<RepoTree>> {
         )));
     }
     Ok(Some(RepoTree::from_ls_tree(&commit, &out.stdout)))
+}
+
+/// Tracked paths `git status` does not compare with the commit (`git ls-files -v -z`: a
+/// lowercase tag is assume-unchanged, `S` skip-worktree): their content on disk, which is what
+/// gets built, may be anything.
+fn hidden_from_status(listed: &str) -> Vec<String> {
+    listed
+        .split('\0')
+        .filter_map(|e| e.split_once(' '))
+        .filter(|(tag, _)| {
+            tag.len() == 1 && (tag == &"S" || tag.chars().all(|c| c.is_ascii_lowercase()))
+        })
+        .map(|(_, path)| path.to_string())
+        .collect()
 }
 
 /// The paths `git status --porcelain -z` names, except cleanpipe's own OSV index cache (written
@@ -185,6 +220,18 @@ pub fn strip_credentials(url: &str) -> String {
             .split_once('/')
             .map(|(a, p)| (a, format!("/{p}")))
             .unwrap_or((rest, String::new()));
+        // `user:pa/ss@host`: a password with an unencoded `/` makes the first `/` end a bogus
+        // authority whose "port" is not a number; the userinfo then runs to the next `@`.
+        let bogus_port = !authority.contains('@')
+            && !authority.ends_with(']')
+            && authority
+                .rsplit_once(':')
+                .is_some_and(|(_, port)| !port.bytes().all(|b| b.is_ascii_digit()));
+        if bogus_port {
+            if let Some(at) = rest.find('@') {
+                return strip_credentials(&format!("{scheme}://{}", &rest[at + 1..]));
+            }
+        }
         let host = authority
             .rsplit_once('@')
             .map(|(_, h)| h)
@@ -206,6 +253,18 @@ mod tests {
 
     #[test]
     fn credentials_are_stripped() {
+        assert_eq!(
+            strip_credentials("https://bob:t0/ken@github.com/acme/app.git"),
+            "https://github.com/acme/app.git"
+        );
+        assert_eq!(
+            strip_credentials("https://git.example:8443/acme/app.git"),
+            "https://git.example:8443/acme/app.git"
+        );
+        assert_eq!(
+            strip_credentials("https://[::1]:8443/acme/app@2.git"),
+            "https://[::1]:8443/acme/app@2.git"
+        );
         assert_eq!(
             strip_credentials("https://bob:t0ken@github.com/acme/app.git"),
             "https://github.com/acme/app.git"

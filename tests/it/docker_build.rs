@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use crate::support::*;
 
 /// A busybox base image in the test registry, signed with a base key: (`ref@digest`, key dir).
-fn signed_base(registry: &str) -> &'static (String, PathBuf) {
+pub(crate) fn signed_base(registry: &str) -> &'static (String, PathBuf) {
     static BASE: OnceLock<(String, PathBuf)> = OnceLock::new();
     BASE.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep();

@@ -20,7 +20,7 @@ const LAYOUT: &str = "oci:.cleanpipe/oci:v1";
 
 /// A scratch image built, scanned (nothing found), signed and attested into the layout, tagged
 /// `v1`: (repo, digest). Its `.att` holds SPDX, CycloneDX, the scan and provenance, in that order.
-fn built() -> (Repo, Digest) {
+pub(super) fn built() -> (Repo, Digest) {
     let repo = scratch_repo(None, &["v1"]);
     osv_dir(&repo);
     repo.write(
@@ -52,7 +52,7 @@ fn key(repo: &Repo, name: &str) -> SigningKey {
     .unwrap()
 }
 
-fn verify(repo: &Repo, extra: &[&str]) -> Run {
+pub(super) fn verify(repo: &Repo, extra: &[&str]) -> Run {
     let mut args = vec!["verify", LAYOUT, "--key", "cosign.pub"];
     args.extend_from_slice(extra);
     repo.cleanpipe(&args)
@@ -153,7 +153,7 @@ fn keep_att_types(layout: &Layout, digest: &Digest, types: &[&str]) -> Vec<Descr
 }
 
 /// cosign's vuln predicate carrying an external scanner's report in `scanner.result`.
-fn cosign_vuln(scanner_uri: &str, result: serde_json::Value) -> serde_json::Value {
+pub(super) fn cosign_vuln(scanner_uri: &str, result: serde_json::Value) -> serde_json::Value {
     serde_json::json!({
         "invocation": {"parameters": null, "uri": "", "event_id": "", "builder.id": ""},
         "scanner": {"uri": scanner_uri, "version": "1", "db": {"uri": "", "version": ""}, "result": result},
@@ -177,7 +177,7 @@ fn trivy_report(severity: &str) -> serde_json::Value {
 }
 
 /// Replace the scan attestation of the real run with `predicate` (signed with our key).
-fn with_scan(repo: &Repo, digest: &Digest, predicate: serde_json::Value) -> Descriptor {
+pub(super) fn with_scan(repo: &Repo, digest: &Digest, predicate: serde_json::Value) -> Descriptor {
     let layout = layout(repo);
     let k = key(repo, "cosign");
     let mut l = keep_att_types(&layout, digest, &[PREDICATE_SLSA_PROVENANCE_V1]);
@@ -187,7 +187,7 @@ fn with_scan(repo: &Repo, digest: &Digest, predicate: serde_json::Value) -> Desc
     scan
 }
 
-fn assert_not_verified(r: &Run, needles: &[&str]) {
+pub(super) fn assert_not_verified(r: &Run, needles: &[&str]) {
     r.expect_code(1).expect_stderr("NOT VERIFIED");
     for n in needles {
         r.expect_stderr(n);

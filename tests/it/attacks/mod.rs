@@ -4,4 +4,5 @@
 
 mod evidence;
 mod inputs;
+mod redteam;
 mod transport;

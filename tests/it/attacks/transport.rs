@@ -128,7 +128,7 @@ fn files_under(dir: &Path) -> Vec<(PathBuf, String)> {
 /// No canary (or an encoded form, or a prefix of 6+ characters) in stdout, stderr,
 /// `report.json`, any file under `outputs`, or the webhook bodies.
 #[track_caller]
-fn assert_no_canary(run: &Run, repo: &Repo, sink: Option<&Sink>, canaries: &[&str]) {
+pub(super) fn assert_no_canary(run: &Run, repo: &Repo, sink: Option<&Sink>, canaries: &[&str]) {
     let mut texts = vec![
         ("stdout".to_string(), run.stdout.clone()),
         ("stderr".to_string(), run.stderr.clone()),
