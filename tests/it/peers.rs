@@ -378,3 +378,84 @@ fn policy_controller_admits_our_image_and_rejects_another_key_or_builder() {
         }
     }
 }
+
+/// The Kyverno CLI, or `None` (skip) off CI.
+fn kyverno() -> Option<PathBuf> {
+    test_data(
+        "CLEANPIPE_TEST_KYVERNO",
+        "the Kyverno CLI built by `.ci/run`",
+    )
+}
+
+/// A Kyverno `verifyImages` rule: the signature and an SLSA provenance attestation by
+/// `public_pem` (no transparency log), with a condition on the provenance's builder id.
+fn kyverno_policy(public_pem: &str, builder_id: &str) -> String {
+    let indent = |n: usize| -> String {
+        public_pem
+            .trim()
+            .lines()
+            .map(|l| format!("{}{l}\n", " ".repeat(n)))
+            .collect()
+    };
+    let entry = |n: usize| {
+        let pad = " ".repeat(n);
+        format!(
+            "{pad}- keys:\n{pad}    publicKeys: |-\n{}{pad}    rekor:\n{pad}      ignoreTlog: true\n{pad}    ctlog:\n{pad}      ignoreSCT: true\n",
+            indent(n + 6)
+        )
+    };
+    format!(
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: cleanpipe-release\nspec:\n  validationFailureAction: Enforce\n  background: false\n  rules:\n  - name: signed-and-attested\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    verifyImages:\n    - imageReferences: [\"127.0.0.1:*\"]\n      mutateDigest: false\n      attestors:\n      - entries:\n{}      attestations:\n      - type: https://slsa.dev/provenance/v1\n        attestors:\n        - entries:\n{}        conditions:\n        - all:\n          - key: \"{{{{ runDetails.builder.id }}}}\"\n            operator: Equals\n            value: {builder_id}\n",
+        entry(8),
+        entry(10),
+    )
+}
+
+#[test]
+fn kyverno_admits_our_image_and_rejects_another_key_or_builder() {
+    let Some(registry) = registry() else { return };
+    let Some(kyverno) = kyverno() else { return };
+    let (repo, image, _) = push_attested(&registry);
+    let dir = repo.path();
+    std::fs::write(
+        dir.join("pod.yaml"),
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\n  namespace: default\nspec:\n  containers:\n  - name: app\n    image: {image}\n"),
+    )
+    .unwrap();
+    let ours = std::fs::read_to_string(dir.join("cosign.pub")).unwrap();
+    let other = std::fs::read_to_string(dir.join("other.pub")).unwrap();
+    let builder = "https://cleanpipe.dev/builders/cli/v1";
+    let cases = [
+        ("admit.yaml", kyverno_policy(&ours, builder), true),
+        ("other-key.yaml", kyverno_policy(&other, builder), false),
+        (
+            "other-builder.yaml",
+            kyverno_policy(&ours, "https://ci.example/builders/elsewhere"),
+            false,
+        ),
+    ];
+    for (file, policy, admitted) in cases {
+        std::fs::write(dir.join(file), policy).unwrap();
+        let out = run_peer(
+            &kyverno,
+            dir,
+            &["apply", file, "--resource", "pod.yaml", "--registry"],
+        );
+        let all = text(&out);
+        assert!(
+            all.contains("pass: "),
+            "{file}: kyverno did not evaluate: {all}"
+        );
+        if admitted {
+            assert!(
+                all.contains("pass: 2, fail: 0, warn: 0, error: 0"),
+                "{file}: {all}"
+            );
+        } else {
+            assert!(
+                !all.contains(", fail: 0,"),
+                "{file} must be rejected: {all}"
+            );
+        }
+    }
+}
