@@ -632,9 +632,9 @@ fn redirect_from_https_down_to_plain_http_is_refused() {
         &[("SSL_CERT_FILE", cert.to_str().unwrap())],
     );
     r.expect_code(3)
-        .expect_stderr(
-            "redirect from https to `http://127.0.0.1:5000` refused: never downgrade to plain http",
-        )
+        .expect_stderr(&format!(
+            "redirect from https to `http://{registry}` refused: never downgrade to plain http"
+        ))
         .expect_stderr("hint:");
     assert!(storage
         .requests()
