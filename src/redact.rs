@@ -17,6 +17,8 @@
 
 use std::sync::{Arc, LazyLock, RwLock};
 
+/// Characters of a server's error answer kept in a message, after masking.
+pub const SHOWN_BODY: usize = 300;
 /// Values 8 bytes and longer are masked anywhere; shorter ones as whole tokens only.
 const SUBSTRING_MIN: usize = 8;
 /// Shorter values are not registered at all.
@@ -124,6 +126,12 @@ impl Redactor {
             };
         }
         out
+    }
+
+    /// Mask, then cut to [`SHOWN_BODY`] characters: how much of a server's error answer (a
+    /// registry's, a webhook receiver's) a message quotes.
+    pub fn apply_to_shown_body(&self, text: &str) -> String {
+        self.apply_truncated(text, SHOWN_BODY)
     }
 
     /// Mask, then cut to at most `max` characters: a secret straddling the cut is masked whole

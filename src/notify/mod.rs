@@ -43,9 +43,6 @@ pub fn check_url(url: &str) -> std::result::Result<(), String> {
     crate::net::parse_checked(url).map(|_| ())
 }
 
-/// Characters of a receiver's answer kept in an error (after masking).
-const SHOWN_BODY: usize = 300;
-
 /// `sha256=<hex of HMAC-SHA256(secret, body)>`.
 pub fn signature(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
@@ -111,7 +108,7 @@ pub async fn deliver(
                     .unwrap_or_default();
                 last = format!(
                     "HTTP {status}: {}",
-                    redactor.apply_truncated(text.trim(), SHOWN_BODY)
+                    redactor.apply_to_shown_body(text.trim())
                 );
                 if !(status.is_server_error() || status.as_u16() == 429) {
                     break;

@@ -23,9 +23,6 @@ use crate::error::{Error, Result};
 use crate::oci::reference::RegistryRef;
 use crate::redact::{Redactor, Secret};
 
-/// Characters of a registry's error body kept in a message (after masking).
-const SHOWN_BODY: usize = 300;
-
 /// What a [`Remote`] holds.
 pub struct Conn {
     auth: RegistryAuth,
@@ -297,7 +294,7 @@ impl Remote {
             .await
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
-        let body = Redactor::default().apply_truncated(body.trim(), SHOWN_BODY);
+        let body = Redactor::default().apply_to_shown_body(body.trim());
         Error::environment(format!(
             "{what}: registry `{}` answered HTTP {}{}",
             self.registry,
