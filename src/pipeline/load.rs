@@ -93,7 +93,7 @@ pub fn parse(
         Error::usage(format!("{shown}: after `${{…}}` interpolation: {e}"))
             .with_hint("variables can only stand in string values")
     })?;
-    register_webhook_secrets(&file, redactor);
+    register_literal_secrets(&file, redactor);
     let loaded = LoadedPipeline {
         file,
         path: path.to_path_buf(),
@@ -177,11 +177,11 @@ fn check_nesting(text: &str, shown: &str) -> Result<()> {
     Ok(())
 }
 
-/// Webhook header values and HMAC secrets are secrets even when written literally, and so are
+/// Secrets however they are written: webhook header values and HMAC secrets, and so are
 /// a webhook URL's userinfo and its query values named like secrets (see
 /// [`Redactor::add_url_parts`]); the rest of the URL stays readable.
 /// Build args and image env named like credentials are secrets too.
-fn register_webhook_secrets(file: &PipelineFile, redactor: &Redactor) {
+fn register_literal_secrets(file: &PipelineFile, redactor: &Redactor) {
     for hook in &file.push.register {
         for v in hook.headers.values() {
             // `Bearer TOKEN`: the token is the secret, the scheme stays readable.
