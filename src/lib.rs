@@ -9,6 +9,7 @@
 pub mod build;
 pub mod cli;
 pub mod error;
+pub mod evidence;
 pub mod fsutil;
 pub mod net;
 pub mod notify;

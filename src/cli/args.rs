@@ -125,15 +125,39 @@ pub struct SignArgs {
     /// The private key: a file or `env://VAR`. Password from COSIGN_PASSWORD or a prompt.
     #[arg(long)]
     pub key: String,
+    /// How to store the signature: cosign's legacy `.sig` tag, a Sigstore bundle referrer
+    /// (cosign v3's default), or both.
+    #[arg(long, value_enum, default_value_t = SignFormatArg::Legacy)]
+    pub format: SignFormatArg,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
 
+/// `--format` of `cleanpipe sign` (the pipeline's `sign.format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SignFormatArg {
+    Legacy,
+    Bundle,
+    Both,
+}
+
+impl From<SignFormatArg> for crate::pipeline::model::SignFormat {
+    fn from(f: SignFormatArg) -> Self {
+        match f {
+            SignFormatArg::Legacy => Self::Legacy,
+            SignFormatArg::Bundle => Self::Bundle,
+            SignFormatArg::Both => Self::Both,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct CopyArgs {
-    /// Source image in a layout: `oci:DIR:TAG` or `oci:DIR@sha256:…`.
+    /// Source: a layout image (`oci:DIR:TAG`, `oci:DIR@sha256:…`) to publish, or a registry
+    /// image (`registry/repo:tag`, `…@sha256:…`) to export.
     pub source: String,
-    /// Destination: `registry/repo:tag`.
+    /// Destination: `registry/repo:tag` (publish), or `oci:DIR[:TAG]` (export, with every
+    /// signature, attestation and referrer, for offline `verify`).
     pub destination: String,
     #[command(flatten)]
     pub registry: RegistryArgs,

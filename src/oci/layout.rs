@@ -223,6 +223,41 @@ impl Layout {
         self.write_index(&index)
     }
 
+    /// List `descriptor` in `index.json` without a tag (how a layout keeps referrers: their
+    /// manifests name their subject). Listing the same digest twice is a no-op.
+    pub fn add_untagged(&self, descriptor: &Descriptor) -> Result<()> {
+        let mut index = self.index()?;
+        let listed = index.manifests.iter().any(|d| {
+            d.digest == descriptor.digest && !d.annotations.contains_key(ANNOTATION_REF_NAME)
+        });
+        if listed {
+            return Ok(());
+        }
+        let mut entry = descriptor.clone();
+        entry.annotations.remove(ANNOTATION_REF_NAME);
+        index.manifests.push(entry);
+        self.write_index(&index)
+    }
+
+    /// Stop listing the untagged manifest `digest` (its blobs stay; tags are untouched).
+    pub fn remove_untagged(&self, digest: &Digest) -> Result<()> {
+        let mut index = self.index()?;
+        index
+            .manifests
+            .retain(|d| &d.digest != digest || d.annotations.contains_key(ANNOTATION_REF_NAME));
+        self.write_index(&index)
+    }
+
+    /// The manifests `index.json` lists without a tag.
+    pub fn untagged(&self) -> Result<Vec<Descriptor>> {
+        Ok(self
+            .index()?
+            .manifests
+            .into_iter()
+            .filter(|d| !d.annotations.contains_key(ANNOTATION_REF_NAME))
+            .collect())
+    }
+
     /// All tags and what they point at.
     pub fn tags(&self) -> Result<Vec<(String, Descriptor)>> {
         Ok(self

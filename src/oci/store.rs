@@ -4,7 +4,41 @@ use crate::error::{Error, Result};
 use crate::oci::layout::Layout;
 use crate::oci::reference::{ImageRef, RegistryRef};
 use crate::oci::remote::{Remote, RemoteOptions};
-use crate::oci::types::{Descriptor, Digest, MEDIA_OCI_MANIFEST};
+use crate::oci::types::{Descriptor, Digest, Manifest, MEDIA_OCI_INDEX, MEDIA_OCI_MANIFEST};
+
+/// Referrers read for one digest at most: more is refused (a hostile list must not cost
+/// unbounded time or memory, and checking only some of them is not verification).
+pub const MAX_REFERRERS: usize = 1000;
+
+/// Where a store keeps the referrers of a digest (distribution-spec, "listing referrers").
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReferrersPlace {
+    /// The registry's referrers API.
+    Api,
+    /// The fallback tag `sha256-<hex>` holding an index, on registries without the API.
+    FallbackTag(String),
+    /// Untagged manifests in a layout's `index.json`.
+    Layout,
+}
+
+impl std::fmt::Display for ReferrersPlace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReferrersPlace::Api => f.write_str("the referrers API"),
+            ReferrersPlace::FallbackTag(t) => write!(f, "the referrers fallback tag `{t}`"),
+            ReferrersPlace::Layout => f.write_str("the layout's index"),
+        }
+    }
+}
+
+/// The referrers of one digest and where they were listed.
+#[derive(Clone, Debug)]
+pub struct Referrers {
+    pub place: ReferrersPlace,
+    /// Manifest descriptors, each with its `artifactType` and annotations.
+    pub entries: Vec<Descriptor>,
+}
 
 /// Where an image and its signatures live.
 pub enum Store {
@@ -141,10 +175,157 @@ impl Store {
             Store::Remote { remote, repo } => {
                 remote
                     .push_manifest(&repo.with_tag(tag), bytes, media_type)
-                    .await?
+                    .await?;
             }
         }
         Ok(desc)
+    }
+
+    /// The manifests whose `subject` is `digest`: from the referrers API, else the fallback tag
+    /// (registry), or the untagged manifests of `index.json` (layout). `Ok(Err(why))` when the
+    /// store holds a list that cannot be used (a fallback tag that is not an index, more than
+    /// [`MAX_REFERRERS`] entries, a damaged layout manifest): evidence that does not verify.
+    /// A registry that cannot be reached stays an error.
+    pub async fn referrers(
+        &self,
+        digest: &Digest,
+    ) -> Result<std::result::Result<Referrers, String>> {
+        let listed = match self {
+            Store::Layout(layout) => {
+                let mut entries = Vec::new();
+                for entry in layout.untagged()? {
+                    if entry.media_type == MEDIA_OCI_INDEX {
+                        continue;
+                    }
+                    let manifest = match layout
+                        .read_blob(&entry.digest)
+                        .and_then(|b| Manifest::from_slice(&b, &entry.digest.to_string()))
+                    {
+                        Ok(m) => m,
+                        Err(e) => {
+                            return Ok(Err(format!(
+                                "the layout lists manifest {} that cannot be read: {e}",
+                                entry.digest
+                            )))
+                        }
+                    };
+                    if manifest.subject.as_ref().map(|s| &s.digest) != Some(digest) {
+                        continue;
+                    }
+                    let mut desc = entry.clone();
+                    desc.artifact_type = manifest
+                        .artifact_type
+                        .clone()
+                        .or_else(|| Some(manifest.config.media_type.clone()));
+                    desc.annotations = manifest.annotations.clone();
+                    entries.push(desc);
+                }
+                Referrers {
+                    place: ReferrersPlace::Layout,
+                    entries,
+                }
+            }
+            Store::Remote { remote, repo } => {
+                match remote.referrers(repo, digest, MAX_REFERRERS).await? {
+                    Some(entries) => Referrers {
+                        place: ReferrersPlace::Api,
+                        entries,
+                    },
+                    None => {
+                        let tag = digest.referrers_tag();
+                        let entries = match self.manifest_by_tag(&tag).await? {
+                            None => vec![],
+                            Some(found) => match fallback_index(&found) {
+                                Ok(index) => index.manifests,
+                                Err(why) => {
+                                    return Ok(Err(format!(
+                                        "{} {why}",
+                                        ReferrersPlace::FallbackTag(tag)
+                                    )))
+                                }
+                            },
+                        };
+                        Referrers {
+                            place: ReferrersPlace::FallbackTag(tag),
+                            entries,
+                        }
+                    }
+                }
+            }
+        };
+        if listed.entries.len() > MAX_REFERRERS {
+            return Ok(Err(format!(
+                "{} lists more than {MAX_REFERRERS} referrers of {digest}; refusing to check only some of them",
+                listed.place
+            )));
+        }
+        Ok(Ok(listed))
+    }
+
+    /// Store a manifest that has a `subject` so that [`Store::referrers`] finds it: by digest
+    /// (registry; when the registry does not acknowledge the subject with `OCI-Subject`, the
+    /// fallback tag's index is read, extended and written back, keeping every other entry), or
+    /// listed untagged in `index.json` (layout). Returns where it was listed.
+    pub async fn attach_referrer(
+        &self,
+        manifest: &[u8],
+        subject: &Digest,
+    ) -> Result<ReferrersPlace> {
+        let parsed = Manifest::from_slice(manifest, "a referrer")?;
+        let mut entry = Descriptor::of(MEDIA_OCI_MANIFEST, manifest);
+        entry.artifact_type = parsed
+            .artifact_type
+            .clone()
+            .or_else(|| Some(parsed.config.media_type.clone()));
+        entry.annotations = parsed.annotations.clone();
+        match self {
+            Store::Layout(layout) => {
+                layout.write_blob(manifest)?;
+                layout.add_untagged(&entry)?;
+                Ok(ReferrersPlace::Layout)
+            }
+            Store::Remote { remote, repo } => {
+                let acknowledged = remote
+                    .push_manifest(&repo.at_digest(&entry.digest), manifest, MEDIA_OCI_MANIFEST)
+                    .await?;
+                if acknowledged.as_deref() == Some(subject.as_str()) {
+                    return Ok(ReferrersPlace::Api);
+                }
+                let tag = subject.referrers_tag();
+                let mut index = match self.manifest_by_tag(&tag).await? {
+                    None => serde_json::json!({
+                        "schemaVersion": 2,
+                        "mediaType": MEDIA_OCI_INDEX,
+                        "manifests": [],
+                    }),
+                    Some(found) => {
+                        fallback_index(&found).map_err(|why| {
+                            Error::gate(
+                                format!("{repo}:{tag} {why}; refusing to replace it, nothing was listed there"),
+                                vec![],
+                            )
+                            .with_hint("that tag belongs to the referrers fallback scheme; move whatever was pushed there elsewhere, or use a registry with the referrers API")
+                        })?;
+                        serde_json::from_slice(&found.bytes).expect("checked as JSON above")
+                    }
+                };
+                let manifests = index["manifests"]
+                    .as_array_mut()
+                    .expect("checked as an index above");
+                let listed = manifests
+                    .iter()
+                    .any(|m| m["digest"].as_str() == Some(entry.digest.as_str()));
+                if !listed {
+                    check_referrer_count(repo, &tag, manifests.len() + 1)?;
+                    manifests.push(serde_json::to_value(&entry).expect("descriptor serializes"));
+                    let bytes = serde_json::to_vec(&index).expect("index serializes");
+                    remote
+                        .push_manifest(&repo.with_tag(&tag), &bytes, MEDIA_OCI_INDEX)
+                        .await?;
+                }
+                Ok(ReferrersPlace::FallbackTag(tag))
+            }
+        }
     }
 
     /// The repository name signatures should name (`docker-reference`).
@@ -154,6 +335,31 @@ impl Store {
             Store::Remote { repo, .. } => repo.repository_name(),
         }
     }
+}
+
+/// The index a referrers fallback tag holds, or why it is not one.
+fn fallback_index(found: &Resolved) -> std::result::Result<crate::oci::types::Index, String> {
+    let value: serde_json::Value = serde_json::from_slice(&found.bytes)
+        .map_err(|e| format!("({}) is not JSON: {e}", found.digest))?;
+    if !value["manifests"].is_array() || found.media_type != MEDIA_OCI_INDEX {
+        return Err(format!(
+            "holds a `{}` ({}), not an OCI image index",
+            found.media_type, found.digest
+        ));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| format!("({}) is a malformed index: {e}", found.digest))
+}
+
+fn check_referrer_count(repo: &RegistryRef, tag: &str, count: usize) -> Result<()> {
+    if count > MAX_REFERRERS {
+        return Err(Error::gate(
+            format!("{repo}:{tag} would list {count} referrers, more than the {MAX_REFERRERS} cleanpipe reads; nothing was listed"),
+            vec![],
+        )
+        .with_hint("remove stale referrers from that index before attaching more"));
+    }
+    Ok(())
 }
 
 /// Make `image` available in a layout: a layout image as it is, a registry image pulled

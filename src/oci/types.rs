@@ -23,6 +23,11 @@ pub const IMAGE_MANIFEST_TYPES: &[&str] = &[MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MAN
 
 /// The annotation OCI layouts use for tags.
 pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// When an artifact was made (image-spec annotations.md).
+pub const ANNOTATION_CREATED: &str = "org.opencontainers.image.created";
+/// The empty blob `{}` OCI 1.1 artifacts use as their config.
+pub const MEDIA_OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
+pub const EMPTY_JSON: &[u8] = b"{}";
 
 /// Blobs read into memory whole (manifests, configs, signature payloads, attestations), from a
 /// layout or a registry, larger than this are refused: they are small by nature, and a bound
@@ -72,6 +77,12 @@ impl Digest {
     /// cosign's tag for objects about this digest: `sha256-<hex>.<suffix>`.
     pub fn cosign_tag(&self, suffix: &str) -> String {
         format!("sha256-{}.{suffix}", self.hex())
+    }
+
+    /// The OCI referrers fallback tag for this digest: `sha256-<hex>` (distribution-spec,
+    /// "referrers tag schema"), used where a registry has no referrers API.
+    pub fn referrers_tag(&self) -> String {
+        format!("sha256-{}", self.hex())
     }
 }
 

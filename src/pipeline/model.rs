@@ -238,6 +238,31 @@ pub struct SignSpec {
     /// The provenance's `runDetails.builder.id` (default: cleanpipe's CLI builder id).
     #[serde(default)]
     pub builder_id: Option<String>,
+    /// How the signature and attestations are stored (default `legacy`).
+    #[serde(default)]
+    pub format: SignFormat,
+}
+
+/// How evidence is stored: cosign's legacy `.sig`/`.att` tags, Sigstore bundles as OCI
+/// referrers (cosign v3's default), or both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SignFormat {
+    /// Read by cosign v2 and v3, policy-controller and Kyverno with keys.
+    #[default]
+    Legacy,
+    /// Read by cosign v3 (and cleanpipe); not by cosign v2 or key-based policy-controller.
+    Bundle,
+    Both,
+}
+
+impl SignFormat {
+    pub fn legacy(self) -> bool {
+        matches!(self, SignFormat::Legacy | SignFormat::Both)
+    }
+    pub fn bundle(self) -> bool {
+        matches!(self, SignFormat::Bundle | SignFormat::Both)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

@@ -1,15 +1,16 @@
-//! The `.att` layers of an image: each one read and checked (DSSE signature with the key, an
-//! in-toto Statement about this digest, annotation = statement type), and sorted into the
-//! [`Evidence`] the requirements draw on.
+//! The attestations of an image, from the `.att` layers and the attestation bundles among its
+//! referrers: each one read and checked (DSSE signature with the key, an in-toto Statement
+//! about this digest, claimed type = statement type), and sorted into the [`Evidence`] the
+//! requirements draw on.
 
 use super::{check, AttestationCheck, Outcome, PolicyCheck, UsedAttestation};
 use crate::error::Result;
+use crate::evidence::{bundle, BundleRef, Discovered, Legacy, Source};
 use crate::oci::store::Store;
 use crate::oci::types::{Descriptor, Digest, Manifest};
 use crate::sign::attest::{self, Rejection, DSSE_MEDIA_TYPE, PREDICATE_TYPE_ANNOTATION};
 use crate::sign::cosign::MAX_SIGNATURE_LAYERS;
 use crate::sign::keys::PublicKey;
-use crate::sign::verify::evidence_manifest;
 
 /// An attestation that verified with the key.
 pub(super) struct Trusted {
@@ -103,56 +104,89 @@ pub(super) fn used_list(trusted: &[&Trusted]) -> String {
         .join(", ")
 }
 
-/// Check every layer of the `.att` manifest.
+/// Check every attestation `found` holds: the `.att` layers, then the attestation bundles.
 pub(super) async fn check_attestations(
     store: &Store,
-    digest: &Digest,
+    found: &Discovered,
     key: &PublicKey,
 ) -> Result<Evidence> {
-    let tag = digest.cosign_tag("att");
+    let digest = &found.subject;
     let mut evidence = Evidence::default();
-    let found = match evidence_manifest(store, &tag).await? {
-        None => return Ok(evidence),
-        Some(Err(why)) => {
+    if let Err(why) = &found.referrers {
+        evidence.manifest_problem =
+            Some(format!("the referrers of {digest} cannot be used: {why}"));
+        return Ok(evidence);
+    }
+    let tag = digest.cosign_tag("att");
+    match &found.attestation_tag {
+        Legacy::Absent => {}
+        Legacy::Unreadable(why) => {
             evidence.manifest_problem = Some(format!(
                 "the attestation manifest `{tag}` cannot be read: {why}"
             ));
             return Ok(evidence);
         }
-        Some(Ok(found)) => found,
-    };
-    let manifest = match Manifest::from_slice(&found.bytes, &tag) {
-        Ok(m) => m,
-        Err(e) => {
-            evidence.manifest_problem = Some(format!(
-                "the attestation manifest `{tag}` ({}) is malformed: {e}",
-                found.digest
-            ));
-            return Ok(evidence);
+        Legacy::Found(att) => {
+            let manifest = match Manifest::from_slice(&att.bytes, &tag) {
+                Ok(m) => m,
+                Err(e) => {
+                    evidence.manifest_problem = Some(format!(
+                        "the attestation manifest `{tag}` ({}) is malformed: {e}",
+                        att.digest
+                    ));
+                    return Ok(evidence);
+                }
+            };
+            if manifest.layers.len() > MAX_SIGNATURE_LAYERS {
+                evidence.manifest_problem = Some(format!(
+                    "`{tag}` holds {} attestation layers, more than the {MAX_SIGNATURE_LAYERS} cosign reads; refusing to check only some of them",
+                    manifest.layers.len()
+                ));
+                return Ok(evidence);
+            }
+            for (layer, desc) in manifest.layers.iter().enumerate() {
+                let annotated = desc
+                    .annotations
+                    .get(PREDICATE_TYPE_ANNOTATION)
+                    .cloned()
+                    .unwrap_or_default();
+                let outcome = check_layer(store, desc, digest, key, &annotated).await;
+                let used = UsedAttestation {
+                    layer,
+                    digest: desc.digest.clone(),
+                    referrer: None,
+                };
+                let source = Source::LegacyTag {
+                    tag: tag.clone(),
+                    layer,
+                };
+                evidence.record(source, used, annotated, outcome, key);
+            }
         }
-    };
-    if manifest.layers.len() > MAX_SIGNATURE_LAYERS {
-        evidence.manifest_problem = Some(format!(
-            "`{tag}` holds {} attestation layers, more than the {MAX_SIGNATURE_LAYERS} cosign reads; refusing to check only some of them",
-            manifest.layers.len()
-        ));
-        return Ok(evidence);
     }
-    for (layer, desc) in manifest.layers.iter().enumerate() {
-        let annotated = desc
-            .annotations
-            .get(PREDICATE_TYPE_ANNOTATION)
-            .cloned()
-            .unwrap_or_default();
-        let outcome = check_layer(store, desc, digest, key, &annotated).await;
-        let used = UsedAttestation {
-            layer,
-            digest: desc.digest.clone(),
-        };
-        evidence.checks.push(AttestationCheck {
-            layer,
-            digest: desc.digest.clone(),
-            predicate_type: annotated.clone(),
+    for bundle_ref in &found.bundles {
+        if let Some((used, claimed, outcome)) = check_bundle(store, bundle_ref, digest, key).await {
+            evidence.record(bundle_ref.source.clone(), used, claimed, outcome, key);
+        }
+    }
+    Ok(evidence)
+}
+
+impl Evidence {
+    /// File one attestation's outcome under the weight it carries.
+    fn record(
+        &mut self,
+        source: Source,
+        used: UsedAttestation,
+        claimed: String,
+        outcome: std::result::Result<serde_json::Value, (Rejection, Option<String>)>,
+        key: &PublicKey,
+    ) {
+        self.checks.push(AttestationCheck {
+            source,
+            layer: used.layer,
+            digest: used.digest.clone(),
+            predicate_type: claimed.clone(),
             verified: outcome.is_ok(),
             outcome: match &outcome {
                 Ok(_) => Outcome::Verified,
@@ -166,16 +200,16 @@ pub(super) async fn check_attestations(
             },
         });
         match outcome {
-            Ok(statement) => evidence.trusted.push(Trusted {
+            Ok(statement) => self.trusted.push(Trusted {
                 used,
-                predicate_type: annotated,
+                predicate_type: claimed,
                 statement,
             }),
-            Err((Rejection::NotThisKey(_), _)) => evidence.not_this_key.push(annotated),
+            Err((Rejection::NotThisKey(_), _)) => self.not_this_key.push(claimed),
             Err((why, signed_type)) => {
-                let mut types = vec![annotated];
+                let mut types = vec![claimed];
                 types.extend(signed_type.filter(|t| !types.contains(t)));
-                evidence.failed.push(Failed {
+                self.failed.push(Failed {
                     used,
                     types,
                     why: why.to_string(),
@@ -183,7 +217,96 @@ pub(super) async fn check_attestations(
             }
         }
     }
-    Ok(evidence)
+}
+
+/// One bundle referrer as an attestation: (what it is, the type it claims, its statement or
+/// why not), or `None` when it is a signature. The claimed type is the referrer's annotation,
+/// else the statement's (unsigned; only the checked statement is trusted).
+async fn check_bundle(
+    store: &Store,
+    bundle_ref: &BundleRef,
+    digest: &Digest,
+    key: &PublicKey,
+) -> Option<(
+    UsedAttestation,
+    String,
+    std::result::Result<serde_json::Value, (Rejection, Option<String>)>,
+)> {
+    let referrer = match &bundle_ref.source {
+        Source::Referrer { manifest, .. } => manifest.clone(),
+        Source::LegacyTag { .. } => digest.clone(),
+    };
+    let is_signature = |t: &str| t == bundle::COSIGN_SIGN_PREDICATE;
+    if bundle_ref
+        .claimed_predicate
+        .as_deref()
+        .is_some_and(is_signature)
+    {
+        return None;
+    }
+    let used = |digest: &Digest| UsedAttestation {
+        layer: 0,
+        digest: digest.clone(),
+        referrer: Some(referrer.clone()),
+    };
+    let claimed_by_annotation = bundle_ref.claimed_predicate.clone();
+    let layer = match &bundle_ref.layer {
+        Ok(layer) => layer,
+        Err(why) => {
+            // Without a claim nobody can say whether this was a signature or an attestation;
+            // the signature check reports it, and it fails no requirement here.
+            let claimed = claimed_by_annotation?;
+            return Some((
+                used(&referrer),
+                claimed,
+                Err((Rejection::Unreadable(why.clone()), None)),
+            ));
+        }
+    };
+    let parsed = match store.read_blob(&layer.digest).await {
+        Err(e) => Err(e.to_string()),
+        Ok(bytes) => bundle::parse(&bytes),
+    };
+    let parsed = match parsed {
+        Ok(b) => b,
+        Err(why) => {
+            let claimed = claimed_by_annotation?;
+            return Some((
+                used(&layer.digest),
+                claimed,
+                Err((Rejection::Unreadable(why), None)),
+            ));
+        }
+    };
+    let unsigned_type = attest::unverified_statement(&parsed.envelope)
+        .and_then(|s| s["predicateType"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    let claimed = match claimed_by_annotation {
+        Some(c) => c,
+        None if is_signature(&unsigned_type) => return None,
+        None => unsigned_type,
+    };
+    let outcome = match attest::open_envelope(&parsed.envelope, key) {
+        Err(e) => Err((e, None)),
+        Ok(statement) => {
+            let signed_type = statement["predicateType"].as_str().map(String::from);
+            let invalid = |why: String| Err((Rejection::Invalid(why), signed_type.clone()));
+            if !attest::names_digest(&statement, digest) {
+                invalid(format!(
+                    "the statement is about {}, not {digest}",
+                    crate::evidence::signatures::statement_subjects(&statement)
+                ))
+            } else if signed_type.as_deref() != Some(claimed.as_str()) {
+                invalid(format!(
+                    "the referrer's predicate type annotation `{claimed}` differs from the statement's `{}`",
+                    signed_type.as_deref().unwrap_or("")
+                ))
+            } else {
+                Ok(statement)
+            }
+        }
+    };
+    Some((used(&layer.digest), claimed, outcome))
 }
 
 /// One layer: its statement, or why not (with the statement's type when the key signed it).

@@ -35,6 +35,7 @@ mod scan;
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::evidence::{check_signatures, discover, VerifyReport};
 use crate::oci::layout::Layout;
 use crate::oci::reference::ImageRef;
 use crate::oci::remote::RemoteOptions;
@@ -43,7 +44,6 @@ use crate::oci::types::{Digest, Manifest};
 use crate::pipeline::model::Severity as Threshold;
 use crate::sign::attest;
 use crate::sign::keys::PublicKey;
-use crate::sign::verify::{verify_signatures, VerifyReport};
 
 use attestations::{check_attestations, Evidence};
 use provenance::evaluate_provenance;
@@ -75,9 +75,11 @@ impl Policy {
     }
 }
 
-/// One attestation layer and whether it is trustworthy.
+/// One attestation (a `.att` layer or a bundle) and whether it is trustworthy.
 #[derive(Clone, Debug, Serialize)]
 pub struct AttestationCheck {
+    /// Where it was found.
+    pub source: crate::evidence::Source,
     pub layer: usize,
     /// The layer's blob digest (the DSSE envelope).
     pub digest: Digest,
@@ -104,13 +106,21 @@ pub enum Outcome {
 /// An attestation a policy check read.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct UsedAttestation {
+    /// The layer of `.att`, or 0 for a bundle.
     pub layer: usize,
+    /// The envelope's (or bundle's) blob digest.
     pub digest: Digest,
+    /// The referrer manifest holding the bundle; `None` for a `.att` layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<Digest>,
 }
 
 impl std::fmt::Display for UsedAttestation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "attestation layer {}, {}", self.layer, self.digest)
+        match &self.referrer {
+            None => write!(f, "attestation layer {}, {}", self.layer, self.digest),
+            Some(m) => write!(f, "attestation bundle {} in referrer {m}", self.digest),
+        }
     }
 }
 
@@ -148,8 +158,9 @@ pub async fn verify_image(
 ) -> Result<Verdict> {
     let store = Store::for_image(image, remote)?;
     let resolved = store.resolve(image).await?;
-    let signatures = verify_signatures(&store, &resolved.digest, key).await?;
-    let evidence = check_attestations(&store, &resolved.digest, key).await?;
+    let found = discover(&store, &resolved.digest).await?;
+    let signatures = check_signatures(&store, &found, key).await?;
+    let evidence = check_attestations(&store, &found, key).await?;
     let mut checks = Vec::new();
     if let Store::Layout(layout) = &store {
         // Hashing every layer is blocking work.

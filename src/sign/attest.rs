@@ -144,8 +144,19 @@ pub fn open(
     envelope_bytes: &[u8],
     key: &PublicKey,
 ) -> std::result::Result<serde_json::Value, Rejection> {
-    let (env, body) = parse_envelope(envelope_bytes)?;
-    if !any_signature_verifies(&env, &body, key) {
+    let env: Envelope = serde_json::from_slice(envelope_bytes)
+        .map_err(|e| Rejection::Unreadable(format!("not a DSSE envelope: {e}")))?;
+    open_envelope(&env, key)
+}
+
+/// [`open`] for an envelope already parsed (a Sigstore bundle carries one inside).
+pub fn open_envelope(
+    env: &Envelope,
+    key: &PublicKey,
+) -> std::result::Result<serde_json::Value, Rejection> {
+    let body = decode_b64(&env.payload)
+        .ok_or_else(|| Rejection::Unreadable("payload is not base64".into()))?;
+    if !any_signature_verifies(env, &body, key) {
         return Err(Rejection::NotThisKey(format!(
             "no signature verifies with {}",
             key.name()
@@ -168,6 +179,13 @@ pub fn open(
             "the payload has no `_type`: it is not an in-toto Statement".into(),
         )),
     }
+}
+
+/// The statement an envelope carries, read without checking any signature: only to tell what
+/// kind of evidence it claims to be (a signature or an attestation of some type), never to
+/// trust it.
+pub fn unverified_statement(env: &Envelope) -> Option<serde_json::Value> {
+    decode_b64(&env.payload).and_then(|body| serde_json::from_slice(&body).ok())
 }
 
 fn decode_b64(s: &str) -> Option<Vec<u8>> {

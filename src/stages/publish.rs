@@ -67,15 +67,18 @@ pub async fn run(
     let tags = tags(ctx, templates)?;
     let image_desc = Descriptor::new(&built.media_type, built.digest.clone(), built.size);
     let sig_tag = built.digest.cosign_tag("sig");
-    layout.resolve_tag(&sig_tag)?.ok_or_else(|| {
-        Error::gate(
+    let local = crate::oci::store::Store::Layout(layout.clone());
+    if layout.resolve_tag(&sig_tag)?.is_none()
+        && !crate::evidence::has_signature_bundle(&local, &built.digest).await?
+    {
+        return Err(Error::gate(
             format!(
                 "{} has no signature in the layout; refusing to publish it",
                 built.digest
             ),
             vec![],
-        )
-    })?;
+        ));
+    }
 
     let mut published = Published {
         image: format!("oci:{}@{}", ctx.store_dir.display(), built.digest),
@@ -211,6 +214,12 @@ pub async fn push_signed(
             None => {}
         }
     }
+    //    Bundles (referrers) likewise: listed by the registry's referrers API or its
+    //    fallback tag, before any tag moves.
+    let copied = copy_referrers_to(layout, repo, options, &image.digest).await?;
+    if copied > 0 {
+        ctx.say("push", &format!("{copied} bundle referrer(s) pushed"));
+    }
     // 3. Only now the tags.
     let manifest_bytes = layout.read_blob(&image.digest)?;
     for tag in tags {
@@ -219,6 +228,21 @@ pub async fn push_signed(
             .await?;
     }
     Ok((uploaded, skipped))
+}
+
+/// Copy the layout's referrers of `image` (signature and attestation bundles) to `repo`.
+pub async fn copy_referrers_to(
+    layout: &Layout,
+    repo: &RegistryRef,
+    options: &RemoteOptions,
+    image: &Digest,
+) -> Result<usize> {
+    let local = crate::oci::store::Store::Layout(layout.clone());
+    let remote = crate::oci::store::Store::for_image(
+        &crate::oci::reference::ImageRef::Registry(repo.clone()),
+        options,
+    )?;
+    crate::evidence::copy_referrers(&local, &remote, image).await
 }
 
 /// Push the layout's signatures (`suffix` `sig`) or attestations (`att`) of `image` to `repo`,

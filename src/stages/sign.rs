@@ -181,8 +181,39 @@ pub async fn run(
     let docker_reference = docker_reference(ctx)?;
     let sboms = write_sboms(ctx, built, &docker_reference).await?;
     let store = Store::Layout(Layout::create(&ctx.store_dir)?);
-    let outcome = append_signature(&store, &built.digest, &docker_reference, &key).await?;
+    let format = spec.format;
+    let created = crate::build::customize::rfc3339(git.date_epoch)?;
+    let outcome = if format.legacy() {
+        append_signature(&store, &built.digest, &docker_reference, &key).await?
+    } else {
+        SignOutcome::AlreadySigned
+    };
+    if format.bundle() {
+        let statement = attest::statement(
+            &docker_reference,
+            &built.digest,
+            crate::evidence::bundle::COSIGN_SIGN_PREDICATE,
+            &serde_json::json!({}),
+        );
+        let (referrer, _) = attach_bundle(
+            &store,
+            built,
+            crate::evidence::bundle::COSIGN_SIGN_PREDICATE,
+            &statement,
+            &key,
+            &created,
+        )
+        .await?;
+        ctx.say(
+            "sign",
+            &format!(
+                "signed {} with {key_source} as a Sigstore bundle (referrer {referrer})",
+                built.digest
+            ),
+        );
+    }
     let (manifest, already) = match outcome {
+        _ if !format.legacy() => (None, false),
         SignOutcome::Added {
             signature_manifest,
             total,
@@ -215,6 +246,7 @@ pub async fn run(
             docker_reference: &docker_reference,
             started_on,
             sboms: &sboms,
+            created: &created,
         },
     )
     .await?;
@@ -242,6 +274,8 @@ struct Subject<'a> {
     docker_reference: &'a str,
     started_on: &'a str,
     sboms: &'a [WrittenSbom],
+    /// When the bundles' referrers say they were made (the commit time, for reproducibility).
+    created: &'a str,
 }
 
 struct Attested {
@@ -301,17 +335,32 @@ async fn attest(
                 Digest::of(&statement).to_string(),
             ));
         }
-        let envelope = attest::envelope(&statement, key)?;
-        attest::append_attestation(store, &s.built.digest, predicate_type, envelope, key).await?;
+        let format = ctx.pipeline.file.sign.format;
+        if format.legacy() {
+            let envelope = attest::envelope(&statement, key)?;
+            attest::append_attestation(store, &s.built.digest, predicate_type, envelope, key)
+                .await?;
+        }
+        if format.bundle() {
+            attach_bundle(store, s.built, predicate_type, &statement, key, s.created).await?;
+        }
         types.push(predicate_type.to_string());
     }
     if !types.is_empty() {
+        let format = ctx.pipeline.file.sign.format;
+        let mut places = Vec::new();
+        if format.legacy() {
+            places.push(s.built.digest.cosign_tag("att"));
+        }
+        if format.bundle() {
+            places.push("Sigstore bundles (referrers)".to_string());
+        }
         ctx.say(
             "sign",
             &format!(
                 "attested {} in {}: {}",
                 s.built.digest,
-                s.built.digest.cosign_tag("att"),
+                places.join(" and "),
                 types.join(", ")
             ),
         );
@@ -320,6 +369,20 @@ async fn attest(
         predicate_types: types,
         provenance: provenance_file,
     })
+}
+
+/// Sign `statement` into a bundle and attach it to the built image in the layout.
+async fn attach_bundle(
+    store: &Store,
+    built: &BuildOutput,
+    predicate_type: &str,
+    statement: &[u8],
+    key: &SigningKey,
+    created: &str,
+) -> Result<(Digest, crate::oci::store::ReferrersPlace)> {
+    let subject =
+        crate::oci::types::Descriptor::new(&built.media_type, built.digest.clone(), built.size);
+    crate::evidence::sign_bundle(store, &subject, predicate_type, statement, key, created).await
 }
 
 fn provenance_predicate(ctx: &RunContext, s: &Subject<'_>) -> Result<serde_json::Value> {

@@ -7,13 +7,13 @@ use serde::Serialize;
 
 use crate::build::dockerfile;
 use crate::error::{Error, Result};
+use crate::evidence::verify_signatures;
 use crate::oci::reference::ImageRef;
 use crate::oci::store::Store;
 use crate::oci::types::Digest;
 use crate::pipeline::load::LoadedPipeline;
 use crate::pipeline::template::{render, TemplateValues};
 use crate::sign::keys::PublicKey;
-use crate::sign::verify::verify_signatures;
 use crate::stages::RunContext;
 
 /// A base that passed the gate: the build must use exactly this digest.
@@ -196,7 +196,16 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
         if report.verified {
             ctx.say(
                 "verify-base",
-                &format!("{} signed by key `{key_name}`", base.reference),
+                &format!(
+                    "{} signed by key `{key_name}` ({})",
+                    base.reference,
+                    report
+                        .signatures
+                        .iter()
+                        .find(|s| s.verified)
+                        .map(|s| s.source.to_string())
+                        .unwrap_or_default()
+                ),
             );
             verified.push(VerifiedBase {
                 reference: base.reference.clone(),

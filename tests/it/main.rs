@@ -6,6 +6,7 @@ mod support;
 
 mod attacks;
 mod bad_input;
+mod bundles;
 mod catalogers;
 mod docker_build;
 mod external_scanners;

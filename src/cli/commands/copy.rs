@@ -9,10 +9,17 @@ use crate::oci::store::Store;
 use crate::redact::Redactor;
 
 pub async fn copy(args: &CopyArgs, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
-    let ImageRef::Layout(src) = ImageRef::parse(&args.source)? else {
+    let source = ImageRef::parse(&args.source)?;
+    if let (ImageRef::Registry(src), ImageRef::Layout(dst)) =
+        (&source, ImageRef::parse(&args.destination)?)
+    {
+        return export(src, &dst, args, printer, redactor).await;
+    }
+    let ImageRef::Layout(src) = source else {
         return Err(Error::usage(
-            "the copy source must be a layout (`oci:DIR:TAG`)",
-        ));
+            "copying between two registries is not supported: the source must be a layout (`oci:DIR:TAG`) to publish, or the destination a layout to export",
+        )
+        .with_hint("export to a layout first (`cleanpipe copy REGISTRY/REPO:TAG oci:DIR:TAG`), then copy the layout to the other registry"));
     };
     let ImageRef::Registry(dst) = ImageRef::parse(&args.destination)? else {
         return Err(Error::usage(
@@ -50,6 +57,8 @@ pub async fn copy(args: &CopyArgs, printer: &Printer, redactor: &Redactor) -> Re
         )
         .await?;
     }
+    crate::stages::publish::copy_referrers_to(&layout, &dst, &remote_opts, &resolved.digest)
+        .await?;
     if let Some(tag) = &dst.tag {
         remote
             .push_manifest(&dst.with_tag(tag), &resolved.bytes, &resolved.media_type)
@@ -60,5 +69,77 @@ pub async fn copy(args: &CopyArgs, printer: &Printer, redactor: &Redactor) -> Re
         resolved.digest
     ));
     printer.data(&dst.at_digest(&resolved.digest).to_string());
+    Ok(ExitCode::Success)
+}
+
+/// Registry → layout: the image (manifest, config and layers, streamed and digest-checked),
+/// then every piece of evidence about it (legacy `.sig`/`.att`, referrers), then the tag, so the
+/// layout verifies offline with `cleanpipe verify oci:DIR:TAG --key …`.
+async fn export(
+    src: &crate::oci::reference::RegistryRef,
+    dst: &crate::oci::reference::LayoutRef,
+    args: &CopyArgs,
+    printer: &Printer,
+    redactor: &Redactor,
+) -> Result<ExitCode> {
+    if dst.digest.is_some() {
+        return Err(Error::usage(format!(
+            "the export destination `{}` names a digest; name a tag (or nothing)",
+            args.destination
+        ))
+        .with_hint("`oci:DIR:TAG`, or `oci:DIR` to keep the source's tag"));
+    }
+    let remote_opts = settings::remote_options(&args.registry, redactor)?;
+    let source = ImageRef::Registry(src.clone());
+    let store = Store::for_image(&source, &remote_opts)?;
+    let resolved = store.resolve(&source).await?;
+    let Store::Remote { remote, repo } = &store else {
+        unreachable!("a registry reference opens a registry store")
+    };
+    let layout = Layout::create(&dst.dir)?;
+    let mut blobs = 0;
+    let mut manifests = vec![resolved.clone()];
+    if let Ok(index) = serde_json::from_slice::<crate::oci::types::Index>(&resolved.bytes) {
+        if resolved.media_type.contains("index") || resolved.media_type.contains("list") {
+            // An index: every platform image it lists comes along.
+            for child in &index.manifests {
+                let found = store
+                    .manifest_by_digest(&child.digest)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::environment(format!(
+                            "{source} lists {} but the registry does not have it",
+                            child.digest
+                        ))
+                    })?;
+                manifests.push(found);
+            }
+        }
+    }
+    for found in &manifests {
+        if !(found.media_type.contains("index") || found.media_type.contains("list")) {
+            let manifest =
+                crate::oci::types::Manifest::from_slice(&found.bytes, &found.digest.to_string())?;
+            for blob in std::iter::once(&manifest.config).chain(manifest.layers.iter()) {
+                remote.pull_blob_into(repo, &blob.digest, &layout).await?;
+                blobs += 1;
+            }
+        }
+        layout.write_blob(&found.bytes)?;
+    }
+    let (legacy, referrers) =
+        crate::evidence::export_evidence(&store, &layout, &resolved.digest).await?;
+    let tag = dst
+        .tag
+        .clone()
+        .or_else(|| src.tag.clone())
+        .unwrap_or_else(|| "latest".into());
+    layout.set_tag(&tag, &resolved.descriptor())?;
+    printer.status(&format!(
+        "exported {source} ({}) to oci:{}:{tag}: {blobs} blob(s), {legacy} legacy signature/attestation manifest(s), {referrers} referrer(s)",
+        resolved.digest,
+        dst.dir.display()
+    ));
+    printer.data(&format!("oci:{}@{}", dst.dir.display(), resolved.digest));
     Ok(ExitCode::Success)
 }

@@ -44,15 +44,40 @@ pub async fn sign(
         ImageRef::Registry(r) => r.repository_name(),
         ImageRef::Layout(_) => store.describe(),
     };
-    match append_signature(&store, &resolved.digest, &reference, &key).await? {
-        SignOutcome::Added { total, .. } => printer.status(&format!(
-            "signed {} ({total} signature(s) now)",
+    let format = crate::pipeline::model::SignFormat::from(args.format);
+    if format.legacy() {
+        match append_signature(&store, &resolved.digest, &reference, &key).await? {
+            SignOutcome::Added { total, .. } => printer.status(&format!(
+                "signed {} ({total} signature(s) now)",
+                resolved.digest
+            )),
+            SignOutcome::AlreadySigned => printer.status(&format!(
+                "{} is already signed with this key",
+                resolved.digest
+            )),
+        }
+    }
+    if format.bundle() {
+        use crate::evidence::bundle;
+        let statement = crate::sign::attest::statement(
+            &reference,
+            &resolved.digest,
+            bundle::COSIGN_SIGN_PREDICATE,
+            &serde_json::json!({}),
+        );
+        let (referrer, place) = crate::evidence::sign_bundle(
+            &store,
+            &resolved.descriptor(),
+            bundle::COSIGN_SIGN_PREDICATE,
+            &statement,
+            &key,
+            &crate::pipeline::executor::now_rfc3339(),
+        )
+        .await?;
+        printer.status(&format!(
+            "signed {} as a Sigstore bundle: referrer {referrer}, listed by {place}",
             resolved.digest
-        )),
-        SignOutcome::AlreadySigned => printer.status(&format!(
-            "{} is already signed with this key",
-            resolved.digest
-        )),
+        ));
     }
     printer.data(resolved.digest.as_str());
     Ok(ExitCode::Success)

@@ -29,8 +29,8 @@ pub async fn verify(args: &VerifyArgs, printer: &Printer, redactor: &Redactor) -
         printer.status(&format!("verifying {} ({})", verdict.image, verdict.digest));
         for sig in &verdict.signatures.signatures {
             printer.status(&format!(
-                "  signature {} (payload {}):",
-                sig.layer, sig.payload_digest
+                "  signature in {} (blob {}):",
+                sig.source, sig.payload_digest
             ));
             for c in &sig.checks {
                 printer.status(&format!(
@@ -43,8 +43,8 @@ pub async fn verify(args: &VerifyArgs, printer: &Printer, redactor: &Redactor) -
         }
         for a in &verdict.attestations {
             printer.status(&format!(
-                "  attestation {} ({}, {}): [{}] {}",
-                a.layer,
+                "  attestation in {} ({}, {}): [{}] {}",
+                a.source,
                 a.predicate_type,
                 a.digest,
                 mark(a.verified),

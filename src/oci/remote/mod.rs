@@ -40,6 +40,27 @@ pub struct RemoteOptions {
     pub docker_config: Option<std::path::PathBuf>,
 }
 
+/// The `rel="next"` target of a `Link` header, absolute (relative ones are joined to the URL
+/// that answered). Where it may point is checked when it is requested.
+fn next_link(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find(|part| {
+            part.split(';')
+                .skip(1)
+                .any(|p| p.trim().trim_matches('"') == "rel=next" || p.trim() == "rel=\"next\"")
+        })
+        .and_then(|part| {
+            let target = part.split(';').next()?.trim();
+            let target = target.strip_prefix('<')?.strip_suffix('>')?;
+            response.url().join(target).ok().map(|u| u.to_string())
+        })
+}
+
 /// A connection to one registry.
 pub struct Remote {
     /// Boxed: a `Remote` travels inside enums next to much smaller variants.
@@ -277,13 +298,15 @@ impl Remote {
         Ok(())
     }
 
-    /// Put manifest bytes under `target` (a tag or a digest reference).
+    /// Put manifest bytes under `target` (a tag or a digest reference). Returns the digest the
+    /// registry's `OCI-Subject` header names: a registry with the referrers API says so when it
+    /// indexed a manifest that has a `subject`.
     pub async fn push_manifest(
         &self,
         target: &RegistryRef,
         bytes: &[u8],
         media_type: &str,
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
         let reference = self.reference(target);
         let at = reference
             .digest()
@@ -309,7 +332,75 @@ impl Remote {
         if !response.status().is_success() {
             return Err(self.status_error(&what, response).await);
         }
-        Ok(())
+        Ok(response
+            .headers()
+            .get("OCI-Subject")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string))
+    }
+
+    /// The manifests the registry's referrers API lists for `digest`, following `Link` pages,
+    /// or `None` when the registry has no referrers API (it answers 404, 400, 405, 406 or 501, or
+    /// something that is not an index). Stops once more than `limit` entries are read, so a
+    /// hostile list costs at most `limit + 1` descriptors of memory; each page is bounded like
+    /// a manifest.
+    pub async fn referrers(
+        &self,
+        repo: &RegistryRef,
+        digest: &Digest,
+        limit: usize,
+    ) -> Result<Option<Vec<Descriptor>>> {
+        /// Pages followed at most (a registry that sends empty pages forever is cut off).
+        const MAX_PAGES: usize = 64;
+        let what = format!("cannot list the referrers of {digest} in {repo}");
+        let mut url = format!("{}/referrers/{digest}", repo.repository);
+        let mut out = Vec::new();
+        for page in 0..MAX_PAGES {
+            let response = self
+                .send(
+                    repo,
+                    Op::Pull,
+                    Call {
+                        accept: Some(MEDIA_OCI_INDEX),
+                        ..Call::new(reqwest::Method::GET, &url, &what)
+                    },
+                )
+                .await?;
+            let status = response.status();
+            if page == 0 && matches!(status.as_u16(), 400 | 404 | 405 | 406 | 501) {
+                return Ok(None);
+            }
+            if !status.is_success() {
+                return Err(self.status_error(&what, response).await);
+            }
+            let next = next_link(&response);
+            let bytes = crate::net::read_limited(response, MAX_MANIFEST)
+                .await
+                .map_err(|e| self.read_error(&what, MAX_MANIFEST, e))?;
+            let index: crate::oci::types::Index = match serde_json::from_slice(&bytes) {
+                Ok(i) => i,
+                // A first answer that is not an index: no referrers API (the spec's rule).
+                Err(_) if page == 0 => return Ok(None),
+                Err(e) => {
+                    return Err(Error::environment(format!(
+                        "{what}: page {} of the list is not an index: {e}",
+                        page + 1
+                    )))
+                }
+            };
+            out.extend(index.manifests);
+            if out.len() > limit {
+                return Ok(Some(out));
+            }
+            match next {
+                Some(n) => url = n,
+                None => return Ok(Some(out)),
+            }
+        }
+        Err(Error::environment(format!(
+            "{what}: the registry sent more than {MAX_PAGES} pages"
+        ))
+        .with_hint("the registry's referrers list does not end; check the registry"))
     }
 
     /// GET a blob: the successful response, or an error naming it.

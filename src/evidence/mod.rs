@@ -1,0 +1,412 @@
+//! Evidence about an image: signatures and attestations of one subject digest, wherever and
+//! however they are stored.
+//!
+//! - **Encodings:** cosign's simple-signing payload with a detached signature (legacy `.sig`),
+//!   a DSSE envelope (legacy `.att`), and a Sigstore bundle v0.3 holding a DSSE envelope
+//!   ([`bundle`]; cosign v3's default, for signatures and attestations alike).
+//! - **Places:** the legacy tags `sha256-<hex>.sig`/`.att`, and OCI referrers (the registry's
+//!   referrers API, its fallback tag `sha256-<hex>`, or a layout's untagged manifests; see
+//!   [`crate::oci::store::Store::referrers`]).
+//!
+//! [`discover`] finds every piece for a digest in every place, once; [`signatures`] checks the
+//! signatures among them and `policy` the attestations; [`attach_bundle`] stores a bundle as a
+//! referrer. Each piece carries its [`Source`], so a verdict says where its evidence came from.
+//! Fail closed: a place that holds something unreadable is reported as such and verifies
+//! nothing.
+
+pub mod bundle;
+pub mod signatures;
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::oci::store::{ReferrersPlace, Resolved, Store};
+use crate::oci::types::{
+    Descriptor, Digest, Manifest, ANNOTATION_CREATED, EMPTY_JSON, MEDIA_OCI_EMPTY,
+    MEDIA_OCI_MANIFEST,
+};
+use crate::sign::attest::SIGNER_ANNOTATION;
+
+pub use signatures::{check_signatures, verify_signatures, SignatureCheck, VerifyReport};
+
+/// Where one piece of evidence was found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "layout", rename_all = "kebab-case")]
+pub enum Source {
+    /// A layer of cosign's legacy `.sig` or `.att` manifest.
+    LegacyTag { tag: String, layer: usize },
+    /// A Sigstore bundle in a referrer manifest.
+    Referrer {
+        manifest: Digest,
+        #[serde(rename = "listed_in")]
+        place: ReferrersPlace,
+    },
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::LegacyTag { tag, layer } => write!(f, "legacy tag `{tag}`, layer {layer}"),
+            Source::Referrer { manifest, place } => {
+                write!(f, "bundle referrer {manifest}, listed by {place}")
+            }
+        }
+    }
+}
+
+/// A referrer that holds (or claims to hold) a Sigstore bundle about the subject.
+#[derive(Clone, Debug)]
+pub struct BundleRef {
+    pub source: Source,
+    /// The predicate type the referrer's annotations claim (unsigned; the statement decides).
+    pub claimed_predicate: Option<String>,
+    /// The bundle layer, or why this referrer cannot be used.
+    pub layer: std::result::Result<Descriptor, String>,
+}
+
+/// A legacy `.sig`/`.att` manifest: absent, found, or present but unreadable.
+#[derive(Clone, Debug)]
+pub enum Legacy {
+    Absent,
+    Found(Resolved),
+    Unreadable(String),
+}
+
+/// Everything found about one digest.
+#[derive(Clone, Debug)]
+pub struct Discovered {
+    pub subject: Digest,
+    pub signature_tag: Legacy,
+    pub attestation_tag: Legacy,
+    /// Where referrers were listed, or why the list cannot be used.
+    pub referrers: std::result::Result<ReferrersPlace, String>,
+    pub bundles: Vec<BundleRef>,
+}
+
+/// Find the evidence about `digest` in `store`: both legacy tags and every referrer that
+/// holds a Sigstore bundle. Referrers of other artifact types (SBOM files, other signature
+/// schemes) are not evidence cleanpipe reads and are left out; a referrer whose type is not
+/// declared (some writers leave `artifactType` empty in the fallback index) is read to decide.
+pub async fn discover(store: &Store, digest: &Digest) -> Result<Discovered> {
+    let signature_tag = legacy(store, &digest.cosign_tag("sig")).await?;
+    let attestation_tag = legacy(store, &digest.cosign_tag("att")).await?;
+    let mut found = Discovered {
+        subject: digest.clone(),
+        signature_tag,
+        attestation_tag,
+        referrers: Err(String::new()),
+        bundles: vec![],
+    };
+    let listed = match store.referrers(digest).await? {
+        Ok(listed) => listed,
+        Err(why) => {
+            found.referrers = Err(why);
+            return Ok(found);
+        }
+    };
+    for entry in &listed.entries {
+        let declared = entry.artifact_type.as_deref().unwrap_or("");
+        let undeclared = declared.is_empty() || declared == MEDIA_OCI_EMPTY;
+        if !undeclared && !declared.starts_with(bundle::BUNDLE_MEDIA_PREFIX) {
+            continue;
+        }
+        let source = Source::Referrer {
+            manifest: entry.digest.clone(),
+            place: listed.place.clone(),
+        };
+        // The list's copy of the annotations may be missing (cosign v3's fallback entries carry
+        // none) or differ; the manifest's own, content-addressed, decide.
+        let mut claimed_predicate = entry
+            .annotations
+            .get(bundle::ANNOTATION_PREDICATE_TYPE)
+            .cloned();
+        let layer = match bundle_layer(store, entry, digest).await? {
+            Listed::NotABundle => continue,
+            Listed::Bundle(layer, claimed) => {
+                claimed_predicate = claimed;
+                Ok(layer)
+            }
+            Listed::Unusable(why) => Err(why),
+            Listed::OtherSubject(why) => {
+                // The list itself lies about what refers to this digest: nothing it lists
+                // can be relied on.
+                found.referrers = Err(format!(
+                    "{} lists manifest {}, but {why}",
+                    listed.place, entry.digest
+                ));
+                found.bundles.clear();
+                return Ok(found);
+            }
+        };
+        found.bundles.push(BundleRef {
+            source,
+            claimed_predicate,
+            layer,
+        });
+    }
+    found.referrers = Ok(listed.place);
+    Ok(found)
+}
+
+/// What a listed referrer turned out to be.
+enum Listed {
+    /// Another kind of artifact (read because its type was not declared).
+    NotABundle,
+    /// The bundle layer and the predicate type the manifest's annotation claims.
+    Bundle(Descriptor, Option<String>),
+    /// A bundle referrer that cannot be used (missing, malformed, unsupported version).
+    Unusable(String),
+    /// A manifest about another digest: the list that named it cannot be trusted.
+    OtherSubject(String),
+}
+
+/// Read the referrer `entry` of `subject` to find its bundle layer.
+async fn bundle_layer(store: &Store, entry: &Descriptor, subject: &Digest) -> Result<Listed> {
+    let bytes = match store.manifest_by_digest(&entry.digest).await {
+        Ok(Some(found)) => found.bytes,
+        Ok(None) => {
+            return Ok(Listed::Unusable(format!(
+                "the referrer manifest {} is listed but missing",
+                entry.digest
+            )))
+        }
+        Err(e) if matches!(store, Store::Layout(_)) => return Ok(Listed::Unusable(e.to_string())),
+        Err(e) => return Err(e),
+    };
+    let manifest = match Manifest::from_slice(&bytes, &entry.digest.to_string()) {
+        Ok(m) => m,
+        Err(e) => {
+            return Ok(Listed::Unusable(format!(
+                "the referrer manifest is malformed: {e}"
+            )))
+        }
+    };
+    let declared = manifest.artifact_type.as_deref().unwrap_or("");
+    let layer_type = manifest.layers.first().map(|l| l.media_type.as_str());
+    let is_bundle = declared.starts_with(bundle::BUNDLE_MEDIA_PREFIX)
+        || layer_type.is_some_and(|t| t.starts_with(bundle::BUNDLE_MEDIA_PREFIX));
+    if manifest.subject.as_ref().map(|s| &s.digest) != Some(subject) {
+        return Ok(Listed::OtherSubject(format!(
+            "its subject is {}, not {subject}",
+            manifest
+                .subject
+                .as_ref()
+                .map(|s| s.digest.to_string())
+                .unwrap_or_else(|| "missing".into())
+        )));
+    }
+    if !is_bundle {
+        let listed_as_bundle = entry
+            .artifact_type
+            .as_deref()
+            .is_some_and(|t| t.starts_with(bundle::BUNDLE_MEDIA_PREFIX));
+        return Ok(if listed_as_bundle {
+            Listed::Unusable(format!(
+                "listed as a bundle, but the manifest's artifact type is `{declared}`"
+            ))
+        } else {
+            Listed::NotABundle
+        });
+    }
+    let unsupported = |t: &str| {
+        Listed::Unusable(format!(
+            "bundle media type `{t}` is not supported; cleanpipe reads `{}`",
+            bundle::BUNDLE_MEDIA_TYPE
+        ))
+    };
+    if !declared.is_empty() && !bundle::is_supported(declared) {
+        return Ok(unsupported(declared));
+    }
+    Ok(match manifest.layers.as_slice() {
+        [layer] if bundle::is_supported(&layer.media_type) => Listed::Bundle(
+            layer.clone(),
+            manifest
+                .annotations
+                .get(bundle::ANNOTATION_PREDICATE_TYPE)
+                .cloned(),
+        ),
+        [layer] => unsupported(&layer.media_type),
+        layers => Listed::Unusable(format!(
+            "a bundle referrer has one layer; this one has {}",
+            layers.len()
+        )),
+    })
+}
+
+/// Read a legacy `.sig`/`.att` manifest. In a layout a manifest that cannot be read is evidence
+/// that does not verify, not an environment failure; a registry's errors stay errors (the
+/// registry may just be down).
+async fn legacy(store: &Store, tag: &str) -> Result<Legacy> {
+    match store.manifest_by_tag(tag).await {
+        Ok(Some(found)) => Ok(Legacy::Found(found)),
+        Ok(None) => Ok(Legacy::Absent),
+        Err(e) if matches!(store, Store::Layout(_)) => Ok(Legacy::Unreadable(e.to_string())),
+        Err(e) => Err(e),
+    }
+}
+
+/// Store `bundle_bytes` (a bundle about `subject` whose statement has `predicate_type`) as a
+/// referrer of `subject`, the way cosign v3 does: an OCI 1.1 manifest with artifact type and
+/// single layer the bundle, the empty config, `subject`, and annotations naming the content and
+/// predicate type. With `signer`, the referrer also names the signing key (unsigned, like the
+/// `.att` layers' annotation) and, in a layout, this key's earlier referrer of the same
+/// predicate type is unlisted, so a re-run re-attests instead of piling up copies. Returns the
+/// referrer's digest and where it was listed.
+pub async fn attach_bundle(
+    store: &Store,
+    subject: &Descriptor,
+    predicate_type: &str,
+    bundle_bytes: Vec<u8>,
+    created: &str,
+    signer: Option<&crate::sign::keys::PublicKey>,
+) -> Result<(Digest, ReferrersPlace)> {
+    let signer = signer.map(|k| k.fingerprint().to_string());
+    let layer = Descriptor::of(bundle::BUNDLE_MEDIA_TYPE, &bundle_bytes);
+    let mut config = Descriptor::of(MEDIA_OCI_EMPTY, EMPTY_JSON);
+    config.size = EMPTY_JSON.len() as u64;
+    store.write_blob(EMPTY_JSON.to_vec()).await?;
+    store.write_blob(bundle_bytes).await?;
+    let mut subject = subject.clone();
+    subject.annotations.clear();
+    subject.artifact_type = None;
+    subject.platform = None;
+    let mut manifest = Manifest::oci(config, vec![layer]);
+    manifest.artifact_type = Some(bundle::BUNDLE_MEDIA_TYPE.into());
+    manifest.subject = Some(subject.clone());
+    manifest
+        .annotations
+        .insert(bundle::ANNOTATION_CONTENT.into(), "dsse-envelope".into());
+    manifest.annotations.insert(
+        bundle::ANNOTATION_PREDICATE_TYPE.into(),
+        predicate_type.into(),
+    );
+    manifest
+        .annotations
+        .insert(ANNOTATION_CREATED.into(), created.into());
+    if let Some(signer) = &signer {
+        manifest
+            .annotations
+            .insert(SIGNER_ANNOTATION.into(), signer.clone());
+    }
+    let bytes = manifest.to_bytes();
+    if let (Store::Layout(layout), Some(signer)) = (store, &signer) {
+        if let Ok(listed) = store.referrers(&subject.digest).await? {
+            for earlier in listed.entries {
+                let same =
+                    |k: &str, v: &str| earlier.annotations.get(k).map(String::as_str) == Some(v);
+                if earlier.digest != Digest::of(&bytes)
+                    && same(bundle::ANNOTATION_PREDICATE_TYPE, predicate_type)
+                    && same(SIGNER_ANNOTATION, signer)
+                {
+                    layout.remove_untagged(&earlier.digest)?;
+                }
+            }
+        }
+    }
+    let place = store.attach_referrer(&bytes, &subject.digest).await?;
+    Ok((Descriptor::of(MEDIA_OCI_MANIFEST, &bytes).digest, place))
+}
+
+/// Copy every referrer of `subject` (manifests with their config and layer blobs) from one
+/// store to another, listing each the way the destination lists referrers. Returns how many
+/// were copied. Referrer blobs are small (bundles, signatures), so they are read whole.
+pub async fn copy_referrers(from: &Store, to: &Store, subject: &Digest) -> Result<usize> {
+    let listed = from.referrers(subject).await?.map_err(|why| {
+        crate::error::Error::gate(
+            format!(
+                "the referrers of {subject} in {} cannot be copied: {why}",
+                from.describe()
+            ),
+            vec![],
+        )
+    })?;
+    let mut copied = 0;
+    for entry in &listed.entries {
+        let Some(found) = from.manifest_by_digest(&entry.digest).await? else {
+            return Err(crate::error::Error::gate(
+                format!(
+                    "the referrer {} of {subject} is listed but missing from {}",
+                    entry.digest,
+                    from.describe()
+                ),
+                vec![],
+            ));
+        };
+        let manifest = Manifest::from_slice(&found.bytes, &entry.digest.to_string())?;
+        for blob in std::iter::once(&manifest.config).chain(manifest.layers.iter()) {
+            let bytes = from.read_blob(&blob.digest).await?;
+            to.write_blob(bytes).await?;
+        }
+        to.attach_referrer(&found.bytes, subject).await?;
+        copied += 1;
+    }
+    Ok(copied)
+}
+
+/// Whether `store` holds a signature bundle referrer for `subject` (by its annotation: a
+/// precondition for publishing, not a verification).
+pub async fn has_signature_bundle(store: &Store, subject: &Digest) -> Result<bool> {
+    Ok(match store.referrers(subject).await? {
+        Ok(listed) => listed.entries.iter().any(|e| {
+            e.annotations
+                .get(bundle::ANNOTATION_PREDICATE_TYPE)
+                .map(String::as_str)
+                == Some(bundle::COSIGN_SIGN_PREDICATE)
+        }),
+        Err(_) => false,
+    })
+}
+
+/// Copy all evidence about `subject` into a layout: the legacy `.sig`/`.att` manifests as they
+/// are (with their blobs, under the same tags) and every referrer. For an offline copy of what
+/// a registry holds; publishing to a registry merges with what is there instead (`publish`).
+/// Returns (legacy manifests copied, referrers copied).
+pub async fn export_evidence(
+    from: &Store,
+    to: &crate::oci::layout::Layout,
+    subject: &Digest,
+) -> Result<(usize, usize)> {
+    let to_store = Store::Layout(to.clone());
+    let mut legacy = 0;
+    for suffix in ["sig", "att"] {
+        let tag = subject.cosign_tag(suffix);
+        let Some(found) = from.manifest_by_tag(&tag).await? else {
+            continue;
+        };
+        let manifest = Manifest::from_slice(&found.bytes, &tag)?;
+        for blob in std::iter::once(&manifest.config).chain(manifest.layers.iter()) {
+            to.write_blob(&from.read_blob(&blob.digest).await?)?;
+        }
+        to_store
+            .put_tagged_manifest(&tag, &found.bytes, &found.media_type)
+            .await?;
+        legacy += 1;
+    }
+    let referrers = copy_referrers(from, &to_store, subject).await?;
+    Ok((legacy, referrers))
+}
+
+/// Sign `statement` (an in-toto statement about `subject`) with `key` into a Sigstore bundle and
+/// attach it to `subject` in `store` (see [`attach_bundle`]).
+pub async fn sign_bundle(
+    store: &Store,
+    subject: &Descriptor,
+    predicate_type: &str,
+    statement: &[u8],
+    key: &crate::sign::keys::SigningKey,
+    created: &str,
+) -> Result<(Digest, ReferrersPlace)> {
+    let envelope: crate::sign::attest::Envelope =
+        serde_json::from_slice(&crate::sign::attest::envelope(statement, key)?)
+            .expect("an envelope cleanpipe wrote parses");
+    let bundle = bundle::build(&envelope, key.public_key());
+    attach_bundle(
+        store,
+        subject,
+        predicate_type,
+        bundle,
+        created,
+        Some(key.public_key()),
+    )
+    .await
+}
