@@ -239,6 +239,24 @@ impl Layout {
         self.write_index(&index)
     }
 
+    /// Add an annotation to the `index.json` entry of `tag` (e.g. the `kind` cosign's own layout
+    /// reader looks for). A tag that is not there is an error.
+    pub fn annotate_tag(&self, tag: &str, key: &str, value: &str) -> Result<()> {
+        let mut index = self.index()?;
+        let entry = index
+            .manifests
+            .iter_mut()
+            .find(|d| d.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) == Some(tag))
+            .ok_or_else(|| {
+                Error::environment(format!(
+                    "the layout `{}` has no tag `{tag}` to annotate",
+                    self.root.display()
+                ))
+            })?;
+        entry.annotations.insert(key.into(), value.into());
+        self.write_index(&index)
+    }
+
     /// Stop listing the untagged manifest `digest` (its blobs stay; tags are untouched).
     pub fn remove_untagged(&self, digest: &Digest) -> Result<()> {
         let mut index = self.index()?;

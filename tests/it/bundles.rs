@@ -421,6 +421,21 @@ fn an_exported_image_verifies_offline_with_the_registry_stopped() {
     assert!(sources.contains(&"referrer".to_string()), "{sources:?}");
     repo.cleanpipe(&["verify", "oci:exported:v1", "--key", "other.pub"])
         .expect_code(1);
+    // cosign's own layout reader takes the exported layout too: v3 through the bundles, v2
+    // through the `.sig` (both offline, the registry is still stopped).
+    for bin in [cosign_v3(), test_data("CLEANPIPE_TEST_COSIGN_V2", "cosign v2")]
+        .into_iter()
+        .flatten()
+    {
+        for (key, expect_ok) in [("cosign.pub", true), ("other.pub", false)] {
+            let out = cosign(
+                &bin,
+                repo.path(),
+                &["verify", "--key", key, "--insecure-ignore-tlog=true", "--local-image", "exported"],
+            );
+            assert_eq!(out.status.success(), expect_ok, "{} {key}: {}", bin.display(), text(&out));
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -807,4 +822,99 @@ fn ten_thousand_referrers_are_refused_after_reading_a_bounded_part() {
         .expect_stderr("lists more than 1000 referrers");
     let pages = std::fs::read_to_string(&log).unwrap().lines().count();
     assert!(pages <= 5, "read {pages} pages of 250 for a limit of 1000");
+}
+
+/// cosign's optional layer annotations (a Rekor bundle, a certificate and its chain) next to the
+/// signature do not stop a key-based verification.
+#[test]
+fn a_signature_layer_with_cosigns_optional_annotations_still_verifies() {
+    let repo = scratch_repo(None, &["v1"]);
+    let digest = repo
+        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0)
+        .last_line();
+    let digest = digest[digest.find('@').unwrap() + 1..].to_string();
+    let tag = format!("sha256-{}.sig", &digest["sha256:".len()..]);
+    let mut index = layout_index(&repo);
+    let entry = index["manifests"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag.as_str())
+        .unwrap();
+    let hex = entry["digest"].as_str().unwrap()["sha256:".len()..].to_string();
+    let mut manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo.path().join(".cleanpipe/oci/blobs/sha256").join(hex)).unwrap(),
+    )
+    .unwrap();
+    let annotations = manifest["layers"][0]["annotations"].as_object_mut().unwrap();
+    annotations.insert(
+        "dev.sigstore.cosign/bundle".into(),
+        r#"{"SignedEntryTimestamp":"AAAA","Payload":{"body":"e30=","integratedTime":1700000000,"logIndex":1,"logID":"00"}}"#.into(),
+    );
+    annotations.insert(
+        "dev.sigstore.cosign/certificate".into(),
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into(),
+    );
+    annotations.insert(
+        "dev.sigstore.cosign/chain".into(),
+        "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n".into(),
+    );
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    entry["digest"] = put_blob(&repo, &bytes).into();
+    entry["size"] = bytes.len().into();
+    write_layout_index(&repo, &index);
+    repo.cleanpipe(&["verify", "oci:.cleanpipe/oci:v1", "--key", "cosign.pub"])
+        .expect_code(0)
+        .expect_stderr("VERIFIED");
+    repo.keygen("other", "pw");
+    repo.cleanpipe(&["verify", "oci:.cleanpipe/oci:v1", "--key", "other.pub"])
+        .expect_code(1);
+}
+
+/// On a registry without the referrers API, cleanpipe adds its bundle to the fallback index
+/// cosign v3 made, keeping cosign's entry: both signers verify, with both tools.
+#[test]
+fn the_fallback_index_keeps_another_producers_entries() {
+    let Some(registry) = registry() else { return };
+    let Some(bin) = cosign_v3() else { return };
+    let (repo, image) = pushed_image(&registry, &bin, "it/bundles-shared-index");
+    let dir = repo.path();
+    std::fs::write(
+        dir.join("signing-config.json"),
+        r#"{"mediaType":"application/vnd.dev.sigstore.signingconfig.v0.2+json","rekorTlogConfig":{},"tsaConfig":{}}"#,
+    )
+    .unwrap();
+    let signed = cosign(
+        &bin,
+        dir,
+        &["sign", "--key", "vendor.key", "--signing-config", "signing-config.json", "-y", &image],
+    );
+    assert!(signed.status.success(), "{}", text(&signed));
+    repo.cleanpipe_env(
+        &["sign", &image, "--key", "cosign.key", "--format", "bundle"],
+        &[("COSIGN_PASSWORD", "pw")],
+    )
+    .expect_code(0)
+    .expect_stderr("listed by the referrers fallback tag");
+    let hex = &image[image.find("@sha256:").unwrap() + 8..];
+    let (name, _) = image[registry.len() + 1..].split_once('@').unwrap();
+    let out = Command::new("curl")
+        .args(["-sf", "-H", "Accept: application/vnd.oci.image.index.v1+json"])
+        .arg(format!("http://{registry}/v2/{name}/manifests/sha256-{hex}"))
+        .output()
+        .unwrap();
+    let index: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 2, "{index}");
+    for key in ["vendor.pub", "cosign.pub"] {
+        let ok = cosign(
+            &bin,
+            dir,
+            &["verify", "--key", key, "--insecure-ignore-tlog=true", &image],
+        );
+        assert!(ok.status.success(), "{key}: {}", text(&ok));
+        repo.cleanpipe(&["verify", &image, "--key", key])
+            .expect_code(0)
+            .expect_stderr("listed by the referrers fallback tag");
+    }
 }

@@ -72,6 +72,9 @@ pub async fn copy(args: &CopyArgs, printer: &Printer, redactor: &Redactor) -> Re
     Ok(ExitCode::Success)
 }
 
+/// The `index.json` annotation cosign's layout reader selects entries by.
+const COSIGN_KIND: &str = "kind";
+
 /// Registry → layout: the image (manifest, config and layers, streamed and digest-checked),
 /// then every piece of evidence about it (legacy `.sig`/`.att`, referrers), then the tag, so the
 /// layout verifies offline with `cleanpipe verify oci:DIR:TAG --key …`.
@@ -135,6 +138,24 @@ async fn export(
         .or_else(|| src.tag.clone())
         .unwrap_or_else(|| "latest".into());
     layout.set_tag(&tag, &resolved.descriptor())?;
+    // What cosign's own layout reader (`cosign verify --local-image`) looks for: the image, its
+    // `.sig` and `.att` marked by a `kind` annotation (its bundles it finds by their subject).
+    let is_index = resolved.media_type.contains("index") || resolved.media_type.contains("list");
+    layout.annotate_tag(
+        &tag,
+        COSIGN_KIND,
+        if is_index {
+            "dev.cosignproject.cosign/imageIndex"
+        } else {
+            "dev.cosignproject.cosign/image"
+        },
+    )?;
+    for (suffix, kind) in [("sig", "dev.cosignproject.cosign/sigs"), ("att", "dev.cosignproject.cosign/atts")] {
+        let evidence_tag = resolved.digest.cosign_tag(suffix);
+        if layout.resolve_tag(&evidence_tag)?.is_some() {
+            layout.annotate_tag(&evidence_tag, COSIGN_KIND, kind)?;
+        }
+    }
     printer.status(&format!(
         "exported {source} ({}) to oci:{}:{tag}: {blobs} blob(s), {legacy} legacy signature/attestation manifest(s), {referrers} referrer(s)",
         resolved.digest,
