@@ -1,0 +1,3 @@
+module cleanpipe/token-server
+
+go 1.25.0
