@@ -24,7 +24,7 @@ fn referrers_registry() -> Option<String> {
     }
 }
 
-fn cosign_v3() -> Option<PathBuf> {
+pub fn cosign_v3() -> Option<PathBuf> {
     test_data(
         "CLEANPIPE_TEST_COSIGN_V3",
         "a cosign v3 binary built by `.ci/run`",
@@ -32,7 +32,7 @@ fn cosign_v3() -> Option<PathBuf> {
 }
 
 /// Run cosign in `dir` with no way off loopback, the vendor key's password set.
-fn cosign(bin: &Path, dir: &Path, args: &[&str]) -> Output {
+pub fn cosign(bin: &Path, dir: &Path, args: &[&str]) -> Output {
     let tuf = dir.join(".cosign-tuf");
     std::fs::create_dir_all(&tuf).unwrap();
     Command::new(bin)
@@ -48,7 +48,7 @@ fn cosign(bin: &Path, dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(out: &Output) -> String {
+pub fn text(out: &Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
         out.status.code(),
@@ -423,17 +423,33 @@ fn an_exported_image_verifies_offline_with_the_registry_stopped() {
         .expect_code(1);
     // cosign's own layout reader takes the exported layout too: v3 through the bundles, v2
     // through the `.sig` (both offline, the registry is still stopped).
-    for bin in [cosign_v3(), test_data("CLEANPIPE_TEST_COSIGN_V2", "cosign v2")]
-        .into_iter()
-        .flatten()
+    for bin in [
+        cosign_v3(),
+        test_data("CLEANPIPE_TEST_COSIGN_V2", "cosign v2"),
+    ]
+    .into_iter()
+    .flatten()
     {
         for (key, expect_ok) in [("cosign.pub", true), ("other.pub", false)] {
             let out = cosign(
                 &bin,
                 repo.path(),
-                &["verify", "--key", key, "--insecure-ignore-tlog=true", "--local-image", "exported"],
+                &[
+                    "verify",
+                    "--key",
+                    key,
+                    "--insecure-ignore-tlog=true",
+                    "--local-image",
+                    "exported",
+                ],
             );
-            assert_eq!(out.status.success(), expect_ok, "{} {key}: {}", bin.display(), text(&out));
+            assert_eq!(
+                out.status.success(),
+                expect_ok,
+                "{} {key}: {}",
+                bin.display(),
+                text(&out)
+            );
         }
     }
 }
@@ -847,7 +863,9 @@ fn a_signature_layer_with_cosigns_optional_annotations_still_verifies() {
         &std::fs::read(repo.path().join(".cleanpipe/oci/blobs/sha256").join(hex)).unwrap(),
     )
     .unwrap();
-    let annotations = manifest["layers"][0]["annotations"].as_object_mut().unwrap();
+    let annotations = manifest["layers"][0]["annotations"]
+        .as_object_mut()
+        .unwrap();
     annotations.insert(
         "dev.sigstore.cosign/bundle".into(),
         r#"{"SignedEntryTimestamp":"AAAA","Payload":{"body":"e30=","integratedTime":1700000000,"logIndex":1,"logID":"00"}}"#.into(),
@@ -888,7 +906,15 @@ fn the_fallback_index_keeps_another_producers_entries() {
     let signed = cosign(
         &bin,
         dir,
-        &["sign", "--key", "vendor.key", "--signing-config", "signing-config.json", "-y", &image],
+        &[
+            "sign",
+            "--key",
+            "vendor.key",
+            "--signing-config",
+            "signing-config.json",
+            "-y",
+            &image,
+        ],
     );
     assert!(signed.status.success(), "{}", text(&signed));
     repo.cleanpipe_env(
@@ -900,8 +926,14 @@ fn the_fallback_index_keeps_another_producers_entries() {
     let hex = &image[image.find("@sha256:").unwrap() + 8..];
     let (name, _) = image[registry.len() + 1..].split_once('@').unwrap();
     let out = Command::new("curl")
-        .args(["-sf", "-H", "Accept: application/vnd.oci.image.index.v1+json"])
-        .arg(format!("http://{registry}/v2/{name}/manifests/sha256-{hex}"))
+        .args([
+            "-sf",
+            "-H",
+            "Accept: application/vnd.oci.image.index.v1+json",
+        ])
+        .arg(format!(
+            "http://{registry}/v2/{name}/manifests/sha256-{hex}"
+        ))
         .output()
         .unwrap();
     let index: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -910,7 +942,13 @@ fn the_fallback_index_keeps_another_producers_entries() {
         let ok = cosign(
             &bin,
             dir,
-            &["verify", "--key", key, "--insecure-ignore-tlog=true", &image],
+            &[
+                "verify",
+                "--key",
+                key,
+                "--insecure-ignore-tlog=true",
+                &image,
+            ],
         );
         assert!(ok.status.success(), "{key}: {}", text(&ok));
         repo.cleanpipe(&["verify", &image, "--key", key])

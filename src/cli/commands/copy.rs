@@ -150,7 +150,10 @@ async fn export(
             "dev.cosignproject.cosign/image"
         },
     )?;
-    for (suffix, kind) in [("sig", "dev.cosignproject.cosign/sigs"), ("att", "dev.cosignproject.cosign/atts")] {
+    for (suffix, kind) in [
+        ("sig", "dev.cosignproject.cosign/sigs"),
+        ("att", "dev.cosignproject.cosign/atts"),
+    ] {
         let evidence_tag = resolved.digest.cosign_tag(suffix);
         if layout.resolve_tag(&evidence_tag)?.is_some() {
             layout.annotate_tag(&evidence_tag, COSIGN_KIND, kind)?;
