@@ -1,10 +1,12 @@
 //! The evidence readers on arbitrary bytes: a DSSE envelope with its in-toto statement, a
-//! `.sig`/`.att` manifest, and trivy's and grype's JSON (read from attested scan results).
+//! Sigstore bundle, a `.sig`/`.att` manifest, and trivy's and grype's JSON (read from attested
+//! scan results).
 //! None may panic; a forged envelope must never open with a key that did not sign it.
 #![no_main]
+use cleanpipe::evidence::bundle;
 use cleanpipe::oci::types::Manifest;
 use cleanpipe::scan::external::{parse_report, Tool};
-use cleanpipe::sign::attest::{envelope, open, signed_by};
+use cleanpipe::sign::attest::{envelope, open, open_envelope, signed_by};
 use cleanpipe::sign::keys::{generate, KeySource, PublicKey, SigningKey};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
@@ -37,6 +39,9 @@ fuzz_target!(|data: &[u8]| {
     assert!(signed_by(&signed, signer().public_key()));
     if let Ok(statement) = open(&signed, signer().public_key()) {
         assert!(statement.is_object(), "an opened statement is a JSON object");
+    }
+    if let Ok(read) = bundle::parse(data) {
+        assert!(open_envelope(&read.envelope, &key).is_err());
     }
     let _ = Manifest::from_slice(data, "fuzz");
     let _ = parse_report(Tool::Trivy, data, &[], &[]);

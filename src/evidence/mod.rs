@@ -64,6 +64,18 @@ pub struct BundleRef {
     pub layer: std::result::Result<Descriptor, String>,
 }
 
+impl BundleRef {
+    /// The bundle this referrer holds, read (digest-checked) and parsed, or why it cannot be.
+    pub async fn read(&self, store: &Store) -> std::result::Result<bundle::Bundle, String> {
+        let layer = self.layer.as_ref().map_err(Clone::clone)?;
+        let bytes = store
+            .read_blob(&layer.digest)
+            .await
+            .map_err(|e| e.to_string())?;
+        bundle::parse(&bytes)
+    }
+}
+
 /// A legacy `.sig`/`.att` manifest: absent, found, or present but unreadable.
 #[derive(Clone, Debug)]
 pub enum Legacy {
@@ -88,16 +100,21 @@ pub struct Discovered {
 /// schemes) are not evidence cleanpipe reads and are left out; a referrer whose type is not
 /// declared (some writers leave `artifactType` empty in the fallback index) is read to decide.
 pub async fn discover(store: &Store, digest: &Digest) -> Result<Discovered> {
-    let signature_tag = legacy(store, &digest.cosign_tag("sig")).await?;
-    let attestation_tag = legacy(store, &digest.cosign_tag("att")).await?;
+    // Three independent lookups: asked at once, so a registry's round trips overlap.
+    let (sig_tag, att_tag) = (digest.cosign_tag("sig"), digest.cosign_tag("att"));
+    let (signature_tag, attestation_tag, referrers) = tokio::join!(
+        legacy(store, &sig_tag),
+        legacy(store, &att_tag),
+        store.referrers(digest)
+    );
     let mut found = Discovered {
         subject: digest.clone(),
-        signature_tag,
-        attestation_tag,
+        signature_tag: signature_tag?,
+        attestation_tag: attestation_tag?,
         referrers: Err(String::new()),
         bundles: vec![],
     };
-    let listed = match store.referrers(digest).await? {
+    let listed = match referrers? {
         Ok(listed) => listed,
         Err(why) => {
             found.referrers = Err(why);
@@ -262,8 +279,7 @@ pub async fn attach_bundle(
 ) -> Result<(Digest, ReferrersPlace)> {
     let signer = signer.map(|k| k.fingerprint().to_string());
     let layer = Descriptor::of(bundle::BUNDLE_MEDIA_TYPE, &bundle_bytes);
-    let mut config = Descriptor::of(MEDIA_OCI_EMPTY, EMPTY_JSON);
-    config.size = EMPTY_JSON.len() as u64;
+    let config = Descriptor::of(MEDIA_OCI_EMPTY, EMPTY_JSON);
     store.write_blob(EMPTY_JSON.to_vec()).await?;
     store.write_blob(bundle_bytes).await?;
     let mut subject = subject.clone();

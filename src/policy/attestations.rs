@@ -263,11 +263,7 @@ async fn check_bundle(
             ));
         }
     };
-    let parsed = match store.read_blob(&layer.digest).await {
-        Err(e) => Err(e.to_string()),
-        Ok(bytes) => bundle::parse(&bytes),
-    };
-    let parsed = match parsed {
+    let parsed = match bundle_ref.read(store).await {
         Ok(b) => b,
         Err(why) => {
             let claimed = claimed_by_annotation?;

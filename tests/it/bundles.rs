@@ -60,6 +60,27 @@ pub fn text(out: &Output) -> String {
 /// cosign v3 flags for signing with a key and no transparency log.
 const NO_TLOG: &[&str] = &["--use-signing-config=false", "--tlog-upload=false", "--yes"];
 
+/// A committed repo: `hello.txt`, key pairs `cosign` and `other` (password `pw`) and a scratch
+/// pipeline signing in `format` (`sign_extra`: more lines under `sign:`), pushed to
+/// `repository` with tag `v1` when given.
+pub fn format_repo(format: &str, repository: Option<&str>, sign_extra: &str) -> Repo {
+    let repo = Repo::new();
+    repo.write("hello.txt", "hello\n");
+    repo.keygen("cosign", "pw");
+    repo.keygen("other", "pw");
+    let push = repository
+        .map(|r| format!("push:\n  repository: {r}\n  tags: [\"v1\"]\n"))
+        .unwrap_or_default();
+    repo.write(
+        "pipeline.yaml",
+        &format!(
+            "version: 1\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: hello.txt\n        dest: /hello.txt\nsign:\n  key: cosign.key\n  format: {format}\n{sign_extra}{push}"
+        ),
+    );
+    repo.commit();
+    repo
+}
+
 /// An image pushed to `registry` by cleanpipe (signed with cleanpipe's own key `cosign`), and
 /// a cosign key pair `vendor` beside it. Returns (repo, `registry/name@digest`).
 fn pushed_image(registry: &str, bin: &Path, prefix: &str) -> (Repo, String) {
@@ -191,17 +212,7 @@ fn cleanpipe_verifies_cosign_v3_legacy_signatures() {
 fn cosign_v3_reads_cleanpipe_bundles(registry: &str, expected_place: &str) {
     let Some(bin) = cosign_v3() else { return };
     let name = unique("it/bundles-ours");
-    let repo = Repo::new();
-    repo.write("hello.txt", "hello\n");
-    repo.keygen("cosign", "pw");
-    repo.keygen("other", "pw");
-    repo.write(
-        "pipeline.yaml",
-        &format!(
-            "version: 1\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: hello.txt\n        dest: /hello.txt\nsign:\n  key: cosign.key\n  format: bundle\npush:\n  repository: {registry}/{name}\n  tags: [\"v1\"]\n"
-        ),
-    );
-    repo.commit();
+    let repo = format_repo("bundle", Some(&format!("{registry}/{name}")), "");
     let run = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
     run.expect_code(0)
         .expect_stderr("bundle referrer(s) pushed");
@@ -375,18 +386,7 @@ fn an_exported_image_verifies_offline_with_the_registry_stopped() {
     }
     let mut private = PrivateRegistry::start();
     let name = unique("it/export");
-    let repo = Repo::new();
-    repo.write("hello.txt", "hello\n");
-    repo.keygen("cosign", "pw");
-    repo.keygen("other", "pw");
-    repo.write(
-        "pipeline.yaml",
-        &format!(
-            "version: 1\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: hello.txt\n        dest: /hello.txt\nsign:\n  key: cosign.key\n  format: both\npush:\n  repository: {}/{name}\n  tags: [\"v1\"]\n",
-            private.addr
-        ),
-    );
-    repo.commit();
+    let repo = format_repo("both", Some(&format!("{}/{name}", private.addr)), "");
     let image = repo
         .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
         .expect_code(0)
@@ -460,15 +460,7 @@ fn an_exported_image_verifies_offline_with_the_registry_stopped() {
 
 /// A layout image signed only as a bundle (`sign.format: bundle`), and its digest.
 fn bundle_signed_layout() -> (Repo, String) {
-    let repo = Repo::new();
-    repo.write("hello.txt", "hello\n");
-    repo.keygen("cosign", "pw");
-    repo.keygen("other", "pw");
-    repo.write(
-        "pipeline.yaml",
-        "version: 1\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: hello.txt\n        dest: /hello.txt\nsign:\n  key: cosign.key\n  format: bundle\n  sbom: []\n  provenance: false\n",
-    );
-    repo.commit();
+    let repo = format_repo("bundle", None, "  sbom: []\n  provenance: false\n");
     let out = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
     out.expect_code(0);
     let digest = out.last_line();
@@ -954,5 +946,123 @@ fn the_fallback_index_keeps_another_producers_entries() {
         repo.cleanpipe(&["verify", &image, "--key", key])
             .expect_code(0)
             .expect_stderr("listed by the referrers fallback tag");
+    }
+}
+
+/// The Kyverno CLI with a `verifyImages` rule of `type: SigstoreBundle` and a key attestor
+/// admits a Pod running an image signed with `sign.format: bundle` only, and rejects it for
+/// another key.
+fn kyverno_reads_cleanpipe_bundles(registry: &str) {
+    let Some(kyverno) = test_data(
+        "CLEANPIPE_TEST_KYVERNO",
+        "the Kyverno CLI built by `.ci/run`",
+    ) else {
+        return;
+    };
+    let name = unique("it/bundles-kyverno");
+    let repo = format_repo("bundle", Some(&format!("{registry}/{name}")), "");
+    let image = repo
+        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0)
+        .last_line();
+    let dir = repo.path();
+    std::fs::write(
+        dir.join("pod.yaml"),
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\n  namespace: default\nspec:\n  containers:\n  - name: app\n    image: {image}\n"),
+    )
+    .unwrap();
+    for (key, admitted) in [("cosign.pub", true), ("other.pub", false)] {
+        let pem: String = std::fs::read_to_string(dir.join(key))
+            .unwrap()
+            .trim()
+            .lines()
+            .map(|l| format!("              {l}\n"))
+            .collect();
+        let policy = format!(
+            "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: bundles\nspec:\n  validationFailureAction: Enforce\n  background: false\n  rules:\n  - name: signed\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    verifyImages:\n    - imageReferences: [\"127.0.0.1:*\"]\n      type: SigstoreBundle\n      mutateDigest: false\n      attestors:\n      - entries:\n        - keys:\n            publicKeys: |-\n{pem}            rekor:\n              ignoreTlog: true\n            ctlog:\n              ignoreSCT: true\n"
+        );
+        std::fs::write(dir.join("policy.yaml"), policy).unwrap();
+        let out = cosign(
+            &kyverno,
+            dir,
+            &[
+                "apply",
+                "policy.yaml",
+                "--resource",
+                "pod.yaml",
+                "--registry",
+            ],
+        );
+        let all = text(&out);
+        if admitted {
+            assert!(all.contains("pass: 2, fail: 0"), "{key}: {all}");
+        } else {
+            assert!(all.contains("pass: 0, fail: 2"), "{key}: {all}");
+        }
+    }
+}
+
+#[test]
+fn kyverno_verifies_cleanpipe_bundles_via_the_referrers_api() {
+    let Some(registry) = referrers_registry() else {
+        return;
+    };
+    kyverno_reads_cleanpipe_bundles(&registry);
+}
+
+#[test]
+fn kyverno_verifies_cleanpipe_bundles_via_the_fallback_tag() {
+    let Some(registry) = registry() else { return };
+    kyverno_reads_cleanpipe_bundles(&registry);
+}
+
+/// Why `sign.format` defaults to `legacy`: the policy-controller (v0.13.1) refuses a key
+/// authority for bundles ("the authority must be keyless"), so an image signed only as a
+/// bundle cannot be admitted by key there; the same image signed `both` is admitted.
+#[test]
+fn the_policy_controller_takes_keys_only_on_the_legacy_layout() {
+    let Some(registry) = registry() else { return };
+    let Some(tester) = test_data(
+        "CLEANPIPE_TEST_POLICY_TESTER",
+        "the policy-controller tester built by `.ci/run`",
+    ) else {
+        return;
+    };
+    let name = unique("it/bundles-policy-controller");
+    let repo = scratch_repo(None, &["v1"]);
+    let dir = repo.path();
+    let mut pipeline = std::fs::read_to_string(dir.join("pipeline.yaml")).unwrap();
+    pipeline = pipeline.replace(
+        "sign:\n  key: cosign.key\n",
+        "sign:\n  key: cosign.key\n  format: both\n",
+    );
+    pipeline.push_str(&format!("  repository: {registry}/{name}\n"));
+    repo.write("pipeline.yaml", &pipeline);
+    repo.commit();
+    let image = repo
+        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0)
+        .last_line();
+    let key: String = std::fs::read_to_string(dir.join("cosign.pub"))
+        .unwrap()
+        .trim()
+        .lines()
+        .map(|l| format!("        {l}\n"))
+        .collect();
+    for (format_line, admitted) in [("", true), ("    signatureFormat: bundle\n", false)] {
+        std::fs::write(
+            dir.join("cip.yaml"),
+            format!("apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: key\nspec:\n  images:\n  - glob: \"**\"\n  authorities:\n  - name: release-key\n{format_line}    key:\n      data: |\n{key}"),
+        )
+        .unwrap();
+        let out = cosign(&tester, dir, &["-policy", "cip.yaml", "-image", &image]);
+        let all = text(&out);
+        if admitted {
+            assert!(out.status.success(), "{all}");
+            assert!(all.contains("Verification was successful"), "{all}");
+        } else {
+            assert!(!all.contains("Verification was successful"), "{all}");
+            assert!(all.contains("the authority must be keyless"), "{all}");
+        }
     }
 }
