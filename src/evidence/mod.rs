@@ -266,9 +266,9 @@ async fn legacy(store: &Store, tag: &str) -> Result<Legacy> {
 /// referrer of `subject`, the way cosign v3 does: an OCI 1.1 manifest with artifact type and
 /// single layer the bundle, the empty config, `subject`, and annotations naming the content and
 /// predicate type. With `signer`, the referrer also names the signing key (unsigned, like the
-/// `.att` layers' annotation) and, in a layout, this key's earlier referrer of the same
-/// predicate type is unlisted, so a re-run re-attests instead of piling up copies. Returns the
-/// referrer's digest and where it was listed.
+/// `.att` layers' annotation), and this key's earlier referrer of the same predicate type is
+/// unlisted (in a layout and a fallback index), so a re-run re-attests instead of piling up
+/// copies. Returns the referrer's digest and where it was listed.
 pub async fn attach_bundle(
     store: &Store,
     subject: &Descriptor,
@@ -305,22 +305,27 @@ pub async fn attach_bundle(
             .insert(SIGNER_ANNOTATION.into(), signer.clone());
     }
     let bytes = manifest.to_bytes();
-    if let (Store::Layout(layout), Some(signer)) = (store, &signer) {
-        if let Ok(listed) = store.referrers(&subject.digest).await? {
-            for earlier in listed.entries {
-                let same =
-                    |k: &str, v: &str| earlier.annotations.get(k).map(String::as_str) == Some(v);
-                if earlier.digest != Digest::of(&bytes)
-                    && same(bundle::ANNOTATION_PREDICATE_TYPE, predicate_type)
-                    && same(SIGNER_ANNOTATION, signer)
-                {
-                    layout.remove_untagged(&earlier.digest)?;
-                }
-            }
-        }
-    }
-    let place = store.attach_referrer(&bytes, &subject.digest).await?;
+    let place = store
+        .attach_referrer(&bytes, &subject.digest, &supersedes(&manifest.annotations))
+        .await?;
     Ok((Descriptor::of(MEDIA_OCI_MANIFEST, &bytes).digest, place))
+}
+
+/// Which listed referrers a new one with `annotations` replaces: cleanpipe's earlier bundle of
+/// the same predicate type by the same key (both annotations are unsigned and only decide what
+/// is unlisted; trust always comes from the signatures). A referrer without a signer
+/// annotation (cosign's, anyone else's) replaces nothing and is never replaced.
+fn supersedes(
+    annotations: &std::collections::BTreeMap<String, String>,
+) -> impl Fn(&Descriptor) -> bool + Sync + '_ {
+    move |earlier: &Descriptor| {
+        let same = |key: &str| {
+            annotations
+                .get(key)
+                .is_some_and(|v| earlier.annotations.get(key) == Some(v))
+        };
+        same(SIGNER_ANNOTATION) && same(bundle::ANNOTATION_PREDICATE_TYPE)
+    }
 }
 
 /// Copy every referrer of `subject` (manifests with their config and layer blobs) from one
@@ -353,7 +358,8 @@ pub async fn copy_referrers(from: &Store, to: &Store, subject: &Digest) -> Resul
             let bytes = from.read_blob(&blob.digest).await?;
             to.write_blob(bytes).await?;
         }
-        to.attach_referrer(&found.bytes, subject).await?;
+        to.attach_referrer(&found.bytes, subject, &supersedes(&manifest.annotations))
+            .await?;
         copied += 1;
     }
     Ok(copied)

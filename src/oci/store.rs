@@ -264,12 +264,16 @@ impl Store {
 
     /// Store a manifest that has a `subject` so that [`Store::referrers`] finds it: by digest
     /// (registry; when the registry does not acknowledge the subject with `OCI-Subject`, the
-    /// fallback tag's index is read, extended and written back, keeping every other entry), or
-    /// listed untagged in `index.json` (layout). Returns where it was listed.
+    /// fallback tag's index is read, extended and written back), or listed untagged in
+    /// `index.json` (layout). Listed entries for which `supersedes` is true (an earlier version
+    /// of the same evidence, by the caller's rule) stop being listed, in a layout and in the
+    /// fallback index; every other entry is kept as it is. (The referrers API lists what the
+    /// registry holds: nothing is unlisted there.) Returns where it was listed.
     pub async fn attach_referrer(
         &self,
         manifest: &[u8],
         subject: &Digest,
+        supersedes: &(dyn Fn(&Descriptor) -> bool + Sync),
     ) -> Result<ReferrersPlace> {
         let parsed = Manifest::from_slice(manifest, "a referrer")?;
         let mut entry = Descriptor::of(MEDIA_OCI_MANIFEST, manifest);
@@ -281,6 +285,13 @@ impl Store {
         match self {
             Store::Layout(layout) => {
                 layout.write_blob(manifest)?;
+                if let Ok(listed) = self.referrers(subject).await? {
+                    for earlier in listed.entries {
+                        if earlier.digest != entry.digest && supersedes(&earlier) {
+                            layout.remove_untagged(&earlier.digest)?;
+                        }
+                    }
+                }
                 layout.add_untagged(&entry)?;
                 Ok(ReferrersPlace::Layout)
             }
@@ -315,9 +326,18 @@ impl Store {
                 let listed = manifests
                     .iter()
                     .any(|m| m["digest"].as_str() == Some(entry.digest.as_str()));
+                let before = manifests.len();
+                manifests.retain(|m| match serde_json::from_value::<Descriptor>(m.clone()) {
+                    Ok(d) => d.digest == entry.digest || !supersedes(&d),
+                    // Not ours to judge: another producer's entry stays as it is.
+                    Err(_) => true,
+                });
+                let unlisted = before - manifests.len();
                 if !listed {
                     check_referrer_count(repo, &tag, manifests.len() + 1)?;
                     manifests.push(serde_json::to_value(&entry).expect("descriptor serializes"));
+                }
+                if !listed || unlisted > 0 {
                     let bytes = serde_json::to_vec(&index).expect("index serializes");
                     remote
                         .push_manifest(&repo.with_tag(&tag), &bytes, MEDIA_OCI_INDEX)

@@ -1066,3 +1066,107 @@ fn the_policy_controller_takes_keys_only_on_the_legacy_layout() {
         }
     }
 }
+
+/// Signatures before tags holds for referrers too: when the bundle cannot be listed (the
+/// fallback tag holds something that is not an index), the push stops before any tag moves.
+#[test]
+fn no_tag_moves_when_a_bundle_cannot_be_listed() {
+    let Some(registry) = registry() else { return };
+    let name = unique("it/bundles-no-tag");
+    // One committed pipeline, the repository from the environment: both runs build the same
+    // digest (the commit is the same), so its fallback tag can be occupied in between.
+    let repo = format_repo(
+        "bundle",
+        Some("${PUSH_REPO}"),
+        "  sbom: []\n  provenance: false\n",
+    );
+    let first = repo
+        .cleanpipe_env(
+            &["run"],
+            &[
+                ("COSIGN_PASSWORD", "pw"),
+                ("PUSH_REPO", &format!("{registry}/{name}-first")),
+            ],
+        )
+        .expect_code(0)
+        .last_line();
+    let hex = first[first.find("@sha256:").unwrap() + 8..].to_string();
+    // Something else already sits at the image's referrers fallback tag in the second repository.
+    repo.cleanpipe(&[
+        "copy",
+        &format!("oci:.cleanpipe/oci@sha256:{hex}"),
+        &format!("{registry}/{name}:sha256-{hex}"),
+    ])
+    .expect_code(0);
+    repo.cleanpipe_env(
+        &["run"],
+        &[
+            ("COSIGN_PASSWORD", "pw"),
+            ("PUSH_REPO", &format!("{registry}/{name}")),
+        ],
+    )
+    .expect_code(1)
+    .expect_stderr("refusing to replace it");
+    assert_eq!(manifest_status(&registry, &name, "v1"), 404);
+}
+
+/// A re-run of the same commit re-attests: in the fallback index this key's earlier bundle of
+/// each predicate type is replaced, not piled up (the signature, the same bytes, stays one).
+#[test]
+fn a_rerun_replaces_its_own_earlier_bundles_in_the_fallback_index() {
+    let Some(registry) = registry() else { return };
+    let name = unique("it/bundles-rerun");
+    let repo = format_repo("bundle", Some(&format!("{registry}/{name}")), "");
+    let mut image = String::new();
+    for _ in 0..2 {
+        image = repo
+            .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+            .expect_code(0)
+            .last_line();
+    }
+    let hex = &image[image.find("@sha256:").unwrap() + 8..];
+    let out = Command::new("curl")
+        .args([
+            "-sf",
+            "-H",
+            "Accept: application/vnd.oci.image.index.v1+json",
+        ])
+        .arg(format!(
+            "http://{registry}/v2/{name}/manifests/sha256-{hex}"
+        ))
+        .output()
+        .unwrap();
+    let index: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let types: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            m["annotations"]["dev.sigstore.bundle.predicateType"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    let mut sorted = types.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(
+        types.len(),
+        sorted.len(),
+        "one referrer per predicate type: {types:?}"
+    );
+    assert_eq!(
+        types.len(),
+        4,
+        "signature, provenance and two SBOMs: {types:?}"
+    );
+    repo.cleanpipe(&[
+        "verify",
+        &image,
+        "--key",
+        "cosign.pub",
+        "--require-provenance",
+        "--require-sbom",
+    ])
+    .expect_code(0);
+}
