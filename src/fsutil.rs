@@ -373,6 +373,21 @@ pub fn open_nofollow(path: &Path) -> Result<File> {
         .io_context("cannot open", path)
 }
 
+/// Append `bytes` to `path` (created if missing) without following a link at it: for files a
+/// CI runner hands over to be appended to (`$GITHUB_OUTPUT`, `$GITHUB_STEP_SUMMARY`).
+pub fn append_nofollow(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    check_write_target(path)?;
+    fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .io_context("cannot append to", path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

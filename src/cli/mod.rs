@@ -2,6 +2,7 @@
 //! only printer ([`printer`]) and one function per command ([`commands`]).
 
 pub mod args;
+pub mod ci_outputs;
 pub mod commands;
 pub mod env_vars;
 pub mod printer;

@@ -9,6 +9,7 @@ mod auth;
 mod bad_input;
 mod bundles;
 mod catalogers;
+mod ci_outputs;
 mod docker_build;
 mod external_scanners;
 mod peers;

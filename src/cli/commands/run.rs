@@ -28,8 +28,12 @@ pub async fn run(
         // Refused before anything runs, not after the image was published.
         crate::fsutil::check_write_target(path)?;
     }
-    let pipeline = settings::load_pipeline(&args.pipeline, env, redactor)?;
-    let resolved = PipelineSettings::resolve(&pipeline)?;
+    let annotated = |e: crate::Error| {
+        crate::cli::ci_outputs::annotate_error(&e, env, redactor, printer);
+        e
+    };
+    let pipeline = settings::load_pipeline(&args.pipeline, env, redactor).map_err(annotated)?;
+    let resolved = PipelineSettings::resolve(&pipeline).map_err(annotated)?;
     let remote = settings::remote_options(&args.registry, redactor)?;
     let _lock = crate::oci::layout::lock_store(&resolved.store, |holder| {
         printer.status(&format!(
@@ -67,6 +71,16 @@ pub async fn run(
         write_atomic(path, json.as_bytes())?;
     }
     summary(printer, &report);
+    // The CI's own outputs; a run that succeeded but could not tell its CI fails (the job would
+    // go on without the digest).
+    if let Err(e) =
+        crate::cli::ci_outputs::write(&report, env, &resolved.outputs, redactor, printer)
+    {
+        if report.error.is_none() {
+            return Err(e);
+        }
+        printer.warn(&format!("the CI outputs could not be written: {e}"));
+    }
     Ok(report.exit())
 }
 
