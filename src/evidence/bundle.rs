@@ -39,32 +39,48 @@ pub struct Bundle {
     pub tlog_entries: usize,
 }
 
+// Read as strictly as Go's protojson reads bundles (what cosign and sigstore-go use): the JSON
+// names and the proto field names both, an unknown field or a field given twice (under either
+// name) refused, one of envelope/message signature only. A bundle cosign would refuse is not
+// evidence here either.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct WireBundle {
+    #[serde(alias = "media_type")]
     media_type: Option<String>,
-    #[serde(default)]
+    #[serde(default, alias = "verification_material")]
     verification_material: Option<WireMaterial>,
+    #[serde(alias = "dsse_envelope")]
     dsse_envelope: Option<Envelope>,
+    #[serde(alias = "message_signature")]
     message_signature: Option<serde_json::Value>,
 }
 
 #[derive(Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct WireMaterial {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "public_key")]
     public_key: Option<WireKeyHint>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     certificate: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "x509_certificate_chain"
+    )]
     x509_certificate_chain: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "tlog_entries")]
     tlog_entries: Vec<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "timestamp_verification_data"
+    )]
     timestamp_verification_data: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 struct WireKeyHint {
     #[serde(default)]
     hint: String,
@@ -80,6 +96,9 @@ pub fn parse(bytes: &[u8]) -> Result<Bundle, String> {
         return Err(format!(
             "bundle media type `{media_type}` is not supported; cleanpipe reads `{BUNDLE_MEDIA_TYPE}`"
         ));
+    }
+    if wire.dsse_envelope.is_some() && wire.message_signature.is_some() {
+        return Err("the bundle holds both a DSSE envelope and a message signature (one of them only, in a valid bundle)".into());
     }
     let Some(envelope) = wire.dsse_envelope else {
         return Err(if wire.message_signature.is_some() {
@@ -199,5 +218,29 @@ mod tests {
         let blob = br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","messageSignature":{"signature":"AA=="}}"#;
         assert!(parse(blob).unwrap_err().contains("message signature"));
         assert!(parse(b"[]").unwrap_err().contains("not a Sigstore bundle"));
+        let env = r#"{"payload":"","payloadType":"x","signatures":[]}"#;
+        let both = format!(
+            r#"{{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","dsseEnvelope":{env},"messageSignature":{{}}}}"#
+        );
+        assert!(parse(both.as_bytes()).unwrap_err().contains("both"));
+        let twice = format!(
+            r#"{{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","dsseEnvelope":{env},"dsse_envelope":{env}}}"#
+        );
+        assert!(parse(twice.as_bytes())
+            .unwrap_err()
+            .contains("duplicate field"));
+        let unknown = format!(
+            r#"{{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","dsseEnvelope":{env},"extra":1}}"#
+        );
+        assert!(parse(unknown.as_bytes())
+            .unwrap_err()
+            .contains("unknown field"));
+        let proto_names = format!(
+            r#"{{"media_type":"application/vnd.dev.sigstore.bundle.v0.3+json","verification_material":{{"public_key":{{"hint":"h"}}}},"dsse_envelope":{env}}}"#
+        );
+        assert_eq!(
+            parse(proto_names.as_bytes()).unwrap().key_hint.as_deref(),
+            Some("h")
+        );
     }
 }

@@ -799,23 +799,56 @@ fn a_fallback_index_listing_another_subject_is_not_trusted() {
         ));
 }
 
-#[test]
-fn ten_thousand_referrers_are_refused_after_reading_a_bounded_part() {
-    let dir = tempfile::tempdir().unwrap();
+/// A hostile referrers API for `hostile:v1` listing `count` made-up referrers, `page` per
+/// page; returns (server, port, pages log).
+fn hostile_registry(
+    dir: &Path,
+    count: &str,
+    page: &str,
+    next_origin: Option<&str>,
+) -> (std::process::Child, String, PathBuf) {
     let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
-    let manifest_file = dir.path().join("manifest.json");
+    let manifest_file = dir.join("manifest.json");
     std::fs::write(&manifest_file, manifest).unwrap();
-    let port_file = dir.path().join("port");
-    let log = dir.path().join("pages.log");
-    let mut server = Command::new("python3")
+    let port_file = dir.join("port");
+    let log = dir.join("pages.log");
+    let server = Command::new("python3")
         .arg(support_script("hostile_referrers.py"))
         .arg(&port_file)
         .arg(&manifest_file)
-        .args(["10000", "250"])
+        .args([count, page])
         .arg(&log)
+        .args(next_origin)
         .spawn()
         .unwrap();
     let port = wait_port(&port_file, "the hostile registry");
+    (server, port, log)
+}
+
+#[test]
+fn a_referrers_page_linked_to_another_server_is_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, port, log) =
+        hostile_registry(dir.path(), "20", "10", Some("http://127.0.0.2:9"));
+    let repo = Repo::new();
+    repo.keygen("cosign", "pw");
+    let out = repo.cleanpipe(&[
+        "verify",
+        &format!("127.0.0.1:{port}/hostile:v1"),
+        "--key",
+        "cosign.pub",
+    ]);
+    let _ = server.kill();
+    let _ = server.wait();
+    out.expect_code(3)
+        .expect_stderr("linked the next page to `http://127.0.0.2:9`, another server");
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 1);
+}
+
+#[test]
+fn ten_thousand_referrers_are_refused_after_reading_a_bounded_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, port, log) = hostile_registry(dir.path(), "10000", "250", None);
     let repo = Repo::new();
     repo.keygen("cosign", "pw");
     let out = repo.cleanpipe(&[

@@ -2,7 +2,9 @@
 """A hostile registry on loopback for one image: it serves that image's manifest, and a referrers
 API that lists COUNT made-up referrers, PAGE per page, linked with `Link: rel="next"`.
 
-Usage: hostile_referrers.py PORT_FILE MANIFEST_FILE COUNT PAGE LOG_FILE
+Usage: hostile_referrers.py PORT_FILE MANIFEST_FILE COUNT PAGE LOG_FILE [NEXT_ORIGIN]
+
+With NEXT_ORIGIN (`http://host:port`), the `Link` to the next page points there instead.
 
 It writes the port it listens on to PORT_FILE, and one line per referrers page it served to
 LOG_FILE, so a test can tell how much of the list a client read.
@@ -14,6 +16,7 @@ import sys
 import urllib.parse
 
 port_file, manifest_file, count, page, log_file = sys.argv[1:6]
+next_origin = sys.argv[6] if len(sys.argv) > 6 else ""
 count, page = int(count), int(page)
 manifest = open(manifest_file, "rb").read()
 digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
@@ -64,7 +67,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 log.write(f"page {start}\n")
             headers = []
             if start + page < count:
-                headers.append(("Link", f'<{url.path}?start={start + page}>; rel="next"'))
+                headers.append(("Link", f'<{next_origin}{url.path}?start={start + page}>; rel="next"'))
             body = json.dumps({
                 "schemaVersion": 2,
                 "mediaType": "application/vnd.oci.image.index.v1+json",

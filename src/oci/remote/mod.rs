@@ -393,7 +393,15 @@ impl Remote {
                 return Ok(Some(out));
             }
             match next {
-                Some(n) => url = n,
+                // The next page is the registry's own: a link elsewhere is not followed.
+                Some(n) if reqwest::Url::parse(&n).is_ok_and(|u| self.same_origin(&u)) => url = n,
+                Some(n) => {
+                    return Err(Error::environment(format!(
+                        "{what}: the registry linked the next page to `{}`, another server",
+                        crate::net::origin(&reqwest::Url::parse(&n).map_err(|e| Error::environment(e.to_string()))?)
+                    ))
+                    .with_hint("a referrers list is paged within its registry; check the registry or the proxy in front of it"))
+                }
                 None => return Ok(Some(out)),
             }
         }
