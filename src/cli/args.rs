@@ -30,7 +30,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Sign an existing image, appending to its signatures.
     Sign(SignArgs),
-    /// Copy an image and its signatures from a layout to a registry, tags last.
+    /// Copy an image and all its evidence: a layout to a registry (tags last), or a registry
+    /// to a layout (export, for offline verification).
     Copy(CopyArgs),
     /// Write an SBOM (SPDX 2.3 or CycloneDX 1.5 JSON) of an image.
     Sbom(SbomArgs),
@@ -43,6 +44,13 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Print the JSON Schema of the pipeline file (for editors).
     Schema,
+    /// Print a shell completion script (e.g. `cleanpipe completions bash > /etc/bash_completion.d/cleanpipe`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `cleanpipe man > cleanpipe.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]

@@ -267,3 +267,41 @@ fn ctrl_c_stops_the_run_publishes_nothing_and_exits_130() {
     );
     drop(held);
 }
+
+/// Shell completions and the man page come from the clap definitions: bash parses the script
+/// and it completes the subcommands; groff renders the page with the commands in it.
+#[test]
+fn completions_and_the_man_page_are_generated_from_the_command_line() {
+    let repo = Repo::new();
+    let bash = repo.cleanpipe(&["completions", "bash"]);
+    bash.expect_code(0);
+    assert!(bash.stdout.contains("_cleanpipe()"), "{}", bash.stdout);
+    let script = repo.path().join("cleanpipe.bash");
+    std::fs::write(&script, &bash.stdout).unwrap();
+    let words = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {}; COMP_WORDS=(cleanpipe ve); COMP_CWORD=1; _cleanpipe cleanpipe ve cleanpipe; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display()
+        ))
+        .output()
+        .unwrap();
+    let words = String::from_utf8_lossy(&words.stdout);
+    assert!(words.lines().any(|w| w == "verify"), "{words}");
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        repo.cleanpipe(&["completions", shell]).expect_code(0);
+    }
+    repo.cleanpipe(&["completions", "tcsh"]).expect_code(2);
+    let man = repo.cleanpipe(&["man"]);
+    man.expect_code(0);
+    let page = repo.path().join("cleanpipe.1");
+    std::fs::write(&page, &man.stdout).unwrap();
+    let rendered = std::process::Command::new("groff")
+        .args(["-man", "-Tutf8"])
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(rendered.status.success());
+    let text = String::from_utf8_lossy(&rendered.stdout);
+    assert!(text.contains("cleanpipe-verify(1)"), "{text}");
+}

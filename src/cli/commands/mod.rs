@@ -38,6 +38,27 @@ pub async fn dispatch(
         Command::Scan(args) => scan::scan(&args, printer, redactor).await,
         Command::Db(crate::cli::args::DbCommand::Stats { path }) => scan::db_stats(&path, printer),
         Command::Keygen(args) => keygen::keygen(&args, &env, printer, redactor),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <crate::cli::args::Cli as clap::CommandFactory>::command(),
+                "cleanpipe",
+                &mut out,
+            );
+            printer.data(String::from_utf8_lossy(&out).trim_end());
+            Ok(ExitCode::Success)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<crate::cli::args::Cli as clap::CommandFactory>::command())
+                .render(&mut out)
+                .map_err(|e| {
+                    crate::Error::environment(format!("cannot render the man page: {e}"))
+                })?;
+            printer.data(String::from_utf8_lossy(&out).trim_end());
+            Ok(ExitCode::Success)
+        }
         Command::Schema => {
             let schema = schemars::schema_for!(crate::pipeline::model::PipelineFile);
             printer.data(&serde_json::to_string_pretty(&schema).expect("schema serializes"));
