@@ -55,6 +55,7 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 /// saying where and what came back (secrets masked by `redactor`).
 pub async fn deliver(
     hook: &Hook,
+    event: &str,
     body: &[u8],
     delivery_id: &str,
     redactor: &Redactor,
@@ -70,7 +71,7 @@ pub async fn deliver(
         let mut req = client
             .post(&hook.url)
             .header("Content-Type", "application/json")
-            .header("X-Cleanpipe-Event", "image.published")
+            .header("X-Cleanpipe-Event", event)
             .header("X-Cleanpipe-Delivery", delivery_id);
         for (k, v) in &hook.headers {
             req = req.header(k, v);

@@ -304,4 +304,30 @@ pub struct RegisterSpec {
     /// Per attempt (default 30).
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+    /// When to call it (default `[success]`): after a successful push (a failed call fails the
+    /// push stage), and/or after a run that failed (best effort: the run's exit code stays).
+    #[serde(default = "default_hook_events")]
+    pub on: Vec<HookEvent>,
+    /// The body: cleanpipe's JSON (default) or a Slack incoming-webhook message.
+    #[serde(default)]
+    pub format: HookFormat,
+}
+
+fn default_hook_events() -> Vec<HookEvent> {
+    vec![HookEvent::Success]
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HookEvent {
+    Success,
+    Failure,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HookFormat {
+    #[default]
+    Json,
+    Slack,
 }

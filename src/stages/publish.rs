@@ -9,6 +9,7 @@ use crate::oci::layout::Layout;
 use crate::oci::reference::RegistryRef;
 use crate::oci::remote::{Remote, RemoteOptions};
 use crate::oci::types::{Descriptor, Digest, Manifest, MEDIA_OCI_CONFIG, MEDIA_OCI_MANIFEST};
+use crate::pipeline::model::{HookEvent, HookFormat, RegisterSpec};
 use crate::pipeline::template::{render, TemplateValues};
 use crate::sign::attest::{
     merge_attestation_layers, signed_by, PREDICATE_TYPE_ANNOTATION, SIGNER_ANNOTATION,
@@ -120,17 +121,31 @@ pub async fn run(
         &format!("tagged {} as {}", published.image, tags.join(", ")),
     );
     // 4. Register: tell the deployment systems, in order; a failure fails the stage.
-    if !ctx.pipeline.file.push.register.is_empty() {
-        let body = notification(ctx, source, built, signed, &published);
+    let hooks: Vec<_> = ctx
+        .pipeline
+        .file
+        .push
+        .register
+        .iter()
+        .filter(|h| h.on.contains(&HookEvent::Success))
+        .collect();
+    if !hooks.is_empty() {
+        let json = notification(ctx, source, built, signed, &published);
+        let slack = slack_published(ctx, source, &published);
         let delivery_id = format!("{}-{}", ctx.run_number, built.digest.hex());
-        for hook in &ctx.pipeline.file.push.register {
-            let hook = crate::notify::Hook {
-                url: hook.url.clone(),
-                headers: hook.headers.clone().into_iter().collect(),
-                secret: hook.secret.clone(),
-                timeout: std::time::Duration::from_secs(hook.timeout_seconds.unwrap_or(30)),
+        for spec in hooks {
+            let body = match spec.format {
+                HookFormat::Json => &json,
+                HookFormat::Slack => &slack,
             };
-            let d = crate::notify::deliver(&hook, &body, &delivery_id, &ctx.redactor).await?;
+            let d = crate::notify::deliver(
+                &hook(spec),
+                "image.published",
+                body,
+                &delivery_id,
+                &ctx.redactor,
+            )
+            .await?;
             ctx.say(
                 "push",
                 &format!(
@@ -142,6 +157,81 @@ pub async fn run(
         }
     }
     Ok(published)
+}
+
+/// The webhook a `push.register` entry describes.
+pub fn hook(spec: &RegisterSpec) -> crate::notify::Hook {
+    crate::notify::Hook {
+        url: spec.url.clone(),
+        headers: spec.headers.clone().into_iter().collect(),
+        secret: spec.secret.clone(),
+        timeout: std::time::Duration::from_secs(spec.timeout_seconds.unwrap_or(30)),
+    }
+}
+
+/// The URL of the CI run this is, from the variables GitHub Actions, GitLab CI and Jenkins set.
+pub fn ci_run_url(env: &std::collections::BTreeMap<String, String>) -> Option<String> {
+    let get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
+    match (
+        get("GITHUB_SERVER_URL"),
+        get("GITHUB_REPOSITORY"),
+        get("GITHUB_RUN_ID"),
+    ) {
+        (Some(server), Some(repo), Some(id)) => Some(format!("{server}/{repo}/actions/runs/{id}")),
+        _ => get("CI_JOB_URL").or_else(|| get("BUILD_URL")),
+    }
+}
+
+/// A Slack incoming-webhook message (`{"text": …}`, Slack's mrkdwn) for a published image.
+fn slack_published(ctx: &RunContext, source: &SourceInfo, published: &Published) -> Vec<u8> {
+    let mut text = format!(
+        ":white_check_mark: *{}* published `{}` (tags {}) from commit `{}`",
+        ctx.pipeline.file.name.as_deref().unwrap_or("cleanpipe"),
+        published.image,
+        published.tags.join(", "),
+        &source.commit[..source.commit.len().min(12)]
+    );
+    if let Some(url) = ci_run_url(&ctx.env) {
+        text.push_str(&format!(" (<{url}|CI run>)"));
+    }
+    serde_json::to_vec(&serde_json::json!({ "text": text })).expect("message serializes")
+}
+
+/// The bodies (JSON, Slack) telling `on: [failure]` hooks that the run failed: the stage, the
+/// reason, the hint, the commit when known and the CI run's URL. Already masked.
+pub fn failure_bodies(
+    ctx: &RunContext,
+    name: &str,
+    stage: Option<&str>,
+    message: &str,
+    reasons: &[String],
+    hint: Option<&str>,
+    commit: Option<&str>,
+) -> (Vec<u8>, Vec<u8>) {
+    let url = ci_run_url(&ctx.env);
+    let json = serde_json::json!({
+        "event": "run.failed",
+        "pipeline": name,
+        "stage": stage,
+        "message": message,
+        "reasons": reasons,
+        "hint": hint,
+        "source": {"commit": commit},
+        "run": {"number": ctx.run_number, "url": url},
+    });
+    let mut text = format!(
+        ":x: *{name}* failed{}: {message}",
+        stage.map(|s| format!(" in {s}")).unwrap_or_default()
+    );
+    for r in reasons {
+        text.push_str(&format!("\n• {r}"));
+    }
+    if let Some(url) = &url {
+        text.push_str(&format!("\n<{url}|CI run>"));
+    }
+    let slack = serde_json::json!({ "text": text });
+    let mask = |v: serde_json::Value| ctx.redactor.apply(&v.to_string()).into_bytes();
+    (mask(json), mask(slack))
 }
 
 /// The JSON a webhook receives: what was published, from which commit, and what vouches for it.

@@ -104,3 +104,102 @@ fn plain_http_to_another_host_is_a_pipeline_error() {
         .expect_stderr("push.register")
         .expect_stderr("loopback");
 }
+
+/// A scratch repo whose pipeline has the given `push.register` entries (YAML list items).
+fn repo_with_hooks(hooks: &str) -> Repo {
+    let repo = scratch_repo(None, &["v1"]);
+    let text = std::fs::read_to_string(repo.path().join("pipeline.yaml")).unwrap();
+    repo.write("pipeline.yaml", &format!("{text}  register:\n{hooks}"));
+    repo.commit();
+    repo
+}
+
+#[test]
+fn a_failed_run_notifies_the_failure_hooks_only_in_their_format() {
+    let sink = Sink::start("200");
+    let url = sink.url();
+    let repo = repo_with_hooks(&format!(
+        "    - url: {url}?on=success\n    - url: {url}?on=failure\n      on: [failure]\n      format: slack\n      headers: {{ Authorization: \"Bearer ${{HOOK_TOKEN}}\" }}\n    - url: {url}?on=both\n      on: [success, failure]\n"
+    ));
+    repo.write("hello.txt", "changed, not committed\n");
+    let run = repo.cleanpipe_env(
+        &["run"],
+        &[
+            ("COSIGN_PASSWORD", "pw"),
+            ("HOOK_TOKEN", TOKEN),
+            ("GITHUB_SERVER_URL", "https://github.example"),
+            ("GITHUB_REPOSITORY", "acme/app"),
+            ("GITHUB_RUN_ID", "4242"),
+        ],
+    );
+    // The run's own verdict stands; the hooks only hear of it.
+    run.expect_code(1)
+        .expect_stderr("notified http://127.0.0.1");
+    let requests = sink.requests();
+    let paths: Vec<&str> = requests
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        ["/hooks/images?on=failure", "/hooks/images?on=both"],
+        "{requests:?}"
+    );
+    for r in &requests {
+        assert_eq!(r["headers"]["x-cleanpipe-event"], "run.failed");
+    }
+    let slack: serde_json::Value =
+        serde_json::from_str(requests[0]["body"].as_str().unwrap()).unwrap();
+    let text = slack["text"].as_str().unwrap();
+    assert!(
+        text.contains("failed in source: the work tree has uncommitted changes"),
+        "{text}"
+    );
+    assert!(
+        text.contains("<https://github.example/acme/app/actions/runs/4242|CI run>"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(requests[1]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(json["event"], "run.failed");
+    assert_eq!(json["stage"], "source");
+    assert_eq!(
+        json["run"]["url"],
+        "https://github.example/acme/app/actions/runs/4242"
+    );
+    assert!(
+        json["reasons"][0].as_str().unwrap().contains("hello.txt"),
+        "{json}"
+    );
+    assert!(!run.all().contains(TOKEN));
+    let report = std::fs::read_to_string(repo.path().join(".cleanpipe/out/report.json")).unwrap();
+    assert!(report.contains("failure_notifications"), "{report}");
+}
+
+#[test]
+fn a_successful_run_skips_the_failure_only_hooks_and_speaks_slack_when_asked() {
+    let sink = Sink::start("200");
+    let url = sink.url();
+    let repo = repo_with_hooks(&format!(
+        "    - url: {url}?h=failure-only\n      on: [failure]\n    - url: {url}?h=slack\n      format: slack\n"
+    ));
+    let run = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    run.expect_code(0);
+    let image = run.last_line();
+    let requests = sink.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0]["path"], "/hooks/images?h=slack");
+    assert_eq!(
+        requests[0]["headers"]["x-cleanpipe-event"],
+        "image.published"
+    );
+    let slack: serde_json::Value =
+        serde_json::from_str(requests[0]["body"].as_str().unwrap()).unwrap();
+    assert!(
+        slack["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("published `{image}` (tags v1)")),
+        "{slack}"
+    );
+}
