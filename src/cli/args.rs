@@ -42,6 +42,9 @@ pub enum Command {
     Db(DbCommand),
     /// Write a cosign-format key pair (cosign.key mode 0600, cosign.pub).
     Keygen(KeygenArgs),
+    /// Check the runs' audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Print the JSON Schema of the pipeline file (for editors).
     Schema,
     /// Print a shell completion script (e.g. `cleanpipe completions bash > /etc/bash_completion.d/cleanpipe`).
@@ -83,6 +86,9 @@ pub struct RunArgs {
     /// Also write the JSON run report here (it is always written to the outputs directory).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// The hash-chained audit log to append this run's record to [default: OUTPUTS/audit.jsonl].
+    #[arg(long, env = "CLEANPIPE_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -253,6 +259,19 @@ pub enum ScanOutput {
     Table,
     Json,
     Sarif,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check an audit log's hash chain: exit 0 intact, 1 broken (the first bad line named).
+    Verify {
+        /// The audit log (JSON lines, as `cleanpipe run` appends them).
+        path: PathBuf,
+        /// The head (SHA-256 of the last record) kept elsewhere: a truncated or edited tail
+        /// then fails too.
+        #[arg(long)]
+        head: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,7 @@
-//! The pipeline file (model, loading, templates), what a run would do (plan), and the
-//! executor that runs the five stages in order as hard gates.
+//! The pipeline file (model, loading, templates), what a run would do (plan), the executor
+//! that runs the five stages in order as hard gates, and the runs' audit log.
 
+pub mod audit;
 pub mod executor;
 pub mod load;
 pub mod model;

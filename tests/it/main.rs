@@ -5,6 +5,7 @@
 mod support;
 
 mod attacks;
+mod audit;
 mod auth;
 mod bad_input;
 mod bundles;

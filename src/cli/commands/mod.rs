@@ -38,6 +38,27 @@ pub async fn dispatch(
         Command::Scan(args) => scan::scan(&args, printer, redactor).await,
         Command::Db(crate::cli::args::DbCommand::Stats { path }) => scan::db_stats(&path, printer),
         Command::Keygen(args) => keygen::keygen(&args, &env, printer, redactor),
+        Command::Audit(crate::cli::args::AuditCommand::Verify { path, head }) => {
+            let chain = crate::pipeline::audit::verify(&path)?;
+            if let Some(expected) = head.filter(|h| h != &chain.head) {
+                return Err(crate::Error::gate(
+                    format!(
+                        "{}: the chain is intact but its head is {}, not {expected}",
+                        path.display(),
+                        chain.head
+                    ),
+                    vec![],
+                )
+                .with_hint("the newest records were removed or edited, or records were added since that head was kept"));
+            }
+            printer.status(&format!(
+                "{}: {} record(s), chain intact",
+                path.display(),
+                chain.records
+            ));
+            printer.data(&chain.head);
+            Ok(ExitCode::Success)
+        }
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(

@@ -24,7 +24,7 @@ pub async fn run(
     printer: &Printer,
     redactor: &Redactor,
 ) -> Result<ExitCode> {
-    if let Some(path) = &args.report {
+    for path in args.report.iter().chain(args.audit_log.iter()) {
         // Refused before anything runs, not after the image was published.
         crate::fsutil::check_write_target(path)?;
     }
@@ -70,7 +70,22 @@ pub async fn run(
     if let Some(path) = &args.report {
         write_atomic(path, json.as_bytes())?;
     }
+    let audit_log = args
+        .audit_log
+        .clone()
+        .unwrap_or_else(|| resolved.outputs.join("audit.jsonl"));
+    let audited =
+        crate::pipeline::audit::append(&audit_log, &report, &ctx.pipeline.text, env, redactor);
     summary(printer, &report);
+    match audited {
+        Ok(head) => printer.status(&format!(
+            "audit: appended to {} (head {head})",
+            audit_log.display()
+        )),
+        // A run that cannot be audited does not count as succeeded.
+        Err(e) if report.error.is_none() => return Err(e),
+        Err(e) => printer.warn(&format!("the audit record could not be written: {e}")),
+    }
     // The CI's own outputs; a run that succeeded but could not tell its CI fails (the job would
     // go on without the digest).
     if let Err(e) =
