@@ -99,6 +99,12 @@ pub struct PlanArgs {
     pub pipeline: PipelineArgs,
     #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+    /// Every pipeline file tracked in this Git repository (`pipeline.yaml`, `pipeline.yml`,
+    /// `*.pipeline.yaml`, `*.pipeline.yml`, at any depth), each validated, as the one-line JSON a
+    /// GitHub Actions `strategy.matrix` takes (`{"include":[…]}`; on GitHub also `matrix=` in
+    /// `$GITHUB_OUTPUT`).
+    #[arg(long, conflicts_with = "file")]
+    pub matrix: bool,
 }
 
 #[derive(Debug, Args)]

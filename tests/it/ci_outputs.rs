@@ -133,3 +133,71 @@ fn outside_github_actions_nothing_is_written_there() {
     .expect_code(0);
     assert!(!outputs.exists());
 }
+
+/// `plan --matrix`: one entry per tracked pipeline file (one per image), each validated; on
+/// GitHub Actions also written as the `matrix` step output.
+#[test]
+fn plan_matrix_lists_every_tracked_pipeline_file() {
+    let repo = Repo::new();
+    repo.write("hello.txt", "hello\n");
+    repo.keygen("cosign", "pw");
+    let pipeline = |name: &str| {
+        format!(
+            "version: 1\nname: {name}\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: hello.txt\n        dest: /hello.txt\nsign:\n  key: cosign.key\npush:\n  repository: 127.0.0.1:5000/acme/{name}\n"
+        )
+    };
+    repo.write("pipeline.yaml", &pipeline("root"));
+    repo.write("api/pipeline.yaml", &pipeline("api"));
+    repo.write("worker.pipeline.yml", &pipeline("worker"));
+    repo.write("api/hello.txt", "api\n");
+    repo.write("notes/pipeline.txt", "not a pipeline\n");
+    repo.write("untracked.pipeline.yaml", &pipeline("untracked"));
+    std::fs::write(
+        repo.path().join(".gitignore"),
+        ".cleanpipe\nuntracked.pipeline.yaml\n",
+    )
+    .unwrap();
+    repo.commit();
+    let dir = tempfile::tempdir().unwrap();
+    let outputs = dir.path().join("github_output");
+    let out = repo.cleanpipe_env(
+        &["plan", "--matrix"],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_OUTPUT", outputs.to_str().unwrap()),
+        ],
+    );
+    out.expect_code(0);
+    let matrix: serde_json::Value = serde_json::from_str(&out.last_line()).unwrap();
+    let entries: Vec<(&str, &str)> = matrix["include"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap(), e["pipeline"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("api", "api/pipeline.yaml"),
+            ("root", "pipeline.yaml"),
+            ("worker", "worker.pipeline.yml")
+        ]
+    );
+    assert_eq!(
+        matrix["include"][0]["repository"],
+        "127.0.0.1:5000/acme/api"
+    );
+    assert_eq!(matrix["include"][0]["directory"], "api");
+    let written = std::fs::read_to_string(&outputs).unwrap();
+    assert_eq!(written, format!("matrix={}\n", out.last_line()));
+
+    // One broken file fails the whole matrix with its location.
+    repo.write(
+        "api/pipeline.yaml",
+        &pipeline("api").replace("sign:", "sgin:"),
+    );
+    repo.commit();
+    repo.cleanpipe(&["plan", "--matrix"])
+        .expect_code(2)
+        .expect_stderr("api/pipeline.yaml:");
+}

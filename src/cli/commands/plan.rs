@@ -13,6 +13,9 @@ pub fn plan(
     printer: &Printer,
     redactor: &Redactor,
 ) -> Result<ExitCode> {
+    if args.matrix {
+        return matrix(env, printer, redactor);
+    }
     let pipeline = settings::load_pipeline(&args.pipeline, env, redactor)?;
     let s = PipelineSettings::resolve(&pipeline)?;
     let plan = Plan::new(
@@ -52,5 +55,84 @@ pub fn plan(
         plan.tags.join(", ")
     ));
     printer.data(&out);
+    Ok(ExitCode::Success)
+}
+
+/// Whether a tracked path names a pipeline file for `--matrix`.
+fn is_pipeline_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    matches!(name, "pipeline.yaml" | "pipeline.yml")
+        || name.ends_with(".pipeline.yaml")
+        || name.ends_with(".pipeline.yml")
+}
+
+/// `plan --matrix`: every tracked pipeline file, validated, one matrix entry each.
+fn matrix(
+    env: &BTreeMap<String, String>,
+    printer: &Printer,
+    redactor: &Redactor,
+) -> Result<ExitCode> {
+    let git = |args: &[&str]| -> Result<Vec<u8>> {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .output()
+            .map_err(|e| crate::Error::environment(format!("cannot run git: {e}")))?;
+        if !out.status.success() {
+            return Err(crate::Error::usage(format!(
+                "`git {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+            .with_hint(
+                "run `plan --matrix` inside the Git repository that holds the pipeline files",
+            ));
+        }
+        Ok(out.stdout)
+    };
+    let top = std::path::PathBuf::from(
+        String::from_utf8_lossy(&git(&["rev-parse", "--show-toplevel"])?).trim(),
+    );
+    let listed = git(&["-C", &top.display().to_string(), "ls-files", "-z"])?;
+    let mut files: Vec<String> = listed
+        .split(|b| *b == 0)
+        .filter_map(|p| std::str::from_utf8(p).ok())
+        .filter(|p| is_pipeline_file(p))
+        .map(str::to_string)
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(crate::Error::usage(format!(
+            "no pipeline file is tracked in `{}`",
+            top.display()
+        ))
+        .with_hint("commit files named `pipeline.yaml` or `NAME.pipeline.yaml`, one per image"));
+    }
+    let mut include = Vec::new();
+    for rel in &files {
+        let args = crate::cli::args::PipelineArgs {
+            file: Some(top.join(rel)),
+        };
+        let pipeline = settings::load_pipeline(&args, env, redactor)?;
+        crate::pipeline::plan::check_semantics(&pipeline)?;
+        let s = PipelineSettings::resolve(&pipeline)?;
+        include.push(serde_json::json!({
+            "name": s.name,
+            "pipeline": rel,
+            "directory": std::path::Path::new(rel).parent().map(|d| d.display().to_string()).filter(|d| !d.is_empty()).unwrap_or_else(|| ".".into()),
+            "repository": pipeline.file.push.repository,
+        }));
+    }
+    let json = serde_json::to_string(&serde_json::json!({ "include": include }))
+        .expect("matrix serializes");
+    if env.get("GITHUB_ACTIONS").map(String::as_str) == Some("true") {
+        if let Some(path) = env.get("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
+            crate::fsutil::append_nofollow(
+                std::path::Path::new(path),
+                redactor.apply(&format!("matrix={json}\n")).as_bytes(),
+            )?;
+        }
+    }
+    printer.status(&format!("{} pipeline file(s)", include.len()));
+    printer.data(&json);
     Ok(ExitCode::Success)
 }
