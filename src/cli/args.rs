@@ -132,6 +132,14 @@ pub struct VerifyArgs {
     /// Require an attested scan result with no unwaived finding at or above this severity.
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOn>,
+    /// Write a signed SLSA Verification Summary Attestation (DSSE) of the verdict here, PASSED
+    /// or FAILED (for `slsa-verifier verify-vsa` and deploy systems).
+    #[arg(long, requires = "vsa_key")]
+    pub vsa: Option<PathBuf>,
+    /// The private key signing the VSA: a file or `env://VAR`; password from COSIGN_PASSWORD
+    /// or a prompt.
+    #[arg(long, requires = "vsa")]
+    pub vsa_key: Option<String>,
     #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
     #[command(flatten)]

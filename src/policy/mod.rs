@@ -31,6 +31,7 @@
 mod attestations;
 mod provenance;
 mod scan;
+pub mod vsa;
 
 use serde::Serialize;
 
@@ -67,7 +68,7 @@ pub struct Policy {
 }
 
 impl Policy {
-    fn needs_provenance(&self) -> bool {
+    pub fn needs_provenance(&self) -> bool {
         self.require_provenance
             || self.source_repo.is_some()
             || self.commit.is_some()

@@ -298,3 +298,118 @@ fn attestations_copied_from_another_image_are_not_accepted() {
         .expect_stderr(&format!("the statement is not about {digest_b}"))
         .expect_stderr("policy [FAIL] provenance");
 }
+
+/// `verify --vsa` writes a signed SLSA Verification Summary Attestation of the verdict, and the
+/// real `slsa-verifier verify-vsa` (built by `.ci/run`) accepts it with the right key, verifier
+/// id, resource and level, and refuses another key, a higher level, or a FAILED summary.
+#[test]
+fn a_verification_summary_is_accepted_by_slsa_verifier() {
+    let repo = scratch_repo(None, &["v1"]);
+    repo.keygen("other", "pw");
+    repo.commit();
+    let image = repo
+        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0)
+        .last_line();
+    let digest = image[image.find('@').unwrap() + 1..].to_string();
+    let resource = format!("oci:.cleanpipe/oci@{digest}");
+    let out = repo.cleanpipe_env(
+        &[
+            "verify",
+            "oci:.cleanpipe/oci:v1",
+            "--key",
+            "cosign.pub",
+            "--require-provenance",
+            "--vsa",
+            "vsa.json",
+            "--vsa-key",
+            "cosign.key",
+        ],
+        &[("COSIGN_PASSWORD", "pw")],
+    );
+    out.expect_code(0)
+        .expect_stderr("verification summary (PASSED)");
+    let envelope: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo.path().join("vsa.json")).unwrap()).unwrap();
+    use base64::Engine;
+    let statement: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(envelope["payload"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        statement["predicateType"],
+        "https://slsa.dev/verification_summary/v1"
+    );
+    assert_eq!(statement["predicate"]["verificationResult"], "PASSED");
+    assert_eq!(statement["predicate"]["resourceUri"], resource.as_str());
+    assert!(!statement["predicate"]["inputAttestations"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // A verdict that fails is summarised as FAILED (and the exit code says so).
+    repo.cleanpipe_env(
+        &[
+            "verify",
+            "oci:.cleanpipe/oci:v1",
+            "--key",
+            "cosign.pub",
+            "--commit",
+            "0000000",
+            "--vsa",
+            "failed-vsa.json",
+            "--vsa-key",
+            "cosign.key",
+        ],
+        &[("COSIGN_PASSWORD", "pw")],
+    )
+    .expect_code(1)
+    .expect_stderr("verification summary (FAILED)");
+
+    let Some(verifier) = crate::sbom_scan::test_data(
+        "CLEANPIPE_TEST_SLSA_VERIFIER",
+        "slsa-verifier built by `.ci/run`",
+    ) else {
+        return;
+    };
+    let check = |file: &str, key: &str, level: &str| {
+        std::process::Command::new(&verifier)
+            .args([
+                "verify-vsa",
+                "--subject-digest",
+                &digest,
+                "--attestation-path",
+                file,
+                "--verifier-id",
+                "https://cleanpipe.dev/verifiers/cli/v1",
+                "--resource-uri",
+                &resource,
+                "--verified-level",
+                level,
+                "--public-key-path",
+                key,
+            ])
+            .current_dir(repo.path())
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .output()
+            .unwrap()
+    };
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let ok = check("vsa.json", "cosign.pub", "SLSA_BUILD_LEVEL_1");
+    assert!(ok.status.success(), "{}", text(&ok));
+    for (file, key, level) in [
+        ("vsa.json", "other.pub", "SLSA_BUILD_LEVEL_1"),
+        ("vsa.json", "cosign.pub", "SLSA_BUILD_LEVEL_2"),
+        ("failed-vsa.json", "cosign.pub", "SLSA_BUILD_LEVEL_0"),
+    ] {
+        let no = check(file, key, level);
+        assert!(!no.status.success(), "{file} {key} {level}: {}", text(&no));
+    }
+}

@@ -31,7 +31,7 @@ pub async fn dispatch(
             Ok(ExitCode::Success)
         }
         Command::Plan(args) => plan::plan(&args, &env, printer, redactor),
-        Command::Verify(args) => verify::verify(&args, printer, redactor).await,
+        Command::Verify(args) => verify::verify(&args, &env, printer, redactor).await,
         Command::Sign(args) => sign::sign(&args, &env, printer, redactor).await,
         Command::Copy(args) => copy::copy(&args, printer, redactor).await,
         Command::Sbom(args) => sbom::sbom(&args, printer, redactor).await,

@@ -8,9 +8,31 @@ use crate::policy::{verify_image, Policy};
 use crate::redact::Redactor;
 use crate::sign::keys::PublicKey;
 
-pub async fn verify(args: &VerifyArgs, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
+pub async fn verify(
+    args: &VerifyArgs,
+    env: &std::collections::BTreeMap<String, String>,
+    printer: &Printer,
+    redactor: &Redactor,
+) -> Result<ExitCode> {
     let image = ImageRef::parse(&args.image)?;
     let key = PublicKey::from_file(&args.key)?;
+    // The VSA's key and target are checked before anything is verified.
+    let vsa_signer = match (&args.vsa, &args.vsa_key) {
+        (Some(path), Some(key_text)) => {
+            crate::fsutil::check_write_target(path)?;
+            let source = crate::sign::KeySource::parse(key_text);
+            let password = settings::password_source(env, redactor);
+            Some((
+                path,
+                crate::sign::SigningKey::load(
+                    &source.read(&|n| env.get(n).cloned())?,
+                    &source,
+                    &move || password(),
+                )?,
+            ))
+        }
+        _ => None,
+    };
     let remote = settings::remote_options(&args.registry, redactor)?;
     let policy = Policy {
         require_provenance: args.require_provenance,
@@ -22,6 +44,26 @@ pub async fn verify(args: &VerifyArgs, printer: &Printer, redactor: &Redactor) -
         today: crate::scan::today(),
     };
     let verdict = verify_image(&image, &key, &remote, &policy).await?;
+    if let Some((path, signer)) = &vsa_signer {
+        let resource_uri = match &image {
+            ImageRef::Registry(r) => r.at_digest(&verdict.digest).to_string(),
+            ImageRef::Layout(l) => format!("oci:{}@{}", l.dir.display(), verdict.digest),
+        };
+        let statement = crate::policy::vsa::statement(
+            &verdict,
+            &policy,
+            &key.fingerprint(),
+            &resource_uri,
+            &crate::pipeline::executor::now_rfc3339(),
+        );
+        let envelope = crate::sign::attest::envelope(&statement, signer)?;
+        crate::fsutil::write_atomic(path, &envelope)?;
+        printer.status(&format!(
+            "verification summary ({}) for {resource_uri} written to {}",
+            if verdict.verified { "PASSED" } else { "FAILED" },
+            path.display()
+        ));
+    }
     if args.output == OutputFormat::Json {
         printer.data(&serde_json::to_string_pretty(&verdict).expect("verdict serializes"));
     } else {
