@@ -140,10 +140,19 @@ pub struct VerifyArgs {
     /// or a prompt.
     #[arg(long, requires = "vsa")]
     pub vsa_key: Option<String>,
-    #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
+    /// `digest` prints only `repo@sha256:…` (what to deploy, never a tag) and only when verified.
+    #[arg(long, short, value_enum, default_value_t = VerifyOutput::Text)]
+    pub output: VerifyOutput,
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// `verify --output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyOutput {
+    Text,
+    Json,
+    Digest,
 }
 
 #[derive(Debug, Args)]

@@ -413,3 +413,38 @@ fn a_verification_summary_is_accepted_by_slsa_verifier() {
         assert!(!no.status.success(), "{file} {key} {level}: {}", text(&no));
     }
 }
+
+/// `verify --output digest` prints only what to deploy, pinned by digest, and only when the
+/// image passes; otherwise nothing on stdout and exit 1.
+#[test]
+fn output_digest_prints_the_pinned_image_only_when_verified() {
+    let repo = scratch_repo(None, &["v1"]);
+    let image = repo
+        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0)
+        .last_line();
+    let digest = &image[image.find('@').unwrap() + 1..];
+    let ok = repo.cleanpipe(&[
+        "verify",
+        "oci:.cleanpipe/oci:v1",
+        "--key",
+        "cosign.pub",
+        "--output",
+        "digest",
+    ]);
+    ok.expect_code(0);
+    assert_eq!(ok.stdout, format!("oci:.cleanpipe/oci@{digest}\n"));
+    let no = repo.cleanpipe(&[
+        "verify",
+        "oci:.cleanpipe/oci:v1",
+        "--key",
+        "cosign.pub",
+        "--commit",
+        "0000000",
+        "--output",
+        "digest",
+    ]);
+    no.expect_code(1)
+        .expect_stderr("NOT VERIFIED: the policy fails: source commit; nothing to deploy");
+    assert_eq!(no.stdout, "");
+}

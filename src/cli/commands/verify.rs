@@ -1,4 +1,4 @@
-use crate::cli::args::{OutputFormat, VerifyArgs};
+use crate::cli::args::{VerifyArgs, VerifyOutput};
 use crate::cli::printer::Printer;
 use crate::cli::settings;
 use crate::error::{ExitCode, Result};
@@ -44,16 +44,18 @@ pub async fn verify(
         today: crate::scan::today(),
     };
     let verdict = verify_image(&image, &key, &remote, &policy).await?;
+    // The image as deployed: pinned by digest, never a tag.
+    let pinned = match &image {
+        ImageRef::Registry(r) => r.at_digest(&verdict.digest).to_string(),
+        ImageRef::Layout(l) => format!("oci:{}@{}", l.dir.display(), verdict.digest),
+    };
     if let Some((path, signer)) = &vsa_signer {
-        let resource_uri = match &image {
-            ImageRef::Registry(r) => r.at_digest(&verdict.digest).to_string(),
-            ImageRef::Layout(l) => format!("oci:{}@{}", l.dir.display(), verdict.digest),
-        };
+        let resource_uri = &pinned;
         let statement = crate::policy::vsa::statement(
             &verdict,
             &policy,
             &key.fingerprint(),
-            &resource_uri,
+            resource_uri,
             &crate::pipeline::executor::now_rfc3339(),
         );
         let envelope = crate::sign::attest::envelope(&statement, signer)?;
@@ -64,7 +66,24 @@ pub async fn verify(
             path.display()
         ));
     }
-    if args.output == OutputFormat::Json {
+    if args.output == VerifyOutput::Digest {
+        if verdict.verified {
+            printer.data(&pinned);
+        } else {
+            let failed: Vec<&str> = verdict
+                .policy
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| c.name)
+                .collect();
+            let why = if verdict.signatures.verified {
+                format!("the policy fails: {}", failed.join(", "))
+            } else {
+                verdict.signatures.summary.clone()
+            };
+            printer.failure(&format!("NOT VERIFIED: {why}; nothing to deploy"));
+        }
+    } else if args.output == VerifyOutput::Json {
         printer.data(&serde_json::to_string_pretty(&verdict).expect("verdict serializes"));
     } else {
         let mark = |ok: bool| if ok { "ok" } else { "FAIL" };
