@@ -45,6 +45,9 @@ pub enum Command {
     /// Check the runs' audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Base images whose tag moved: list them (verified or not), or move the verified pins.
+    #[command(subcommand)]
+    Base(BaseCommand),
     /// Print the JSON Schema of the pipeline file (for editors).
     Schema,
     /// Print a shell completion script (e.g. `cleanpipe completions bash > /etc/bash_completion.d/cleanpipe`).
@@ -282,6 +285,32 @@ pub enum ScanOutput {
     Table,
     Json,
     Sarif,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BaseCommand {
+    /// Every pinned base (`repo:tag@sha256:…`) whose tag now names another digest, with that
+    /// digest's signature checked by the base's key. Exit 0: nothing to do; 1: updates wait.
+    Outdated(BaseArgs),
+    /// Rewrite the pins of verified updates (keeping `repo:tag@sha256:…`) and print the diff;
+    /// unsigned or other-key updates are reported, never written. A dry run without `--write`.
+    Update {
+        #[command(flatten)]
+        args: BaseArgs,
+        /// Write the files (otherwise only print what would change).
+        #[arg(long)]
+        write: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BaseArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(Debug, Subcommand)]

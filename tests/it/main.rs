@@ -8,6 +8,7 @@ mod attacks;
 mod audit;
 mod auth;
 mod bad_input;
+mod base_updates;
 mod bundles;
 mod catalogers;
 mod ci_outputs;

@@ -1,5 +1,6 @@
 //! One function per command: takes resolved arguments and the printer, returns an exit code.
 
+mod base;
 mod copy;
 mod keygen;
 mod plan;
@@ -58,6 +59,12 @@ pub async fn dispatch(
             ));
             printer.data(&chain.head);
             Ok(ExitCode::Success)
+        }
+        Command::Base(crate::cli::args::BaseCommand::Outdated(args)) => {
+            base::base(&args, false, false, &env, printer, redactor).await
+        }
+        Command::Base(crate::cli::args::BaseCommand::Update { args, write }) => {
+            base::base(&args, write, true, &env, printer, redactor).await
         }
         Command::Completions { shell } => {
             let mut out = Vec::new();
