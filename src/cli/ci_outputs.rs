@@ -23,14 +23,17 @@ pub fn write(
     redactor: &Redactor,
     printer: &Printer,
 ) -> Result<()> {
+    // Each value is masked before it is escaped for its format (an escaped secret would no
+    // longer match), and the whole text once more after.
+    let clean = |text: &str| redactor.apply(text);
     let safe = |text: String| redactor.apply(&text);
     crate::fsutil::write_atomic(
         &outputs_dir.join("junit.xml"),
-        safe(junit(report)).as_bytes(),
+        safe(junit(report, &clean)).as_bytes(),
     )?;
     crate::fsutil::write_atomic(
         &outputs_dir.join("cleanpipe.env"),
-        safe(dotenv(report)).as_bytes(),
+        safe(dotenv(report, &clean)).as_bytes(),
     )?;
     if env.get("GITHUB_ACTIONS").map(String::as_str) != Some("true") {
         return Ok(());
@@ -38,13 +41,16 @@ pub fn write(
     if let Some(path) = env.get("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
         crate::fsutil::append_nofollow(
             &PathBuf::from(path),
-            safe(step_outputs(report)).as_bytes(),
+            safe(step_outputs(report, &clean)).as_bytes(),
         )?;
     }
     if let Some(path) = env.get("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-        crate::fsutil::append_nofollow(&PathBuf::from(path), safe(markdown(report)).as_bytes())?;
+        crate::fsutil::append_nofollow(
+            &PathBuf::from(path),
+            safe(markdown(report, &clean)).as_bytes(),
+        )?;
     }
-    if let Some(annotation) = annotation(report) {
+    if let Some(annotation) = annotation(report, &clean) {
         // Workflow commands are read from the step's standard output.
         printer.data(&safe(annotation));
     }
@@ -52,8 +58,8 @@ pub fn write(
 }
 
 /// `key=value` lines; values are single-line by construction (no newline can enter them).
-fn step_outputs(report: &RunReport) -> String {
-    let one_line = |s: &str| s.replace(['\r', '\n'], " ");
+fn step_outputs(report: &RunReport, clean: &dyn Fn(&str) -> String) -> String {
+    let one_line = |s: &str| clean(s).replace(['\r', '\n'], " ");
     let mut out = format!("status={}\n", one_line(&report.status));
     if let Some(p) = &report.published {
         out.push_str(&format!("digest={}\n", p.digest));
@@ -65,8 +71,8 @@ fn step_outputs(report: &RunReport) -> String {
     out
 }
 
-fn dotenv(report: &RunReport) -> String {
-    let quoted = |s: &str| format!("\"{}\"", s.replace(['\r', '\n', '"', '\\'], " "));
+fn dotenv(report: &RunReport, clean: &dyn Fn(&str) -> String) -> String {
+    let quoted = |s: &str| format!("\"{}\"", clean(s).replace(['\r', '\n', '"', '\\'], " "));
     let mut out = format!("CLEANPIPE_STATUS={}\n", quoted(&report.status));
     if let Some(p) = &report.published {
         out.push_str(&format!("CLEANPIPE_DIGEST={}\n", quoted(p.digest.as_str())));
@@ -77,9 +83,14 @@ fn dotenv(report: &RunReport) -> String {
 }
 
 /// The job summary: the stages, what was published, the scan and the evidence, or the error.
-fn markdown(report: &RunReport) -> String {
-    let code = |s: &str| format!("`{}`", s.replace('`', "'").replace(['\r', '\n'], " "));
-    let cell = |s: &str| s.replace('|', "\\|").replace(['\r', '\n'], " ");
+fn markdown(report: &RunReport, clean: &dyn Fn(&str) -> String) -> String {
+    let code = |s: &str| {
+        format!(
+            "`{}`",
+            clean(s).replace('`', "'").replace(['\r', '\n'], " ")
+        )
+    };
+    let cell = |s: &str| clean(s).replace('|', "\\|").replace(['\r', '\n'], " ");
     let mut out = format!(
         "### cleanpipe: {} — {}\n\n| stage | status | time |\n|---|---|---|\n",
         cell(&report.name),
@@ -159,9 +170,15 @@ fn markdown(report: &RunReport) -> String {
 }
 
 /// The `::error` workflow command for a failed run (see [`annotate`]).
-fn annotation(report: &RunReport) -> Option<String> {
+fn annotation(report: &RunReport, clean: &dyn Fn(&str) -> String) -> Option<String> {
     let e = report.error.as_ref()?;
-    Some(annotate(e.stage, &e.message, &e.reasons, e.hint.as_deref()))
+    Some(annotate(
+        e.stage,
+        &e.message,
+        &e.reasons,
+        e.hint.as_deref(),
+        clean,
+    ))
 }
 
 /// On GitHub Actions, annotate a failure that happened before the run had a report (a pipeline
@@ -173,17 +190,26 @@ pub fn annotate_error(
     printer: &Printer,
 ) {
     if env.get("GITHUB_ACTIONS").map(String::as_str) == Some("true") {
+        let clean = |text: &str| redactor.apply(text);
         let message = error.to_string();
-        printer.data(&redactor.apply(&annotate(None, &message, error.reasons(), error.hint())));
+        let annotation = annotate(None, &message, error.reasons(), error.hint(), &clean);
+        printer.data(&redactor.apply(&annotation));
     }
 }
 
 /// An `::error` workflow command, on the file and line the message (else the first reason that
 /// has one) starts with (`pipeline.yaml:12:3: …`, `Dockerfile:4: …`), else without a location.
-fn annotate(stage: Option<&str>, message: &str, reasons: &[String], hint: Option<&str>) -> String {
+fn annotate(
+    stage: Option<&str>,
+    message: &str,
+    reasons: &[String],
+    hint: Option<&str>,
+    clean: &dyn Fn(&str) -> String,
+) -> String {
     // Workflow-command escaping (actions/toolkit): data escapes %, CR, LF; properties also : and ,.
     let data = |s: &str| {
-        s.replace('%', "%25")
+        clean(s)
+            .replace('%', "%25")
             .replace('\r', "%0D")
             .replace('\n', "%0A")
     };
@@ -216,26 +242,34 @@ fn annotate(stage: Option<&str>, message: &str, reasons: &[String], hint: Option
 /// has no blanks, so `cannot reach 127.0.0.1:5000: …` is not a location).
 fn location(message: &str) -> Option<(&str, u64, Option<u64>, &str)> {
     let (head, rest) = message.split_once(": ")?;
-    if head.contains(char::is_whitespace) {
+    if head.contains(char::is_whitespace) || head.contains("://") {
         return None;
     }
+    // Only what names a file cleanpipe reports locations in (`localhost:5000: …` is an address).
+    let names_a_file = |file: &str| {
+        let name = file.rsplit('/').next().unwrap_or(file);
+        [".yaml", ".yml", ".json"].iter().any(|x| name.ends_with(x))
+            || name.to_ascii_lowercase().contains("dockerfile")
+            || name.to_ascii_lowercase().contains("containerfile")
+    };
     let number = |s: &str| s.parse::<u64>().ok();
     let (before, last) = head.rsplit_once(':')?;
     let last = number(last)?;
     match before.rsplit_once(':') {
-        Some((file, line)) if number(line).is_some() && !file.is_empty() => {
+        Some((file, line)) if number(line).is_some() && names_a_file(file) => {
             Some((file, number(line)?, Some(last), rest))
         }
-        _ if !before.is_empty() => Some((before, last, None, rest)),
+        _ if names_a_file(before) => Some((before, last, None, rest)),
         _ => None,
     }
 }
 
 /// The five gates as a JUnit test suite: a failed stage is a failure (with its reasons and
 /// hint), a stage that never ran is skipped.
-fn junit(report: &RunReport) -> String {
+fn junit(report: &RunReport, clean: &dyn Fn(&str) -> String) -> String {
     let xml = |s: &str| {
-        s.replace('&', "&amp;")
+        clean(s)
+            .replace('&', "&amp;")
             .replace('<', "&lt;")
             .replace('>', "&gt;")
             .replace('"', "&quot;")
@@ -311,6 +345,8 @@ mod tests {
             None
         );
         assert_eq!(location("cannot reach 127.0.0.1:5000: refused"), None);
+        assert_eq!(location("localhost:5000: refused"), None);
+        assert_eq!(location("https://h:8443: refused"), None);
     }
 
     #[test]
@@ -324,7 +360,7 @@ mod tests {
             }),
             ..Default::default()
         };
-        let a = annotation(&report).unwrap();
+        let a = annotation(&report, &|s: &str| s.to_string()).unwrap();
         assert_eq!(
             a,
             "::error title=cleanpipe build failed,file=Dockerfile,line=2::Dockerfile:2: 100%25 wrong%0Asecond line"

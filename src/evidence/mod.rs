@@ -143,7 +143,12 @@ pub async fn discover(store: &Store, digest: &Digest) -> Result<Discovered> {
                 claimed_predicate = claimed;
                 Ok(layer)
             }
-            Listed::Unusable(why) => Err(why),
+            Listed::Unusable(why, claimed) => {
+                if claimed.is_some() {
+                    claimed_predicate = claimed;
+                }
+                Err(why)
+            }
             Listed::OtherSubject(why) => {
                 // The list itself lies about what refers to this digest: nothing it lists
                 // can be relied on.
@@ -171,33 +176,59 @@ enum Listed {
     NotABundle,
     /// The bundle layer and the predicate type the manifest's annotation claims.
     Bundle(Descriptor, Option<String>),
-    /// A bundle referrer that cannot be used (missing, malformed, unsupported version).
-    Unusable(String),
+    /// A bundle referrer that cannot be used (missing, malformed, unsupported version), with
+    /// the predicate type its manifest claims when the manifest could be read.
+    Unusable(String, Option<String>),
     /// A manifest about another digest: the list that named it cannot be trusted.
     OtherSubject(String),
 }
 
 /// Read the referrer `entry` of `subject` to find its bundle layer.
 async fn bundle_layer(store: &Store, entry: &Descriptor, subject: &Digest) -> Result<Listed> {
-    let bytes = match store.manifest_by_digest(&entry.digest).await {
+    // In a layout the blob is read directly (resolving through `index.json` for each of many
+    // referrers would re-read the index every time).
+    let found = match store {
+        Store::Layout(layout) => match layout.has_blob(&entry.digest) {
+            true => layout.read_blob(&entry.digest).map(|bytes| {
+                Some(Resolved {
+                    digest: entry.digest.clone(),
+                    bytes,
+                    media_type: MEDIA_OCI_MANIFEST.into(),
+                })
+            }),
+            false => Ok(None),
+        },
+        Store::Remote { .. } => store.manifest_by_digest(&entry.digest).await,
+    };
+    let bytes = match found {
         Ok(Some(found)) => found.bytes,
         Ok(None) => {
-            return Ok(Listed::Unusable(format!(
-                "the referrer manifest {} is listed but missing",
-                entry.digest
-            )))
+            return Ok(Listed::Unusable(
+                format!(
+                    "the referrer manifest {} is listed but missing",
+                    entry.digest
+                ),
+                None,
+            ))
         }
-        Err(e) if matches!(store, Store::Layout(_)) => return Ok(Listed::Unusable(e.to_string())),
+        Err(e) if matches!(store, Store::Layout(_)) => {
+            return Ok(Listed::Unusable(e.to_string(), None))
+        }
         Err(e) => return Err(e),
     };
     let manifest = match Manifest::from_slice(&bytes, &entry.digest.to_string()) {
         Ok(m) => m,
         Err(e) => {
-            return Ok(Listed::Unusable(format!(
-                "the referrer manifest is malformed: {e}"
-            )))
+            return Ok(Listed::Unusable(
+                format!("the referrer manifest is malformed: {e}"),
+                None,
+            ))
         }
     };
+    let claimed = manifest
+        .annotations
+        .get(bundle::ANNOTATION_PREDICATE_TYPE)
+        .cloned();
     let declared = manifest.artifact_type.as_deref().unwrap_or("");
     let layer_type = manifest.layers.first().map(|l| l.media_type.as_str());
     let is_bundle = declared.starts_with(bundle::BUNDLE_MEDIA_PREFIX)
@@ -218,35 +249,38 @@ async fn bundle_layer(store: &Store, entry: &Descriptor, subject: &Digest) -> Re
             .as_deref()
             .is_some_and(|t| t.starts_with(bundle::BUNDLE_MEDIA_PREFIX));
         return Ok(if listed_as_bundle {
-            Listed::Unusable(format!(
-                "listed as a bundle, but the manifest's artifact type is `{declared}`"
-            ))
+            Listed::Unusable(
+                format!("listed as a bundle, but the manifest's artifact type is `{declared}`"),
+                claimed,
+            )
         } else {
             Listed::NotABundle
         });
     }
     let unsupported = |t: &str| {
-        Listed::Unusable(format!(
-            "bundle media type `{t}` is not supported; cleanpipe reads `{}`",
-            bundle::BUNDLE_MEDIA_TYPE
-        ))
+        Listed::Unusable(
+            format!(
+                "bundle media type `{t}` is not supported; cleanpipe reads `{}`",
+                bundle::BUNDLE_MEDIA_TYPE
+            ),
+            claimed.clone(),
+        )
     };
     if !declared.is_empty() && !bundle::is_supported(declared) {
         return Ok(unsupported(declared));
     }
     Ok(match manifest.layers.as_slice() {
-        [layer] if bundle::is_supported(&layer.media_type) => Listed::Bundle(
-            layer.clone(),
-            manifest
-                .annotations
-                .get(bundle::ANNOTATION_PREDICATE_TYPE)
-                .cloned(),
-        ),
+        [layer] if bundle::is_supported(&layer.media_type) => {
+            Listed::Bundle(layer.clone(), claimed.clone())
+        }
         [layer] => unsupported(&layer.media_type),
-        layers => Listed::Unusable(format!(
-            "a bundle referrer has one layer; this one has {}",
-            layers.len()
-        )),
+        layers => Listed::Unusable(
+            format!(
+                "a bundle referrer has one layer; this one has {}",
+                layers.len()
+            ),
+            claimed.clone(),
+        ),
     })
 }
 
@@ -341,6 +375,7 @@ pub async fn copy_referrers(from: &Store, to: &Store, subject: &Digest) -> Resul
             vec![],
         )
     })?;
+    let listed_here: Vec<&Digest> = listed.entries.iter().map(|e| &e.digest).collect();
     let mut copied = 0;
     for entry in &listed.entries {
         let Some(found) = from.manifest_by_digest(&entry.digest).await? else {
@@ -358,8 +393,11 @@ pub async fn copy_referrers(from: &Store, to: &Store, subject: &Digest) -> Resul
             let bytes = from.read_blob(&blob.digest).await?;
             to.write_blob(bytes).await?;
         }
-        to.attach_referrer(&found.bytes, subject, &supersedes(&manifest.annotations))
-            .await?;
+        // Only earlier versions the source no longer lists are unlisted at the destination: a
+        // copy must carry every attestation the source holds, failing ones included.
+        let replaces = supersedes(&manifest.annotations);
+        let replaces = |d: &Descriptor| replaces(d) && !listed_here.contains(&&d.digest);
+        to.attach_referrer(&found.bytes, subject, &replaces).await?;
         copied += 1;
     }
     Ok(copied)

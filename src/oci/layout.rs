@@ -226,16 +226,24 @@ impl Layout {
     /// List `descriptor` in `index.json` without a tag (how a layout keeps referrers: their
     /// manifests name their subject). Listing the same digest twice is a no-op.
     pub fn add_untagged(&self, descriptor: &Descriptor) -> Result<()> {
+        self.list_untagged(descriptor, &[])
+    }
+
+    /// [`Layout::add_untagged`], and stop listing the untagged manifests `replaced`, in one
+    /// atomic rewrite of `index.json`.
+    pub fn list_untagged(&self, descriptor: &Descriptor, replaced: &[Digest]) -> Result<()> {
         let mut index = self.index()?;
+        index.manifests.retain(|d| {
+            !replaced.contains(&d.digest) || d.annotations.contains_key(ANNOTATION_REF_NAME)
+        });
         let listed = index.manifests.iter().any(|d| {
             d.digest == descriptor.digest && !d.annotations.contains_key(ANNOTATION_REF_NAME)
         });
-        if listed {
-            return Ok(());
+        if !listed {
+            let mut entry = descriptor.clone();
+            entry.annotations.remove(ANNOTATION_REF_NAME);
+            index.manifests.push(entry);
         }
-        let mut entry = descriptor.clone();
-        entry.annotations.remove(ANNOTATION_REF_NAME);
-        index.manifests.push(entry);
         self.write_index(&index)
     }
 

@@ -192,8 +192,18 @@ impl Store {
     ) -> Result<std::result::Result<Referrers, String>> {
         let listed = match self {
             Store::Layout(layout) => {
+                let untagged = layout.untagged()?;
+                // Every untagged manifest is read to learn its subject: bounded, so a layout
+                // from elsewhere cannot make a verification read without end.
+                if untagged.len() > 10 * MAX_REFERRERS {
+                    return Ok(Err(format!(
+                        "the layout lists {} untagged manifests, more than the {} cleanpipe reads to find referrers",
+                        untagged.len(),
+                        10 * MAX_REFERRERS
+                    )));
+                }
                 let mut entries = Vec::new();
-                for entry in layout.untagged()? {
+                for entry in untagged {
                     if entry.media_type == MEDIA_OCI_INDEX {
                         continue;
                     }
@@ -227,7 +237,8 @@ impl Store {
             }
             Store::Remote { remote, repo } => {
                 match remote.referrers(repo, digest, MAX_REFERRERS).await? {
-                    Some(entries) => Referrers {
+                    Some(Err(why)) => return Ok(Err(why)),
+                    Some(Ok(entries)) => Referrers {
                         place: ReferrersPlace::Api,
                         entries,
                     },
@@ -285,14 +296,16 @@ impl Store {
         match self {
             Store::Layout(layout) => {
                 layout.write_blob(manifest)?;
+                let mut replaced = Vec::new();
                 if let Ok(listed) = self.referrers(subject).await? {
                     for earlier in listed.entries {
                         if earlier.digest != entry.digest && supersedes(&earlier) {
-                            layout.remove_untagged(&earlier.digest)?;
+                            replaced.push(earlier.digest);
                         }
                     }
                 }
-                layout.add_untagged(&entry)?;
+                // One rewrite of `index.json`: the new referrer and the unlisting together.
+                layout.list_untagged(&entry, &replaced)?;
                 Ok(ReferrersPlace::Layout)
             }
             Store::Remote { remote, repo } => {

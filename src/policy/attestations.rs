@@ -237,13 +237,13 @@ async fn check_bundle(
         Source::LegacyTag { .. } => digest.clone(),
     };
     let is_signature = |t: &str| t == bundle::COSIGN_SIGN_PREDICATE;
-    if bundle_ref
+    // A referrer labelled a signature is still read: if what our key signed in it is an
+    // attestation, the label lies and it counts against that attestation's type (as a `.att`
+    // layer whose annotation differs from its statement does).
+    let labelled_signature = bundle_ref
         .claimed_predicate
         .as_deref()
-        .is_some_and(is_signature)
-    {
-        return None;
-    }
+        .is_some_and(is_signature);
     let used = |digest: &Digest| UsedAttestation {
         layer: 0,
         digest: digest.clone(),
@@ -253,9 +253,9 @@ async fn check_bundle(
     let layer = match &bundle_ref.layer {
         Ok(layer) => layer,
         Err(why) => {
-            // Without a claim nobody can say whether this was a signature or an attestation;
-            // the signature check reports it, and it fails no requirement here.
-            let claimed = claimed_by_annotation?;
+            // Without a claim (or claimed a signature) it is the signature check's to report;
+            // it fails no attestation requirement here.
+            let claimed = claimed_by_annotation.filter(|_| !labelled_signature)?;
             return Some((
                 used(&referrer),
                 claimed,
@@ -266,7 +266,7 @@ async fn check_bundle(
     let parsed = match bundle_ref.read(store).await {
         Ok(b) => b,
         Err(why) => {
-            let claimed = claimed_by_annotation?;
+            let claimed = claimed_by_annotation.filter(|_| !labelled_signature)?;
             return Some((
                 used(&layer.digest),
                 claimed,
@@ -277,11 +277,10 @@ async fn check_bundle(
     let unsigned_type = attest::unverified_statement(&parsed.envelope)
         .and_then(|s| s["predicateType"].as_str().map(str::to_string))
         .unwrap_or_default();
-    let claimed = match claimed_by_annotation {
-        Some(c) => c,
-        None if is_signature(&unsigned_type) => return None,
-        None => unsigned_type,
-    };
+    if is_signature(&unsigned_type) && (labelled_signature || claimed_by_annotation.is_none()) {
+        return None;
+    }
+    let claimed = claimed_by_annotation.unwrap_or(unsigned_type);
     let outcome = match attest::open_envelope(&parsed.envelope, key) {
         Err(e) => Err((e, None)),
         Ok(statement) => {

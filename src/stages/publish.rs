@@ -130,8 +130,13 @@ pub async fn run(
         .filter(|h| h.on.contains(&HookEvent::Success))
         .collect();
     if !hooks.is_empty() {
-        let json = notification(ctx, source, built, signed, &published);
-        let slack = slack_published(ctx, source, &published);
+        let mask = |body: Vec<u8>| {
+            ctx.redactor
+                .apply(&String::from_utf8_lossy(&body))
+                .into_bytes()
+        };
+        let json = mask(notification(ctx, source, built, signed, &published));
+        let slack = mask(slack_published(ctx, source, &published));
         let delivery_id = format!("{}-{}", ctx.run_number, built.digest.hex());
         for spec in hooks {
             let body = match spec.format {

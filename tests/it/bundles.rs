@@ -805,7 +805,7 @@ fn hostile_registry(
     dir: &Path,
     count: &str,
     page: &str,
-    next_origin: Option<&str>,
+    extra: &[&str],
 ) -> (std::process::Child, String, PathBuf) {
     let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
     let manifest_file = dir.join("manifest.json");
@@ -818,7 +818,7 @@ fn hostile_registry(
         .arg(&manifest_file)
         .args([count, page])
         .arg(&log)
-        .args(next_origin)
+        .args(extra)
         .spawn()
         .unwrap();
     let port = wait_port(&port_file, "the hostile registry");
@@ -828,8 +828,7 @@ fn hostile_registry(
 #[test]
 fn a_referrers_page_linked_to_another_server_is_not_followed() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut server, port, log) =
-        hostile_registry(dir.path(), "20", "10", Some("http://127.0.0.2:9"));
+    let (mut server, port, log) = hostile_registry(dir.path(), "20", "10", &["http://127.0.0.2:9"]);
     let repo = Repo::new();
     repo.keygen("cosign", "pw");
     let out = repo.cleanpipe(&[
@@ -848,7 +847,7 @@ fn a_referrers_page_linked_to_another_server_is_not_followed() {
 #[test]
 fn ten_thousand_referrers_are_refused_after_reading_a_bounded_part() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut server, port, log) = hostile_registry(dir.path(), "10000", "250", None);
+    let (mut server, port, log) = hostile_registry(dir.path(), "10000", "250", &[]);
     let repo = Repo::new();
     repo.keygen("cosign", "pw");
     let out = repo.cleanpipe(&[
@@ -1202,4 +1201,71 @@ fn a_rerun_replaces_its_own_earlier_bundles_in_the_fallback_index() {
         "--require-sbom",
     ])
     .expect_code(0);
+}
+
+/// A referrers API whose list holds an entry cleanpipe cannot read (a sha512 digest) is not
+/// taken for "no referrers API": nothing it lists is skipped silently.
+#[test]
+fn a_referrers_list_with_an_unreadable_entry_fails_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, port, _) = hostile_registry(dir.path(), "3", "10", &["", "sha512"]);
+    let repo = Repo::new();
+    repo.keygen("cosign", "pw");
+    let out = repo.cleanpipe(&[
+        "verify",
+        &format!("127.0.0.1:{port}/hostile:v1"),
+        "--key",
+        "cosign.pub",
+    ]);
+    let _ = server.kill();
+    let _ = server.wait();
+    out.expect_code(1)
+        .expect_stderr("the referrers API lists an entry cleanpipe cannot read");
+}
+
+/// An export carries every referrer the registry lists, two attestations of one type by one
+/// key included (a registry with the referrers API keeps both when the same commit is run
+/// twice): the copy must verify, or fail, exactly as the registry would.
+#[test]
+fn an_export_keeps_every_attestation_the_registry_lists() {
+    let Some(registry) = referrers_registry() else {
+        return;
+    };
+    let name = unique("it/bundles-export-all");
+    let repo = format_repo("bundle", Some(&format!("{registry}/{name}")), "");
+    let mut image = String::new();
+    for _ in 0..2 {
+        image = repo
+            .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+            .expect_code(0)
+            .last_line();
+    }
+    let provenances = |json: &serde_json::Value| {
+        json["attestations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["predicate_type"] == "https://slsa.dev/provenance/v1")
+            .count()
+    };
+    let verdict = |reference: &str| -> serde_json::Value {
+        let out = repo.cleanpipe(&[
+            "verify",
+            reference,
+            "--key",
+            "cosign.pub",
+            "--output",
+            "json",
+        ]);
+        out.expect_code(0);
+        serde_json::from_str(&out.stdout).unwrap()
+    };
+    let in_registry = provenances(&verdict(&image));
+    assert_eq!(
+        in_registry, 2,
+        "the referrers API lists both runs' provenance"
+    );
+    repo.cleanpipe(&["copy", &image, "oci:exported:v1"])
+        .expect_code(0);
+    assert_eq!(provenances(&verdict("oci:exported:v1")), in_registry);
 }

@@ -2,9 +2,10 @@
 """A hostile registry on loopback for one image: it serves that image's manifest, and a referrers
 API that lists COUNT made-up referrers, PAGE per page, linked with `Link: rel="next"`.
 
-Usage: hostile_referrers.py PORT_FILE MANIFEST_FILE COUNT PAGE LOG_FILE [NEXT_ORIGIN]
+Usage: hostile_referrers.py PORT_FILE MANIFEST_FILE COUNT PAGE LOG_FILE [NEXT_ORIGIN [ODD_FIRST]]
 
-With NEXT_ORIGIN (`http://host:port`), the `Link` to the next page points there instead.
+With NEXT_ORIGIN (`http://host:port`, or empty), the `Link` to the next page points there
+instead. With ODD_FIRST set to `sha512`, the first entry has a sha512 digest.
 
 It writes the port it listens on to PORT_FILE, and one line per referrers page it served to
 LOG_FILE, so a test can tell how much of the list a client read.
@@ -17,6 +18,7 @@ import urllib.parse
 
 port_file, manifest_file, count, page, log_file = sys.argv[1:6]
 next_origin = sys.argv[6] if len(sys.argv) > 6 else ""
+odd_first = sys.argv[7] if len(sys.argv) > 7 else ""
 count, page = int(count), int(page)
 manifest = open(manifest_file, "rb").read()
 digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
@@ -24,9 +26,12 @@ MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 
 
 def fake(i):
+    digest = "sha256:" + hashlib.sha256(b"referrer %d" % i).hexdigest()
+    if i == 0 and odd_first == "sha512":
+        digest = "sha512:" + hashlib.sha512(b"referrer 0").hexdigest()
     return {
         "mediaType": MANIFEST_TYPE,
-        "digest": "sha256:" + hashlib.sha256(b"referrer %d" % i).hexdigest(),
+        "digest": digest,
         "size": 500,
         "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json",
         "annotations": {"dev.sigstore.bundle.predicateType": "https://sigstore.dev/cosign/sign/v1"},

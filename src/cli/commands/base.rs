@@ -40,6 +40,8 @@ pub async fn base(
     redactor: &Redactor,
 ) -> Result<ExitCode> {
     let pipeline = settings::load_pipeline(&args.pipeline, env, redactor)?;
+    // The same checks as `validate` (paths stay in the repository) before any file is touched.
+    crate::pipeline::plan::check_semantics(&pipeline)?;
     let remote = settings::remote_options(&args.registry, redactor)?;
     let base_dir = pipeline.base_dir();
     let bases = crate::stages::verify_base::bases(&pipeline, &base_dir, None)?;
@@ -128,24 +130,60 @@ pub async fn base(
 
     let mut changed = Vec::new();
     if update {
+        // Every edit is worked out first; files are written only when all of them apply.
+        let mut edits: BTreeMap<String, String> = BTreeMap::new();
         for s in statuses.iter().filter(|s| s.update_to.is_some()) {
-            let new = s.update_to.as_deref().expect("filtered");
+            let (Some(old), Some(new)) = (&s.pinned, &s.current) else {
+                continue;
+            };
+            // The pin as written, with only its digest moved: the rest of the reference
+            // (registry spelling, tag) stays as the author wrote it.
+            let replacement = s.reference.replace(old.as_str(), new.as_str());
             let file = file_of(&s.origin, &pipeline);
-            let path = base_dir.join(&file);
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| Error::io("cannot read", &path, e))?;
-            if !text.contains(&s.reference) {
+            let text = match edits.get(&file) {
+                Some(t) => t.clone(),
+                None => {
+                    let path = base_dir.join(&file);
+                    std::fs::read_to_string(&path)
+                        .map_err(|e| Error::io("cannot read", &path, e))?
+                }
+            };
+            // A Dockerfile origin names its line: only that line changes there.
+            let line = s
+                .origin
+                .strip_prefix(&format!("{file}:"))
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse::<usize>().ok());
+            let mut hits = 0;
+            let updated: Vec<String> = text
+                .split_inclusive('\n')
+                .enumerate()
+                .map(|(i, l)| {
+                    if line.is_none_or(|n| n == i + 1) && contains_reference(l, &s.reference) {
+                        hits += 1;
+                        replace_reference(l, &s.reference, &replacement)
+                    } else {
+                        l.to_string()
+                    }
+                })
+                .collect();
+            if hits == 0 {
                 return Err(Error::usage(format!(
-                    "`{}` is not written literally in {file} (it comes from a build argument or template); update it there by hand",
+                    "`{}` is not written literally in {file} (it comes from a build argument or template); nothing was written, update it by hand",
                     s.reference
                 )));
             }
-            let updated = text.replace(&s.reference, new);
-            printer.data(&format!("--- {file}\n+++ {file}\n-{}\n+{new}", s.reference));
-            if write {
-                crate::fsutil::write_atomic(&path, updated.as_bytes())?;
-            }
+            printer.data(&format!(
+                "--- {file}\n+++ {file}\n-{}\n+{replacement}",
+                s.reference
+            ));
+            edits.insert(file.clone(), updated.concat());
             changed.push(file);
+        }
+        if write {
+            for (file, text) in &edits {
+                crate::fsutil::write_atomic(&base_dir.join(file), text.as_bytes())?;
+            }
         }
     }
     if args.output == OutputFormat::Json {
@@ -188,6 +226,32 @@ pub async fn base(
     })
 }
 
+/// Whether `line` holds `reference` as a whole word (not inside a longer reference such as
+/// `mirror.example/alpine:3@sha256:…` when `alpine:3@sha256:…` is meant).
+fn contains_reference(line: &str, reference: &str) -> bool {
+    line.match_indices(reference)
+        .any(|(at, _)| whole_word(line, at, reference.len()))
+}
+
+fn whole_word(line: &str, at: usize, len: usize) -> bool {
+    let boundary = |c: Option<char>| c.is_none_or(|c| c.is_whitespace() || "\"'=,[]".contains(c));
+    boundary(line[..at].chars().next_back()) && boundary(line[at + len..].chars().next())
+}
+
+fn replace_reference(line: &str, reference: &str, replacement: &str) -> String {
+    let mut out = String::new();
+    let mut rest = 0;
+    for (at, _) in line.match_indices(reference) {
+        if whole_word(line, at, reference.len()) {
+            out.push_str(&line[rest..at]);
+            out.push_str(replacement);
+            rest = at + reference.len();
+        }
+    }
+    out.push_str(&line[rest..]);
+    out
+}
+
 /// The file a base's origin names: `Dockerfile:4 (FROM)` → the Dockerfile; pipeline keys → the
 /// pipeline file (both relative to the pipeline's directory).
 fn file_of(origin: &str, pipeline: &crate::pipeline::LoadedPipeline) -> String {
@@ -198,5 +262,29 @@ fn file_of(origin: &str, pipeline: &crate::pipeline::LoadedPipeline) -> String {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "pipeline.yaml".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_reference_itself_is_replaced_not_a_longer_one_containing_it() {
+        let line =
+            "FROM mirror.example/alpine:3@sha256:aa AS m\nCOPY --from=alpine:3@sha256:aa /x /x\n";
+        assert!(contains_reference(line, "alpine:3@sha256:aa"));
+        assert_eq!(
+            replace_reference(line, "alpine:3@sha256:aa", "alpine:3@sha256:bb"),
+            "FROM mirror.example/alpine:3@sha256:aa AS m\nCOPY --from=alpine:3@sha256:bb /x /x\n"
+        );
+        assert!(!contains_reference(
+            "FROM x/alpine:3@sha256:aa",
+            "alpine:3@sha256:aa"
+        ));
+        assert!(contains_reference(
+            "    base: \"alpine:3@sha256:aa\"",
+            "alpine:3@sha256:aa"
+        ));
     }
 }

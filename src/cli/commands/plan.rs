@@ -93,12 +93,22 @@ fn matrix(
         String::from_utf8_lossy(&git(&["rev-parse", "--show-toplevel"])?).trim(),
     );
     let listed = git(&["-C", &top.display().to_string(), "ls-files", "-z"])?;
-    let mut files: Vec<String> = listed
-        .split(|b| *b == 0)
-        .filter_map(|p| std::str::from_utf8(p).ok())
-        .filter(|p| is_pipeline_file(p))
-        .map(str::to_string)
-        .collect();
+    let mut files: Vec<String> = Vec::new();
+    for raw in listed.split(|b| *b == 0).filter(|p| !p.is_empty()) {
+        let Ok(path) = std::str::from_utf8(raw) else {
+            // Never skipped silently: it might be a pipeline file that would not be validated.
+            return Err(crate::Error::usage(format!(
+                "the tracked path `{}` is not UTF-8",
+                String::from_utf8_lossy(raw)
+            ))
+            .with_hint(
+                "rename it; `plan --matrix` must be able to tell whether it is a pipeline file",
+            ));
+        };
+        if is_pipeline_file(path) {
+            files.push(path.to_string());
+        }
+    }
     files.sort();
     if files.is_empty() {
         return Err(crate::Error::usage(format!(
@@ -121,6 +131,15 @@ fn matrix(
             "directory": std::path::Path::new(rel).parent().map(|d| d.display().to_string()).filter(|d| !d.is_empty()).unwrap_or_else(|| ".".into()),
             "repository": pipeline.file.push.repository,
         }));
+    }
+    let mut names: Vec<&str> = include.iter().filter_map(|e| e["name"].as_str()).collect();
+    names.sort_unstable();
+    if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(crate::Error::usage(format!(
+            "two pipeline files are both named `{}`: matrix entries (and their jobs) would collide",
+            pair[0]
+        ))
+        .with_hint("give each pipeline file its own top-level `name:`"));
     }
     let json = serde_json::to_string(&serde_json::json!({ "include": include }))
         .expect("matrix serializes");

@@ -341,7 +341,8 @@ impl Remote {
 
     /// The manifests the registry's referrers API lists for `digest`, following `Link` pages,
     /// or `None` when the registry has no referrers API (it answers 404, 400, 405, 406 or 501, or
-    /// something that is not an index). Stops once more than `limit` entries are read, so a
+    /// something that is not an index); `Some(Err(why))` when it lists an entry that cannot be
+    /// read. Stops once more than `limit` entries are read, so a
     /// hostile list costs at most `limit + 1` descriptors of memory; each page is bounded like
     /// a manifest.
     pub async fn referrers(
@@ -349,7 +350,7 @@ impl Remote {
         repo: &RegistryRef,
         digest: &Digest,
         limit: usize,
-    ) -> Result<Option<Vec<Descriptor>>> {
+    ) -> Result<Option<std::result::Result<Vec<Descriptor>, String>>> {
         /// Pages followed at most (a registry that sends empty pages forever is cut off).
         const MAX_PAGES: usize = 64;
         let what = format!("cannot list the referrers of {digest} in {repo}");
@@ -377,20 +378,33 @@ impl Remote {
             let bytes = crate::net::read_limited(response, MAX_MANIFEST)
                 .await
                 .map_err(|e| self.read_error(&what, MAX_MANIFEST, e))?;
-            let index: crate::oci::types::Index = match serde_json::from_slice(&bytes) {
-                Ok(i) => i,
+            let listed = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v.get("manifests").and_then(|m| m.as_array()).cloned());
+            let Some(listed) = listed else {
                 // A first answer that is not an index: no referrers API (the spec's rule).
-                Err(_) if page == 0 => return Ok(None),
-                Err(e) => {
-                    return Err(Error::environment(format!(
-                        "{what}: page {} of the list is not an index: {e}",
-                        page + 1
-                    )))
+                if page == 0 {
+                    return Ok(None);
                 }
+                return Err(Error::environment(format!(
+                    "{what}: page {} of the list is not an index",
+                    page + 1
+                )));
             };
-            out.extend(index.manifests);
+            // An index whose entries cannot all be read is not "no API": what it lists might be
+            // the very evidence that must be checked.
+            for entry in listed {
+                match serde_json::from_value::<Descriptor>(entry) {
+                    Ok(d) => out.push(d),
+                    Err(e) => {
+                        return Ok(Some(Err(format!(
+                            "the referrers API lists an entry cleanpipe cannot read ({e}); refusing to check only the others"
+                        ))))
+                    }
+                }
+            }
             if out.len() > limit {
-                return Ok(Some(out));
+                return Ok(Some(Ok(out)));
             }
             match next {
                 // The next page is the registry's own: a link elsewhere is not followed.
@@ -402,7 +416,7 @@ impl Remote {
                     ))
                     .with_hint("a referrers list is paged within its registry; check the registry or the proxy in front of it"))
                 }
-                None => return Ok(Some(out)),
+                None => return Ok(Some(Ok(out))),
             }
         }
         Err(Error::environment(format!(
