@@ -15,6 +15,11 @@ use crate::error::Result;
 use crate::pipeline::executor::RunReport;
 use crate::redact::Redactor;
 
+/// Whether this runs as a GitHub Actions step (the runner sets `GITHUB_ACTIONS=true`).
+pub fn on_github(env: &BTreeMap<String, String>) -> bool {
+    env.get("GITHUB_ACTIONS").map(String::as_str) == Some("true")
+}
+
 /// Write every CI output that applies to this environment.
 pub fn write(
     report: &RunReport,
@@ -35,7 +40,7 @@ pub fn write(
         &outputs_dir.join("cleanpipe.env"),
         safe(dotenv(report, &clean)).as_bytes(),
     )?;
-    if env.get("GITHUB_ACTIONS").map(String::as_str) != Some("true") {
+    if !on_github(env) {
         return Ok(());
     }
     if let Some(path) = env.get("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
@@ -189,7 +194,7 @@ pub fn annotate_error(
     redactor: &Redactor,
     printer: &Printer,
 ) {
-    if env.get("GITHUB_ACTIONS").map(String::as_str) == Some("true") {
+    if on_github(env) {
         let clean = |text: &str| redactor.apply(text);
         let message = error.to_string();
         let annotation = annotate(None, &message, error.reasons(), error.hint(), &clean);

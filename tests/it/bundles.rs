@@ -700,6 +700,22 @@ fn a_bundle_by_another_key_next_to_a_valid_legacy_signature_is_reported_not_fata
         .expect_stderr("bundle referrer");
 }
 
+/// The referrers fallback index of the image `…@sha256:HEX` in `registry/name`, read as is.
+fn fallback_index(registry: &str, name: &str, hex: &str) -> serde_json::Value {
+    let out = Command::new("curl")
+        .args([
+            "-sf",
+            "-H",
+            "Accept: application/vnd.oci.image.index.v1+json",
+        ])
+        .arg(format!(
+            "http://{registry}/v2/{name}/manifests/sha256-{hex}"
+        ))
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// A registry whose fallback tag or referrers list lies or is not an index.
 #[test]
 fn a_fallback_tag_that_is_not_an_index_fails_verification() {
@@ -747,21 +763,9 @@ fn a_fallback_index_listing_another_subject_is_not_trusted() {
         .expect_code(0)
         .last_line();
     let hex = |i: &str| i[i.find("@sha256:").unwrap() + 8..].to_string();
-    let get = |tag: &str| -> serde_json::Value {
-        let out = Command::new("curl")
-            .args([
-                "-sf",
-                "-H",
-                "Accept: application/vnd.oci.image.index.v1+json",
-            ])
-            .arg(format!("http://{registry}/v2/{name}/manifests/{tag}"))
-            .output()
-            .unwrap();
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
     // A's fallback index now also lists B's signature referrer.
-    let mut a_index = get(&format!("sha256-{}", hex(&a)));
-    let b_index = get(&format!("sha256-{}", hex(&b)));
+    let mut a_index = fallback_index(&registry, &name, &hex(&a));
+    let b_index = fallback_index(&registry, &name, &hex(&b));
     a_index["manifests"]
         .as_array_mut()
         .unwrap()
@@ -949,18 +953,7 @@ fn the_fallback_index_keeps_another_producers_entries() {
     .expect_stderr("listed by the referrers fallback tag");
     let hex = &image[image.find("@sha256:").unwrap() + 8..];
     let (name, _) = image[registry.len() + 1..].split_once('@').unwrap();
-    let out = Command::new("curl")
-        .args([
-            "-sf",
-            "-H",
-            "Accept: application/vnd.oci.image.index.v1+json",
-        ])
-        .arg(format!(
-            "http://{registry}/v2/{name}/manifests/sha256-{hex}"
-        ))
-        .output()
-        .unwrap();
-    let index: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let index = fallback_index(&registry, name, hex);
     assert_eq!(index["manifests"].as_array().unwrap().len(), 2, "{index}");
     for key in ["vendor.pub", "cosign.pub"] {
         let ok = cosign(
@@ -1157,18 +1150,7 @@ fn a_rerun_replaces_its_own_earlier_bundles_in_the_fallback_index() {
             .last_line();
     }
     let hex = &image[image.find("@sha256:").unwrap() + 8..];
-    let out = Command::new("curl")
-        .args([
-            "-sf",
-            "-H",
-            "Accept: application/vnd.oci.image.index.v1+json",
-        ])
-        .arg(format!(
-            "http://{registry}/v2/{name}/manifests/sha256-{hex}"
-        ))
-        .output()
-        .unwrap();
-    let index: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let index = fallback_index(&registry, &name, hex);
     let types: Vec<&str> = index["manifests"]
         .as_array()
         .unwrap()

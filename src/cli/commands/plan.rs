@@ -143,7 +143,7 @@ fn matrix(
     }
     let json = serde_json::to_string(&serde_json::json!({ "include": include }))
         .expect("matrix serializes");
-    if env.get("GITHUB_ACTIONS").map(String::as_str) == Some("true") {
+    if crate::cli::ci_outputs::on_github(env) {
         if let Some(path) = env.get("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
             crate::fsutil::append_nofollow(
                 std::path::Path::new(path),
