@@ -72,6 +72,12 @@ pub async fn copy(args: &CopyArgs, printer: &Printer, redactor: &Redactor) -> Re
     Ok(ExitCode::Success)
 }
 
+/// Whether a manifest media type is a multi-platform index (OCI index or Docker list).
+fn is_index(media_type: &str) -> bool {
+    media_type == crate::oci::types::MEDIA_OCI_INDEX
+        || media_type == crate::oci::types::MEDIA_DOCKER_LIST
+}
+
 /// The `index.json` annotation cosign's layout reader selects entries by.
 const COSIGN_KIND: &str = "kind";
 
@@ -103,7 +109,7 @@ async fn export(
     let mut blobs = 0;
     let mut manifests = vec![resolved.clone()];
     if let Ok(index) = serde_json::from_slice::<crate::oci::types::Index>(&resolved.bytes) {
-        if resolved.media_type.contains("index") || resolved.media_type.contains("list") {
+        if is_index(&resolved.media_type) {
             // An index: every platform image it lists comes along.
             for child in &index.manifests {
                 let found = store
@@ -120,7 +126,7 @@ async fn export(
         }
     }
     for found in &manifests {
-        if !(found.media_type.contains("index") || found.media_type.contains("list")) {
+        if !is_index(&found.media_type) {
             let manifest =
                 crate::oci::types::Manifest::from_slice(&found.bytes, &found.digest.to_string())?;
             for blob in std::iter::once(&manifest.config).chain(manifest.layers.iter()) {
@@ -140,11 +146,10 @@ async fn export(
     layout.set_tag(&tag, &resolved.descriptor())?;
     // What cosign's own layout reader (`cosign verify --local-image`) looks for: the image, its
     // `.sig` and `.att` marked by a `kind` annotation (its bundles it finds by their subject).
-    let is_index = resolved.media_type.contains("index") || resolved.media_type.contains("list");
     layout.annotate_tag(
         &tag,
         COSIGN_KIND,
-        if is_index {
+        if is_index(&resolved.media_type) {
             "dev.cosignproject.cosign/imageIndex"
         } else {
             "dev.cosignproject.cosign/image"
