@@ -21,6 +21,7 @@ pub mod sbom;
 pub mod scan;
 pub mod sign;
 pub mod stages;
+pub mod yaml;
 
 pub use error::{Error, ExitCode};
 

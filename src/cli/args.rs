@@ -114,9 +114,14 @@ pub struct PlanArgs {
 pub struct VerifyArgs {
     /// `registry/repo:tag`, `registry/repo@sha256:…`, `oci:DIR[:TAG|@sha256:…]`.
     pub image: String,
-    /// The public key (PEM file) that must have signed the image and its attestations.
+    /// The public key (PEM file) that must have signed the image and its attestations (with
+    /// `--policy`, trusted besides the policy's keys).
+    #[arg(long, required_unless_present = "policy")]
+    pub key: Option<PathBuf>,
+    /// A deploy policy file (README "Deploy policy"): trusted keys, required attestations,
+    /// provenance, base images and scan rules. The options below add to it.
     #[arg(long)]
-    pub key: PathBuf,
+    pub policy: Option<PathBuf>,
     /// Require a SLSA v1 provenance attestation (implied by the three options below).
     #[arg(long)]
     pub require_provenance: bool,
@@ -143,6 +148,10 @@ pub struct VerifyArgs {
     /// or a prompt.
     #[arg(long, requires = "vsa")]
     pub vsa_key: Option<String>,
+    /// Also attach the VSA to the image, as a Sigstore bundle referrer (what cosign v3's
+    /// `verify-attestation --type https://slsa.dev/verification_summary/v1` reads).
+    #[arg(long, requires = "vsa")]
+    pub attach_vsa: bool,
     /// `digest` prints only `repo@sha256:…` (what to deploy, never a tag) and only when verified.
     #[arg(long, short, value_enum, default_value_t = VerifyOutput::Text)]
     pub output: VerifyOutput,

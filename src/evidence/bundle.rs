@@ -199,7 +199,7 @@ mod tests {
             Some(key_hint(key.public_key()).as_str())
         );
         assert_eq!(bundle.tlog_entries, 0);
-        let statement =
+        let (statement, _) =
             crate::sign::attest::open_envelope(&bundle.envelope, key.public_key()).unwrap();
         assert!(crate::sign::attest::names_digest(&statement, &digest));
         assert!(

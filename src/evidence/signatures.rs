@@ -11,7 +11,7 @@ use crate::sign::attest;
 use crate::sign::cosign::{
     MAX_SIGNATURE_LAYERS, SIGNATURE_ANNOTATION, SIGNATURE_TYPE, SIMPLE_SIGNING_MEDIA_TYPE,
 };
-use crate::sign::keys::PublicKey;
+use crate::sign::trust::{Trust, Verifier};
 
 /// One check on one signature layer.
 #[derive(Clone, Debug, Serialize)]
@@ -29,6 +29,8 @@ pub struct SignatureCheck {
     /// The signed blob: the simple-signing payload, or the bundle.
     pub payload_digest: Digest,
     pub docker_reference: Option<String>,
+    /// The trusted key whose signature verified (even if another check failed).
+    pub signer: Option<String>,
     pub checks: Vec<Check>,
     pub verified: bool,
 }
@@ -53,10 +55,10 @@ pub struct VerifyReport {
 pub async fn verify_signatures(
     store: &Store,
     digest: &Digest,
-    key: &PublicKey,
+    trust: &Trust,
 ) -> Result<VerifyReport> {
     let found = discover(store, digest).await?;
-    check_signatures(store, &found, key).await
+    check_signatures(store, &found, trust).await
 }
 
 /// Check every signature in `found` with `key`; the image is signed when one passes every check.
@@ -72,13 +74,13 @@ pub async fn verify_signatures(
 pub async fn check_signatures(
     store: &Store,
     found: &Discovered,
-    key: &PublicKey,
+    trust: &Trust,
 ) -> Result<VerifyReport> {
     let digest = &found.subject;
     let tag = digest.cosign_tag("sig");
     let mut report = VerifyReport {
         digest: digest.clone(),
-        key: key.name().to_string(),
+        key: trust.describe(),
         signature_manifest: None,
         referrers: found.referrers.as_ref().ok().cloned(),
         signatures: vec![],
@@ -93,7 +95,7 @@ pub async fn check_signatures(
         return Ok(report);
     }
     for bundle_ref in &found.bundles {
-        if let Some(check) = check_bundle(store, bundle_ref, digest, key).await {
+        if let Some(check) = check_bundle(store, bundle_ref, digest, trust).await {
             report.signatures.push(check);
         }
     }
@@ -110,7 +112,7 @@ pub async fn check_signatures(
     };
     if let Some(sig_manifest) = sig_manifest {
         if let Some(problem) =
-            check_legacy(store, sig_manifest, &tag, digest, key, &mut report).await
+            check_legacy(store, sig_manifest, &tag, digest, trust, &mut report).await
         {
             report.summary = problem;
             return Ok(report);
@@ -118,7 +120,15 @@ pub async fn check_signatures(
     }
     report.verified = report.signatures.iter().any(|s| s.verified);
     report.summary = if report.verified {
-        format!("signed by {}", key.name())
+        let mut signers: Vec<&str> = report
+            .signatures
+            .iter()
+            .filter(|s| s.verified)
+            .filter_map(|s| s.signer.as_deref())
+            .collect();
+        signers.sort_unstable();
+        signers.dedup();
+        format!("signed by {}", signers.join(" and "))
     } else if report.signatures.is_empty() {
         if sig_manifest.is_some() {
             format!("`{tag}` holds no signature layers")
@@ -132,7 +142,7 @@ pub async fn check_signatures(
         format!(
             "none of {} signature(s) verifies with {} for {digest}",
             report.signatures.len(),
-            key.name()
+            trust.describe()
         )
     };
     Ok(report)
@@ -145,7 +155,7 @@ async fn check_legacy(
     sig_manifest: &crate::oci::store::Resolved,
     tag: &str,
     digest: &Digest,
-    key: &PublicKey,
+    trust: &Trust,
     report: &mut VerifyReport,
 ) -> Option<String> {
     report.signature_manifest = Some(sig_manifest.digest.clone());
@@ -169,6 +179,7 @@ async fn check_legacy(
     for (index, layer) in manifest.layers.iter().enumerate() {
         let mut checks = Vec::new();
         let mut docker_reference = None;
+        let mut signer_name = None;
         checks.push(Check {
             name: "media type",
             passed: layer.media_type == SIMPLE_SIGNING_MEDIA_TYPE,
@@ -198,18 +209,19 @@ async fn check_legacy(
                 .get(SIGNATURE_ANNOTATION)
                 .map(String::as_str)
                 .unwrap_or("");
-            let sig_ok = !signature.is_empty() && key.verify_base64(signature, &payload);
+            let signer = (!signature.is_empty())
+                .then(|| trust.key_for(signature, &payload))
+                .flatten();
             checks.push(Check {
                 name: "signature",
-                passed: sig_ok,
-                detail: if signature.is_empty() {
-                    "the layer has no signature annotation".into()
-                } else if sig_ok {
-                    format!("valid for key {}", key.name())
-                } else {
-                    format!("does not verify with key {}", key.name())
+                passed: signer.is_some(),
+                detail: match signer {
+                    _ if signature.is_empty() => "the layer has no signature annotation".into(),
+                    Some(k) => format!("valid for key {}", k.name()),
+                    None => format!("does not verify with key {}", trust.describe()),
                 },
             });
+            signer_name = signer.map(|k| k.name().to_string());
             let claims: Option<serde_json::Value> = serde_json::from_slice(&payload).ok();
             let named = claims
                 .as_ref()
@@ -252,6 +264,7 @@ async fn check_legacy(
             },
             payload_digest: layer.digest.clone(),
             docker_reference,
+            signer: signer_name,
             checks,
             verified,
         });
@@ -265,7 +278,7 @@ async fn check_bundle(
     store: &Store,
     bundle_ref: &BundleRef,
     digest: &Digest,
-    key: &PublicKey,
+    trust: &Trust,
 ) -> Option<SignatureCheck> {
     if bundle_ref
         .claimed_predicate
@@ -284,6 +297,7 @@ async fn check_bundle(
         source: bundle_ref.source.clone(),
         payload_digest,
         docker_reference: None,
+        signer: None,
         checks,
         verified: false,
     };
@@ -334,19 +348,21 @@ async fn check_bundle(
             }
         ),
     });
-    let statement = match attest::open_envelope(&parsed.envelope, key) {
-        Ok(statement) => {
+    let mut signer_name = None;
+    let statement = match attest::open_envelope(&parsed.envelope, trust) {
+        Ok((statement, signer)) => {
             checks.push(Check {
                 name: "signature",
                 passed: true,
-                detail: format!("valid for key {}", key.name()),
+                detail: format!("valid for key {}", signer.name()),
             });
+            signer_name = Some(signer.name().to_string());
             Some(statement)
         }
         Err(attest::Rejection::NotThisKey(_)) => {
             checks.push(fail(
                 "signature",
-                format!("does not verify with key {}", key.name()),
+                format!("does not verify with key {}", trust.describe()),
             ));
             None
         }
@@ -390,6 +406,7 @@ async fn check_bundle(
         source: bundle_ref.source.clone(),
         payload_digest: layer.digest.clone(),
         docker_reference,
+        signer: signer_name,
         checks,
         verified,
     })

@@ -189,6 +189,19 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Whether this threshold fails on more findings than `other` (`low` is stricter than
+    /// `high`; `none` fails on nothing).
+    pub fn is_stricter_than(self, other: Severity) -> bool {
+        let rank = |s: Severity| match s {
+            Severity::Low => 0,
+            Severity::Medium => 1,
+            Severity::High => 2,
+            Severity::Critical => 3,
+            Severity::None => 4,
+        };
+        rank(self) < rank(other)
+    }
+
     /// The name as written in the pipeline file.
     pub fn as_str(&self) -> &'static str {
         match self {

@@ -10,7 +10,11 @@ use crate::oci::store::Store;
 use crate::oci::types::{Descriptor, Digest, Manifest};
 use crate::sign::attest::{self, Rejection, DSSE_MEDIA_TYPE, PREDICATE_TYPE_ANNOTATION};
 use crate::sign::cosign::MAX_SIGNATURE_LAYERS;
-use crate::sign::keys::PublicKey;
+use crate::sign::trust::Trust;
+
+/// A checked attestation's statement and the trusted key that signed it, or why it is not one
+/// (with the statement's type when a trusted key signed it).
+type Opened = std::result::Result<(serde_json::Value, String), (Rejection, Option<String>)>;
 
 /// An attestation that verified with the key.
 pub(super) struct Trusted {
@@ -82,7 +86,7 @@ impl Evidence {
             return Err(fail(
                 name,
                 format!(
-                    "no {what} attestation verifies with this key{}",
+                    "no {what} attestation verifies with a trusted key{}",
                     if others > 0 {
                         format!(" ({others} signed by another key or not at all)")
                     } else {
@@ -108,7 +112,7 @@ pub(super) fn used_list(trusted: &[&Trusted]) -> String {
 pub(super) async fn check_attestations(
     store: &Store,
     found: &Discovered,
-    key: &PublicKey,
+    trust: &Trust,
 ) -> Result<Evidence> {
     let digest = &found.subject;
     let mut evidence = Evidence::default();
@@ -150,7 +154,7 @@ pub(super) async fn check_attestations(
                     .get(PREDICATE_TYPE_ANNOTATION)
                     .cloned()
                     .unwrap_or_default();
-                let outcome = check_layer(store, desc, digest, key, &annotated).await;
+                let outcome = check_layer(store, desc, digest, trust, &annotated).await;
                 let used = UsedAttestation {
                     layer,
                     digest: desc.digest.clone(),
@@ -160,13 +164,14 @@ pub(super) async fn check_attestations(
                     tag: tag.clone(),
                     layer,
                 };
-                evidence.record(source, used, annotated, outcome, key);
+                evidence.record(source, used, annotated, outcome);
             }
         }
     }
     for bundle_ref in &found.bundles {
-        if let Some((used, claimed, outcome)) = check_bundle(store, bundle_ref, digest, key).await {
-            evidence.record(bundle_ref.source.clone(), used, claimed, outcome, key);
+        if let Some((used, claimed, outcome)) = check_bundle(store, bundle_ref, digest, trust).await
+        {
+            evidence.record(bundle_ref.source.clone(), used, claimed, outcome);
         }
     }
     Ok(evidence)
@@ -174,14 +179,7 @@ pub(super) async fn check_attestations(
 
 impl Evidence {
     /// File one attestation's outcome under the weight it carries.
-    fn record(
-        &mut self,
-        source: Source,
-        used: UsedAttestation,
-        claimed: String,
-        outcome: std::result::Result<serde_json::Value, (Rejection, Option<String>)>,
-        key: &PublicKey,
-    ) {
+    fn record(&mut self, source: Source, used: UsedAttestation, claimed: String, outcome: Opened) {
         self.checks.push(AttestationCheck {
             source,
             layer: used.layer,
@@ -195,12 +193,12 @@ impl Evidence {
                 Err((Rejection::Invalid(_), _)) => Outcome::Invalid,
             },
             detail: match &outcome {
-                Ok(_) => format!("signed by {}", key.name()),
+                Ok((_, signer)) => format!("signed by {signer}"),
                 Err((e, _)) => e.to_string(),
             },
         });
         match outcome {
-            Ok(statement) => self.trusted.push(Trusted {
+            Ok((statement, _)) => self.trusted.push(Trusted {
                 used,
                 predicate_type: claimed,
                 statement,
@@ -226,12 +224,8 @@ async fn check_bundle(
     store: &Store,
     bundle_ref: &BundleRef,
     digest: &Digest,
-    key: &PublicKey,
-) -> Option<(
-    UsedAttestation,
-    String,
-    std::result::Result<serde_json::Value, (Rejection, Option<String>)>,
-)> {
+    trust: &Trust,
+) -> Option<(UsedAttestation, String, Opened)> {
     let referrer = match &bundle_ref.source {
         Source::Referrer { manifest, .. } => manifest.clone(),
         Source::LegacyTag { .. } => digest.clone(),
@@ -281,9 +275,9 @@ async fn check_bundle(
         return None;
     }
     let claimed = claimed_by_annotation.unwrap_or(unsigned_type);
-    let outcome = match attest::open_envelope(&parsed.envelope, key) {
+    let outcome = match attest::open_envelope(&parsed.envelope, trust) {
         Err(e) => Err((e, None)),
-        Ok(statement) => {
+        Ok((statement, signer)) => {
             let signed_type = statement["predicateType"].as_str().map(String::from);
             let invalid = |why: String| Err((Rejection::Invalid(why), signed_type.clone()));
             if !attest::names_digest(&statement, digest) {
@@ -297,7 +291,7 @@ async fn check_bundle(
                     signed_type.as_deref().unwrap_or("")
                 ))
             } else {
-                Ok(statement)
+                Ok((statement, signer.name().to_string()))
             }
         }
     };
@@ -309,9 +303,9 @@ async fn check_layer(
     store: &Store,
     desc: &Descriptor,
     digest: &Digest,
-    key: &PublicKey,
+    trust: &Trust,
     annotated: &str,
-) -> std::result::Result<serde_json::Value, (Rejection, Option<String>)> {
+) -> Opened {
     if desc.media_type != DSSE_MEDIA_TYPE {
         return Err((
             Rejection::Unreadable(format!(
@@ -325,7 +319,7 @@ async fn check_layer(
         .read_blob(&desc.digest)
         .await
         .map_err(|e| (Rejection::Unreadable(e.to_string()), None))?;
-    let statement = attest::open(&bytes, key).map_err(|e| (e, None))?;
+    let (statement, signer) = attest::open_signed(&bytes, trust).map_err(|e| (e, None))?;
     let signed_type = statement["predicateType"].as_str().map(String::from);
     let invalid = |why: String| (Rejection::Invalid(why), signed_type.clone());
     if !attest::names_digest(&statement, digest) {
@@ -337,5 +331,5 @@ async fn check_layer(
             signed_type.as_deref().unwrap_or("")
         )));
     }
-    Ok(statement)
+    Ok((statement, signer.name().to_string()))
 }

@@ -29,6 +29,7 @@
 //! `attestations`, the provenance requirements `provenance`, reading attested scans `scan`.
 
 mod attestations;
+pub mod file;
 mod provenance;
 mod scan;
 pub mod vsa;
@@ -41,10 +42,10 @@ use crate::oci::layout::Layout;
 use crate::oci::reference::ImageRef;
 use crate::oci::remote::RemoteOptions;
 use crate::oci::store::{Resolved, Store};
-use crate::oci::types::{Digest, Manifest};
+use crate::oci::types::{Descriptor, Digest, Manifest};
 use crate::pipeline::model::Severity as Threshold;
 use crate::sign::attest;
-use crate::sign::keys::PublicKey;
+use crate::sign::trust::Trust;
 
 use attestations::{check_attestations, Evidence};
 use provenance::evaluate_provenance;
@@ -58,13 +59,33 @@ pub struct Policy {
     pub source_repo: Option<String>,
     /// The provenance's commit (a full SHA, or a prefix of at least 7 characters).
     pub commit: Option<String>,
-    pub builder_id: Option<String>,
+    /// Builder ids; every provenance must name one of them (none given: any builder).
+    pub builder_ids: Vec<String>,
+    /// Globs the provenance's source ref must match one of (none given: any ref).
+    pub refs: Vec<String>,
+    /// Images the build may have used (`None`: any); see [`BasePattern`].
+    pub base_allow: Option<Vec<BasePattern>>,
     pub require_sbom: bool,
+    /// Predicate types of which at least one attestation must verify.
+    pub require_types: Vec<String>,
     /// An attested scan result with no unwaived finding at or above this severity.
     pub fail_on: Option<Threshold>,
+    /// The newest attested scan may be at most this many seconds old (implies a scan).
+    pub max_scan_age: Option<u64>,
     /// Today as `YYYY-MM-DD` (UTC), passed in: an attested waiver counts only until it expires.
     /// Empty means no waiver counts.
     pub today: String,
+    /// Now in Unix seconds, passed in, for `max_scan_age`.
+    pub now: i64,
+    /// The policy file this came from, for the verification summary.
+    pub document: Option<PolicyDocument>,
+}
+
+/// The file a policy was read from: what a VSA names as its policy.
+#[derive(Clone, Debug)]
+pub struct PolicyDocument {
+    pub uri: String,
+    pub digest: Digest,
 }
 
 impl Policy {
@@ -72,7 +93,59 @@ impl Policy {
         self.require_provenance
             || self.source_repo.is_some()
             || self.commit.is_some()
-            || self.builder_id.is_some()
+            || !self.builder_ids.is_empty()
+            || !self.refs.is_empty()
+            || self.base_allow.is_some()
+    }
+
+    /// Whether an attested scan is required (for a threshold, or for its age).
+    pub fn needs_scan(&self) -> bool {
+        self.fail_on.is_some() || self.max_scan_age.is_some()
+    }
+}
+
+/// An allowed base image: a glob over `registry/repository` (or `oci:DIR` for a layout base; `*`
+/// within one path segment, `**` across them), optionally pinned to one digest with `@sha256:…`. Tags are not matched: they
+/// move, and the provenance's digest is what was used.
+#[derive(Clone, Debug)]
+pub struct BasePattern {
+    pub text: String,
+    name: glob::Pattern,
+    digest: Option<Digest>,
+}
+
+impl BasePattern {
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        let (name, digest) = match text.split_once('@') {
+            Some((name, d)) => (
+                name,
+                Some(
+                    Digest::parse(d)
+                        .map_err(|_| format!("`{d}` in `{text}` is not `sha256:<64 hex>`"))?,
+                ),
+            ),
+            None => (text, None),
+        };
+        if name.is_empty() {
+            return Err(format!("`{text}` names no image"));
+        }
+        let name = glob::Pattern::new(name).map_err(|e| format!("`{text}` is not a glob: {e}"))?;
+        Ok(BasePattern {
+            text: text.to_string(),
+            name,
+            digest,
+        })
+    }
+
+    /// Whether the image `name` (`registry/repository`) at `digest` is allowed.
+    pub fn allows(&self, name: &str, digest: Option<&Digest>) -> bool {
+        let options = glob::MatchOptions {
+            case_sensitive: true,
+            require_literal_separator: true,
+            require_literal_leading_dot: false,
+        };
+        self.name.matches_with(name, options)
+            && self.digest.as_ref().is_none_or(|d| Some(d) == digest)
     }
 }
 
@@ -140,6 +213,9 @@ pub struct PolicyCheck {
 pub struct Verdict {
     pub image: String,
     pub digest: Digest,
+    /// The verified manifest as a descriptor (what evidence about it is attached to).
+    #[serde(skip)]
+    pub subject: Descriptor,
     /// True when the signature and every policy check passed.
     pub verified: bool,
     pub signatures: VerifyReport,
@@ -150,18 +226,18 @@ pub struct Verdict {
 }
 
 /// Resolve `image` to a digest (a tag is resolved first; the digest is what gets checked), check
-/// its signatures and attestations with `key`, and apply `policy`.
+/// its signatures and attestations against `trust`, and apply `policy`.
 pub async fn verify_image(
     image: &ImageRef,
-    key: &PublicKey,
+    trust: &Trust,
     remote: &RemoteOptions,
     policy: &Policy,
 ) -> Result<Verdict> {
     let store = Store::for_image(image, remote)?;
     let resolved = store.resolve(image).await?;
     let found = discover(&store, &resolved.digest).await?;
-    let signatures = check_signatures(&store, &found, key).await?;
-    let evidence = check_attestations(&store, &found, key).await?;
+    let signatures = check_signatures(&store, &found, trust).await?;
+    let evidence = check_attestations(&store, &found, trust).await?;
     let mut checks = Vec::new();
     if let Store::Layout(layout) = &store {
         // Hashing every layer is blocking work.
@@ -180,9 +256,11 @@ pub async fn verify_image(
     let (provenance_checks, claims) = evaluate_provenance(policy, &evidence);
     checks.extend(provenance_checks);
     checks.extend(evaluate_sbom(policy, &evidence));
+    checks.extend(evaluate_required_types(policy, &evidence));
     checks.extend(evaluate_scan(policy, &evidence));
     Ok(Verdict {
         image: image.to_string(),
+        subject: resolved.descriptor(),
         digest: resolved.digest,
         verified: signatures.verified && checks.iter().all(|c| c.passed),
         signatures,
@@ -278,4 +356,24 @@ fn evaluate_sbom(policy: &Policy, evidence: &Evidence) -> Option<PolicyCheck> {
             ),
         },
     )
+}
+
+/// `require.attestations` of a policy file: at least one verified attestation of each type, and
+/// (as for every requirement) no failed one of it.
+fn evaluate_required_types(policy: &Policy, evidence: &Evidence) -> Vec<PolicyCheck> {
+    policy
+        .require_types
+        .iter()
+        .map(
+            |t| match evidence.select(&[t.as_str()], "required attestation", t) {
+                Err(fail) => fail,
+                Ok(trusted) => check(
+                    "required attestation",
+                    true,
+                    format!("{t}: {}", attestations::used_list(&trusted)),
+                    trusted.iter().map(|t| t.used.clone()).collect(),
+                ),
+            },
+        )
+        .collect()
 }

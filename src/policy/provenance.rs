@@ -2,9 +2,18 @@
 //! source repository, commit and builder the policy wants.
 
 use super::attestations::{used_list, Evidence, Trusted};
-use super::{check, Policy, PolicyCheck, UsedAttestation};
+use super::{check, BasePattern, Policy, PolicyCheck, UsedAttestation};
+use crate::oci::reference::RegistryRef;
+use crate::oci::types::Digest;
 use crate::sign::attest;
 use crate::sign::provenance;
+
+/// Ref globs: `*` stays inside one segment of `refs/tags/v1.2`.
+const REF_MATCH: glob::MatchOptions = glob::MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: true,
+    require_literal_leading_dot: false,
+};
 
 fn normalize_repo(url: &str) -> String {
     url.trim()
@@ -93,10 +102,105 @@ pub(super) fn evaluate_provenance(
             want.len() >= 7 && got.starts_with(want.as_str())
         });
     }
-    if let Some(want) = &policy.builder_id {
-        field("builder", want, &|c| c.builder_id.clone(), &|got| {
-            got == want
+    if !policy.builder_ids.is_empty() {
+        let want = policy.builder_ids.join("` or `");
+        field("builder", &want, &|c| c.builder_id.clone(), &|got| {
+            policy.builder_ids.iter().any(|b| b == got)
         });
     }
+    if !policy.refs.is_empty() {
+        let want = policy.refs.join("` or `");
+        let patterns: Vec<glob::Pattern> = policy
+            .refs
+            .iter()
+            .filter_map(|r| glob::Pattern::new(r).ok())
+            .collect();
+        field("source ref", &want, &|c| c.git_ref.clone(), &|got| {
+            patterns.iter().any(|p| p.matches_with(got, REF_MATCH))
+        });
+    }
+    if let Some(allow) = &policy.base_allow {
+        out.push(check_bases(allow, &all, &used));
+    }
     (out, last)
+}
+
+/// Every image every trusted provenance says the build used must match an allowed pattern. A
+/// dependency whose name cannot be read as an image reference matches nothing (fail closed).
+fn check_bases(
+    allow: &[BasePattern],
+    all: &[(&Trusted, provenance::Claims)],
+    used: &[UsedAttestation],
+) -> PolicyCheck {
+    let mut refused = Vec::new();
+    let mut allowed = Vec::new();
+    for (t, claims) in all {
+        for dep in &claims.images {
+            let uri = dep.uri.as_deref().unwrap_or("");
+            let digest = dep
+                .sha256
+                .as_deref()
+                .and_then(|h| Digest::parse(&format!("sha256:{h}")).ok());
+            let name = image_name(uri);
+            let ok = name
+                .as_deref()
+                .is_some_and(|n| allow.iter().any(|p| p.allows(n, digest.as_ref())));
+            let shown = if uri.is_empty() {
+                "(a dependency without a uri)"
+            } else {
+                uri
+            };
+            if ok {
+                allowed.push(shown.to_string());
+            } else {
+                refused.push(format!("`{shown}` ({})", t.used));
+            }
+        }
+    }
+    let patterns = allow
+        .iter()
+        .map(|p| format!("`{}`", p.text))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if refused.is_empty() {
+        check(
+            "base images",
+            true,
+            if allowed.is_empty() {
+                "the provenance names no base image".into()
+            } else {
+                format!("{} allowed by {patterns}", allowed.join(", "))
+            },
+            used.to_vec(),
+        )
+    } else {
+        check(
+            "base images",
+            false,
+            format!("not allowed by {patterns}: {}", refused.join(", ")),
+            used.to_vec(),
+        )
+    }
+}
+
+/// `registry/repository` of a dependency uri: an image reference, `docker://`/`oci://` one, or a
+/// `pkg:docker/` package URL (its qualifiers dropped); `oci:DIR` for a layout base.
+fn image_name(uri: &str) -> Option<String> {
+    if uri.starts_with("oci:") && !uri.starts_with("oci://") {
+        return match crate::oci::reference::ImageRef::parse(uri).ok()? {
+            crate::oci::reference::ImageRef::Layout(l) => Some(format!("oci:{}", l.dir.display())),
+            crate::oci::reference::ImageRef::Registry(_) => None,
+        };
+    }
+    let bare = uri.split(['?', '#']).next().unwrap_or(uri);
+    let bare = match bare.strip_prefix("pkg:docker/") {
+        // A package URL's `@version` is a tag or an encoded digest; the name is before it.
+        Some(purl) => purl.split('@').next().unwrap_or(purl),
+        None => ["docker://", "oci://"]
+            .iter()
+            .find_map(|p| bare.strip_prefix(p))
+            .unwrap_or(bare),
+    };
+    let parsed = RegistryRef::parse(bare).ok()?;
+    Some(format!("{}/{}", parsed.registry, parsed.repository))
 }

@@ -7,8 +7,87 @@ use crate::scan::external::{self, Tool};
 use crate::scan::Severity;
 use crate::sign::attest;
 
-pub(super) fn evaluate_scan(policy: &Policy, evidence: &Evidence) -> Option<PolicyCheck> {
-    let threshold = policy.fail_on?;
+pub(super) fn evaluate_scan(policy: &Policy, evidence: &Evidence) -> Vec<PolicyCheck> {
+    if !policy.needs_scan() {
+        return vec![];
+    }
+    let mut out: Vec<PolicyCheck> = evaluate_findings(policy, evidence).into_iter().collect();
+    if let Some(max_age) = policy.max_scan_age {
+        out.push(evaluate_age(max_age, policy.now, evidence));
+    }
+    out
+}
+
+/// The newest attested scan finished at most `max_age` seconds before `now`. A scan without a
+/// readable `metadata.scanFinishedOn` cannot show that it is fresh.
+fn evaluate_age(max_age: u64, now: i64, evidence: &Evidence) -> PolicyCheck {
+    let trusted = match evidence.select(&[attest::PREDICATE_VULN], "scan age", "scan result") {
+        Ok(t) => t,
+        Err(fail) => return fail,
+    };
+    let used: Vec<UsedAttestation> = trusted.iter().map(|t| t.used.clone()).collect();
+    let finished: Vec<(i64, &UsedAttestation)> = trusted
+        .iter()
+        .filter_map(|t| {
+            let at = t.statement["predicate"]["metadata"]["scanFinishedOn"].as_str()?;
+            let at =
+                time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                    .ok()?;
+            Some((at.unix_timestamp(), &t.used))
+        })
+        .collect();
+    let Some((newest, which)) = finished.iter().max_by_key(|(at, _)| *at) else {
+        return check(
+            "scan age",
+            false,
+            format!(
+                "no attested scan has a readable `metadata.scanFinishedOn` ({})",
+                used_list(&trusted)
+            ),
+            used,
+        );
+    };
+    let age = now.saturating_sub(*newest);
+    let limit = i64::try_from(max_age).unwrap_or(i64::MAX);
+    check(
+        "scan age",
+        age <= limit,
+        if age < 0 {
+            format!(
+                "the newest scan ({which}) is dated {} ahead of this clock",
+                human_duration(-age)
+            )
+        } else {
+            format!(
+                "the newest scan ({which}) finished {} ago; the policy allows {}",
+                human_duration(age),
+                human_duration(limit)
+            )
+        },
+        used,
+    )
+}
+
+/// `3d 4h`, `5m`, `40s`.
+fn human_duration(seconds: i64) -> String {
+    let (d, h, m) = (
+        seconds / 86_400,
+        seconds % 86_400 / 3_600,
+        seconds % 3_600 / 60,
+    );
+    match (d, h, m) {
+        (0, 0, 0) => format!("{seconds}s"),
+        (0, 0, m) => format!("{m}m"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
+/// The findings rule: every trusted scan clean at the threshold (`none`: only readable).
+fn evaluate_findings(policy: &Policy, evidence: &Evidence) -> Option<PolicyCheck> {
+    let threshold = policy
+        .fail_on
+        .unwrap_or(crate::pipeline::model::Severity::None);
     let trusted = match evidence.select(&[attest::PREDICATE_VULN], "vulnerabilities", "scan result")
     {
         Ok(t) => t,

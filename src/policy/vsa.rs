@@ -6,6 +6,7 @@
 use super::{Outcome, Policy, Verdict};
 use crate::evidence::Source;
 use crate::oci::types::Digest;
+use crate::sign::trust::Trust;
 
 pub const PREDICATE_VSA: &str = "https://slsa.dev/verification_summary/v1";
 /// Who verified: `slsa-verifier verify-vsa --verifier-id` takes this.
@@ -13,20 +14,30 @@ pub const VERIFIER_ID: &str = "https://cleanpipe.dev/verifiers/cli/v1";
 /// What the policy digest is computed over: the checks `cleanpipe verify` was asked for.
 pub const POLICY_URI: &str = "https://cleanpipe.dev/policies/verify-flags/v1";
 
-/// The policy as the VSA names it: canonical JSON of the checks and the key, and its digest.
-pub fn policy_document(policy: &Policy, key_fingerprint: &Digest) -> (Vec<u8>, Digest) {
-    let doc = serde_json::json!({
-        "key": key_fingerprint,
+/// The policy as the VSA names it: the policy file (its URI and the digest of its bytes; the
+/// CLI refuses to add checks or keys to a file when writing a VSA), or without a file,
+/// canonical JSON of the checks asked for and the trusted keys. Returns (uri, digest).
+pub fn policy_document(policy: &Policy, trust: &Trust) -> (String, Digest) {
+    let flags = serde_json::json!({
+        "keys": trust.keys().iter().map(|k| k.fingerprint()).collect::<Vec<_>>(),
         "requireProvenance": policy.needs_provenance(),
         "sourceRepo": policy.source_repo,
         "commit": policy.commit,
-        "builderId": policy.builder_id,
+        "builderIds": policy.builder_ids,
+        "refs": policy.refs,
+        "bases": policy.base_allow.as_ref().map(|b| b.iter().map(|p| p.text.clone()).collect::<Vec<_>>()),
         "requireSbom": policy.require_sbom,
-        "failOn": policy.fail_on.map(|t| format!("{t:?}").to_lowercase()),
+        "requireTypes": policy.require_types,
+        "failOn": policy.fail_on.map(|t| t.as_str()),
+        "maxScanAgeSeconds": policy.max_scan_age,
     });
-    let bytes = serde_json::to_vec(&doc).expect("policy serializes");
-    let digest = Digest::of(&bytes);
-    (bytes, digest)
+    match &policy.document {
+        Some(doc) => (doc.uri.clone(), doc.digest.clone()),
+        None => {
+            let bytes = serde_json::to_vec(&flags).expect("policy serializes");
+            (POLICY_URI.to_string(), Digest::of(&bytes))
+        }
+    }
 }
 
 /// The in-toto statement of the VSA about `verdict`'s digest, for `resource_uri` (the image as
@@ -34,11 +45,11 @@ pub fn policy_document(policy: &Policy, key_fingerprint: &Digest) -> (Vec<u8>, D
 pub fn statement(
     verdict: &Verdict,
     policy: &Policy,
-    key_fingerprint: &Digest,
+    trust: &Trust,
     resource_uri: &str,
     time: &str,
 ) -> Vec<u8> {
-    let (_, policy_digest) = policy_document(policy, key_fingerprint);
+    let (policy_uri, policy_digest) = policy_document(policy, trust);
     let inputs: Vec<serde_json::Value> = verdict
         .attestations
         .iter()
@@ -65,7 +76,7 @@ pub fn statement(
         "verifier": {"id": VERIFIER_ID, "version": {"cleanpipe": env!("CARGO_PKG_VERSION")}},
         "timeVerified": time,
         "resourceUri": resource_uri,
-        "policy": {"uri": POLICY_URI, "digest": {"sha256": policy_digest.hex()}},
+        "policy": {"uri": policy_uri, "digest": {"sha256": policy_digest.hex()}},
         "inputAttestations": inputs,
         "verificationResult": if verdict.verified { "PASSED" } else { "FAILED" },
         "verifiedLevels": [level],

@@ -675,6 +675,27 @@ pub fn scan_external(
     })
 }
 
+/// What changed between two scans of the same kind of image (a base and its update): the
+/// findings only `after` has, and those only `before` had. A finding is the same when its
+/// advisory id and package are (a version bump that keeps the advisory is neither new nor fixed).
+pub fn finding_delta<'a>(
+    before: &'a [Finding],
+    after: &'a [Finding],
+) -> (Vec<&'a Finding>, Vec<&'a Finding>) {
+    let key = |f: &Finding| (f.id.clone(), f.package.clone());
+    let before_keys: std::collections::HashSet<_> = before.iter().map(key).collect();
+    let after_keys: std::collections::HashSet<_> = after.iter().map(key).collect();
+    let new = after
+        .iter()
+        .filter(|f| !before_keys.contains(&key(f)))
+        .collect();
+    let fixed = before
+        .iter()
+        .filter(|f| !after_keys.contains(&key(f)))
+        .collect();
+    (new, fixed)
+}
+
 /// Today's UTC date as `YYYY-MM-DD`.
 pub fn today() -> String {
     let d = time::OffsetDateTime::now_utc().date();

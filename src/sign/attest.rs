@@ -10,6 +10,7 @@ use crate::oci::store::Store;
 use crate::oci::types::{Descriptor, Digest, Manifest, MEDIA_OCI_MANIFEST};
 use crate::sign::cosign::{check_layer_limit, signature_manifest, SIGNATURE_ANNOTATION};
 use crate::sign::keys::{PublicKey, SigningKey};
+use crate::sign::trust::Verifier;
 
 pub const DSSE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
 pub const INTOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
@@ -117,51 +118,62 @@ fn parse_envelope(envelope_bytes: &[u8]) -> std::result::Result<(Envelope, Vec<u
     Ok((env, body))
 }
 
-fn any_signature_verifies(env: &Envelope, body: &[u8], key: &PublicKey) -> bool {
+/// The key of `key` (one key or a trust set) whose signature over PAE the envelope carries.
+fn signing_key<'k, V: Verifier + ?Sized>(
+    env: &Envelope,
+    body: &[u8],
+    key: &'k V,
+) -> Option<&'k PublicKey> {
     let signed = pae(&env.payload_type, body);
-    env.signatures.iter().any(|s| {
-        decode_b64(&s.sig)
-            .map(|raw| {
-                key.verify_base64(
-                    &base64::engine::general_purpose::STANDARD.encode(raw),
-                    &signed,
-                )
-            })
-            .unwrap_or(false)
+    env.signatures.iter().find_map(|s| {
+        decode_b64(&s.sig).and_then(|raw| {
+            key.key_for(
+                &base64::engine::general_purpose::STANDARD.encode(raw),
+                &signed,
+            )
+        })
     })
 }
 
 /// Whether some signature of the envelope verifies with `key` (whatever the statement says).
-pub fn signed_by(envelope_bytes: &[u8], key: &PublicKey) -> bool {
-    parse_envelope(envelope_bytes).is_ok_and(|(env, body)| any_signature_verifies(&env, &body, key))
+pub fn signed_by<V: Verifier + ?Sized>(envelope_bytes: &[u8], key: &V) -> bool {
+    parse_envelope(envelope_bytes).is_ok_and(|(env, body)| signing_key(&env, &body, key).is_some())
 }
 
 /// Check an envelope with `key` and return its statement. Standard and URL-safe base64 are
 /// both accepted, as DSSE requires of verifiers. The signature is checked first (over PAE,
 /// which covers the payload type), then the payload must be an in-toto Statement (v1, or the
 /// v0.1 cosign writes).
-pub fn open(
+pub fn open<V: Verifier + ?Sized>(
     envelope_bytes: &[u8],
-    key: &PublicKey,
+    key: &V,
 ) -> std::result::Result<serde_json::Value, Rejection> {
+    open_signed(envelope_bytes, key).map(|(statement, _)| statement)
+}
+
+/// [`open`], also naming which trusted key signed.
+pub fn open_signed<'k, V: Verifier + ?Sized>(
+    envelope_bytes: &[u8],
+    key: &'k V,
+) -> std::result::Result<(serde_json::Value, &'k PublicKey), Rejection> {
     let env: Envelope = serde_json::from_slice(envelope_bytes)
         .map_err(|e| Rejection::Unreadable(format!("not a DSSE envelope: {e}")))?;
     open_envelope(&env, key)
 }
 
-/// [`open`] for an envelope already parsed (a Sigstore bundle carries one inside).
-pub fn open_envelope(
+/// [`open_signed`] for an envelope already parsed (a Sigstore bundle carries one inside).
+pub fn open_envelope<'k, V: Verifier + ?Sized>(
     env: &Envelope,
-    key: &PublicKey,
-) -> std::result::Result<serde_json::Value, Rejection> {
+    key: &'k V,
+) -> std::result::Result<(serde_json::Value, &'k PublicKey), Rejection> {
     let body = decode_b64(&env.payload)
         .ok_or_else(|| Rejection::Unreadable("payload is not base64".into()))?;
-    if !any_signature_verifies(env, &body, key) {
+    let Some(signer) = signing_key(env, &body, key) else {
         return Err(Rejection::NotThisKey(format!(
             "no signature verifies with {}",
-            key.name()
+            key.describe()
         )));
-    }
+    };
     if env.payload_type != INTOTO_PAYLOAD_TYPE {
         return Err(Rejection::Invalid(format!(
             "payload type `{}` is not in-toto",
@@ -171,7 +183,7 @@ pub fn open_envelope(
     let statement: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| Rejection::Invalid(format!("payload is not a JSON statement: {e}")))?;
     match statement["_type"].as_str() {
-        Some(STATEMENT_V1 | STATEMENT_V01) => Ok(statement),
+        Some(STATEMENT_V1 | STATEMENT_V01) => Ok((statement, signer)),
         Some(other) => Err(Rejection::Invalid(format!(
             "`_type` is `{other}`, not an in-toto Statement (`{STATEMENT_V1}` or `{STATEMENT_V01}`)"
         ))),

@@ -8,6 +8,8 @@ pub mod attest;
 pub mod cosign;
 pub mod keys;
 pub mod provenance;
+pub mod trust;
 
 pub use cosign::{append_signature, SignOutcome};
 pub use keys::{KeySource, PublicKey, SigningKey};
+pub use trust::{Trust, Verifier};

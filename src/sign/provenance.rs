@@ -120,6 +120,15 @@ pub struct Claims {
     pub repository: Option<String>,
     pub git_ref: Option<String>,
     pub commit: Option<String>,
+    /// Every resolved dependency besides the source commit: the images the build used.
+    pub images: Vec<Dependency>,
+}
+
+/// One resolved dependency that is not the source commit.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Dependency {
+    pub uri: Option<String>,
+    pub sha256: Option<String>,
 }
 
 /// Read the claims a release engineer checks from any SLSA v1 provenance predicate (ours, or
@@ -141,6 +150,16 @@ pub fn claims(predicate: &Value) -> Claims {
         repository: s(&source["repository"]).or(dep_repo),
         git_ref: s(&source["ref"]),
         commit: s(&source["commit"]).or_else(|| dep.and_then(|d| s(&d["digest"]["gitCommit"]))),
+        images: def["resolvedDependencies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|d| !d["digest"]["gitCommit"].is_string())
+            .map(|d| Dependency {
+                uri: s(&d["uri"]),
+                sha256: s(&d["digest"]["sha256"]),
+            })
+            .collect(),
     }
 }
 

@@ -192,7 +192,7 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
         let key = &keys[key_name];
         // The base must exist at that digest before its signature means anything.
         store.resolve(&image).await?;
-        let report = verify_signatures(&store, &digest, key).await?;
+        let report = verify_signatures(&store, &digest, &key.clone().into()).await?;
         if report.verified {
             ctx.say(
                 "verify-base",

@@ -90,3 +90,75 @@ fn moved_base_tags_are_listed_and_only_verified_pins_move() {
         .expect_stderr("0 pin(s) rewritten");
     assert!(!text().contains(&third), "{}", text());
 }
+
+#[test]
+fn a_verified_update_shows_the_findings_it_brings_and_fixes() {
+    let Some(registry) = registry() else { return };
+    let name = unique("it/base-scan-delta");
+    // The vendor's image carries one npm package; each release moves its version.
+    let vendor = Repo::new();
+    vendor.keygen("cosign", "pw");
+    let publish = |version: &str| {
+        vendor.write(
+            "package.json",
+            &format!(r#"{{"name":"left-pad","version":"{version}"}}"#),
+        );
+        vendor.write(
+            "pipeline.yaml",
+            &format!(
+                "version: 1\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: package.json\n        dest: /app/node_modules/left-pad/package.json\nsign:\n  key: cosign.key\npush:\n  repository: {registry}/{name}\n  tags: [stable]\n"
+            ),
+        );
+        vendor.commit();
+        let image = vendor
+            .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+            .expect_code(0)
+            .last_line();
+        image[image.find('@').unwrap() + 1..].to_string()
+    };
+    let first = publish("1.0.0");
+    let consumer = Repo::new();
+    consumer.write("hello.txt", "app\n");
+    consumer.keygen("cosign", "pw");
+    consumer.copy_in(&vendor.path().join("cosign.pub"), "vendor.pub");
+    // Hand-written records (not real advisories): one fixed in 1.3.0, one brought by 1.2.0.
+    let record = |id: &str, events: &str| {
+        consumer.write(
+            &format!("osv/{id}.json"),
+            &format!(
+                r#"{{"id":"{id}","modified":"2026-01-01T00:00:00Z","affected":[{{"package":{{"ecosystem":"npm","name":"left-pad"}},"ranges":[{{"type":"SEMVER","events":[{events}]}}]}}],"database_specific":{{"severity":"HIGH"}}}}"#
+            ),
+        )
+    };
+    record("HAND-NPM-1", r#"{"introduced":"0"},{"fixed":"1.3.0"}"#);
+    record("HAND-NPM-2", r#"{"introduced":"1.2.0"}"#);
+    consumer.write(
+        "pipeline.yaml",
+        &format!(
+            "version: 1\nverify_base:\n  keys:\n    vendor: vendor.pub\n  default_key: vendor\nbuild:\n  customize:\n    base: {registry}/{name}:stable@{first}\n    files:\n      - src: hello.txt\n        dest: /app.txt\n  scan:\n    db: osv\nsign:\n  key: cosign.key\n"
+        ),
+    );
+    consumer.commit();
+    publish("1.3.0");
+    let json = consumer.cleanpipe(&["base", "outdated", "--output", "json"]);
+    json.expect_code(1);
+    let statuses: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let delta = &statuses[0]["scan_delta"];
+    assert_eq!(statuses[0]["state"], "update verified", "{statuses}");
+    assert_eq!(delta["outcome"], "compared", "{statuses}");
+    assert_eq!(
+        delta["new"],
+        serde_json::json!(["HAND-NPM-2 (high) in left-pad 1.3.0"]),
+        "{statuses}"
+    );
+    assert_eq!(
+        delta["fixed"],
+        serde_json::json!(["HAND-NPM-1 (high) in left-pad 1.0.0"]),
+        "{statuses}"
+    );
+    consumer
+        .cleanpipe(&["base", "outdated"])
+        .expect_code(1)
+        .expect_stderr("1 new, 1 fixed")
+        .expect_stderr("+ HAND-NPM-2");
+}

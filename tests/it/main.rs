@@ -12,6 +12,7 @@ mod base_updates;
 mod bundles;
 mod catalogers;
 mod ci_outputs;
+mod deploy_policy;
 mod docker_build;
 mod external_scanners;
 mod peers;

@@ -29,6 +29,23 @@ struct BaseStatus {
     detail: String,
     /// The reference to write instead (a verified update only).
     update_to: Option<String>,
+    /// What the update changes in the scan, with the pipeline's OSV database (a verified
+    /// update, when the pipeline names a database for the builtin scanner).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scan_delta: Option<ScanDelta>,
+}
+
+/// The findings a verified update brings and removes.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+enum ScanDelta {
+    Compared {
+        database: String,
+        new: Vec<String>,
+        fixed: Vec<String>,
+    },
+    /// The images could not be scanned; the update is still listed, the delta is not.
+    Failed { why: String },
 }
 
 pub async fn base(
@@ -47,6 +64,17 @@ pub async fn base(
     let bases = crate::stages::verify_base::bases(&pipeline, &base_dir, None)?;
     let mut statuses = Vec::new();
     let mut keys: BTreeMap<String, PublicKey> = BTreeMap::new();
+    // The database the delta is scanned with: the base gate's, else the build's (builtin
+    // scanner only: trivy and grype bring their own).
+    let scan_db = [&pipeline.file.verify_base.scan, &pipeline.file.build.scan]
+        .into_iter()
+        .flatten()
+        .filter(|s| {
+            s.scanner
+                .is_none_or(|k| k == crate::pipeline::model::Scanner::Builtin)
+        })
+        .find_map(|s| s.db.as_ref())
+        .map(|db| base_dir.join(db));
     for base in bases {
         let mut status = BaseStatus {
             reference: base.reference.clone(),
@@ -56,6 +84,7 @@ pub async fn base(
             state: "not followed",
             detail: String::new(),
             update_to: None,
+            scan_delta: None,
         };
         let image = match ImageRef::parse(&base.reference) {
             Ok(ImageRef::Registry(r)) => r,
@@ -116,11 +145,22 @@ pub async fn base(
             );
         }
         let report =
-            crate::evidence::verify_signatures(&store, &now.digest, &keys[key_name]).await?;
+            crate::evidence::verify_signatures(&store, &now.digest, &keys[key_name].clone().into())
+                .await?;
         if report.verified {
             status.state = "update verified";
             status.detail = format!("{} (key `{key_name}`)", report.summary);
             status.update_to = Some(format!("{}:{tag}@{}", image.repository_name(), now.digest));
+            if let Some(db) = &scan_db {
+                let old = image.at_digest(&pinned).to_string();
+                let new = image.at_digest(&now.digest).to_string();
+                status.scan_delta = Some(
+                    match scan_delta(&old, &new, db, &args.registry, redactor).await {
+                        Ok(delta) => delta,
+                        Err(e) => ScanDelta::Failed { why: e.to_string() },
+                    },
+                );
+            }
         } else {
             status.state = "update NOT verified";
             status.detail = format!("{} (key `{key_name}`): not rewritten", report.summary);
@@ -206,6 +246,30 @@ pub async fn base(
                     format!(": {}", s.detail)
                 }
             ));
+            match &s.scan_delta {
+                None => {}
+                Some(ScanDelta::Failed { why }) => {
+                    printer.status(&format!("{:<20} scan delta not known: {why}", ""))
+                }
+                Some(ScanDelta::Compared {
+                    database,
+                    new,
+                    fixed,
+                }) => {
+                    printer.status(&format!(
+                        "{:<20} scan ({database}): {} new, {} fixed",
+                        "",
+                        new.len(),
+                        fixed.len()
+                    ));
+                    for f in new {
+                        printer.status(&format!("{:<20}   + {f}", ""));
+                    }
+                    for f in fixed {
+                        printer.status(&format!("{:<20}   - {f}", ""));
+                    }
+                }
+            }
         }
         if update {
             printer.status(&if write {
@@ -223,6 +287,44 @@ pub async fn base(
         ExitCode::GateFailed
     } else {
         ExitCode::Success
+    })
+}
+
+/// Scan the pinned base and its update with the OSV database at `db` and compare.
+async fn scan_delta(
+    old: &str,
+    new: &str,
+    db: &std::path::Path,
+    registry: &crate::cli::args::RegistryArgs,
+    redactor: &Redactor,
+) -> Result<ScanDelta> {
+    let mut findings = Vec::new();
+    for reference in [old, new] {
+        let local = super::local_image(reference, registry, redactor).await?;
+        let db = db.to_path_buf();
+        let found = tokio::task::spawn_blocking(move || {
+            let (catalog, database) =
+                crate::scan::catalog_and_database(&local.layout, &local.manifest, &db)?;
+            Ok::<_, Error>(crate::scan::match_catalog(&catalog, &database))
+        })
+        .await
+        .map_err(|e| Error::environment(format!("scanning {reference} failed: {e}")))??;
+        findings.push(found);
+    }
+    let (added, removed) = crate::scan::finding_delta(&findings[0], &findings[1]);
+    let show = |f: &&crate::scan::Finding| {
+        format!(
+            "{} ({}) in {} {}",
+            f.id,
+            f.severity.as_str(),
+            f.package,
+            f.version
+        )
+    };
+    Ok(ScanDelta::Compared {
+        database: db.display().to_string(),
+        new: added.iter().map(show).collect(),
+        fixed: removed.iter().map(show).collect(),
     })
 }
 

@@ -7,6 +7,7 @@ use crate::pipeline::model::Severity as Threshold;
 use crate::policy::{verify_image, Policy};
 use crate::redact::Redactor;
 use crate::sign::keys::PublicKey;
+use crate::sign::trust::Trust;
 
 pub async fn verify(
     args: &VerifyArgs,
@@ -15,7 +16,7 @@ pub async fn verify(
     redactor: &Redactor,
 ) -> Result<ExitCode> {
     let image = ImageRef::parse(&args.image)?;
-    let key = PublicKey::from_file(&args.key)?;
+    let (policy, trust) = policy_and_trust(args).await?;
     // The VSA's key and target are checked before anything is verified.
     let vsa_signer = match (&args.vsa, &args.vsa_key) {
         (Some(path), Some(key_text)) => {
@@ -34,16 +35,7 @@ pub async fn verify(
         _ => None,
     };
     let remote = settings::remote_options(&args.registry, redactor)?;
-    let policy = Policy {
-        require_provenance: args.require_provenance,
-        source_repo: args.source_repo.clone(),
-        commit: args.commit.clone(),
-        builder_id: args.builder_id.clone(),
-        require_sbom: args.require_sbom,
-        fail_on: args.fail_on.map(Threshold::from),
-        today: crate::scan::today(),
-    };
-    let verdict = verify_image(&image, &key, &remote, &policy).await?;
+    let verdict = verify_image(&image, &trust, &remote, &policy).await?;
     // The image as deployed: pinned by digest, never a tag.
     let pinned = match &image {
         ImageRef::Registry(r) => r.at_digest(&verdict.digest).to_string(),
@@ -51,20 +43,35 @@ pub async fn verify(
     };
     if let Some((path, signer)) = &vsa_signer {
         let resource_uri = &pinned;
-        let statement = crate::policy::vsa::statement(
-            &verdict,
-            &policy,
-            &key.fingerprint(),
-            resource_uri,
-            &crate::pipeline::executor::now_rfc3339(),
-        );
+        let now = crate::pipeline::executor::now_rfc3339();
+        let statement =
+            crate::policy::vsa::statement(&verdict, &policy, &trust, resource_uri, &now);
         let envelope = crate::sign::attest::envelope(&statement, signer)?;
         crate::fsutil::write_atomic(path, &envelope)?;
+        let result = if verdict.verified { "PASSED" } else { "FAILED" };
         printer.status(&format!(
-            "verification summary ({}) for {resource_uri} written to {}",
-            if verdict.verified { "PASSED" } else { "FAILED" },
-            path.display()
+            "verification summary ({result}) for {resource_uri} written to {} ({})",
+            path.display(),
+            crate::oci::types::Digest::of(&envelope)
         ));
+        if args.attach_vsa {
+            let store = crate::oci::store::Store::for_image(&image, &remote)?;
+            let parsed: crate::sign::attest::Envelope =
+                serde_json::from_slice(&envelope).expect("an envelope cleanpipe wrote parses");
+            let bundle = crate::evidence::bundle::build(&parsed, signer.public_key());
+            let (referrer, place) = crate::evidence::attach_bundle(
+                &store,
+                &verdict.subject,
+                crate::policy::vsa::PREDICATE_VSA,
+                bundle,
+                &now,
+                Some(signer.public_key()),
+            )
+            .await?;
+            printer.status(&format!(
+                "verification summary ({result}) attached to {resource_uri} as referrer {referrer} ({place})"
+            ));
+        }
     }
     if args.output == VerifyOutput::Digest {
         if verdict.verified {
@@ -156,4 +163,76 @@ pub async fn verify(
     } else {
         ExitCode::GateFailed
     })
+}
+
+/// The policy and trusted keys of a `verify`: the policy file's, with the options on top (they
+/// only add checks and keys). With `--vsa` a file is taken as is: the summary names one policy
+/// by its digest, so checks added on the command line would be checked but not named.
+async fn policy_and_trust(args: &VerifyArgs) -> Result<(Policy, Trust)> {
+    let today = crate::scan::today();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let added_checks = args.require_provenance
+        || args.source_repo.is_some()
+        || args.commit.is_some()
+        || args.builder_id.is_some()
+        || args.require_sbom
+        || args.fail_on.is_some();
+    let (mut policy, mut trust) = match &args.policy {
+        Some(path) => {
+            if args.vsa.is_some() && (added_checks || args.key.is_some()) {
+                return Err(crate::Error::usage(
+                    "`--vsa` with `--policy` takes the policy file as it is: the summary names the file by its digest",
+                )
+                .with_hint("move the extra options and keys into the policy file, or drop `--policy`"));
+            }
+            let loaded = crate::policy::file::load(path, &today, now).await?;
+            (loaded.policy, Some(loaded.trust))
+        }
+        None => (
+            Policy {
+                today,
+                now,
+                ..Policy::default()
+            },
+            None,
+        ),
+    };
+    // Options narrow the file's rules, never widen them.
+    let conflict = |option: &str, file_value: &str| {
+        crate::Error::usage(format!(
+            "`{option}` asks for something the policy file rules out (it says {file_value})"
+        ))
+        .with_hint("no provenance could satisfy both; drop the option or change the policy file")
+    };
+    policy.require_provenance |= args.require_provenance;
+    if let Some(want) = &args.source_repo {
+        match &policy.source_repo {
+            Some(file) if file != want => return Err(conflict("--source-repo", file)),
+            _ => policy.source_repo = Some(want.clone()),
+        }
+    }
+    policy.commit = args.commit.clone();
+    if let Some(want) = &args.builder_id {
+        if !policy.builder_ids.is_empty() && !policy.builder_ids.contains(want) {
+            return Err(conflict("--builder-id", &policy.builder_ids.join(", ")));
+        }
+        policy.builder_ids = vec![want.clone()];
+    }
+    policy.require_sbom |= args.require_sbom;
+    if let Some(t) = args.fail_on {
+        let t = Threshold::from(t);
+        policy.fail_on = Some(match policy.fail_on {
+            Some(file) if file.is_stricter_than(t) => file,
+            _ => t,
+        });
+    }
+    if let Some(path) = &args.key {
+        let key = PublicKey::from_file(path)?;
+        match &mut trust {
+            Some(t) => t.add(key),
+            None => trust = Some(Trust::from(key)),
+        }
+    }
+    let trust = trust.expect("clap requires --key or --policy");
+    Ok((policy, trust))
 }

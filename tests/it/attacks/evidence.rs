@@ -413,7 +413,7 @@ fn provenance_signed_by_another_key_does_not_count() {
         &r,
         &[
             "[FAIL] no signature verifies with cosign.pub",
-            "policy [FAIL] provenance: no SLSA v1 provenance attestation verifies with this key (1 signed by another key or not at all)",
+            "policy [FAIL] provenance: no SLSA v1 provenance attestation verifies with a trusted key (1 signed by another key or not at all)",
         ],
     );
 }
