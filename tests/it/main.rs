@@ -14,6 +14,7 @@ mod catalogers;
 mod ci_outputs;
 mod docker_build;
 mod external_scanners;
+mod init;
 mod peers;
 mod register;
 mod registry;
