@@ -409,8 +409,16 @@ mod tests {
 
     #[test]
     fn init_flags_parse() {
-        let cli = Cli::try_parse_from(["cleanpipe", "init", "--ci", "gitlab", "--force", "--dir", "svc"])
-            .unwrap();
+        let cli = Cli::try_parse_from([
+            "cleanpipe",
+            "init",
+            "--ci",
+            "gitlab",
+            "--force",
+            "--dir",
+            "svc",
+        ])
+        .unwrap();
         let Command::Init(init) = cli.command else {
             panic!()
         };
@@ -421,7 +429,10 @@ mod tests {
         let Command::Init(init) = cli.command else {
             panic!()
         };
-        assert_eq!((init.ci, init.force, init.dir), (None, false, PathBuf::from(".")));
+        assert_eq!(
+            (init.ci, init.force, init.dir),
+            (None, false, PathBuf::from("."))
+        );
         assert!(Cli::try_parse_from(["cleanpipe", "init", "--ci", "travis"]).is_err());
     }
 }

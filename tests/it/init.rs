@@ -73,7 +73,10 @@ fn validators() -> Option<Validators> {
             "CLEANPIPE_TEST_GROOVY_JAR",
             "Apache Groovy 5.0.8's jar, fetched by `.ci/run`",
         )?,
-        shellcheck: test_data("CLEANPIPE_TEST_SHELLCHECK", "shellcheck, installed by `.ci/run`")?,
+        shellcheck: test_data(
+            "CLEANPIPE_TEST_SHELLCHECK",
+            "shellcheck, installed by `.ci/run`",
+        )?,
     })
 }
 
@@ -324,7 +327,11 @@ fn several_pipeline_files_make_a_github_matrix_from_plan_matrix() {
         !repo.path().join("pipeline.yaml").exists(),
         "no starter next to tracked pipelines"
     );
-    assert!(run.stderr.contains("2 pipeline file(s) already tracked"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("2 pipeline file(s) already tracked"),
+        "{}",
+        run.stderr
+    );
     let wf = read(&repo, WORKFLOW);
     contains_all(
         &wf,
@@ -380,7 +387,11 @@ fn several_pipeline_files_make_a_github_matrix_from_plan_matrix() {
         .rejects("a workflow needing a missing job", "planning");
     std::fs::write(
         repo.path().join(WORKFLOW),
-        wf.replacen("    runs-on: ubuntu-latest\n", "    runs-on: ubuntu-latest\n    stepz: []\n", 1),
+        wf.replacen(
+            "    runs-on: ubuntu-latest\n",
+            "    runs-on: ubuntu-latest\n    stepz: []\n",
+            1,
+        ),
     )
     .unwrap();
     v.schema("vendor.github-workflows", &repo.path().join(WORKFLOW))
@@ -437,7 +448,12 @@ fn gitlab_ci_files_pass_the_gitlab_schema_and_shellcheck() {
         .as_sequence()
         .unwrap()
         .iter()
-        .map(|c| (c["PIPELINE"].as_str().unwrap(), c["OUTPUTS"].as_str().unwrap()))
+        .map(|c| {
+            (
+                c["PIPELINE"].as_str().unwrap(),
+                c["OUTPUTS"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         cells,
@@ -446,8 +462,14 @@ fn gitlab_ci_files_pass_the_gitlab_schema_and_shellcheck() {
             ("worker/pipeline.yaml", "worker/.cleanpipe/out")
         ]
     );
-    assert!(doc["build"].get("services").is_some(), "worker is a Dockerfile build");
-    for (name, pipeline) in [("api", "api/pipeline.yaml"), ("worker", "worker/pipeline.yaml")] {
+    assert!(
+        doc["build"].get("services").is_some(),
+        "worker is a Dockerfile build"
+    );
+    for (name, pipeline) in [
+        ("api", "api/pipeline.yaml"),
+        ("worker", "worker/pipeline.yaml"),
+    ] {
         let deploy = &doc[format!("deploy: {name}").as_str()];
         assert_eq!(deploy["when"], "manual", "{doc:?}");
         assert_eq!(
@@ -567,10 +589,20 @@ fn cloud_build_files_pass_the_cloudbuild_schema_and_shellcheck() {
         let ids = checked(&repo, "the Cloud Build file");
         assert_eq!(
             ids,
-            ["registry-login", "install", "cleanpipe-run", "verify-and-deploy"]
+            [
+                "registry-login",
+                "install",
+                "cleanpipe-run",
+                "verify-and-deploy"
+            ]
         );
         let text = read(&repo, "cloudbuild.yaml");
-        assert!(text.contains("_IMAGE_REPOSITORY: \"${LOCATION}-docker.pkg.dev/${PROJECT_ID}/containers/"), "{text}");
+        assert!(
+            text.contains(
+                "_IMAGE_REPOSITORY: \"${LOCATION}-docker.pkg.dev/${PROJECT_ID}/containers/"
+            ),
+            "{text}"
+        );
     }
     let repo = multi_repo();
     init(&repo, "cloudbuild");
@@ -587,7 +619,10 @@ fn cloud_build_files_pass_the_cloudbuild_schema_and_shellcheck() {
         ]
     );
     let text = read(&repo, "cloudbuild.yaml");
-    assert!(!text.contains("_IMAGE_REPOSITORY"), "an unused substitution fails a build:\n{text}");
+    assert!(
+        !text.contains("_IMAGE_REPOSITORY"),
+        "an unused substitution fails a build:\n{text}"
+    );
 
     // The schema can fail.
     std::fs::write(
@@ -614,7 +649,10 @@ fn the_github_action_passes_its_schema_and_actionlint_checks_its_use() {
             "name: release\non: [push]\npermissions:\n  contents: read\n  packages: write\njobs:\n  release:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - id: cleanpipe\n        uses: ./\n        with:\n          pipeline: pipeline.yaml\n          registry: ghcr.io\n          registry-password: ${{{{ secrets.GITHUB_TOKEN }}}}\n          key: ${{{{ secrets.COSIGN_PRIVATE_KEY }}}}\n          key-password: ${{{{ secrets.COSIGN_PASSWORD }}}}\n{with}      - env:\n          IMAGE: ${{{{ steps.cleanpipe.outputs.image }}}}\n          DIGEST: ${{{{ steps.cleanpipe.outputs.digest }}}}\n          TAGS: ${{{{ steps.cleanpipe.outputs.tags }}}}\n        run: echo \"$IMAGE $DIGEST $TAGS\"\n"
         )
     };
-    repo.write(".github/workflows/release.yml", &workflow("          args: --quiet\n"));
+    repo.write(
+        ".github/workflows/release.yml",
+        &workflow("          args: --quiet\n"),
+    );
     v.actionlint(repo.path(), &[".github/workflows/release.yml"])
         .passes("a workflow using the action");
     v.schema(
@@ -637,9 +675,17 @@ fn init_never_overwrites_without_force() {
     let repo = customize_repo();
     let first = repo.cleanpipe(&["init"]);
     first.expect_code(0);
-    assert!(first.stderr.contains("CI: github (no CI file found"), "{}", first.stderr);
+    assert!(
+        first.stderr.contains("CI: github (no CI file found"),
+        "{}",
+        first.stderr
+    );
     assert!(first.stderr.contains("next steps:"), "{}", first.stderr);
-    assert!(first.stderr.contains("COSIGN_PRIVATE_KEY"), "{}", first.stderr);
+    assert!(
+        first.stderr.contains("COSIGN_PRIVATE_KEY"),
+        "{}",
+        first.stderr
+    );
     let pipeline = read(&repo, "pipeline.yaml");
     let workflow = read(&repo, WORKFLOW);
 
@@ -742,11 +788,21 @@ fn bad_init_input_is_exit_2() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("git init"), "{out:?}");
-    assert_eq!(std::fs::read_dir(plain.path()).unwrap().count(), 0, "nothing written");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("git init"),
+        "{out:?}"
+    );
+    assert_eq!(
+        std::fs::read_dir(plain.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
     // A tracked pipeline file that does not validate stops init before anything is written.
     let broken = multi_repo();
-    broken.write("api/pipeline.yaml", "version: 1\nbuild:\n  customize:\n    base: scratch\nsgin: {}\n");
+    broken.write(
+        "api/pipeline.yaml",
+        "version: 1\nbuild:\n  customize:\n    base: scratch\nsgin: {}\n",
+    );
     broken.commit();
     broken
         .cleanpipe(&["init", "--ci", "github"])
@@ -779,9 +835,16 @@ fn the_customize_starter_runs_signs_with_the_ci_key_and_pushes() {
     );
     run.expect_code(0);
     let image = run.last_line();
-    assert!(image.starts_with(&format!("{target}@sha256:")), "{}", run.all());
+    assert!(
+        image.starts_with(&format!("{target}@sha256:")),
+        "{}",
+        run.all()
+    );
     let env = read(&repo, ".cleanpipe/out/cleanpipe.env");
-    assert!(env.contains(&format!("CLEANPIPE_IMAGE=\"{image}\"")), "{env}");
+    assert!(
+        env.contains(&format!("CLEANPIPE_IMAGE=\"{image}\"")),
+        "{env}"
+    );
     let pubkey = prefix.with_extension("pub");
     let verified = repo.cleanpipe(&[
         "verify",

@@ -90,10 +90,15 @@ fn directory(dir: &Path) -> Result<PathBuf> {
     match std::fs::metadata(dir) {
         Ok(m) if m.is_dir() => std::fs::canonicalize(dir)
             .map_err(|e| Error::io("cannot resolve the directory", dir, e)),
-        Ok(_) => Err(Error::usage(format!("`{}` is not a directory", dir.display()))
-            .with_hint("`--dir` names the directory (in a Git repository) to write the pipeline file in")),
-        Err(e) => Err(Error::usage(format!("`{}` cannot be used: {e}", dir.display()))
-            .with_hint("create the directory first, or pass an existing one with `--dir`")),
+        Ok(_) => Err(
+            Error::usage(format!("`{}` is not a directory", dir.display())).with_hint(
+                "`--dir` names the directory (in a Git repository) to write the pipeline file in",
+            ),
+        ),
+        Err(e) => Err(
+            Error::usage(format!("`{}` cannot be used: {e}", dir.display()))
+                .with_hint("create the directory first, or pass an existing one with `--dir`"),
+        ),
     }
 }
 
