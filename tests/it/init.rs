@@ -131,21 +131,9 @@ impl Validators {
 
     /// shellcheck on a script for `shell` (bash or sh).
     fn shell(&self, shell: &str, script: &str) -> Verdict {
-        use std::io::Write;
-        let mut child = offline(&self.shellcheck)
-            .args(["-s", shell, "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        Verdict::of(child.wait_with_output().unwrap())
+        let mut cmd = offline(&self.shellcheck);
+        cmd.args(["-s", shell, "-"]);
+        Verdict::of(output_with_stdin(cmd, script))
     }
 }
 
