@@ -755,6 +755,35 @@ fn init_in_a_subdirectory_points_the_ci_file_at_it() {
     assert!(!repo.path().join("svc/.gitlab-ci.yml").exists());
 }
 
+/// One tracked pipeline file elsewhere: no starter, and the single form runs that file.
+#[test]
+fn one_tracked_pipeline_file_gets_the_single_form() {
+    let Some(v) = validators() else { return };
+    let repo = multi_repo();
+    std::fs::remove_dir_all(repo.path().join("worker")).unwrap();
+    repo.commit();
+    let run = init(&repo, "github");
+    assert!(
+        run.stderr
+            .contains("1 pipeline file(s) already tracked (api/pipeline.yaml)"),
+        "{}",
+        run.stderr
+    );
+    assert!(!repo.path().join("pipeline.yaml").exists());
+    let wf = read(&repo, WORKFLOW);
+    contains_all(
+        &wf,
+        "the workflow",
+        &[
+            "PIPELINE: \"api/pipeline.yaml\"",
+            "path: \"api/.cleanpipe/out/\"",
+        ],
+    );
+    assert!(!wf.contains("strategy:"), "{wf}");
+    v.actionlint(repo.path(), &[WORKFLOW])
+        .passes("the workflow for api/pipeline.yaml");
+}
+
 #[test]
 fn bad_init_input_is_exit_2() {
     let repo = customize_repo();
