@@ -60,15 +60,7 @@ impl Verdict {
 }
 
 fn validators() -> Option<Validators> {
-    let java = Command::new("java")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !java {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("CI=true but `java` (to run Groovy's parser) is missing");
-        }
-        eprintln!("skipped: no `java` to run Groovy's parser");
+    if !crate::catalogers::tool("java", "to run Groovy's parser") {
         return None;
     }
     Some(Validators {
