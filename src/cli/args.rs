@@ -42,6 +42,13 @@ pub enum Command {
     Db(DbCommand),
     /// Write a cosign-format key pair (cosign.key mode 0600, cosign.pub).
     Keygen(KeygenArgs),
+    /// Write a starter `pipeline.yaml` and the CI file that runs it (build, sign, push, then a
+    /// verified deploy after a manual approval); never overwrites a file without `--force`.
+    ///
+    /// The pipeline is a Dockerfile build when the directory has a `Dockerfile`, else a
+    /// customize pipeline. When the repository already tracks pipeline files, only the CI file
+    /// is written, in the matrix form for several of them.
+    Init(InitArgs),
     /// Check the runs' audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -354,6 +361,34 @@ pub struct KeygenArgs {
     pub force: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The CI system to write for [default: the one whose file the repository has
+    /// (`.gitlab-ci.yml`, `Jenkinsfile`, `cloudbuild.yaml`, `.github/`), else github].
+    #[arg(long, value_enum)]
+    pub ci: Option<CiKind>,
+    /// Overwrite files that already exist.
+    #[arg(long)]
+    pub force: bool,
+    /// The directory (in a Git repository) for the pipeline file; the CI file goes to the
+    /// repository's root.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+}
+
+/// `init --ci`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CiKind {
+    /// GitHub Actions: `.github/workflows/cleanpipe.yml`.
+    Github,
+    /// GitLab CI: `.gitlab-ci.yml`.
+    Gitlab,
+    /// Jenkins (declarative pipeline): `Jenkinsfile`.
+    Jenkins,
+    /// Google Cloud Build: `cloudbuild.yaml`.
+    Cloudbuild,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Text,
@@ -379,5 +414,34 @@ mod tests {
         };
         assert_eq!(run.pipeline.file.unwrap(), PathBuf::from("p.yaml"));
         assert_eq!(run.report.unwrap(), PathBuf::from("r.json"));
+    }
+
+    #[test]
+    fn init_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "cleanpipe",
+            "init",
+            "--ci",
+            "gitlab",
+            "--force",
+            "--dir",
+            "svc",
+        ])
+        .unwrap();
+        let Command::Init(init) = cli.command else {
+            panic!()
+        };
+        assert_eq!(init.ci, Some(CiKind::Gitlab));
+        assert!(init.force);
+        assert_eq!(init.dir, PathBuf::from("svc"));
+        let cli = Cli::try_parse_from(["cleanpipe", "init"]).unwrap();
+        let Command::Init(init) = cli.command else {
+            panic!()
+        };
+        assert_eq!(
+            (init.ci, init.force, init.dir),
+            (None, false, PathBuf::from("."))
+        );
+        assert!(Cli::try_parse_from(["cleanpipe", "init", "--ci", "travis"]).is_err());
     }
 }

@@ -8,7 +8,7 @@ use crate::sbom_scan::{findings, image_from_tars, library_set, sboms, test_data,
 use crate::support::*;
 
 /// Whether `tool` runs; under CI=true a missing tool fails the test (`.ci/run` installs it).
-fn tool(tool: &str, why: &str) -> bool {
+pub(crate) fn tool(tool: &str, why: &str) -> bool {
     let ok = Command::new("sh")
         .arg("-c")
         .arg(format!("command -v {tool}"))

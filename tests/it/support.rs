@@ -172,21 +172,7 @@ impl Repo {
 
     /// Run with `input` on standard input.
     pub fn cleanpipe_stdin(&self, args: &[&str], extra: &[(&str, &str)], input: &str) -> Run {
-        use std::io::Write;
-        let mut child = self
-            .command(args, extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        Run::from(child.wait_with_output().unwrap())
+        Run::from(output_with_stdin(self.command(args, extra), input))
     }
 
     /// The cleanpipe command, ready to run in this repository.
@@ -202,6 +188,24 @@ impl Repo {
         }
         cmd
     }
+}
+
+/// Run `cmd` with `input` on its standard input; its output.
+pub fn output_with_stdin(mut cmd: Command, input: &str) -> Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }
 
 /// HTTP status of `GET /v2/<repo>/manifests/<reference>` on the test registry.

@@ -2,6 +2,7 @@
 
 mod base;
 mod copy;
+mod init;
 mod keygen;
 mod plan;
 mod run;
@@ -39,6 +40,7 @@ pub async fn dispatch(
         Command::Scan(args) => scan::scan(&args, printer, redactor).await,
         Command::Db(crate::cli::args::DbCommand::Stats { path }) => scan::db_stats(&path, printer),
         Command::Keygen(args) => keygen::keygen(&args, &env, printer, redactor),
+        Command::Init(args) => init::init(&args, &env, printer, redactor),
         Command::Audit(crate::cli::args::AuditCommand::Verify { path, head }) => {
             let chain = crate::pipeline::audit::verify(&path)?;
             if let Some(expected) = head.filter(|h| h != &chain.head) {

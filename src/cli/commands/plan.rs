@@ -1,4 +1,5 @@
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use crate::cli::args::{OutputFormat, PlanArgs};
 use crate::cli::printer::Printer;
@@ -66,33 +67,52 @@ fn is_pipeline_file(path: &str) -> bool {
         || name.ends_with(".pipeline.yml")
 }
 
-/// `plan --matrix`: every tracked pipeline file, validated, one matrix entry each.
-fn matrix(
-    env: &BTreeMap<String, String>,
-    printer: &Printer,
-    redactor: &Redactor,
-) -> Result<ExitCode> {
-    let git = |args: &[&str]| -> Result<Vec<u8>> {
-        let out = std::process::Command::new("git")
-            .args(args)
-            .output()
-            .map_err(|e| crate::Error::environment(format!("cannot run git: {e}")))?;
-        if !out.status.success() {
-            return Err(crate::Error::usage(format!(
-                "`git {}` failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-            .with_hint(
-                "run `plan --matrix` inside the Git repository that holds the pipeline files",
-            ));
-        }
-        Ok(out.stdout)
-    };
-    let top = std::path::PathBuf::from(
-        String::from_utf8_lossy(&git(&["rev-parse", "--show-toplevel"])?).trim(),
-    );
-    let listed = git(&["-C", &top.display().to_string(), "ls-files", "-z"])?;
+/// One pipeline file of the repository, as `plan --matrix` lists it (paths relative to the
+/// repository root, `/`-separated).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct MatrixEntry {
+    pub name: String,
+    pub pipeline: String,
+    /// The pipeline file's directory (`.` for the root).
+    pub directory: String,
+    pub repository: Option<String>,
+    /// The run's outputs directory (report.json, junit.xml, cleanpipe.env, …).
+    pub outputs: String,
+    /// Built from a Dockerfile (needs a Docker engine), not customized.
+    #[serde(skip)]
+    pub dockerfile: bool,
+}
+
+/// `git ARGS` in `dir`; a failure is a usage error (not a Git repository, most likely).
+fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .map_err(|e| crate::Error::environment(format!("cannot run git: {e}")))?;
+    if !out.status.success() {
+        return Err(crate::Error::usage(format!(
+            "`git {}` failed in `{}`: {}",
+            args.join(" "),
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+        .with_hint("run it inside the Git repository that holds the pipeline files (`git init` starts one)"));
+    }
+    Ok(out.stdout)
+}
+
+/// The root of the Git work tree `dir` belongs to.
+pub(crate) fn repository_top(dir: &Path) -> Result<PathBuf> {
+    Ok(PathBuf::from(
+        String::from_utf8_lossy(&git(dir, &["rev-parse", "--show-toplevel"])?).trim(),
+    ))
+}
+
+/// Every tracked pipeline file below the repository root `top`, sorted.
+pub(crate) fn tracked_pipeline_files(top: &Path) -> Result<Vec<String>> {
+    let listed = git(top, &["ls-files", "-z"])?;
     let mut files: Vec<String> = Vec::new();
     for raw in listed.split(|b| *b == 0).filter(|p| !p.is_empty()) {
         let Ok(path) = std::str::from_utf8(raw) else {
@@ -110,29 +130,40 @@ fn matrix(
         }
     }
     files.sort();
-    if files.is_empty() {
-        return Err(crate::Error::usage(format!(
-            "no pipeline file is tracked in `{}`",
-            top.display()
-        ))
-        .with_hint("commit files named `pipeline.yaml` or `NAME.pipeline.yaml`, one per image"));
-    }
+    Ok(files)
+}
+
+/// Each of `files` (relative to `top`) loaded and validated, one entry each; two files with
+/// the same `name` are refused (their jobs would collide).
+pub(crate) fn matrix_entries(
+    top: &Path,
+    files: &[String],
+    env: &BTreeMap<String, String>,
+    redactor: &Redactor,
+) -> Result<Vec<MatrixEntry>> {
     let mut include = Vec::new();
-    for rel in &files {
+    for rel in files {
         let args = crate::cli::args::PipelineArgs {
             file: Some(top.join(rel)),
         };
         let pipeline = settings::load_pipeline(&args, env, redactor)?;
         crate::pipeline::plan::check_semantics(&pipeline)?;
         let s = PipelineSettings::resolve(&pipeline)?;
-        include.push(serde_json::json!({
-            "name": s.name,
-            "pipeline": rel,
-            "directory": std::path::Path::new(rel).parent().map(|d| d.display().to_string()).filter(|d| !d.is_empty()).unwrap_or_else(|| ".".into()),
-            "repository": pipeline.file.push.repository,
-        }));
+        let directory = Path::new(rel)
+            .parent()
+            .map(|d| d.display().to_string())
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| ".".into());
+        include.push(MatrixEntry {
+            name: s.name,
+            outputs: relative_to(top, &s.outputs),
+            pipeline: rel.clone(),
+            directory,
+            repository: pipeline.file.push.repository.clone(),
+            dockerfile: pipeline.file.build.dockerfile.is_some(),
+        });
     }
-    let mut names: Vec<&str> = include.iter().filter_map(|e| e["name"].as_str()).collect();
+    let mut names: Vec<&str> = include.iter().map(|e| e.name.as_str()).collect();
     names.sort_unstable();
     if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
         return Err(crate::Error::usage(format!(
@@ -141,12 +172,50 @@ fn matrix(
         ))
         .with_hint("give each pipeline file its own top-level `name:`"));
     }
+    Ok(include)
+}
+
+/// `path` relative to `top` when it lies below it (lexically), else as given.
+fn relative_to(top: &Path, path: &Path) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                parts.pop();
+            }
+            other => parts.push(other.as_os_str().to_string_lossy().into_owned()),
+        }
+    }
+    let normal: PathBuf = parts.iter().collect();
+    normal
+        .strip_prefix(top)
+        .map(|r| r.display().to_string())
+        .unwrap_or_else(|_| path.display().to_string())
+}
+
+/// `plan --matrix`: every tracked pipeline file, validated, one matrix entry each.
+fn matrix(
+    env: &BTreeMap<String, String>,
+    printer: &Printer,
+    redactor: &Redactor,
+) -> Result<ExitCode> {
+    let top = repository_top(Path::new("."))?;
+    let files = tracked_pipeline_files(&top)?;
+    if files.is_empty() {
+        return Err(crate::Error::usage(format!(
+            "no pipeline file is tracked in `{}`",
+            top.display()
+        ))
+        .with_hint("commit files named `pipeline.yaml` or `NAME.pipeline.yaml`, one per image"));
+    }
+    let include = matrix_entries(&top, &files, env, redactor)?;
     let json = serde_json::to_string(&serde_json::json!({ "include": include }))
         .expect("matrix serializes");
     if crate::cli::ci_outputs::on_github(env) {
         if let Some(path) = env.get("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
             crate::fsutil::append_nofollow(
-                std::path::Path::new(path),
+                Path::new(path),
                 redactor.apply(&format!("matrix={json}\n")).as_bytes(),
             )?;
         }

@@ -1,0 +1,55 @@
+stage(@@BUILD_STAGE@@) {
+    agent any
+    environment {
+        PIPELINE = @@PIPELINE@@
+        OUTPUTS = @@OUTPUTS@@
+    }
+    steps {
+        withCredentials([
+            file(credentialsId: 'cosign-private-key', variable: 'COSIGN_KEY_FILE'),
+            string(credentialsId: 'cosign-password', variable: 'COSIGN_PASSWORD'),
+            usernamePassword(credentialsId: 'registry-credentials', usernameVariable: 'REGISTRY_USER', passwordVariable: 'REGISTRY_PASSWORD'),
+        ]) {
+            sh '''
+                set +x   # never trace the credentials below
+                @@LOGIN@@
+                COSIGN_PRIVATE_KEY="$(cat "$COSIGN_KEY_FILE")"
+                export COSIGN_PRIVATE_KEY
+                cleanpipe run -f "$PIPELINE"
+            '''
+        }
+    }
+    post {
+        always {
+            junit allowEmptyResults: true, testResults: "${env.OUTPUTS}/junit.xml"
+            archiveArtifacts allowEmptyArchive: true, artifacts: "${env.OUTPUTS}/**"
+            stash name: @@STASH@@, includes: "${env.OUTPUTS}/cleanpipe.env", allowEmpty: true
+        }
+    }
+}
+stage(@@DEPLOY_STAGE@@) {
+    // Manual approval, asked before an agent is taken.
+    input {
+        message 'Deploy the verified image?'
+        ok 'Deploy'
+    }
+    agent any
+    environment {
+        OUTPUTS = @@OUTPUTS@@
+    }
+    steps {
+        unstash @@STASH@@
+        withCredentials([
+            usernamePassword(credentialsId: 'registry-credentials', usernameVariable: 'REGISTRY_USER', passwordVariable: 'REGISTRY_PASSWORD'),
+        ]) {
+            sh '''
+                set +x   # never trace the credentials below
+                @@LOGIN@@
+                image=$(grep '^CLEANPIPE_IMAGE=' "$OUTPUTS/cleanpipe.env" | cut -d '"' -f 2)
+                verified=$(cleanpipe verify "$image" --key cosign.pub --commit "$GIT_COMMIT" --output digest)
+                echo "deploying $verified"
+                # Replace with your deploy, e.g. kubectl set image deployment/app app="$verified"
+            '''
+        }
+    }
+}
