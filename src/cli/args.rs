@@ -99,6 +99,10 @@ pub struct RunArgs {
     /// The hash-chained audit log to append this run's record to [default: OUTPUTS/audit.jsonl].
     #[arg(long, env = "CLEANPIPE_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
+    /// Also sign this run's audit record with the pipeline's key and attach it to the published
+    /// image (predicate `https://cleanpipe.dev/attestations/audit-record/v1`).
+    #[arg(long, env = "CLEANPIPE_ATTEST_AUDIT")]
+    pub attest_audit: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }

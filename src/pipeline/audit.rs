@@ -45,15 +45,24 @@ struct Record<'a> {
     error: Option<&'a str>,
 }
 
-/// Append this run's record to `path` (created if missing); returns the new head (the SHA-256
-/// of the line written).
+/// The predicate type of an audit record signed and attached to the image it records.
+pub const PREDICATE_AUDIT_RECORD: &str = "https://cleanpipe.dev/attestations/audit-record/v1";
+
+/// A record as appended: the line (masked, without its newline) and the new head.
+pub struct Appended {
+    pub line: String,
+    pub head: Digest,
+}
+
+/// Append this run's record to `path` (created if missing); returns the line and the new head
+/// (the SHA-256 of the line written).
 pub fn append(
     path: &Path,
     report: &RunReport,
     pipeline_text: &str,
     env: &BTreeMap<String, String>,
     redactor: &Redactor,
-) -> Result<Digest> {
+) -> Result<Appended> {
     let (seq, prev) = match last_line(path)? {
         None => (1, GENESIS.to_string()),
         Some(line) => {
@@ -131,7 +140,46 @@ pub fn append(
         ));
     }
     crate::fsutil::append_nofollow(path, format!("{line}\n").as_bytes())?;
-    Ok(Digest::of(line.as_bytes()))
+    let head = Digest::of(line.as_bytes());
+    Ok(Appended { line, head })
+}
+
+/// Sign `appended` with `key` as an in-toto statement about `image` (`repo@sha256:…` or
+/// `oci:DIR@sha256:…`) and attach it there as a Sigstore bundle referrer, so the record travels
+/// with the image and `verify` can require it. The predicate holds the record itself and the log
+/// head it made; the chain stays checkable with `cleanpipe audit verify` on the log.
+pub async fn attest(
+    appended: &Appended,
+    image: &str,
+    key: &crate::sign::SigningKey,
+    remote: &crate::oci::remote::RemoteOptions,
+    created: &str,
+) -> Result<Digest> {
+    let image = crate::oci::reference::ImageRef::parse(image)?;
+    let store = crate::oci::store::Store::for_image(&image, remote)?;
+    let resolved = store.resolve(&image).await?;
+    let record: serde_json::Value =
+        serde_json::from_str(&appended.line).expect("a record cleanpipe wrote is JSON");
+    let name = match &image {
+        crate::oci::reference::ImageRef::Registry(r) => r.repository_name(),
+        crate::oci::reference::ImageRef::Layout(l) => format!("oci:{}", l.dir.display()),
+    };
+    let statement = crate::sign::attest::statement(
+        &name,
+        &resolved.digest,
+        PREDICATE_AUDIT_RECORD,
+        &serde_json::json!({"record": record, "head": appended.head}),
+    );
+    let (referrer, _) = crate::evidence::sign_bundle(
+        &store,
+        &resolved.descriptor(),
+        PREDICATE_AUDIT_RECORD,
+        &statement,
+        key,
+        created,
+    )
+    .await?;
+    Ok(referrer)
 }
 
 /// The last line of `path` without its newline, reading only the file's tail.

@@ -145,39 +145,7 @@ pub async fn run(
     started_on: &str,
 ) -> Result<SignOutput> {
     let spec = &ctx.pipeline.file.sign;
-    let key_text = spec.key.as_deref().ok_or_else(|| {
-        ctx.pipeline
-            .error_at(&["sign"], "no signing key: `sign.key` is not set")
-            .with_hint("create one with `cleanpipe keygen` and set `sign.key: cosign.key` (or `env://COSIGN_KEY`)")
-    })?;
-    let key_source = match KeySource::parse(key_text) {
-        KeySource::File(p) if p.is_relative() => KeySource::File(ctx.base_dir.join(p)),
-        other => other,
-    };
-    let example_password = || -> Result<Zeroizing<String>> {
-        Ok(Zeroizing::new(
-            ctx.env.get("COSIGN_PASSWORD").cloned().unwrap_or_default(),
-        ))
-    };
-    let key = if spec.generate_if_missing {
-        if let KeySource::File(path) = &key_source {
-            if !path.exists() {
-                generate_example_key(ctx, path)?;
-            }
-        }
-        SigningKey::load(
-            &key_source.read(&ctx.env_lookup())?,
-            &key_source,
-            &example_password,
-        )?
-    } else {
-        let password = ctx.password.clone();
-        SigningKey::load(
-            &key_source.read(&ctx.env_lookup())?,
-            &key_source,
-            &move || password(),
-        )?
-    };
+    let (key, key_source) = signing_key(ctx)?;
     let docker_reference = docker_reference(ctx)?;
     let sboms = write_sboms(ctx, built, &docker_reference).await?;
     let store = Store::Layout(Layout::create(&ctx.store_dir)?);
@@ -458,6 +426,47 @@ fn provenance_predicate(ctx: &RunContext, s: &Subject<'_>) -> Result<serde_json:
             .map(|u| (u.path.clone(), u.digest.clone()))
             .collect(),
     }))
+}
+
+/// The pipeline's signing key (`sign.key`) and where it came from, loaded with the run's
+/// password source; with `generate_if_missing`, an example key is written first.
+pub fn signing_key(ctx: &RunContext) -> Result<(SigningKey, KeySource)> {
+    let spec = &ctx.pipeline.file.sign;
+    let key_text = spec.key.as_deref().ok_or_else(|| {
+        ctx.pipeline
+            .error_at(&["sign"], "no signing key: `sign.key` is not set")
+            .with_hint("create one with `cleanpipe keygen` and set `sign.key: cosign.key` (or `env://COSIGN_KEY`)")
+    })?;
+    let key_source = match KeySource::parse(key_text) {
+        KeySource::File(p) if p.is_relative() => KeySource::File(ctx.base_dir.join(p)),
+        other => other,
+    };
+    let example_password = || -> Result<Zeroizing<String>> {
+        Ok(Zeroizing::new(
+            ctx.env.get("COSIGN_PASSWORD").cloned().unwrap_or_default(),
+        ))
+    };
+    if spec.generate_if_missing {
+        if let KeySource::File(path) = &key_source {
+            if !path.exists() {
+                generate_example_key(ctx, path)?;
+            }
+        }
+        let key = SigningKey::load(
+            &key_source.read(&ctx.env_lookup())?,
+            &key_source,
+            &example_password,
+        )?;
+        Ok((key, key_source))
+    } else {
+        let password = ctx.password.clone();
+        let key = SigningKey::load(
+            &key_source.read(&ctx.env_lookup())?,
+            &key_source,
+            &move || password(),
+        )?;
+        Ok((key, key_source))
+    }
 }
 
 fn generate_example_key(ctx: &RunContext, path: &Path) -> Result<()> {

@@ -127,3 +127,75 @@ fn a_run_refuses_to_append_to_a_log_whose_last_record_is_incomplete() {
         "nothing appended"
     );
 }
+
+#[test]
+fn an_attested_record_is_signed_and_attached_to_the_image_in_the_registry_and_layout() {
+    let Some(registry) = registry() else { return };
+    let name = unique("it/audit-attest");
+    let repo = scratch_repo(Some(&format!("{registry}/{name}")), &["v1"]);
+    let r = repo.cleanpipe_env(
+        &["run", "--attest-audit"],
+        &[("COSIGN_PASSWORD", "pw"), ("USER", "release-bot")],
+    );
+    r.expect_code(0)
+        .expect_stderr("audit: record signed and attached to");
+    let image = r.last_line();
+    let log = std::fs::read_to_string(repo.path().join(".cleanpipe/out/audit.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    repo.write(
+        "policy.yaml",
+        "version: 1\ntrust:\n  keys: [cosign.pub]\nrequire:\n  attestations: [https://cleanpipe.dev/attestations/audit-record/v1]\n",
+    );
+    for target in [image.clone(), "oci:.cleanpipe/oci:v1".to_string()] {
+        let v = repo.cleanpipe(&[
+            "verify",
+            &target,
+            "--policy",
+            "policy.yaml",
+            "--output",
+            "json",
+        ]);
+        v.expect_code(0);
+        let verdict: serde_json::Value = serde_json::from_str(&v.stdout).unwrap();
+        let check = verdict["policy"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "required attestation")
+            .unwrap();
+        assert_eq!(check["passed"], true, "{target}: {verdict}");
+    }
+    // The attached statement is the record in the log, with the head it made.
+    let export = tempfile::tempdir().unwrap();
+    let dest = format!("oci:{}:v1", export.path().display());
+    repo.cleanpipe(&["copy", &image, &dest]).expect_code(0);
+    let layout = cleanpipe::oci::Layout::open(export.path()).unwrap();
+    let mut found = false;
+    for d in layout.untagged().unwrap() {
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&layout.read_blob(&d.digest).unwrap()).unwrap();
+        if manifest["annotations"]["dev.sigstore.bundle.predicateType"]
+            != "https://cleanpipe.dev/attestations/audit-record/v1"
+        {
+            continue;
+        }
+        let layer: cleanpipe::oci::types::Digest =
+            serde_json::from_value(manifest["layers"][0]["digest"].clone()).unwrap();
+        let bundle: serde_json::Value =
+            serde_json::from_slice(&layout.read_blob(&layer).unwrap()).unwrap();
+        use base64::Engine;
+        let statement: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::STANDARD
+                .decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(statement["predicate"]["record"], last);
+        assert_eq!(
+            statement["predicate"]["head"],
+            sha256(log.lines().last().unwrap())
+        );
+        found = true;
+    }
+    assert!(found, "no audit-record referrer in the export");
+}

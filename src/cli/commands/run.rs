@@ -77,14 +77,19 @@ pub async fn run(
     let audited =
         crate::pipeline::audit::append(&audit_log, &report, &ctx.pipeline.text, env, redactor);
     summary(printer, &report);
-    match audited {
-        Ok(head) => printer.status(&format!(
-            "audit: appended to {} (head {head})",
-            audit_log.display()
+    match &audited {
+        Ok(appended) => printer.status(&format!(
+            "audit: appended to {} (head {})",
+            audit_log.display(),
+            appended.head
         )),
         // A run that cannot be audited does not count as succeeded.
-        Err(e) if report.error.is_none() => return Err(e),
+        Err(_) if report.error.is_none() => return audited.map(|_| ExitCode::Success),
         Err(e) => printer.warn(&format!("the audit record could not be written: {e}")),
+    }
+    if let (true, Ok(appended), Some(published)) = (args.attest_audit, &audited, &report.published)
+    {
+        attest_audit(&ctx, appended, published, printer).await?;
     }
     // The CI's own outputs; a run that succeeded but could not tell its CI fails (the job would
     // go on without the digest).
@@ -97,6 +102,31 @@ pub async fn run(
         printer.warn(&format!("the CI outputs could not be written: {e}"));
     }
     Ok(report.exit())
+}
+
+/// `--attest-audit`: the record, signed with the pipeline's key, attached to the published image
+/// and to the run's layout copy of it. A run whose record cannot be attached did not succeed.
+async fn attest_audit(
+    ctx: &RunContext,
+    appended: &crate::pipeline::audit::Appended,
+    published: &crate::stages::publish::Published,
+    printer: &Printer,
+) -> Result<()> {
+    let (key, _) = crate::stages::sign::signing_key(ctx)?;
+    let created = crate::pipeline::executor::now_rfc3339();
+    let layout_image = format!("oci:{}@{}", ctx.store_dir.display(), published.digest);
+    let mut places = vec![published.image.clone()];
+    if places[0] != layout_image {
+        places.push(layout_image);
+    }
+    for image in &places {
+        let referrer =
+            crate::pipeline::audit::attest(appended, image, &key, &ctx.remote, &created).await?;
+        printer.status(&format!(
+            "audit: record signed and attached to {image} (referrer {referrer})"
+        ));
+    }
+    Ok(())
 }
 
 fn summary(printer: &Printer, report: &RunReport) {
