@@ -295,3 +295,120 @@ fn bad_policy_files_are_located_usage_errors() {
         .expect_code(2)
         .expect_stderr("--key");
 }
+
+/// The summary a policy verdict writes and attaches is what the ecosystem reads: cosign v3
+/// `verify-attestation --type` of the VSA on the registry image, and `slsa-verifier verify-vsa`.
+#[test]
+fn cosign_v3_and_slsa_verifier_accept_the_policy_summary() {
+    let Some(registry) = registry() else { return };
+    let Some(cosign) = crate::bundles::cosign_v3() else {
+        return;
+    };
+    let Some(verifier) = crate::sbom_scan::test_data(
+        "CLEANPIPE_TEST_SLSA_VERIFIER",
+        "slsa-verifier built by `.ci/run`",
+    ) else {
+        return;
+    };
+    let name = unique("it/policy-vsa");
+    let repo = scratch_repo(Some(&format!("{registry}/{name}")), &["v1"]);
+    repo.keygen("other", "pw");
+    repo.commit();
+    let image = repo
+        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0)
+        .last_line();
+    let digest = image[image.find('@').unwrap() + 1..].to_string();
+    repo.write(
+        "policy.yaml",
+        "version: 1\ntrust:\n  keys: [cosign.pub]\nrequire:\n  attestations: [slsaprovenance1]\n  sbom: true\nprovenance:\n  refs: [refs/heads/main]\n",
+    );
+    repo.cleanpipe_env(
+        &[
+            "verify",
+            &format!("{registry}/{name}:v1"),
+            "--policy",
+            "policy.yaml",
+            "--vsa",
+            "vsa.json",
+            "--vsa-key",
+            "cosign.key",
+            "--attach-vsa",
+        ],
+        &[("COSIGN_PASSWORD", "pw")],
+    )
+    .expect_code(0)
+    .expect_stderr("attached to");
+    let cosign_verify = |key: &str| {
+        let mut out = std::process::Command::new(&cosign);
+        out.args([
+            "verify-attestation",
+            "--key",
+            key,
+            "--insecure-ignore-tlog=true",
+            "--type",
+            "https://slsa.dev/verification_summary/v1",
+            &image,
+        ])
+        .current_dir(repo.path())
+        .env("TUF_ROOT", repo.path().join(".cosign-tuf"))
+        .env("HTTPS_PROXY", "http://127.0.0.1:9")
+        .env("NO_PROXY", "127.0.0.1,localhost,::1")
+        .env("DOCKER_CONFIG", repo.path().join(".no-docker-config"));
+        out.output().unwrap()
+    };
+    let ok = cosign_verify("cosign.pub");
+    assert!(ok.status.success(), "{}", crate::bundles::text(&ok));
+    let payload: serde_json::Value = serde_json::from_slice(
+        String::from_utf8_lossy(&ok.stdout)
+            .lines()
+            .next()
+            .unwrap()
+            .as_bytes(),
+    )
+    .unwrap();
+    use base64::Engine;
+    let statement: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(payload["payload"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let policy_bytes = std::fs::read(repo.path().join("policy.yaml")).unwrap();
+    assert_eq!(
+        statement["predicate"]["policy"]["digest"]["sha256"],
+        cleanpipe::oci::types::Digest::of(&policy_bytes).hex()
+    );
+    let refused = cosign_verify("other.pub");
+    assert!(
+        !refused.status.success(),
+        "{}",
+        crate::bundles::text(&refused)
+    );
+    let resource = format!("{registry}/{name}@{digest}");
+    let check = |key: &str| {
+        std::process::Command::new(&verifier)
+            .args([
+                "verify-vsa",
+                "--subject-digest",
+                &digest,
+                "--attestation-path",
+                "vsa.json",
+                "--verifier-id",
+                "https://cleanpipe.dev/verifiers/cli/v1",
+                "--resource-uri",
+                &resource,
+                "--verified-level",
+                "SLSA_BUILD_LEVEL_1",
+                "--public-key-path",
+                key,
+            ])
+            .current_dir(repo.path())
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .output()
+            .unwrap()
+    };
+    let ok = check("cosign.pub");
+    assert!(ok.status.success(), "{}", crate::bundles::text(&ok));
+    assert!(!check("other.pub").status.success());
+}
