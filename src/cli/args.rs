@@ -166,8 +166,22 @@ pub struct VerifyArgs {
     /// `digest` prints only `repo@sha256:…` (what to deploy, never a tag) and only when verified.
     #[arg(long, short, value_enum, default_value_t = VerifyOutput::Text)]
     pub output: VerifyOutput,
+    /// POST the verdict (image digest, result, failed rules, the VSA's digest) to this webhook
+    /// (repeatable; https, or http on loopback). A failed delivery is exit 3 after the verdict.
+    #[arg(long = "notify", value_name = "URL")]
+    pub notify: Vec<String>,
+    /// The body `--notify` sends: cleanpipe's JSON, or a Slack incoming-webhook message.
+    #[arg(long, value_enum, default_value_t = NotifyFormat::Json, requires = "notify")]
+    pub notify_format: NotifyFormat,
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// `verify --notify-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NotifyFormat {
+    Json,
+    Slack,
 }
 
 /// `verify --output`.

@@ -412,3 +412,78 @@ fn cosign_v3_and_slsa_verifier_accept_the_policy_summary() {
     assert!(ok.status.success(), "{}", crate::bundles::text(&ok));
     assert!(!check("other.pub").status.success());
 }
+
+/// `verify --notify`: the deploy system hears the verdict with the VSA's digest; a failing
+/// verdict is sent too; the URL's credentials stay masked; a bad URL is refused before verifying.
+#[test]
+fn the_verdict_and_its_summary_digest_are_sent_to_webhooks() {
+    let (_base, app, base_dir) = app_on_a_base();
+    app.write("policy.yaml", &policy(&base_dir, &[]));
+    let sink = Sink::start("200");
+    let url = sink
+        .url()
+        .replace("http://", "http://deploy:hook-canary-5e1d@");
+    let r = verify(
+        &app,
+        "policy.yaml",
+        &[
+            "--vsa",
+            "vsa.json",
+            "--vsa-key",
+            "cosign.key",
+            "--notify",
+            &url,
+        ],
+    );
+    r.expect_code(0).expect_stderr("notified");
+    assert!(!r.all().contains("hook-canary-5e1d"), "{}", r.all());
+    let vsa_digest =
+        cleanpipe::oci::types::Digest::of(&std::fs::read(app.path().join("vsa.json")).unwrap());
+    let requests = sink.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0]["headers"]["x-cleanpipe-event"],
+        "image.verified"
+    );
+    let body: serde_json::Value =
+        serde_json::from_str(requests[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["verified"], true);
+    assert_eq!(body["vsa"]["digest"], vsa_digest.to_string());
+    assert_eq!(body["vsa"]["result"], "PASSED");
+    assert!(
+        body["image"].as_str().unwrap().contains("@sha256:"),
+        "{body}"
+    );
+    // A failing verdict is sent as such, in Slack's shape, naming the failed rule.
+    app.write(
+        "p.yaml",
+        &policy(&base_dir, &[("  refs:", "  refs: ['refs/tags/v*']")]),
+    );
+    verify(
+        &app,
+        "p.yaml",
+        &["--notify", &sink.url(), "--notify-format", "slack"],
+    )
+    .expect_code(1);
+    let requests = sink.requests();
+    assert_eq!(
+        requests[1]["headers"]["x-cleanpipe-event"],
+        "image.not-verified"
+    );
+    let body: serde_json::Value =
+        serde_json::from_str(requests[1]["body"].as_str().unwrap()).unwrap();
+    let text = body["text"].as_str().unwrap();
+    assert!(
+        text.contains("NOT verified") && text.contains("source ref"),
+        "{text}"
+    );
+    // Plain http off loopback is refused before anything is verified or sent.
+    verify(
+        &app,
+        "policy.yaml",
+        &["--notify", "http://deploy.example/hook"],
+    )
+    .expect_code(2)
+    .expect_stderr("--notify");
+    assert_eq!(sink.requests().len(), 2);
+}

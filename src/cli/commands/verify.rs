@@ -16,6 +16,14 @@ pub async fn verify(
     redactor: &Redactor,
 ) -> Result<ExitCode> {
     let image = ImageRef::parse(&args.image)?;
+    for url in &args.notify {
+        // Checked before anything is verified; its credentials never printed.
+        redactor.add_url_parts(url);
+        crate::notify::check_url(url).map_err(|e| {
+            crate::Error::usage(format!("--notify {}: {e}", redactor.apply(url)))
+                .with_hint("webhooks are https, or plain http on a loopback address")
+        })?;
+    }
     let (policy, trust) = policy_and_trust(args).await?;
     // The VSA's key and target are checked before anything is verified.
     let vsa_signer = match (&args.vsa, &args.vsa_key) {
@@ -41,6 +49,7 @@ pub async fn verify(
         ImageRef::Registry(r) => r.at_digest(&verdict.digest).to_string(),
         ImageRef::Layout(l) => format!("oci:{}@{}", l.dir.display(), verdict.digest),
     };
+    let mut vsa_info = serde_json::Value::Null;
     if let Some((path, signer)) = &vsa_signer {
         let resource_uri = &pinned;
         let now = crate::pipeline::executor::now_rfc3339();
@@ -49,6 +58,11 @@ pub async fn verify(
         let envelope = crate::sign::attest::envelope(&statement, signer)?;
         crate::fsutil::write_atomic(path, &envelope)?;
         let result = if verdict.verified { "PASSED" } else { "FAILED" };
+        vsa_info = serde_json::json!({
+            "path": path.display().to_string(),
+            "digest": crate::oci::types::Digest::of(&envelope),
+            "result": result,
+        });
         printer.status(&format!(
             "verification summary ({result}) for {resource_uri} written to {} ({})",
             path.display(),
@@ -71,6 +85,7 @@ pub async fn verify(
             printer.status(&format!(
                 "verification summary ({result}) attached to {resource_uri} as referrer {referrer} ({place})"
             ));
+            vsa_info["referrer"] = serde_json::json!(referrer);
         }
     }
     if args.output == VerifyOutput::Digest {
@@ -158,11 +173,90 @@ pub async fn verify(
             printer.data(&format!("{}", verdict.digest));
         }
     }
+    if !args.notify.is_empty() {
+        notify(args, env, &verdict, &pinned, vsa_info, printer, redactor).await?;
+    }
     Ok(if verdict.verified {
         ExitCode::Success
     } else {
         ExitCode::GateFailed
     })
+}
+
+/// `--notify`: the verdict to each webhook, in order, after it was printed.
+async fn notify(
+    args: &VerifyArgs,
+    env: &std::collections::BTreeMap<String, String>,
+    verdict: &crate::policy::Verdict,
+    pinned: &str,
+    vsa: serde_json::Value,
+    printer: &Printer,
+    redactor: &Redactor,
+) -> Result<()> {
+    let failed: Vec<&str> = verdict
+        .policy
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.name)
+        .collect();
+    let event = if verdict.verified {
+        "image.verified"
+    } else {
+        "image.not-verified"
+    };
+    let ci_run_url = crate::stages::publish::ci_run_url(env);
+    let body = match args.notify_format {
+        crate::cli::args::NotifyFormat::Json => serde_json::json!({
+            "event": event,
+            "image": pinned,
+            "digest": verdict.digest,
+            "verified": verdict.verified,
+            "signatures": verdict.signatures.summary,
+            "failed_rules": failed,
+            "vsa": vsa,
+            "ci_run_url": ci_run_url,
+        }),
+        crate::cli::args::NotifyFormat::Slack => {
+            let mut text = if verdict.verified {
+                format!(":white_check_mark: `{pinned}` verified for deploy")
+            } else if verdict.signatures.verified {
+                format!(
+                    ":x: `{pinned}` NOT verified: the policy fails: {}",
+                    failed.join(", ")
+                )
+            } else {
+                format!(
+                    ":x: `{pinned}` NOT verified: {}",
+                    verdict.signatures.summary
+                )
+            };
+            if let Some(d) = vsa.get("digest").and_then(|d| d.as_str()) {
+                text.push_str(&format!(" (VSA `{d}`)"));
+            }
+            if let Some(url) = &ci_run_url {
+                text.push_str(&format!(" <{url}|CI run>"));
+            }
+            serde_json::json!({ "text": text })
+        }
+    };
+    let body = redactor
+        .apply(&serde_json::to_string(&body).expect("a verdict serializes"))
+        .into_bytes();
+    let delivery_id = format!("verify-{}-{}", verdict.digest.hex(), std::process::id());
+    for url in &args.notify {
+        let hook = crate::notify::Hook {
+            url: url.clone(),
+            headers: vec![],
+            secret: None,
+            timeout: std::time::Duration::from_secs(30),
+        };
+        let d = crate::notify::deliver(&hook, event, &body, &delivery_id, redactor).await?;
+        printer.status(&format!(
+            "notified {} (HTTP {}, {} attempt(s))",
+            d.url, d.status, d.attempts
+        ));
+    }
+    Ok(())
 }
 
 /// The policy and trusted keys of a `verify`: the policy file's, with the options on top (they
