@@ -8,10 +8,11 @@ use crate::error::{Error, IoContext, Result};
 use crate::fsutil::{self, RepoPath, RepoTree, TrackedKind};
 use crate::oci::layout::Layout;
 use crate::oci::reference::ImageRef;
-use crate::oci::remote::{Remote, RemoteOptions};
+use crate::oci::remote::RemoteOptions;
+use crate::oci::store::Store;
 use crate::oci::types::{
-    oci_layer_media_type, Descriptor, Digest, History, ImageConfig, Manifest, RuntimeConfig,
-    MEDIA_OCI_CONFIG, MEDIA_OCI_MANIFEST,
+    oci_layer_media_type, Descriptor, Digest, History, ImageConfig, Manifest, Platform,
+    RuntimeConfig, MEDIA_OCI_CONFIG, MEDIA_OCI_MANIFEST,
 };
 
 /// What to start from.
@@ -153,29 +154,24 @@ async fn load_base(
         Error::usage(format!("base {image} is not pinned by digest"))
             .with_hint("append `@sha256:<digest>` to the base")
     })?;
-    let (manifest_bytes, fetch): (Vec<u8>, Fetch) = match image {
-        ImageRef::Layout(l) => {
-            let source = Layout::open(&l.dir)?;
-            (source.read_blob(digest)?, Fetch::Layout(source))
-        }
-        ImageRef::Registry(r) => {
-            let remote = Remote::new(r, remote)?;
-            let (bytes, _, _) = remote
-                .manifest(&r.at_digest(digest))
-                .await?
-                .ok_or_else(|| {
-                    Error::usage(format!("base image {image} was not found in its registry"))
-                })?;
-            (bytes, Fetch::Remote(remote, r.clone()))
-        }
+    let store = Store::for_image(&image.with_digest(digest.clone()), remote)?;
+    let resolved = store.resolve(&image.with_digest(digest.clone())).await?;
+    // An index base: the image it holds for this platform (verify-base chose the same one from
+    // the same pinned bytes and checked its signature or the index's).
+    let resolved = match store
+        .platform_manifest(&resolved, &Platform::host(), &image.to_string())
+        .await?
+    {
+        Some(child) => child,
+        None => resolved,
     };
-    let manifest = Manifest::from_slice(&manifest_bytes, &image.to_string())?;
+    let manifest = Manifest::from_slice(&resolved.bytes, &image.to_string())?;
     let mut blobs = vec![manifest.config.digest.clone()];
     blobs.extend(manifest.layers.iter().map(|l| l.digest.clone()));
     for blob in &blobs {
-        match &fetch {
-            Fetch::Layout(source) => copy_blob(source, layout, blob)?,
-            Fetch::Remote(remote, r) => remote.pull_blob_into(r, blob, layout).await?,
+        match &store {
+            Store::Layout(source) => copy_blob(source, layout, blob)?,
+            Store::Remote { remote, repo } => remote.pull_blob_into(repo, blob, layout).await?,
         }
     }
     let config: ImageConfig =
@@ -190,11 +186,6 @@ async fn load_base(
         })
         .collect();
     Ok((config, layers))
-}
-
-enum Fetch {
-    Layout(Layout),
-    Remote(Remote, crate::oci::RegistryRef),
 }
 
 fn copy_blob(from: &Layout, to: &Layout, digest: &Digest) -> Result<()> {

@@ -55,6 +55,14 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// Whether this is an image index (OCI) or manifest list (Docker), by media type or shape.
+    pub fn is_index(&self) -> bool {
+        self.media_type == MEDIA_OCI_INDEX
+            || self.media_type == crate::oci::types::MEDIA_DOCKER_LIST
+            || serde_json::from_slice::<serde_json::Value>(&self.bytes)
+                .is_ok_and(|v| v.get("manifests").is_some())
+    }
+
     pub fn descriptor(&self) -> Descriptor {
         Descriptor::new(
             &self.media_type,
@@ -88,6 +96,49 @@ impl Store {
             Error::usage(format!("image {image} was not found"))
                 .with_hint("check the name, tag and digest; `oci:DIR:TAG` for a layout")
         })
+    }
+
+    /// For an index, the manifest it holds for `platform` (read by digest from this store);
+    /// for a single image, `None`. `what` names the image in errors: an index without that
+    /// platform is a usage error naming the platforms it has.
+    pub async fn platform_manifest(
+        &self,
+        resolved: &Resolved,
+        platform: &crate::oci::types::Platform,
+        what: &str,
+    ) -> Result<Option<Resolved>> {
+        if !resolved.is_index() {
+            return Ok(None);
+        }
+        let index: crate::oci::types::Index = serde_json::from_slice(&resolved.bytes)
+            .map_err(|e| Error::environment(format!("the index of {what} is malformed: {e}")))?;
+        let entry = index.for_platform(platform).map_err(|have| {
+            Error::usage(format!(
+                "{what} is an index without a {platform} image (it has: {})",
+                if have.is_empty() {
+                    "no platform images".to_string()
+                } else {
+                    have.join(", ")
+                }
+            ))
+            .with_hint("use a base that is published for this platform")
+        })?;
+        let child = self
+            .manifest_by_digest(&entry.digest)
+            .await?
+            .ok_or_else(|| {
+                Error::environment(format!(
+                    "{what} lists {} for {platform}, which is not there",
+                    entry.digest
+                ))
+            })?;
+        if child.is_index() {
+            return Err(Error::usage(format!(
+                "{what}: the {platform} entry {} is itself an index; nested indexes are not supported",
+                entry.digest
+            )));
+        }
+        Ok(Some(child))
     }
 
     pub async fn manifest_by_tag(&self, tag: &str) -> Result<Option<Resolved>> {

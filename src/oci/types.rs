@@ -224,6 +224,85 @@ pub struct Index {
     pub annotations: BTreeMap<String, String>,
 }
 
+/// An OS/architecture (and variant) as image indexes name platforms: `linux/amd64`,
+/// `linux/arm64/v8`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    /// The platform this machine runs images of (Go's names, as indexes use them).
+    pub fn host() -> Self {
+        let architecture = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            "x86" => "386",
+            "powerpc64" => "ppc64le",
+            other => other,
+        };
+        Platform {
+            os: "linux".into(),
+            architecture: architecture.into(),
+            variant: None,
+        }
+    }
+
+    /// The platform an index entry names, if it names one.
+    pub fn of(descriptor: &Descriptor) -> Option<Self> {
+        let p = descriptor.platform.as_ref()?;
+        Some(Platform {
+            os: p["os"].as_str()?.to_string(),
+            architecture: p["architecture"].as_str()?.to_string(),
+            variant: p["variant"].as_str().map(String::from),
+        })
+    }
+
+    /// Whether an index entry for `entry` serves this platform: same OS and architecture, and
+    /// the same variant when this one names one (arm64 without a variant is v8).
+    pub fn accepts(&self, entry: &Platform) -> bool {
+        let variant = |p: &Platform| match (p.architecture.as_str(), p.variant.as_deref()) {
+            ("arm64", None) => Some("v8".to_string()),
+            (_, v) => v.map(String::from),
+        };
+        self.os == entry.os
+            && self.architecture == entry.architecture
+            && (self.variant.is_none() || variant(self) == variant(entry))
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Index {
+    /// The manifest this index holds for `platform`, or the platforms it does hold. Entries
+    /// without a platform (attestation manifests that BuildKit adds) are never chosen.
+    pub fn for_platform(
+        &self,
+        platform: &Platform,
+    ) -> std::result::Result<&Descriptor, Vec<String>> {
+        self.manifests
+            .iter()
+            .find(|d| Platform::of(d).is_some_and(|p| platform.accepts(&p)))
+            .ok_or_else(|| {
+                self.manifests
+                    .iter()
+                    .filter_map(Platform::of)
+                    .map(|p| p.to_string())
+                    .collect()
+            })
+    }
+}
+
 /// The parts of an image config cleanpipe reads and writes. Unknown fields are kept.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ImageConfig {

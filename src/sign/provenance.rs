@@ -25,6 +25,8 @@ pub struct SourceRef<'a> {
 pub struct Base<'a> {
     pub reference: &'a str,
     pub digest: &'a Digest,
+    /// For an index base: the platform (`linux/amd64`) and the digest of the image used.
+    pub platform: Option<(&'a str, &'a Digest)>,
 }
 
 /// Everything the predicate records.
@@ -71,6 +73,16 @@ pub fn predicate(i: &Inputs<'_>) -> Value {
             "uri": b.reference,
             "digest": {"sha256": b.digest.hex()},
         }));
+        if let Some((platform, digest)) = b.platform {
+            // The index names what was verified; the platform image is what was built on.
+            let name = b.reference.split('@').next().unwrap_or(b.reference);
+            dependencies.push(json!({
+                "name": "base-platform-image",
+                "uri": format!("{name}@{digest}"),
+                "digest": {"sha256": digest.hex()},
+                "annotations": {"platform": platform},
+            }));
+        }
     }
     let mut external = json!({
         "source": source,
@@ -186,6 +198,7 @@ mod tests {
             bases: vec![Base {
                 reference: "127.0.0.1:5000/base@sha256:00",
                 digest: &base,
+                platform: None,
             }],
             invocation_id: "7".into(),
             started_on: "2026-11-25T00:00:00Z",

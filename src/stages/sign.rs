@@ -413,6 +413,10 @@ fn provenance_predicate(ctx: &RunContext, s: &Subject<'_>) -> Result<serde_json:
             .map(|b| Base {
                 reference: &b.reference,
                 digest: &b.digest,
+                platform: b
+                    .platform
+                    .as_ref()
+                    .map(|p| (p.platform.as_str(), &p.digest)),
             })
             .collect(),
         invocation_id: format!("{}-{}", ctx.run_number, s.started_on),

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::evidence::verify_signatures;
 use crate::oci::reference::ImageRef;
 use crate::oci::store::Store;
-use crate::oci::types::Digest;
+use crate::oci::types::{Digest, Platform};
 use crate::pipeline::load::LoadedPipeline;
 use crate::pipeline::template::{render, TemplateValues};
 use crate::sign::keys::PublicKey;
@@ -21,9 +21,20 @@ use crate::stages::RunContext;
 pub struct VerifiedBase {
     pub reference: String,
     pub digest: Digest,
+    /// For a base pinned by an index: the platform image the build uses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<PlatformImage>,
     pub key: String,
     /// The base's vulnerability gate, when `verify_base.scan` is set.
     pub scan: Option<crate::stages::scan_gate::ScanSummary>,
+}
+
+/// The image an index base holds for the platform a build uses.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlatformImage {
+    /// `linux/amd64`.
+    pub platform: String,
+    pub digest: Digest,
 }
 
 /// A base the pipeline uses, and the key name that must have signed it.
@@ -191,25 +202,55 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
         }
         let key = &keys[key_name];
         // The base must exist at that digest before its signature means anything.
-        store.resolve(&image).await?;
-        let report = verify_signatures(&store, &digest, &key.clone().into()).await?;
+        let resolved = store.resolve(&image).await?;
+        // An index: the platform image this build uses is chosen here and by the builder from
+        // the same (pinned) index bytes.
+        let platform = Platform::host();
+        let child = match store
+            .platform_manifest(&resolved, &platform, &base.reference)
+            .await
+        {
+            Ok(child) => child,
+            Err(e) => {
+                failures.push(e.to_string());
+                continue;
+            }
+        };
+        let trust = key.clone().into();
+        let mut report = verify_signatures(&store, &digest, &trust).await?;
+        let mut signed = "the index";
+        if let (false, Some(child)) = (report.verified, &child) {
+            // Some vendors sign each platform image instead of the index.
+            let per_platform = verify_signatures(&store, &child.digest, &trust).await?;
+            if per_platform.verified {
+                report = per_platform;
+                signed = "the platform image";
+            }
+        }
         if report.verified {
+            let source = report
+                .signatures
+                .iter()
+                .find(|s| s.verified)
+                .map(|s| s.source.to_string())
+                .unwrap_or_default();
             ctx.say(
                 "verify-base",
-                &format!(
-                    "{} signed by key `{key_name}` ({})",
-                    base.reference,
-                    report
-                        .signatures
-                        .iter()
-                        .find(|s| s.verified)
-                        .map(|s| s.source.to_string())
-                        .unwrap_or_default()
-                ),
+                &match &child {
+                    None => format!("{} signed by key `{key_name}` ({source})", base.reference),
+                    Some(c) => format!(
+                        "{} signed by key `{key_name}` ({signed}; {source}): index {digest}, {platform} image {}",
+                        base.reference, c.digest
+                    ),
+                },
             );
             verified.push(VerifiedBase {
                 reference: base.reference.clone(),
                 digest,
+                platform: child.map(|c| PlatformImage {
+                    platform: platform.to_string(),
+                    digest: c.digest,
+                }),
                 key: key_name.clone(),
                 scan: None,
             });
@@ -250,7 +291,9 @@ async fn scan_bases(
 ) -> Result<()> {
     let store = crate::oci::layout::Layout::create(&ctx.store_dir)?;
     for (i, base) in verified.iter_mut().enumerate() {
-        let image = ImageRef::parse(&base.reference)?.with_digest(base.digest.clone());
+        // An index base is scanned as the platform image the build uses.
+        let used = base.platform.as_ref().map_or(&base.digest, |p| &p.digest);
+        let image = ImageRef::parse(&base.reference)?.with_digest(used.clone());
         let (layout, resolved) =
             crate::oci::store::materialize(&image, &ctx.remote, store.root()).await?;
         let stem = format!("base-scan-{}", i + 1);

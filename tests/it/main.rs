@@ -15,6 +15,7 @@ mod ci_outputs;
 mod deploy_policy;
 mod docker_build;
 mod external_scanners;
+mod index_bases;
 mod init;
 mod peers;
 mod register;

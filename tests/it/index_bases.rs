@@ -1,0 +1,213 @@
+//! Bases published as multi-platform image indexes: a customize base pinned by the index
+//! digest is verified by the index's signature (or, where the vendor signs each platform image,
+//! by that one), built on the image the index holds for this platform, and recorded with both
+//! digests; an index without this platform is refused.
+
+use cleanpipe::oci::types::{Descriptor, Platform, MEDIA_OCI_INDEX, MEDIA_OCI_MANIFEST};
+use cleanpipe::oci::Layout;
+
+use crate::support::*;
+
+/// A vendor with two single-platform images signed only by `rogue` (a key nobody trusts);
+/// returns (vendor, layout dir, host image digest, other image digest).
+fn vendor() -> (Repo, String, String, String) {
+    let vendor = Repo::new();
+    vendor.keygen("cosign", "pw");
+    vendor.keygen("rogue", "pw");
+    let mut digests = Vec::new();
+    for (content, tag) in [("host\n", "host"), ("other\n", "other")] {
+        vendor.write("hello.txt", content);
+        vendor.write(
+            "pipeline.yaml",
+            &scratch_pipeline("rogue.key", None, &[tag]),
+        );
+        vendor.commit();
+        let line = vendor
+            .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+            .expect_code(0)
+            .last_line();
+        digests.push(line.rsplit('@').next().unwrap().to_string());
+    }
+    let dir = vendor.path().join(".cleanpipe/oci").display().to_string();
+    let other = digests.pop().unwrap();
+    let host = digests.pop().unwrap();
+    (vendor, dir, host, other)
+}
+
+/// Write an index over `entries` (platform, manifest digest) into the layout at `dir`, tagged
+/// `tag`; `marker` makes otherwise equal indexes differ. Returns its digest.
+fn write_index(dir: &str, tag: &str, marker: &str, entries: &[(Platform, &str)]) -> String {
+    let layout = Layout::open(dir).unwrap();
+    let manifests: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|(p, digest)| {
+            let d: cleanpipe::oci::types::Digest =
+                serde_json::from_value(serde_json::json!(digest)).unwrap();
+            let size = layout.read_blob(&d).unwrap().len();
+            serde_json::json!({
+                "mediaType": MEDIA_OCI_MANIFEST,
+                "digest": digest,
+                "size": size,
+                "platform": {"os": p.os, "architecture": p.architecture},
+            })
+        })
+        .collect();
+    let bytes = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": MEDIA_OCI_INDEX,
+        "manifests": manifests,
+        "annotations": {"test.marker": marker},
+    }))
+    .unwrap();
+    let digest = layout.write_blob(&bytes).unwrap();
+    layout
+        .set_tag(
+            tag,
+            &Descriptor::new(MEDIA_OCI_INDEX, digest.clone(), bytes.len() as u64),
+        )
+        .unwrap();
+    digest.to_string()
+}
+
+fn other_platform() -> Platform {
+    let host = Platform::host();
+    Platform {
+        os: "linux".into(),
+        architecture: if host.architecture == "s390x" {
+            "riscv64".into()
+        } else {
+            "s390x".into()
+        },
+        variant: None,
+    }
+}
+
+/// A consumer trusting the vendor's `cosign.pub`, customizing `base`.
+fn consumer(vendor: &Repo, base: &str) -> Repo {
+    let repo = Repo::new();
+    repo.copy_in(&vendor.path().join("cosign.pub"), "vendor.pub");
+    repo.write("app.txt", "app\n");
+    repo.keygen("cosign", "pw");
+    repo.write(
+        "pipeline.yaml",
+        &format!(
+            "version: 1\nverify_base:\n  keys: {{ vendor: vendor.pub }}\n  default_key: vendor\nbuild:\n  customize:\n    base: {base}\n    files:\n      - src: app.txt\n        dest: /app.txt\nsign:\n  key: cosign.key\npush:\n  tags: [v1]\n"
+        ),
+    );
+    repo.commit();
+    repo
+}
+
+fn sign(vendor: &Repo, image: &str) {
+    vendor
+        .cleanpipe_env(
+            &["sign", image, "--key", "cosign.key"],
+            &[("COSIGN_PASSWORD", "pw")],
+        )
+        .expect_code(0);
+}
+
+#[test]
+fn an_index_base_is_verified_by_its_signature_and_built_on_the_host_platform_image() {
+    let (vendor, dir, host, other) = vendor();
+    let index = write_index(
+        &dir,
+        "multi",
+        "1",
+        &[(other_platform(), &other), (Platform::host(), &host)],
+    );
+    let base = format!("oci:{dir}@{index}");
+    // Nothing the consumer trusts signed the index or its images.
+    consumer(&vendor, &base)
+        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(1)
+        .expect_stderr("failed verification");
+    // The vendor signs the index: the gate passes and names both digests.
+    sign(&vendor, &format!("oci:{dir}@{index}"));
+    let app = consumer(&vendor, &base);
+    let r = app.cleanpipe_env(&["run", "--report", "r.json"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(0)
+        .expect_stderr("(the index;")
+        .expect_stderr(&format!("index {index}, {} image {host}", Platform::host()));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(app.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(report["bases"][0]["digest"], index.as_str());
+    assert_eq!(report["bases"][0]["platform"]["digest"], host.as_str());
+    // Built on the host platform's image: its layer, then ours.
+    assert_eq!(report["image"]["layers"], 2);
+    let host_manifest: serde_json::Value = serde_json::from_slice(
+        &Layout::open(&dir)
+            .unwrap()
+            .read_blob(&serde_json::from_value(serde_json::json!(host)).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let built: serde_json::Value = serde_json::from_slice(
+        &Layout::open(app.path().join(".cleanpipe/oci"))
+            .unwrap()
+            .read_blob(&serde_json::from_value(report["image"]["digest"].clone()).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        built["layers"][0]["digest"],
+        host_manifest["layers"][0]["digest"]
+    );
+    // The provenance records the index and the platform image built on.
+    let statement: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(app.path().join(".cleanpipe/out/provenance.intoto.json")).unwrap(),
+    )
+    .unwrap();
+    let deps = statement["predicate"]["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(deps.iter().any(
+        |d| d["name"] == "base" && d["digest"]["sha256"] == index.trim_start_matches("sha256:")
+    ));
+    assert!(deps.iter().any(|d| d["name"] == "base-platform-image"
+        && d["digest"]["sha256"] == host.trim_start_matches("sha256:")
+        && d["annotations"]["platform"] == Platform::host().to_string()));
+}
+
+#[test]
+fn a_vendor_that_signs_each_platform_image_instead_is_accepted_for_that_image_only() {
+    let (vendor, dir, host, other) = vendor();
+    let index = write_index(
+        &dir,
+        "multi",
+        "2",
+        &[(Platform::host(), &host), (other_platform(), &other)],
+    );
+    let base = format!("oci:{dir}@{index}");
+    // Only the other platform's image is signed by the vendor: not what this build uses.
+    sign(&vendor, &format!("oci:{dir}@{other}"));
+    consumer(&vendor, &base)
+        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(1)
+        .expect_stderr("failed verification");
+    sign(&vendor, &format!("oci:{dir}@{host}"));
+    consumer(&vendor, &base)
+        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0)
+        .expect_stderr("(the platform image;");
+}
+
+#[test]
+fn an_index_without_this_platform_is_refused_naming_what_it_has() {
+    let (vendor, dir, _host, other) = vendor();
+    let index = write_index(&dir, "foreign", "3", &[(other_platform(), &other)]);
+    sign(&vendor, &format!("oci:{dir}@{index}"));
+    let app = consumer(&vendor, &format!("oci:{dir}@{index}"));
+    let r = app.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(1)
+        .expect_stderr(&format!("without a {} image", Platform::host()))
+        .expect_stderr(&format!("it has: {}", other_platform()));
+    assert!(
+        Layout::open(app.path().join(".cleanpipe/oci"))
+            .ok()
+            .and_then(|l| l.resolve_tag("v1").ok().flatten())
+            .is_none(),
+        "nothing is tagged"
+    );
+}
