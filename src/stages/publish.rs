@@ -295,25 +295,31 @@ pub async fn push_signed(
         &format!("{uploaded} blob(s) uploaded, {skipped} already present in {repo}"),
     );
     // 2. Signatures and attestations: merged with any the registry already holds for this
-    //    digest (other signers).
-    for (suffix, what) in [("sig", "signatures"), ("att", "attestations")] {
-        let tag = image.digest.cosign_tag(suffix);
-        match push_signatures(layout, &remote, repo, &image.digest, suffix, key).await? {
-            Some(kept) => ctx.say(
-                "push",
-                &format!("{what} pushed to {tag} (kept {kept} existing)"),
-            ),
-            None if layout.resolve_tag(&tag)?.is_some() => {
-                ctx.say("push", &format!("{what} already in {tag}"))
-            }
-            None => {}
-        }
+    //    digest (other signers); for an index, those of each image it lists too.
+    let mut subjects = vec![image.digest.clone()];
+    if let Some(index) = index_of(&layout.read_blob(&image.digest)?) {
+        subjects.extend(index.manifests.into_iter().map(|d| d.digest));
     }
-    //    Bundles (referrers) likewise: listed by the registry's referrers API or its
-    //    fallback tag, before any tag moves.
-    let copied = copy_referrers_to(layout, repo, options, &image.digest).await?;
-    if copied > 0 {
-        ctx.say("push", &format!("{copied} bundle referrer(s) pushed"));
+    for subject in &subjects {
+        for (suffix, what) in [("sig", "signatures"), ("att", "attestations")] {
+            let tag = subject.cosign_tag(suffix);
+            match push_signatures(layout, &remote, repo, subject, suffix, key).await? {
+                Some(kept) => ctx.say(
+                    "push",
+                    &format!("{what} pushed to {tag} (kept {kept} existing)"),
+                ),
+                None if layout.resolve_tag(&tag)?.is_some() => {
+                    ctx.say("push", &format!("{what} already in {tag}"))
+                }
+                None => {}
+            }
+        }
+        //    Bundles (referrers) likewise: listed by the registry's referrers API or its
+        //    fallback tag, before any tag moves.
+        let copied = copy_referrers_to(layout, repo, options, subject).await?;
+        if copied > 0 {
+            ctx.say("push", &format!("{copied} bundle referrer(s) pushed"));
+        }
     }
     // 3. Only now the tags.
     let manifest_bytes = layout.read_blob(&image.digest)?;
@@ -414,6 +420,13 @@ pub async fn push_signatures(
 /// Copy one image's blobs and manifest (by digest) from the layout to a repository. Blobs the
 /// repository has are skipped; blobs pushed earlier to another repository of the same registry
 /// are mounted from there instead of uploaded (remembered in the layout's `cleanpipe-cache`).
+/// The index `bytes` are, if they are one (an OCI index or a Docker manifest list).
+fn index_of(bytes: &[u8]) -> Option<crate::oci::types::Index> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    value.get("manifests")?;
+    serde_json::from_value(value).ok()
+}
+
 pub async fn copy_image(
     layout: &Layout,
     remote: &Remote,
@@ -421,6 +434,23 @@ pub async fn copy_image(
     image: &Descriptor,
 ) -> Result<(usize, usize)> {
     let manifest_bytes = layout.read_blob(&image.digest)?;
+    if let Some(index) = index_of(&manifest_bytes) {
+        // An index: every image it lists first (blobs, then manifest), then the index.
+        let (mut uploaded, mut skipped) = (0, 0);
+        for child in &index.manifests {
+            let (u, s) = Box::pin(copy_image(layout, remote, repo, child)).await?;
+            uploaded += u;
+            skipped += s;
+        }
+        remote
+            .push_manifest(
+                &repo.at_digest(&image.digest),
+                &manifest_bytes,
+                &image.media_type,
+            )
+            .await?;
+        return Ok((uploaded, skipped));
+    }
     let manifest = Manifest::from_slice(&manifest_bytes, &image.digest.to_string())?;
     let memo_path = layout
         .root()

@@ -211,3 +211,94 @@ fn an_index_without_this_platform_is_refused_naming_what_it_has() {
         "nothing is tagged"
     );
 }
+
+/// A registry index over the signed busybox base, for this platform and another: PUT with curl
+/// (the registry's own API); the index is not signed, the busybox image is. Returns
+/// `name@sha256:index`.
+fn registry_index(registry: &str) -> String {
+    let (pinned, _) = crate::docker_build::signed_base(registry);
+    let (name, platform_digest) = pinned.split_once('@').unwrap();
+    let curl = |args: &[&str]| {
+        let out = std::process::Command::new("curl")
+            .args(["-fsS", "--noproxy", "*"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "curl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let manifest_url = |reference: &str| {
+        let (host, repo) = name.split_once('/').unwrap();
+        format!("http://{host}/v2/{repo}/manifests/{reference}")
+    };
+    let child = curl(&[
+        "-H",
+        "Accept: application/vnd.docker.distribution.manifest.v2+json",
+        &manifest_url(platform_digest),
+    ]);
+    let child_type: serde_json::Value = serde_json::from_slice(&child).unwrap();
+    let entry = |p: &Platform| {
+        serde_json::json!({
+            "mediaType": child_type["mediaType"],
+            "digest": platform_digest,
+            "size": child.len(),
+            "platform": {"os": p.os, "architecture": p.architecture},
+        })
+    };
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": MEDIA_OCI_INDEX,
+        "manifests": [entry(&other_platform()), entry(&Platform::host())],
+    }))
+    .unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &index).unwrap();
+    let tag = unique("multi").replace('/', "-");
+    curl(&[
+        "-X",
+        "PUT",
+        "-H",
+        &format!("Content-Type: {MEDIA_OCI_INDEX}"),
+        "--data-binary",
+        &format!("@{}", file.path().display()),
+        &manifest_url(&tag),
+    ]);
+    let digest = cleanpipe::oci::types::Digest::of(&index);
+    format!("{name}@{digest}")
+}
+
+#[test]
+fn a_dockerfile_from_a_signed_registry_index_builds_and_runs() {
+    let Some(registry) = registry() else { return };
+    if !docker() {
+        return;
+    }
+    let index_ref = registry_index(&registry);
+    let (_, base_pub) = crate::docker_build::signed_base(&registry);
+    let repo = Repo::new();
+    repo.copy_in(base_pub, "base.pub");
+    repo.keygen("cosign", "pw");
+    repo.write("app.txt", "from an index\n");
+    repo.write(".dockerignore", "cosign.key\n");
+    repo.write(
+        "Dockerfile",
+        &format!("FROM {index_ref}\nCOPY app.txt /app.txt\nCMD [\"cat\", \"/app.txt\"]\n"),
+    );
+    let name = unique("it/index-app");
+    repo.write(
+        "pipeline.yaml",
+        &format!(
+            "version: 1\nverify_base:\n  keys: {{ team: base.pub }}\n  default_key: team\nbuild:\n  dockerfile: {{}}\nsign:\n  key: cosign.key\npush:\n  repository: {registry}/{name}\n  tags: [v1]\n"
+        ),
+    );
+    repo.commit();
+    // The index itself is not signed (only the busybox image it lists is): accepted per platform.
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(0).expect_stderr("(the platform image;");
+    let out = docker_pull_and_run(&format!("{registry}/{name}:v1"));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "from an index\n");
+}
