@@ -225,6 +225,19 @@ pub struct Verdict {
     pub policy: Vec<PolicyCheck>,
 }
 
+impl Verdict {
+    /// The names of the policy checks that failed, each once, in order.
+    pub fn failed_rules(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = Vec::new();
+        for c in self.policy.iter().filter(|c| !c.passed) {
+            if !names.contains(&c.name) {
+                names.push(c.name);
+            }
+        }
+        names
+    }
+}
+
 /// Resolve `image` to a digest (a tag is resolved first; the digest is what gets checked), check
 /// its signatures and attestations against `trust`, and apply `policy`.
 pub async fn verify_image(

@@ -92,12 +92,7 @@ pub async fn verify(
         if verdict.verified {
             printer.data(&pinned);
         } else {
-            let failed: Vec<&str> = verdict
-                .policy
-                .iter()
-                .filter(|c| !c.passed)
-                .map(|c| c.name)
-                .collect();
+            let failed = verdict.failed_rules();
             let why = if verdict.signatures.verified {
                 format!("the policy fails: {}", failed.join(", "))
             } else {
@@ -142,12 +137,7 @@ pub async fn verify(
                 c.detail
             ));
         }
-        let failed: Vec<&str> = verdict
-            .policy
-            .iter()
-            .filter(|c| !c.passed)
-            .map(|c| c.name)
-            .collect();
+        let failed = verdict.failed_rules();
         let summary = if !verdict.signatures.verified {
             verdict.signatures.summary.clone()
         } else if failed.is_empty() {
@@ -193,12 +183,7 @@ async fn notify(
     printer: &Printer,
     redactor: &Redactor,
 ) -> Result<()> {
-    let failed: Vec<&str> = verdict
-        .policy
-        .iter()
-        .filter(|c| !c.passed)
-        .map(|c| c.name)
-        .collect();
+    let failed = verdict.failed_rules();
     let event = if verdict.verified {
         "image.verified"
     } else {
