@@ -156,10 +156,10 @@ pub(crate) mod recording {
 
     impl Observer for Recorder {
         fn start(&self, info: TaskInfo) -> Box<dyn Tracker> {
-            self.events
-                .lock()
-                .unwrap()
-                .push(format!("start {:?} {} {:?}", info.kind, info.label, info.total));
+            self.events.lock().unwrap().push(format!(
+                "start {:?} {} {:?}",
+                info.kind, info.label, info.total
+            ));
             Box::new(Recorded {
                 label: info.label,
                 events: self.events.clone(),

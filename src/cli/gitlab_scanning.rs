@@ -112,8 +112,14 @@ impl ContainerScanning {
                     .error
                     .as_ref()
                     .map(|e| match e.stage {
-                        Some(stage) => format!("the run stopped in {stage} before the image scan finished: {}", e.message),
-                        None => format!("the run stopped before the image scan finished: {}", e.message),
+                        Some(stage) => format!(
+                            "the run stopped in {stage} before the image scan finished: {}",
+                            e.message
+                        ),
+                        None => format!(
+                            "the run stopped before the image scan finished: {}",
+                            e.message
+                        ),
                     })
                     .unwrap_or_else(|| "the image scan did not run".to_string())),
             },
@@ -178,9 +184,24 @@ pub fn document(outcome: &Outcome<'_>, clean: &dyn Fn(&str) -> String) -> Value 
 fn scanner(name: &str) -> Value {
     let (tool, version) = name.split_once(' ').unwrap_or((name, ""));
     let (id, display, vendor, url) = match tool {
-        "trivy" => ("trivy", "Trivy", "Aqua Security", "https://github.com/aquasecurity/trivy"),
-        "grype" => ("grype", "Grype", "Anchore", "https://github.com/anchore/grype"),
-        _ => ("cleanpipe", "cleanpipe (OSV)", "cleanpipe", "https://osv.dev"),
+        "trivy" => (
+            "trivy",
+            "Trivy",
+            "Aqua Security",
+            "https://github.com/aquasecurity/trivy",
+        ),
+        "grype" => (
+            "grype",
+            "Grype",
+            "Anchore",
+            "https://github.com/anchore/grype",
+        ),
+        _ => (
+            "cleanpipe",
+            "cleanpipe (OSV)",
+            "cleanpipe",
+            "https://osv.dev",
+        ),
     };
     let version = match (id, version) {
         ("cleanpipe", _) => env!("CARGO_PKG_VERSION"),
@@ -196,7 +217,12 @@ fn scanner(name: &str) -> Value {
     })
 }
 
-fn vulnerability(f: &Finding, scan: &ScanReport, image: &str, clean: &dyn Fn(&str) -> String) -> Value {
+fn vulnerability(
+    f: &Finding,
+    scan: &ScanReport,
+    image: &str,
+    clean: &dyn Fn(&str) -> String,
+) -> Value {
     let mut description = f.summary.clone();
     if let Some(reason) = &f.waived {
         description.push_str(&format!(
@@ -252,9 +278,15 @@ fn identifiers(f: &Finding, clean: &dyn Fn(&str) -> String) -> Vec<Value> {
         .map(|id| {
             let upper = id.to_ascii_uppercase();
             let (kind, url) = if upper.starts_with("CVE-") {
-                ("cve".to_string(), format!("https://nvd.nist.gov/vuln/detail/{id}"))
+                (
+                    "cve".to_string(),
+                    format!("https://nvd.nist.gov/vuln/detail/{id}"),
+                )
             } else if upper.starts_with("GHSA-") {
-                ("ghsa".to_string(), format!("https://github.com/advisories/{id}"))
+                (
+                    "ghsa".to_string(),
+                    format!("https://github.com/advisories/{id}"),
+                )
             } else {
                 let prefix = id.split('-').next().unwrap_or("osv").to_ascii_lowercase();
                 (prefix, format!("https://osv.dev/vulnerability/{id}"))
@@ -272,8 +304,13 @@ fn finding_id(f: &Finding, image: &str) -> String {
         Some((r, tag)) if !tag.contains('/') => r,
         _ => repository,
     };
-    let key = format!("{}\n{}\n{}\n{}\n{repository}", f.id, f.package, f.version, f.location);
-    let hex = crate::oci::types::Digest::of(key.as_bytes()).hex().to_string();
+    let key = format!(
+        "{}\n{}\n{}\n{}\n{repository}",
+        f.id, f.package, f.version, f.location
+    );
+    let hex = crate::oci::types::Digest::of(key.as_bytes())
+        .hex()
+        .to_string();
     format!(
         "{}-{}-{}-{}-{}",
         &hex[0..8],
@@ -370,13 +407,19 @@ mod tests {
         );
         assert_eq!(doc["version"], SCHEMA_VERSION);
         assert_eq!(doc["scan"]["type"], "container_scanning");
-        assert_eq!(doc["scan"]["start_time"], "2026-12-02T00:02:03", "UTC, whole seconds");
+        assert_eq!(
+            doc["scan"]["start_time"], "2026-12-02T00:02:03",
+            "UTC, whole seconds"
+        );
         assert_eq!(doc["scan"]["status"], "success");
         assert_eq!(doc["scan"]["scanner"]["id"], "cleanpipe");
         let v = &doc["vulnerabilities"][0];
         assert_eq!(v["severity"], "High");
         assert_eq!(v["name"], "DSA-5532-1 in openssl");
-        assert_eq!(v["solution"], "Upgrade openssl to 3.0.11-1~deb12u2 or later");
+        assert_eq!(
+            v["solution"],
+            "Upgrade openssl to 3.0.11-1~deb12u2 or later"
+        );
         assert_eq!(v["location"]["dependency"]["package"]["name"], "openssl");
         assert_eq!(v["location"]["dependency"]["version"], "3.0.11-1");
         assert_eq!(v["location"]["operating_system"], "debian 12");
@@ -386,7 +429,11 @@ mod tests {
             .iter()
             .map(|i| i["type"].as_str().unwrap())
             .collect();
-        assert_eq!(ids, ["dsa", "cve"], "aliases deduplicated, case-insensitively");
+        assert_eq!(
+            ids,
+            ["dsa", "cve"],
+            "aliases deduplicated, case-insensitively"
+        );
         assert_eq!(
             v["identifiers"][1]["url"],
             "https://nvd.nist.gov/vuln/detail/CVE-2023-5678"

@@ -214,7 +214,10 @@ mod tests {
             Style::detect(false, 0, &env(&[("CI", "false")]), true).bars,
             "CI=false is not CI"
         );
-        assert!(!Style::detect(true, 0, &env(&[]), true).bars, "-q draws no bars");
+        assert!(
+            !Style::detect(true, 0, &env(&[]), true).bars,
+            "-q draws no bars"
+        );
         assert!(!Style::detect(false, 0, &env(&[("TERM", "dumb")]), true).bars);
     }
 

@@ -20,6 +20,10 @@ const LINE_EVERY: Duration = Duration::from_secs(5);
 const LARGE_BYTES: u64 = 1024 * 1024;
 const LARGE_ITEMS: u64 = 1000;
 
+/// Smaller tasks get no bar.
+const VISIBLE_BYTES: u64 = 64 * 1024;
+const VISIBLE_ITEMS: u64 = 100;
+
 /// The printer's [`Progress`]: bars or lines as its style says, nothing when quiet.
 pub fn progress(printer: &Printer) -> Progress {
     if printer.style().quiet {
@@ -37,13 +41,7 @@ struct Terminal {
 impl Observer for Terminal {
     fn start(&self, info: TaskInfo) -> Box<dyn Tracker> {
         let verbose = self.printer.style().verbose > 0;
-        let large = info.total.is_none_or(|t| {
-            t >= if info.kind.counts_bytes() {
-                LARGE_BYTES
-            } else {
-                LARGE_ITEMS
-            }
-        });
+        let large = at_least(&info, LARGE_BYTES, LARGE_ITEMS);
         // Digests shortened unless asked for detail; the label is masked like any line.
         let label = self.printer.redact(&if verbose {
             info.label.clone()
@@ -60,12 +58,18 @@ impl Observer for Terminal {
                     .unwrap_or_default()
             ));
         }
-        let bar = self.printer.bars().map(|bars| {
+        // A blob of a few KiB is done before a bar could be read: it would only flicker.
+        let visible = at_least(&info, VISIBLE_BYTES, VISIBLE_ITEMS);
+        let bar = self.printer.bars().filter(|_| visible).map(|bars| {
             let bar = bars.add(match info.total {
                 Some(t) => ProgressBar::new(t),
                 None => ProgressBar::new_spinner(),
             });
-            bar.set_style(bar_style(info.kind, info.total.is_some(), self.printer.style().color));
+            bar.set_style(bar_style(
+                info.kind,
+                info.total.is_some(),
+                self.printer.style().color,
+            ));
             bar.set_prefix(name.clone());
             // Drawn at once, so even a quick task shows where it stands.
             bar.tick();
@@ -162,6 +166,16 @@ impl Drop for Task {
             bar.finish_and_clear();
         }
     }
+}
+
+/// Whether the task is at least this large (a task of unknown size counts as large).
+fn at_least(info: &TaskInfo, bytes: u64, items: u64) -> bool {
+    let min = if info.kind.counts_bytes() {
+        bytes
+    } else {
+        items
+    };
+    info.total.is_none_or(|t| t >= min)
 }
 
 fn verb(kind: Kind) -> &'static str {

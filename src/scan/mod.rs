@@ -545,7 +545,8 @@ mod tests {
         };
         let (full, _) = Database::load_cached(dir.path()).unwrap();
         let wanted = wanted_keys(&catalog);
-        let (part, cached) = Database::load_cached_for(dir.path(), Some(&wanted), &Default::default()).unwrap();
+        let (part, cached) =
+            Database::load_cached_for(dir.path(), Some(&wanted), &Default::default()).unwrap();
         assert!(cached);
         let ids = |db: &Database| -> Vec<String> {
             match_catalog(&catalog, db)

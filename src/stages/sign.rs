@@ -72,10 +72,11 @@ async fn write_sboms(
             Error::environment(format!("the built image's config is unreadable: {e}"))
         })?;
     let (layout2, progress) = (layout.clone(), ctx.progress.clone());
-    let catalog =
-        tokio::task::spawn_blocking(move || crate::sbom::catalog_image(&layout2, &manifest, &progress))
-            .await
-            .map_err(|e| Error::environment(format!("cataloguing failed: {e}")))??;
+    let catalog = tokio::task::spawn_blocking(move || {
+        crate::sbom::catalog_image(&layout2, &manifest, &progress)
+    })
+    .await
+    .map_err(|e| Error::environment(format!("cataloguing failed: {e}")))??;
     for w in &catalog.warnings {
         ctx.say("sign", &format!("warning: {w}"));
     }

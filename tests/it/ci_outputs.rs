@@ -230,7 +230,10 @@ fn check_gitlab_report(doc: &serde_json::Value) {
     }
     for part in ["analyzer", "scanner"] {
         for field in ["id", "name", "version"] {
-            assert!(!scan[part][field].as_str().unwrap().is_empty(), "{part}.{field}");
+            assert!(
+                !scan[part][field].as_str().unwrap().is_empty(),
+                "{part}.{field}"
+            );
         }
         assert!(!scan[part]["vendor"]["name"].as_str().unwrap().is_empty());
     }
@@ -257,7 +260,10 @@ fn check_gitlab_report(doc: &serde_json::Value) {
         assert!(!location["operating_system"].as_str().unwrap().is_empty());
         assert!(!location["image"].as_str().unwrap().is_empty());
         for removed in ["category", "message", "cve", "confidence", "scanner"] {
-            assert!(v.get(removed).is_none(), "schema 15 removed `{removed}`: {v}");
+            assert!(
+                v.get(removed).is_none(),
+                "schema 15 removed `{removed}`: {v}"
+            );
         }
     }
 }
@@ -266,10 +272,9 @@ fn check_gitlab_report(doc: &serde_json::Value) {
 /// report, also when the gate fails on them.
 #[test]
 fn a_gitlab_container_scanning_report_lists_the_image_findings() {
-    let Some(pkgs) = crate::sbom_scan::test_data(
-        "CLEANPIPE_TEST_PACKAGES",
-        "installed PyPI and npm packages",
-    ) else {
+    let Some(pkgs) =
+        crate::sbom_scan::test_data("CLEANPIPE_TEST_PACKAGES", "installed PyPI and npm packages")
+    else {
         return;
     };
     let repo = crate::sbom_scan::packages_repo(&pkgs, "    fail_on: critical\n");
@@ -285,7 +290,10 @@ fn a_gitlab_container_scanning_report_lists_the_image_findings() {
     };
     let doc = read("gl-container-scanning-report.json");
     check_gitlab_report(&doc);
-    assert_eq!(doc["scan"]["status"], "success", "the scan ran; its gate failed");
+    assert_eq!(
+        doc["scan"]["status"], "success",
+        "the scan ran; its gate failed"
+    );
     let sarif = read("scan-results.sarif");
     let vulnerabilities = doc["vulnerabilities"].as_array().unwrap();
     assert_eq!(
@@ -297,7 +305,10 @@ fn a_gitlab_container_scanning_report_lists_the_image_findings() {
         .find(|v| v["identifiers"][0]["value"] == "GHSA-xvch-5gv4-984h")
         .expect("the minimist advisory");
     assert_eq!(minimist["severity"], "Critical");
-    assert_eq!(minimist["location"]["dependency"]["package"]["name"], "minimist");
+    assert_eq!(
+        minimist["location"]["dependency"]["package"]["name"],
+        "minimist"
+    );
     assert_eq!(minimist["location"]["dependency"]["version"], "1.2.0");
     assert_eq!(minimist["solution"], "Upgrade minimist to 1.2.6 or later");
     assert!(minimist["identifiers"]
@@ -316,7 +327,10 @@ fn a_gitlab_container_scanning_report_lists_the_image_findings() {
     again.expect_code(1);
     assert!(!again.stderr.contains("gitlab:"), "{}", again.stderr);
     let second = read("gl-container-scanning-report.json");
-    assert_eq!(second["vulnerabilities"].as_array().unwrap().len(), vulnerabilities.len());
+    assert_eq!(
+        second["vulnerabilities"].as_array().unwrap().len(),
+        vulnerabilities.len()
+    );
     assert_eq!(
         second["vulnerabilities"][0]["id"], doc["vulnerabilities"][0]["id"],
         "a finding keeps its id from run to run"

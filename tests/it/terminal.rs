@@ -11,7 +11,10 @@ use crate::support::*;
 fn big_layer_repo(mib: usize, repository: Option<&str>) -> Repo {
     let repo = Repo::new();
     // Incompressible and different per repo: xorshift from a unique seed.
-    let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ unique("seed").bytes().fold(0u64, |h, b| h.rotate_left(5) ^ b as u64);
+    let mut x = 0x9e37_79b9_7f4a_7c15u64
+        ^ unique("seed")
+            .bytes()
+            .fold(0u64, |h, b| h.rotate_left(5) ^ b as u64);
     let mut data = Vec::with_capacity(mib << 20);
     while data.len() < mib << 20 {
         x ^= x << 13;
@@ -86,7 +89,10 @@ fn in_ci_progress_is_plain_lines() {
 /// A push of the repo's image to a repository of its own (`${TERM_REPO}`), with nothing to
 /// skip: the layout's memo of earlier pushes (for cross-repository mounts) is dropped first.
 fn push_fresh(repo: &Repo, args: &[&str], extra: &[(&str, &str)]) -> Run {
-    let _ = std::fs::remove_file(repo.path().join(".cleanpipe/oci/cleanpipe-cache/blob-locations.json"));
+    let _ = std::fs::remove_file(
+        repo.path()
+            .join(".cleanpipe/oci/cleanpipe-cache/blob-locations.json"),
+    );
     let name = unique("term");
     let mut env = vec![("COSIGN_PASSWORD", "pw"), ("TERM_REPO", name.as_str())];
     env.extend_from_slice(extra);
@@ -111,7 +117,11 @@ fn verbose_says_more_and_quiet_less() {
         verbose.stderr,
         default.stderr
     );
-    assert!(lines(&quiet.stderr) < lines(&default.stderr), "{}", quiet.stderr);
+    assert!(
+        lines(&quiet.stderr) < lines(&default.stderr),
+        "{}",
+        quiet.stderr
+    );
     // Each request with its answer and time, only with -v.
     assert!(
         verbose
@@ -121,7 +131,11 @@ fn verbose_says_more_and_quiet_less() {
         "{}",
         verbose.stderr
     );
-    assert!(!default.stderr.contains(" -> 201 in "), "{}", default.stderr);
+    assert!(
+        !default.stderr.contains(" -> 201 in "),
+        "{}",
+        default.stderr
+    );
     // Full digests with -v, short ones without.
     assert!(default
         .stderr
@@ -131,7 +145,10 @@ fn verbose_says_more_and_quiet_less() {
         l.trim_start().starts_with("upload sha256:") && l.split(':').nth(1).unwrap().len() >= 64
     }));
     assert!(quiet.stderr.trim().is_empty(), "{}", quiet.stderr);
-    assert!(quiet.last_line().contains("@sha256:"), "data still goes to stdout");
+    assert!(
+        quiet.last_line().contains("@sha256:"),
+        "data still goes to stdout"
+    );
 }
 
 /// On a terminal, a push draws a bar with a percentage (through a pseudo-terminal that
@@ -155,7 +172,10 @@ fn a_terminal_shows_a_progress_bar_while_pushing() {
     // `script` runs the command with stdin, stdout and stderr on a new pseudo-terminal and
     // copies what it shows to its own stdout. Not CI: bars are for people.
     let on_terminal = |extra: &[(&str, &str)]| {
-        let _ = std::fs::remove_file(repo.path().join(".cleanpipe/oci/cleanpipe-cache/blob-locations.json"));
+        let _ = std::fs::remove_file(
+            repo.path()
+                .join(".cleanpipe/oci/cleanpipe-cache/blob-locations.json"),
+        );
         let mut script = Command::new("script");
         script
             .args(["-q", "-e", "-c"])
@@ -185,14 +205,20 @@ fn a_terminal_shows_a_progress_bar_while_pushing() {
         "no bar with a percentage:\n{shown:?}"
     );
     assert!(shown.contains("\u{1b}["), "a terminal gets control codes");
-    assert!(shown.contains("\u{1b}[32m"), "and colour for the verdicts: {shown:?}");
+    assert!(
+        shown.contains("\u{1b}[32m"),
+        "and colour for the verdicts: {shown:?}"
+    );
 
     let (code, shown) = on_terminal(&[("NO_COLOR", "1")]);
     assert_eq!(code, Some(0), "{shown}");
     assert!(shows_percent(&shown), "the bar stays: {shown:?}");
     // Colour is SGR (`ESC [ … m`) with a colour or weight; cursor movement is not colour.
     for code in ["\u{1b}[31m", "\u{1b}[32m", "\u{1b}[36m", "\u{1b}[1m"] {
-        assert!(!shown.contains(code), "colour {code:?} with NO_COLOR: {shown:?}");
+        assert!(
+            !shown.contains(code),
+            "colour {code:?} with NO_COLOR: {shown:?}"
+        );
     }
 }
 

@@ -3,13 +3,13 @@ use std::sync::Arc;
 
 use crate::cli::args::RunArgs;
 use crate::cli::env_vars;
+use crate::cli::gitlab_scanning::ContainerScanning;
 use crate::cli::printer::Printer;
 use crate::cli::settings::{self, PipelineSettings};
 use crate::error::{ExitCode, Result};
 use crate::oci::layout::write_atomic;
 use crate::pipeline::executor::{execute, RunReport};
 use crate::redact::Redactor;
-use crate::cli::gitlab_scanning::ContainerScanning;
 use crate::stages::{Event, Reporter, RunContext};
 
 /// The run's listeners: progress lines to the terminal, events to the CI outputs that need
@@ -46,7 +46,8 @@ pub async fn run(
     let pipeline = settings::load_pipeline(&args.pipeline, env, redactor).map_err(annotated)?;
     let resolved = PipelineSettings::resolve(&pipeline).map_err(annotated)?;
     let progress = crate::cli::reporters::progress(printer);
-    let remote = settings::remote_options(&args.registry, redactor)?.with_progress(progress.clone());
+    let remote =
+        settings::remote_options(&args.registry, redactor)?.with_progress(progress.clone());
     let _lock = crate::oci::layout::lock_store(&resolved.store, |holder| {
         printer.status(&format!(
             "waiting for another cleanpipe run using {} (pid {holder}) to finish…",

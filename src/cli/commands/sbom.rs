@@ -17,11 +17,10 @@ pub async fn sbom(args: &SbomArgs, printer: &Printer, redactor: &Redactor) -> Re
         serde_json::from_slice(&layout.read_blob(&manifest.config.digest)?)
             .map_err(|e| Error::usage(format!("the config of {image} is malformed: {e}")))?;
     let (layout2, progress) = (layout.clone(), crate::cli::reporters::progress(printer));
-    let catalog = tokio::task::spawn_blocking(move || {
-        sbom::catalog_image(&layout2, &manifest, &progress)
-    })
-        .await
-        .map_err(|e| Error::environment(format!("cataloguing failed: {e}")))??;
+    let catalog =
+        tokio::task::spawn_blocking(move || sbom::catalog_image(&layout2, &manifest, &progress))
+            .await
+            .map_err(|e| Error::environment(format!("cataloguing failed: {e}")))??;
     for w in &catalog.warnings {
         printer.warn(w);
     }
