@@ -44,10 +44,16 @@ pub fn catalog_image(
     {
         // A cached catalog is only as good as the layers it came from: check they still match.
         for (index, layer) in manifest.layers.iter().enumerate() {
-            layout
-                .open_verified_blob(layer)?
-                .finish()
+            let task = progress.task(
+                crate::progress::Kind::LayerRead,
+                layer.digest.to_string(),
+                Some(layer.size),
+            );
+            let mut verified = layout.open_verified_blob(layer)?;
+            std::io::copy(&mut task.reader(&mut verified), &mut std::io::sink())
+                .and_then(|_| verified.finish())
                 .map_err(|e| fs::corrupt_layer(layout, index, layer, &e.to_string()))?;
+            task.finish();
         }
         return Ok(c);
     }

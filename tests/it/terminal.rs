@@ -233,3 +233,32 @@ fn shows_percent(text: &str) -> bool {
             > 0
     })
 }
+
+/// With `-v` even small work is reported: the database load of `db stats` (records) and the
+/// layer read of `sbom` (bytes); without it neither is, being small.
+#[test]
+fn database_loads_and_layer_reads_are_reported() {
+    let db = crate::sbom_scan::osv_fixtures();
+    let repo = scratch_repo(None, &["v1"]);
+    repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0);
+    let stats = repo.cleanpipe(&["-v", "db", "stats", db.to_str().unwrap()]);
+    stats.expect_code(0);
+    assert!(
+        stats
+            .stderr
+            .lines()
+            .any(|l| l.contains("load database ") && l.contains(" records in ")),
+        "{}",
+        stats.stderr
+    );
+    let plain = repo.cleanpipe(&["db", "stats", db.to_str().unwrap()]);
+    assert!(!plain.stderr.contains("load database"), "{}", plain.stderr);
+    let sbom = repo.cleanpipe(&["-v", "sbom", "oci:.cleanpipe/oci:v1", "-o", "sbom.json"]);
+    sbom.expect_code(0);
+    assert!(
+        sbom.stderr.contains("read layer sha256:"),
+        "a cached catalog still checks its layer against the digest: {}",
+        sbom.stderr
+    );
+}
