@@ -149,6 +149,17 @@ fn verbose_says_more_and_quiet_less() {
         quiet.last_line().contains("@sha256:"),
         "data still goes to stdout"
     );
+
+    // Downloads are reported the same way (an export of what was pushed).
+    let export = repo.cleanpipe(&["copy", &quiet.last_line(), "oci:.cleanpipe/export:v1"]);
+    export.expect_code(0);
+    assert!(
+        export.stderr.lines().any(|l| {
+            l.trim_start().starts_with("download sha256:") && l.contains(": done, 2.00 MiB")
+        }),
+        "{}",
+        export.stderr
+    );
 }
 
 /// On a terminal, a push draws a bar with a percentage (through a pseudo-terminal that
