@@ -36,3 +36,6 @@ pub const NO_COLOR: &str = "NO_COLOR";
 pub const TERM: &str = "TERM";
 /// Set to `true` by GitLab CI/CD jobs.
 pub const GITLAB_CI: &str = "GITLAB_CI";
+/// GitLab container scanning's name of the image on the default branch
+/// (`location.default_branch_image` in the scanning report).
+pub const CS_DEFAULT_BRANCH_IMAGE: &str = "CS_DEFAULT_BRANCH_IMAGE";

@@ -56,6 +56,9 @@ pub struct Outcome<'a> {
     pub scan: std::result::Result<&'a ScanReport, String>,
     /// The image as it should be named (`repo@sha256:…` once published).
     pub image: String,
+    /// GitLab's `CS_DEFAULT_BRANCH_IMAGE`: the same image as the default branch names it, so
+    /// findings on other branches are matched with the default branch's.
+    pub default_branch_image: Option<String>,
 }
 
 impl ContainerScanning {
@@ -86,6 +89,7 @@ impl ContainerScanning {
         report: &RunReport,
         scanned: bool,
         outputs_dir: &Path,
+        default_branch_image: Option<&str>,
         redactor: &Redactor,
     ) -> Result<Option<PathBuf>> {
         let path = outputs_dir.join(FILE_NAME);
@@ -102,12 +106,14 @@ impl ContainerScanning {
                 start: seen.started.unwrap_or(*end),
                 end: *end,
                 image: published.unwrap_or_else(|| format!("{}@{}", scan.image, scan.digest)),
+                default_branch_image: default_branch_image.map(str::to_string),
                 scan: Ok(scan),
             },
             None => Outcome {
                 start: seen.started.unwrap_or(now),
                 end: now,
                 image: report.name.clone(),
+                default_branch_image: default_branch_image.map(str::to_string),
                 scan: Err(report
                     .error
                     .as_ref()
@@ -138,7 +144,7 @@ pub fn document(outcome: &Outcome<'_>, clean: &dyn Fn(&str) -> String) -> Value 
             scanner(&scan.scanner),
             scan.findings
                 .iter()
-                .map(|f| vulnerability(f, scan, &outcome.image, clean))
+                .map(|f| vulnerability(f, scan, outcome, clean))
                 .collect::<Vec<_>>(),
             scan.gate
                 .expired_waivers
@@ -220,9 +226,10 @@ fn scanner(name: &str) -> Value {
 fn vulnerability(
     f: &Finding,
     scan: &ScanReport,
-    image: &str,
+    outcome: &Outcome<'_>,
     clean: &dyn Fn(&str) -> String,
 ) -> Value {
+    let image = outcome.image.as_str();
     let mut description = f.summary.clone();
     if let Some(reason) = &f.waived {
         description.push_str(&format!(
@@ -244,6 +251,9 @@ fn vulnerability(
             "image": clean(image),
         },
     });
+    if let Some(default) = &outcome.default_branch_image {
+        v["location"]["default_branch_image"] = Value::String(clean(default));
+    }
     let description = description.trim();
     if !description.is_empty() {
         v["description"] = Value::String(cut(&clean(description), MAX_DESCRIPTION));
@@ -402,6 +412,7 @@ mod tests {
                 end: at("2026-12-02T00:02:04Z"),
                 scan: Ok(&report),
                 image: "127.0.0.1:5000/acme/payments@sha256:abc".into(),
+                default_branch_image: Some("127.0.0.1:5000/acme/payments:main".into()),
             },
             &|s: &str| s.to_string(),
         );
@@ -423,6 +434,10 @@ mod tests {
         assert_eq!(v["location"]["dependency"]["package"]["name"], "openssl");
         assert_eq!(v["location"]["dependency"]["version"], "3.0.11-1");
         assert_eq!(v["location"]["operating_system"], "debian 12");
+        assert_eq!(
+            v["location"]["default_branch_image"],
+            "127.0.0.1:5000/acme/payments:main"
+        );
         let ids: Vec<&str> = v["identifiers"]
             .as_array()
             .unwrap()
@@ -456,6 +471,7 @@ mod tests {
                 end: at("2026-12-02T00:00:01Z"),
                 scan: Err("the run stopped in build: secret-token".into()),
                 image: "payments".into(),
+                default_branch_image: None,
             },
             &|s: &str| s.replace("secret-token", "***"),
         );
@@ -479,6 +495,7 @@ mod tests {
                 end: at("2026-12-02T00:00:00Z"),
                 scan: Ok(&report),
                 image: "x".into(),
+                default_branch_image: None,
             },
             &|s: &str| s.to_string(),
         );
@@ -487,6 +504,7 @@ mod tests {
         let v = &doc["vulnerabilities"][0];
         assert_eq!(v["severity"], "Unknown");
         assert_eq!(v["location"]["operating_system"], "Unknown");
+        assert!(v["location"].get("default_branch_image").is_none());
         assert!(v.get("solution").is_none(), "no fix, no solution");
     }
 

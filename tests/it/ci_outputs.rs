@@ -280,7 +280,11 @@ fn a_gitlab_container_scanning_report_lists_the_image_findings() {
     let repo = crate::sbom_scan::packages_repo(&pkgs, "    fail_on: critical\n");
     let run = repo.cleanpipe_env(
         &["run"],
-        &[("COSIGN_PASSWORD", "pw"), ("GITLAB_CI", "true")],
+        &[
+            ("COSIGN_PASSWORD", "pw"),
+            ("GITLAB_CI", "true"),
+            ("CS_DEFAULT_BRANCH_IMAGE", "registry.example/acme/pkgs:main"),
+        ],
     );
     run.expect_code(1)
         .expect_stderr("gitlab: container scanning report in");
@@ -311,6 +315,10 @@ fn a_gitlab_container_scanning_report_lists_the_image_findings() {
     );
     assert_eq!(minimist["location"]["dependency"]["version"], "1.2.0");
     assert_eq!(minimist["solution"], "Upgrade minimist to 1.2.6 or later");
+    assert_eq!(
+        minimist["location"]["default_branch_image"],
+        "registry.example/acme/pkgs:main"
+    );
     assert!(minimist["identifiers"]
         .as_array()
         .unwrap()

@@ -115,7 +115,17 @@ pub async fn run(
         printer.warn(&format!("the CI outputs could not be written: {e}"));
     }
     let scanned = ctx.pipeline.file.build.scan.is_some();
-    match gitlab.write(&report, scanned, &resolved.outputs, redactor) {
+    let default_branch_image = env
+        .get(env_vars::CS_DEFAULT_BRANCH_IMAGE)
+        .map(String::as_str)
+        .filter(|i| !i.is_empty());
+    match gitlab.write(
+        &report,
+        scanned,
+        &resolved.outputs,
+        default_branch_image,
+        redactor,
+    ) {
         Ok(Some(path)) if env.get(env_vars::GITLAB_CI).map(String::as_str) == Some("true") => {
             printer.status(&format!(
                 "gitlab: container scanning report in {} (for `artifacts:reports:container_scanning`)",
