@@ -16,6 +16,7 @@ pub mod notify;
 pub mod oci;
 pub mod pipeline;
 pub mod policy;
+pub mod progress;
 pub mod redact;
 pub mod sbom;
 pub mod scan;

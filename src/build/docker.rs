@@ -117,13 +117,15 @@ pub fn prepare_context(options: &DockerBuildOptions) -> Result<ContextFiles> {
     Ok(files)
 }
 
-/// Build, export and re-pack into `layout`. `on_line` gets every log line as it arrives.
+/// Build, export and re-pack into `layout`. `on_line` gets every log line as it arrives; the
+/// context upload is reported to `progress` as it streams.
 pub async fn build(
     docker: &Docker,
     files: ContextFiles,
     options: &DockerBuildOptions,
     layout: &Layout,
     on_line: &(dyn Fn(&str) + Sync),
+    progress: &crate::progress::Progress,
 ) -> Result<DockerBuilt> {
     // The context is written by a blocking task into a pipe that feeds the request body.
     let epoch = options.epoch;
@@ -131,7 +133,25 @@ pub async fn build(
     let bridge = tokio_util::io::SyncIoBridge::new(writer);
     let tar_task =
         tokio::task::spawn_blocking(move || context::write_tar(&files, epoch, bridge).map(drop));
-    let body = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024);
+    let task = progress.task(
+        crate::progress::Kind::BuildContext,
+        options.context_dir.display().to_string(),
+        None,
+    );
+    let (sent, done) = (task.clone(), task);
+    // Counted as it streams; the task ends with the stream, not with the build.
+    let body = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024)
+        .inspect(move |c| {
+            if let Ok(c) = c {
+                sent.advance(c.len() as u64)
+            }
+        })
+        .map(Some)
+        .chain(futures_util::stream::once(async move {
+            done.finish();
+            None
+        }))
+        .filter_map(futures_util::future::ready);
 
     let build_args: HashMap<String, String> = options.build_args.clone().into_iter().collect();
     let labels: HashMap<String, String> = options.labels.clone().into_iter().collect();

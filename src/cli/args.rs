@@ -14,6 +14,9 @@ pub struct Cli {
     /// Print only errors and data, no progress.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// More detail: each registry request and blob digest, with timings (repeatable).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -461,5 +464,14 @@ mod tests {
             (None, false, PathBuf::from("."))
         );
         assert!(Cli::try_parse_from(["cleanpipe", "init", "--ci", "travis"]).is_err());
+    }
+
+    #[test]
+    fn verbose_counts_and_conflicts_with_quiet() {
+        let cli = Cli::try_parse_from(["cleanpipe", "-vv", "validate"]).unwrap();
+        assert_eq!(cli.verbose, 2);
+        let cli = Cli::try_parse_from(["cleanpipe", "validate", "--verbose"]).unwrap();
+        assert_eq!(cli.verbose, 1, "global: after the command too");
+        assert!(Cli::try_parse_from(["cleanpipe", "-q", "-v", "validate"]).is_err());
     }
 }

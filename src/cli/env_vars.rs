@@ -27,3 +27,15 @@ pub fn snapshot() -> BTreeMap<String, String> {
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect()
 }
+
+/// Set by CI systems (any value but empty, `false` or `0`): progress is plain lines, no bars.
+pub const CI: &str = "CI";
+/// Any non-empty value disables colour (<https://no-color.org>).
+pub const NO_COLOR: &str = "NO_COLOR";
+/// `dumb` terminals get neither bars nor colour.
+pub const TERM: &str = "TERM";
+/// Set to `true` by GitLab CI/CD jobs.
+pub const GITLAB_CI: &str = "GITLAB_CI";
+/// GitLab container scanning's name of the image on the default branch
+/// (`location.default_branch_image` in the scanning report).
+pub const CS_DEFAULT_BRANCH_IMAGE: &str = "CS_DEFAULT_BRANCH_IMAGE";

@@ -5,7 +5,9 @@ pub mod args;
 pub mod ci_outputs;
 pub mod commands;
 pub mod env_vars;
+pub mod gitlab_scanning;
 pub mod printer;
+pub mod reporters;
 pub mod settings;
 
 use clap::Parser;
@@ -29,7 +31,8 @@ pub fn run() -> ExitCode {
         }
     };
     let redactor = Redactor::default();
-    let printer = Printer::new(redactor.clone(), args.quiet);
+    let style = printer::Style::for_stderr(args.quiet, args.verbose, &env_vars::snapshot());
+    let printer = Printer::new(redactor.clone(), style);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -42,10 +42,12 @@ const MAX_BINARY: u64 = 2 * 1024 * 1024 * 1024;
 
 impl ImageFs {
     /// Read the image `manifest` from `layout`, keeping files for which `wanted(path)` is true.
+    /// Each layer read is reported to `progress` (compressed bytes).
     pub fn read(
         layout: &Layout,
         manifest: &Manifest,
         wanted: &dyn Fn(&str) -> bool,
+        progress: &crate::progress::Progress,
     ) -> Result<Self> {
         let mut fs = ImageFs::default();
         for (index, layer) in manifest.layers.iter().enumerate() {
@@ -56,7 +58,12 @@ impl ImageFs {
                 )));
             }
             let mut verified = layout.open_verified_blob(layer)?;
-            let outcome = fs.read_layer(&mut verified, layer, wanted);
+            let task = progress.task(
+                crate::progress::Kind::LayerRead,
+                layer.digest.to_string(),
+                Some(layer.size),
+            );
+            let outcome = fs.read_layer(&mut task.reader(&mut verified), layer, wanted);
             // Whatever the decompressor or tar said, a digest mismatch is the real story.
             let integrity = verified.finish();
             let failure = match (integrity, outcome) {
@@ -67,6 +74,7 @@ impl ImageFs {
             if let Some(why) = failure {
                 return Err(corrupt_layer(layout, index, layer, &why));
             }
+            task.finish();
         }
         Ok(fs)
     }

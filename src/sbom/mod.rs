@@ -24,7 +24,12 @@ const CATALOG_VERSION: u32 = 3;
 
 /// Catalog the image `manifest` in `layout`. An image is immutable, so the catalog is cached in
 /// the layout (`cleanpipe-cache/catalog-<key>.json`, keyed by the config and layer digests).
-pub fn catalog_image(layout: &Layout, manifest: &Manifest) -> Result<Catalog> {
+/// Layer reads are reported to `progress`.
+pub fn catalog_image(
+    layout: &Layout,
+    manifest: &Manifest,
+    progress: &crate::progress::Progress,
+) -> Result<Catalog> {
     let mut key = format!("v{CATALOG_VERSION}\n{}\n", manifest.config.digest);
     for l in &manifest.layers {
         key.push_str(&format!("{} {}\n", l.media_type, l.digest));
@@ -39,14 +44,20 @@ pub fn catalog_image(layout: &Layout, manifest: &Manifest) -> Result<Catalog> {
     {
         // A cached catalog is only as good as the layers it came from: check they still match.
         for (index, layer) in manifest.layers.iter().enumerate() {
-            layout
-                .open_verified_blob(layer)?
-                .finish()
+            let task = progress.task(
+                crate::progress::Kind::LayerRead,
+                layer.digest.to_string(),
+                Some(layer.size),
+            );
+            let mut verified = layout.open_verified_blob(layer)?;
+            std::io::copy(&mut task.reader(&mut verified), &mut std::io::sink())
+                .and_then(|_| verified.finish())
                 .map_err(|e| fs::corrupt_layer(layout, index, layer, &e.to_string()))?;
+            task.finish();
         }
         return Ok(c);
     }
-    let fs = fs::ImageFs::read(layout, manifest, &catalog::wanted)?;
+    let fs = fs::ImageFs::read(layout, manifest, &catalog::wanted, progress)?;
     let mut c = catalog::catalog(&fs);
     for s in fs.skipped {
         c.warnings

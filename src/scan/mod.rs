@@ -240,10 +240,11 @@ pub fn catalog_and_database(
     layout: &crate::oci::layout::Layout,
     manifest: &crate::oci::types::Manifest,
     db_path: &std::path::Path,
+    progress: &crate::progress::Progress,
 ) -> Result<(Catalog, Database)> {
-    let catalog = crate::sbom::catalog_image(layout, manifest)?;
+    let catalog = crate::sbom::catalog_image(layout, manifest, progress)?;
     let wanted = wanted_keys(&catalog);
-    let (db, _) = Database::load_cached_for(db_path, Some(&wanted))?;
+    let (db, _) = Database::load_cached_for(db_path, Some(&wanted), progress)?;
     Ok((catalog, db))
 }
 
@@ -544,7 +545,8 @@ mod tests {
         };
         let (full, _) = Database::load_cached(dir.path()).unwrap();
         let wanted = wanted_keys(&catalog);
-        let (part, cached) = Database::load_cached_for(dir.path(), Some(&wanted)).unwrap();
+        let (part, cached) =
+            Database::load_cached_for(dir.path(), Some(&wanted), &Default::default()).unwrap();
         assert!(cached);
         let ids = |db: &Database| -> Vec<String> {
             match_catalog(&catalog, db)
@@ -642,6 +644,10 @@ pub fn scan_catalog(
         records: db.advisories.len(),
         database_warnings: db.warnings.len(),
         packages: catalog.packages.len(),
+        operating_system: catalog.distro.as_ref().map(|d| match &d.version_id {
+            Some(v) => format!("{} {v}", d.id),
+            None => d.id.clone(),
+        }),
         findings,
         gate,
     })
@@ -670,6 +676,7 @@ pub fn scan_external(
         records: 0,
         database_warnings: 0,
         packages: external.packages,
+        operating_system: None,
         findings,
         gate,
     })

@@ -339,13 +339,18 @@ impl Database {
     /// Load through the cached index next to the database; rebuild and rewrite it when the
     /// database changed. A read-only location just means no cache. Returns whether the cache was used.
     pub fn load_cached(path: &Path) -> Result<(Self, bool)> {
-        Self::load_cached_for(path, None)
+        Self::load_cached_for(path, None, &Default::default())
     }
 
     /// [`Database::load_cached`], keeping from a valid cache only the index entries under the
     /// keys in `wanted` (see [`key`]) and their advisories: memory then follows the image's
-    /// packages, not the database's size. A rebuild still reads the whole database once.
-    pub fn load_cached_for(path: &Path, wanted: Option<&HashSet<String>>) -> Result<(Self, bool)> {
+    /// packages, not the database's size. A rebuild still reads the whole database once
+    /// (reported to `progress`).
+    pub fn load_cached_for(
+        path: &Path,
+        wanted: Option<&HashSet<String>>,
+        progress: &crate::progress::Progress,
+    ) -> Result<(Self, bool)> {
         let print = fingerprint(path)?;
         let cache = cache_path(path);
         // Never through a link (a committed `osv/.cleanpipe-index.json -> /dev/zero` would hang
@@ -364,7 +369,7 @@ impl Database {
                 }
             }
         }
-        let database = Database::load(path)?;
+        let database = Database::load_with(path, progress)?;
         let out = CachedIndexOut {
             format: INDEX_FORMAT,
             fingerprint: &print,
@@ -381,6 +386,12 @@ impl Database {
 
     /// Load a directory (recursively) or a zip of OSV JSON records.
     pub fn load(path: &Path) -> Result<Self> {
+        Self::load_with(path, &Default::default())
+    }
+
+    /// [`Database::load`], reporting each record file read to `progress`.
+    pub fn load_with(path: &Path, progress: &crate::progress::Progress) -> Result<Self> {
+        use crate::progress::Kind;
         let mut db = Database::default();
         let meta = std::fs::metadata(path).map_err(|e| {
             Error::usage(format!("vulnerability database `{}`: {e}", path.display())).with_hint(
@@ -391,18 +402,31 @@ impl Database {
             let mut files = Vec::new();
             collect_json(path, &mut files)?;
             files.sort();
+            let task = progress.task(
+                Kind::DatabaseLoad,
+                path.display().to_string(),
+                Some(files.len() as u64),
+            );
             for f in files {
                 match std::fs::read(&f) {
                     Ok(bytes) => db.add_record(&bytes, &f.display().to_string()),
                     Err(e) => db.warnings.push(format!("{}: {e}", f.display())),
                 }
+                task.advance(1);
             }
+            task.finish();
         } else {
             let file = std::fs::File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
             let mut zip = zip::ZipArchive::new(file).map_err(|e| {
                 Error::usage(format!("`{}` is not a readable zip: {e}", path.display()))
             })?;
+            let task = progress.task(
+                Kind::DatabaseLoad,
+                path.display().to_string(),
+                Some(zip.len() as u64),
+            );
             for i in 0..zip.len() {
+                task.advance(1);
                 let mut entry = match zip.by_index(i) {
                     Ok(e) => e,
                     Err(e) => {
@@ -423,6 +447,7 @@ impl Database {
                 }
                 db.add_record(&bytes, &name);
             }
+            task.finish();
         }
         Ok(db)
     }

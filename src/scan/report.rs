@@ -17,6 +17,9 @@ pub struct ScanReport {
     pub records: usize,
     pub database_warnings: usize,
     pub packages: usize,
+    /// The image's distribution (`debian 12`), when the catalog found one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operating_system: Option<String>,
     pub findings: Vec<Finding>,
     pub gate: GateResult,
 }

@@ -285,7 +285,8 @@ async fn docker_build(
     let docker = build::docker::connect(options.docker_host.as_deref()).await?;
     let layout = Layout::create(&ctx.store_dir)?;
     let on_line = |line: &str| ctx.say("build", line);
-    let result = build::docker::build(&docker, files, &options, &layout, &on_line).await;
+    let result =
+        build::docker::build(&docker, files, &options, &layout, &on_line, &ctx.progress).await;
     let log = match &result {
         Ok(b) => b.log.join("\n"),
         Err(e) => e.reasons().join("\n"),

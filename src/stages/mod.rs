@@ -22,10 +22,27 @@ use crate::redact::Redactor;
 /// Stage names as they appear in reports and messages.
 pub const STAGE_NAMES: [&str; 5] = ["source", "verify-base", "build", "sign", "push"];
 
+/// Typed events of a run (design.md, "Events for reporting"): listeners such as CI outputs
+/// learn from these, not from code inside the stages.
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// A vulnerability scan begins; `file_stem` names its report files (`scan-results`,
+    /// `base-scan-1`, …).
+    ScanStarted { stage: &'a str, file_stem: &'a str },
+    /// That scan finished with `report`; its gate is applied after this.
+    Scanned {
+        stage: &'a str,
+        file_stem: &'a str,
+        report: &'a crate::scan::report::ScanReport,
+    },
+}
+
 /// Progress from stages; the CLI prints it, tests record it.
 pub trait Reporter: Send + Sync {
     /// A line of progress inside a stage.
     fn message(&self, stage: &str, text: &str);
+    /// A typed event (default: ignored).
+    fn event(&self, _event: &Event<'_>) {}
 }
 
 /// A reporter that drops everything.
@@ -51,6 +68,8 @@ pub struct RunContext {
     pub remote: RemoteOptions,
     pub password: PasswordSource,
     pub reporter: Arc<dyn Reporter>,
+    /// Progress of long work (layer reads, database loads, the Docker context).
+    pub progress: crate::progress::Progress,
     /// `{{run.number}}`: the CI's run number or a local counter.
     pub run_number: u64,
 }
@@ -62,5 +81,10 @@ impl RunContext {
 
     pub fn say(&self, stage: &str, text: &str) {
         self.reporter.message(stage, &self.redactor.apply(text));
+    }
+
+    /// Tell the listeners of `event`.
+    pub fn emit(&self, event: Event<'_>) {
+        self.reporter.event(&event);
     }
 }

@@ -48,6 +48,7 @@ pub async fn run(ctx: &RunContext, stage: &str, target: Target<'_>) -> Result<Sc
         key_path,
         file_stem,
     } = target;
+    ctx.emit(crate::stages::Event::ScanStarted { stage, file_stem });
     let threshold = spec.fail_on.unwrap_or(Threshold::High);
     let options = ScanOptions {
         threshold,
@@ -122,9 +123,9 @@ async fn builtin(
     })?;
     let db_path = ctx.base_dir.join(db_location);
     let manifest = Manifest::from_slice(&layout.read_blob(digest)?, image_name)?;
-    let (layout2, db_path2) = (layout.clone(), db_path.clone());
+    let (layout2, db_path2, progress) = (layout.clone(), db_path.clone(), ctx.progress.clone());
     let (catalog, db) = tokio::task::spawn_blocking(move || {
-        scan::catalog_and_database(&layout2, &manifest, &db_path2)
+        scan::catalog_and_database(&layout2, &manifest, &db_path2, &progress)
     })
     .await
     .map_err(|e| Error::environment(format!("scan failed: {e}")))??;
@@ -150,6 +151,11 @@ fn finish(
     file_stem: &str,
     image_name: &str,
 ) -> Result<ScanSummary> {
+    ctx.emit(crate::stages::Event::Scanned {
+        stage,
+        file_stem,
+        report: &result,
+    });
     for w in &result.gate.expired_waivers {
         ctx.say(stage, &format!("warning: {w}"));
     }

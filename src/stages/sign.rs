@@ -71,11 +71,12 @@ async fn write_sboms(
         serde_json::from_slice(&layout.read_blob(&manifest.config.digest)?).map_err(|e| {
             Error::environment(format!("the built image's config is unreadable: {e}"))
         })?;
-    let layout2 = layout.clone();
-    let catalog =
-        tokio::task::spawn_blocking(move || crate::sbom::catalog_image(&layout2, &manifest))
-            .await
-            .map_err(|e| Error::environment(format!("cataloguing failed: {e}")))??;
+    let (layout2, progress) = (layout.clone(), ctx.progress.clone());
+    let catalog = tokio::task::spawn_blocking(move || {
+        crate::sbom::catalog_image(&layout2, &manifest, &progress)
+    })
+    .await
+    .map_err(|e| Error::environment(format!("cataloguing failed: {e}")))??;
     for w in &catalog.warnings {
         ctx.say("sign", &format!("warning: {w}"));
     }

@@ -70,7 +70,8 @@ fn round_trip(var: &str) {
         ".no-docker-config/config.json",
         &format!("{{\"auths\":{{\"{registry}\":{{\"auth\":\"{auth}\"}}}}}}"),
     );
-    let run = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    // `-v`: every request is listed too, and still no secret shows.
+    let run = repo.cleanpipe_env(&["-v", "run"], &[("COSIGN_PASSWORD", "pw")]);
     run.expect_code(0);
     let image = run.last_line();
     let verified = repo.cleanpipe(&[
@@ -84,7 +85,7 @@ fn round_trip(var: &str) {
     verified.expect_code(0);
     repo.cleanpipe(&["verify", &image, "--key", "other.pub"])
         .expect_code(1);
-    let exported = repo.cleanpipe(&["copy", &image, "oci:exported:v1"]);
+    let exported = repo.cleanpipe(&["-v", "copy", &image, "oci:exported:v1"]);
     exported.expect_code(0);
     repo.cleanpipe(&[
         "verify",

@@ -201,3 +201,201 @@ fn plan_matrix_lists_every_tracked_pipeline_file() {
         .expect_code(2)
         .expect_stderr("api/pipeline.yaml:");
 }
+
+/// What schema 15 of GitLab's security reports requires of a container scanning report, as
+/// its documentation states it (no copy of the schema file is available to validate with).
+fn check_gitlab_report(doc: &serde_json::Value) {
+    let version = doc["version"].as_str().unwrap();
+    assert!(
+        version.starts_with("15.")
+            && version.split('.').count() == 3
+            && version.split('.').all(|p| p.parse::<u32>().is_ok()),
+        "{version}"
+    );
+    let scan = &doc["scan"];
+    assert_eq!(scan["type"], "container_scanning");
+    assert!(["success", "failure"].contains(&scan["status"].as_str().unwrap()));
+    for t in ["start_time", "end_time"] {
+        let t = scan[t].as_str().unwrap();
+        let b = t.as_bytes();
+        assert!(
+            t.len() == 19
+                && b[4] == b'-'
+                && b[7] == b'-'
+                && b[10] == b'T'
+                && b[13] == b':'
+                && b[16] == b':',
+            "`YYYY-MM-DDTHH:MM:SS`: {t}"
+        );
+    }
+    for part in ["analyzer", "scanner"] {
+        for field in ["id", "name", "version"] {
+            assert!(
+                !scan[part][field].as_str().unwrap().is_empty(),
+                "{part}.{field}"
+            );
+        }
+        assert!(!scan[part]["vendor"]["name"].as_str().unwrap().is_empty());
+    }
+    for v in doc["vulnerabilities"].as_array().unwrap() {
+        assert!(!v["id"].as_str().unwrap().is_empty());
+        assert!(
+            ["Critical", "High", "Medium", "Low", "Info", "Unknown"]
+                .contains(&v["severity"].as_str().unwrap()),
+            "{v}"
+        );
+        let ids = v["identifiers"].as_array().unwrap();
+        assert!(!ids.is_empty());
+        for i in ids {
+            for field in ["type", "name", "value"] {
+                assert!(!i[field].as_str().unwrap().is_empty(), "{i}");
+            }
+        }
+        let location = &v["location"];
+        assert!(!location["dependency"]["package"]["name"]
+            .as_str()
+            .unwrap()
+            .is_empty());
+        assert!(location["dependency"]["version"].is_string());
+        assert!(!location["operating_system"].as_str().unwrap().is_empty());
+        assert!(!location["image"].as_str().unwrap().is_empty());
+        for removed in ["category", "message", "cve", "confidence", "scanner"] {
+            assert!(
+                v.get(removed).is_none(),
+                "schema 15 removed `{removed}`: {v}"
+            );
+        }
+    }
+}
+
+/// The image's findings (the same as the SARIF report's) go into GitLab's container scanning
+/// report, also when the gate fails on them.
+#[test]
+fn a_gitlab_container_scanning_report_lists_the_image_findings() {
+    let Some(pkgs) =
+        crate::sbom_scan::test_data("CLEANPIPE_TEST_PACKAGES", "installed PyPI and npm packages")
+    else {
+        return;
+    };
+    let repo = crate::sbom_scan::packages_repo(&pkgs, "    fail_on: critical\n");
+    let run = repo.cleanpipe_env(
+        &["run"],
+        &[
+            ("COSIGN_PASSWORD", "pw"),
+            ("GITLAB_CI", "true"),
+            ("CS_DEFAULT_BRANCH_IMAGE", "registry.example/acme/pkgs:main"),
+        ],
+    );
+    run.expect_code(1)
+        .expect_stderr("gitlab: container scanning report in");
+    let out = repo.path().join(".cleanpipe/out");
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(out.join(name)).unwrap()).unwrap()
+    };
+    let doc = read("gl-container-scanning-report.json");
+    check_gitlab_report(&doc);
+    assert_eq!(
+        doc["scan"]["status"], "success",
+        "the scan ran; its gate failed"
+    );
+    let sarif = read("scan-results.sarif");
+    let vulnerabilities = doc["vulnerabilities"].as_array().unwrap();
+    assert_eq!(
+        vulnerabilities.len(),
+        sarif["runs"][0]["results"].as_array().unwrap().len()
+    );
+    let minimist = vulnerabilities
+        .iter()
+        .find(|v| v["identifiers"][0]["value"] == "GHSA-xvch-5gv4-984h")
+        .expect("the minimist advisory");
+    assert_eq!(minimist["severity"], "Critical");
+    assert_eq!(
+        minimist["location"]["dependency"]["package"]["name"],
+        "minimist"
+    );
+    assert_eq!(minimist["location"]["dependency"]["version"], "1.2.0");
+    assert_eq!(minimist["solution"], "Upgrade minimist to 1.2.6 or later");
+    assert_eq!(
+        minimist["location"]["default_branch_image"],
+        "registry.example/acme/pkgs:main"
+    );
+    assert!(minimist["identifiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["type"] == "cve"));
+    let ids: std::collections::BTreeSet<&str> = vulnerabilities
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), vulnerabilities.len(), "ids are unique");
+
+    // Without GitLab the same file is written, just not announced.
+    let again = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    again.expect_code(1);
+    assert!(!again.stderr.contains("gitlab:"), "{}", again.stderr);
+    let second = read("gl-container-scanning-report.json");
+    assert_eq!(
+        second["vulnerabilities"].as_array().unwrap().len(),
+        vulnerabilities.len()
+    );
+    assert_eq!(
+        second["vulnerabilities"][0]["id"], doc["vulnerabilities"][0]["id"],
+        "a finding keeps its id from run to run"
+    );
+}
+
+/// A scan that never finished is a failed scan in the report (GitLab must not read "no
+/// vulnerabilities"); a pipeline without a scan gets no report, and an old one is removed.
+#[test]
+fn a_gitlab_report_says_when_the_scan_did_not_run() {
+    let repo = scratch_repo(None, &["v1"]);
+    let out = repo.path().join(".cleanpipe/out");
+    let read_report = || -> serde_json::Value {
+        let text = std::fs::read_to_string(out.join("gl-container-scanning-report.json")).unwrap();
+        let doc = serde_json::from_str(&text).unwrap();
+        check_gitlab_report(&doc);
+        doc
+    };
+    let pipeline = std::fs::read_to_string(repo.path().join("pipeline.yaml")).unwrap();
+    repo.write(
+        "pipeline.yaml",
+        &pipeline.replace(
+            "sign:\n",
+            &format!(
+                "  scan:\n    db: {}\nsign:\n",
+                crate::sbom_scan::osv_fixtures().display()
+            ),
+        ),
+    );
+    repo.commit();
+    // The work tree is dirty: the run stops in `source`, before the scan.
+    repo.write("hello.txt", "changed, not committed\n");
+    repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(1);
+    let doc = read_report();
+    assert_eq!(doc["scan"]["status"], "failure");
+    assert_eq!(doc["scan"]["messages"][0]["level"], "fatal");
+    assert!(
+        doc["scan"]["messages"][0]["value"]
+            .as_str()
+            .unwrap()
+            .contains("stopped in source"),
+        "{doc}"
+    );
+    assert_eq!(doc["vulnerabilities"], serde_json::json!([]));
+
+    // Scanned and clean: success, no vulnerabilities.
+    repo.write("hello.txt", "hello\n");
+    repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0);
+    let doc = read_report();
+    assert_eq!(doc["scan"]["status"], "success");
+
+    // No scan in the pipeline: no report, and the earlier one is gone.
+    repo.write("pipeline.yaml", &pipeline);
+    repo.commit();
+    repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0);
+    assert!(!out.join("gl-container-scanning-report.json").exists());
+}

@@ -103,7 +103,17 @@ fn multi_stage_build_is_signed_pushed_and_runs() {
     first
         .expect_code(0)
         .expect_stderr("Step 1/")
-        .expect_stderr("signed by key `team`");
+        .expect_stderr("signed by key `team`")
+        // The context upload is progress of unknown size: a plain line when it is done.
+        .expect_stderr("send build context ");
+    assert!(
+        first
+            .stderr
+            .lines()
+            .any(|l| l.contains("send build context ") && l.contains(": done, ")),
+        "{}",
+        first.stderr
+    );
     // A warm-cache rebuild of the same commit gives the same digest.
     let second = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
     second.expect_code(0).expect_stderr("reusing its re-pack");

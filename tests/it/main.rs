@@ -22,4 +22,5 @@ mod register;
 mod registry;
 mod run_local;
 mod sbom_scan;
+mod terminal;
 mod verify;

@@ -155,7 +155,7 @@ pub async fn base(
                 let old = image.at_digest(&pinned).to_string();
                 let new = image.at_digest(&now.digest).to_string();
                 status.scan_delta = Some(
-                    match scan_delta(&old, &new, db, &args.registry, redactor).await {
+                    match scan_delta(&old, &new, db, &args.registry, printer, redactor).await {
                         Ok(delta) => delta,
                         Err(e) => ScanDelta::Failed { why: e.to_string() },
                     },
@@ -296,15 +296,17 @@ async fn scan_delta(
     new: &str,
     db: &std::path::Path,
     registry: &crate::cli::args::RegistryArgs,
+    printer: &Printer,
     redactor: &Redactor,
 ) -> Result<ScanDelta> {
     let mut findings = Vec::new();
     for reference in [old, new] {
-        let local = super::local_image(reference, registry, redactor).await?;
+        let local = super::local_image(reference, registry, printer, redactor).await?;
         let db = db.to_path_buf();
+        let progress = crate::cli::reporters::progress(printer);
         let found = tokio::task::spawn_blocking(move || {
             let (catalog, database) =
-                crate::scan::catalog_and_database(&local.layout, &local.manifest, &db)?;
+                crate::scan::catalog_and_database(&local.layout, &local.manifest, &db, &progress)?;
             Ok::<_, Error>(crate::scan::match_catalog(&catalog, &database))
         })
         .await

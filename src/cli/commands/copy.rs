@@ -26,7 +26,8 @@ pub async fn copy(args: &CopyArgs, printer: &Printer, redactor: &Redactor) -> Re
             "the copy destination must be a registry reference",
         ));
     };
-    let remote_opts = settings::remote_options(&args.registry, redactor)?;
+    let remote_opts = settings::remote_options(&args.registry, redactor)?
+        .with_progress(crate::cli::reporters::progress(printer));
     let layout = Layout::open(&src.dir)?;
     let store = Store::Layout(layout.clone());
     let resolved = store.resolve(&ImageRef::Layout(src.clone())).await?;
@@ -98,7 +99,8 @@ async fn export(
         ))
         .with_hint("`oci:DIR:TAG`, or `oci:DIR` to keep the source's tag"));
     }
-    let remote_opts = settings::remote_options(&args.registry, redactor)?;
+    let remote_opts = settings::remote_options(&args.registry, redactor)?
+        .with_progress(crate::cli::reporters::progress(printer));
     let source = ImageRef::Registry(src.clone());
     let store = Store::for_image(&source, &remote_opts)?;
     let resolved = store.resolve(&source).await?;

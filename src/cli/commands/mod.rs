@@ -110,10 +110,12 @@ struct LocalImage {
 async fn local_image(
     reference: &str,
     registry: &crate::cli::args::RegistryArgs,
+    printer: &Printer,
     redactor: &Redactor,
 ) -> Result<LocalImage> {
     let image = crate::oci::reference::ImageRef::parse(reference)?;
-    let remote = settings::remote_options(registry, redactor)?;
+    let remote = settings::remote_options(registry, redactor)?
+        .with_progress(crate::cli::reporters::progress(printer));
     let scratch = tempfile::tempdir().map_err(|e| {
         crate::Error::io(
             "cannot create a temporary directory",

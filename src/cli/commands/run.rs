@@ -2,19 +2,30 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::cli::args::RunArgs;
+use crate::cli::env_vars;
+use crate::cli::gitlab_scanning::ContainerScanning;
 use crate::cli::printer::Printer;
 use crate::cli::settings::{self, PipelineSettings};
 use crate::error::{ExitCode, Result};
 use crate::oci::layout::write_atomic;
 use crate::pipeline::executor::{execute, RunReport};
 use crate::redact::Redactor;
-use crate::stages::{Reporter, RunContext};
+use crate::stages::{Event, Reporter, RunContext};
 
-struct PrinterReporter(Printer);
+/// The run's listeners: progress lines to the terminal, events to the CI outputs that need
+/// more than the final report.
+struct Listeners {
+    printer: Printer,
+    gitlab: Arc<ContainerScanning>,
+}
 
-impl Reporter for PrinterReporter {
+impl Reporter for Listeners {
     fn message(&self, stage: &str, text: &str) {
-        self.0.status(&format!("  [{stage}] {text}"));
+        self.printer.status(&format!("  [{stage}] {text}"));
+    }
+
+    fn event(&self, event: &Event<'_>) {
+        self.gitlab.on_event(event);
     }
 }
 
@@ -34,7 +45,9 @@ pub async fn run(
     };
     let pipeline = settings::load_pipeline(&args.pipeline, env, redactor).map_err(annotated)?;
     let resolved = PipelineSettings::resolve(&pipeline).map_err(annotated)?;
-    let remote = settings::remote_options(&args.registry, redactor)?;
+    let progress = crate::cli::reporters::progress(printer);
+    let remote =
+        settings::remote_options(&args.registry, redactor)?.with_progress(progress.clone());
     let _lock = crate::oci::layout::lock_store(&resolved.store, |holder| {
         printer.status(&format!(
             "waiting for another cleanpipe run using {} (pid {holder}) to finish…",
@@ -42,6 +55,7 @@ pub async fn run(
         ))
     })
     .await?;
+    let gitlab = Arc::new(ContainerScanning::default());
     let ctx = RunContext {
         base_dir: pipeline.base_dir(),
         store_dir: resolved.store.clone(),
@@ -50,7 +64,11 @@ pub async fn run(
         redactor: redactor.clone(),
         remote,
         password: settings::password_source(env, redactor),
-        reporter: Arc::new(PrinterReporter(printer.clone())),
+        reporter: Arc::new(Listeners {
+            printer: printer.clone(),
+            gitlab: gitlab.clone(),
+        }),
+        progress,
         run_number: settings::run_number(env, &resolved.outputs)?,
         pipeline,
     };
@@ -101,6 +119,28 @@ pub async fn run(
         }
         printer.warn(&format!("the CI outputs could not be written: {e}"));
     }
+    let scanned = ctx.pipeline.file.build.scan.is_some();
+    let default_branch_image = env
+        .get(env_vars::CS_DEFAULT_BRANCH_IMAGE)
+        .map(String::as_str)
+        .filter(|i| !i.is_empty());
+    match gitlab.write(
+        &report,
+        scanned,
+        &resolved.outputs,
+        default_branch_image,
+        redactor,
+    ) {
+        Ok(Some(path)) if env.get(env_vars::GITLAB_CI).map(String::as_str) == Some("true") => {
+            printer.status(&format!(
+                "gitlab: container scanning report in {} (for `artifacts:reports:container_scanning`)",
+                path.display()
+            ))
+        }
+        Ok(_) => {}
+        Err(e) if report.error.is_none() => return Err(e),
+        Err(e) => printer.warn(&format!("the GitLab scanning report could not be written: {e}")),
+    }
     Ok(report.exit())
 }
 
@@ -134,8 +174,10 @@ fn summary(printer: &Printer, report: &RunReport) {
     printer.status("summary:");
     for s in &report.stages {
         printer.status(&format!(
-            "  {:<12} {:<12} {:>7} ms",
-            s.name, s.status, s.duration_ms
+            "  {:<12} {} {:>7} ms",
+            s.name,
+            printer.verdict(s.status, 12),
+            s.duration_ms
         ));
     }
     if let Some(e) = &report.error {

@@ -6,7 +6,7 @@ use crate::redact::Redactor;
 use crate::sbom::{self, Format, Subject};
 
 pub async fn sbom(args: &SbomArgs, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
-    let local = super::local_image(&args.image, &args.registry, redactor).await?;
+    let local = super::local_image(&args.image, &args.registry, printer, redactor).await?;
     let (image, layout, resolved, manifest) = (
         &local.image,
         local.layout.clone(),
@@ -16,10 +16,11 @@ pub async fn sbom(args: &SbomArgs, printer: &Printer, redactor: &Redactor) -> Re
     let config: crate::oci::types::ImageConfig =
         serde_json::from_slice(&layout.read_blob(&manifest.config.digest)?)
             .map_err(|e| Error::usage(format!("the config of {image} is malformed: {e}")))?;
-    let layout2 = layout.clone();
-    let catalog = tokio::task::spawn_blocking(move || sbom::catalog_image(&layout2, &manifest))
-        .await
-        .map_err(|e| Error::environment(format!("cataloguing failed: {e}")))??;
+    let (layout2, progress) = (layout.clone(), crate::cli::reporters::progress(printer));
+    let catalog =
+        tokio::task::spawn_blocking(move || sbom::catalog_image(&layout2, &manifest, &progress))
+            .await
+            .map_err(|e| Error::environment(format!("cataloguing failed: {e}")))??;
     for w in &catalog.warnings {
         printer.warn(w);
     }

@@ -10,7 +10,7 @@ use crate::scan::osv::Database;
 use crate::scan::{self, external, report, ScanOptions};
 
 pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
-    let local = super::local_image(&args.image, &args.registry, redactor).await?;
+    let local = super::local_image(&args.image, &args.registry, printer, redactor).await?;
     let threshold = Threshold::from(args.fail_on);
     let options = ScanOptions {
         threshold,
@@ -58,13 +58,14 @@ pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Re
                 "the builtin scanner needs --db: a directory of OSV records or an osv.dev zip",
             )
         })?;
-        let (layout, manifest, db_path2) = (
+        let (layout, manifest, db_path2, progress) = (
             local.layout.clone(),
             local.manifest.clone(),
             db_path.clone(),
+            crate::cli::reporters::progress(printer),
         );
         let (catalog, db) = tokio::task::spawn_blocking(move || {
-            scan::catalog_and_database(&layout, &manifest, &db_path2)
+            scan::catalog_and_database(&layout, &manifest, &db_path2, &progress)
         })
         .await
         .map_err(|e| Error::environment(format!("scan failed: {e}")))??;
@@ -115,7 +116,7 @@ pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Re
 }
 
 pub fn db_stats(path: &Path, printer: &Printer) -> Result<ExitCode> {
-    let db = Database::load(path)?;
+    let db = Database::load_with(path, &crate::cli::reporters::progress(printer))?;
     let (per, total, newest) = db.stats();
     let mut out = format!(
         "{}: {total} record(s), {} withdrawn (ignored), {} skipped as malformed\n",

@@ -17,7 +17,8 @@ pub async fn sign(
     redactor: &Redactor,
 ) -> Result<ExitCode> {
     let image = ImageRef::parse(&args.image)?;
-    let remote = settings::remote_options(&args.registry, redactor)?;
+    let remote = settings::remote_options(&args.registry, redactor)?
+        .with_progress(crate::cli::reporters::progress(printer));
     let source = KeySource::parse(&args.key);
     let password = settings::password_source(env, redactor);
     let key = SigningKey::load(

@@ -38,6 +38,16 @@ pub struct RemoteOptions {
     /// The Docker client's `config.json` to take credentials from when none are given
     /// (`None` or a missing file: anonymous).
     pub docker_config: Option<std::path::PathBuf>,
+    /// Where transfer progress and per-request details go (default: nowhere).
+    pub progress: crate::progress::Progress,
+}
+
+impl RemoteOptions {
+    /// These options, reporting transfers and requests to `progress`.
+    pub fn with_progress(mut self, progress: crate::progress::Progress) -> Self {
+        self.progress = progress;
+        self
+    }
 }
 
 /// The `rel="next"` target of a `Link` header, absolute (relative ones are joined to the URL
@@ -183,14 +193,30 @@ impl Remote {
         let file = tokio::fs::File::open(&path)
             .await
             .map_err(|e| Error::io("cannot open blob for upload", &path, e))?;
-        let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+        let task = self.progress.task(
+            crate::progress::Kind::Upload,
+            desc.digest.to_string(),
+            Some(desc.size),
+        );
+        let counted = task.clone();
+        // Counted as the chunks leave, never collected: the upload stays a stream.
+        let stream = futures_util::StreamExt::inspect(
+            tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024),
+            move |chunk| {
+                if let Ok(c) = chunk {
+                    counted.advance(c.len() as u64)
+                }
+            },
+        );
         self.push_body(
             repo,
             &desc.digest,
             desc.size,
             reqwest::Body::wrap_stream(stream),
         )
-        .await
+        .await?;
+        task.finish();
+        Ok(())
     }
 
     /// Ask the registry to link `digest` from another repository of the same registry instead of
@@ -287,11 +313,13 @@ impl Remote {
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .header(reqwest::header::CONTENT_LENGTH, size)
             .body(body);
+        let sent = std::time::Instant::now();
         let response = self
             .authorize(req, &location, &token)
             .send()
             .await
             .map_err(|e| self.request_error(&what, &e))?;
+        self.log_request(&reqwest::Method::PUT, &location, response.status(), sent);
         if response.status() != reqwest::StatusCode::CREATED {
             return Err(self.status_error(&what, response).await);
         }
@@ -462,6 +490,11 @@ impl Remote {
         }
         let what = format!("cannot download blob {digest} from {repo}");
         let mut response = self.blob_response(repo, digest, &what).await?;
+        let task = self.progress.task(
+            crate::progress::Kind::Download,
+            digest.to_string(),
+            response.content_length(),
+        );
         let mut writer = layout.blob_writer()?;
         while let Some(chunk) = response.chunk().await.map_err(|e| {
             Error::environment(format!(
@@ -475,8 +508,10 @@ impl Remote {
             writer
                 .write_all(&chunk)
                 .map_err(|e| Error::io("cannot write blob", layout.root(), e))?;
+            task.advance(chunk.len() as u64);
         }
         writer.commit(Some(digest))?;
+        task.finish();
         Ok(())
     }
 

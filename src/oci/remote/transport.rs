@@ -34,6 +34,8 @@ pub struct Conn {
     loopback: bool,
     pub(super) http: reqwest::Client,
     session: Session,
+    /// Transfer progress and `-v` request lines.
+    pub(super) progress: crate::progress::Progress,
 }
 
 /// What a connection learns as it goes.
@@ -85,6 +87,7 @@ impl Conn {
             loopback,
             http: crate::net::client_with(crate::net::Redirects::Checked, None, read_timeout)?,
             session: Session::default(),
+            progress: options.progress.clone(),
         })
     }
 }
@@ -253,16 +256,38 @@ impl Remote {
                 req = req.header(reqwest::header::CONTENT_LENGTH, 0);
             }
             req = self.authorize(req, &url, &token);
+            let started = std::time::Instant::now();
             let response = req
                 .send()
                 .await
                 .map_err(|e| self.request_error(call.what, &e))?;
+            self.log_request(&call.method, &url, response.status(), started);
             if response.status() == reqwest::StatusCode::UNAUTHORIZED && !refresh {
                 refresh = true;
                 continue;
             }
             return Ok(response);
         }
+    }
+
+    /// The `-v` line for one answered request: method, where (no query: upload locations carry
+    /// state there), status and time.
+    pub(super) fn log_request(
+        &self,
+        method: &reqwest::Method,
+        url: &reqwest::Url,
+        status: reqwest::StatusCode,
+        started: std::time::Instant,
+    ) {
+        self.progress.detail(|| {
+            format!(
+                "{method} {}{} -> {} in {} ms",
+                crate::net::origin(url),
+                url.path(),
+                status.as_u16(),
+                started.elapsed().as_millis()
+            )
+        });
     }
 
     pub(super) fn request_error(&self, what: &str, e: &reqwest::Error) -> Error {
@@ -571,6 +596,7 @@ mod tests {
             }),
             read_timeout: None,
             docker_config: None,
+            progress: Default::default(),
         };
         let far = RegistryRef::parse("reg.example/app:v1").unwrap();
         let err = Remote::new(&far, &options).err().unwrap();

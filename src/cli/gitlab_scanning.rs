@@ -1,0 +1,516 @@
+//! GitLab's container scanning report (`outputs/gl-container-scanning-report.json`, for
+//! `artifacts:reports:container_scanning`), in the security report schema 15.0.x: `version`,
+//! `scan` (analyzer, scanner, `type: container_scanning`, start and end time as
+//! `YYYY-MM-DDTHH:MM:SS` UTC, status) and one vulnerability per finding (id, name, description,
+//! severity, solution, identifiers, location with package, version, operating system and
+//! image). Fields that schema 15 removed (`category`, `message`, `cve`, `confidence`,
+//! per-vulnerability `scanner`) are not written; `remediations` are not either, since they
+//! need a patch (`diff`) and cleanpipe has none to offer.
+//!
+//! A listener of the run's events: it keeps the built image's scan when the build stage
+//! reports it (also when its gate then fails: that is when the report matters most) and writes
+//! the document once the run is over, from the same findings as the SARIF and JSON reports.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde_json::{json, Value};
+
+use crate::error::Result;
+use crate::pipeline::executor::RunReport;
+use crate::redact::Redactor;
+use crate::scan::report::ScanReport;
+use crate::scan::{Finding, Severity};
+use crate::stages::Event;
+
+/// The file name GitLab's own analyzer writes, so job templates can use it unchanged.
+pub const FILE_NAME: &str = "gl-container-scanning-report.json";
+/// The schema version the document follows.
+pub const SCHEMA_VERSION: &str = "15.0.7";
+
+/// The stage and report files of the scan this report is about: the built image's.
+const IMAGE_SCAN: (&str, &str) = ("build", "scan-results");
+
+/// Limits of schema 15 (longer texts are cut, not refused).
+const MAX_NAME: usize = 255;
+const MAX_DESCRIPTION: usize = 1_048_576;
+const MAX_SOLUTION: usize = 7_000;
+
+/// Collects the image scan from the run's events.
+#[derive(Default)]
+pub struct ContainerScanning {
+    seen: Mutex<Seen>,
+}
+
+#[derive(Default)]
+struct Seen {
+    started: Option<time::OffsetDateTime>,
+    finished: Option<(time::OffsetDateTime, ScanReport)>,
+}
+
+/// What a scan's times and outcome were, for [`document`].
+pub struct Outcome<'a> {
+    pub start: time::OffsetDateTime,
+    pub end: time::OffsetDateTime,
+    /// The scan's report, or why there is none.
+    pub scan: std::result::Result<&'a ScanReport, String>,
+    /// The image as it should be named (`repo@sha256:…` once published).
+    pub image: String,
+    /// GitLab's `CS_DEFAULT_BRANCH_IMAGE`: the same image as the default branch names it, so
+    /// findings on other branches are matched with the default branch's.
+    pub default_branch_image: Option<String>,
+}
+
+impl ContainerScanning {
+    /// Keep the built image's scan (times read here: the clock stays out of the stages).
+    pub fn on_event(&self, event: &Event<'_>) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        match event {
+            Event::ScanStarted { stage, file_stem } if (*stage, *file_stem) == IMAGE_SCAN => {
+                seen.started = Some(time::OffsetDateTime::now_utc());
+            }
+            Event::Scanned {
+                stage,
+                file_stem,
+                report,
+            } if (*stage, *file_stem) == IMAGE_SCAN => {
+                seen.finished = Some((time::OffsetDateTime::now_utc(), (*report).clone()));
+            }
+            _ => {}
+        }
+    }
+
+    /// Write the report into `outputs_dir` when the pipeline scans its image (`scanned`):
+    /// status `success` with the findings when the scan ran (whatever its gate said),
+    /// `failure` with the run's error when it did not finish. Without a scan nothing is written
+    /// and an earlier run's file is removed, so GitLab never reads stale findings.
+    pub fn write(
+        &self,
+        report: &RunReport,
+        scanned: bool,
+        outputs_dir: &Path,
+        default_branch_image: Option<&str>,
+        redactor: &Redactor,
+    ) -> Result<Option<PathBuf>> {
+        let path = outputs_dir.join(FILE_NAME);
+        if !scanned {
+            // Removing never follows a link: a link there is removed itself.
+            let _ = std::fs::remove_file(&path);
+            return Ok(None);
+        }
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let now = time::OffsetDateTime::now_utc();
+        let published = report.published.as_ref().map(|p| p.image.clone());
+        let outcome = match &seen.finished {
+            Some((end, scan)) => Outcome {
+                start: seen.started.unwrap_or(*end),
+                end: *end,
+                image: published.unwrap_or_else(|| format!("{}@{}", scan.image, scan.digest)),
+                default_branch_image: default_branch_image.map(str::to_string),
+                scan: Ok(scan),
+            },
+            None => Outcome {
+                start: seen.started.unwrap_or(now),
+                end: now,
+                image: report.name.clone(),
+                default_branch_image: default_branch_image.map(str::to_string),
+                scan: Err(report
+                    .error
+                    .as_ref()
+                    .map(|e| match e.stage {
+                        Some(stage) => format!(
+                            "the run stopped in {stage} before the image scan finished: {}",
+                            e.message
+                        ),
+                        None => format!(
+                            "the run stopped before the image scan finished: {}",
+                            e.message
+                        ),
+                    })
+                    .unwrap_or_else(|| "the image scan did not run".to_string())),
+            },
+        };
+        let text = serde_json::to_string_pretty(&document(&outcome, &|s: &str| redactor.apply(s)))
+            .expect("the report serializes");
+        crate::fsutil::write_atomic(&path, redactor.apply(&text).as_bytes())?;
+        Ok(Some(path))
+    }
+}
+
+/// The report document. Every text passes `clean` (the redactor) before it is placed.
+pub fn document(outcome: &Outcome<'_>, clean: &dyn Fn(&str) -> String) -> Value {
+    let (scanner, vulnerabilities, messages) = match &outcome.scan {
+        Ok(scan) => (
+            scanner(&scan.scanner),
+            scan.findings
+                .iter()
+                .map(|f| vulnerability(f, scan, outcome, clean))
+                .collect::<Vec<_>>(),
+            scan.gate
+                .expired_waivers
+                .iter()
+                .map(|w| json!({"level": "warn", "value": clean(w)}))
+                .chain((scan.database_warnings > 0).then(|| {
+                    json!({"level": "warn", "value": format!(
+                        "{} malformed or unsupported OSV record(s) were skipped", scan.database_warnings
+                    )})
+                }))
+                .collect::<Vec<_>>(),
+        ),
+        Err(why) => (
+            scanner("cleanpipe"),
+            vec![],
+            vec![json!({"level": "fatal", "value": clean(why)})],
+        ),
+    };
+    let mut scan = json!({
+        "analyzer": {
+            "id": "cleanpipe",
+            "name": "cleanpipe",
+            "version": env!("CARGO_PKG_VERSION"),
+            "vendor": {"name": "cleanpipe"},
+        },
+        "scanner": scanner,
+        "type": "container_scanning",
+        "start_time": timestamp(outcome.start),
+        "end_time": timestamp(outcome.end),
+        "status": if outcome.scan.is_ok() { "success" } else { "failure" },
+    });
+    if !messages.is_empty() {
+        scan["messages"] = Value::Array(messages);
+    }
+    json!({
+        "version": SCHEMA_VERSION,
+        "scan": scan,
+        "vulnerabilities": vulnerabilities,
+    })
+}
+
+/// `scan.scanner` from the scan report's scanner (`cleanpipe`, or `trivy 0.56.2`).
+fn scanner(name: &str) -> Value {
+    let (tool, version) = name.split_once(' ').unwrap_or((name, ""));
+    let (id, display, vendor, url) = match tool {
+        "trivy" => (
+            "trivy",
+            "Trivy",
+            "Aqua Security",
+            "https://github.com/aquasecurity/trivy",
+        ),
+        "grype" => (
+            "grype",
+            "Grype",
+            "Anchore",
+            "https://github.com/anchore/grype",
+        ),
+        _ => (
+            "cleanpipe",
+            "cleanpipe (OSV)",
+            "cleanpipe",
+            "https://osv.dev",
+        ),
+    };
+    let version = match (id, version) {
+        ("cleanpipe", _) => env!("CARGO_PKG_VERSION"),
+        (_, "") => "unknown",
+        (_, v) => v,
+    };
+    json!({
+        "id": id,
+        "name": display,
+        "url": url,
+        "version": version,
+        "vendor": {"name": vendor},
+    })
+}
+
+fn vulnerability(
+    f: &Finding,
+    scan: &ScanReport,
+    outcome: &Outcome<'_>,
+    clean: &dyn Fn(&str) -> String,
+) -> Value {
+    let image = outcome.image.as_str();
+    let mut description = f.summary.clone();
+    if let Some(reason) = &f.waived {
+        description.push_str(&format!(
+            "\n\nWaived in the pipeline{}: {reason}",
+            f.waiver_expires
+                .as_ref()
+                .map(|d| format!(" until {d}"))
+                .unwrap_or_default()
+        ));
+    }
+    let mut v = json!({
+        "id": finding_id(f, image),
+        "name": cut(&clean(&format!("{} in {}", f.id, f.package)), MAX_NAME),
+        "severity": severity(f.severity),
+        "identifiers": identifiers(f, clean),
+        "location": {
+            "dependency": {"package": {"name": clean(&f.package)}, "version": clean(&f.version)},
+            "operating_system": scan.operating_system.as_deref().map(clean).unwrap_or_else(|| "Unknown".into()),
+            "image": clean(image),
+        },
+    });
+    if let Some(default) = &outcome.default_branch_image {
+        v["location"]["default_branch_image"] = Value::String(clean(default));
+    }
+    let description = description.trim();
+    if !description.is_empty() {
+        v["description"] = Value::String(cut(&clean(description), MAX_DESCRIPTION));
+    }
+    if let Some(fixed) = &f.fixed_version {
+        v["solution"] = Value::String(cut(
+            &clean(&format!("Upgrade {} to {fixed} or later", f.package)),
+            MAX_SOLUTION,
+        ));
+    }
+    v
+}
+
+/// GitLab's severity words.
+fn severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "Critical",
+        Severity::High => "High",
+        Severity::Medium => "Medium",
+        Severity::Low => "Low",
+        Severity::Unknown => "Unknown",
+    }
+}
+
+/// The advisory id first, then its aliases, each typed by its prefix (`cve`, `ghsa`, …) with a
+/// page to read it on.
+fn identifiers(f: &Finding, clean: &dyn Fn(&str) -> String) -> Vec<Value> {
+    let mut seen = std::collections::BTreeSet::new();
+    std::iter::once(&f.id)
+        .chain(&f.aliases)
+        .filter(|id| !id.trim().is_empty() && seen.insert(id.to_ascii_uppercase()))
+        .map(|id| {
+            let upper = id.to_ascii_uppercase();
+            let (kind, url) = if upper.starts_with("CVE-") {
+                (
+                    "cve".to_string(),
+                    format!("https://nvd.nist.gov/vuln/detail/{id}"),
+                )
+            } else if upper.starts_with("GHSA-") {
+                (
+                    "ghsa".to_string(),
+                    format!("https://github.com/advisories/{id}"),
+                )
+            } else {
+                let prefix = id.split('-').next().unwrap_or("osv").to_ascii_lowercase();
+                (prefix, format!("https://osv.dev/vulnerability/{id}"))
+            };
+            json!({"type": clean(&kind), "name": clean(id), "value": clean(id), "url": clean(&url)})
+        })
+        .collect()
+}
+
+/// A stable UUID-shaped id per (advisory, package, version, location, image repository), so
+/// GitLab tracks the same finding across runs and tags.
+fn finding_id(f: &Finding, image: &str) -> String {
+    let repository = image.split('@').next().unwrap_or(image);
+    let repository = match repository.rsplit_once(':') {
+        Some((r, tag)) if !tag.contains('/') => r,
+        _ => repository,
+    };
+    let key = format!(
+        "{}\n{}\n{}\n{}\n{repository}",
+        f.id, f.package, f.version, f.location
+    );
+    let hex = crate::oci::types::Digest::of(key.as_bytes())
+        .hex()
+        .to_string();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// `YYYY-MM-DDTHH:MM:SS`, UTC, as the schema's pattern wants.
+fn timestamp(t: time::OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]"
+        ))
+        .unwrap_or_default()
+}
+
+/// At most `max` characters, cut on a character boundary.
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => text[..i].to_string(),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::model::Severity as Threshold;
+    use crate::sbom::catalog::Kind;
+    use crate::scan::GateResult;
+
+    fn finding(id: &str, aliases: &[&str], severity: Severity, fixed: Option<&str>) -> Finding {
+        Finding {
+            id: id.into(),
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
+            package: "openssl".into(),
+            kind: Kind::Deb,
+            version: "3.0.11-1".into(),
+            fixed_version: fixed.map(str::to_string),
+            severity,
+            score: None,
+            purl: "pkg:deb/debian/openssl@3.0.11-1".into(),
+            location: "/var/lib/dpkg/status".into(),
+            layer: None,
+            summary: "a flaw".into(),
+            waived: None,
+            waiver_expires: None,
+        }
+    }
+
+    fn scan(findings: Vec<Finding>) -> ScanReport {
+        ScanReport {
+            image: "payments".into(),
+            digest: format!("sha256:{}", "a".repeat(64)),
+            scanner: "cleanpipe".into(),
+            database: "osv".into(),
+            records: 3,
+            database_warnings: 0,
+            packages: 10,
+            operating_system: Some("debian 12".into()),
+            findings,
+            gate: GateResult {
+                threshold: Threshold::High,
+                failing: vec![],
+                expired_waivers: vec![],
+                passed: true,
+            },
+        }
+    }
+
+    fn at(s: &str) -> time::OffsetDateTime {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap()
+    }
+
+    #[test]
+    fn a_finding_becomes_a_schema_15_vulnerability() {
+        let report = scan(vec![finding(
+            "DSA-5532-1",
+            &["CVE-2023-5678", "cve-2023-5678"],
+            Severity::High,
+            Some("3.0.11-1~deb12u2"),
+        )]);
+        let doc = document(
+            &Outcome {
+                start: at("2026-12-02T01:02:03.5+01:00"),
+                end: at("2026-12-02T00:02:04Z"),
+                scan: Ok(&report),
+                image: "127.0.0.1:5000/acme/payments@sha256:abc".into(),
+                default_branch_image: Some("127.0.0.1:5000/acme/payments:main".into()),
+            },
+            &|s: &str| s.to_string(),
+        );
+        assert_eq!(doc["version"], SCHEMA_VERSION);
+        assert_eq!(doc["scan"]["type"], "container_scanning");
+        assert_eq!(
+            doc["scan"]["start_time"], "2026-12-02T00:02:03",
+            "UTC, whole seconds"
+        );
+        assert_eq!(doc["scan"]["status"], "success");
+        assert_eq!(doc["scan"]["scanner"]["id"], "cleanpipe");
+        let v = &doc["vulnerabilities"][0];
+        assert_eq!(v["severity"], "High");
+        assert_eq!(v["name"], "DSA-5532-1 in openssl");
+        assert_eq!(
+            v["solution"],
+            "Upgrade openssl to 3.0.11-1~deb12u2 or later"
+        );
+        assert_eq!(v["location"]["dependency"]["package"]["name"], "openssl");
+        assert_eq!(v["location"]["dependency"]["version"], "3.0.11-1");
+        assert_eq!(v["location"]["operating_system"], "debian 12");
+        assert_eq!(
+            v["location"]["default_branch_image"],
+            "127.0.0.1:5000/acme/payments:main"
+        );
+        let ids: Vec<&str> = v["identifiers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            ["dsa", "cve"],
+            "aliases deduplicated, case-insensitively"
+        );
+        assert_eq!(
+            v["identifiers"][1]["url"],
+            "https://nvd.nist.gov/vuln/detail/CVE-2023-5678"
+        );
+        for removed in ["category", "message", "cve", "confidence", "scanner"] {
+            assert!(v.get(removed).is_none(), "schema 15 has no `{removed}`");
+        }
+        let id = v["id"].as_str().unwrap();
+        assert_eq!(id.len(), 36);
+        // The same finding in another tag of the repository keeps its id.
+        let again = finding_id(&report.findings[0], "127.0.0.1:5000/acme/payments:v2");
+        assert_eq!(id, again);
+    }
+
+    #[test]
+    fn a_scan_that_did_not_finish_is_a_failure_with_the_reason() {
+        let doc = document(
+            &Outcome {
+                start: at("2026-12-02T00:00:00Z"),
+                end: at("2026-12-02T00:00:01Z"),
+                scan: Err("the run stopped in build: secret-token".into()),
+                image: "payments".into(),
+                default_branch_image: None,
+            },
+            &|s: &str| s.replace("secret-token", "***"),
+        );
+        assert_eq!(doc["scan"]["status"], "failure");
+        assert_eq!(doc["scan"]["messages"][0]["level"], "fatal");
+        assert_eq!(
+            doc["scan"]["messages"][0]["value"],
+            "the run stopped in build: ***"
+        );
+        assert_eq!(doc["vulnerabilities"], json!([]));
+    }
+
+    #[test]
+    fn external_scanners_are_named_and_unknown_severity_kept() {
+        let mut report = scan(vec![finding("CVE-2024-1", &[], Severity::Unknown, None)]);
+        report.scanner = "trivy 0.44.1".into();
+        report.operating_system = None;
+        let doc = document(
+            &Outcome {
+                start: at("2026-12-02T00:00:00Z"),
+                end: at("2026-12-02T00:00:00Z"),
+                scan: Ok(&report),
+                image: "x".into(),
+                default_branch_image: None,
+            },
+            &|s: &str| s.to_string(),
+        );
+        assert_eq!(doc["scan"]["scanner"]["id"], "trivy");
+        assert_eq!(doc["scan"]["scanner"]["version"], "0.44.1");
+        let v = &doc["vulnerabilities"][0];
+        assert_eq!(v["severity"], "Unknown");
+        assert_eq!(v["location"]["operating_system"], "Unknown");
+        assert!(v["location"].get("default_branch_image").is_none());
+        assert!(v.get("solution").is_none(), "no fix, no solution");
+    }
+
+    #[test]
+    fn texts_are_cut_on_character_boundaries() {
+        assert_eq!(cut("ééé", 2), "éé");
+        assert_eq!(cut("ab", 5), "ab");
+    }
+}
