@@ -170,7 +170,7 @@ async fn load_base(
     blobs.extend(manifest.layers.iter().map(|l| l.digest.clone()));
     for blob in &blobs {
         match &store {
-            Store::Layout(source) => copy_blob(source, layout, blob)?,
+            Store::Layout(source) => layout.copy_blob_from(source, blob)?,
             Store::Remote { remote, repo } => remote.pull_blob_into(repo, blob, layout).await?,
         }
     }
@@ -186,17 +186,6 @@ async fn load_base(
         })
         .collect();
     Ok((config, layers))
-}
-
-fn copy_blob(from: &Layout, to: &Layout, digest: &Digest) -> Result<()> {
-    if to.has_blob(digest) {
-        return Ok(());
-    }
-    let mut src = from.open_blob(digest)?;
-    let mut w = to.blob_writer()?;
-    std::io::copy(&mut src, &mut w).io_context("cannot copy blob", &from.blob_path(digest))?;
-    w.commit(Some(digest))?;
-    Ok(())
 }
 
 /// The layer's entries: tracked files only, read without following links, committed links

@@ -58,8 +58,21 @@ fn instructions(text: &str) -> Vec<Instruction> {
     let mut out = Vec::new();
     let mut current: Option<(usize, String)> = None;
     let mut directives_done = false;
+    // Heredoc bodies (`RUN <<EOF` … `EOF`) still to skip: (delimiter, leading tabs stripped).
+    let mut heredocs: std::collections::VecDeque<(String, bool)> = Default::default();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim_end_matches('\r');
+        if let Some((delimiter, strip_tabs)) = heredocs.front() {
+            let body = if *strip_tabs {
+                line.trim_start_matches('\t')
+            } else {
+                line
+            };
+            if body == delimiter {
+                heredocs.pop_front();
+            }
+            continue;
+        }
         let trimmed = line.trim();
         if !directives_done {
             if let Some(d) = trimmed.strip_prefix('#') {
@@ -88,6 +101,7 @@ fn instructions(text: &str) -> Vec<Instruction> {
         }
         if !continues {
             let (line, text) = current.take().expect("set above");
+            heredocs.extend(heredoc_delimiters(&text));
             let (keyword, rest) = text.split_once(char::is_whitespace).unwrap_or((&text, ""));
             out.push(Instruction {
                 line,
@@ -103,6 +117,87 @@ fn instructions(text: &str) -> Vec<Instruction> {
             keyword: keyword.to_ascii_uppercase(),
             rest: rest.trim().to_string(),
         });
+    }
+    out
+}
+
+/// The heredocs an instruction opens (`<<EOF`, `<<-EOF`, `<<"EOF"`), in order.
+fn heredoc_delimiters(text: &str) -> Vec<(String, bool)> {
+    text.split_whitespace()
+        .filter_map(|w| w.strip_prefix("<<"))
+        .filter(|w| !w.starts_with('<'))
+        .filter_map(|w| {
+            let (strip_tabs, w) = match w.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, w),
+            };
+            let name = w.trim_matches(|c| c == '"' || c == '\'');
+            let name: String = name
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            (!name.is_empty()).then_some((name, strip_tabs))
+        })
+        .collect()
+}
+
+/// The `# syntax=` parser directive and its line: it names a frontend image that BuildKit would
+/// pull before reading the Dockerfile.
+pub fn syntax_directive(text: &str) -> Option<(usize, String)> {
+    for (i, raw) in text.lines().enumerate() {
+        let d = raw.trim().strip_prefix('#')?;
+        let (k, v) = d.split_once('=')?;
+        if k.trim().eq_ignore_ascii_case("syntax") {
+            return Some((i + 1, v.trim().to_string()));
+        }
+    }
+    None
+}
+
+/// A `RUN --mount=type=secret` in the Dockerfile.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecretMount {
+    /// `id=`, or (as BuildKit does) the last part of `target=`.
+    pub id: String,
+    /// 1-based line of the `RUN`.
+    pub line: usize,
+}
+
+/// Every secret the Dockerfile's `RUN` steps mount.
+pub fn secret_mounts(text: &str) -> Vec<SecretMount> {
+    let mut out = Vec::new();
+    for ins in instructions(text)
+        .into_iter()
+        .filter(|i| i.keyword == "RUN")
+    {
+        for flag in ins
+            .rest
+            .split_whitespace()
+            .take_while(|w| w.starts_with("--"))
+        {
+            let Some(mount) = flag.strip_prefix("--mount=") else {
+                continue;
+            };
+            let opts: BTreeMap<&str, &str> = mount
+                .split(',')
+                .filter_map(|kv| kv.split_once('='))
+                .collect();
+            if opts.get("type") != Some(&"secret") {
+                continue;
+            }
+            let id = opts.get("id").copied().or_else(|| {
+                opts.get("target")
+                    .or(opts.get("dst"))
+                    .or(opts.get("destination"))
+                    .and_then(|t| t.rsplit('/').next())
+            });
+            if let Some(id) = id.filter(|i| !i.is_empty()) {
+                out.push(SecretMount {
+                    id: id.to_string(),
+                    line: ins.line,
+                });
+            }
+        }
     }
     out
 }
@@ -343,6 +438,36 @@ mod tests {
         assert_eq!(err.line, 2);
         assert!(external_images("RUN x\n", &BTreeMap::new()).is_err());
         assert!(external_images("# only a comment\n", &BTreeMap::new()).is_err());
+    }
+
+    #[test]
+    fn heredoc_bodies_are_not_instructions() {
+        let text = "FROM a/b:1\nRUN <<EOF\nset -e\necho hi > /x\nEOF\nCOPY <<-END /etc/y\n\tFROM not/an-image:1\n\tEND\nFROM c/d:2\n";
+        let found = external_images(text, &BTreeMap::new()).unwrap();
+        let refs: Vec<(&str, usize)> = found
+            .iter()
+            .map(|e| (e.reference.as_str(), e.line))
+            .collect();
+        assert_eq!(refs, vec![("a/b:1", 1), ("c/d:2", 9)]);
+    }
+
+    #[test]
+    fn finds_secret_mounts_and_syntax() {
+        let text = "# syntax=docker/dockerfile:1.7\nFROM a/b:1\nRUN --mount=type=cache,target=/c \\\n  --mount=type=secret,id=npm,required=true cat /run/secrets/npm\nRUN --mount=type=secret,target=/run/secrets/gh true\nRUN --mount=type=bind,target=/s true\n";
+        let ids: Vec<(String, usize)> = secret_mounts(text)
+            .into_iter()
+            .map(|m| (m.id, m.line))
+            .collect();
+        assert_eq!(ids, vec![("npm".into(), 3), ("gh".into(), 5)]);
+        assert_eq!(
+            syntax_directive(text),
+            Some((1, "docker/dockerfile:1.7".into()))
+        );
+        assert_eq!(syntax_directive("FROM a\n# syntax=x\n"), None);
+        assert_eq!(
+            syntax_directive("# escape=`\n# syntax=x/y\nFROM a\n"),
+            Some((2, "x/y".into()))
+        );
     }
 
     #[test]

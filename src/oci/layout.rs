@@ -107,6 +107,18 @@ impl Layout {
         ))
     }
 
+    /// Copy a blob from another layout unless present, streamed and checked against `digest`.
+    pub fn copy_blob_from(&self, from: &Layout, digest: &Digest) -> Result<()> {
+        if self.has_blob(digest) {
+            return Ok(());
+        }
+        let mut src = from.open_blob(digest)?;
+        let mut w = self.blob_writer()?;
+        io::copy(&mut src, &mut w).io_context("cannot copy blob", &from.blob_path(digest))?;
+        w.commit(Some(digest))?;
+        Ok(())
+    }
+
     /// Read a small blob (manifest, config, payload) whole, checking its digest.
     pub fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
         let file = self.open_blob(digest)?;

@@ -111,6 +111,50 @@ pub struct DockerfileSpec {
     /// commit's files are sent. Each one sent is named with its digest in the provenance.
     #[serde(default)]
     pub include_untracked: Vec<String>,
+    /// Which builder runs the Dockerfile (default `classic`, the Docker engine's).
+    #[serde(default)]
+    pub builder: DockerfileBuilder,
+    /// Where buildkitd listens (`unix:///run/buildkit/buildkitd.sock`, `tcp://…`); default:
+    /// `BUILDKIT_HOST`, else buildctl's default. Only with `builder: buildkit`.
+    #[serde(default)]
+    pub buildkit_host: Option<String>,
+    /// The `buildctl` binary (default: found on PATH). Only with `builder: buildkit`.
+    #[serde(default)]
+    pub buildctl: Option<String>,
+    /// Build secrets by id, for `RUN --mount=type=secret,id=ID` (BuildKit only): never in a
+    /// layer, the config, the log or the report.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, BuildSecret>,
+}
+
+/// The builder behind `build.dockerfile`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DockerfileBuilder {
+    /// The Docker engine's classic builder (bollard), re-packed from `docker save`.
+    #[default]
+    Classic,
+    /// A buildkitd driven by `buildctl`, exported as an OCI layout.
+    Buildkit,
+}
+
+impl DockerfileBuilder {
+    /// The name as written in the pipeline file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DockerfileBuilder::Classic => "classic",
+            DockerfileBuilder::Buildkit => "buildkit",
+        }
+    }
+}
+
+/// Where a build secret's value comes from: a file (relative to the pipeline file's
+/// directory) or an environment variable.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+pub enum BuildSecret {
+    File(String),
+    Env(String),
 }
 
 fn default_dockerfile() -> String {

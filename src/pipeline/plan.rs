@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::oci::reference::{ImageRef, RegistryRef};
 use crate::pipeline::load::LoadedPipeline;
-use crate::pipeline::model::Scanner;
+use crate::pipeline::model::{DockerfileBuilder, DockerfileSpec, Scanner};
 
 /// The stages, gates and targets of a pipeline.
 #[derive(Clone, Debug, Serialize)]
@@ -37,6 +37,28 @@ pub struct PlannedBase {
     pub key: Option<String>,
 }
 
+/// BuildKit-only keys are refused with the classic builder rather than ignored: a secret the
+/// classic builder cannot mount would otherwise end up as a build arg or a missing file.
+fn check_builder(p: &LoadedPipeline, d: &DockerfileSpec) -> Result<()> {
+    if d.builder == DockerfileBuilder::Buildkit {
+        return Ok(());
+    }
+    let used = [
+        ("secrets", !d.secrets.is_empty()),
+        ("buildkit_host", d.buildkit_host.is_some()),
+        ("buildctl", d.buildctl.is_some()),
+    ];
+    match used.iter().find(|(_, set)| *set) {
+        Some((key, _)) => Err(p
+            .error_at(
+                &["build", "dockerfile", key],
+                format!("`{key}` needs `builder: buildkit`; the classic Docker builder has no build secrets"),
+            )
+            .with_hint("add `builder: buildkit` under `build.dockerfile` (needs a buildkitd and `buildctl`)")),
+        None => Ok(()),
+    }
+}
+
 /// Check what the schema cannot (combinations, formats, URLs), with the key's location, before
 /// any stage runs.
 pub fn check_semantics(p: &LoadedPipeline) -> Result<()> {
@@ -57,6 +79,9 @@ pub fn check_semantics(p: &LoadedPipeline) -> Result<()> {
             ))
         }
         _ => {}
+    }
+    if let Some(d) = &f.build.dockerfile {
+        check_builder(p, d)?;
     }
     for (spec, path) in [
         (&f.verify_base.scan, ["verify_base", "scan"]),
@@ -191,8 +216,12 @@ impl Plan {
             PlannedStage {
                 name: "build",
                 gate: match &f.build.dockerfile {
+                    Some(d) if d.builder == DockerfileBuilder::Buildkit => format!(
+                        "`{}` with the buildkit builder (buildctl), its OCI export imported into the layout",
+                        d.path
+                    ),
                     Some(d) => format!(
-                        "`{}` through the Docker engine, re-packed into the layout",
+                        "`{}` with the classic builder of the Docker engine, re-packed into the layout",
                         d.path
                     ),
                     None => "daemonless customize into the layout".into(),

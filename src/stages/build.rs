@@ -1,4 +1,5 @@
-//! Stage 3, build: the daemonless customize backend into the layout.
+//! Stage 3, build: the daemonless customize backend, or a Dockerfile through the classic Docker
+//! builder or BuildKit, into the layout.
 
 use std::collections::BTreeMap;
 
@@ -249,7 +250,8 @@ async fn docker_build(
             include_untracked: spec.include_untracked.clone(),
         }),
     };
-    // Secrets and .dockerignore are checked before the engine is contacted.
+    // Secrets, .dockerignore and the Dockerfile's needs are checked before a builder is contacted.
+    let builder = builder(ctx, &options)?;
     let files = build::docker::prepare_context(&options)?;
     ctx.say(
         "build",
@@ -282,11 +284,18 @@ async fn docker_build(
             digest: digest.clone(),
         })
         .collect();
-    let docker = build::docker::connect(options.docker_host.as_deref()).await?;
     let layout = Layout::create(&ctx.store_dir)?;
     let on_line = |line: &str| ctx.say("build", line);
-    let result =
-        build::docker::build(&docker, files, &options, &layout, &on_line, &ctx.progress).await;
+    let result = match &builder {
+        Builder::Classic => {
+            let docker = build::docker::connect(options.docker_host.as_deref()).await?;
+            build::docker::build(&docker, files, &options, &layout, &on_line, &ctx.progress).await
+        }
+        Builder::Buildkit(kit) => {
+            build::buildkit::connect(kit).await?;
+            build::buildkit::build(files, &options, kit, &layout, &on_line).await
+        }
+    };
     let log = match &result {
         Ok(b) => b.log.join("\n"),
         Err(e) => e.reasons().join("\n"),
@@ -299,9 +308,10 @@ async fn docker_build(
     ctx.say(
         "build",
         &format!(
-            "image {} ({} layer(s)) re-packed into {}",
+            "image {} ({} layer(s)) from the {} builder, in {}",
             built.manifest.digest,
             built.layers,
+            spec.builder.as_str(),
             ctx.store_dir.display()
         ),
     );
@@ -318,4 +328,93 @@ async fn docker_build(
         scan: None,
         untracked_context,
     })
+}
+
+/// The builder that runs `build.dockerfile`, with what it needs resolved from the pipeline.
+enum Builder {
+    Classic,
+    Buildkit(build::buildkit::BuildkitOptions),
+}
+
+/// Choose the Dockerfile's builder and check, before anything runs, what the Dockerfile asks
+/// of it: secrets it mounts must be given, and no `# syntax=` frontend image (offline).
+fn builder(ctx: &RunContext, options: &build::docker::DockerBuildOptions) -> Result<Builder> {
+    use crate::pipeline::model::{BuildSecret, DockerfileBuilder};
+    let spec = ctx
+        .pipeline
+        .file
+        .build
+        .dockerfile
+        .as_ref()
+        .expect("checked by caller");
+    if spec.builder == DockerfileBuilder::Classic {
+        return Ok(Builder::Classic);
+    }
+    let path = options.context_dir.join(&options.dockerfile);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        ctx.pipeline.error_at(
+            &["build", "dockerfile", "path"],
+            format!("cannot read `{}`: {e}", path.display()),
+        )
+    })?;
+    if let Some((line, image)) = build::dockerfile::syntax_directive(&text) {
+        return Err(Error::usage(format!(
+            "{}:{line}: `# syntax={image}` asks BuildKit to pull a Dockerfile frontend image, which cleanpipe does not do (offline, and the frontend would not be a verified base)",
+            spec.path
+        ))
+        .with_hint("remove the `# syntax=` line: buildkitd's built-in frontend (`dockerfile.v0`) reads heredocs, cache and secret mounts"));
+    }
+    for mount in build::dockerfile::secret_mounts(&text) {
+        if !spec.secrets.contains_key(&mount.id) {
+            return Err(Error::usage(format!(
+                "{}:{}: `RUN --mount=type=secret,id={}` uses a secret that `build.dockerfile.secrets` does not give",
+                spec.path, mount.line, mount.id
+            ))
+            .with_hint(format!(
+                "add `build.dockerfile.secrets: {{ {}: {{ file: PATH }} }}` (or `{{ env: VAR }}`)",
+                mount.id
+            )));
+        }
+    }
+    let mut secrets = BTreeMap::new();
+    for (id, source) in &spec.secrets {
+        let key = ["build", "dockerfile", "secrets", id.as_str()];
+        let source = match source {
+            BuildSecret::File(file) => {
+                let path = ctx.base_dir.join(file);
+                let value = std::fs::read(&path).map_err(|e| {
+                    ctx.pipeline
+                        .error_at(&key, format!("cannot read the secret file `{file}`: {e}"))
+                })?;
+                // Masked however it is printed: whole, or as its text without the line end.
+                let value = String::from_utf8_lossy(&value);
+                ctx.redactor.add(value.to_string());
+                ctx.redactor.add(value.trim().to_string());
+                build::buildkit::SecretSource::File(path)
+            }
+            BuildSecret::Env(var) => {
+                let value = ctx.env.get(var).ok_or_else(|| {
+                    ctx.pipeline
+                        .error_at(&key, format!("the environment variable `{var}` is not set"))
+                        .with_hint(format!(
+                            "export {var}, or give the secret as `{{ file: PATH }}`"
+                        ))
+                })?;
+                ctx.redactor.add(value.trim().to_string());
+                build::buildkit::SecretSource::Env(
+                    var.clone(),
+                    crate::redact::Secret::new(value.clone()),
+                )
+            }
+        };
+        secrets.insert(id.clone(), source);
+    }
+    Ok(Builder::Buildkit(build::buildkit::BuildkitOptions {
+        buildctl: spec.buildctl.clone().unwrap_or_else(|| "buildctl".into()),
+        host: spec
+            .buildkit_host
+            .clone()
+            .or_else(|| ctx.env.get("BUILDKIT_HOST").cloned()),
+        secrets,
+    }))
 }

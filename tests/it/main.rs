@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod bad_input;
 mod base_updates;
+mod buildkit;
 mod bundles;
 mod catalogers;
 mod ci_outputs;

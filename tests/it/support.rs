@@ -36,6 +36,24 @@ pub fn registry() -> Option<String> {
     }
 }
 
+/// The buildkitd `.ci/run` started and its client: (`CLEANPIPE_TEST_BUILDKIT_HOST`,
+/// `CLEANPIPE_TEST_BUILDCTL`), or `None` (skip) off CI.
+pub fn buildkit() -> Option<(String, String)> {
+    match (
+        std::env::var("CLEANPIPE_TEST_BUILDKIT_HOST"),
+        std::env::var("CLEANPIPE_TEST_BUILDCTL"),
+    ) {
+        (Ok(host), Ok(buildctl)) => Some((host, buildctl)),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("CI=true but CLEANPIPE_TEST_BUILDKIT_HOST/CLEANPIPE_TEST_BUILDCTL are not set: .ci/run must start buildkitd");
+            }
+            eprintln!("skipped: no buildkitd (set CLEANPIPE_TEST_BUILDKIT_HOST and CLEANPIPE_TEST_BUILDCTL, or run `bash .ci/run`)");
+            None
+        }
+    }
+}
+
 /// Whether a Docker engine answers; panics under CI=true when it does not.
 pub fn docker() -> bool {
     let ok = Command::new("docker")

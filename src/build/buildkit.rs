@@ -1,0 +1,333 @@
+//! The BuildKit backend: a buildkitd driven by its own client `buildctl` (an external tool, like
+//! trivy and grype), with the built-in `dockerfile.v0` frontend. The context is the one the
+//! classic builder sends (see [`crate::build::context`]), materialized into a temporary
+//! directory; the result comes back as an OCI layout whose blobs are copied, hash-checked, into
+//! cleanpipe's store. Build secrets are handed to buildctl by file or environment variable and
+//! never pass through cleanpipe's own output.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncBufReadExt;
+
+use crate::build::context::{self, ContextFiles};
+use crate::build::docker::{DockerBuildOptions, DockerBuilt};
+use crate::error::{Error, IoContext, Result};
+use crate::oci::layout::Layout;
+use crate::oci::types::{Descriptor, Index, Manifest};
+
+/// How long `buildctl debug workers` may take to answer before buildkitd counts as unreachable.
+const REACH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where a build secret's value comes from.
+#[derive(Clone, Debug)]
+pub enum SecretSource {
+    File(PathBuf),
+    /// The variable's name and value (handed to buildctl in its environment only).
+    Env(String, crate::redact::Secret),
+}
+
+/// What the BuildKit backend needs beyond the Dockerfile build's options.
+#[derive(Clone, Debug)]
+pub struct BuildkitOptions {
+    /// The `buildctl` program: a path or a name on PATH.
+    pub buildctl: String,
+    /// buildkitd's address (`--addr`); `None` lets buildctl use `BUILDKIT_HOST` or its default.
+    pub host: Option<String>,
+    pub secrets: BTreeMap<String, SecretSource>,
+}
+
+impl BuildkitOptions {
+    fn command(&self) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(&self.buildctl);
+        if let Some(host) = &self.host {
+            cmd.args(["--addr", host]);
+        }
+        cmd.stdin(Stdio::null()).kill_on_drop(true);
+        cmd
+    }
+
+    fn shown_host(&self) -> &str {
+        self.host
+            .as_deref()
+            .unwrap_or("unix:///run/buildkit/buildkitd.sock")
+    }
+}
+
+/// Check that buildctl runs and buildkitd answers (`buildctl debug workers`).
+pub async fn connect(options: &BuildkitOptions) -> Result<()> {
+    let mut cmd = options.command();
+    cmd.args(["debug", "workers"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let why = match tokio::time::timeout(REACH_TIMEOUT, cmd.output()).await {
+        Err(_) => format!("no answer within {}s", REACH_TIMEOUT.as_secs()),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::environment(
+            format!(
+                "`{}` not found: BuildKit builds need its client `buildctl`",
+                options.buildctl
+            ),
+        )
+        .with_hint(
+            "install buildctl (it comes with BuildKit) on PATH, or set `build.dockerfile.buildctl`",
+        )),
+        Ok(Err(e)) => e.to_string(),
+        Ok(Ok(out)) if out.status.success() => return Ok(()),
+        Ok(Ok(out)) => last_lines(&String::from_utf8_lossy(&out.stderr), 3).join(" / "),
+    };
+    Err(Error::environment(format!(
+        "BuildKit at `{}` is not reachable: {why}",
+        options.shown_host()
+    ))
+    .with_hint("start it (`sudo buildkitd --addr unix:///run/buildkit/buildkitd.sock &`), and set `BUILDKIT_HOST` or `build.dockerfile.buildkit_host` to its address"))
+}
+
+/// Build with buildctl and import the OCI layout it exports into `layout`. `on_line` gets every
+/// progress line as it arrives.
+pub async fn build(
+    files: ContextFiles,
+    options: &DockerBuildOptions,
+    kit: &BuildkitOptions,
+    layout: &Layout,
+    on_line: &(dyn Fn(&str) + Sync),
+) -> Result<DockerBuilt> {
+    let work = tempfile::Builder::new()
+        .prefix("cleanpipe-buildkit-")
+        .tempdir()
+        .io_context("cannot create a temporary directory", &std::env::temp_dir())?;
+    let context_dir = work.path().join("context");
+    let out_dir = work.path().join("oci");
+    let epoch = options.epoch;
+    let dest = context_dir.clone();
+    tokio::task::spawn_blocking(move || materialize(&files, epoch, &dest))
+        .await
+        .map_err(|e| Error::environment(format!("context writer failed: {e}")))??;
+
+    let dockerfile = Path::new(&options.dockerfile);
+    let dockerfile_dir = context_dir.join(dockerfile.parent().unwrap_or(Path::new("")));
+    let filename = dockerfile
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "Dockerfile".into());
+    let mut cmd = kit.command();
+    cmd.args(["build", "--progress=plain", "--frontend", "dockerfile.v0"])
+        .arg("--local")
+        .arg(format!("context={}", context_dir.display()))
+        .arg("--local")
+        .arg(format!("dockerfile={}", dockerfile_dir.display()))
+        .args(["--opt", &format!("filename={filename}")]);
+    if let Some(target) = &options.target {
+        cmd.args(["--opt", &format!("target={target}")]);
+    }
+    let mut args = options.build_args.clone();
+    args.entry("SOURCE_DATE_EPOCH".into())
+        .or_insert_with(|| epoch.to_string());
+    for (k, v) in &args {
+        cmd.args(["--opt", &format!("build-arg:{k}={v}")]);
+    }
+    for (k, v) in &options.labels {
+        cmd.args(["--opt", &format!("label:{k}={v}")]);
+    }
+    if let Some(network) = &options.network {
+        cmd.args(["--opt", &format!("force-network-mode={network}")]);
+    }
+    if options.no_cache {
+        cmd.arg("--no-cache");
+    }
+    for (id, source) in &kit.secrets {
+        let spec = match source {
+            SecretSource::File(path) => format!("id={id},src={}", path.display()),
+            SecretSource::Env(var, value) => {
+                cmd.env(var, value.expose());
+                format!("id={id},env={var}")
+            }
+        };
+        cmd.args(["--secret", &spec]);
+    }
+    cmd.arg("--output").arg(format!(
+        "type=oci,dest={},tar=false,rewrite-timestamp=true",
+        out_dir.display()
+    ));
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+
+    let mut child = cmd.spawn().map_err(|e| {
+        Error::environment(format!("cannot run `{}`: {e}", kit.buildctl))
+            .with_hint("install buildctl on PATH, or set `build.dockerfile.buildctl`")
+    })?;
+    let stderr = child.stderr.take().expect("piped");
+    let mut lines = tokio::io::BufReader::new(stderr).lines();
+    let mut log = Vec::new();
+    let mut steps = StepTracker::default();
+    while let Some(line) = lines
+        .next_line()
+        .await
+        .map_err(|e| Error::environment(format!("cannot read buildctl's output: {e}")))?
+    {
+        steps.see(&line);
+        on_line(&line);
+        log.push(line);
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| Error::environment(format!("buildctl did not finish: {e}")))?;
+    if !status.success() {
+        return Err(build_failed(&steps, &log, status));
+    }
+
+    let source = Layout::open(&out_dir)?;
+    let layout = layout.clone();
+    let manifest = tokio::task::spawn_blocking(move || import(&source, &layout))
+        .await
+        .map_err(|e| Error::environment(format!("image import failed: {e}")))??;
+    Ok(DockerBuilt {
+        manifest: manifest.0,
+        layers: manifest.1,
+        log,
+    })
+}
+
+/// Write the context files into `dir` as the classic builder's tar would carry them (same
+/// entries, modes and mtimes), so both builders see the same context.
+fn materialize(files: &ContextFiles, epoch: u64, dir: &Path) -> Result<()> {
+    let (reader, writer) = std::io::pipe().io_context("cannot create a pipe", dir)?;
+    std::fs::create_dir_all(dir).io_context("cannot create", dir)?;
+    std::thread::scope(|s| {
+        let writing = s.spawn(|| context::write_tar(files, epoch, writer).map(drop));
+        let mut archive = tar::Archive::new(reader);
+        archive.set_preserve_permissions(true);
+        let unpacked = archive
+            .unpack(dir)
+            .map_err(|e| Error::io("cannot write the build context", dir, e));
+        let written = writing.join().expect("context writer panicked");
+        written.and(unpacked)
+    })
+}
+
+/// Copy the single image of buildkit's OCI layout into `layout`: (manifest descriptor, layers).
+fn import(source: &Layout, layout: &Layout) -> Result<(Descriptor, usize)> {
+    let index: Index = source.index()?;
+    let [desc] = index.manifests.as_slice() else {
+        return Err(Error::environment(format!(
+            "BuildKit exported {} manifests, expected one image",
+            index.manifests.len()
+        )));
+    };
+    let bytes = source.read_blob(&desc.digest)?;
+    let manifest = Manifest::from_slice(&bytes, "the image BuildKit built")?;
+    layout.copy_blob_from(source, &manifest.config.digest)?;
+    for layer in &manifest.layers {
+        layout.copy_blob_from(source, &layer.digest)?;
+    }
+    layout.copy_blob_from(source, &desc.digest)?;
+    Ok((
+        Descriptor::new(&desc.media_type, desc.digest.clone(), desc.size),
+        manifest.layers.len(),
+    ))
+}
+
+/// Remembers what each vertex (`#N [stage 2/3] RUN …`) is, to name the one that fails.
+#[derive(Default)]
+struct StepTracker {
+    names: BTreeMap<String, String>,
+    failed: Option<String>,
+}
+
+impl StepTracker {
+    fn see(&mut self, line: &str) {
+        let Some((id, rest)) = line.split_once(' ') else {
+            return;
+        };
+        if !id.starts_with('#') {
+            return;
+        }
+        if rest.starts_with('[') {
+            self.names.insert(id.to_string(), rest.to_string());
+        } else if rest.starts_with("ERROR:") && self.failed.is_none() {
+            self.failed = Some(self.names.get(id).cloned().unwrap_or_else(|| rest.into()));
+        }
+    }
+}
+
+fn build_failed(steps: &StepTracker, log: &[String], status: std::process::ExitStatus) -> Error {
+    let mut reasons = Vec::new();
+    if let Some(step) = &steps.failed {
+        reasons.push(format!("failed at {step}"));
+    }
+    match log.iter().rev().find(|l| l.starts_with("error:")) {
+        Some(e) => reasons.push(format!(
+            "BuildKit: {}",
+            e.trim_start_matches("error:").trim()
+        )),
+        None => reasons.push(format!("buildctl exited with {status}")),
+    }
+    reasons.extend(
+        last_lines(&log.join("\n"), 5)
+            .into_iter()
+            .map(|l| format!("log: {l}")),
+    );
+    Error::gate("the BuildKit build failed", reasons)
+        .with_hint("fix the Dockerfile step above; the full log is in the run's `build.log`")
+}
+
+fn last_lines(text: &str, n: usize) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_failing_step() {
+        let mut t = StepTracker::default();
+        for l in [
+            "#5 [build 1/2] RUN echo ok",
+            "#5 DONE 0.1s",
+            "#6 [build 2/2] RUN exit 3",
+            "#6 0.120 boom",
+            "#6 ERROR: process \"/bin/sh -c exit 3\" did not complete successfully: exit code: 3",
+        ] {
+            t.see(l);
+        }
+        assert_eq!(t.failed.as_deref(), Some("[build 2/2] RUN exit 3"));
+    }
+
+    #[test]
+    fn materializes_the_context_with_its_modes() {
+        use std::os::unix::fs::PermissionsExt;
+        let src = tempfile::tempdir().unwrap();
+        std::fs::write(src.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+        std::fs::create_dir(src.path().join("bin")).unwrap();
+        std::fs::write(src.path().join("bin/run"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(
+            src.path().join("bin/run"),
+            std::fs::Permissions::from_mode(0o750),
+        )
+        .unwrap();
+        std::fs::write(src.path().join("ignored.txt"), "x").unwrap();
+        std::fs::write(src.path().join(".dockerignore"), "ignored.txt\n").unwrap();
+        let files = context::collect(src.path(), &["Dockerfile".into()], &[], None).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        materialize(&files, 1_700_000_000, &out.path().join("c")).unwrap();
+        let c = out.path().join("c");
+        let meta = std::fs::metadata(c.join("bin/run")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o750);
+        assert_eq!(
+            meta.modified()
+                .unwrap()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+            1_700_000_000
+        );
+        assert!(c.join("Dockerfile").is_file());
+        assert!(!c.join("ignored.txt").exists());
+    }
+}

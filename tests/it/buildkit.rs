@@ -1,0 +1,306 @@
+//! `build.dockerfile.builder: buildkit`: the real buildkitd and buildctl `.ci/run` starts, bases
+//! from the real registry, the result pushed and run by Docker; build secrets; bad input.
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::docker_build::signed_base;
+use crate::support::*;
+
+/// A repo with `Dockerfile`, a pipeline using BuildKit (`buildctl` by key, the daemon by
+/// `BUILDKIT_HOST`), trusting the base key, and a signing key. `extra` is more
+/// `build.dockerfile` keys, indented by four spaces.
+fn kit_repo(base_pub: Option<&Path>, dockerfile: &str, extra: &str, push: Option<&str>) -> Repo {
+    let repo = Repo::new();
+    let mut verify = String::new();
+    if let Some(p) = base_pub {
+        repo.copy_in(p, "base.pub");
+        verify = "verify_base:\n  keys: { team: base.pub }\n  default_key: team\n".into();
+    }
+    repo.keygen("cosign", "pw");
+    repo.write(".dockerignore", "cosign.key\n*.secret\n");
+    repo.write("src/app.sh", "echo \"app $(cat /app/version)\"\n");
+    repo.write("Dockerfile", dockerfile);
+    let buildctl = buildkit()
+        .map(|(_, b)| b)
+        .unwrap_or_else(|| "buildctl".into());
+    let push = push
+        .map(|r| format!("push:\n  repository: {r}\n  tags: [v1]\n"))
+        .unwrap_or_default();
+    repo.write(
+        "pipeline.yaml",
+        &format!(
+            "version: 1\nname: buildkit-it\n{verify}build:\n  dockerfile:\n    builder: buildkit\n    buildctl: {buildctl}\n    args: {{ APP_VERSION: \"{{{{git.short_sha}}}}\" }}\n{extra}sign:\n  key: cosign.key\n{push}"
+        ),
+    );
+    repo.commit();
+    repo
+}
+
+fn run_kit(repo: &Repo, extra_env: &[(&str, &str)]) -> Run {
+    let host = buildkit().map(|(h, _)| h).unwrap_or_default();
+    let mut env = vec![("COSIGN_PASSWORD", "pw"), ("BUILDKIT_HOST", host.as_str())];
+    env.extend_from_slice(extra_env);
+    repo.cleanpipe_env(&["run"], &env)
+}
+
+/// Multi-stage, a heredoc and a cache mount in the first stage.
+fn multi_stage(base: &str) -> String {
+    format!(
+        "FROM {base} AS builder\nARG APP_VERSION=dev\nRUN --mount=type=cache,target=/cache <<EOF\nset -e\necho \"$APP_VERSION\" > /cache/version\nmkdir -p /out\ncp /cache/version /out/version\nEOF\nCOPY src/app.sh /out/app.sh\n\nFROM {base}\nCOPY --from=builder /out /app\nCMD [\"sh\", \"/app/app.sh\"]\n"
+    )
+}
+
+#[test]
+fn multi_stage_heredoc_cache_mount_is_pushed_verified_and_runs() {
+    let Some(registry) = registry() else { return };
+    if !docker() || buildkit().is_none() {
+        return;
+    }
+    let (base, base_pub) = signed_base(&registry);
+    let name = unique("it/buildkit-app");
+    let repo = kit_repo(
+        Some(base_pub),
+        &multi_stage(base),
+        "",
+        Some(&format!("{registry}/{name}")),
+    );
+    repo.cleanpipe(&["plan"])
+        .expect_code(0)
+        .expect_stderr("buildkit builder");
+    let r = run_kit(&repo, &[]);
+    r.expect_code(0)
+        .expect_stderr("signed by key `team`")
+        // buildctl's progress, streamed to the reporter.
+        .expect_stderr("[builder 2/3] RUN --mount=type=cache,target=/cache <<EOF")
+        .expect_stderr("from the buildkit builder");
+    // No `docker save` re-pack: the classic path's memo is not written.
+    assert!(!r.stderr.contains("re-pack"), "{}", r.stderr);
+    repo.cleanpipe(&[
+        "verify",
+        &format!("{registry}/{name}:v1"),
+        "--key",
+        "cosign.pub",
+    ])
+    .expect_code(0);
+    let out = docker_pull_and_run(&format!("{registry}/{name}:v1"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("app ") && stdout.trim().len() == "app ".len() + 12,
+        "{stdout}"
+    );
+    let log = std::fs::read_to_string(repo.path().join(".cleanpipe/out/build.log")).unwrap();
+    assert!(log.contains("exporting to oci image format"), "{log}");
+}
+
+#[test]
+fn two_clean_builds_of_one_commit_give_one_digest() {
+    let Some(registry) = registry() else { return };
+    if buildkit().is_none() {
+        return;
+    }
+    let (base, base_pub) = signed_base(&registry);
+    let repo = kit_repo(
+        Some(base_pub),
+        &multi_stage(base),
+        "    no_cache: true\n",
+        None,
+    );
+    let digest = |r: &Run| {
+        r.expect_code(0);
+        r.stderr
+            .lines()
+            .find_map(|l| l.split("[build] image ").nth(1))
+            .and_then(|l| l.split_whitespace().next())
+            .expect("the build names its image")
+            .to_string()
+    };
+    let first = digest(&run_kit(&repo, &[]));
+    std::fs::remove_dir_all(repo.path().join(".cleanpipe")).unwrap();
+    let second = digest(&run_kit(&repo, &[]));
+    assert!(first.starts_with("sha256:"), "{first}");
+    assert_eq!(first, second, "SOURCE_DATE_EPOCH + rewrite-timestamp");
+}
+
+/// Every file under `dir`, gzip layers decompressed and DSSE payloads decoded, as text.
+fn everything_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let bytes = std::fs::read(&p).unwrap();
+            let mut texts = vec![bytes.clone()];
+            if bytes.starts_with(&[0x1f, 0x8b]) {
+                let mut plain = Vec::new();
+                flate2::read::GzDecoder::new(bytes.as_slice())
+                    .read_to_end(&mut plain)
+                    .unwrap();
+                texts.push(plain);
+            }
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                if let Some(payload) = v.get("payload").and_then(|p| p.as_str()) {
+                    use base64::Engine as _;
+                    let decoded = base64::engine::general_purpose::STANDARD
+                        .decode(payload)
+                        .unwrap();
+                    texts.push(decoded);
+                }
+            }
+            for t in texts {
+                out.push((p.display().to_string(), t));
+            }
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn secret_canaries_reach_the_step_and_nothing_else() {
+    let Some(registry) = registry() else { return };
+    if buildkit().is_none() {
+        return;
+    }
+    let (base, base_pub) = signed_base(&registry);
+    let file_canary = format!("canary-file-{}", unique("s"));
+    let env_canary = format!("canary-env-{}", unique("s"));
+    // Each step proves it saw the secret (its length lands in the image) and echoes it into the
+    // build log, which cleanpipe must mask.
+    let dockerfile = format!(
+        "FROM {base}\nRUN --mount=type=secret,id=npm,required=true wc -c < /run/secrets/npm > /npm.len && echo \"npm is $(cat /run/secrets/npm)\"\nRUN --mount=type=secret,id=gh,required=true wc -c < /run/secrets/gh > /gh.len && echo \"gh is $(cat /run/secrets/gh)\"\n"
+    );
+    let repo = kit_repo(
+        Some(base_pub),
+        &dockerfile,
+        "    secrets:\n      npm: { file: npm.secret }\n      gh: { env: GH_CANARY }\n",
+        None,
+    );
+    // Not committed (.dockerignore'd and untracked): the file is read from the work tree.
+    repo.write("npm.secret", &file_canary);
+    let r = run_kit(&repo, &[("GH_CANARY", &env_canary)]);
+    r.expect_code(0).expect_stderr("npm is ***");
+    for canary in [&file_canary, &env_canary] {
+        assert!(!r.all().contains(canary.as_str()), "{}", r.all());
+    }
+    let store = repo.path().join(".cleanpipe");
+    let all = everything_under(&store);
+    assert!(
+        all.iter().any(|(p, _)| p.ends_with("report.json")),
+        "the report is among the files checked"
+    );
+    assert!(all.iter().any(|(p, _)| p.ends_with("build.log")));
+    for (path, text) in &all {
+        for canary in [&file_canary, &env_canary] {
+            assert!(!contains(text, canary), "{canary} found in {path}");
+        }
+    }
+    // The steps did see the secrets: their lengths are in a layer.
+    let lens: Vec<String> = [&file_canary, &env_canary]
+        .iter()
+        .map(|c| c.len().to_string())
+        .collect();
+    for (file, len) in ["npm.len", "gh.len"].iter().zip(&lens) {
+        assert!(
+            all.iter()
+                .any(|(_, t)| contains(t, file) && contains(t, len)),
+            "no layer holds {file} with {len}"
+        );
+    }
+}
+
+#[test]
+fn a_secret_the_pipeline_does_not_give_is_exit_2_with_the_line() {
+    let repo = kit_repo(
+        None,
+        "FROM scratch\nCOPY src/app.sh /app.sh\nRUN --mount=type=secret,id=npm true\n",
+        "    secrets:\n      other: { env: OTHER }\n",
+        None,
+    );
+    let r = run_kit(&repo, &[("OTHER", "x")]);
+    r.expect_code(2)
+        .expect_stderr("Dockerfile:3")
+        .expect_stderr("id=npm")
+        .expect_stderr("build.dockerfile.secrets");
+    let index =
+        std::fs::read_to_string(repo.path().join(".cleanpipe/oci/index.json")).unwrap_or_default();
+    assert!(!index.contains("sha256:"), "nothing built: {index}");
+}
+
+#[test]
+fn secrets_with_the_classic_builder_are_refused() {
+    let repo = Repo::new();
+    repo.write("Dockerfile", "FROM scratch\n");
+    repo.write(
+        "pipeline.yaml",
+        "version: 1\nbuild:\n  dockerfile:\n    secrets: { npm: { env: NPM } }\n",
+    );
+    repo.commit();
+    repo.cleanpipe(&["validate"])
+        .expect_code(2)
+        .expect_stderr("`secrets` needs `builder: buildkit`")
+        .expect_stderr("hint: add `builder: buildkit`");
+}
+
+#[test]
+fn syntax_line_needing_a_frontend_image_is_refused_offline() {
+    let repo = kit_repo(
+        None,
+        "# syntax=docker/dockerfile:1.7\nFROM scratch\nCOPY src/app.sh /app.sh\n",
+        "",
+        None,
+    );
+    run_kit(&repo, &[])
+        .expect_code(2)
+        .expect_stderr("Dockerfile:1: `# syntax=docker/dockerfile:1.7`")
+        .expect_stderr("remove the `# syntax=` line");
+}
+
+#[test]
+fn buildkit_unreachable_is_exit_3_with_how_to_start_it() {
+    let Some((_, buildctl)) = buildkit() else {
+        return;
+    };
+    let repo = kit_repo(
+        None,
+        "FROM scratch\nCOPY src/app.sh /app.sh\n",
+        "    buildkit_host: unix:///nonexistent/buildkitd.sock\n",
+        None,
+    );
+    assert!(std::fs::read_to_string(repo.path().join("pipeline.yaml"))
+        .unwrap()
+        .contains(&buildctl));
+    // The key wins over the environment.
+    run_kit(&repo, &[])
+        .expect_code(3)
+        .expect_stderr("BuildKit at `unix:///nonexistent/buildkitd.sock` is not reachable")
+        .expect_stderr("buildkitd --addr");
+}
+
+#[test]
+fn failing_run_step_fails_the_gate_quoting_the_step() {
+    let Some(registry) = registry() else { return };
+    if buildkit().is_none() {
+        return;
+    }
+    let (base, base_pub) = signed_base(&registry);
+    let repo = kit_repo(
+        Some(base_pub),
+        &format!("FROM {base}\nRUN echo about to fail && exit 7\n"),
+        "",
+        None,
+    );
+    run_kit(&repo, &[])
+        .expect_code(1)
+        .expect_stderr("failed at [2/2] RUN echo about to fail && exit 7")
+        .expect_stderr("exit code: 7");
+}
