@@ -148,13 +148,15 @@ impl DockerfileBuilder {
     }
 }
 
-/// Where a build secret's value comes from: a file (relative to the pipeline file's
-/// directory) or an environment variable.
+/// Where a build secret's value comes from: exactly one of a file (relative to the pipeline
+/// file's directory) or an environment variable.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "lowercase")]
-pub enum BuildSecret {
-    File(String),
-    Env(String),
+#[serde(deny_unknown_fields)]
+pub struct BuildSecret {
+    #[serde(default)]
+    pub file: Option<String>,
+    #[serde(default)]
+    pub env: Option<String>,
 }
 
 fn default_dockerfile() -> String {

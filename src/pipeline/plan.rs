@@ -40,6 +40,18 @@ pub struct PlannedBase {
 /// BuildKit-only keys are refused with the classic builder rather than ignored: a secret the
 /// classic builder cannot mount would otherwise end up as a build arg or a missing file.
 fn check_builder(p: &LoadedPipeline, d: &DockerfileSpec) -> Result<()> {
+    for (id, secret) in &d.secrets {
+        if secret.file.is_some() == secret.env.is_some() {
+            return Err(p
+                .error_at(
+                    &["build", "dockerfile", "secrets", id],
+                    "needs exactly one of `file` or `env`",
+                )
+                .with_hint(format!(
+                    "write `{id}: {{ file: PATH }}` or `{id}: {{ env: VAR }}`"
+                )));
+        }
+    }
     if d.builder == DockerfileBuilder::Buildkit {
         return Ok(());
     }

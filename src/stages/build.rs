@@ -339,7 +339,7 @@ enum Builder {
 /// Choose the Dockerfile's builder and check, before anything runs, what the Dockerfile asks
 /// of it: secrets it mounts must be given, and no `# syntax=` frontend image (offline).
 fn builder(ctx: &RunContext, options: &build::docker::DockerBuildOptions) -> Result<Builder> {
-    use crate::pipeline::model::{BuildSecret, DockerfileBuilder};
+    use crate::pipeline::model::DockerfileBuilder;
     let spec = ctx
         .pipeline
         .file
@@ -379,8 +379,8 @@ fn builder(ctx: &RunContext, options: &build::docker::DockerBuildOptions) -> Res
     let mut secrets = BTreeMap::new();
     for (id, source) in &spec.secrets {
         let key = ["build", "dockerfile", "secrets", id.as_str()];
-        let source = match source {
-            BuildSecret::File(file) => {
+        let source = match (&source.file, &source.env) {
+            (Some(file), _) => {
                 let path = ctx.base_dir.join(file);
                 let value = std::fs::read(&path).map_err(|e| {
                     ctx.pipeline
@@ -392,7 +392,7 @@ fn builder(ctx: &RunContext, options: &build::docker::DockerBuildOptions) -> Res
                 ctx.redactor.add(value.trim().to_string());
                 build::buildkit::SecretSource::File(path)
             }
-            BuildSecret::Env(var) => {
+            (None, Some(var)) => {
                 let value = ctx.env.get(var).ok_or_else(|| {
                     ctx.pipeline
                         .error_at(&key, format!("the environment variable `{var}` is not set"))
@@ -405,6 +405,11 @@ fn builder(ctx: &RunContext, options: &build::docker::DockerBuildOptions) -> Res
                     var.clone(),
                     crate::redact::Secret::new(value.clone()),
                 )
+            }
+            (None, None) => {
+                return Err(ctx
+                    .pipeline
+                    .error_at(&key, "needs exactly one of `file` or `env`"))
             }
         };
         secrets.insert(id.clone(), source);
