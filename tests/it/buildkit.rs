@@ -68,7 +68,11 @@ fn multi_stage_heredoc_cache_mount_is_pushed_verified_and_runs() {
     );
     let plan = repo.cleanpipe(&["plan"]);
     plan.expect_code(0);
-    assert!(plan.all().contains("with the buildkit builder"), "{}", plan.all());
+    assert!(
+        plan.all().contains("with the buildkit builder"),
+        "{}",
+        plan.all()
+    );
     let r = run_kit(&repo, &[]);
     r.expect_code(0)
         .expect_stderr("signed by key `team`")
@@ -205,17 +209,46 @@ fn secret_canaries_reach_the_step_and_nothing_else() {
             assert!(!contains(text, canary), "{canary} found in {path}");
         }
     }
-    // The steps did see the secrets: their lengths are in a layer.
-    let lens: Vec<String> = [&file_canary, &env_canary]
-        .iter()
-        .map(|c| c.len().to_string())
-        .collect();
-    for (file, len) in ["npm.len", "gh.len"].iter().zip(&lens) {
-        assert!(
-            all.iter()
-                .any(|(_, t)| contains(t, file) && contains(t, len)),
-            "no layer holds {file} with {len}"
-        );
+    // The steps did see the secrets: their lengths are files in the layers.
+    for (file, canary) in [("npm.len", &file_canary), ("gh.len", &env_canary)] {
+        let found = all.iter().any(|(_, t)| {
+            let mut archive = tar::Archive::new(t.as_slice());
+            let Ok(entries) = archive.entries() else {
+                return false;
+            };
+            entries.filter_map(Result::ok).any(|mut e| {
+                let named = e.path().is_ok_and(|p| p.ends_with(file));
+                let mut body = String::new();
+                named
+                    && e.read_to_string(&mut body).is_ok()
+                    && body.trim() == canary.len().to_string()
+            })
+        });
+        assert!(found, "no layer holds {file} with {}", canary.len());
+    }
+}
+
+#[test]
+fn a_failing_step_that_prints_a_secret_keeps_it_out_of_the_error() {
+    let Some(registry) = registry() else { return };
+    if buildkit().is_none() {
+        return;
+    }
+    let (base, base_pub) = signed_base(&registry);
+    let canary = format!("canary-fail-{}", unique("s"));
+    let repo = kit_repo(
+        Some(base_pub),
+        &format!("FROM {base}\nRUN --mount=type=secret,id=tok echo \"tok is $(cat /run/secrets/tok)\" && exit 4\n"),
+        "    secrets:\n      tok: { env: TOK }\n",
+        None,
+    );
+    let r = run_kit(&repo, &[("TOK", &canary)]);
+    r.expect_code(1)
+        .expect_stderr("exit code: 4")
+        .expect_stderr("tok is ***");
+    assert!(!r.all().contains(&canary), "{}", r.all());
+    for (path, text) in everything_under(&repo.path().join(".cleanpipe")) {
+        assert!(!contains(&text, &canary), "{canary} found in {path}");
     }
 }
 
