@@ -201,6 +201,9 @@ fn materialize(files: &ContextFiles, epoch: u64, dir: &Path) -> Result<()> {
         let unpacked = archive
             .unpack(dir)
             .map_err(|e| Error::io("cannot write the build context", dir, e));
+        // Close the reading end first: a writer blocked on a full pipe then fails instead of
+        // waiting forever when unpacking stopped early.
+        drop(archive);
         let written = writing.join().expect("context writer panicked");
         written.and(unpacked)
     })
