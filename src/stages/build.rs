@@ -251,7 +251,7 @@ async fn docker_build(
         }),
     };
     // Secrets, .dockerignore and the Dockerfile's needs are checked before a builder is contacted.
-    let builder = builder(ctx, &options)?;
+    let builder = builder(ctx, spec, &options)?;
     let files = build::docker::prepare_context(&options)?;
     ctx.say(
         "build",
@@ -338,15 +338,12 @@ enum Builder {
 
 /// Choose the Dockerfile's builder and check, before anything runs, what the Dockerfile asks
 /// of it: secrets it mounts must be given, and no `# syntax=` frontend image (offline).
-fn builder(ctx: &RunContext, options: &build::docker::DockerBuildOptions) -> Result<Builder> {
+fn builder(
+    ctx: &RunContext,
+    spec: &crate::pipeline::model::DockerfileSpec,
+    options: &build::docker::DockerBuildOptions,
+) -> Result<Builder> {
     use crate::pipeline::model::DockerfileBuilder;
-    let spec = ctx
-        .pipeline
-        .file
-        .build
-        .dockerfile
-        .as_ref()
-        .expect("checked by caller");
     if spec.builder == DockerfileBuilder::Classic {
         return Ok(Builder::Classic);
     }

@@ -38,6 +38,14 @@ fn kit_repo(base_pub: Option<&Path>, dockerfile: &str, extra: &str, push: Option
     repo
 }
 
+/// The signed base in the test registry, when the registry and buildkitd are there.
+fn kit_base() -> Option<(&'static str, &'static Path)> {
+    let registry = registry()?;
+    buildkit()?;
+    let (base, base_pub) = signed_base(&registry);
+    Some((base.as_str(), base_pub.as_path()))
+}
+
 fn run_kit(repo: &Repo, extra_env: &[(&str, &str)]) -> Run {
     let host = buildkit().map(|(h, _)| h).unwrap_or_default();
     let mut env = vec![("COSIGN_PASSWORD", "pw"), ("BUILDKIT_HOST", host.as_str())];
@@ -100,11 +108,9 @@ fn multi_stage_heredoc_cache_mount_is_pushed_verified_and_runs() {
 
 #[test]
 fn two_clean_builds_of_one_commit_give_one_digest() {
-    let Some(registry) = registry() else { return };
-    if buildkit().is_none() {
+    let Some((base, base_pub)) = kit_base() else {
         return;
-    }
-    let (base, base_pub) = signed_base(&registry);
+    };
     let repo = kit_repo(
         Some(base_pub),
         &multi_stage(base),
@@ -172,11 +178,9 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 #[test]
 fn secret_canaries_reach_the_step_and_nothing_else() {
-    let Some(registry) = registry() else { return };
-    if buildkit().is_none() {
+    let Some((base, base_pub)) = kit_base() else {
         return;
-    }
-    let (base, base_pub) = signed_base(&registry);
+    };
     let file_canary = format!("canary-file-{}", unique("s"));
     let env_canary = format!("canary-env-{}", unique("s"));
     // Each step proves it saw the secret (its length lands in the image) and echoes it into the
@@ -230,11 +234,9 @@ fn secret_canaries_reach_the_step_and_nothing_else() {
 
 #[test]
 fn a_failing_step_that_prints_a_secret_keeps_it_out_of_the_error() {
-    let Some(registry) = registry() else { return };
-    if buildkit().is_none() {
+    let Some((base, base_pub)) = kit_base() else {
         return;
-    }
-    let (base, base_pub) = signed_base(&registry);
+    };
     let canary = format!("canary-fail-{}", unique("s"));
     let repo = kit_repo(
         Some(base_pub),
@@ -322,11 +324,9 @@ fn buildkit_unreachable_is_exit_3_with_how_to_start_it() {
 
 #[test]
 fn failing_run_step_fails_the_gate_quoting_the_step() {
-    let Some(registry) = registry() else { return };
-    if buildkit().is_none() {
+    let Some((base, base_pub)) = kit_base() else {
         return;
-    }
-    let (base, base_pub) = signed_base(&registry);
+    };
     let repo = kit_repo(
         Some(base_pub),
         &format!("FROM {base}\nRUN echo about to fail && exit 7\n"),
