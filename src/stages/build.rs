@@ -204,7 +204,7 @@ async fn docker_build(
     {
         ctx.say(
             "build",
-            &format!("warning: build arg `{name}` looks like a secret; build args are recorded in the image history. Mount secrets at run time instead"),
+            &format!("warning: build arg `{name}` looks like a secret; build args are recorded in the image history. Give build-time secrets in `build.dockerfile.secrets` (with `builder: buildkit`), or mount them at run time"),
         );
     }
     let labels = traced_labels(
@@ -387,6 +387,9 @@ fn builder(
                 let value = String::from_utf8_lossy(&value);
                 ctx.redactor.add(value.to_string());
                 ctx.redactor.add(value.trim().to_string());
+                for line in value.lines().filter(|l| !l.trim().is_empty()) {
+                    ctx.redactor.add(line.trim().to_string());
+                }
                 build::buildkit::SecretSource::File(path)
             }
             (None, Some(var)) => {

@@ -182,6 +182,9 @@ fn secret_canaries_reach_the_step_and_nothing_else() {
         return;
     };
     let file_canary = format!("canary-file-{}", unique("s"));
+    // A file secret of two lines: each line is masked where a step prints them apart.
+    let line_canary = format!("canary-line-{}", unique("s"));
+    let file_content = format!("{file_canary}\n{line_canary}\n");
     let env_canary = format!("canary-env-{}", unique("s"));
     // Each step proves it saw the secret (its length lands in the image) and echoes it into the
     // build log, which cleanpipe must mask.
@@ -195,10 +198,10 @@ fn secret_canaries_reach_the_step_and_nothing_else() {
         None,
     );
     // Ignored by Git and by Docker: the file is read from the work tree, never sent as context.
-    repo.write("npm.secret", &file_canary);
+    repo.write("npm.secret", &file_content);
     let r = run_kit(&repo, &[("GH_CANARY", &env_canary)]);
     r.expect_code(0).expect_stderr("npm is ***");
-    for canary in [&file_canary, &env_canary] {
+    for canary in [&file_canary, &line_canary, &env_canary] {
         assert!(!r.all().contains(canary.as_str()), "{}", r.all());
     }
     let store = repo.path().join(".cleanpipe");
@@ -209,12 +212,12 @@ fn secret_canaries_reach_the_step_and_nothing_else() {
     );
     assert!(all.iter().any(|(p, _)| p.ends_with("build.log")));
     for (path, text) in &all {
-        for canary in [&file_canary, &env_canary] {
+        for canary in [&file_canary, &line_canary, &env_canary] {
             assert!(!contains(text, canary), "{canary} found in {path}");
         }
     }
     // The steps did see the secrets: their lengths are files in the layers.
-    for (file, canary) in [("npm.len", &file_canary), ("gh.len", &env_canary)] {
+    for (file, canary) in [("npm.len", &file_content), ("gh.len", &env_canary)] {
         let found = all.iter().any(|(_, t)| {
             let mut archive = tar::Archive::new(t.as_slice());
             let Ok(entries) = archive.entries() else {
