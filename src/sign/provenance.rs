@@ -38,6 +38,9 @@ pub struct Inputs<'a> {
     pub pipeline_digest: &'a Digest,
     /// `dockerfile` or `customize`.
     pub build_kind: &'a str,
+    /// For `dockerfile`: the builder that ran it (`classic`, `buildkit`), recorded as
+    /// `internalParameters.dockerfileBuilder`.
+    pub dockerfile_builder: Option<&'a str>,
     pub bases: Vec<Base<'a>>,
     pub invocation_id: String,
     pub started_on: &'a str,
@@ -96,14 +99,18 @@ pub fn predicate(i: &Inputs<'_>) -> Value {
             .map(|(path, d)| json!({"path": path, "digest": {"sha256": d.hex()}}))
             .collect();
     }
+    let mut internal = json!({
+        "sourceDateEpoch": i.source.date_epoch,
+        "dirtyWorkTree": i.source.dirty,
+    });
+    if let Some(builder) = i.dockerfile_builder {
+        internal["dockerfileBuilder"] = json!(builder);
+    }
     json!({
         "buildDefinition": {
             "buildType": BUILD_TYPE,
             "externalParameters": external,
-            "internalParameters": {
-                "sourceDateEpoch": i.source.date_epoch,
-                "dirtyWorkTree": i.source.dirty,
-            },
+            "internalParameters": internal,
             "resolvedDependencies": dependencies,
         },
         "runDetails": {
@@ -195,6 +202,7 @@ mod tests {
             pipeline_path: "pipeline.yaml",
             pipeline_digest: &pipeline,
             build_kind: "customize",
+            dockerfile_builder: None,
             bases: vec![Base {
                 reference: "127.0.0.1:5000/base@sha256:00",
                 digest: &base,

@@ -408,6 +408,13 @@ fn provenance_predicate(ctx: &RunContext, s: &Subject<'_>) -> Result<serde_json:
         } else {
             "customize"
         },
+        dockerfile_builder: ctx
+            .pipeline
+            .file
+            .build
+            .dockerfile
+            .as_ref()
+            .map(|d| d.builder.as_str()),
         bases: s
             .bases
             .iter()

@@ -211,6 +211,11 @@ fn secret_canaries_reach_the_step_and_nothing_else() {
         "the report is among the files checked"
     );
     assert!(all.iter().any(|(p, _)| p.ends_with("build.log")));
+    assert!(
+        all.iter()
+            .any(|(_, t)| contains(t, "\"dockerfileBuilder\":\"buildkit\"")),
+        "the provenance (among the files checked) names the builder"
+    );
     for (path, text) in &all {
         for canary in [&file_canary, &line_canary, &env_canary] {
             assert!(!contains(text, canary), "{canary} found in {path}");
