@@ -189,7 +189,7 @@ fn secret_canaries_reach_the_step_and_nothing_else() {
     // Each step proves it saw the secret (its length lands in the image) and echoes it into the
     // build log, which cleanpipe must mask.
     let dockerfile = format!(
-        "FROM {base}\nRUN --mount=type=secret,id=npm,required=true wc -c < /run/secrets/npm > /npm.len && echo \"npm is $(cat /run/secrets/npm)\"\nRUN --mount=type=secret,id=gh,required=true wc -c < /run/secrets/gh > /gh.len && echo \"gh is $(cat /run/secrets/gh)\"\n"
+        "FROM {base}\nRUN --mount=type=secret,id=npm,required=true wc -c < /run/secrets/npm > /npm.len && echo \"npm is $(cat /run/secrets/npm)\"\nRUN --mount=type=secret,id=gh,required=true wc -c < /run/secrets/gh > /gh.len && echo \"gh is $(cat /run/secrets/gh)\"\nCOPY . /ctx/\n"
     );
     let repo = kit_repo(
         Some(base_pub),
@@ -220,6 +220,33 @@ fn secret_canaries_reach_the_step_and_nothing_else() {
         for canary in [&file_canary, &line_canary, &env_canary] {
             assert!(!contains(text, canary), "{canary} found in {path}");
         }
+    }
+    // The context is the classic builder's: tracked files, `.dockerignore` and the store left out.
+    let mut context_paths = Vec::new();
+    for (_, t) in &all {
+        let mut archive = tar::Archive::new(t.as_slice());
+        if let Ok(entries) = archive.entries() {
+            for e in entries.filter_map(Result::ok) {
+                if let Ok(p) = e.path() {
+                    let p = p.to_string_lossy().trim_start_matches("./").to_string();
+                    if let Some(rel) = p.strip_prefix("ctx/") {
+                        context_paths.push(rel.trim_end_matches('/').to_string());
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        context_paths.iter().any(|p| p == "src/app.sh"),
+        "{context_paths:?}"
+    );
+    for gone in ["npm.secret", "cosign.key", ".cleanpipe", ".git"] {
+        assert!(
+            !context_paths
+                .iter()
+                .any(|p| p == gone || p.starts_with(&format!("{gone}/"))),
+            "{gone} was sent: {context_paths:?}"
+        );
     }
     // The steps did see the secrets: their lengths are files in the layers.
     for (file, canary) in [("npm.len", &file_content), ("gh.len", &env_canary)] {
@@ -293,6 +320,20 @@ fn secrets_with_the_classic_builder_are_refused() {
         .expect_code(2)
         .expect_stderr("`secrets` needs `builder: buildkit`")
         .expect_stderr("hint: add `builder: buildkit`");
+}
+
+#[test]
+fn a_secret_needs_exactly_one_source() {
+    let repo = kit_repo(
+        None,
+        "FROM scratch\n",
+        "    secrets:\n      npm: { file: a, env: B }\n",
+        None,
+    );
+    repo.cleanpipe(&["validate"])
+        .expect_code(2)
+        .expect_stderr("build.dockerfile.secrets.npm")
+        .expect_stderr("needs exactly one of `file` or `env`");
 }
 
 #[test]
