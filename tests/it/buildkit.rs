@@ -369,6 +369,18 @@ fn buildkit_unreachable_is_exit_3_with_how_to_start_it() {
         .expect_code(3)
         .expect_stderr("BuildKit at `unix:///nonexistent/buildkitd.sock` is not reachable")
         .expect_stderr("buildkitd --addr");
+    // Without the key, `BUILDKIT_HOST` says where buildkitd is.
+    let env_only = kit_repo(None, "FROM scratch\nCOPY src/app.sh /app.sh\n", "", None);
+    env_only
+        .cleanpipe_env(
+            &["run"],
+            &[
+                ("COSIGN_PASSWORD", "pw"),
+                ("BUILDKIT_HOST", "unix:///nonexistent/from-env.sock"),
+            ],
+        )
+        .expect_code(3)
+        .expect_stderr("BuildKit at `unix:///nonexistent/from-env.sock` is not reachable");
 }
 
 #[test]
