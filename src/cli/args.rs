@@ -136,6 +136,10 @@ pub struct VerifyArgs {
     /// provenance, base images and scan rules. The options below add to it.
     #[arg(long)]
     pub policy: Option<PathBuf>,
+    /// For an index: verify only this platform's image (`linux/arm64`); default: every platform
+    /// image it lists. An unsigned index needs this, and that image's own signature.
+    #[arg(long, value_parser = crate::oci::types::Platform::parse)]
+    pub platform: Option<crate::oci::types::Platform>,
     /// Require a SLSA v1 provenance attestation (implied by the three options below).
     #[arg(long)]
     pub require_provenance: bool,
