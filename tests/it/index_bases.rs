@@ -347,7 +347,7 @@ fn verify_of_an_index_checks_each_platform_image() {
     verify(&["--key", "cosign.pub", "--require-provenance"])
         .expect_code(1)
         .expect_stderr("policy [FAIL] platform images: not verified")
-        .expect_stderr(&format!("policy [FAIL] provenance"));
+        .expect_stderr("policy [FAIL] provenance");
     verify(&["--key", "cosign.pub", "--platform", "windows/amd64"])
         .expect_code(2)
         .expect_stderr("without a windows/amd64 image");
