@@ -30,14 +30,13 @@ pub async fn verify(
         (Some(path), Some(key_text)) => {
             crate::fsutil::check_write_target(path)?;
             let source = crate::sign::KeySource::parse(key_text);
+            crate::sign::pkcs11::register_pin(&source, redactor);
             let password = settings::password_source(env, redactor);
             Some((
                 path,
-                crate::sign::SigningKey::load(
-                    &source.read(&|n| env.get(n).cloned())?,
-                    &source,
-                    &move || password(),
-                )?,
+                crate::sign::SigningKey::open(&source, &|n| env.get(n).cloned(), &move || {
+                    password()
+                })?,
             ))
         }
         _ => None,
