@@ -45,6 +45,8 @@ pub enum Command {
     Db(DbCommand),
     /// Write a cosign-format key pair (cosign.key mode 0600, cosign.pub).
     Keygen(KeygenArgs),
+    /// Print the public key (PEM) of a signing key: a file, `env://VAR` or a `pkcs11:` token key.
+    PublicKey(PublicKeyArgs),
     /// Write a starter `pipeline.yaml` and the CI file that runs it (build, sign, push, then a
     /// verified deploy after a manual approval); never overwrites a file without `--force`.
     ///
@@ -136,6 +138,10 @@ pub struct VerifyArgs {
     /// provenance, base images and scan rules. The options below add to it.
     #[arg(long)]
     pub policy: Option<PathBuf>,
+    /// For an index: verify only this platform's image (`linux/arm64`); default: every platform
+    /// image it lists. An unsigned index needs this, and that image's own signature.
+    #[arg(long, value_parser = crate::oci::types::Platform::parse)]
+    pub platform: Option<crate::oci::types::Platform>,
     /// Require a SLSA v1 provenance attestation (implied by the three options below).
     #[arg(long)]
     pub require_provenance: bool,
@@ -370,6 +376,16 @@ pub enum DbCommand {
         /// A directory of OSV JSON records or a zip.
         path: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct PublicKeyArgs {
+    /// The private key: a file, `env://VAR`, or `pkcs11:token=…;object=…?module-path=…`.
+    #[arg(long)]
+    pub key: String,
+    /// Write the PEM here instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

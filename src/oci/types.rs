@@ -250,6 +250,24 @@ impl Platform {
         }
     }
 
+    /// `os/architecture[/variant]`, as `--platform` takes it.
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        let parts: Vec<&str> = text.split('/').collect();
+        match parts.as_slice() {
+            [os, arch] | [os, arch, _] if !os.is_empty() && !arch.is_empty() => Ok(Platform {
+                os: os.to_string(),
+                architecture: arch.to_string(),
+                variant: parts
+                    .get(2)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| v.to_string()),
+            }),
+            _ => Err(format!(
+                "`{text}` is not a platform: write `os/architecture[/variant]`, e.g. `linux/arm64`"
+            )),
+        }
+    }
+
     /// The platform an index entry names, if it names one.
     pub fn of(descriptor: &Descriptor) -> Option<Self> {
         let p = descriptor.platform.as_ref()?;

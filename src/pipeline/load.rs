@@ -184,6 +184,9 @@ fn check_nesting(text: &str, shown: &str) -> Result<()> {
 /// [`Redactor::add_url_parts`]); the rest of the URL stays readable.
 /// Build args and image env named like credentials are secrets too.
 fn register_literal_secrets(file: &PipelineFile, redactor: &Redactor) {
+    if let Some(key) = &file.sign.key {
+        crate::sign::pkcs11::register_pin(&crate::sign::KeySource::parse(key), redactor);
+    }
     for hook in &file.push.register {
         for v in hook.headers.values() {
             // `Bearer TOKEN`: the token is the secret, the scheme stays readable.

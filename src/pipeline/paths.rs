@@ -175,7 +175,8 @@ pub fn check(p: &LoadedPipeline) -> Result<()> {
 /// the operator's choice of a host file (a CI secret, a shared database) and is read as given.
 fn host_inputs(p: &LoadedPipeline) -> Result<()> {
     let f = &p.file;
-    let relative = |s: &str| !s.contains("://") && !Path::new(s).is_absolute();
+    let relative =
+        |s: &str| !s.contains("://") && !s.starts_with("pkcs11:") && !Path::new(s).is_absolute();
     for (name, location) in &f.verify_base.keys {
         if relative(location) {
             repo_path(p, &["verify_base", "keys", name.as_str()], location, false)?;

@@ -256,7 +256,11 @@ impl Plan {
                 name: "sign",
                 gate: format!(
                     "cosign signature with {}; attested: {}",
-                    f.sign.key.as_deref().unwrap_or("(no key set)"),
+                    f.sign
+                        .key
+                        .as_deref()
+                        .map(|k| crate::sign::KeySource::parse(k).to_string())
+                        .unwrap_or_else(|| "(no key set)".into()),
                     {
                         let mut a: Vec<&str> = Vec::new();
                         if f.sign.provenance != Some(false) {

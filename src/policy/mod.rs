@@ -42,7 +42,7 @@ use crate::oci::layout::Layout;
 use crate::oci::reference::ImageRef;
 use crate::oci::remote::RemoteOptions;
 use crate::oci::store::{Resolved, Store};
-use crate::oci::types::{Descriptor, Digest, Manifest};
+use crate::oci::types::{Descriptor, Digest, Manifest, Platform};
 use crate::pipeline::model::Severity as Threshold;
 use crate::sign::attest;
 use crate::sign::trust::Trust;
@@ -79,6 +79,8 @@ pub struct Policy {
     pub now: i64,
     /// The policy file this came from, for the verification summary.
     pub document: Option<PolicyDocument>,
+    /// For an index: check only this platform's image (default: every platform it lists).
+    pub platform: Option<Platform>,
 }
 
 /// The file a policy was read from: what a VSA names as its policy.
@@ -223,6 +225,16 @@ pub struct Verdict {
     /// The claims of the provenance the checks read (the last one when several verify).
     pub provenance: Option<crate::sign::provenance::Claims>,
     pub policy: Vec<PolicyCheck>,
+    /// For an index: the verdict on each platform image checked (the policy applies to them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<PlatformVerdict>,
+}
+
+/// One platform image of an index and its verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlatformVerdict {
+    pub platform: String,
+    pub verdict: Verdict,
 }
 
 impl Verdict {
@@ -248,11 +260,25 @@ pub async fn verify_image(
 ) -> Result<Verdict> {
     let store = Store::for_image(image, remote)?;
     let resolved = store.resolve(image).await?;
-    let found = discover(&store, &resolved.digest).await?;
-    let signatures = check_signatures(&store, &found, trust).await?;
-    let evidence = check_attestations(&store, &found, trust).await?;
+    if resolved.is_index() {
+        return verify_index(&store, image, resolved, trust, policy).await;
+    }
+    verify_resolved(&store, image.to_string(), resolved, trust, policy).await
+}
+
+/// One image manifest: its signatures, attestations and the policy on them.
+async fn verify_resolved(
+    store: &Store,
+    name: String,
+    resolved: Resolved,
+    trust: &Trust,
+    policy: &Policy,
+) -> Result<Verdict> {
+    let found = discover(store, &resolved.digest).await?;
+    let signatures = check_signatures(store, &found, trust).await?;
+    let evidence = check_attestations(store, &found, trust).await?;
     let mut checks = Vec::new();
-    if let Store::Layout(layout) = &store {
+    if let Store::Layout(layout) = store {
         // Hashing every layer is blocking work.
         let (layout, image) = (layout.clone(), resolved.clone());
         checks.push(
@@ -272,7 +298,7 @@ pub async fn verify_image(
     checks.extend(evaluate_required_types(policy, &evidence));
     checks.extend(evaluate_scan(policy, &evidence));
     Ok(Verdict {
-        image: image.to_string(),
+        image: name,
         subject: resolved.descriptor(),
         digest: resolved.digest,
         verified: signatures.verified && checks.iter().all(|c| c.passed),
@@ -280,6 +306,106 @@ pub async fn verify_image(
         attestations: evidence.checks,
         provenance: claims,
         policy: checks,
+        platforms: vec![],
+    })
+}
+
+/// An image index: its own signatures, then each platform image it lists (or only
+/// `policy.platform`'s) with the policy applied to that image's attestations. A signature on
+/// the index covers the images it lists by digest; an unsigned index verifies only one platform
+/// image (`--platform`) that is signed itself.
+async fn verify_index(
+    store: &Store,
+    image: &ImageRef,
+    resolved: Resolved,
+    trust: &Trust,
+    policy: &Policy,
+) -> Result<Verdict> {
+    let found = discover(store, &resolved.digest).await?;
+    let signatures = check_signatures(store, &found, trust).await?;
+    let index: crate::oci::types::Index = serde_json::from_slice(&resolved.bytes)
+        .map_err(|e| crate::Error::environment(format!("the index {image} is malformed: {e}")))?;
+    let entries: Vec<(Platform, &Descriptor)> = index
+        .manifests
+        .iter()
+        .filter_map(|d| Platform::of(d).map(|p| (p, d)))
+        .filter(|(p, _)| policy.platform.as_ref().is_none_or(|want| want.accepts(p)))
+        .collect();
+    if let (Some(want), true) = (&policy.platform, entries.is_empty()) {
+        let have: Vec<String> = index
+            .manifests
+            .iter()
+            .filter_map(Platform::of)
+            .map(|p| p.to_string())
+            .collect();
+        return Err(crate::Error::usage(format!(
+            "{image} is an index without a {want} image (it has: {})",
+            have.join(", ")
+        )));
+    }
+    let mut platforms = Vec::new();
+    let mut notes = Vec::new();
+    for (platform, entry) in entries {
+        let name = format!("{image} {platform}");
+        let Some(child) = store.manifest_by_digest(&entry.digest).await? else {
+            notes.push(format!("{platform}: {} is not there", entry.digest));
+            continue;
+        };
+        if child.is_index() {
+            notes.push(format!(
+                "{platform}: {} is itself an index (nested indexes are not supported)",
+                entry.digest
+            ));
+            continue;
+        }
+        let mut verdict = Box::pin(verify_resolved(store, name, child, trust, policy)).await?;
+        if !verdict.signatures.verified && signatures.verified {
+            verdict.signatures.verified = true;
+            verdict.signatures.summary = format!(
+                "covered by the index {}, {}",
+                resolved.digest, signatures.summary
+            );
+            verdict.verified = verdict.policy.iter().all(|c| c.passed);
+        }
+        platforms.push(PlatformVerdict {
+            platform: platform.to_string(),
+            verdict,
+        });
+    }
+    let failed: Vec<String> = platforms
+        .iter()
+        .filter(|p| !p.verdict.verified)
+        .map(|p| p.platform.clone())
+        .chain(notes.iter().cloned())
+        .collect();
+    let covered = signatures.verified || policy.platform.is_some();
+    let passed = covered && !platforms.is_empty() && failed.is_empty();
+    let detail = if !covered {
+        "the index itself is not signed by a trusted key; verify one platform image that is signed itself with `--platform`".to_string()
+    } else if platforms.is_empty() && notes.is_empty() {
+        "the index lists no platform images".to_string()
+    } else if failed.is_empty() {
+        format!(
+            "{} verified",
+            platforms
+                .iter()
+                .map(|p| p.platform.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        format!("not verified: {}", failed.join("; "))
+    };
+    Ok(Verdict {
+        image: image.to_string(),
+        subject: resolved.descriptor(),
+        digest: resolved.digest,
+        verified: passed,
+        signatures,
+        attestations: vec![],
+        provenance: None,
+        policy: vec![check("platform images", passed, detail, vec![])],
+        platforms,
     })
 }
 

@@ -13,15 +13,20 @@ const ENCRYPTED_LABELS: &[&str] = &[
     "ENCRYPTED COSIGN PRIVATE KEY",
 ];
 
-/// Where a private key comes from: a file, or `env://VAR` holding the PEM.
+/// Where a private key comes from: a file, `env://VAR` holding the PEM, or a PKCS#11 token
+/// (`pkcs11:…`, see [`crate::sign::pkcs11`]; the key never leaves it).
 #[derive(Clone, Debug, PartialEq)]
 pub enum KeySource {
     File(PathBuf),
     Env(String),
+    Pkcs11(String),
 }
 
 impl KeySource {
     pub fn parse(s: &str) -> Self {
+        if s.starts_with("pkcs11:") {
+            return KeySource::Pkcs11(s.to_string());
+        }
         match s.strip_prefix("env://") {
             Some(var) => KeySource::Env(var.to_string()),
             None => KeySource::File(PathBuf::from(s)),
@@ -40,6 +45,9 @@ impl KeySource {
                 _ => Err(Error::usage(format!("the signing key variable `{var}` is not set or empty"))
                     .with_hint(format!("export {var} with the PEM of a cosign private key"))),
             },
+            KeySource::Pkcs11(_) => Err(Error::usage(format!(
+                "`{self}` is a key in a PKCS#11 token: it has no PEM to read"
+            ))),
         }
     }
 }
@@ -49,17 +57,48 @@ impl std::fmt::Display for KeySource {
         match self {
             KeySource::File(p) => write!(f, "{}", p.display()),
             KeySource::Env(v) => write!(f, "env://{v}"),
+            // Never the PIN.
+            KeySource::Pkcs11(uri) => match crate::sign::pkcs11::Pkcs11Uri::parse(uri) {
+                Ok(parsed) => write!(f, "{parsed}"),
+                Err(_) => f.write_str("pkcs11:(unreadable URI)"),
+            },
         }
     }
 }
 
 /// A loaded private key, ready to sign.
 pub struct SigningKey {
-    signer: SigStoreSigner,
+    signer: Signer,
     public: PublicKey,
 }
 
+/// Who computes signatures: cleanpipe with a key it holds, or a token that holds the key.
+enum Signer {
+    Local(SigStoreSigner),
+    Token(crate::sign::pkcs11::TokenKey),
+}
+
 impl SigningKey {
+    /// Open the key `source` names: read and decrypt a key file or variable (asking `password`
+    /// for an encrypted one), or log in to a PKCS#11 token. `env` looks up variables.
+    pub fn open(
+        source: &KeySource,
+        env: &dyn Fn(&str) -> Option<String>,
+        password: &dyn Fn() -> Result<Zeroizing<String>>,
+    ) -> Result<Self> {
+        match source {
+            KeySource::Pkcs11(uri) => {
+                let uri = crate::sign::pkcs11::Pkcs11Uri::parse(uri)?;
+                let (token, public) = crate::sign::pkcs11::open(&uri, env)?;
+                Ok(SigningKey {
+                    signer: Signer::Token(token),
+                    public,
+                })
+            }
+            _ => SigningKey::load(&source.read(env)?, source, password),
+        }
+    }
+
     /// Load a cosign/sigstore private key. Encrypted keys (decided by the PEM label, never by
     /// whether a password was given) ask `password` for their password; empty is valid.
     pub fn load(
@@ -103,16 +142,21 @@ impl SigningKey {
             .map_err(|e| not_a_key(source, &e.to_string()))?;
         let public =
             PublicKey::from_pem(public_pem.as_bytes(), &format!("public half of {source}"))?;
-        Ok(SigningKey { signer, public })
+        Ok(SigningKey {
+            signer: Signer::Local(signer),
+            public,
+        })
     }
 
     /// ECDSA P-256 over SHA-256 of `payload`, ASN.1 DER, standard base64 (cosign's annotation form).
     pub fn sign_base64(&self, payload: &[u8]) -> Result<String> {
         use base64::Engine;
-        let sig = self
-            .signer
-            .sign(payload)
-            .map_err(|e| Error::environment(format!("signing failed: {e}")))?;
+        let sig = match &self.signer {
+            Signer::Local(signer) => signer
+                .sign(payload)
+                .map_err(|e| Error::environment(format!("signing failed: {e}")))?,
+            Signer::Token(token) => token.sign(payload)?,
+        };
         Ok(base64::engine::general_purpose::STANDARD.encode(sig))
     }
 

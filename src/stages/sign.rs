@@ -471,12 +471,9 @@ pub fn signing_key(ctx: &RunContext) -> Result<(SigningKey, KeySource)> {
         )?;
         Ok((key, key_source))
     } else {
+        crate::sign::pkcs11::register_pin(&key_source, &ctx.redactor);
         let password = ctx.password.clone();
-        let key = SigningKey::load(
-            &key_source.read(&ctx.env_lookup())?,
-            &key_source,
-            &move || password(),
-        )?;
+        let key = SigningKey::open(&key_source, &ctx.env_lookup(), &move || password())?;
         Ok((key, key_source))
     }
 }

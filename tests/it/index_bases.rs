@@ -302,3 +302,56 @@ fn a_dockerfile_from_a_signed_registry_index_builds_and_runs() {
     let out = docker_pull_and_run(&format!("{registry}/{name}:v1"));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "from an index\n");
 }
+
+/// `verify` of an index: the index's signature covers the images it lists, the policy applies
+/// to each platform image's own attestations, and an unsigned index verifies one platform image
+/// (`--platform`) that is signed itself, whose digest is then what to deploy.
+#[test]
+fn verify_of_an_index_checks_each_platform_image() {
+    let (vendor, dir, host, other) = vendor();
+    let index = write_index(
+        &dir,
+        "multi",
+        "4",
+        &[(Platform::host(), &host), (other_platform(), &other)],
+    );
+    let image = format!("oci:{dir}@{index}");
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["verify", image.as_str()];
+        args.extend_from_slice(extra);
+        vendor.cleanpipe(&args)
+    };
+    // Unsigned by rogue, the index verifies only per platform, with that image's own evidence.
+    verify(&["--key", "rogue.pub", "--require-provenance"])
+        .expect_code(1)
+        .expect_stderr("the index itself is not signed");
+    let host_platform = Platform::host().to_string();
+    let r = verify(&[
+        "--key",
+        "rogue.pub",
+        "--require-provenance",
+        "--platform",
+        &host_platform,
+        "--output",
+        "digest",
+    ]);
+    r.expect_code(0);
+    assert_eq!(r.stdout.trim(), format!("oci:{dir}@{host}"));
+    // Signed by the vendor, the index covers both images' signatures; their provenance is
+    // rogue's, so a vendor policy on provenance fails for each platform.
+    sign(&vendor, &image);
+    let r = verify(&["--key", "cosign.pub"]);
+    r.expect_code(0)
+        .expect_stderr(&format!("{host_platform}, {} verified", other_platform()))
+        .expect_stderr("covered by the index");
+    verify(&["--key", "cosign.pub", "--require-provenance"])
+        .expect_code(1)
+        .expect_stderr("policy [FAIL] platform images: not verified")
+        .expect_stderr("policy [FAIL] provenance");
+    verify(&["--key", "cosign.pub", "--platform", "windows/amd64"])
+        .expect_code(2)
+        .expect_stderr("without a windows/amd64 image");
+    verify(&["--key", "cosign.pub", "--platform", "linux"])
+        .expect_code(2)
+        .expect_stderr("is not a platform");
+}

@@ -19,6 +19,7 @@ mod external_scanners;
 mod index_bases;
 mod init;
 mod peers;
+mod pkcs11;
 mod register;
 mod registry;
 mod run_local;

@@ -13,7 +13,7 @@ use crate::sbom_scan::{osv_fixtures, test_data};
 use crate::support::*;
 
 /// The cosign binary for `major` ("V2" or "V3"), or `None` (skip) off CI.
-fn cosign(major: &str) -> Option<PathBuf> {
+pub(crate) fn cosign(major: &str) -> Option<PathBuf> {
     test_data(
         &format!("CLEANPIPE_TEST_COSIGN_{major}"),
         "a cosign binary built by `.ci/run`",

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use crate::cli::args::KeygenArgs;
+use crate::cli::args::{KeygenArgs, PublicKeyArgs};
 use crate::cli::env_vars;
 use crate::cli::printer::Printer;
 use crate::cli::settings;
@@ -44,5 +44,34 @@ pub fn keygen(
         key_path.display()
     ));
     printer.status(&format!("Public key written to {}", public_path.display()));
+    Ok(ExitCode::Success)
+}
+
+/// `cleanpipe public-key`: the public half of any signing key, e.g. to hand a verifier the key of
+/// a token whose private key cannot be exported.
+pub fn public_key(
+    args: &PublicKeyArgs,
+    env: &BTreeMap<String, String>,
+    printer: &Printer,
+    redactor: &Redactor,
+) -> Result<ExitCode> {
+    if let Some(path) = &args.output {
+        crate::fsutil::check_write_target(path)?;
+    }
+    let source = keys::KeySource::parse(&args.key);
+    crate::sign::pkcs11::register_pin(&source, redactor);
+    let password = settings::password_source(env, redactor);
+    let key = keys::SigningKey::open(&source, &|n| env.get(n).cloned(), &move || password())?;
+    let pem = key.public_key().pem();
+    match &args.output {
+        Some(path) => {
+            crate::fsutil::write_atomic(path, pem.as_bytes())?;
+            printer.status(&format!(
+                "public key of {source} written to {}",
+                path.display()
+            ));
+        }
+        None => printer.data(pem.trim_end()),
+    }
     Ok(ExitCode::Success)
 }

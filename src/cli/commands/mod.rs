@@ -40,6 +40,7 @@ pub async fn dispatch(
         Command::Scan(args) => scan::scan(&args, printer, redactor).await,
         Command::Db(crate::cli::args::DbCommand::Stats { path }) => scan::db_stats(&path, printer),
         Command::Keygen(args) => keygen::keygen(&args, &env, printer, redactor),
+        Command::PublicKey(args) => keygen::public_key(&args, &env, printer, redactor),
         Command::Init(args) => init::init(&args, &env, printer, redactor),
         Command::Audit(crate::cli::args::AuditCommand::Verify { path, head }) => {
             let chain = crate::pipeline::audit::verify(&path)?;

@@ -20,12 +20,9 @@ pub async fn sign(
     let remote = settings::remote_options(&args.registry, redactor)?
         .with_progress(crate::cli::reporters::progress(printer));
     let source = KeySource::parse(&args.key);
+    crate::sign::pkcs11::register_pin(&source, redactor);
     let password = settings::password_source(env, redactor);
-    let key = SigningKey::load(
-        &source.read(&|n| env.get(n).cloned())?,
-        &source,
-        &move || password(),
-    )?;
+    let key = SigningKey::open(&source, &|n| env.get(n).cloned(), &move || password())?;
     // Appending to a layout's signatures takes the same lock as a run on it.
     let _lock = match &image {
         ImageRef::Layout(l) => Some(

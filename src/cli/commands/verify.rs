@@ -30,14 +30,13 @@ pub async fn verify(
         (Some(path), Some(key_text)) => {
             crate::fsutil::check_write_target(path)?;
             let source = crate::sign::KeySource::parse(key_text);
+            crate::sign::pkcs11::register_pin(&source, redactor);
             let password = settings::password_source(env, redactor);
             Some((
                 path,
-                crate::sign::SigningKey::load(
-                    &source.read(&|n| env.get(n).cloned())?,
-                    &source,
-                    &move || password(),
-                )?,
+                crate::sign::SigningKey::open(&source, &|n| env.get(n).cloned(), &move || {
+                    password()
+                })?,
             ))
         }
         _ => None,
@@ -45,9 +44,10 @@ pub async fn verify(
     let remote = settings::remote_options(&args.registry, redactor)?;
     let verdict = verify_image(&image, &trust, &remote, &policy).await?;
     // The image as deployed: pinned by digest, never a tag.
+    let deployed = deployed_digest(&verdict, args);
     let pinned = match &image {
-        ImageRef::Registry(r) => r.at_digest(&verdict.digest).to_string(),
-        ImageRef::Layout(l) => format!("oci:{}@{}", l.dir.display(), verdict.digest),
+        ImageRef::Registry(r) => r.at_digest(deployed).to_string(),
+        ImageRef::Layout(l) => format!("oci:{}@{deployed}", l.dir.display()),
     };
     let mut vsa_info = serde_json::Value::Null;
     if let Some((path, signer)) = &vsa_signer {
@@ -103,56 +103,8 @@ pub async fn verify(
     } else if args.output == VerifyOutput::Json {
         printer.data(&serde_json::to_string_pretty(&verdict).expect("verdict serializes"));
     } else {
-        let mark = |ok: bool| if ok { "ok" } else { "FAIL" };
-        printer.status(&format!("verifying {} ({})", verdict.image, verdict.digest));
-        for sig in &verdict.signatures.signatures {
-            printer.status(&format!(
-                "  signature in {} (blob {}):",
-                sig.source, sig.payload_digest
-            ));
-            for c in &sig.checks {
-                printer.status(&format!(
-                    "    [{}] {}: {}",
-                    mark(c.passed),
-                    c.name,
-                    c.detail
-                ));
-            }
-        }
-        for a in &verdict.attestations {
-            printer.status(&format!(
-                "  attestation in {} ({}, {}): [{}] {}",
-                a.source,
-                a.predicate_type,
-                a.digest,
-                mark(a.verified),
-                a.detail
-            ));
-        }
-        for c in &verdict.policy {
-            printer.status(&format!(
-                "  policy [{}] {}: {}",
-                mark(c.passed),
-                c.name,
-                c.detail
-            ));
-        }
-        let failed = verdict.failed_rules();
-        let summary = if !verdict.signatures.verified {
-            verdict.signatures.summary.clone()
-        } else if failed.is_empty() {
-            format!(
-                "{}; {} attestation(s) verified",
-                verdict.signatures.summary,
-                verdict.attestations.iter().filter(|a| a.verified).count()
-            )
-        } else {
-            format!(
-                "{}, but the policy fails: {}",
-                verdict.signatures.summary,
-                failed.join(", ")
-            )
-        };
+        print_checks(printer, &verdict, "");
+        let summary = summary_of(&verdict);
         let verdict_line = if verdict.verified {
             "VERIFIED"
         } else {
@@ -160,7 +112,7 @@ pub async fn verify(
         };
         printer.status(&format!("{verdict_line}: {summary}"));
         if verdict.verified {
-            printer.data(&format!("{}", verdict.digest));
+            printer.data(&format!("{}", deployed_digest(&verdict, args)));
         }
     }
     if !args.notify.is_empty() {
@@ -298,6 +250,7 @@ async fn policy_and_trust(args: &VerifyArgs) -> Result<(Policy, Trust)> {
         policy.builder_ids = vec![want.clone()];
     }
     policy.require_sbom |= args.require_sbom;
+    policy.platform = args.platform.clone();
     if let Some(t) = args.fail_on {
         let t = Threshold::from(t);
         policy.fail_on = Some(match policy.fail_on {
@@ -314,4 +267,98 @@ async fn policy_and_trust(args: &VerifyArgs) -> Result<(Policy, Trust)> {
     }
     let trust = trust.expect("clap requires --key or --policy");
     Ok((policy, trust))
+}
+
+/// What to deploy: the verified digest; with `--platform` on an index, that platform's image.
+fn deployed_digest<'v>(
+    verdict: &'v crate::policy::Verdict,
+    args: &VerifyArgs,
+) -> &'v crate::oci::types::Digest {
+    match (&args.platform, verdict.platforms.as_slice()) {
+        (Some(_), [one]) => &one.verdict.digest,
+        _ => &verdict.digest,
+    }
+}
+
+/// The check lines of a verdict, and of each platform image of an index (indented).
+fn print_checks(printer: &Printer, verdict: &crate::policy::Verdict, indent: &str) {
+    let mark = |ok: bool| if ok { "ok" } else { "FAIL" };
+    printer.status(&format!(
+        "{indent}verifying {} ({})",
+        verdict.image, verdict.digest
+    ));
+    for sig in &verdict.signatures.signatures {
+        printer.status(&format!(
+            "{indent}  signature in {} (blob {}):",
+            sig.source, sig.payload_digest
+        ));
+        for c in &sig.checks {
+            printer.status(&format!(
+                "{indent}    [{}] {}: {}",
+                mark(c.passed),
+                c.name,
+                c.detail
+            ));
+        }
+    }
+    for a in &verdict.attestations {
+        printer.status(&format!(
+            "{indent}  attestation in {} ({}, {}): [{}] {}",
+            a.source,
+            a.predicate_type,
+            a.digest,
+            mark(a.verified),
+            a.detail
+        ));
+    }
+    for p in &verdict.platforms {
+        printer.status(&format!("{indent}  platform {}:", p.platform));
+        print_checks(printer, &p.verdict, &format!("{indent}    "));
+        printer.status(&format!(
+            "{indent}    {}: {}",
+            if p.verdict.verified {
+                "verified"
+            } else {
+                "NOT verified"
+            },
+            summary_of(&p.verdict)
+        ));
+    }
+    for c in &verdict.policy {
+        printer.status(&format!(
+            "{indent}  policy [{}] {}: {}",
+            mark(c.passed),
+            c.name,
+            c.detail
+        ));
+    }
+}
+
+/// The verdict line's reason.
+fn summary_of(verdict: &crate::policy::Verdict) -> String {
+    let failed = verdict.failed_rules();
+    let signed = if verdict.signatures.verified || verdict.platforms.is_empty() {
+        verdict.signatures.summary.clone()
+    } else {
+        "the index is not signed by a trusted key".to_string()
+    };
+    if !verdict.platforms.is_empty() {
+        let detail = verdict
+            .policy
+            .iter()
+            .map(|c| c.detail.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        return format!("{signed}; platform images: {detail}");
+    }
+    if !verdict.signatures.verified {
+        signed
+    } else if failed.is_empty() {
+        format!(
+            "{signed}; {} attestation(s) verified",
+            verdict.attestations.iter().filter(|a| a.verified).count()
+        )
+    } else {
+        format!("{signed}, but the policy fails: {}", failed.join(", "))
+    }
 }
