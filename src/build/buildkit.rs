@@ -174,7 +174,7 @@ pub async fn build(
         .await
         .map_err(|e| Error::environment(format!("buildctl did not finish: {e}")))?;
     if !status.success() {
-        return Err(build_failed(&steps, &log, status));
+        return Err(build_failed(&steps, &log, &options.dockerfile, status));
     }
 
     let source = Layout::open(&out_dir)?;
@@ -254,10 +254,28 @@ impl StepTracker {
     }
 }
 
-fn build_failed(steps: &StepTracker, log: &[String], status: std::process::ExitStatus) -> Error {
+fn build_failed(
+    steps: &StepTracker,
+    log: &[String],
+    dockerfile: &str,
+    status: std::process::ExitStatus,
+) -> Error {
     let mut reasons = Vec::new();
-    if let Some(step) = &steps.failed {
-        reasons.push(format!("failed at {step}"));
+    // BuildKit names the instruction's place as a line `Dockerfile:LINE` above its excerpt.
+    let name = Path::new(dockerfile)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let place = log.iter().rev().map(|l| l.trim()).find(|l| {
+        l.strip_prefix(name.as_str())
+            .and_then(|r| r.strip_prefix(':'))
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit() || c == '-'))
+    });
+    match (&steps.failed, place) {
+        (Some(step), Some(place)) => reasons.push(format!("failed at {step} ({place})")),
+        (Some(step), None) => reasons.push(format!("failed at {step}")),
+        (None, Some(place)) => reasons.push(format!("failed at {place}")),
+        (None, None) => {}
     }
     match log.iter().rev().find(|l| l.starts_with("error:")) {
         Some(e) => reasons.push(format!(

@@ -396,6 +396,6 @@ fn failing_run_step_fails_the_gate_quoting_the_step() {
     );
     run_kit(&repo, &[])
         .expect_code(1)
-        .expect_stderr("failed at [2/2] RUN echo about to fail && exit 7")
+        .expect_stderr("failed at [2/2] RUN echo about to fail && exit 7 (Dockerfile:2)")
         .expect_stderr("exit code: 7");
 }
