@@ -177,6 +177,7 @@ fn host_inputs(p: &LoadedPipeline) -> Result<()> {
     let f = &p.file;
     let relative =
         |s: &str| !s.contains("://") && !s.starts_with("pkcs11:") && !Path::new(s).is_absolute();
+    // (`awskms://` and the other KMS schemes contain `://`: never a repository path.)
     for (name, location) in &f.verify_base.keys {
         if relative(location) {
             repo_path(p, &["verify_base", "keys", name.as_str()], location, false)?;

@@ -7,6 +7,7 @@
 pub mod attest;
 pub mod cosign;
 pub mod keys;
+pub mod kms;
 pub mod pkcs11;
 pub mod provenance;
 pub mod trust;
