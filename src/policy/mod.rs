@@ -228,6 +228,9 @@ pub struct Verdict {
     /// For an index: the verdict on each platform image checked (the policy applies to them).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub platforms: Vec<PlatformVerdict>,
+    /// For an index checked for one platform only (`--platform`).
+    #[serde(skip)]
+    pub only_platform: bool,
 }
 
 /// One platform image of an index and its verdict.
@@ -238,15 +241,40 @@ pub struct PlatformVerdict {
 }
 
 impl Verdict {
-    /// The names of the policy checks that failed, each once, in order.
-    pub fn failed_rules(&self) -> Vec<&'static str> {
-        let mut names: Vec<&'static str> = Vec::new();
+    /// The names of the policy checks that failed, each once, in order; for an index, the
+    /// failed checks of each platform image too (`linux/arm64: provenance`).
+    pub fn failed_rules(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        let mut add = |name: String| {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        };
         for c in self.policy.iter().filter(|c| !c.passed) {
-            if !names.contains(&c.name) {
-                names.push(c.name);
+            add(c.name.to_string());
+        }
+        for p in &self.platforms {
+            if !p.verdict.signatures.verified {
+                add(format!("{}: signature", p.platform));
+            }
+            for rule in p.verdict.failed_rules() {
+                add(format!("{}: {rule}", p.platform));
             }
         }
         names
+    }
+
+    /// What a deploy of this verdict runs: the verified image; for an index verified for one
+    /// platform only, that platform's image (never the index, whose other images were not
+    /// checked).
+    pub fn deployed(&self) -> (&Digest, &Descriptor) {
+        match (
+            self.platforms.as_slice(),
+            self.policy.iter().any(|c| c.name == "platform images"),
+        ) {
+            ([one], true) if self.only_platform => (&one.verdict.digest, &one.verdict.subject),
+            _ => (&self.digest, &self.subject),
+        }
     }
 }
 
@@ -307,13 +335,18 @@ async fn verify_resolved(
         provenance: claims,
         policy: checks,
         platforms: vec![],
+        only_platform: false,
     })
 }
 
-/// An image index: its own signatures, then each platform image it lists (or only
-/// `policy.platform`'s) with the policy applied to that image's attestations. A signature on
-/// the index covers the images it lists by digest; an unsigned index verifies only one platform
-/// image (`--platform`) that is signed itself.
+/// An image index: its own signatures, then each image it lists (or, with `policy.platform`,
+/// the one image for that platform) with the policy applied to that image's own attestations.
+/// A trusted signature on the index covers the images it lists by digest; an unsigned index
+/// verifies only one platform image (`--platform`) that is signed itself, and then that image,
+/// not the index, is what the verdict is about. Entries without a platform are checked too
+/// (runtimes pick them for platforms the index does not name), except BuildKit's attestation
+/// manifests, which are listed. Attestations a trusted key signed about the index itself that
+/// fail their own check fail the verdict.
 async fn verify_index(
     store: &Store,
     image: &ImageRef,
@@ -323,25 +356,58 @@ async fn verify_index(
 ) -> Result<Verdict> {
     let found = discover(store, &resolved.digest).await?;
     let signatures = check_signatures(store, &found, trust).await?;
+    let index_evidence = check_attestations(store, &found, trust).await?;
     let index: crate::oci::types::Index = serde_json::from_slice(&resolved.bytes)
         .map_err(|e| crate::Error::environment(format!("the index {image} is malformed: {e}")))?;
-    let entries: Vec<(Platform, &Descriptor)> = index
-        .manifests
-        .iter()
-        .filter_map(|d| Platform::of(d).map(|p| (p, d)))
-        .filter(|(p, _)| policy.platform.as_ref().is_none_or(|want| want.accepts(p)))
-        .collect();
-    if let (Some(want), true) = (&policy.platform, entries.is_empty()) {
-        let have: Vec<String> = index
-            .manifests
-            .iter()
-            .filter_map(Platform::of)
-            .map(|p| p.to_string())
-            .collect();
-        return Err(crate::Error::usage(format!(
-            "{image} is an index without a {want} image (it has: {})",
-            have.join(", ")
-        )));
+    let is_attestation_manifest = |d: &Descriptor| {
+        d.annotations
+            .get("vnd.docker.reference.type")
+            .map(String::as_str)
+            == Some("attestation-manifest")
+    };
+    let mut skipped = Vec::new();
+    let mut entries: Vec<(String, &Descriptor)> = Vec::new();
+    for d in &index.manifests {
+        match (Platform::of(d), &policy.platform) {
+            (Some(p), Some(want)) if want.accepts(&p) => entries.push((p.to_string(), d)),
+            (Some(_), Some(_)) => {}
+            (Some(p), None) => entries.push((p.to_string(), d)),
+            (None, _) if is_attestation_manifest(d) => {
+                skipped.push(format!("{} (an attestation manifest)", d.digest))
+            }
+            (None, Some(_)) => {}
+            (None, None) => entries.push(("(no platform)".to_string(), d)),
+        }
+    }
+    if let Some(want) = &policy.platform {
+        let mut digests: Vec<&Digest> = entries.iter().map(|(_, d)| &d.digest).collect();
+        digests.sort();
+        digests.dedup();
+        if digests.is_empty() {
+            let have: Vec<String> = index
+                .manifests
+                .iter()
+                .filter_map(Platform::of)
+                .map(|p| p.to_string())
+                .collect();
+            return Err(crate::Error::usage(format!(
+                "{image} is an index without a {want} image (it has: {})",
+                have.join(", ")
+            )));
+        }
+        if digests.len() > 1 {
+            return Err(crate::Error::usage(format!(
+                "{image}: {} different images match {want} ({}); name the variant",
+                digests.len(),
+                entries
+                    .iter()
+                    .map(|(p, d)| format!("{p} {}", d.digest))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .with_hint("e.g. `--platform linux/arm/v7`"));
+        }
+        entries.truncate(1);
     }
     let mut platforms = Vec::new();
     let mut notes = Vec::new();
@@ -367,10 +433,7 @@ async fn verify_index(
             );
             verdict.verified = verdict.policy.iter().all(|c| c.passed);
         }
-        platforms.push(PlatformVerdict {
-            platform: platform.to_string(),
-            verdict,
-        });
+        platforms.push(PlatformVerdict { platform, verdict });
     }
     let failed: Vec<String> = platforms
         .iter()
@@ -380,10 +443,10 @@ async fn verify_index(
         .collect();
     let covered = signatures.verified || policy.platform.is_some();
     let passed = covered && !platforms.is_empty() && failed.is_empty();
-    let detail = if !covered {
+    let mut detail = if !covered {
         "the index itself is not signed by a trusted key; verify one platform image that is signed itself with `--platform`".to_string()
     } else if platforms.is_empty() && notes.is_empty() {
-        "the index lists no platform images".to_string()
+        "the index lists no images".to_string()
     } else if failed.is_empty() {
         format!(
             "{} verified",
@@ -396,16 +459,42 @@ async fn verify_index(
     } else {
         format!("not verified: {}", failed.join("; "))
     };
+    if !skipped.is_empty() {
+        detail.push_str(&format!("; not checked: {}", skipped.join(", ")));
+    }
+    let mut checks = vec![check("platform images", passed, detail, vec![])];
+    // What a trusted key signed about the index itself and is wrong counts against it.
+    if let Some(problem) = &index_evidence.manifest_problem {
+        checks.push(check("index attestations", false, problem.clone(), vec![]));
+    } else if !index_evidence.failed.is_empty() {
+        checks.push(check(
+            "index attestations",
+            false,
+            index_evidence
+                .failed
+                .iter()
+                .map(|f| format!("{} fails its own check: {}", f.used, f.why))
+                .collect::<Vec<_>>()
+                .join("; "),
+            index_evidence
+                .failed
+                .iter()
+                .map(|f| f.used.clone())
+                .collect(),
+        ));
+    }
+    let verified = checks.iter().all(|c| c.passed);
     Ok(Verdict {
         image: image.to_string(),
         subject: resolved.descriptor(),
         digest: resolved.digest,
-        verified: passed,
+        verified,
         signatures,
-        attestations: vec![],
+        attestations: index_evidence.checks,
         provenance: None,
-        policy: vec![check("platform images", passed, detail, vec![])],
+        policy: checks,
         platforms,
+        only_platform: policy.platform.is_some(),
     })
 }
 

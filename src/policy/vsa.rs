@@ -29,6 +29,7 @@ pub fn policy_document(policy: &Policy, trust: &Trust) -> (String, Digest) {
         "requireSbom": policy.require_sbom,
         "requireTypes": policy.require_types,
         "failOn": policy.fail_on.map(|t| t.as_str()),
+        "platform": policy.platform.as_ref().map(|p| p.to_string()),
         "maxScanAgeSeconds": policy.max_scan_age,
     });
     match &policy.document {
@@ -83,5 +84,8 @@ pub fn statement(
         "slsaVersion": "1.0",
     });
     let name = resource_uri.split('@').next().unwrap_or(resource_uri);
-    crate::sign::attest::statement(name, &verdict.digest, PREDICATE_VSA, &predicate)
+    // About what a deploy of this verdict runs: for an index verified for one platform, that
+    // platform's image, never the index.
+    let (subject, _) = verdict.deployed();
+    crate::sign::attest::statement(name, subject, PREDICATE_VSA, &predicate)
 }

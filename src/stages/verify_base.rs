@@ -29,6 +29,9 @@ pub struct VerifiedBase {
     pub scan: Option<crate::stages::scan_gate::ScanSummary>,
 }
 
+/// The origin of the customize base: the one base whose platform image cleanpipe picks itself.
+const CUSTOMIZE_BASE: &str = "build.customize.base";
+
 /// The image an index base holds for the platform a build uses.
 #[derive(Clone, Debug, Serialize)]
 pub struct PlatformImage {
@@ -102,7 +105,7 @@ pub fn bases(
             out.push(BaseToVerify {
                 reference: c.base.clone(),
                 key: spec.default_key.clone(),
-                origin: "build.customize.base".into(),
+                origin: CUSTOMIZE_BASE.into(),
             });
         }
     }
@@ -219,14 +222,25 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
         let trust = key.clone().into();
         let mut report = verify_signatures(&store, &digest, &trust).await?;
         let mut signed = "the index";
-        if let (false, Some(child)) = (report.verified, &child) {
-            // Some vendors sign each platform image instead of the index.
+        // Some vendors sign each platform image instead of the index. That vouches for the
+        // build only where cleanpipe itself picks the image from the index (customize); a
+        // Docker or BuildKit build lets the engine pick (its platform, `FROM --platform`, its
+        // matching rules), so there the index's own signature is required.
+        let builder_picks = base.origin == CUSTOMIZE_BASE;
+        if let (false, Some(child), true) = (report.verified, &child, builder_picks) {
             let per_platform = verify_signatures(&store, &child.digest, &trust).await?;
             if per_platform.verified {
                 report = per_platform;
                 signed = "the platform image";
             }
         }
+        if let (false, Some(_), false) = (report.verified, &child, builder_picks) {
+            report.summary.push_str(
+                "; for an index used by a Dockerfile build the index itself must be signed (the engine picks its platform image)",
+            );
+        }
+        // The platform image is recorded only where cleanpipe is the one that uses it.
+        let child = child.filter(|_| builder_picks);
         if report.verified {
             let source = report
                 .signatures

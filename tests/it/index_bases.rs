@@ -282,23 +282,36 @@ fn a_dockerfile_from_a_signed_registry_index_builds_and_runs() {
     let repo = Repo::new();
     repo.copy_in(base_pub, "base.pub");
     repo.keygen("cosign", "pw");
+    repo.keygen("vendor", "vp");
     repo.write("app.txt", "from an index\n");
-    repo.write(".dockerignore", "cosign.key\n");
+    repo.write(".dockerignore", "cosign.key\nvendor.key\n");
     repo.write(
         "Dockerfile",
         &format!("FROM {index_ref}\nCOPY app.txt /app.txt\nCMD [\"cat\", \"/app.txt\"]\n"),
     );
     let name = unique("it/index-app");
-    repo.write(
-        "pipeline.yaml",
-        &format!(
-            "version: 1\nverify_base:\n  keys: {{ team: base.pub }}\n  default_key: team\nbuild:\n  dockerfile: {{}}\nsign:\n  key: cosign.key\npush:\n  repository: {registry}/{name}\n  tags: [v1]\n"
-        ),
-    );
+    let pipeline = |key: &str| {
+        format!(
+            "version: 1\nverify_base:\n  keys: {{ team: {key} }}\n  default_key: team\nbuild:\n  dockerfile: {{}}\nsign:\n  key: cosign.key\npush:\n  repository: {registry}/{name}\n  tags: [v1]\n"
+        )
+    };
+    repo.write("pipeline.yaml", &pipeline("base.pub"));
     repo.commit();
-    // The index itself is not signed (only the busybox image it lists is): accepted per platform.
-    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
-    r.expect_code(0).expect_stderr("(the platform image;");
+    // Only the busybox image the index lists is signed, not the index: the engine picks the
+    // platform image of a Dockerfile build, so that is refused.
+    repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(1)
+        .expect_stderr("the index itself must be signed");
+    // The vendor signs the index: accepted, built, pushed and run.
+    repo.cleanpipe_env(
+        &["sign", &index_ref, "--key", "vendor.key"],
+        &[("COSIGN_PASSWORD", "vp")],
+    )
+    .expect_code(0);
+    repo.write("pipeline.yaml", &pipeline("vendor.pub"));
+    repo.commit();
+    repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0);
     let out = docker_pull_and_run(&format!("{registry}/{name}:v1"));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "from an index\n");
 }
@@ -354,4 +367,148 @@ fn verify_of_an_index_checks_each_platform_image() {
     verify(&["--key", "cosign.pub", "--platform", "linux"])
         .expect_code(2)
         .expect_stderr("is not a platform");
+}
+
+/// Write `manifests` (raw index entries) as an index into the layout at `dir`, tagged `tag`.
+fn write_raw_index(dir: &str, tag: &str, manifests: serde_json::Value) -> String {
+    let layout = Layout::open(dir).unwrap();
+    let bytes = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": MEDIA_OCI_INDEX,
+        "manifests": manifests,
+    }))
+    .unwrap();
+    let digest = layout.write_blob(&bytes).unwrap();
+    layout
+        .set_tag(
+            tag,
+            &Descriptor::new(MEDIA_OCI_INDEX, digest.clone(), bytes.len() as u64),
+        )
+        .unwrap();
+    digest.to_string()
+}
+
+/// What `verify` of an index must not let through: an entry without a platform goes unchecked
+/// (runtimes pick it for platforms the index does not name); `--platform` matching two images;
+/// a summary about the index when only one platform image was checked.
+#[test]
+fn an_index_cannot_hide_an_unchecked_image() {
+    let (vendor, dir, host, other) = vendor();
+    let layout = Layout::open(&dir).unwrap();
+    let size = |d: &str| {
+        layout
+            .read_blob(&serde_json::from_value(serde_json::json!(d)).unwrap())
+            .unwrap()
+            .len()
+    };
+    let entry = |digest: &str, size: usize, platform: Option<&Platform>| {
+        let mut e =
+            serde_json::json!({"mediaType": MEDIA_OCI_MANIFEST, "digest": digest, "size": size});
+        if let Some(p) = platform {
+            e["platform"] = serde_json::json!({"os": p.os, "architecture": p.architecture});
+        }
+        e
+    };
+    let missing = format!("sha256:{}", "1".repeat(64));
+    // A signed index whose second entry has no platform and is not there: not verified.
+    let index = write_raw_index(
+        &dir,
+        "hidden",
+        serde_json::json!([
+            entry(&host, size(&host), Some(&Platform::host())),
+            entry(&missing, 10, None)
+        ]),
+    );
+    sign(&vendor, &format!("oci:{dir}@{index}"));
+    vendor
+        .cleanpipe(&[
+            "verify",
+            &format!("oci:{dir}@{index}"),
+            "--key",
+            "cosign.pub",
+        ])
+        .expect_code(1)
+        .expect_stderr("(no platform)");
+    // BuildKit's attestation manifests are listed, not taken for images.
+    let mut attestation = entry(&other, size(&other), None);
+    attestation["annotations"] =
+        serde_json::json!({"vnd.docker.reference.type": "attestation-manifest"});
+    let index = write_raw_index(
+        &dir,
+        "with-attestation",
+        serde_json::json!([
+            entry(&host, size(&host), Some(&Platform::host())),
+            attestation
+        ]),
+    );
+    sign(&vendor, &format!("oci:{dir}@{index}"));
+    vendor
+        .cleanpipe(&[
+            "verify",
+            &format!("oci:{dir}@{index}"),
+            "--key",
+            "cosign.pub",
+        ])
+        .expect_code(0)
+        .expect_stderr("not checked:")
+        .expect_stderr("an attestation manifest");
+    // Two different images for the one platform asked for: refused, nothing to deploy.
+    let host_platform = Platform::host().to_string();
+    let twice = write_raw_index(
+        &dir,
+        "twice",
+        serde_json::json!([
+            entry(&host, size(&host), Some(&Platform::host())),
+            entry(&other, size(&other), Some(&Platform::host())),
+        ]),
+    );
+    let r = vendor.cleanpipe(&[
+        "verify",
+        &format!("oci:{dir}@{twice}"),
+        "--key",
+        "rogue.pub",
+        "--platform",
+        &host_platform,
+        "--output",
+        "digest",
+    ]);
+    r.expect_code(2).expect_stderr("different images match");
+    assert!(r.stdout.trim().is_empty(), "{}", r.stdout);
+    // Verified for one platform, an unsigned index's summary is about that image, not the index.
+    let unsigned = write_index(
+        &dir,
+        "unsigned",
+        "5",
+        &[(Platform::host(), &host), (other_platform(), &other)],
+    );
+    vendor
+        .cleanpipe_env(
+            &[
+                "verify",
+                &format!("oci:{dir}@{unsigned}"),
+                "--key",
+                "rogue.pub",
+                "--platform",
+                &host_platform,
+                "--vsa",
+                "vsa.json",
+                "--vsa-key",
+                "rogue.key",
+            ],
+            &[("COSIGN_PASSWORD", "pw")],
+        )
+        .expect_code(0);
+    let envelope: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(vendor.path().join("vsa.json")).unwrap()).unwrap();
+    use base64::Engine;
+    let statement: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(envelope["payload"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        statement["subject"][0]["digest"]["sha256"],
+        host.trim_start_matches("sha256:")
+    );
 }

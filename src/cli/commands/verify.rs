@@ -44,7 +44,7 @@ pub async fn verify(
     let remote = settings::remote_options(&args.registry, redactor)?;
     let verdict = verify_image(&image, &trust, &remote, &policy).await?;
     // The image as deployed: pinned by digest, never a tag.
-    let deployed = deployed_digest(&verdict, args);
+    let (deployed, deployed_subject) = verdict.deployed();
     let pinned = match &image {
         ImageRef::Registry(r) => r.at_digest(deployed).to_string(),
         ImageRef::Layout(l) => format!("oci:{}@{deployed}", l.dir.display()),
@@ -75,7 +75,7 @@ pub async fn verify(
             let bundle = crate::evidence::bundle::build(&parsed, signer.public_key());
             let (referrer, place) = crate::evidence::attach_bundle(
                 &store,
-                &verdict.subject,
+                deployed_subject,
                 crate::policy::vsa::PREDICATE_VSA,
                 bundle,
                 &now,
@@ -112,7 +112,7 @@ pub async fn verify(
         };
         printer.status(&format!("{verdict_line}: {summary}"));
         if verdict.verified {
-            printer.data(&format!("{}", deployed_digest(&verdict, args)));
+            printer.data(&format!("{deployed}"));
         }
     }
     if !args.notify.is_empty() {
@@ -267,17 +267,6 @@ async fn policy_and_trust(args: &VerifyArgs) -> Result<(Policy, Trust)> {
     }
     let trust = trust.expect("clap requires --key or --policy");
     Ok((policy, trust))
-}
-
-/// What to deploy: the verified digest; with `--platform` on an index, that platform's image.
-fn deployed_digest<'v>(
-    verdict: &'v crate::policy::Verdict,
-    args: &VerifyArgs,
-) -> &'v crate::oci::types::Digest {
-    match (&args.platform, verdict.platforms.as_slice()) {
-        (Some(_), [one]) => &one.verdict.digest,
-        _ => &verdict.digest,
-    }
 }
 
 /// The check lines of a verdict, and of each platform image of an index (indented).
