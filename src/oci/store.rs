@@ -56,11 +56,12 @@ pub struct Resolved {
 
 impl Resolved {
     /// Whether this is an image index (OCI) or manifest list (Docker), by media type or shape.
+    /// An ambiguous document is neither: reading it as an image refuses it too.
     pub fn is_index(&self) -> bool {
-        self.media_type == MEDIA_OCI_INDEX
-            || self.media_type == crate::oci::types::MEDIA_DOCKER_LIST
-            || serde_json::from_slice::<serde_json::Value>(&self.bytes)
-                .is_ok_and(|v| v.get("manifests").is_some())
+        serde_json::from_slice::<serde_json::Value>(&self.bytes).is_ok_and(|v| {
+            crate::oci::types::document_kind(&v, Some(&self.media_type))
+                == Ok(crate::oci::types::DocumentKind::Index)
+        })
     }
 
     pub fn descriptor(&self) -> Descriptor {
@@ -110,8 +111,7 @@ impl Store {
         if !resolved.is_index() {
             return Ok(None);
         }
-        let index: crate::oci::types::Index = serde_json::from_slice(&resolved.bytes)
-            .map_err(|e| Error::environment(format!("the index of {what} is malformed: {e}")))?;
+        let index = crate::oci::types::Index::from_slice(&resolved.bytes, what)?;
         let entry = index.for_platform(platform).map_err(|have| {
             Error::usage(format!(
                 "{what} is an index without a {platform} image (it has: {})",

@@ -177,14 +177,9 @@ impl Manifest {
         let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
             Error::environment(format!("manifest of {what} is not valid JSON: {e}"))
         })?;
-        let media_type = value
-            .get("mediaType")
-            .and_then(|m| m.as_str())
-            .unwrap_or("");
-        if media_type == MEDIA_OCI_INDEX
-            || media_type == MEDIA_DOCKER_LIST
-            || value.get("manifests").is_some()
-        {
+        let kind = document_kind(&value, None)
+            .map_err(|why| Error::usage(format!("the manifest of {what} is refused: {why}")))?;
+        if kind == DocumentKind::Index {
             return Err(Error::usage(format!(
                 "{what} is a multi-platform index, not a single image"
             ))
@@ -240,7 +235,10 @@ impl Platform {
             "x86_64" => "amd64",
             "aarch64" => "arm64",
             "x86" => "386",
-            "powerpc64" => "ppc64le",
+            "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
+            "powerpc64" => "ppc64",
+            "loongarch64" => "loong64",
+            "mips64" if cfg!(target_endian = "little") => "mips64le",
             other => other,
         };
         Platform {
@@ -318,6 +316,60 @@ impl Index {
                     .map(|p| p.to_string())
                     .collect()
             })
+    }
+}
+
+/// What a manifest document is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DocumentKind {
+    Image,
+    Index,
+}
+
+/// What `value` is: by the media type it declares (as registries and runtimes decide), else by
+/// `header` (the media type it was served or listed with), else by its shape. A document that is
+/// both (a `manifests` list beside `config` or `layers`), or whose shape contradicts its declared
+/// type, is refused: readers would disagree on what it is (CVE-2021-41190).
+pub fn document_kind(
+    value: &serde_json::Value,
+    header: Option<&str>,
+) -> std::result::Result<DocumentKind, String> {
+    let is_index_type = |t: &str| t == MEDIA_OCI_INDEX || t == MEDIA_DOCKER_LIST;
+    let has_manifests = value.get("manifests").is_some();
+    let has_image = value.get("config").is_some() || value.get("layers").is_some();
+    if has_manifests && has_image {
+        return Err("it holds both `manifests` (an index) and `config`/`layers` (an image)".into());
+    }
+    let declared = value.get("mediaType").and_then(|m| m.as_str()).or(header);
+    match declared {
+        Some(t) if is_index_type(t) => {
+            if has_image {
+                Err(format!("it declares `{t}` but holds `config`/`layers`"))
+            } else {
+                Ok(DocumentKind::Index)
+            }
+        }
+        Some(t) if has_manifests && value.get("mediaType").is_some() => {
+            Err(format!("it declares `{t}` but holds `manifests`"))
+        }
+        _ if has_manifests => Ok(DocumentKind::Index),
+        _ => Ok(DocumentKind::Image),
+    }
+}
+
+impl Index {
+    /// Parse an index document; anything else (an image, an ambiguous document) is refused.
+    pub fn from_slice(bytes: &[u8], what: &str) -> Result<Self> {
+        let value: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| Error::environment(format!("the index of {what} is not JSON: {e}")))?;
+        match document_kind(&value, None) {
+            Ok(DocumentKind::Index) => serde_json::from_value(value)
+                .map_err(|e| Error::environment(format!("the index of {what} is malformed: {e}"))),
+            Ok(DocumentKind::Image) => Err(Error::usage(format!("{what} is not an index"))),
+            Err(why) => Err(Error::usage(format!(
+                "the index of {what} is refused: {why}"
+            ))),
+        }
     }
 }
 
@@ -530,6 +582,37 @@ pub fn oci_layer_media_type(media_type: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn documents_that_are_both_an_image_and_an_index_are_refused() {
+        let kind = |v: serde_json::Value| document_kind(&v, None);
+        let layers = serde_json::json!([]);
+        assert_eq!(
+            kind(serde_json::json!({"manifests": []})),
+            Ok(DocumentKind::Index)
+        );
+        assert_eq!(
+            kind(serde_json::json!({"layers": layers})),
+            Ok(DocumentKind::Image)
+        );
+        assert!(kind(serde_json::json!({"manifests": [], "layers": []})).is_err());
+        assert!(
+            kind(serde_json::json!({"mediaType": MEDIA_OCI_MANIFEST, "manifests": []})).is_err()
+        );
+        assert!(kind(serde_json::json!({"mediaType": MEDIA_OCI_INDEX, "config": {}})).is_err());
+        assert_eq!(
+            document_kind(
+                &serde_json::json!({"schemaVersion": 2}),
+                Some(MEDIA_OCI_INDEX)
+            ),
+            Ok(DocumentKind::Index)
+        );
+        assert!(Manifest::from_slice(
+            br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","manifests":[],"config":{"mediaType":"x","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":1},"layers":[]}"#,
+            "x"
+        )
+        .is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -141,10 +141,11 @@ impl BasePattern {
 
     /// Whether the image `name` (`registry/repository`) at `digest` is allowed.
     pub fn allows(&self, name: &str, digest: Option<&Digest>) -> bool {
+        // `*` never crosses `/` nor matches a leading `.` (so `oci:bases/*` is not `oci:bases/..`).
         let options = glob::MatchOptions {
             case_sensitive: true,
             require_literal_separator: true,
-            require_literal_leading_dot: false,
+            require_literal_leading_dot: true,
         };
         self.name.matches_with(name, options)
             && self.digest.as_ref().is_none_or(|d| Some(d) == digest)
@@ -357,8 +358,7 @@ async fn verify_index(
     let found = discover(store, &resolved.digest).await?;
     let signatures = check_signatures(store, &found, trust).await?;
     let index_evidence = check_attestations(store, &found, trust).await?;
-    let index: crate::oci::types::Index = serde_json::from_slice(&resolved.bytes)
-        .map_err(|e| crate::Error::environment(format!("the index {image} is malformed: {e}")))?;
+    let index = crate::oci::types::Index::from_slice(&resolved.bytes, &image.to_string())?;
     let is_attestation_manifest = |d: &Descriptor| {
         d.annotations
             .get("vnd.docker.reference.type")
@@ -507,7 +507,11 @@ fn check_image_blobs(layout: &Layout, resolved: &Resolved) -> PolicyCheck {
         Ok(v) => v,
         Err(e) => return fail(format!("the image manifest is not JSON: {e}")),
     };
-    if value.get("manifests").is_some() {
+    let kind = crate::oci::types::document_kind(&value, Some(&resolved.media_type));
+    if let Err(why) = &kind {
+        return fail(format!("the manifest is refused: {why}"));
+    }
+    if kind == Ok(crate::oci::types::DocumentKind::Index) {
         // An index: its child manifests are what deploys; their blobs are checked when each
         // platform image is verified.
         return check(

@@ -193,14 +193,59 @@ fn image_name(uri: &str) -> Option<String> {
         };
     }
     let bare = uri.split(['?', '#']).next().unwrap_or(uri);
-    let bare = match bare.strip_prefix("pkg:docker/") {
-        // A package URL's `@version` is a tag or an encoded digest; the name is before it.
-        Some(purl) => purl.split('@').next().unwrap_or(purl),
-        None => ["docker://", "oci://"]
-            .iter()
-            .find_map(|p| bare.strip_prefix(p))
-            .unwrap_or(bare),
-    };
+    if let Some(purl) = bare.strip_prefix("pkg:docker/") {
+        // A package URL's `@version` is a tag or an encoded digest; the name is before it, and
+        // the registry is its `repository_url` qualifier (Docker Hub without one).
+        let name = purl.split('@').next().unwrap_or(purl);
+        let qualifiers = uri.split_once('?').map_or("", |(_, q)| q);
+        let registry = qualifiers
+            .split('&')
+            .find_map(|q| q.strip_prefix("repository_url="))
+            .map(|r| r.replace("%2F", "/").replace("%3A", ":"));
+        let reference = match registry {
+            // `repository_url` may name a path on the registry too: it stands before the name.
+            Some(r) => format!("{}/{name}", r.trim_end_matches('/')),
+            None => name.to_string(),
+        };
+        let parsed = RegistryRef::parse(&reference).ok()?;
+        return Some(format!("{}/{}", parsed.registry, parsed.repository));
+    }
+    let bare = ["docker://", "oci://"]
+        .iter()
+        .find_map(|p| bare.strip_prefix(p))
+        .unwrap_or(bare);
     let parsed = RegistryRef::parse(bare).ok()?;
     Some(format!("{}/{}", parsed.registry, parsed.repository))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependency_uris_name_the_image_and_its_registry() {
+        const D: &str = "sha256:abababababababababababababababababababababababababababababababab";
+        for (uri, name) in [
+            (
+                format!("127.0.0.1:5000/base:1@{D}"),
+                Some("127.0.0.1:5000/base"),
+            ),
+            (
+                "pkg:docker/debian@bookworm?platform=linux%2Famd64".to_string(),
+                Some("docker.io/library/debian"),
+            ),
+            (
+                "pkg:docker/hardened/base@1.0?repository_url=evil.example".to_string(),
+                Some("evil.example/hardened/base"),
+            ),
+            (
+                "docker://registry.example/a/b:1".to_string(),
+                Some("registry.example/a/b"),
+            ),
+            (format!("oci:/srv/bases@{D}"), Some("oci:/srv/bases")),
+            ("git+https://github.com/acme/app@main".to_string(), None),
+        ] {
+            assert_eq!(image_name(&uri).as_deref(), name, "{uri}");
+        }
+    }
 }

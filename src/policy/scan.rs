@@ -36,37 +36,50 @@ fn evaluate_age(max_age: u64, now: i64, evidence: &Evidence) -> PolicyCheck {
             Some((at.unix_timestamp(), &t.used))
         })
         .collect();
-    let Some((newest, which)) = finished.iter().max_by_key(|(at, _)| *at) else {
+    // A scan dated ahead of this clock (beyond a little skew) proves nothing about freshness:
+    // it cannot be the newest, and alone it fails.
+    let ahead: Vec<&(i64, &UsedAttestation)> = finished
+        .iter()
+        .filter(|(at, _)| *at > now + CLOCK_SKEW)
+        .collect();
+    let Some((newest, which)) = finished
+        .iter()
+        .filter(|(at, _)| *at <= now + CLOCK_SKEW)
+        .max_by_key(|(at, _)| *at)
+    else {
         return check(
             "scan age",
             false,
-            format!(
-                "no attested scan has a readable `metadata.scanFinishedOn` ({})",
-                used_list(&trusted)
-            ),
+            if let Some((at, which)) = ahead.first() {
+                format!(
+                    "the only dated scan ({which}) is dated {} ahead of this clock",
+                    human_duration(at - now)
+                )
+            } else {
+                format!(
+                    "no attested scan has a readable `metadata.scanFinishedOn` ({})",
+                    used_list(&trusted)
+                )
+            },
             used,
         );
     };
-    let age = now.saturating_sub(*newest);
+    let age = now.saturating_sub(*newest).max(0);
     let limit = i64::try_from(max_age).unwrap_or(i64::MAX);
     check(
         "scan age",
         age <= limit,
-        if age < 0 {
-            format!(
-                "the newest scan ({which}) is dated {} ahead of this clock",
-                human_duration(-age)
-            )
-        } else {
-            format!(
-                "the newest scan ({which}) finished {} ago; the policy allows {}",
-                human_duration(age),
-                human_duration(limit)
-            )
-        },
+        format!(
+            "the newest scan ({which}) finished {} ago; the policy allows {}",
+            human_duration(age),
+            human_duration(limit)
+        ),
         used,
     )
 }
+
+/// How far ahead of the verifier's clock a scan's date may be (clocks drift).
+const CLOCK_SKEW: i64 = 300;
 
 /// `3d 4h`, `5m`, `40s`.
 fn human_duration(seconds: i64) -> String {
@@ -284,6 +297,40 @@ fn valid_date(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scan_dated_ahead_of_the_clock_is_not_fresh() {
+        let scan = |finished: &str, layer: usize| super::super::attestations::Trusted {
+            used: UsedAttestation {
+                layer,
+                digest: crate::oci::types::Digest::of(finished.as_bytes()),
+                referrer: None,
+            },
+            predicate_type: attest::PREDICATE_VULN.into(),
+            statement: serde_json::json!({"predicate": {"metadata": {"scanFinishedOn": finished}}}),
+        };
+        let now = 1_800_000_000; // 2027-01-15T08:00:00Z
+        let evidence = |scans| Evidence {
+            trusted: scans,
+            ..Evidence::default()
+        };
+        let day_old = "2027-01-14T08:00:00Z";
+        let ahead = "2027-02-01T00:00:00Z";
+        // A week allowed: the day-old scan passes; a future-dated one beside it is not taken.
+        assert!(evaluate_age(7 * 86_400, now, &evidence(vec![scan(day_old, 0)])).passed);
+        let both = evaluate_age(
+            3_600,
+            now,
+            &evidence(vec![scan(day_old, 0), scan(ahead, 1)]),
+        );
+        assert!(!both.passed, "{}", both.detail);
+        let alone = evaluate_age(7 * 86_400, now, &evidence(vec![scan(ahead, 0)]));
+        assert!(
+            !alone.passed && alone.detail.contains("ahead"),
+            "{}",
+            alone.detail
+        );
+    }
 
     fn vuln(result: serde_json::Value) -> serde_json::Value {
         serde_json::json!({"scanner": {"uri": "x", "result": result}})

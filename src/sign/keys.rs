@@ -239,6 +239,7 @@ impl PublicKey {
 
     /// Read a public key from a file.
     pub fn from_file(path: &Path) -> Result<Self> {
+        refuse_signing_key_uri(&path.to_string_lossy())?;
         let pem = std::fs::read(path).map_err(|e| {
             Error::usage(format!(
                 "cannot read the public key `{}`: {e}",
@@ -252,6 +253,7 @@ impl PublicKey {
     /// Read a key from a path or an `https://` URL (plain `http://` only on loopback: anyone on
     /// the path could otherwise substitute the trust root). Redirects follow the same rule.
     pub async fn fetch(location: &str, base_dir: &Path) -> Result<Self> {
+        refuse_signing_key_uri(location)?;
         if is_url(location) {
             let url = check_key_url(location)?;
             let failed = |why: String| {
@@ -310,6 +312,22 @@ impl PublicKey {
     pub fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// A token or KMS key given where a public key (PEM file or URL) is read: refused, naming it
+/// without its PIN, with the way to get its public half.
+fn refuse_signing_key_uri(location: &str) -> Result<()> {
+    let source = KeySource::parse(location);
+    if matches!(
+        source,
+        KeySource::Pkcs11(_) | KeySource::AwsKms(_) | KeySource::NotBuilt(_)
+    ) {
+        return Err(Error::usage(format!(
+            "`{source}` is a signing key in a token or KMS; verification reads its public key as a PEM file or https:// URL"
+        ))
+        .with_hint("export it once with `cleanpipe public-key --key URI -o key.pub` and give that file"));
+    }
+    Ok(())
 }
 
 /// A PEM public key is a few hundred bytes; anything past this is not one.

@@ -149,15 +149,22 @@ fn k_only(attr: &str) -> &str {
     attr.split('=').next().unwrap_or(attr)
 }
 
-/// `text` with any `pin-value=…` replaced, for messages about a URI that failed to parse.
+/// `text` for messages about a URI that failed to parse: the path attributes that name a key
+/// with their values, every other attribute by name only, and no query (where PINs live).
 fn shown(text: &str) -> String {
-    match text.find("pin-value=") {
-        Some(i) => {
-            let end = text[i..].find('&').map_or(text.len(), |e| i + e);
-            format!("{}pin-value=***{}", &text[..i], &text[end..])
-        }
-        None => text.to_string(),
-    }
+    let rest = text.strip_prefix("pkcs11:").unwrap_or(text);
+    let path = rest.split('?').next().unwrap_or(rest);
+    let attrs: Vec<String> = path
+        .split(';')
+        .filter(|a| !a.is_empty())
+        .map(|a| match a.split_once('=') {
+            Some((k @ ("token" | "object" | "id" | "slot-id"), v)) => format!("{k}={v}"),
+            Some((k, _)) => format!("{k}=***"),
+            None => "***".to_string(),
+        })
+        .collect();
+    let query = if rest.contains('?') { "?…" } else { "" };
+    format!("pkcs11:{}{query}", attrs.join(";"))
 }
 
 fn percent_decode(s: &str) -> Option<Vec<u8>> {
@@ -313,14 +320,25 @@ pub fn open(
         .filter(|p| p.len() == 65 && p[0] == 4)
         .ok_or_else(|| Error::usage(format!("{uri}: the public key's EC point is not readable")))?;
     let public = PublicKey::from_pem(spki_pem(&point).as_bytes(), &uri.to_string())?;
-    Ok((
-        TokenKey {
-            session: Mutex::new(session),
-            key,
-            _context: context,
-        },
-        public,
-    ))
+    let token = TokenKey {
+        session: Mutex::new(session),
+        key,
+        _context: context,
+    };
+    // The public object is found by label/id like the private one; prove they are a pair before
+    // anyone is told to trust this public key.
+    let probe = b"cleanpipe: is this public key the private key's pair?";
+    let signature = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(token.sign(probe)?)
+    };
+    if !public.verify_base64(&signature, probe) {
+        return Err(Error::usage(format!(
+            "{uri}: the token's public key with that label/id is not the private key's pair"
+        ))
+        .with_hint("give the key pair one label and id, and remove stray public objects"));
+    }
+    Ok((token, public))
 }
 
 impl TokenKey {
@@ -389,6 +407,9 @@ mod tests {
             "pkcs11:object=k;serial=7",
             "pkcs11:object=k%zz",
             "pkcs11:object=k?pin-value=s3cret&color=red",
+            "pkcs11:object=k?pin-value=1111&pin-value=s3cret&bogus=1",
+            "pkcs11:object=k;pin-value=s3cret",
+            "pkcs11:object=k?PIN-VALUE=s3cret",
         ] {
             let err = Pkcs11Uri::parse(bad).unwrap_err();
             assert!(!err.to_string().contains("s3cret"), "{err}");

@@ -169,11 +169,13 @@ pub fn claims(predicate: &Value) -> Claims {
         repository: s(&source["repository"]).or(dep_repo),
         git_ref: s(&source["ref"]),
         commit: s(&source["commit"]).or_else(|| dep.and_then(|d| s(&d["digest"]["gitCommit"]))),
+        // Every dependency but the one taken as the source: another dependency that carries a
+        // commit is still something the build used, and the allow-list must see it.
         images: def["resolvedDependencies"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|d| !d["digest"]["gitCommit"].is_string())
+            .filter(|d| dep.is_none_or(|source| !std::ptr::eq(*d, source)))
             .map(|d| Dependency {
                 uri: s(&d["uri"]),
                 sha256: s(&d["digest"]["sha256"]),

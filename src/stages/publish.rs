@@ -417,16 +417,18 @@ pub async fn push_signatures(
     Ok(Some(kept))
 }
 
+/// The index `bytes` are, if they are one (an OCI index or a Docker manifest list); an
+/// ambiguous document is then refused by the image path.
+fn index_of(bytes: &[u8]) -> Option<crate::oci::types::Index> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    (crate::oci::types::document_kind(&value, None) == Ok(crate::oci::types::DocumentKind::Index))
+        .then(|| serde_json::from_value(value).ok())
+        .flatten()
+}
+
 /// Copy one image's blobs and manifest (by digest) from the layout to a repository. Blobs the
 /// repository has are skipped; blobs pushed earlier to another repository of the same registry
 /// are mounted from there instead of uploaded (remembered in the layout's `cleanpipe-cache`).
-/// The index `bytes` are, if they are one (an OCI index or a Docker manifest list).
-fn index_of(bytes: &[u8]) -> Option<crate::oci::types::Index> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    value.get("manifests")?;
-    serde_json::from_value(value).ok()
-}
-
 pub async fn copy_image(
     layout: &Layout,
     remote: &Remote,
@@ -435,9 +437,21 @@ pub async fn copy_image(
 ) -> Result<(usize, usize)> {
     let manifest_bytes = layout.read_blob(&image.digest)?;
     if let Some(index) = index_of(&manifest_bytes) {
-        // An index: every image it lists first (blobs, then manifest), then the index.
+        // An index: every image it lists first (blobs, then manifest), each once, then the
+        // index. Nested indexes are refused (as everywhere else).
         let (mut uploaded, mut skipped) = (0, 0);
+        let mut copied: Vec<&Digest> = Vec::new();
         for child in &index.manifests {
+            if copied.contains(&&child.digest) {
+                continue;
+            }
+            copied.push(&child.digest);
+            if index_of(&layout.read_blob(&child.digest)?).is_some() {
+                return Err(crate::Error::usage(format!(
+                    "{} lists {}, itself an index: nested indexes are not supported",
+                    image.digest, child.digest
+                )));
+            }
             let (u, s) = Box::pin(copy_image(layout, remote, repo, child)).await?;
             uploaded += u;
             skipped += s;

@@ -105,8 +105,13 @@ pub async fn run(
         Err(_) if report.error.is_none() => return audited.map(|_| ExitCode::Success),
         Err(e) => printer.warn(&format!("the audit record could not be written: {e}")),
     }
-    if let (true, Ok(appended), Some(published)) = (args.attest_audit, &audited, &report.published)
-    {
+    // Only a run that succeeded is vouched for by a signed record on its image.
+    if let (true, Ok(appended), Some(published), None) = (
+        args.attest_audit,
+        &audited,
+        &report.published,
+        &report.error,
+    ) {
         attest_audit(&ctx, appended, published, printer).await?;
     }
     // The CI's own outputs; a run that succeeded but could not tell its CI fails (the job would
