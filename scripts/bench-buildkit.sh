@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Benchmark: the same multi-stage Dockerfile and ~20 MB context built with BuildKit and pushed to
+# a local registry two ways, in one run, against one buildkitd:
+#   (a) buildctl:  `buildctl build … --output type=image,push=true` (what `docker buildx build
+#                  --push` asks BuildKit for: build, then push from BuildKit itself)
+#   (b) cleanpipe: `cleanpipe run` with `build.dockerfile.builder: buildkit` = source +
+#                  verify-base + build (BuildKit, OCI export into the layout) + SBOMs, scan-free
+#                  sign (signature, provenance, SBOM attestations) + push (image, signatures, tags)
+#
+# Usage: scripts/bench-buildkit.sh
+#
+# Environment:
+#   RUNS          measured warm runs per tool (default 5)
+#   CLEANPIPE     cleanpipe binary (default target/release/cleanpipe, built if missing)
+#   BUILDKITD     buildkitd binary (default: the one .ci/run builds into its cache)
+#   BUILDCTL      buildctl binary (same)
+#   BENCH_COLD    1 (default): also one cold run of each (--no-cache / `no_cache: true`); 0: skip
+#   BENCH_KEEP    1: keep the work directory (logs, reports, project) at exit
+#
+# A throw-away docker-registry and buildkitd are started for the run and removed at exit. Warm
+# runs share buildkitd's cache, one untimed warm-up of each comes first, every push goes to a
+# fresh repository, runs alternate which tool goes first; wall time with GNU time.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+RUNS=${RUNS:-5}
+BENCH_COLD=${BENCH_COLD:-1}
+CACHE="${CLEANPIPE_TEST_CACHE:-/var/cache/cleanpipe-test}"
+BUILDKITD=${BUILDKITD:-$(ls -d "$CACHE"/peers/buildkit-*/ 2>/dev/null | tail -n 1)buildkitd}
+BUILDCTL=${BUILDCTL:-$(dirname "$BUILDKITD")/buildctl}
+export NO_PROXY="127.0.0.1,localhost,::1${NO_PROXY:+,$NO_PROXY}"
+export no_proxy="$NO_PROXY"
+unset CLEANPIPE_TEST_REGISTRY # our own registry: buildkitd must know it as plain http
+
+source "$ROOT/scripts/bench-lib.sh"
+[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer (got '$RUNS')"
+for tool in docker git jq python3 tar; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool not found (see .ci/run for the packages)"
+done
+[[ -x "$BUILDKITD" && -x "$BUILDCTL" ]] || die "buildkitd/buildctl not found ($BUILDKITD, $BUILDCTL): run .ci/run once or set BUILDKITD/BUILDCTL"
+[[ -x /usr/bin/time ]] || die "/usr/bin/time (GNU time) not found"
+docker info >/dev/null 2>&1 || die "the Docker engine does not answer (it imports and pushes the base image)"
+
+WORK=$(mktemp -d /tmp/cleanpipe-bench-buildkit.XXXXXX)
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    set +e
+    [[ -f "$WORK/buildkit/pid" ]] && kill "$(cat "$WORK/buildkit/pid")" 2>/dev/null && sleep 1
+    stop_registry
+    if [[ "${BENCH_KEEP:-0}" == 1 ]]; then echo "kept $WORK" >&2; else rm -rf -- "$WORK"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+find_cleanpipe
+start_registry
+mkdir -p "$WORK/buildkit"
+ADDR=$("$ROOT/.ci/buildkitd" "$WORK/buildkit" "$BUILDKITD" "$BUILDCTL" "$REGISTRY")
+log "buildkitd at $ADDR"
+RUN_ID=$(date +%s)-$$
+
+# Base: a busybox rootfs, imported, pushed, pinned by digest and signed.
+mkdir -p "$WORK/rootfs/bin" "$WORK/rootfs/tmp" "$WORK/keys"
+cp /bin/busybox "$WORK/rootfs/bin/"
+for a in $(/bin/busybox --list); do [[ "$a" == busybox ]] || ln -s busybox "$WORK/rootfs/bin/$a"; done
+tar -C "$WORK/rootfs" -cf "$WORK/base.tar" .
+BASE_TAG="$REGISTRY/bench/base:1"
+docker import "$WORK/base.tar" "$BASE_TAG" >/dev/null
+docker push "$BASE_TAG" >"$WORK/base-push.log" 2>&1 || { cat "$WORK/base-push.log" >&2; die "docker push failed"; }
+PINNED=$(docker inspect --format '{{index .RepoDigests 0}}' "$BASE_TAG")
+docker rmi "$BASE_TAG" >/dev/null 2>&1 || true
+COSIGN_PASSWORD=bp "$CLEANPIPE" -q keygen --output-key-prefix "$WORK/keys/base" >&2
+COSIGN_PASSWORD=bp "$CLEANPIPE" -q sign "$PINNED" --key "$WORK/keys/base.key" >/dev/null
+log "base pinned as $PINNED"
+
+# Project: ~10 MiB random + ~10 MiB text, a two-stage Dockerfile.
+PROJ="$WORK/project"
+mkdir -p "$PROJ"
+python3 - "$PROJ/src" <<'PY'
+import os, random, sys
+root, rng, MiB = sys.argv[1], random.Random(1), 1 << 20
+def write(path, data):
+    full = os.path.join(root, path)
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    open(full, "wb").write(data)
+for i in range(24):
+    write(f"assets/blob{i:03d}.bin", rng.randbytes(10 * MiB // 24))
+line = b"lorem ipsum dolor sit amet consectetur adipiscing elit\n"
+for i in range(400):
+    write(f"pkg{i // 50:02d}/mod{i:04d}.txt", line * (10 * MiB // 400 // len(line)))
+PY
+printf '.cleanpipe\n' >"$PROJ/.gitignore"
+printf '*.key\n.cleanpipe\n' >"$PROJ/.dockerignore"
+cat >"$PROJ/Dockerfile" <<EOF
+FROM $PINNED AS builder
+ARG APP_VERSION=dev
+RUN mkdir -p /out && echo "\$APP_VERSION" > /out/version
+COPY src/ /out/src/
+RUN find /out -type f | wc -l > /out/count
+
+FROM $PINNED
+COPY --from=builder /out /app
+CMD ["sh","-c","cat /app/version"]
+EOF
+pipeline_yaml() { # pipeline_yaml NO_CACHE
+    printf 'version: 1\nname: bench-buildkit\nverify_base:\n  keys: { team: base.pub }\n  default_key: team\n'
+    printf 'build:\n  dockerfile:\n    builder: buildkit\n    buildkit_host: %s\n    buildctl: %s\n' "$ADDR" "$BUILDCTL"
+    printf '    args: { APP_VERSION: "1.0" }\n'
+    [[ "$1" == true ]] && printf '    no_cache: true\n'
+    printf 'sign:\n  key: cosign.key\npush:\n  repository: ${BENCH_REPO}\n  tags: [v1]\n'
+}
+pipeline_yaml false >"$PROJ/pipeline.yaml"
+pipeline_yaml true >"$PROJ/pipeline-nocache.yaml"
+(cd "$PROJ" && COSIGN_PASSWORD=pw "$CLEANPIPE" -q keygen >&2)
+cp "$WORK/keys/base.pub" "$PROJ/base.pub"
+git -C "$PROJ" init -q -b main
+git -C "$PROJ" add -A
+git -C "$PROJ" -c user.email=b@b -c user.name=b commit -q -m bench
+
+RESULTS="$WORK/results" # "RUN TOOL WALL"
+: >"$RESULTS"
+run_buildctl() { # run_buildctl RUN [--no-cache]
+    local run=$1
+    shift
+    local name="$REGISTRY/bench-buildctl-$RUN_ID-$run:v1"
+    /usr/bin/time -f '%e' -o "$WORK/time.buildctl.$run" "$BUILDCTL" --addr "$ADDR" build "$@" \
+        --frontend dockerfile.v0 --local context="$PROJ" --local dockerfile="$PROJ" \
+        --opt build-arg:APP_VERSION=1.0 \
+        --output "type=image,name=$name,push=true,registry.insecure=true" >"$WORK/log.buildctl.$run" 2>&1 ||
+        { tail -n 30 "$WORK/log.buildctl.$run" >&2; die "buildctl run $run failed"; }
+    echo "$run buildctl $(cat "$WORK/time.buildctl.$run")" >>"$RESULTS"
+    printf '  run %-7s %-10s %8.2f s\n' "$run" buildctl "$(cat "$WORK/time.buildctl.$run")" >&2
+}
+run_cleanpipe() { # run_cleanpipe RUN PIPELINE_FILE
+    local run=$1 file=$2
+    (cd "$PROJ" && COSIGN_PASSWORD=pw BENCH_REPO="$REGISTRY/bench-cleanpipe-$RUN_ID-$run" \
+        /usr/bin/time -f '%e' -o "$WORK/time.cleanpipe.$run" \
+        "$CLEANPIPE" run -f "$file" --report "$WORK/report.$run.json" >"$WORK/log.cleanpipe.$run" 2>&1) ||
+        { tail -n 30 "$WORK/log.cleanpipe.$run" >&2; die "cleanpipe run $run failed"; }
+    echo "$run cleanpipe $(cat "$WORK/time.cleanpipe.$run")" >>"$RESULTS"
+    printf '  run %-7s %-10s %8.2f s  (%s)\n' "$run" cleanpipe "$(cat "$WORK/time.cleanpipe.$run")" \
+        "$(jq -r '[.stages[] | "\(.name) \(.duration_ms) ms"] | join(", ")' "$WORK/report.$run.json")" >&2
+}
+
+log "warm-up (untimed): one run of each"
+run_buildctl warmup
+run_cleanpipe warmup "$PROJ/pipeline.yaml"
+log "$RUNS warm runs of each, alternating which goes first"
+for ((i = 1; i <= RUNS; i++)); do
+    if ((i % 2)); then run_buildctl "$i"; run_cleanpipe "$i" "$PROJ/pipeline.yaml"
+    else run_cleanpipe "$i" "$PROJ/pipeline.yaml"; run_buildctl "$i"; fi
+done
+if ((BENCH_COLD)); then
+    log "cold: one run of each without the build cache"
+    run_buildctl cold --no-cache
+    run_cleanpipe cold "$PROJ/pipeline-nocache.yaml"
+fi
+CHECK="$REGISTRY/bench-cleanpipe-$RUN_ID-$RUNS:v1"
+docker pull -q "$CHECK" >/dev/null 2>&1 || die "docker pull $CHECK failed"
+OUT=$(docker run --rm "$CHECK" 2>&1) || die "docker run $CHECK failed: $OUT"
+[[ "$OUT" == 1.0 ]] || die "docker run $CHECK printed '$OUT', expected 1.0"
+docker rmi "$CHECK" >/dev/null 2>&1 || true
+
+med() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+a=$(awk '$1 ~ /^[0-9]+$/ && $2 == "buildctl" { print $3 }' "$RESULTS" | med)
+b=$(awk '$1 ~ /^[0-9]+$/ && $2 == "cleanpipe" { print $3 }' "$RESULTS" | med)
+echo
+echo "BuildKit $("$BUILDCTL" --version 2>/dev/null | awk '{print $3}'), same buildkitd, 2-stage Dockerfile, ~20 MiB context, registry $REGISTRY"
+echo "(a) buildctl build --output type=image,push=true   (b) cleanpipe run (builder: buildkit; + verify-base, SBOMs, provenance, signature, push)"
+awk -v a="$a" -v b="$b" -v n="$RUNS" 'BEGIN { printf "median wall over %d warm runs: (a) %.2f s, (b) %.2f s, ratio b/a %.2f\n", n, a, b, b / a }'
+if ((BENCH_COLD)); then
+    ca=$(awk '$1 == "cold" && $2 == "buildctl" { print $3 }' "$RESULTS")
+    cb=$(awk '$1 == "cold" && $2 == "cleanpipe" { print $3 }' "$RESULTS")
+    awk -v a="$ca" -v b="$cb" 'BEGIN { printf "cold (no cache, one run each): (a) %.2f s, (b) %.2f s, ratio b/a %.2f\n", a, b, b / a }'
+fi
+echo "check: docker run --rm $CHECK -> $OUT"
