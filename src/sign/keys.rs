@@ -330,6 +330,20 @@ fn refuse_signing_key_uri(location: &str) -> Result<()> {
     Ok(())
 }
 
+/// A DER SubjectPublicKeyInfo as a `PUBLIC KEY` PEM (what cosign writes and reads), for keys
+/// whose public half comes from a token or KMS as DER.
+pub fn public_key_pem(der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+        pem.push('\n');
+    }
+    pem.push_str("-----END PUBLIC KEY-----\n");
+    pem
+}
+
 /// A PEM public key is a few hundred bytes; anything past this is not one.
 const MAX_KEY_BYTES: u64 = 64 * 1024;
 

@@ -135,7 +135,10 @@ pub fn open(uri: &AwsKmsUri, env: &dyn Fn(&str) -> Option<String>) -> Result<(Km
             base64::engine::general_purpose::STANDARD.decode(b).ok()
         })
         .ok_or_else(|| Error::environment(format!("{uri}: GetPublicKey returned no public key")))?;
-    let public = PublicKey::from_pem(der_to_pem(&der).as_bytes(), &uri.to_string())?;
+    let public = PublicKey::from_pem(
+        crate::sign::keys::public_key_pem(&der).as_bytes(),
+        &uri.to_string(),
+    )?;
     Ok((key, public))
 }
 
@@ -320,18 +323,6 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
-}
-
-fn der_to_pem(der: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
-        pem.push('\n');
-    }
-    pem.push_str("-----END PUBLIC KEY-----\n");
-    pem
 }
 
 #[cfg(test)]

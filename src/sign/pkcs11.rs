@@ -369,7 +369,6 @@ fn unwrap_octet_string(bytes: &[u8]) -> Option<Vec<u8>> {
 
 /// The PEM SubjectPublicKeyInfo of an uncompressed P-256 point.
 fn spki_pem(point: &[u8]) -> String {
-    use base64::Engine;
     // SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING (0 unused bits) point }
     let mut der = vec![
         0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
@@ -377,14 +376,7 @@ fn spki_pem(point: &[u8]) -> String {
     der.extend_from_slice(P256_PARAMS);
     der.extend_from_slice(&[0x03, 0x42, 0x00]);
     der.extend_from_slice(point);
-    let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
-    let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
-        pem.push('\n');
-    }
-    pem.push_str("-----END PUBLIC KEY-----\n");
-    pem
+    crate::sign::keys::public_key_pem(&der)
 }
 
 #[cfg(test)]

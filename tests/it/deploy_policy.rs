@@ -204,16 +204,7 @@ fn a_verification_summary_names_the_policy_file_and_can_be_attached() {
         ],
     );
     r.expect_code(0).expect_stderr("attached to");
-    let envelope: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(app.path().join("vsa.json")).unwrap())
-            .unwrap();
-    use base64::Engine;
-    let statement: serde_json::Value = serde_json::from_slice(
-        &base64::engine::general_purpose::STANDARD
-            .decode(envelope["payload"].as_str().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let statement = dsse_statement(&std::fs::read(app.path().join("vsa.json")).unwrap());
     let policy_field = &statement["predicate"]["policy"];
     let want = cleanpipe::oci::types::Digest::of(text.as_bytes());
     assert_eq!(policy_field["digest"]["sha256"], want.hex());
@@ -359,21 +350,13 @@ fn cosign_v3_and_slsa_verifier_accept_the_policy_summary() {
     };
     let ok = cosign_verify("cosign.pub");
     assert!(ok.status.success(), "{}", crate::bundles::text(&ok));
-    let payload: serde_json::Value = serde_json::from_slice(
-        String::from_utf8_lossy(&ok.stdout)
-            .lines()
-            .next()
-            .unwrap()
-            .as_bytes(),
-    )
-    .unwrap();
-    use base64::Engine;
-    let statement: serde_json::Value = serde_json::from_slice(
-        &base64::engine::general_purpose::STANDARD
-            .decode(payload["payload"].as_str().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    // cosign prints each verified envelope on a line of its own.
+    let first = String::from_utf8_lossy(&ok.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let statement = dsse_statement(first.as_bytes());
     let policy_bytes = std::fs::read(repo.path().join("policy.yaml")).unwrap();
     assert_eq!(
         statement["predicate"]["policy"]["digest"]["sha256"],

@@ -498,15 +498,7 @@ fn an_index_cannot_hide_an_unchecked_image() {
             &[("COSIGN_PASSWORD", "pw")],
         )
         .expect_code(0);
-    let envelope: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(vendor.path().join("vsa.json")).unwrap()).unwrap();
-    use base64::Engine;
-    let statement: serde_json::Value = serde_json::from_slice(
-        &base64::engine::general_purpose::STANDARD
-            .decode(envelope["payload"].as_str().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let statement = dsse_statement(&std::fs::read(vendor.path().join("vsa.json")).unwrap());
     assert_eq!(
         statement["subject"][0]["digest"]["sha256"],
         host.trim_start_matches("sha256:")

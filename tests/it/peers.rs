@@ -459,3 +459,30 @@ fn kyverno_admits_our_image_and_rejects_another_key_or_builder() {
         }
     }
 }
+
+/// Every cosign built by `.ci/run` (v2, v3) must `verify` the signature of `image` and
+/// `verify-attestation --type slsaprovenance1` with the public key `key` (a file in `dir`).
+pub(crate) fn cosigns_verify_with(dir: &Path, key: &str, image: &str) {
+    for bin in [cosign("V2"), cosign("V3")].into_iter().flatten() {
+        for args in [
+            vec!["verify", "--key", key, "--insecure-ignore-tlog=true", image],
+            vec![
+                "verify-attestation",
+                "--key",
+                key,
+                "--insecure-ignore-tlog=true",
+                "--type",
+                "slsaprovenance1",
+                image,
+            ],
+        ] {
+            let out = crate::bundles::cosign(&bin, dir, &args);
+            assert!(
+                out.status.success(),
+                "{} {args:?}: {}",
+                bin.display(),
+                crate::bundles::text(&out)
+            );
+        }
+    }
+}

@@ -377,3 +377,16 @@ impl Drop for Sink {
         let _ = self.child.wait();
     }
 }
+
+/// The in-toto statement a DSSE envelope (JSON bytes) carries, unverified: for tests that look
+/// at what cleanpipe signed.
+pub fn dsse_statement(envelope: &[u8]) -> serde_json::Value {
+    use base64::Engine;
+    let envelope: serde_json::Value = serde_json::from_slice(envelope).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(envelope["payload"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+}

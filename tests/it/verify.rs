@@ -329,15 +329,7 @@ fn a_verification_summary_is_accepted_by_slsa_verifier() {
     );
     out.expect_code(0)
         .expect_stderr("verification summary (PASSED)");
-    let envelope: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(repo.path().join("vsa.json")).unwrap()).unwrap();
-    use base64::Engine;
-    let statement: serde_json::Value = serde_json::from_slice(
-        &base64::engine::general_purpose::STANDARD
-            .decode(envelope["payload"].as_str().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let statement = dsse_statement(&std::fs::read(repo.path().join("vsa.json")).unwrap());
     assert_eq!(
         statement["predicateType"],
         "https://slsa.dev/verification_summary/v1"
