@@ -130,8 +130,9 @@ pub struct PlanArgs {
 pub struct VerifyArgs {
     /// `registry/repo:tag`, `registry/repo@sha256:…`, `oci:DIR[:TAG|@sha256:…]`.
     pub image: String,
-    /// The public key (PEM file) that must have signed the image and its attestations (with
-    /// `--policy`, trusted besides the policy's keys).
+    /// The public key that must have signed the image and its attestations: a PEM file, or a
+    /// `pkcs11:`/`awskms://` key whose public half is read from there (with `--policy`, trusted
+    /// besides the policy's keys).
     #[arg(long, required_unless_present = "policy")]
     pub key: Option<PathBuf>,
     /// A deploy policy file (README "Deploy policy"): trusted keys, required attestations,

@@ -92,6 +92,10 @@ fn a_kms_key_signs_the_run_and_cosign_verifies_it() {
         .expect_code(0)
         .expect_stderr("VERIFIED");
     crate::peers::cosigns_verify_with(repo.path(), "kms.pub", &image);
+    // The KMS key itself where a public key is asked for, as cosign takes it.
+    repo.cleanpipe_env(&["verify", &image, "--key", &key], &aws_env())
+        .expect_code(0)
+        .expect_stderr("VERIFIED");
     // Another KMS key is another signer: verification with its public key fails.
     let other = format!(
         "awskms://{endpoint}/{}",

@@ -126,6 +126,10 @@ fn a_token_key_signs_the_run_and_cosign_verifies_it() {
     .expect_code(0)
     .expect_stderr("VERIFIED");
     crate::peers::cosigns_verify_with(repo.path(), "token.pub", &image);
+    // The token key itself where a public key is asked for, as cosign takes it; PIN hidden.
+    let r = repo.cleanpipe_env(&["verify", &image, "--key", &uri(true)], &env);
+    r.expect_code(0).expect_stderr("VERIFIED");
+    assert!(!r.all().contains(PIN), "{}", r.all());
     // `cleanpipe sign` with the same token key finds its own signature (signing is idempotent
     // per key); the URI's PIN stays hidden.
     let r = repo.cleanpipe_env(

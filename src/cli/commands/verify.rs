@@ -24,7 +24,7 @@ pub async fn verify(
                 .with_hint("webhooks are https, or plain http on a loopback address")
         })?;
     }
-    let (policy, trust) = policy_and_trust(args).await?;
+    let (policy, trust) = policy_and_trust(args, env, redactor).await?;
     // The VSA's key and target are checked before anything is verified.
     let vsa_signer = match (&args.vsa, &args.vsa_key) {
         (Some(path), Some(key_text)) => {
@@ -199,7 +199,11 @@ async fn notify(
 /// The policy and trusted keys of a `verify`: the policy file's, with the options on top (they
 /// only add checks and keys). With `--vsa` a file is taken as is: the summary names one policy
 /// by its digest, so checks added on the command line would be checked but not named.
-async fn policy_and_trust(args: &VerifyArgs) -> Result<(Policy, Trust)> {
+async fn policy_and_trust(
+    args: &VerifyArgs,
+    env: &std::collections::BTreeMap<String, String>,
+    redactor: &Redactor,
+) -> Result<(Policy, Trust)> {
     let today = crate::scan::today();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let added_checks = args.require_provenance
@@ -259,7 +263,20 @@ async fn policy_and_trust(args: &VerifyArgs) -> Result<(Policy, Trust)> {
         });
     }
     if let Some(path) = &args.key {
-        let key = PublicKey::from_file(path)?;
+        let key = match crate::sign::KeySource::parse(&path.to_string_lossy()) {
+            // A token or KMS key: its public half, read from there (as `cosign verify --key
+            // URI` does; a PKCS#11 token wants its PIN for that).
+            source @ (crate::sign::KeySource::Pkcs11(_) | crate::sign::KeySource::AwsKms(_)) => {
+                crate::sign::pkcs11::register_pin(&source, redactor);
+                let no_password = || -> Result<zeroize::Zeroizing<String>> {
+                    Err(crate::Error::usage("a token or KMS key has no password"))
+                };
+                crate::sign::SigningKey::open(&source, &|n| env.get(n).cloned(), &no_password)?
+                    .public_key()
+                    .clone()
+            }
+            _ => PublicKey::from_file(path)?,
+        };
         match &mut trust {
             Some(t) => t.add(key),
             None => trust = Some(Trust::from(key)),
