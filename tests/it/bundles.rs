@@ -829,10 +829,15 @@ fn hostile_registry(
     (server, port, log)
 }
 
-#[test]
-fn a_referrers_page_linked_to_another_server_is_not_followed() {
+/// `cleanpipe verify` of `hostile:v1` against a [`hostile_registry`] (stopped after); returns
+/// the run and the pages log (with the directory holding it).
+fn verify_against_hostile(
+    count: &str,
+    page: &str,
+    extra: &[&str],
+) -> (Run, PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let (mut server, port, log) = hostile_registry(dir.path(), "20", "10", &["http://127.0.0.2:9"]);
+    let (mut server, port, log) = hostile_registry(dir.path(), count, page, extra);
     let repo = Repo::new();
     repo.keygen("cosign", "pw");
     let out = repo.cleanpipe(&[
@@ -843,6 +848,12 @@ fn a_referrers_page_linked_to_another_server_is_not_followed() {
     ]);
     let _ = server.kill();
     let _ = server.wait();
+    (out, log, dir)
+}
+
+#[test]
+fn a_referrers_page_linked_to_another_server_is_not_followed() {
+    let (out, log, _dir) = verify_against_hostile("20", "10", &["http://127.0.0.2:9"]);
     out.expect_code(3)
         .expect_stderr("linked the next page to `http://127.0.0.2:9`, another server");
     assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 1);
@@ -850,18 +861,7 @@ fn a_referrers_page_linked_to_another_server_is_not_followed() {
 
 #[test]
 fn ten_thousand_referrers_are_refused_after_reading_a_bounded_part() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut server, port, log) = hostile_registry(dir.path(), "10000", "250", &[]);
-    let repo = Repo::new();
-    repo.keygen("cosign", "pw");
-    let out = repo.cleanpipe(&[
-        "verify",
-        &format!("127.0.0.1:{port}/hostile:v1"),
-        "--key",
-        "cosign.pub",
-    ]);
-    let _ = server.kill();
-    let _ = server.wait();
+    let (out, log, _dir) = verify_against_hostile("10000", "250", &[]);
     out.expect_code(1)
         .expect_stderr("lists more than 1000 referrers");
     let pages = std::fs::read_to_string(&log).unwrap().lines().count();
@@ -1189,18 +1189,7 @@ fn a_rerun_replaces_its_own_earlier_bundles_in_the_fallback_index() {
 /// taken for "no referrers API": nothing it lists is skipped silently.
 #[test]
 fn a_referrers_list_with_an_unreadable_entry_fails_closed() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut server, port, _) = hostile_registry(dir.path(), "3", "10", &["", "sha512"]);
-    let repo = Repo::new();
-    repo.keygen("cosign", "pw");
-    let out = repo.cleanpipe(&[
-        "verify",
-        &format!("127.0.0.1:{port}/hostile:v1"),
-        "--key",
-        "cosign.pub",
-    ]);
-    let _ = server.kill();
-    let _ = server.wait();
+    let (out, _, _dir) = verify_against_hostile("3", "10", &["", "sha512"]);
     out.expect_code(1)
         .expect_stderr("the referrers API lists an entry cleanpipe cannot read");
 }

@@ -17,11 +17,7 @@ fn app_on_a_base() -> (Repo, Repo, String) {
     app.write("app.txt", "app\n");
     app.keygen("cosign", "pw");
     app.keygen("other", "pw");
-    // A hand-written OSV record (not a real advisory) for a package the image does not have.
-    app.write(
-        "osv/HAND-X.json",
-        r#"{"id":"HAND-X","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"absent"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}]}"#,
-    );
+    app.write_osv_db_without_matches();
     app.write(
         "pipeline.yaml",
         &format!(

@@ -171,6 +171,15 @@ impl Repo {
         self.git(&["commit", "-q", "-m", "test", "--allow-empty"]);
     }
 
+    /// `osv/`: one hand-written OSV record (not a real advisory) for a package no test image
+    /// has, so an attested scan with it has no findings.
+    pub fn write_osv_db_without_matches(&self) {
+        self.write(
+            "osv/HAND-X.json",
+            r#"{"id":"HAND-X","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"absent"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}]}"#,
+        );
+    }
+
     /// Generate a key pair `NAME.key`/`NAME.pub` with password `pw`.
     pub fn keygen(&self, name: &str, pw: &str) {
         self.cleanpipe_env(

@@ -167,12 +167,7 @@ fn provenance_policy_source_commit_builder_sbom_and_scan() {
     let repo = Repo::new();
     repo.write("hello.txt", "hello\n");
     repo.keygen("cosign", "pw");
-    // A hand-written OSV record (not a real advisory) for a package the image does not have:
-    // the attested scan result has no findings.
-    repo.write(
-        "osv/HAND-X.json",
-        r#"{"id":"HAND-X","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"absent"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}]}"#,
-    );
+    repo.write_osv_db_without_matches();
     repo.write(
         "pipeline.yaml",
         "version: 1\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: hello.txt\n        dest: /hello.txt\n  scan:\n    db: osv\nsign:\n  key: cosign.key\n  builder_id: https://ci.example/builders/release\npush:\n  tags: [v1]\n",
