@@ -269,11 +269,8 @@ impl Verdict {
     /// platform only, that platform's image (never the index, whose other images were not
     /// checked).
     pub fn deployed(&self) -> (&Digest, &Descriptor) {
-        match (
-            self.platforms.as_slice(),
-            self.policy.iter().any(|c| c.name == "platform images"),
-        ) {
-            ([one], true) if self.only_platform => (&one.verdict.digest, &one.verdict.subject),
+        match self.platforms.as_slice() {
+            [one] if self.only_platform => (&one.verdict.digest, &one.verdict.subject),
             _ => (&self.digest, &self.subject),
         }
     }
@@ -295,6 +292,18 @@ pub async fn verify_image(
     verify_resolved(&store, image.to_string(), resolved, trust, policy).await
 }
 
+/// Every signature and attestation about `digest`, found once and checked against `trust`.
+async fn read_evidence(
+    store: &Store,
+    digest: &Digest,
+    trust: &Trust,
+) -> Result<(VerifyReport, Evidence)> {
+    let found = discover(store, digest).await?;
+    let signatures = check_signatures(store, &found, trust).await?;
+    let evidence = check_attestations(store, &found, trust).await?;
+    Ok((signatures, evidence))
+}
+
 /// One image manifest: its signatures, attestations and the policy on them.
 async fn verify_resolved(
     store: &Store,
@@ -303,9 +312,7 @@ async fn verify_resolved(
     trust: &Trust,
     policy: &Policy,
 ) -> Result<Verdict> {
-    let found = discover(store, &resolved.digest).await?;
-    let signatures = check_signatures(store, &found, trust).await?;
-    let evidence = check_attestations(store, &found, trust).await?;
+    let (signatures, evidence) = read_evidence(store, &resolved.digest, trust).await?;
     let mut checks = Vec::new();
     if let Store::Layout(layout) = store {
         // Hashing every layer is blocking work.
@@ -355,9 +362,7 @@ async fn verify_index(
     trust: &Trust,
     policy: &Policy,
 ) -> Result<Verdict> {
-    let found = discover(store, &resolved.digest).await?;
-    let signatures = check_signatures(store, &found, trust).await?;
-    let index_evidence = check_attestations(store, &found, trust).await?;
+    let (signatures, index_evidence) = read_evidence(store, &resolved.digest, trust).await?;
     let index = crate::oci::types::Index::from_slice(&resolved.bytes, &image.to_string())?;
     let is_attestation_manifest = |d: &Descriptor| {
         d.annotations

@@ -471,7 +471,6 @@ pub fn signing_key(ctx: &RunContext) -> Result<(SigningKey, KeySource)> {
         )?;
         Ok((key, key_source))
     } else {
-        crate::sign::pkcs11::register_pin(&key_source, &ctx.redactor);
         let password = ctx.password.clone();
         let key = SigningKey::open(&key_source, &ctx.env_lookup(), &move || password())?;
         Ok((key, key_source))

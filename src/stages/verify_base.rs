@@ -29,9 +29,6 @@ pub struct VerifiedBase {
     pub scan: Option<crate::stages::scan_gate::ScanSummary>,
 }
 
-/// The origin of the customize base: the one base whose platform image cleanpipe picks itself.
-const CUSTOMIZE_BASE: &str = "build.customize.base";
-
 /// The image an index base holds for the platform a build uses.
 #[derive(Clone, Debug, Serialize)]
 pub struct PlatformImage {
@@ -47,6 +44,9 @@ pub struct BaseToVerify {
     pub key: Option<String>,
     /// Where it comes from, for messages: a pipeline key path or `Dockerfile:LINE`.
     pub origin: String,
+    /// Whether cleanpipe itself picks the platform image of an index base (customize), rather
+    /// than an engine (Docker, BuildKit) by its own rules.
+    pub cleanpipe_picks_platform: bool,
 }
 
 /// The Dockerfile's path and its external images (with build args rendered by `templates`).
@@ -87,6 +87,7 @@ pub fn dockerfile_bases(
             origin: format!("{}:{} ({})", spec.path, i.line, i.instruction),
             reference: i.reference,
             key: default_key.clone(),
+            cleanpipe_picks_platform: false,
         })
         .collect())
 }
@@ -105,7 +106,8 @@ pub fn bases(
             out.push(BaseToVerify {
                 reference: c.base.clone(),
                 key: spec.default_key.clone(),
-                origin: CUSTOMIZE_BASE.into(),
+                origin: "build.customize.base".into(),
+                cleanpipe_picks_platform: true,
             });
         }
     }
@@ -125,6 +127,7 @@ pub fn bases(
             reference: image.reference.clone(),
             key: image.key.clone().or_else(|| spec.default_key.clone()),
             origin: format!("verify_base.images[{i}]"),
+            cleanpipe_picks_platform: false,
         });
     }
     Ok(out)
@@ -226,7 +229,7 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
         // build only where cleanpipe itself picks the image from the index (customize); a
         // Docker or BuildKit build lets the engine pick (its platform, `FROM --platform`, its
         // matching rules), so there the index's own signature is required.
-        let builder_picks = base.origin == CUSTOMIZE_BASE;
+        let builder_picks = base.cleanpipe_picks_platform;
         if let (false, Some(child), true) = (report.verified, &child, builder_picks) {
             let per_platform = verify_signatures(&store, &child.digest, &trust).await?;
             if per_platform.verified {
