@@ -9,6 +9,8 @@
 #
 # Usage: scripts/bench-buildkit.sh
 #
+# The base image and the ~20 MiB project are bench-docker.sh's (scripts/bench-lib.sh).
+#
 # Environment:
 #   RUNS          measured warm runs per tool (default 5)
 #   CLEANPIPE     cleanpipe binary (default target/release/cleanpipe, built if missing)
@@ -43,10 +45,12 @@ done
 docker info >/dev/null 2>&1 || die "the Docker engine does not answer (it imports and pushes the base image)"
 
 WORK=$(mktemp -d /tmp/cleanpipe-bench-buildkit.XXXXXX)
+IMAGES=() # engine tags made by this script, removed at exit
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     set +e
+    ((${#IMAGES[@]})) && docker rmi "${IMAGES[@]}" >/dev/null 2>&1
     [[ -f "$WORK/buildkit/pid" ]] && kill "$(cat "$WORK/buildkit/pid")" 2>/dev/null && sleep 1
     stop_registry
     if [[ "${BENCH_KEEP:-0}" == 1 ]]; then echo "kept $WORK" >&2; else rm -rf -- "$WORK"; fi
@@ -63,49 +67,9 @@ ADDR=$("$ROOT/.ci/buildkitd" "$WORK/buildkit" "$BUILDKITD" "$BUILDCTL" "$REGISTR
 log "buildkitd at $ADDR"
 RUN_ID=$(date +%s)-$$
 
-# Base: a busybox rootfs, imported, pushed, pinned by digest and signed.
-mkdir -p "$WORK/rootfs/bin" "$WORK/rootfs/tmp" "$WORK/keys"
-cp /bin/busybox "$WORK/rootfs/bin/"
-for a in $(/bin/busybox --list); do [[ "$a" == busybox ]] || ln -s busybox "$WORK/rootfs/bin/$a"; done
-tar -C "$WORK/rootfs" -cf "$WORK/base.tar" .
-BASE_TAG="$REGISTRY/bench/base:1"
-docker import "$WORK/base.tar" "$BASE_TAG" >/dev/null
-docker push "$BASE_TAG" >"$WORK/base-push.log" 2>&1 || { cat "$WORK/base-push.log" >&2; die "docker push failed"; }
-PINNED=$(docker inspect --format '{{index .RepoDigests 0}}' "$BASE_TAG")
-docker rmi "$BASE_TAG" >/dev/null 2>&1 || true
-COSIGN_PASSWORD=bp "$CLEANPIPE" -q keygen --output-key-prefix "$WORK/keys/base" >&2
-COSIGN_PASSWORD=bp "$CLEANPIPE" -q sign "$PINNED" --key "$WORK/keys/base.key" >/dev/null
-log "base pinned as $PINNED"
-
-# Project: ~10 MiB random + ~10 MiB text, a two-stage Dockerfile.
-PROJ="$WORK/project"
-mkdir -p "$PROJ"
-python3 - "$PROJ/src" <<'PY'
-import os, random, sys
-root, rng, MiB = sys.argv[1], random.Random(1), 1 << 20
-def write(path, data):
-    full = os.path.join(root, path)
-    os.makedirs(os.path.dirname(full), exist_ok=True)
-    open(full, "wb").write(data)
-for i in range(24):
-    write(f"assets/blob{i:03d}.bin", rng.randbytes(10 * MiB // 24))
-line = b"lorem ipsum dolor sit amet consectetur adipiscing elit\n"
-for i in range(400):
-    write(f"pkg{i // 50:02d}/mod{i:04d}.txt", line * (10 * MiB // 400 // len(line)))
-PY
-printf '.cleanpipe\n' >"$PROJ/.gitignore"
-printf '*.key\n.cleanpipe\n' >"$PROJ/.dockerignore"
-cat >"$PROJ/Dockerfile" <<EOF
-FROM $PINNED AS builder
-ARG APP_VERSION=dev
-RUN mkdir -p /out && echo "\$APP_VERSION" > /out/version
-COPY src/ /out/src/
-RUN find /out -type f | wc -l > /out/count
-
-FROM $PINNED
-COPY --from=builder /out /app
-CMD ["sh","-c","cat /app/version"]
-EOF
+# Base and project: the same as scripts/bench-docker.sh's (scripts/bench-lib.sh).
+bench_signed_base
+bench_project "$WORK/project" 1
 pipeline_yaml() { # pipeline_yaml NO_CACHE
     printf 'version: 1\nname: bench-buildkit\nverify_base:\n  keys: { team: base.pub }\n  default_key: team\n'
     printf 'build:\n  dockerfile:\n    builder: buildkit\n    buildkit_host: %s\n    buildctl: %s\n' "$ADDR" "$BUILDCTL"
@@ -116,7 +80,7 @@ pipeline_yaml() { # pipeline_yaml NO_CACHE
 pipeline_yaml false >"$PROJ/pipeline.yaml"
 pipeline_yaml true >"$PROJ/pipeline-nocache.yaml"
 (cd "$PROJ" && COSIGN_PASSWORD=pw "$CLEANPIPE" -q keygen >&2)
-cp "$WORK/keys/base.pub" "$PROJ/base.pub"
+cp "$KEYS/base.pub" "$PROJ/base.pub"
 git -C "$PROJ" init -q -b main
 git -C "$PROJ" add -A
 git -C "$PROJ" -c user.email=b@b -c user.name=b commit -q -m bench
@@ -163,7 +127,7 @@ CHECK="$REGISTRY/bench-cleanpipe-$RUN_ID-$RUNS:v1"
 docker pull -q "$CHECK" >/dev/null 2>&1 || die "docker pull $CHECK failed"
 OUT=$(docker run --rm "$CHECK" 2>&1) || die "docker run $CHECK failed: $OUT"
 [[ "$OUT" == 1.0 ]] || die "docker run $CHECK printed '$OUT', expected 1.0"
-docker rmi "$CHECK" >/dev/null 2>&1 || true
+IMAGES+=("$CHECK")
 
 med() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 a=$(awk '$1 ~ /^[0-9]+$/ && $2 == "buildctl" { print $3 }' "$RESULTS" | med)

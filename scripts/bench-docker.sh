@@ -88,84 +88,10 @@ start_registry
 RUN_ID=$(date +%s)-$$
 
 # ---------------------------------------------------------------------------
-# Base image: a busybox rootfs, imported, pushed, pinned by digest and signed.
+# Base image and project (scripts/bench-lib.sh)
 # ---------------------------------------------------------------------------
-KEYS="$WORK/keys"
-mkdir -p "$WORK/rootfs/bin" "$WORK/rootfs/tmp" "$KEYS"
-cp /bin/busybox "$WORK/rootfs/bin/"
-for a in $(/bin/busybox --list); do
-    [[ "$a" == busybox ]] || ln -s busybox "$WORK/rootfs/bin/$a"
-done
-chmod 1777 "$WORK/rootfs/tmp"
-tar -C "$WORK/rootfs" -cf "$WORK/base.tar" .
-BASE_TAG="$REGISTRY/bench/base:1"
-log "importing and pushing the base image $BASE_TAG"
-docker import "$WORK/base.tar" "$BASE_TAG" >/dev/null
-IMAGES+=("$BASE_TAG")
-docker push "$BASE_TAG" >"$WORK/base-push.log" 2>&1 || { cat "$WORK/base-push.log" >&2; die "docker push $BASE_TAG failed"; }
-PINNED=$(docker inspect --format '{{index .RepoDigests 0}}' "$BASE_TAG")
-[[ "$PINNED" == *@sha256:* ]] || die "no repository digest for $BASE_TAG (got '$PINNED')"
-log "base pinned as $PINNED"
-COSIGN_PASSWORD=bp "$CLEANPIPE" -q keygen --output-key-prefix "$KEYS/base" >&2
-COSIGN_PASSWORD=bp "$CLEANPIPE" -q sign "$PINNED" --key "$KEYS/base.key" >/dev/null
-
-# ---------------------------------------------------------------------------
-# Project: a git repository with a multi-stage Dockerfile and ~20 MB of sources.
-# ---------------------------------------------------------------------------
-PROJ="$WORK/project"
-mkdir -p "$PROJ"
-log "generating the project in $PROJ (seed $BENCH_SEED)"
-python3 - "$PROJ/src" "$BENCH_SEED" <<'PY'
-import os, random, sys
-
-root, seed = sys.argv[1], int(sys.argv[2])
-rng = random.Random(seed)
-MiB = 1 << 20
-
-def write(path, data):
-    full = os.path.join(root, path)
-    os.makedirs(os.path.dirname(full), exist_ok=True)
-    with open(full, "wb") as f:
-        f.write(data)
-
-# ~10 MiB incompressible ("assets"), ~10 MiB text ("sources").
-sizes = [rng.randint(64 * 1024, 1 * MiB) for _ in range(24)]
-scale = 10 * MiB / sum(sizes)
-for i, n in enumerate(sizes):
-    write(f"assets/blob{i:03d}.bin", rng.randbytes(int(n * scale)))
-words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz_") for _ in range(rng.randint(2, 12)))
-         for _ in range(4000)]
-pool = [(" " * rng.choice((0, 4, 8)) + " ".join(rng.choices(words, k=rng.randint(2, 12))) + "\n").encode()
-        for _ in range(20000)]
-total, i = 0, 0
-while total < 10 * MiB:
-    n = rng.randint(1024, 64 * 1024)
-    out, got = [], 0
-    while got < n:
-        l = rng.choice(pool)
-        out.append(l)
-        got += len(l)
-    data = b"".join(out)
-    write(f"pkg{i // 50:02d}/mod{i:04d}.{('rs', 'py', 'go', 'txt')[i % 4]}", data)
-    total += len(data)
-    i += 1
-print(f"generated {total / MiB:.1f} MiB of text in {i} files and 10 MiB of random data in {len(sizes)} files",
-      file=sys.stderr)
-PY
-
-printf '.cleanpipe\n' >"$PROJ/.gitignore"
-printf '*.key\n.cleanpipe\n' >"$PROJ/.dockerignore"
-cat >"$PROJ/Dockerfile" <<EOF
-FROM $PINNED AS builder
-ARG APP_VERSION=dev
-RUN mkdir -p /out && echo "\$APP_VERSION" > /out/version
-COPY src/ /out/src/
-RUN find /out -type f | wc -l > /out/count
-
-FROM $PINNED
-COPY --from=builder /out /app
-CMD ["sh","-c","cat /app/version"]
-EOF
+bench_signed_base
+bench_project "$WORK/project" "$BENCH_SEED"
 pipeline_yaml() { # pipeline_yaml NO_CACHE
     cat <<'EOF'
 version: 1
@@ -358,7 +284,7 @@ outside=$(awk "$is_measured"' && $2 == "cleanpipe" { print $1, $3 }' "$RESULTS" 
 done | med)
 outside2=$(awk "$is_measured"' && $2 == "cleanpipe" { print $1, $3 }' "$RESULTS" | while read -r run wall; do
     e=$(get "$STAGES" "$run" engine_log)
-    [[ -n "$e" ]] && awk -v w="$wall" -v e="$e" 'BEGIN { print w - e / 1000 }'
+    if [[ -n "$e" ]]; then awk -v w="$wall" -v e="$e" 'BEGIN { print w - e / 1000 }'; fi
 done | med)
 awk -v o="$outside" -v o2="$outside2" -v b="$b" 'BEGIN {
     printf "cleanpipe outside the engine build (wall - build stage), median: %.2f s (%.0f%% of its wall)\n", o, 100 * o / b

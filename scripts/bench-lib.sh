@@ -98,3 +98,88 @@ stop_registry() {
         wait "$REGISTRY_PID" 2>/dev/null
     fi
 }
+
+# Sets PINNED and BASE_TAG: a busybox rootfs imported into the engine, pushed to $REGISTRY,
+# pinned by digest and signed with a fresh key ($WORK/keys/base.key and .pub, password `bp`).
+# The engine's tag is added to IMAGES for the caller's cleanup.
+bench_signed_base() {
+    KEYS="$WORK/keys"
+    mkdir -p "$WORK/rootfs/bin" "$WORK/rootfs/tmp" "$KEYS"
+    cp /bin/busybox "$WORK/rootfs/bin/"
+    for a in $(/bin/busybox --list); do
+        [[ "$a" == busybox ]] || ln -s busybox "$WORK/rootfs/bin/$a"
+    done
+    chmod 1777 "$WORK/rootfs/tmp"
+    tar -C "$WORK/rootfs" -cf "$WORK/base.tar" .
+    BASE_TAG="$REGISTRY/bench/base:1"
+    log "importing and pushing the base image $BASE_TAG"
+    docker import "$WORK/base.tar" "$BASE_TAG" >/dev/null
+    IMAGES+=("$BASE_TAG")
+    docker push "$BASE_TAG" >"$WORK/base-push.log" 2>&1 || { cat "$WORK/base-push.log" >&2; die "docker push $BASE_TAG failed"; }
+    PINNED=$(docker inspect --format '{{index .RepoDigests 0}}' "$BASE_TAG")
+    [[ "$PINNED" == *@sha256:* ]] || die "no repository digest for $BASE_TAG (got '$PINNED')"
+    log "base pinned as $PINNED"
+    COSIGN_PASSWORD=bp "$CLEANPIPE" -q keygen --output-key-prefix "$KEYS/base" >&2
+    COSIGN_PASSWORD=bp "$CLEANPIPE" -q sign "$PINNED" --key "$KEYS/base.key" >/dev/null
+}
+
+# Writes the bench project into $1 (sets PROJ): ~10 MiB of random data and ~10 MiB of text made
+# from seed $2, `.gitignore`/`.dockerignore` leaving out cleanpipe's store and keys, and a
+# two-stage Dockerfile on $PINNED (one build arg, APP_VERSION).
+# (the body is not indented: it holds here-documents)
+bench_project() {
+PROJ=$1
+mkdir -p "$PROJ"
+log "generating the project in $PROJ (seed $2)"
+python3 - "$PROJ/src" "$2" <<'PY'
+import os, random, sys
+
+root, seed = sys.argv[1], int(sys.argv[2])
+rng = random.Random(seed)
+MiB = 1 << 20
+
+def write(path, data):
+    full = os.path.join(root, path)
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    with open(full, "wb") as f:
+        f.write(data)
+
+# ~10 MiB incompressible ("assets"), ~10 MiB text ("sources").
+sizes = [rng.randint(64 * 1024, 1 * MiB) for _ in range(24)]
+scale = 10 * MiB / sum(sizes)
+for i, n in enumerate(sizes):
+    write(f"assets/blob{i:03d}.bin", rng.randbytes(int(n * scale)))
+words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz_") for _ in range(rng.randint(2, 12)))
+         for _ in range(4000)]
+pool = [(" " * rng.choice((0, 4, 8)) + " ".join(rng.choices(words, k=rng.randint(2, 12))) + "\n").encode()
+        for _ in range(20000)]
+total, i = 0, 0
+while total < 10 * MiB:
+    n = rng.randint(1024, 64 * 1024)
+    out, got = [], 0
+    while got < n:
+        l = rng.choice(pool)
+        out.append(l)
+        got += len(l)
+    data = b"".join(out)
+    write(f"pkg{i // 50:02d}/mod{i:04d}.{('rs', 'py', 'go', 'txt')[i % 4]}", data)
+    total += len(data)
+    i += 1
+print(f"generated {total / MiB:.1f} MiB of text in {i} files and 10 MiB of random data in {len(sizes)} files",
+      file=sys.stderr)
+PY
+
+printf '.cleanpipe\n' >"$PROJ/.gitignore"
+printf '*.key\n.cleanpipe\n' >"$PROJ/.dockerignore"
+cat >"$PROJ/Dockerfile" <<EOF
+FROM $PINNED AS builder
+ARG APP_VERSION=dev
+RUN mkdir -p /out && echo "\$APP_VERSION" > /out/version
+COPY src/ /out/src/
+RUN find /out -type f | wc -l > /out/count
+
+FROM $PINNED
+COPY --from=builder /out /app
+CMD ["sh","-c","cat /app/version"]
+EOF
+}
