@@ -30,7 +30,7 @@ pub enum Command {
     /// Show what a run would do: stages, gates, bases, targets. No side effects.
     Plan(PlanArgs),
     /// Verify the cosign signatures of an image (registry or `oci:DIR…`) with a public key.
-    Verify(VerifyArgs),
+    Verify(Box<VerifyArgs>),
     /// Sign an existing image, appending to its signatures.
     Sign(SignArgs),
     /// Copy an image and all its evidence: a layout to a registry (tags last), or a registry
@@ -133,8 +133,10 @@ pub struct VerifyArgs {
     /// The public key that must have signed the image and its attestations: a PEM file, or a
     /// `pkcs11:`/`awskms://` key whose public half is read from there (with `--policy`, trusted
     /// besides the policy's keys).
-    #[arg(long, required_unless_present = "policy")]
+    #[arg(long, required_unless_present_any = ["policy", "certificate_identity", "certificate_identity_regexp"])]
     pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
     /// A deploy policy file (README "Deploy policy"): trusted keys, required attestations,
     /// provenance, base images and scan rules. The options below add to it.
     #[arg(long)]
@@ -187,6 +189,49 @@ pub struct VerifyArgs {
     pub registry: RegistryArgs,
 }
 
+/// Who may have signed keylessly (cosign's flags of the same names).
+#[derive(Debug, Args, Default)]
+pub struct IdentityArgs {
+    /// The certificate identity that must have signed (exactly): an email, or a workflow URI
+    /// such as https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main.
+    #[arg(long, conflicts_with = "certificate_identity_regexp")]
+    pub certificate_identity: Option<String>,
+    /// A regular expression the certificate identity must match (searched, like cosign:
+    /// anchor it with `^…$`).
+    #[arg(long)]
+    pub certificate_identity_regexp: Option<String>,
+    /// The OIDC issuer that must have authenticated the signer (exactly), e.g.
+    /// https://token.actions.githubusercontent.com.
+    #[arg(long, conflicts_with = "certificate_oidc_issuer_regexp")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// A regular expression the OIDC issuer must match.
+    #[arg(long)]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// The GitHub repository (`owner/repo`) the signing workflow ran in.
+    #[arg(long)]
+    pub certificate_github_workflow_repository: Option<String>,
+    /// The git ref the signing workflow ran on (`refs/heads/main`, `refs/tags/v1`).
+    #[arg(long)]
+    pub certificate_github_workflow_ref: Option<String>,
+    /// The commit the signing workflow ran on.
+    #[arg(long)]
+    pub certificate_github_workflow_sha: Option<String>,
+    /// The event that triggered the signing workflow (`push`, `release`, …).
+    #[arg(long)]
+    pub certificate_github_workflow_trigger: Option<String>,
+    /// The name of the signing workflow.
+    #[arg(long)]
+    pub certificate_github_workflow_name: Option<String>,
+    /// The trusted root (cosign v3's `trusted_root.json`) of a private Sigstore instance;
+    /// default: the public-good instance's root built into cleanpipe.
+    #[arg(long)]
+    pub trusted_root: Option<PathBuf>,
+    /// Accept certificates without a signed certificate timestamp (a private instance
+    /// without a CT log), as cosign's flag of that name does.
+    #[arg(long)]
+    pub insecure_ignore_sct: bool,
+}
+
 /// `verify --notify-format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum NotifyFormat {
@@ -206,15 +251,37 @@ pub enum VerifyOutput {
 pub struct SignArgs {
     /// The image to sign: a registry reference or `oci:DIR…`. Tags are resolved to a digest first.
     pub image: String,
-    /// The private key: a file or `env://VAR`. Password from COSIGN_PASSWORD or a prompt.
+    /// The private key: a file, `env://VAR`, a `pkcs11:` URI or an `awskms://` key. Password
+    /// from COSIGN_PASSWORD or a prompt.
+    #[arg(long, required_unless_present = "keyless", conflicts_with = "keyless")]
+    pub key: Option<String>,
+    /// Sign keylessly: an OIDC identity token, a Fulcio certificate for an ephemeral key, a
+    /// transparency-log entry and a timestamp, stored as a Sigstore bundle.
     #[arg(long)]
-    pub key: String,
+    pub keyless: bool,
+    #[command(flatten)]
+    pub keyless_options: KeylessArgs,
     /// How to store the signature: cosign's legacy `.sig` tag, a Sigstore bundle referrer
-    /// (cosign v3's default), or both.
-    #[arg(long, value_enum, default_value_t = SignFormatArg::Legacy)]
-    pub format: SignFormatArg,
+    /// (cosign v3's default), or both. Default: legacy with a key, bundle when keyless.
+    #[arg(long, value_enum)]
+    pub format: Option<SignFormatArg>,
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// Where keyless signing gets its identity and services.
+#[derive(Debug, Args, Default)]
+pub struct KeylessArgs {
+    /// The private Sigstore instance to sign with: a `signing_config.json` (cosign v3's
+    /// format) naming Fulcio, Rekor and the timestamp authority; default: the public-good
+    /// instance.
+    #[arg(long, requires = "keyless")]
+    pub signing_config: Option<PathBuf>,
+    /// The OIDC identity token, or a file holding it; default: SIGSTORE_ID_TOKEN, then the CI
+    /// provider's ambient token (GitHub Actions, GitLab, Buildkite, CircleCI), then (on a
+    /// terminal) a browser sign-in.
+    #[arg(long, requires = "keyless", value_name = "TOKEN|FILE")]
+    pub identity_token: Option<String>,
 }
 
 /// `--format` of `cleanpipe sign` (the pipeline's `sign.format`).

@@ -143,3 +143,70 @@ pub fn run_number(env: &BTreeMap<String, String>, outputs: &Path) -> Result<u64>
     crate::fsutil::write_atomic(&counter, next.to_string().as_bytes())?;
     Ok(next)
 }
+
+/// The keyless trust `--certificate-identity[-regexp]` and `--certificate-oidc-issuer[-regexp]`
+/// ask for (`None` when neither is given). Both halves are required, as cosign requires them:
+/// trusting any issuer's certificate for a name trusts whoever runs an issuer.
+pub fn keyless_trust(
+    args: &crate::cli::args::IdentityArgs,
+) -> Result<Option<crate::sign::identity::KeylessTrust>> {
+    use crate::sign::identity::{GithubClaims, Identity, KeylessTrust, Matcher};
+    let subject = match (
+        &args.certificate_identity,
+        &args.certificate_identity_regexp,
+    ) {
+        (Some(exact), _) => Some(Matcher::Exact(exact.clone())),
+        (None, Some(re)) => Some(Matcher::regex(re, "--certificate-identity-regexp")?),
+        (None, None) => None,
+    };
+    let issuer = match (
+        &args.certificate_oidc_issuer,
+        &args.certificate_oidc_issuer_regexp,
+    ) {
+        (Some(exact), _) => Some(Matcher::Exact(exact.clone())),
+        (None, Some(re)) => Some(Matcher::regex(re, "--certificate-oidc-issuer-regexp")?),
+        (None, None) => None,
+    };
+    let github = GithubClaims {
+        repository: args.certificate_github_workflow_repository.clone(),
+        git_ref: args.certificate_github_workflow_ref.clone(),
+        sha: args.certificate_github_workflow_sha.clone(),
+        trigger: args.certificate_github_workflow_trigger.clone(),
+        name: args.certificate_github_workflow_name.clone(),
+    };
+    let (subject, issuer) = match (subject, issuer) {
+        (Some(s), Some(i)) => (s, i),
+        (None, None) => {
+            if !github.is_empty() || args.trusted_root.is_some() || args.insecure_ignore_sct {
+                return Err(Error::usage(
+                    "the certificate options need `--certificate-identity[-regexp]` and `--certificate-oidc-issuer[-regexp]`",
+                ));
+            }
+            return Ok(None);
+        }
+        (Some(_), None) => return Err(Error::usage(
+            "`--certificate-identity[-regexp]` needs `--certificate-oidc-issuer[-regexp]`",
+        )
+        .with_hint(
+            "an identity is only as good as the issuer that vouches for it: name the issuer too",
+        )),
+        (None, Some(_)) => {
+            return Err(Error::usage(
+                "`--certificate-oidc-issuer[-regexp]` needs `--certificate-identity[-regexp]`",
+            )
+            .with_hint(
+                "use `--certificate-identity-regexp '.*'` to accept any identity of that issuer",
+            ))
+        }
+    };
+    KeylessTrust::new(
+        args.trusted_root.as_deref(),
+        vec![Identity {
+            subject,
+            issuer,
+            github,
+        }],
+        args.insecure_ignore_sct,
+    )
+    .map(Some)
+}

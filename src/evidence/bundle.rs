@@ -37,6 +37,8 @@ pub struct Bundle {
     /// The signer's certificate, when the bundle carries one (keyless or BYO PKI).
     pub has_certificate: bool,
     pub tlog_entries: usize,
+    /// The bundle's JSON as stored, for the keyless verifier (which reads it whole).
+    pub raw: Vec<u8>,
 }
 
 // Read as strictly as Go's protojson reads bundles (what cosign and sigstore-go use): the JSON
@@ -117,6 +119,7 @@ pub fn parse(bytes: &[u8]) -> Result<Bundle, String> {
         has_certificate: material.certificate.is_some()
             || material.x509_certificate_chain.is_some(),
         tlog_entries: material.tlog_entries.len(),
+        raw: bytes.to_vec(),
     })
 }
 

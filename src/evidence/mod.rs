@@ -15,6 +15,7 @@
 //! nothing.
 
 pub mod bundle;
+pub mod keyless;
 pub mod signatures;
 
 use serde::Serialize;
@@ -453,20 +454,53 @@ pub async fn sign_bundle(
     subject: &Descriptor,
     predicate_type: &str,
     statement: &[u8],
-    key: &crate::sign::keys::SigningKey,
+    signer: &crate::sign::Signer,
     created: &str,
 ) -> Result<(Digest, ReferrersPlace)> {
-    let envelope: crate::sign::attest::Envelope =
-        serde_json::from_slice(&crate::sign::attest::envelope(statement, key)?)
-            .expect("an envelope cleanpipe wrote parses");
-    let bundle = bundle::build(&envelope, key.public_key());
-    attach_bundle(
-        store,
-        subject,
-        predicate_type,
-        bundle,
-        created,
-        Some(key.public_key()),
-    )
-    .await
+    let (bundle, key) = match signer {
+        crate::sign::Signer::Key(key) => {
+            let envelope: crate::sign::attest::Envelope =
+                serde_json::from_slice(&crate::sign::attest::envelope(statement, key)?)
+                    .expect("an envelope cleanpipe wrote parses");
+            (
+                bundle::build(&envelope, key.public_key()),
+                Some(key.public_key()),
+            )
+        }
+        crate::sign::Signer::Keyless(keyless) => (keyless.sign_statement(statement).await?, None),
+    };
+    attach_bundle(store, subject, predicate_type, bundle, created, key).await
 }
+
+/// A keyless bundle's statement and signer under `trust`'s identities, for the attestation
+/// checks: a signer that is not a trusted identity is like another key's signature
+/// (`NotThisKey`); any other failed check makes the evidence invalid.
+pub fn open_certified(
+    parsed: &bundle::Bundle,
+    subject: &Digest,
+    trust: &crate::sign::Trust,
+) -> std::result::Result<(serde_json::Value, String), crate::sign::attest::Rejection> {
+    use crate::sign::attest::Rejection;
+    let Some(keyless) = trust.keyless() else {
+        return Err(Rejection::NotThisKey(NO_IDENTITY_TRUSTED.into()));
+    };
+    match keyless::open(parsed, subject, keyless) {
+        Ok(opened) => Ok((opened.statement, opened.signer)),
+        Err(refused) => {
+            let why = refused
+                .checks
+                .iter()
+                .find(|c| !c.passed)
+                .map(|c| format!("{}: {}", c.name, c.detail))
+                .unwrap_or_else(|| "not verified".into());
+            Err(if refused.untrusted_signer {
+                Rejection::NotThisKey(why)
+            } else {
+                Rejection::Invalid(why)
+            })
+        }
+    }
+}
+
+/// Why a keyless bundle is not evidence when only keys are trusted.
+pub const NO_IDENTITY_TRUSTED: &str = "signed keylessly (the bundle carries a certificate), and no identity is trusted: give --certificate-identity and --certificate-oidc-issuer (and --trusted-root for a private instance)";

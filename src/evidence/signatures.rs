@@ -349,26 +349,46 @@ async fn check_bundle(
         ),
     });
     let mut signer_name = None;
-    let statement = match attest::open_envelope(&parsed.envelope, trust) {
-        Ok((statement, signer)) => {
-            checks.push(Check {
-                name: "signature",
-                passed: true,
-                detail: format!("valid for key {}", signer.name()),
-            });
-            signer_name = Some(signer.name().to_string());
-            Some(statement)
+    let statement = if parsed.has_certificate {
+        match trust.keyless() {
+            None => {
+                checks.push(fail("signature", super::NO_IDENTITY_TRUSTED.to_string()));
+                None
+            }
+            Some(keyless) => match super::keyless::open(&parsed, digest, keyless) {
+                Ok(opened) => {
+                    checks.extend(opened.checks);
+                    signer_name = Some(opened.signer);
+                    Some(opened.statement)
+                }
+                Err(refused) => {
+                    checks.extend(refused.checks);
+                    None
+                }
+            },
         }
-        Err(attest::Rejection::NotThisKey(_)) => {
-            checks.push(fail(
-                "signature",
-                format!("does not verify with key {}", trust.describe()),
-            ));
-            None
-        }
-        Err(e) => {
-            checks.push(fail("signature", e.to_string()));
-            None
+    } else {
+        match attest::open_envelope(&parsed.envelope, trust) {
+            Ok((statement, signer)) => {
+                checks.push(Check {
+                    name: "signature",
+                    passed: true,
+                    detail: format!("valid for key {}", signer.name()),
+                });
+                signer_name = Some(signer.name().to_string());
+                Some(statement)
+            }
+            Err(attest::Rejection::NotThisKey(_)) => {
+                checks.push(fail(
+                    "signature",
+                    format!("does not verify with key {}", trust.describe()),
+                ));
+                None
+            }
+            Err(e) => {
+                checks.push(fail("signature", e.to_string()));
+                None
+            }
         }
     };
     let mut docker_reference = None;

@@ -151,7 +151,7 @@ pub fn append(
 pub async fn attest(
     appended: &Appended,
     image: &str,
-    key: &crate::sign::SigningKey,
+    signer: &crate::sign::Signer,
     remote: &crate::oci::remote::RemoteOptions,
     created: &str,
 ) -> Result<Digest> {
@@ -175,7 +175,7 @@ pub async fn attest(
         &resolved.descriptor(),
         PREDICATE_AUDIT_RECORD,
         &statement,
-        key,
+        signer,
         created,
     )
     .await?;

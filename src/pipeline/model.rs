@@ -148,8 +148,8 @@ impl DockerfileBuilder {
     }
 }
 
-/// Where a build secret's value comes from: exactly one of a file (relative to the pipeline
-/// file's directory) or an environment variable.
+/// Where a secret's value comes from (a build secret, `sign.keyless.identity_token`): exactly
+/// one of a file (relative to the pipeline file's directory) or an environment variable.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BuildSecret {
@@ -297,9 +297,56 @@ pub struct SignSpec {
     /// The provenance's `runDetails.builder.id` (default: cleanpipe's CLI builder id).
     #[serde(default)]
     pub builder_id: Option<String>,
-    /// How the signature and attestations are stored (default `legacy`).
+    /// How the signature and attestations are stored (default `legacy` with a key, `bundle`
+    /// when keyless; keyless evidence is stored as bundles only).
     #[serde(default)]
-    pub format: SignFormat,
+    pub format: Option<SignFormat>,
+    /// Sign keylessly instead of with `key`: `true`, or where the identity and the Sigstore
+    /// instance come from.
+    #[serde(default)]
+    pub keyless: Option<KeylessSetting>,
+}
+
+impl SignSpec {
+    /// The storage format, with its default.
+    pub fn format(&self) -> SignFormat {
+        self.format.unwrap_or(if self.keyless().is_some() {
+            SignFormat::Bundle
+        } else {
+            SignFormat::Legacy
+        })
+    }
+
+    /// The keyless settings when keyless signing is on.
+    pub fn keyless(&self) -> Option<KeylessSpec> {
+        match &self.keyless {
+            Some(KeylessSetting::Enabled(true)) => Some(KeylessSpec::default()),
+            Some(KeylessSetting::With(spec)) => Some(spec.clone()),
+            Some(KeylessSetting::Enabled(false)) | None => None,
+        }
+    }
+}
+
+/// `sign.keyless`: `true` (the public-good instance, the CI provider's token), or a map.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum KeylessSetting {
+    Enabled(bool),
+    With(KeylessSpec),
+}
+
+/// Where keyless signing gets its identity and services.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeylessSpec {
+    /// A `signing_config.json` (cosign v3's format, relative to the pipeline file) naming a
+    /// private instance's Fulcio, Rekor and timestamp authority; default: public-good.
+    #[serde(default)]
+    pub signing_config: Option<String>,
+    /// The OIDC identity token: `{ env: VAR }` or `{ file: PATH }`; default: SIGSTORE_ID_TOKEN,
+    /// then the CI provider's ambient token.
+    #[serde(default)]
+    pub identity_token: Option<BuildSecret>,
 }
 
 /// How evidence is stored: cosign's legacy `.sig`/`.att` tags, Sigstore bundles as OCI

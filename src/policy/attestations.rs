@@ -275,7 +275,13 @@ async fn check_bundle(
         return None;
     }
     let claimed = claimed_by_annotation.unwrap_or(unsigned_type);
-    let outcome = match attest::open_envelope(&parsed.envelope, trust) {
+    let opened = if parsed.has_certificate {
+        crate::evidence::open_certified(&parsed, digest, trust)
+    } else {
+        attest::open_envelope(&parsed.envelope, trust)
+            .map(|(statement, signer)| (statement, signer.name().to_string()))
+    };
+    let outcome = match opened {
         Err(e) => Err((e, None)),
         Ok((statement, signer)) => {
             let signed_type = statement["predicateType"].as_str().map(String::from);
@@ -291,7 +297,7 @@ async fn check_bundle(
                     signed_type.as_deref().unwrap_or("")
                 ))
             } else {
-                Ok((statement, signer.name().to_string()))
+                Ok((statement, signer))
             }
         }
     };

@@ -1,11 +1,14 @@
-//! cosign-compatible signing: keys, simple-signing payloads, `.sig` manifests, DSSE attestations
-//! in `.att` manifests and SLSA provenance. Finding and checking evidence is [`crate::evidence`].
+//! cosign-compatible signing: keys, keyless (Fulcio) signing, simple-signing payloads, `.sig`
+//! manifests, DSSE attestations in `.att` manifests and SLSA provenance. Finding and checking
+//! evidence is [`crate::evidence`].
 //!
 //! Signatures are stored the way cosign's legacy (and v3 fallback) layout stores them: a manifest
 //! tagged `sha256-<hex>.sig` in the image's repository, one layer per signature (formats.md §1).
 
 pub mod attest;
 pub mod cosign;
+pub mod identity;
+pub mod keyless;
 pub mod keys;
 pub mod kms;
 pub mod pkcs11;
@@ -13,5 +16,22 @@ pub mod provenance;
 pub mod trust;
 
 pub use cosign::{append_signature, SignOutcome};
+pub use keyless::KeylessSigner;
 pub use keys::{KeySource, PublicKey, SigningKey};
 pub use trust::{Trust, Verifier};
+
+/// What signs: a key (file, token or KMS), or keyless (an ephemeral key Fulcio certifies).
+pub enum Signer {
+    Key(SigningKey),
+    Keyless(KeylessSigner),
+}
+
+impl Signer {
+    /// The key, when signing with one (legacy `.sig`/`.att` layouts need it).
+    pub fn key(&self) -> Option<&SigningKey> {
+        match self {
+            Signer::Key(k) => Some(k),
+            Signer::Keyless(_) => None,
+        }
+    }
+}

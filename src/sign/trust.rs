@@ -1,8 +1,9 @@
-//! What a verifier trusts. Today: public keys, any one of which may have signed. Keyless
-//! identities (certificate identity and issuer, trusted roots) belong here too, so that
-//! `verify`, the verify-base gate and the policy file all hand the evidence checks one type.
+//! What a verifier trusts: public keys, any one of which may have signed, and keyless
+//! identities (certificate identity and issuer under a trusted root), so that `verify`, the
+//! verify-base gate and the policy file all hand the evidence checks one type.
 
 use crate::error::{Error, Result};
+use crate::sign::identity::KeylessTrust;
 use crate::sign::keys::PublicKey;
 
 /// Something signatures are checked against: one key, or a trust set of them.
@@ -23,10 +24,11 @@ impl Verifier for PublicKey {
     }
 }
 
-/// The keys a verification trusts; a signature by any one of them counts.
+/// The keys and identities a verification trusts; a signature by any one of them counts.
 #[derive(Clone, Debug)]
 pub struct Trust {
     keys: Vec<PublicKey>,
+    keyless: Option<KeylessTrust>,
 }
 
 impl Trust {
@@ -37,11 +39,42 @@ impl Trust {
             return Err(Error::usage("no trusted key was given")
                 .with_hint("give `--key FILE`, or `trust.keys` in the policy file"));
         }
-        Ok(Trust { keys })
+        Ok(Trust {
+            keys,
+            keyless: None,
+        })
+    }
+
+    /// A trust set of `keys` and keyless identities; at least one of either.
+    pub fn with_keyless(keys: Vec<PublicKey>, keyless: Option<KeylessTrust>) -> Result<Self> {
+        if keys.is_empty() && keyless.is_none() {
+            return Err(Error::usage("no trusted key or identity was given").with_hint(
+                "give `--key FILE`, or `--certificate-identity` with `--certificate-oidc-issuer`, or `trust.keys`/`trust.identities` in the policy file",
+            ));
+        }
+        Ok(Trust { keys, keyless })
     }
 
     pub fn keys(&self) -> &[PublicKey] {
         &self.keys
+    }
+
+    /// This trust plus `keyless`'s identities (their root replaces an earlier keyless root).
+    pub fn and_keyless(mut self, keyless: KeylessTrust) -> Self {
+        self.keyless = Some(match self.keyless.take() {
+            Some(mut earlier) if earlier.root_source == keyless.root_source => {
+                earlier.identities.extend(keyless.identities);
+                earlier.ignore_sct |= keyless.ignore_sct;
+                earlier
+            }
+            _ => keyless,
+        });
+        self
+    }
+
+    /// The keyless identities and their root, when any are trusted.
+    pub fn keyless(&self) -> Option<&KeylessTrust> {
+        self.keyless.as_ref()
     }
 
     /// Add `key` unless a key with the same fingerprint is already trusted.
@@ -58,7 +91,10 @@ impl Trust {
 
 impl From<PublicKey> for Trust {
     fn from(key: PublicKey) -> Self {
-        Trust { keys: vec![key] }
+        Trust {
+            keys: vec![key],
+            keyless: None,
+        }
     }
 }
 
@@ -72,7 +108,8 @@ impl Verifier for Trust {
     fn describe(&self) -> String {
         self.keys
             .iter()
-            .map(PublicKey::name)
+            .map(|k| k.name().to_string())
+            .chain(self.keyless.iter().map(KeylessTrust::describe))
             .collect::<Vec<_>>()
             .join(" or ")
     }

@@ -12,9 +12,11 @@ use crate::oci::layout::Layout;
 use crate::oci::reference::RegistryRef;
 use crate::oci::store::Store;
 use crate::oci::types::Digest;
+use crate::pipeline::model::BuildSecret;
 use crate::sign::attest;
 use crate::sign::cosign::{append_signature, SignOutcome};
 use crate::sign::keys::{self, KeySource, SigningKey};
+use crate::sign::Signer;
 use crate::stages::build::BuildOutput;
 use crate::stages::source::SourceInfo;
 use crate::stages::verify_base::VerifiedBase;
@@ -146,16 +148,17 @@ pub async fn run(
     started_on: &str,
 ) -> Result<SignOutput> {
     let spec = &ctx.pipeline.file.sign;
-    let (key, key_source) = signing_key(ctx)?;
+    let (signer, key_source) = signer(ctx).await?;
     let docker_reference = docker_reference(ctx)?;
     let sboms = write_sboms(ctx, built, &docker_reference).await?;
     let store = Store::Layout(Layout::create(&ctx.store_dir)?);
-    let format = spec.format;
+    let format = spec.format();
     let created = crate::build::customize::rfc3339(git.date_epoch)?;
-    let outcome = if format.legacy() {
-        append_signature(&store, &built.digest, &docker_reference, &key).await?
-    } else {
-        SignOutcome::AlreadySigned
+    let outcome = match (format.legacy(), signer.key()) {
+        (true, Some(key)) => {
+            append_signature(&store, &built.digest, &docker_reference, key).await?
+        }
+        _ => SignOutcome::AlreadySigned,
     };
     if format.bundle() {
         let statement = attest::statement(
@@ -169,7 +172,7 @@ pub async fn run(
             built,
             crate::evidence::bundle::COSIGN_SIGN_PREDICATE,
             &statement,
-            &key,
+            &signer,
             &created,
         )
         .await?;
@@ -207,7 +210,7 @@ pub async fn run(
     let attested = attest(
         ctx,
         &store,
-        &key,
+        &signer,
         &Subject {
             source: git,
             bases,
@@ -231,7 +234,7 @@ pub async fn run(
             .collect(),
         attestations: attested.predicate_types,
         provenance: attested.provenance,
-        public_key: Some(key.public_key().clone()),
+        public_key: signer.key().map(|k| k.public_key().clone()),
     })
 }
 
@@ -257,7 +260,7 @@ struct Attested {
 async fn attest(
     ctx: &RunContext,
     store: &Store,
-    key: &SigningKey,
+    signer: &Signer,
     s: &Subject<'_>,
 ) -> Result<Attested> {
     let mut statements: Vec<(&'static str, serde_json::Value)> = Vec::new();
@@ -304,19 +307,27 @@ async fn attest(
                 Digest::of(&statement).to_string(),
             ));
         }
-        let format = ctx.pipeline.file.sign.format;
-        if format.legacy() {
+        let format = ctx.pipeline.file.sign.format();
+        if let (true, Some(key)) = (format.legacy(), signer.key()) {
             let envelope = attest::envelope(&statement, key)?;
             attest::append_attestation(store, &s.built.digest, predicate_type, envelope, key)
                 .await?;
         }
         if format.bundle() {
-            attach_bundle(store, s.built, predicate_type, &statement, key, s.created).await?;
+            attach_bundle(
+                store,
+                s.built,
+                predicate_type,
+                &statement,
+                signer,
+                s.created,
+            )
+            .await?;
         }
         types.push(predicate_type.to_string());
     }
     if !types.is_empty() {
-        let format = ctx.pipeline.file.sign.format;
+        let format = ctx.pipeline.file.sign.format();
         let mut places = Vec::new();
         if format.legacy() {
             places.push(s.built.digest.cosign_tag("att"));
@@ -346,12 +357,12 @@ async fn attach_bundle(
     built: &BuildOutput,
     predicate_type: &str,
     statement: &[u8],
-    key: &SigningKey,
+    signer: &Signer,
     created: &str,
 ) -> Result<(Digest, crate::oci::store::ReferrersPlace)> {
     let subject =
         crate::oci::types::Descriptor::new(&built.media_type, built.digest.clone(), built.size);
-    crate::evidence::sign_bundle(store, &subject, predicate_type, statement, key, created).await
+    crate::evidence::sign_bundle(store, &subject, predicate_type, statement, signer, created).await
 }
 
 fn provenance_predicate(ctx: &RunContext, s: &Subject<'_>) -> Result<serde_json::Value> {
@@ -438,6 +449,60 @@ fn provenance_predicate(ctx: &RunContext, s: &Subject<'_>) -> Result<serde_json:
             .map(|u| (u.path.clone(), u.digest.clone()))
             .collect(),
     }))
+}
+
+/// What signs the run's evidence (`sign.key` or `sign.keyless`), and a description of it for
+/// messages (the key's source, or the keyless identity).
+pub async fn signer(ctx: &RunContext) -> Result<(Signer, String)> {
+    let Some(spec) = ctx.pipeline.file.sign.keyless() else {
+        let (key, source) = signing_key(ctx)?;
+        return Ok((Signer::Key(key), source.to_string()));
+    };
+    use crate::sign::keyless::{find_token, Instance, TokenInput};
+    let instance = match &spec.signing_config {
+        Some(path) => Instance::SigningConfig(ctx.base_dir.join(path)),
+        None => Instance::PublicGood,
+    };
+    let at = ["sign", "keyless", "identity_token"];
+    let input = match &spec.identity_token {
+        None => TokenInput::Ambient,
+        Some(BuildSecret {
+            file: Some(file),
+            env: None,
+        }) => {
+            let text = std::fs::read_to_string(ctx.base_dir.join(file)).map_err(|e| {
+                ctx.pipeline
+                    .error_at(&at, format!("cannot read the token file `{file}`: {e}"))
+            })?;
+            TokenInput::Given {
+                token: crate::redact::Secret::new(text.trim()),
+                from: format!("the file {file}"),
+            }
+        }
+        Some(BuildSecret {
+            file: None,
+            env: Some(var),
+        }) => {
+            let value = ctx.env.get(var).ok_or_else(|| {
+                ctx.pipeline
+                    .error_at(&at, format!("the environment variable `{var}` is not set"))
+                    .with_hint(format!("export {var} with the OIDC identity token"))
+            })?;
+            TokenInput::Given {
+                token: crate::redact::Secret::new(value.trim()),
+                from: var.clone(),
+            }
+        }
+        Some(_) => {
+            return Err(ctx
+                .pipeline
+                .error_at(&at, "needs exactly one of `file` or `env`"))
+        }
+    };
+    let token = find_token(&input, &instance, &|n| ctx.env.get(n).cloned(), false).await?;
+    let signer = crate::sign::KeylessSigner::new(&instance, token)?;
+    let description = format!("keyless identity {}", signer.identity());
+    Ok((Signer::Keyless(signer), description))
 }
 
 /// The pipeline's signing key (`sign.key`) and where it came from, loaded with the run's

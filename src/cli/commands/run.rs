@@ -157,7 +157,7 @@ async fn attest_audit(
     published: &crate::stages::publish::Published,
     printer: &Printer,
 ) -> Result<()> {
-    let (key, _) = crate::stages::sign::signing_key(ctx)?;
+    let (signer, _) = crate::stages::sign::signer(ctx).await?;
     let created = crate::pipeline::executor::now_rfc3339();
     let layout_image = format!("oci:{}@{}", ctx.store_dir.display(), published.digest);
     let mut places = vec![published.image.clone()];
@@ -166,7 +166,7 @@ async fn attest_audit(
     }
     for image in &places {
         let referrer =
-            crate::pipeline::audit::attest(appended, image, &key, &ctx.remote, &created).await?;
+            crate::pipeline::audit::attest(appended, image, &signer, &ctx.remote, &created).await?;
         printer.status(&format!(
             "audit: record signed and attached to {image} (referrer {referrer})"
         ));

@@ -1,14 +1,60 @@
 use std::collections::BTreeMap;
 
-use crate::cli::args::SignArgs;
+use crate::cli::args::{KeylessArgs, SignArgs, SignFormatArg};
 use crate::cli::printer::Printer;
 use crate::cli::settings;
-use crate::error::{ExitCode, Result};
+use crate::error::{Error, ExitCode, Result};
 use crate::oci::reference::ImageRef;
 use crate::oci::store::Store;
 use crate::redact::Redactor;
 use crate::sign::cosign::{append_signature, SignOutcome};
+use crate::sign::keyless::{find_token, Instance, KeylessSigner, TokenInput};
 use crate::sign::keys::{KeySource, SigningKey};
+use crate::sign::Signer;
+
+/// The keyless signer `--signing-config` and `--identity-token` (or the environment) give.
+pub async fn keyless_signer(
+    args: &KeylessArgs,
+    env: &BTreeMap<String, String>,
+    printer: &Printer,
+) -> Result<KeylessSigner> {
+    let instance = match &args.signing_config {
+        Some(path) => Instance::SigningConfig(path.clone()),
+        None => Instance::PublicGood,
+    };
+    let input = match &args.identity_token {
+        Some(given) => token_input(given, "--identity-token")?,
+        None => TokenInput::Ambient,
+    };
+    use std::io::IsTerminal;
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let token = find_token(&input, &instance, &|n| env.get(n).cloned(), interactive).await?;
+    printer.status(&format!(
+        "keyless: identity token from {} for {}",
+        token.from,
+        token.describe()
+    ));
+    KeylessSigner::new(&instance, token)
+}
+
+/// `--identity-token`: the token itself, or a file holding it (as cosign takes it).
+pub fn token_input(given: &str, option: &str) -> Result<TokenInput> {
+    let path = std::path::Path::new(given);
+    if !given.contains('.') || path.is_file() {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::usage(format!("{option}: cannot read the token file {given}: {e}"))
+                .with_hint("give the token itself (a JWT) or a file holding it")
+        })?;
+        return Ok(TokenInput::Given {
+            token: crate::redact::Secret::new(text.trim()),
+            from: format!("the file {given}"),
+        });
+    }
+    Ok(TokenInput::Given {
+        token: crate::redact::Secret::new(given),
+        from: option.to_string(),
+    })
+}
 
 pub async fn sign(
     args: &SignArgs,
@@ -19,10 +65,33 @@ pub async fn sign(
     let image = ImageRef::parse(&args.image)?;
     let remote = settings::remote_options(&args.registry, redactor)?
         .with_progress(crate::cli::reporters::progress(printer));
-    let source = KeySource::parse(&args.key);
-    crate::sign::pkcs11::register_pin(&source, redactor);
-    let password = settings::password_source(env, redactor);
-    let key = SigningKey::open(&source, &|n| env.get(n).cloned(), &move || password())?;
+    let format = crate::pipeline::model::SignFormat::from(args.format.unwrap_or(if args.keyless {
+        SignFormatArg::Bundle
+    } else {
+        SignFormatArg::Legacy
+    }));
+    let signer = if args.keyless {
+        if format != crate::pipeline::model::SignFormat::Bundle {
+            return Err(Error::usage(
+                "keyless signatures are stored as Sigstore bundles only (`--format bundle`)",
+            )
+            .with_hint("cosign v3 and cleanpipe read keyless bundles; drop `--format`"));
+        }
+        Signer::Keyless(keyless_signer(&args.keyless_options, env, printer).await?)
+    } else {
+        let key_text = args
+            .key
+            .as_deref()
+            .expect("clap requires --key or --keyless");
+        let source = KeySource::parse(key_text);
+        crate::sign::pkcs11::register_pin(&source, redactor);
+        let password = settings::password_source(env, redactor);
+        Signer::Key(SigningKey::open(
+            &source,
+            &|n| env.get(n).cloned(),
+            &move || password(),
+        )?)
+    };
     // Appending to a layout's signatures takes the same lock as a run on it.
     let _lock = match &image {
         ImageRef::Layout(l) => Some(
@@ -42,9 +111,8 @@ pub async fn sign(
         ImageRef::Registry(r) => r.repository_name(),
         ImageRef::Layout(_) => store.describe(),
     };
-    let format = crate::pipeline::model::SignFormat::from(args.format);
-    if format.legacy() {
-        match append_signature(&store, &resolved.digest, &reference, &key).await? {
+    if let (true, Signer::Key(key)) = (format.legacy(), &signer) {
+        match append_signature(&store, &resolved.digest, &reference, key).await? {
             SignOutcome::Added { total, .. } => printer.status(&format!(
                 "signed {} ({total} signature(s) now)",
                 resolved.digest
@@ -63,17 +131,22 @@ pub async fn sign(
             bundle::COSIGN_SIGN_PREDICATE,
             &serde_json::json!({}),
         );
+        let now = crate::pipeline::executor::now_rfc3339();
         let (referrer, place) = crate::evidence::sign_bundle(
             &store,
             &resolved.descriptor(),
             bundle::COSIGN_SIGN_PREDICATE,
             &statement,
-            &key,
-            &crate::pipeline::executor::now_rfc3339(),
+            &signer,
+            &now,
         )
         .await?;
+        let by = match &signer {
+            Signer::Key(_) => String::new(),
+            Signer::Keyless(k) => format!(" (keyless, as {})", k.identity()),
+        };
         printer.status(&format!(
-            "signed {} as a Sigstore bundle: referrer {referrer}, listed by {place}",
+            "signed {}{by} as a Sigstore bundle: referrer {referrer}, listed by {place}",
             resolved.digest
         ));
     }

@@ -282,7 +282,11 @@ async fn policy_and_trust(
             None => trust = Some(Trust::from(key)),
         }
     }
-    let trust = trust.expect("clap requires --key or --policy");
+    let trust = match (trust, settings::keyless_trust(&args.identity)?) {
+        (Some(t), None) => t,
+        (Some(t), Some(keyless)) => t.and_keyless(keyless),
+        (None, keyless) => Trust::with_keyless(vec![], keyless)?,
+    };
     Ok((policy, trust))
 }
 

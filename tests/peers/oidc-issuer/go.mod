@@ -1,0 +1,3 @@
+module cleanpipe/oidc-issuer
+
+go 1.25.0
