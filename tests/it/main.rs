@@ -18,6 +18,7 @@ mod docker_build;
 mod external_scanners;
 mod index_bases;
 mod init;
+mod keyless;
 mod kms;
 mod peers;
 mod pkcs11;

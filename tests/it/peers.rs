@@ -21,7 +21,7 @@ pub(crate) fn cosign(major: &str) -> Option<PathBuf> {
 }
 
 /// Run a peer tool (cosign, the policy tester) in `dir` with no way off loopback.
-fn run_peer(bin: &Path, dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn run_peer(bin: &Path, dir: &Path, args: &[&str]) -> Output {
     let tuf = dir.join(".cosign-tuf");
     std::fs::create_dir_all(&tuf).unwrap();
     Command::new(bin)
@@ -37,7 +37,7 @@ fn run_peer(bin: &Path, dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
         out.status.code(),

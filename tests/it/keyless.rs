@@ -1,0 +1,461 @@
+//! Keyless signing and verification by identity against a real local Sigstore instance
+//! (`.ci/sigstore-stack`: our OIDC issuer, Fulcio, Rekor v2, the timestamp authority; its
+//! trusted root and signing config written by cosign v3), cross-checked with real cosign v3.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::peers::{cosign, run_peer, text};
+use crate::sbom_scan::test_data;
+use crate::support::*;
+
+/// The running instance: its directory (trusted_root.json, signing_config.json) and issuer.
+struct Stack {
+    dir: PathBuf,
+    issuer: String,
+}
+
+impl Stack {
+    fn trusted_root(&self) -> String {
+        self.dir.join("trusted_root.json").display().to_string()
+    }
+    fn signing_config(&self) -> String {
+        self.dir.join("signing_config.json").display().to_string()
+    }
+    /// A token from one of the issuers (`email`, `github`); `query` as the issuer takes it.
+    fn token(&self, which: &str, query: &str) -> String {
+        let out = Command::new("curl")
+            .args(["-fsS", "--noproxy", "*"])
+            .arg(format!("{}/{which}/mint?{query}", self.issuer))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+    fn email_issuer(&self) -> String {
+        format!("{}/email", self.issuer)
+    }
+    fn github_issuer(&self) -> String {
+        format!("{}/github", self.issuer)
+    }
+}
+
+fn stack() -> Option<Stack> {
+    let dir = test_data(
+        "CLEANPIPE_TEST_SIGSTORE_DIR",
+        "the local Sigstore instance `.ci/sigstore-stack` starts",
+    )?;
+    Some(Stack {
+        dir,
+        issuer: std::env::var("CLEANPIPE_TEST_OIDC_ISSUER")
+            .expect("the stack's env names its issuer"),
+    })
+}
+
+/// The workflow identity our GitHub issuer's default token gets from Fulcio.
+const WORKFLOW: &str = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main";
+
+/// A committed repo whose pipeline signs keylessly (token from `$TEST_ID_TOKEN`) and pushes.
+fn keyless_repo(stack: &Stack, registry: &str, name: &str) -> Repo {
+    let repo = Repo::new();
+    repo.write("hello.txt", "signed without a key\n");
+    repo.write(
+        "pipeline.yaml",
+        &format!(
+            "version: 1\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: hello.txt\n        dest: /hello.txt\nsign:\n  keyless:\n    signing_config: {}\n    identity_token: {{ env: TEST_ID_TOKEN }}\npush:\n  repository: {registry}/{name}\n  tags: [v1]\n",
+            stack.signing_config()
+        ),
+    );
+    repo.commit();
+    repo
+}
+
+fn verify_args<'a>(
+    stack: &'a Stack,
+    image: &'a str,
+    identity: &'a str,
+    issuer: &'a str,
+) -> Vec<String> {
+    [
+        "verify",
+        image,
+        "--trusted-root",
+        &stack.trusted_root(),
+        "--certificate-identity",
+        identity,
+        "--certificate-oidc-issuer",
+        issuer,
+        "--insecure-ignore-sct",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn cleanpipe_verify(repo: &Repo, args: &[String]) -> Run {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    repo.cleanpipe(&refs)
+}
+
+fn cosign_verify(
+    dir: &Path,
+    stack: &Stack,
+    command: &str,
+    image: &str,
+    identity: &str,
+    issuer: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let bin = cosign("V3").unwrap();
+    let root = stack.trusted_root();
+    let mut args = vec![
+        command,
+        "--trusted-root",
+        &root,
+        "--certificate-identity",
+        identity,
+        "--certificate-oidc-issuer",
+        issuer,
+        "--insecure-ignore-sct",
+        "--allow-insecure-registry",
+    ];
+    args.extend_from_slice(extra);
+    args.push(image);
+    run_peer(&bin, dir, &args)
+}
+
+#[test]
+fn a_keyless_run_is_verified_by_identity_by_cleanpipe_and_cosign_v3() {
+    let Some(registry) = registry() else { return };
+    let Some(stack) = stack() else { return };
+    let name = unique("it/keyless");
+    let repo = keyless_repo(&stack, &registry, &name);
+    let token = stack.token("email", "");
+    let r = repo.cleanpipe_env(&["run"], &[("TEST_ID_TOKEN", &token)]);
+    r.expect_code(0)
+        .expect_stderr("keyless identity dev@example.test");
+    // The token is a secret: never in the output or the report.
+    assert!(!r.all().contains(&token), "{}", r.all());
+    let report = std::fs::read_to_string(repo.path().join(".cleanpipe/out/report.json")).unwrap();
+    assert!(!report.contains(&token));
+    let image = r.last_line();
+    let issuer = stack.email_issuer();
+
+    let mut args = verify_args(&stack, &image, "dev@example.test", &issuer);
+    args.push("--require-provenance".into());
+    args.push("--require-sbom".into());
+    let v = cleanpipe_verify(&repo, &args);
+    v.expect_code(0).expect_stderr("VERIFIED");
+    for line in [
+        "[ok] certificate chain",
+        "[ok] transparency log",
+        "[ok] signing time",
+        "[ok] identity: dev@example.test",
+        "[ok] issuer",
+    ] {
+        v.expect_stderr(line);
+    }
+    // cosign v3 verifies the signature and the provenance attestation cleanpipe made keylessly.
+    let out = cosign_verify(
+        repo.path(),
+        &stack,
+        "verify",
+        &image,
+        "dev@example.test",
+        &issuer,
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = cosign_verify(
+        repo.path(),
+        &stack,
+        "verify-attestation",
+        &image,
+        "dev@example.test",
+        &issuer,
+        &["--type", "slsaprovenance1"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+
+    // Another identity, another issuer, a substring of the identity: both tools refuse.
+    for (identity, iss) in [
+        ("other@example.test", issuer.as_str()),
+        ("dev@example.test", stack.github_issuer().as_str()),
+        ("dev@example.tes", issuer.as_str()),
+    ] {
+        cleanpipe_verify(&repo, &verify_args(&stack, &image, identity, iss))
+            .expect_code(1)
+            .expect_stderr("[FAIL] identity");
+        let out = cosign_verify(repo.path(), &stack, "verify", &image, identity, iss, &[]);
+        assert!(
+            !out.status.success(),
+            "cosign accepted {identity} from {iss}: {}",
+            text(&out)
+        );
+    }
+    // A regular expression matches as cosign's does.
+    let root = stack.trusted_root();
+    repo.cleanpipe(&[
+        "verify",
+        &image,
+        "--trusted-root",
+        &root,
+        "--certificate-identity-regexp",
+        "^dev@example\\.test$",
+        "--certificate-oidc-issuer",
+        &issuer,
+        "--insecure-ignore-sct",
+    ])
+    .expect_code(0);
+    // Fail closed: without --insecure-ignore-sct the missing SCT is a failed check; a key is
+    // not an identity; an identity needs its issuer.
+    repo.cleanpipe(&[
+        "verify",
+        &image,
+        "--trusted-root",
+        &root,
+        "--certificate-identity",
+        "dev@example.test",
+        "--certificate-oidc-issuer",
+        &issuer,
+    ])
+    .expect_code(1)
+    .expect_stderr("[FAIL] certificate transparency");
+    repo.keygen("other", "pw");
+    repo.cleanpipe(&["verify", &image, "--key", "other.pub"])
+        .expect_code(1)
+        .expect_stderr("signed keylessly");
+    repo.cleanpipe(&[
+        "verify",
+        &image,
+        "--certificate-identity",
+        "dev@example.test",
+    ])
+    .expect_code(2)
+    .expect_stderr("needs `--certificate-oidc-issuer");
+}
+
+#[test]
+fn cleanpipe_verifies_cosign_keyless_signatures_and_github_workflow_claims() {
+    let Some(registry) = registry() else { return };
+    let Some(stack) = stack() else { return };
+    let name = unique("it/keyless-gh");
+    let repo = scratch_repo(Some(&format!("{registry}/{name}")), &["v1"]);
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(0);
+    let image = r.last_line();
+    // cosign v3 signs it keylessly with a GitHub Actions workflow token.
+    std::fs::write(repo.path().join("gh.token"), stack.token("github", "")).unwrap();
+    let bin = cosign("V3").unwrap();
+    let out = run_peer(
+        &bin,
+        repo.path(),
+        &[
+            "sign",
+            "-y",
+            "--signing-config",
+            &stack.signing_config(),
+            "--trusted-root",
+            &stack.trusted_root(),
+            "--identity-token",
+            "gh.token",
+            "--allow-insecure-registry",
+            &image,
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let issuer = stack.github_issuer();
+    let mut args = verify_args(&stack, &image, WORKFLOW, &issuer);
+    for (flag, value) in [
+        ("--certificate-github-workflow-repository", "acme/app"),
+        ("--certificate-github-workflow-ref", "refs/heads/main"),
+        ("--certificate-github-workflow-trigger", "push"),
+        (
+            "--certificate-github-workflow-sha",
+            "0123456789abcdef0123456789abcdef01234567",
+        ),
+    ] {
+        args.push(flag.into());
+        args.push(value.into());
+    }
+    cleanpipe_verify(&repo, &args)
+        .expect_code(0)
+        .expect_stderr("[ok] workflow claims: repository acme/app");
+    // Another repository's workflow claim: not the trusted identity.
+    let mut other = verify_args(&stack, &image, WORKFLOW, &issuer);
+    other.extend([
+        "--certificate-github-workflow-repository".into(),
+        "acme/other".into(),
+    ]);
+    cleanpipe_verify(&repo, &other)
+        .expect_code(1)
+        .expect_stderr("workflow repository is acme/app, not acme/other");
+    // The image's own key signature is still there and still verifies with the key.
+    repo.cleanpipe(&["verify", &image, "--key", "cosign.pub"])
+        .expect_code(0);
+}
+
+#[test]
+fn the_github_actions_ambient_token_signs_and_its_workflow_verifies() {
+    let Some(registry) = registry() else { return };
+    let Some(stack) = stack() else { return };
+    let name = unique("it/keyless-ambient");
+    let repo = scratch_repo(Some(&format!("{registry}/{name}")), &["v1"]);
+    let image = repo
+        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0)
+        .last_line();
+    let request_url = format!("{}/actions", stack.github_issuer());
+    let request_token = std::env::var("CLEANPIPE_TEST_OIDC_REQUEST_TOKEN").unwrap();
+    let config = stack.signing_config();
+    let r = repo.cleanpipe_env(
+        &["sign", &image, "--keyless", "--signing-config", &config],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("ACTIONS_ID_TOKEN_REQUEST_URL", &request_url),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", &request_token),
+        ],
+    );
+    r.expect_code(0)
+        .expect_stderr("the CI provider's OIDC credentials");
+    assert!(!r.all().contains(&request_token));
+    cleanpipe_verify(
+        &repo,
+        &verify_args(&stack, &image, WORKFLOW, &stack.github_issuer()),
+    )
+    .expect_code(0);
+    let out = cosign_verify(
+        repo.path(),
+        &stack,
+        "verify",
+        &image,
+        WORKFLOW,
+        &stack.github_issuer(),
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn bad_keyless_input_signs_nothing_and_says_why() {
+    let Some(registry) = registry() else { return };
+    let Some(stack) = stack() else { return };
+    let name = unique("it/keyless-bad");
+    let repo = scratch_repo(Some(&format!("{registry}/{name}")), &["v1"]);
+    let image = repo
+        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0)
+        .last_line();
+    let config = stack.signing_config();
+    let sign = |token: Option<&str>| {
+        let mut args = vec!["sign", &image, "--keyless", "--signing-config", &config];
+        if let Some(t) = token {
+            args.extend(["--identity-token", t]);
+        }
+        repo.cleanpipe(&args)
+    };
+    // No token anywhere: the message names where it looked.
+    sign(None)
+        .expect_code(2)
+        .expect_stderr("SIGSTORE_ID_TOKEN")
+        .expect_stderr("ACTIONS_ID_TOKEN_REQUEST_URL");
+    let expired = stack.token("email", "ttl=-120");
+    sign(Some(&expired)).expect_code(2).expect_stderr("expired");
+    let other_audience = stack.token("email", "aud=api://other");
+    sign(Some(&other_audience))
+        .expect_code(2)
+        .expect_stderr("not `sigstore`");
+    // A token the issuer never signed (its key is not in the issuer's JWKS): Fulcio refuses.
+    let forged = stack.token("email", "forged=1");
+    let r = sign(Some(&forged));
+    r.expect_code(2).expect_stderr("Fulcio refused");
+    assert!(!r.all().contains(&forged));
+    // Nothing was signed keylessly by any of these.
+    let root = stack.trusted_root();
+    let issuer = stack.email_issuer();
+    cleanpipe_verify(
+        &repo,
+        &verify_args(&stack, &image, "dev@example.test", &issuer),
+    )
+    .expect_code(1);
+
+    // Fulcio unreachable: exit 3, and a run pushes nothing.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let fulcio = std::env::var("CLEANPIPE_TEST_FULCIO").unwrap();
+    let dead = repo.path().join("dead-fulcio.json");
+    std::fs::write(&dead, text.replace(&fulcio, "http://127.0.0.1:9")).unwrap();
+    let token = stack.token("email", "");
+    repo.cleanpipe(&[
+        "sign",
+        &image,
+        "--keyless",
+        "--signing-config",
+        &dead.display().to_string(),
+        "--identity-token",
+        &token,
+    ])
+    .expect_code(3)
+    .expect_stderr("Fulcio");
+    let unpushed = unique("it/keyless-dead");
+    let run_repo = keyless_repo(&stack, &registry, &unpushed);
+    run_repo.write(
+        "pipeline.yaml",
+        &std::fs::read_to_string(run_repo.path().join("pipeline.yaml"))
+            .unwrap()
+            .replace(&config, &dead.display().to_string()),
+    );
+    run_repo.commit();
+    run_repo
+        .cleanpipe_env(&["run"], &[("TEST_ID_TOKEN", &token)])
+        .expect_code(3);
+    assert_eq!(manifest_status(&registry, &unpushed, "v1"), 404);
+
+    // A certificate from a CA the trusted root does not list: the chain check fails.
+    let good = repo.cleanpipe(&[
+        "sign",
+        &image,
+        "--keyless",
+        "--signing-config",
+        &config,
+        "--identity-token",
+        &token,
+    ]);
+    good.expect_code(0);
+    let mut other_root: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&root).unwrap()).unwrap();
+    let tsa_chain = other_root["timestampAuthorities"][0]["certChain"].clone();
+    other_root["certificateAuthorities"][0]["certChain"] = tsa_chain;
+    let other_root_path = repo.path().join("other-root.json");
+    std::fs::write(&other_root_path, other_root.to_string()).unwrap();
+    repo.cleanpipe(&[
+        "verify",
+        &image,
+        "--trusted-root",
+        &other_root_path.display().to_string(),
+        "--certificate-identity",
+        "dev@example.test",
+        "--certificate-oidc-issuer",
+        &issuer,
+        "--insecure-ignore-sct",
+    ])
+    .expect_code(1)
+    .expect_stderr("[FAIL] certificate chain");
+    // A trusted root that is not one is a usage error.
+    std::fs::write(repo.path().join("junk.json"), "not json").unwrap();
+    repo.cleanpipe(&[
+        "verify",
+        &image,
+        "--trusted-root",
+        "junk.json",
+        "--certificate-identity",
+        "dev@example.test",
+        "--certificate-oidc-issuer",
+        &issuer,
+    ])
+    .expect_code(2)
+    .expect_stderr("not a Sigstore trusted root");
+}
