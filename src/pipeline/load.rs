@@ -109,7 +109,36 @@ pub fn parse(
             )
             .with_hint("this cleanpipe reads `version: 1`"));
     }
+    check_signing(&loaded)?;
     Ok(loaded)
+}
+
+/// `sign.key` and `sign.keyless` exclude each other; keyless evidence is stored as bundles.
+fn check_signing(loaded: &LoadedPipeline) -> Result<()> {
+    let sign = &loaded.file.sign;
+    if sign.keyless().is_none() {
+        return Ok(());
+    }
+    if sign.key.is_some() || sign.generate_if_missing {
+        return Err(loaded
+            .error_at(
+                &["sign", "keyless"],
+                "`sign.keyless` and `sign.key` exclude each other",
+            )
+            .with_hint("sign with a key, or keylessly; not both"));
+    }
+    if sign
+        .format
+        .is_some_and(|f| f != crate::pipeline::model::SignFormat::Bundle)
+    {
+        return Err(loaded
+            .error_at(
+                &["sign", "format"],
+                "keyless evidence is stored as Sigstore bundles only",
+            )
+            .with_hint("drop `sign.format` (keyless defaults to `bundle`)"));
+    }
+    Ok(())
 }
 
 /// Pipeline files larger than this are refused before parsing (README "Pipeline reference").

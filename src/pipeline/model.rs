@@ -55,7 +55,11 @@ pub struct VerifyBaseSpec {
     /// Trusted public keys by name: a file path (relative to the pipeline file) or an https:// URL.
     #[serde(default)]
     pub keys: BTreeMap<String, String>,
-    /// The key for bases found in the build (customize.base, Dockerfile FROM lines).
+    /// Trusted keyless signers by name (a vendor's release workflow, say); `default_key` and
+    /// `images[].key` name a key or an identity.
+    #[serde(default)]
+    pub identities: BTreeMap<String, TrustedIdentitySpec>,
+    /// The key (or identity) for bases found in the build (customize.base, Dockerfile FROM lines).
     #[serde(default)]
     pub default_key: Option<String>,
     /// Extra bases to verify, or a per-image key.
@@ -64,6 +68,31 @@ pub struct VerifyBaseSpec {
     /// The base's vulnerability gate (not built yet).
     #[serde(default)]
     pub scan: Option<ScanSpec>,
+}
+
+/// A keyless signer a base may be signed by: the certificate identity and its OIDC issuer
+/// (each exactly, or as a regular expression), optional GitHub workflow claims, and the
+/// trusted root (default: the public-good instance's).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedIdentitySpec {
+    #[serde(default)]
+    pub identity: Option<String>,
+    #[serde(default)]
+    pub identity_regexp: Option<String>,
+    #[serde(default)]
+    pub issuer: Option<String>,
+    #[serde(default)]
+    pub issuer_regexp: Option<String>,
+    /// GitHub workflow claims the certificate must carry: repository, ref, sha, trigger, name.
+    #[serde(default)]
+    pub github: BTreeMap<String, String>,
+    /// A `trusted_root.json` (relative to the pipeline file) for a private instance.
+    #[serde(default)]
+    pub trusted_root: Option<String>,
+    /// Accept certificates without an SCT (a private instance without a CT log).
+    #[serde(default)]
+    pub insecure_ignore_sct: bool,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]

@@ -14,6 +14,7 @@ use crate::oci::types::{Digest, Platform};
 use crate::pipeline::load::LoadedPipeline;
 use crate::pipeline::template::{render, TemplateValues};
 use crate::sign::keys::PublicKey;
+use crate::sign::Trust;
 use crate::stages::RunContext;
 
 /// A base that passed the gate: the build must use exactly this digest.
@@ -139,7 +140,7 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
         ctx.say("verify-base", "no base images (scratch)");
         return Ok(vec![]);
     }
-    let mut keys: BTreeMap<String, PublicKey> = BTreeMap::new();
+    let mut keys: BTreeMap<String, Trust> = BTreeMap::new();
     let mut failures = Vec::new();
     let mut verified = Vec::new();
     for base in &bases {
@@ -187,26 +188,14 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
             continue;
         };
         if !keys.contains_key(key_name) {
-            let location = ctx
-                .pipeline
-                .file
-                .verify_base
-                .keys
-                .get(key_name)
-                .ok_or_else(|| {
-                    ctx.pipeline.error_at(
-                        &["verify_base"],
-                        format!(
-                            "key `{key_name}` is used but not defined under `verify_base.keys`"
-                        ),
-                    )
-                })?;
-            keys.insert(
-                key_name.clone(),
-                PublicKey::fetch(location, &ctx.base_dir).await?,
-            );
+            keys.insert(key_name.clone(), trust_named(ctx, key_name).await?);
         }
-        let key = &keys[key_name];
+        let trust = &keys[key_name];
+        let kind = if trust.keyless().is_some() {
+            "identity"
+        } else {
+            "key"
+        };
         // The base must exist at that digest before its signature means anything.
         let resolved = store.resolve(&image).await?;
         // An index: the platform image this build uses is chosen here and by the builder from
@@ -222,8 +211,7 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
                 continue;
             }
         };
-        let trust = key.clone().into();
-        let mut report = verify_signatures(&store, &digest, &trust).await?;
+        let mut report = verify_signatures(&store, &digest, trust).await?;
         let mut signed = "the index";
         // Some vendors sign each platform image instead of the index. That vouches for the
         // build only where cleanpipe itself picks the image from the index (customize); a
@@ -231,7 +219,7 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
         // matching rules), so there the index's own signature is required.
         let builder_picks = base.cleanpipe_picks_platform;
         if let (false, Some(child), true) = (report.verified, &child, builder_picks) {
-            let per_platform = verify_signatures(&store, &child.digest, &trust).await?;
+            let per_platform = verify_signatures(&store, &child.digest, trust).await?;
             if per_platform.verified {
                 report = per_platform;
                 signed = "the platform image";
@@ -254,9 +242,9 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
             ctx.say(
                 "verify-base",
                 &match &child {
-                    None => format!("{} signed by key `{key_name}` ({source})", base.reference),
+                    None => format!("{} signed by {kind} `{key_name}` ({source})", base.reference),
                     Some(c) => format!(
-                        "{} signed by key `{key_name}` ({signed}; {source}): index {digest}, {platform} image {}",
+                        "{} signed by {kind} `{key_name}` ({signed}; {source}): index {digest}, {platform} image {}",
                         base.reference, c.digest
                     ),
                 },
@@ -293,7 +281,7 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
             failures,
         )
         .with_hint(
-            "pin every base by digest and use bases signed by a key listed in `verify_base.keys`",
+            "pin every base by digest and use bases signed by a key in `verify_base.keys` or an identity in `verify_base.identities`",
         ));
     }
     Ok(verified)
@@ -326,6 +314,65 @@ async fn scan_bases(
         base.scan = Some(summary);
     }
     Ok(())
+}
+
+/// The trust `verify_base.keys.NAME` or `verify_base.identities.NAME` defines.
+async fn trust_named(ctx: &RunContext, name: &str) -> Result<Trust> {
+    let spec = &ctx.pipeline.file.verify_base;
+    let at = |what: &str| {
+        ctx.pipeline
+            .error_at(&["verify_base", "identities", name], what.to_string())
+    };
+    match (spec.keys.get(name), spec.identities.get(name)) {
+        (Some(_), Some(_)) => Err(at(&format!(
+            "`{name}` is both a key and an identity; give them different names"
+        ))),
+        (Some(location), None) => Ok(PublicKey::fetch(location, &ctx.base_dir).await?.into()),
+        (None, Some(id)) => {
+            use crate::sign::identity::{GithubClaims, Identity, KeylessTrust, Matcher};
+            let subject = match (&id.identity, &id.identity_regexp) {
+                (Some(exact), None) => Matcher::Exact(exact.clone()),
+                (None, Some(re)) => Matcher::regex(re, "identity_regexp").map_err(|e| at(&e.to_string()))?,
+                _ => return Err(at("needs exactly one of `identity` or `identity_regexp`")),
+            };
+            let issuer = match (&id.issuer, &id.issuer_regexp) {
+                (Some(exact), None) => Matcher::Exact(exact.clone()),
+                (None, Some(re)) => Matcher::regex(re, "issuer_regexp").map_err(|e| at(&e.to_string()))?,
+                _ => return Err(at("needs exactly one of `issuer` or `issuer_regexp`")),
+            };
+            let mut github = GithubClaims::default();
+            for (claim, value) in &id.github {
+                let slot = match claim.as_str() {
+                    "repository" => &mut github.repository,
+                    "ref" => &mut github.git_ref,
+                    "sha" => &mut github.sha,
+                    "trigger" => &mut github.trigger,
+                    "name" => &mut github.name,
+                    other => {
+                        return Err(at(&format!(
+                            "unknown GitHub claim `{other}` (repository, ref, sha, trigger, name)"
+                        )))
+                    }
+                };
+                *slot = Some(value.clone());
+            }
+            let root = id.trusted_root.as_ref().map(|p| ctx.base_dir.join(p));
+            let keyless = KeylessTrust::new(
+                root.as_deref(),
+                vec![Identity {
+                    subject,
+                    issuer,
+                    github,
+                }],
+                id.insecure_ignore_sct,
+            )?;
+            Trust::with_keyless(vec![], Some(keyless))
+        }
+        (None, None) => Err(ctx.pipeline.error_at(
+            &["verify_base"],
+            format!("key `{name}` is used but not defined under `verify_base.keys` or `verify_base.identities`"),
+        )),
+    }
 }
 
 fn origin_path(origin: &str) -> Vec<&str> {

@@ -459,3 +459,69 @@ fn bad_keyless_input_signs_nothing_and_says_why() {
     .expect_code(2)
     .expect_stderr("not a Sigstore trusted root");
 }
+
+#[test]
+fn verify_base_trusts_a_vendor_identity_and_refuses_another() {
+    let Some(registry) = registry() else { return };
+    let Some(stack) = stack() else { return };
+    // The "vendor" publishes a base and signs it keylessly.
+    let vendor = scratch_repo(
+        Some(&format!("{registry}/{}", unique("it/keyless-base"))),
+        &["v1"],
+    );
+    let base = vendor
+        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0)
+        .last_line();
+    let token = stack.token("email", "");
+    let config = stack.signing_config();
+    vendor
+        .cleanpipe(&[
+            "sign",
+            &base,
+            "--keyless",
+            "--signing-config",
+            &config,
+            "--identity-token",
+            &token,
+        ])
+        .expect_code(0);
+    let pipeline = |identity: &str| {
+        format!(
+            "version: 1\nverify_base:\n  identities:\n    vendor:\n      identity: {identity}\n      issuer: {}\n      trusted_root: {}\n      insecure_ignore_sct: true\n  default_key: vendor\nbuild:\n  customize:\n    base: {base}\n    files:\n      - src: hello.txt\n        dest: /hello.txt\nsign:\n  key: cosign.key\n",
+            stack.email_issuer(),
+            stack.trusted_root()
+        )
+    };
+    let repo = Repo::new();
+    repo.write("hello.txt", "on a keyless base\n");
+    repo.keygen("cosign", "pw");
+    repo.write("pipeline.yaml", &pipeline("dev@example.test"));
+    repo.commit();
+    repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0)
+        .expect_stderr("signed by identity `vendor`");
+    repo.write("pipeline.yaml", &pipeline("release@vendor.test"));
+    repo.commit();
+    repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(1)
+        .expect_stderr("verifies with identity release@vendor.test");
+    // A pipeline cannot sign with a key and keylessly at once, nor keep keyless evidence in
+    // the legacy layout.
+    for (sign, key) in [
+        (
+            "sign:\n  key: cosign.key\n  keyless: true\n",
+            "sign.keyless",
+        ),
+        ("sign:\n  keyless: true\n  format: legacy\n", "sign.format"),
+    ] {
+        repo.write(
+            "pipeline.yaml",
+            &format!("version: 1\nbuild:\n  customize:\n    base: scratch\n{sign}"),
+        );
+        repo.commit();
+        repo.cleanpipe(&["validate"])
+            .expect_code(2)
+            .expect_stderr(key);
+    }
+}
