@@ -525,3 +525,128 @@ fn verify_base_trusts_a_vendor_identity_and_refuses_another() {
             .expect_stderr(key);
     }
 }
+
+/// `GET` a path of the registry with curl; the body.
+fn registry_get(registry: &str, path: &str, accept: &str) -> Vec<u8> {
+    let out = Command::new("curl")
+        .args(["-fsS", "--noproxy", "*", "-H", &format!("Accept: {accept}")])
+        .arg(format!("http://{registry}{path}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{path}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The keyless bundles among the referrers of `repo@digest`, as JSON values.
+fn bundles_of(registry: &str, repo: &str, digest: &str) -> Vec<serde_json::Value> {
+    let index: serde_json::Value = serde_json::from_slice(&registry_get(
+        registry,
+        &format!("/v2/{repo}/referrers/{digest}"),
+        "application/vnd.oci.image.index.v1+json",
+    ))
+    .unwrap();
+    let mut out = Vec::new();
+    for m in index["manifests"].as_array().unwrap() {
+        let manifest: serde_json::Value = serde_json::from_slice(&registry_get(
+            registry,
+            &format!("/v2/{repo}/manifests/{}", m["digest"].as_str().unwrap()),
+            "application/vnd.oci.image.manifest.v1+json",
+        ))
+        .unwrap();
+        let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+        let blob = registry_get(registry, &format!("/v2/{repo}/blobs/{layer}"), "*/*");
+        let bundle: serde_json::Value = serde_json::from_slice(&blob).unwrap();
+        if bundle["verificationMaterial"].get("certificate").is_some() {
+            out.push(bundle);
+        }
+    }
+    out
+}
+
+#[test]
+fn tampered_keyless_bundles_fail_the_check_they_break() {
+    let Some(_) = registry() else { return };
+    let Some(stack) = stack() else { return };
+    // The referrers API lists each bundle (the plain registry would need the fallback tag).
+    let registry = std::env::var("CLEANPIPE_TEST_REFERRERS_REGISTRY")
+        .expect(".ci/run starts the referrers registry with the others");
+    let name = unique("it/keyless-tamper");
+    let repo = scratch_repo(Some(&format!("{registry}/{name}")), &["v1"]);
+    let image = repo
+        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0)
+        .last_line();
+    let config = stack.signing_config();
+    for _ in 0..2 {
+        let token = stack.token("email", "");
+        repo.cleanpipe(&[
+            "sign",
+            &image,
+            "--keyless",
+            "--signing-config",
+            &config,
+            "--identity-token",
+            &token,
+        ])
+        .expect_code(0);
+    }
+    let digest_text = image.rsplit('@').next().unwrap();
+    let bundles = bundles_of(&registry, &name, digest_text);
+    assert_eq!(bundles.len(), 2, "two keyless signatures");
+    let digest = cleanpipe::oci::types::Digest::parse(digest_text).unwrap();
+    let trust = cleanpipe::sign::identity::KeylessTrust::new(
+        Some(Path::new(&stack.trusted_root())),
+        vec![cleanpipe::sign::identity::Identity {
+            subject: cleanpipe::sign::identity::Matcher::Exact("dev@example.test".into()),
+            issuer: cleanpipe::sign::identity::Matcher::Exact(stack.email_issuer()),
+            github: Default::default(),
+        }],
+        true,
+    )
+    .unwrap();
+    let check = |bundle: &serde_json::Value| {
+        let parsed = cleanpipe::evidence::bundle::parse(bundle.to_string().as_bytes()).unwrap();
+        match cleanpipe::evidence::keyless::open(&parsed, &digest, &trust) {
+            Ok(_) => None,
+            Err(refused) => refused.checks.iter().find(|c| !c.passed).map(|c| c.name),
+        }
+    };
+    assert_eq!(check(&bundles[0]), None, "an untouched bundle verifies");
+    // The log entry of another signature.
+    let mut swapped = bundles[0].clone();
+    swapped["verificationMaterial"]["tlogEntries"] =
+        bundles[1]["verificationMaterial"]["tlogEntries"].clone();
+    assert_eq!(check(&swapped), Some("transparency log"));
+    // No trusted time at all (Rekor v2 has no integrated time; the timestamp removed).
+    let mut untimed = bundles[0].clone();
+    untimed["verificationMaterial"]
+        .as_object_mut()
+        .unwrap()
+        .remove("timestampVerificationData");
+    assert!(
+        check(&untimed).is_some(),
+        "a bundle with no trusted time must fail"
+    );
+    // Another signature's certificate: the signature does not verify with its key.
+    let mut recertified = bundles[0].clone();
+    recertified["verificationMaterial"]["certificate"] =
+        bundles[1]["verificationMaterial"]["certificate"].clone();
+    assert!(
+        check(&recertified).is_some(),
+        "another certificate must fail"
+    );
+    // The bundle about another image.
+    let other: cleanpipe::oci::types::Digest = cleanpipe::oci::types::Digest::of(b"another image");
+    let parsed = cleanpipe::evidence::bundle::parse(bundles[0].to_string().as_bytes()).unwrap();
+    let refused = cleanpipe::evidence::keyless::open(&parsed, &other, &trust)
+        .err()
+        .unwrap();
+    assert_eq!(
+        refused.checks.last().unwrap().name,
+        "statement names this digest"
+    );
+}
