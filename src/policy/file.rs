@@ -42,8 +42,26 @@ struct TrustSection {
     /// Public keys (paths relative to the policy file, or https:// URLs); any one may sign.
     #[serde(default)]
     keys: Vec<String>,
-    /// Keyless identities: read so that the error can say they are not built yet.
-    identities: Option<serde_yaml::Value>,
+    /// Keyless signers (certificate identity and OIDC issuer); any one may sign.
+    #[serde(default)]
+    identities: Vec<IdentitySection>,
+    /// The trusted root of the identities' Sigstore instance (relative to the policy file);
+    /// default: the public-good root.
+    trusted_root: Option<String>,
+    /// Accept certificates without an SCT (a private instance without a CT log).
+    #[serde(default)]
+    insecure_ignore_sct: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdentitySection {
+    identity: Option<String>,
+    identity_regexp: Option<String>,
+    issuer: Option<String>,
+    issuer_regexp: Option<String>,
+    #[serde(default)]
+    github: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -142,10 +160,43 @@ pub async fn load(path: &Path, today: &str, now: i64) -> Result<LoadedPolicy> {
         })?;
         keys.push(key);
     }
+    let identities = identities_of(&file, &at)?;
+    let keyless = if identities.is_empty() {
+        None
+    } else {
+        let root = file.trust.trusted_root.as_ref().map(|p| base_dir.join(p));
+        Some(crate::sign::identity::KeylessTrust::new(
+            root.as_deref(),
+            identities,
+            file.trust.insecure_ignore_sct,
+        )?)
+    };
     Ok(LoadedPolicy {
         policy,
-        trust: Trust::new(keys)?,
+        trust: Trust::with_keyless(keys, keyless)?,
     })
+}
+
+/// The file's `trust.identities`, each checked and located.
+fn identities_of(
+    file: &PolicyFile,
+    at: &dyn Fn(&[&str], String) -> Error,
+) -> Result<Vec<crate::sign::identity::Identity>> {
+    file.trust
+        .identities
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            crate::sign::identity::identity_from(
+                id.identity.as_deref(),
+                id.identity_regexp.as_deref(),
+                id.issuer.as_deref(),
+                id.issuer_regexp.as_deref(),
+                &id.github,
+            )
+            .map_err(|why| at(&["trust", "identities", &i.to_string()], why))
+        })
+        .collect()
 }
 
 /// The policy a parsed file says, each value checked and located.
@@ -157,16 +208,10 @@ fn policy_of(file: &PolicyFile, at: &dyn Fn(&[&str], String) -> Error) -> Result
         )
         .with_hint("this cleanpipe reads `version: 1`"));
     }
-    if file.trust.identities.is_some() {
-        return Err(at(
-            &["trust", "identities"],
-            "keyless identities are not built in this cleanpipe yet".into(),
-        )
-        .with_hint("trust the signer's public key with `trust.keys` for now"));
-    }
-    if file.trust.keys.is_empty() {
-        return Err(at(&["trust", "keys"], "no trusted key is listed".into())
-            .with_hint("list at least one public key (a path relative to the policy file, or an https:// URL)"));
+    identities_of(file, at)?;
+    if file.trust.keys.is_empty() && file.trust.identities.is_empty() {
+        return Err(at(&["trust", "keys"], "no trusted key or identity is listed".into())
+            .with_hint("list at least one public key (a path relative to the policy file, or an https:// URL), or `trust.identities`"));
     }
     let mut policy = Policy {
         require_sbom: file.require.sbom,
@@ -335,6 +380,10 @@ mod tests {
             ("version: 1\ntrust:\n  keys: []\n", "p.yaml:3:"),
             (
                 "version: 1\ntrust:\n  keys: [a.pub]\n  identities: [{issuer: x}]\n",
+                "p.yaml:4:",
+            ),
+            (
+                "version: 1\ntrust:\n  identities:\n    - {identity: a, issuer: b, github: {branch: main}}\n",
                 "p.yaml:4:",
             ),
             (

@@ -18,7 +18,7 @@ pub const POLICY_URI: &str = "https://cleanpipe.dev/policies/verify-flags/v1";
 /// CLI refuses to add checks or keys to a file when writing a VSA), or without a file,
 /// canonical JSON of the checks asked for and the trusted keys. Returns (uri, digest).
 pub fn policy_document(policy: &Policy, trust: &Trust) -> (String, Digest) {
-    let flags = serde_json::json!({
+    let mut flags = serde_json::json!({
         "keys": trust.keys().iter().map(|k| k.fingerprint()).collect::<Vec<_>>(),
         "requireProvenance": policy.needs_provenance(),
         "sourceRepo": policy.source_repo,
@@ -32,6 +32,11 @@ pub fn policy_document(policy: &Policy, trust: &Trust) -> (String, Digest) {
         "platform": policy.platform.as_ref().map(|p| p.to_string()),
         "maxScanAgeSeconds": policy.max_scan_age,
     });
+    // Keyless trust is named only when there is some, so key-only summaries keep their digest.
+    if let Some(keyless) = trust.keyless() {
+        flags["identities"] = serde_json::json!(keyless.describe());
+        flags["trustedRoot"] = serde_json::json!(keyless.describe_root());
+    }
     match &policy.document {
         Some(doc) => (doc.uri.clone(), doc.digest.clone()),
         None => {

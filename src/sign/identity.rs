@@ -88,6 +88,50 @@ impl Identity {
     }
 }
 
+/// An identity as a file writes it (`verify_base.identities.NAME`, a policy's
+/// `trust.identities[]`): exactly one of `identity`/`identity_regexp`, exactly one of
+/// `issuer`/`issuer_regexp`, and GitHub claims by name. `Err` says what is wrong, for the
+/// caller to locate.
+pub fn identity_from(
+    identity: Option<&str>,
+    identity_regexp: Option<&str>,
+    issuer: Option<&str>,
+    issuer_regexp: Option<&str>,
+    github: &std::collections::BTreeMap<String, String>,
+) -> std::result::Result<Identity, String> {
+    let subject = match (identity, identity_regexp) {
+        (Some(exact), None) => Matcher::Exact(exact.to_string()),
+        (None, Some(re)) => Matcher::regex(re, "identity_regexp").map_err(|e| e.to_string())?,
+        _ => return Err("needs exactly one of `identity` or `identity_regexp`".into()),
+    };
+    let issuer = match (issuer, issuer_regexp) {
+        (Some(exact), None) => Matcher::Exact(exact.to_string()),
+        (None, Some(re)) => Matcher::regex(re, "issuer_regexp").map_err(|e| e.to_string())?,
+        _ => return Err("needs exactly one of `issuer` or `issuer_regexp`".into()),
+    };
+    let mut claims = GithubClaims::default();
+    for (claim, value) in github {
+        let slot = match claim.as_str() {
+            "repository" => &mut claims.repository,
+            "ref" => &mut claims.git_ref,
+            "sha" => &mut claims.sha,
+            "trigger" => &mut claims.trigger,
+            "name" => &mut claims.name,
+            other => {
+                return Err(format!(
+                    "unknown GitHub claim `{other}` (repository, ref, sha, trigger, name)"
+                ))
+            }
+        };
+        *slot = Some(value.clone());
+    }
+    Ok(Identity {
+        subject,
+        issuer,
+        github: claims,
+    })
+}
+
 /// Where the trusted root comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RootSource {

@@ -329,41 +329,19 @@ async fn trust_named(ctx: &RunContext, name: &str) -> Result<Trust> {
         ))),
         (Some(location), None) => Ok(PublicKey::fetch(location, &ctx.base_dir).await?.into()),
         (None, Some(id)) => {
-            use crate::sign::identity::{GithubClaims, Identity, KeylessTrust, Matcher};
-            let subject = match (&id.identity, &id.identity_regexp) {
-                (Some(exact), None) => Matcher::Exact(exact.clone()),
-                (None, Some(re)) => Matcher::regex(re, "identity_regexp").map_err(|e| at(&e.to_string()))?,
-                _ => return Err(at("needs exactly one of `identity` or `identity_regexp`")),
-            };
-            let issuer = match (&id.issuer, &id.issuer_regexp) {
-                (Some(exact), None) => Matcher::Exact(exact.clone()),
-                (None, Some(re)) => Matcher::regex(re, "issuer_regexp").map_err(|e| at(&e.to_string()))?,
-                _ => return Err(at("needs exactly one of `issuer` or `issuer_regexp`")),
-            };
-            let mut github = GithubClaims::default();
-            for (claim, value) in &id.github {
-                let slot = match claim.as_str() {
-                    "repository" => &mut github.repository,
-                    "ref" => &mut github.git_ref,
-                    "sha" => &mut github.sha,
-                    "trigger" => &mut github.trigger,
-                    "name" => &mut github.name,
-                    other => {
-                        return Err(at(&format!(
-                            "unknown GitHub claim `{other}` (repository, ref, sha, trigger, name)"
-                        )))
-                    }
-                };
-                *slot = Some(value.clone());
-            }
+            use crate::sign::identity::{identity_from, KeylessTrust};
+            let identity = identity_from(
+                id.identity.as_deref(),
+                id.identity_regexp.as_deref(),
+                id.issuer.as_deref(),
+                id.issuer_regexp.as_deref(),
+                &id.github,
+            )
+            .map_err(|why| at(&why))?;
             let root = id.trusted_root.as_ref().map(|p| ctx.base_dir.join(p));
             let keyless = KeylessTrust::new(
                 root.as_deref(),
-                vec![Identity {
-                    subject,
-                    issuer,
-                    github,
-                }],
+                vec![identity],
                 id.insecure_ignore_sct,
             )?;
             Trust::with_keyless(vec![], Some(keyless))

@@ -237,6 +237,19 @@ fn a_keyless_run_is_verified_by_identity_by_cleanpipe_and_cosign_v3() {
     ])
     .expect_code(2)
     .expect_stderr("needs `--certificate-oidc-issuer");
+    // The deploy gate from a policy file trusting the identity.
+    let policy = |identity: &str| {
+        format!(
+            "version: 1\ntrust:\n  trusted_root: {root}\n  insecure_ignore_sct: true\n  identities:\n    - identity: {identity}\n      issuer: {issuer}\nrequire:\n  attestations: [slsaprovenance1]\n  sbom: true\n"
+        )
+    };
+    repo.write("policy.yaml", &policy("dev@example.test"));
+    repo.cleanpipe(&["verify", &image, "--policy", "policy.yaml"])
+        .expect_code(0)
+        .expect_stderr("VERIFIED");
+    repo.write("policy.yaml", &policy("ops@example.test"));
+    repo.cleanpipe(&["verify", &image, "--policy", "policy.yaml"])
+        .expect_code(1);
 }
 
 #[test]

@@ -214,7 +214,9 @@ async fn policy_and_trust(
         || args.fail_on.is_some();
     let (mut policy, mut trust) = match &args.policy {
         Some(path) => {
-            if args.vsa.is_some() && (added_checks || args.key.is_some()) {
+            let added_identity = args.identity.certificate_identity.is_some()
+                || args.identity.certificate_identity_regexp.is_some();
+            if args.vsa.is_some() && (added_checks || args.key.is_some() || added_identity) {
                 return Err(crate::Error::usage(
                     "`--vsa` with `--policy` takes the policy file as it is: the summary names the file by its digest",
                 )
