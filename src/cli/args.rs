@@ -274,8 +274,9 @@ pub struct SignArgs {
 pub struct KeylessArgs {
     /// The private Sigstore instance to sign with: a `signing_config.json` (cosign v3's
     /// format) naming Fulcio, Rekor and the timestamp authority; default: the public-good
-    /// instance.
-    #[arg(long, requires = "keyless")]
+    /// instance. With `--key`: the Rekor v2 log and timestamp authority that record the
+    /// key's bundle (as `cosign sign --key K --signing-config F` does).
+    #[arg(long)]
     pub signing_config: Option<PathBuf>,
     /// The OIDC identity token, or a file holding it; default: SIGSTORE_ID_TOKEN, then the CI
     /// provider's ambient token (GitHub Actions, GitLab, Buildkite, CircleCI), then (on a

@@ -177,7 +177,7 @@ pub fn keyless_trust(
     let (subject, issuer) = match (subject, issuer) {
         (Some(s), Some(i)) => (s, i),
         (None, None) => {
-            if !github.is_empty() || args.trusted_root.is_some() || args.insecure_ignore_sct {
+            if !github.is_empty() || args.insecure_ignore_sct {
                 return Err(Error::usage(
                     "the certificate options need `--certificate-identity[-regexp]` and `--certificate-oidc-issuer[-regexp]`",
                 ));

@@ -239,6 +239,58 @@ pub fn open(bundle: &Bundle, subject: &Digest, trust: &KeylessTrust) -> Result<O
     })
 }
 
+/// The transparency-log check of a key-signed bundle (`key` verified its DSSE signature):
+/// its log entry and timestamp verified against the trusted root of `log`.
+pub fn check_key_log(
+    bundle: &Bundle,
+    subject: &Digest,
+    key: &crate::sign::keys::PublicKey,
+    log: &crate::sign::trust::KeyLog,
+) -> Check {
+    const NAME: &str = "transparency log";
+    if bundle.tlog_entries == 0 {
+        return fail(
+            NAME,
+            format!(
+                "the bundle carries no log entry, and signatures must be logged under {}",
+                log.source
+            ),
+        );
+    }
+    let text = String::from_utf8_lossy(&bundle.raw);
+    let parsed = match sigstore_verify::types::Bundle::from_json(&text) {
+        Ok(b) => b,
+        Err(e) => return fail(NAME, format!("the bundle is unreadable: {e}")),
+    };
+    let public = match sigstore_verify::types::DerPublicKey::from_pem(key.pem()) {
+        Ok(k) => k,
+        Err(e) => return fail(NAME, format!("the key: {e}")),
+    };
+    let verifier = match Verifier::new(&log.root) {
+        Ok(v) => v,
+        Err(e) => return fail(NAME, format!("{}: {e}", log.source)),
+    };
+    let digest = match Sha256Hash::from_hex(subject.hex()) {
+        Ok(d) => ArtifactDigest::from(d),
+        Err(e) => return fail(NAME, format!("subject digest: {e}")),
+    };
+    let policy = sigstore_verify::PublicKeyVerificationPolicy::new(public);
+    match verifier.verify(Artifact::from_digest(digest), &parsed, &policy) {
+        Ok(result) if result.tlog_verified() => match result.verified_timestamps().first() {
+            Some(at) => pass(
+                NAME,
+                format!(
+                    "an entry proved against the log's checkpoint under {}, signed at {at}",
+                    log.source
+                ),
+            ),
+            None => fail(NAME, "no trusted time dates the signature"),
+        },
+        Ok(_) => fail(NAME, "the log entry was not verified"),
+        Err(e) => fail(NAME, e.to_string()),
+    }
+}
+
 /// The named check a verification error fails.
 fn failed_check(e: &VerifyError, trust: &KeylessTrust) -> Check {
     use sigstore_verify::CertificateError as C;

@@ -457,17 +457,23 @@ pub async fn sign_bundle(
     signer: &crate::sign::Signer,
     created: &str,
 ) -> Result<(Digest, ReferrersPlace)> {
+    use crate::sign::Signer;
+    let envelope_of = |key: &crate::sign::SigningKey| -> Result<crate::sign::attest::Envelope> {
+        Ok(
+            serde_json::from_slice(&crate::sign::attest::envelope(statement, key)?)
+                .expect("an envelope cleanpipe wrote parses"),
+        )
+    };
     let (bundle, key) = match signer {
-        crate::sign::Signer::Key(key) => {
-            let envelope: crate::sign::attest::Envelope =
-                serde_json::from_slice(&crate::sign::attest::envelope(statement, key)?)
-                    .expect("an envelope cleanpipe wrote parses");
-            (
-                bundle::build(&envelope, key.public_key()),
-                Some(key.public_key()),
-            )
-        }
-        crate::sign::Signer::Keyless(keyless) => (keyless.sign_statement(statement).await?, None),
+        Signer::Key(key) => (
+            bundle::build(&envelope_of(key)?, key.public_key()),
+            Some(key.public_key()),
+        ),
+        Signer::LoggedKey(key, log) => (
+            log.bundle(&envelope_of(key)?, key.public_key()).await?,
+            Some(key.public_key()),
+        ),
+        Signer::Keyless(keyless) => (keyless.sign_statement(statement).await?, None),
     };
     attach_bundle(store, subject, predicate_type, bundle, created, key).await
 }

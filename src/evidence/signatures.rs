@@ -222,6 +222,16 @@ async fn check_legacy(
                 },
             });
             signer_name = signer.map(|k| k.name().to_string());
+            if let (Some(log), Some(_)) = (trust.key_log(), signer) {
+                checks.push(Check {
+                    name: "transparency log",
+                    passed: false,
+                    detail: format!(
+                        "a legacy `.sig` layer carries no log entry cleanpipe verifies, and signatures must be logged under {}",
+                        log.source
+                    ),
+                });
+            }
             let claims: Option<serde_json::Value> = serde_json::from_slice(&payload).ok();
             let named = claims
                 .as_ref()
@@ -376,6 +386,9 @@ async fn check_bundle(
                     detail: format!("valid for key {}", signer.name()),
                 });
                 signer_name = Some(signer.name().to_string());
+                if let Some(log) = trust.key_log() {
+                    checks.push(super::keyless::check_key_log(&parsed, digest, signer, log));
+                }
                 Some(statement)
             }
             Err(attest::Rejection::NotThisKey(_)) => {

@@ -116,6 +116,24 @@ pub fn parse(
 /// `sign.key` and `sign.keyless` exclude each other; keyless evidence is stored as bundles.
 fn check_signing(loaded: &LoadedPipeline) -> Result<()> {
     let sign = &loaded.file.sign;
+    if sign.signing_config.is_some() {
+        if sign.keyless().is_some() {
+            return Err(loaded
+                .error_at(
+                    &["sign", "signing_config"],
+                    "keyless signing takes its instance from `sign.keyless.signing_config`",
+                )
+                .with_hint("move the file to `sign.keyless.signing_config`"));
+        }
+        if !sign.format().bundle() {
+            return Err(loaded
+                .error_at(
+                    &["sign", "signing_config"],
+                    "log entries are stored in Sigstore bundles, and `sign.format` writes none",
+                )
+                .with_hint("set `sign.format: bundle` (or `both`)"));
+        }
+    }
     if sign.keyless().is_none() {
         return Ok(());
     }

@@ -330,6 +330,10 @@ pub struct SignSpec {
     /// when keyless; keyless evidence is stored as bundles only).
     #[serde(default)]
     pub format: Option<SignFormat>,
+    /// With `key`: a `signing_config.json` (relative to the pipeline file) whose Rekor v2 log
+    /// and timestamp authority record every bundle (cosign v3's `--key K --signing-config F`).
+    #[serde(default)]
+    pub signing_config: Option<String>,
     /// Sign keylessly instead of with `key`: `true`, or where the identity and the Sigstore
     /// instance come from.
     #[serde(default)]

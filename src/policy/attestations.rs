@@ -278,8 +278,23 @@ async fn check_bundle(
     let opened = if parsed.has_certificate {
         crate::evidence::open_certified(&parsed, digest, trust)
     } else {
-        attest::open_envelope(&parsed.envelope, trust)
-            .map(|(statement, signer)| (statement, signer.name().to_string()))
+        attest::open_envelope(&parsed.envelope, trust).and_then(|(statement, signer)| {
+            match trust.key_log() {
+                Some(log) => {
+                    let check =
+                        crate::evidence::keyless::check_key_log(&parsed, digest, signer, log);
+                    if check.passed {
+                        Ok((statement, signer.name().to_string()))
+                    } else {
+                        Err(Rejection::Invalid(format!(
+                            "{}: {}",
+                            check.name, check.detail
+                        )))
+                    }
+                }
+                None => Ok((statement, signer.name().to_string())),
+            }
+        })
     };
     let outcome = match opened {
         Err(e) => Err((e, None)),
@@ -326,6 +341,15 @@ async fn check_layer(
         .await
         .map_err(|e| (Rejection::Unreadable(e.to_string()), None))?;
     let (statement, signer) = attest::open_signed(&bytes, trust).map_err(|e| (e, None))?;
+    if let Some(log) = trust.key_log() {
+        return Err((
+            Rejection::Invalid(format!(
+                "a legacy `.att` layer carries no log entry cleanpipe verifies, and attestations must be logged under {}",
+                log.source
+            )),
+            None,
+        ));
+    }
     let signed_type = statement["predicateType"].as_str().map(String::from);
     let invalid = |why: String| (Rejection::Invalid(why), signed_type.clone());
     if !attest::names_digest(&statement, digest) {

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod kms;
 pub mod pkcs11;
 pub mod provenance;
+pub mod transparency;
 pub mod trust;
 
 pub use cosign::{append_signature, SignOutcome};
@@ -23,6 +24,8 @@ pub use trust::{Trust, Verifier};
 /// What signs: a key (file, token or KMS), or keyless (an ephemeral key Fulcio certifies).
 pub enum Signer {
     Key(SigningKey),
+    /// A key whose bundles are recorded in a transparency log (with a timestamp).
+    LoggedKey(SigningKey, transparency::TransparencyLog),
     Keyless(KeylessSigner),
 }
 
@@ -30,7 +33,7 @@ impl Signer {
     /// The key, when signing with one (legacy `.sig`/`.att` layouts need it).
     pub fn key(&self) -> Option<&SigningKey> {
         match self {
-            Signer::Key(k) => Some(k),
+            Signer::Key(k) | Signer::LoggedKey(k, _) => Some(k),
             Signer::Keyless(_) => None,
         }
     }

@@ -29,6 +29,21 @@ impl Verifier for PublicKey {
 pub struct Trust {
     keys: Vec<PublicKey>,
     keyless: Option<KeylessTrust>,
+    key_log: Option<KeyLog>,
+}
+
+/// The trusted root key-signed evidence must be logged under (cosign's default with a key):
+/// set, a key signature counts only as a bundle whose log entry verifies against it.
+#[derive(Clone)]
+pub struct KeyLog {
+    pub root: sigstore_verify::trust_root::TrustedRoot,
+    pub source: String,
+}
+
+impl std::fmt::Debug for KeyLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyLog({})", self.source)
+    }
 }
 
 impl Trust {
@@ -42,6 +57,7 @@ impl Trust {
         Ok(Trust {
             keys,
             keyless: None,
+            key_log: None,
         })
     }
 
@@ -52,7 +68,11 @@ impl Trust {
                 "give `--key FILE`, or `--certificate-identity` with `--certificate-oidc-issuer`, or `trust.keys`/`trust.identities` in the policy file",
             ));
         }
-        Ok(Trust { keys, keyless })
+        Ok(Trust {
+            keys,
+            keyless,
+            key_log: None,
+        })
     }
 
     pub fn keys(&self) -> &[PublicKey] {
@@ -70,6 +90,17 @@ impl Trust {
             _ => keyless,
         });
         self
+    }
+
+    /// Require key signatures to be logged under `log`'s root.
+    pub fn with_key_log(mut self, log: KeyLog) -> Self {
+        self.key_log = Some(log);
+        self
+    }
+
+    /// The root key signatures must be logged under, when one is required.
+    pub fn key_log(&self) -> Option<&KeyLog> {
+        self.key_log.as_ref()
     }
 
     /// The keyless identities and their root, when any are trusted.
@@ -94,6 +125,7 @@ impl From<PublicKey> for Trust {
         Trust {
             keys: vec![key],
             keyless: None,
+            key_log: None,
         }
     }
 }

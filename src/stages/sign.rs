@@ -456,7 +456,16 @@ fn provenance_predicate(ctx: &RunContext, s: &Subject<'_>) -> Result<serde_json:
 pub async fn signer(ctx: &RunContext) -> Result<(Signer, String)> {
     let Some(spec) = ctx.pipeline.file.sign.keyless() else {
         let (key, source) = signing_key(ctx)?;
-        return Ok((Signer::Key(key), source.to_string()));
+        return Ok(match &ctx.pipeline.file.sign.signing_config {
+            Some(config) => {
+                let log = crate::sign::transparency::TransparencyLog::from_signing_config(
+                    &ctx.base_dir.join(config),
+                )?;
+                let description = format!("{source}, logged in {}", log.describe());
+                (Signer::LoggedKey(key, log), description)
+            }
+            None => (Signer::Key(key), source.to_string()),
+        });
     };
     use crate::sign::keyless::{find_token, Instance, TokenInput};
     let instance = match &spec.signing_config {

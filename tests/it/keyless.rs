@@ -663,3 +663,123 @@ fn tampered_keyless_bundles_fail_the_check_they_break() {
         "statement names this digest"
     );
 }
+
+#[test]
+fn key_signed_bundles_logged_in_rekor_v2_verify_with_cleanpipe_and_cosign_v3() {
+    let Some(registry) = registry() else { return };
+    let Some(stack) = stack() else { return };
+    let name = unique("it/logged-key");
+    let repo = Repo::new();
+    repo.write("hello.txt", "signed with a key, logged\n");
+    repo.keygen("cosign", "pw");
+    repo.write(
+        "pipeline.yaml",
+        &format!(
+            "version: 1\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: hello.txt\n        dest: /hello.txt\nsign:\n  key: cosign.key\n  format: bundle\n  signing_config: {}\npush:\n  repository: {registry}/{name}\n  tags: [v1]\n",
+            stack.signing_config()
+        ),
+    );
+    repo.commit();
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(0).expect_stderr("logged in Rekor v2");
+    let image = r.last_line();
+    let root = stack.trusted_root();
+    repo.cleanpipe(&[
+        "verify",
+        &image,
+        "--key",
+        "cosign.pub",
+        "--trusted-root",
+        &root,
+        "--require-provenance",
+        "--require-sbom",
+    ])
+    .expect_code(0)
+    .expect_stderr("[ok] transparency log");
+    // cosign v3 with its default: the log entry is required and checked.
+    let bin = cosign("V3").unwrap();
+    for (command, extra) in [
+        ("verify", None),
+        ("verify-attestation", Some("slsaprovenance1")),
+    ] {
+        let mut args = vec![
+            command,
+            "--key",
+            "cosign.pub",
+            "--trusted-root",
+            &root,
+            "--allow-insecure-registry",
+        ];
+        if let Some(t) = extra {
+            args.extend(["--type", t]);
+        }
+        args.push(&image);
+        let out = run_peer(&bin, repo.path(), &args);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    // An image signed with the same key but not logged fails once a log is required, with
+    // cleanpipe as with cosign.
+    let plain = scratch_repo(
+        Some(&format!("{registry}/{}", unique("it/unlogged"))),
+        &["v1"],
+    );
+    std::fs::copy(
+        repo.path().join("cosign.key"),
+        plain.path().join("cosign.key"),
+    )
+    .unwrap();
+    plain.write(
+        "pipeline.yaml",
+        &std::fs::read_to_string(plain.path().join("pipeline.yaml"))
+            .unwrap()
+            .replace(
+                "sign:\n  key: cosign.key\n",
+                "sign:\n  key: cosign.key\n  format: bundle\n",
+            ),
+    );
+    plain.commit();
+    let unlogged = plain
+        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0)
+        .last_line();
+    repo.cleanpipe(&[
+        "verify",
+        &unlogged,
+        "--key",
+        "cosign.pub",
+        "--trusted-root",
+        &root,
+    ])
+    .expect_code(1)
+    .expect_stderr("[FAIL] transparency log");
+    let out = run_peer(
+        &bin,
+        repo.path(),
+        &[
+            "verify",
+            "--key",
+            "cosign.pub",
+            "--trusted-root",
+            &root,
+            "--allow-insecure-registry",
+            &unlogged,
+        ],
+    );
+    assert!(
+        !out.status.success(),
+        "cosign accepted an unlogged signature: {}",
+        text(&out)
+    );
+    // Without a trusted root it is the key-only check it always was.
+    repo.cleanpipe(&["verify", &unlogged, "--key", "cosign.pub"])
+        .expect_code(0);
+    // A signing config for a run that writes no bundle is refused at load.
+    repo.write(
+        "pipeline.yaml",
+        "version: 1\nbuild:\n  customize:\n    base: scratch\nsign:\n  key: cosign.key\n  signing_config: sc.json\n",
+    );
+    repo.commit();
+    repo.cleanpipe(&["validate"])
+        .expect_code(2)
+        .expect_stderr("sign.signing_config");
+}

@@ -86,11 +86,22 @@ pub async fn sign(
         let source = KeySource::parse(key_text);
         crate::sign::pkcs11::register_pin(&source, redactor);
         let password = settings::password_source(env, redactor);
-        Signer::Key(SigningKey::open(
-            &source,
-            &|n| env.get(n).cloned(),
-            &move || password(),
-        )?)
+        let key = SigningKey::open(&source, &|n| env.get(n).cloned(), &move || password())?;
+        match &args.keyless_options.signing_config {
+            // A key and a signing config: the bundle is logged, as cosign v3 does.
+            Some(config) => {
+                if !format.bundle() {
+                    return Err(Error::usage(
+                        "log entries are stored in Sigstore bundles: `--signing-config` with a key needs `--format bundle` or `both`",
+                    ));
+                }
+                Signer::LoggedKey(
+                    key,
+                    crate::sign::transparency::TransparencyLog::from_signing_config(config)?,
+                )
+            }
+            None => Signer::Key(key),
+        }
     };
     // Appending to a layout's signatures takes the same lock as a run on it.
     let _lock = match &image {
@@ -143,6 +154,7 @@ pub async fn sign(
         .await?;
         let by = match &signer {
             Signer::Key(_) => String::new(),
+            Signer::LoggedKey(_, log) => format!(" (logged in {})", log.describe()),
             Signer::Keyless(k) => format!(" (keyless, as {})", k.identity()),
         };
         printer.status(&format!(

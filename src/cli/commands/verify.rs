@@ -284,11 +284,23 @@ async fn policy_and_trust(
             None => trust = Some(Trust::from(key)),
         }
     }
-    let trust = match (trust, settings::keyless_trust(&args.identity)?) {
+    let keyless = settings::keyless_trust(&args.identity)?;
+    // `--trusted-root` without identities: key signatures must be logged under it.
+    let key_log = match (&keyless, &args.identity.trusted_root) {
+        (None, Some(path)) => Some(crate::sign::trust::KeyLog {
+            root: crate::sign::identity::read_trusted_root(path)?,
+            source: path.display().to_string(),
+        }),
+        _ => None,
+    };
+    let mut trust = match (trust, keyless) {
         (Some(t), None) => t,
         (Some(t), Some(keyless)) => t.and_keyless(keyless),
         (None, keyless) => Trust::with_keyless(vec![], keyless)?,
     };
+    if let Some(log) = key_log {
+        trust = trust.with_key_log(log);
+    }
     Ok((policy, trust))
 }
 
