@@ -137,6 +137,24 @@ pub fn client_with(
         .map_err(|e| Error::environment(format!("cannot make an HTTP client: {e}")))
 }
 
+/// Run `future` to completion on a runtime of its own, on a thread of its own: for the few
+/// synchronous callers (key signing through KMS and Vault) that may themselves run inside
+/// cleanpipe's runtime, where blocking on it is not allowed.
+pub fn block_on<T: Send>(future: impl std::future::Future<Output = Result<T>> + Send) -> Result<T> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| Error::environment(format!("cannot start a runtime: {e}")))?;
+                runtime.block_on(future)
+            })
+            .join()
+            .unwrap_or_else(|_| Err(Error::environment("the request thread failed")))
+    })
+}
+
 /// A short description of a request failure: the refused redirect, a timeout, or the root
 /// cause, without reqwest's rendering of the full URL (which may hold secrets in a rewritten,
 /// percent-encoded form).

@@ -28,7 +28,9 @@ pub struct Opened {
 /// failure is only that the signer is not a trusted identity (like a signature by another key).
 pub struct Refused {
     pub checks: Vec<Check>,
-    pub untrusted_signer: bool,
+    /// The failure came after the signer was proven a trusted identity: the evidence is that
+    /// signer's and invalid. Before that, anyone could have made it, and it counts for nothing.
+    pub authenticated: bool,
 }
 
 fn pass(name: &'static str, detail: impl Into<String>) -> Check {
@@ -53,7 +55,7 @@ pub fn open(bundle: &Bundle, subject: &Digest, trust: &KeylessTrust) -> Result<O
         checks.push(check);
         Refused {
             checks,
-            untrusted_signer: false,
+            authenticated: false,
         }
     };
     let checks = Vec::new();
@@ -62,6 +64,9 @@ pub fn open(bundle: &Bundle, subject: &Digest, trust: &KeylessTrust) -> Result<O
         Ok(b) => b,
         Err(e) => return Err(refuse(checks, fail("bundle", format!("unreadable: {e}")))),
     };
+    if let Err(why) = same_version(&parsed) {
+        return Err(refuse(checks, fail("bundle", why)));
+    }
     let verifier = match Verifier::new(&trust.root) {
         Ok(v) => v,
         Err(e) => {
@@ -205,7 +210,7 @@ pub fn open(bundle: &Bundle, subject: &Digest, trust: &KeylessTrust) -> Result<O
         ));
         return Err(Refused {
             checks,
-            untrusted_signer: true,
+            authenticated: false,
         });
     };
     checks.push(pass(
@@ -221,15 +226,24 @@ pub fn open(bundle: &Bundle, subject: &Digest, trust: &KeylessTrust) -> Result<O
     }
     let statement = attest::unverified_statement(&bundle.envelope);
     let statement = match statement {
-        Some(s) if bundle.envelope.payload_type == attest::INTOTO_PAYLOAD_TYPE => s,
+        Some(s)
+            if bundle.envelope.payload_type == attest::INTOTO_PAYLOAD_TYPE
+                && matches!(
+                    s["_type"].as_str(),
+                    Some(attest::STATEMENT_V1 | attest::STATEMENT_V01)
+                ) =>
+        {
+            s
+        }
         _ => {
-            return Err(refuse(
+            checks.push(fail(
+                "statement",
+                "the signed payload is not an in-toto statement",
+            ));
+            return Err(Refused {
                 checks,
-                fail(
-                    "statement",
-                    "the signed payload is not an in-toto statement",
-                ),
-            ))
+                authenticated: true,
+            });
         }
     };
     Ok(Opened {
@@ -262,6 +276,9 @@ pub fn check_key_log(
         Ok(b) => b,
         Err(e) => return fail(NAME, format!("the bundle is unreadable: {e}")),
     };
+    if let Err(why) = same_version(&parsed) {
+        return fail(NAME, why);
+    }
     let public = match sigstore_verify::types::DerPublicKey::from_pem(key.pem()) {
         Ok(k) => k,
         Err(e) => return fail(NAME, format!("the key: {e}")),
@@ -288,6 +305,20 @@ pub fn check_key_log(
         },
         Ok(_) => fail(NAME, "the log entry was not verified"),
         Err(e) => fail(NAME, e.to_string()),
+    }
+}
+
+/// Whether the library read the bundle as the v0.3 bundle cleanpipe's reader accepted: its
+/// rules per version differ (v0.1 needs no inclusion proof), and a spelling only one side
+/// knows must not choose the weaker ones.
+fn same_version(parsed: &sigstore_verify::types::Bundle) -> Result<(), String> {
+    if parsed.media_type() == sigstore_verify::types::bundle::MediaType::Bundle0_3 {
+        Ok(())
+    } else {
+        Err(format!(
+            "the verifier reads this bundle as {}, not the v0.3 bundle it claims to be (write `mediaType`)",
+            parsed.media_type().as_str()
+        ))
     }
 }
 

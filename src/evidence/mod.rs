@@ -479,8 +479,10 @@ pub async fn sign_bundle(
 }
 
 /// A keyless bundle's statement and signer under `trust`'s identities, for the attestation
-/// checks: a signer that is not a trusted identity is like another key's signature
-/// (`NotThisKey`); any other failed check makes the evidence invalid.
+/// checks: evidence whose signer is not proven a trusted identity (a bad chain, log entry or
+/// signature as much as another identity) is like another key's signature (`NotThisKey`), so
+/// whoever can attach a referrer cannot fail a requirement with junk; a trusted signer's
+/// malformed statement makes the evidence invalid.
 pub fn open_certified(
     parsed: &bundle::Bundle,
     subject: &Digest,
@@ -499,10 +501,10 @@ pub fn open_certified(
                 .find(|c| !c.passed)
                 .map(|c| format!("{}: {}", c.name, c.detail))
                 .unwrap_or_else(|| "not verified".into());
-            Err(if refused.untrusted_signer {
-                Rejection::NotThisKey(why)
-            } else {
+            Err(if refused.authenticated {
                 Rejection::Invalid(why)
+            } else {
+                Rejection::NotThisKey(why)
             })
         }
     }

@@ -172,8 +172,8 @@ pub async fn load(path: &Path, today: &str, now: i64) -> Result<LoadedPolicy> {
         )?)
     };
     let mut trust = Trust::with_keyless(keys, keyless)?;
-    // A trusted root and keys only: the keys' signatures must be logged under it.
-    if let (true, Some(root)) = (file.trust.identities.is_empty(), &file.trust.trusted_root) {
+    // A trusted root and keys: the keys' signatures must be logged under it.
+    if let (false, Some(root)) = (file.trust.keys.is_empty(), &file.trust.trusted_root) {
         let path = base_dir.join(root);
         trust = trust.with_key_log(crate::sign::trust::KeyLog {
             root: crate::sign::identity::read_trusted_root(&path)?,

@@ -32,10 +32,13 @@ pub fn policy_document(policy: &Policy, trust: &Trust) -> (String, Digest) {
         "platform": policy.platform.as_ref().map(|p| p.to_string()),
         "maxScanAgeSeconds": policy.max_scan_age,
     });
-    // Keyless trust is named only when there is some, so key-only summaries keep their digest.
+    // Keyless trust and a required key log are named only when present, so key-only summaries
+    // keep their digest.
     if let Some(keyless) = trust.keyless() {
-        flags["identities"] = serde_json::json!(keyless.describe());
-        flags["trustedRoot"] = serde_json::json!(keyless.describe_root());
+        flags["keyless"] = keyless.document();
+    }
+    if let Some(log) = trust.key_log() {
+        flags["keyLogRoot"] = serde_json::json!(log.source);
     }
     match &policy.document {
         Some(doc) => (doc.uri.clone(), doc.digest.clone()),

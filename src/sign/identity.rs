@@ -150,6 +150,8 @@ pub struct KeylessTrust {
     /// Accept certificates without a signed certificate timestamp (cosign's
     /// `--insecure-ignore-sct`), for private instances without a CT log.
     pub ignore_sct: bool,
+    /// The SHA-256 of the trusted root file's bytes (a VSA names exactly what was trusted).
+    pub root_digest: Option<crate::oci::types::Digest>,
 }
 
 impl std::fmt::Debug for KeylessTrust {
@@ -174,6 +176,12 @@ impl KeylessTrust {
                 "give `--certificate-identity` (or `-regexp`) with `--certificate-oidc-issuer` (or `-regexp`)",
             ));
         }
+        let root_digest = match root {
+            Some(path) => std::fs::read(path)
+                .ok()
+                .map(|b| crate::oci::types::Digest::of(&b)),
+            None => None,
+        };
         let (root, root_source) = match root {
             Some(path) => (
                 read_trusted_root(path)?,
@@ -193,6 +201,7 @@ impl KeylessTrust {
             root_source,
             identities,
             ignore_sct,
+            root_digest,
         })
     }
 
@@ -201,6 +210,31 @@ impl KeylessTrust {
             RootSource::File(p) => p.display().to_string(),
             RootSource::PublicGood => "the public-good Sigstore root".into(),
         }
+    }
+
+    /// Everything this trust checks, as JSON (for a VSA's policy digest): each matcher with
+    /// its kind, the GitHub claims, the SCT setting and the root by its bytes' digest.
+    pub fn document(&self) -> serde_json::Value {
+        let matcher = |m: &Matcher| match m {
+            Matcher::Exact(v) => serde_json::json!({ "exact": v }),
+            Matcher::Regex(re) => serde_json::json!({ "regexp": re.as_str() }),
+        };
+        serde_json::json!({
+            "identities": self.identities.iter().map(|id| serde_json::json!({
+                "subject": matcher(&id.subject),
+                "issuer": matcher(&id.issuer),
+                "github": {
+                    "repository": id.github.repository,
+                    "ref": id.github.git_ref,
+                    "sha": id.github.sha,
+                    "trigger": id.github.trigger,
+                    "name": id.github.name,
+                },
+            })).collect::<Vec<_>>(),
+            "insecureIgnoreSct": self.ignore_sct,
+            "trustedRoot": self.describe_root(),
+            "trustedRootSha256": self.root_digest.as_ref().map(|d| d.to_string()),
+        })
     }
 
     pub fn describe(&self) -> String {

@@ -102,6 +102,10 @@ impl Token {
     pub fn parse(jwt: &str, from: &str) -> Result<Token> {
         let jwt = jwt.trim();
         let _ = Secret::new(jwt);
+        // Its signature part alone too, should a server echo the token in pieces.
+        if let Some((_, signature)) = jwt.rsplit_once('.') {
+            let _ = Secret::new(signature);
+        }
         let token = IdentityToken::from_jwt(jwt).map_err(|e| {
             Error::usage(format!("the identity token from {from} is not a JWT: {e}"))
                 .with_hint("give the raw OIDC ID token (three base64url parts joined by dots)")
@@ -205,7 +209,7 @@ impl KeylessSigner {
             Error::usage(format!("{}: {e}", instance.describe()))
                 .with_hint("keyless signing needs a Fulcio, a Rekor log and (for Rekor v2) a timestamp authority")
         })?;
-        let http = crate::net::client(crate::net::Redirects::Checked, Some(SERVICE_TIMEOUT))?;
+        let http = crate::net::client(crate::net::Redirects::Refuse, Some(SERVICE_TIMEOUT))?;
         let context = SigningContext::new(services).with_http_client(http);
         let identity = token.describe();
         Ok(KeylessSigner {
@@ -243,7 +247,8 @@ impl KeylessSigner {
 /// exit 3; a service that refuses what it was given (the token, above all) is exit 2.
 fn service_error(e: sigstore_sign::Error, instance: &Instance) -> Error {
     use sigstore_sign::Error as E;
-    let text = crate::redact::Redactor::default().apply(&e.to_string());
+    // Fulcio's error carries its answer's body: masked and cut short like any server's.
+    let text = crate::redact::Redactor::default().apply_to_shown_body(&e.to_string());
     let refused = match &e {
         E::Fulcio(sigstore_sign::fulcio::Error::Status { status, .. }) => {
             (400..500).contains(status)

@@ -22,13 +22,15 @@ pub enum KeySource {
     Pkcs11(String),
     /// `awskms://…` (see [`crate::sign::kms`]).
     AwsKms(String),
-    /// A KMS cosign knows that cleanpipe does not speak yet (`gcpkms://`, `azurekms://`,
-    /// `hashivault://`): refused with a clear error, never read as a file name.
+    /// `hashivault://KEY` (see [`crate::sign::vault`]).
+    HashiVault(String),
+    /// A KMS cosign knows that cleanpipe does not speak yet (`gcpkms://`, `azurekms://`):
+    /// refused with a clear error, never read as a file name.
     NotBuilt(String),
 }
 
 /// KMS schemes cosign accepts that cleanpipe does not sign with yet.
-const NOT_BUILT_KMS: &[&str] = &["gcpkms://", "azurekms://", "hashivault://"];
+const NOT_BUILT_KMS: &[&str] = &["gcpkms://", "azurekms://"];
 
 impl KeySource {
     pub fn parse(s: &str) -> Self {
@@ -37,6 +39,9 @@ impl KeySource {
         }
         if s.starts_with("awskms://") {
             return KeySource::AwsKms(s.to_string());
+        }
+        if s.starts_with("hashivault://") {
+            return KeySource::HashiVault(s.to_string());
         }
         if NOT_BUILT_KMS.iter().any(|p| s.starts_with(p)) {
             return KeySource::NotBuilt(s.to_string());
@@ -59,7 +64,7 @@ impl KeySource {
                 _ => Err(Error::usage(format!("the signing key variable `{var}` is not set or empty"))
                     .with_hint(format!("export {var} with the PEM of a cosign private key"))),
             },
-            KeySource::Pkcs11(_) | KeySource::AwsKms(_) => Err(Error::usage(format!(
+            KeySource::Pkcs11(_) | KeySource::AwsKms(_) | KeySource::HashiVault(_) => Err(Error::usage(format!(
                 "`{self}` is a key in a token or KMS: it has no PEM to read"
             ))),
             KeySource::NotBuilt(uri) => Err(not_built(uri)),
@@ -77,7 +82,9 @@ impl std::fmt::Display for KeySource {
                 Ok(parsed) => write!(f, "{parsed}"),
                 Err(_) => f.write_str("pkcs11:(unreadable URI)"),
             },
-            KeySource::AwsKms(uri) | KeySource::NotBuilt(uri) => f.write_str(uri),
+            KeySource::AwsKms(uri) | KeySource::HashiVault(uri) | KeySource::NotBuilt(uri) => {
+                f.write_str(uri)
+            }
         }
     }
 }
@@ -93,13 +100,14 @@ enum Signer {
     Local(SigStoreSigner),
     Token(crate::sign::pkcs11::TokenKey),
     Kms(crate::sign::kms::KmsKey),
+    Vault(crate::sign::vault::VaultKey),
 }
 
 fn not_built(uri: &str) -> Error {
     Error::usage(format!(
         "`{uri}`: this KMS is not supported by cleanpipe yet"
     ))
-    .with_hint("use `awskms://…`, a `pkcs11:` token key, or a cosign key file")
+    .with_hint("use `awskms://…`, `hashivault://…`, a `pkcs11:` token key, or a cosign key file")
 }
 
 impl SigningKey {
@@ -124,6 +132,13 @@ impl SigningKey {
                 let (kms, public) = crate::sign::kms::open(&uri, env)?;
                 Ok(SigningKey {
                     signer: Signer::Kms(kms),
+                    public,
+                })
+            }
+            KeySource::HashiVault(uri) => {
+                let (vault, public) = crate::sign::vault::open(uri, env)?;
+                Ok(SigningKey {
+                    signer: Signer::Vault(vault),
                     public,
                 })
             }
@@ -192,6 +207,7 @@ impl SigningKey {
                 .map_err(|e| Error::environment(format!("signing failed: {e}")))?,
             Signer::Token(token) => token.sign(payload)?,
             Signer::Kms(kms) => kms.sign(payload)?,
+            Signer::Vault(vault) => vault.sign(payload)?,
         };
         Ok(base64::engine::general_purpose::STANDARD.encode(sig))
     }
@@ -320,7 +336,10 @@ fn refuse_signing_key_uri(location: &str) -> Result<()> {
     let source = KeySource::parse(location);
     if matches!(
         source,
-        KeySource::Pkcs11(_) | KeySource::AwsKms(_) | KeySource::NotBuilt(_)
+        KeySource::Pkcs11(_)
+            | KeySource::AwsKms(_)
+            | KeySource::HashiVault(_)
+            | KeySource::NotBuilt(_)
     ) {
         return Err(Error::usage(format!(
             "`{source}` is a signing key in a token or KMS; verification reads its public key as a PEM file or https:// URL"

@@ -169,18 +169,7 @@ impl KmsKey {
         let body = serde_json::to_vec(&body).expect("a request serializes");
         let (account, uri) = (self.account.clone(), self.uri.to_string());
         let action = action.to_string();
-        std::thread::scope(|scope| {
-            scope
-                .spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .map_err(|e| Error::environment(format!("cannot start a runtime: {e}")))?;
-                    runtime.block_on(request(&account, &uri, &action, body))
-                })
-                .join()
-                .unwrap_or_else(|_| Err(Error::environment("the KMS request thread failed")))
-        })
+        crate::net::block_on(async move { request(&account, &uri, &action, body).await })
     }
 }
 

@@ -15,6 +15,7 @@ pub mod pkcs11;
 pub mod provenance;
 pub mod transparency;
 pub mod trust;
+pub mod vault;
 
 pub use cosign::{append_signature, SignOutcome};
 pub use keyless::KeylessSigner;

@@ -53,7 +53,7 @@ impl TransparencyLog {
             Error::usage(format!("{} names no timestamp authority", path.display()))
                 .with_hint("Rekor v2 entries carry no time: a timestamp authority (`tsaUrls`) dates the signature")
         })?;
-        let http = crate::net::client(crate::net::Redirects::Checked, Some(SERVICE_TIMEOUT))?;
+        let http = crate::net::client(crate::net::Redirects::Refuse, Some(SERVICE_TIMEOUT))?;
         let rekor_client = RekorV2Client::builder(&rekor)
             .with_http_client(http.clone())
             .build()

@@ -79,17 +79,18 @@ impl Trust {
         &self.keys
     }
 
-    /// This trust plus `keyless`'s identities (their root replaces an earlier keyless root).
-    pub fn and_keyless(mut self, keyless: KeylessTrust) -> Self {
-        self.keyless = Some(match self.keyless.take() {
-            Some(mut earlier) if earlier.root_source == keyless.root_source => {
-                earlier.identities.extend(keyless.identities);
-                earlier.ignore_sct |= keyless.ignore_sct;
-                earlier
-            }
-            _ => keyless,
-        });
-        self
+    /// This trust plus `keyless`'s identities. Identities come from one place (a policy file
+    /// or the command line): mixing them would let one side's root or SCT setting loosen the
+    /// other's.
+    pub fn and_keyless(mut self, keyless: KeylessTrust) -> Result<Self> {
+        if self.keyless.is_some() {
+            return Err(Error::usage(
+                "identities are given both in the policy file and on the command line",
+            )
+            .with_hint("list every trusted identity in the policy file's `trust.identities`"));
+        }
+        self.keyless = Some(keyless);
+        Ok(self)
     }
 
     /// Require key signatures to be logged under `log`'s root.

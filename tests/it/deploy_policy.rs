@@ -261,8 +261,8 @@ fn bad_policy_files_are_located_usage_errors() {
         ),
         (
             "version: 1\ntrust:\n  keys: [cosign.pub]\n  identities:\n    - issuer: https://token.actions.githubusercontent.com\n",
-            "policy.yaml:4:",
-            "not built",
+            "policy.yaml:5:",
+            "needs exactly one of `identity` or `identity_regexp`",
         ),
         (
             "version: 1\ntrust:\n  keys: [missing.pub]\n",

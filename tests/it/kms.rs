@@ -137,9 +137,14 @@ fn bad_kms_input_is_a_clear_usage_error() {
             "not supported by cleanpipe yet",
         ),
         (
-            "hashivault://release".to_string(),
+            "azurekms://vault.vault.azure.net/release".to_string(),
             &aws_env()[..],
             "not supported by cleanpipe yet",
+        ),
+        (
+            "hashivault://release".to_string(),
+            &aws_env()[..],
+            "VAULT_ADDR is not set",
         ),
     ];
     for (key, env, message) in cases {

@@ -268,7 +268,9 @@ async fn policy_and_trust(
         let key = match crate::sign::KeySource::parse(&path.to_string_lossy()) {
             // A token or KMS key: its public half, read from there (as `cosign verify --key
             // URI` does; a PKCS#11 token wants its PIN for that).
-            source @ (crate::sign::KeySource::Pkcs11(_) | crate::sign::KeySource::AwsKms(_)) => {
+            source @ (crate::sign::KeySource::Pkcs11(_)
+            | crate::sign::KeySource::AwsKms(_)
+            | crate::sign::KeySource::HashiVault(_)) => {
                 crate::sign::pkcs11::register_pin(&source, redactor);
                 let no_password = || -> Result<zeroize::Zeroizing<String>> {
                     Err(crate::Error::usage("a token or KMS key has no password"))
@@ -286,20 +288,18 @@ async fn policy_and_trust(
     }
     let keyless = settings::keyless_trust(&args.identity)?;
     // `--trusted-root` without identities: key signatures must be logged under it.
-    let key_log = match (&keyless, &args.identity.trusted_root) {
-        (None, Some(path)) => Some(crate::sign::trust::KeyLog {
-            root: crate::sign::identity::read_trusted_root(path)?,
-            source: path.display().to_string(),
-        }),
-        _ => None,
-    };
     let mut trust = match (trust, keyless) {
         (Some(t), None) => t,
-        (Some(t), Some(keyless)) => t.and_keyless(keyless),
+        (Some(t), Some(keyless)) => t.and_keyless(keyless)?,
         (None, keyless) => Trust::with_keyless(vec![], keyless)?,
     };
-    if let Some(log) = key_log {
-        trust = trust.with_key_log(log);
+    // `--trusted-root` with keys: the keys' signatures must be logged under it (as cosign
+    // requires with a key), whether or not identities are trusted too.
+    if let (Some(path), false) = (&args.identity.trusted_root, trust.keys().is_empty()) {
+        trust = trust.with_key_log(crate::sign::trust::KeyLog {
+            root: crate::sign::identity::read_trusted_root(path)?,
+            source: path.display().to_string(),
+        });
     }
     Ok((policy, trust))
 }
