@@ -27,4 +27,5 @@ mod registry;
 mod run_local;
 mod sbom_scan;
 mod terminal;
+mod vault;
 mod verify;
