@@ -27,5 +27,4 @@ mod registry;
 mod run_local;
 mod sbom_scan;
 mod terminal;
-mod vault;
 mod verify;
