@@ -24,13 +24,13 @@ pub enum KeySource {
     AwsKms(String),
     /// `hashivault://KEY` (see [`crate::sign::vault`]).
     HashiVault(String),
-    /// A KMS cosign knows that cleanpipe does not speak yet (`gcpkms://`, `azurekms://`):
-    /// refused with a clear error, never read as a file name.
-    NotBuilt(String),
+    /// `gcpkms://…` or `azurekms://…` (see [`crate::sign::cloudkms`]; untested against the
+    /// real services).
+    CloudKms(String),
 }
 
-/// KMS schemes cosign accepts that cleanpipe does not sign with yet.
-const NOT_BUILT_KMS: &[&str] = &["gcpkms://", "azurekms://"];
+/// The cloud KMS schemes of [`crate::sign::cloudkms`].
+const CLOUD_KMS: &[&str] = &["gcpkms://", "azurekms://"];
 
 impl KeySource {
     pub fn parse(s: &str) -> Self {
@@ -43,8 +43,8 @@ impl KeySource {
         if s.starts_with("hashivault://") {
             return KeySource::HashiVault(s.to_string());
         }
-        if NOT_BUILT_KMS.iter().any(|p| s.starts_with(p)) {
-            return KeySource::NotBuilt(s.to_string());
+        if CLOUD_KMS.iter().any(|p| s.starts_with(p)) {
+            return KeySource::CloudKms(s.to_string());
         }
         match s.strip_prefix("env://") {
             Some(var) => KeySource::Env(var.to_string()),
@@ -64,10 +64,12 @@ impl KeySource {
                 _ => Err(Error::usage(format!("the signing key variable `{var}` is not set or empty"))
                     .with_hint(format!("export {var} with the PEM of a cosign private key"))),
             },
-            KeySource::Pkcs11(_) | KeySource::AwsKms(_) | KeySource::HashiVault(_) => Err(Error::usage(format!(
+            KeySource::Pkcs11(_)
+            | KeySource::AwsKms(_)
+            | KeySource::HashiVault(_)
+            | KeySource::CloudKms(_) => Err(Error::usage(format!(
                 "`{self}` is a key in a token or KMS: it has no PEM to read"
             ))),
-            KeySource::NotBuilt(uri) => Err(not_built(uri)),
         }
     }
 }
@@ -82,7 +84,7 @@ impl std::fmt::Display for KeySource {
                 Ok(parsed) => write!(f, "{parsed}"),
                 Err(_) => f.write_str("pkcs11:(unreadable URI)"),
             },
-            KeySource::AwsKms(uri) | KeySource::HashiVault(uri) | KeySource::NotBuilt(uri) => {
+            KeySource::AwsKms(uri) | KeySource::HashiVault(uri) | KeySource::CloudKms(uri) => {
                 f.write_str(uri)
             }
         }
@@ -101,13 +103,7 @@ enum Signer {
     Token(crate::sign::pkcs11::TokenKey),
     Kms(crate::sign::kms::KmsKey),
     Vault(crate::sign::vault::VaultKey),
-}
-
-fn not_built(uri: &str) -> Error {
-    Error::usage(format!(
-        "`{uri}`: this KMS is not supported by cleanpipe yet"
-    ))
-    .with_hint("use `awskms://…`, `hashivault://…`, a `pkcs11:` token key, or a cosign key file")
+    Cloud(crate::sign::cloudkms::CloudKey),
 }
 
 impl SigningKey {
@@ -142,7 +138,13 @@ impl SigningKey {
                     public,
                 })
             }
-            KeySource::NotBuilt(uri) => Err(not_built(uri)),
+            KeySource::CloudKms(uri) => {
+                let (cloud, public) = crate::sign::cloudkms::open(uri, env)?;
+                Ok(SigningKey {
+                    signer: Signer::Cloud(cloud),
+                    public,
+                })
+            }
             KeySource::File(_) | KeySource::Env(_) => {
                 SigningKey::load(&source.read(env)?, source, password)
             }
@@ -208,6 +210,7 @@ impl SigningKey {
             Signer::Token(token) => token.sign(payload)?,
             Signer::Kms(kms) => kms.sign(payload)?,
             Signer::Vault(vault) => vault.sign(payload)?,
+            Signer::Cloud(cloud) => cloud.sign(payload)?,
         };
         Ok(base64::engine::general_purpose::STANDARD.encode(sig))
     }
@@ -339,7 +342,7 @@ fn refuse_signing_key_uri(location: &str) -> Result<()> {
         KeySource::Pkcs11(_)
             | KeySource::AwsKms(_)
             | KeySource::HashiVault(_)
-            | KeySource::NotBuilt(_)
+            | KeySource::CloudKms(_)
     ) {
         return Err(Error::usage(format!(
             "`{source}` is a signing key in a token or KMS; verification reads its public key as a PEM file or https:// URL"

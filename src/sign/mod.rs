@@ -6,6 +6,7 @@
 //! tagged `sha256-<hex>.sig` in the image's repository, one layer per signature (formats.md §1).
 
 pub mod attest;
+pub mod cloudkms;
 pub mod cosign;
 pub mod identity;
 pub mod keyless;

@@ -134,12 +134,12 @@ fn bad_kms_input_is_a_clear_usage_error() {
         (
             "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k".to_string(),
             &aws_env()[..],
-            "not supported by cleanpipe yet",
+            "GOOGLE_OAUTH_ACCESS_TOKEN is not set",
         ),
         (
             "azurekms://vault.vault.azure.net/release".to_string(),
             &aws_env()[..],
-            "not supported by cleanpipe yet",
+            "AZURE_TENANT_ID is not set",
         ),
         (
             "hashivault://release".to_string(),

@@ -270,7 +270,8 @@ async fn policy_and_trust(
             // URI` does; a PKCS#11 token wants its PIN for that).
             source @ (crate::sign::KeySource::Pkcs11(_)
             | crate::sign::KeySource::AwsKms(_)
-            | crate::sign::KeySource::HashiVault(_)) => {
+            | crate::sign::KeySource::HashiVault(_)
+            | crate::sign::KeySource::CloudKms(_)) => {
                 crate::sign::pkcs11::register_pin(&source, redactor);
                 let no_password = || -> Result<zeroize::Zeroizing<String>> {
                     Err(crate::Error::usage("a token or KMS key has no password"))
