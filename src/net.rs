@@ -155,6 +155,40 @@ pub fn block_on<T: Send>(future: impl std::future::Future<Output = Result<T>> + 
     })
 }
 
+/// One JSON request to a key service (a KMS, Vault) from synchronous code, built by `build`
+/// from a client that never follows redirects (tokens travel in headers and bodies) and bounds
+/// the whole request to 60 s. A 4xx answer is a usage error, anything else that fails an
+/// environment error; the answer's body is masked and cut short. `who` names the key.
+pub fn key_service_request(
+    who: &str,
+    build: impl FnOnce(&reqwest::Client) -> reqwest::RequestBuilder + Send,
+) -> Result<serde_json::Value> {
+    let who = who.to_string();
+    block_on(async move {
+        let client = client(Redirects::Refuse, Some(Duration::from_secs(60)))?;
+        let response = build(&client).send().await.map_err(|e| {
+            Error::environment(format!(
+                "{who}: the service cannot be reached: {}",
+                describe(&e)
+            ))
+        })?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            let shown = crate::redact::Redactor::default()
+                .apply_truncated(&text, crate::redact::SHOWN_BODY);
+            let error = format!("{who}: the service answered {status}: {shown}");
+            return Err(if status.is_client_error() {
+                Error::usage(error)
+            } else {
+                Error::environment(error)
+            });
+        }
+        serde_json::from_str(&text)
+            .map_err(|e| Error::environment(format!("{who}: the answer is not JSON: {e}")))
+    })
+}
+
 /// A short description of a request failure: the refused redirect, a timeout, or the root
 /// cause, without reqwest's rendering of the full URL (which may hold secrets in a rewritten,
 /// percent-encoded form).

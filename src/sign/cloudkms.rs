@@ -309,7 +309,7 @@ fn call(
     request(uri, method, url, Some(token), body)
 }
 
-/// One HTTPS request (redirects refused: tokens travel in headers and bodies).
+/// One HTTPS request through [`crate::net::key_service_request`].
 fn request(
     uri: &str,
     method: reqwest::Method,
@@ -318,12 +318,8 @@ fn request(
     body: Option<(&'static str, Vec<u8>)>,
 ) -> Result<serde_json::Value> {
     let url = crate::net::parse_checked(url).map_err(|e| Error::usage(format!("{uri}: {e}")))?;
-    let (uri, token) = (uri.to_string(), token.cloned());
-    crate::net::block_on(async move {
-        let client = crate::net::client(
-            crate::net::Redirects::Refuse,
-            Some(std::time::Duration::from_secs(60)),
-        )?;
+    let token = token.cloned();
+    crate::net::key_service_request(uri, move |client| {
         let mut request = client.request(method, url);
         if let Some(token) = &token {
             request = request.bearer_auth(token.expose());
@@ -331,26 +327,7 @@ fn request(
         if let Some((content_type, bytes)) = body {
             request = request.header("Content-Type", content_type).body(bytes);
         }
-        let response = request.send().await.map_err(|e| {
-            Error::environment(format!(
-                "{uri}: the service cannot be reached: {}",
-                crate::net::describe(&e)
-            ))
-        })?;
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        if !status.is_success() {
-            let shown = crate::redact::Redactor::default()
-                .apply_truncated(&text, crate::redact::SHOWN_BODY);
-            let error = format!("{uri}: the service answered {status}: {shown}");
-            return Err(if status.is_client_error() {
-                Error::usage(error)
-            } else {
-                Error::environment(error)
-            });
-        }
-        serde_json::from_str(&text)
-            .map_err(|e| Error::environment(format!("{uri}: the answer is not JSON: {e}")))
+        request
     })
 }
 

@@ -106,42 +106,15 @@ impl VaultKey {
             .base
             .join(&format!("v1/{}/{path}", self.mount.trim_matches('/')))
             .map_err(|e| Error::usage(format!("{}: {e}", self.uri)))?;
-        let uri = self.uri.clone();
         let token = self.token.clone();
-        crate::net::block_on(async move {
-            let client = crate::net::client(
-                crate::net::Redirects::Refuse,
-                Some(std::time::Duration::from_secs(60)),
-            )?;
-            let mut request = client
+        crate::net::key_service_request(&self.uri, move |client| {
+            let request = client
                 .request(method, url)
                 .header("X-Vault-Token", token.expose());
-            if let Some(body) = body {
-                request = request.json(&body);
+            match body {
+                Some(body) => request.json(&body),
+                None => request,
             }
-            let response = request.send().await.map_err(|e| {
-                Error::environment(format!(
-                    "{uri}: the transit engine cannot be reached: {}",
-                    crate::net::describe(&e)
-                ))
-            })?;
-            let status = response.status();
-            let text = response.text().await.unwrap_or_default();
-            if !status.is_success() {
-                let shown = crate::redact::Redactor::default()
-                    .apply_truncated(&text, crate::redact::SHOWN_BODY);
-                let error = format!("{uri}: the transit engine answered {status}: {shown}");
-                return Err(if status.is_client_error() {
-                    Error::usage(error).with_hint("check VAULT_TOKEN's policy and the key's name")
-                } else {
-                    Error::environment(error)
-                });
-            }
-            serde_json::from_str(&text).map_err(|e| {
-                Error::environment(format!(
-                    "{uri}: the transit engine's answer is not JSON: {e}"
-                ))
-            })
         })
     }
 }
