@@ -59,30 +59,14 @@ pub fn open(bundle: &Bundle, subject: &Digest, trust: &KeylessTrust) -> Result<O
         }
     };
     let checks = Vec::new();
-    let text = String::from_utf8_lossy(&bundle.raw);
-    let parsed = match sigstore_verify::types::Bundle::from_json(&text) {
-        Ok(b) => b,
-        Err(e) => return Err(refuse(checks, fail("bundle", format!("unreadable: {e}")))),
-    };
-    if let Err(why) = same_version(&parsed) {
-        return Err(refuse(checks, fail("bundle", why)));
-    }
-    let verifier = match Verifier::new(&trust.root) {
-        Ok(v) => v,
-        Err(e) => {
-            return Err(refuse(
-                checks,
-                fail("trusted root", format!("{}: {e}", trust.describe_root())),
-            ))
-        }
-    };
-    let digest = match Sha256Hash::from_hex(subject.hex()) {
-        Ok(d) => ArtifactDigest::from(d),
-        Err(e) => {
-            return Err(refuse(
-                checks,
-                fail("bundle", format!("subject digest: {e}")),
-            ))
+    let (parsed, verifier, digest) = match prepare(bundle, subject, &trust.root) {
+        Ok(prepared) => prepared,
+        Err((name, why)) => {
+            let why = match name {
+                "trusted root" => format!("{}: {why}", trust.describe_root()),
+                _ => why,
+            };
+            return Err(refuse(checks, fail(name, why)));
         }
     };
     let mut policy = VerificationPolicy::any_identity();
@@ -271,25 +255,14 @@ pub fn check_key_log(
             ),
         );
     }
-    let text = String::from_utf8_lossy(&bundle.raw);
-    let parsed = match sigstore_verify::types::Bundle::from_json(&text) {
-        Ok(b) => b,
-        Err(e) => return fail(NAME, format!("the bundle is unreadable: {e}")),
-    };
-    if let Err(why) = same_version(&parsed) {
-        return fail(NAME, why);
-    }
     let public = match sigstore_verify::types::DerPublicKey::from_pem(key.pem()) {
         Ok(k) => k,
         Err(e) => return fail(NAME, format!("the key: {e}")),
     };
-    let verifier = match Verifier::new(&log.root) {
-        Ok(v) => v,
-        Err(e) => return fail(NAME, format!("{}: {e}", log.source)),
-    };
-    let digest = match Sha256Hash::from_hex(subject.hex()) {
-        Ok(d) => ArtifactDigest::from(d),
-        Err(e) => return fail(NAME, format!("subject digest: {e}")),
+    let (parsed, verifier, digest) = match prepare(bundle, subject, &log.root) {
+        Ok(prepared) => prepared,
+        Err(("trusted root", why)) => return fail(NAME, format!("{}: {why}", log.source)),
+        Err((_, why)) => return fail(NAME, why),
     };
     let policy = sigstore_verify::PublicKeyVerificationPolicy::new(public);
     match verifier.verify(Artifact::from_digest(digest), &parsed, &policy) {
@@ -306,6 +279,25 @@ pub fn check_key_log(
         Ok(_) => fail(NAME, "the log entry was not verified"),
         Err(e) => fail(NAME, e.to_string()),
     }
+}
+
+/// What both library calls start from: the bundle as the library reads it (the same version
+/// cleanpipe's reader accepted), a verifier for `root`, and the subject as an artifact digest.
+/// `Err` names the check that fails and why.
+fn prepare(
+    bundle: &Bundle,
+    subject: &Digest,
+    root: &sigstore_verify::trust_root::TrustedRoot,
+) -> Result<(sigstore_verify::types::Bundle, Verifier, ArtifactDigest), (&'static str, String)> {
+    let text = String::from_utf8_lossy(&bundle.raw);
+    let parsed = sigstore_verify::types::Bundle::from_json(&text)
+        .map_err(|e| ("bundle", format!("unreadable: {e}")))?;
+    same_version(&parsed).map_err(|why| ("bundle", why))?;
+    let verifier = Verifier::new(root).map_err(|e| ("trusted root", e.to_string()))?;
+    let digest = Sha256Hash::from_hex(subject.hex())
+        .map(ArtifactDigest::from)
+        .map_err(|e| ("bundle", format!("subject digest: {e}")))?;
+    Ok((parsed, verifier, digest))
 }
 
 /// Whether the library read the bundle as the v0.3 bundle cleanpipe's reader accepted: its

@@ -63,7 +63,9 @@ impl Instance {
     }
 }
 
-fn read_signing_config(path: &Path) -> Result<sigstore_sign::trust_root::SigningConfig> {
+/// Read a `signing_config.json` (cosign v3's format), for keyless signing and for logging key
+/// signatures alike.
+pub fn read_signing_config(path: &Path) -> Result<sigstore_sign::trust_root::SigningConfig> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Error::usage(format!(
             "cannot read the signing config {}: {e}",

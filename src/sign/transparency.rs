@@ -30,18 +30,7 @@ pub struct TransparencyLog {
 impl TransparencyLog {
     /// The Rekor v2 log and timestamp authority a `signing_config.json` names.
     pub fn from_signing_config(path: &Path) -> Result<TransparencyLog> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::usage(format!(
-                "cannot read the signing config {}: {e}",
-                path.display()
-            ))
-        })?;
-        let config = sigstore_sign::trust_root::SigningConfig::from_json(&text).map_err(|e| {
-            Error::usage(format!(
-                "{} is not a Sigstore signing config: {e}",
-                path.display()
-            ))
-        })?;
+        let config = crate::sign::keyless::read_signing_config(path)?;
         let rekor = config
             .rekor_url(Some(2))
             .map(|e| e.url.clone())
