@@ -14,9 +14,12 @@ use tokio::io::AsyncBufReadExt;
 
 use crate::build::context::{self, ContextFiles};
 use crate::build::docker::{DockerBuildOptions, DockerBuilt};
+use crate::build::PlatformImage;
 use crate::error::{Error, IoContext, Result};
 use crate::oci::layout::Layout;
-use crate::oci::types::{Descriptor, Index, Manifest};
+use crate::oci::types::{
+    document_kind, Descriptor, DocumentKind, ImageConfig, Index, Manifest, Platform,
+};
 
 /// How long `buildctl debug workers` may take to answer before buildkitd counts as unreachable.
 const REACH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -37,6 +40,29 @@ pub struct BuildkitOptions {
     /// buildkitd's address (`--addr`); `None` lets buildctl use `BUILDKIT_HOST` or its default.
     pub host: Option<String>,
     pub secrets: BTreeMap<String, SecretSource>,
+    /// The platforms to build (`--opt platform=…`); empty: buildkitd's own.
+    pub platforms: Vec<Platform>,
+    /// `--import-cache` and `--export-cache` specs, as [`cache_spec`] made them.
+    pub cache_from: Vec<String>,
+    pub cache_to: Vec<String>,
+}
+
+/// A `cache_from`/`cache_to` entry as buildctl takes it: a registry reference becomes
+/// `type=registry,ref=REF` (plus `mode=max` to export every step); buildctl's own
+/// `type=…,k=v` form is checked for shape and kept.
+pub fn cache_spec(given: &str, export: bool) -> std::result::Result<String, String> {
+    let given = given.trim();
+    if given.starts_with("type=") {
+        if given.split(',').any(|kv| !kv.contains('=')) {
+            return Err(format!("`{given}` is not `type=…,key=value,…`"));
+        }
+        return Ok(given.to_string());
+    }
+    let reference = crate::oci::reference::RegistryRef::parse(given).map_err(|e| e.to_string())?;
+    Ok(match export {
+        true => format!("type=registry,ref={reference},mode=max"),
+        false => format!("type=registry,ref={reference}"),
+    })
 }
 
 impl BuildkitOptions {
@@ -121,6 +147,10 @@ pub async fn build(
     if let Some(target) = &options.target {
         cmd.args(["--opt", &format!("target={target}")]);
     }
+    if !kit.platforms.is_empty() {
+        let list: Vec<String> = kit.platforms.iter().map(|p| p.to_string()).collect();
+        cmd.args(["--opt", &format!("platform={}", list.join(","))]);
+    }
     let mut args = options.build_args.clone();
     args.entry("SOURCE_DATE_EPOCH".into())
         .or_insert_with(|| epoch.to_string());
@@ -145,6 +175,12 @@ pub async fn build(
             }
         };
         cmd.args(["--secret", &spec]);
+    }
+    for spec in &kit.cache_from {
+        cmd.args(["--import-cache", spec]);
+    }
+    for spec in &kit.cache_to {
+        cmd.args(["--export-cache", spec]);
     }
     cmd.arg("--output").arg(format!(
         "type=oci,dest={},tar=false,rewrite-timestamp=true",
@@ -179,13 +215,15 @@ pub async fn build(
 
     let source = Layout::open(&out_dir)?;
     let layout = layout.clone();
-    let manifest = tokio::task::spawn_blocking(move || import(&source, &layout))
+    let wanted = kit.platforms.clone();
+    let imported = tokio::task::spawn_blocking(move || import(&source, &layout, &wanted))
         .await
         .map_err(|e| Error::environment(format!("image import failed: {e}")))??;
     Ok(DockerBuilt {
-        manifest: manifest.0,
-        layers: manifest.1,
+        manifest: imported.0,
+        layers: imported.1,
         log,
+        platforms: imported.2,
     })
 }
 
@@ -209,24 +247,92 @@ fn materialize(files: &ContextFiles, epoch: u64, dir: &Path) -> Result<()> {
     })
 }
 
-/// Copy the single image of buildkit's OCI layout into `layout`: (manifest descriptor, layers).
-fn import(source: &Layout, layout: &Layout) -> Result<(Descriptor, usize)> {
+/// Copy what BuildKit's OCI layout holds into `layout`: one image, or for several `wanted`
+/// platforms an index over one image each. The index cleanpipe records is its own, over the
+/// images in `wanted` order (deterministic, and nothing BuildKit added beside them), each
+/// image's config checked to be for the platform it is listed as. Returns the image or index
+/// descriptor, the image's layer count (0 for an index) and the platform images.
+fn import(
+    source: &Layout,
+    layout: &Layout,
+    wanted: &[Platform],
+) -> Result<(Descriptor, usize, Vec<PlatformImage>)> {
     let index: Index = source.index()?;
     let [desc] = index.manifests.as_slice() else {
         return Err(Error::environment(format!(
-            "BuildKit exported {} manifests, expected one image",
+            "BuildKit exported {} manifests, expected one image or index",
             index.manifests.len()
         )));
     };
     let bytes = source.read_blob(&desc.digest)?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::environment(format!("BuildKit's export is not JSON: {e}")))?;
+    if document_kind(&value, Some(&desc.media_type)) != Ok(DocumentKind::Index) {
+        let (image, layers) = import_image(source, layout, desc, wanted.first())?;
+        return Ok((image, layers, vec![]));
+    }
+    let exported = Index::from_slice(&bytes, "the index BuildKit built")?;
+    if let [] | [_] = wanted {
+        // One platform asked for: its image, not an index of one.
+        let platform = wanted.first().cloned().unwrap_or_else(Platform::host);
+        let entry = exported.for_platform(&platform).map_err(|have| {
+            Error::environment(format!(
+                "BuildKit built no {platform} image (it made: {})",
+                have.join(", ")
+            ))
+        })?;
+        let (image, layers) = import_image(source, layout, entry, Some(&platform))?;
+        return Ok((image, layers, vec![]));
+    }
+    let mut images = Vec::new();
+    for platform in wanted {
+        let entry = exported.for_platform(platform).map_err(|have| {
+            Error::environment(format!(
+                "BuildKit built no {platform} image (it made: {})",
+                have.join(", ")
+            ))
+        })?;
+        let (manifest, layers) = import_image(source, layout, entry, Some(platform))?;
+        images.push(PlatformImage {
+            platform: platform.clone(),
+            manifest,
+            layers,
+        });
+    }
+    let index = crate::build::write_index(layout, &images)?;
+    Ok((index, 0, images))
+}
+
+/// Copy one image (config, layers, manifest) of BuildKit's layout into `layout`, checking its
+/// config is for `platform` when one is asked for.
+fn import_image(
+    source: &Layout,
+    layout: &Layout,
+    desc: &Descriptor,
+    platform: Option<&Platform>,
+) -> Result<(Descriptor, usize)> {
+    let bytes = source.read_blob(&desc.digest)?;
     let manifest = Manifest::from_slice(&bytes, "the image BuildKit built")?;
+    if let Some(platform) = platform {
+        let config: ImageConfig =
+            serde_json::from_slice(&source.read_blob(&manifest.config.digest)?).map_err(|e| {
+                Error::environment(format!("BuildKit's image config is malformed: {e}"))
+            })?;
+        let own = Platform::of_config(&config);
+        if !platform.accepts(&own) {
+            return Err(Error::environment(format!(
+                "BuildKit built an image for {own} where {platform} was asked for"
+            )));
+        }
+    }
     layout.copy_blob_from(source, &manifest.config.digest)?;
     for layer in &manifest.layers {
         layout.copy_blob_from(source, &layer.digest)?;
     }
     layout.copy_blob_from(source, &desc.digest)?;
+    let media_type = manifest.media_type_or_default().to_string();
     Ok((
-        Descriptor::new(&desc.media_type, desc.digest.clone(), desc.size),
+        Descriptor::new(&media_type, desc.digest.clone(), bytes.len() as u64),
         manifest.layers.len(),
     ))
 }

@@ -63,13 +63,32 @@ pub struct BuiltImage {
 }
 
 /// Build the customized image into `layout`. Registry bases are pulled into the layout first.
+/// With `platform`, the image is for that platform: a scratch image says so in its config, and
+/// a base image's config must already say so (an index entry whose image is for another
+/// platform is refused).
 pub async fn customize(
     layout: &Layout,
     base: &Base,
     options: &CustomizeOptions,
     remote: &RemoteOptions,
+    platform: Option<&Platform>,
 ) -> Result<BuiltImage> {
     let (mut config, mut layers) = load_base(layout, base, remote).await?;
+    match (base, platform) {
+        (Base::Scratch, Some(p)) => p.apply_to(&mut config),
+        (Base::Image(image), Some(p)) => {
+            let own = Platform::of_config(&config);
+            if !own.architecture.is_empty() && !p.accepts(&own) {
+                return Err(Error::usage(format!(
+                    "base {image} is listed for {p}, but its config says it is for {own}"
+                ))
+                .with_hint(
+                    "the base's index is wrong; ask its publisher, or choose another base",
+                ));
+            }
+        }
+        (_, None) => {}
+    }
     let created = rfc3339(options.epoch)?;
 
     if !options.files.is_empty() {
@@ -155,16 +174,8 @@ async fn load_base(
             .with_hint("append `@sha256:<digest>` to the base")
     })?;
     let store = Store::for_image(&image.with_digest(digest.clone()), remote)?;
+    // One image: of an index base, the caller passes the platform image verify-base chose.
     let resolved = store.resolve(&image.with_digest(digest.clone())).await?;
-    // An index base: the image it holds for this platform (verify-base chose the same one from
-    // the same pinned bytes and checked its signature or the index's).
-    let resolved = match store
-        .platform_manifest(&resolved, &Platform::host(), &image.to_string())
-        .await?
-    {
-        Some(child) => child,
-        None => resolved,
-    };
     let manifest = Manifest::from_slice(&resolved.bytes, &image.to_string())?;
     let mut blobs = vec![manifest.config.digest.clone()];
     blobs.extend(manifest.layers.iter().map(|l| l.digest.clone()));

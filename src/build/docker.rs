@@ -40,9 +40,12 @@ pub struct DockerBuildOptions {
 /// The built image, in the layout, and the build log.
 #[derive(Clone, Debug)]
 pub struct DockerBuilt {
+    /// The image, or the index over `platforms`.
     pub manifest: Descriptor,
     pub layers: usize,
     pub log: Vec<String>,
+    /// For a multi-platform build: each platform's image (`manifest` is their index).
+    pub platforms: Vec<crate::build::PlatformImage>,
 }
 
 /// Connect to the engine and check it answers.
@@ -251,6 +254,7 @@ pub async fn build(
                 desc.digest
             ));
             return Ok(DockerBuilt {
+                platforms: vec![],
                 manifest: desc,
                 layers: manifest.layers.len(),
                 log,
@@ -289,6 +293,7 @@ pub async fn build(
     .layers
     .len();
     Ok(DockerBuilt {
+        platforms: vec![],
         manifest,
         layers,
         log,

@@ -15,6 +15,32 @@ pub struct ExternalImage {
     pub line: usize,
     /// `FROM`, `COPY --from` or `RUN --mount`.
     pub instruction: &'static str,
+    /// The platform the build pulls the image for.
+    pub platform: ImagePlatform,
+}
+
+/// The platform an image is used at: a `FROM --platform=` flag, else the one being built.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImagePlatform {
+    /// The platform being built (no flag, or `$TARGETPLATFORM`).
+    Target,
+    /// The builder's own platform (`--platform=$BUILDPLATFORM`, the usual cross-build form).
+    Build,
+    /// A platform written out (`--platform=linux/arm64`), build args substituted.
+    Named(String),
+}
+
+impl ImagePlatform {
+    fn of_flag(value: &str, args: &BTreeMap<String, String>) -> Self {
+        if value.contains("BUILDPLATFORM") {
+            ImagePlatform::Build
+        } else if value.contains("TARGETPLATFORM") {
+            ImagePlatform::Target
+        } else {
+            ImagePlatform::Named(substitute(value, args))
+        }
+    }
 }
 
 /// A Dockerfile problem found before Docker sees it.
@@ -311,11 +337,20 @@ pub fn external_images(
                     None => None,
                 };
                 let is_stage = stages.iter().any(|s| s.eq_ignore_ascii_case(&image));
+                let platform = ins
+                    .rest
+                    .split_whitespace()
+                    .take_while(|w| w.starts_with("--"))
+                    .find_map(|w| w.strip_prefix("--platform="))
+                    .map_or(ImagePlatform::Target, |v| {
+                        ImagePlatform::of_flag(v, &global_args)
+                    });
                 if !is_stage && !image.eq_ignore_ascii_case("scratch") {
                     out.push(ExternalImage {
                         reference: image,
                         line: ins.line,
                         instruction: "FROM",
+                        platform,
                     });
                 }
                 stages.push(alias.unwrap_or_else(|| format!("#{}", stages.len())));
@@ -394,6 +429,7 @@ fn push_if_external(
             reference: from,
             line,
             instruction,
+            platform: ImagePlatform::Target,
         });
     }
 }
@@ -420,6 +456,23 @@ mod tests {
                 (format!("reg.example/base@{D}").as_str(), 4, "FROM"),
                 ("reg.example/tools:1", 8, "COPY --from"),
                 (format!("reg.example/src@{D}").as_str(), 9, "RUN --mount"),
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_the_platform_each_base_is_used_at() {
+        let text = "ARG P=linux/arm64\nFROM --platform=$BUILDPLATFORM a/b:1 AS build\nFROM --platform=${P} c/d:1\nFROM --platform=$TARGETPLATFORM e/f:1\nFROM g/h:1\nCOPY --from=i/j:1 /x /x\n";
+        let found = external_images(text, &BTreeMap::new()).unwrap();
+        let platforms: Vec<&ImagePlatform> = found.iter().map(|e| &e.platform).collect();
+        assert_eq!(
+            platforms,
+            vec![
+                &ImagePlatform::Build,
+                &ImagePlatform::Named("linux/arm64".into()),
+                &ImagePlatform::Target,
+                &ImagePlatform::Target,
+                &ImagePlatform::Target,
             ]
         );
     }

@@ -265,6 +265,9 @@ pub struct SignArgs {
     /// (cosign v3's default), or both. Default: legacy with a key, bundle when keyless.
     #[arg(long, value_enum)]
     pub format: Option<SignFormatArg>,
+    /// For an image index: sign the index and each image it lists (as cosign's `--recursive`).
+    #[arg(long)]
+    pub recursive: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }

@@ -122,9 +122,21 @@ fn markdown(report: &RunReport, clean: &dyn Fn(&str) -> String) -> String {
                 .join(", ")
         ));
     }
-    if let Some(scan) = report.image.as_ref().and_then(|i| i.scan.as_ref()) {
+    let images = report
+        .image
+        .as_ref()
+        .map(|i| i.images())
+        .unwrap_or_default();
+    for (platform, scan) in images
+        .iter()
+        .filter_map(|i| Some((&i.platform, i.scan.as_ref()?)))
+    {
+        let platform = match platform.as_str() {
+            "" => String::new(),
+            p => format!(" ({p})"),
+        };
         out.push_str(&format!(
-            "- **Scan:** {} package(s), {} finding(s), {} waived{}\n",
+            "- **Scan{platform}:** {} package(s), {} finding(s), {} waived{}\n",
             scan.packages,
             scan.findings,
             scan.waived,

@@ -28,8 +28,15 @@ pub const FILE_NAME: &str = "gl-container-scanning-report.json";
 /// The schema version the document follows.
 pub const SCHEMA_VERSION: &str = "15.0.7";
 
-/// The stage and report files of the scan this report is about: the built image's.
-const IMAGE_SCAN: (&str, &str) = ("build", "scan-results");
+/// Whether a scan is the one this report is about: the built image's; of a multi-platform
+/// build, the host platform's image (GitLab's report describes one image).
+fn is_image_scan(stage: &str, file_stem: &str) -> bool {
+    let host = format!(
+        "scan-results-{}",
+        crate::oci::types::Platform::host().file_suffix()
+    );
+    stage == "build" && (file_stem == "scan-results" || file_stem == host)
+}
 
 /// Limits of schema 15 (longer texts are cut, not refused).
 const MAX_NAME: usize = 255;
@@ -66,14 +73,14 @@ impl ContainerScanning {
     pub fn on_event(&self, event: &Event<'_>) {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         match event {
-            Event::ScanStarted { stage, file_stem } if (*stage, *file_stem) == IMAGE_SCAN => {
+            Event::ScanStarted { stage, file_stem } if is_image_scan(stage, file_stem) => {
                 seen.started = Some(time::OffsetDateTime::now_utc());
             }
             Event::Scanned {
                 stage,
                 file_stem,
                 report,
-            } if (*stage, *file_stem) == IMAGE_SCAN => {
+            } if is_image_scan(stage, file_stem) => {
                 seen.finished = Some((time::OffsetDateTime::now_utc(), (*report).clone()));
             }
             _ => {}

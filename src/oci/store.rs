@@ -141,6 +141,19 @@ impl Store {
         Ok(Some(child))
     }
 
+    /// The platform a single image's config says it is for.
+    pub async fn image_platform(
+        &self,
+        resolved: &Resolved,
+        what: &str,
+    ) -> Result<crate::oci::types::Platform> {
+        let manifest = Manifest::from_slice(&resolved.bytes, what)?;
+        let config: crate::oci::types::ImageConfig =
+            serde_json::from_slice(&self.read_blob(&manifest.config.digest).await?)
+                .map_err(|e| Error::usage(format!("the config of {what} is malformed: {e}")))?;
+        Ok(crate::oci::types::Platform::of_config(&config))
+    }
+
     pub async fn manifest_by_tag(&self, tag: &str) -> Result<Option<Resolved>> {
         match self {
             Store::Layout(layout) => match layout.resolve_tag(tag)? {

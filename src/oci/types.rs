@@ -276,6 +276,43 @@ impl Platform {
         })
     }
 
+    /// The platform an image config says it is for.
+    pub fn of_config(config: &ImageConfig) -> Self {
+        Platform {
+            os: config.os.clone(),
+            architecture: config.architecture.clone(),
+            variant: config
+                .other
+                .get("variant")
+                .and_then(|v| v.as_str())
+                .map(String::from),
+        }
+    }
+
+    /// The `platform` object of an index entry.
+    pub fn to_value(&self) -> serde_json::Value {
+        let mut value = serde_json::json!({"architecture": self.architecture, "os": self.os});
+        if let Some(v) = &self.variant {
+            value["variant"] = serde_json::json!(v);
+        }
+        value
+    }
+
+    /// Write this platform into an image config (`architecture`, `os`, `variant`).
+    pub fn apply_to(&self, config: &mut ImageConfig) {
+        config.architecture = self.architecture.clone();
+        config.os = self.os.clone();
+        match &self.variant {
+            Some(v) => config.other.insert("variant".into(), serde_json::json!(v)),
+            None => config.other.remove("variant"),
+        };
+    }
+
+    /// `linux-arm64-v8`: the platform in a file name.
+    pub fn file_suffix(&self) -> String {
+        self.to_string().replace('/', "-")
+    }
+
     /// Whether an index entry for `entry` serves this platform: same OS and architecture, and
     /// the same variant when this one names one (arm64 without a variant is v8).
     pub fn accepts(&self, entry: &Platform) -> bool {
@@ -300,6 +337,35 @@ impl std::fmt::Display for Platform {
 }
 
 impl Index {
+    /// An OCI image index over `images`, in the order given, each entry naming its platform.
+    pub fn over(images: &[(Descriptor, Platform)]) -> Self {
+        Index {
+            schema_version: 2,
+            media_type: Some(MEDIA_OCI_INDEX.to_string()),
+            manifests: images
+                .iter()
+                .map(|(d, p)| {
+                    let mut entry = Descriptor::new(&d.media_type, d.digest.clone(), d.size);
+                    entry.platform = Some(p.to_value());
+                    entry
+                })
+                .collect(),
+            annotations: BTreeMap::new(),
+        }
+    }
+
+    /// The platforms this index lists images for, in its order, each once; entries without a
+    /// platform and `unknown/unknown` (BuildKit's attestation manifests) are not platforms.
+    pub fn platforms(&self) -> Vec<Platform> {
+        let mut out: Vec<Platform> = Vec::new();
+        for p in self.manifests.iter().filter_map(Platform::of) {
+            if p.os != "unknown" && !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
+    }
+
     /// The manifest this index holds for `platform`, or the platforms it does hold. Entries
     /// without a platform (attestation manifests that BuildKit adds) are never chosen.
     pub fn for_platform(
@@ -443,9 +509,10 @@ pub struct History {
 impl ImageConfig {
     /// The config of an empty (`scratch`) linux/amd64 image.
     pub fn scratch() -> Self {
+        let host = Platform::host();
         ImageConfig {
-            architecture: "amd64".into(),
-            os: "linux".into(),
+            architecture: host.architecture,
+            os: host.os,
             rootfs: RootFs {
                 kind: "layers".into(),
                 diff_ids: vec![],

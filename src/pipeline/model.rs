@@ -112,9 +112,14 @@ pub struct BuildSpec {
     pub dockerfile: Option<DockerfileSpec>,
     #[serde(default)]
     pub customize: Option<CustomizeSpec>,
-    /// The built image's vulnerability gate (not built yet).
+    /// The built image's vulnerability gate, applied to each platform image.
     #[serde(default)]
     pub scan: Option<ScanSpec>,
+    /// The platforms to build (`linux/amd64`, `linux/arm64/v8`, …): one image each, and an OCI
+    /// image index over them when there are several. Default: the base's platforms for
+    /// customize, the host's for a Dockerfile.
+    #[serde(default)]
+    pub platforms: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
@@ -154,6 +159,16 @@ pub struct DockerfileSpec {
     /// layer, the config, the log or the report.
     #[serde(default)]
     pub secrets: BTreeMap<String, BuildSecret>,
+    /// Build caches to import (BuildKit's `--import-cache`): a registry reference
+    /// (`REGISTRY/REPO:buildcache`) or buildctl's own form (`type=registry,ref=…`,
+    /// `type=local,src=…`). Cached steps enter the image without being re-run: name only caches
+    /// this pipeline's CI writes. Recorded in the provenance. Only with `builder: buildkit`.
+    #[serde(default)]
+    pub cache_from: Vec<String>,
+    /// Where to export the build cache (`--export-cache`): a registry reference (all steps,
+    /// `mode=max`) or buildctl's own form. Only with `builder: buildkit`.
+    #[serde(default)]
+    pub cache_to: Vec<String>,
 }
 
 /// The builder behind `build.dockerfile`.

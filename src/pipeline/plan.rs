@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::oci::reference::{ImageRef, RegistryRef};
+use crate::oci::types::Platform;
 use crate::pipeline::load::LoadedPipeline;
 use crate::pipeline::model::{DockerfileBuilder, DockerfileSpec, Scanner};
 
@@ -20,6 +21,9 @@ pub struct Plan {
     pub repository: Option<String>,
     /// Tag templates, rendered at run time.
     pub tags: Vec<String>,
+    /// `build.platforms`; `null`: the default (the base's platforms for customize, the host's
+    /// for a Dockerfile).
+    pub platforms: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -52,6 +56,14 @@ fn check_builder(p: &LoadedPipeline, d: &DockerfileSpec) -> Result<()> {
                 )));
         }
     }
+    for (key, list) in [("cache_from", &d.cache_from), ("cache_to", &d.cache_to)] {
+        for (i, spec) in list.iter().enumerate() {
+            crate::build::buildkit::cache_spec(spec, key == "cache_to").map_err(|why| {
+                p.error_at(&["build", "dockerfile", key], format!("{key}[{i}]: {why}"))
+                    .with_hint("a registry reference (`registry/repo:buildcache`) or buildctl's form (`type=registry,ref=…`)")
+            })?;
+        }
+    }
     if d.builder == DockerfileBuilder::Buildkit {
         return Ok(());
     }
@@ -59,12 +71,14 @@ fn check_builder(p: &LoadedPipeline, d: &DockerfileSpec) -> Result<()> {
         ("secrets", !d.secrets.is_empty()),
         ("buildkit_host", d.buildkit_host.is_some()),
         ("buildctl", d.buildctl.is_some()),
+        ("cache_from", !d.cache_from.is_empty()),
+        ("cache_to", !d.cache_to.is_empty()),
     ];
     match used.iter().find(|(_, set)| *set) {
         Some((key, _)) => Err(p
             .error_at(
                 &["build", "dockerfile", key],
-                format!("`{key}` needs `builder: buildkit`; the classic Docker builder has no build secrets"),
+                format!("`{key}` needs `builder: buildkit`; the classic Docker builder does not have it"),
             )
             .with_hint("add `builder: buildkit` under `build.dockerfile` (needs a buildkitd and `buildctl`)")),
         None => Ok(()),
@@ -94,6 +108,18 @@ pub fn check_semantics(p: &LoadedPipeline) -> Result<()> {
     }
     if let Some(d) = &f.build.dockerfile {
         check_builder(p, d)?;
+    }
+    let platforms = requested_platforms(p)?;
+    if let (Some(d), Some(platforms)) = (&f.build.dockerfile, &platforms) {
+        let host = Platform::host();
+        if d.builder == DockerfileBuilder::Classic && platforms.iter().any(|p| !host.accepts(p)) {
+            return Err(p
+                .error_at(
+                    &["build", "platforms"],
+                    format!("the classic Docker builder builds for this machine's platform ({host}) only"),
+                )
+                .with_hint("add `builder: buildkit` under `build.dockerfile` to build other platforms"));
+        }
     }
     for (spec, path) in [
         (&f.verify_base.scan, ["verify_base", "scan"]),
@@ -185,6 +211,30 @@ pub fn check_semantics(p: &LoadedPipeline) -> Result<()> {
     crate::pipeline::paths::check(p)
 }
 
+/// `build.platforms`, parsed: `None` when not set (each builder's default applies). An empty
+/// list, a malformed entry or one given twice is refused with its place in the file.
+pub fn requested_platforms(p: &LoadedPipeline) -> Result<Option<Vec<Platform>>> {
+    let Some(list) = &p.file.build.platforms else {
+        return Ok(None);
+    };
+    let at = ["build", "platforms"];
+    if list.is_empty() {
+        return Err(p
+            .error_at(&at, "lists no platform")
+            .with_hint("remove `platforms` to build for the default, or list e.g. `[linux/amd64, linux/arm64]`"));
+    }
+    let mut out: Vec<Platform> = Vec::new();
+    for (i, text) in list.iter().enumerate() {
+        let platform = Platform::parse(text.trim())
+            .map_err(|why| p.error_at(&at, format!("platforms[{i}]: {why}")))?;
+        if out.iter().any(|o| o.to_string() == platform.to_string()) {
+            return Err(p.error_at(&at, format!("platforms[{i}]: `{text}` is listed twice")));
+        }
+        out.push(platform);
+    }
+    Ok(Some(out))
+}
+
 impl Plan {
     pub fn new(p: &LoadedPipeline, name: &str, store: &str, outputs: &str) -> Result<Plan> {
         check_semantics(p)?;
@@ -237,6 +287,14 @@ impl Plan {
                         d.path
                     ),
                     None => "daemonless customize into the layout".into(),
+                } + &match requested_platforms(p)? {
+                    Some(list) if list.len() > 1 => format!(
+                        "; an image index over {}",
+                        list.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
+                    ),
+                    Some(list) => format!("; for {}", list[0]),
+                    None if f.build.customize.is_some() => "; for the base's platforms".into(),
+                    None => format!("; for {}", Platform::host()),
                 } + &match &f.build.scan {
                     Some(s) => format!(
                         "; scan ({}) fails on {}",
@@ -300,6 +358,8 @@ impl Plan {
             bases,
             repository: f.push.repository.clone(),
             tags,
+            platforms: requested_platforms(p)?
+                .map(|list| list.iter().map(|p| p.to_string()).collect()),
         })
     }
 }

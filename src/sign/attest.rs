@@ -48,9 +48,22 @@ pub fn statement(
     predicate_type: &str,
     predicate: &serde_json::Value,
 ) -> Vec<u8> {
+    statement_about(&[(subject_name, digest)], predicate_type, predicate)
+}
+
+/// An in-toto v1 Statement about several digests (an index and its platform images).
+pub fn statement_about(
+    subjects: &[(&str, &Digest)],
+    predicate_type: &str,
+    predicate: &serde_json::Value,
+) -> Vec<u8> {
+    let subject: Vec<serde_json::Value> = subjects
+        .iter()
+        .map(|(name, digest)| serde_json::json!({"name": name, "digest": {"sha256": digest.hex()}}))
+        .collect();
     let doc = serde_json::json!({
         "_type": STATEMENT_V1,
-        "subject": [{"name": subject_name, "digest": {"sha256": digest.hex()}}],
+        "subject": subject,
         "predicateType": predicate_type,
         "predicate": predicate,
     });

@@ -25,8 +25,8 @@ pub struct SourceRef<'a> {
 pub struct Base<'a> {
     pub reference: &'a str,
     pub digest: &'a Digest,
-    /// For an index base: the platform (`linux/amd64`) and the digest of the image used.
-    pub platform: Option<(&'a str, &'a Digest)>,
+    /// For an index base: each platform (`linux/amd64`) and the digest of the image used.
+    pub platforms: Vec<(&'a str, &'a Digest)>,
 }
 
 /// Everything the predicate records.
@@ -51,6 +51,11 @@ pub struct Inputs<'a> {
     /// `include_untracked`), relative to the build context, with their digests. Recorded as
     /// `externalParameters.untrackedContext` so a verifier sees the relaxation.
     pub untracked_context: Vec<(String, Digest)>,
+    /// `build.platforms` as asked (`externalParameters.platforms`), when set.
+    pub platforms: Vec<String>,
+    /// BuildKit caches the build imported (`externalParameters.cacheFrom`): cached steps were
+    /// not re-run, so a verifier sees where they came from.
+    pub cache_from: Vec<String>,
 }
 
 /// The predicate, to be wrapped in a Statement of type `https://slsa.dev/provenance/v1`.
@@ -76,7 +81,7 @@ pub fn predicate(i: &Inputs<'_>) -> Value {
             "uri": b.reference,
             "digest": {"sha256": b.digest.hex()},
         }));
-        if let Some((platform, digest)) = b.platform {
+        for (platform, digest) in &b.platforms {
             // The index names what was verified; the platform image is what was built on.
             let name = b.reference.split('@').next().unwrap_or(b.reference);
             dependencies.push(json!({
@@ -98,6 +103,12 @@ pub fn predicate(i: &Inputs<'_>) -> Value {
             .iter()
             .map(|(path, d)| json!({"path": path, "digest": {"sha256": d.hex()}}))
             .collect();
+    }
+    if !i.platforms.is_empty() {
+        external["platforms"] = json!(i.platforms);
+    }
+    if !i.cache_from.is_empty() {
+        external["cacheFrom"] = json!(i.cache_from);
     }
     let mut internal = json!({
         "sourceDateEpoch": i.source.date_epoch,
@@ -208,13 +219,15 @@ mod tests {
             bases: vec![Base {
                 reference: "127.0.0.1:5000/base@sha256:00",
                 digest: &base,
-                platform: None,
+                platforms: vec![],
             }],
             invocation_id: "7".into(),
             started_on: "2026-11-25T00:00:00Z",
             finished_on: "2026-11-25T00:00:01Z",
             byproducts: vec![("sbom.spdx.json".into(), Digest::of(b"s"))],
             untracked_context: vec![],
+            platforms: vec![],
+            cache_from: vec![],
         });
         assert_eq!(p["buildDefinition"]["buildType"], BUILD_TYPE);
         assert!(p["buildDefinition"]["externalParameters"].is_object());

@@ -9,25 +9,109 @@ use crate::build::{self, Base, CustomizeOptions, FileSpec};
 use crate::error::{Error, Result};
 use crate::oci::layout::Layout;
 use crate::oci::reference::ImageRef;
-use crate::oci::types::Digest;
+use crate::oci::types::{Descriptor, Digest, Platform};
 use crate::pipeline::template::{render, TemplateValues};
 use crate::stages::source::SourceInfo;
 use crate::stages::verify_base::VerifiedBase;
 use crate::stages::RunContext;
 
-/// The image the build made, not yet tagged anywhere.
+/// The image (or, for several platforms, the image index) the build made, not yet tagged
+/// anywhere.
 #[derive(Clone, Debug, Serialize)]
 pub struct BuildOutput {
     pub digest: Digest,
     pub size: u64,
     pub media_type: String,
+    /// The image's layers (for an index: 0, see `platforms`).
     pub layers: usize,
     pub base: String,
-    /// The built image's vulnerability gate, when `build.scan` is set.
+    /// The built image's vulnerability gate, when `build.scan` is set (for an index: see
+    /// `platforms`).
     pub scan: Option<crate::stages::scan_gate::ScanSummary>,
     /// Files sent in the Docker context that the commit does not track (`include_untracked`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub untracked_context: Vec<UntrackedFile>,
+    /// For a multi-platform build: each platform's image, in build order; `digest` is then
+    /// the OCI image index over them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<PlatformBuilt>,
+}
+
+/// One platform's image of a multi-platform build.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlatformBuilt {
+    /// `linux/arm64`.
+    pub platform: String,
+    pub digest: Digest,
+    pub size: u64,
+    pub media_type: String,
+    pub layers: usize,
+    /// Its vulnerability gate, when `build.scan` is set.
+    pub scan: Option<crate::stages::scan_gate::ScanSummary>,
+}
+
+impl PlatformBuilt {
+    pub fn descriptor(&self) -> crate::oci::types::Descriptor {
+        crate::oci::types::Descriptor::new(&self.media_type, self.digest.clone(), self.size)
+    }
+}
+
+impl BuildOutput {
+    /// Whether the build made an image index (several platforms).
+    pub fn is_index(&self) -> bool {
+        !self.platforms.is_empty()
+    }
+
+    /// The built subject's descriptor (the image, or the index).
+    pub fn descriptor(&self) -> crate::oci::types::Descriptor {
+        crate::oci::types::Descriptor::new(&self.media_type, self.digest.clone(), self.size)
+    }
+
+    /// Each image built, as a platform image: those of an index, or the one image (with no
+    /// platform name). SBOMs, scans and attestations are made per image.
+    pub fn images(&self) -> Vec<PlatformBuilt> {
+        if self.is_index() {
+            return self.platforms.clone();
+        }
+        vec![PlatformBuilt {
+            platform: String::new(),
+            digest: self.digest.clone(),
+            size: self.size,
+            media_type: self.media_type.clone(),
+            layers: self.layers,
+            scan: self.scan.clone(),
+        }]
+    }
+
+    /// The output, from what a builder made: one image, or an index over several.
+    fn new(
+        subject: &crate::oci::types::Descriptor,
+        layers: usize,
+        images: &[build::PlatformImage],
+        base: String,
+        untracked_context: Vec<UntrackedFile>,
+    ) -> Self {
+        BuildOutput {
+            digest: subject.digest.clone(),
+            size: subject.size,
+            media_type: subject.media_type.clone(),
+            layers,
+            base,
+            scan: None,
+            untracked_context,
+            platforms: images
+                .iter()
+                .map(|i| PlatformBuilt {
+                    platform: i.platform.to_string(),
+                    digest: i.manifest.digest.clone(),
+                    size: i.manifest.size,
+                    media_type: i.manifest.media_type.clone(),
+                    layers: i.layers,
+                    scan: None,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// An untracked file sent to the Docker engine, named in the provenance.
@@ -38,7 +122,8 @@ pub struct UntrackedFile {
     pub digest: Digest,
 }
 
-/// Run the build's scan gate, if configured, on the image just built.
+/// Run the build's scan gate, if configured, on the image just built: on each platform image
+/// of an index, every one a gate of its own (reports `scan-results-linux-arm64.*`).
 async fn scan_result(ctx: &RunContext, mut out: BuildOutput) -> Result<BuildOutput> {
     let Some(spec) = &ctx.pipeline.file.build.scan else {
         ctx.say(
@@ -54,16 +139,32 @@ async fn scan_result(ctx: &RunContext, mut out: BuildOutput) -> Result<BuildOutp
         .name
         .clone()
         .unwrap_or_else(|| "built image".into());
-    let target = crate::stages::scan_gate::Target {
-        layout: &layout,
-        digest: &out.digest,
-        image_name: &name,
-        spec,
-        key_path: &["build", "scan"],
-        file_stem: "scan-results",
-    };
-    let summary = crate::stages::scan_gate::run(ctx, "build", target).await?;
-    out.scan = Some(summary);
+    if !out.is_index() {
+        let target = crate::stages::scan_gate::Target {
+            layout: &layout,
+            digest: &out.digest,
+            image_name: &name,
+            spec,
+            key_path: &["build", "scan"],
+            file_stem: "scan-results",
+        };
+        out.scan = Some(crate::stages::scan_gate::run(ctx, "build", target).await?);
+        return Ok(out);
+    }
+    for image in &mut out.platforms {
+        let platform = Platform::parse(&image.platform).map_err(Error::usage)?;
+        let stem = format!("scan-results-{}", platform.file_suffix());
+        let image_name = format!("{name} ({})", image.platform);
+        let target = crate::stages::scan_gate::Target {
+            layout: &layout,
+            digest: &image.digest,
+            image_name: &image_name,
+            spec,
+            key_path: &["build", "scan"],
+            file_stem: &stem,
+        };
+        image.scan = Some(crate::stages::scan_gate::run(ctx, "build", target).await?);
+    }
     Ok(out)
 }
 
@@ -83,15 +184,36 @@ pub async fn run(
             "needs exactly one of `dockerfile` or `customize`",
         )
     })?;
-    let base = if spec.base.trim() == "scratch" {
-        Base::Scratch
+    // Each platform and the base image it starts from: exactly the digests verify-base checked
+    // (of an index, the platform images it chose).
+    let wanted = crate::pipeline::plan::requested_platforms(&ctx.pipeline)?;
+    let per_platform: Vec<(Option<Platform>, Base)> = if spec.base.trim() == "scratch" {
+        match wanted {
+            Some(list) => list.into_iter().map(|p| (Some(p), Base::Scratch)).collect(),
+            None => vec![(None, Base::Scratch)],
+        }
     } else {
-        // Use exactly the digest verify-base checked.
         let verified = bases
             .iter()
             .find(|b| b.reference == spec.base)
             .ok_or_else(|| Error::gate(format!("base {} was not verified", spec.base), vec![]))?;
-        Base::Image(ImageRef::parse(&spec.base)?.with_digest(verified.digest.clone()))
+        let image = ImageRef::parse(&spec.base)?;
+        match verified.platforms.as_slice() {
+            [] => vec![(
+                wanted.and_then(|w| w.into_iter().next()),
+                Base::Image(image.with_digest(verified.digest.clone())),
+            )],
+            children => children
+                .iter()
+                .map(|c| {
+                    let platform = Platform::parse(&c.platform).map_err(Error::usage)?;
+                    Ok((
+                        Some(platform),
+                        Base::Image(image.with_digest(c.digest.clone())),
+                    ))
+                })
+                .collect::<Result<_>>()?,
+        }
     };
     let tree = tracked_tree(ctx)?;
     let mut files = Vec::new();
@@ -122,26 +244,68 @@ pub async fn run(
         tree,
     };
     let layout = Layout::create(&ctx.store_dir)?;
-    let built = build::customize(&layout, &base, &options, &ctx.remote).await?;
+    let mut images = Vec::new();
+    for (platform, base) in &per_platform {
+        let built =
+            build::customize(&layout, base, &options, &ctx.remote, platform.as_ref()).await?;
+        images.push((platform.clone(), built));
+    }
+    let out = match images.as_slice() {
+        [(_, built)] => {
+            ctx.say(
+                "build",
+                &format!(
+                    "image {} ({} layer(s)) in {}",
+                    built.manifest.digest,
+                    built.layers,
+                    ctx.store_dir.display()
+                ),
+            );
+            BuildOutput::new(
+                &built.manifest,
+                built.layers,
+                &[],
+                spec.base.clone(),
+                vec![],
+            )
+        }
+        _ => {
+            let images: Vec<build::PlatformImage> = images
+                .into_iter()
+                .map(|(platform, built)| build::PlatformImage {
+                    platform: platform.expect("several images each have a platform"),
+                    manifest: built.manifest,
+                    layers: built.layers,
+                })
+                .collect();
+            let index = build::write_index(&layout, &images)?;
+            say_index(ctx, &index, &images);
+            BuildOutput::new(&index, 0, &images, spec.base.clone(), vec![])
+        }
+    };
+    scan_result(ctx, out).await
+}
+
+/// Report a multi-platform result: the index and each platform's image.
+fn say_index(ctx: &RunContext, index: &Descriptor, images: &[build::PlatformImage]) {
+    for i in images {
+        ctx.say(
+            "build",
+            &format!(
+                "{} image {} ({} layer(s))",
+                i.platform, i.manifest.digest, i.layers
+            ),
+        );
+    }
     ctx.say(
         "build",
         &format!(
-            "image {} ({} layer(s)) in {}",
-            built.manifest.digest,
-            built.layers,
+            "image index {} over {} platform(s) in {}",
+            index.digest,
+            images.len(),
             ctx.store_dir.display()
         ),
     );
-    let out = BuildOutput {
-        digest: built.manifest.digest.clone(),
-        size: built.manifest.size,
-        media_type: built.manifest.media_type.clone(),
-        layers: built.layers,
-        base: spec.base.clone(),
-        scan: None,
-        untracked_context: vec![],
-    };
-    scan_result(ctx, out).await
 }
 
 /// What the commit tracks; a run needs a commit (the source stage has checked there is one).
@@ -305,29 +469,32 @@ async fn docker_build(
         ctx.redactor.apply(&log).as_bytes(),
     )?;
     let built = result?;
-    ctx.say(
-        "build",
-        &format!(
-            "image {} ({} layer(s)) from the {} builder, in {}",
-            built.manifest.digest,
-            built.layers,
-            spec.builder.as_str(),
-            ctx.store_dir.display()
-        ),
-    );
-    Ok(BuildOutput {
-        digest: built.manifest.digest.clone(),
-        size: built.manifest.size,
-        media_type: built.manifest.media_type.clone(),
-        layers: built.layers,
-        base: bases
-            .iter()
-            .map(|b| format!("{}@{}", b.reference, b.digest))
-            .collect::<Vec<_>>()
-            .join(", "),
-        scan: None,
+    if built.platforms.is_empty() {
+        ctx.say(
+            "build",
+            &format!(
+                "image {} ({} layer(s)) from the {} builder, in {}",
+                built.manifest.digest,
+                built.layers,
+                spec.builder.as_str(),
+                ctx.store_dir.display()
+            ),
+        );
+    } else {
+        say_index(ctx, &built.manifest, &built.platforms);
+    }
+    let base = bases
+        .iter()
+        .map(|b| format!("{}@{}", b.reference, b.digest))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(BuildOutput::new(
+        &built.manifest,
+        built.layers,
+        &built.platforms,
+        base,
         untracked_context,
-    })
+    ))
 }
 
 /// The builder that runs `build.dockerfile`, with what it needs resolved from the pipeline.
@@ -415,6 +582,9 @@ fn builder(
         secrets.insert(id.clone(), source);
     }
     Ok(Builder::Buildkit(build::buildkit::BuildkitOptions {
+        platforms: crate::pipeline::plan::requested_platforms(&ctx.pipeline)?.unwrap_or_default(),
+        cache_from: cache_specs(&spec.cache_from, false)?,
+        cache_to: cache_specs(&spec.cache_to, true)?,
         buildctl: spec.buildctl.clone().unwrap_or_else(|| "buildctl".into()),
         host: spec
             .buildkit_host
@@ -422,4 +592,11 @@ fn builder(
             .or_else(|| ctx.env.get("BUILDKIT_HOST").cloned()),
         secrets,
     }))
+}
+
+/// `cache_from`/`cache_to` as buildctl takes them (checked at load already).
+fn cache_specs(list: &[String], export: bool) -> Result<Vec<String>> {
+    list.iter()
+        .map(|c| build::buildkit::cache_spec(c, export).map_err(Error::usage))
+        .collect()
 }

@@ -66,19 +66,22 @@ pub async fn run(
 ) -> Result<Published> {
     let layout = Layout::open(&ctx.store_dir)?;
     let tags = tags(ctx, templates)?;
-    let image_desc = Descriptor::new(&built.media_type, built.digest.clone(), built.size);
-    let sig_tag = built.digest.cosign_tag("sig");
+    let image_desc = built.descriptor();
     let local = crate::oci::store::Store::Layout(layout.clone());
-    if layout.resolve_tag(&sig_tag)?.is_none()
-        && !crate::evidence::has_signature_bundle(&local, &built.digest).await?
-    {
-        return Err(Error::gate(
-            format!(
-                "{} has no signature in the layout; refusing to publish it",
-                built.digest
-            ),
-            vec![],
-        ));
+    // The image, or the index and each platform image: all signed before anything moves.
+    let mut subjects = vec![built.digest.clone()];
+    if built.is_index() {
+        subjects.extend(built.platforms.iter().map(|p| p.digest.clone()));
+    }
+    for subject in &subjects {
+        if layout.resolve_tag(&subject.cosign_tag("sig"))?.is_none()
+            && !crate::evidence::has_signature_bundle(&local, subject).await?
+        {
+            return Err(Error::gate(
+                format!("{subject} has no signature in the layout; refusing to publish it"),
+                vec![],
+            ));
+        }
     }
 
     let mut published = Published {
@@ -253,6 +256,10 @@ fn notification(
         "image": published.image,
         "repository": ctx.pipeline.file.push.repository,
         "digest": built.digest,
+        "platforms": built.platforms.iter().map(|p| serde_json::json!({
+            "platform": p.platform,
+            "digest": p.digest,
+        })).collect::<Vec<_>>(),
         "tags": published.tags,
         "source": {
             "repository": source.remote,

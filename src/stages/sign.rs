@@ -12,12 +12,13 @@ use crate::oci::layout::Layout;
 use crate::oci::reference::RegistryRef;
 use crate::oci::store::Store;
 use crate::oci::types::Digest;
+use crate::oci::types::{Descriptor, Platform};
 use crate::pipeline::model::BuildSecret;
 use crate::sign::attest;
 use crate::sign::cosign::{append_signature, SignOutcome};
 use crate::sign::keys::{self, KeySource, SigningKey};
 use crate::sign::Signer;
-use crate::stages::build::BuildOutput;
+use crate::stages::build::{BuildOutput, PlatformBuilt};
 use crate::stages::source::SourceInfo;
 use crate::stages::verify_base::VerifiedBase;
 use crate::stages::RunContext;
@@ -48,10 +49,11 @@ struct WrittenSbom {
     document: serde_json::Value,
 }
 
-/// Write the SBOMs `sign.sbom` asks for (default: SPDX and CycloneDX) into the outputs.
+/// Write the SBOMs `sign.sbom` asks for (default: SPDX and CycloneDX) of one built image into
+/// the outputs (`sbom.spdx.json`; for a platform image of an index `sbom-linux-arm64.spdx.json`).
 async fn write_sboms(
     ctx: &RunContext,
-    built: &BuildOutput,
+    built: &PlatformBuilt,
     docker_reference: &str,
 ) -> Result<Vec<WrittenSbom>> {
     use crate::pipeline::model::SbomFormat;
@@ -104,7 +106,13 @@ async fn write_sboms(
         };
         let document = format.document(&subject, &catalog);
         let bytes = Format::to_file_bytes(&document);
-        let path = ctx.outputs_dir.join(format.file_name());
+        let name = match Platform::parse(&built.platform) {
+            Ok(p) => format
+                .file_name()
+                .replacen("sbom.", &format!("sbom-{}.", p.file_suffix()), 1),
+            Err(_) => format.file_name().to_string(),
+        };
+        let path = ctx.outputs_dir.join(name);
         crate::oci::layout::write_atomic(&path, &bytes)?;
         out.push(WrittenSbom {
             path,
@@ -119,7 +127,8 @@ async fn write_sboms(
     ctx.say(
         "sign",
         &format!(
-            "SBOM: {} package(s) written to {}",
+            "SBOM{}: {} package(s) written to {}",
+            platform_note(built),
             catalog.packages.len(),
             ctx.outputs_dir.display()
         ),
@@ -140,6 +149,14 @@ pub fn docker_reference(ctx: &RunContext) -> Result<String> {
     }
 }
 
+/// ` (linux/arm64)` for a platform image of an index, else nothing: for messages.
+fn platform_note(image: &PlatformBuilt) -> String {
+    match image.platform.as_str() {
+        "" => String::new(),
+        p => format!(" ({p})"),
+    }
+}
+
 pub async fn run(
     ctx: &RunContext,
     git: &SourceInfo,
@@ -147,44 +164,122 @@ pub async fn run(
     built: &BuildOutput,
     started_on: &str,
 ) -> Result<SignOutput> {
-    let spec = &ctx.pipeline.file.sign;
     let (signer, key_source) = signer(ctx).await?;
     let docker_reference = docker_reference(ctx)?;
-    let sboms = write_sboms(ctx, built, &docker_reference).await?;
+    let images = built.images();
+    let mut sboms = Vec::new();
+    for image in &images {
+        sboms.push(write_sboms(ctx, image, &docker_reference).await?);
+    }
     let store = Store::Layout(Layout::create(&ctx.store_dir)?);
-    let format = spec.format();
     let created = crate::build::customize::rfc3339(git.date_epoch)?;
+    // The signature: on the index and on each platform image (cosign's `--recursive`), so a
+    // verifier that resolves the index to one platform's image finds it signed too.
+    let mut subjects = vec![built.descriptor()];
+    if built.is_index() {
+        subjects.extend(images.iter().map(|i| i.descriptor()));
+    }
+    let mut outcome = None;
+    for subject in &subjects {
+        let signed = sign_subject(
+            ctx,
+            &store,
+            subject,
+            &signer,
+            &key_source,
+            &docker_reference,
+            &created,
+        )
+        .await?;
+        outcome.get_or_insert(signed);
+    }
+    let (manifest, already) = outcome.expect("one subject at least");
+    let inputs = Inputs {
+        source: git,
+        bases,
+        built,
+        docker_reference: &docker_reference,
+        started_on,
+        created: &created,
+    };
+    let mut predicate_types: Vec<String> = Vec::new();
+    for (image, sboms) in images.iter().zip(&sboms) {
+        for t in attest_image(ctx, &store, &signer, &inputs, image, sboms).await? {
+            if !predicate_types.contains(&t) {
+                predicate_types.push(t);
+            }
+        }
+    }
+    let all_sboms: Vec<&WrittenSbom> = sboms.iter().flatten().collect();
+    let provenance = match ctx.pipeline.file.sign.provenance {
+        Some(false) => None,
+        _ => {
+            let file =
+                attest_provenance(ctx, &store, &signer, &inputs, &subjects, &all_sboms).await?;
+            predicate_types.push(attest::PREDICATE_SLSA_PROVENANCE_V1.to_string());
+            Some(file)
+        }
+    };
+    Ok(SignOutput {
+        key: key_source.to_string(),
+        docker_reference,
+        signature_tag: built.digest.cosign_tag("sig"),
+        signature_manifest: manifest,
+        already_signed: already,
+        sboms: all_sboms
+            .iter()
+            .map(|s| (s.path.display().to_string(), s.digest.to_string()))
+            .collect(),
+        attestations: predicate_types,
+        provenance,
+        public_key: signer.key().map(|k| k.public_key().clone()),
+    })
+}
+
+/// Sign one subject (the image, the index, or a platform image of it) in the formats
+/// `sign.format` asks for. Returns the legacy signature manifest when one was added, and
+/// whether this key had signed it already.
+async fn sign_subject(
+    ctx: &RunContext,
+    store: &Store,
+    subject: &Descriptor,
+    signer: &Signer,
+    key_source: &str,
+    docker_reference: &str,
+    created: &str,
+) -> Result<(Option<Digest>, bool)> {
+    let format = ctx.pipeline.file.sign.format();
     let outcome = match (format.legacy(), signer.key()) {
         (true, Some(key)) => {
-            append_signature(&store, &built.digest, &docker_reference, key).await?
+            append_signature(store, &subject.digest, docker_reference, key).await?
         }
         _ => SignOutcome::AlreadySigned,
     };
     if format.bundle() {
         let statement = attest::statement(
-            &docker_reference,
-            &built.digest,
+            docker_reference,
+            &subject.digest,
             crate::evidence::bundle::COSIGN_SIGN_PREDICATE,
             &serde_json::json!({}),
         );
-        let (referrer, _) = attach_bundle(
-            &store,
-            built,
+        let (referrer, _) = crate::evidence::sign_bundle(
+            store,
+            subject,
             crate::evidence::bundle::COSIGN_SIGN_PREDICATE,
             &statement,
-            &signer,
-            &created,
+            signer,
+            created,
         )
         .await?;
         ctx.say(
             "sign",
             &format!(
                 "signed {} with {key_source} as a Sigstore bundle (referrer {referrer})",
-                built.digest
+                subject.digest
             ),
         );
     }
-    let (manifest, already) = match outcome {
+    Ok(match outcome {
         _ if !format.legacy() => (None, false),
         SignOutcome::Added {
             signature_manifest,
@@ -194,7 +289,7 @@ pub async fn run(
                 "sign",
                 &format!(
                     "signed {} with {key_source} ({total} signature(s) in total)",
-                    built.digest
+                    subject.digest
                 ),
             );
             (Some(signature_manifest), false)
@@ -202,170 +297,177 @@ pub async fn run(
         SignOutcome::AlreadySigned => {
             ctx.say(
                 "sign",
-                &format!("{} was already signed with {key_source}", built.digest),
+                &format!("{} was already signed with {key_source}", subject.digest),
             );
             (None, true)
         }
-    };
-    let attested = attest(
-        ctx,
-        &store,
-        &signer,
-        &Subject {
-            source: git,
-            bases,
-            built,
-            docker_reference: &docker_reference,
-            started_on,
-            sboms: &sboms,
-            created: &created,
-        },
-    )
-    .await?;
-    Ok(SignOutput {
-        key: key_source.to_string(),
-        docker_reference,
-        signature_tag: built.digest.cosign_tag("sig"),
-        signature_manifest: manifest,
-        already_signed: already,
-        sboms: sboms
-            .iter()
-            .map(|s| (s.path.display().to_string(), s.digest.to_string()))
-            .collect(),
-        attestations: attested.predicate_types,
-        provenance: attested.provenance,
-        public_key: signer.key().map(|k| k.public_key().clone()),
     })
 }
 
 /// What the attestations are about.
-struct Subject<'a> {
+struct Inputs<'a> {
     source: &'a SourceInfo,
     bases: &'a [VerifiedBase],
     built: &'a BuildOutput,
     docker_reference: &'a str,
     started_on: &'a str,
-    sboms: &'a [WrittenSbom],
     /// When the bundles' referrers say they were made (the commit time, for reproducibility).
     created: &'a str,
 }
 
-struct Attested {
-    predicate_types: Vec<String>,
-    provenance: Option<(String, String)>,
-}
-
-/// Sign and store the attestations: SLSA provenance (unless `provenance: false`), each SBOM,
-/// and the scan result when the build was scanned.
-async fn attest(
+/// Sign and store the attestations about one built image: each SBOM, and the scan result when
+/// it was scanned. Returns their predicate types.
+async fn attest_image(
     ctx: &RunContext,
     store: &Store,
     signer: &Signer,
-    s: &Subject<'_>,
-) -> Result<Attested> {
+    s: &Inputs<'_>,
+    image: &PlatformBuilt,
+    sboms: &[WrittenSbom],
+) -> Result<Vec<String>> {
     let mut statements: Vec<(&'static str, serde_json::Value)> = Vec::new();
-    for sbom in s.sboms {
+    for sbom in sboms {
         statements.push((sbom.predicate_type, sbom.document.clone()));
     }
-    if let Some(scan) = &s.built.scan {
-        if let Some(report) = &scan.report {
-            let result = serde_json::to_value(report).expect("scan report serializes");
-            let now = crate::pipeline::executor::now_rfc3339();
-            statements.push((
-                attest::PREDICATE_VULN,
-                serde_json::json!({
-                    "invocation": {"parameters": null, "uri": "", "event_id": "", "builder.id": ""},
-                    "scanner": {
-                        "uri": "https://cleanpipe.dev/scanner",
-                        "version": result["scanner"],
-                        "db": {"uri": result["database"], "version": ""},
-                        "result": result,
-                    },
-                    "metadata": {"scanStartedOn": s.started_on, "scanFinishedOn": now},
-                }),
-            ));
-        }
+    if let Some(report) = image.scan.as_ref().and_then(|scan| scan.report.as_ref()) {
+        let result = serde_json::to_value(report).expect("scan report serializes");
+        let now = crate::pipeline::executor::now_rfc3339();
+        statements.push((
+            attest::PREDICATE_VULN,
+            serde_json::json!({
+                "invocation": {"parameters": null, "uri": "", "event_id": "", "builder.id": ""},
+                "scanner": {
+                    "uri": "https://cleanpipe.dev/scanner",
+                    "version": result["scanner"],
+                    "db": {"uri": result["database"], "version": ""},
+                    "result": result,
+                },
+                "metadata": {"scanStartedOn": s.started_on, "scanFinishedOn": now},
+            }),
+        ));
     }
-    let mut provenance_file = None;
-    if ctx.pipeline.file.sign.provenance != Some(false) {
-        let predicate = provenance_predicate(ctx, s)?;
-        statements.push((attest::PREDICATE_SLSA_PROVENANCE_V1, predicate));
-    }
+    let subject = image.descriptor();
     let mut types = Vec::new();
     for (predicate_type, predicate) in statements {
         let statement = attest::statement(
             s.docker_reference,
-            &s.built.digest,
+            &image.digest,
             predicate_type,
             &predicate,
         );
-        if predicate_type == attest::PREDICATE_SLSA_PROVENANCE_V1 {
-            let path = ctx.outputs_dir.join("provenance.intoto.json");
-            crate::oci::layout::write_atomic(&path, &statement)?;
-            provenance_file = Some((
-                path.display().to_string(),
-                Digest::of(&statement).to_string(),
-            ));
-        }
-        let format = ctx.pipeline.file.sign.format();
-        if let (true, Some(key)) = (format.legacy(), signer.key()) {
-            let envelope = attest::envelope(&statement, key)?;
-            attest::append_attestation(store, &s.built.digest, predicate_type, envelope, key)
-                .await?;
-        }
-        if format.bundle() {
-            attach_bundle(
-                store,
-                s.built,
-                predicate_type,
-                &statement,
-                signer,
-                s.created,
-            )
-            .await?;
-        }
+        store_attestation(
+            ctx,
+            store,
+            signer,
+            &subject,
+            predicate_type,
+            &statement,
+            s.created,
+        )
+        .await?;
         types.push(predicate_type.to_string());
     }
     if !types.is_empty() {
-        let format = ctx.pipeline.file.sign.format();
-        let mut places = Vec::new();
-        if format.legacy() {
-            places.push(s.built.digest.cosign_tag("att"));
-        }
-        if format.bundle() {
-            places.push("Sigstore bundles (referrers)".to_string());
-        }
         ctx.say(
             "sign",
             &format!(
-                "attested {} in {}: {}",
-                s.built.digest,
-                places.join(" and "),
+                "attested {}{} in {}: {}",
+                image.digest,
+                platform_note(image),
+                attestation_places(ctx, &image.digest),
                 types.join(", ")
             ),
         );
     }
-    Ok(Attested {
-        predicate_types: types,
-        provenance: provenance_file,
-    })
+    Ok(types)
 }
 
-/// Sign `statement` into a bundle and attach it to the built image in the layout.
-async fn attach_bundle(
+/// The SLSA provenance: one statement naming every subject (the image; or the index and each
+/// platform image), attached to each of them, and written to the outputs.
+async fn attest_provenance(
+    ctx: &RunContext,
     store: &Store,
-    built: &BuildOutput,
+    signer: &Signer,
+    s: &Inputs<'_>,
+    subjects: &[Descriptor],
+    sboms: &[&WrittenSbom],
+) -> Result<(String, String)> {
+    let predicate = provenance_predicate(ctx, s, sboms)?;
+    let named: Vec<(&str, &Digest)> = subjects
+        .iter()
+        .map(|d| (s.docker_reference, &d.digest))
+        .collect();
+    let statement =
+        attest::statement_about(&named, attest::PREDICATE_SLSA_PROVENANCE_V1, &predicate);
+    let path = ctx.outputs_dir.join("provenance.intoto.json");
+    crate::oci::layout::write_atomic(&path, &statement)?;
+    for subject in subjects {
+        store_attestation(
+            ctx,
+            store,
+            signer,
+            subject,
+            attest::PREDICATE_SLSA_PROVENANCE_V1,
+            &statement,
+            s.created,
+        )
+        .await?;
+        ctx.say(
+            "sign",
+            &format!(
+                "attested {} in {}: {}",
+                subject.digest,
+                attestation_places(ctx, &subject.digest),
+                attest::PREDICATE_SLSA_PROVENANCE_V1
+            ),
+        );
+    }
+    Ok((
+        path.display().to_string(),
+        Digest::of(&statement).to_string(),
+    ))
+}
+
+/// Sign `statement` about `subject` and store it in the formats `sign.format` asks for.
+async fn store_attestation(
+    ctx: &RunContext,
+    store: &Store,
+    signer: &Signer,
+    subject: &Descriptor,
     predicate_type: &str,
     statement: &[u8],
-    signer: &Signer,
     created: &str,
-) -> Result<(Digest, crate::oci::store::ReferrersPlace)> {
-    let subject =
-        crate::oci::types::Descriptor::new(&built.media_type, built.digest.clone(), built.size);
-    crate::evidence::sign_bundle(store, &subject, predicate_type, statement, signer, created).await
+) -> Result<()> {
+    let format = ctx.pipeline.file.sign.format();
+    if let (true, Some(key)) = (format.legacy(), signer.key()) {
+        let envelope = attest::envelope(statement, key)?;
+        attest::append_attestation(store, &subject.digest, predicate_type, envelope, key).await?;
+    }
+    if format.bundle() {
+        crate::evidence::sign_bundle(store, subject, predicate_type, statement, signer, created)
+            .await?;
+    }
+    Ok(())
 }
 
-fn provenance_predicate(ctx: &RunContext, s: &Subject<'_>) -> Result<serde_json::Value> {
+/// Where attestations about `digest` go, for messages.
+fn attestation_places(ctx: &RunContext, digest: &Digest) -> String {
+    let format = ctx.pipeline.file.sign.format();
+    let mut places = Vec::new();
+    if format.legacy() {
+        places.push(digest.cosign_tag("att"));
+    }
+    if format.bundle() {
+        places.push("Sigstore bundles (referrers)".to_string());
+    }
+    places.join(" and ")
+}
+
+fn provenance_predicate(
+    ctx: &RunContext,
+    s: &Inputs<'_>,
+    sboms: &[&WrittenSbom],
+) -> Result<serde_json::Value> {
     use crate::sign::provenance::{self, Base, Inputs, SourceRef};
     let pipeline_bytes = ctx.pipeline.text.as_bytes();
     let pipeline_path = std::fs::canonicalize(&ctx.pipeline.path)
@@ -382,8 +484,7 @@ fn provenance_predicate(ctx: &RunContext, s: &Subject<'_>) -> Result<serde_json:
         _ => None,
     };
     let pipeline_digest = Digest::of(pipeline_bytes);
-    let mut byproducts: Vec<(String, Digest)> = s
-        .sboms
+    let mut byproducts: Vec<(String, Digest)> = sboms
         .iter()
         .filter_map(|w| {
             let name = w.path.file_name()?.to_string_lossy().into_owned();
@@ -432,10 +533,11 @@ fn provenance_predicate(ctx: &RunContext, s: &Subject<'_>) -> Result<serde_json:
             .map(|b| Base {
                 reference: &b.reference,
                 digest: &b.digest,
-                platform: b
-                    .platform
-                    .as_ref()
-                    .map(|p| (p.platform.as_str(), &p.digest)),
+                platforms: b
+                    .platforms
+                    .iter()
+                    .map(|p| (p.platform.as_str(), &p.digest))
+                    .collect(),
             })
             .collect(),
         invocation_id: format!("{}-{}", ctx.run_number, s.started_on),
@@ -448,6 +550,21 @@ fn provenance_predicate(ctx: &RunContext, s: &Subject<'_>) -> Result<serde_json:
             .iter()
             .map(|u| (u.path.clone(), u.digest.clone()))
             .collect(),
+        platforms: ctx
+            .pipeline
+            .file
+            .build
+            .platforms
+            .clone()
+            .unwrap_or_default(),
+        cache_from: ctx
+            .pipeline
+            .file
+            .build
+            .dockerfile
+            .as_ref()
+            .map(|d| d.cache_from.clone())
+            .unwrap_or_default(),
     }))
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::build::dockerfile;
+use crate::build::dockerfile::{self, ImagePlatform};
 use crate::error::{Error, Result};
 use crate::evidence::verify_signatures;
 use crate::oci::reference::ImageRef;
@@ -22,12 +22,67 @@ use crate::stages::RunContext;
 pub struct VerifiedBase {
     pub reference: String,
     pub digest: Digest,
-    /// For a base pinned by an index: the platform image the build uses.
+    /// For a base pinned by an index, when the build uses one platform image of it: that one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<PlatformImage>,
+    /// For a base pinned by an index: every platform image the build uses, in build order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<PlatformImage>,
     pub key: String,
     /// The base's vulnerability gate, when `verify_base.scan` is set.
     pub scan: Option<crate::stages::scan_gate::ScanSummary>,
+}
+
+/// The platform images of `resolved` the build uses at `used_at`: for an index, each one it
+/// holds (an error names a platform it lacks, and what it has); for a single image, none, once
+/// its config is checked to be for those platforms. `used_at` is empty for "every platform the
+/// index has" (a customize base without `build.platforms`).
+async fn platform_images(
+    store: &Store,
+    resolved: &crate::oci::store::Resolved,
+    base: &BaseToVerify,
+    used_at: &[Platform],
+) -> Result<Vec<(Platform, crate::oci::store::Resolved)>> {
+    if !resolved.is_index() {
+        if used_at.is_empty() {
+            return Ok(vec![]);
+        }
+        let own = store.image_platform(resolved, &base.reference).await?;
+        if own.architecture.is_empty() {
+            // The config claims no platform, so none to contradict.
+            return Ok(vec![]);
+        }
+        return match used_at.iter().find(|p| !p.accepts(&own)) {
+            Some(p) => Err(Error::usage(format!(
+                "{} is a single image for {own}, not for {p}",
+                base.reference
+            ))
+            .with_hint(
+                "use a base published for that platform (an index), or change `build.platforms`",
+            )),
+            None => Ok(vec![]),
+        };
+    }
+    let index = crate::oci::types::Index::from_slice(&resolved.bytes, &base.reference)?;
+    let platforms = match used_at {
+        [] => index.platforms(),
+        given => given.to_vec(),
+    };
+    if platforms.is_empty() {
+        return Err(Error::usage(format!(
+            "{} is an index that names no platform",
+            base.reference
+        )));
+    }
+    let mut out = Vec::new();
+    for platform in platforms {
+        let child = store
+            .platform_manifest(resolved, &platform, &base.reference)
+            .await?
+            .expect("an index has platform images");
+        out.push((platform, child));
+    }
+    Ok(out)
 }
 
 /// The image an index base holds for the platform a build uses.
@@ -48,6 +103,24 @@ pub struct BaseToVerify {
     /// Whether cleanpipe itself picks the platform image of an index base (customize), rather
     /// than an engine (Docker, BuildKit) by its own rules.
     pub cleanpipe_picks_platform: bool,
+    /// The platform a Dockerfile uses it at (`FROM --platform=`); customize bases and
+    /// `verify_base.images` are used at the platforms being built.
+    pub platform: ImagePlatform,
+}
+
+impl BaseToVerify {
+    /// The platforms this base is used at, given `build.platforms` (`wanted`): empty means
+    /// "every platform an index base has" (customize without `build.platforms`).
+    fn used_at(&self, wanted: Option<&[Platform]>) -> std::result::Result<Vec<Platform>, String> {
+        match (&self.platform, wanted) {
+            (ImagePlatform::Build, _) => Ok(vec![Platform::host()]),
+            (ImagePlatform::Named(text), _) => Ok(vec![Platform::parse(text)?]),
+            (ImagePlatform::Target, Some(wanted)) => Ok(wanted.to_vec()),
+            (ImagePlatform::Target, None) if self.cleanpipe_picks_platform => Ok(vec![]),
+            // A Dockerfile (or listed image) builds for the host by default.
+            (ImagePlatform::Target, None) => Ok(vec![Platform::host()]),
+        }
+    }
 }
 
 /// The Dockerfile's path and its external images (with build args rendered by `templates`).
@@ -89,6 +162,7 @@ pub fn dockerfile_bases(
             reference: i.reference,
             key: default_key.clone(),
             cleanpipe_picks_platform: false,
+            platform: i.platform,
         })
         .collect())
 }
@@ -109,6 +183,7 @@ pub fn bases(
                 key: spec.default_key.clone(),
                 origin: "build.customize.base".into(),
                 cleanpipe_picks_platform: true,
+                platform: ImagePlatform::Target,
             });
         }
     }
@@ -129,6 +204,7 @@ pub fn bases(
             key: image.key.clone().or_else(|| spec.default_key.clone()),
             origin: format!("verify_base.images[{i}]"),
             cleanpipe_picks_platform: false,
+            platform: ImagePlatform::Target,
         });
     }
     Ok(out)
@@ -140,6 +216,7 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
         ctx.say("verify-base", "no base images (scratch)");
         return Ok(vec![]);
     }
+    let wanted = crate::pipeline::plan::requested_platforms(&ctx.pipeline)?;
     let mut keys: BTreeMap<String, Trust> = BTreeMap::new();
     let mut failures = Vec::new();
     let mut verified = Vec::new();
@@ -198,40 +275,66 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
         };
         // The base must exist at that digest before its signature means anything.
         let resolved = store.resolve(&image).await?;
-        // An index: the platform image this build uses is chosen here and by the builder from
-        // the same (pinned) index bytes.
-        let platform = Platform::host();
-        let child = match store
-            .platform_manifest(&resolved, &platform, &base.reference)
-            .await
-        {
-            Ok(child) => child,
+        let used_at = match base.used_at(wanted.as_deref()) {
+            Ok(p) => p,
+            Err(why) => {
+                failures.push(format!("{}: {why}", base.origin));
+                continue;
+            }
+        };
+        // An index: the platform images this build uses are chosen here and by the builder
+        // from the same (pinned) index bytes. A single image must be for those platforms.
+        let children = match platform_images(&store, &resolved, base, &used_at).await {
+            Ok(children) => children,
             Err(e) => {
-                failures.push(e.to_string());
+                failures.push(format!("{}: {e}", base.origin));
                 continue;
             }
         };
         let mut report = verify_signatures(&store, &digest, trust).await?;
         let mut signed = "the index";
         // Some vendors sign each platform image instead of the index. That vouches for the
-        // build only where cleanpipe itself picks the image from the index (customize); a
+        // build only where cleanpipe itself picks the images from the index (customize); a
         // Docker or BuildKit build lets the engine pick (its platform, `FROM --platform`, its
         // matching rules), so there the index's own signature is required.
         let builder_picks = base.cleanpipe_picks_platform;
-        if let (false, Some(child), true) = (report.verified, &child, builder_picks) {
-            let per_platform = verify_signatures(&store, &child.digest, trust).await?;
-            if per_platform.verified {
+        if !report.verified && !children.is_empty() && builder_picks {
+            let mut all = None;
+            for (platform, child) in &children {
+                let per_platform = verify_signatures(&store, &child.digest, trust).await?;
+                if !per_platform.verified {
+                    report.summary.push_str(&format!(
+                        "; the {platform} image {} is not signed either: {}",
+                        child.digest, per_platform.summary
+                    ));
+                    all = None;
+                    break;
+                }
+                all.get_or_insert(per_platform);
+            }
+            if let Some(per_platform) = all {
                 report = per_platform;
-                signed = "the platform image";
+                signed = if children.len() == 1 {
+                    "the platform image"
+                } else {
+                    "each platform image"
+                };
             }
         }
-        if let (false, Some(_), false) = (report.verified, &child, builder_picks) {
+        if !report.verified && !children.is_empty() && !builder_picks {
             report.summary.push_str(
                 "; for an index used by a Dockerfile build the index itself must be signed (the engine picks its platform image)",
             );
         }
-        // The platform image is recorded only where cleanpipe is the one that uses it.
-        let child = child.filter(|_| builder_picks);
+        // The platform images are recorded only where cleanpipe is the one that uses them.
+        let children: Vec<PlatformImage> = children
+            .into_iter()
+            .filter(|_| builder_picks)
+            .map(|(platform, child)| PlatformImage {
+                platform: platform.to_string(),
+                digest: child.digest,
+            })
+            .collect();
         if report.verified {
             let source = report
                 .signatures
@@ -239,23 +342,32 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
                 .find(|s| s.verified)
                 .map(|s| s.source.to_string())
                 .unwrap_or_default();
+            let images: Vec<String> = children
+                .iter()
+                .map(|c| format!("{} image {}", c.platform, c.digest))
+                .collect();
             ctx.say(
                 "verify-base",
-                &match &child {
-                    None => format!("{} signed by {kind} `{key_name}` ({source})", base.reference),
-                    Some(c) => format!(
-                        "{} signed by {kind} `{key_name}` ({signed}; {source}): index {digest}, {platform} image {}",
-                        base.reference, c.digest
+                &match images.is_empty() {
+                    true => format!(
+                        "{} signed by {kind} `{key_name}` ({source})",
+                        base.reference
+                    ),
+                    false => format!(
+                        "{} signed by {kind} `{key_name}` ({signed}; {source}): index {digest}, {}",
+                        base.reference,
+                        images.join(", ")
                     ),
                 },
             );
             verified.push(VerifiedBase {
                 reference: base.reference.clone(),
                 digest,
-                platform: child.map(|c| PlatformImage {
-                    platform: platform.to_string(),
-                    digest: c.digest,
-                }),
+                platform: match children.as_slice() {
+                    [one] => Some(one.clone()),
+                    _ => None,
+                },
+                platforms: children,
                 key: key_name.clone(),
                 scan: None,
             });

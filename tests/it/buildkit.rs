@@ -399,3 +399,102 @@ fn failing_run_step_fails_the_gate_quoting_the_step() {
         .expect_stderr("failed at [2/2] RUN echo about to fail && exit 7 (Dockerfile:2)")
         .expect_stderr("exit code: 7");
 }
+
+/// A throw-away buildkitd with an empty cache, started by `.ci/buildkitd` (trusting the test
+/// registry over http); stopped when dropped.
+struct CleanBuildkitd {
+    dir: tempfile::TempDir,
+    addr: String,
+}
+
+impl CleanBuildkitd {
+    fn start(buildctl: &str, registry: &str) -> CleanBuildkitd {
+        let dir = tempfile::tempdir().unwrap();
+        let buildkitd = Path::new(buildctl).with_file_name("buildkitd");
+        let out = std::process::Command::new("bash")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/buildkitd"))
+            .arg(dir.path())
+            .arg(&buildkitd)
+            .arg(buildctl)
+            .arg(registry)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let addr = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        CleanBuildkitd { dir, addr }
+    }
+}
+
+impl Drop for CleanBuildkitd {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.path().join("pid")) {
+            let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    }
+}
+
+#[test]
+fn a_registry_build_cache_exported_by_one_builder_is_used_by_a_clean_one() {
+    let (Some((base, base_pub)), Some(registry)) = (kit_base(), registry()) else {
+        return;
+    };
+    let (_, buildctl) = buildkit().expect("kit_base checked it");
+    let cache_repo = unique("it/kit-cache");
+    let cache = format!("{registry}/{cache_repo}:buildcache");
+    let repo = kit_repo(
+        Some(base_pub),
+        &format!("FROM {base}\nRUN echo \"expensive $(date +%s%N)\" > /step.txt\nCOPY src/app.sh /app.sh\n"),
+        &format!("    cache_to: [{cache}]\n    cache_from: [{cache}]\n"),
+        None,
+    );
+    let image = |r: &Run| {
+        r.expect_code(0);
+        r.stderr
+            .lines()
+            .find_map(|l| l.split("[build] image ").nth(1))
+            .and_then(|l| l.split_whitespace().next())
+            .expect("the build names its image")
+            .to_string()
+    };
+    let first = image(&run_kit(&repo, &[]));
+    assert_eq!(
+        manifest_status(&registry, &cache_repo, "buildcache"),
+        200,
+        "the cache is exported"
+    );
+    // A builder that never saw this build takes the RUN step from the registry cache: the
+    // same image, the step not run again (its output has a timestamp).
+    let clean = CleanBuildkitd::start(&buildctl, &registry);
+    std::fs::remove_dir_all(repo.path().join(".cleanpipe")).unwrap();
+    let second = image(&run_kit(&repo, &[("BUILDKIT_HOST", clean.addr.as_str())]));
+    let log = std::fs::read_to_string(repo.path().join(".cleanpipe/out/build.log")).unwrap();
+    assert!(log.contains("importing cache manifest from"), "{log}");
+    assert!(log.contains("CACHED"), "{log}");
+    assert_eq!(first, second, "{log}");
+    // The provenance says where cached steps came from.
+    let statement: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.path().join(".cleanpipe/out/provenance.intoto.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        statement["predicate"]["buildDefinition"]["externalParameters"]["cacheFrom"][0],
+        cache.as_str()
+    );
+    // A malformed cache is refused before anything runs, with its place in the file.
+    for (extra, needle) in [
+        (
+            "    cache_from: [\"type=registry,ref\"]\n",
+            "is not `type=…,key=value,…`",
+        ),
+        ("    cache_to: [\"not a ref\"]\n", "cache_to[0]"),
+    ] {
+        let bad = kit_repo(None, "FROM scratch\nCOPY src/app.sh /app.sh\n", extra, None);
+        run_kit(&bad, &[]).expect_code(2).expect_stderr(needle);
+    }
+}

@@ -36,7 +36,12 @@ fn vendor() -> (Repo, String, String, String) {
 
 /// Write an index over `entries` (platform, manifest digest) into the layout at `dir`, tagged
 /// `tag`; `marker` makes otherwise equal indexes differ. Returns its digest.
-fn write_index(dir: &str, tag: &str, marker: &str, entries: &[(Platform, &str)]) -> String {
+pub(crate) fn write_index(
+    dir: &str,
+    tag: &str,
+    marker: &str,
+    entries: &[(Platform, &str)],
+) -> String {
     let layout = Layout::open(dir).unwrap();
     let manifests: Vec<serde_json::Value> = entries
         .iter()
@@ -82,7 +87,9 @@ fn other_platform() -> Platform {
     }
 }
 
-/// A consumer trusting the vendor's `cosign.pub`, customizing `base`.
+/// A consumer trusting the vendor's `cosign.pub`, customizing `base` for this machine's
+/// platform (`build.platforms`; without it every platform of the index is built, see
+/// multi_platform.rs).
 fn consumer(vendor: &Repo, base: &str) -> Repo {
     let repo = Repo::new();
     repo.copy_in(&vendor.path().join("cosign.pub"), "vendor.pub");
@@ -91,7 +98,8 @@ fn consumer(vendor: &Repo, base: &str) -> Repo {
     repo.write(
         "pipeline.yaml",
         &format!(
-            "version: 1\nverify_base:\n  keys: {{ vendor: vendor.pub }}\n  default_key: vendor\nbuild:\n  customize:\n    base: {base}\n    files:\n      - src: app.txt\n        dest: /app.txt\nsign:\n  key: cosign.key\npush:\n  tags: [v1]\n"
+            "version: 1\nverify_base:\n  keys: {{ vendor: vendor.pub }}\n  default_key: vendor\nbuild:\n  platforms: [{}]\n  customize:\n    base: {base}\n    files:\n      - src: app.txt\n        dest: /app.txt\nsign:\n  key: cosign.key\npush:\n  tags: [v1]\n",
+            Platform::host()
         ),
     );
     repo.commit();

@@ -20,6 +20,7 @@ mod index_bases;
 mod init;
 mod keyless;
 mod kms;
+mod multi_platform;
 mod peers;
 mod pkcs11;
 mod register;

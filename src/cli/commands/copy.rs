@@ -138,8 +138,13 @@ async fn export(
         }
         layout.write_blob(&found.bytes)?;
     }
-    let (legacy, referrers) =
-        crate::evidence::export_evidence(&store, &layout, &resolved.digest).await?;
+    // The evidence of the image, or of the index and of each image it lists.
+    let (mut legacy, mut referrers) = (0, 0);
+    for found in &manifests {
+        let (l, r) = crate::evidence::export_evidence(&store, &layout, &found.digest).await?;
+        legacy += l;
+        referrers += r;
+    }
     let tag = dst
         .tag
         .clone()
@@ -157,13 +162,15 @@ async fn export(
             "dev.cosignproject.cosign/image"
         },
     )?;
-    for (suffix, kind) in [
-        ("sig", "dev.cosignproject.cosign/sigs"),
-        ("att", "dev.cosignproject.cosign/atts"),
-    ] {
-        let evidence_tag = resolved.digest.cosign_tag(suffix);
-        if layout.resolve_tag(&evidence_tag)?.is_some() {
-            layout.annotate_tag(&evidence_tag, COSIGN_KIND, kind)?;
+    for found in &manifests {
+        for (suffix, kind) in [
+            ("sig", "dev.cosignproject.cosign/sigs"),
+            ("att", "dev.cosignproject.cosign/atts"),
+        ] {
+            let evidence_tag = found.digest.cosign_tag(suffix);
+            if layout.resolve_tag(&evidence_tag)?.is_some() {
+                layout.annotate_tag(&evidence_tag, COSIGN_KIND, kind)?;
+            }
         }
     }
     printer.status(&format!(

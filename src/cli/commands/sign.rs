@@ -122,8 +122,50 @@ pub async fn sign(
         ImageRef::Registry(r) => r.repository_name(),
         ImageRef::Layout(_) => store.describe(),
     };
-    if let (true, Signer::Key(key)) = (format.legacy(), &signer) {
-        match append_signature(&store, &resolved.digest, &reference, key).await? {
+    // `--recursive`: the index, then each image it lists (as cosign's `--recursive`).
+    let mut subjects = vec![resolved.clone()];
+    if args.recursive && resolved.is_index() {
+        let index = crate::oci::types::Index::from_slice(&resolved.bytes, &args.image)?;
+        for entry in &index.manifests {
+            if subjects.iter().any(|s| s.digest == entry.digest) {
+                continue;
+            }
+            let child = store
+                .manifest_by_digest(&entry.digest)
+                .await?
+                .ok_or_else(|| {
+                    Error::usage(format!(
+                        "{} lists {}, which is not there",
+                        args.image, entry.digest
+                    ))
+                })?;
+            if child.is_index() {
+                return Err(Error::usage(format!(
+                    "{} lists {}, itself an index: nested indexes are not supported",
+                    args.image, entry.digest
+                )));
+            }
+            subjects.push(child);
+        }
+    }
+    for subject in &subjects {
+        sign_one(subject, &store, &reference, &signer, format, printer).await?;
+    }
+    printer.data(resolved.digest.as_str());
+    Ok(ExitCode::Success)
+}
+
+/// Sign one manifest in `store` in `format`.
+async fn sign_one(
+    resolved: &crate::oci::store::Resolved,
+    store: &Store,
+    reference: &str,
+    signer: &Signer,
+    format: crate::pipeline::model::SignFormat,
+    printer: &Printer,
+) -> Result<()> {
+    if let (true, Signer::Key(key)) = (format.legacy(), signer) {
+        match append_signature(store, &resolved.digest, reference, key).await? {
             SignOutcome::Added { total, .. } => printer.status(&format!(
                 "signed {} ({total} signature(s) now)",
                 resolved.digest
@@ -137,22 +179,22 @@ pub async fn sign(
     if format.bundle() {
         use crate::evidence::bundle;
         let statement = crate::sign::attest::statement(
-            &reference,
+            reference,
             &resolved.digest,
             bundle::COSIGN_SIGN_PREDICATE,
             &serde_json::json!({}),
         );
         let now = crate::pipeline::executor::now_rfc3339();
         let (referrer, place) = crate::evidence::sign_bundle(
-            &store,
+            store,
             &resolved.descriptor(),
             bundle::COSIGN_SIGN_PREDICATE,
             &statement,
-            &signer,
+            signer,
             &now,
         )
         .await?;
-        let by = match &signer {
+        let by = match signer {
             Signer::Key(_) => String::new(),
             Signer::LoggedKey(_, log) => format!(" (logged in {})", log.describe()),
             Signer::Keyless(k) => format!(" (keyless, as {})", k.identity()),
@@ -162,6 +204,5 @@ pub async fn sign(
             resolved.digest
         ));
     }
-    printer.data(resolved.digest.as_str());
-    Ok(ExitCode::Success)
+    Ok(())
 }
