@@ -18,7 +18,7 @@ use crate::build::PlatformImage;
 use crate::error::{Error, IoContext, Result};
 use crate::oci::layout::Layout;
 use crate::oci::types::{
-    document_kind, Descriptor, DocumentKind, ImageConfig, Index, Manifest, Platform,
+    document_kind, Descriptor, Digest, DocumentKind, ImageConfig, Index, Manifest, Platform,
 };
 
 /// How long `buildctl debug workers` may take to answer before buildkitd counts as unreachable.
@@ -45,6 +45,9 @@ pub struct BuildkitOptions {
     /// `--import-cache` and `--export-cache` specs, as [`cache_spec`] made them.
     pub cache_from: Vec<String>,
     pub cache_to: Vec<String>,
+    /// A directory kept between runs for BuildKit's OCI export: blobs it already holds are not
+    /// sent again (a warm build re-sends only what changed). `None`: a temporary directory.
+    pub export_dir: Option<PathBuf>,
 }
 
 /// A `cache_from`/`cache_to` entry as buildctl takes it: a registry reference becomes
@@ -52,17 +55,91 @@ pub struct BuildkitOptions {
 /// `type=…,k=v` form is checked for shape and kept.
 pub fn cache_spec(given: &str, export: bool) -> std::result::Result<String, String> {
     let given = given.trim();
-    if given.starts_with("type=") {
-        if given.split(',').any(|kv| !kv.contains('=')) {
-            return Err(format!("`{given}` is not `type=…,key=value,…`"));
-        }
-        return Ok(given.to_string());
+    if !given.starts_with("type=") {
+        let reference =
+            crate::oci::reference::RegistryRef::parse(given).map_err(|e| e.to_string())?;
+        return Ok(match export {
+            true => format!("type=registry,ref={reference},mode=max"),
+            false => format!("type=registry,ref={reference}"),
+        });
     }
-    let reference = crate::oci::reference::RegistryRef::parse(given).map_err(|e| e.to_string())?;
-    Ok(match export {
-        true => format!("type=registry,ref={reference},mode=max"),
-        false => format!("type=registry,ref={reference}"),
-    })
+    // buildctl reads the spec as CSV where a later key wins: only plain `key=value` fields,
+    // each key once, known keys of the registry and local cache types, no quoting.
+    let mut keys: Vec<&str> = Vec::new();
+    let mut kind = "";
+    for field in given.split(',') {
+        let Some((key, value)) = field.split_once('=') else {
+            return Err(format!("`{given}` is not `type=…,key=value,…`"));
+        };
+        if value.is_empty()
+            || value.contains(['"', '\'', '='])
+            || value.contains(char::is_whitespace)
+        {
+            return Err(format!(
+                "`{field}` in `{given}`: values are plain, unquoted text"
+            ));
+        }
+        if keys.contains(&key) {
+            return Err(format!("`{key}` is given twice in `{given}`"));
+        }
+        keys.push(key);
+        if key == "type" {
+            kind = value;
+        }
+    }
+    let allowed: &[&str] = match (kind, export) {
+        ("registry", false) => &["type", "ref"],
+        ("registry", true) => &[
+            "type",
+            "ref",
+            "mode",
+            "compression",
+            "compression-level",
+            "force-compression",
+            "oci-mediatypes",
+            "image-manifest",
+            "ignore-error",
+        ],
+        ("local", false) => &["type", "src", "digest", "tag"],
+        ("local", true) => &[
+            "type",
+            "dest",
+            "mode",
+            "compression",
+            "compression-level",
+            "force-compression",
+            "oci-mediatypes",
+            "image-manifest",
+            "tag",
+        ],
+        (other, _) => {
+            return Err(format!(
+                "cache type `{other}` is not supported: `registry` or `local`"
+            ))
+        }
+    };
+    if let Some(key) = keys.iter().find(|k| !allowed.contains(k)) {
+        return Err(format!(
+            "`{key}` is not a key of a `{kind}` cache here ({})",
+            allowed.join(", ")
+        ));
+    }
+    if kind == "registry" {
+        let reference = given
+            .split(',')
+            .find_map(|f| f.strip_prefix("ref="))
+            .ok_or_else(|| format!("`{given}` names no `ref=`"))?;
+        crate::oci::reference::RegistryRef::parse(reference).map_err(|e| e.to_string())?;
+    }
+    Ok(given.to_string())
+}
+
+/// The registry repository a cache spec names (`registry/repo`), if it is a registry cache.
+pub fn cache_repository(spec: &str) -> Option<String> {
+    let reference = spec.split(',').find_map(|f| f.strip_prefix("ref="))?;
+    crate::oci::reference::RegistryRef::parse(reference)
+        .ok()
+        .map(|r| r.repository_name())
 }
 
 impl BuildkitOptions {
@@ -124,7 +201,20 @@ pub async fn build(
         .tempdir()
         .io_context("cannot create a temporary directory", &std::env::temp_dir())?;
     let context_dir = work.path().join("context");
-    let out_dir = work.path().join("oci");
+    let out_dir = match &kit.export_dir {
+        Some(dir) => {
+            crate::fsutil::create_dirs(dir)?;
+            // buildctl adds its image to index.json: start from none, keep the blobs.
+            match std::fs::remove_file(dir.join("index.json")) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io("cannot reset", &dir.join("index.json"), e));
+                }
+                _ => {}
+            }
+            dir.clone()
+        }
+        None => work.path().join("oci"),
+    };
     let epoch = options.epoch;
     let dest = context_dir.clone();
     tokio::task::spawn_blocking(move || materialize(&files, epoch, &dest))
@@ -216,9 +306,16 @@ pub async fn build(
     let source = Layout::open(&out_dir)?;
     let layout = layout.clone();
     let wanted = kit.platforms.clone();
-    let imported = tokio::task::spawn_blocking(move || import(&source, &layout, &wanted))
-        .await
-        .map_err(|e| Error::environment(format!("image import failed: {e}")))??;
+    let keep_dir = kit.export_dir.is_some();
+    let imported = tokio::task::spawn_blocking(move || {
+        let imported = import(&source, &layout, &wanted)?;
+        if keep_dir {
+            prune_export(&source)?;
+        }
+        Ok::<_, Error>(imported)
+    })
+    .await
+    .map_err(|e| Error::environment(format!("image import failed: {e}")))??;
     Ok(DockerBuilt {
         manifest: imported.0,
         layers: imported.1,
@@ -268,6 +365,12 @@ fn import(
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| Error::environment(format!("BuildKit's export is not JSON: {e}")))?;
     if document_kind(&value, Some(&desc.media_type)) != Ok(DocumentKind::Index) {
+        if wanted.len() > 1 {
+            return Err(Error::environment(format!(
+                "BuildKit exported one image where {} platforms were asked for",
+                wanted.len()
+            )));
+        }
         let (image, layers) = import_image(source, layout, desc, wanted.first())?;
         return Ok((image, layers, vec![]));
     }
@@ -301,6 +404,48 @@ fn import(
     }
     let index = crate::build::write_index(layout, &images)?;
     Ok((index, 0, images))
+}
+
+/// Remove from the kept export directory every blob its current `index.json` does not reach
+/// (earlier builds' layers), so it holds one build's blobs at most.
+fn prune_export(export: &Layout) -> Result<()> {
+    let mut keep: Vec<Digest> = Vec::new();
+    let mut manifests: Vec<Digest> = export
+        .index()?
+        .manifests
+        .into_iter()
+        .map(|d| d.digest)
+        .collect();
+    while let Some(digest) = manifests.pop() {
+        let bytes = export.read_blob(&digest)?;
+        keep.push(digest);
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::environment(format!("BuildKit's export is not JSON: {e}")))?;
+        match document_kind(&value, None) {
+            Ok(DocumentKind::Index) => manifests.extend(
+                Index::from_slice(&bytes, "BuildKit's export")?
+                    .manifests
+                    .into_iter()
+                    .map(|d| d.digest),
+            ),
+            _ => {
+                let manifest = Manifest::from_slice(&bytes, "BuildKit's export")?;
+                keep.push(manifest.config.digest);
+                keep.extend(manifest.layers.into_iter().map(|l| l.digest));
+            }
+        }
+    }
+    let dir = export.root().join("blobs").join("sha256");
+    let entries = std::fs::read_dir(&dir).io_context("cannot list", &dir)?;
+    for entry in entries {
+        let entry = entry.io_context("cannot list", &dir)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !keep.iter().any(|d| d.hex() == name) {
+            let path = entry.path();
+            std::fs::remove_file(&path).io_context("cannot remove", &path)?;
+        }
+    }
+    Ok(())
 }
 
 /// Copy one image (config, layers, manifest) of BuildKit's layout into `layout`, checking its
@@ -410,6 +555,35 @@ fn last_lines(text: &str, n: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_specs_take_registry_refs_and_plain_buildctl_forms_only() {
+        assert_eq!(
+            cache_spec("reg.example:5000/app/cache:main", true).unwrap(),
+            "type=registry,ref=reg.example:5000/app/cache:main,mode=max"
+        );
+        assert_eq!(
+            cache_spec("type=registry,ref=reg.example/app:c", false).unwrap(),
+            "type=registry,ref=reg.example/app:c"
+        );
+        assert!(cache_spec("type=local,src=/var/cache/kit", false).is_ok());
+        for bad in [
+            // A "reference" smuggling more CSV fields.
+            "h.io,type=local,src=/tmp/x/repo:c",
+            "type=registry,ref=reg.example/app:c,type=local",
+            "type=registry,ref=\"reg.example/app:c\"",
+            "type=registry,ref=reg.example/app:c,src=/etc",
+            "type=gha,scope=x",
+            "type=registry",
+            "type=registry,ref",
+        ] {
+            assert!(cache_spec(bad, false).is_err(), "{bad}");
+        }
+        assert_eq!(
+            cache_repository("type=registry,ref=reg.example/app:c").as_deref(),
+            Some("reg.example/app")
+        );
+    }
 
     #[test]
     fn names_the_failing_step() {

@@ -78,9 +78,13 @@ pub async fn customize(
         (Base::Scratch, Some(p)) => p.apply_to(&mut config),
         (Base::Image(image), Some(p)) => {
             let own = Platform::of_config(&config);
-            if !own.architecture.is_empty() && !p.accepts(&own) {
+            if own.architecture.is_empty() || !p.accepts(&own) {
+                let says = match own.architecture.is_empty() {
+                    true => "names no platform".to_string(),
+                    false => format!("says it is for {own}"),
+                };
                 return Err(Error::usage(format!(
-                    "base {image} is listed for {p}, but its config says it is for {own}"
+                    "base {image} is used for {p}, but its config {says}"
                 ))
                 .with_hint(
                     "the base's index is wrong; ask its publisher, or choose another base",

@@ -33,9 +33,11 @@ pub enum ImagePlatform {
 
 impl ImagePlatform {
     fn of_flag(value: &str, args: &BTreeMap<String, String>) -> Self {
-        if value.contains("BUILDPLATFORM") {
+        let value = value.trim_matches(|c| c == '"' || c == '\'');
+        // BuildKit's automatic platform args: `$BUILDPLATFORM`, `$BUILDOS/$BUILDARCH`, …
+        if value.contains("$BUILD") || value.contains("${BUILD") {
             ImagePlatform::Build
-        } else if value.contains("TARGETPLATFORM") {
+        } else if value.contains("$TARGET") || value.contains("${TARGET") {
             ImagePlatform::Target
         } else {
             ImagePlatform::Named(substitute(value, args))
@@ -462,7 +464,7 @@ mod tests {
 
     #[test]
     fn reads_the_platform_each_base_is_used_at() {
-        let text = "ARG P=linux/arm64\nFROM --platform=$BUILDPLATFORM a/b:1 AS build\nFROM --platform=${P} c/d:1\nFROM --platform=$TARGETPLATFORM e/f:1\nFROM g/h:1\nCOPY --from=i/j:1 /x /x\n";
+        let text = "ARG P=linux/arm64\nFROM --platform=$BUILDPLATFORM a/b:1 AS build\nFROM --platform=\"${P}\" c/d:1\nFROM --platform=$TARGETOS/$TARGETARCH e/f:1\nFROM g/h:1\nCOPY --from=i/j:1 /x /x\n";
         let found = external_images(text, &BTreeMap::new()).unwrap();
         let platforms: Vec<&ImagePlatform> = found.iter().map(|e| &e.platform).collect();
         assert_eq!(

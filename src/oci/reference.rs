@@ -159,6 +159,16 @@ impl RegistryRef {
         } else {
             repository
         };
+        // A host name, an IPv4 address or a bracketed IPv6 one, and an optional port.
+        let valid_registry = !registry.is_empty()
+            && registry
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+        if !valid_registry {
+            return Err(bad(
+                "the registry must be a host name or address with an optional `:port`",
+            ));
+        }
         let valid_repo = !repository.is_empty()
             && repository.split('/').all(|part| {
                 !part.is_empty()

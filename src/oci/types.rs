@@ -251,6 +251,18 @@ impl Platform {
     /// `os/architecture[/variant]`, as `--platform` takes it.
     pub fn parse(text: &str) -> std::result::Result<Self, String> {
         let parts: Vec<&str> = text.split('/').collect();
+        // Go's names (`linux`, `amd64`, `v8`): lowercase letters and digits. They also name
+        // files (`sbom-linux-arm64-v8.spdx.json`), so no two platforms give one name.
+        let word = |w: &str| {
+            !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        };
+        if !parts.iter().all(|p| word(p)) {
+            return Err(format!(
+                "`{text}` is not a platform: write `os/architecture[/variant]` in lowercase letters and digits, e.g. `linux/arm64`"
+            ));
+        }
         match parts.as_slice() {
             [os, arch] | [os, arch, _] if !os.is_empty() && !arch.is_empty() => Ok(Platform {
                 os: os.to_string(),
@@ -359,7 +371,8 @@ impl Index {
     pub fn platforms(&self) -> Vec<Platform> {
         let mut out: Vec<Platform> = Vec::new();
         for p in self.manifests.iter().filter_map(Platform::of) {
-            if p.os != "unknown" && !out.contains(&p) {
+            // `linux/arm64` and `linux/arm64/v8` are one platform: the first entry serves it.
+            if p.os != "unknown" && !out.iter().any(|o| o.accepts(&p) || p.accepts(o)) {
                 out.push(p);
             }
         }
@@ -649,6 +662,36 @@ pub fn oci_layer_media_type(media_type: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn platforms_parse_go_names_only() {
+        let p = super::Platform::parse("linux/arm64/v8").unwrap();
+        assert_eq!(p.to_string(), "linux/arm64/v8");
+        assert_eq!(p.file_suffix(), "linux-arm64-v8");
+        for bad in [
+            "linux",
+            "linux/",
+            "/amd64",
+            "linux/amd64/",
+            "linux/../x",
+            "linux/AMD64",
+            "linux/amd64/v8/x",
+            "linux/amd 64",
+            "linux/arm64-v8",
+            "linux/arm.64",
+        ] {
+            assert!(super::Platform::parse(bad).is_err(), "{bad}");
+        }
+        let index = super::Index::over(&[(
+            super::Descriptor::new(MEDIA_OCI_MANIFEST, super::Digest::of(b"x"), 1),
+            p.clone(),
+        )]);
+        assert_eq!(index.platforms(), vec![p]);
+        assert_eq!(
+            index.manifests[0].platform,
+            Some(serde_json::json!({"architecture": "arm64", "os": "linux", "variant": "v8"}))
+        );
+    }
+
     #[test]
     fn documents_that_are_both_an_image_and_an_index_are_refused() {
         let kind = |v: serde_json::Value| document_kind(&v, None);

@@ -56,12 +56,30 @@ fn check_builder(p: &LoadedPipeline, d: &DockerfileSpec) -> Result<()> {
                 )));
         }
     }
+    let pushed = p
+        .file
+        .push
+        .repository
+        .as_deref()
+        .and_then(|r| RegistryRef::parse(r).ok())
+        .map(|r| r.repository_name());
     for (key, list) in [("cache_from", &d.cache_from), ("cache_to", &d.cache_to)] {
         for (i, spec) in list.iter().enumerate() {
-            crate::build::buildkit::cache_spec(spec, key == "cache_to").map_err(|why| {
-                p.error_at(&["build", "dockerfile", key], format!("{key}[{i}]: {why}"))
+            let at = ["build", "dockerfile", key];
+            let spec = crate::build::buildkit::cache_spec(spec, key == "cache_to").map_err(|why| {
+                p.error_at(&at, format!("{key}[{i}]: {why}"))
                     .with_hint("a registry reference (`registry/repo:buildcache`) or buildctl's form (`type=registry,ref=…`)")
             })?;
+            // The cache is written while building, before any gate: never where images are
+            // published (it could move a release tag onto an unsigned cache manifest).
+            if pushed.is_some() && crate::build::buildkit::cache_repository(&spec) == pushed {
+                return Err(p
+                    .error_at(
+                        &at,
+                        format!("{key}[{i}] is in `push.repository`, where the pipeline publishes"),
+                    )
+                    .with_hint("give the cache a repository of its own, e.g. `…/app-buildcache`"));
+            }
         }
     }
     if d.builder == DockerfileBuilder::Buildkit {
@@ -227,7 +245,10 @@ pub fn requested_platforms(p: &LoadedPipeline) -> Result<Option<Vec<Platform>>> 
     for (i, text) in list.iter().enumerate() {
         let platform = Platform::parse(text.trim())
             .map_err(|why| p.error_at(&at, format!("platforms[{i}]: {why}")))?;
-        if out.iter().any(|o| o.to_string() == platform.to_string()) {
+        if out
+            .iter()
+            .any(|o| o.accepts(&platform) || platform.accepts(o))
+        {
             return Err(p.error_at(&at, format!("platforms[{i}]: `{text}` is listed twice")));
         }
         out.push(platform);

@@ -585,6 +585,11 @@ fn builder(
         platforms: crate::pipeline::plan::requested_platforms(&ctx.pipeline)?.unwrap_or_default(),
         cache_from: cache_specs(&spec.cache_from, false)?,
         cache_to: cache_specs(&spec.cache_to, true)?,
+        export_dir: Some(
+            ctx.store_dir
+                .join("cleanpipe-cache")
+                .join("buildkit-export"),
+        ),
         buildctl: spec.buildctl.clone().unwrap_or_else(|| "buildctl".into()),
         host: spec
             .buildkit_host

@@ -259,6 +259,7 @@ fn notification(
         "platforms": built.platforms.iter().map(|p| serde_json::json!({
             "platform": p.platform,
             "digest": p.digest,
+            "scan": p.scan.as_ref().map(scan_summary),
         })).collect::<Vec<_>>(),
         "tags": published.tags,
         "source": {
@@ -273,15 +274,20 @@ fn notification(
             "file": std::path::Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned()),
             "digest": digest,
         })).collect::<Vec<_>>(),
-        "scan": built.scan.as_ref().map(|s| serde_json::json!({
-            "packages": s.packages,
-            "findings": s.findings,
-            "waived": s.waived,
-            "failing": s.failing,
-        })),
+        "scan": built.scan.as_ref().map(scan_summary),
         "run": {"number": ctx.run_number},
     });
     serde_json::to_vec(&body).expect("notification serializes")
+}
+
+/// A scan as a webhook reports it (for an index, each platform image's is under `platforms`).
+fn scan_summary(s: &crate::stages::scan_gate::ScanSummary) -> serde_json::Value {
+    serde_json::json!({
+        "packages": s.packages,
+        "findings": s.findings,
+        "waived": s.waived,
+        "failing": s.failing,
+    })
 }
 
 /// Copy image + signatures, then move tags. Returns (blobs uploaded, blobs already there).

@@ -106,11 +106,14 @@ async fn write_sboms(
         };
         let document = format.document(&subject, &catalog);
         let bytes = Format::to_file_bytes(&document);
-        let name = match Platform::parse(&built.platform) {
-            Ok(p) => format
-                .file_name()
-                .replacen("sbom.", &format!("sbom-{}.", p.file_suffix()), 1),
-            Err(_) => format.file_name().to_string(),
+        let name = match built.platform.as_str() {
+            "" => format.file_name().to_string(),
+            p => {
+                let suffix = Platform::parse(p).map_err(Error::usage)?.file_suffix();
+                format
+                    .file_name()
+                    .replacen("sbom.", &format!("sbom-{suffix}."), 1)
+            }
         };
         let path = ctx.outputs_dir.join(name);
         crate::oci::layout::write_atomic(&path, &bytes)?;

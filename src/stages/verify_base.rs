@@ -42,15 +42,32 @@ async fn platform_images(
     resolved: &crate::oci::store::Resolved,
     base: &BaseToVerify,
     used_at: &[Platform],
+    explicit: bool,
 ) -> Result<Vec<(Platform, crate::oci::store::Resolved)>> {
     if !resolved.is_index() {
         if used_at.is_empty() {
             return Ok(vec![]);
         }
+        if used_at.len() > 1 {
+            let list: Vec<String> = used_at.iter().map(|p| p.to_string()).collect();
+            return Err(Error::usage(format!(
+                "{} is a single image, not an index: it cannot be the base of {}",
+                base.reference,
+                list.join(" and ")
+            ))
+            .with_hint("use a base published as an index with those platforms, or change `build.platforms`"));
+        }
         let own = store.image_platform(resolved, &base.reference).await?;
         if own.architecture.is_empty() {
-            // The config claims no platform, so none to contradict.
-            return Ok(vec![]);
+            // The config claims no platform: nothing to contradict by default, but a platform
+            // the pipeline names must be stated.
+            return match explicit {
+                false => Ok(vec![]),
+                true => Err(Error::usage(format!(
+                    "{}: its config names no platform, and `build.platforms` asks for {}",
+                    base.reference, used_at[0]
+                ))),
+            };
         }
         return match used_at.iter().find(|p| !p.accepts(&own)) {
             Some(p) => Err(Error::usage(format!(
@@ -68,6 +85,16 @@ async fn platform_images(
         [] => index.platforms(),
         given => given.to_vec(),
     };
+    // Each becomes a build platform and names files: it must be one cleanpipe can write.
+    for p in &platforms {
+        Platform::parse(&p.to_string()).map_err(|why| {
+            Error::usage(format!(
+                "{} lists an image for a platform cleanpipe cannot build: {why}",
+                base.reference
+            ))
+            .with_hint("name the platforms to build in `build.platforms`")
+        })?;
+    }
     if platforms.is_empty() {
         return Err(Error::usage(format!(
             "{} is an index that names no platform",
@@ -275,22 +302,35 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
         };
         // The base must exist at that digest before its signature means anything.
         let resolved = store.resolve(&image).await?;
-        let used_at = match base.used_at(wanted.as_deref()) {
-            Ok(p) => p,
-            Err(why) => {
-                failures.push(format!("{}: {why}", base.origin));
-                continue;
+        // Every platform the base is used at, over all its uses (`FROM --platform=…` twice).
+        let mut used_at: Vec<Platform> = Vec::new();
+        let mut unusable = None;
+        for other in bases.iter().filter(|b| b.reference == base.reference) {
+            match other.used_at(wanted.as_deref()) {
+                Ok(list) => {
+                    for p in list {
+                        if !used_at.contains(&p) {
+                            used_at.push(p);
+                        }
+                    }
+                }
+                Err(why) => unusable = Some(format!("{}: {why}", other.origin)),
             }
-        };
+        }
+        if let Some(why) = unusable {
+            failures.push(why);
+            continue;
+        }
         // An index: the platform images this build uses are chosen here and by the builder
         // from the same (pinned) index bytes. A single image must be for those platforms.
-        let children = match platform_images(&store, &resolved, base, &used_at).await {
-            Ok(children) => children,
-            Err(e) => {
-                failures.push(format!("{}: {e}", base.origin));
-                continue;
-            }
-        };
+        let children =
+            match platform_images(&store, &resolved, base, &used_at, wanted.is_some()).await {
+                Ok(children) => children,
+                Err(e) => {
+                    failures.push(format!("{}: {e}", base.origin));
+                    continue;
+                }
+            };
         let mut report = verify_signatures(&store, &digest, trust).await?;
         let mut signed = "the index";
         // Some vendors sign each platform image instead of the index. That vouches for the
@@ -408,22 +448,38 @@ async fn scan_bases(
 ) -> Result<()> {
     let store = crate::oci::layout::Layout::create(&ctx.store_dir)?;
     for (i, base) in verified.iter_mut().enumerate() {
-        // An index base is scanned as the platform image the build uses.
-        let used = base.platform.as_ref().map_or(&base.digest, |p| &p.digest);
-        let image = ImageRef::parse(&base.reference)?.with_digest(used.clone());
-        let (layout, resolved) =
-            crate::oci::store::materialize(&image, &ctx.remote, store.root()).await?;
-        let stem = format!("base-scan-{}", i + 1);
-        let target = crate::stages::scan_gate::Target {
-            layout: &layout,
-            digest: &resolved.digest,
-            image_name: &base.reference,
-            spec,
-            key_path: &["verify_base", "scan"],
-            file_stem: &stem,
+        // An index base is scanned as the platform images the build uses: each a gate of its
+        // own (`base-scan-1-linux-arm64.*` when there are several); the report keeps the last.
+        let used: Vec<(String, String, Digest)> = match base.platforms.as_slice() {
+            [] => vec![(base.reference.clone(), String::new(), base.digest.clone())],
+            [one] => vec![(base.reference.clone(), String::new(), one.digest.clone())],
+            several => several
+                .iter()
+                .map(|p| {
+                    let suffix = Platform::parse(&p.platform)
+                        .map_err(Error::usage)?
+                        .file_suffix();
+                    let name = format!("{} ({})", base.reference, p.platform);
+                    Ok((name, format!("-{suffix}"), p.digest.clone()))
+                })
+                .collect::<Result<_>>()?,
         };
-        let summary = crate::stages::scan_gate::run(ctx, "verify-base", target).await?;
-        base.scan = Some(summary);
+        for (name, suffix, digest) in used {
+            let image = ImageRef::parse(&base.reference)?.with_digest(digest);
+            let (layout, resolved) =
+                crate::oci::store::materialize(&image, &ctx.remote, store.root()).await?;
+            let stem = format!("base-scan-{}{suffix}", i + 1);
+            let target = crate::stages::scan_gate::Target {
+                layout: &layout,
+                digest: &resolved.digest,
+                image_name: &name,
+                spec,
+                key_path: &["verify_base", "scan"],
+                file_stem: &stem,
+            };
+            let summary = crate::stages::scan_gate::run(ctx, "verify-base", target).await?;
+            base.scan = Some(summary);
+        }
     }
     Ok(())
 }

@@ -497,4 +497,15 @@ fn a_registry_build_cache_exported_by_one_builder_is_used_by_a_clean_one() {
         let bad = kit_repo(None, "FROM scratch\nCOPY src/app.sh /app.sh\n", extra, None);
         run_kit(&bad, &[]).expect_code(2).expect_stderr(needle);
     }
+    // The cache is written before any gate: never into the repository images are pushed to.
+    let pushed = format!("{registry}/{}", unique("it/kit-app"));
+    let bad = kit_repo(
+        None,
+        "FROM scratch\nCOPY src/app.sh /app.sh\n",
+        &format!("    cache_to: [\"type=registry,ref={pushed}:v1\"]\n"),
+        Some(&pushed),
+    );
+    run_kit(&bad, &[])
+        .expect_code(2)
+        .expect_stderr("where the pipeline publishes");
 }

@@ -43,6 +43,11 @@ struct Vendor {
 }
 
 fn vendor(arm64_busybox: &Path) -> Vendor {
+    vendor_with(arm64_busybox, None)
+}
+
+/// As [`vendor`]; `arm64_app` (a directory) goes into the arm64 image only, at `/app`.
+fn vendor_with(arm64_busybox: &Path, arm64_app: Option<&Path>) -> Vendor {
     let repo = Repo::new();
     repo.keygen("vendor", "vp");
     repo.keygen("build", "pw");
@@ -61,10 +66,21 @@ fn vendor(arm64_busybox: &Path) -> Vendor {
             "rootfs/etc/platform",
             &format!("{}\n", platform.architecture),
         );
+        let mut app = String::new();
+        if let (Some(dir), true) = (arm64_app, platform == arm64()) {
+            let ok = Command::new("cp")
+                .arg("-r")
+                .arg(dir)
+                .arg(repo.path().join("app"))
+                .status()
+                .unwrap();
+            assert!(ok.success());
+            app = "      - { src: app, dest: /app }\n".into();
+        }
         repo.write(
             "pipeline.yaml",
             &format!(
-                "version: 1\nbuild:\n  platforms: [{platform}]\n  customize:\n    base: scratch\n    files:\n      - {{ src: rootfs/bin, dest: /bin }}\n      - {{ src: rootfs/etc, dest: /etc }}\nsign:\n  key: build.key\npush:\n  tags: [{}]\n",
+                "version: 1\nbuild:\n  platforms: [{platform}]\n  customize:\n    base: scratch\n    files:\n      - {{ src: rootfs/bin, dest: /bin }}\n      - {{ src: rootfs/etc, dest: /etc }}\n{app}sign:\n  key: build.key\npush:\n  tags: [{}]\n",
                 platform.architecture
             ),
         );
@@ -364,6 +380,59 @@ fn build_platforms_chooses_from_the_base_and_a_missing_one_publishes_nothing() {
 }
 
 #[test]
+fn the_scan_gate_applies_to_each_platform_image() {
+    let (Some(busybox), Some(pkgs)) = (
+        arm64_busybox(),
+        test_data("CLEANPIPE_TEST_PACKAGES", "minimist 1.2.0 from npm"),
+    ) else {
+        return;
+    };
+    // Only the arm64 image holds minimist 1.2.0 (critical advisories).
+    let app_dir = tempfile::tempdir().unwrap();
+    let modules = app_dir.path().join("node_modules");
+    std::fs::create_dir_all(&modules).unwrap();
+    let ok = Command::new("cp")
+        .arg("-r")
+        .arg(pkgs.join("node_modules/minimist"))
+        .arg(&modules)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let vendor = vendor_with(&busybox, Some(app_dir.path()));
+    vendor.sign(&vendor.base(), false);
+    let app = consumer(&vendor, &vendor.base(), "", "push:\n  tags: [v1]\n");
+    let pipeline = std::fs::read_to_string(app.path().join("pipeline.yaml")).unwrap();
+    app.write(
+        "pipeline.yaml",
+        &pipeline.replace(
+            "    db: osv\n",
+            &format!(
+                "    db: {}\n    fail_on: critical\n",
+                crate::sbom_scan::osv_fixtures().display()
+            ),
+        ),
+    );
+    app.commit();
+    app.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(1)
+        .expect_stderr("multi (linux/arm64) has")
+        .expect_stderr("minimist 1.2.0");
+    let out = app.path().join(".cleanpipe/out");
+    let amd = read_json(&out.join("scan-results-linux-amd64.json"));
+    assert_eq!(amd["gate"]["passed"], true, "{amd:#}");
+    let arm = read_json(&out.join("scan-results-linux-arm64.json"));
+    assert_eq!(arm["gate"]["passed"], false, "{arm:#}");
+    assert!(
+        Layout::open(app.path().join(".cleanpipe/oci"))
+            .unwrap()
+            .resolve_tag("v1")
+            .unwrap()
+            .is_none(),
+        "nothing is tagged"
+    );
+}
+
+#[test]
 fn per_platform_signatures_must_cover_every_platform_built() {
     let Some(busybox) = arm64_busybox() else {
         return;
@@ -524,4 +593,36 @@ fn the_classic_builder_refuses_other_platforms_before_anything_runs() {
         .expect_stderr("pipeline.yaml:3")
         .expect_stderr("builds for this machine's platform")
         .expect_stderr("builder: buildkit");
+}
+
+#[test]
+fn every_use_of_a_base_counts_and_a_single_image_cannot_serve_two_platforms() {
+    let Some(registry) = registry() else {
+        return;
+    };
+    if !docker() {
+        return;
+    }
+    // busybox for this machine only, signed; used natively by stage 1 and for each target
+    // platform by stage 2: the second use needs an arm64 image it does not have.
+    let (single, base_pub) = crate::docker_build::signed_base(&registry);
+    let repo = Repo::new();
+    repo.copy_in(base_pub, "base.pub");
+    repo.keygen("cosign", "pw");
+    repo.write(".dockerignore", "cosign.key\n");
+    repo.write(
+        "Dockerfile",
+        &format!("FROM --platform=$BUILDPLATFORM {single} AS build\nRUN true\nFROM {single}\nCOPY --from=build /bin/sh /sh\n"),
+    );
+    repo.write(
+        "pipeline.yaml",
+        "version: 1\nverify_base:\n  keys: { team: base.pub }\n  default_key: team\nbuild:\n  platforms: [linux/amd64, linux/arm64]\n  dockerfile:\n    builder: buildkit\n    buildkit_host: unix:///nonexistent/buildkitd.sock\nsign:\n  key: cosign.key\n",
+    );
+    repo.commit();
+    // The gate fails before any builder is asked (this one would be unreachable: exit 3).
+    repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(1)
+        .expect_stderr(
+            "is a single image, not an index: it cannot be the base of linux/amd64 and linux/arm64",
+        );
 }

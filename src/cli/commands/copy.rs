@@ -73,12 +73,6 @@ pub async fn copy(args: &CopyArgs, printer: &Printer, redactor: &Redactor) -> Re
     Ok(ExitCode::Success)
 }
 
-/// Whether a manifest media type is a multi-platform index (OCI index or Docker list).
-fn is_index(media_type: &str) -> bool {
-    media_type == crate::oci::types::MEDIA_OCI_INDEX
-        || media_type == crate::oci::types::MEDIA_DOCKER_LIST
-}
-
 /// The `index.json` annotation cosign's layout reader selects entries by.
 const COSIGN_KIND: &str = "kind";
 
@@ -111,7 +105,7 @@ async fn export(
     let mut blobs = 0;
     let mut manifests = vec![resolved.clone()];
     if let Ok(index) = serde_json::from_slice::<crate::oci::types::Index>(&resolved.bytes) {
-        if is_index(&resolved.media_type) {
+        if resolved.is_index() {
             // An index: every platform image it lists comes along.
             for child in &index.manifests {
                 let found = store
@@ -128,7 +122,7 @@ async fn export(
         }
     }
     for found in &manifests {
-        if !is_index(&found.media_type) {
+        if !found.is_index() {
             let manifest =
                 crate::oci::types::Manifest::from_slice(&found.bytes, &found.digest.to_string())?;
             for blob in std::iter::once(&manifest.config).chain(manifest.layers.iter()) {
@@ -156,7 +150,7 @@ async fn export(
     layout.annotate_tag(
         &tag,
         COSIGN_KIND,
-        if is_index(&resolved.media_type) {
+        if resolved.is_index() {
             "dev.cosignproject.cosign/imageIndex"
         } else {
             "dev.cosignproject.cosign/image"
