@@ -207,7 +207,7 @@ pub async fn build(
             // buildctl adds its image to index.json: start from none, keep the blobs.
             match std::fs::remove_file(dir.join("index.json")) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(Error::io("cannot reset", &dir.join("index.json"), e));
+                    return Err(Error::io("cannot reset", dir.join("index.json"), e));
                 }
                 _ => {}
             }
