@@ -3,6 +3,8 @@
 # a local registry two ways, in one run, against one buildkitd:
 #   (a) buildctl:  `buildctl build … --output type=image,push=true` (what `docker buildx build
 #                  --push` asks BuildKit for: build, then push from BuildKit itself)
+#   (a') the same made reproducible the way cleanpipe builds (`SOURCE_DATE_EPOCH` build arg,
+#                  `rewrite-timestamp=true`: BuildKit rewrites every layer's file times on export)
 #   (b) cleanpipe: `cleanpipe run` with `build.dockerfile.builder: buildkit` = source +
 #                  verify-base + build (BuildKit, OCI export into the layout) + SBOMs, scan-free
 #                  sign (signature, provenance, SBOM attestations) + push (image, signatures, tags)
@@ -87,17 +89,23 @@ git -C "$PROJ" -c user.email=b@b -c user.name=b commit -q -m bench
 
 RESULTS="$WORK/results" # "RUN TOOL WALL"
 : >"$RESULTS"
-run_buildctl() { # run_buildctl RUN [--no-cache]
-    local run=$1
-    shift
-    local name="$REGISTRY/bench-buildctl-$RUN_ID-$run:v1"
-    /usr/bin/time -f '%e' -o "$WORK/time.buildctl.$run" "$BUILDCTL" --addr "$ADDR" build "$@" \
+EPOCH=$(git -C "$PROJ" log -1 --format=%ct)
+run_buildctl() { # run_buildctl RUN TOOL [--no-cache]; TOOL buildctl, or buildctl-repro for
+    # the same build made reproducible as cleanpipe makes it (SOURCE_DATE_EPOCH, rewrite-timestamp)
+    local run=$1 tool=$2
+    shift 2
+    local name="$REGISTRY/bench-$tool-$RUN_ID-$run:v1" extra=() output=""
+    if [[ "$tool" == buildctl-repro ]]; then
+        extra=(--opt "build-arg:SOURCE_DATE_EPOCH=$EPOCH")
+        output=",rewrite-timestamp=true"
+    fi
+    /usr/bin/time -f '%e' -o "$WORK/time.$tool.$run" "$BUILDCTL" --addr "$ADDR" build "$@" \
         --frontend dockerfile.v0 --local context="$PROJ" --local dockerfile="$PROJ" \
-        --opt build-arg:APP_VERSION=1.0 \
-        --output "type=image,name=$name,push=true,registry.insecure=true" >"$WORK/log.buildctl.$run" 2>&1 ||
-        { tail -n 30 "$WORK/log.buildctl.$run" >&2; die "buildctl run $run failed"; }
-    echo "$run buildctl $(cat "$WORK/time.buildctl.$run")" >>"$RESULTS"
-    printf '  run %-7s %-10s %8.2f s\n' "$run" buildctl "$(cat "$WORK/time.buildctl.$run")" >&2
+        --opt build-arg:APP_VERSION=1.0 "${extra[@]}" \
+        --output "type=image,name=$name,push=true,registry.insecure=true$output" >"$WORK/log.$tool.$run" 2>&1 ||
+        { tail -n 30 "$WORK/log.$tool.$run" >&2; die "$tool run $run failed"; }
+    echo "$run $tool $(cat "$WORK/time.$tool.$run")" >>"$RESULTS"
+    printf '  run %-7s %-15s %8.2f s\n' "$run" "$tool" "$(cat "$WORK/time.$tool.$run")" >&2
 }
 run_cleanpipe() { # run_cleanpipe RUN PIPELINE_FILE
     local run=$1 file=$2
@@ -111,16 +119,21 @@ run_cleanpipe() { # run_cleanpipe RUN PIPELINE_FILE
 }
 
 log "warm-up (untimed): one run of each"
-run_buildctl warmup
+run_buildctl warmup buildctl
+run_buildctl warmup buildctl-repro
 run_cleanpipe warmup "$PROJ/pipeline.yaml"
-log "$RUNS warm runs of each, alternating which goes first"
+log "$RUNS warm runs of each, rotating which goes first"
 for ((i = 1; i <= RUNS; i++)); do
-    if ((i % 2)); then run_buildctl "$i"; run_cleanpipe "$i" "$PROJ/pipeline.yaml"
-    else run_cleanpipe "$i" "$PROJ/pipeline.yaml"; run_buildctl "$i"; fi
+    case $((i % 3)) in
+    1) run_buildctl "$i" buildctl; run_buildctl "$i" buildctl-repro; run_cleanpipe "$i" "$PROJ/pipeline.yaml" ;;
+    2) run_cleanpipe "$i" "$PROJ/pipeline.yaml"; run_buildctl "$i" buildctl; run_buildctl "$i" buildctl-repro ;;
+    0) run_buildctl "$i" buildctl-repro; run_cleanpipe "$i" "$PROJ/pipeline.yaml"; run_buildctl "$i" buildctl ;;
+    esac
 done
 if ((BENCH_COLD)); then
     log "cold: one run of each without the build cache"
-    run_buildctl cold --no-cache
+    run_buildctl cold buildctl --no-cache
+    run_buildctl cold buildctl-repro --no-cache
     run_cleanpipe cold "$PROJ/pipeline-nocache.yaml"
 fi
 CHECK="$REGISTRY/bench-cleanpipe-$RUN_ID-$RUNS:v1"
@@ -130,15 +143,20 @@ OUT=$(docker run --rm "$CHECK" 2>&1) || die "docker run $CHECK failed: $OUT"
 IMAGES+=("$CHECK")
 
 med() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-a=$(awk '$1 ~ /^[0-9]+$/ && $2 == "buildctl" { print $3 }' "$RESULTS" | med)
-b=$(awk '$1 ~ /^[0-9]+$/ && $2 == "cleanpipe" { print $3 }' "$RESULTS" | med)
+median_of() { awk -v t="$1" '$1 ~ /^[0-9]+$/ && $2 == t { print $3 }' "$RESULTS" | med; }
+a=$(median_of buildctl)
+r=$(median_of buildctl-repro)
+b=$(median_of cleanpipe)
 echo
 echo "BuildKit $("$BUILDCTL" --version 2>/dev/null | awk '{print $3}'), same buildkitd, 2-stage Dockerfile, ~20 MiB context, registry $REGISTRY"
-echo "(a) buildctl build --output type=image,push=true   (b) cleanpipe run (builder: buildkit; + verify-base, SBOMs, provenance, signature, push)"
-awk -v a="$a" -v b="$b" -v n="$RUNS" 'BEGIN { printf "median wall over %d warm runs: (a) %.2f s, (b) %.2f s, ratio b/a %.2f\n", n, a, b, b / a }'
+echo "(a) buildctl build --output type=image,push=true (what docker buildx build --push asks for)"
+echo "(a') the same, reproducible as cleanpipe builds: SOURCE_DATE_EPOCH=$EPOCH, rewrite-timestamp=true"
+echo "(b) cleanpipe run (builder: buildkit; + verify-base, SBOMs, provenance, signature, push)"
+awk -v a="$a" -v r="$r" -v b="$b" -v n="$RUNS" 'BEGIN { printf "median wall over %d warm runs: (a) %.2f s, (a'"'"') %.2f s, (b) %.2f s; ratio b/a %.2f, b/a'"'"' %.2f\n", n, a, r, b, b / a, b / r }'
 if ((BENCH_COLD)); then
     ca=$(awk '$1 == "cold" && $2 == "buildctl" { print $3 }' "$RESULTS")
+    cr=$(awk '$1 == "cold" && $2 == "buildctl-repro" { print $3 }' "$RESULTS")
     cb=$(awk '$1 == "cold" && $2 == "cleanpipe" { print $3 }' "$RESULTS")
-    awk -v a="$ca" -v b="$cb" 'BEGIN { printf "cold (no cache, one run each): (a) %.2f s, (b) %.2f s, ratio b/a %.2f\n", a, b, b / a }'
+    awk -v a="$ca" -v r="$cr" -v b="$cb" 'BEGIN { printf "cold (no cache, one run each): (a) %.2f s, (a'"'"') %.2f s, (b) %.2f s; ratio b/a %.2f, b/a'"'"' %.2f\n", a, r, b, b / a, b / r }'
 fi
 echo "check: docker run --rm $CHECK -> $OUT"

@@ -87,31 +87,20 @@ pub fn cache_spec(given: &str, export: bool) -> std::result::Result<String, Stri
             kind = value;
         }
     }
-    let allowed: &[&str] = match (kind, export) {
-        ("registry", false) => &["type", "ref"],
-        ("registry", true) => &[
-            "type",
-            "ref",
-            "mode",
-            "compression",
-            "compression-level",
-            "force-compression",
-            "oci-mediatypes",
-            "image-manifest",
-            "ignore-error",
-        ],
-        ("local", false) => &["type", "src", "digest", "tag"],
-        ("local", true) => &[
-            "type",
-            "dest",
-            "mode",
-            "compression",
-            "compression-level",
-            "force-compression",
-            "oci-mediatypes",
-            "image-manifest",
-            "tag",
-        ],
+    // What exporting a cache adds to either type's keys.
+    const EXPORT: [&str; 6] = [
+        "mode",
+        "compression",
+        "compression-level",
+        "force-compression",
+        "oci-mediatypes",
+        "image-manifest",
+    ];
+    let allowed: Vec<&str> = match (kind, export) {
+        ("registry", false) => vec!["type", "ref"],
+        ("registry", true) => [&["type", "ref", "ignore-error"][..], &EXPORT].concat(),
+        ("local", false) => vec!["type", "src", "digest", "tag"],
+        ("local", true) => [&["type", "dest", "tag"][..], &EXPORT].concat(),
         (other, _) => {
             return Err(format!(
                 "cache type `{other}` is not supported: `registry` or `local`"

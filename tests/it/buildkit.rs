@@ -53,6 +53,17 @@ fn run_kit(repo: &Repo, extra_env: &[(&str, &str)]) -> Run {
     repo.cleanpipe_env(&["run"], &env)
 }
 
+/// The digest a successful run says it built (`[build] image sha256:…`).
+fn built_image(r: &Run) -> String {
+    r.expect_code(0);
+    r.stderr
+        .lines()
+        .find_map(|l| l.split("[build] image ").nth(1))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the build names its image")
+        .to_string()
+}
+
 /// Multi-stage, a heredoc and a cache mount in the first stage.
 fn multi_stage(base: &str) -> String {
     format!(
@@ -117,18 +128,9 @@ fn two_clean_builds_of_one_commit_give_one_digest() {
         "    no_cache: true\n",
         None,
     );
-    let digest = |r: &Run| {
-        r.expect_code(0);
-        r.stderr
-            .lines()
-            .find_map(|l| l.split("[build] image ").nth(1))
-            .and_then(|l| l.split_whitespace().next())
-            .expect("the build names its image")
-            .to_string()
-    };
-    let first = digest(&run_kit(&repo, &[]));
+    let first = built_image(&run_kit(&repo, &[]));
     std::fs::remove_dir_all(repo.path().join(".cleanpipe")).unwrap();
-    let second = digest(&run_kit(&repo, &[]));
+    let second = built_image(&run_kit(&repo, &[]));
     assert!(first.starts_with("sha256:"), "{first}");
     assert_eq!(first, second, "SOURCE_DATE_EPOCH + rewrite-timestamp");
 }
@@ -452,16 +454,7 @@ fn a_registry_build_cache_exported_by_one_builder_is_used_by_a_clean_one() {
         &format!("    cache_to: [{cache}]\n    cache_from: [{cache}]\n"),
         None,
     );
-    let image = |r: &Run| {
-        r.expect_code(0);
-        r.stderr
-            .lines()
-            .find_map(|l| l.split("[build] image ").nth(1))
-            .and_then(|l| l.split_whitespace().next())
-            .expect("the build names its image")
-            .to_string()
-    };
-    let first = image(&run_kit(&repo, &[]));
+    let first = built_image(&run_kit(&repo, &[]));
     assert_eq!(
         manifest_status(&registry, &cache_repo, "buildcache"),
         200,
@@ -471,7 +464,7 @@ fn a_registry_build_cache_exported_by_one_builder_is_used_by_a_clean_one() {
     // same image, the step not run again (its output has a timestamp).
     let clean = CleanBuildkitd::start(&buildctl, &registry);
     std::fs::remove_dir_all(repo.path().join(".cleanpipe")).unwrap();
-    let second = image(&run_kit(&repo, &[("BUILDKIT_HOST", clean.addr.as_str())]));
+    let second = built_image(&run_kit(&repo, &[("BUILDKIT_HOST", clean.addr.as_str())]));
     let log = std::fs::read_to_string(repo.path().join(".cleanpipe/out/build.log")).unwrap();
     assert!(log.contains("importing cache manifest from"), "{log}");
     assert!(log.contains("CACHED"), "{log}");
