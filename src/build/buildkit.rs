@@ -40,6 +40,9 @@ pub struct BuildkitOptions {
     /// buildkitd's address (`--addr`); `None` lets buildctl use `BUILDKIT_HOST` or its default.
     pub host: Option<String>,
     pub secrets: BTreeMap<String, SecretSource>,
+    /// SSH forwarded by id (`--ssh ID[=PATH]`): `None` is cleanpipe's own agent
+    /// (`SSH_AUTH_SOCK`, which buildctl inherits), a path an agent socket or key file.
+    pub ssh: BTreeMap<String, Option<PathBuf>>,
     /// The platforms to build (`--opt platform=…`); empty: buildkitd's own.
     pub platforms: Vec<Platform>,
     /// `--import-cache` and `--export-cache` specs, as [`cache_spec`] made them.
@@ -254,6 +257,12 @@ pub async fn build(
             }
         };
         cmd.args(["--secret", &spec]);
+    }
+    for (id, path) in &kit.ssh {
+        match path {
+            None => cmd.args(["--ssh", id]),
+            Some(p) => cmd.arg("--ssh").arg(format!("{id}={}", p.display())),
+        };
     }
     for spec in &kit.cache_from {
         cmd.args(["--import-cache", spec]);

@@ -182,10 +182,11 @@ pub fn syntax_directive(text: &str) -> Option<(usize, String)> {
     None
 }
 
-/// A `RUN --mount=type=secret` in the Dockerfile.
+/// A `RUN --mount=type=secret` or `type=ssh` in the Dockerfile.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SecretMount {
-    /// `id=`, or (as BuildKit does) the last part of `target=`.
+    /// `id=`; for a secret without it (as BuildKit does) the last part of `target=`, for ssh
+    /// `default`.
     pub id: String,
     /// 1-based line of the `RUN`.
     pub line: usize,
@@ -193,6 +194,15 @@ pub struct SecretMount {
 
 /// Every secret the Dockerfile's `RUN` steps mount.
 pub fn secret_mounts(text: &str) -> Vec<SecretMount> {
+    mounts(text, "secret")
+}
+
+/// Every SSH agent or key the Dockerfile's `RUN` steps mount (`--mount=type=ssh`).
+pub fn ssh_mounts(text: &str) -> Vec<SecretMount> {
+    mounts(text, "ssh")
+}
+
+fn mounts(text: &str, kind: &str) -> Vec<SecretMount> {
     let mut out = Vec::new();
     for ins in instructions(text)
         .into_iter()
@@ -210,14 +220,16 @@ pub fn secret_mounts(text: &str) -> Vec<SecretMount> {
                 .split(',')
                 .filter_map(|kv| kv.split_once('='))
                 .collect();
-            if opts.get("type") != Some(&"secret") {
+            if opts.get("type") != Some(&kind) {
                 continue;
             }
-            let id = opts.get("id").copied().or_else(|| {
-                opts.get("target")
+            let id = opts.get("id").copied().or_else(|| match kind {
+                "ssh" => Some("default"),
+                _ => opts
+                    .get("target")
                     .or(opts.get("dst"))
                     .or(opts.get("destination"))
-                    .and_then(|t| t.rsplit('/').next())
+                    .and_then(|t| t.rsplit('/').next()),
             });
             if let Some(id) = id.filter(|i| !i.is_empty()) {
                 out.push(SecretMount {

@@ -159,6 +159,12 @@ pub struct DockerfileSpec {
     /// layer, the config, the log or the report.
     #[serde(default)]
     pub secrets: BTreeMap<String, BuildSecret>,
+    /// SSH for `RUN --mount=type=ssh[,id=ID]` (BuildKit only), by id (`default` when the
+    /// mount names none): `agent` forwards cleanpipe's own agent (`SSH_AUTH_SOCK`), anything
+    /// else is an agent socket or private key file (relative to the pipeline file). Keys never
+    /// enter a layer; the build only talks to the agent.
+    #[serde(default)]
+    pub ssh: BTreeMap<String, String>,
     /// Build caches to import (BuildKit's `--import-cache`): a registry reference
     /// (`REGISTRY/REPO:buildcache`) or buildctl's own form (`type=registry,ref=…`,
     /// `type=local,src=…`). Cached steps enter the image without being re-run: name only caches

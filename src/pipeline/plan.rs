@@ -89,6 +89,7 @@ fn check_builder(p: &LoadedPipeline, d: &DockerfileSpec) -> Result<()> {
         ("secrets", !d.secrets.is_empty()),
         ("buildkit_host", d.buildkit_host.is_some()),
         ("buildctl", d.buildctl.is_some()),
+        ("ssh", !d.ssh.is_empty()),
         ("cache_from", !d.cache_from.is_empty()),
         ("cache_to", !d.cache_to.is_empty()),
     ];

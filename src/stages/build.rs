@@ -540,6 +540,49 @@ fn builder(
             )));
         }
     }
+    for mount in build::dockerfile::ssh_mounts(&text) {
+        if !spec.ssh.contains_key(&mount.id) {
+            return Err(Error::usage(format!(
+                "{}:{}: `RUN --mount=type=ssh` uses the SSH id `{}`, which `build.dockerfile.ssh` does not give",
+                spec.path, mount.line, mount.id
+            ))
+            .with_hint(format!(
+                "add `build.dockerfile.ssh: {{ {}: agent }}` (your SSH_AUTH_SOCK) or a key file path",
+                mount.id
+            )));
+        }
+    }
+    let mut ssh = BTreeMap::new();
+    for (id, source) in &spec.ssh {
+        let key = ["build", "dockerfile", "ssh", id.as_str()];
+        let path = match source.as_str() {
+            "agent" => {
+                if !ctx.env.contains_key("SSH_AUTH_SOCK") {
+                    return Err(ctx
+                        .pipeline
+                        .error_at(&key, "`agent` forwards SSH_AUTH_SOCK, which is not set")
+                        .with_hint(
+                            "start an agent (`eval $(ssh-agent)`, `ssh-add`), or give a key file",
+                        ));
+                }
+                None
+            }
+            path => {
+                let path = ctx.base_dir.join(path);
+                if !path.exists() {
+                    return Err(ctx.pipeline.error_at(
+                        &key,
+                        format!(
+                            "`{}` does not exist (an agent socket or a key file)",
+                            path.display()
+                        ),
+                    ));
+                }
+                Some(path)
+            }
+        };
+        ssh.insert(id.clone(), path);
+    }
     let mut secrets = BTreeMap::new();
     for (id, source) in &spec.secrets {
         let key = ["build", "dockerfile", "secrets", id.as_str()];
@@ -582,6 +625,7 @@ fn builder(
         secrets.insert(id.clone(), source);
     }
     Ok(Builder::Buildkit(build::buildkit::BuildkitOptions {
+        ssh,
         platforms: crate::pipeline::plan::requested_platforms(&ctx.pipeline)?.unwrap_or_default(),
         cache_from: cache_specs(&spec.cache_from, false)?,
         cache_to: cache_specs(&spec.cache_to, true)?,

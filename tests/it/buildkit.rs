@@ -64,10 +64,10 @@ fn built_image(r: &Run) -> String {
         .to_string()
 }
 
-/// Multi-stage, a heredoc and a cache mount in the first stage.
+/// Multi-stage, a heredoc, a cache mount and a bind mount of the context in the first stage.
 fn multi_stage(base: &str) -> String {
     format!(
-        "FROM {base} AS builder\nARG APP_VERSION=dev\nRUN --mount=type=cache,target=/cache <<EOF\nset -e\necho \"$APP_VERSION\" > /cache/version\nmkdir -p /out\ncp /cache/version /out/version\nEOF\nCOPY src/app.sh /out/app.sh\n\nFROM {base}\nCOPY --from=builder /out /app\nCMD [\"sh\", \"/app/app.sh\"]\n"
+        "FROM {base} AS builder\nARG APP_VERSION=dev\nRUN --mount=type=cache,target=/cache <<EOF\nset -e\necho \"$APP_VERSION\" > /cache/version\nmkdir -p /out\ncp /cache/version /out/version\nEOF\nRUN --mount=type=bind,source=src,target=/mnt/src test -f /mnt/src/app.sh\nCOPY src/app.sh /out/app.sh\n\nFROM {base}\nCOPY --from=builder /out /app\nCMD [\"sh\", \"/app/app.sh\"]\n"
     )
 }
 
@@ -96,7 +96,8 @@ fn multi_stage_heredoc_cache_mount_is_pushed_verified_and_runs() {
     r.expect_code(0)
         .expect_stderr("signed by key `team`")
         // buildctl's progress, streamed to the reporter.
-        .expect_stderr("[builder 2/3] RUN --mount=type=cache,target=/cache <<EOF")
+        .expect_stderr("[builder 2/4] RUN --mount=type=cache,target=/cache <<EOF")
+        .expect_stderr("[builder 3/4] RUN --mount=type=bind,source=src,target=/mnt/src")
         .expect_stderr("from the buildkit builder");
     // No `docker save` re-pack: the classic path's memo is not written.
     assert!(!r.stderr.contains("re-pack"), "{}", r.stderr);
@@ -501,4 +502,74 @@ fn a_registry_build_cache_exported_by_one_builder_is_used_by_a_clean_one() {
     run_kit(&bad, &[])
         .expect_code(2)
         .expect_stderr("where the pipeline publishes");
+}
+
+#[test]
+fn ssh_forwarding_reaches_the_step_and_an_ungiven_id_is_exit_2_with_the_line() {
+    let Some((base, base_pub)) = kit_base() else {
+        return;
+    };
+    // A real ssh-agent holding a fresh key; the step sees the agent socket, not the key.
+    let agent_dir = tempfile::tempdir().unwrap();
+    let sock = agent_dir.path().join("agent.sock");
+    let key = agent_dir.path().join("id_ed25519");
+    let ok = |c: &mut std::process::Command| {
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{c:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ok(std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key));
+    ok(std::process::Command::new("ssh-agent").arg("-a").arg(&sock));
+    ok(std::process::Command::new("ssh-add")
+        .arg(&key)
+        .env("SSH_AUTH_SOCK", &sock));
+    struct Agent(std::path::PathBuf);
+    impl Drop for Agent {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("pkill")
+                .args(["-f", &format!("ssh-agent -a {}", self.0.display())])
+                .status();
+        }
+    }
+    let _agent = Agent(sock.clone());
+    let dockerfile = format!(
+        "FROM {base}\nRUN --mount=type=ssh test -S \"$SSH_AUTH_SOCK\" && echo agent-ok > /ssh.txt\nCMD [\"cat\", \"/ssh.txt\"]\n"
+    );
+    let sock_env = sock.display().to_string();
+    let repo = kit_repo(
+        Some(base_pub),
+        &dockerfile,
+        "    ssh: { default: agent }\n",
+        None,
+    );
+    let r = run_kit(&repo, &[("SSH_AUTH_SOCK", sock_env.as_str())]);
+    r.expect_code(0);
+    let log = std::fs::read_to_string(repo.path().join(".cleanpipe/out/build.log")).unwrap();
+    assert!(log.contains("RUN --mount=type=ssh"), "{log}");
+    // Without the agent in the environment: exit 2 naming the key.
+    let no_agent = kit_repo(
+        Some(base_pub),
+        &dockerfile,
+        "    ssh: { default: agent }\n",
+        None,
+    );
+    let host = buildkit().map(|(h, _)| h).unwrap_or_default();
+    let mut cmd = no_agent.command(
+        &["run"],
+        &[("COSIGN_PASSWORD", "pw"), ("BUILDKIT_HOST", host.as_str())],
+    );
+    cmd.env_remove("SSH_AUTH_SOCK");
+    let out = Run::from(cmd.output().unwrap());
+    out.expect_code(2)
+        .expect_stderr("SSH_AUTH_SOCK, which is not set");
+    // A mount whose id the pipeline does not give: exit 2 with the Dockerfile line.
+    let missing = kit_repo(Some(base_pub), &dockerfile, "", None);
+    run_kit(&missing, &[("SSH_AUTH_SOCK", sock_env.as_str())])
+        .expect_code(2)
+        .expect_stderr("Dockerfile:2: `RUN --mount=type=ssh` uses the SSH id `default`");
 }
