@@ -282,6 +282,10 @@ fn customize_builds_every_platform_of_an_index_base_into_a_signed_index() {
     ] {
         cosigns_verify_with(app.path(), "cosign.pub", &subject);
     }
+    // The admission controllers' own verifiers admit the index by its digest (signature and
+    // provenance on the index), and refuse another key.
+    let pinned = format!("{registry}/{name}@{index}");
+    admission_peers_admit(app.path(), &pinned);
     // A Docker engine pulling the index runs the host platform's image, and (under QEMU)
     // the arm64 one when asked.
     let out = docker_pull_and_run(&image);
@@ -304,6 +308,59 @@ fn customize_builds_every_platform_of_an_index_base_into_a_signed_index() {
         "--require-sbom",
     ])
     .expect_code(0);
+}
+
+/// policy-controller's tester and the Kyverno CLI admit `image` with the key `cosign.pub` (in
+/// `dir`) and an SLSA provenance by cleanpipe's builder, and reject it with a key made here.
+fn admission_peers_admit(dir: &Path, image: &str) {
+    use crate::peers::{
+        cluster_image_policy, kyverno, kyverno_policy, policy_tester, run_peer, text,
+    };
+    let builder = "https://cleanpipe.dev/builders/cli/v1";
+    let ours = std::fs::read_to_string(dir.join("cosign.pub")).unwrap();
+    let keys = Repo::new();
+    keys.keygen("other", "pw");
+    let other = std::fs::read_to_string(keys.path().join("other.pub")).unwrap();
+    if let Some(tester) = policy_tester() {
+        for (policy, admitted) in [(&ours, true), (&other, false)] {
+            std::fs::write(dir.join("cip.yaml"), cluster_image_policy(policy, builder)).unwrap();
+            let out = run_peer(&tester, dir, &["-policy", "cip.yaml", "-image", image]);
+            let all = text(&out);
+            assert_eq!(
+                out.status.success() && all.contains("Verification was successful"),
+                admitted,
+                "policy-controller, admitted {admitted}: {all}"
+            );
+        }
+    }
+    if let Some(kyverno) = kyverno() {
+        std::fs::write(
+            dir.join("pod.yaml"),
+            format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\n  namespace: default\nspec:\n  containers:\n  - name: app\n    image: {image}\n"),
+        )
+        .unwrap();
+        for (policy, admitted) in [(&ours, true), (&other, false)] {
+            std::fs::write(dir.join("kyverno.yaml"), kyverno_policy(policy, builder)).unwrap();
+            let out = run_peer(
+                &kyverno,
+                dir,
+                &[
+                    "apply",
+                    "kyverno.yaml",
+                    "--resource",
+                    "pod.yaml",
+                    "--registry",
+                ],
+            );
+            let all = text(&out);
+            assert!(all.contains("pass: "), "kyverno did not evaluate: {all}");
+            assert_eq!(
+                all.contains("pass: 2, fail: 0, warn: 0, error: 0"),
+                admitted,
+                "kyverno, admitted {admitted}: {all}"
+            );
+        }
+    }
 }
 
 #[test]

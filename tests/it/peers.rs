@@ -317,7 +317,7 @@ fn cleanpipe_verifies_what_cosign_v2_signed_and_attested() {
 
 /// The policy-controller `tester` (the admission controller's own evaluation, without a
 /// cluster), or `None` (skip) off CI.
-fn policy_tester() -> Option<PathBuf> {
+pub(crate) fn policy_tester() -> Option<PathBuf> {
     test_data(
         "CLEANPIPE_TEST_POLICY_TESTER",
         "the policy-controller tester built by `.ci/run`",
@@ -325,7 +325,7 @@ fn policy_tester() -> Option<PathBuf> {
 }
 
 /// A ClusterImagePolicy: one key authority and a CUE policy on the provenance's builder id.
-fn cluster_image_policy(public_pem: &str, builder_id: &str) -> String {
+pub(crate) fn cluster_image_policy(public_pem: &str, builder_id: &str) -> String {
     let key: String = public_pem
         .trim()
         .lines()
@@ -380,7 +380,7 @@ fn policy_controller_admits_our_image_and_rejects_another_key_or_builder() {
 }
 
 /// The Kyverno CLI, or `None` (skip) off CI.
-fn kyverno() -> Option<PathBuf> {
+pub(crate) fn kyverno() -> Option<PathBuf> {
     test_data(
         "CLEANPIPE_TEST_KYVERNO",
         "the Kyverno CLI built by `.ci/run`",
@@ -389,7 +389,7 @@ fn kyverno() -> Option<PathBuf> {
 
 /// A Kyverno `verifyImages` rule: the signature and an SLSA provenance attestation by
 /// `public_pem` (no transparency log), with a condition on the provenance's builder id.
-fn kyverno_policy(public_pem: &str, builder_id: &str) -> String {
+pub(crate) fn kyverno_policy(public_pem: &str, builder_id: &str) -> String {
     let indent = |n: usize| -> String {
         public_pem
             .trim()
