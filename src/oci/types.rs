@@ -685,7 +685,14 @@ mod tests {
             super::Descriptor::new(MEDIA_OCI_MANIFEST, super::Digest::of(b"x"), 1),
             p.clone(),
         )]);
-        assert_eq!(index.platforms(), vec![p]);
+        assert_eq!(index.platforms(), vec![p.clone()]);
+        // `linux/arm64` and `linux/arm64/v8` are one platform: the first entry serves it.
+        let plain = super::Platform::parse("linux/arm64").unwrap();
+        let both = super::Index::over(&[
+            (index.manifests[0].clone(), p.clone()),
+            (index.manifests[0].clone(), plain),
+        ]);
+        assert_eq!(both.platforms(), vec![p]);
         assert_eq!(
             index.manifests[0].platform,
             Some(serde_json::json!({"architecture": "arm64", "os": "linux", "variant": "v8"}))

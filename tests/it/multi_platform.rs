@@ -421,6 +421,7 @@ fn build_platforms_chooses_from_the_base_and_a_missing_one_publishes_nothing() {
     for (platforms, needle) in [
         ("[linux]", "is not a platform"),
         ("[linux/arm64, linux/arm64]", "listed twice"),
+        ("[linux/arm64, linux/arm64/v8]", "listed twice"),
         ("[]", "lists no platform"),
     ] {
         let bad = consumer(
