@@ -118,6 +118,10 @@ pub struct PlatformImage {
     /// `linux/amd64`.
     pub platform: String,
     pub digest: Digest,
+    /// Its vulnerability gate, when `verify_base.scan` is set and the build uses several
+    /// platform images of the base (with one, the base's own `scan`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan: Option<crate::stages::scan_gate::ScanSummary>,
 }
 
 /// A base the pipeline uses, and the key name that must have signed it.
@@ -373,6 +377,7 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
             .map(|(platform, child)| PlatformImage {
                 platform: platform.to_string(),
                 digest: child.digest,
+                scan: None,
             })
             .collect();
         if report.verified {
@@ -449,39 +454,75 @@ async fn scan_bases(
     let store = crate::oci::layout::Layout::create(&ctx.store_dir)?;
     for (i, base) in verified.iter_mut().enumerate() {
         // An index base is scanned as the platform images the build uses: each a gate of its
-        // own (`base-scan-1-linux-arm64.*` when there are several); the report keeps the last.
-        let used: Vec<(String, String, Digest)> = match base.platforms.as_slice() {
-            [] => vec![(base.reference.clone(), String::new(), base.digest.clone())],
-            [one] => vec![(base.reference.clone(), String::new(), one.digest.clone())],
-            several => several
-                .iter()
-                .map(|p| {
-                    let suffix = Platform::parse(&p.platform)
-                        .map_err(Error::usage)?
-                        .file_suffix();
-                    let name = format!("{} ({})", base.reference, p.platform);
-                    Ok((name, format!("-{suffix}"), p.digest.clone()))
-                })
-                .collect::<Result<_>>()?,
+        // own, reported on that platform image (`base-scan-1-linux-arm64.*`) when there are
+        // several, else as the base's.
+        let reference = base.reference.clone();
+        let several = base.platforms.len() > 1;
+        let single = match base.platforms.as_slice() {
+            [one] => one.digest.clone(),
+            _ => base.digest.clone(),
         };
-        for (name, suffix, digest) in used {
-            let image = ImageRef::parse(&base.reference)?.with_digest(digest);
-            let (layout, resolved) =
-                crate::oci::store::materialize(&image, &ctx.remote, store.root()).await?;
-            let stem = format!("base-scan-{}{suffix}", i + 1);
-            let target = crate::stages::scan_gate::Target {
-                layout: &layout,
-                digest: &resolved.digest,
-                image_name: &name,
-                spec,
-                key_path: &["verify_base", "scan"],
-                file_stem: &stem,
-            };
-            let summary = crate::stages::scan_gate::run(ctx, "verify-base", target).await?;
-            base.scan = Some(summary);
+        if !several {
+            let stem = format!("base-scan-{}", i + 1);
+            base.scan = Some(
+                scan_base(
+                    ctx,
+                    spec,
+                    store.root(),
+                    &reference,
+                    &reference,
+                    &single,
+                    &stem,
+                )
+                .await?,
+            );
+            continue;
+        }
+        for image in &mut base.platforms {
+            let suffix = Platform::parse(&image.platform)
+                .map_err(Error::usage)?
+                .file_suffix();
+            let stem = format!("base-scan-{}-{suffix}", i + 1);
+            let name = format!("{reference} ({})", image.platform);
+            image.scan = Some(
+                scan_base(
+                    ctx,
+                    spec,
+                    store.root(),
+                    &reference,
+                    &name,
+                    &image.digest,
+                    &stem,
+                )
+                .await?,
+            );
         }
     }
     Ok(())
+}
+
+/// Scan one base image (`reference` pinned to `digest`), made available in a layout under
+/// `store` first, as `name` in messages and `stem` in report files.
+async fn scan_base(
+    ctx: &RunContext,
+    spec: &crate::pipeline::model::ScanSpec,
+    store: &Path,
+    reference: &str,
+    name: &str,
+    digest: &Digest,
+    stem: &str,
+) -> Result<crate::stages::scan_gate::ScanSummary> {
+    let image = ImageRef::parse(reference)?.with_digest(digest.clone());
+    let (layout, resolved) = crate::oci::store::materialize(&image, &ctx.remote, store).await?;
+    let target = crate::stages::scan_gate::Target {
+        layout: &layout,
+        digest: &resolved.digest,
+        image_name: name,
+        spec,
+        key_path: &["verify_base", "scan"],
+        file_stem: stem,
+    };
+    crate::stages::scan_gate::run(ctx, "verify-base", target).await
 }
 
 /// The trust `verify_base.keys.NAME` or `verify_base.identities.NAME` defines.

@@ -460,15 +460,19 @@ fn the_scan_gate_applies_to_each_platform_image() {
     vendor.sign(&vendor.base(), false);
     let app = consumer(&vendor, &vendor.base(), "", "push:\n  tags: [v1]\n");
     let pipeline = std::fs::read_to_string(app.path().join("pipeline.yaml")).unwrap();
+    let osv = crate::sbom_scan::osv_fixtures().display().to_string();
     app.write(
         "pipeline.yaml",
-        &pipeline.replace(
-            "    db: osv\n",
-            &format!(
-                "    db: {}\n    fail_on: critical\n",
-                crate::sbom_scan::osv_fixtures().display()
+        &pipeline
+            .replace(
+                "    db: osv\n",
+                &format!("    db: {osv}\n    fail_on: critical\n"),
+            )
+            // The bases are scanned too, per platform image, reporting only.
+            .replace(
+                "  default_key: vendor\n",
+                &format!("  default_key: vendor\n  scan:\n    db: {osv}\n    fail_on: none\n"),
             ),
-        ),
     );
     app.commit();
     app.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
@@ -480,6 +484,21 @@ fn the_scan_gate_applies_to_each_platform_image() {
     assert_eq!(amd["gate"]["passed"], true, "{amd:#}");
     let arm = read_json(&out.join("scan-results-linux-arm64.json"));
     assert_eq!(arm["gate"]["passed"], false, "{arm:#}");
+    let base_arm = read_json(&out.join("base-scan-1-linux-arm64.json"));
+    assert!(
+        !base_arm["findings"].as_array().unwrap().is_empty(),
+        "{base_arm:#}"
+    );
+    let base_amd = read_json(&out.join("base-scan-1-linux-amd64.json"));
+    assert!(
+        base_amd["findings"].as_array().unwrap().is_empty(),
+        "{base_amd:#}"
+    );
+    let report = read_json(&out.join("report.json"));
+    assert!(
+        report["bases"][0]["platforms"][1]["scan"]["findings"].as_u64() > Some(0),
+        "{report:#}"
+    );
     assert!(
         Layout::open(app.path().join(".cleanpipe/oci"))
             .unwrap()
