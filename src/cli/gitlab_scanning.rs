@@ -28,14 +28,10 @@ pub const FILE_NAME: &str = "gl-container-scanning-report.json";
 /// The schema version the document follows.
 pub const SCHEMA_VERSION: &str = "15.0.7";
 
-/// Whether a scan is the one this report is about: the built image's; of a multi-platform
-/// build, the host platform's image (GitLab's report describes one image).
+/// Whether a scan is one this report is about: the built image's, or of a multi-platform
+/// build each platform image's (`scan-results-linux-arm64`).
 fn is_image_scan(stage: &str, file_stem: &str) -> bool {
-    let host = format!(
-        "scan-results-{}",
-        crate::oci::types::Platform::host().file_suffix()
-    );
-    stage == "build" && (file_stem == "scan-results" || file_stem == host)
+    stage == "build" && (file_stem == "scan-results" || file_stem.starts_with("scan-results-"))
 }
 
 /// Limits of schema 15 (longer texts are cut, not refused).
@@ -52,20 +48,28 @@ pub struct ContainerScanning {
 #[derive(Default)]
 struct Seen {
     started: Option<time::OffsetDateTime>,
-    finished: Option<(time::OffsetDateTime, ScanReport)>,
+    /// Each image scan begun (its file stem), with its end and report once it finished.
+    scans: Vec<(String, Option<(time::OffsetDateTime, ScanReport)>)>,
 }
 
-/// What a scan's times and outcome were, for [`document`].
+/// What the scans' times and outcome were, for [`document`].
 pub struct Outcome<'a> {
     pub start: time::OffsetDateTime,
     pub end: time::OffsetDateTime,
-    /// The scan's report, or why there is none.
-    pub scan: std::result::Result<&'a ScanReport, String>,
-    /// The image as it should be named (`repo@sha256:…` once published).
-    pub image: String,
+    /// Each image's scan (one, or one per platform image), or why there is none.
+    pub scans: std::result::Result<Vec<ScannedImage<'a>>, String>,
     /// GitLab's `CS_DEFAULT_BRANCH_IMAGE`: the same image as the default branch names it, so
     /// findings on other branches are matched with the default branch's.
     pub default_branch_image: Option<String>,
+}
+
+/// One image's scan in the report.
+pub struct ScannedImage<'a> {
+    pub report: &'a ScanReport,
+    /// The image as it should be named (`repo@sha256:…` once published).
+    pub image: String,
+    /// For a platform image of an index: its platform, which keeps its findings' ids apart.
+    pub platform: Option<String>,
 }
 
 impl ContainerScanning {
@@ -74,14 +78,24 @@ impl ContainerScanning {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         match event {
             Event::ScanStarted { stage, file_stem } if is_image_scan(stage, file_stem) => {
-                seen.started = Some(time::OffsetDateTime::now_utc());
+                seen.started
+                    .get_or_insert_with(time::OffsetDateTime::now_utc);
+                seen.scans.push((file_stem.to_string(), None));
             }
             Event::Scanned {
                 stage,
                 file_stem,
                 report,
             } if is_image_scan(stage, file_stem) => {
-                seen.finished = Some((time::OffsetDateTime::now_utc(), (*report).clone()));
+                let done = Some((time::OffsetDateTime::now_utc(), (*report).clone()));
+                match seen
+                    .scans
+                    .iter_mut()
+                    .find(|(s, r)| s == file_stem && r.is_none())
+                {
+                    Some(entry) => entry.1 = done,
+                    None => seen.scans.push((file_stem.to_string(), done)),
+                }
             }
             _ => {}
         }
@@ -107,35 +121,53 @@ impl ContainerScanning {
         }
         let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         let now = time::OffsetDateTime::now_utc();
-        let published = report.published.as_ref().map(|p| p.image.clone());
-        let outcome = match &seen.finished {
-            Some((end, scan)) => Outcome {
-                start: seen.started.unwrap_or(*end),
-                end: *end,
-                image: published.unwrap_or_else(|| format!("{}@{}", scan.image, scan.digest)),
-                default_branch_image: default_branch_image.map(str::to_string),
-                scan: Ok(scan),
-            },
-            None => Outcome {
-                start: seen.started.unwrap_or(now),
-                end: now,
-                image: report.name.clone(),
-                default_branch_image: default_branch_image.map(str::to_string),
-                scan: Err(report
-                    .error
-                    .as_ref()
-                    .map(|e| match e.stage {
-                        Some(stage) => format!(
-                            "the run stopped in {stage} before the image scan finished: {}",
-                            e.message
-                        ),
-                        None => format!(
-                            "the run stopped before the image scan finished: {}",
-                            e.message
-                        ),
-                    })
-                    .unwrap_or_else(|| "the image scan did not run".to_string())),
-            },
+        // Once published, each image is named in the repository it was pushed to.
+        let repository = report
+            .published
+            .as_ref()
+            .map(|p| p.image.split('@').next().unwrap_or(&p.image).to_string());
+        let unfinished = seen.scans.iter().find(|(_, r)| r.is_none());
+        let scans = match (seen.scans.is_empty(), unfinished) {
+            (false, None) => Ok(seen
+                .scans
+                .iter()
+                .filter_map(|(stem, r)| r.as_ref().map(|(_, scan)| (stem, scan)))
+                .map(|(stem, scan)| ScannedImage {
+                    report: scan,
+                    image: match &repository {
+                        Some(repo) => format!("{repo}@{}", scan.digest),
+                        None => format!("{}@{}", scan.image, scan.digest),
+                    },
+                    platform: stem.strip_prefix("scan-results-").map(str::to_string),
+                })
+                .collect()),
+            _ => Err(report
+                .error
+                .as_ref()
+                .map(|e| match e.stage {
+                    Some(stage) => format!(
+                        "the run stopped in {stage} before the image scan finished: {}",
+                        e.message
+                    ),
+                    None => format!(
+                        "the run stopped before the image scan finished: {}",
+                        e.message
+                    ),
+                })
+                .unwrap_or_else(|| "the image scan did not run".to_string())),
+        };
+        let end = seen
+            .scans
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().map(|(t, _)| *t))
+            .max()
+            .filter(|_| scans.is_ok())
+            .unwrap_or(now);
+        let outcome = Outcome {
+            start: seen.started.unwrap_or(end),
+            end,
+            scans,
+            default_branch_image: default_branch_image.map(str::to_string),
         };
         let text = serde_json::to_string_pretty(&document(&outcome, &|s: &str| redactor.apply(s)))
             .expect("the report serializes");
@@ -146,24 +178,42 @@ impl ContainerScanning {
 
 /// The report document. Every text passes `clean` (the redactor) before it is placed.
 pub fn document(outcome: &Outcome<'_>, clean: &dyn Fn(&str) -> String) -> Value {
-    let (scanner, vulnerabilities, messages) = match &outcome.scan {
-        Ok(scan) => (
-            scanner(&scan.scanner),
-            scan.findings
-                .iter()
-                .map(|f| vulnerability(f, scan, outcome, clean))
-                .collect::<Vec<_>>(),
-            scan.gate
-                .expired_waivers
-                .iter()
-                .map(|w| json!({"level": "warn", "value": clean(w)}))
-                .chain((scan.database_warnings > 0).then(|| {
-                    json!({"level": "warn", "value": format!(
-                        "{} malformed or unsupported OSV record(s) were skipped", scan.database_warnings
-                    )})
-                }))
-                .collect::<Vec<_>>(),
-        ),
+    let (scanner, vulnerabilities, messages) = match &outcome.scans {
+        Ok(scans) => {
+            let mut messages: Vec<Value> = Vec::new();
+            for s in scans {
+                let warnings = s.report.gate.expired_waivers.iter().map(|w| clean(w));
+                let skipped = (s.report.database_warnings > 0).then(|| {
+                    format!(
+                        "{} malformed or unsupported OSV record(s) were skipped",
+                        s.report.database_warnings
+                    )
+                });
+                for value in warnings.chain(skipped) {
+                    let message = json!({"level": "warn", "value": value});
+                    if !messages.contains(&message) {
+                        messages.push(message);
+                    }
+                }
+            }
+            (
+                scanner(
+                    scans
+                        .first()
+                        .map_or("cleanpipe", |s| s.report.scanner.as_str()),
+                ),
+                scans
+                    .iter()
+                    .flat_map(|s| {
+                        s.report
+                            .findings
+                            .iter()
+                            .map(move |f| vulnerability(f, s, outcome, clean))
+                    })
+                    .collect::<Vec<_>>(),
+                messages,
+            )
+        }
         Err(why) => (
             scanner("cleanpipe"),
             vec![],
@@ -181,7 +231,7 @@ pub fn document(outcome: &Outcome<'_>, clean: &dyn Fn(&str) -> String) -> Value 
         "type": "container_scanning",
         "start_time": timestamp(outcome.start),
         "end_time": timestamp(outcome.end),
-        "status": if outcome.scan.is_ok() { "success" } else { "failure" },
+        "status": if outcome.scans.is_ok() { "success" } else { "failure" },
     });
     if !messages.is_empty() {
         scan["messages"] = Value::Array(messages);
@@ -232,11 +282,11 @@ fn scanner(name: &str) -> Value {
 
 fn vulnerability(
     f: &Finding,
-    scan: &ScanReport,
+    scanned: &ScannedImage<'_>,
     outcome: &Outcome<'_>,
     clean: &dyn Fn(&str) -> String,
 ) -> Value {
-    let image = outcome.image.as_str();
+    let (scan, image) = (scanned.report, scanned.image.as_str());
     let mut description = f.summary.clone();
     if let Some(reason) = &f.waived {
         description.push_str(&format!(
@@ -248,7 +298,7 @@ fn vulnerability(
         ));
     }
     let mut v = json!({
-        "id": finding_id(f, image),
+        "id": finding_id(f, image, scanned.platform.as_deref()),
         "name": cut(&clean(&format!("{} in {}", f.id, f.package)), MAX_NAME),
         "severity": severity(f.severity),
         "identifiers": identifiers(f, clean),
@@ -313,18 +363,22 @@ fn identifiers(f: &Finding, clean: &dyn Fn(&str) -> String) -> Vec<Value> {
         .collect()
 }
 
-/// A stable UUID-shaped id per (advisory, package, version, location, image repository), so
-/// GitLab tracks the same finding across runs and tags.
-fn finding_id(f: &Finding, image: &str) -> String {
+/// A stable UUID-shaped id per (advisory, package, version, location, image repository and,
+/// for a platform image of an index, its platform), so GitLab tracks the same finding across
+/// runs and tags, and tells the platforms' findings apart.
+fn finding_id(f: &Finding, image: &str, platform: Option<&str>) -> String {
     let repository = image.split('@').next().unwrap_or(image);
     let repository = match repository.rsplit_once(':') {
         Some((r, tag)) if !tag.contains('/') => r,
         _ => repository,
     };
-    let key = format!(
+    let mut key = format!(
         "{}\n{}\n{}\n{}\n{repository}",
         f.id, f.package, f.version, f.location
     );
+    if let Some(platform) = platform {
+        key.push_str(&format!("\n{platform}"));
+    }
     let hex = crate::oci::types::Digest::of(key.as_bytes())
         .hex()
         .to_string();
@@ -417,8 +471,11 @@ mod tests {
             &Outcome {
                 start: at("2026-12-02T01:02:03.5+01:00"),
                 end: at("2026-12-02T00:02:04Z"),
-                scan: Ok(&report),
-                image: "127.0.0.1:5000/acme/payments@sha256:abc".into(),
+                scans: Ok(vec![ScannedImage {
+                    report: &report,
+                    image: "127.0.0.1:5000/acme/payments@sha256:abc".into(),
+                    platform: None,
+                }]),
                 default_branch_image: Some("127.0.0.1:5000/acme/payments:main".into()),
             },
             &|s: &str| s.to_string(),
@@ -466,8 +523,15 @@ mod tests {
         let id = v["id"].as_str().unwrap();
         assert_eq!(id.len(), 36);
         // The same finding in another tag of the repository keeps its id.
-        let again = finding_id(&report.findings[0], "127.0.0.1:5000/acme/payments:v2");
+        let again = finding_id(&report.findings[0], "127.0.0.1:5000/acme/payments:v2", None);
         assert_eq!(id, again);
+        // The same finding in another platform's image of an index is another finding.
+        let arm = finding_id(
+            &report.findings[0],
+            "127.0.0.1:5000/acme/payments:v2",
+            Some("linux-arm64"),
+        );
+        assert_ne!(id, arm);
     }
 
     #[test]
@@ -476,8 +540,7 @@ mod tests {
             &Outcome {
                 start: at("2026-12-02T00:00:00Z"),
                 end: at("2026-12-02T00:00:01Z"),
-                scan: Err("the run stopped in build: secret-token".into()),
-                image: "payments".into(),
+                scans: Err("the run stopped in build: secret-token".into()),
                 default_branch_image: None,
             },
             &|s: &str| s.replace("secret-token", "***"),
@@ -500,8 +563,11 @@ mod tests {
             &Outcome {
                 start: at("2026-12-02T00:00:00Z"),
                 end: at("2026-12-02T00:00:00Z"),
-                scan: Ok(&report),
-                image: "x".into(),
+                scans: Ok(vec![ScannedImage {
+                    report: &report,
+                    image: "x".into(),
+                    platform: None,
+                }]),
                 default_branch_image: None,
             },
             &|s: &str| s.to_string(),

@@ -475,10 +475,13 @@ fn the_scan_gate_applies_to_each_platform_image() {
             ),
     );
     app.commit();
-    app.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
-        .expect_code(1)
-        .expect_stderr("multi (linux/arm64) has")
-        .expect_stderr("minimist 1.2.0");
+    app.cleanpipe_env(
+        &["run"],
+        &[("COSIGN_PASSWORD", "pw"), ("GITLAB_CI", "true")],
+    )
+    .expect_code(1)
+    .expect_stderr("multi (linux/arm64) has")
+    .expect_stderr("minimist 1.2.0");
     let out = app.path().join(".cleanpipe/out");
     let amd = read_json(&out.join("scan-results-linux-amd64.json"));
     assert_eq!(amd["gate"]["passed"], true, "{amd:#}");
@@ -498,6 +501,20 @@ fn the_scan_gate_applies_to_each_platform_image() {
     assert!(
         report["bases"][0]["platforms"][1]["scan"]["findings"].as_u64() > Some(0),
         "{report:#}"
+    );
+    // GitLab's container-scanning report holds both platform images' scans: the arm64
+    // image's findings, each naming that image, with ids of their own.
+    let gitlab = read_json(&out.join("gl-container-scanning-report.json"));
+    assert_eq!(gitlab["scan"]["status"], "success", "{gitlab:#}");
+    let arm_digest = arm["digest"].as_str().unwrap();
+    let vulns = gitlab["vulnerabilities"].as_array().unwrap();
+    assert!(!vulns.is_empty(), "{gitlab:#}");
+    assert!(
+        vulns.iter().all(|v| v["location"]["image"]
+            .as_str()
+            .unwrap()
+            .ends_with(arm_digest)),
+        "{gitlab:#}"
     );
     assert!(
         Layout::open(app.path().join(".cleanpipe/oci"))
