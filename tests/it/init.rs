@@ -199,7 +199,7 @@ fn init(repo: &Repo, ci: &str) -> Run {
 }
 
 /// The starter pipeline passes `cleanpipe validate` and `plan`, builds the way the repository
-/// asks, and signs with the CI's key while saying that keyless will replace it.
+/// asks, and signs with the CI's key while saying how to sign keylessly instead.
 #[track_caller]
 fn starter_is_valid(repo: &Repo, dockerfile: bool) {
     repo.cleanpipe(&["validate", "-f", "pipeline.yaml"])
@@ -217,7 +217,7 @@ fn starter_is_valid(repo: &Repo, dockerfile: bool) {
                 "\n  customize:\n    base: scratch "
             },
             "key: env://COSIGN_PRIVATE_KEY",
-            "Keyless signing",
+            "replace `key:` with `keyless: true`",
             "repository: ${IMAGE_REPOSITORY:-",
         ],
     );
