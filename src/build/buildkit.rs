@@ -126,12 +126,30 @@ pub fn cache_spec(given: &str, export: bool) -> std::result::Result<String, Stri
     Ok(given.to_string())
 }
 
-/// The registry repository a cache spec names (`registry/repo`), if it is a registry cache.
+/// The registry repository a cache spec names, if it is a registry cache, in the form
+/// [`comparable_repository`] gives.
 pub fn cache_repository(spec: &str) -> Option<String> {
     let reference = spec.split(',').find_map(|f| f.strip_prefix("ref="))?;
-    crate::oci::reference::RegistryRef::parse(reference)
-        .ok()
-        .map(|r| r.repository_name())
+    comparable_repository(reference)
+}
+
+/// `registry/repository` with the registry in lowercase and Docker Hub's names and the
+/// default HTTPS port folded, so two spellings of one repository compare equal.
+pub fn comparable_repository(reference: &str) -> Option<String> {
+    let r = crate::oci::reference::RegistryRef::parse(reference).ok()?;
+    let mut host = r.registry.to_ascii_lowercase();
+    if let Some(h) = host.strip_suffix(":443") {
+        host = h.to_string();
+    }
+    let hub = matches!(
+        host.as_str(),
+        "docker.io" | "index.docker.io" | "registry-1.docker.io"
+    );
+    Some(match hub {
+        true if !r.repository.contains('/') => format!("docker.io/library/{}", r.repository),
+        true => format!("docker.io/{}", r.repository),
+        false => format!("{host}/{}", r.repository),
+    })
 }
 
 impl BuildkitOptions {
@@ -195,14 +213,7 @@ pub async fn build(
     let context_dir = work.path().join("context");
     let out_dir = match &kit.export_dir {
         Some(dir) => {
-            crate::fsutil::create_dirs(dir)?;
-            // buildctl adds its image to index.json: start from none, keep the blobs.
-            match std::fs::remove_file(dir.join("index.json")) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(Error::io("cannot reset", dir.join("index.json"), e));
-                }
-                _ => {}
-            }
+            prepare_export_dir(dir)?;
             dir.clone()
         }
         None => work.path().join("oci"),
@@ -304,13 +315,26 @@ pub async fn build(
     let source = Layout::open(&out_dir)?;
     let layout = layout.clone();
     let wanted = kit.platforms.clone();
-    let keep_dir = kit.export_dir.is_some();
+    let kept = kit.export_dir.clone();
     let imported = tokio::task::spawn_blocking(move || {
-        let imported = import(&source, &layout, &wanted)?;
-        if keep_dir {
-            prune_export(&source)?;
+        let imported = import(&source, &layout, &wanted);
+        match (&kept, &imported) {
+            // Its blobs are only a cache: prune what this build does not use (best effort).
+            (Some(_), Ok(_)) => prune_export(&source),
+            // A blob that failed its digest check would be kept by BuildKit (it skips blobs
+            // that exist): start the next build from an empty directory.
+            (Some(dir), Err(_)) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            (None, _) => {}
         }
-        Ok::<_, Error>(imported)
+        imported.map_err(|e| match &kept {
+            Some(dir) => e.with_hint(format!(
+                "`{}` (BuildKit's kept export) was removed; run again",
+                dir.display()
+            )),
+            None => e,
+        })
     })
     .await
     .map_err(|e| Error::environment(format!("image import failed: {e}")))??;
@@ -404,9 +428,46 @@ fn import(
     Ok((index, 0, images))
 }
 
+/// Make the kept export directory ready for buildctl: an OCI layout of real directories and
+/// files only (anything linked or of the wrong type, which could point its writes or the prune
+/// elsewhere, makes it start over empty), without an `index.json` (buildctl adds its image to
+/// the one there; the blobs stay).
+fn prepare_export_dir(dir: &Path) -> Result<()> {
+    crate::fsutil::create_dirs(dir)?;
+    let kind = |p: &Path| std::fs::symlink_metadata(p).ok().map(|m| m.file_type());
+    let sound = [
+        ("blobs", true),
+        ("blobs/sha256", true),
+        ("index.json", false),
+        ("oci-layout", false),
+    ]
+    .iter()
+    .all(|(name, is_dir)| match kind(&dir.join(name)) {
+        None => true,
+        Some(t) if *is_dir => t.is_dir(),
+        Some(t) => t.is_file(),
+    });
+    if !sound {
+        // remove_dir_all removes links themselves, never what they point at.
+        std::fs::remove_dir_all(dir).io_context("cannot reset", dir)?;
+        crate::fsutil::create_dirs(dir)?;
+    }
+    match std::fs::remove_file(dir.join("index.json")) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(Error::io("cannot reset", dir.join("index.json"), e))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Remove from the kept export directory every blob its current `index.json` does not reach
-/// (earlier builds' layers), so it holds one build's blobs at most.
-fn prune_export(export: &Layout) -> Result<()> {
+/// (earlier builds' layers), so it holds one build's blobs at most. Best effort: what cannot be
+/// read or removed stays (it is only a cache), and only regular files are removed.
+fn prune_export(export: &Layout) {
+    let _ = try_prune_export(export);
+}
+
+fn try_prune_export(export: &Layout) -> Result<()> {
     let mut keep: Vec<Digest> = Vec::new();
     let mut manifests: Vec<Digest> = export
         .index()?
@@ -435,12 +496,11 @@ fn prune_export(export: &Layout) -> Result<()> {
     }
     let dir = export.root().join("blobs").join("sha256");
     let entries = std::fs::read_dir(&dir).io_context("cannot list", &dir)?;
-    for entry in entries {
-        let entry = entry.io_context("cannot list", &dir)?;
+    for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !keep.iter().any(|d| d.hex() == name) {
-            let path = entry.path();
-            std::fs::remove_file(&path).io_context("cannot remove", &path)?;
+        let regular = entry.file_type().is_ok_and(|t| t.is_file());
+        if regular && !keep.iter().any(|d| d.hex() == name) {
+            let _ = std::fs::remove_file(entry.path());
         }
     }
     Ok(())
@@ -578,9 +638,37 @@ mod tests {
             assert!(cache_spec(bad, false).is_err(), "{bad}");
         }
         assert_eq!(
-            cache_repository("type=registry,ref=reg.example/app:c").as_deref(),
+            cache_repository("type=registry,ref=REG.example:443/app:c").as_deref(),
             Some("reg.example/app")
         );
+        assert_eq!(
+            comparable_repository("index.docker.io/app"),
+            comparable_repository("app")
+        );
+    }
+
+    #[test]
+    fn a_kept_export_directory_with_links_starts_over_without_touching_their_targets() {
+        let root = tempfile::tempdir().unwrap();
+        let victim = root.path().join("victim");
+        std::fs::create_dir_all(victim.join("sha256")).unwrap();
+        std::fs::write(victim.join("sha256/precious"), "keep me").unwrap();
+        let export = root.path().join("export");
+        std::fs::create_dir_all(&export).unwrap();
+        std::os::unix::fs::symlink(&victim, export.join("blobs")).unwrap();
+        std::fs::write(export.join("index.json"), "{}").unwrap();
+        prepare_export_dir(&export).unwrap();
+        assert!(
+            victim.join("sha256/precious").is_file(),
+            "the link's target stays"
+        );
+        assert!(!export.join("blobs").exists(), "the linked `blobs` is gone");
+        assert!(!export.join("index.json").exists());
+        // A sound directory keeps its blobs.
+        std::fs::create_dir_all(export.join("blobs/sha256")).unwrap();
+        std::fs::write(export.join("blobs/sha256/abc"), "x").unwrap();
+        prepare_export_dir(&export).unwrap();
+        assert!(export.join("blobs/sha256/abc").is_file());
     }
 
     #[test]

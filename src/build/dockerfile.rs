@@ -216,11 +216,17 @@ fn mounts(text: &str, kind: &str) -> Vec<SecretMount> {
             let Some(mount) = flag.strip_prefix("--mount=") else {
                 continue;
             };
-            let opts: BTreeMap<&str, &str> = mount
+            // BuildKit reads the keys (and the type) case-insensitively; a quoted flag too.
+            let mount = mount.trim_matches('"');
+            let opts: BTreeMap<String, &str> = mount
                 .split(',')
                 .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
                 .collect();
-            if opts.get("type") != Some(&kind) {
+            if !opts
+                .get("type")
+                .is_some_and(|t| t.eq_ignore_ascii_case(kind))
+            {
                 continue;
             }
             let id = opts.get("id").copied().or_else(|| match kind {
@@ -534,6 +540,19 @@ mod tests {
         assert_eq!(
             syntax_directive("# escape=`\n# syntax=x/y\nFROM a\n"),
             Some((2, "x/y".into()))
+        );
+    }
+
+    #[test]
+    fn finds_ssh_mounts_in_any_case() {
+        let text = "FROM a/b:1\nRUN --mount=type=ssh git clone x\nRUN --mount=Type=SSH,id=deploy true\nRUN --mount=\"type=ssh,id=q\" true\nRUN --mount=type=secret,id=s true\n";
+        let ids: Vec<(String, usize)> = ssh_mounts(text)
+            .into_iter()
+            .map(|m| (m.id, m.line))
+            .collect();
+        assert_eq!(
+            ids,
+            vec![("default".into(), 2), ("deploy".into(), 3), ("q".into(), 4)]
         );
     }
 

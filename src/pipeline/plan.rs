@@ -61,8 +61,7 @@ fn check_builder(p: &LoadedPipeline, d: &DockerfileSpec) -> Result<()> {
         .push
         .repository
         .as_deref()
-        .and_then(|r| RegistryRef::parse(r).ok())
-        .map(|r| r.repository_name());
+        .and_then(crate::build::buildkit::comparable_repository);
     for (key, list) in [("cache_from", &d.cache_from), ("cache_to", &d.cache_to)] {
         for (i, spec) in list.iter().enumerate() {
             let at = ["build", "dockerfile", key];
@@ -72,6 +71,30 @@ fn check_builder(p: &LoadedPipeline, d: &DockerfileSpec) -> Result<()> {
             })?;
             // The cache is written while building, before any gate: never where images are
             // published (it could move a release tag onto an unsigned cache manifest).
+            // A local cache never goes into cleanpipe's own store or outputs either.
+            if let Some(local) = spec
+                .split(',')
+                .find_map(|f| f.strip_prefix("dest=").or_else(|| f.strip_prefix("src=")))
+            {
+                use crate::pipeline::paths::{own_dir, DEFAULT_OUTPUTS, DEFAULT_STORE};
+                let path = lexical(&p.base_dir().join(local));
+                let own = [
+                    own_dir(p, "store", DEFAULT_STORE)?,
+                    own_dir(p, "outputs", DEFAULT_OUTPUTS)?,
+                ];
+                if own
+                    .iter()
+                    .map(|d| lexical(d))
+                    .any(|d| path.starts_with(&d) || d.starts_with(&path))
+                {
+                    return Err(p
+                        .error_at(
+                            &at,
+                            format!("{key}[{i}] is inside cleanpipe's store or outputs"),
+                        )
+                        .with_hint("give a local cache a directory of its own"));
+                }
+            }
             if pushed.is_some() && crate::build::buildkit::cache_repository(&spec) == pushed {
                 return Err(p
                     .error_at(
@@ -228,6 +251,22 @@ pub fn check_semantics(p: &LoadedPipeline) -> Result<()> {
             .map_err(|e| p.error_at(&["verify_base", "images"], format!("images[{i}]: {e}")))?;
     }
     crate::pipeline::paths::check(p)
+}
+
+/// `path` with `.` and `..` folded away as written (no file system access).
+fn lexical(path: &std::path::Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// `build.platforms`, parsed: `None` when not set (each builder's default applies). An empty

@@ -151,6 +151,9 @@ async fn scan_result(ctx: &RunContext, mut out: BuildOutput) -> Result<BuildOutp
         out.scan = Some(crate::stages::scan_gate::run(ctx, "build", target).await?);
         return Ok(out);
     }
+    // Every platform image is scanned and reported before the first failure fails the gate,
+    // so the reports (and GitLab's) cover every platform, never only those before it.
+    let mut first_failure = None;
     for image in &mut out.platforms {
         let platform = Platform::parse(&image.platform).map_err(Error::usage)?;
         let stem = format!("scan-results-{}", platform.file_suffix());
@@ -163,9 +166,17 @@ async fn scan_result(ctx: &RunContext, mut out: BuildOutput) -> Result<BuildOutp
             key_path: &["build", "scan"],
             file_stem: &stem,
         };
-        image.scan = Some(crate::stages::scan_gate::run(ctx, "build", target).await?);
+        match crate::stages::scan_gate::run(ctx, "build", target).await {
+            Ok(summary) => image.scan = Some(summary),
+            Err(e) => {
+                first_failure.get_or_insert(e);
+            }
+        }
     }
-    Ok(out)
+    match first_failure {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
 }
 
 pub async fn run(
@@ -555,6 +566,7 @@ fn builder(
     let mut ssh = BTreeMap::new();
     for (id, source) in &spec.ssh {
         let key = ["build", "dockerfile", "ssh", id.as_str()];
+        check_id_and_path(ctx, &key, id, source)?;
         let path = match source.as_str() {
             "agent" => {
                 if !ctx.env.contains_key("SSH_AUTH_SOCK") {
@@ -586,6 +598,7 @@ fn builder(
     let mut secrets = BTreeMap::new();
     for (id, source) in &spec.secrets {
         let key = ["build", "dockerfile", "secrets", id.as_str()];
+        check_id_and_path(ctx, &key, id, source.file.as_deref().unwrap_or(""))?;
         let source = match (&source.file, &source.env) {
             (Some(file), _) => {
                 let path = ctx.base_dir.join(file);
@@ -648,4 +661,27 @@ fn cache_specs(list: &[String], export: bool) -> Result<Vec<String>> {
     list.iter()
         .map(|c| build::buildkit::cache_spec(c, export).map_err(Error::usage))
         .collect()
+}
+
+/// A secret or SSH id and its file as buildctl takes them (`--secret id=ID,src=PATH`, `--ssh
+/// ID=PATH`): the id plain (letters, digits, `.`, `_`, `-`), the path without `,` or `=`, so
+/// neither can carry another option.
+fn check_id_and_path(ctx: &RunContext, key: &[&str], id: &str, path: &str) -> Result<()> {
+    let plain_id = !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !plain_id {
+        return Err(ctx.pipeline.error_at(
+            key,
+            format!("`{id}` is not an id: use letters, digits, `.`, `_` and `-`"),
+        ));
+    }
+    if path.contains([',', '=']) {
+        return Err(ctx.pipeline.error_at(
+            key,
+            format!("`{path}`: a path with `,` or `=` cannot be passed to buildctl"),
+        ));
+    }
+    Ok(())
 }

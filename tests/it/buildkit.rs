@@ -487,6 +487,10 @@ fn a_registry_build_cache_exported_by_one_builder_is_used_by_a_clean_one() {
             "is not `type=…,key=value,…`",
         ),
         ("    cache_to: [\"not a ref\"]\n", "cache_to[0]"),
+        (
+            "    cache_to: [\"type=local,dest=.cleanpipe/oci\"]\n",
+            "inside cleanpipe's store or outputs",
+        ),
     ] {
         let bad = kit_repo(None, "FROM scratch\nCOPY src/app.sh /app.sh\n", extra, None);
         run_kit(&bad, &[]).expect_code(2).expect_stderr(needle);
@@ -567,6 +571,16 @@ fn ssh_forwarding_reaches_the_step_and_an_ungiven_id_is_exit_2_with_the_line() {
     let out = Run::from(cmd.output().unwrap());
     out.expect_code(2)
         .expect_stderr("SSH_AUTH_SOCK, which is not set");
+    // An id or path that would carry another buildctl option is refused.
+    let smuggled = kit_repo(
+        Some(base_pub),
+        &dockerfile,
+        "    ssh: { \"default=/etc/ssh/key\": agent }\n",
+        None,
+    );
+    run_kit(&smuggled, &[("SSH_AUTH_SOCK", sock_env.as_str())])
+        .expect_code(2)
+        .expect_stderr("is not an id");
     // A mount whose id the pipeline does not give: exit 2 with the Dockerfile line.
     let missing = kit_repo(Some(base_pub), &dockerfile, "", None);
     run_kit(&missing, &[("SSH_AUTH_SOCK", sock_env.as_str())])
