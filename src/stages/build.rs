@@ -539,6 +539,15 @@ fn builder(
         ))
         .with_hint("remove the `# syntax=` line: buildkitd's built-in frontend (`dockerfile.v0`) reads heredocs, cache and secret mounts"));
     }
+    // The ids and paths first: one that could carry another buildctl option is refused
+    // whatever the Dockerfile mounts.
+    for (id, path) in &spec.ssh {
+        check_id_and_path(ctx, &["build", "dockerfile", "ssh", id], id, path)?;
+    }
+    for (id, source) in &spec.secrets {
+        let path = source.file.as_deref().unwrap_or("");
+        check_id_and_path(ctx, &["build", "dockerfile", "secrets", id], id, path)?;
+    }
     for mount in build::dockerfile::secret_mounts(&text) {
         if !spec.secrets.contains_key(&mount.id) {
             return Err(Error::usage(format!(
@@ -566,7 +575,6 @@ fn builder(
     let mut ssh = BTreeMap::new();
     for (id, source) in &spec.ssh {
         let key = ["build", "dockerfile", "ssh", id.as_str()];
-        check_id_and_path(ctx, &key, id, source)?;
         let path = match source.as_str() {
             "agent" => {
                 if !ctx.env.contains_key("SSH_AUTH_SOCK") {
@@ -598,7 +606,6 @@ fn builder(
     let mut secrets = BTreeMap::new();
     for (id, source) in &spec.secrets {
         let key = ["build", "dockerfile", "secrets", id.as_str()];
-        check_id_and_path(ctx, &key, id, source.file.as_deref().unwrap_or(""))?;
         let source = match (&source.file, &source.env) {
             (Some(file), _) => {
                 let path = ctx.base_dir.join(file);
