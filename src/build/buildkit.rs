@@ -133,23 +133,11 @@ pub fn cache_repository(spec: &str) -> Option<String> {
     comparable_repository(reference)
 }
 
-/// `registry/repository` with the registry in lowercase and Docker Hub's names and the
-/// default HTTPS port folded, so two spellings of one repository compare equal.
+/// `registry/repository` of `reference` as [`RegistryRef::comparable_name`] gives it.
 pub fn comparable_repository(reference: &str) -> Option<String> {
-    let r = crate::oci::reference::RegistryRef::parse(reference).ok()?;
-    let mut host = r.registry.to_ascii_lowercase();
-    if let Some(h) = host.strip_suffix(":443") {
-        host = h.to_string();
-    }
-    let hub = matches!(
-        host.as_str(),
-        "docker.io" | "index.docker.io" | "registry-1.docker.io"
-    );
-    Some(match hub {
-        true if !r.repository.contains('/') => format!("docker.io/library/{}", r.repository),
-        true => format!("docker.io/{}", r.repository),
-        false => format!("{host}/{}", r.repository),
-    })
+    crate::oci::reference::RegistryRef::parse(reference)
+        .ok()
+        .map(|r| r.comparable_name())
 }
 
 impl BuildkitOptions {
@@ -397,32 +385,29 @@ fn import(
         return Ok((image, layers, vec![]));
     }
     let exported = Index::from_slice(&bytes, "the index BuildKit built")?;
-    if let [] | [_] = wanted {
-        // One platform asked for: its image, not an index of one.
-        let platform = wanted.first().cloned().unwrap_or_else(Platform::host);
+    // No platform asked for is this machine's.
+    let platforms = match wanted {
+        [] => vec![Platform::host()],
+        given => given.to_vec(),
+    };
+    let mut images = Vec::new();
+    for platform in platforms {
         let entry = exported.for_platform(&platform).map_err(|have| {
             Error::environment(format!(
                 "BuildKit built no {platform} image (it made: {})",
                 have.join(", ")
             ))
         })?;
-        let (image, layers) = import_image(source, layout, entry, Some(&platform))?;
-        return Ok((image, layers, vec![]));
-    }
-    let mut images = Vec::new();
-    for platform in wanted {
-        let entry = exported.for_platform(platform).map_err(|have| {
-            Error::environment(format!(
-                "BuildKit built no {platform} image (it made: {})",
-                have.join(", ")
-            ))
-        })?;
-        let (manifest, layers) = import_image(source, layout, entry, Some(platform))?;
+        let (manifest, layers) = import_image(source, layout, entry, Some(&platform))?;
         images.push(PlatformImage {
-            platform: platform.clone(),
+            platform,
             manifest,
             layers,
         });
+    }
+    if let [one] = images.as_slice() {
+        // One platform asked for: its image, not an index of one.
+        return Ok((one.manifest.clone(), one.layers, vec![]));
     }
     let index = crate::build::write_index(layout, &images)?;
     Ok((index, 0, images))

@@ -449,6 +449,57 @@ pub async fn export_evidence(
 
 /// Sign `statement` (an in-toto statement about `subject`) with `key` into a Sigstore bundle and
 /// attach it to `subject` in `store` (see [`attach_bundle`]).
+/// What signing one subject stored.
+pub struct SubjectSigned {
+    /// cosign's legacy `.sig` outcome, when it was asked for and the signer has a key.
+    pub legacy: Option<crate::sign::cosign::SignOutcome>,
+    /// The signature bundle's referrer and where it is listed, when a bundle was asked for.
+    pub bundle: Option<(Digest, ReferrersPlace)>,
+}
+
+/// Sign `subject` in `store` the ways asked: cosign's legacy `.sig` (signers with a key) and a
+/// Sigstore bundle referrer whose statement names `docker_reference` and the subject's digest.
+/// One place for `cleanpipe sign` and the pipeline's sign stage.
+pub async fn sign_subject(
+    store: &Store,
+    subject: &Descriptor,
+    docker_reference: &str,
+    signer: &crate::sign::Signer,
+    (legacy, bundle): (bool, bool),
+    created: &str,
+) -> Result<SubjectSigned> {
+    let legacy = match (legacy, signer.key()) {
+        (true, Some(key)) => Some(
+            crate::sign::cosign::append_signature(store, &subject.digest, docker_reference, key)
+                .await?,
+        ),
+        _ => None,
+    };
+    let bundle = match bundle {
+        true => {
+            let statement = crate::sign::attest::statement(
+                docker_reference,
+                &subject.digest,
+                bundle::COSIGN_SIGN_PREDICATE,
+                &serde_json::json!({}),
+            );
+            Some(
+                sign_bundle(
+                    store,
+                    subject,
+                    bundle::COSIGN_SIGN_PREDICATE,
+                    &statement,
+                    signer,
+                    created,
+                )
+                .await?,
+            )
+        }
+        false => None,
+    };
+    Ok(SubjectSigned { legacy, bundle })
+}
+
 pub async fn sign_bundle(
     store: &Store,
     subject: &Descriptor,

@@ -199,6 +199,24 @@ impl RegistryRef {
         format!("{host}/{}", self.repository)
     }
 
+    /// `registry/repository` with the registry in lowercase and Docker Hub's names and the
+    /// default HTTPS port folded, so two spellings of one repository compare equal.
+    pub fn comparable_name(&self) -> String {
+        let host = self.registry.to_ascii_lowercase();
+        let host = host.strip_suffix(":443").unwrap_or(&host);
+        let hub = matches!(
+            host,
+            "docker.io" | "index.docker.io" | "registry-1.docker.io"
+        );
+        match hub {
+            true if !self.repository.contains('/') => {
+                format!("docker.io/library/{}", self.repository)
+            }
+            true => format!("docker.io/{}", self.repository),
+            false => format!("{host}/{}", self.repository),
+        }
+    }
+
     /// True for registries on this machine, which cleanpipe reaches over plain HTTP.
     pub fn is_loopback(&self) -> bool {
         let host = match self.registry.strip_prefix('[') {

@@ -54,6 +54,17 @@ impl PlatformBuilt {
     pub fn descriptor(&self) -> crate::oci::types::Descriptor {
         crate::oci::types::Descriptor::new(&self.media_type, self.digest.clone(), self.size)
     }
+
+    /// `linux-arm64` for a platform image of an index (it names its report and SBOM files);
+    /// `None` for the one image of a single-platform build.
+    pub fn file_suffix(&self) -> Result<Option<String>> {
+        match self.platform.as_str() {
+            "" => Ok(None),
+            p => Ok(Some(
+                Platform::parse(p).map_err(Error::usage)?.file_suffix(),
+            )),
+        }
+    }
 }
 
 impl BuildOutput {
@@ -65,6 +76,14 @@ impl BuildOutput {
     /// The built subject's descriptor (the image, or the index).
     pub fn descriptor(&self) -> crate::oci::types::Descriptor {
         crate::oci::types::Descriptor::new(&self.media_type, self.digest.clone(), self.size)
+    }
+
+    /// What is signed and must be before anything is published: the image; or the index and
+    /// each platform image (cosign's `--recursive`).
+    pub fn subjects(&self) -> Vec<crate::oci::types::Descriptor> {
+        let mut subjects = vec![self.descriptor()];
+        subjects.extend(self.platforms.iter().map(PlatformBuilt::descriptor));
+        subjects
     }
 
     /// Each image built, as a platform image: those of an index, or the one image (with no
@@ -139,25 +158,18 @@ async fn scan_result(ctx: &RunContext, mut out: BuildOutput) -> Result<BuildOutp
         .name
         .clone()
         .unwrap_or_else(|| "built image".into());
-    if !out.is_index() {
-        let target = crate::stages::scan_gate::Target {
-            layout: &layout,
-            digest: &out.digest,
-            image_name: &name,
-            spec,
-            key_path: &["build", "scan"],
-            file_stem: "scan-results",
-        };
-        out.scan = Some(crate::stages::scan_gate::run(ctx, "build", target).await?);
-        return Ok(out);
-    }
     // Every platform image is scanned and reported before the first failure fails the gate,
     // so the reports (and GitLab's) cover every platform, never only those before it.
+    let mut scans = Vec::new();
     let mut first_failure = None;
-    for image in &mut out.platforms {
-        let platform = Platform::parse(&image.platform).map_err(Error::usage)?;
-        let stem = format!("scan-results-{}", platform.file_suffix());
-        let image_name = format!("{name} ({})", image.platform);
+    for image in out.images() {
+        let (image_name, stem) = match image.file_suffix()? {
+            None => (name.clone(), "scan-results".to_string()),
+            Some(suffix) => (
+                format!("{name} ({})", image.platform),
+                format!("scan-results-{suffix}"),
+            ),
+        };
         let target = crate::stages::scan_gate::Target {
             layout: &layout,
             digest: &image.digest,
@@ -167,16 +179,25 @@ async fn scan_result(ctx: &RunContext, mut out: BuildOutput) -> Result<BuildOutp
             file_stem: &stem,
         };
         match crate::stages::scan_gate::run(ctx, "build", target).await {
-            Ok(summary) => image.scan = Some(summary),
+            Ok(summary) => scans.push(Some(summary)),
             Err(e) => {
+                scans.push(None);
                 first_failure.get_or_insert(e);
             }
         }
     }
-    match first_failure {
-        Some(e) => Err(e),
-        None => Ok(out),
+    if let Some(e) = first_failure {
+        return Err(e);
     }
+    match out.is_index() {
+        true => out
+            .platforms
+            .iter_mut()
+            .zip(scans)
+            .for_each(|(p, s)| p.scan = s),
+        false => out.scan = scans.pop().flatten(),
+    }
+    Ok(out)
 }
 
 pub async fn run(

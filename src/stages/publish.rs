@@ -69,11 +69,7 @@ pub async fn run(
     let image_desc = built.descriptor();
     let local = crate::oci::store::Store::Layout(layout.clone());
     // The image, or the index and each platform image: all signed before anything moves.
-    let mut subjects = vec![built.digest.clone()];
-    if built.is_index() {
-        subjects.extend(built.platforms.iter().map(|p| p.digest.clone()));
-    }
-    for subject in &subjects {
+    for subject in built.subjects().iter().map(|s| &s.digest) {
         if layout.resolve_tag(&subject.cosign_tag("sig"))?.is_none()
             && !crate::evidence::has_signature_bundle(&local, subject).await?
         {

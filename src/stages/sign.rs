@@ -11,11 +11,11 @@ use crate::error::{Error, IoContext, Result};
 use crate::oci::layout::Layout;
 use crate::oci::reference::RegistryRef;
 use crate::oci::store::Store;
+use crate::oci::types::Descriptor;
 use crate::oci::types::Digest;
-use crate::oci::types::{Descriptor, Platform};
 use crate::pipeline::model::BuildSecret;
 use crate::sign::attest;
-use crate::sign::cosign::{append_signature, SignOutcome};
+use crate::sign::cosign::SignOutcome;
 use crate::sign::keys::{self, KeySource, SigningKey};
 use crate::sign::Signer;
 use crate::stages::build::{BuildOutput, PlatformBuilt};
@@ -106,14 +106,11 @@ async fn write_sboms(
         };
         let document = format.document(&subject, &catalog);
         let bytes = Format::to_file_bytes(&document);
-        let name = match built.platform.as_str() {
-            "" => format.file_name().to_string(),
-            p => {
-                let suffix = Platform::parse(p).map_err(Error::usage)?.file_suffix();
-                format
-                    .file_name()
-                    .replacen("sbom.", &format!("sbom-{suffix}."), 1)
-            }
+        let name = match built.file_suffix()? {
+            None => format.file_name().to_string(),
+            Some(suffix) => format
+                .file_name()
+                .replacen("sbom.", &format!("sbom-{suffix}."), 1),
         };
         let path = ctx.outputs_dir.join(name);
         crate::oci::layout::write_atomic(&path, &bytes)?;
@@ -178,10 +175,7 @@ pub async fn run(
     let created = crate::build::customize::rfc3339(git.date_epoch)?;
     // The signature: on the index and on each platform image (cosign's `--recursive`), so a
     // verifier that resolves the index to one platform's image finds it signed too.
-    let mut subjects = vec![built.descriptor()];
-    if built.is_index() {
-        subjects.extend(images.iter().map(|i| i.descriptor()));
-    }
+    let subjects = built.subjects();
     let mut outcome = None;
     for subject in &subjects {
         let signed = sign_subject(
@@ -252,28 +246,16 @@ async fn sign_subject(
     created: &str,
 ) -> Result<(Option<Digest>, bool)> {
     let format = ctx.pipeline.file.sign.format();
-    let outcome = match (format.legacy(), signer.key()) {
-        (true, Some(key)) => {
-            append_signature(store, &subject.digest, docker_reference, key).await?
-        }
-        _ => SignOutcome::AlreadySigned,
-    };
-    if format.bundle() {
-        let statement = attest::statement(
-            docker_reference,
-            &subject.digest,
-            crate::evidence::bundle::COSIGN_SIGN_PREDICATE,
-            &serde_json::json!({}),
-        );
-        let (referrer, _) = crate::evidence::sign_bundle(
-            store,
-            subject,
-            crate::evidence::bundle::COSIGN_SIGN_PREDICATE,
-            &statement,
-            signer,
-            created,
-        )
-        .await?;
+    let signed = crate::evidence::sign_subject(
+        store,
+        subject,
+        docker_reference,
+        signer,
+        (format.legacy(), format.bundle()),
+        created,
+    )
+    .await?;
+    if let Some((referrer, _)) = &signed.bundle {
         ctx.say(
             "sign",
             &format!(
@@ -282,12 +264,12 @@ async fn sign_subject(
             ),
         );
     }
-    Ok(match outcome {
-        _ if !format.legacy() => (None, false),
-        SignOutcome::Added {
+    Ok(match signed.legacy {
+        None if !format.legacy() => (None, false),
+        Some(SignOutcome::Added {
             signature_manifest,
             total,
-        } => {
+        }) => {
             ctx.say(
                 "sign",
                 &format!(
@@ -297,7 +279,8 @@ async fn sign_subject(
             );
             (Some(signature_manifest), false)
         }
-        SignOutcome::AlreadySigned => {
+        // Already signed with this key (or, keyless, no legacy signature is made).
+        _ => {
             ctx.say(
                 "sign",
                 &format!("{} was already signed with {key_source}", subject.digest),

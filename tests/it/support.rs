@@ -193,6 +193,14 @@ impl Repo {
         self.cleanpipe_env(args, &[])
     }
 
+    /// Whether the repository's default layout (`.cleanpipe/oci`) has `tag`.
+    pub fn layout_has_tag(&self, tag: &str) -> bool {
+        cleanpipe::oci::Layout::open(self.path().join(".cleanpipe/oci"))
+            .ok()
+            .and_then(|l| l.resolve_tag(tag).ok().flatten())
+            .is_some()
+    }
+
     pub fn cleanpipe_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
         Run::from(self.command(args, extra).output().unwrap())
     }

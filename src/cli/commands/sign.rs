@@ -7,7 +7,7 @@ use crate::error::{Error, ExitCode, Result};
 use crate::oci::reference::ImageRef;
 use crate::oci::store::Store;
 use crate::redact::Redactor;
-use crate::sign::cosign::{append_signature, SignOutcome};
+use crate::sign::cosign::SignOutcome;
 use crate::sign::keyless::{find_token, Instance, KeylessSigner, TokenInput};
 use crate::sign::keys::{KeySource, SigningKey};
 use crate::sign::Signer;
@@ -164,36 +164,28 @@ async fn sign_one(
     format: crate::pipeline::model::SignFormat,
     printer: &Printer,
 ) -> Result<()> {
-    if let (true, Signer::Key(key)) = (format.legacy(), signer) {
-        match append_signature(store, &resolved.digest, reference, key).await? {
-            SignOutcome::Added { total, .. } => printer.status(&format!(
-                "signed {} ({total} signature(s) now)",
-                resolved.digest
-            )),
-            SignOutcome::AlreadySigned => printer.status(&format!(
-                "{} is already signed with this key",
-                resolved.digest
-            )),
-        }
+    let now = crate::pipeline::executor::now_rfc3339();
+    let signed = crate::evidence::sign_subject(
+        store,
+        &resolved.descriptor(),
+        reference,
+        signer,
+        (format.legacy(), format.bundle()),
+        &now,
+    )
+    .await?;
+    match signed.legacy {
+        Some(SignOutcome::Added { total, .. }) => printer.status(&format!(
+            "signed {} ({total} signature(s) now)",
+            resolved.digest
+        )),
+        Some(SignOutcome::AlreadySigned) => printer.status(&format!(
+            "{} is already signed with this key",
+            resolved.digest
+        )),
+        None => {}
     }
-    if format.bundle() {
-        use crate::evidence::bundle;
-        let statement = crate::sign::attest::statement(
-            reference,
-            &resolved.digest,
-            bundle::COSIGN_SIGN_PREDICATE,
-            &serde_json::json!({}),
-        );
-        let now = crate::pipeline::executor::now_rfc3339();
-        let (referrer, place) = crate::evidence::sign_bundle(
-            store,
-            &resolved.descriptor(),
-            bundle::COSIGN_SIGN_PREDICATE,
-            &statement,
-            signer,
-            &now,
-        )
-        .await?;
+    if let Some((referrer, place)) = signed.bundle {
         let by = match signer {
             Signer::Key(_) => String::new(),
             Signer::LoggedKey(_, log) => format!(" (logged in {})", log.describe()),
