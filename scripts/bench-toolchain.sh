@@ -73,7 +73,7 @@ start_registry
 RUN_ID=$(date +%s)-$$
 bench_signed_base
 bench_project "$WORK/project" 1
-cp -r "$ROOT/../shared/fixtures/osv" "$PROJ/osv" || die "the OSV fixtures (../shared/fixtures/osv) are missing"
+cp -r "$ROOT/tests/fixtures/osv" "$PROJ/osv" || die "the OSV fixtures (tests/fixtures/osv) are missing"
 cat >"$PROJ/pipeline.yaml" <<'EOF'
 version: 1
 name: bench-toolchain

@@ -19,7 +19,7 @@
 #   --cleanpipe BIN    default $CLEANPIPE, else target/release/cleanpipe (built if missing)
 #   --cosign BIN       default $COSIGN, else $CLEANPIPE_TEST_COSIGN_V3, else `cosign` on PATH
 #
-# Environment: CLEANPIPE_FIXTURES (default ../shared/fixtures beside the clone) for --setup;
+# Environment: CLEANPIPE_FIXTURES (default tests/fixtures) for --setup;
 # BENCH_KEEP=1 keeps the work directory (registry log, project, outputs) instead of removing it.
 #
 # One cleanpipe run is
@@ -99,7 +99,7 @@ COSIGN=${COSIGN:-${CLEANPIPE_TEST_COSIGN_V3:-$(command -v cosign || true)}}
 COSIGN=$(cd "$(dirname "$COSIGN")" && pwd)/$(basename "$COSIGN")
 
 if ((SETUP)); then
-    FIXTURES=${CLEANPIPE_FIXTURES:-$ROOT/../shared/fixtures}
+    FIXTURES=${CLEANPIPE_FIXTURES:-$ROOT/tests/fixtures}
     [[ -d "$FIXTURES/osv" ]] || die "no OSV fixtures at $FIXTURES/osv: set CLEANPIPE_FIXTURES"
     # Our own registry: bench-lib starts it when CLEANPIPE_TEST_REGISTRY is unset. Its access
     # log (one line per request, whatever the log level) goes to $WORK/registry/log.

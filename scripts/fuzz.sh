@@ -9,7 +9,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SECONDS_PER_TARGET=${1:-60}
 STATUS=${DPKG_STATUS:-/var/lib/dpkg/status}
-OSV=${OSV:-$ROOT/../shared/fixtures/osv}
+OSV=${OSV:-$ROOT/tests/fixtures/osv}
 cd "$ROOT/fuzz"
 TARGETS=$(sed -n 's/^name = "\(.*\)"$/\1/p' Cargo.toml | grep -v '^cleanpipe-fuzz$')
 for target in $TARGETS; do mkdir -p "corpus/$target"; done

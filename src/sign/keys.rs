@@ -406,7 +406,7 @@ mod tests {
 
     fn fixture(name: &str) -> Vec<u8> {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/fixtures/cosign")
+            .join("tests/fixtures/cosign")
             .join(name);
         std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {} missing: {e}", path.display()))
     }

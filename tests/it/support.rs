@@ -8,7 +8,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_cleanpipe");
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures")
+        .join("tests/fixtures")
         .join(name)
 }
 
