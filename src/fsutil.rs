@@ -175,6 +175,21 @@ impl RepoPath {
     }
 }
 
+/// `a/./b/../c` → `a/c`, lexically (no file system access).
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// The repository a directory belongs to: the nearest ancestor holding `.git`, canonical; the
 /// directory itself when there is none (the source stage refuses that case).
 pub fn repo_root(dir: &Path) -> PathBuf {
@@ -311,6 +326,21 @@ pub fn create_dirs(dir: &Path) -> Result<()> {
     check_write_target(dir)?;
     fs::create_dir_all(dir).io_context("cannot create directory", dir)?;
     check_write_target(dir)
+}
+
+/// [`create_dirs`] for a directory of cleanpipe's own state (the store, the outputs, the
+/// example key): when this call creates it, it gets a `.gitignore` of `*`, so Git (and so
+/// `git add -A`) leaves it and everything in it out, with no change to the user's files. A
+/// directory that already existed is left as it is.
+pub fn create_state_dir(dir: &Path) -> Result<()> {
+    if fs::symlink_metadata(dir).is_ok() {
+        return create_dirs(dir);
+    }
+    create_dirs(dir)?;
+    let marker = dir.join(".gitignore");
+    let mut f = create_new(&marker, 0o644)?;
+    f.write_all(b"# Written by cleanpipe: this directory is its working state, never source.\n*\n")
+        .io_context("cannot write", &marker)
 }
 
 /// Write a file so that readers see the old or the new content, never half, and never through

@@ -3,7 +3,7 @@
 //! (inside the repository, tracked at the commit, links never followed out), the Dockerfile and
 //! its context, and cleanpipe's own `store` and `outputs` directories.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 use crate::fsutil::{self, RepoPath, RepoTree, TrackedKind};
@@ -49,7 +49,7 @@ pub fn own_dir(p: &LoadedPipeline, key: &str, default: &str) -> Result<PathBuf> 
         ));
     }
     let canonical_base = std::fs::canonicalize(&base).unwrap_or_else(|_| base.clone());
-    let lexical = normalize(&canonical_base.join(written));
+    let lexical = fsutil::normalize(&canonical_base.join(written));
     let inside = lexical.starts_with(&root);
     if inside {
         // An absolute path inside the repository is checked as the repository path it names.
@@ -122,20 +122,6 @@ pub fn own_dir(p: &LoadedPipeline, key: &str, default: &str) -> Result<PathBuf> 
     Ok(dir)
 }
 
-/// `a/./b/../c` → `a/c`, lexically.
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
-}
 
 /// The tracked files at HEAD, if the pipeline is in a Git repository with a commit (the source
 /// stage reports the other cases).

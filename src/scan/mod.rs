@@ -504,7 +504,7 @@ mod tests {
         std::fs::create_dir(&db).unwrap();
         std::fs::write(db.join("a.json"), HAND_LAST_AFFECTED).unwrap();
         Database::load_cached(&db).unwrap();
-        let cache = osv::cache_path(&db);
+        let cache = osv::cache_path(&db).unwrap();
         let elsewhere = dir.path().join("elsewhere.json");
         std::fs::rename(&cache, &elsewhere).unwrap();
         std::os::unix::fs::symlink(&elsewhere, &cache).unwrap();

@@ -318,21 +318,28 @@ fn fingerprint(path: &Path) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// How the index cache file's name ends (the source stage does not count it as a change).
-pub const CACHE_SUFFIX: &str = ".cleanpipe-index.json";
-
-/// Where the index of `path` is cached: inside a directory database, beside a zip.
-pub fn cache_path(path: &Path) -> std::path::PathBuf {
-    if path.is_dir() {
-        path.join(CACHE_SUFFIX)
-    } else {
-        let mut name = path
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_default();
-        name.push(CACHE_SUFFIX);
-        path.with_file_name(name)
-    }
+/// Where the index of the database at `path` is cached: the user's cache directory
+/// (`$XDG_CACHE_HOME/cleanpipe/osv-index/`, else `~/.cache/cleanpipe/osv-index/`), one file per
+/// database location. Never beside the database, which is often a tracked directory of the
+/// repository. `None` (no cache) without a home directory.
+pub fn cache_path(path: &Path) -> Option<std::path::PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(std::path::PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .map(|h| h.join(".cache"))
+        })?;
+    use sha2::Digest as _;
+    let location = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let key = hex::encode(sha2::Sha256::digest(location.as_os_str().as_encoded_bytes()));
+    Some(
+        base.join("cleanpipe")
+            .join("osv-index")
+            .join(format!("{key}.json")),
+    )
 }
 
 impl Database {
@@ -353,15 +360,17 @@ impl Database {
     ) -> Result<(Self, bool)> {
         let print = fingerprint(path)?;
         let cache = cache_path(path);
-        // Never through a link (a committed `osv/.cleanpipe-index.json -> /dev/zero` would hang
-        // the scan); a link there just means no cache.
-        let read = crate::fsutil::open_read_nofollow(&cache).and_then(|mut f| {
-            let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut f, &mut bytes)
-                .map_err(|e| Error::io("cannot read", &cache, e))?;
-            Ok(bytes)
+        // Never through a link (a planted `…/osv-index/<key>.json -> /dev/zero` would hang the
+        // scan); a link there just means no cache.
+        let read = cache.as_deref().map(|cache| {
+            crate::fsutil::open_read_nofollow(cache).and_then(|mut f| {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut f, &mut bytes)
+                    .map_err(|e| Error::io("cannot read", cache, e))?;
+                Ok(bytes)
+            })
         });
-        if let Ok(bytes) = read {
+        if let Some(Ok(bytes)) = read {
             let mut de = serde_json::Deserializer::from_slice(&bytes);
             if let Ok(cached) = (CacheSeed { wanted }).deserialize(&mut de) {
                 if cached.format == INDEX_FORMAT && cached.fingerprint == print {
@@ -378,8 +387,11 @@ impl Database {
             index: &database.index,
             advisories: &database.advisories,
         };
-        if let Ok(bytes) = serde_json::to_vec(&out) {
-            let _ = crate::oci::layout::write_atomic(&cache, &bytes);
+        if let (Some(cache), Ok(bytes)) = (&cache, serde_json::to_vec(&out)) {
+            if let Some(dir) = cache.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let _ = crate::oci::layout::write_atomic(cache, &bytes);
         }
         Ok((database, false))
     }

@@ -657,6 +657,10 @@ pub fn signing_key(ctx: &RunContext) -> Result<(SigningKey, KeySource)> {
 fn generate_example_key(ctx: &RunContext, path: &Path) -> Result<()> {
     let password = ctx.env.get("COSIGN_PASSWORD").cloned().unwrap_or_default();
     let (private, public) = keys::generate(password.as_bytes())?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // The example key is the run's own state, like the store: never part of the source.
+        crate::fsutil::create_state_dir(dir)?;
+    }
     write_key_pair(path, &private, &public, false)?;
     ctx.say(
         "sign",

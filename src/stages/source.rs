@@ -47,19 +47,27 @@ pub async fn run(ctx: &RunContext) -> Result<SourceInfo> {
         .ok()
         .map(|u| strip_credentials(&u));
     // An fsmonitor hook could answer "nothing changed": status looks at the files itself.
-    let status = git_raw(
+    // Tracked files count wherever they are; untracked ones except inside cleanpipe's own store
+    // and outputs, which it writes during the run (only tracked files of the commit, and
+    // untracked files `include_untracked` names and hashes, ever reach an image).
+    let status_args = ["-c", "core.fsmonitor=false", "status", "--porcelain", "-z"];
+    let tracked = git_raw(
         dir,
-        &[
-            "-c",
-            "core.fsmonitor=false",
-            "status",
-            "--porcelain",
-            "-z",
-            "--untracked-files=normal",
-        ],
+        &[&status_args[..], &["--untracked-files=no", "--", ":(top)"]].concat(),
     )
     .await?;
-    let mut dirty_files = changed_paths(&status);
+    let own = own_dirs(Path::new(&top), &[&ctx.store_dir, &ctx.outputs_dir]);
+    let mut untracked_args: Vec<String> = status_args.iter().map(|a| a.to_string()).collect();
+    untracked_args.extend(["--untracked-files=normal", "--", ":(top)"].map(String::from));
+    untracked_args.extend(own.iter().map(|d| format!(":(exclude,top,literal){d}")));
+    let untracked_args: Vec<&str> = untracked_args.iter().map(String::as_str).collect();
+    let untracked = git_raw(dir, &untracked_args).await?;
+    let mut dirty_files = changed_paths(&tracked);
+    for path in changed_paths(&untracked) {
+        if !dirty_files.contains(&path) {
+            dirty_files.push(path);
+        }
+    }
     let listed = git_raw(Path::new(&top), &["ls-files", "-v", "-z"]).await?;
     let hidden: Vec<String> = hidden_from_status(&listed)
         .into_iter()
@@ -149,6 +157,76 @@ pub fn tracked_tree(root: &Path) -> Result<Option<RepoTree>> {
     Ok(Some(RepoTree::from_ls_tree(&commit, &out.stdout)))
 }
 
+/// Files cleanpipe writes that must never be committed (a private key): each one inside a Git
+/// work tree and not ignored there is listed in the repository's `info/exclude` (not a tracked
+/// file, so the tree stays clean and `git add -A` leaves them out). Returns the exclude file
+/// when it was changed.
+pub fn keep_out_of_git(files: &[&Path]) -> Result<Option<PathBuf>> {
+    let mut changed = None;
+    for file in files {
+        if let Some(exclude) = exclude_one(file)? {
+            changed = Some(exclude);
+        }
+    }
+    Ok(changed)
+}
+
+fn exclude_one(key: &Path) -> Result<Option<PathBuf>> {
+    let git = |dir: &Path, args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+    };
+    let key = std::path::absolute(key).map_err(|e| Error::io("cannot resolve", key, e))?;
+    let (Some(dir), Some(name)) = (key.parent(), key.file_name().and_then(|n| n.to_str())) else {
+        return Ok(None);
+    };
+    let inside = git(dir, &["rev-parse", "--is-inside-work-tree"])
+        .is_some_and(|o| o.status.success() && o.stdout.starts_with(b"true"));
+    if !inside {
+        return Ok(None);
+    }
+    // `check-ignore` exits 0 when the path is ignored already.
+    if git(dir, &["check-ignore", "-q", "--", name]).is_some_and(|o| o.status.success()) {
+        return Ok(None);
+    }
+    let (Some(top), Some(exclude)) = (
+        git(dir, &["rev-parse", "--show-toplevel"]),
+        git(dir, &["rev-parse", "--path-format=absolute", "--git-path", "info/exclude"]),
+    ) else {
+        return Ok(None);
+    };
+    let top = PathBuf::from(String::from_utf8_lossy(&top.stdout).trim());
+    let exclude = PathBuf::from(String::from_utf8_lossy(&exclude.stdout).trim());
+    let top = std::fs::canonicalize(&top).unwrap_or(top);
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let Ok(rel) = dir.join(name).strip_prefix(&top).map(|r| r.to_path_buf()) else {
+        return Ok(None);
+    };
+    // Anchored, with glob characters escaped: exactly this file.
+    let pattern: String = rel
+        .to_string_lossy()
+        .chars()
+        .flat_map(|c| match c {
+            '*' | '?' | '[' | '\\' | '!' | '#' | ' ' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    if let Some(parent) = exclude.parent() {
+        crate::fsutil::create_dirs(parent)?;
+    }
+    let mut text = std::fs::read_to_string(&exclude).unwrap_or_default();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&format!("/{pattern}\n"));
+    crate::fsutil::write_atomic(&exclude, text.as_bytes())?;
+    Ok(Some(exclude))
+}
+
 /// Tracked paths `git status` does not compare with the commit (`git ls-files -v -z`: a
 /// lowercase tag is assume-unchanged, `S` skip-worktree): their content on disk, which is what
 /// gets built, may be anything.
@@ -163,9 +241,24 @@ fn hidden_from_status(listed: &str) -> Vec<String> {
         .collect()
 }
 
-/// The paths `git status --porcelain -z` names, except cleanpipe's own OSV index cache (written
-/// next to a database kept in the repository: derived data, not a change to the source). The
-/// output is read untrimmed: the first entry's status may start with a space (` D path`).
+/// The store and outputs directories that lie inside the repository `top`, as paths relative
+/// to it (`.cleanpipe/oci`), for `git status` to leave out.
+fn own_dirs(top: &Path, dirs: &[&PathBuf]) -> Vec<String> {
+    let top = std::fs::canonicalize(top).unwrap_or_else(|_| top.to_path_buf());
+    dirs.iter()
+        .filter_map(|d| {
+            let abs = std::fs::canonicalize(d)
+                .or_else(|_| std::path::absolute(d).map(|a| crate::fsutil::normalize(&a)))
+                .ok()?;
+            let rel = abs.strip_prefix(&top).ok()?;
+            let rel = rel.to_str()?;
+            (!rel.is_empty()).then(|| rel.to_string())
+        })
+        .collect()
+}
+
+/// The paths `git status --porcelain -z` names. The output is read untrimmed: the first
+/// entry's status may start with a space (` D path`).
 fn changed_paths(status: &str) -> Vec<String> {
     let mut paths = Vec::new();
     let mut entries = status.split('\0').filter(|e| !e.is_empty());
@@ -177,9 +270,6 @@ fn changed_paths(status: &str) -> Vec<String> {
         if code.contains('R') || code.contains('C') {
             // A rename or copy is followed by its source path, which is no status entry.
             entries.next();
-        }
-        if code == "??" && path.ends_with(crate::scan::osv::CACHE_SUFFIX) {
-            continue;
         }
         paths.push(path.to_string());
     }
@@ -247,7 +337,7 @@ mod tests {
 
     #[test]
     fn porcelain_paths_keep_their_first_letter_and_skip_rename_sources() {
-        let status = " D hello.txt\0R  new name.txt\0old.txt\0?? osv/.cleanpipe-index.json\0?? x\0";
+        let status = " D hello.txt\0R  new name.txt\0old.txt\0?? x\0";
         assert_eq!(changed_paths(status), ["hello.txt", "new name.txt", "x"]);
     }
 

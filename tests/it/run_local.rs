@@ -240,3 +240,40 @@ fn a_second_run_on_the_same_store_waits_for_the_first() {
         std::fs::read_to_string(stderr.path()).unwrap()
     );
 }
+
+/// A new repository with no `.gitignore`: cleanpipe's own writes (the store, the outputs, the
+/// example key, a `keygen` key, the OSV index cache) never make the next run's tree dirty.
+#[test]
+fn first_runs_in_a_repository_without_gitignore_stay_clean() {
+    let repo = Repo::bare();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    repo.write(
+        "pipeline.yaml",
+        &std::fs::read_to_string(root.join("pipeline.example.yaml")).unwrap(),
+    );
+    for f in ["examples/files/corporate-ca.pem", "examples/files/motd"] {
+        repo.write(f, &std::fs::read_to_string(root.join(f)).unwrap());
+    }
+    repo.write_osv_db_without_matches();
+    repo.commit();
+    repo.cleanpipe(&["run"]).expect_code(0);
+    assert_eq!(repo.git_status(), "", "the first run left changes");
+    // A key made at the root as `init` advises: the private half is never committable.
+    repo.keygen("cosign", "pw");
+    assert_eq!(repo.git_status(), "?? cosign.pub\n");
+    repo.git(&["add", "-A"]);
+    let staged = repo.git_status();
+    assert!(!staged.contains("cosign.key"), "git add -A took the private key: {staged}");
+    repo.commit();
+    // The scan's index cache lives in the user's cache directory, not beside `osv/`.
+    repo.cleanpipe(&["scan", "oci:.cleanpipe/oci:example", "--db", "osv"])
+        .expect_code(0);
+    assert_eq!(repo.git_status(), "");
+    repo.cleanpipe(&["run"]).expect_code(0);
+    assert_eq!(repo.git_status(), "");
+    // Anything else untracked still fails the gate, also inside `.cleanpipe/`.
+    repo.write(".cleanpipe/notes.txt", "x");
+    repo.cleanpipe(&["run"])
+        .expect_code(1)
+        .expect_stderr(".cleanpipe/");
+}

@@ -131,6 +131,26 @@ impl Repo {
         repo
     }
 
+    /// A repository as a user starts one: `git init` and nothing else (no `.gitignore`).
+    pub fn bare() -> Repo {
+        let repo = Repo {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    /// `git status --porcelain` (untracked files listed one by one).
+    pub fn git_status(&self) -> String {
+        let out = Command::new("git")
+            .args(["status", "--porcelain", "--untracked-files=all"])
+            .current_dir(self.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

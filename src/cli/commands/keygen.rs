@@ -44,6 +44,13 @@ pub fn keygen(
         key_path.display()
     ));
     printer.status(&format!("Public key written to {}", public_path.display()));
+    if let Some(exclude) = crate::stages::source::keep_out_of_git(&[&key_path])? {
+        printer.status(&format!(
+            "{} is inside a Git work tree: added to {} so `git add -A` never commits it",
+            key_path.display(),
+            exclude.display()
+        ));
+    }
     Ok(ExitCode::Success)
 }
 

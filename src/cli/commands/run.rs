@@ -48,6 +48,9 @@ pub async fn run(
     let progress = crate::cli::reporters::progress(printer);
     let remote =
         settings::remote_options(&args.registry, redactor)?.with_progress(progress.clone());
+    for dir in [&resolved.store, &resolved.outputs] {
+        crate::fsutil::create_state_dir(dir)?;
+    }
     let _lock = crate::oci::layout::lock_store(&resolved.store, |holder| {
         printer.status(&format!(
             "waiting for another cleanpipe run using {} (pid {holder}) to finish…",
