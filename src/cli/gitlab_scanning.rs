@@ -450,6 +450,7 @@ mod tests {
                 threshold: Threshold::High,
                 failing: vec![],
                 expired_waivers: vec![],
+                unused_waivers: vec![],
                 passed: true,
             },
         }

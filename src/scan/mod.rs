@@ -332,7 +332,25 @@ pub struct GateResult {
     pub threshold: Threshold,
     pub failing: Vec<String>,
     pub expired_waivers: Vec<String>,
+    /// Unexpired waivers that matched no finding (a typo, or a finding that is gone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unused_waivers: Vec<String>,
     pub passed: bool,
+}
+
+/// Whether a waiver's `package` names the finding's package, compared the way its ecosystem
+/// compares names: PyPI by PEP 503 normalisation, crates.io with `-`/`_` alike and case folded,
+/// Go module paths exactly, everything else case-insensitively.
+fn same_package(kind: Kind, waiver: &str, finding: &str) -> bool {
+    match kind {
+        Kind::Python => crate::sbom::purl::pep503(waiver) == crate::sbom::purl::pep503(finding),
+        Kind::Cargo => {
+            let fold = |s: &str| s.to_ascii_lowercase().replace('_', "-");
+            fold(waiver) == fold(finding)
+        }
+        Kind::Go => waiver == finding,
+        _ => waiver.eq_ignore_ascii_case(finding),
+    }
 }
 
 /// Apply waivers (unexpired ones only; `today` is `YYYY-MM-DD`) and the threshold.
@@ -343,6 +361,7 @@ pub fn gate(
     today: &str,
 ) -> Result<GateResult> {
     let mut expired = Vec::new();
+    let mut unused = Vec::new();
     for w in waivers {
         if time::Date::parse(
             &w.expires,
@@ -366,13 +385,29 @@ pub fn gate(
             ));
             continue;
         }
+        let mut used = false;
         for f in findings.iter_mut() {
-            let id_matches = f.id == w.id || f.aliases.iter().any(|a| a == &w.id);
-            let pkg_matches = w.package.as_ref().is_none_or(|p| p == &f.package);
+            let id_matches = f.id.eq_ignore_ascii_case(&w.id)
+                || f.aliases.iter().any(|a| a.eq_ignore_ascii_case(&w.id));
+            let pkg_matches = w
+                .package
+                .as_ref()
+                .is_none_or(|p| same_package(f.kind, p, &f.package));
             if id_matches && pkg_matches {
                 f.waived = Some(w.reason.clone());
                 f.waiver_expires = Some(w.expires.clone());
+                used = true;
             }
+        }
+        if !used {
+            unused.push(format!(
+                "waiver for {}{} matches no finding",
+                w.id,
+                w.package
+                    .as_ref()
+                    .map(|p| format!(" (package `{p}`)"))
+                    .unwrap_or_default()
+            ));
         }
     }
     let failing: Vec<String> = findings
@@ -397,6 +432,7 @@ pub fn gate(
         passed: failing.is_empty(),
         failing,
         expired_waivers: expired,
+        unused_waivers: unused,
     })
 }
 
@@ -608,6 +644,51 @@ mod tests {
                 .unwrap()
                 .passed
         );
+    }
+
+    #[test]
+    fn waiver_packages_compare_as_their_ecosystem_does_and_unused_ones_are_reported() {
+        let finding = |kind, name: &str| Finding {
+            id: "GHSA-x".into(),
+            aliases: vec!["CVE-2024-1".into()],
+            package: name.into(),
+            kind,
+            version: "1".into(),
+            fixed_version: None,
+            severity: Severity::High,
+            score: None,
+            purl: String::new(),
+            location: String::new(),
+            layer: None,
+            summary: String::new(),
+            waived: None,
+            waiver_expires: None,
+        };
+        let waiver = |id: &str, package: &str| Waiver {
+            id: id.into(),
+            package: Some(package.into()),
+            reason: "r".into(),
+            expires: "2027-01-01".into(),
+        };
+        for (kind, finding_name, waiver_name, matches) in [
+            (Kind::Python, "PyYAML", "pyyaml", true),
+            (Kind::Python, "zope.interface", "Zope_Interface", true),
+            (Kind::Python, "jinja2", "jinja", false),
+            (Kind::Cargo, "serde_json", "serde-json", true),
+            (Kind::Deb, "libssl3", "LIBSSL3", true),
+            (Kind::Go, "github.com/BurntSushi/toml", "github.com/burntsushi/toml", false),
+        ] {
+            let mut f = vec![finding(kind, finding_name)];
+            let g = gate(
+                &mut f,
+                Threshold::High,
+                &[waiver("cve-2024-1", waiver_name)],
+                "2026-11-25",
+            )
+            .unwrap();
+            assert_eq!(g.passed, matches, "{finding_name} vs {waiver_name}");
+            assert_eq!(g.unused_waivers.len(), usize::from(!matches));
+        }
     }
 }
 

@@ -57,7 +57,12 @@ pub fn table(report: &ScanReport) -> String {
                 .unwrap_or_default()
         ));
     }
-    for w in &report.gate.expired_waivers {
+    for w in report
+        .gate
+        .expired_waivers
+        .iter()
+        .chain(&report.gate.unused_waivers)
+    {
         out.push_str(&format!("note: {w}\n"));
     }
     out

@@ -156,7 +156,12 @@ fn finish(
         file_stem,
         report: &result,
     });
-    for w in &result.gate.expired_waivers {
+    for w in result
+        .gate
+        .expired_waivers
+        .iter()
+        .chain(&result.gate.unused_waivers)
+    {
         ctx.say(stage, &format!("warning: {w}"));
     }
     let mut files = Vec::new();
