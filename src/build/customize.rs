@@ -215,7 +215,19 @@ fn collect_entries(options: &CustomizeOptions) -> Result<Entries> {
                 return Err(not_tracked(&spec.src, tree));
             }
             Some(TrackedKind::Submodule) | None => {
-                entries.insert(dest.clone(), dir_entry(spec.mode.unwrap_or(0o755), spec));
+                if dest.is_empty() {
+                    // `dest: /`: the directory's contents over the image root, which keeps its
+                    // own mode and owner.
+                    if spec.mode.is_some() {
+                        return Err(Error::usage(format!(
+                            "`build.customize.files`: `{}` goes to `/`, whose mode is the base's; `mode` cannot change it",
+                            spec.src
+                        ))
+                        .with_hint("drop `mode`, or lay the directory somewhere below `/`"));
+                    }
+                } else {
+                    entries.insert(dest.clone(), dir_entry(spec.mode.unwrap_or(0o755), spec));
+                }
                 // A directory's `mode` applies to the directory itself; its files keep 0644/0755.
                 let plain = FileSpec {
                     mode: None,
@@ -223,7 +235,11 @@ fn collect_entries(options: &CustomizeOptions) -> Result<Entries> {
                 };
                 for (rel, kind) in tree.under(&spec.src) {
                     let suffix = &rel[spec.src.len()..].trim_start_matches('/');
-                    let target = format!("{dest}/{suffix}");
+                    let target = if dest.is_empty() {
+                        suffix.to_string()
+                    } else {
+                        format!("{dest}/{suffix}")
+                    };
                     let mut cur = target.as_str();
                     while let Some((parent, _)) = cur.rsplit_once('/') {
                         if parent.len() <= dest.len() {
@@ -238,6 +254,13 @@ fn collect_entries(options: &CustomizeOptions) -> Result<Entries> {
                         entries.insert(target, tracked_entry(options, rel, kind, &plain)?);
                     }
                 }
+            }
+            Some(_) if dest.is_empty() => {
+                return Err(Error::usage(format!(
+                    "`build.customize.files`: `{}` is a file and cannot replace the image root `/`",
+                    spec.src
+                ))
+                .with_hint("`dest: /` takes a directory (its contents are laid over the root); give a file a path such as `/etc/app.conf`"));
             }
             Some(kind) => {
                 entries.insert(dest, tracked_entry(options, &spec.src, kind, spec)?);

@@ -42,11 +42,7 @@ pub fn image_path(dest: &str) -> Result<String> {
             p => parts.push(p),
         }
     }
-    if parts.is_empty() {
-        return Err(Error::usage(format!(
-            "destination `{dest}` is the image root"
-        )));
-    }
+    // The image root is "" (a directory laid over `/`).
     Ok(parts.join("/"))
 }
 
@@ -143,7 +139,8 @@ mod tests {
         assert_eq!(image_path("/usr/local//x").unwrap(), "usr/local/x");
         assert!(image_path("rel/x").is_err());
         assert!(image_path("/a/../b").is_err());
-        assert!(image_path("/").is_err());
+        assert_eq!(image_path("/").unwrap(), "");
+        assert_eq!(image_path("/./").unwrap(), "");
     }
 
     #[test]

@@ -277,3 +277,63 @@ fn first_runs_in_a_repository_without_gitignore_stay_clean() {
         .expect_code(1)
         .expect_stderr(".cleanpipe/");
 }
+
+/// `dest: /` lays a committed directory (a vendor rootfs) over the image root: its files land at
+/// their paths, the root itself gets no entry, and a file cannot replace `/`.
+#[test]
+fn customize_lays_a_directory_over_the_image_root() {
+    let repo = Repo::new();
+    repo.write("rootfs/etc/motd", "hello\n");
+    repo.write("rootfs/usr/share/app/data.txt", "data\n");
+    repo.write("single.txt", "x\n");
+    let pipeline = |src: &str, extra: &str| {
+        format!(
+            "version: 1\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: {src}\n        dest: /\n{extra}sign:\n  key: .cleanpipe/k/cosign.key\n  generate_if_missing: true\npush:\n  tags: [v1]\n"
+        )
+    };
+    repo.write("pipeline.yaml", &pipeline("rootfs", ""));
+    repo.commit();
+    repo.cleanpipe(&["run"]).expect_code(0);
+    let layout = repo.path().join(".cleanpipe/oci");
+    let blob = |digest: &str| {
+        std::fs::read(layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:")))
+            .unwrap()
+    };
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let manifest = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "v1")
+        .expect("tag v1");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&blob(manifest["digest"].as_str().unwrap())).unwrap();
+    let mut paths = Vec::new();
+    for layer in manifest["layers"].as_array().unwrap() {
+        let bytes = blob(layer["digest"].as_str().unwrap());
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()));
+        for entry in archive.entries().unwrap() {
+            let entry = entry.unwrap();
+            paths.push(entry.path().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    for want in ["etc/motd", "usr/share/app/data.txt"] {
+        assert!(paths.iter().any(|p| p.trim_end_matches('/') == want), "{want} not in {paths:?}");
+    }
+    assert!(
+        !paths.iter().any(|p| matches!(p.as_str(), "" | "/" | "./")),
+        "the root got an entry: {paths:?}"
+    );
+    repo.write("pipeline.yaml", &pipeline("single.txt", ""));
+    repo.commit();
+    repo.cleanpipe(&["run"])
+        .expect_code(2)
+        .expect_stderr("cannot replace the image root");
+    repo.write(
+        "pipeline.yaml",
+        &pipeline("rootfs", "").replace("dest: /\n", "dest: /\n        mode: \"0700\"\n"),
+    );
+    repo.commit();
+    repo.cleanpipe(&["run"]).expect_code(2).expect_stderr("`mode` cannot change it");
+}
