@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-/// Documented exit codes (README "Exit codes"); design.md is the contract.
+/// Documented exit codes (README "Exit codes"); docs/design.md is the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitCode {
     Success = 0,

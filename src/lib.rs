@@ -28,7 +28,7 @@ pub use error::{Error, ExitCode};
 
 #[cfg(test)]
 mod layering {
-    /// Library modules never reach up into the CLI (style.md §1): only `cli/` and `main.rs` may.
+    /// Library modules never reach up into the CLI (docs/style.md §1): only `cli/` and `main.rs` may.
     #[test]
     fn library_modules_do_not_import_cli() {
         fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {

@@ -1,5 +1,5 @@
 //! Sigstore bundles v0.3 (protobuf-specs `Bundle`, JSON form), the encoding cosign v3 stores as
-//! OCI referrers (formats.md §1.6): a DSSE envelope plus the material to verify it (here a
+//! OCI referrers (docs/formats.md §1.6): a DSSE envelope plus the material to verify it (here a
 //! public-key hint; a certificate chain and transparency-log entries for keyless signing).
 //!
 //! A signature is a bundle whose statement has the predicate type [`COSIGN_SIGN_PREDICATE`]; an

@@ -485,7 +485,7 @@ mod tests {
 
     #[test]
     fn dpkg_vectors() {
-        // From formats.md §10.1 and dpkg's t/version tests.
+        // From docs/formats.md §10.1 and dpkg's t/version tests.
         for (a, b, o) in [
             ("1.0~rc1", "1.0", Less),
             ("1.0", "1.0a", Less),

@@ -1,4 +1,4 @@
-//! Attestations in cosign's layout (formats.md §2): an in-toto v1 Statement about the image
+//! Attestations in cosign's layout (docs/formats.md §2): an in-toto v1 Statement about the image
 //! digest, wrapped in a DSSE envelope signed over its PAE, stored as one layer of the manifest
 //! tagged `sha256-<hex>.att`.
 
@@ -15,7 +15,7 @@ use crate::sign::trust::Verifier;
 pub const DSSE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
 pub const INTOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 pub const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
-/// What cosign's legacy `attest` writes (formats.md §0.3); accepted like v1.
+/// What cosign's legacy `attest` writes (docs/formats.md §0.3); accepted like v1.
 pub const STATEMENT_V01: &str = "https://in-toto.io/Statement/v0.1";
 /// The layer annotation cosign reads an attestation's predicate type from.
 pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";

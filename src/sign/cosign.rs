@@ -1,4 +1,4 @@
-//! cosign's simple-signing payload and `.sig` manifest (formats.md §1), written by us because
+//! cosign's simple-signing payload and `.sig` manifest (docs/formats.md §1), written by us because
 //! the sigstore crate's `push_signature` replaces other signers' signatures instead of appending.
 
 use serde::Serialize;

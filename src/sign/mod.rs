@@ -3,7 +3,7 @@
 //! evidence is [`crate::evidence`].
 //!
 //! Signatures are stored the way cosign's legacy (and v3 fallback) layout stores them: a manifest
-//! tagged `sha256-<hex>.sig` in the image's repository, one layer per signature (formats.md §1).
+//! tagged `sha256-<hex>.sig` in the image's repository, one layer per signature (docs/formats.md §1).
 
 pub mod attest;
 pub mod cloudkms;

@@ -1,4 +1,4 @@
-//! The SLSA v1 provenance predicate cleanpipe writes for an image it built (formats.md §5.1):
+//! The SLSA v1 provenance predicate cleanpipe writes for an image it built (docs/formats.md §5.1):
 //! the commit and pipeline that defined the build, the pinned bases it resolved, and who ran it.
 
 use serde_json::{json, Value};

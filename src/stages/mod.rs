@@ -22,7 +22,7 @@ use crate::redact::Redactor;
 /// Stage names as they appear in reports and messages.
 pub const STAGE_NAMES: [&str; 5] = ["source", "verify-base", "build", "sign", "push"];
 
-/// Typed events of a run (design.md, "Events for reporting"): listeners such as CI outputs
+/// Typed events of a run (docs/design.md, "Events for reporting"): listeners such as CI outputs
 /// learn from these, not from code inside the stages.
 #[non_exhaustive]
 pub enum Event<'a> {

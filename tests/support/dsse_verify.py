@@ -2,7 +2,7 @@
 """An independent reader of cosign's `.att` attestation layout, for tests.
 
 Written from the DSSE protocol, the in-toto Statement v1 spec and cosign's attestation spec
-(shared/docs/formats.md §2, §4, §5), not from cleanpipe's code: GET the `sha256-<hex>.att`
+(docs/formats.md §2, §4, §5), not from cleanpipe's code: GET the `sha256-<hex>.att`
 manifest from a registry, GET each DSSE layer blob, check the blob digest, verify the ECDSA
 P-256/SHA-256 DER signature over PAE(payloadType, payload) with the PEM public key (Python
 `cryptography`), check that a subject names the image digest and that the layer's
