@@ -139,10 +139,31 @@ pub async fn check_signatures(
             )
         }
     } else {
+        // Which check each signature failed: the identity, the issuer, a workflow claim, the
+        // trusted root, the log or the timestamp say what to fix; the first failure is the cause.
+        let mut reasons: Vec<String> = report
+            .signatures
+            .iter()
+            .filter_map(|s| s.checks.iter().find(|c| !c.passed))
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect();
+        reasons.dedup();
+        let shown = reasons.len().min(3);
+        let more = reasons.len() - shown;
         format!(
-            "none of {} signature(s) verifies with {} for {digest}",
+            "none of {} signature(s) verifies with {} for {digest}{}{}",
             report.signatures.len(),
-            trust.describe()
+            trust.describe(),
+            if shown > 0 {
+                format!(" ({})", reasons[..shown].join("; "))
+            } else {
+                String::new()
+            },
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
         )
     };
     Ok(report)

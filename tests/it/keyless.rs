@@ -518,7 +518,9 @@ fn verify_base_trusts_a_vendor_identity_and_refuses_another() {
     repo.commit();
     repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
         .expect_code(1)
-        .expect_stderr("verifies with identity release@vendor.test");
+        .expect_stderr("verifies with identity release@vendor.test")
+        // Which part did not match, not only that nothing did.
+        .expect_stderr("identity: the certificate is for dev@example.test");
     // A pipeline cannot sign with a key and keylessly at once, nor keep keyless evidence in
     // the legacy layout.
     for (sign, key) in [
@@ -782,4 +784,79 @@ fn key_signed_bundles_logged_in_rekor_v2_verify_with_cleanpipe_and_cosign_v3() {
     repo.cleanpipe(&["validate"])
         .expect_code(2)
         .expect_stderr("sign.signing_config");
+}
+
+/// `base outdated`/`base update` verify a moved tag with a vendor identity, as `run` does.
+#[test]
+fn base_updates_follow_a_tag_signed_by_a_vendor_identity() {
+    let Some(registry) = registry() else { return };
+    let Some(stack) = stack() else { return };
+    let name = unique("it/keyless-base-update");
+    let vendor = scratch_repo(Some(&format!("{registry}/{name}")), &["stable"]);
+    let publish = |content: &str| {
+        vendor.write("hello.txt", content);
+        vendor.commit();
+        let image = vendor
+            .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+            .expect_code(0)
+            .last_line();
+        let token = stack.token("email", "");
+        vendor
+            .cleanpipe(&[
+                "sign",
+                &image,
+                "--keyless",
+                "--signing-config",
+                &stack.signing_config(),
+                "--identity-token",
+                &token,
+            ])
+            .expect_code(0);
+        image[image.find('@').unwrap() + 1..].to_string()
+    };
+    let first = publish("v1\n");
+    let consumer = Repo::new();
+    consumer.write("hello.txt", "app\n");
+    consumer.keygen("cosign", "pw");
+    let pipeline = |identity: &str| {
+        format!(
+            "version: 1\nverify_base:\n  identities:\n    vendor:\n      identity: {identity}\n      issuer: {}\n      trusted_root: {}\n      insecure_ignore_sct: true\n  default_key: vendor\nbuild:\n  customize:\n    base: {registry}/{name}:stable@{first}\n    files:\n      - src: hello.txt\n        dest: /app.txt\nsign:\n  key: cosign.key\n",
+            stack.email_issuer(),
+            stack.trusted_root()
+        )
+    };
+    consumer.write("pipeline.yaml", &pipeline("dev@example.test"));
+    consumer.commit();
+    consumer
+        .cleanpipe(&["base", "outdated"])
+        .expect_code(0)
+        .expect_stderr("up to date");
+    let second = publish("v2\n");
+    let json = consumer.cleanpipe(&["base", "outdated", "--output", "json"]);
+    json.expect_code(1);
+    let statuses: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(statuses[0]["state"], "update verified", "{statuses}");
+    assert_eq!(statuses[0]["current"], second.as_str());
+    assert!(
+        statuses[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("identity `vendor`"),
+        "{statuses}"
+    );
+    consumer
+        .cleanpipe(&["base", "update", "--write"])
+        .expect_code(0)
+        .expect_stderr("1 pin(s) rewritten");
+    // Another identity: the moved tag is listed, not verified, never written.
+    let third = publish("v3\n");
+    consumer.write("pipeline.yaml", &pipeline("release@vendor.test").replace(&first, &second));
+    consumer.commit();
+    consumer
+        .cleanpipe(&["base", "update", "--write"])
+        .expect_code(1)
+        .expect_stderr("update NOT verified")
+        .expect_stderr("0 pin(s) rewritten");
+    let text = std::fs::read_to_string(consumer.path().join("pipeline.yaml")).unwrap();
+    assert!(!text.contains(&third), "{text}");
 }
