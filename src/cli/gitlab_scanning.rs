@@ -430,6 +430,8 @@ mod tests {
             location: "/var/lib/dpkg/status".into(),
             layer: None,
             summary: "a flaw".into(),
+            severity_source: String::new(),
+            upstream: vec![],
             waived: None,
             waiver_expires: None,
         }
@@ -451,8 +453,10 @@ mod tests {
                 failing: vec![],
                 expired_waivers: vec![],
                 unused_waivers: vec![],
+                unchecked: vec![],
                 passed: true,
             },
+            coverage: None,
         }
     }
 

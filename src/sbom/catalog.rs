@@ -9,13 +9,20 @@ use crate::sbom::binary::{self, Section};
 use crate::sbom::fs::ImageFs;
 use crate::sbom::{purl, rpmdb};
 
-/// The distribution, from `/etc/os-release` (or `/usr/lib/os-release`).
+/// The distribution, from `/etc/os-release` (or `/usr/lib/os-release`); without one, from a
+/// distribution's own release file (`/etc/alpine-release`, `/etc/debian_version`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Distro {
     pub id: String,
     pub version_id: Option<String>,
     pub codename: Option<String>,
     pub pretty_name: Option<String>,
+    /// `ID_LIKE`: the distributions this one derives from (named in coverage reasons only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub id_like: Vec<String>,
+    /// `VERSION` (`22.04.4 LTS (Jammy Jellyfish)`): Ubuntu's LTS mark is there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// Which package manager recorded a package.
@@ -81,7 +88,12 @@ pub struct Catalog {
 pub fn wanted(path: &str) -> bool {
     matches!(
         path,
-        "etc/os-release" | "usr/lib/os-release" | "var/lib/dpkg/status" | "lib/apk/db/installed"
+        "etc/os-release"
+            | "usr/lib/os-release"
+            | "etc/alpine-release"
+            | "etc/debian_version"
+            | "var/lib/dpkg/status"
+            | "lib/apk/db/installed"
     ) || rpmdb::SQLITE_PATHS.contains(&path)
         || path == rpmdb::BDB_PATH
         || rpmdb::UNSUPPORTED_PATHS.iter().any(|(p, _)| *p == path)
@@ -129,9 +141,12 @@ pub fn catalog(fs: &ImageFs) -> Catalog {
 }
 
 fn os_release(fs: &ImageFs) -> Option<Distro> {
-    let rec = fs
+    let Some(rec) = fs
         .get("etc/os-release")
-        .or_else(|| fs.get("usr/lib/os-release"))?;
+        .or_else(|| fs.get("usr/lib/os-release"))
+    else {
+        return release_file(fs);
+    };
     let text = String::from_utf8_lossy(&rec.content);
     let mut fields = BTreeMap::new();
     for line in text.lines() {
@@ -147,6 +162,38 @@ fn os_release(fs: &ImageFs) -> Option<Distro> {
         version_id: fields.get("VERSION_ID").cloned(),
         codename: fields.get("VERSION_CODENAME").cloned(),
         pretty_name: fields.get("PRETTY_NAME").cloned(),
+        id_like: fields
+            .get("ID_LIKE")
+            .map(|l| l.split_whitespace().map(str::to_ascii_lowercase).collect())
+            .unwrap_or_default(),
+        version: fields.get("VERSION").cloned(),
+    })
+}
+
+/// An image without os-release: Alpine's and Debian's own release files name the release.
+fn release_file(fs: &ImageFs) -> Option<Distro> {
+    let read = |path: &str| {
+        fs.get(path)
+            .map(|r| String::from_utf8_lossy(&r.content).trim().to_string())
+            .filter(|t| !t.is_empty() && t.len() < 64)
+    };
+    if let Some(v) = read("etc/alpine-release") {
+        return Some(Distro {
+            id: "alpine".into(),
+            version_id: Some(v),
+            ..Default::default()
+        });
+    }
+    // `12.5`, or a codename such as `trixie/sid` for testing (no number: unchecked later).
+    let v = read("etc/debian_version")?;
+    Some(Distro {
+        id: "debian".into(),
+        version_id: v
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+            .then_some(v),
+        ..Default::default()
     })
 }
 

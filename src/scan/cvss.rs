@@ -1,82 +1,40 @@
-//! CVSS v3.x base scores from vector strings (FIRST's specification formulas).
+//! CVSS base scores from vector strings, through the `cvss` crate (v3.0, v3.1 and v4.0; v2
+//! vectors, which carry no `CVSS:` prefix, are read as v2).
 
-/// The base score of a `CVSS:3.x/…` vector, or `None` if the vector is not v3 or malformed.
-pub fn base_score_v3(vector: &str) -> Option<f64> {
-    let mut parts = vector.split('/');
-    let version = parts.next()?;
-    if version != "CVSS:3.0" && version != "CVSS:3.1" {
-        return None;
-    }
-    let mut m = std::collections::HashMap::new();
-    for p in parts {
-        let (k, v) = p.split_once(':')?;
-        m.insert(k, v);
-    }
-    let av = match *m.get("AV")? {
-        "N" => 0.85,
-        "A" => 0.62,
-        "L" => 0.55,
-        "P" => 0.2,
-        _ => return None,
-    };
-    let ac = match *m.get("AC")? {
-        "L" => 0.77,
-        "H" => 0.44,
-        _ => return None,
-    };
-    let scope_changed = match *m.get("S")? {
-        "U" => false,
-        "C" => true,
-        _ => return None,
-    };
-    let pr = match (*m.get("PR")?, scope_changed) {
-        ("N", _) => 0.85,
-        ("L", false) => 0.62,
-        ("L", true) => 0.68,
-        ("H", false) => 0.27,
-        ("H", true) => 0.5,
-        _ => return None,
-    };
-    let ui = match *m.get("UI")? {
-        "N" => 0.85,
-        "R" => 0.62,
-        _ => return None,
-    };
-    let cia = |k: &str| -> Option<f64> {
-        Some(match *m.get(k)? {
-            "H" => 0.56,
-            "L" => 0.22,
-            "N" => 0.0,
-            _ => return None,
-        })
-    };
-    let (c, i, a) = (cia("C")?, cia("I")?, cia("A")?);
-    let iss = 1.0 - (1.0 - c) * (1.0 - i) * (1.0 - a);
-    let impact = if scope_changed {
-        7.52 * (iss - 0.029) - 3.25 * (iss - 0.02).powi(15)
-    } else {
-        6.42 * iss
-    };
-    let exploitability = 8.22 * av * ac * pr * ui;
-    if impact <= 0.0 {
-        return Some(0.0);
-    }
-    let raw = if scope_changed {
-        (1.08 * (impact + exploitability)).min(10.0)
-    } else {
-        (impact + exploitability).min(10.0)
-    };
-    Some(roundup(raw))
-}
+use std::str::FromStr;
 
-/// CVSS 3.1 Roundup: the smallest number with one decimal that is >= the input.
-fn roundup(x: f64) -> f64 {
-    let i = (x * 100_000.0).round() as i64;
-    if i % 10_000 == 0 {
-        i as f64 / 100_000.0
-    } else {
-        ((i / 10_000) + 1) as f64 / 10.0
+/// The base score of a CVSS vector, or why it cannot be read.
+pub fn base_score(vector: &str) -> Result<f64, String> {
+    let vector = vector.trim();
+    // The crate scores a vector with base metrics missing; a rating needs all of them.
+    let required: &[&str] = match vector.split('/').next() {
+        Some("CVSS:3.0" | "CVSS:3.1") => &["AV", "AC", "PR", "UI", "S", "C", "I", "A"],
+        Some("CVSS:4.0") => &[
+            "AV", "AC", "AT", "PR", "UI", "VC", "VI", "VA", "SC", "SI", "SA",
+        ],
+        Some(v) if v.starts_with("CVSS:") => return Err(format!("unknown CVSS version `{v}`")),
+        _ => &["AV", "AC", "Au", "C", "I", "A"],
+    };
+    let present: Vec<&str> = vector
+        .split('/')
+        .filter_map(|m| m.split_once(':').map(|(k, _)| k))
+        .collect();
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|m| !present.contains(m))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("base metric(s) {} missing", missing.join(", ")));
     }
+    let parsed = if vector.starts_with("CVSS:") {
+        cvss::Cvss::from_str(vector).map_err(|e| e.to_string())?
+    } else {
+        cvss::v2::Vector::from_str(vector)
+            .map(cvss::Cvss::CvssV20)
+            .map_err(|e| e.to_string())?
+    };
+    Ok(parsed.score())
 }
 
 #[cfg(test)]
@@ -85,22 +43,21 @@ mod tests {
 
     #[test]
     fn known_scores() {
-        assert_eq!(
-            base_score_v3("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
-            Some(9.8)
-        );
-        assert_eq!(
-            base_score_v3("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"),
-            Some(7.5)
-        );
-        assert_eq!(
-            base_score_v3("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"),
-            Some(6.1)
-        );
-        assert_eq!(
-            base_score_v3("CVSS:3.0/AV:L/AC:L/PR:L/UI:N/S:U/C:N/I:N/A:N"),
-            Some(0.0)
-        );
-        assert_eq!(base_score_v3("CVSS:2.0/AV:N"), None);
+        for (vector, score) in [
+            ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.8),
+            ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H", 7.5),
+            ("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N", 6.1),
+            ("CVSS:3.0/AV:L/AC:L/PR:L/UI:N/S:U/C:N/I:N/A:N", 0.0),
+            // CVSS v4.0 (FIRST's calculator gives 9.3 for this vector).
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+                9.3,
+            ),
+            ("AV:N/AC:L/Au:N/C:P/I:P/A:P", 7.5),
+        ] {
+            assert_eq!(base_score(vector), Ok(score), "{vector}");
+        }
+        assert!(base_score("CVSS:3.1/AV:N").is_err());
+        assert!(base_score("CVSS:9.0/AV:N").is_err());
     }
 }

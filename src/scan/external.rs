@@ -431,6 +431,8 @@ fn parse_trivy(
                     layer_of(layers, diff_ids, l.digest.as_deref(), l.diff_id.as_deref())
                 }),
                 summary: v.title.clone().unwrap_or_default(),
+                severity_source: "trivy's severity".into(),
+                upstream: vec![],
                 waived: None,
                 waiver_expires: None,
             });
@@ -553,6 +555,8 @@ fn parse_grype(
             location: location.map(|l| l.path.clone()).unwrap_or_default(),
             layer: location.and_then(|l| layer_of(layers, diff_ids, None, l.layer_id.as_deref())),
             summary: m.vulnerability.description.clone().unwrap_or_default(),
+            severity_source: "grype's severity".into(),
+            upstream: vec![],
             waived: None,
             waiver_expires: None,
         });
@@ -644,8 +648,9 @@ mod tests {
         assert_eq!(f.fixed_version.as_deref(), Some("4.17.21"));
         assert_eq!(f.layer.as_ref(), Some(&manifest.layers[0].digest));
         assert_eq!(r.findings[1].severity, Severity::Unknown);
-        assert!(!r.findings[1]
-            .severity
-            .trips(crate::pipeline::model::Severity::Low));
+        // Unknown is not a pass: it trips any gate but `critical`.
+        use crate::pipeline::model::Severity as Gate;
+        assert!(r.findings[1].severity.trips(Gate::High));
+        assert!(!r.findings[1].severity.trips(Gate::Critical));
     }
 }

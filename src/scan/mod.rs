@@ -2,7 +2,9 @@
 //! ecosystem's version ordering ([`version`]), severities from CVSS ([`cvss`]), a gate with
 //! waivers, and reports as a table, JSON and SARIF 2.1.0 ([`report`]).
 
+pub mod coverage;
 pub mod cvss;
+pub mod ecosystem;
 pub mod external;
 pub mod osv;
 pub mod report;
@@ -15,7 +17,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::oci::types::Digest;
 use crate::pipeline::model::{Severity as Threshold, Waiver};
-use crate::sbom::catalog::{Catalog, Kind, Package};
+use crate::sbom::catalog::{Catalog, Kind};
 use osv::{Affected, Database, Event};
 use version::Scheme;
 
@@ -61,7 +63,8 @@ impl Severity {
         }
     }
 
-    /// Whether this severity reaches `threshold`. `unknown` never trips a gate (as in grype).
+    /// Whether this severity reaches `threshold`. An `unknown` severity is not a pass: it trips
+    /// any gate at `high` or below (it could be high), and only `critical` lets it through.
     pub fn trips(&self, threshold: Threshold) -> bool {
         let min = match threshold {
             Threshold::None => return false,
@@ -70,7 +73,10 @@ impl Severity {
             Threshold::High => Severity::High,
             Threshold::Critical => Severity::Critical,
         };
-        *self != Severity::Unknown && *self >= min
+        match self {
+            Severity::Unknown => min <= Severity::High,
+            s => *s >= min,
+        }
     }
 }
 
@@ -90,94 +96,19 @@ pub struct Finding {
     /// The layer the package came from (`None` when an external scanner does not say).
     pub layer: Option<Digest>,
     pub summary: String,
+    /// Where `severity` came from, or why it is unknown (cleanpipe's own matches).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub severity_source: String,
+    /// The ids the advisory derives from, followed through the database (`USN-…` →
+    /// `UBUNTU-CVE-…` → `CVE-…`): waivers match these too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstream: Vec<String>,
     /// The reason of the waiver that covers this finding, if one applies.
     pub waived: Option<String>,
     /// That waiver's expiry (`YYYY-MM-DD`), so a verifier reading an attested scan later can
     /// stop honouring it once it has expired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiver_expires: Option<String>,
-}
-
-fn ecosystem_of(p: &Package, catalog: &Catalog) -> Option<(String, String, String, Scheme)> {
-    let distro = catalog.distro.as_ref();
-    match p.kind {
-        Kind::Deb => {
-            let d = distro?;
-            let eco = match d.id.as_str() {
-                "debian" => format!("Debian:{}", d.version_id.as_deref()?.split('.').next()?),
-                "ubuntu" => format!("Ubuntu:{}", d.version_id.as_deref()?),
-                _ => return None,
-            };
-            let name = p.source_name.clone().unwrap_or_else(|| p.name.clone());
-            let version = p
-                .source_version
-                .clone()
-                .unwrap_or_else(|| p.version.clone());
-            Some((eco, name, version, Scheme::Dpkg))
-        }
-        Kind::Apk => {
-            let v = distro?.version_id.as_deref()?;
-            let minor: Vec<&str> = v.split('.').take(2).collect();
-            let name = p.source_name.clone().unwrap_or_else(|| p.name.clone());
-            Some((
-                format!("Alpine:v{}", minor.join(".")),
-                name,
-                p.version.clone(),
-                Scheme::Apk,
-            ))
-        }
-        Kind::Python => Some((
-            "PyPI".into(),
-            p.name.clone(),
-            p.version.clone(),
-            Scheme::Pep440,
-        )),
-        Kind::Npm => Some((
-            "npm".into(),
-            p.name.clone(),
-            p.version.clone(),
-            Scheme::Semver,
-        )),
-        Kind::Rpm => {
-            let d = distro?;
-            let major = d.version_id.as_deref()?.split('.').next()?;
-            let eco = match d.id.as_str() {
-                "rocky" => format!("Rocky Linux:{major}"),
-                "almalinux" => format!("AlmaLinux:{major}"),
-                "mageia" => format!("Mageia:{major}"),
-                "opensuse-leap" => format!("openSUSE:Leap {}", d.version_id.as_deref()?),
-                _ => return None,
-            };
-            Some((eco, p.name.clone(), p.version.clone(), Scheme::Rpm))
-        }
-        Kind::Go => {
-            // Go advisories write versions without the `v`, and the toolchain as `stdlib`.
-            let mut v = p.version.trim_start_matches('v').to_string();
-            if p.name == "stdlib" && v.matches('.').count() == 1 {
-                v.push_str(".0");
-            }
-            Some(("Go".into(), p.name.clone(), v, Scheme::Semver))
-        }
-        Kind::Cargo => Some((
-            "crates.io".into(),
-            p.name.clone(),
-            p.version.clone(),
-            Scheme::Semver,
-        )),
-        Kind::Other => None,
-    }
-}
-
-/// The names a package may be filed under: rpm distributions file advisories under binary or
-/// source package names, depending on the distribution.
-fn names_of(p: &Package, primary: &str) -> Vec<String> {
-    let mut names = vec![primary.to_string()];
-    if p.kind == Kind::Rpm {
-        if let Some(src) = p.source_name.as_ref().filter(|s| *s != primary) {
-            names.push(src.clone());
-        }
-    }
-    names
 }
 
 /// Whether `version` is affected per one `affected[]` entry; returns the first fix above it.
@@ -253,9 +184,9 @@ pub fn catalog_and_database(
 pub fn wanted_keys(catalog: &Catalog) -> std::collections::HashSet<String> {
     let mut keys = std::collections::HashSet::new();
     for p in &catalog.packages {
-        if let Some((ecosystem, name, _, _)) = ecosystem_of(p, catalog) {
-            for n in names_of(p, &name) {
-                keys.insert(osv::key(&ecosystem, &n));
+        if let Ok(l) = ecosystem::lookup(p, catalog.distro.as_ref()) {
+            for n in &l.names {
+                keys.insert(osv::key(l.base(), n));
             }
         }
     }
@@ -264,56 +195,116 @@ pub fn wanted_keys(catalog: &Catalog) -> std::collections::HashSet<String> {
 
 /// Match every package of `catalog` against `db`. Sorted by severity (worst first), id, package.
 pub fn match_catalog(catalog: &Catalog, db: &Database) -> Vec<Finding> {
+    match_and_cover(catalog, db).0
+}
+
+/// [`match_catalog`], and what was checked: a package is checked when its ecosystem is known
+/// and the database holds records of that ecosystem; anything else is counted as unchecked
+/// with the reason.
+pub fn match_and_cover(catalog: &Catalog, db: &Database) -> (Vec<Finding>, coverage::Coverage) {
     let mut findings = Vec::new();
+    let mut tally = coverage::Tally::default();
+    let by_id: std::collections::HashMap<&str, &osv::Advisory> = db
+        .advisories
+        .iter()
+        .filter(|a| !a.id.is_empty())
+        .map(|a| (a.id.as_str(), a))
+        .collect();
     for p in &catalog.packages {
-        let Some((ecosystem, name, version, scheme)) = ecosystem_of(p, catalog) else {
-            continue;
-        };
-        let entries = names_of(p, &name)
-            .iter()
-            .filter_map(|n| db.index.get(&osv::key(&ecosystem, n)))
-            .flatten()
-            .collect::<Vec<_>>();
-        for a in entries {
-            let same = if ecosystem.contains(':') {
-                a.ecosystem == ecosystem
-            } else {
-                a.ecosystem.split(':').next() == Some(&ecosystem)
-            };
-            if !same {
+        let example = format!("{} {}", p.name, p.version);
+        let l = match ecosystem::lookup(p, catalog.distro.as_ref()) {
+            Ok(l) => l,
+            Err(u) => {
+                tally.unchecked(&u.ecosystem, &u.reason, example);
                 continue;
             }
-            if let Some(fixed) = affected(&version, a, scheme) {
-                let adv = &db.advisories[a.advisory];
-                if findings.iter().any(|f: &Finding| {
-                    f.id == adv.id
-                        && f.package == p.name
-                        && f.version == p.version
-                        && f.location == p.location
-                }) {
-                    continue;
-                }
-                findings.push(Finding {
-                    id: adv.id.clone(),
-                    aliases: adv.aliases.clone(),
-                    package: p.name.clone(),
-                    kind: p.kind,
-                    version: p.version.clone(),
-                    fixed_version: fixed,
-                    severity: adv.severity,
-                    score: adv.score,
-                    purl: p.purl.clone(),
-                    location: p.location.clone(),
-                    layer: Some(p.layer.clone()),
-                    summary: adv.summary.clone(),
-                    waived: None,
-                    waiver_expires: None,
-                });
+        };
+        if !db.ecosystems.keys().any(|e| l.accepts(e)) {
+            let reason = format!("the database holds no `{}` records", l.ecosystem);
+            tally.unchecked(&l.ecosystem, &reason, example);
+            continue;
+        }
+        if l.version.is_empty() {
+            tally.unchecked(&l.ecosystem, "no version", example);
+            continue;
+        }
+        tally.checked(&l.ecosystem);
+        let entries = l
+            .names
+            .iter()
+            .filter_map(|n| db.index.get(&osv::key(l.base(), n)))
+            .flatten()
+            .filter(|a| l.accepts(&a.ecosystem))
+            .collect::<Vec<_>>();
+        for a in entries {
+            let Some(fixed) = affected(&l.version, a, l.scheme) else {
+                continue;
+            };
+            let adv = &db.advisories[a.advisory];
+            if findings.iter().any(|f: &Finding| {
+                f.id == adv.id
+                    && f.package == p.name
+                    && f.version == p.version
+                    && f.location == p.location
+            }) {
+                continue;
             }
+            let (severity, score, severity_source) = match &a.rating {
+                Some(r) => (r.severity, r.score, r.source.clone()),
+                None => (adv.severity, adv.score, adv.severity_source.clone()),
+            };
+            findings.push(Finding {
+                id: adv.id.clone(),
+                aliases: adv.aliases.clone(),
+                package: p.name.clone(),
+                kind: p.kind,
+                version: p.version.clone(),
+                fixed_version: fixed,
+                severity,
+                score,
+                purl: p.purl.clone(),
+                location: p.location.clone(),
+                layer: Some(p.layer.clone()),
+                summary: adv.summary.clone(),
+                severity_source,
+                upstream: upstream_chain(adv, &by_id),
+                waived: None,
+                waiver_expires: None,
+            });
         }
     }
     sort_findings(&mut findings);
-    findings
+    let mut coverage = tally.finish();
+    coverage.unmatched_database_ecosystems = db
+        .ecosystems
+        .iter()
+        .filter(|(e, _)| !ecosystem::matchable(e))
+        .map(|(e, n)| (e.clone(), *n))
+        .collect();
+    (findings, coverage)
+}
+
+/// The ids `adv` derives from, followed through the records the database holds (each one's
+/// `upstream` and aliases), without repeats: `USN-6553-1` → `UBUNTU-CVE-2023-4911` →
+/// `CVE-2023-4911`.
+fn upstream_chain(
+    adv: &osv::Advisory,
+    by_id: &std::collections::HashMap<&str, &osv::Advisory>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut queue: Vec<&str> = adv.upstream.iter().map(String::as_str).collect();
+    while let Some(id) = queue.pop() {
+        if id == adv.id || out.iter().any(|o| o == id) || out.len() >= 64 {
+            continue;
+        }
+        out.push(id.to_string());
+        if let Some(next) = by_id.get(id) {
+            queue.extend(next.upstream.iter().map(String::as_str));
+            queue.extend(next.aliases.iter().map(String::as_str));
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Worst first, then by id and package: the order every report lists findings in.
@@ -335,6 +326,9 @@ pub struct GateResult {
     /// Unexpired waivers that matched no finding (a typo, or a finding that is gone).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unused_waivers: Vec<String>,
+    /// Packages that could not be checked (see [`coverage::Coverage`]): each line fails the gate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unchecked: Vec<String>,
     pub passed: bool,
 }
 
@@ -388,7 +382,10 @@ pub fn gate(
         let mut used = false;
         for f in findings.iter_mut() {
             let id_matches = f.id.eq_ignore_ascii_case(&w.id)
-                || f.aliases.iter().any(|a| a.eq_ignore_ascii_case(&w.id));
+                || f.aliases
+                    .iter()
+                    .chain(&f.upstream)
+                    .any(|a| a.eq_ignore_ascii_case(&w.id));
             let pkg_matches = w
                 .package
                 .as_ref()
@@ -414,10 +411,22 @@ pub fn gate(
         .iter()
         .filter(|f| f.waived.is_none() && f.severity.trips(threshold))
         .map(|f| {
+            let severity = if f.severity == Severity::Unknown {
+                // Unknown is not a pass: say why it is unknown.
+                format!(
+                    "unknown severity: {}",
+                    if f.severity_source.is_empty() {
+                        "the scanner gave none"
+                    } else {
+                        &f.severity_source
+                    }
+                )
+            } else {
+                f.severity.as_str().to_string()
+            };
             format!(
-                "{} ({}) in {} {}{}",
+                "{} ({severity}) in {} {}{}",
                 f.id,
-                f.severity.as_str(),
                 f.package,
                 f.version,
                 f.fixed_version
@@ -433,13 +442,14 @@ pub fn gate(
         failing,
         expired_waivers: expired,
         unused_waivers: unused,
+        unchecked: vec![],
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sbom::catalog::Distro;
+    use crate::sbom::catalog::{Distro, Package};
 
     fn db_from(records: &[&str]) -> Database {
         let dir = tempfile::tempdir().unwrap();
@@ -469,6 +479,159 @@ mod tests {
     const HAND_WITHDRAWN: &str = r#"{"id":"HAND-2","modified":"2026-01-01T00:00:00Z","withdrawn":"2026-01-02T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"demo"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}]}"#;
     const HAND_EPOCH: &str = r#"{"id":"HAND-3","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Debian:12","name":"src"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1:1.0-1~deb12u1"}]}]}]}"#;
     const HAND_BAD_RANGE: &str = r#"{"id":"HAND-4","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"x"},"ranges":[{"type":"WEIRD","events":[{"introduced":"0"}]}]}]}"#;
+
+    fn distro(id: &str, version_id: &str, version: Option<&str>) -> Option<Distro> {
+        Some(Distro {
+            id: id.into(),
+            version_id: Some(version_id.into()),
+            version: version.map(String::from),
+            ..Default::default()
+        })
+    }
+
+    fn options(threshold: Threshold, waivers: Vec<Waiver>) -> ScanOptions {
+        ScanOptions {
+            threshold,
+            waivers,
+            today: "2026-12-01".into(),
+        }
+    }
+
+    fn scan(catalog: &Catalog, db: &Database, o: &ScanOptions) -> report::ScanReport {
+        scan_catalog("img", &Digest::of(b"i"), catalog, db, "db", o).unwrap()
+    }
+
+    /// Records in osv.dev's shapes for the distributions the old matcher missed: the gate
+    /// finds them, and what it cannot check fails it instead of passing.
+    #[test]
+    fn the_gate_checks_every_distribution_and_fails_on_what_it_cannot() {
+        let wolfi = r#"{"id":"CGA-x","modified":"2026-01-01T00:00:00Z","aliases":["CVE-2023-0286"],"affected":[{"package":{"ecosystem":"Wolfi","name":"openssl"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"3.0.8-r1"}]}]}],"severity":[{"type":"CVSS_V3","score":"CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:N/A:H"}]}"#;
+        let ubuntu = r#"{"id":"USN-6553-1","modified":"2026-01-01T00:00:00Z","upstream":["UBUNTU-CVE-2023-4911"],"affected":[{"package":{"ecosystem":"Ubuntu:22.04:LTS","name":"glibc"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.35-0ubuntu3.4"}]}]}],"severity":[{"type":"Ubuntu","score":"high"}]}"#;
+        let ubuntu_cve = r#"{"id":"UBUNTU-CVE-2023-4911","modified":"2026-01-01T00:00:00Z","upstream":["CVE-2023-4911"],"affected":[{"package":{"ecosystem":"Ubuntu:22.04:LTS","name":"glibc"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.35-0ubuntu3.4"}]}]}]}"#;
+        let unknown_eco = r#"{"id":"ODD-1","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Plan9:4","name":"x"},"versions":["1"]}]}"#;
+        let db = db_from(&[wolfi, ubuntu, ubuntu_cve, unknown_eco]);
+        let wolfi_image = Catalog {
+            distro: distro("wolfi", "20230201", None),
+            packages: vec![pkg(Kind::Apk, "libcrypto3", "3.0.8-r0", Some("openssl"))],
+            warnings: vec![],
+        };
+        let r = scan(&wolfi_image, &db, &options(Threshold::High, vec![]));
+        assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+        assert_eq!(r.findings[0].id, "CGA-x");
+        assert!(!r.gate.passed && r.gate.unchecked.is_empty());
+        let coverage = r.coverage.unwrap();
+        assert_eq!(
+            (coverage.complete, coverage.ecosystems[0].ecosystem.as_str()),
+            (true, "Wolfi")
+        );
+        assert_eq!(
+            coverage.unmatched_database_ecosystems,
+            [("Plan9:4".to_string(), 1)]
+        );
+
+        let ubuntu_image = Catalog {
+            distro: distro("ubuntu", "22.04", Some("22.04.3 LTS (Jammy Jellyfish)")),
+            packages: vec![pkg(Kind::Deb, "libc6", "2.35-0ubuntu3.3", Some("glibc"))],
+            warnings: vec![],
+        };
+        let r = scan(&ubuntu_image, &db, &options(Threshold::High, vec![]));
+        let ids: Vec<&str> = r.findings.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["USN-6553-1", "UBUNTU-CVE-2023-4911"]);
+        assert_eq!(r.findings[0].severity, Severity::High);
+        assert!(r.findings[0].severity_source.contains("Ubuntu priority"));
+        assert_eq!(
+            r.findings[0].upstream,
+            ["CVE-2023-4911", "UBUNTU-CVE-2023-4911"]
+        );
+        // The unrated record is unknown, which is not a pass; the reason is in the gate's line.
+        assert_eq!(r.findings[1].severity, Severity::Unknown);
+        assert!(
+            r.gate
+                .failing
+                .iter()
+                .any(|l| l.contains("unknown severity: the record carries no severity")),
+            "{:?}",
+            r.gate.failing
+        );
+        assert!(
+            scan(&ubuntu_image, &db, &options(Threshold::Critical, vec![]))
+                .gate
+                .passed
+        );
+        // A waiver naming only the upstream CVE covers every record derived from it.
+        let waiver = Waiver {
+            id: "CVE-2023-4911".into(),
+            package: None,
+            reason: "not reachable".into(),
+            expires: "2027-01-01".into(),
+        };
+        let r = scan(&ubuntu_image, &db, &options(Threshold::Low, vec![waiver]));
+        assert!(r.gate.passed, "{:?}", r.gate);
+
+        // Known distribution, no records for it; unknown distribution; rpm on Fedora.
+        for (d, kind, want) in [
+            (
+                distro("alpine", "3.19.1", None),
+                Kind::Apk,
+                "the database holds no `Alpine:v3.19` records",
+            ),
+            (
+                distro("plan9", "4", None),
+                Kind::Deb,
+                "distribution `plan9` has no advisory source",
+            ),
+            (
+                distro("fedora", "40", None),
+                Kind::Rpm,
+                "Fedora has no advisory source on osv.dev",
+            ),
+        ] {
+            let image = Catalog {
+                distro: d,
+                packages: vec![pkg(kind, "zlib", "1.3-r0", None)],
+                warnings: vec![],
+            };
+            let r = scan(&image, &db, &options(Threshold::Critical, vec![]));
+            assert!(!r.gate.passed, "{want}");
+            assert!(
+                r.gate.unchecked.iter().any(|l| l.contains(want)),
+                "{:?}",
+                r.gate.unchecked
+            );
+            assert_eq!(r.coverage.unwrap().unchecked, 1);
+            // With the gate off, it is still reported.
+            let off = scan(&image, &db, &options(Threshold::None, vec![]));
+            assert!(off.gate.passed && !off.coverage.unwrap().complete);
+        }
+    }
+
+    #[test]
+    fn each_affected_entry_is_rated_on_its_own_and_bad_vectors_say_so() {
+        let two = r#"{"id":"X-1","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"a"},"versions":["1"],"severity":[{"type":"CVSS_V3","score":"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}]},{"package":{"ecosystem":"PyPI","name":"b"},"versions":["1"],"severity":[{"type":"CVSS_V3","score":"CVSS:3.1/AV:L/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N"}]}]}"#;
+        let bad = r#"{"id":"X-2","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"c"},"versions":["1"]}],"severity":[{"type":"CVSS_V3","score":"CVSS:3.1/AV:N/AC:L"}]}"#;
+        let v4 = r#"{"id":"X-3","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"d"},"versions":["1"]}],"severity":[{"type":"CVSS_V4","score":"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"}]}"#;
+        let db = db_from(&[two, bad, v4]);
+        let catalog = Catalog {
+            distro: None,
+            packages: ["a", "b", "c", "d"]
+                .iter()
+                .map(|n| pkg(Kind::Python, n, "1", None))
+                .collect(),
+            warnings: vec![],
+        };
+        let f = match_catalog(&catalog, &db);
+        let by = |name: &str| f.iter().find(|f| f.package == name).unwrap();
+        assert_eq!(by("a").severity, Severity::Critical);
+        assert_eq!(by("b").severity, Severity::Low);
+        assert!(by("b").severity_source.contains("affected[1]"));
+        assert_eq!(by("c").severity, Severity::Unknown);
+        assert!(
+            by("c").severity_source.contains("cannot be read"),
+            "{}",
+            by("c").severity_source
+        );
+        assert_eq!(by("d").severity, Severity::Critical);
+    }
 
     #[test]
     fn ranges_and_edge_cases() {
@@ -661,6 +824,8 @@ mod tests {
             location: String::new(),
             layer: None,
             summary: String::new(),
+            severity_source: String::new(),
+            upstream: vec![],
             waived: None,
             waiver_expires: None,
         };
@@ -676,7 +841,12 @@ mod tests {
             (Kind::Python, "jinja2", "jinja", false),
             (Kind::Cargo, "serde_json", "serde-json", true),
             (Kind::Deb, "libssl3", "LIBSSL3", true),
-            (Kind::Go, "github.com/BurntSushi/toml", "github.com/burntsushi/toml", false),
+            (
+                Kind::Go,
+                "github.com/BurntSushi/toml",
+                "github.com/burntsushi/toml",
+                false,
+            ),
         ] {
             let mut f = vec![finding(kind, finding_name)];
             let g = gate(
@@ -710,13 +880,18 @@ pub fn scan_catalog(
     db_name: &str,
     options: &ScanOptions,
 ) -> Result<report::ScanReport> {
-    let mut findings = match_catalog(catalog, db);
-    let gate = gate(
+    let (mut findings, coverage) = match_and_cover(catalog, db);
+    let mut gate = gate(
         &mut findings,
         options.threshold,
         &options.waivers,
         &options.today,
     )?;
+    // What was not checked fails the gate (unless the gate is off): never clean by omission.
+    if options.threshold != Threshold::None && !coverage.complete {
+        gate.unchecked = coverage.unchecked_lines();
+        gate.passed = false;
+    }
     Ok(report::ScanReport {
         image: image.to_string(),
         digest: digest.to_string(),
@@ -731,6 +906,7 @@ pub fn scan_catalog(
         }),
         findings,
         gate,
+        coverage: Some(coverage),
     })
 }
 
@@ -760,6 +936,7 @@ pub fn scan_external(
         operating_system: None,
         findings,
         gate,
+        coverage: None,
     })
 }
 

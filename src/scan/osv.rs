@@ -18,10 +18,26 @@ use crate::scan::Severity;
 pub struct Advisory {
     pub id: String,
     pub aliases: Vec<String>,
+    /// The ids this record was derived from (`USN-…` → `UBUNTU-CVE-…` → `CVE-…`).
+    #[serde(default)]
+    pub upstream: Vec<String>,
     pub summary: String,
     pub modified: String,
+    /// The record-level rating; an `affected[]` entry's own rating comes first (see [`Affected`]).
     pub severity: Severity,
     pub score: Option<f64>,
+    /// Where `severity` came from (`CVSS_V3 of the record`, `database_specific.severity`), or
+    /// why it is unknown.
+    #[serde(default)]
+    pub severity_source: String,
+}
+
+/// A severity with where it came from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Rating {
+    pub severity: Severity,
+    pub score: Option<f64>,
+    pub source: String,
 }
 
 /// One `affected[]` entry, normalised.
@@ -32,6 +48,10 @@ pub struct Affected {
     pub ecosystem: String,
     pub ranges: Vec<Range>,
     pub versions: Vec<String>,
+    /// This entry's own severity (`affected[].severity`), which applies before the record's:
+    /// one release is not rated by another's entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<Rating>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -57,6 +77,10 @@ pub struct Database {
     pub index: HashMap<String, Vec<Affected>>,
     pub warnings: Vec<String>,
     pub withdrawn: usize,
+    /// How many `affected[]` entries each full ecosystem string has (`Debian:12`, `Wolfi`): what
+    /// the database covers. Always loaded whole, also by a filtered load.
+    #[serde(default)]
+    pub ecosystems: BTreeMap<String, usize>,
 }
 
 #[derive(Deserialize)]
@@ -68,6 +92,8 @@ struct RawRecord {
     withdrawn: Option<String>,
     #[serde(default)]
     aliases: Vec<String>,
+    #[serde(default)]
+    upstream: Vec<String>,
     #[serde(default)]
     summary: Option<String>,
     #[serde(default)]
@@ -124,7 +150,7 @@ pub fn key(ecosystem: &str, name: &str) -> String {
 }
 
 /// Bumped whenever the cached index format changes.
-const INDEX_FORMAT: u32 = 2;
+const INDEX_FORMAT: u32 = 3;
 
 /// The cache file. `index` is written before `advisories` on purpose: a reader that only wants
 /// some packages learns from the index which advisories it needs, then skips the others
@@ -135,6 +161,7 @@ struct CachedIndexOut<'a> {
     fingerprint: &'a str,
     withdrawn: usize,
     warnings: &'a [String],
+    ecosystems: &'a BTreeMap<String, usize>,
     index: &'a HashMap<String, Vec<Affected>>,
     advisories: &'a [Advisory],
 }
@@ -179,6 +206,7 @@ impl<'de> Visitor<'de> for CacheSeed<'_> {
                 "fingerprint" => out.fingerprint = map.next_value()?,
                 "withdrawn" => out.database.withdrawn = map.next_value()?,
                 "warnings" => out.database.warnings = map.next_value()?,
+                "ecosystems" => out.database.ecosystems = map.next_value()?,
                 "index" => {
                     let (index, refs) = map.next_value_seed(IndexSeed {
                         wanted: self.wanted,
@@ -280,10 +308,12 @@ impl Advisory {
         Advisory {
             id: String::new(),
             aliases: Vec::new(),
+            upstream: Vec::new(),
             summary: String::new(),
             modified: String::new(),
             severity: Severity::Unknown,
             score: None,
+            severity_source: String::new(),
         }
     }
 }
@@ -334,7 +364,9 @@ pub fn cache_path(path: &Path) -> Option<std::path::PathBuf> {
         })?;
     use sha2::Digest as _;
     let location = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let key = hex::encode(sha2::Sha256::digest(location.as_os_str().as_encoded_bytes()));
+    let key = hex::encode(sha2::Sha256::digest(
+        location.as_os_str().as_encoded_bytes(),
+    ));
     Some(
         base.join("cleanpipe")
             .join("osv-index")
@@ -384,6 +416,7 @@ impl Database {
             fingerprint: &print,
             withdrawn: database.withdrawn,
             warnings: &database.warnings,
+            ecosystems: &database.ecosystems,
             index: &database.index,
             advisories: &database.advisories,
         };
@@ -478,29 +511,31 @@ impl Database {
             self.withdrawn += 1;
             return;
         }
-        let mut all_severity: Vec<&RawSeverity> = record.severity.iter().collect();
-        all_severity.extend(record.affected.iter().flat_map(|a| a.severity.iter()));
-        let score = all_severity
-            .iter()
-            .filter(|s| s.kind == "CVSS_V3")
-            .filter_map(|s| cvss::base_score_v3(&s.score))
-            .fold(None, |best: Option<f64>, s| {
-                Some(best.map_or(s, |b| b.max(s)))
-            });
-        let severity = match score {
-            Some(s) => Severity::from_score(s),
-            None => record
+        let record_rating = rate(&record.severity, "the record's").or_else(|| {
+            record
                 .database_specific
                 .as_ref()
                 .and_then(|d| d.get("severity"))
                 .and_then(|s| s.as_str())
-                .map(Severity::from_label)
-                .unwrap_or(Severity::Unknown),
+                .map(|label| Rating {
+                    severity: Severity::from_label(label),
+                    score: None,
+                    source: format!("the record's database_specific.severity `{label}`"),
+                })
+        });
+        let (severity, score, severity_source) = match record_rating {
+            Some(r) => (r.severity, r.score, r.source),
+            None => (
+                Severity::Unknown,
+                None,
+                unrated_reason(&record.severity, "the record"),
+            ),
         };
         let index = self.advisories.len();
         self.advisories.push(Advisory {
             id: record.id.clone(),
             aliases: record.aliases,
+            upstream: record.upstream,
             summary: record
                 .summary
                 .or(record
@@ -510,9 +545,11 @@ impl Database {
             modified: record.modified,
             severity,
             score,
+            severity_source,
         });
-        for a in record.affected {
+        for (position, a) in record.affected.into_iter().enumerate() {
             let Some(pkg) = a.package else { continue };
+            let rating = rate(&a.severity, &format!("affected[{position}]'s"));
             let mut ranges = Vec::new();
             for r in a.ranges {
                 if r.kind == "GIT" {
@@ -548,6 +585,7 @@ impl Database {
                     events,
                 });
             }
+            *self.ecosystems.entry(pkg.ecosystem.clone()).or_default() += 1;
             self.index
                 .entry(key(&pkg.ecosystem, &pkg.name))
                 .or_default()
@@ -556,6 +594,7 @@ impl Database {
                     ecosystem: pkg.ecosystem,
                     ranges,
                     versions: a.versions,
+                    rating,
                 });
         }
     }
@@ -571,6 +610,53 @@ impl Database {
         }
         let newest = self.advisories.iter().map(|a| a.modified.clone()).max();
         (per, self.advisories.len(), newest)
+    }
+}
+
+/// A rating from an OSV `severity` list: the highest CVSS base score (v4, v3.x or v2 vectors),
+/// else Ubuntu's own priority (`type: Ubuntu`). `None` when neither is there or readable.
+fn rate(list: &[RawSeverity], whose: &str) -> Option<Rating> {
+    let cvss = list
+        .iter()
+        .filter(|s| s.kind.starts_with("CVSS_"))
+        .filter_map(|s| {
+            cvss::base_score(&s.score)
+                .ok()
+                .map(|score| (score, &s.kind))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    if let Some((score, kind)) = cvss {
+        return Some(Rating {
+            severity: Severity::from_score(score),
+            score: Some(score),
+            source: format!("{whose} {kind} vector"),
+        });
+    }
+    list.iter()
+        .find(|s| s.kind == "Ubuntu")
+        .map(|s| Rating {
+            severity: Severity::from_label(&s.score),
+            score: None,
+            source: format!("{whose} Ubuntu priority `{}`", s.score),
+        })
+        .filter(|r| r.severity != Severity::Unknown)
+}
+
+/// Why a record has no rating: no severity at all, or vectors that cannot be read.
+fn unrated_reason(list: &[RawSeverity], what: &str) -> String {
+    let broken: Vec<String> = list
+        .iter()
+        .filter(|s| s.kind.starts_with("CVSS_"))
+        .filter_map(|s| {
+            cvss::base_score(&s.score)
+                .err()
+                .map(|e| format!("{} `{}` cannot be read ({e})", s.kind, s.score))
+        })
+        .collect();
+    if broken.is_empty() {
+        format!("{what} carries no severity")
+    } else {
+        format!("{what}'s {}", broken.join("; "))
     }
 }
 

@@ -22,6 +22,10 @@ pub struct ScanReport {
     pub operating_system: Option<String>,
     pub findings: Vec<Finding>,
     pub gate: GateResult,
+    /// What the scan checked, per ecosystem (cleanpipe's own scanner; an external scanner does
+    /// not say, and a verifier treats its absence as incomplete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<crate::scan::coverage::Coverage>,
 }
 
 pub fn table(report: &ScanReport) -> String {
@@ -56,6 +60,9 @@ pub fn table(report: &ScanReport) -> String {
                 .map(|r| format!("  (waived: {r})"))
                 .unwrap_or_default()
         ));
+    }
+    for line in &report.gate.unchecked {
+        out.push_str(&format!("NOT CHECKED: {line}\n"));
     }
     for w in report
         .gate

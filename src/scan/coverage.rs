@@ -1,0 +1,112 @@
+//! What a scan checked: per ecosystem, how many catalogued packages were matched against
+//! advisories of their ecosystem, and how many could not be, with the reasons. A package that
+//! was not checked is never counted as clean: the gate fails on it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Per-ecosystem coverage of one scan.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub ecosystems: Vec<EcosystemCoverage>,
+    /// Packages not checked, over every ecosystem.
+    pub unchecked: usize,
+    /// True when every catalogued package was checked.
+    pub complete: bool,
+    /// Ecosystems the database has records for that cleanpipe matches no package to (an
+    /// ecosystem string it does not know, or one it does not catalogue), with their
+    /// `affected[]` counts: counted and shown, never silently dropped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmatched_database_ecosystems: Vec<(String, usize)>,
+    /// How complete the database itself is for the ecosystems it has records for: `unknown`
+    /// for a directory or archive the user supplies (cleanpipe cannot tell whether an
+    /// ecosystem's archive was loaded whole).
+    pub database_completeness: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EcosystemCoverage {
+    /// `Debian:12`, `PyPI`, or for what could not be placed `fedora 40`.
+    pub ecosystem: String,
+    pub packages: usize,
+    pub checked: usize,
+    pub unchecked: usize,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<UncheckedReason>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UncheckedReason {
+    pub reason: String,
+    pub packages: usize,
+    /// One package it applies to (`name version`).
+    pub example: String,
+}
+
+/// Collects coverage while packages are matched.
+#[derive(Default)]
+pub struct Tally {
+    by: BTreeMap<String, EcosystemCoverage>,
+}
+
+impl Tally {
+    pub fn checked(&mut self, ecosystem: &str) {
+        let e = self.entry(ecosystem);
+        e.packages += 1;
+        e.checked += 1;
+    }
+
+    pub fn unchecked(&mut self, ecosystem: &str, reason: &str, example: String) {
+        let e = self.entry(ecosystem);
+        e.packages += 1;
+        e.unchecked += 1;
+        match e.reasons.iter_mut().find(|r| r.reason == reason) {
+            Some(r) => r.packages += 1,
+            None => e.reasons.push(UncheckedReason {
+                reason: reason.to_string(),
+                packages: 1,
+                example,
+            }),
+        }
+    }
+
+    fn entry(&mut self, ecosystem: &str) -> &mut EcosystemCoverage {
+        self.by
+            .entry(ecosystem.to_string())
+            .or_insert_with(|| EcosystemCoverage {
+                ecosystem: ecosystem.to_string(),
+                ..Default::default()
+            })
+    }
+
+    pub fn finish(self) -> Coverage {
+        let ecosystems: Vec<EcosystemCoverage> = self.by.into_values().collect();
+        let unchecked = ecosystems.iter().map(|e| e.unchecked).sum();
+        Coverage {
+            ecosystems,
+            unchecked,
+            complete: unchecked == 0,
+            unmatched_database_ecosystems: vec![],
+            database_completeness: "unknown".into(),
+        }
+    }
+}
+
+impl Coverage {
+    /// One line per reason: `12 Wolfi package(s) not checked: the database holds no `Wolfi`
+    /// records (e.g. openssl 3.0.8-r0)`.
+    pub fn unchecked_lines(&self) -> Vec<String> {
+        self.ecosystems
+            .iter()
+            .flat_map(|e| {
+                e.reasons.iter().map(move |r| {
+                    format!(
+                        "{} {} package(s) not checked: {} (e.g. {})",
+                        r.packages, e.ecosystem, r.reason, r.example
+                    )
+                })
+            })
+            .collect()
+    }
+}
