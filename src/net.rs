@@ -59,6 +59,20 @@ pub fn origin(url: &reqwest::Url) -> String {
     url.origin().ascii_serialization()
 }
 
+/// How a webhook or notification URL is printed: `scheme://host[:port]`, never its userinfo,
+/// path or query (a Slack-style URL is its own credential). Something that does not parse as
+/// a URL is not printed at all.
+pub fn shown_url(url: &str) -> String {
+    match reqwest::Url::parse(url.trim()) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{}://{h}:{p}", u.scheme()),
+            (Some(h), None) => format!("{}://{h}", u.scheme()),
+            (None, _) => format!("{}:", u.scheme()),
+        },
+        Err(_) => "(not a URL)".into(),
+    }
+}
+
 /// How a client treats redirects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Redirects {

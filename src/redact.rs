@@ -14,6 +14,11 @@
 //! secret also registers the forms an HTTP library prints it in (percent-encoded as in a URL's
 //! userinfo, path or query, and percent-decoded), and a secret that is a URL registers its
 //! parts (userinfo password, a lone userinfo user, query values).
+//!
+//! Credentials from the environment (a key backend's token, secret key, PIN or password, a CI's
+//! OIDC request token) are read through [`secret_env`] only, which registers a value before
+//! returning it: a credential is a secret from the moment it is read, before any request that
+//! could echo it.
 
 use std::sync::{Arc, LazyLock, RwLock};
 
@@ -48,6 +53,19 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+/// Read the credential-bearing environment variable `name` through `env` (the one way a key
+/// backend reads a credential): a value that is set and not empty is registered with the
+/// process's redactor, in every form it is printed in, before it is returned.
+pub fn secret_env(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<Secret> {
+    env(name).filter(|v| !v.is_empty()).map(Secret::new)
 }
 
 impl std::fmt::Debug for Secret {
@@ -91,13 +109,24 @@ impl Redactor {
         list.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
 
-    /// Remember only the secret parts of a URL written in the pipeline, not the URL itself:
-    /// the userinfo, and query values whose name says they are secret (`token`, `sig`,
-    /// `key`, …), so `?format=json` does not mask every `json` in the output.
+    /// Remember the secret parts of a webhook URL (`push.register`, `verify --notify`): the
+    /// userinfo, query values whose name says they are secret (`token`, `sig`, `key`, …, so
+    /// `?format=json` does not mask every `json` in the output), and the path when it is long
+    /// enough to carry a token (a Slack-style URL *is* its credential), so the URL as a whole
+    /// is masked too. Such URLs are printed as scheme and host only
+    /// ([`crate::net::shown_url`]); this keeps an accidental print of the whole URL masked.
     pub fn add_url_parts(&self, url: &str) {
         let Ok(parsed) = reqwest::Url::parse(url.trim()) else {
+            // Not a URL: nothing to take apart, and it may still be one to someone else.
+            self.add(url.trim().to_string());
             return;
         };
+        let path = parsed.path();
+        if path.len() >= SUBSTRING_MIN {
+            self.add(path.to_string());
+            self.add(url.trim().to_string());
+            self.add(parsed.as_str().to_string());
+        }
         match parsed.password() {
             Some(p) => self.add(percent_decode(p)),
             None if !parsed.username().is_empty() => self.add(percent_decode(parsed.username())),
@@ -323,6 +352,37 @@ mod tests {
         assert_eq!(
             r.apply("lit-pass-c4n4 lit-tok-c4n4 report.json h.example"),
             "*** *** report.json h.example"
+        );
+    }
+
+    #[test]
+    fn webhook_urls_whose_path_is_the_credential_are_masked_whole() {
+        let r = Redactor::default();
+        let url = "https://hooks.example/services/T0/B0/slack-canary-77aa";
+        r.add_url_parts(url);
+        let out = r.apply(&format!(
+            "sent to {url} and /services/T0/B0/slack-canary-77aa"
+        ));
+        assert!(!out.contains("slack-canary"), "{out}");
+        // A short path carries no token: left readable.
+        r.add_url_parts("https://deploy.example/api?format=json");
+        assert_eq!(r.apply("POST /api"), "POST /api");
+    }
+
+    #[test]
+    fn environment_credentials_are_registered_when_read() {
+        let env = |k: &str| match k {
+            "VAULT_TOKEN" => Some("env-canary-vault-41c2".to_string()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        };
+        assert!(secret_env(&env, "EMPTY").is_none());
+        assert!(secret_env(&env, "UNSET").is_none());
+        let token = secret_env(&env, "VAULT_TOKEN").unwrap();
+        assert_eq!(token.expose(), "env-canary-vault-41c2");
+        assert_eq!(
+            Redactor::default().apply("X-Vault-Token: env-canary-vault-41c2"),
+            "X-Vault-Token: ***"
         );
     }
 

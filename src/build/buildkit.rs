@@ -3,7 +3,9 @@
 //! classic builder sends (see [`crate::build::context`]), materialized into a temporary
 //! directory; the result comes back as an OCI layout whose blobs are copied, hash-checked, into
 //! cleanpipe's store. Build secrets are handed to buildctl by file or environment variable and
-//! never pass through cleanpipe's own output.
+//! never pass through cleanpipe's own output. A provenance is requested with each build and read
+//! from the export (never imported): its materials are the images BuildKit resolved, which
+//! [`crate::build::resolved`] compares with the verified bases before anything is signed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use tokio::io::AsyncBufReadExt;
 
 use crate::build::context::{self, ContextFiles};
 use crate::build::docker::{DockerBuildOptions, DockerBuilt};
+use crate::build::resolved::{self, Material, UsedImages};
 use crate::build::PlatformImage;
 use crate::error::{Error, IoContext, Result};
 use crate::oci::layout::Layout;
@@ -269,6 +272,9 @@ pub async fn build(
     for spec in &kit.cache_to {
         cmd.args(["--export-cache", spec]);
     }
+    // The provenance names every image BuildKit resolved (its materials): compared with the
+    // verified bases after the build, and never imported with the image.
+    cmd.args(["--opt", "attest:provenance=mode=min"]);
     cmd.arg("--output").arg(format!(
         "type=oci,dest={},tar=false,rewrite-timestamp=true",
         out_dir.display()
@@ -331,6 +337,7 @@ pub async fn build(
         layers: imported.1,
         log,
         platforms: imported.2,
+        used: UsedImages::Provenance(imported.3),
     })
 }
 
@@ -358,12 +365,14 @@ fn materialize(files: &ContextFiles, epoch: u64, dir: &Path) -> Result<()> {
 /// platforms an index over one image each. The index cleanpipe records is its own, over the
 /// images in `wanted` order (deterministic, and nothing BuildKit added beside them), each
 /// image's config checked to be for the platform it is listed as. Returns the image or index
-/// descriptor, the image's layer count (0 for an index) and the platform images.
+/// descriptor, the image's layer count (0 for an index), the platform images, and the
+/// materials of each imported image's provenance (BuildKit's attestation manifests, which are
+/// read here and not imported).
 fn import(
     source: &Layout,
     layout: &Layout,
     wanted: &[Platform],
-) -> Result<(Descriptor, usize, Vec<PlatformImage>)> {
+) -> Result<(Descriptor, usize, Vec<PlatformImage>, Vec<Material>)> {
     let index: Index = source.index()?;
     let [desc] = index.manifests.as_slice() else {
         return Err(Error::environment(format!(
@@ -375,30 +384,52 @@ fn import(
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| Error::environment(format!("BuildKit's export is not JSON: {e}")))?;
     if document_kind(&value, Some(&desc.media_type)) != Ok(DocumentKind::Index) {
-        if wanted.len() > 1 {
-            return Err(Error::environment(format!(
-                "BuildKit exported one image where {} platforms were asked for",
-                wanted.len()
-            )));
-        }
-        let (image, layers) = import_image(source, layout, desc, wanted.first())?;
-        return Ok((image, layers, vec![]));
+        // With a provenance BuildKit always exports an index (the image and its attestation).
+        return Err(no_provenance(""));
     }
     let exported = Index::from_slice(&bytes, "the index BuildKit built")?;
+    // The images only: BuildKit lists each image's attestation manifest beside it.
+    let images_only = Index {
+        manifests: exported
+            .manifests
+            .iter()
+            .filter(|d| !d.annotations.contains_key(resolved::REFERENCE_TYPE))
+            .cloned()
+            .collect(),
+        ..exported.clone()
+    };
+    if let ([], [entry]) = (wanted, images_only.manifests.as_slice()) {
+        // No platform asked for, and BuildKit made one image (for its own platform).
+        let (image, layers) = import_image(source, layout, entry, None)?;
+        let materials = provenance_materials(source, &exported, &entry.digest, "")?;
+        return Ok((image, layers, vec![], materials));
+    }
     // No platform asked for is this machine's.
     let platforms = match wanted {
         [] => vec![Platform::host()],
         given => given.to_vec(),
     };
     let mut images = Vec::new();
+    let mut materials = Vec::new();
+    let several = platforms.len() > 1;
     for platform in platforms {
-        let entry = exported.for_platform(&platform).map_err(|have| {
+        let entry = images_only.for_platform(&platform).map_err(|have| {
             Error::environment(format!(
                 "BuildKit built no {platform} image (it made: {})",
                 have.join(", ")
             ))
         })?;
         let (manifest, layers) = import_image(source, layout, entry, Some(&platform))?;
+        let name = match several {
+            true => platform.to_string(),
+            false => String::new(),
+        };
+        materials.extend(provenance_materials(
+            source,
+            &exported,
+            &entry.digest,
+            &name,
+        )?);
         images.push(PlatformImage {
             platform,
             manifest,
@@ -407,10 +438,64 @@ fn import(
     }
     if let [one] = images.as_slice() {
         // One platform asked for: its image, not an index of one.
-        return Ok((one.manifest.clone(), one.layers, vec![]));
+        return Ok((one.manifest.clone(), one.layers, vec![], materials));
     }
     let index = crate::build::write_index(layout, &images)?;
-    Ok((index, 0, images))
+    Ok((index, 0, images, materials))
+}
+
+/// The materials of the provenance BuildKit attached to `image` in `index` (its attestation
+/// manifest, `vnd.docker.reference.digest` naming the image). `name` is the image's platform in
+/// messages (empty for the one image).
+fn provenance_materials(
+    source: &Layout,
+    index: &Index,
+    image: &Digest,
+    name: &str,
+) -> Result<Vec<Material>> {
+    let attestation = index.manifests.iter().find(|d| {
+        d.annotations
+            .get(resolved::REFERENCE_TYPE)
+            .map(String::as_str)
+            == Some(resolved::ATTESTATION_MANIFEST)
+            && d.annotations
+                .get(resolved::REFERENCE_DIGEST)
+                .map(String::as_str)
+                == Some(image.as_str())
+    });
+    let Some(attestation) = attestation else {
+        return Err(no_provenance(name));
+    };
+    let manifest = Manifest::from_slice(
+        &source.read_blob(&attestation.digest)?,
+        "BuildKit's attestation manifest",
+    )?;
+    let layer = manifest.layers.iter().find(|l| {
+        l.annotations
+            .get(resolved::PREDICATE_TYPE)
+            .is_some_and(|t| t.starts_with("https://slsa.dev/provenance/"))
+    });
+    let Some(layer) = layer else {
+        return Err(no_provenance(name));
+    };
+    resolved::provenance_materials(&source.read_blob(&layer.digest)?, name).map_err(|why| {
+        Error::gate(
+            "BuildKit's provenance cannot be read, so the images it used cannot be compared with the verified bases",
+            vec![format!("{}: {why}", layer.digest)],
+        )
+    })
+}
+
+fn no_provenance(name: &str) -> Error {
+    let image = match name {
+        "" => "the image".to_string(),
+        p => format!("the {p} image"),
+    };
+    Error::gate(
+        format!("BuildKit exported {image} without the provenance it was asked for, so the images it used cannot be compared with the verified bases"),
+        vec![],
+    )
+    .with_hint("use a buildkitd that makes provenance attestations (BuildKit v0.11 or later)")
 }
 
 /// Make the kept export directory ready for buildctl: an OCI layout of real directories and

@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 
 pub use crate::build::context::ContextSource;
 use crate::build::context::{self, ContextEntry, ContextFiles};
+use crate::build::resolved::{FromSteps, UsedImages};
 use crate::error::{Error, Result};
 use crate::oci::layout::Layout;
 use crate::oci::types::{Descriptor, ImageConfig};
@@ -46,6 +47,8 @@ pub struct DockerBuilt {
     pub log: Vec<String>,
     /// For a multi-platform build: each platform's image (`manifest` is their index).
     pub platforms: Vec<crate::build::PlatformImage>,
+    /// What the builder says it used (compared with the verified bases before signing).
+    pub used: UsedImages,
 }
 
 /// Connect to the engine and check it answers.
@@ -220,6 +223,7 @@ pub async fn build(
     tar_task
         .await
         .map_err(|e| Error::environment(format!("context writer failed: {e}")))??;
+    let used = UsedImages::FromSteps(from_steps(docker, &log).await?);
 
     // A cached build yields the same engine image: reuse its earlier re-pack instead of exporting again.
     let image_id = docker
@@ -258,6 +262,7 @@ pub async fn build(
                 manifest: desc,
                 layers: manifest.layers.len(),
                 log,
+                used,
             });
         }
     }
@@ -297,7 +302,35 @@ pub async fn build(
         manifest,
         layers,
         log,
+        used,
     })
+}
+
+/// The `FROM` steps of the build log, with the engine's full ID of each image ID they print
+/// (an ID the engine cannot name unambiguously is left out, and fails the comparison).
+async fn from_steps(docker: &Docker, log: &[String]) -> Result<FromSteps> {
+    let steps = crate::build::resolved::from_steps(log).map_err(|why| {
+        Error::gate(
+            "the Docker build log cannot tell which images the build used",
+            vec![why],
+        )
+        .with_hint("a build step printed lines that look like the engine's `Step N/M` lines; change what it prints")
+    })?;
+    let mut out = FromSteps {
+        steps,
+        ..FromSteps::default()
+    };
+    for short in out.short_ids() {
+        if let Ok(image) = docker.inspect_image(&short).await {
+            let full = image.id.as_deref().map(crate::oci::types::Digest::parse);
+            if let Some(Ok(full)) = full {
+                if full.hex().starts_with(&short) {
+                    out.full_ids.insert(short, full);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn step_failed(step: &str, error: &str, log: &[String]) -> Error {

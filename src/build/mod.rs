@@ -9,6 +9,7 @@ pub mod customize;
 pub mod docker;
 pub mod dockerfile;
 pub mod layer;
+pub mod resolved;
 
 pub use customize::{customize, Base, BuiltImage, CustomizeOptions, FileSpec};
 

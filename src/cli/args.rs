@@ -29,7 +29,7 @@ pub enum Command {
     Validate(PipelineArgs),
     /// Show what a run would do: stages, gates, bases, targets. No side effects.
     Plan(PlanArgs),
-    /// Verify the cosign signatures of an image (registry or `oci:DIR…`) with a public key.
+    /// Verify an image (registry or `oci:DIR…`): signatures by a key or a keyless identity, attestations, a deploy policy.
     Verify(Box<VerifyArgs>),
     /// Sign an existing image, appending to its signatures.
     Sign(SignArgs),
@@ -172,9 +172,14 @@ pub struct VerifyArgs {
     #[arg(long, requires = "vsa")]
     pub vsa_key: Option<String>,
     /// Also attach the VSA to the image, as a Sigstore bundle referrer (what cosign v3's
-    /// `verify-attestation --type https://slsa.dev/verification_summary/v1` reads).
+    /// `verify-attestation --type https://slsa.dev/verification_summary/v1` reads); only a
+    /// PASSED one unless `--attach-vsa-on-failure`.
     #[arg(long, requires = "vsa")]
     pub attach_vsa: bool,
+    /// With `--attach-vsa`: attach a FAILED summary too (a record that the image failed; it
+    /// never satisfies a policy that requires a summary, and fails one that reads it).
+    #[arg(long, requires = "attach_vsa")]
+    pub attach_vsa_on_failure: bool,
     /// `digest` prints only `repo@sha256:…` (what to deploy, never a tag) and only when verified.
     #[arg(long, short, value_enum, default_value_t = VerifyOutput::Text)]
     pub output: VerifyOutput,

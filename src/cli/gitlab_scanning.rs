@@ -182,7 +182,15 @@ pub fn document(outcome: &Outcome<'_>, clean: &dyn Fn(&str) -> String) -> Value 
         Ok(scans) => {
             let mut messages: Vec<Value> = Vec::new();
             for s in scans {
-                let warnings = s.report.gate.expired_waivers.iter().map(|w| clean(w));
+                // What was not checked is said in the report too, not only in the log.
+                let warnings = s
+                    .report
+                    .gate
+                    .expired_waivers
+                    .iter()
+                    .chain(&s.report.gate.unused_waivers)
+                    .chain(&s.report.gate.unchecked)
+                    .map(|w| clean(w));
                 let skipped = (s.report.database_warnings > 0).then(|| {
                     format!(
                         "{} malformed or unsupported OSV record(s) were skipped",

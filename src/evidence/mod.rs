@@ -418,10 +418,13 @@ pub async fn has_signature_bundle(store: &Store, subject: &Digest) -> Result<boo
     })
 }
 
-/// Copy all evidence about `subject` into a layout: the legacy `.sig`/`.att` manifests as they
-/// are (with their blobs, under the same tags) and every referrer. For an offline copy of what
-/// a registry holds; publishing to a registry merges with what is there instead (`publish`).
-/// Returns (legacy manifests copied, referrers copied).
+/// Copy all evidence about `subject` into a layout: the legacy `.sig`/`.att` manifests (with
+/// their blobs, under the same tags) and every referrer, merged with what the layout already
+/// holds the way publishing merges with a registry: a signature is added unless it is there,
+/// an attestation replaces the layout's of the same predicate type and signer key, and every
+/// other layer (a signature or attestation made locally, by another key) is kept. With nothing
+/// to keep, the source's manifest is written as it is. Returns (legacy manifests written,
+/// referrers copied).
 pub async fn export_evidence(
     from: &Store,
     to: &crate::oci::layout::Layout,
@@ -438,9 +441,32 @@ pub async fn export_evidence(
         for blob in std::iter::once(&manifest.config).chain(manifest.layers.iter()) {
             to.write_blob(&from.read_blob(&blob.digest).await?)?;
         }
-        to_store
-            .put_tagged_manifest(&tag, &found.bytes, &found.media_type)
-            .await?;
+        let here = match to_store.manifest_by_tag(&tag).await? {
+            Some(existing) => Manifest::from_slice(&existing.bytes, &tag)?.layers,
+            None => vec![],
+        };
+        let merged = if suffix == "att" {
+            crate::sign::attest::merge_attestation_layers(&here, &manifest.layers)
+        } else {
+            crate::sign::cosign::merge_signature_layers(&here, &manifest.layers)
+        };
+        let kept_only_theirs = merged.len() == manifest.layers.len()
+            && merged.iter().all(|l| manifest.layers.contains(l));
+        if kept_only_theirs {
+            to_store
+                .put_tagged_manifest(&tag, &found.bytes, &found.media_type)
+                .await?;
+        } else {
+            crate::sign::cosign::check_layer_limit(
+                &format!("oci:{}:{tag}", to.root().display()),
+                merged.len(),
+            )?;
+            let (bytes, config) = crate::sign::cosign::signature_manifest(merged);
+            to.write_blob(&config)?;
+            to_store
+                .put_tagged_manifest(&tag, &bytes, MEDIA_OCI_MANIFEST)
+                .await?;
+        }
         legacy += 1;
     }
     let referrers = copy_referrers(from, &to_store, subject).await?;
@@ -563,3 +589,104 @@ pub fn open_certified(
 
 /// Why a keyless bundle is not evidence when only keys are trusted.
 pub const NO_IDENTITY_TRUSTED: &str = "signed keylessly (the bundle carries a certificate), and no identity is trusted: give --certificate-identity and --certificate-oidc-issuer (and --trusted-root for a private instance)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oci::layout::Layout;
+    use crate::sign::attest::{append_attestation, envelope, statement, PREDICATE_TYPE_ANNOTATION};
+    use crate::sign::cosign::append_signature;
+    use crate::sign::keys::SigningKey;
+
+    fn key() -> SigningKey {
+        let (private, _) = crate::sign::keys::generate(b"").unwrap();
+        SigningKey::load(
+            private.as_bytes(),
+            &crate::sign::KeySource::parse("env://K"),
+            &|| Ok(zeroize::Zeroizing::new(String::new())),
+        )
+        .unwrap()
+    }
+
+    async fn attest(store: &Store, subject: &Digest, predicate: &str, key: &SigningKey, n: u8) {
+        let st = statement("x", subject, predicate, &serde_json::json!({ "n": n }));
+        let env = envelope(&st, key).unwrap();
+        append_attestation(store, subject, predicate, env, key)
+            .await
+            .unwrap();
+    }
+
+    async fn layers(store: &Store, tag: &str) -> Vec<Descriptor> {
+        let found = store.manifest_by_tag(tag).await.unwrap().unwrap();
+        Manifest::from_slice(&found.bytes, tag).unwrap().layers
+    }
+
+    /// An export into a layout that signed the image itself keeps the layout's signature and
+    /// its attestations of other types, and takes the source's (replacing the layout's
+    /// attestation of the same type by the same key), as a push merges with a registry.
+    #[tokio::test]
+    async fn an_export_merges_with_what_the_layout_has() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = Store::Layout(Layout::create(dir.path().join("from")).unwrap());
+        let to_layout = Layout::create(dir.path().join("to")).unwrap();
+        let to = Store::Layout(to_layout.clone());
+        let subject = Digest::of(b"an image manifest");
+        let (a, b) = (key(), key());
+        // The source: signed and attested (provenance) by B.
+        append_signature(&from, &subject, "r/app", &b)
+            .await
+            .unwrap();
+        attest(&from, &subject, "https://slsa.dev/provenance/v1", &b, 1).await;
+        // The layout: signed by A, attested by A (an SBOM) and by B (an older provenance).
+        append_signature(&to, &subject, "r/app", &a).await.unwrap();
+        attest(&to, &subject, "https://spdx.dev/Document", &a, 2).await;
+        attest(&to, &subject, "https://slsa.dev/provenance/v1", &b, 0).await;
+        let source_att = layers(&from, &subject.cosign_tag("att")).await;
+
+        assert_eq!(
+            export_evidence(&from, &to_layout, &subject)
+                .await
+                .unwrap()
+                .0,
+            2
+        );
+        let sigs = layers(&to, &subject.cosign_tag("sig")).await;
+        assert_eq!(sigs.len(), 2, "A's and B's signatures: {sigs:?}");
+        let atts = layers(&to, &subject.cosign_tag("att")).await;
+        let types: Vec<&str> = atts
+            .iter()
+            .map(|l| l.annotations[PREDICATE_TYPE_ANNOTATION].as_str())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "https://spdx.dev/Document",
+                "https://slsa.dev/provenance/v1"
+            ]
+        );
+        assert_eq!(atts[1], source_att[0], "B's provenance is the source's");
+        // Every layer's blob is in the layout, and a second export changes nothing.
+        for l in sigs.iter().chain(&atts) {
+            to_layout.read_blob(&l.digest).unwrap();
+        }
+        export_evidence(&from, &to_layout, &subject).await.unwrap();
+        assert_eq!(layers(&to, &subject.cosign_tag("sig")).await, sigs);
+        assert_eq!(layers(&to, &subject.cosign_tag("att")).await, atts);
+
+        // Into an empty layout the source's manifests are copied as they are.
+        let empty = Layout::create(dir.path().join("empty")).unwrap();
+        export_evidence(&from, &empty, &subject).await.unwrap();
+        for suffix in ["sig", "att"] {
+            let tag = subject.cosign_tag(suffix);
+            assert_eq!(
+                Store::Layout(empty.clone())
+                    .manifest_by_tag(&tag)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .digest,
+                from.manifest_by_tag(&tag).await.unwrap().unwrap().digest
+            );
+        }
+    }
+}

@@ -28,7 +28,7 @@ pub struct Hook {
 /// What happened at one webhook.
 #[derive(Clone, Debug, Serialize)]
 pub struct Delivery {
-    /// The URL with secrets masked.
+    /// Where it went: scheme and host only ([`crate::net::shown_url`]).
     pub url: String,
     pub status: u16,
     pub attempts: u32,
@@ -60,7 +60,9 @@ pub async fn deliver(
     delivery_id: &str,
     redactor: &Redactor,
 ) -> Result<Delivery> {
-    let shown = redactor.apply(&hook.url);
+    // Scheme and host only: the path or query may be the credential (Slack's URLs are).
+    redactor.add_url_parts(&hook.url);
+    let shown = crate::net::shown_url(&hook.url);
     check_url(&hook.url).map_err(|e| Error::usage(format!("webhook {shown}: {e}")))?;
     let client = crate::net::client(crate::net::Redirects::Refuse, Some(hook.timeout))?;
     let mut last = String::new();
@@ -134,6 +136,12 @@ mod tests {
         assert!(check_url("http://deploy.example/api").is_err());
         assert!(check_url("ftp://x").is_err());
         assert!(check_url("not a url").is_err());
+        assert_eq!(
+            crate::net::shown_url("https://u:p@hooks.example:8443/services/T/B/X?token=y#f"),
+            "https://hooks.example:8443"
+        );
+        assert_eq!(crate::net::shown_url("http://[::1]/x"), "http://[::1]");
+        assert_eq!(crate::net::shown_url("hooks.example/x"), "(not a URL)");
         // RFC 4231 test case 2.
         assert_eq!(
             signature("Jefe", b"what do ya want for nothing?"),

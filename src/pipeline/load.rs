@@ -348,6 +348,126 @@ mod tests {
         assert_eq!(ok.file.name.as_deref(), Some("fallback"));
     }
 
+    /// Every block of the file says what it means written with nothing under it (its entries
+    /// commented out): the same text in the JSON schema (`cleanpipe schema`) and in README.
+    #[test]
+    fn every_block_says_what_it_means_written_empty() {
+        let schema =
+            serde_json::to_value(schemars::schema_for!(crate::pipeline::model::PipelineFile))
+                .unwrap();
+        let defs = schema["$defs"].clone();
+        fn is_block(s: &serde_json::Value, defs: &serde_json::Value, depth: usize) -> bool {
+            if depth > 4 {
+                return false;
+            }
+            let kinds = match &s["type"] {
+                serde_json::Value::String(t) => vec![t.as_str()],
+                serde_json::Value::Array(ts) => ts.iter().filter_map(|t| t.as_str()).collect(),
+                _ => vec![],
+            };
+            if kinds.iter().any(|k| *k == "object" || *k == "array") {
+                return true;
+            }
+            if let Some(r) = s["$ref"].as_str() {
+                let name = r.rsplit('/').next().unwrap();
+                return is_block(&defs[name], defs, depth + 1);
+            }
+            ["anyOf", "oneOf"].iter().any(|k| {
+                s[k].as_array()
+                    .is_some_and(|v| v.iter().any(|x| is_block(x, defs, depth + 1)))
+            })
+        }
+        let mut objects = vec![("PipelineFile".to_string(), schema.clone())];
+        for (name, def) in defs.as_object().unwrap() {
+            objects.push((name.clone(), def.clone()));
+        }
+        let mut blocks = 0;
+        for (name, object) in objects {
+            let Some(properties) = object["properties"].as_object() else {
+                continue;
+            };
+            for (key, property) in properties {
+                if !is_block(property, &defs, 0) {
+                    continue;
+                }
+                blocks += 1;
+                let description = property["description"].as_str().unwrap_or("");
+                assert!(
+                    description.to_lowercase().contains("written empty"),
+                    "{name}.{key} does not say what it means written empty: {description:?}"
+                );
+            }
+        }
+        assert!(blocks > 30, "{blocks}");
+    }
+
+    #[test]
+    fn a_block_written_empty_is_never_a_block_left_out() {
+        // The gates take their defaults: a scan block with its keys commented out still scans.
+        let text = format!("{MINIMAL}  scan:\n    # db: osv\n    # fail_on: low\n");
+        let p = parse_str(&text).unwrap();
+        let scan = p.file.build.scan.expect("the gate is there");
+        assert!(scan.db.is_none() && scan.fail_on.is_none() && scan.waivers.is_empty());
+        let text = format!("{MINIMAL}verify_base:\n  scan:\n");
+        assert!(parse_str(&text).unwrap().file.verify_base.scan.is_some());
+        for block in ["source", "verify_base", "sign", "push"] {
+            let text = format!("{MINIMAL}{block}:\n  # commented: out\n");
+            let p = parse_str(&text).unwrap_or_else(|e| panic!("{block}: {e}"));
+            assert!(p.file.build.scan.is_none());
+            assert!(!p.file.source.allow_dirty && p.file.push.register.is_empty());
+        }
+        let p = parse_str("version: 1\nbuild:\n  dockerfile:\n").unwrap();
+        assert_eq!(p.file.build.dockerfile.unwrap().path, "Dockerfile");
+        // Blocks whose empty form would drop rules, or is ambiguous: exit 2 at the key's line.
+        for (text, at, path) in [
+            (
+                format!("{MINIMAL}push:\n  register:\n    # - url: https://deploy.example/\n"),
+                "p.yaml:6:3:",
+                "push.register",
+            ),
+            (
+                format!("{MINIMAL}verify_base:\n  images:\n"),
+                "p.yaml:6:3:",
+                "verify_base.images",
+            ),
+            (
+                format!("{MINIMAL}push:\n  register:\n    - url: https://x.example/\n      on:\n"),
+                "p.yaml:8:7:",
+                "push.register[0].on",
+            ),
+            (
+                format!("{MINIMAL}sign:\n  sbom: ~\n"),
+                "p.yaml:6:3:",
+                "sign.sbom",
+            ),
+            (
+                format!("{MINIMAL}sign:\n  keyless:\n"),
+                "p.yaml:6:3:",
+                "sign.keyless",
+            ),
+            (format!("{MINIMAL}    entrypoint:\n"), "p.yaml:5:5:", "build.customize.entrypoint"),
+            (format!("{MINIMAL}  platforms:\n"), "p.yaml:5:3:", "build.platforms"),
+            (
+                format!("{MINIMAL}verify_base:\n  identities:\n    vendor:\n      identity: a\n      issuer: b\n      github:\n"),
+                "p.yaml:10:7:",
+                "verify_base.identities.vendor.github",
+            ),
+            (
+                format!("{MINIMAL}sign:\n  keyless:\n    identity_token:\n"),
+                "p.yaml:7:5:",
+                "sign.keyless.identity_token",
+            ),
+            ("version: 1\nbuild:\n".to_string(), "p.yaml:2:1:", "build"),
+        ] {
+            let err = parse_str(&text).unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.starts_with(at), "{text}: {msg}");
+            assert!(msg.contains(&format!("`{path}`")), "{text}: {msg}");
+            assert!(msg.contains("nothing under it"), "{msg}");
+            assert_eq!(err.exit_code(), crate::ExitCode::Usage);
+        }
+    }
+
     #[test]
     fn version_must_be_one() {
         let err = parse_str("version: 2\nbuild:\n  customize:\n    base: scratch\n").unwrap_err();

@@ -1,5 +1,9 @@
-//! The pipeline file, schema version 1 (shared/docs/pipeline-v1.md), as typed serde data.
+//! The pipeline file, schema version 1 (docs/pipeline-v1.md), as typed serde data.
 //! Unknown keys are errors everywhere; the JSON Schema (`cleanpipe schema`) comes from these types.
+//!
+//! A key written with nothing under it (`scan:` alone, or only comments below it) is never read
+//! as a key left out: every block-valued key says what it means empty (see
+//! [`crate::yaml::null_is_empty`]), in its doc comment ("Written empty: …") and so in the schema.
 
 use std::collections::BTreeMap;
 
@@ -25,14 +29,21 @@ pub struct PipelineFile {
     /// a directory above it). Default false: both must be inside the repository.
     #[serde(default)]
     pub store_outside_repository: bool,
-    #[serde(default)]
+    /// Stage 1. Written empty: its defaults (a dirty tree fails the gate).
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub source: SourceSpec,
-    #[serde(default)]
+    /// Stage 2. Written empty: its defaults (every base pinned and verified, with no key yet
+    /// trusted).
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub verify_base: VerifyBaseSpec,
+    /// Stage 3. Written empty: an error (exactly one of `dockerfile` or `customize` is needed).
+    #[serde(deserialize_with = "crate::yaml::null_is_error")]
     pub build: BuildSpec,
-    #[serde(default)]
+    /// Stage 4. Written empty: its defaults (signed with `key`, which must then be set).
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub sign: SignSpec,
-    #[serde(default)]
+    /// Stage 5. Written empty: its defaults (the local layout is the only target).
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub push: PushSpec,
 }
 
@@ -53,20 +64,23 @@ pub struct SourceSpec {
 #[serde(deny_unknown_fields)]
 pub struct VerifyBaseSpec {
     /// Trusted public keys by name: a file path (relative to the pipeline file) or an https:// URL.
-    #[serde(default)]
+    /// Written empty: none.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub keys: BTreeMap<String, String>,
     /// Trusted keyless signers by name (a vendor's release workflow, say); `default_key` and
-    /// `images[].key` name a key or an identity.
-    #[serde(default)]
+    /// `images[].key` name a key or an identity. Written empty: none.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub identities: BTreeMap<String, TrustedIdentitySpec>,
     /// The key (or identity) for bases found in the build (customize.base, Dockerfile FROM lines).
     #[serde(default)]
     pub default_key: Option<String>,
-    /// Extra bases to verify, or a per-image key.
-    #[serde(default)]
+    /// Extra bases to verify, or a per-image key. Written empty: an error (its bases would not
+    /// be verified).
+    #[serde(default, deserialize_with = "crate::yaml::null_is_error")]
     pub images: Vec<BaseImageSpec>,
-    /// The base's vulnerability gate (not built yet).
-    #[serde(default)]
+    /// The bases' vulnerability gate (each verified base is scanned). Written empty: the gate
+    /// with its defaults (builtin scanner, fail on high; `db` is then required).
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub scan: Option<ScanSpec>,
 }
 
@@ -85,7 +99,8 @@ pub struct TrustedIdentitySpec {
     #[serde(default)]
     pub issuer_regexp: Option<String>,
     /// GitHub workflow claims the certificate must carry: repository, ref, sha, trigger, name.
-    #[serde(default)]
+    /// Written empty: an error (its claims would not be checked).
+    #[serde(default, deserialize_with = "crate::yaml::null_is_error")]
     pub github: BTreeMap<String, String>,
     /// A `trusted_root.json` (relative to the pipeline file) for a private instance.
     #[serde(default)]
@@ -108,17 +123,21 @@ pub struct BaseImageSpec {
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BuildSpec {
-    #[serde(default)]
+    /// Build with a Dockerfile. Written empty: its defaults (`Dockerfile` in context `.`).
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub dockerfile: Option<DockerfileSpec>,
-    #[serde(default)]
+    /// Build daemonlessly on a base. Written empty: an error (`base` is required).
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub customize: Option<CustomizeSpec>,
-    /// The built image's vulnerability gate, applied to each platform image.
-    #[serde(default)]
+    /// The built image's vulnerability gate, applied to each platform image; left out, the image
+    /// is not scanned (and the run says so). Written empty: the gate with its defaults (builtin
+    /// scanner, fail on high; `db` is then required).
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub scan: Option<ScanSpec>,
     /// The platforms to build (`linux/amd64`, `linux/arm64/v8`, …): one image each, and an OCI
     /// image index over them when there are several. Default: the base's platforms for
-    /// customize, the host's for a Dockerfile.
-    #[serde(default)]
+    /// customize, the host's for a Dockerfile. Written empty: an error.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_error")]
     pub platforms: Option<Vec<String>>,
 }
 
@@ -131,9 +150,11 @@ pub struct DockerfileSpec {
     pub context: String,
     #[serde(default)]
     pub target: Option<String>,
-    #[serde(default)]
+    /// Build arguments. Written empty: none.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub args: BTreeMap<String, String>,
-    #[serde(default)]
+    /// Labels added to the image. Written empty: none.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub no_cache: bool,
@@ -143,7 +164,8 @@ pub struct DockerfileSpec {
     /// Files not tracked at the commit (build outputs, ignored files) to send in the context
     /// anyway: `.dockerignore`-style patterns relative to the context. Default: none, only the
     /// commit's files are sent. Each one sent is named with its digest in the provenance.
-    #[serde(default)]
+    /// Written empty: none.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub include_untracked: Vec<String>,
     /// Which builder runs the Dockerfile (default `classic`, the Docker engine's).
     #[serde(default)]
@@ -156,24 +178,25 @@ pub struct DockerfileSpec {
     #[serde(default)]
     pub buildctl: Option<String>,
     /// Build secrets by id, for `RUN --mount=type=secret,id=ID` (BuildKit only): never in a
-    /// layer, the config, the log or the report.
-    #[serde(default)]
+    /// layer, the config, the log or the report. Written empty: none.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub secrets: BTreeMap<String, BuildSecret>,
     /// SSH for `RUN --mount=type=ssh[,id=ID]` (BuildKit only), by id (`default` when the
     /// mount names none): `agent` forwards cleanpipe's own agent (`SSH_AUTH_SOCK`), anything
     /// else is an agent socket or private key file (relative to the pipeline file). Keys never
-    /// enter a layer; the build only talks to the agent.
-    #[serde(default)]
+    /// enter a layer; the build only talks to the agent. Written empty: none.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub ssh: BTreeMap<String, String>,
     /// Build caches to import (BuildKit's `--import-cache`): a registry reference
     /// (`REGISTRY/REPO:buildcache`) or buildctl's own form (`type=registry,ref=…`,
     /// `type=local,src=…`). Cached steps enter the image without being re-run: name only caches
     /// this pipeline's CI writes. Recorded in the provenance. Only with `builder: buildkit`.
-    #[serde(default)]
+    /// Written empty: none.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub cache_from: Vec<String>,
     /// Where to export the build cache (`--export-cache`): a registry reference (all steps,
-    /// `mode=max`) or buildctl's own form. Only with `builder: buildkit`.
-    #[serde(default)]
+    /// `mode=max`) or buildctl's own form. Only with `builder: buildkit`. Written empty: none.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub cache_to: Vec<String>,
 }
 
@@ -222,19 +245,24 @@ fn default_context() -> String {
 pub struct CustomizeSpec {
     /// `scratch`, `registry/repo@sha256:…`, or `oci:DIR@sha256:…`.
     pub base: String,
-    #[serde(default)]
+    /// Files added to the image. Written empty: none.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub files: Vec<FileEntry>,
-    #[serde(default)]
+    /// Environment variables set in the image. Written empty: none.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub env: BTreeMap<String, String>,
-    #[serde(default)]
+    /// Labels added to the image. Written empty: none.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub user: Option<String>,
     #[serde(default)]
     pub workdir: Option<String>,
-    #[serde(default)]
+    /// Left out: the base's. Written empty: an error (`[]` clears it).
+    #[serde(default, deserialize_with = "crate::yaml::null_is_error")]
     pub entrypoint: Option<Vec<String>>,
-    #[serde(default)]
+    /// Left out: the base's. Written empty: an error (`[]` clears it).
+    #[serde(default, deserialize_with = "crate::yaml::null_is_error")]
     pub cmd: Option<Vec<String>>,
 }
 
@@ -255,7 +283,7 @@ pub struct FileEntry {
 }
 
 /// A vulnerability gate.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScanSpec {
     #[serde(default)]
@@ -268,9 +296,11 @@ pub struct ScanSpec {
     #[serde(default)]
     pub scanner_path: Option<String>,
     /// Extra arguments for trivy or grype (e.g. `--skip-db-update`, `--cache-dir DIR`).
-    #[serde(default)]
+    /// Written empty: none.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub scanner_args: Vec<String>,
-    #[serde(default)]
+    /// Accepted findings, each with a reason and an expiry. Written empty: none.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub waivers: Vec<Waiver>,
 }
 
@@ -338,8 +368,8 @@ pub struct SignSpec {
     /// Create a clearly named example key pair if `key` does not exist (examples only).
     #[serde(default)]
     pub generate_if_missing: bool,
-    /// SBOM formats to write and attest (default: both).
-    #[serde(default)]
+    /// SBOM formats to write and attest (default: both; `[]`: none). Written empty: an error.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_error")]
     pub sbom: Option<Vec<SbomFormat>>,
     /// SLSA v1 provenance attestation (default true).
     #[serde(default)]
@@ -356,8 +386,8 @@ pub struct SignSpec {
     #[serde(default)]
     pub signing_config: Option<String>,
     /// Sign keylessly instead of with `key`: `true`, or where the identity and the Sigstore
-    /// instance come from.
-    #[serde(default)]
+    /// instance come from. Written empty: an error (write `true`, or its settings).
+    #[serde(default, deserialize_with = "crate::yaml::null_is_error")]
     pub keyless: Option<KeylessSetting>,
 }
 
@@ -382,11 +412,36 @@ impl SignSpec {
 }
 
 /// `sign.keyless`: `true` (the public-good instance, the CI provider's token), or a map.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum KeylessSetting {
     Enabled(bool),
     With(KeylessSpec),
+}
+
+/// Read by hand rather than as an untagged enum, so that an error inside the map (an unknown
+/// key, a key written empty) is reported as itself, at its own key.
+impl<'de> Deserialize<'de> for KeylessSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Setting;
+        impl<'de> serde::de::Visitor<'de> for Setting {
+            type Value = KeylessSetting;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`true`, `false` or a map of keyless settings")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(KeylessSetting::Enabled(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                KeylessSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(KeylessSetting::With)
+            }
+        }
+        deserializer.deserialize_any(Setting)
+    }
 }
 
 /// Where keyless signing gets its identity and services.
@@ -398,8 +453,8 @@ pub struct KeylessSpec {
     #[serde(default)]
     pub signing_config: Option<String>,
     /// The OIDC identity token: `{ env: VAR }` or `{ file: PATH }`; default: SIGSTORE_ID_TOKEN,
-    /// then the CI provider's ambient token.
-    #[serde(default)]
+    /// then the CI provider's ambient token. Written empty: an error.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_error")]
     pub identity_token: Option<BuildSecret>,
 }
 
@@ -440,14 +495,16 @@ pub struct PushSpec {
     /// `registry/repo`; omit to publish to the local store only.
     #[serde(default)]
     pub repository: Option<String>,
-    /// Tags, moved last (after signatures); templates allowed.
-    #[serde(default)]
+    /// Tags, moved last (after signatures); templates allowed. Left out or written empty: the
+    /// short commit SHA.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub tags: Vec<String>,
     /// Plain HTTP; loopback registries are always allowed.
     #[serde(default)]
     pub insecure: bool,
-    /// Webhooks called after a successful push (a failed one fails the stage).
-    #[serde(default)]
+    /// Webhooks called after a successful push (a failed one fails the stage). Written empty:
+    /// an error (its webhooks would not be called).
+    #[serde(default, deserialize_with = "crate::yaml::null_is_error")]
     pub register: Vec<RegisterSpec>,
 }
 
@@ -456,7 +513,8 @@ pub struct PushSpec {
 pub struct RegisterSpec {
     /// https, or http on loopback only.
     pub url: String,
-    #[serde(default)]
+    /// Request headers. Written empty: none.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub headers: BTreeMap<String, String>,
     /// HMAC-SHA256 key: the body's signature goes in `X-Cleanpipe-Signature-256`.
     #[serde(default)]
@@ -466,7 +524,11 @@ pub struct RegisterSpec {
     pub timeout_seconds: Option<u64>,
     /// When to call it (default `[success]`): after a successful push (a failed call fails the
     /// push stage), and/or after a run that failed (best effort: the run's exit code stays).
-    #[serde(default = "default_hook_events")]
+    /// Written empty: an error.
+    #[serde(
+        default = "default_hook_events",
+        deserialize_with = "crate::yaml::null_is_error"
+    )]
     pub on: Vec<HookEvent>,
     /// The body: cleanpipe's JSON (default) or a Slack incoming-webhook message.
     #[serde(default)]

@@ -127,6 +127,63 @@ fn check_builder(p: &LoadedPipeline, d: &DockerfileSpec) -> Result<()> {
     }
 }
 
+/// Build args BuildKit reads as its own settings (`BUILDKIT_…`, BuildKit v0.34's
+/// `frontend/dockerui` and `dockerfile2llb`) that name no image: any other `BUILDKIT_*` arg could
+/// make the builder pull one that verify-base never saw (`BUILDKIT_ATTEST_SBOM` names a scanner
+/// image).
+const BUILDKIT_ARGS_WITHOUT_IMAGES: &[&str] = &[
+    "BUILDKIT_CACHE_MOUNT_NS",
+    "BUILDKIT_CONTEXT_KEEP_GIT_DIR",
+    "BUILDKIT_DOCKERFILE_CHECK",
+    "BUILDKIT_GIT_ADVICE",
+    "BUILDKIT_INLINE_CACHE",
+    "BUILDKIT_MULTI_PLATFORM",
+    "BUILDKIT_SANDBOX_HOSTNAME",
+    "BUILDKIT_SBOM_SCAN_CONTEXT",
+    "BUILDKIT_SBOM_SCAN_STAGE",
+];
+
+/// `build.dockerfile.args` named `BUILDKIT_*` (in any case): only those that name no image,
+/// and `BUILDKIT_SYNTAX` (a frontend image) pinned by digest with BuildKit, which verify-base
+/// then verifies like a base.
+fn check_buildkit_args(p: &LoadedPipeline, d: &DockerfileSpec) -> Result<()> {
+    for (name, value) in &d.args {
+        if !name.to_ascii_uppercase().starts_with("BUILDKIT_")
+            || BUILDKIT_ARGS_WITHOUT_IMAGES.contains(&name.as_str())
+        {
+            continue;
+        }
+        let at = ["build", "dockerfile", "args", name.as_str()];
+        if name == "BUILDKIT_SYNTAX" && d.builder == DockerfileBuilder::Buildkit {
+            let image = value.trim().split(' ').next().unwrap_or_default();
+            if ImageRef::parse(image).is_ok_and(|r| r.digest().is_some()) {
+                continue;
+            }
+            return Err(p
+                .error_at(
+                    &at,
+                    format!("`BUILDKIT_SYNTAX={value}` makes BuildKit pull and run a frontend image that is not pinned by digest"),
+                )
+                .with_hint("pin the frontend by digest (`IMAGE@sha256:…`) and sign it like a base, or remove the arg: buildkitd's built-in frontend reads heredocs, cache and secret mounts"));
+        }
+        return Err(p
+            .error_at(
+                &at,
+                format!("the build arg `{name}` is a BuildKit setting that can make the builder use an image verify-base does not check"),
+            )
+            .with_hint(format!(
+                "remove it; BuildKit settings allowed as build args: {}{}",
+                BUILDKIT_ARGS_WITHOUT_IMAGES.join(", "),
+                if d.builder == DockerfileBuilder::Buildkit {
+                    ", and BUILDKIT_SYNTAX pinned by digest"
+                } else {
+                    ""
+                }
+            )));
+    }
+    Ok(())
+}
+
 /// Check what the schema cannot (combinations, formats, URLs), with the key's location, before
 /// any stage runs.
 pub fn check_semantics(p: &LoadedPipeline) -> Result<()> {
@@ -150,6 +207,7 @@ pub fn check_semantics(p: &LoadedPipeline) -> Result<()> {
     }
     if let Some(d) = &f.build.dockerfile {
         check_builder(p, d)?;
+        check_buildkit_args(p, d)?;
     }
     let platforms = requested_platforms(p)?;
     if let (Some(d), Some(platforms)) = (&f.build.dockerfile, &platforms) {

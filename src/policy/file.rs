@@ -5,6 +5,13 @@
 //! Read like the pipeline file: unknown keys and wrong types are usage errors (exit 2) with
 //! file:line:col, key path and a hint; values that parse but cannot work (a bad glob, an unknown
 //! attestation type, a duration without a unit) are located the same way.
+//!
+//! A rule written is a rule applied: a section written with nothing under it (`vulnerabilities:`
+//! with its keys commented out) is never read as a section left out. `provenance:`,
+//! `vulnerabilities:` and `require.vsa:` then take their defaults (a provenance, a readable scan,
+//! a passing summary, required); a section that would state nothing empty (`require:`,
+//! `require.attestations:`, `bases:`, `provenance.refs:`, …) is a usage error at its line (see
+//! [`yaml::null_is_empty`]).
 
 use std::path::Path;
 
@@ -28,11 +35,15 @@ const HINT: &str = "see \"Deploy policy\" in README.md for the keys a policy fil
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
     version: u32,
+    #[serde(deserialize_with = "yaml::null_is_error")]
     trust: TrustSection,
-    #[serde(default)]
-    require: RequireSection,
+    #[serde(default, deserialize_with = "yaml::null_is_error")]
+    require: Option<RequireSection>,
+    #[serde(default, deserialize_with = "yaml::null_is_empty")]
     provenance: Option<ProvenanceSection>,
+    #[serde(default, deserialize_with = "yaml::null_is_error")]
     bases: Option<BasesSection>,
+    #[serde(default, deserialize_with = "yaml::null_is_empty")]
     vulnerabilities: Option<VulnerabilitiesSection>,
 }
 
@@ -40,13 +51,14 @@ struct PolicyFile {
 #[serde(deny_unknown_fields)]
 struct TrustSection {
     /// Public keys (paths relative to the policy file, or https:// URLs); any one may sign.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "yaml::null_is_empty")]
     keys: Vec<String>,
     /// Keyless signers (certificate identity and OIDC issuer); any one may sign.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "yaml::null_is_empty")]
     identities: Vec<IdentitySection>,
     /// The trusted root of the identities' Sigstore instance (relative to the policy file);
-    /// default: the public-good root.
+    /// default: the public-good root. Written empty: an error (never the public-good root).
+    #[serde(default, deserialize_with = "yaml::null_is_error")]
     trusted_root: Option<String>,
     /// Accept certificates without an SCT (a private instance without a CT log).
     #[serde(default)]
@@ -60,7 +72,7 @@ struct IdentitySection {
     identity_regexp: Option<String>,
     issuer: Option<String>,
     issuer_regexp: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "yaml::null_is_error")]
     github: std::collections::BTreeMap<String, String>,
 }
 
@@ -68,29 +80,54 @@ struct IdentitySection {
 #[serde(deny_unknown_fields)]
 struct RequireSection {
     /// Attestation types that must be present and verify: cosign's `--type` names or URIs.
-    #[serde(default)]
-    attestations: Vec<String>,
+    #[serde(default, deserialize_with = "yaml::null_is_error")]
+    attestations: Option<Vec<String>>,
     /// An attested SBOM, SPDX or CycloneDX.
     #[serde(default)]
-    sbom: bool,
+    sbom: Option<bool>,
+    /// A verification summary that must be attached: PASSED, about this image, signed by a
+    /// trusted key, and (when pinned) from this verifier about this policy.
+    #[serde(default, deserialize_with = "yaml::null_is_empty")]
+    vsa: Option<VsaSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VsaSection {
+    /// The digest of the policy the summary must name (`sha256:<hex>`).
+    #[serde(default, deserialize_with = "yaml::null_is_error")]
+    policy_digest: Option<String>,
+    /// The URI of the policy the summary must name, exactly.
+    #[serde(default, deserialize_with = "yaml::null_is_error")]
+    policy_uri: Option<String>,
+    /// The verifier id the summary must name, exactly.
+    #[serde(default, deserialize_with = "yaml::null_is_error")]
+    verifier_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProvenanceSection {
+    #[serde(default, deserialize_with = "yaml::null_is_error")]
     source_repository: Option<String>,
     /// Globs the provenance's source ref must match one of (`refs/heads/main`, `refs/tags/v*`).
-    #[serde(default)]
-    refs: Vec<String>,
+    #[serde(default, deserialize_with = "yaml::null_is_error")]
+    refs: Option<Vec<String>>,
     /// Builder ids, one of which every provenance must name.
+    #[serde(default, deserialize_with = "yaml::null_is_error")]
+    builder_ids: Option<Vec<String>>,
+    /// A provenance that says its build ran on a dirty work tree passes the source rules (and
+    /// `--commit`) only when true.
     #[serde(default)]
-    builder_ids: Vec<String>,
+    allow_dirty: bool,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BasesSection {
-    /// Patterns every image the build used must match one of (see [`BasePattern`]).
+    /// Patterns every image the build used must match one of (see [`BasePattern`]); `[]`
+    /// allows none.
+    #[serde(deserialize_with = "yaml::null_is_error")]
     allow: Vec<String>,
 }
 
@@ -98,9 +135,10 @@ struct BasesSection {
 #[serde(deny_unknown_fields)]
 struct VulnerabilitiesSection {
     /// The lowest severity that fails; `none` only requires an attested, readable scan.
-    #[serde(default = "no_threshold")]
+    #[serde(default = "no_threshold", deserialize_with = "yaml::null_is_error")]
     fail_on: Threshold,
     /// How old the newest attested scan may be: `36h`, `7d`, `2w`.
+    #[serde(default, deserialize_with = "yaml::null_is_error")]
     max_age: Option<String>,
 }
 
@@ -219,11 +257,30 @@ fn policy_of(file: &PolicyFile, at: &dyn Fn(&[&str], String) -> Error) -> Result
         return Err(at(&["trust", "keys"], "no trusted key or identity is listed".into())
             .with_hint("list at least one public key (a path relative to the policy file, or an https:// URL), or `trust.identities`"));
     }
-    let mut policy = Policy {
-        require_sbom: file.require.sbom,
-        ..Policy::default()
+    let empty_list = |key_path: &[&str], what: &str| {
+        at(
+            key_path,
+            format!("an empty list {what}: a rule written is a rule applied"),
+        )
+        .with_hint("list what it must hold, or delete the key")
     };
-    for (i, name) in file.require.attestations.iter().enumerate() {
+    let mut policy = Policy::default();
+    let require = file.require.as_ref();
+    if let Some(r) = require {
+        if r.attestations.is_none() && r.sbom.is_none() && r.vsa.is_none() {
+            return Err(at(&["require"], "`require` states no requirement".into())
+                .with_hint("write `attestations`, `sbom` or `vsa` under it, or delete `require`"));
+        }
+        policy.require_sbom = r.sbom.unwrap_or(false);
+    }
+    let attestations = require.and_then(|r| r.attestations.as_deref());
+    if attestations.is_some_and(<[String]>::is_empty) {
+        return Err(empty_list(
+            &["require", "attestations"],
+            "requires no attestation",
+        ));
+    }
+    for (i, name) in attestations.unwrap_or_default().iter().enumerate() {
         let Some(uri) = predicate_type(name) else {
             return Err(at(
                 &["require", "attestations", &i.to_string()],
@@ -242,10 +299,33 @@ fn policy_of(file: &PolicyFile, at: &dyn Fn(&[&str], String) -> Error) -> Result
             policy.require_types.push(uri.to_string());
         }
     }
+    if let Some(vsa) = require.and_then(|r| r.vsa.as_ref()) {
+        policy.require_vsa = Some(vsa_pins(vsa, at)?);
+        if !policy
+            .require_types
+            .iter()
+            .any(|t| t == super::vsa::PREDICATE_VSA)
+        {
+            policy
+                .require_types
+                .push(super::vsa::PREDICATE_VSA.to_string());
+        }
+    }
     if let Some(p) = &file.provenance {
         policy.require_provenance = true;
+        policy.allow_dirty = p.allow_dirty;
         policy.source_repo = p.source_repository.clone();
-        for (i, pattern) in p.refs.iter().enumerate() {
+        if p.refs.as_ref().is_some_and(Vec::is_empty) {
+            return Err(empty_list(&["provenance", "refs"], "would allow any ref"));
+        }
+        if p.builder_ids.as_ref().is_some_and(Vec::is_empty) {
+            return Err(empty_list(
+                &["provenance", "builder_ids"],
+                "would allow any builder",
+            ));
+        }
+        let refs = p.refs.clone().unwrap_or_default();
+        for (i, pattern) in refs.iter().enumerate() {
             glob::Pattern::new(pattern).map_err(|e| {
                 at(
                     &["provenance", "refs", &i.to_string()],
@@ -254,8 +334,8 @@ fn policy_of(file: &PolicyFile, at: &dyn Fn(&[&str], String) -> Error) -> Result
                 .with_hint("`*` matches within one path segment, `**` across them: `refs/tags/v*`")
             })?;
         }
-        policy.refs = p.refs.clone();
-        policy.builder_ids = p.builder_ids.clone();
+        policy.refs = refs;
+        policy.builder_ids = p.builder_ids.clone().unwrap_or_default();
     }
     if let Some(b) = &file.bases {
         let mut allow = Vec::new();
@@ -278,6 +358,44 @@ fn policy_of(file: &PolicyFile, at: &dyn Fn(&[&str], String) -> Error) -> Result
         }
     }
     Ok(policy)
+}
+
+/// `require.vsa`: what a required summary must name besides PASSED and this image.
+fn vsa_pins(vsa: &VsaSection, at: &dyn Fn(&[&str], String) -> Error) -> Result<super::VsaPins> {
+    if vsa.policy_digest.is_some() && vsa.policy_uri.is_some() {
+        // Either pins the policy; both would be two ways of saying it that may disagree.
+        return Err(at(
+            &["require", "vsa"],
+            "`policy_digest` and `policy_uri` exclude each other".into(),
+        )
+        .with_hint(
+            "pin the policy by its digest (`sha256:<hex>` of the file's bytes), or by its URI",
+        ));
+    }
+    let policy_digest = match &vsa.policy_digest {
+        None => None,
+        Some(text) => Some(Digest::parse(text.trim()).map_err(|_| {
+            at(
+                &["require", "vsa", "policy_digest"],
+                format!("`{text}` is not `sha256:<64 hex>`"),
+            )
+            .with_hint("the SHA-256 of the policy file's bytes, as `sha256:<hex>` (`sha256sum policy.yaml`)")
+        })?),
+    };
+    for (key, value) in [
+        ("policy_uri", &vsa.policy_uri),
+        ("verifier_id", &vsa.verifier_id),
+    ] {
+        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            return Err(at(&["require", "vsa", key], format!("`{key}` is empty"))
+                .with_hint("write the exact value the summary must name, or delete the key"));
+        }
+    }
+    Ok(super::VsaPins {
+        policy_digest,
+        policy_uri: vsa.policy_uri.clone(),
+        verifier_id: vsa.verifier_id.clone(),
+    })
 }
 
 /// cosign's `--type` names and the predicate types they stand for.
@@ -400,6 +518,108 @@ mod tests {
         for (text, location) in cases {
             let err = parse(text).unwrap_err();
             assert!(err.to_string().starts_with(location), "{text}: {err}");
+            assert_eq!(err.exit_code(), crate::ExitCode::Usage, "{text}");
+        }
+    }
+
+    const TRUST: &str = "version: 1\ntrust:\n  keys: [a.pub]\n";
+
+    #[test]
+    fn a_section_written_empty_is_a_rule_applied() {
+        // Keys commented out: the section's defaults, never "no rule".
+        let p = parse(&format!(
+            "{TRUST}vulnerabilities:\n  # fail_on: high\n  # max_age: 7d\n"
+        ))
+        .unwrap();
+        assert!(p.needs_scan());
+        assert_eq!(p.fail_on, Some(Threshold::None));
+        for text in [
+            format!("{TRUST}provenance:\n  # refs: [refs/heads/main]\n"),
+            format!("{TRUST}provenance: ~\n"),
+            format!("{TRUST}provenance: {{}}\n"),
+        ] {
+            let p = parse(&text).unwrap();
+            assert!(p.needs_provenance() && !p.allow_dirty, "{text}");
+        }
+        let p = parse(&format!("{TRUST}require:\n  vsa:\n")).unwrap();
+        assert_eq!(p.require_types, [super::super::vsa::PREDICATE_VSA]);
+        assert!(p.require_vsa.is_some());
+        // Sections that would state nothing: exit 2 at their line.
+        for (text, at) in [
+            (format!("{TRUST}bases:\n  # allow: [a/*]\n"), "p.yaml:4:1:"),
+            (format!("{TRUST}bases:\n  allow:\n"), "p.yaml:5:3:"),
+            (
+                format!("{TRUST}require:\n  sbom: true\n  attestations:\n    # - vuln\n"),
+                "p.yaml:6:3:",
+            ),
+            (
+                format!("{TRUST}require:\n  attestations: []\n"),
+                "p.yaml:5:3:",
+            ),
+            (format!("{TRUST}require:\n  # sbom: true\n"), "p.yaml:4:1:"),
+            (format!("{TRUST}require: {{}}\n"), "p.yaml:4:1:"),
+            (format!("{TRUST}provenance:\n  refs:\n"), "p.yaml:5:3:"),
+            (format!("{TRUST}provenance:\n  refs: []\n"), "p.yaml:5:3:"),
+            (
+                format!("{TRUST}provenance:\n  builder_ids: ~\n"),
+                "p.yaml:5:3:",
+            ),
+            (
+                format!("{TRUST}provenance:\n  source_repository:\n"),
+                "p.yaml:5:3:",
+            ),
+            (
+                format!("{TRUST}vulnerabilities:\n  max_age:\n"),
+                "p.yaml:5:3:",
+            ),
+            (
+                format!("{TRUST}vulnerabilities:\n  fail_on:\n"),
+                "p.yaml:5:3:",
+            ),
+            (format!("{TRUST}  trusted_root:\n"), "p.yaml:4:3:"),
+            (
+                "version: 1\ntrust:\n  # keys: [a.pub]\n".to_string(),
+                "p.yaml:2:1:",
+            ),
+        ] {
+            let err = parse(&text).unwrap_err();
+            assert!(err.to_string().starts_with(at), "{text}: {err}");
+            assert_eq!(err.exit_code(), crate::ExitCode::Usage, "{text}");
+            assert!(err.hint().is_some(), "{text}");
+        }
+        // `allow: []` is a rule: nothing is allowed.
+        let p = parse(&format!("{TRUST}bases:\n  allow: []\n")).unwrap();
+        assert_eq!(p.base_allow.map(|a| a.len()), Some(0));
+    }
+
+    #[test]
+    fn a_required_summary_can_be_pinned() {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let p = parse(&format!(
+            "{TRUST}require:\n  attestations: [vsa]\n  vsa:\n    policy_digest: {digest}\n    verifier_id: https://v.example/1\nprovenance:\n  allow_dirty: true\n"
+        ))
+        .unwrap();
+        assert_eq!(p.require_types.len(), 1, "one requirement, pinned");
+        let pins = p.require_vsa.unwrap();
+        assert_eq!(pins.policy_digest.unwrap().to_string(), digest);
+        assert_eq!(pins.verifier_id.as_deref(), Some("https://v.example/1"));
+        assert!(pins.policy_uri.is_none());
+        assert!(p.allow_dirty);
+        for (text, at) in [
+            (
+                format!("{TRUST}require:\n  vsa:\n    policy_digest: sha256:12\n"),
+                "p.yaml:6:5:",
+            ),
+            (
+                format!("{TRUST}require:\n  vsa:\n    policy_uri: file:///p.yaml\n    policy_digest: {digest}\n"),
+                "p.yaml:5:3:",
+            ),
+            (format!("{TRUST}require:\n  vsa:\n    verifier_id:\n"), "p.yaml:6:5:"),
+            (format!("{TRUST}require:\n  vsa:\n    verifier_id: ''\n"), "p.yaml:6:5:"),
+            (format!("{TRUST}require:\n  vsa:\n    result: FAILED\n"), "p.yaml:6:5:"),
+        ] {
+            let err = parse(&text).unwrap_err();
+            assert!(err.to_string().starts_with(at), "{text}: {err}");
             assert_eq!(err.exit_code(), crate::ExitCode::Usage, "{text}");
         }
     }

@@ -63,11 +63,17 @@ pub struct Policy {
     pub builder_ids: Vec<String>,
     /// Globs the provenance's source ref must match one of (none given: any ref).
     pub refs: Vec<String>,
+    /// A provenance from a dirty work tree passes the source rules (repository, commit, ref)
+    /// only when true (a policy file's `provenance.allow_dirty`).
+    pub allow_dirty: bool,
     /// Images the build may have used (`None`: any); see [`BasePattern`].
     pub base_allow: Option<Vec<BasePattern>>,
     pub require_sbom: bool,
-    /// Predicate types of which at least one attestation must verify.
+    /// Predicate types of which at least one attestation must verify. A verification summary
+    /// among them must also have PASSED, be about this image and match `require_vsa`.
     pub require_types: Vec<String>,
+    /// What a required verification summary must name (a policy file's `require.vsa`).
+    pub require_vsa: Option<VsaPins>,
     /// An attested scan result with no unwaived finding at or above this severity.
     pub fail_on: Option<Threshold>,
     /// The newest attested scan may be at most this many seconds old (implies a scan).
@@ -81,6 +87,15 @@ pub struct Policy {
     pub document: Option<PolicyDocument>,
     /// For an index: check only this platform's image (default: every platform it lists).
     pub platform: Option<Platform>,
+}
+
+/// What a required verification summary must name besides PASSED and this image; `None`
+/// pins nothing.
+#[derive(Clone, Debug, Default)]
+pub struct VsaPins {
+    pub policy_digest: Option<Digest>,
+    pub policy_uri: Option<String>,
+    pub verifier_id: Option<String>,
 }
 
 /// The file a policy was read from: what a VSA names as its policy.
@@ -331,7 +346,7 @@ async fn verify_resolved(
     let (provenance_checks, claims) = evaluate_provenance(policy, &evidence);
     checks.extend(provenance_checks);
     checks.extend(evaluate_sbom(policy, &evidence));
-    checks.extend(evaluate_required_types(policy, &evidence));
+    checks.extend(evaluate_required_types(policy, &evidence, &resolved.digest));
     checks.extend(evaluate_scan(policy, &evidence));
     Ok(Verdict {
         image: name,
@@ -596,14 +611,22 @@ fn evaluate_sbom(policy: &Policy, evidence: &Evidence) -> Option<PolicyCheck> {
 }
 
 /// `require.attestations` of a policy file: at least one verified attestation of each type, and
-/// (as for every requirement) no failed one of it.
-fn evaluate_required_types(policy: &Policy, evidence: &Evidence) -> Vec<PolicyCheck> {
+/// (as for every requirement) no failed one of it. A verification summary is evidence only as
+/// [`vsa::evaluate`] says.
+fn evaluate_required_types(
+    policy: &Policy,
+    evidence: &Evidence,
+    digest: &Digest,
+) -> Vec<PolicyCheck> {
     policy
         .require_types
         .iter()
         .map(
             |t| match evidence.select(&[t.as_str()], "required attestation", t) {
                 Err(fail) => fail,
+                Ok(trusted) if t == vsa::PREDICATE_VSA => {
+                    vsa::evaluate(&trusted, digest, policy.require_vsa.as_ref())
+                }
                 Ok(trusted) => check(
                     "required attestation",
                     true,

@@ -1,5 +1,8 @@
 //! The provenance requirements: a trusted SLSA v1 provenance, and every one of them naming the
 //! source repository, commit and builder the policy wants.
+//!
+//! A build from a dirty work tree carries changes no commit holds: its provenance passes no
+//! source rule (repository, commit, ref) unless the policy allows dirty builds by name.
 
 use super::attestations::{used_list, Evidence, Trusted};
 use super::{check, BasePattern, Policy, PolicyCheck, UsedAttestation};
@@ -46,43 +49,70 @@ pub(super) fn evaluate_provenance(
         Err(fail) => return (vec![fail], last),
     };
     let used: Vec<UsedAttestation> = trusted.iter().map(|t| t.used.clone()).collect();
+    // Every trusted provenance must say what the policy wants; for a source rule, from a clean
+    // work tree (or the policy allows dirty ones).
+    let dirty: Vec<Option<String>> = all
+        .iter()
+        .map(|(t, _)| dirty_build(&t.statement["predicate"]))
+        .collect();
+    let dirty_count = dirty.iter().flatten().count();
     let mut out = vec![check(
         "provenance",
         true,
         format!(
-            "SLSA v1 provenance by {} ({})",
+            "SLSA v1 provenance by {} ({}){}",
             all.iter()
                 .map(|(_, c)| c.builder_id.as_deref().unwrap_or("an unnamed builder"))
                 .collect::<Vec<_>>()
                 .join(", "),
-            used_list(&trusted)
+            used_list(&trusted),
+            if dirty_count > 0 {
+                format!("; {dirty_count} not from a clean work tree")
+            } else {
+                String::new()
+            }
         ),
         used.clone(),
     )];
-    // Every trusted provenance must say what the policy wants.
     let mut field = |name: &'static str,
                      want: &str,
+                     source_rule: bool,
                      get: &dyn Fn(&provenance::Claims) -> Option<String>,
                      ok: &dyn Fn(&str) -> bool| {
-        let said: Vec<(String, bool, &UsedAttestation)> = all
+        let said: Vec<(String, bool, &UsedAttestation, Option<&String>)> = all
             .iter()
-            .map(|(t, c)| {
+            .zip(&dirty)
+            .map(|((t, c), dirty)| {
                 let got = get(c).unwrap_or_default();
-                let passed = !got.is_empty() && ok(&got);
-                (got, passed, &t.used)
+                let dirty = dirty.as_ref().filter(|_| source_rule);
+                let passed = !got.is_empty() && ok(&got) && (dirty.is_none() || policy.allow_dirty);
+                (got, passed, &t.used, dirty)
             })
             .collect();
-        let passed = said.iter().all(|(_, p, _)| *p);
+        let passed = said.iter().all(|(_, p, _, _)| *p);
+        let dirt = |d: Option<&String>| {
+            match d {
+            None => String::new(),
+            Some(why) if policy.allow_dirty => {
+                format!(", {why}: allowed by `provenance.allow_dirty`")
+            }
+            Some(why) => format!(
+                ", but {why}: not this commit (a policy file allows it with `provenance.allow_dirty: true`)"
+            ),
+        }
+        };
         let detail = if said.len() == 1 {
             format!(
-                "provenance says `{}`, policy wants `{want}` ({})",
-                said[0].0, said[0].2
+                "provenance says `{}`, policy wants `{want}`{} ({})",
+                said[0].0,
+                dirt(said[0].3),
+                said[0].2
             )
         } else {
             format!(
                 "policy wants `{want}`; {}",
                 said.iter()
-                    .map(|(g, _, u)| format!("{u} says `{g}`"))
+                    .map(|(g, _, u, d)| format!("{u} says `{g}`{}", dirt(*d)))
                     .collect::<Vec<_>>()
                     .join(", ")
             )
@@ -93,18 +123,19 @@ pub(super) fn evaluate_provenance(
         field(
             "source repository",
             want,
+            true,
             &|c| c.repository.clone(),
             &|got| normalize_repo(got) == normalize_repo(want),
         );
     }
     if let Some(want) = &policy.commit {
-        field("source commit", want, &|c| c.commit.clone(), &|got| {
+        field("source commit", want, true, &|c| c.commit.clone(), &|got| {
             want.len() >= 7 && got.starts_with(want.as_str())
         });
     }
     if !policy.builder_ids.is_empty() {
         let want = policy.builder_ids.join("` or `");
-        field("builder", &want, &|c| c.builder_id.clone(), &|got| {
+        field("builder", &want, false, &|c| c.builder_id.clone(), &|got| {
             policy.builder_ids.iter().any(|b| b == got)
         });
     }
@@ -115,7 +146,7 @@ pub(super) fn evaluate_provenance(
             .iter()
             .filter_map(|r| glob::Pattern::new(r).ok())
             .collect();
-        field("source ref", &want, &|c| c.git_ref.clone(), &|got| {
+        field("source ref", &want, true, &|c| c.git_ref.clone(), &|got| {
             patterns.iter().any(|p| p.matches_with(got, REF_MATCH))
         });
     }
@@ -123,6 +154,29 @@ pub(super) fn evaluate_provenance(
         out.push(check_bases(allow, &all, &used));
     }
     (out, last)
+}
+
+/// Why a provenance does not show a clean work tree, if it does not: `dirtyWorkTree` true, or
+/// not a boolean. cleanpipe's own build type always records it, so there its absence is not
+/// clean either; another builder's provenance that says nothing about it is taken as clean.
+fn dirty_build(predicate: &serde_json::Value) -> Option<String> {
+    let definition = &predicate["buildDefinition"];
+    let flag = &definition["internalParameters"]["dirtyWorkTree"];
+    match flag {
+        serde_json::Value::Bool(false) => None,
+        serde_json::Value::Bool(true) => {
+            Some("it was built from a dirty work tree (`dirtyWorkTree: true`)".into())
+        }
+        serde_json::Value::Null
+            if definition["buildType"].as_str() != Some(provenance::BUILD_TYPE) =>
+        {
+            None
+        }
+        serde_json::Value::Null => {
+            Some("it does not say whether the work tree was clean (no `dirtyWorkTree`)".into())
+        }
+        other => Some(format!("its `dirtyWorkTree` is `{other}`, not `false`")),
+    }
 }
 
 /// Every image every trusted provenance says the build used must match an allowed pattern. A
@@ -221,6 +275,94 @@ fn image_name(uri: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::attestations::{Evidence, Trusted};
+
+    fn provenance(dirty: serde_json::Value, build_type: &str) -> Trusted {
+        let mut internal = serde_json::json!({"sourceDateEpoch": 1});
+        if !dirty.is_null() {
+            internal["dirtyWorkTree"] = dirty;
+        }
+        Trusted {
+            used: UsedAttestation {
+                layer: 0,
+                digest: Digest::of(b"envelope"),
+                referrer: None,
+            },
+            predicate_type: attest::PREDICATE_SLSA_PROVENANCE_V1.into(),
+            statement: serde_json::json!({"predicate": {
+                "buildDefinition": {
+                    "buildType": build_type,
+                    "externalParameters": {"source": {
+                        "repository": "https://git.example/acme/app.git",
+                        "ref": "refs/heads/main",
+                        "commit": "0123456789abcdef0123456789abcdef01234567",
+                    }},
+                    "internalParameters": internal,
+                },
+                "runDetails": {"builder": {"id": provenance::DEFAULT_BUILDER_ID}},
+            }}),
+        }
+    }
+
+    fn failed(policy: &Policy, t: Trusted) -> Vec<&'static str> {
+        let evidence = Evidence {
+            trusted: vec![t],
+            ..Evidence::default()
+        };
+        let (checks, _) = evaluate_provenance(policy, &evidence);
+        checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name)
+            .collect()
+    }
+
+    #[test]
+    fn a_dirty_build_passes_no_source_rule_unless_allowed() {
+        let mut policy = Policy {
+            source_repo: Some("https://git.example/acme/app".into()),
+            commit: Some("0123456789abcdef".into()),
+            refs: vec!["refs/heads/*".into()],
+            builder_ids: vec![provenance::DEFAULT_BUILDER_ID.into()],
+            ..Policy::default()
+        };
+        let ours = provenance::BUILD_TYPE;
+        assert!(failed(&policy, provenance(false.into(), ours)).is_empty());
+        // Dirty, not saying, or saying something else: every source rule fails, the builder
+        // rule (not about the source) does not.
+        for dirty in [
+            serde_json::json!(true),
+            serde_json::Value::Null,
+            serde_json::json!("false"),
+            serde_json::json!(0),
+        ] {
+            assert_eq!(
+                failed(&policy, provenance(dirty.clone(), ours)),
+                ["source repository", "source commit", "source ref"],
+                "{dirty}"
+            );
+        }
+        // Another builder's provenance that says nothing about it is taken as it is.
+        assert!(failed(
+            &policy,
+            provenance(serde_json::Value::Null, "https://b.example/t")
+        )
+        .is_empty());
+        assert_eq!(
+            failed(&policy, provenance(true.into(), "https://b.example/t")).len(),
+            3
+        );
+        // Allowed by name: passes, and says so.
+        policy.allow_dirty = true;
+        let evidence = Evidence {
+            trusted: vec![provenance(true.into(), ours)],
+            ..Evidence::default()
+        };
+        let (checks, _) = evaluate_provenance(&policy, &evidence);
+        assert!(checks.iter().all(|c| c.passed));
+        let commit = checks.iter().find(|c| c.name == "source commit").unwrap();
+        assert!(commit.detail.contains("allow_dirty"), "{}", commit.detail);
+    }
 
     #[test]
     fn dependency_uris_name_the_image_and_its_registry() {

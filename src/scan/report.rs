@@ -125,6 +125,8 @@ pub fn sarif(report: &ScanReport) -> Value {
         "runs": [{
             "tool": {"driver": {"name": "cleanpipe", "version": env!("CARGO_PKG_VERSION"), "informationUri": "https://github.com/", "rules": rules}},
             "results": results,
+            // What was checked, per ecosystem, and what was not (SARIF's property bag).
+            "properties": {"coverage": report.coverage, "unchecked": report.gate.unchecked},
         }],
     })
 }

@@ -68,12 +68,13 @@ pub fn open(uri: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<(CloudKey
                 "write `gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K[/cryptoKeyVersions/V]`",
             ));
         }
-        let token = Secret::new(get("GOOGLE_OAUTH_ACCESS_TOKEN").ok_or_else(|| {
-            missing(
-                "GOOGLE_OAUTH_ACCESS_TOKEN",
-                "export GOOGLE_OAUTH_ACCESS_TOKEN=$(gcloud auth print-access-token)",
-            )
-        })?);
+        let token =
+            crate::redact::secret_env(env, "GOOGLE_OAUTH_ACCESS_TOKEN").ok_or_else(|| {
+                missing(
+                    "GOOGLE_OAUTH_ACCESS_TOKEN",
+                    "export GOOGLE_OAUTH_ACCESS_TOKEN=$(gcloud auth print-access-token)",
+                )
+            })?;
         let version = if parts.len() == 10 {
             name.to_string()
         } else {
@@ -141,9 +142,8 @@ pub fn open(uri: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<(CloudKey
     let hint = "export AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (a service principal allowed to sign with the key)";
     let tenant = get("AZURE_TENANT_ID").ok_or_else(|| missing("AZURE_TENANT_ID", hint))?;
     let client = get("AZURE_CLIENT_ID").ok_or_else(|| missing("AZURE_CLIENT_ID", hint))?;
-    let secret = Secret::new(
-        get("AZURE_CLIENT_SECRET").ok_or_else(|| missing("AZURE_CLIENT_SECRET", hint))?,
-    );
+    let secret = crate::redact::secret_env(env, "AZURE_CLIENT_SECRET")
+        .ok_or_else(|| missing("AZURE_CLIENT_SECRET", hint))?;
     if !tenant
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')

@@ -165,9 +165,14 @@ pub async fn find_token(
     if let TokenInput::Given { token, from } = input {
         return Token::parse(token.expose(), from);
     }
-    if let Some(value) = env("SIGSTORE_ID_TOKEN").filter(|v| !v.trim().is_empty()) {
-        return Token::parse(&value, "SIGSTORE_ID_TOKEN");
+    if let Some(value) = crate::redact::secret_env(env, "SIGSTORE_ID_TOKEN")
+        .filter(|v| !v.expose().trim().is_empty())
+    {
+        return Token::parse(value.expose(), "SIGSTORE_ID_TOKEN");
     }
+    // The request token GitHub Actions gives a job to fetch its ID token: a credential too,
+    // whatever the fetch prints.
+    let _ = crate::redact::secret_env(env, "ACTIONS_ID_TOKEN_REQUEST_TOKEN");
     match IdentityToken::detect_ambient().await {
         Ok(Some(token)) => {
             let _ = Secret::new(token.expose_secret());

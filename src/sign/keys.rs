@@ -59,8 +59,14 @@ impl KeySource {
                 Error::usage(format!("cannot read the signing key `{}`: {e}", path.display()))
                     .with_hint("create one with `cleanpipe keygen`, or point `sign.key` at an existing cosign key")
             }),
-            KeySource::Env(var) => match env(var) {
-                Some(v) if !v.trim().is_empty() => Ok(Zeroizing::new(v.into_bytes())),
+            KeySource::Env(var) => match crate::redact::secret_env(env, var) {
+                Some(v) if !v.expose().trim().is_empty() => {
+                    // The PEM's body lines too, should a message quote part of it.
+                    for line in v.expose().lines().filter(|l| !l.starts_with("-----")) {
+                        crate::redact::Redactor::default().add(line.trim().to_string());
+                    }
+                    Ok(Zeroizing::new(v.expose().as_bytes().to_vec()))
+                }
                 _ => Err(Error::usage(format!("the signing key variable `{var}` is not set or empty"))
                     .with_hint(format!("export {var} with the PEM of a cosign private key"))),
             },

@@ -7,12 +7,11 @@
 //! `KEY` is a key id, `alias/NAME` or an ARN. `ENDPOINT` (`host[:port]`) is for KMS-compatible
 //! servers and emulators; plain HTTP only to loopback (the rule of [`crate::net`]).
 
+use crate::error::{Error, Result};
+use crate::redact::Secret;
+use crate::sign::keys::PublicKey;
 use hmac::{Hmac, Mac};
 use sha2::{Digest as _, Sha256};
-use zeroize::Zeroizing;
-
-use crate::error::{Error, Result};
-use crate::sign::keys::PublicKey;
 
 /// A parsed `awskms://` URI.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,9 +57,9 @@ impl std::fmt::Display for AwsKmsUri {
 /// Credentials and where to send requests.
 #[derive(Clone)]
 struct Account {
-    access_key: String,
-    secret_key: Zeroizing<String>,
-    session_token: Option<Zeroizing<String>>,
+    access_key: Secret,
+    secret_key: Secret,
+    session_token: Option<Secret>,
     region: String,
     url: reqwest::Url,
 }
@@ -104,12 +103,14 @@ pub fn open(uri: &AwsKmsUri, env: &dyn Fn(&str) -> Option<String>) -> Result<(Km
     };
     let url = crate::net::parse_checked(&base)
         .map_err(|e| Error::usage(format!("{uri}: the endpoint {base} is refused: {e}")))?;
+    // Credentials are secrets from the moment they are read (the access key id too: it is
+    // half of the pair and names the account).
+    let secret = |k: &str| crate::redact::secret_env(env, k);
     let account = Account {
-        access_key: get("AWS_ACCESS_KEY_ID").ok_or_else(|| missing("AWS_ACCESS_KEY_ID"))?,
-        secret_key: Zeroizing::new(
-            get("AWS_SECRET_ACCESS_KEY").ok_or_else(|| missing("AWS_SECRET_ACCESS_KEY"))?,
-        ),
-        session_token: get("AWS_SESSION_TOKEN").map(Zeroizing::new),
+        access_key: secret("AWS_ACCESS_KEY_ID").ok_or_else(|| missing("AWS_ACCESS_KEY_ID"))?,
+        secret_key: secret("AWS_SECRET_ACCESS_KEY")
+            .ok_or_else(|| missing("AWS_SECRET_ACCESS_KEY"))?,
+        session_token: secret("AWS_SESSION_TOKEN"),
         region,
         url,
     };
@@ -201,12 +202,12 @@ async fn request(
         ("x-amz-target", target),
     ];
     if let Some(token) = &account.session_token {
-        headers.push(("x-amz-security-token", token.to_string()));
+        headers.push(("x-amz-security-token", token.expose().to_string()));
     }
     let authorization = sigv4_authorization(
         &SigV4 {
-            access_key: &account.access_key,
-            secret_key: &account.secret_key,
+            access_key: account.access_key.expose(),
+            secret_key: account.secret_key.expose(),
             region: &account.region,
             service: "kms",
             amz_date: &amz_date,
@@ -245,7 +246,13 @@ async fn request(
             .as_str()
             .or(value["Message"].as_str())
             .unwrap_or("");
-        let err = format!("{uri}: {action}: HTTP {status}: {kind} {message}");
+        // The answer is quoted masked and cut short: a server (or anything in between) may echo
+        // the request, signed headers and session token included.
+        let redactor = crate::redact::Redactor::default();
+        let err = format!(
+            "{uri}: {action}: HTTP {status}: {}",
+            redactor.apply_to_shown_body(&format!("{kind} {message}"))
+        );
         return Err(if status.is_client_error() {
             Error::usage(err).with_hint("check the key id or alias, the region and the credentials' permissions (kms:Sign, kms:GetPublicKey)")
         } else {

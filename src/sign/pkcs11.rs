@@ -222,17 +222,24 @@ pub fn open(
         })?;
     let pin: Zeroizing<String> = match (&uri.pin_value, &uri.pin_source) {
         (Some(p), _) => p.clone(),
-        (None, Some(file)) => Zeroizing::new(
-            std::fs::read_to_string(file)
-                .map_err(|e| fail(&format!("cannot read the pin-source `{file}`"), &e))?
-                .trim_end_matches(['\r', '\n'])
-                .to_string(),
-        ),
-        (None, None) => Zeroizing::new(env("COSIGN_PKCS11_PIN").ok_or_else(|| {
-            Error::usage(format!("{uri}: no PIN given")).with_hint(
-                "add `pin-value=` or `pin-source=FILE` to the URI, or set COSIGN_PKCS11_PIN",
-            )
-        })?),
+        (None, Some(file)) => {
+            let pin = Zeroizing::new(
+                std::fs::read_to_string(file)
+                    .map_err(|e| fail(&format!("cannot read the pin-source `{file}`"), &e))?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string(),
+            );
+            crate::redact::Redactor::default().add(pin.as_str());
+            pin
+        }
+        (None, None) => {
+            let pin = crate::redact::secret_env(env, "COSIGN_PKCS11_PIN").ok_or_else(|| {
+                Error::usage(format!("{uri}: no PIN given")).with_hint(
+                    "add `pin-value=` or `pin-source=FILE` to the URI, or set COSIGN_PKCS11_PIN",
+                )
+            })?;
+            Zeroizing::new(pin.expose().to_string())
+        }
     };
     let context = Pkcs11::new(&module).map_err(|e| {
         Error::usage(format!("cannot load the PKCS#11 module `{module}`: {e}"))

@@ -44,7 +44,10 @@ pub fn open(uri: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<(VaultKey
             .with_hint("export VAULT_ADDR (https://…, or http:// on loopback) and VAULT_TOKEN")
     };
     let addr = get("VAULT_ADDR").ok_or_else(|| missing("VAULT_ADDR"))?;
-    let token = Secret::new(get("VAULT_TOKEN").ok_or_else(|| missing("VAULT_TOKEN"))?);
+    // Credentials written into the address (userinfo, a token in the query) are secrets too.
+    crate::redact::Redactor::default().add_url_parts(&addr);
+    let token =
+        crate::redact::secret_env(env, "VAULT_TOKEN").ok_or_else(|| missing("VAULT_TOKEN"))?;
     let base = crate::net::parse_checked(&addr)
         .map_err(|e| Error::usage(format!("{uri}: VAULT_ADDR {addr} is refused: {e}")))?;
     let vault = VaultKey {

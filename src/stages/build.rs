@@ -501,6 +501,7 @@ async fn docker_build(
         ctx.redactor.apply(&log).as_bytes(),
     )?;
     let built = result?;
+    used_images_are_verified(ctx, &built, bases, &spec.path, &options).await?;
     if built.platforms.is_empty() {
         ctx.say(
             "build",
@@ -529,6 +530,41 @@ async fn docker_build(
     ))
 }
 
+/// Defence in depth behind verify-base: the images the builder says it used (BuildKit's
+/// provenance materials, the classic builder's `FROM` image IDs) must be verified bases, before
+/// anything is scanned, signed or published (exit 1 otherwise).
+async fn used_images_are_verified(
+    ctx: &RunContext,
+    built: &build::docker::DockerBuilt,
+    bases: &[VerifiedBase],
+    dockerfile: &str,
+    options: &build::docker::DockerBuildOptions,
+) -> Result<()> {
+    let pinned: Vec<(String, Digest)> = bases
+        .iter()
+        .map(|b| (b.reference.clone(), b.digest.clone()))
+        .collect();
+    let configs = matches!(built.used, build::resolved::UsedImages::FromSteps(_));
+    let verified = build::resolved::verified_set(&pinned, &ctx.remote, configs).await?;
+    // The text only names a `FROM` step's line in messages.
+    let text =
+        std::fs::read_to_string(options.context_dir.join(&options.dockerfile)).unwrap_or_default();
+    build::resolved::check(&built.used, &verified, dockerfile, &text)?;
+    let what = match &built.used {
+        build::resolved::UsedImages::Provenance(m) => {
+            format!("BuildKit's provenance names {} material(s)", m.len())
+        }
+        build::resolved::UsedImages::FromSteps(s) => {
+            format!("the engine's log has {} FROM step(s)", s.steps.len())
+        }
+    };
+    ctx.say(
+        "build",
+        &format!("{what}: every image the build used is a verified base"),
+    );
+    Ok(())
+}
+
 /// The builder that runs `build.dockerfile`, with what it needs resolved from the pipeline.
 enum Builder {
     Classic,
@@ -536,7 +572,7 @@ enum Builder {
 }
 
 /// Choose the Dockerfile's builder and check, before anything runs, what the Dockerfile asks
-/// of it: secrets it mounts must be given, and no `# syntax=` frontend image (offline).
+/// of it: secrets it mounts must be given (a `# syntax=` frontend image is verified as a base).
 fn builder(
     ctx: &RunContext,
     spec: &crate::pipeline::model::DockerfileSpec,
@@ -553,13 +589,15 @@ fn builder(
             format!("cannot read `{}`: {e}", path.display()),
         )
     })?;
-    if let Some((line, image)) = build::dockerfile::syntax_directive(&text) {
-        return Err(Error::usage(format!(
-            "{}:{line}: `# syntax={image}` asks BuildKit to pull a Dockerfile frontend image, which cleanpipe does not do (offline, and the frontend would not be a verified base)",
-            spec.path
-        ))
-        .with_hint("remove the `# syntax=` line: buildkitd's built-in frontend (`dockerfile.v0`) reads heredocs, cache and secret mounts"));
-    }
+    // A `# syntax=` frontend image was verified like a base (verify-base); the mounts below are
+    // read with the same grammar.
+    let located = |e: build::dockerfile::Problem| {
+        let err = Error::usage(format!("{}:{}: {}", spec.path, e.line, e.message));
+        match e.hint {
+            Some(h) => err.with_hint(h),
+            None => err.with_hint("fix the Dockerfile syntax"),
+        }
+    };
     // The ids and paths first: one that could carry another buildctl option is refused
     // whatever the Dockerfile mounts.
     for (id, path) in &spec.ssh {
@@ -569,7 +607,7 @@ fn builder(
         let path = source.file.as_deref().unwrap_or("");
         check_id_and_path(ctx, &["build", "dockerfile", "secrets", id], id, path)?;
     }
-    for mount in build::dockerfile::secret_mounts(&text) {
+    for mount in build::dockerfile::secret_mounts(&text).map_err(located)? {
         if !spec.secrets.contains_key(&mount.id) {
             return Err(Error::usage(format!(
                 "{}:{}: `RUN --mount=type=secret,id={}` uses a secret that `build.dockerfile.secrets` does not give",
@@ -581,7 +619,7 @@ fn builder(
             )));
         }
     }
-    for mount in build::dockerfile::ssh_mounts(&text) {
+    for mount in build::dockerfile::ssh_mounts(&text).map_err(located)? {
         if !spec.ssh.contains_key(&mount.id) {
             return Err(Error::usage(format!(
                 "{}:{}: `RUN --mount=type=ssh` uses the SSH id `{}`, which `build.dockerfile.ssh` does not give",

@@ -187,11 +187,16 @@ fn finish(
     ctx.say(
         stage,
         &format!(
-            "{image_name}: {} package(s), {} finding(s), {} at or above {}",
+            "{image_name}: {} package(s), {} finding(s), {} at or above {}{}",
             result.packages,
             result.findings.len(),
             result.gate.failing.len(),
-            threshold.as_str()
+            threshold.as_str(),
+            match &result.coverage {
+                Some(c) if c.unchecked > 0 => format!(", {} NOT CHECKED", c.unchecked),
+                Some(_) => String::new(),
+                None => ", coverage not reported by the scanner".into(),
+            }
         ),
     );
     let summary = ScanSummary {
@@ -209,14 +214,38 @@ fn finish(
     };
     if !result.gate.passed {
         let mut reasons = result.gate.failing.clone();
+        reasons.extend(result.gate.unchecked.iter().cloned());
         reasons.extend(result.gate.expired_waivers.iter().cloned());
+        let mut what = Vec::new();
+        if !result.gate.failing.is_empty() || result.gate.unchecked.is_empty() {
+            what.push(format!(
+                "{} vulnerabilit(ies) at or above `fail_on: {}`",
+                result.gate.failing.len(),
+                threshold.as_str()
+            ));
+        }
+        let unchecked = result.coverage.as_ref().map_or(0, |c| c.unchecked);
+        if unchecked > 0 {
+            what.push(format!(
+                "{unchecked} package(s) that could not be checked against advisories"
+            ));
+        }
+        let mut hint = String::new();
+        if !result.gate.failing.is_empty() {
+            hint.push_str(&format!(
+                "update the packages, or add a waiver with a reason and an expiry date under `{}.waivers`; ",
+                key_path.join(".")
+            ));
+        }
+        if unchecked > 0 {
+            hint.push_str("give the database records for the ecosystems named (osv.dev publishes one archive per ecosystem, `<Ecosystem>/all.zip`); ");
+        }
         return Err(Error::gate(
-            format!("{image_name} has {} vulnerabilit(ies) at or above `fail_on: {}`", result.gate.failing.len(), threshold.as_str()),
+            format!("{image_name} has {}", what.join(" and ")),
             reasons,
         )
         .with_hint(format!(
-            "update the packages, or add a waiver with a reason and an expiry date under `{}.waivers`; the full report is in {}",
-            key_path.join("."),
+            "{hint}the full report is in {}",
             ctx.outputs_dir.join(format!("{file_stem}.txt")).display()
         )));
     }

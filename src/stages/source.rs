@@ -195,7 +195,15 @@ fn exclude_one(key: &Path) -> Result<Option<PathBuf>> {
     }
     let (Some(top), Some(exclude)) = (
         git(dir, &["rev-parse", "--show-toplevel"]),
-        git(dir, &["rev-parse", "--path-format=absolute", "--git-path", "info/exclude"]),
+        git(
+            dir,
+            &[
+                "rev-parse",
+                "--path-format=absolute",
+                "--git-path",
+                "info/exclude",
+            ],
+        ),
     ) else {
         return Ok(None);
     };

@@ -178,24 +178,71 @@ pub fn dockerfile_bases(
         };
         args.insert(k.clone(), value);
     }
-    let images = dockerfile::external_images(&text, &args).map_err(|e| {
+    let grammar = match spec.builder {
+        crate::pipeline::model::DockerfileBuilder::Buildkit => dockerfile::Grammar::Buildkit,
+        crate::pipeline::model::DockerfileBuilder::Classic => dockerfile::Grammar::Classic,
+    };
+    let images = dockerfile::external_images(&text, &args, grammar).map_err(|e| {
+        let at = format!("{}:{}: {}", spec.path, e.line, e.message);
+        if e.refused {
+            // A construct readers disagree on: the image set would be a guess.
+            let hint = e.hint.unwrap_or_default();
+            return Error::usage(at).with_hint(hint);
+        }
         Error::gate(
-            format!("{}:{}: {}", spec.path, e.line, e.message),
+            at,
             vec!["the Dockerfile could not be read for its base images".into()],
         )
         .with_hint("fix the Dockerfile syntax")
     })?;
     let default_key = pipeline.file.verify_base.default_key.clone();
-    Ok(images
-        .into_iter()
-        .map(|i| BaseToVerify {
-            origin: format!("{}:{} ({})", spec.path, i.line, i.instruction),
+    let mut out = Vec::new();
+    for i in images {
+        let origin = match i.line {
+            0 => "build.dockerfile.args.BUILDKIT_SYNTAX".to_string(),
+            line => format!("{}:{line} ({})", spec.path, i.instruction),
+        };
+        if i.is_frontend() {
+            check_frontend_pinned(pipeline, &spec.path, &i)?;
+        }
+        out.push(BaseToVerify {
+            origin,
             reference: i.reference,
             key: default_key.clone(),
             cleanpipe_picks_platform: false,
             platform: i.platform,
-        })
-        .collect())
+        });
+    }
+    Ok(out)
+}
+
+/// A Dockerfile frontend image (`# syntax=`, `BUILDKIT_SYNTAX`) runs inside BuildKit and reads
+/// the Dockerfile: it is allowed only pinned by digest, and is then verified like a base.
+fn check_frontend_pinned(
+    pipeline: &LoadedPipeline,
+    path: &str,
+    image: &dockerfile::ExternalImage,
+) -> Result<()> {
+    if ImageRef::parse(&image.reference).is_ok_and(|r| r.digest().is_some()) {
+        return Ok(());
+    }
+    let hint = "pin the frontend by digest (`IMAGE@sha256:…`) and sign it like a base, or remove it: buildkitd's built-in frontend (`dockerfile.v0`) reads heredocs, cache and secret mounts";
+    Err(match image.line {
+        0 => pipeline
+            .error_at(
+                &["build", "dockerfile", "args", "BUILDKIT_SYNTAX"],
+                format!(
+                    "`BUILDKIT_SYNTAX={}` makes BuildKit pull and run a frontend image that is not pinned by digest",
+                    image.reference
+                ),
+            )
+            .with_hint(hint),
+        line => Error::usage(format!(
+            "{path}:{line}: `# syntax={}` makes BuildKit pull and run a frontend image that is not pinned by digest",
+            image.reference
+        ))
+        .with_hint(format!("{hint}; or remove the `# syntax=` line")),
+    })
 }
 
 /// The bases this pipeline uses: `build.customize.base` (unless `scratch`), every external
@@ -296,7 +343,10 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
             continue;
         };
         if !keys.contains_key(key_name) {
-            keys.insert(key_name.clone(), trust_named(ctx, key_name).await?);
+            keys.insert(
+                key_name.clone(),
+                trust_named(&ctx.pipeline, &ctx.base_dir, key_name).await?,
+            );
         }
         let trust = &keys[key_name];
         let kind = if trust.keyless().is_some() {
@@ -525,18 +575,19 @@ async fn scan_base(
     crate::stages::scan_gate::run(ctx, "verify-base", target).await
 }
 
-/// The trust `verify_base.keys.NAME` or `verify_base.identities.NAME` defines.
-async fn trust_named(ctx: &RunContext, name: &str) -> Result<Trust> {
-    let spec = &ctx.pipeline.file.verify_base;
+/// The trust `verify_base.keys.NAME` or `verify_base.identities.NAME` defines (relative paths
+/// from `base_dir`). `run` and `base outdated/update` both take their trust from here.
+pub async fn trust_named(pipeline: &LoadedPipeline, base_dir: &Path, name: &str) -> Result<Trust> {
+    let spec = &pipeline.file.verify_base;
     let at = |what: &str| {
-        ctx.pipeline
+        pipeline
             .error_at(&["verify_base", "identities", name], what.to_string())
     };
     match (spec.keys.get(name), spec.identities.get(name)) {
         (Some(_), Some(_)) => Err(at(&format!(
             "`{name}` is both a key and an identity; give them different names"
         ))),
-        (Some(location), None) => Ok(PublicKey::fetch(location, &ctx.base_dir).await?.into()),
+        (Some(location), None) => Ok(PublicKey::fetch(location, base_dir).await?.into()),
         (None, Some(id)) => {
             use crate::sign::identity::{identity_from, KeylessTrust};
             let identity = identity_from(
@@ -547,7 +598,7 @@ async fn trust_named(ctx: &RunContext, name: &str) -> Result<Trust> {
                 &id.github,
             )
             .map_err(|why| at(&why))?;
-            let root = id.trusted_root.as_ref().map(|p| ctx.base_dir.join(p));
+            let root = id.trusted_root.as_ref().map(|p| base_dir.join(p));
             let keyless = KeylessTrust::new(
                 root.as_deref(),
                 vec![identity],
@@ -555,7 +606,7 @@ async fn trust_named(ctx: &RunContext, name: &str) -> Result<Trust> {
             )?;
             Trust::with_keyless(vec![], Some(keyless))
         }
-        (None, None) => Err(ctx.pipeline.error_at(
+        (None, None) => Err(pipeline.error_at(
             &["verify_base"],
             format!("key `{name}` is used but not defined under `verify_base.keys` or `verify_base.identities`"),
         )),

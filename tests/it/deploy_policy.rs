@@ -222,6 +222,20 @@ fn a_verification_summary_names_the_policy_file_and_can_be_attached() {
         .expect_stderr(
             "policy [ok] required attestation: https://slsa.dev/verification_summary/v1",
         );
+    // Pinned to the policy it must have checked, and to the verifier: met by this one only.
+    for (pin, code) in [
+        (format!("policy_digest: {want}"), 0),
+        (
+            format!("policy_digest: {}", cleanpipe::oci::types::Digest::of(b"x")),
+            1,
+        ),
+    ] {
+        app.write(
+            "vsa-policy.yaml",
+            &format!("version: 1\ntrust:\n  keys: [cosign.pub]\nrequire:\n  vsa:\n    {pin}\n    verifier_id: https://cleanpipe.dev/verifiers/cli/v1\n"),
+        );
+        verify(&app, "vsa-policy.yaml", &[]).expect_code(code);
+    }
     // A VSA names one policy: options on top of the file are refused, before anything is written.
     verify(
         &app,

@@ -14,10 +14,10 @@ use std::process::{Command, Output, Stdio};
 use crate::sbom_scan::test_data;
 use crate::support::*;
 
-const WORKFLOW: &str = ".github/workflows/cleanpipe.yml";
+pub(crate) const WORKFLOW: &str = ".github/workflows/cleanpipe.yml";
 
 /// The validators, or `None` (skip) off CI.
-struct Validators {
+pub(crate) struct Validators {
     actionlint: PathBuf,
     check_jsonschema: PathBuf,
     groovy_jar: PathBuf,
@@ -25,7 +25,7 @@ struct Validators {
 }
 
 /// What a validator said.
-struct Verdict {
+pub(crate) struct Verdict {
     ok: bool,
     text: String,
 }
@@ -44,7 +44,7 @@ impl Verdict {
     }
 
     #[track_caller]
-    fn passes(&self, what: &str) {
+    pub(crate) fn passes(&self, what: &str) {
         assert!(self.ok, "{what} was rejected:\n{}", self.text);
     }
 
@@ -59,7 +59,7 @@ impl Verdict {
     }
 }
 
-fn validators() -> Option<Validators> {
+pub(crate) fn validators() -> Option<Validators> {
     if !crate::catalogers::tool("java", "to run Groovy's parser") {
         return None;
     }
@@ -95,7 +95,7 @@ fn offline(program: &Path) -> Command {
 
 impl Validators {
     /// actionlint on `files` (relative to `repo`, which it reads local actions from).
-    fn actionlint(&self, repo: &Path, files: &[&str]) -> Verdict {
+    pub(crate) fn actionlint(&self, repo: &Path, files: &[&str]) -> Verdict {
         Verdict::of(
             offline(&self.actionlint)
                 .arg("-no-color")
@@ -108,7 +108,7 @@ impl Validators {
     }
 
     /// check-jsonschema with one of its vendored schemas.
-    fn schema(&self, builtin: &str, file: &Path) -> Verdict {
+    pub(crate) fn schema(&self, builtin: &str, file: &Path) -> Verdict {
         Verdict::of(
             offline(&self.check_jsonschema)
                 .args(["--builtin-schema", builtin])
@@ -119,7 +119,7 @@ impl Validators {
     }
 
     /// Groovy's parser (to the CONVERSION phase) on each file, in one JVM.
-    fn groovy(&self, files: &[PathBuf]) -> Verdict {
+    pub(crate) fn groovy(&self, files: &[PathBuf]) -> Verdict {
         Verdict::of(
             offline(Path::new("java"))
                 .arg("-cp")
@@ -133,7 +133,7 @@ impl Validators {
     }
 
     /// shellcheck on a script for `shell` (bash or sh).
-    fn shell(&self, shell: &str, script: &str) -> Verdict {
+    pub(crate) fn shell(&self, shell: &str, script: &str) -> Verdict {
         let mut cmd = offline(&self.shellcheck);
         cmd.args(["-s", shell, "-"]);
         Verdict::of(output_with_stdin(cmd, script))
@@ -225,7 +225,7 @@ fn starter_is_valid(repo: &Repo, dockerfile: bool) {
 }
 
 /// The scripts of every GitLab job (`before_script` of the template, then `script`), by job.
-fn gitlab_scripts(text: &str) -> Vec<(String, String)> {
+pub(crate) fn gitlab_scripts(text: &str) -> Vec<(String, String)> {
     let doc: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
     let lines = |v: &serde_yaml::Value| -> String {
         v.as_sequence()
@@ -252,7 +252,7 @@ fn gitlab_scripts(text: &str) -> Vec<(String, String)> {
 }
 
 /// The `sh '''…'''` scripts of a Jenkinsfile (the generated ones use no Groovy escapes).
-fn jenkins_scripts(text: &str) -> Vec<String> {
+pub(crate) fn jenkins_scripts(text: &str) -> Vec<String> {
     text.split("sh '''")
         .skip(1)
         .map(|s| s.split("'''").next().unwrap().to_string())
@@ -260,7 +260,7 @@ fn jenkins_scripts(text: &str) -> Vec<String> {
 }
 
 /// The `bash -c` script of every Cloud Build step, with Cloud Build's `$$` escapes undone.
-fn cloudbuild_scripts(text: &str) -> Vec<(String, String)> {
+pub(crate) fn cloudbuild_scripts(text: &str) -> Vec<(String, String)> {
     let doc: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
     doc["steps"]
         .as_sequence()

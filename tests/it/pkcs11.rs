@@ -183,3 +183,55 @@ fn bad_token_input_is_a_usage_error_that_never_shows_the_pin() {
         );
     }
 }
+
+/// A PIN from `COSIGN_PKCS11_PIN` or a `pin-source` file is a secret from the moment it is
+/// read: a wrong one fails the login and a right one signs, and neither ever shows.
+#[test]
+fn pins_from_the_environment_or_a_file_never_show() {
+    let Some((_token_dir, conf)) = token() else {
+        return;
+    };
+    let conf_s = conf.display().to_string();
+    let repo = Repo::new();
+    repo.write("hello.txt", "hello\n");
+    repo.write("wrong.pin", "wrong-file-pin-canary\n");
+    repo.write("right.pin", &format!("{PIN}\n"));
+    let pin_source = |file: &str| {
+        format!(
+            "{}&pin-source={}",
+            uri(false),
+            repo.path().join(file).display()
+        )
+    };
+    let cases = [
+        (uri(false), Some("wrong-env-pin-canary"), "login failed"),
+        (pin_source("wrong.pin"), None, "login failed"),
+    ];
+    for (key, env_pin, message) in cases {
+        let mut env = vec![("SOFTHSM2_CONF", conf_s.as_str())];
+        if let Some(p) = env_pin {
+            env.push(("COSIGN_PKCS11_PIN", p));
+        }
+        let r = repo.cleanpipe_env(&["public-key", "--key", &key], &env);
+        r.expect_code(2).expect_stderr(message);
+        for canary in [PIN, "wrong-env-pin-canary", "wrong-file-pin-canary"] {
+            assert!(!r.all().contains(canary), "{canary}: {}", r.all());
+        }
+    }
+    // The right PIN from each place signs a run; it never shows.
+    for (key, env_pin) in [(uri(false), Some(PIN)), (pin_source("right.pin"), None)] {
+        repo.write("pipeline.yaml", &scratch_pipeline(&key, None, &["v1"]));
+        repo.commit();
+        let mut env = vec![("SOFTHSM2_CONF", conf_s.as_str())];
+        if let Some(p) = env_pin {
+            env.push(("COSIGN_PKCS11_PIN", p));
+        }
+        let r = repo.cleanpipe_env(&["run"], &env);
+        r.expect_code(0);
+        let report =
+            std::fs::read_to_string(repo.path().join(".cleanpipe/out/report.json")).unwrap();
+        for text in [r.all(), report] {
+            assert!(!text.contains(PIN), "{text}");
+        }
+    }
+}

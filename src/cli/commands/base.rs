@@ -14,7 +14,6 @@ use crate::error::{Error, ExitCode, Result};
 use crate::oci::reference::ImageRef;
 use crate::oci::store::Store;
 use crate::redact::Redactor;
-use crate::sign::keys::PublicKey;
 
 /// One pinned base and what its tag says now.
 #[derive(Debug, Serialize)]
@@ -43,6 +42,9 @@ enum ScanDelta {
         database: String,
         new: Vec<String>,
         fixed: Vec<String>,
+        /// Packages of the new image that could not be checked (the delta says nothing of them).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        not_checked: Vec<String>,
     },
     /// The images could not be scanned; the update is still listed, the delta is not.
     Failed { why: String },
@@ -63,7 +65,7 @@ pub async fn base(
     let base_dir = pipeline.base_dir();
     let bases = crate::stages::verify_base::bases(&pipeline, &base_dir, None)?;
     let mut statuses = Vec::new();
-    let mut keys: BTreeMap<String, PublicKey> = BTreeMap::new();
+    let mut keys: BTreeMap<String, crate::sign::Trust> = BTreeMap::new();
     // The database the delta is scanned with: the base gate's, else the build's (builtin
     // scanner only: trivy and grype bring their own).
     let scan_db = [&pipeline.file.verify_base.scan, &pipeline.file.build.scan]
@@ -121,35 +123,26 @@ pub async fn base(
         let Some(key_name) = &base.key else {
             status.state = "update NOT verified";
             status.detail =
-                "no key to verify it with (`verify_base.default_key` or a per-image `key`)".into();
+                "no signer to verify it with (`verify_base.default_key` or a per-image `key`, naming a key or an identity)".into();
             statuses.push(status);
             continue;
         };
         if !keys.contains_key(key_name) {
-            let location = pipeline
-                .file
-                .verify_base
-                .keys
-                .get(key_name)
-                .ok_or_else(|| {
-                    pipeline.error_at(
-                        &["verify_base"],
-                        format!(
-                            "key `{key_name}` is used but not defined under `verify_base.keys`"
-                        ),
-                    )
-                })?;
             keys.insert(
                 key_name.clone(),
-                PublicKey::fetch(location, &base_dir).await?,
+                crate::stages::verify_base::trust_named(&pipeline, &base_dir, key_name).await?,
             );
         }
         let report =
-            crate::evidence::verify_signatures(&store, &now.digest, &keys[key_name].clone().into())
-                .await?;
+            crate::evidence::verify_signatures(&store, &now.digest, &keys[key_name]).await?;
+        let signer = if pipeline.file.verify_base.identities.contains_key(key_name) {
+            format!("identity `{key_name}`")
+        } else {
+            format!("key `{key_name}`")
+        };
         if report.verified {
             status.state = "update verified";
-            status.detail = format!("{} (key `{key_name}`)", report.summary);
+            status.detail = format!("{} ({signer})", report.summary);
             status.update_to = Some(format!("{}:{tag}@{}", image.repository_name(), now.digest));
             if let Some(db) = &scan_db {
                 let old = image.at_digest(&pinned).to_string();
@@ -163,7 +156,7 @@ pub async fn base(
             }
         } else {
             status.state = "update NOT verified";
-            status.detail = format!("{} (key `{key_name}`): not rewritten", report.summary);
+            status.detail = format!("{} ({signer}): not rewritten", report.summary);
         }
         statuses.push(status);
     }
@@ -255,6 +248,7 @@ pub async fn base(
                     database,
                     new,
                     fixed,
+                    not_checked,
                 }) => {
                     printer.status(&format!(
                         "{:<20} scan ({database}): {} new, {} fixed",
@@ -267,6 +261,9 @@ pub async fn base(
                     }
                     for f in fixed {
                         printer.status(&format!("{:<20}   - {f}", ""));
+                    }
+                    for line in not_checked {
+                        printer.status(&format!("{:<20}   NOT CHECKED: {line}", ""));
                     }
                 }
             }
@@ -300,6 +297,7 @@ async fn scan_delta(
     redactor: &Redactor,
 ) -> Result<ScanDelta> {
     let mut findings = Vec::new();
+    let mut not_checked = Vec::new();
     for reference in [old, new] {
         let local = super::local_image(reference, registry, printer, redactor).await?;
         let db = db.to_path_buf();
@@ -307,10 +305,12 @@ async fn scan_delta(
         let found = tokio::task::spawn_blocking(move || {
             let (catalog, database) =
                 crate::scan::catalog_and_database(&local.layout, &local.manifest, &db, &progress)?;
-            Ok::<_, Error>(crate::scan::match_catalog(&catalog, &database))
+            Ok::<_, Error>(crate::scan::match_and_cover(&catalog, &database))
         })
         .await
         .map_err(|e| Error::environment(format!("scanning {reference} failed: {e}")))??;
+        let (found, coverage) = found;
+        not_checked = coverage.unchecked_lines();
         findings.push(found);
     }
     let (added, removed) = crate::scan::finding_delta(&findings[0], &findings[1]);
@@ -327,6 +327,7 @@ async fn scan_delta(
         database: db.display().to_string(),
         new: added.iter().map(show).collect(),
         fixed: removed.iter().map(show).collect(),
+        not_checked,
     })
 }
 

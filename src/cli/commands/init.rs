@@ -1,8 +1,12 @@
 //! `cleanpipe init`: a starter pipeline file and the CI file that runs it, for GitHub Actions,
 //! GitLab CI, Jenkins or Cloud Build.
 //!
-//! The files are templates under `init/`, filled in by plain `@@NAME@@` substitution (a
-//! placeholder alone on a line takes a block, indented like the placeholder). Nothing is
+//! The files are templates under `init/`, filled in by one pass of `@@NAME@@` substitution (a
+//! placeholder alone on a line takes a block, indented like the placeholder; a value is never
+//! scanned for placeholders itself). Every value from the repository (paths, names) goes in
+//! through the one quoting helper of its file's format ([`quote`]), and identifiers derived from
+//! a pipeline's `name:` (job, step and stage ids, artifact and repository names) are reduced to
+//! `[a-z0-9-]` ([`identifiers`]): a name cannot add a step, a stage or an expression. Nothing is
 //! written until every target has been checked: an existing file is an error naming it unless
 //! `--force`, and each file is written atomically.
 
@@ -173,7 +177,7 @@ fn starter(top: &Path, dir: &Path) -> Result<Starter> {
     let text = render(
         PIPELINE,
         &[
-            ("NAME", &name),
+            ("NAME", &quote::yaml_readable(&name)),
             ("BUILD", build.trim_end()),
             ("BASES", bases),
             ("REPOSITORY", &repository),
@@ -242,11 +246,17 @@ fn image_name(dir: &Path) -> String {
 
 /// The CI file for `entries`: one pipeline, or the matrix form for several.
 fn ci_file(ci: CiKind, entries: &[MatrixEntry]) -> Target {
+    let ids = identifiers(entries);
+    let jobs: Vec<Job> = entries
+        .iter()
+        .zip(ids)
+        .map(|(entry, id)| Job { entry, id })
+        .collect();
     let text = match ci {
-        CiKind::Github => github(entries),
-        CiKind::Gitlab => gitlab(entries),
-        CiKind::Jenkins => jenkins(entries),
-        CiKind::Cloudbuild => cloudbuild(entries),
+        CiKind::Github => github(&jobs),
+        CiKind::Gitlab => gitlab(&jobs),
+        CiKind::Jenkins => jenkins(&jobs),
+        CiKind::Cloudbuild => cloudbuild(&jobs),
     };
     Target {
         path: ci_path(ci).into(),
@@ -254,34 +264,92 @@ fn ci_file(ci: CiKind, entries: &[MatrixEntry]) -> Target {
     }
 }
 
-fn github(entries: &[MatrixEntry]) -> String {
+/// One pipeline of the CI file and the identifier its jobs, steps and stages are named by.
+struct Job<'a> {
+    entry: &'a MatrixEntry,
+    id: String,
+}
+
+/// An identifier for each entry, from its `name:`: `[a-z0-9-]`, at most 63 characters, never
+/// empty. A name that already is one keeps it; two names that would give the same one (`API`
+/// and `api`) are told apart by a digest of the name, on each that had to change.
+fn identifiers(entries: &[MatrixEntry]) -> Vec<String> {
+    const MAX: usize = 63;
+    let base = |name: &str| -> String {
+        let mut id = String::new();
+        for c in name.chars() {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                id.push(c);
+            } else if !id.ends_with('-') {
+                id.push('-');
+            }
+        }
+        let mut id = id.trim_matches('-').to_string();
+        id.truncate(MAX);
+        let id = id.trim_end_matches('-');
+        if id.is_empty() {
+            "pipeline".into()
+        } else {
+            id.to_string()
+        }
+    };
+    let bases: Vec<String> = entries.iter().map(|e| base(&e.name)).collect();
+    let mut ids: Vec<String> = Vec::new();
+    for (e, id) in entries.iter().zip(&bases) {
+        let shared = bases.iter().filter(|b| *b == id).count() > 1;
+        let mut id = if shared && e.name != *id {
+            use sha2::Digest as _;
+            let digest = hex::encode(sha2::Sha256::digest(e.name.as_bytes()));
+            let mut stem = id.clone();
+            stem.truncate(MAX - 9);
+            format!("{}-{}", stem.trim_end_matches('-'), &digest[..8])
+        } else {
+            id.clone()
+        };
+        // Never two alike, however unlikely the names that would make them.
+        let stem = id.clone();
+        let mut n = 2;
+        while ids.contains(&id) {
+            id = format!("{stem}-{n}");
+            n += 1;
+        }
+        ids.push(id);
+    }
+    ids
+}
+
+fn github(jobs: &[Job]) -> String {
     let setup = GITHUB_SETUP.trim_end();
-    match entries {
+    match jobs {
         [one] => render(
             GITHUB,
             &[
                 ("VERSION", VERSION),
                 ("SETUP", setup),
-                ("PIPELINE", &yaml(&one.pipeline)),
-                ("OUTPUTS", &yaml(&format!("{}/", one.outputs))),
+                ("PIPELINE", &quote::github(&one.entry.pipeline)),
+                (
+                    "OUTPUTS",
+                    &quote::github(&format!("{}/", one.entry.outputs)),
+                ),
             ],
         ),
         _ => render(GITHUB_MATRIX, &[("VERSION", VERSION), ("SETUP", setup)]),
     }
 }
 
-fn gitlab(entries: &[MatrixEntry]) -> String {
+fn gitlab(jobs: &[Job]) -> String {
     let mut build = String::new();
     let mut variables = String::new();
-    if entries.iter().any(|e| e.dockerfile) {
+    if jobs.iter().any(|j| j.entry.dockerfile) {
         build.push_str("# Dockerfile builds: a Docker engine as a service (the runner must allow privileged\n# containers for docker:dind).\nservices:\n  - docker:27-dind\n");
         variables.push_str("  DOCKER_HOST: tcp://docker:2375\n  DOCKER_TLS_CERTDIR: \"\"\n");
     }
     let pair = |e: &MatrixEntry, indent: &str| {
         format!(
             "{indent}PIPELINE: {}\n{indent}OUTPUTS: {}\n",
-            yaml(&e.pipeline),
-            yaml(&e.outputs)
+            quote::gitlab(&e.pipeline),
+            quote::gitlab(&e.outputs)
         )
     };
     let deploy = |job: &str, needs: &str, e: &MatrixEntry| {
@@ -290,29 +358,33 @@ fn gitlab(entries: &[MatrixEntry]) -> String {
             &[
                 ("JOB", job),
                 ("NEEDS", needs.trim_end()),
-                ("OUTPUTS", &yaml(&e.outputs)),
+                ("OUTPUTS", &quote::gitlab(&e.outputs)),
             ],
         )
     };
-    let (global, deploys) = match entries {
+    let (global, deploys) = match jobs {
         [one] => {
-            variables.push_str(&pair(one, "  "));
+            variables.push_str(&pair(one.entry, "  "));
             (
                 "IMAGE_REPOSITORY: $CI_REGISTRY_IMAGE".to_string(),
-                deploy("deploy", "- job: build\n  artifacts: true", one),
+                deploy("deploy", "- job: build\n  artifacts: true", one.entry),
             )
         }
         _ => {
             build.push_str("parallel:\n  matrix:\n");
             let mut deploys = String::new();
-            for e in entries {
-                let cell = pair(e, "      ");
+            for j in jobs {
+                let cell = pair(j.entry, "      ");
                 build.push_str(&format!("    - {}", &cell[6..]));
                 let needs = format!(
                     "- job: build\n  artifacts: true\n  parallel:\n    matrix:\n      - {}",
-                    pair(e, "        ")[8..].trim_end()
+                    pair(j.entry, "        ")[8..].trim_end()
                 );
-                deploys.push_str(&deploy(&yaml(&format!("deploy: {}", e.name)), &needs, e));
+                deploys.push_str(&deploy(
+                    &quote::gitlab(&format!("deploy: {}", j.id)),
+                    &needs,
+                    j.entry,
+                ));
             }
             (String::new(), deploys)
         }
@@ -331,39 +403,38 @@ fn gitlab(entries: &[MatrixEntry]) -> String {
     )
 }
 
-fn jenkins(entries: &[MatrixEntry]) -> String {
+fn jenkins(jobs: &[Job]) -> String {
     let login = JENKINS_LOGIN.trim_end();
-    let stages = |e: &MatrixEntry, prefix: &str| {
+    let stages = |j: &Job, prefix: &str| {
         render(
             JENKINS_STAGES,
             &[
-                ("BUILD_STAGE", &groovy(&format!("{prefix}build"))),
-                ("DEPLOY_STAGE", &groovy(&format!("{prefix}deploy"))),
-                ("PIPELINE", &groovy(&e.pipeline)),
-                ("OUTPUTS", &groovy(&e.outputs)),
-                ("STASH", &groovy(&format!("cleanpipe-{}", e.name))),
+                ("BUILD_STAGE", &quote::groovy(&format!("{prefix}build"))),
+                ("DEPLOY_STAGE", &quote::groovy(&format!("{prefix}deploy"))),
+                ("PIPELINE", &quote::groovy(&j.entry.pipeline)),
+                ("OUTPUTS", &quote::groovy(&j.entry.outputs)),
+                ("STASH", &quote::groovy(&format!("cleanpipe-{}", j.id))),
                 ("LOGIN", login),
             ],
         )
     };
-    let (environment, body) = match entries {
+    let (environment, body) = match jobs {
         [one] => (
+            // Declarative `environment` takes quoted strings only: the name in a single-quoted
+            // one, the registry joined to it by Jenkins.
             format!(
-                "IMAGE_REPOSITORY = \"${{REGISTRY}}/{}\"",
-                one.name
-                    .replace('\\', "\\\\")
-                    .replace('"', "\\\"")
-                    .replace('$', "\\$")
+                "IMAGE_NAME = {}\nIMAGE_REPOSITORY = \"${{REGISTRY}}/${{IMAGE_NAME}}\"",
+                quote::groovy(&one.id)
             ),
             stages(one, ""),
         ),
         _ => {
             let mut branches = String::new();
-            for e in entries {
+            for j in jobs {
                 branches.push_str(&format!(
                     "stage({}) {{\n    stages {{\n{}\n    }}\n}}\n",
-                    groovy(&e.name),
-                    indent(stages(e, &format!("{}: ", e.name)).trim_end(), "        ")
+                    quote::groovy(&j.id),
+                    indent(stages(j, &format!("{}: ", j.id)).trim_end(), "        ")
                 ));
             }
             (
@@ -385,23 +456,35 @@ fn jenkins(entries: &[MatrixEntry]) -> String {
     )
 }
 
-fn cloudbuild(entries: &[MatrixEntry]) -> String {
-    let single = entries.len() == 1;
+fn cloudbuild(jobs: &[Job]) -> String {
+    let single = jobs.len() == 1;
     let mut steps = String::new();
     let mut artifacts = String::new();
-    for e in entries {
+    for j in jobs {
         let suffix = if single {
             String::new()
         } else {
-            format!("-{}", e.name)
+            format!("-{}", j.id)
         };
         steps.push_str(&render(
             CLOUDBUILD_STEPS,
             &[
-                ("RUN_ID", &format!("cleanpipe-run{suffix}")),
-                ("VERIFY_ID", &format!("verify-and-deploy{suffix}")),
-                ("PIPELINE_ENV", &yaml(&format!("PIPELINE={}", e.pipeline))),
-                ("OUTPUTS_ENV", &yaml(&format!("OUTPUTS={}", e.outputs))),
+                (
+                    "RUN_ID",
+                    &quote::cloudbuild(&format!("cleanpipe-run{suffix}")),
+                ),
+                (
+                    "VERIFY_ID",
+                    &quote::cloudbuild(&format!("verify-and-deploy{suffix}")),
+                ),
+                (
+                    "PIPELINE_ENV",
+                    &quote::cloudbuild(&format!("PIPELINE={}", j.entry.pipeline)),
+                ),
+                (
+                    "OUTPUTS_ENV",
+                    &quote::cloudbuild(&format!("OUTPUTS={}", j.entry.outputs)),
+                ),
                 (
                     "ENV",
                     if single {
@@ -412,15 +495,19 @@ fn cloudbuild(entries: &[MatrixEntry]) -> String {
                 ),
             ],
         ));
-        artifacts.push_str(&format!("- {}\n", yaml(&format!("{}/*", e.outputs))));
+        artifacts.push_str(&format!(
+            "- {}\n",
+            quote::cloudbuild(&format!("{}/*", j.entry.outputs))
+        ));
     }
-    // Cloud Build refuses a substitution that no step uses: only one pipeline takes it.
+    // Cloud Build refuses a substitution that no step uses: only one pipeline takes it. Its
+    // value uses two of Cloud Build's own substitutions, then the (escaped) identifier.
     let image_repository = if single {
         format!(
             "_IMAGE_REPOSITORY: {}",
-            yaml(&format!(
+            quote::yaml(&format!(
                 "${{LOCATION}}-docker.pkg.dev/${{PROJECT_ID}}/containers/{}",
-                entries[0].name
+                quote::cloudbuild_text(&jobs[0].id)
             ))
         )
     } else {
@@ -437,16 +524,21 @@ fn cloudbuild(entries: &[MatrixEntry]) -> String {
     )
 }
 
-/// Fill `@@KEY@@` placeholders. A placeholder alone on a line is replaced by its value's lines,
-/// each indented like the placeholder (an empty value drops the line).
+/// Fill `@@KEY@@` placeholders in one pass: a value is inserted as it is, never searched for
+/// placeholders itself (a path holding `@@LOGIN@@` stays that text). A placeholder alone on a
+/// line is replaced by its value's lines, each indented like the placeholder (an empty value
+/// drops the line).
 fn render(template: &str, vars: &[(&str, &str)]) -> String {
+    let value = |key: &str| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
     let mut out = String::new();
     for line in template.lines() {
         let trimmed = line.trim_start();
-        let block = vars
-            .iter()
-            .find(|(k, _)| trimmed.len() == k.len() + 4 && trimmed == format!("@@{k}@@"));
-        if let Some((_, value)) = block {
+        let block = trimmed
+            .strip_prefix("@@")
+            .and_then(|t| t.strip_suffix("@@"))
+            .filter(|k| !k.contains("@@"))
+            .and_then(value);
+        if let Some(value) = block {
             let pad = &line[..line.len() - trimmed.len()];
             if !value.is_empty() {
                 out.push_str(&indent(value, pad));
@@ -454,14 +546,28 @@ fn render(template: &str, vars: &[(&str, &str)]) -> String {
             }
             continue;
         }
-        let mut line = line.to_string();
-        for (k, v) in vars {
-            line = line.replace(&format!("@@{k}@@"), v);
+        let mut rest = line;
+        while let Some(start) = rest.find("@@") {
+            let after = &rest[start + 2..];
+            let filled = after
+                .find("@@")
+                .and_then(|end| value(&after[..end]).map(|v| (end, v)));
+            match filled {
+                Some((end, v)) => {
+                    out.push_str(&rest[..start]);
+                    out.push_str(v);
+                    rest = &after[end + 2..];
+                }
+                None => {
+                    debug_assert!(false, "an unfilled placeholder in:\n{line}");
+                    out.push_str(&rest[..start + 2]);
+                    rest = after;
+                }
+            }
         }
-        out.push_str(&line);
+        out.push_str(rest);
         out.push('\n');
     }
-    debug_assert!(!out.contains("@@"), "an unfilled placeholder:\n{out}");
     out
 }
 
@@ -479,14 +585,104 @@ fn indent(text: &str, pad: &str) -> String {
         .join("\n")
 }
 
-/// A YAML double-quoted scalar (JSON's string syntax is a subset of it).
-fn yaml(s: &str) -> String {
-    serde_json::to_string(s).expect("a string serializes")
-}
+/// The one quoting helper of each format `init` writes. Each returns a complete literal whose
+/// value, once the file is read (and, for a CI's YAML, once the CI has expanded its own
+/// expressions or variables), is exactly the text given.
+mod quote {
+    /// A YAML double-quoted scalar. Only printable ASCII is written as itself (`"` and `\`
+    /// escaped); everything else is an escape, so no character can end the scalar, fold a line
+    /// (YAML 1.1 also breaks lines at U+0085, U+2028 and U+2029) or be refused as unprintable.
+    pub fn yaml(s: &str) -> String {
+        let mut out = String::with_capacity(s.len() + 2);
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                ' '..='~' => out.push(c),
+                c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04X}", c as u32)),
+                c => out.push_str(&format!("\\U{:08X}", c as u32)),
+            }
+        }
+        out.push('"');
+        out
+    }
 
-/// A Groovy single-quoted string (no interpolation).
-fn groovy(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+    /// [`yaml`], or the text itself where it reads back unquoted as the same string (a
+    /// readable `name: app` in the starter; `null`, `123` or `yes` stay quoted).
+    pub fn yaml_readable(s: &str) -> String {
+        // YAML 1.1's booleans too: other readers of the file may be 1.1 readers.
+        const WORDS: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
+        let plain = !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            && !WORDS.contains(&s.to_ascii_lowercase().as_str())
+            && matches!(
+                serde_yaml::from_str::<serde_yaml::Value>(s),
+                Ok(serde_yaml::Value::String(back)) if back == s
+            );
+        if plain {
+            s.to_string()
+        } else {
+            yaml(s)
+        }
+    }
+
+    /// A value in a GitHub Actions workflow: YAML, with each `${{` (which would start an
+    /// expression even inside a quoted scalar) written as an expression that yields it.
+    pub fn github(s: &str) -> String {
+        yaml(&s.replace("${{", "${{ '${{' }}"))
+    }
+
+    /// A value in a GitLab CI file: YAML, with `$` doubled (GitLab expands variables in
+    /// variable values and job names; `$$` is its literal dollar).
+    pub fn gitlab(s: &str) -> String {
+        yaml(&s.replace('$', "$$"))
+    }
+
+    /// A value in a Cloud Build file: YAML of [`cloudbuild_text`].
+    pub fn cloudbuild(s: &str) -> String {
+        yaml(&cloudbuild_text(s))
+    }
+
+    /// Text for a Cloud Build value: `$` doubled (Cloud Build substitutes `$NAME` and
+    /// `${…}` in every value; `$$` is its literal dollar).
+    pub fn cloudbuild_text(s: &str) -> String {
+        s.replace('$', "$$")
+    }
+
+    /// A Groovy single-quoted string (no interpolation); line breaks and other control
+    /// characters, which a single-quoted string cannot hold, are escapes.
+    pub fn groovy(s: &str) -> String {
+        let mut out = String::with_capacity(s.len() + 2);
+        out.push('\'');
+        for c in s.chars() {
+            match c {
+                '\'' => out.push_str("\\'"),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{FEFF}') => {
+                    out.push_str(&format!("\\u{:04X}", c as u32))
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('\'');
+        out
+    }
+
+    /// A POSIX shell word: single-quoted unless it is plainly safe.
+    pub fn shell(s: &str) -> String {
+        if !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | ':'))
+        {
+            return s.to_string();
+        }
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// Refuse, before writing anything, when a target exists (unless `force`) or is reached
@@ -540,7 +736,7 @@ fn next_steps(ci: CiKind, entries: &[MatrixEntry]) -> String {
     match entries {
         [one] => steps.push(format!(
             "check the pipeline with `cleanpipe validate -f {0}` and `cleanpipe plan -f {0}`, then commit and push",
-            one.pipeline
+            quote::shell(&one.pipeline)
         )),
         _ => steps.push(
             "check the pipelines with `cleanpipe plan --matrix`, then commit and push".into(),
@@ -598,8 +794,86 @@ mod tests {
 
     #[test]
     fn quoting_keeps_values_literal() {
-        assert_eq!(groovy("it's a\\b"), "'it\\'s a\\\\b'");
-        assert_eq!(yaml("a: \"b\""), "\"a: \\\"b\\\"\"");
+        assert_eq!(quote::groovy("it's a\\b"), r"'it\'s a\\b'");
+        assert_eq!(
+            quote::groovy("a\n'''\"\"\"${x}\u{7}"),
+            r#"'a\n\'\'\'"""${x}\u0007'"#
+        );
+        assert_eq!(quote::yaml("a: \"b\""), r#""a: \"b\"""#);
+        assert_eq!(
+            quote::yaml("a\nb\u{85}c\u{2028}\u{7f}é\u{1F600}"),
+            r#""a\u000Ab\u0085c\u2028\u007F\u00E9\U0001F600""#
+        );
+        assert_eq!(
+            quote::github("x${{ secrets.K }}"),
+            r#""x${{ '${{' }} secrets.K }}""#
+        );
+        assert_eq!(quote::gitlab("$CI_JOB_TOKEN"), r#""$$CI_JOB_TOKEN""#);
+        assert_eq!(quote::cloudbuild("${_X}$Y"), r#""$${_X}$$Y""#);
+        assert_eq!(quote::shell("a/pipeline.yaml"), "a/pipeline.yaml");
+        assert_eq!(quote::yaml_readable("my-app_1.2"), "my-app_1.2");
+        for special in ["null", "true", "yes", "123", "1.5", "~", "a b", ""] {
+            assert_eq!(quote::yaml_readable(special), quote::yaml(special));
+        }
+        assert_eq!(quote::shell("it's $(x)"), r"'it'\''s $(x)'");
+        // Every YAML value reads back as given.
+        for v in [
+            "a\nb: c",
+            "&x *y",
+            "- z",
+            "#c",
+            "\u{85}\u{2028}\u{feff}\t",
+            "\\\"",
+        ] {
+            let back: String = serde_yaml::from_str(&quote::yaml(v)).unwrap();
+            assert_eq!(back, v);
+        }
+    }
+
+    #[test]
+    fn a_value_is_never_rendered_twice() {
+        let out = render(
+            "a: @@X@@ @@Y@@\n  @@B@@\n",
+            &[("X", "@@Y@@"), ("Y", "y"), ("B", "@@X@@\n@@Y@@")],
+        );
+        assert_eq!(out, "a: @@Y@@ y\n  @@X@@\n  @@Y@@\n");
+    }
+
+    #[test]
+    fn identifiers_are_lowercase_letters_digits_and_dashes() {
+        let ids = |names: &[&str]| {
+            identifiers(&names.iter().map(|n| entry(n, false)).collect::<Vec<_>>())
+        };
+        assert_eq!(ids(&["api", "worker-2"]), ["api", "worker-2"]);
+        let hostile = ids(&[
+            "x\n- id: evil\n  secretEnv: [COSIGN_PRIVATE_KEY]",
+            "${{ a }}",
+            "",
+            "'''",
+        ]);
+        assert_eq!(
+            &hostile[..2],
+            ["x-id-evil-secretenv-cosign-private-key", "a"]
+        );
+        // Nothing usable in either: both fall back to `pipeline`, told apart.
+        assert!(hostile[2].starts_with("pipeline-"), "{hostile:?}");
+        assert!(hostile[3].starts_with("pipeline-"), "{hostile:?}");
+        assert_ne!(hostile[2], hostile[3]);
+        assert_eq!(ids(&["--"]), ["pipeline"]);
+        // `API` would take `api`'s identifier: `api` keeps it, `API` gets a distinct one.
+        let both = ids(&["API", "api"]);
+        assert_eq!(both[1], "api");
+        assert!(
+            both[0].starts_with("api-") && both[0].len() == 12,
+            "{both:?}"
+        );
+        for id in ids(&[&"a".repeat(100), "Ünïcode name", "--x--"]) {
+            assert!(!id.is_empty() && id.len() <= 63, "{id}");
+            assert!(id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+            assert!(!id.starts_with('-') && !id.ends_with('-'), "{id}");
+        }
     }
 
     #[test]

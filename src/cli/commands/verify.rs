@@ -68,7 +68,11 @@ pub async fn verify(
             path.display(),
             crate::oci::types::Digest::of(&envelope)
         ));
-        if args.attach_vsa {
+        if args.attach_vsa && !verdict.verified && !args.attach_vsa_on_failure {
+            printer.status(&format!(
+                "verification summary (FAILED) not attached to {resource_uri}: a FAILED summary is attached only with `--attach-vsa-on-failure`"
+            ));
+        } else if args.attach_vsa {
             let store = crate::oci::store::Store::for_image(&image, &remote)?;
             let parsed: crate::sign::attest::Envelope =
                 serde_json::from_slice(&envelope).expect("an envelope cleanpipe wrote parses");

@@ -2,7 +2,13 @@
 //! asserts the exit code, the message, that nothing was published or tagged, and that no canary
 //! secret appears in any output. One module per area.
 
+mod dockerfile;
 mod evidence;
+mod export;
+mod init;
 mod inputs;
+mod policy;
 mod redteam;
+mod resolved;
+mod secrets;
 mod transport;
