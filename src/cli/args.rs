@@ -160,9 +160,14 @@ pub struct VerifyArgs {
     /// Require an attested SBOM (SPDX or CycloneDX).
     #[arg(long)]
     pub require_sbom: bool,
-    /// Require an attested scan result with no unwaived finding at or above this severity.
+    /// Require an attested scan result with no unwaived finding at or above this severity
+    /// (unknown severities count as high), that checked every package it catalogued.
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOn>,
+    /// Accept attested scans that could not check every package, or do not say (an external
+    /// scanner's, or one made before cleanpipe recorded coverage).
+    #[arg(long)]
+    pub allow_incomplete_coverage: bool,
     /// Write a signed SLSA Verification Summary Attestation (DSSE) of the verdict here, PASSED
     /// or FAILED (for `slsa-verifier verify-vsa` and deploy systems).
     #[arg(long, requires = "vsa_key")]

@@ -462,6 +462,8 @@ mod tests {
                 expired_waivers: vec![],
                 unused_waivers: vec![],
                 unchecked: vec![],
+                allowed_unchecked: vec![],
+                relaxations: vec![],
                 passed: true,
             },
             coverage: None,

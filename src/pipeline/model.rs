@@ -302,6 +302,50 @@ pub struct ScanSpec {
     /// Accepted findings, each with a reason and an expiry. Written empty: none.
     #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub waivers: Vec<Waiver>,
+    /// A finding whose severity no source gives fails any gate at `high` or below. `ignore`
+    /// lets it through, only with `unknown_severity_reason` (shown in the report and the
+    /// attestation).
+    #[serde(default)]
+    pub unknown_severity: Option<UnknownSeverity>,
+    /// Why unknown severities are ignored (required with `unknown_severity: ignore`).
+    #[serde(default)]
+    pub unknown_severity_reason: Option<String>,
+    /// Fail only on findings that have a fixed version (grype's `--only-fixed`); unfixed
+    /// findings stay listed. Only with `only_fixed_reason`.
+    #[serde(default)]
+    pub only_fixed: bool,
+    /// Why unfixed findings may pass (required with `only_fixed: true`).
+    #[serde(default)]
+    pub only_fixed_reason: Option<String>,
+    /// Packages that may stay unchecked (no advisory source, no records in the database), each
+    /// with a reason and an expiry; anything else unchecked fails the gate. Written empty: none.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
+    pub unchecked: Vec<UncheckedAllowance>,
+}
+
+/// What to do with a finding whose severity is unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownSeverity {
+    /// Fail any gate at `high` or below (the default).
+    Fail,
+    /// Let it through (needs `unknown_severity_reason`).
+    Ignore,
+}
+
+/// Unchecked packages a pipeline accepts in writing: those of `ecosystem` (`Wolfi`,
+/// `Debian:12`, or the unknown distribution as the report names it), or those whose reason
+/// contains `cause`; at least one of the two.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UncheckedAllowance {
+    #[serde(default)]
+    pub ecosystem: Option<String>,
+    #[serde(default)]
+    pub cause: Option<String>,
+    pub reason: String,
+    /// `YYYY-MM-DD`; after it the allowance no longer applies.
+    pub expires: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

@@ -186,6 +186,56 @@ fn check_buildkit_args(p: &LoadedPipeline, d: &DockerfileSpec) -> Result<()> {
 
 /// Check what the schema cannot (combinations, formats, URLs), with the key's location, before
 /// any stage runs.
+/// `unknown_severity: ignore`, `only_fixed` and `unchecked` relax a gate only in writing: each
+/// needs its reason, and an allowance says what it covers and until when.
+fn check_relaxations(
+    p: &LoadedPipeline,
+    spec: &crate::pipeline::model::ScanSpec,
+    path: &[&str; 2],
+) -> Result<()> {
+    use crate::pipeline::model::UnknownSeverity;
+    fn key<'a>(path: &[&'a str; 2], k: &'a str) -> [&'a str; 3] {
+        [path[0], path[1], k]
+    }
+    let written = |r: &Option<String>| r.as_deref().is_some_and(|r| !r.trim().is_empty());
+    if spec.unknown_severity == Some(UnknownSeverity::Ignore)
+        && !written(&spec.unknown_severity_reason)
+    {
+        return Err(p
+            .error_at(&key(path, "unknown_severity"), "`unknown_severity: ignore` needs `unknown_severity_reason`")
+            .with_hint("say why findings no source rates may pass; the reason is shown in the report and the attestation"));
+    }
+    if spec.only_fixed && !written(&spec.only_fixed_reason) {
+        return Err(p
+            .error_at(&key(path, "only_fixed"), "`only_fixed: true` needs `only_fixed_reason`")
+            .with_hint("say why findings without a fix may pass; the reason is shown in the report and the attestation"));
+    }
+    for (i, a) in spec.unchecked.iter().enumerate() {
+        let n = i.to_string();
+        let at = [path[0], path[1], "unchecked", n.as_str()];
+        if a.ecosystem.is_none() && a.cause.is_none() {
+            return Err(p
+                .error_at(&at, "an `unchecked` allowance names neither `ecosystem` nor `cause`")
+                .with_hint("say which packages may stay unchecked, e.g. `ecosystem: Wolfi` or `cause: no advisory source`"));
+        }
+        if a.reason.trim().is_empty() {
+            return Err(p.error_at(&at, "an `unchecked` allowance has an empty reason"));
+        }
+        if time::Date::parse(
+            &a.expires,
+            &time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .is_err()
+        {
+            return Err(p.error_at(
+                &at,
+                format!("expires `{}` is not a YYYY-MM-DD date", a.expires),
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub fn check_semantics(p: &LoadedPipeline) -> Result<()> {
     let f = &p.file;
     match (&f.build.dockerfile, &f.build.customize) {
@@ -246,6 +296,7 @@ pub fn check_semantics(p: &LoadedPipeline) -> Result<()> {
                 return Err(p.error_at(&path, "the builtin scanner needs `db`: a directory of OSV records or an osv.dev zip")
                     .with_hint("e.g. `db: osv/` (download osv.dev's `<ecosystem>/all.zip` files into it)"));
             }
+            check_relaxations(p, spec, &path)?;
             for w in &spec.waivers {
                 if w.reason.trim().is_empty() {
                     return Err(p

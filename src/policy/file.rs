@@ -140,6 +140,9 @@ struct VulnerabilitiesSection {
     /// How old the newest attested scan may be: `36h`, `7d`, `2w`.
     #[serde(default, deserialize_with = "yaml::null_is_error")]
     max_age: Option<String>,
+    /// Accept scans that could not check every package, or that do not say what they checked.
+    #[serde(default)]
+    allow_incomplete_coverage: bool,
 }
 
 fn no_threshold() -> Threshold {
@@ -350,6 +353,7 @@ fn policy_of(file: &PolicyFile, at: &dyn Fn(&[&str], String) -> Error) -> Result
     }
     if let Some(v) = &file.vulnerabilities {
         policy.fail_on = Some(v.fail_on);
+        policy.allow_incomplete_coverage = v.allow_incomplete_coverage;
         if let Some(age) = &v.max_age {
             policy.max_scan_age = Some(parse_duration(age).map_err(|why| {
                 at(&["vulnerabilities", "max_age"], why)

@@ -78,6 +78,9 @@ pub struct Policy {
     pub fail_on: Option<Threshold>,
     /// The newest attested scan may be at most this many seconds old (implies a scan).
     pub max_scan_age: Option<u64>,
+    /// Accept a scan whose coverage is incomplete (packages it could not check) or not
+    /// recorded (an external scanner's, or one made before cleanpipe recorded coverage).
+    pub allow_incomplete_coverage: bool,
     /// Today as `YYYY-MM-DD` (UTC), passed in: an attested waiver counts only until it expires.
     /// Empty means no waiver counts.
     pub today: String,

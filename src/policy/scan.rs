@@ -126,6 +126,13 @@ fn evaluate_findings(policy: &Policy, evidence: &Evidence) -> Option<PolicyCheck
             Ok(scan) => {
                 total += scan.findings.len();
                 notes.extend(scan.notes.iter().map(|n| format!("{n} ({})", t.used)));
+                // A scan that did not check everything is no evidence of "clean" for what it
+                // left out: refused unless the policy accepts it in writing.
+                match (&scan.incomplete, policy.allow_incomplete_coverage) {
+                    (Some(why), false) => failing.push(format!("{why} ({})", t.used)),
+                    (Some(why), true) => notes.push(format!("{why}, allowed by the policy ({})", t.used)),
+                    (None, _) => {}
+                }
                 failing.extend(
                     scan.findings
                         .iter()
@@ -178,6 +185,28 @@ struct ScanFinding {
 struct ScanRead {
     findings: Vec<ScanFinding>,
     notes: Vec<String>,
+    /// Why the scan's coverage is not complete (packages not checked, or not recorded).
+    incomplete: Option<String>,
+}
+
+/// Whether a cleanpipe scan report says it checked every package.
+fn incomplete_coverage(result: &serde_json::Value) -> Option<String> {
+    match result.get("coverage") {
+        None | Some(serde_json::Value::Null) => Some(
+            "the scan does not record what it checked (made before cleanpipe recorded coverage): rebuild, or allow it in the policy (`vulnerabilities.allow_incomplete_coverage`)".into(),
+        ),
+        Some(c) if c["complete"] == serde_json::Value::Bool(true) => None,
+        Some(c) => Some(format!(
+            "the scan could not check {} package(s){}",
+            c["unchecked"].as_u64().map_or("some".to_string(), |n| n.to_string()),
+            result["gate"]["unchecked"]
+                .as_array()
+                .and_then(|l| l.first())
+                .and_then(|l| l.as_str())
+                .map(|l| format!(" ({l})"))
+                .unwrap_or_default()
+        )),
+    }
 }
 
 /// Read a vuln predicate: cosign's shape (`scanner.result`) holding cleanpipe's scan report,
@@ -215,6 +244,10 @@ fn read_scan(predicate: &serde_json::Value, today: &str) -> std::result::Result<
             })
             .collect(),
         notes: vec![],
+        incomplete: Some(format!(
+            "{} does not say which packages it could not check",
+            tool.name()
+        )),
     })
 }
 
@@ -240,6 +273,7 @@ fn read_cleanpipe_scan(
     let mut read = ScanRead {
         findings: Vec::new(),
         notes: Vec::new(),
+        incomplete: incomplete_coverage(result),
     };
     for f in findings {
         let severity = match f.severity.to_ascii_lowercase().as_str() {

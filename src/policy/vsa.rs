@@ -49,6 +49,9 @@ pub fn policy_document(policy: &Policy, trust: &Trust) -> (String, Digest) {
     if policy.allow_dirty {
         flags["allowDirty"] = serde_json::json!(true);
     }
+    if policy.allow_incomplete_coverage {
+        flags["allowIncompleteCoverage"] = serde_json::json!(true);
+    }
     if let Some(pins) = &policy.require_vsa {
         flags["requireVsa"] = serde_json::json!({
             "policyDigest": pins.policy_digest,

@@ -94,6 +94,42 @@ impl Tally {
 }
 
 impl Coverage {
+    /// The unchecked lines the pipeline's written allowances cover (each with its reason) and
+    /// those they do not. An allowance past its `expires` date covers nothing.
+    pub fn split_allowed(
+        &self,
+        allowances: &[crate::pipeline::model::UncheckedAllowance],
+        today: &str,
+    ) -> (Vec<String>, Vec<String>) {
+        let (mut allowed, mut not) = (Vec::new(), Vec::new());
+        for e in &self.ecosystems {
+            for r in &e.reasons {
+                let line = format!(
+                    "{} {} package(s) not checked: {} (e.g. {})",
+                    r.packages, e.ecosystem, r.reason, r.example
+                );
+                let base = e.ecosystem.split(':').next().unwrap_or(&e.ecosystem);
+                let by = allowances.iter().find(|a| {
+                    a.expires.as_str() >= today
+                        && (a.ecosystem.is_some() || a.cause.is_some())
+                        && a.ecosystem
+                            .as_ref()
+                            .is_none_or(|x| x == &e.ecosystem || x == base)
+                        && a.cause
+                            .as_ref()
+                            .is_none_or(|c| r.reason.contains(c.as_str()))
+                });
+                match by {
+                    Some(a) => {
+                        allowed.push(format!("{line}; allowed until {}: {}", a.expires, a.reason))
+                    }
+                    None => not.push(line),
+                }
+            }
+        }
+        (allowed, not)
+    }
+
     /// One line per reason: `12 Wolfi package(s) not checked: the database holds no `Wolfi`
     /// records (e.g. openssl 3.0.8-r0)`.
     pub fn unchecked_lines(&self) -> Vec<String> {

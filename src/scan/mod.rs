@@ -329,6 +329,12 @@ pub struct GateResult {
     /// Packages that could not be checked (see [`coverage::Coverage`]): each line fails the gate.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unchecked: Vec<String>,
+    /// Unchecked packages the pipeline accepted in writing, with its reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_unchecked: Vec<String>,
+    /// The written relaxations in force (`unknown_severity: ignore`, `only_fixed`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relaxations: Vec<String>,
     pub passed: bool,
 }
 
@@ -354,6 +360,22 @@ pub fn gate(
     waivers: &[Waiver],
     today: &str,
 ) -> Result<GateResult> {
+    gate_with(
+        findings,
+        &ScanOptions {
+            threshold,
+            waivers: waivers.to_vec(),
+            today: today.to_string(),
+            ignore_unknown_severity: None,
+            only_fixed: None,
+            unchecked_allowed: vec![],
+        },
+    )
+}
+
+/// [`gate`] with every option of a pipeline's scan block.
+pub fn gate_with(findings: &mut [Finding], options: &ScanOptions) -> Result<GateResult> {
+    let (threshold, waivers, today) = (options.threshold, &options.waivers, options.today.as_str());
     let mut expired = Vec::new();
     let mut unused = Vec::new();
     for w in waivers {
@@ -409,7 +431,7 @@ pub fn gate(
     }
     let failing: Vec<String> = findings
         .iter()
-        .filter(|f| f.waived.is_none() && f.severity.trips(threshold))
+        .filter(|f| options.fails(f))
         .map(|f| {
             let severity = if f.severity == Severity::Unknown {
                 // Unknown is not a pass: say why it is unknown.
@@ -443,6 +465,8 @@ pub fn gate(
         expired_waivers: expired,
         unused_waivers: unused,
         unchecked: vec![],
+        relaxations: options.relaxations(),
+        allowed_unchecked: vec![],
     })
 }
 
@@ -494,6 +518,9 @@ mod tests {
             threshold,
             waivers,
             today: "2026-12-01".into(),
+            ignore_unknown_severity: None,
+            only_fixed: None,
+            unchecked_allowed: vec![],
         }
     }
 
@@ -603,6 +630,43 @@ mod tests {
             let off = scan(&image, &db, &options(Threshold::None, vec![]));
             assert!(off.gate.passed && !off.coverage.unwrap().complete);
         }
+    }
+
+    #[test]
+    fn written_relaxations_apply_and_are_stated() {
+        use crate::pipeline::model::UncheckedAllowance;
+        let unrated = r#"{"id":"DSA-1","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Debian:12","name":"glibc"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.36-9+deb12u3"}]}]}]}"#;
+        let unfixed = r#"{"id":"GHSA-1","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"a"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}],"database_specific":{"severity":"HIGH"}}"#;
+        let db = db_from(&[unrated, unfixed]);
+        let image = Catalog {
+            distro: distro("debian", "12", None),
+            packages: vec![
+                pkg(Kind::Deb, "libc6", "2.36-9+deb12u1", Some("glibc")),
+                pkg(Kind::Python, "a", "1.0", None),
+                pkg(Kind::Npm, "left-pad", "1.0.0", None),
+            ],
+            warnings: vec![],
+        };
+        let mut o = options(Threshold::High, vec![]);
+        let r = scan(&image, &db, &o);
+        assert_eq!(r.gate.failing.len(), 2, "{:?}", r.gate);
+        assert_eq!(r.gate.unchecked.len(), 1, "{:?}", r.gate);
+        o.ignore_unknown_severity = Some("vendor rates".into());
+        o.only_fixed = Some("no fix to take".into());
+        o.unchecked_allowed = vec![UncheckedAllowance {
+            ecosystem: Some("npm".into()),
+            cause: None,
+            reason: "front-end assets only".into(),
+            expires: "2027-01-01".into(),
+        }];
+        let r = scan(&image, &db, &o);
+        assert!(r.gate.passed, "{:?}", r.gate);
+        assert_eq!(r.findings.len(), 2, "relaxed findings stay listed");
+        assert_eq!(r.gate.relaxations.len(), 2);
+        assert!(r.gate.allowed_unchecked[0].contains("front-end assets only"));
+        // An expired allowance covers nothing.
+        o.unchecked_allowed[0].expires = "2026-01-01".into();
+        assert!(!scan(&image, &db, &o).gate.passed);
     }
 
     #[test]
@@ -869,6 +933,57 @@ pub struct ScanOptions {
     pub waivers: Vec<Waiver>,
     /// Today as `YYYY-MM-DD` (passed in: waiver expiry depends on it).
     pub today: String,
+    /// The pipeline's written reason to let unknown severities through, if it gave one.
+    pub ignore_unknown_severity: Option<String>,
+    /// The pipeline's written reason to fail only on fixable findings, if it gave one.
+    pub only_fixed: Option<String>,
+    /// Unchecked packages the pipeline accepts in writing.
+    pub unchecked_allowed: Vec<crate::pipeline::model::UncheckedAllowance>,
+}
+
+impl ScanOptions {
+    /// The options of a pipeline's `scan` block (`build.scan` or `verify_base.scan`).
+    pub fn of_spec(spec: &crate::pipeline::model::ScanSpec, today: String) -> Self {
+        use crate::pipeline::model::UnknownSeverity;
+        ScanOptions {
+            threshold: spec.fail_on.unwrap_or(Threshold::High),
+            waivers: spec.waivers.clone(),
+            today,
+            ignore_unknown_severity: (spec.unknown_severity == Some(UnknownSeverity::Ignore))
+                .then(|| spec.unknown_severity_reason.clone().unwrap_or_default()),
+            only_fixed: spec
+                .only_fixed
+                .then(|| spec.only_fixed_reason.clone().unwrap_or_default()),
+            unchecked_allowed: spec.unchecked.clone(),
+        }
+    }
+
+    /// Whether `f` fails the gate at this threshold, the written relaxations applied.
+    fn fails(&self, f: &Finding) -> bool {
+        if f.waived.is_some() || !f.severity.trips(self.threshold) {
+            return false;
+        }
+        if f.severity == Severity::Unknown && self.ignore_unknown_severity.is_some() {
+            return false;
+        }
+        !(self.only_fixed.is_some() && f.fixed_version.is_none())
+    }
+
+    /// The relaxations in force, as the report and the attestation state them.
+    fn relaxations(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(why) = &self.ignore_unknown_severity {
+            out.push(format!(
+                "findings of unknown severity do not fail the gate: {why}"
+            ));
+        }
+        if let Some(why) = &self.only_fixed {
+            out.push(format!(
+                "only findings with a fixed version fail the gate: {why}"
+            ));
+        }
+        out
+    }
 }
 
 /// Match a catalogued image and apply the gate.
@@ -881,16 +996,16 @@ pub fn scan_catalog(
     options: &ScanOptions,
 ) -> Result<report::ScanReport> {
     let (mut findings, coverage) = match_and_cover(catalog, db);
-    let mut gate = gate(
-        &mut findings,
-        options.threshold,
-        &options.waivers,
-        &options.today,
-    )?;
-    // What was not checked fails the gate (unless the gate is off): never clean by omission.
-    if options.threshold != Threshold::None && !coverage.complete {
-        gate.unchecked = coverage.unchecked_lines();
-        gate.passed = false;
+    let mut gate = gate_with(&mut findings, options)?;
+    // What was not checked fails the gate (unless the gate is off or the pipeline accepted it
+    // in writing): never clean by omission.
+    if options.threshold != Threshold::None {
+        let (allowed, not) = coverage.split_allowed(&options.unchecked_allowed, &options.today);
+        gate.allowed_unchecked = allowed;
+        if !not.is_empty() {
+            gate.unchecked = not;
+            gate.passed = false;
+        }
     }
     Ok(report::ScanReport {
         image: image.to_string(),
@@ -919,12 +1034,7 @@ pub fn scan_external(
 ) -> Result<report::ScanReport> {
     let mut findings = external.findings;
     sort_findings(&mut findings);
-    let gate = gate(
-        &mut findings,
-        options.threshold,
-        &options.waivers,
-        &options.today,
-    )?;
+    let gate = gate_with(&mut findings, options)?;
     Ok(report::ScanReport {
         image: image.to_string(),
         digest: digest.to_string(),

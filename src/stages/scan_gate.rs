@@ -49,12 +49,8 @@ pub async fn run(ctx: &RunContext, stage: &str, target: Target<'_>) -> Result<Sc
         file_stem,
     } = target;
     ctx.emit(crate::stages::Event::ScanStarted { stage, file_stem });
-    let threshold = spec.fail_on.unwrap_or(Threshold::High);
-    let options = ScanOptions {
-        threshold,
-        waivers: spec.waivers.clone(),
-        today: scan::today(),
-    };
+    let options = ScanOptions::of_spec(spec, scan::today());
+    let threshold = options.threshold;
     let tool = match spec.scanner {
         Some(Scanner::Trivy) => Some(external::Tool::Trivy),
         Some(Scanner::Grype) => Some(external::Tool::Grype),

@@ -50,6 +50,10 @@ fn same_commit_gives_same_digest() {
             .status()
             .unwrap();
         assert!(status.success());
+        // The signing key is never committed (keygen keeps it out of Git): each clone gets it
+        // the way a CI job does, beside the checkout's files.
+        std::fs::copy(origin.path().join("cosign.key"), clone.join("cosign.key")).unwrap();
+        std::fs::write(clone.join(".git/info/exclude"), "/cosign.key\n").unwrap();
         let out = std::process::Command::new(BIN)
             .args(["run"])
             .current_dir(&clone)

@@ -16,6 +16,9 @@ pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Re
         threshold,
         waivers: vec![],
         today: scan::today(),
+        ignore_unknown_severity: None,
+        only_fixed: None,
+        unchecked_allowed: vec![],
     };
     let image_name = local.image.to_string();
     let tool = match args.scanner {

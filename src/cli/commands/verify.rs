@@ -260,6 +260,7 @@ async fn policy_and_trust(
         policy.builder_ids = vec![want.clone()];
     }
     policy.require_sbom |= args.require_sbom;
+    policy.allow_incomplete_coverage |= args.allow_incomplete_coverage;
     policy.platform = args.platform.clone();
     if let Some(t) = args.fail_on {
         let t = Threshold::from(t);
