@@ -108,6 +108,10 @@ pub struct RunArgs {
     /// image (predicate `https://cleanpipe.dev/attestations/audit-record/v1`).
     #[arg(long, env = "CLEANPIPE_ATTEST_AUDIT")]
     pub attest_audit: bool,
+    /// Build and run every gate, but sign, tag and push nothing (a pull-request job: no key, no
+    /// OIDC token). The reason is required and recorded in the report and the audit log.
+    #[arg(long, value_name = "REASON", conflicts_with = "attest_audit")]
+    pub unsigned: Option<String>,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }

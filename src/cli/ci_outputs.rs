@@ -335,6 +335,13 @@ fn junit(report: &RunReport, clean: &dyn Fn(&str) -> String) -> String {
             "not run" => out.push_str(&format!(
                 "{head}>\n      <skipped message=\"not run: an earlier gate stopped the run\"/>\n    </testcase>\n"
             )),
+            "skipped" => out.push_str(&format!(
+                "{head}>\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                xml(&format!(
+                    "unsigned run: {}",
+                    report.unsigned.as_deref().unwrap_or("")
+                ))
+            )),
             _ => out.push_str(&format!("{head}/>\n")),
         }
     }

@@ -104,6 +104,10 @@ pub fn remote_options(args: &RegistryArgs, redactor: &Redactor) -> Result<Remote
 /// COSIGN_PASSWORD if set (empty allowed), else a prompt on a terminal, else an error.
 pub fn password_source(env: &BTreeMap<String, String>, redactor: &Redactor) -> PasswordSource {
     let from_env = env.get(env_vars::COSIGN_PASSWORD).cloned();
+    // A secret from the moment it is read, not only once it decrypts a key.
+    if let Some(p) = &from_env {
+        redactor.add(p.clone());
+    }
     let redactor = redactor.clone();
     Arc::new(move || {
         if let Some(p) = &from_env {

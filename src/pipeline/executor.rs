@@ -36,12 +36,16 @@ pub struct RunReport {
     /// What the `on: [failure]` hooks were told, one line each.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failure_notifications: Vec<String>,
+    /// `run --unsigned`: why this run built and gated without signing or publishing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsigned: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct StageReport {
     pub name: &'static str,
-    /// `passed`, `failed`, `interrupted` or `not run`.
+    /// `passed`, `failed`, `interrupted`, `not run`, or `skipped` (sign and push of an
+    /// unsigned run).
     pub status: &'static str,
     pub duration_ms: u128,
 }
@@ -170,7 +174,7 @@ async fn run_stages(
     report: &mut RunReport,
     on_stage: &(dyn Fn(&'static str) + Sync),
 ) -> Result<()> {
-    crate::pipeline::plan::check_semantics(&ctx.pipeline)?;
+    crate::pipeline::plan::check_semantics_with(&ctx.pipeline, ctx.unsigned.is_none())?;
 
     let source = timed(report, 0, on_stage, stages::source::run(ctx)).await?;
     report.source = Some(source.clone());
@@ -193,6 +197,19 @@ async fn run_stages(
     )
     .await?;
     report.image = Some(built.clone());
+
+    if let Some(reason) = &ctx.unsigned {
+        // Built and gated; nothing signed, so nothing may be tagged or pushed either.
+        report.unsigned = Some(reason.clone());
+        for stage in &mut report.stages[3..] {
+            stage.status = "skipped";
+        }
+        ctx.say(
+            "sign",
+            &format!("unsigned run ({reason}): nothing is signed, tagged or pushed"),
+        );
+        return Ok(());
+    }
 
     let started_at = report.started_at.clone();
     let signed = timed(

@@ -237,7 +237,17 @@ fn check_relaxations(
 }
 
 pub fn check_semantics(p: &LoadedPipeline) -> Result<()> {
+    check_semantics_with(p, true)
+}
+
+/// [`check_semantics`]; `needs_signer: false` for `run --unsigned`, which signs nothing.
+pub fn check_semantics_with(p: &LoadedPipeline, needs_signer: bool) -> Result<()> {
     let f = &p.file;
+    if needs_signer && f.sign.key.is_none() && f.sign.keyless().is_none() {
+        return Err(p
+            .error_at(&["sign"], "the pipeline cannot sign: it sets neither `sign.key` nor `sign.keyless`")
+            .with_hint("add `sign: { keyless: true }` (CI with an OIDC token) or `sign: { key: env://COSIGN_PRIVATE_KEY }`; to build and scan without signing or publishing, run `cleanpipe run --unsigned \"REASON\"`"));
+    }
     match (&f.build.dockerfile, &f.build.customize) {
         (None, None) => {
             return Err(p

@@ -175,6 +175,9 @@ impl SigningKey {
             .ok_or_else(|| not_a_key(source, "it holds no PEM block"))?;
         let pair = if ENCRYPTED_LABELS.contains(&label) {
             let password = password()?;
+            // Wherever it came from (COSIGN_PASSWORD, a prompt, a caller's own lookup), the
+            // password is a secret before it is used.
+            crate::redact::Redactor::default().add(password.as_str());
             SigStoreKeyPair::from_encrypted_pem(pem, password.as_bytes()).map_err(|_| {
                 Error::usage(format!("cannot decrypt the signing key `{source}`: wrong password"))
                     .with_hint("set COSIGN_PASSWORD to the key's password (an empty password is written `COSIGN_PASSWORD=`)")

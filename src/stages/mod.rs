@@ -72,6 +72,8 @@ pub struct RunContext {
     pub progress: crate::progress::Progress,
     /// `{{run.number}}`: the CI's run number or a local counter.
     pub run_number: u64,
+    /// `run --unsigned REASON`: build and gate only; nothing is signed, tagged or pushed.
+    pub unsigned: Option<String>,
 }
 
 impl RunContext {

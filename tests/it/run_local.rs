@@ -341,3 +341,39 @@ fn customize_lays_a_directory_over_the_image_root() {
     repo.commit();
     repo.cleanpipe(&["run"]).expect_code(2).expect_stderr("`mode` cannot change it");
 }
+
+/// A pipeline that cannot sign is refused before anything runs, with a hint; `run --unsigned
+/// REASON` builds and gates it, signs, tags and pushes nothing, and says so in the report.
+#[test]
+fn a_pipeline_that_cannot_sign_is_refused_and_unsigned_runs_publish_nothing() {
+    let repo = Repo::new();
+    repo.write("hello.txt", "hi\n");
+    repo.write_osv_db_without_matches();
+    repo.write(
+        "pipeline.yaml",
+        "version: 1\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: hello.txt\n        dest: /hello.txt\n  scan:\n    db: osv\npush:\n  tags: [v1]\n",
+    );
+    repo.commit();
+    for args in [&["validate"][..], &["plan"], &["run"]] {
+        repo.cleanpipe(args)
+            .expect_code(2)
+            .expect_stderr("the pipeline cannot sign")
+            .expect_stderr("sign.keyless");
+    }
+    repo.cleanpipe(&["run", "--unsigned", " "])
+        .expect_code(2)
+        .expect_stderr("needs a reason");
+    let run = repo.cleanpipe(&["run", "--unsigned", "pull request: build and scan only"]);
+    run.expect_code(0)
+        .expect_stderr("nothing is signed, tagged or pushed");
+    assert!(!repo.layout_has_tag("v1"));
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.path().join(".cleanpipe/out/report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["unsigned"], "pull request: build and scan only");
+    assert_eq!(report["stages"][2]["status"], "passed");
+    assert_eq!(report["stages"][3]["status"], "skipped");
+    assert_eq!(report["stages"][4]["status"], "skipped");
+    assert!(report["signature"].is_null() && report["published"].is_null());
+}

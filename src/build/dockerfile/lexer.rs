@@ -9,6 +9,10 @@ use super::{Grammar, Problem};
 /// Parser directives BuildKit knows; the first other `# key=value` line ends the directives.
 const KNOWN_DIRECTIVES: &[&str] = &["syntax", "escape", "check"];
 
+/// Parser directives the classic builder knows (the Docker engine's parser, BuildKit v0.8's:
+/// no `check`).
+const CLASSIC_DIRECTIVES: &[&str] = &["syntax", "escape"];
+
 /// BuildKit reads lines with a 64 KiB buffer and fails on a longer one.
 const MAX_LINE: usize = 64 * 1024 - 1;
 
@@ -434,6 +438,10 @@ fn shell_words(text: &str) -> Vec<String> {
 /// Read the Dockerfile the way BuildKit's parser does.
 pub fn parse(text: &str, grammar: Grammar) -> Result<Parsed, Problem> {
     let all = lines(text);
+    let known = match grammar {
+        Grammar::Buildkit => KNOWN_DIRECTIVES,
+        Grammar::Classic => CLASSIC_DIRECTIVES,
+    };
     let mut escape = '\\';
     let mut directives_done = false;
     let mut seen_directives: Vec<String> = Vec::new();
@@ -455,8 +463,26 @@ pub fn parse(text: &str, grammar: Grammar) -> Result<Parsed, Problem> {
         i += 1;
         let stripped = raw.trim_start_matches(is_space);
         if !directives_done {
-            match directive_line(stripped, "#") {
+            let after_hash = stripped.strip_prefix('#').map(|r| {
+                let rest = r.trim_start_matches(is_space);
+                (&r[..r.len() - rest.len()], rest)
+            });
+            let directive = after_hash
+                .and_then(|(_, rest)| directive_like(rest))
+                .filter(|(key, _)| known.contains(&key.as_str()));
+            match directive {
                 Some((key, value)) => {
+                    let gap = after_hash.map_or("", |(gap, _)| gap);
+                    if gap
+                        .chars()
+                        .any(|c| !matches!(c, ' ' | '\t' | '\u{c}' | '\r'))
+                    {
+                        return Err(Problem::refused(
+                            number,
+                            format!("the `{key}` directive has whitespace other than spaces and tabs after `#`"),
+                            "write the directive as `# key=value` with plain spaces",
+                        ));
+                    }
                     if stripped.len() != raw.len() {
                         return Err(Problem::refused(
                             number,
@@ -493,7 +519,7 @@ pub fn parse(text: &str, grammar: Grammar) -> Result<Parsed, Problem> {
             // blank line or `#!` before it): BuildKit ignores it, others may apply it.
             let rest = stripped[1..].trim_start_matches(is_space);
             if let Some((key, _)) = directive_like(rest) {
-                if KNOWN_DIRECTIVES.contains(&key.as_str()) && out.is_empty() {
+                if known.contains(&key.as_str()) && out.is_empty() {
                     return Err(Problem::refused(
                         number,
                         format!("a `{key}` parser directive (`{}`) after the directives ended: BuildKit ignores it, other readers may apply it", stripped.trim_end()),
@@ -527,7 +553,12 @@ pub fn parse(text: &str, grammar: Grammar) -> Result<Parsed, Problem> {
             text.push_str(body);
             continues = more;
         }
-        let (keyword, flags, args) = split_command(&text, escape, number)?;
+        // The classic builder's parser reads flags with `\` whatever the escape directive says.
+        let flag_escape = match grammar {
+            Grammar::Buildkit => escape,
+            Grammar::Classic => '\\',
+        };
+        let (keyword, flags, args) = split_command(&text, flag_escape, number)?;
         let upper = keyword.to_ascii_uppercase();
         if text.contains("<<") {
             let heredoc_capable = matches!(upper.as_str(), "RUN" | "COPY" | "ADD");

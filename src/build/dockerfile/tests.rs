@@ -303,3 +303,30 @@ fn stages_are_matched_as_buildkit_does() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn the_classic_builder_reads_directives_and_flags_as_its_older_parser_does() {
+    // The Docker engine's parser knows no `check` directive: it ends the directives there.
+    let text = "# check=skip=all\n# escape=`\nFROM a:1\nRUN x `\nFROM b:1\n";
+    assert_eq!(refs(text), vec!["a:1"]);
+    let e = refused(text, Grammar::Classic);
+    assert_eq!(e.line, 2);
+    // Whitespace after `#` that only one of the parsers skips.
+    for g in [Grammar::Buildkit, Grammar::Classic] {
+        refused("#\u{a0}escape=`\nFROM a:1\n", g);
+        refused("#\u{b}escape=`\nFROM a:1\n", g);
+    }
+    assert_eq!(refs("#\u{c}escape=`\nFROM `\na:1\n"), vec!["a:1"]);
+    // Its flags are read with `\` whatever the escape directive says.
+    let found = external_images(
+        "# escape=`\nFROM a:1\nCOPY --from=x\\y / /\n",
+        &BTreeMap::new(),
+        Grammar::Classic,
+    )
+    .unwrap();
+    assert_eq!(found[1].reference, "xy");
+    refused(
+        "# escape=`\nFROM a:1\nCOPY --from=x\\y / /\n",
+        Grammar::Buildkit,
+    );
+}

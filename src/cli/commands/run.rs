@@ -6,7 +6,7 @@ use crate::cli::env_vars;
 use crate::cli::gitlab_scanning::ContainerScanning;
 use crate::cli::printer::Printer;
 use crate::cli::settings::{self, PipelineSettings};
-use crate::error::{ExitCode, Result};
+use crate::error::{Error, ExitCode, Result};
 use crate::oci::layout::write_atomic;
 use crate::pipeline::executor::{execute, RunReport};
 use crate::redact::Redactor;
@@ -35,6 +35,10 @@ pub async fn run(
     printer: &Printer,
     redactor: &Redactor,
 ) -> Result<ExitCode> {
+    if args.unsigned.as_deref().is_some_and(|r| r.trim().is_empty()) {
+        return Err(Error::usage("`--unsigned` needs a reason")
+            .with_hint("say why this run signs nothing, e.g. `--unsigned \"pull request: build and scan only\"`"));
+    }
     for path in args.report.iter().chain(args.audit_log.iter()) {
         // Refused before anything runs, not after the image was published.
         crate::fsutil::check_write_target(path)?;
@@ -74,6 +78,7 @@ pub async fn run(
         progress,
         run_number: settings::run_number(env, &resolved.outputs)?,
         pipeline,
+        unsigned: args.unsigned.clone(),
     };
     printer.status(&format!(
         "cleanpipe run: {} ({})",

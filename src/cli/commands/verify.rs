@@ -20,7 +20,7 @@ pub async fn verify(
         // Checked before anything is verified; its credentials never printed.
         redactor.add_url_parts(url);
         crate::notify::check_url(url).map_err(|e| {
-            crate::Error::usage(format!("--notify {}: {e}", redactor.apply(url)))
+            crate::Error::usage(format!("--notify {}: {e}", crate::net::shown_url(url)))
                 .with_hint("webhooks are https, or plain http on a loopback address")
         })?;
     }

@@ -52,7 +52,13 @@ fn assert_nothing_built(repo: &Repo) {
         );
     }
     assert!(!repo.layout_has_tag("v1"));
-    assert!(!repo.path().join(".cleanpipe/outputs/build.log").exists());
+    let out = repo.path().join(".cleanpipe/out");
+    for name in ["build.log", "sbom.spdx.json"] {
+        assert!(
+            !out.join(name).exists(),
+            "{name} exists: something was built"
+        );
+    }
 }
 
 /// `dockerfile` (built with `builder`) is refused: exit 2 at `Dockerfile:line`, with `needle` in
@@ -99,6 +105,19 @@ fn a_comment_before_the_escape_directive_is_refused() {
         &format!("# hello\n# escape=`\nFROM reg.example/a@{D}\n"),
         2,
         "after the directives ended",
+    );
+    // The Docker engine's parser knows no `check` directive: for it, the escape comes too late.
+    refused(
+        "classic",
+        &format!("# check=skip=all\n# escape=`\nFROM reg.example/a@{D}\n"),
+        2,
+        "after the directives ended",
+    );
+    refused(
+        "buildkit",
+        &format!("#\u{a0}escape=`\nFROM reg.example/a@{D}\n"),
+        1,
+        "whitespace other than spaces and tabs after `#`",
     );
     refused(
         "buildkit",
@@ -384,6 +403,7 @@ const CORPUS: &[&str] = &[
     "# escape=`\r\nFROM a.example/a:1\r\nRUN x `\r\nFROM b.example/b:1\r\n",
     "#!/bin/sh\n# escape=`\nFROM a.example/a:1\nRUN x `\nFROM b.example/b:1\n",
     "# check=skip=all\n# escape=`\nFROM a.example/a:1\nRUN x `\nFROM b.example/b:1\n",
+    "# check=error=true\n# a comment\nFROM a.example/a:1 AS Build\n# check=skip=all\nFROM b.example/b:1\n",
     "# escape=x\nFROM a.example/a:1\n",
     "# escape=`\nFROM a.example/a:1\nRUN x `\u{a0}\nFROM b.example/b:1\n",
     "# escape=`\nFROM a.example/a:1\nRUN x \\\nFROM b.example/b:1\n",
@@ -556,4 +576,40 @@ fn buildkit_and_cleanpipe_find_the_same_images_or_cleanpipe_refuses() {
         both_read >= 20 && refused_by_us >= 10,
         "{both_read} read by both, {refused_by_us} refused"
     );
+}
+
+#[test]
+fn a_pinned_frontend_is_verified_like_a_base_before_anything_runs() {
+    let Some(registry) = registry() else { return };
+    if !docker() {
+        return;
+    }
+    // A real image pinned by digest, signed by a key this pipeline does not trust.
+    let (image, _) = crate::docker_build::signed_base(&registry);
+    for (dockerfile, args) in [
+        (
+            format!("# syntax={image}\nFROM scratch\n"),
+            "{}".to_string(),
+        ),
+        (
+            "FROM scratch\n".to_string(),
+            format!("{{ BUILDKIT_SYNTAX: \"{image}\" }}"),
+        ),
+    ] {
+        let repo = Repo::new();
+        repo.keygen("cosign", "pw");
+        repo.keygen("other", "x");
+        repo.write(".gitignore", ".cleanpipe\n");
+        repo.write("Dockerfile", &dockerfile);
+        repo.write(
+            "pipeline.yaml",
+            &format!("version: 1\nverify_base:\n  keys: {{ team: other.pub }}\n  default_key: team\nbuild:\n  dockerfile:\n    builder: buildkit\n    args: {args}\nsign:\n  key: cosign.key\npush:\n  tags: [v1]\n"),
+        );
+        repo.commit();
+        run(&repo)
+            .expect_code(1)
+            .expect_stderr("failed verification")
+            .expect_stderr(&format!("- {image}: none of"));
+        assert_nothing_built(&repo);
+    }
 }

@@ -183,6 +183,118 @@ fn hostile_names_and_paths_add_no_gitlab_job() {
         v.shell("bash", &script)
             .passes(&format!("the script of {job}"));
     }
+    // One pipeline: its path is the one variable, read back once GitLab undoes `$$`.
+    for (dir, name) in &pairs {
+        let repo = hostile_repo(&[(dir, name)]);
+        let text = init(&repo, "gitlab", ".gitlab-ci.yml");
+        no_raw_names(&text, &[(dir, name)]);
+        v.schema("vendor.gitlab-ci", &repo.path().join(".gitlab-ci.yml"))
+            .passes(&format!("the GitLab file for {dir:?}"));
+        let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        assert_eq!(doc.as_mapping().unwrap().len(), 5, "{text}");
+        assert_eq!(
+            doc["build"]["variables"]["PIPELINE"]
+                .as_str()
+                .unwrap()
+                .replace("$$", "$"),
+            format!("{dir}/pipeline.yaml")
+        );
+    }
+}
+
+/// A starter written into a hostile directory (`init --dir`): the directory's path reaches
+/// every CI file only quoted, and the starter's name is a plain repository component.
+#[test]
+fn a_starter_in_a_hostile_directory_is_quoted_everywhere() {
+    let Some(v) = validators() else { return };
+    let dir = "s$(id)'\"${{ github.token }}${_X}";
+    for (ci, file) in [
+        ("github", WORKFLOW),
+        ("gitlab", ".gitlab-ci.yml"),
+        ("jenkins", "Jenkinsfile"),
+        ("cloudbuild", "cloudbuild.yaml"),
+    ] {
+        let repo = Repo::new();
+        repo.write("README.md", "an app\n");
+        repo.commit();
+        std::fs::create_dir(repo.path().join(dir)).unwrap();
+        let r = repo.cleanpipe(&["init", "--ci", ci, "--dir", dir]);
+        r.expect_code(0);
+        let starter = std::fs::read_to_string(repo.path().join(dir).join("pipeline.yaml")).unwrap();
+        let name = starter
+            .lines()
+            .find_map(|l| l.strip_prefix("name: "))
+            .unwrap();
+        assert!(
+            name.starts_with("s-")
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c)),
+            "{starter}"
+        );
+        repo.cleanpipe(&["validate", "-f", &format!("{dir}/pipeline.yaml")])
+            .expect_code(0);
+        let text = std::fs::read_to_string(repo.path().join(file)).unwrap();
+        let path = match ci {
+            "jenkins" => {
+                v.groovy(&[repo.path().join(file)])
+                    .passes("the Jenkinsfile");
+                assert!(
+                    text.contains(&format!(
+                        "PIPELINE = '{}/pipeline.yaml'",
+                        dir.replace('\'', "\\'")
+                    )),
+                    "{text}"
+                );
+                assert!(
+                    text.contains("IMAGE_NAME = 's-id-github-token-x'"),
+                    "{text}"
+                );
+                continue;
+            }
+            "github" => {
+                v.actionlint(repo.path(), &[file]).passes("the workflow");
+                let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+                let steps = doc["jobs"]["build"]["steps"].as_sequence().unwrap();
+                let run = steps.iter().find(|s| s["name"] == "cleanpipe run").unwrap();
+                run["env"]["PIPELINE"]
+                    .as_str()
+                    .unwrap()
+                    .replace("${{ '${{' }}", "${{")
+            }
+            "gitlab" => {
+                v.schema("vendor.gitlab-ci", &repo.path().join(file))
+                    .passes("the GitLab file");
+                let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+                doc["build"]["variables"]["PIPELINE"]
+                    .as_str()
+                    .unwrap()
+                    .replace("$$", "$")
+            }
+            _ => {
+                v.schema("vendor.cloudbuild", &repo.path().join(file))
+                    .passes("the Cloud Build file");
+                let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+                assert_eq!(doc["steps"].as_sequence().unwrap().len(), 4, "{text}");
+                doc["steps"][2]["env"][0]
+                    .as_str()
+                    .unwrap()
+                    .replace("$$", "$")
+                    .trim_start_matches("PIPELINE=")
+                    .to_string()
+            }
+        };
+        assert_eq!(path, format!("{dir}/pipeline.yaml"), "{ci}:\n{text}");
+        // The next steps quote the path for a shell.
+        assert!(
+            r.stderr.contains(&format!(
+                "validate -f '{}/pipeline.yaml'",
+                dir.replace('\'', "'\\''")
+            )),
+            "{}",
+            r.stderr
+        );
+    }
 }
 
 #[test]
