@@ -156,6 +156,14 @@ fn markdown(report: &RunReport, clean: &dyn Fn(&str) -> String) -> String {
     }
     if let Some(sig) = &report.signature {
         out.push_str(&format!(
+            "- **Signer:** {}\n",
+            evidence_lines(sig)
+                .iter()
+                .map(|l| code(l))
+                .collect::<Vec<_>>()
+                .join("<br>")
+        ));
+        out.push_str(&format!(
             "- **Evidence:** signed with {}; attested: {}\n",
             code(&sig.key),
             if sig.attestations.is_empty() {
@@ -283,6 +291,20 @@ fn location(message: &str) -> Option<(&str, u64, Option<u64>, &str)> {
 
 /// The five gates as a JUnit test suite: a failed stage is a failure (with its reasons and
 /// hint), a stage that never ran is skipped.
+/// The signer and one line per signature or attestation with where it is stored.
+pub fn evidence_lines(sig: &crate::stages::sign::SignOutput) -> Vec<String> {
+    let mut lines = vec![format!("signed by {}", sig.signer.describe())];
+    if let crate::stages::sign::SignerReport::Keyless(c) = &sig.signer {
+        lines.extend(c.claims.iter().map(|(k, v)| format!("  {k}: {v}")));
+    }
+    lines.extend(
+        sig.evidence
+            .iter()
+            .map(|e| format!("{} of {}: {}", e.what, e.subject, e.location)),
+    );
+    lines
+}
+
 fn junit(report: &RunReport, clean: &dyn Fn(&str) -> String) -> String {
     let xml = |s: &str| {
         clean(s)
@@ -300,7 +322,7 @@ fn junit(report: &RunReport, clean: &dyn Fn(&str) -> String) -> String {
     let skipped = report
         .stages
         .iter()
-        .filter(|s| s.status == "not run")
+        .filter(|s| s.status == "not run" || s.status == "skipped")
         .count();
     let seconds = |ms: u128| format!("{:.3}", ms as f64 / 1000.0);
     let mut out = format!(
@@ -342,7 +364,14 @@ fn junit(report: &RunReport, clean: &dyn Fn(&str) -> String) -> String {
                     report.unsigned.as_deref().unwrap_or("")
                 ))
             )),
-            _ => out.push_str(&format!("{head}/>\n")),
+            _ => match (&report.signature, s.name) {
+                // Who signed and where each piece of evidence is, for whoever reads the test report.
+                (Some(sig), "sign") => out.push_str(&format!(
+                    "{head}>\n      <system-out>{}</system-out>\n    </testcase>\n",
+                    xml(&evidence_lines(sig).join("\n"))
+                )),
+                _ => out.push_str(&format!("{head}/>\n")),
+            },
         }
     }
     out.push_str("  </testsuite>\n</testsuites>\n");

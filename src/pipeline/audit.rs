@@ -103,6 +103,8 @@ pub fn append(
             "signature_manifest",
             serde_json::json!(sig.signature_manifest),
         );
+        evidence.insert("signer", serde_json::json!(sig.signer));
+        evidence.insert("locations", serde_json::json!(sig.evidence));
         evidence.insert("attestations", serde_json::json!(sig.attestations));
         evidence.insert(
             "sboms",

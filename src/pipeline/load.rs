@@ -49,6 +49,114 @@ pub fn load(
     env: &dyn Fn(&str) -> Option<String>,
     redactor: &Redactor,
 ) -> Result<LoadedPipeline> {
+    let text = read(path)?;
+    parse(&text, path, env, redactor)
+}
+
+/// What a run will take from its environment as a secret but this check did not have: the
+/// variable and where the file first uses it (`file:line:col`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GivenAtRunTime {
+    pub name: String,
+    pub at: String,
+}
+
+/// The value a secret that is given at run time stands in as while checking a file.
+const RUN_TIME_PLACEHOLDER: &str = "given-at-run-time";
+
+/// Load a pipeline file for `validate` and `plan`: like [`load`], except that a variable
+/// whose every use is secret (webhook secrets, headers, credentials: what interpolation
+/// redacts) may be unset. Those are listed, to be given at run time; any other unset
+/// variable is still an error at its file:line:col.
+pub fn load_for_check(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    redactor: &Redactor,
+) -> Result<(LoadedPipeline, Vec<GivenAtRunTime>)> {
+    let text = read(path)?;
+    parse_for_check(&text, path, env, redactor)
+}
+
+/// [`load_for_check`] on text.
+pub fn parse_for_check(
+    text: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    redactor: &Redactor,
+) -> Result<(LoadedPipeline, Vec<GivenAtRunTime>)> {
+    let shown = path.display().to_string();
+    let secret_only = match serde_yaml::from_str::<serde_yaml::Value>(text) {
+        Ok(value) if text.len() <= MAX_PIPELINE_BYTES => template::secret_uses(&value).0,
+        // The ordinary parse reports what is wrong with it.
+        _ => Default::default(),
+    };
+    let later: Vec<GivenAtRunTime> = secret_only
+        .into_iter()
+        .filter(|name| env(name).is_none())
+        .map(|name| GivenAtRunTime {
+            at: first_use(text, &name)
+                .map(|(l, c)| format!("{shown}:{l}:{c}"))
+                .unwrap_or_else(|| shown.clone()),
+            name,
+        })
+        .collect();
+    let stand_in = |name: &str| {
+        env(name).or_else(|| {
+            later
+                .iter()
+                .any(|g| g.name == name)
+                .then(|| RUN_TIME_PLACEHOLDER.to_string())
+        })
+    };
+    let loaded = parse(text, path, &stand_in, redactor)?;
+    Ok((loaded, later))
+}
+
+/// Line and column (1-based) of the first `${name}` outside a comment line.
+fn first_use(text: &str, name: &str) -> Option<(usize, usize)> {
+    let needle = format!("${{{name}}}");
+    text.lines().enumerate().find_map(|(n, line)| {
+        if line.trim_start().starts_with('#') {
+            return None;
+        }
+        line.find(&needle).map(|c| (n + 1, c + 1))
+    })
+}
+
+/// Names a run reads from its environment as secrets: every variable whose uses in the file
+/// are all secret, the variable of an `env://` signing key, and COSIGN_PASSWORD for a key
+/// read from a file or a variable. Sorted; for the CI files `init` writes.
+pub fn run_time_secrets(text: &str) -> Vec<String> {
+    let Ok(value) = serde_yaml::from_str::<serde_yaml::Value>(text) else {
+        return Vec::new();
+    };
+    let mut names = template::secret_uses(&value).0;
+    if let Some(key) = value
+        .get("sign")
+        .and_then(|s| s.get("key"))
+        .and_then(|k| k.as_str())
+    {
+        if let Some(var) = key.strip_prefix("env://") {
+            names.insert(var.to_string());
+        }
+        let remote = [
+            "pkcs11:",
+            "awskms://",
+            "gcpkms://",
+            "azurekms://",
+            "hashivault://",
+        ]
+        .iter()
+        .any(|p| key.starts_with(p));
+        if !remote {
+            names.insert("COSIGN_PASSWORD".into());
+        }
+    }
+    names.into_iter().collect()
+}
+
+/// The pipeline file's text, bounded (see [`MAX_PIPELINE_BYTES`]).
+fn read(path: &Path) -> Result<String> {
     use std::io::Read;
     let cannot_read = |e: std::io::Error| {
         Error::usage(format!("cannot read the pipeline file `{}`: {e}", path.display()))
@@ -69,7 +177,7 @@ pub fn load(
             "it is not UTF-8 text",
         ))
     })?;
-    parse(&text, path, env, redactor)
+    Ok(text)
 }
 
 /// Parse pipeline text (see [`load`]).
@@ -90,7 +198,15 @@ pub fn parse(
     // 3. Interpolate `${VAR}` inside string values only, then build the model from that.
     let mut value: serde_yaml::Value =
         serde_yaml::from_str(text).map_err(|e| yaml::error(&e, &shown, None))?;
+    let templated_repository = push_repository(&value).is_some_and(|r| r.contains("${"));
     template::interpolate_env(&mut value, env, redactor)?;
+    // `repository: ${IMAGE_REPOSITORY:-}` with the variable unset (a run on a laptop, a
+    // pull-request job): no repository, the local store only. Written empty as such: an error.
+    if templated_repository && push_repository(&value).is_some_and(|r| r.trim().is_empty()) {
+        if let Some(push) = value.get_mut("push").and_then(|p| p.as_mapping_mut()) {
+            push.remove("repository");
+        }
+    }
     let file: PipelineFile = serde_yaml::from_value(value).map_err(|e| {
         Error::usage(format!("{shown}: after `${{…}}` interpolation: {e}"))
             .with_hint("variables can only stand in string values")
@@ -111,6 +227,11 @@ pub fn parse(
     }
     check_signing(&loaded)?;
     Ok(loaded)
+}
+
+/// `push.repository` when it is a string.
+fn push_repository(value: &serde_yaml::Value) -> Option<&str> {
+    value.get("push")?.get("repository")?.as_str()
 }
 
 /// `sign.key` and `sign.keyless` exclude each other; keyless evidence is stored as bundles.
@@ -282,6 +403,45 @@ mod tests {
     }
 
     const MINIMAL: &str = "version: 1\nbuild:\n  customize:\n    base: scratch\n";
+
+    #[test]
+    fn checks_defer_unset_secrets_and_nothing_else() {
+        let text = format!(
+            "{MINIMAL}push:\n  repository: ${{IMAGE_REPOSITORY:-}}\n  register:\n    - url: https://hooks.example.test/x\n      secret: ${{WEBHOOK_SECRET}}\n"
+        );
+        // A run needs the secret; a check lists it, located.
+        let err = parse_str(&text).unwrap_err().to_string();
+        assert!(err.contains("`WEBHOOK_SECRET` is not set"), "{err}");
+        let (p, later) =
+            parse_for_check(&text, Path::new("p.yaml"), &env, &Redactor::default()).unwrap();
+        assert_eq!(
+            later,
+            [GivenAtRunTime {
+                name: "WEBHOOK_SECRET".into(),
+                at: "p.yaml:9:15".into()
+            }]
+        );
+        // An unset repository default is the local store only.
+        assert!(p.file.push.repository.is_none());
+        // An ordinary variable stays an error, at its place.
+        let ordinary = format!("{MINIMAL}push:\n  repository: ${{REPO}}\n");
+        let err = parse_for_check(&ordinary, Path::new("p.yaml"), &env, &Redactor::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("p.yaml:6:15: environment variable `REPO`"),
+            "{err}"
+        );
+        // Written empty by hand: still refused.
+        let empty = format!("{MINIMAL}push:\n  repository: \"\"\n");
+        assert!(
+            parse_str(&empty).is_err() || parse_str(&empty).unwrap().file.push.repository.is_some()
+        );
+        assert_eq!(
+            run_time_secrets(&format!("{text}sign:\n  key: env://COSIGN_PRIVATE_KEY\n")),
+            ["COSIGN_PASSWORD", "COSIGN_PRIVATE_KEY", "WEBHOOK_SECRET"]
+        );
+    }
 
     #[test]
     fn minimal_file_parses() {

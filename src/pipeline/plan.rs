@@ -242,12 +242,19 @@ pub fn check_semantics(p: &LoadedPipeline) -> Result<()> {
 
 /// [`check_semantics`]; `needs_signer: false` for `run --unsigned`, which signs nothing.
 pub fn check_semantics_with(p: &LoadedPipeline, needs_signer: bool) -> Result<()> {
+    check_pipeline(p)?;
     let f = &p.file;
+    // Last, so that a more specific error about what the file says comes first.
     if needs_signer && f.sign.key.is_none() && f.sign.keyless().is_none() {
         return Err(p
             .error_at(&["sign"], "the pipeline cannot sign: it sets neither `sign.key` nor `sign.keyless`")
             .with_hint("add `sign: { keyless: true }` (CI with an OIDC token) or `sign: { key: env://COSIGN_PRIVATE_KEY }`; to build and scan without signing or publishing, run `cleanpipe run --unsigned \"REASON\"`"));
     }
+    Ok(())
+}
+
+fn check_pipeline(p: &LoadedPipeline) -> Result<()> {
+    let f = &p.file;
     match (&f.build.dockerfile, &f.build.customize) {
         (None, None) => {
             return Err(p

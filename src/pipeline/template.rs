@@ -236,6 +236,64 @@ fn is_secret_use(path: &[String], name: &str, before: &str, after: &str) -> bool
     in_query || in_userinfo
 }
 
+/// Every `${VAR}` use in the strings of `value`, by variable: whether each use is secret (the
+/// same rule interpolation applies: see `is_secret_use`). Uses with a default are left out
+/// (they never need the variable). Returns the names whose every use is secret, and the
+/// names used at least once in an ordinary place.
+pub fn secret_uses(
+    value: &serde_yaml::Value,
+) -> (
+    std::collections::BTreeSet<String>,
+    std::collections::BTreeSet<String>,
+) {
+    fn walk(
+        value: &serde_yaml::Value,
+        path: &mut Vec<String>,
+        secret: &mut std::collections::BTreeSet<String>,
+        ordinary: &mut std::collections::BTreeSet<String>,
+    ) {
+        match value {
+            serde_yaml::Value::String(s) => {
+                let mut offset = 0;
+                while let Some(i) = s[offset..].find("${") {
+                    let start = offset + i;
+                    let Some(end) = s[start..].find('}').map(|e| start + e) else {
+                        return;
+                    };
+                    let inner = &s[start + 2..end];
+                    if !inner.contains(":-") && valid_var_name(inner) {
+                        if is_secret_use(path, inner, &s[..start], &s[end + 1..]) {
+                            secret.insert(inner.to_string());
+                        } else {
+                            ordinary.insert(inner.to_string());
+                        }
+                    }
+                    offset = end + 1;
+                }
+            }
+            serde_yaml::Value::Sequence(items) => {
+                for item in items {
+                    walk(item, path, secret, ordinary);
+                }
+            }
+            serde_yaml::Value::Mapping(map) => {
+                for (k, v) in map {
+                    path.push(k.as_str().unwrap_or("").to_ascii_lowercase());
+                    walk(v, path, secret, ordinary);
+                    path.pop();
+                }
+            }
+            serde_yaml::Value::Tagged(t) => walk(&t.value, path, secret, ordinary),
+            _ => {}
+        }
+    }
+    let mut secret = std::collections::BTreeSet::new();
+    let mut ordinary = std::collections::BTreeSet::new();
+    walk(value, &mut Vec::new(), &mut secret, &mut ordinary);
+    let only_secret = secret.difference(&ordinary).cloned().collect();
+    (only_secret, ordinary)
+}
+
 fn interpolate_str(
     s: &str,
     path: &[String],
@@ -300,6 +358,17 @@ mod tests {
             .to_string()
             .contains("no tag"));
         assert!(render("{{git.nope}}", &v, "t").is_err());
+    }
+
+    #[test]
+    fn secret_uses_are_told_from_ordinary_ones() {
+        let v: serde_yaml::Value = serde_yaml::from_str(
+            "push:\n  repository: ${REPO}\n  register:\n    - url: https://x.test/hook\n      secret: ${WEBHOOK_SECRET}\n      headers: { Authorization: \"Bearer ${SHARED}\" }\nbuild:\n  customize:\n    base: ${SHARED}\n    user: ${U:-1}\n",
+        )
+        .unwrap();
+        let (secret, ordinary) = secret_uses(&v);
+        assert_eq!(secret.into_iter().collect::<Vec<_>>(), ["WEBHOOK_SECRET"]);
+        assert_eq!(ordinary.into_iter().collect::<Vec<_>>(), ["REPO", "SHARED"]);
     }
 
     #[test]

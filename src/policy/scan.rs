@@ -108,6 +108,7 @@ fn evaluate_findings(policy: &Policy, evidence: &Evidence) -> Option<PolicyCheck
     };
     let used: Vec<UsedAttestation> = trusted.iter().map(|t| t.used.clone()).collect();
     let mut failing = Vec::new();
+    let mut incomplete: Vec<String> = Vec::new();
     let mut notes = Vec::new();
     let mut total = 0;
     for t in &trusted {
@@ -129,7 +130,7 @@ fn evaluate_findings(policy: &Policy, evidence: &Evidence) -> Option<PolicyCheck
                 // A scan that did not check everything is no evidence of "clean" for what it
                 // left out: refused unless the policy accepts it in writing.
                 match (&scan.incomplete, policy.allow_incomplete_coverage) {
-                    (Some(why), false) => failing.push(format!("{why} ({})", t.used)),
+                    (Some(why), false) => incomplete.push(format!("{why} ({})", t.used)),
                     (Some(why), true) => notes.push(format!("{why}, allowed by the policy ({})", t.used)),
                     (None, _) => {}
                 }
@@ -156,16 +157,25 @@ fn evaluate_findings(policy: &Policy, evidence: &Evidence) -> Option<PolicyCheck
     } else {
         format!("; {}", notes.join("; "))
     };
+    let coverage = if incomplete.is_empty() {
+        String::new()
+    } else {
+        format!("not every package was checked: {}", incomplete.join("; "))
+    };
     Some(check(
         "vulnerabilities",
-        failing.is_empty(),
-        if failing.is_empty() {
-            format!(
+        failing.is_empty() && incomplete.is_empty(),
+        match (failing.is_empty(), incomplete.is_empty()) {
+            (true, true) => format!(
                 "{total} attested finding(s) in {}, none unwaived at or above the threshold{notes}",
                 used_list(&trusted)
-            )
-        } else {
-            format!("at or above the threshold: {}{notes}", failing.join("; "))
+            ),
+            (true, false) => format!("{coverage}{notes}"),
+            (false, true) => format!("at or above the threshold: {}{notes}", failing.join("; ")),
+            (false, false) => format!(
+                "at or above the threshold: {}; {coverage}{notes}",
+                failing.join("; ")
+            ),
         },
         used,
     ))

@@ -117,7 +117,7 @@ const DISTRIBUTIONS: &[Distribution] = &[
         Release::AlpineBranch,
         Scheme::Apk,
         Names::Source,
-        true,
+        false,
     ),
     row(
         &["wolfi"],
@@ -138,7 +138,7 @@ const DISTRIBUTIONS: &[Distribution] = &[
         false,
     ),
     row(
-        &["cleanstart"],
+        &["cleanstart", "clnstrt"],
         Kind::Apk,
         "CleanStart",
         Release::Rolling,

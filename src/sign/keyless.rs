@@ -207,6 +207,63 @@ pub struct KeylessSigner {
     signer: sigstore_sign::Signer,
     instance: Instance,
     identity: String,
+    /// What Fulcio certified, from the first certificate it issued this run.
+    certified: std::sync::Mutex<Option<Certified>>,
+}
+
+/// The identity a keyless signature's certificate names: what a verifier must trust (not the
+/// token's subject), with the CI workload claims Fulcio copied into it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Certified {
+    /// The certificate's SAN: an email, or a workflow URI such as
+    /// `https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main`.
+    pub identity: String,
+    /// The OIDC issuer Fulcio recorded.
+    pub issuer: String,
+    /// The CI claims present (Fulcio's `1.3.6.1.4.1.57264.1.*` extensions), by name.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub claims: std::collections::BTreeMap<&'static str, String>,
+}
+
+impl Certified {
+    /// Read from a bundle's certificate (v0.3 `verificationMaterial.certificate.rawBytes`).
+    pub fn from_bundle_json(bundle: &[u8]) -> Option<Certified> {
+        use base64::Engine;
+        let v: serde_json::Value = serde_json::from_slice(bundle).ok()?;
+        let raw = v
+            .pointer("/verificationMaterial/certificate/rawBytes")
+            .or_else(|| v.pointer("/verificationMaterial/x509CertificateChain/certificates/0/rawBytes"))?
+            .as_str()?;
+        let der = base64::engine::general_purpose::STANDARD.decode(raw).ok()?;
+        let info = sigstore_verify::crypto::x509::parse_certificate_info(
+            &sigstore_verify::types::DerCertificate::new(der),
+        )
+        .ok()?;
+        let c = &info.ci_claims;
+        let claims = [
+            ("build_signer_uri", &c.build_signer_uri),
+            ("build_signer_digest", &c.build_signer_digest),
+            ("runner_environment", &c.runner_environment),
+            ("source_repository_uri", &c.source_repository_uri),
+            ("source_repository_digest", &c.source_repository_digest),
+            ("source_repository_ref", &c.source_repository_ref),
+            ("build_trigger", &c.build_trigger),
+            ("run_invocation_uri", &c.run_invocation_uri),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+        .collect();
+        Some(Certified {
+            identity: info.identity?.as_str().to_string(),
+            issuer: info.issuer?,
+            claims,
+        })
+    }
+
+    /// `identity (issuer)` for messages.
+    pub fn describe(&self) -> String {
+        format!("{} ({})", self.identity, self.issuer)
+    }
 }
 
 impl KeylessSigner {
@@ -223,6 +280,7 @@ impl KeylessSigner {
             signer: context.signer(token.token),
             instance: instance.clone(),
             identity,
+            certified: std::sync::Mutex::new(None),
         })
     }
 
@@ -243,10 +301,23 @@ impl KeylessSigner {
             .sign_raw_statement(statement)
             .await
             .map_err(|e| service_error(e, &self.instance))?;
-        bundle
+        let json = bundle
             .to_json()
             .map(String::into_bytes)
-            .map_err(|e| Error::environment(format!("the signed bundle does not serialize: {e}")))
+            .map_err(|e| Error::environment(format!("the signed bundle does not serialize: {e}")))?;
+        let mut certified = self.certified.lock().unwrap_or_else(|e| e.into_inner());
+        if certified.is_none() {
+            *certified = Certified::from_bundle_json(&json);
+        }
+        Ok(json)
+    }
+
+    /// What Fulcio certified (after the first signature): the identity a verifier trusts.
+    pub fn certified(&self) -> Option<Certified> {
+        self.certified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 

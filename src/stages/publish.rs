@@ -264,7 +264,8 @@ fn notification(
             "branch": source.branch,
             "tag": source.tag,
         },
-        "signature": {"tag": signed.signature_tag, "key": signed.key},
+        "signature": {"tag": signed.signature_tag, "key": signed.key, "signer": signed.signer},
+        "evidence": signed.evidence,
         "attestations": signed.attestations,
         "sboms": signed.sboms.iter().map(|(path, digest)| serde_json::json!({
             "file": std::path::Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned()),

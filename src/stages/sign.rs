@@ -25,10 +25,18 @@ use crate::stages::RunContext;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct SignOutput {
+    /// Who signed, for messages: the key, or the certified keyless identity.
     pub key: String,
+    /// Who signed, as a verifier must trust it: a key's fingerprint, or the certificate's
+    /// identity, issuer and CI claims (never the token's subject).
+    pub signer: SignerReport,
     pub docker_reference: String,
-    pub signature_tag: String,
+    /// cosign's `.sig` tag, only when a legacy signature was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature_tag: Option<String>,
     pub signature_manifest: Option<Digest>,
+    /// Where each signature and attestation this run made is stored.
+    pub evidence: Vec<EvidenceRecord>,
     pub already_signed: bool,
     /// SBOM files written to the run's outputs, with their sha256.
     pub sboms: Vec<(String, String)>,
@@ -39,6 +47,40 @@ pub struct SignOutput {
     /// The signing key's public half: the push recognises this key's earlier attestations by it.
     #[serde(skip)]
     pub public_key: Option<crate::sign::keys::PublicKey>,
+}
+
+/// Who signed a run's evidence.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum SignerReport {
+    Key {
+        /// `cosign.key`, `env://…`, `awskms://…` (never the key itself).
+        source: String,
+        /// sha256 of the public key (PKIX DER).
+        fingerprint: String,
+    },
+    Keyless(crate::sign::keyless::Certified),
+}
+
+impl SignerReport {
+    /// One line: `key cosign.key (sha256:…)` or `identity … (issuer)`.
+    pub fn describe(&self) -> String {
+        match self {
+            SignerReport::Key { source, fingerprint } => format!("key {source} ({fingerprint})"),
+            SignerReport::Keyless(c) => format!("identity {}", c.describe()),
+        }
+    }
+}
+
+/// Where one piece of evidence is stored.
+#[derive(Clone, Debug, Serialize)]
+pub struct EvidenceRecord {
+    /// The image or index it is about.
+    pub subject: Digest,
+    /// `signature`, or the attestation's predicate type.
+    pub what: String,
+    /// `tag sha256-<hex>.sig`, `tag sha256-<hex>.att`, or `referrer sha256:…`.
+    pub location: String,
 }
 
 /// An SBOM file written to the outputs, and its document for the attestation.
@@ -177,6 +219,7 @@ pub async fn run(
     // verifier that resolves the index to one platform's image finds it signed too.
     let subjects = built.subjects();
     let mut outcome = None;
+    let mut evidence = Vec::new();
     for subject in &subjects {
         let signed = sign_subject(
             ctx,
@@ -186,6 +229,7 @@ pub async fn run(
             &key_source,
             &docker_reference,
             &created,
+            &mut evidence,
         )
         .await?;
         outcome.get_or_insert(signed);
@@ -201,7 +245,7 @@ pub async fn run(
     };
     let mut predicate_types: Vec<String> = Vec::new();
     for (image, sboms) in images.iter().zip(&sboms) {
-        for t in attest_image(ctx, &store, &signer, &inputs, image, sboms).await? {
+        for t in attest_image(ctx, &store, &signer, &inputs, image, sboms, &mut evidence).await? {
             if !predicate_types.contains(&t) {
                 predicate_types.push(t);
             }
@@ -211,17 +255,39 @@ pub async fn run(
     let provenance = match ctx.pipeline.file.sign.provenance {
         Some(false) => None,
         _ => {
-            let file =
-                attest_provenance(ctx, &store, &signer, &inputs, &subjects, &all_sboms).await?;
+            let file = attest_provenance(
+                ctx,
+                &store,
+                &signer,
+                &inputs,
+                &subjects,
+                &all_sboms,
+                &mut evidence,
+            )
+            .await?;
             predicate_types.push(attest::PREDICATE_SLSA_PROVENANCE_V1.to_string());
             Some(file)
         }
     };
+    let signer_report = match (&signer, signer.key()) {
+        (Signer::Keyless(k), _) => SignerReport::Keyless(k.certified().ok_or_else(|| {
+            Error::environment("the keyless signature's certificate names no identity")
+                .with_hint("the Fulcio instance issued a certificate without a SAN or issuer")
+        })?),
+        (_, Some(k)) => SignerReport::Key {
+            source: key_source.to_string(),
+            fingerprint: k.public_key().fingerprint().to_string(),
+        },
+        (_, None) => unreachable!("a signer without a key is keyless"),
+    };
+    let legacy = ctx.pipeline.file.sign.format().legacy() && signer.key().is_some();
     Ok(SignOutput {
-        key: key_source.to_string(),
+        key: signer_report.describe(),
+        signer: signer_report,
         docker_reference,
-        signature_tag: built.digest.cosign_tag("sig"),
+        signature_tag: legacy.then(|| built.digest.cosign_tag("sig")),
         signature_manifest: manifest,
+        evidence,
         already_signed: already,
         sboms: all_sboms
             .iter()
@@ -244,6 +310,7 @@ async fn sign_subject(
     key_source: &str,
     docker_reference: &str,
     created: &str,
+    evidence: &mut Vec<EvidenceRecord>,
 ) -> Result<(Option<Digest>, bool)> {
     let format = ctx.pipeline.file.sign.format();
     let signed = crate::evidence::sign_subject(
@@ -256,6 +323,11 @@ async fn sign_subject(
     )
     .await?;
     if let Some((referrer, _)) = &signed.bundle {
+        evidence.push(EvidenceRecord {
+            subject: subject.digest.clone(),
+            what: "signature".into(),
+            location: format!("referrer {referrer}"),
+        });
         ctx.say(
             "sign",
             &format!(
@@ -270,6 +342,11 @@ async fn sign_subject(
             signature_manifest,
             total,
         }) => {
+            evidence.push(EvidenceRecord {
+                subject: subject.digest.clone(),
+                what: "signature".into(),
+                location: format!("tag {}", subject.digest.cosign_tag("sig")),
+            });
             ctx.say(
                 "sign",
                 &format!(
@@ -310,6 +387,7 @@ async fn attest_image(
     s: &Inputs<'_>,
     image: &PlatformBuilt,
     sboms: &[WrittenSbom],
+    evidence: &mut Vec<EvidenceRecord>,
 ) -> Result<Vec<String>> {
     let mut statements: Vec<(&'static str, serde_json::Value)> = Vec::new();
     for sbom in sboms {
@@ -349,6 +427,7 @@ async fn attest_image(
             predicate_type,
             &statement,
             s.created,
+            evidence,
         )
         .await?;
         types.push(predicate_type.to_string());
@@ -377,6 +456,7 @@ async fn attest_provenance(
     s: &Inputs<'_>,
     subjects: &[Descriptor],
     sboms: &[&WrittenSbom],
+    evidence: &mut Vec<EvidenceRecord>,
 ) -> Result<(String, String)> {
     let predicate = provenance_predicate(ctx, s, sboms)?;
     let named: Vec<(&str, &Digest)> = subjects
@@ -396,6 +476,7 @@ async fn attest_provenance(
             attest::PREDICATE_SLSA_PROVENANCE_V1,
             &statement,
             s.created,
+            evidence,
         )
         .await?;
         ctx.say(
@@ -423,15 +504,33 @@ async fn store_attestation(
     predicate_type: &str,
     statement: &[u8],
     created: &str,
+    evidence: &mut Vec<EvidenceRecord>,
 ) -> Result<()> {
     let format = ctx.pipeline.file.sign.format();
     if let (true, Some(key)) = (format.legacy(), signer.key()) {
         let envelope = attest::envelope(statement, key)?;
         attest::append_attestation(store, &subject.digest, predicate_type, envelope, key).await?;
+        evidence.push(EvidenceRecord {
+            subject: subject.digest.clone(),
+            what: predicate_type.to_string(),
+            location: format!("tag {}", subject.digest.cosign_tag("att")),
+        });
     }
     if format.bundle() {
-        crate::evidence::sign_bundle(store, subject, predicate_type, statement, signer, created)
-            .await?;
+        let (referrer, _) = crate::evidence::sign_bundle(
+            store,
+            subject,
+            predicate_type,
+            statement,
+            signer,
+            created,
+        )
+        .await?;
+        evidence.push(EvidenceRecord {
+            subject: subject.digest.clone(),
+            what: predicate_type.to_string(),
+            location: format!("referrer {referrer}"),
+        });
     }
     Ok(())
 }
@@ -613,7 +712,7 @@ pub async fn signer(ctx: &RunContext) -> Result<(Signer, String)> {
     };
     let token = find_token(&input, &instance, &|n| ctx.env.get(n).cloned(), false).await?;
     let signer = crate::sign::KeylessSigner::new(&instance, token)?;
-    let description = format!("keyless identity {}", signer.identity());
+    let description = format!("a keyless certificate for {}", signer.identity());
     Ok((Signer::Keyless(signer), description))
 }
 

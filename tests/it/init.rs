@@ -199,9 +199,15 @@ fn init(repo: &Repo, ci: &str) -> Run {
 }
 
 /// The starter pipeline passes `cleanpipe validate` and `plan`, builds the way the repository
-/// asks, and signs with the CI's key while saying how to sign keylessly instead.
+/// asks, and signs keylessly where the CI gives cleanpipe an OIDC token (GitHub, GitLab), with
+/// the CI's key elsewhere (saying how to sign keylessly instead).
 #[track_caller]
 fn starter_is_valid(repo: &Repo, dockerfile: bool) {
+    starter_signs(repo, dockerfile, false)
+}
+
+#[track_caller]
+fn starter_signs(repo: &Repo, dockerfile: bool, keyless: bool) {
     repo.cleanpipe(&["validate", "-f", "pipeline.yaml"])
         .expect_code(0);
     repo.cleanpipe(&["plan", "-f", "pipeline.yaml"])
@@ -216,11 +222,29 @@ fn starter_is_valid(repo: &Repo, dockerfile: bool) {
             } else {
                 "\n  customize:\n    base: scratch "
             },
-            "key: env://COSIGN_PRIVATE_KEY",
-            "replace `key:` with `keyless: true`",
-            "repository: ${IMAGE_REPOSITORY:-",
+            "repository: ${IMAGE_REPOSITORY:-}",
         ],
     );
+    if keyless {
+        contains_all(
+            &text,
+            "the keyless starter",
+            &["  keyless: true\n", "#   identities:", "#       issuer: "],
+        );
+        assert!(!text.contains("key: env://"), "{text}");
+        let policy = read(repo, "policy.yaml");
+        contains_all(&policy, "policy.yaml", &["trust:\n  identities:\n", "issuer: "]);
+    } else {
+        contains_all(
+            &text,
+            "the key starter",
+            &[
+                "key: env://COSIGN_PRIVATE_KEY",
+                "replace `key:` with `keyless: true`",
+            ],
+        );
+        assert!(!repo.path().join("policy.yaml").exists());
+    }
     assert_eq!(text.contains("dockerfile:"), dockerfile, "{text}");
 }
 
@@ -282,15 +306,18 @@ fn github_workflows_pass_actionlint_and_the_workflow_schema() {
     let Some(v) = validators() else { return };
     for (repo, dockerfile) in [(dockerfile_repo(), true), (customize_repo(), false)] {
         init(&repo, "github");
-        starter_is_valid(&repo, dockerfile);
+        starter_signs(&repo, dockerfile, true);
         let wf = read(&repo, WORKFLOW);
+        assert!(!wf.contains("secrets.COSIGN"), "keyless: no key secrets\n{wf}");
         contains_all(
             &wf,
             "the workflow",
             &[
                 "id-token: write",
-                "keyless",
-                "COSIGN_PRIVATE_KEY: ${{ secrets.COSIGN_PRIVATE_KEY }}",
+                "pull_request:",
+                "--unsigned \"pull request: build and scan only\"",
+                "CLEANPIPE_GIT: ${{ vars.CLEANPIPE_GIT }}",
+                "--git \"$CLEANPIPE_GIT\" --tag \"$CLEANPIPE_VERSION\"",
                 "uses: docker/login-action@v3",
                 "PIPELINE: \"pipeline.yaml\"",
                 "cleanpipe run -f \"$PIPELINE\"",
@@ -298,9 +325,10 @@ fn github_workflows_pass_actionlint_and_the_workflow_schema() {
                 "path: \".cleanpipe/out/\"",
                 "environment: production",
                 "IMAGE: ${{ needs.build.outputs.image }}",
-                "--key cosign.pub --commit \"$GITHUB_SHA\" --output digest",
+                "--policy policy.yaml --commit \"$GITHUB_SHA\" --output digest",
             ],
         );
+        assert!(!wf.contains("cargo install --locked cleanpipe"), "{wf}");
         assert!(!wf.contains("strategy:"), "one pipeline, no matrix:\n{wf}");
         v.actionlint(repo.path(), &[WORKFLOW])
             .passes("the workflow (actionlint)");
@@ -336,7 +364,10 @@ fn several_pipeline_files_make_a_github_matrix_from_plan_matrix() {
             "name: cleanpipe-${{ matrix.name }}",
             "id-token: write",
             "environment: production",
-            "--output digest",
+            "COSIGN_PRIVATE_KEY: ${{ secrets.COSIGN_PRIVATE_KEY }}",
+            "COSIGN_PASSWORD: ${{ secrets.COSIGN_PASSWORD }}",
+            "name: check ${{ matrix.name }}",
+            "--key cosign.pub --commit \"$GITHUB_SHA\" --output digest",
         ],
     );
     v.actionlint(repo.path(), &[WORKFLOW])
@@ -400,13 +431,16 @@ fn gitlab_ci_files_pass_the_gitlab_schema_and_shellcheck() {
             &[
                 "id_tokens:\n    SIGSTORE_ID_TOKEN:\n      aud: sigstore",
                 "keyless",
-                "COSIGN_PRIVATE_KEY=\"$(cat \"$COSIGN_PRIVATE_KEY_FILE\")\"",
                 "\"$CI_REGISTRY\"",
                 "when: manual",
                 "environment: production",
                 "junit: $OUTPUTS/junit.xml",
                 "dotenv: $OUTPUTS/cleanpipe.env",
-                "--key cosign.pub --commit \"$CI_COMMIT_SHA\" --output digest",
+                "merge_request_event",
+                "--unsigned \"pull request: build and scan only\"",
+                "--git \"$CLEANPIPE_GIT\" --tag \"$CLEANPIPE_VERSION\"",
+                "paths: [.cleanpipe/bin/]",
+                "--commit \"$CI_COMMIT_SHA\" --output digest",
             ],
         );
         v.schema("vendor.gitlab-ci", &repo.path().join(".gitlab-ci.yml"))
@@ -419,8 +453,11 @@ fn gitlab_ci_files_pass_the_gitlab_schema_and_shellcheck() {
     };
     for (repo, dockerfile) in [(dockerfile_repo(), true), (customize_repo(), false)] {
         init(&repo, "gitlab");
-        starter_is_valid(&repo, dockerfile);
+        starter_signs(&repo, dockerfile, true);
         let doc = checked(&repo, "the GitLab file");
+        let text = read(&repo, ".gitlab-ci.yml");
+        assert!(text.contains("--policy policy.yaml"), "{text}");
+        assert!(!text.contains("COSIGN_PRIVATE_KEY"), "{text}");
         assert_eq!(doc["build"]["variables"]["PIPELINE"], "pipeline.yaml");
         assert_eq!(doc["deploy"]["variables"]["OUTPUTS"], ".cleanpipe/out");
         assert_eq!(doc["variables"]["IMAGE_REPOSITORY"], "$CI_REGISTRY_IMAGE");
@@ -462,15 +499,21 @@ fn gitlab_ci_files_pass_the_gitlab_schema_and_shellcheck() {
         ("worker", "worker/pipeline.yaml"),
     ] {
         let deploy = &doc[format!("deploy: {name}").as_str()];
-        assert_eq!(deploy["when"], "manual", "{doc:?}");
+        assert_eq!(deploy["rules"][0]["when"], "manual", "{doc:?}");
         assert_eq!(
             deploy["needs"][0]["parallel"]["matrix"][0]["PIPELINE"], pipeline,
             "each deploy needs its own build: {deploy:?}"
         );
     }
 
+    let text = read(&repo, ".gitlab-ci.yml");
+    assert!(
+        text.contains("COSIGN_PRIVATE_KEY=\"$(cat \"$COSIGN_PRIVATE_KEY_FILE\")\"")
+            && text.contains("--key cosign.pub"),
+        "key-signed pipelines: the key from its File variable\n{text}"
+    );
     // The schema can fail.
-    let text = read(&repo, ".gitlab-ci.yml").replace("when: manual", "when: sometimes");
+    let text = text.replace("when: manual", "when: sometimes");
     std::fs::write(repo.path().join(".gitlab-ci.yml"), text).unwrap();
     v.schema("vendor.gitlab-ci", &repo.path().join(".gitlab-ci.yml"))
         .rejects("`when: sometimes`", "sometimes");
@@ -556,7 +599,9 @@ fn cloud_build_files_pass_the_cloudbuild_schema_and_shellcheck() {
                 "availableSecrets:",
                 "secretManager:",
                 "env: COSIGN_PRIVATE_KEY",
-                "secretEnv: [COSIGN_PRIVATE_KEY, COSIGN_PASSWORD]",
+                "secretEnv: [COSIGN_PASSWORD, COSIGN_PRIVATE_KEY]",
+                "--git \"$$git_url\" --tag \"${_CLEANPIPE_VERSION}\"",
+                "\"$$HOME/.cleanpipe/bin/cleanpipe\" run",
                 "Cloud KMS key",
                 "--require-approval",
                 "gcloud auth print-access-token",
@@ -672,18 +717,16 @@ fn init_never_overwrites_without_force() {
         first.stderr
     );
     assert!(first.stderr.contains("next steps:"), "{}", first.stderr);
-    assert!(
-        first.stderr.contains("COSIGN_PRIVATE_KEY"),
-        "{}",
-        first.stderr
-    );
+    assert!(first.stderr.contains("CLEANPIPE_GIT"), "{}", first.stderr);
     let pipeline = read(&repo, "pipeline.yaml");
     let workflow = read(&repo, WORKFLOW);
 
     let again = repo.cleanpipe(&["init"]);
     again
         .expect_code(2)
-        .expect_stderr("`pipeline.yaml`, `.github/workflows/cleanpipe.yml` already exist")
+        .expect_stderr(
+            "`pipeline.yaml`, `policy.yaml`, `.github/workflows/cleanpipe.yml` already exist",
+        )
         .expect_stderr("nothing was written")
         .expect_stderr("--force");
     assert_eq!(read(&repo, "pipeline.yaml"), pipeline);
@@ -693,7 +736,7 @@ fn init_never_overwrites_without_force() {
     repo.write("pipeline.yaml", "# mine\n");
     repo.cleanpipe(&["init"])
         .expect_code(2)
-        .expect_stderr("`pipeline.yaml` already exists");
+        .expect_stderr("`pipeline.yaml`, `policy.yaml` already exist");
     assert!(!repo.path().join(WORKFLOW).exists(), "nothing written");
     assert_eq!(read(&repo, "pipeline.yaml"), "# mine\n");
 
@@ -838,7 +881,7 @@ fn bad_init_input_is_exit_2() {
 fn the_customize_starter_runs_signs_with_the_ci_key_and_pushes() {
     let Some(registry) = registry() else { return };
     let repo = customize_repo();
-    init(&repo, "gitlab");
+    init(&repo, "jenkins");
     repo.commit();
     let keys = tempfile::tempdir().unwrap();
     let prefix = keys.path().join("cosign");

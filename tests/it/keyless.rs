@@ -860,3 +860,67 @@ fn base_updates_follow_a_tag_signed_by_a_vendor_identity() {
     let text = std::fs::read_to_string(consumer.path().join("pipeline.yaml")).unwrap();
     assert!(!text.contains(&third), "{text}");
 }
+
+/// A keyless `run` from a (simulated) GitHub Actions job reports the signer a verifier must
+/// trust: the certificate's workflow identity and issuer, not the token's subject; and where
+/// each piece of evidence is (bundle referrers), never a `.sig` tag that was not written.
+#[test]
+fn a_keyless_run_reports_the_certified_workflow_identity_and_evidence_locations() {
+    let Some(registry) = registry() else { return };
+    let Some(stack) = stack() else { return };
+    let name = unique("it/keyless-report");
+    let repo = Repo::new();
+    repo.write("hello.txt", "signed in CI\n");
+    repo.write(
+        "pipeline.yaml",
+        &format!(
+            "version: 1\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: hello.txt\n        dest: /hello.txt\nsign:\n  keyless:\n    signing_config: {}\npush:\n  repository: {registry}/{name}\n  tags: [v1]\n",
+            stack.signing_config()
+        ),
+    );
+    repo.commit();
+    let request_url = format!("{}/actions", stack.github_issuer());
+    let request_token = std::env::var("CLEANPIPE_TEST_OIDC_REQUEST_TOKEN").unwrap();
+    let run = repo.cleanpipe_env(
+        &["run"],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("ACTIONS_ID_TOKEN_REQUEST_URL", &request_url),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", &request_token),
+        ],
+    );
+    run.expect_code(0);
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.path().join(".cleanpipe/out/report.json")).unwrap(),
+    )
+    .unwrap();
+    let signer = &report["signature"]["signer"];
+    assert_eq!(signer["kind"], "keyless", "{report}");
+    assert_eq!(signer["identity"], WORKFLOW, "{signer}");
+    assert_eq!(signer["issuer"], stack.github_issuer().as_str());
+    assert!(
+        !report["signature"]["key"].as_str().unwrap().contains("repo:"),
+        "the token's subject is not the signer: {}",
+        report["signature"]["key"]
+    );
+    assert!(report["signature"]["signature_tag"].is_null(), "{report}");
+    let evidence = report["signature"]["evidence"].as_array().unwrap();
+    assert!(evidence.len() >= 2, "{report}");
+    for e in evidence {
+        assert!(
+            e["location"].as_str().unwrap().starts_with("referrer sha256:"),
+            "{e}"
+        );
+    }
+    assert!(evidence.iter().any(|e| e["what"] == "signature"));
+    // The audit record names the same signer.
+    let audit = std::fs::read_to_string(repo.path().join(".cleanpipe/out/audit.jsonl")).unwrap();
+    assert!(audit.contains(WORKFLOW), "{audit}");
+    // And a verifier trusting that identity accepts the image.
+    let image = run.last_line();
+    cleanpipe_verify(
+        &repo,
+        &verify_args(&stack, &image, WORKFLOW, &stack.github_issuer()),
+    )
+    .expect_code(0);
+}

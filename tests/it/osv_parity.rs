@@ -193,6 +193,16 @@ fn parity(
             )
         })
         .collect();
+    assert_eq!(
+        ours.len(),
+        report["findings"].as_array().unwrap().len(),
+        "{ecosystem}: a finding reported twice\n{}",
+        run.stdout
+    );
+    // Every difference says why.
+    for (id, _, _, why) in expect.only_cleanpipe.iter().chain(expect.only_osv_scanner) {
+        assert!(why.len() > 20, "{ecosystem}: {id} has no reason");
+    }
     let key =
         |(id, p, v): (&str, &str, &str)| (id.to_string(), normalise(ecosystem, p), v.to_string());
     let both: BTreeSet<Key> = expect.both.iter().copied().map(key).collect();

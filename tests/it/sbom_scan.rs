@@ -42,6 +42,14 @@ pub(crate) fn osv_fixtures() -> PathBuf {
             .unwrap()
             .success();
         assert!(ok, "cannot copy the OSV fixtures");
+        // The real records are for Debian 9 and 4.0 only; an osv.dev Debian archive holds
+        // every release's records, so the scan covers Debian 12 with one hand-written record
+        // for a package no test image has.
+        std::fs::write(
+            dir.join("HAND-DEBIAN-12.json"),
+            r#"{"id":"HAND-DEBIAN-12","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Debian:12","name":"no-such-package"},"versions":["1"]}]}"#,
+        )
+        .unwrap();
         dir
     })
     .clone()

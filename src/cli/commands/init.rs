@@ -25,6 +25,12 @@ const BUILD_CUSTOMIZE: &str = include_str!("init/build-customize.yaml");
 const GITHUB: &str = include_str!("init/github.yml");
 const GITHUB_MATRIX: &str = include_str!("init/github-matrix.yml");
 const GITHUB_SETUP: &str = include_str!("init/github-setup.yml");
+const GITHUB_LOGIN: &str = include_str!("init/github-login.yml");
+const SIGN_KEY: &str = include_str!("init/sign-key.yaml");
+const SIGN_KEYLESS: &str = include_str!("init/sign-keyless.yaml");
+const VERIFY_BASE_KEY: &str = include_str!("init/verify-base-key.yaml");
+const VERIFY_BASE_KEYLESS: &str = include_str!("init/verify-base-keyless.yaml");
+const POLICY: &str = include_str!("init/policy.yaml");
 const GITLAB: &str = include_str!("init/gitlab-ci.yml");
 const GITLAB_DEPLOY: &str = include_str!("init/gitlab-deploy.yml");
 const JENKINS: &str = include_str!("init/Jenkinsfile");
@@ -33,11 +39,57 @@ const JENKINS_LOGIN: &str = include_str!("init/jenkins-login.sh");
 const CLOUDBUILD: &str = include_str!("init/cloudbuild.yaml");
 const CLOUDBUILD_STEPS: &str = include_str!("init/cloudbuild-steps.yaml");
 
-/// The version the generated CI files install: the one that wrote them.
-const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The Git tag the generated CI files install (`cargo install --git … --tag`): the version
+/// that wrote them.
+const VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));
 
-/// Where the public key the deploy jobs verify with is expected (`cleanpipe keygen` at the root).
+/// Where the public key the deploy jobs verify with is expected (committed at the root).
 const PUBLIC_KEY: &str = "cosign.pub";
+
+/// The deploy policy a keyless setup verifies with, at the repository root.
+const POLICY_FILE: &str = "policy.yaml";
+
+/// What `init` adds to the repository's `.gitignore`: cleanpipe's store and outputs (and
+/// anything else under `.cleanpipe/`), and private keys.
+const IGNORED: &[&str] = &[".cleanpipe/", "*.key", "cosign.key"];
+
+/// How the pipelines sign: with a key from a CI secret, or keylessly with the CI job's OIDC
+/// identity (GitHub Actions and GitLab CI, where cleanpipe reads the token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signing {
+    Key,
+    Keyless,
+}
+
+/// Whether cleanpipe reads `ci`'s OIDC token (keyless signing there needs no setup).
+fn keyless_capable(ci: CiKind) -> bool {
+    matches!(ci, CiKind::Github | CiKind::Gitlab)
+}
+
+/// The signing of a new starter: asked on a terminal; otherwise keyless where the CI gives
+/// cleanpipe an OIDC token (GitHub Actions, GitLab CI), a key elsewhere (Jenkins, Cloud Build).
+fn choose_signing(ci: CiKind, printer: &Printer) -> Result<Signing> {
+    use std::io::IsTerminal as _;
+    if !keyless_capable(ci) {
+        return Ok(Signing::Key);
+    }
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        printer.status("signing: keyless (the CI job's OIDC identity; no terminal to ask)");
+        return Ok(Signing::Keyless);
+    }
+    loop {
+        eprint!("Sign keylessly with the CI job's OIDC identity (no key to keep), or with a key? [keyless/key] (keyless): ");
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| Error::environment(format!("cannot read the answer: {e}")))?;
+        match answer.trim().to_ascii_lowercase().as_str() {
+            "" | "keyless" | "l" => return Ok(Signing::Keyless),
+            "key" | "k" => return Ok(Signing::Key),
+            _ => eprintln!("answer `keyless` or `key`"),
+        }
+    }
+}
 
 pub fn init(
     args: &InitArgs,
@@ -57,7 +109,8 @@ pub fn init(
     }
     let mut files = Vec::new();
     let entries = if tracked.is_empty() {
-        let starter = starter(&top, &dir)?;
+        let signing = choose_signing(ci, printer)?;
+        let starter = starter(&top, &dir, signing)?;
         let entry = starter.entry.clone();
         files.push(starter.file);
         vec![entry]
@@ -69,17 +122,201 @@ pub fn init(
         ));
         plan::matrix_entries(&top, &tracked, env, redactor)?
     };
-    files.push(ci_file(ci, &entries));
+    let signing = if entries.iter().all(|e| e.keyless) {
+        Signing::Keyless
+    } else {
+        Signing::Key
+    };
+    if signing == Signing::Keyless && !keyless_capable(ci) {
+        printer.status(&format!(
+            "warning: the pipeline signs keylessly, and cleanpipe reads no OIDC token on {}: give one in SIGSTORE_ID_TOKEN, or sign with a key",
+            ci_name(ci)
+        ));
+    }
+    let signer = signer(ci, &top);
+    if signing == Signing::Keyless {
+        files.push(policy_file(&signer));
+    }
+    files.push(ci_file(ci, &entries, signing));
     check_targets(&top, &files, args.force)?;
+    let ignore = gitignore(&top)?;
     for f in &files {
-        crate::fsutil::write_atomic(&top.join(&f.path), f.text.as_bytes())?;
+        let path = top.join(&f.path);
+        crate::fsutil::write_atomic(&path, f.text.as_bytes())?;
+        readable(&path, 0o644)?;
+    }
+    if let Some((text, mode)) = &ignore {
+        let path = top.join(".gitignore");
+        crate::fsutil::write_atomic(&path, text.as_bytes())?;
+        readable(&path, *mode)?;
     }
     for f in &files {
         printer.status(&format!("wrote {}", f.path));
         printer.data(&top.join(&f.path).display().to_string());
     }
-    printer.status(&next_steps(ci, &entries));
+    if ignore.is_some() {
+        printer.status(&format!(
+            "added to .gitignore: cleanpipe's store and outputs, and private keys ({})",
+            IGNORED.join(", ")
+        ));
+    }
+    printer.status(&next_steps(ci, &entries, signing, &signer));
     Ok(ExitCode::Success)
+}
+
+/// Set a written file's permission bits (a file for people: 0644; a `.gitignore` keeps its own).
+fn readable(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::io("cannot set the permissions of", path, e))
+}
+
+/// The repository's `.gitignore` with [`IGNORED`]'s lines added where missing (the user's
+/// lines kept as they are, none twice), and its mode; `None` when every line is there.
+fn gitignore(top: &Path) -> Result<Option<(String, u32)>> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = top.join(".gitignore");
+    crate::fsutil::check_write_target(&path)?;
+    let (mut text, mode) = match std::fs::read(&path) {
+        Ok(bytes) => {
+            let mode = std::fs::metadata(&path)
+                .map(|m| m.permissions().mode() & 0o7777)
+                .unwrap_or(0o644);
+            let text = String::from_utf8(bytes).map_err(|_| {
+                Error::usage(format!("`{}` is not UTF-8 text", path.display()))
+                    .with_hint("fix or remove it; init adds lines to it")
+            })?;
+            (text, mode)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (String::new(), 0o644),
+        Err(e) => return Err(Error::io("cannot read", &path, e)),
+    };
+    let present: Vec<&str> = text.lines().map(str::trim).collect();
+    let missing: Vec<&str> = IGNORED
+        .iter()
+        .copied()
+        .filter(|l| !present.contains(l))
+        .collect();
+    if missing.is_empty() {
+        return Ok(None);
+    }
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(
+        "# cleanpipe: its store and outputs, and private keys (added by `cleanpipe init`)\n",
+    );
+    for l in missing {
+        text.push_str(l);
+        text.push('\n');
+    }
+    Ok(Some((text, mode)))
+}
+
+/// The keyless signer the deploy policy trusts: the CI workflow's certificate identity and
+/// OIDC issuer, for the repository `origin` names (a placeholder when it names none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Signer {
+    identity: String,
+    issuer: String,
+    /// False when the repository could not be told from `origin`: the identity holds
+    /// `OWNER/REPO`, to be edited.
+    known: bool,
+}
+
+fn signer(ci: CiKind, top: &Path) -> Signer {
+    let origin = std::process::Command::new("git")
+        .args(["remote", "get-url", "origin"])
+        .current_dir(top)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let parsed = origin.as_deref().and_then(host_and_path);
+    match ci {
+        CiKind::Gitlab => {
+            let (host, path, known) = match parsed {
+                Some((h, p)) if h != "github.com" => (h, p, true),
+                _ => ("gitlab.com".to_string(), "GROUP/PROJECT".to_string(), false),
+            };
+            Signer {
+                identity: format!("https://{host}/{path}//.gitlab-ci.yml@refs/heads/main"),
+                issuer: format!("https://{host}"),
+                known,
+            }
+        }
+        _ => {
+            let (path, known) = match parsed {
+                Some((h, p)) if h == "github.com" => (p, true),
+                _ => ("OWNER/REPO".to_string(), false),
+            };
+            Signer {
+                identity: format!(
+                    "https://github.com/{path}/{}@refs/heads/main",
+                    ci_path(CiKind::Github)
+                ),
+                issuer: "https://token.actions.githubusercontent.com".into(),
+                known,
+            }
+        }
+    }
+}
+
+/// `host` and `owner/repo` of a Git remote URL (https, ssh or scp-like), without `.git`;
+/// `None` for anything else (a local path, a URL with odd characters).
+fn host_and_path(url: &str) -> Option<(String, String)> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .or_else(|| url.strip_prefix("ssh://"))
+        .map(|r| {
+            r.split_once('/')
+                .map(|(h, p)| (h.to_string(), p.to_string()))
+        })
+        .unwrap_or_else(|| {
+            // scp-like: git@host:owner/repo.git
+            url.split_once(':')
+                .filter(|(h, _)| !h.contains('/'))
+                .map(|(h, p)| (h.to_string(), p.to_string()))
+        })?;
+    let (host, path) = rest;
+    let host = host
+        .rsplit('@')
+        .next()?
+        .split(':')
+        .next()?
+        .to_ascii_lowercase();
+    let path = path.trim_end_matches('/');
+    let path = path.strip_suffix(".git").unwrap_or(path);
+    let fine = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    };
+    let parts: Vec<&str> = path.split('/').collect();
+    if !fine(&host) || parts.len() < 2 || !parts.iter().all(|p| fine(p) && *p != "..") {
+        return None;
+    }
+    Some((host, path.to_string()))
+}
+
+/// `policy.yaml`: trust the CI workflow's keyless identity.
+fn policy_file(signer: &Signer) -> Target {
+    let identity = format!(
+        "- identity: {}\n  issuer: {}",
+        quote::yaml(&signer.identity),
+        quote::yaml(&signer.issuer)
+    );
+    let identity = if signer.known {
+        identity
+    } else {
+        format!("# Replace the placeholder with your repository's path.\n{identity}")
+    };
+    Target {
+        path: POLICY_FILE.into(),
+        text: render(POLICY, &[("SELF", POLICY_FILE), ("IDENTITY", &identity)]),
+    }
 }
 
 /// A file to write, relative to the repository root.
@@ -159,28 +396,32 @@ struct Starter {
 
 /// `pipeline.yaml` in `dir`: a Dockerfile build when `dir` has a Dockerfile, else customize.
 /// Checked the way `cleanpipe validate` checks it before anything is written.
-fn starter(top: &Path, dir: &Path) -> Result<Starter> {
+fn starter(top: &Path, dir: &Path, signing: Signing) -> Result<Starter> {
     let dockerfile = dir.join("Dockerfile").is_file();
     let name = image_name(dir);
     let (build, bases) = if dockerfile {
         (
             BUILD_DOCKERFILE,
-            "# Every base image (each FROM) must be pinned by digest (`FROM repo:tag@sha256:<hex>`)\n# and signed: the verify-base gate checks it with this key and fails the run until then.",
+            "# Every base image (each FROM) must be pinned by digest (`FROM repo:tag@sha256:<hex>`)\n# and signed: the verify-base gate checks it with a key or identity below and fails the\n# run until then.",
         )
     } else {
         (
             BUILD_CUSTOMIZE,
-            "# A base other than scratch must be pinned by digest and signed: the verify-base gate\n# checks it with this key.",
+            "# A base other than scratch must be pinned by digest and signed: the verify-base gate\n# checks it with a key or identity below.",
         )
     };
-    let repository = format!("registry.example.com/{name}");
+    let (sign, verify_base) = match signing {
+        Signing::Key => (SIGN_KEY, VERIFY_BASE_KEY),
+        Signing::Keyless => (SIGN_KEYLESS, VERIFY_BASE_KEYLESS),
+    };
     let text = render(
         PIPELINE,
         &[
             ("NAME", &quote::yaml_readable(&name)),
             ("BUILD", build.trim_end()),
             ("BASES", bases),
-            ("REPOSITORY", &repository),
+            ("VERIFY_BASE", verify_base.trim_end()),
+            ("SIGN", sign.trim_end()),
         ],
     );
     let path = dir.join("pipeline.yaml");
@@ -194,6 +435,7 @@ fn starter(top: &Path, dir: &Path) -> Result<Starter> {
             format!("{rel_dir}/{rel}")
         }
     };
+    let secrets = crate::pipeline::load::run_time_secrets(&text);
     Ok(Starter {
         file: Target {
             path: join("pipeline.yaml"),
@@ -203,9 +445,11 @@ fn starter(top: &Path, dir: &Path) -> Result<Starter> {
             name,
             pipeline: join("pipeline.yaml"),
             directory: rel_dir.clone(),
-            repository: Some(repository),
+            repository: None,
             outputs: join(crate::cli::settings::DEFAULT_OUTPUTS),
             dockerfile,
+            keyless: signing == Signing::Keyless,
+            secrets,
         },
     })
 }
@@ -245,23 +489,61 @@ fn image_name(dir: &Path) -> String {
 }
 
 /// The CI file for `entries`: one pipeline, or the matrix form for several.
-fn ci_file(ci: CiKind, entries: &[MatrixEntry]) -> Target {
+fn ci_file(ci: CiKind, entries: &[MatrixEntry], signing: Signing) -> Target {
     let ids = identifiers(entries);
     let jobs: Vec<Job> = entries
         .iter()
         .zip(ids)
         .map(|(entry, id)| Job { entry, id })
         .collect();
+    let ctx = Ctx {
+        verify: verify_args(signing),
+        secrets: secrets(entries),
+    };
     let text = match ci {
-        CiKind::Github => github(&jobs),
-        CiKind::Gitlab => gitlab(&jobs),
-        CiKind::Jenkins => jenkins(&jobs),
-        CiKind::Cloudbuild => cloudbuild(&jobs),
+        CiKind::Github => github(&jobs, &ctx),
+        CiKind::Gitlab => gitlab(&jobs, &ctx),
+        CiKind::Jenkins => jenkins(&jobs, &ctx),
+        CiKind::Cloudbuild => cloudbuild(&jobs, &ctx),
     };
     Target {
         path: ci_path(ci).into(),
         text,
     }
+}
+
+/// What every job of a CI file shares.
+struct Ctx {
+    /// How the deploy job's `cleanpipe verify` trusts the signer (shell words, quoted).
+    verify: String,
+    /// The variables the runs read as secrets (every pipeline's), sorted.
+    secrets: Vec<String>,
+}
+
+/// The `verify` arguments that trust the signer: the committed public key, or the policy
+/// file's identities.
+fn verify_args(signing: Signing) -> String {
+    match signing {
+        Signing::Key => format!("--key {}", quote::shell(PUBLIC_KEY)),
+        Signing::Keyless => format!("--policy {}", quote::shell(POLICY_FILE)),
+    }
+}
+
+/// The union of the entries' run-time secrets, sorted.
+fn secrets(entries: &[MatrixEntry]) -> Vec<String> {
+    let mut all: Vec<String> = entries.iter().flat_map(|e| e.secrets.clone()).collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// The key's variable when the runs sign with a key held in COSIGN_PRIVATE_KEY (CI systems
+/// that keep it as a file pass it through one).
+const KEY_VARIABLE: &str = "COSIGN_PRIVATE_KEY";
+
+/// A secret's name in a CI's store (`WEBHOOK_SECRET` → `webhook-secret`).
+fn secret_id(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', "-")
 }
 
 /// One pipeline of the CI file and the identifier its jobs, steps and stages are named by.
@@ -319,14 +601,25 @@ fn identifiers(entries: &[MatrixEntry]) -> Vec<String> {
     ids
 }
 
-fn github(jobs: &[Job]) -> String {
+fn github(jobs: &[Job], ctx: &Ctx) -> String {
     let setup = GITHUB_SETUP.trim_end();
+    let login = GITHUB_LOGIN.trim_end();
+    // Secret names are variable names (letters, digits, `_`): safe in an expression.
+    let secrets: Vec<String> = ctx
+        .secrets
+        .iter()
+        .map(|n| format!("{n}: ${{{{ secrets.{n} }}}}"))
+        .collect();
+    let secrets = secrets.join("\n");
     match jobs {
         [one] => render(
             GITHUB,
             &[
                 ("VERSION", VERSION),
                 ("SETUP", setup),
+                ("LOGIN", login),
+                ("SECRETS", &secrets),
+                ("VERIFY", &ctx.verify),
                 ("PIPELINE", &quote::github(&one.entry.pipeline)),
                 (
                     "OUTPUTS",
@@ -334,11 +627,20 @@ fn github(jobs: &[Job]) -> String {
                 ),
             ],
         ),
-        _ => render(GITHUB_MATRIX, &[("VERSION", VERSION), ("SETUP", setup)]),
+        _ => render(
+            GITHUB_MATRIX,
+            &[
+                ("VERSION", VERSION),
+                ("SETUP", setup),
+                ("LOGIN", login),
+                ("SECRETS", &secrets),
+                ("VERIFY", &ctx.verify),
+            ],
+        ),
     }
 }
 
-fn gitlab(jobs: &[Job]) -> String {
+fn gitlab(jobs: &[Job], ctx: &Ctx) -> String {
     let mut build = String::new();
     let mut variables = String::new();
     if jobs.iter().any(|j| j.entry.dockerfile) {
@@ -359,6 +661,7 @@ fn gitlab(jobs: &[Job]) -> String {
                 ("JOB", job),
                 ("NEEDS", needs.trim_end()),
                 ("OUTPUTS", &quote::gitlab(&e.outputs)),
+                ("VERIFY", &ctx.verify),
             ],
         )
     };
@@ -392,19 +695,56 @@ fn gitlab(jobs: &[Job]) -> String {
     if !variables.is_empty() {
         build = format!("variables:\n{variables}{build}");
     }
+    // The merge-request job builds like `build` (same services, variables, matrix).
+    let check = build.clone();
+    let with_key = ctx.secrets.iter().any(|n| n == KEY_VARIABLE);
+    let mut list = String::new();
+    let mut script = String::new();
+    if with_key {
+        list.push_str("#   COSIGN_PRIVATE_KEY_FILE  type File, protected: the cosign.key of `cleanpipe keygen`\n");
+        script.push_str("- COSIGN_PRIVATE_KEY=\"$(cat \"$COSIGN_PRIVATE_KEY_FILE\")\"\n- export COSIGN_PRIVATE_KEY\n");
+    }
+    for n in ctx.secrets.iter().filter(|n| *n != KEY_VARIABLE) {
+        list.push_str(&format!(
+            "#   {n:<24} masked, protected: a secret the pipeline uses\n"
+        ));
+    }
+    script.push_str("- cleanpipe run -f \"$PIPELINE\"");
     render(
         GITLAB,
         &[
             ("VERSION", VERSION),
+            ("SECRET_LIST", list.trim_end()),
             ("VARIABLES", &global),
+            ("CHECK", check.trim_end()),
             ("BUILD", build.trim_end()),
+            ("SCRIPT", &script),
             ("DEPLOY", deploys.trim_end()),
         ],
     )
 }
 
-fn jenkins(jobs: &[Job]) -> String {
+fn jenkins(jobs: &[Job], ctx: &Ctx) -> String {
     let login = JENKINS_LOGIN.trim_end();
+    let with_key = ctx.secrets.iter().any(|n| n == KEY_VARIABLE);
+    let mut credentials = String::new();
+    let mut list = String::new();
+    let mut key_setup = "";
+    if with_key {
+        credentials
+            .push_str("file(credentialsId: 'cosign-private-key', variable: 'COSIGN_KEY_FILE'),\n");
+        list.push_str("//   cosign-private-key    Secret file: the cosign.key of `cleanpipe keygen` (the signing identity)\n");
+        key_setup = "COSIGN_PRIVATE_KEY=\"$(cat \"$COSIGN_KEY_FILE\")\"\nexport COSIGN_PRIVATE_KEY";
+    }
+    for n in ctx.secrets.iter().filter(|n| *n != KEY_VARIABLE) {
+        let id = secret_id(n);
+        credentials.push_str(&format!(
+            "string(credentialsId: {}, variable: {}),\n",
+            quote::groovy(&id),
+            quote::groovy(n)
+        ));
+        list.push_str(&format!("//   {id:<21} Secret text: {n}\n"));
+    }
     let stages = |j: &Job, prefix: &str| {
         render(
             JENKINS_STAGES,
@@ -415,6 +755,9 @@ fn jenkins(jobs: &[Job]) -> String {
                 ("OUTPUTS", &quote::groovy(&j.entry.outputs)),
                 ("STASH", &quote::groovy(&format!("cleanpipe-{}", j.id))),
                 ("LOGIN", login),
+                ("CREDENTIALS", credentials.trim_end()),
+                ("KEY_SETUP", key_setup),
+                ("VERIFY", &ctx.verify),
             ],
         )
     };
@@ -450,16 +793,22 @@ fn jenkins(jobs: &[Job]) -> String {
         JENKINS,
         &[
             ("VERSION", VERSION),
+            ("CREDENTIAL_LIST", list.trim_end()),
             ("ENVIRONMENT", &environment),
             ("STAGES", body.trim_end()),
         ],
     )
 }
 
-fn cloudbuild(jobs: &[Job]) -> String {
+fn cloudbuild(jobs: &[Job], ctx: &Ctx) -> String {
     let single = jobs.len() == 1;
     let mut steps = String::new();
     let mut artifacts = String::new();
+    let secret_env = if ctx.secrets.is_empty() {
+        String::new()
+    } else {
+        format!("secretEnv: [{}]", ctx.secrets.join(", "))
+    };
     for j in jobs {
         let suffix = if single {
             String::new()
@@ -477,6 +826,7 @@ fn cloudbuild(jobs: &[Job]) -> String {
                     "VERIFY_ID",
                     &quote::cloudbuild(&format!("verify-and-deploy{suffix}")),
                 ),
+                ("SECRET_ENV", &secret_env),
                 (
                     "PIPELINE_ENV",
                     &quote::cloudbuild(&format!("PIPELINE={}", j.entry.pipeline)),
@@ -493,12 +843,24 @@ fn cloudbuild(jobs: &[Job]) -> String {
                         ""
                     },
                 ),
+                ("VERIFY", &quote::cloudbuild_text(&ctx.verify)),
             ],
         ));
         artifacts.push_str(&format!(
             "- {}\n",
             quote::cloudbuild(&format!("{}/*", j.entry.outputs))
         ));
+    }
+    let mut secrets = String::new();
+    if !ctx.secrets.is_empty() {
+        secrets.push_str("# The secrets the pipeline uses (the signing key and its password among them), from\n# Secret Manager. A Cloud KMS key can replace the key (`sign.key: gcpkms://projects/…/cryptoKeys/K`\n# with GOOGLE_OAUTH_ACCESS_TOKEN): then no private key leaves KMS, and the service account\n# needs roles/cloudkms.signerVerifier instead.\navailableSecrets:\n  secretManager:\n");
+        for n in &ctx.secrets {
+            // Names are variable names: nothing for Cloud Build or YAML to read in them.
+            secrets.push_str(&format!(
+                "    - versionName: projects/${{PROJECT_ID}}/secrets/{}/versions/latest\n      env: {n}\n",
+                secret_id(n)
+            ));
+        }
     }
     // Cloud Build refuses a substitution that no step uses: only one pipeline takes it. Its
     // value uses two of Cloud Build's own substitutions, then the (escaped) identifier.
@@ -518,6 +880,7 @@ fn cloudbuild(jobs: &[Job]) -> String {
         &[
             ("VERSION", VERSION),
             ("STEPS", steps.trim_end()),
+            ("SECRETS", secrets.trim_end()),
             ("IMAGE_REPOSITORY", &image_repository),
             ("ARTIFACTS", artifacts.trim_end()),
         ],
@@ -707,41 +1070,116 @@ fn check_targets(top: &Path, files: &[Target], force: bool) -> Result<()> {
     .with_hint("pass `--force` to overwrite them, or move them away first"))
 }
 
-/// What to do before the first CI run: the secrets each CI needs, and the approval setup.
-fn next_steps(ci: CiKind, entries: &[MatrixEntry]) -> String {
-    let mut steps = vec![
-        format!("run `cleanpipe keygen` at the repository root and commit `{PUBLIC_KEY}` (the deploy jobs verify with it); never commit `cosign.key`"),
-    ];
-    steps.extend(
-        match ci {
-            CiKind::Github => vec![
-                "create the repository secrets COSIGN_PRIVATE_KEY (the contents of `cosign.key`: `gh secret set COSIGN_PRIVATE_KEY < cosign.key`) and COSIGN_PASSWORD".to_string(),
-                "give the `production` environment required reviewers (Settings > Environments): the deploy job waits for their approval".into(),
-                "images go to ghcr.io with GITHUB_TOKEN; for another registry, change the login step and `push.repository`".into(),
-            ],
-            CiKind::Gitlab => vec![
-                "create the CI/CD variables COSIGN_PRIVATE_KEY_FILE (type File, protected: `cosign.key`) and COSIGN_PASSWORD (masked, protected)".into(),
-                "images go to the project's container registry ($CI_REGISTRY_IMAGE); protect the `production` environment to say who may start the manual deploy".into(),
-            ],
-            CiKind::Jenkins => vec![
-                "create the credentials `cosign-private-key` (Secret file: `cosign.key`), `cosign-password` (Secret text) and `registry-credentials` (Username with password)".into(),
-                "set REGISTRY in the Jenkinsfile to your registry; the agents need cargo (and Docker for Dockerfile builds)".into(),
-            ],
-            CiKind::Cloudbuild => vec![
-                "create the secrets: `gcloud secrets create cosign-private-key --data-file=cosign.key` and `cosign-password`, readable by the build's service account".into(),
-                "create an Artifact Registry repository `containers` (or change _IMAGE_REPOSITORY), and the trigger with `--require-approval` for a manual approval".into(),
-            ],
-        },
+/// What to do before the first CI run: where cleanpipe comes from, who signs (a key kept
+/// outside the repository, or the policy's identity), the secrets, a first local run.
+fn next_steps(ci: CiKind, entries: &[MatrixEntry], signing: Signing, signer: &Signer) -> String {
+    let mut steps = Vec::new();
+    // Outside the repository: `git add -A` can never take it. (The identifier is
+    // `[a-z0-9-]`: safe inside double quotes.)
+    let key_prefix = format!(
+        "$HOME/.cleanpipe/keys/{}",
+        identifiers(entries)
+            .first()
+            .map_or("cosign", |s| s.as_str())
     );
+    match signing {
+        Signing::Key => steps.push(format!(
+            "make the signing key outside the repository: `cleanpipe keygen --output-key-prefix \"{key_prefix}\"`, then `cp \"{key_prefix}.pub\" {PUBLIC_KEY}` and commit {PUBLIC_KEY} (the deploy job verifies with it); the private key never goes into the repository"
+        )),
+        Signing::Keyless => {
+            steps.push(format!(
+                "{POLICY_FILE} trusts images signed by `{}` (issuer `{}`): the deploy job verifies with it{}",
+                signer.identity,
+                signer.issuer,
+                if signer.known {
+                    ""
+                } else {
+                    "; no `origin` remote named the repository: replace the placeholder in it"
+                }
+            ));
+        }
+    }
+    let others: Vec<String> = secrets(entries)
+        .into_iter()
+        .filter(|n| !matches!(n.as_str(), "COSIGN_PRIVATE_KEY" | "COSIGN_PASSWORD"))
+        .collect();
+    let named = |store: &str| -> String {
+        if others.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; and the pipeline's secrets as {store}: {}",
+                others.join(", ")
+            )
+        }
+    };
+    let with_key = signing == Signing::Key;
+    steps.extend(match ci {
+        CiKind::Github => {
+            let mut v = vec!["set the repository variable CLEANPIPE_GIT to cleanpipe's Git URL (Settings > Secrets and variables > Actions > Variables; README: \"How cleanpipe is distributed\"): the workflow installs that repository at the tag CLEANPIPE_VERSION".to_string()];
+            if with_key || !others.is_empty() {
+                v.push(format!(
+                    "create the repository secrets {}{}",
+                    if with_key { "COSIGN_PRIVATE_KEY (the key file's contents: `gh secret set COSIGN_PRIVATE_KEY < KEY`) and COSIGN_PASSWORD" } else { "" },
+                    named("repository secrets")
+                ));
+            }
+            v.push("give the `production` environment required reviewers (Settings > Environments): the deploy job waits for their approval".into());
+            v.push("images go to ghcr.io with GITHUB_TOKEN; pull requests are built and scanned only (`run --unsigned`)".into());
+            v
+        }
+        CiKind::Gitlab => {
+            let mut v = vec!["create the CI/CD variable CLEANPIPE_GIT: cleanpipe's Git URL (README: \"How cleanpipe is distributed\"), installed at the tag CLEANPIPE_VERSION".to_string()];
+            if with_key || !others.is_empty() {
+                v.push(format!(
+                    "create the CI/CD variables {}{}",
+                    if with_key { "COSIGN_PRIVATE_KEY_FILE (type File, protected: the key file) and COSIGN_PASSWORD (masked, protected)" } else { "" },
+                    named("masked, protected variables")
+                ));
+            }
+            v.push("images go to the project's container registry ($CI_REGISTRY_IMAGE); merge requests are built and scanned only; protect the `production` environment to say who may start the manual deploy".into());
+            v
+        }
+        CiKind::Jenkins => vec![
+            "set the global property CLEANPIPE_GIT to cleanpipe's Git URL (Manage Jenkins > System; README: \"How cleanpipe is distributed\")".to_string(),
+            format!(
+                "create the credentials {}`registry-credentials` (Username with password){}",
+                if with_key { "`cosign-private-key` (Secret file: the key file), `cosign-password` (Secret text), " } else { "" },
+                named("Secret text credentials (lowercase, `-` for `_`)")
+            ),
+            "set REGISTRY in the Jenkinsfile to your registry; the agents need cargo (and Docker for Dockerfile builds)".into(),
+        ],
+        CiKind::Cloudbuild => vec![
+            "set the substitution _CLEANPIPE_GIT on the trigger to cleanpipe's Git URL (README: \"How cleanpipe is distributed\")".to_string(),
+            format!(
+                "create the secrets{}, readable by the build's service account{}",
+                if with_key { ": `gcloud secrets create cosign-private-key --data-file=KEY` and `cosign-password`" } else { "" },
+                named("Secret Manager secrets (lowercase, `-` for `_`)")
+            ),
+            "create an Artifact Registry repository `containers` (or change _IMAGE_REPOSITORY), and the trigger with `--require-approval` for a manual approval".into(),
+        ],
+    });
     match entries {
         [one] => steps.push(format!(
-            "check the pipeline with `cleanpipe validate -f {0}` and `cleanpipe plan -f {0}`, then commit and push",
+            "check the pipeline with `cleanpipe validate -f {0}` and `cleanpipe plan -f {0}`, then commit (`git add -A`: .gitignore keeps .cleanpipe/ and keys out) and push",
             quote::shell(&one.pipeline)
         )),
         _ => steps.push(
             "check the pipelines with `cleanpipe plan --matrix`, then commit and push".into(),
         ),
     }
+    let file = match entries {
+        [one] => format!(" -f {}", quote::shell(&one.pipeline)),
+        _ => String::new(),
+    };
+    steps.push(match signing {
+        Signing::Key => format!(
+            "run it here once committed: `COSIGN_PRIVATE_KEY=\"$(cat \"{key_prefix}.key\")\" cleanpipe run{file}` (to the local store .cleanpipe/ while IMAGE_REPOSITORY is unset), or `cleanpipe run{file} --unsigned \"local try\"` to build and scan only"
+        ),
+        Signing::Keyless => format!(
+            "run it here once committed: `cleanpipe run{file} --unsigned \"local try\"` builds and scans into .cleanpipe/ (signing needs the CI's OIDC token; a token in SIGSTORE_ID_TOKEN signs here too)"
+        ),
+    });
     steps.push("replace the `echo deploying …` line of the deploy job with your deploy".into());
     let mut out = String::from("\nnext steps:");
     for (i, s) in steps.iter().enumerate() {
@@ -762,6 +1200,8 @@ mod tests {
             repository: None,
             outputs: format!("{name}/.cleanpipe/out"),
             dockerfile,
+            keyless: false,
+            secrets: vec!["COSIGN_PASSWORD".into(), "COSIGN_PRIVATE_KEY".into()],
         }
     }
 
@@ -786,8 +1226,10 @@ mod tests {
                 CiKind::Jenkins,
                 CiKind::Cloudbuild,
             ] {
-                let f = ci_file(ci, &entries);
-                assert!(!f.text.contains("@@"), "{ci:?}:\n{}", f.text);
+                for signing in [Signing::Key, Signing::Keyless] {
+                    let f = ci_file(ci, &entries, signing);
+                    assert!(!f.text.contains("@@"), "{ci:?}:\n{}", f.text);
+                }
             }
         }
     }
@@ -874,6 +1316,56 @@ mod tests {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
             assert!(!id.starts_with('-') && !id.ends_with('-'), "{id}");
         }
+    }
+
+    #[test]
+    fn remotes_name_the_signing_repository() {
+        for (url, want) in [
+            (
+                "https://github.com/acme/app.git",
+                Some(("github.com", "acme/app")),
+            ),
+            (
+                "git@github.com:acme/app.git",
+                Some(("github.com", "acme/app")),
+            ),
+            (
+                "ssh://git@gitlab.example.com:2222/g/sub/p",
+                Some(("gitlab.example.com", "g/sub/p")),
+            ),
+            (
+                "https://user:tok@github.com/acme/app/",
+                Some(("github.com", "acme/app")),
+            ),
+            ("/srv/git/app.git", None),
+            ("https://github.com/acme/a b", None),
+            ("https://github.com/../x", None),
+            ("https://github.com/app", None),
+        ] {
+            let got = host_and_path(url);
+            assert_eq!(
+                got.as_ref().map(|(h, p)| (h.as_str(), p.as_str())),
+                want,
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn gitignore_lines_are_added_once_and_the_user_s_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let top = dir.path();
+        let (text, mode) = gitignore(top).unwrap().unwrap();
+        assert_eq!(mode, 0o644);
+        for l in IGNORED {
+            assert_eq!(text.lines().filter(|x| x == l).count(), 1, "{text}");
+        }
+        std::fs::write(top.join(".gitignore"), "target/\n*.key").unwrap();
+        let (text, _) = gitignore(top).unwrap().unwrap();
+        assert!(text.starts_with("target/\n*.key\n"), "{text}");
+        assert_eq!(text.matches("*.key").count(), 1, "{text}");
+        std::fs::write(top.join(".gitignore"), &text).unwrap();
+        assert!(gitignore(top).unwrap().is_none(), "nothing twice");
     }
 
     #[test]

@@ -27,8 +27,9 @@ pub async fn dispatch(
     match command {
         Command::Run(args) => run::run(&args, &env, printer, redactor).await,
         Command::Validate(args) => {
-            let pipeline = settings::load_pipeline(&args, &env, redactor)?;
+            let (pipeline, later) = plan::load_for_check(&args, &env, redactor)?;
             crate::pipeline::plan::check_semantics(&pipeline)?;
+            plan::report_given_at_run_time(&later, printer);
             printer.status(&format!("{}: valid", pipeline.path.display()));
             Ok(ExitCode::Success)
         }

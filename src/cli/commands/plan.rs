@@ -17,7 +17,8 @@ pub fn plan(
     if args.matrix {
         return matrix(env, printer, redactor);
     }
-    let pipeline = settings::load_pipeline(&args.pipeline, env, redactor)?;
+    let (pipeline, later) = load_for_check(&args.pipeline, env, redactor)?;
+    report_given_at_run_time(&later, printer);
     let s = PipelineSettings::resolve(&pipeline)?;
     let plan = Plan::new(
         &pipeline,
@@ -59,6 +60,39 @@ pub fn plan(
     Ok(ExitCode::Success)
 }
 
+/// A pipeline file as `validate` and `plan` read it: secrets (values cleanpipe redacts) may be
+/// unset, to be given at run time; see [`crate::pipeline::load::load_for_check`].
+pub(crate) fn load_for_check(
+    args: &crate::cli::args::PipelineArgs,
+    env: &BTreeMap<String, String>,
+    redactor: &Redactor,
+) -> Result<(
+    crate::pipeline::LoadedPipeline,
+    Vec<crate::pipeline::load::GivenAtRunTime>,
+)> {
+    let path = settings::pipeline_path(args)?;
+    crate::pipeline::load::load_for_check(&path, &|name| env.get(name).cloned(), redactor)
+}
+
+/// One status line naming the secrets a run takes from its environment that this check did
+/// not have (their names and places only).
+pub(crate) fn report_given_at_run_time(
+    later: &[crate::pipeline::load::GivenAtRunTime],
+    printer: &Printer,
+) {
+    if later.is_empty() {
+        return;
+    }
+    let names: Vec<String> = later
+        .iter()
+        .map(|g| format!("{} ({})", g.name, g.at))
+        .collect();
+    printer.status(&format!(
+        "given at run time (secrets, not set here; `cleanpipe run` needs them): {}",
+        names.join(", ")
+    ));
+}
+
 /// Whether a tracked path names a pipeline file for `--matrix`.
 fn is_pipeline_file(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
@@ -81,6 +115,13 @@ pub(crate) struct MatrixEntry {
     /// Built from a Dockerfile (needs a Docker engine), not customized.
     #[serde(skip)]
     pub dockerfile: bool,
+    /// Signed keylessly (`sign.keyless`), not with a key.
+    #[serde(skip)]
+    pub keyless: bool,
+    /// What a run reads from its environment as secrets (see
+    /// [`crate::pipeline::load::run_time_secrets`]), for the CI files `init` writes.
+    #[serde(skip)]
+    pub secrets: Vec<String>,
 }
 
 /// `git ARGS` in `dir`; a failure is a usage error (not a Git repository, most likely).
@@ -146,7 +187,7 @@ pub(crate) fn matrix_entries(
         let args = crate::cli::args::PipelineArgs {
             file: Some(top.join(rel)),
         };
-        let pipeline = settings::load_pipeline(&args, env, redactor)?;
+        let (pipeline, _) = load_for_check(&args, env, redactor)?;
         crate::pipeline::plan::check_semantics(&pipeline)?;
         let s = PipelineSettings::resolve(&pipeline)?;
         let directory = Path::new(rel)
@@ -161,6 +202,8 @@ pub(crate) fn matrix_entries(
             directory,
             repository: pipeline.file.push.repository.clone(),
             dockerfile: pipeline.file.build.dockerfile.is_some(),
+            keyless: pipeline.file.sign.keyless().is_some(),
+            secrets: crate::pipeline::load::run_time_secrets(&pipeline.text),
         });
     }
     let mut names: Vec<&str> = include.iter().map(|e| e.name.as_str()).collect();

@@ -35,7 +35,11 @@ pub async fn run(
     printer: &Printer,
     redactor: &Redactor,
 ) -> Result<ExitCode> {
-    if args.unsigned.as_deref().is_some_and(|r| r.trim().is_empty()) {
+    if args
+        .unsigned
+        .as_deref()
+        .is_some_and(|r| r.trim().is_empty())
+    {
         return Err(Error::usage("`--unsigned` needs a reason")
             .with_hint("say why this run signs nothing, e.g. `--unsigned \"pull request: build and scan only\"`"));
     }

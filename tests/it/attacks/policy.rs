@@ -186,7 +186,7 @@ fn a_pipeline_block_written_empty_is_never_no_gate() {
     repo.commit();
     repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
         .expect_code(2)
-        .expect_stderr("no signing key");
+        .expect_stderr("the pipeline cannot sign");
     assert!(!repo.layout_has_tag("v1"));
     let signed = listed(&repo).iter().any(|m| {
         m["annotations"]["org.opencontainers.image.ref.name"]

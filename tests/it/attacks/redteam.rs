@@ -67,15 +67,27 @@ fn external_scan_unknown_label_with_critical_cvss_trips_fail_on() {
         &verify(&repo, &["--fail-on", "high"]),
         &["CVE-2023-45853 (critical) in zlib1g"],
     );
-    // Without a score, unknown stays unknown (README: it never fails the gate).
+    // Without a score, unknown stays unknown, which is not a pass: it trips any gate at
+    // `high` or below, and only `critical` lets it through. (An external scanner's report
+    // does not say what it checked: accepted here only in writing.)
     with_scan(
         &repo,
         &digest,
         trivy_with(serde_json::json!({"Severity": "UNKNOWN"})),
     );
-    verify(&repo, &["--fail-on", "low"])
-        .expect_code(0)
-        .expect_stderr("policy [ok] vulnerabilities");
+    assert_not_verified(
+        &verify(&repo, &["--fail-on", "low", "--allow-incomplete-coverage"]),
+        &["CVE-2023-45853 (unknown) in zlib1g"],
+    );
+    verify(
+        &repo,
+        &["--fail-on", "critical", "--allow-incomplete-coverage"],
+    )
+    .expect_code(0)
+    .expect_stderr("policy [ok] vulnerabilities");
+    verify(&repo, &["--fail-on", "critical"])
+        .expect_code(1)
+        .expect_stderr("trivy does not say which packages it could not check");
 }
 
 /// Go's JSON decoder (trivy's and grype's consumers, cosign, policy engines) matches keys

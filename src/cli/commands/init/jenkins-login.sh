@@ -1,4 +1,9 @@
-cargo install --locked --root "$HOME/.cleanpipe" cleanpipe --version "$CLEANPIPE_VERSION"
+# Install cleanpipe outside the checkout (README: "How cleanpipe is distributed"): from the
+# Git URL in CLEANPIPE_GIT (a global property, set once) at the tag CLEANPIPE_VERSION.
+if [ ! -x "$HOME/.cleanpipe/bin/cleanpipe" ] || [ "$("$HOME/.cleanpipe/bin/cleanpipe" --version)" != "cleanpipe ${CLEANPIPE_VERSION#v}" ]; then
+    : "${CLEANPIPE_GIT:?set the global property CLEANPIPE_GIT to cleanpipe Git URL (README: How cleanpipe is distributed)}"
+    cargo install --locked --force --root "$HOME/.cleanpipe" --git "$CLEANPIPE_GIT" --tag "$CLEANPIPE_VERSION" cleanpipe
+fi
 export PATH="$HOME/.cleanpipe/bin:$PATH"
 # Registry login where cleanpipe reads it (a private Docker config, removed at the end).
 DOCKER_CONFIG=$(mktemp -d)

@@ -6,15 +6,13 @@ stage(@@BUILD_STAGE@@) {
     }
     steps {
         withCredentials([
-            file(credentialsId: 'cosign-private-key', variable: 'COSIGN_KEY_FILE'),
-            string(credentialsId: 'cosign-password', variable: 'COSIGN_PASSWORD'),
+            @@CREDENTIALS@@
             usernamePassword(credentialsId: 'registry-credentials', usernameVariable: 'REGISTRY_USER', passwordVariable: 'REGISTRY_PASSWORD'),
         ]) {
             sh '''
                 set +x   # never trace the credentials below
                 @@LOGIN@@
-                COSIGN_PRIVATE_KEY="$(cat "$COSIGN_KEY_FILE")"
-                export COSIGN_PRIVATE_KEY
+                @@KEY_SETUP@@
                 cleanpipe run -f "$PIPELINE"
             '''
         }
@@ -46,7 +44,7 @@ stage(@@DEPLOY_STAGE@@) {
                 set +x   # never trace the credentials below
                 @@LOGIN@@
                 image=$(grep '^CLEANPIPE_IMAGE=' "$OUTPUTS/cleanpipe.env" | cut -d '"' -f 2)
-                verified=$(cleanpipe verify "$image" --key cosign.pub --commit "$GIT_COMMIT" --output digest)
+                verified=$(cleanpipe verify "$image" @@VERIFY@@ --commit "$GIT_COMMIT" --output digest)
                 echo "deploying $verified"
                 # Replace with your deploy, e.g. kubectl set image deployment/app app="$verified"
             '''
