@@ -23,6 +23,21 @@ pub struct Coverage {
     /// for a directory or archive the user supplies (cleanpipe cannot tell whether an
     /// ecosystem's archive was loaded whole).
     pub database_completeness: String,
+    /// Which database the scan used: its source, content digest and newest record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseIdentity>,
+}
+
+/// The identity of the vulnerability database a scan used.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseIdentity {
+    /// Where it was read from (the path or archive as given).
+    pub source: String,
+    /// sha256 over every record file's name and bytes.
+    pub digest: String,
+    /// The newest `modified` of its records.
+    pub newest_modified: String,
+    pub records: usize,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -89,6 +104,7 @@ impl Tally {
             complete: unchecked == 0,
             unmatched_database_ecosystems: vec![],
             database_completeness: "unknown".into(),
+            database: None,
         }
     }
 }

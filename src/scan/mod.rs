@@ -995,7 +995,13 @@ pub fn scan_catalog(
     db_name: &str,
     options: &ScanOptions,
 ) -> Result<report::ScanReport> {
-    let (mut findings, coverage) = match_and_cover(catalog, db);
+    let (mut findings, mut coverage) = match_and_cover(catalog, db);
+    coverage.database = Some(coverage::DatabaseIdentity {
+        source: db_name.to_string(),
+        digest: db.content_digest.clone(),
+        newest_modified: db.newest_modified.clone(),
+        records: db.advisories.len(),
+    });
     let mut gate = gate_with(&mut findings, options)?;
     // What was not checked fails the gate (unless the gate is off or the pipeline accepted it
     // in writing): never clean by omission.

@@ -81,6 +81,12 @@ pub struct Database {
     /// the database covers. Always loaded whole, also by a filtered load.
     #[serde(default)]
     pub ecosystems: BTreeMap<String, usize>,
+    /// What the database is: sha256 over every record file's name and bytes (`sha256:…`).
+    #[serde(default)]
+    pub content_digest: String,
+    /// The newest `modified` of any record (also of records a filtered load skips).
+    #[serde(default)]
+    pub newest_modified: String,
 }
 
 #[derive(Deserialize)]
@@ -150,7 +156,7 @@ pub fn key(ecosystem: &str, name: &str) -> String {
 }
 
 /// Bumped whenever the cached index format changes.
-const INDEX_FORMAT: u32 = 3;
+const INDEX_FORMAT: u32 = 4;
 
 /// The cache file. `index` is written before `advisories` on purpose: a reader that only wants
 /// some packages learns from the index which advisories it needs, then skips the others
@@ -162,6 +168,8 @@ struct CachedIndexOut<'a> {
     withdrawn: usize,
     warnings: &'a [String],
     ecosystems: &'a BTreeMap<String, usize>,
+    content_digest: &'a str,
+    newest_modified: &'a str,
     index: &'a HashMap<String, Vec<Affected>>,
     advisories: &'a [Advisory],
 }
@@ -207,6 +215,8 @@ impl<'de> Visitor<'de> for CacheSeed<'_> {
                 "withdrawn" => out.database.withdrawn = map.next_value()?,
                 "warnings" => out.database.warnings = map.next_value()?,
                 "ecosystems" => out.database.ecosystems = map.next_value()?,
+                "content_digest" => out.database.content_digest = map.next_value()?,
+                "newest_modified" => out.database.newest_modified = map.next_value()?,
                 "index" => {
                     let (index, refs) = map.next_value_seed(IndexSeed {
                         wanted: self.wanted,
@@ -417,6 +427,8 @@ impl Database {
             withdrawn: database.withdrawn,
             warnings: &database.warnings,
             ecosystems: &database.ecosystems,
+            content_digest: &database.content_digest,
+            newest_modified: &database.newest_modified,
             index: &database.index,
             advisories: &database.advisories,
         };
@@ -437,7 +449,14 @@ impl Database {
     /// [`Database::load`], reporting each record file read to `progress`.
     pub fn load_with(path: &Path, progress: &crate::progress::Progress) -> Result<Self> {
         use crate::progress::Kind;
+        use sha2::Digest as _;
         let mut db = Database::default();
+        let mut content = sha2::Sha256::new();
+        let record = |content: &mut sha2::Sha256, name: &str, bytes: &[u8]| {
+            content.update(name.as_bytes());
+            content.update([0]);
+            content.update(sha2::Sha256::digest(bytes));
+        };
         let meta = std::fs::metadata(path).map_err(|e| {
             Error::usage(format!("vulnerability database `{}`: {e}", path.display())).with_hint(
                 "point `scan.db` (or `--db`) at a directory of OSV records or an osv.dev `all.zip`",
@@ -454,7 +473,11 @@ impl Database {
             );
             for f in files {
                 match std::fs::read(&f) {
-                    Ok(bytes) => db.add_record(&bytes, &f.display().to_string()),
+                    Ok(bytes) => {
+                        let name = f.strip_prefix(path).unwrap_or(&f).to_string_lossy();
+                        record(&mut content, &name, &bytes);
+                        db.add_record(&bytes, &f.display().to_string())
+                    }
                     Err(e) => db.warnings.push(format!("{}: {e}", f.display())),
                 }
                 task.advance(1);
@@ -490,10 +513,12 @@ impl Database {
                     db.warnings.push(format!("{name}: {e}"));
                     continue;
                 }
+                record(&mut content, &name, &bytes);
                 db.add_record(&bytes, &name);
             }
             task.finish();
         }
+        db.content_digest = format!("sha256:{}", hex::encode(content.finalize()));
         Ok(db)
     }
 
@@ -531,6 +556,9 @@ impl Database {
                 unrated_reason(&record.severity, "the record"),
             ),
         };
+        if record.modified > self.newest_modified {
+            self.newest_modified = record.modified.clone();
+        }
         let index = self.advisories.len();
         self.advisories.push(Advisory {
             id: record.id.clone(),

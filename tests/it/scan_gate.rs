@@ -47,6 +47,11 @@ fn a_wolfi_image_is_checked_against_wolfi_records() {
     assert_eq!(report["coverage"]["complete"], true, "{report}");
     assert_eq!(report["coverage"]["ecosystems"][0]["ecosystem"], "Wolfi");
     assert_eq!(report["coverage"]["ecosystems"][0]["checked"], 2);
+    // The database the scan used: its source, content digest and newest record.
+    let db = &report["coverage"]["database"];
+    assert!(db["digest"].as_str().unwrap().starts_with("sha256:"), "{db}");
+    assert_eq!(db["newest_modified"], "2026-03-01T00:00:00Z");
+    assert_eq!(db["records"], 1);
 }
 
 #[test]
