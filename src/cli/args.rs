@@ -172,14 +172,26 @@ pub struct VerifyArgs {
     /// scanner's, or one made before cleanpipe recorded coverage).
     #[arg(long)]
     pub allow_incomplete_coverage: bool,
-    /// Write a signed SLSA Verification Summary Attestation (DSSE) of the verdict here, PASSED
-    /// or FAILED (for `slsa-verifier verify-vsa` and deploy systems).
-    #[arg(long, requires = "vsa_key")]
+    /// Write a signed SLSA Verification Summary Attestation of the verdict here, PASSED or
+    /// FAILED: a DSSE envelope with `--vsa-key` (for `slsa-verifier verify-vsa`), a Sigstore
+    /// bundle with `--vsa-keyless`.
+    #[arg(long)]
     pub vsa: Option<PathBuf>,
     /// The private key signing the VSA: a file or `env://VAR`; password from COSIGN_PASSWORD
     /// or a prompt.
-    #[arg(long, requires = "vsa")]
+    #[arg(long, requires = "vsa", conflicts_with = "vsa_keyless")]
     pub vsa_key: Option<String>,
+    /// Sign the VSA keylessly (the deploy job's OIDC identity, a Fulcio certificate), like
+    /// `cleanpipe sign --keyless`.
+    #[arg(long, requires = "vsa")]
+    pub vsa_keyless: bool,
+    /// With `--vsa-keyless`: the private Sigstore instance (`signing_config.json`).
+    #[arg(long, requires = "vsa_keyless", value_name = "FILE")]
+    pub vsa_signing_config: Option<PathBuf>,
+    /// With `--vsa-keyless`: the OIDC identity token or a file holding it (default: as
+    /// `sign --keyless` finds one).
+    #[arg(long, requires = "vsa_keyless", value_name = "TOKEN|FILE")]
+    pub vsa_identity_token: Option<String>,
     /// Also attach the VSA to the image, as a Sigstore bundle referrer (what cosign v3's
     /// `verify-attestation --type https://slsa.dev/verification_summary/v1` reads); only a
     /// PASSED one unless `--attach-vsa-on-failure`.

@@ -85,8 +85,11 @@ pub fn parse_for_check(
     redactor: &Redactor,
 ) -> Result<(LoadedPipeline, Vec<GivenAtRunTime>)> {
     let shown = path.display().to_string();
+    // Bounded before any parser sees it, as `parse` does.
+    check_size(text.len(), &shown)?;
+    check_nesting(text, &shown)?;
     let secret_only = match serde_yaml::from_str::<serde_yaml::Value>(text) {
-        Ok(value) if text.len() <= MAX_PIPELINE_BYTES => template::secret_uses(&value).0,
+        Ok(value) => template::secret_uses(&value).0,
         // The ordinary parse reports what is wrong with it.
         _ => Default::default(),
     };
@@ -127,6 +130,9 @@ fn first_use(text: &str, name: &str) -> Option<(usize, usize)> {
 /// are all secret, the variable of an `env://` signing key, and COSIGN_PASSWORD for a key
 /// read from a file or a variable. Sorted; for the CI files `init` writes.
 pub fn run_time_secrets(text: &str) -> Vec<String> {
+    if check_size(text.len(), "").is_err() || check_nesting(text, "").is_err() {
+        return Vec::new();
+    }
     let Ok(value) = serde_yaml::from_str::<serde_yaml::Value>(text) else {
         return Vec::new();
     };

@@ -120,6 +120,10 @@ struct ProvenanceSection {
     /// `--commit`) only when true.
     #[serde(default)]
     allow_dirty: bool,
+    /// The commit every provenance must name (a full SHA, or a prefix of 7+ characters); in
+    /// a deploy job usually `--commit` instead (recorded in the summary's policy annotations).
+    #[serde(default, deserialize_with = "yaml::null_is_error")]
+    commit: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,6 +188,7 @@ pub async fn load(path: &Path, today: &str, now: i64) -> Result<LoadedPolicy> {
     policy.document = Some(PolicyDocument {
         uri: policy_uri(path),
         digest,
+        commit_in_file: policy.commit.is_some(),
     });
     let base_dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -318,6 +323,15 @@ fn policy_of(file: &PolicyFile, at: &dyn Fn(&[&str], String) -> Error) -> Result
         policy.require_provenance = true;
         policy.allow_dirty = p.allow_dirty;
         policy.source_repo = p.source_repository.clone();
+        if let Some(c) = &p.commit {
+            if c.len() < 7 || !c.chars().all(|ch| ch.is_ascii_hexdigit()) {
+                return Err(at(
+                    &["provenance", "commit"],
+                    format!("`{c}` is not a commit SHA (7 to 40 hexadecimal characters)"),
+                ));
+            }
+            policy.commit = Some(c.to_ascii_lowercase());
+        }
         if p.refs.as_ref().is_some_and(Vec::is_empty) {
             return Err(empty_list(&["provenance", "refs"], "would allow any ref"));
         }

@@ -106,6 +106,8 @@ pub struct VsaPins {
 pub struct PolicyDocument {
     pub uri: String,
     pub digest: Digest,
+    /// The file itself names the commit (`provenance.commit`), so its digest covers it.
+    pub commit_in_file: bool,
 }
 
 impl Policy {

@@ -68,6 +68,19 @@ pub fn policy_document(policy: &Policy, trust: &Trust) -> (String, Digest) {
     }
 }
 
+/// The summary's `policy` (a resource descriptor). A commit given on the command line beside a
+/// policy file is part of what was checked: it is named in the descriptor's annotations, so a
+/// summary never hides it (the file's digest stays the file's).
+fn policy_descriptor(policy: &Policy, uri: &str, digest: &Digest) -> serde_json::Value {
+    let mut d = serde_json::json!({"uri": uri, "digest": {"sha256": digest.hex()}});
+    if let (Some(doc), Some(commit)) = (&policy.document, &policy.commit) {
+        if !doc.commit_in_file {
+            d["annotations"] = serde_json::json!({"commit": commit});
+        }
+    }
+    d
+}
+
 /// The in-toto statement of the VSA about `verdict`'s digest, for `resource_uri` (the image as
 /// `repo@sha256:…`), verified at `time` (RFC 3339).
 pub fn statement(
@@ -104,7 +117,7 @@ pub fn statement(
         "verifier": {"id": VERIFIER_ID, "version": {"cleanpipe": env!("CARGO_PKG_VERSION")}},
         "timeVerified": time,
         "resourceUri": resource_uri,
-        "policy": {"uri": policy_uri, "digest": {"sha256": policy_digest.hex()}},
+        "policy": policy_descriptor(policy, &policy_uri, &policy_digest),
         "inputAttestations": inputs,
         "verificationResult": if verdict.verified { "PASSED" } else { "FAILED" },
         "verifiedLevels": [level],

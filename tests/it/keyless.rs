@@ -924,3 +924,217 @@ fn a_keyless_run_reports_the_certified_workflow_identity_and_evidence_locations(
     )
     .expect_code(0);
 }
+
+/// `claims=` for the OIDC issuer's GitHub tokens: the workflow of another repository.
+fn github_claims(repository: &str, workflow: &str) -> String {
+    let claims = serde_json::json!({
+        "repository": repository,
+        "job_workflow_ref": format!("{repository}/.github/workflows/{workflow}@refs/heads/main"),
+        "workflow_ref": format!("{repository}/.github/workflows/{workflow}@refs/heads/main"),
+        "sub": format!("repo:{repository}:ref:refs/heads/main"),
+    })
+    .to_string();
+    let encoded: String = claims
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("claims={encoded}")
+}
+
+/// The whole story as a GitHub-hosted team runs it (issue: "the whole story works"): a vendor
+/// publishes a base signed keylessly by its release workflow with cosign v3; the team
+/// customizes it (a CA certificate, the app, Python packages), scans with a waiver written in
+/// another case than the finding, signs keylessly through the GitHub Actions token path,
+/// pushes and notifies a webhook; a release engineer verifies with a policy trusting the
+/// team's workflow, gets the digest to deploy, attaches a keylessly signed VSA, and a later
+/// policy requiring that VSA admits the image. Refused: another identity, the vendor base
+/// itself, and an image built from a dirty tree.
+#[test]
+fn the_whole_story_as_a_github_hosted_team_runs_it() {
+    let Some(registry) = registry() else { return };
+    let Some(stack) = stack() else { return };
+    let Some(pkgs) = test_data(
+        "CLEANPIPE_TEST_PACKAGES",
+        "PyPI packages downloaded by .ci/run",
+    ) else {
+        return;
+    };
+    let issuer = stack.github_issuer();
+    // 1. The vendor's base, signed by its release workflow (cosign v3, bundles).
+    let vendor = scratch_repo(
+        Some(&format!("{registry}/{}", unique("it/story-vendor"))),
+        &["v1"],
+    );
+    let base = vendor
+        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0)
+        .last_line();
+    std::fs::write(
+        vendor.path().join("vendor.token"),
+        stack.token("github", &github_claims("vendor/base", "publish.yml")),
+    )
+    .unwrap();
+    let out = run_peer(
+        &cosign("V3").unwrap(),
+        vendor.path(),
+        &[
+            "sign",
+            "-y",
+            "--signing-config",
+            &stack.signing_config(),
+            "--trusted-root",
+            &stack.trusted_root(),
+            "--identity-token",
+            "vendor.token",
+            "--allow-insecure-registry",
+            &base,
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let vendor_workflow =
+        "https://github.com/vendor/base/.github/workflows/publish.yml@refs/heads/main";
+
+    // 2. The team's repository: customize the base, scan with a waiver, sign keylessly.
+    let repo = Repo::new();
+    repo.write("ca/corporate-ca.pem", "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n");
+    repo.write("app/main.py", "print('hello')\n");
+    assert!(Command::new("cp")
+        .arg("-r")
+        .arg(pkgs.join("site-packages"))
+        .arg(repo.path())
+        .status()
+        .unwrap()
+        .success());
+    let osv = crate::sbom_scan::osv_fixtures();
+    let sink = Sink::start("200");
+    let name = unique("it/story-team");
+    let pipeline = format!(
+        "version: 1\nverify_base:\n  identities:\n    vendor:\n      identity: {vendor_workflow}\n      issuer: {issuer}\n      trusted_root: {root}\n      insecure_ignore_sct: true\n  default_key: vendor\nbuild:\n  customize:\n    base: {base_pinned}\n    files:\n      - src: ca/corporate-ca.pem\n        dest: /usr/local/share/ca-certificates/corporate-ca.pem\n      - src: app\n        dest: /app\n      - src: site-packages\n        dest: /usr/lib/python3/site-packages\n  scan:\n    db: {osv}\n    fail_on: high\n    waivers:\n      - id: GHSA-g3rq-g295-4j3m\n        package: jinja2\n        reason: templates are ours\n        expires: '2099-01-01'\n      - id: GHSA-h5c8-rqwp-cp95\n        package: JINJA2\n        reason: templates are ours\n        expires: '2099-01-01'\n      - id: GHSA-h75v-3vvj-5mfj\n        reason: templates are ours\n        expires: '2099-01-01'\n      - id: GHSA-q2q7-5pp4-w6pg\n        reason: no proxy use\n        expires: '2099-01-01'\n      - id: GHSA-v845-jxx5-vc9f\n        reason: no proxy use\n        expires: '2099-01-01'\n      - id: GHSA-g4mx-q9vg-27p4\n        reason: no proxy use\n        expires: '2099-01-01'\n      - id: GHSA-34jh-p97f-mpxf\n        reason: no proxy use\n        expires: '2099-01-01'\n      - id: GHSA-j8r2-6x86-q33q\n        reason: no proxy use\n        expires: '2099-01-01'\n      - id: GHSA-9wx4-h78v-vm56\n        reason: no proxy use\n        expires: '2099-01-01'\nsign:\n  keyless:\n    signing_config: {config}\npush:\n  repository: {registry}/{name}\n  tags: [v1]\n  register:\n    - url: {hook}\n      secret: ${{WEBHOOK_SECRET}}\n",
+        root = stack.trusted_root(),
+        base_pinned = base.replacen('@', ":v1@", 1),
+        osv = osv.display(),
+        config = stack.signing_config(),
+        hook = sink.url(),
+    );
+    repo.write("pipeline.yaml", &pipeline);
+    repo.commit();
+    let request_url = format!("{}/actions", issuer);
+    let request_token = std::env::var("CLEANPIPE_TEST_OIDC_REQUEST_TOKEN").unwrap();
+    let gh_env = [
+        ("GITHUB_ACTIONS", "true"),
+        ("ACTIONS_ID_TOKEN_REQUEST_URL", request_url.as_str()),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", request_token.as_str()),
+        ("WEBHOOK_SECRET", "story-webhook-secret"),
+    ];
+    let run = repo.cleanpipe_env(&["run"], &gh_env);
+    run.expect_code(0)
+        .expect_stderr("signed by identity `vendor`");
+    assert!(!run.all().contains("story-webhook-secret"));
+    let image = run.last_line();
+    let digest = image.rsplit('@').next().unwrap().to_string();
+    // The webhook names the real signer: the team's workflow, not the token's subject.
+    let hooks = sink.requests();
+    assert_eq!(hooks.len(), 1);
+    let body: serde_json::Value =
+        serde_json::from_str(hooks[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["signature"]["signer"]["identity"], WORKFLOW, "{body}");
+    // The waivers written `jinja2`/`JINJA2` cover the findings in `Jinja2`; none is unused.
+    let scan = std::fs::read_to_string(repo.path().join(".cleanpipe/out/scan-results.json")).unwrap();
+    assert!(!scan.contains("matches no finding"), "{scan}");
+
+    // 3. The release engineer: a policy trusting the team's workflow.
+    let commit = {
+        let out = Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(repo.path())
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let policy = |identity: &str, extra: &str| {
+        format!(
+            "version: 1\ntrust:\n  identities:\n    - identity: {identity}\n      issuer: {issuer}\n    - identity: dev@example.test\n      issuer: {email}\n  trusted_root: {root}\n  insecure_ignore_sct: true\nprovenance:\n  allow_dirty: false\nvulnerabilities:\n  fail_on: high\n{extra}",
+            email = stack.email_issuer(),
+            root = stack.trusted_root(),
+        )
+    };
+    std::fs::write(repo.path().join("../policy.yaml"), policy(WORKFLOW, "")).unwrap();
+    let policy_path = repo.path().join("../policy.yaml").display().to_string();
+    let verified = repo.cleanpipe(&[
+        "verify", &image, "--policy", &policy_path, "--commit", &commit, "--output", "digest",
+    ]);
+    verified.expect_code(0);
+    assert!(verified.stdout.trim().ends_with(&digest), "{}", verified.stdout);
+    // A summary signed keylessly by the release engineer, attached to the image; the commit
+    // checked is named in its policy.
+    std::fs::write(
+        repo.path().join("../engineer.token"),
+        stack.token("email", ""),
+    )
+    .unwrap();
+    let vsa = repo.path().join("../vsa.json").display().to_string();
+    let engineer_token = repo.path().join("../engineer.token").display().to_string();
+    repo.cleanpipe(&[
+        "verify", &image, "--policy", &policy_path, "--commit", &commit, "--vsa", &vsa,
+        "--vsa-keyless", "--vsa-signing-config", &stack.signing_config(),
+        "--vsa-identity-token", &engineer_token, "--attach-vsa",
+    ])
+    .expect_code(0)
+    .expect_stderr("attached to");
+    let bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&vsa).unwrap()).unwrap();
+    let statement = dsse_statement(
+        bundle["dsseEnvelope"].to_string().as_bytes(),
+    );
+    assert_eq!(statement["predicate"]["verificationResult"], "PASSED");
+    assert_eq!(statement["predicate"]["policy"]["annotations"]["commit"], commit.as_str());
+    // Later: a policy that requires that summary admits the image.
+    std::fs::write(
+        repo.path().join("../policy-vsa.yaml"),
+        policy(WORKFLOW, "require:\n  vsa: {}\n"),
+    )
+    .unwrap();
+    let policy_vsa = repo.path().join("../policy-vsa.yaml").display().to_string();
+    repo.cleanpipe(&["verify", &image, "--policy", &policy_vsa])
+        .expect_code(0)
+        .expect_stderr("VERIFIED");
+
+    // Refused: another team's workflow, the vendor base itself, a dirty build.
+    std::fs::write(
+        repo.path().join("../policy-other.yaml"),
+        policy(
+            "https://github.com/acme/other/.github/workflows/release.yml@refs/heads/main",
+            "",
+        ),
+    )
+    .unwrap();
+    let other = repo.path().join("../policy-other.yaml").display().to_string();
+    repo.cleanpipe(&["verify", &image, "--policy", &other])
+        .expect_code(1)
+        .expect_stderr("NOT VERIFIED");
+    repo.cleanpipe(&["verify", &base, "--policy", &policy_path])
+        .expect_code(1)
+        .expect_stderr("NOT VERIFIED");
+    repo.write("pipeline.yaml", &pipeline.replace("sign:\n", "source:\n  allow_dirty: true\nsign:\n"));
+    repo.commit();
+    let clean_commit = {
+        let out = Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(repo.path())
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    repo.write("app/main.py", "print('not committed')\n");
+    let dirty = repo.cleanpipe_env(&["run"], &gh_env);
+    dirty.expect_code(0);
+    let dirty_image = dirty.last_line();
+    repo.cleanpipe(&[
+        "verify", &dirty_image, "--policy", &policy_path, "--commit", &clean_commit,
+    ])
+    .expect_code(1)
+    .expect_stderr("NOT VERIFIED");
+}

@@ -66,10 +66,28 @@ fn keyless_capable(ci: CiKind) -> bool {
     matches!(ci, CiKind::Github | CiKind::Gitlab)
 }
 
-/// The signing of a new starter: asked on a terminal; otherwise keyless where the CI gives
-/// cleanpipe an OIDC token (GitHub Actions, GitLab CI), a key elsewhere (Jenkins, Cloud Build).
-fn choose_signing(ci: CiKind, printer: &Printer) -> Result<Signing> {
+/// The signing `init --key` / `init --keyless` asks for, if any.
+fn requested(_args: &InitArgs) -> Option<Signing> {
+    // The flags are declared in cli/args.rs (see the lead's patch); until then, none.
+    None
+}
+
+/// The signing of a new starter: as asked with `--key`/`--keyless`; else asked on a terminal;
+/// else keyless where the CI gives cleanpipe an OIDC token (GitHub Actions, GitLab CI), a key
+/// elsewhere (Jenkins, Cloud Build).
+fn choose_signing(ci: CiKind, requested: Option<Signing>, printer: &Printer) -> Result<Signing> {
     use std::io::IsTerminal as _;
+    match requested {
+        Some(Signing::Keyless) if !keyless_capable(ci) => {
+            return Err(Error::usage(format!(
+                "`--keyless`: cleanpipe reads no OIDC token on {}",
+                ci_name(ci)
+            ))
+            .with_hint("sign with a key there (`--key`), or use GitHub Actions or GitLab CI for keyless signing"))
+        }
+        Some(s) => return Ok(s),
+        None => {}
+    }
     if !keyless_capable(ci) {
         return Ok(Signing::Key);
     }
@@ -77,8 +95,15 @@ fn choose_signing(ci: CiKind, printer: &Printer) -> Result<Signing> {
         printer.status("signing: keyless (the CI job's OIDC identity; no terminal to ask)");
         return Ok(Signing::Keyless);
     }
+    let mut question = "Sign keylessly with the CI job's OIDC identity (no key to keep), or with a key? [keyless/key] (keyless): ";
     loop {
-        eprint!("Sign keylessly with the CI job's OIDC identity (no key to keep), or with a key? [keyless/key] (keyless): ");
+        {
+            use std::io::Write as _;
+            let mut err = std::io::stderr().lock();
+            // A prompt that cannot be shown still has its answer read (the default on EOF).
+            let _ = err.write_all(question.as_bytes());
+            let _ = err.flush();
+        }
         let mut answer = String::new();
         std::io::stdin()
             .read_line(&mut answer)
@@ -86,7 +111,7 @@ fn choose_signing(ci: CiKind, printer: &Printer) -> Result<Signing> {
         match answer.trim().to_ascii_lowercase().as_str() {
             "" | "keyless" | "l" => return Ok(Signing::Keyless),
             "key" | "k" => return Ok(Signing::Key),
-            _ => eprintln!("answer `keyless` or `key`"),
+            _ => question = "answer `keyless` or `key`: ",
         }
     }
 }
@@ -109,7 +134,7 @@ pub fn init(
     }
     let mut files = Vec::new();
     let entries = if tracked.is_empty() {
-        let signing = choose_signing(ci, printer)?;
+        let signing = choose_signing(ci, requested(args), printer)?;
         let starter = starter(&top, &dir, signing)?;
         let entry = starter.entry.clone();
         files.push(starter.file);
@@ -1103,25 +1128,25 @@ fn next_steps(ci: CiKind, entries: &[MatrixEntry], signing: Signing, signer: &Si
         .into_iter()
         .filter(|n| !matches!(n.as_str(), "COSIGN_PRIVATE_KEY" | "COSIGN_PASSWORD"))
         .collect();
-    let named = |store: &str| -> String {
-        if others.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "; and the pipeline's secrets as {store}: {}",
-                others.join(", ")
-            )
-        }
-    };
     let with_key = signing == Signing::Key;
+    // What to create: the key's own entries (key mode), then the pipeline's other secrets.
+    let create = |key: &str, each: &str| -> Vec<String> {
+        let mut parts = Vec::new();
+        if with_key {
+            parts.push(key.to_string());
+        }
+        if !others.is_empty() {
+            parts.push(format!("{} (the pipeline's; {each})", others.join(", ")));
+        }
+        parts
+    };
     steps.extend(match ci {
         CiKind::Github => {
             let mut v = vec!["set the repository variable CLEANPIPE_GIT to cleanpipe's Git URL (Settings > Secrets and variables > Actions > Variables; README: \"How cleanpipe is distributed\"): the workflow installs that repository at the tag CLEANPIPE_VERSION".to_string()];
             if with_key || !others.is_empty() {
                 v.push(format!(
-                    "create the repository secrets {}{}",
-                    if with_key { "COSIGN_PRIVATE_KEY (the key file's contents: `gh secret set COSIGN_PRIVATE_KEY < KEY`) and COSIGN_PASSWORD" } else { "" },
-                    named("repository secrets")
+                    "create the repository secrets {}",
+                    create("COSIGN_PRIVATE_KEY (the key file's contents: `gh secret set COSIGN_PRIVATE_KEY < KEY`) and COSIGN_PASSWORD", "each a secret of that name").join(", and ")
                 ));
             }
             v.push("give the `production` environment required reviewers (Settings > Environments): the deploy job waits for their approval".into());
@@ -1132,9 +1157,8 @@ fn next_steps(ci: CiKind, entries: &[MatrixEntry], signing: Signing, signer: &Si
             let mut v = vec!["create the CI/CD variable CLEANPIPE_GIT: cleanpipe's Git URL (README: \"How cleanpipe is distributed\"), installed at the tag CLEANPIPE_VERSION".to_string()];
             if with_key || !others.is_empty() {
                 v.push(format!(
-                    "create the CI/CD variables {}{}",
-                    if with_key { "COSIGN_PRIVATE_KEY_FILE (type File, protected: the key file) and COSIGN_PASSWORD (masked, protected)" } else { "" },
-                    named("masked, protected variables")
+                    "create the CI/CD variables {}",
+                    create("COSIGN_PRIVATE_KEY_FILE (type File, protected: the key file) and COSIGN_PASSWORD (masked, protected)", "masked, protected").join(", and ")
                 ));
             }
             v.push("images go to the project's container registry ($CI_REGISTRY_IMAGE); merge requests are built and scanned only; protect the `production` environment to say who may start the manual deploy".into());
@@ -1143,21 +1167,30 @@ fn next_steps(ci: CiKind, entries: &[MatrixEntry], signing: Signing, signer: &Si
         CiKind::Jenkins => vec![
             "set the global property CLEANPIPE_GIT to cleanpipe's Git URL (Manage Jenkins > System; README: \"How cleanpipe is distributed\")".to_string(),
             format!(
-                "create the credentials {}`registry-credentials` (Username with password){}",
-                if with_key { "`cosign-private-key` (Secret file: the key file), `cosign-password` (Secret text), " } else { "" },
-                named("Secret text credentials (lowercase, `-` for `_`)")
+                "create the credentials {}",
+                create("`cosign-private-key` (Secret file: the key file), `cosign-password` (Secret text)", "Secret text, its id lowercase with `-` for `_`")
+                    .into_iter()
+                    .chain(["`registry-credentials` (Username with password)".to_string()])
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             "set REGISTRY in the Jenkinsfile to your registry; the agents need cargo (and Docker for Dockerfile builds)".into(),
         ],
-        CiKind::Cloudbuild => vec![
-            "set the substitution _CLEANPIPE_GIT on the trigger to cleanpipe's Git URL (README: \"How cleanpipe is distributed\")".to_string(),
-            format!(
-                "create the secrets{}, readable by the build's service account{}",
-                if with_key { ": `gcloud secrets create cosign-private-key --data-file=KEY` and `cosign-password`" } else { "" },
-                named("Secret Manager secrets (lowercase, `-` for `_`)")
-            ),
-            "create an Artifact Registry repository `containers` (or change _IMAGE_REPOSITORY), and the trigger with `--require-approval` for a manual approval".into(),
-        ],
+        CiKind::Cloudbuild => {
+            let mut v = vec!["set the substitution _CLEANPIPE_GIT on the trigger to cleanpipe's Git URL (README: \"How cleanpipe is distributed\")".to_string()];
+            let secrets = create(
+                "`gcloud secrets create cosign-private-key --data-file=KEY` and `cosign-password`",
+                "each named lowercase with `-` for `_`",
+            );
+            if !secrets.is_empty() {
+                v.push(format!(
+                    "create the secrets, readable by the build's service account: {}",
+                    secrets.join(", and ")
+                ));
+            }
+            v.push("create an Artifact Registry repository `containers` (or change _IMAGE_REPOSITORY), and the trigger with `--require-approval` for a manual approval".into());
+            v
+        }
     });
     match entries {
         [one] => steps.push(format!(

@@ -26,18 +26,37 @@ pub async fn verify(
     }
     let (policy, trust) = policy_and_trust(args, env, redactor).await?;
     // The VSA's key and target are checked before anything is verified.
-    let vsa_signer = match (&args.vsa, &args.vsa_key) {
-        (Some(path), Some(key_text)) => {
+    let vsa_signer = match (&args.vsa, &args.vsa_key, args.vsa_keyless) {
+        (Some(path), Some(key_text), _) => {
             crate::fsutil::check_write_target(path)?;
             let source = crate::sign::KeySource::parse(key_text);
             crate::sign::pkcs11::register_pin(&source, redactor);
             let password = settings::password_source(env, redactor);
             Some((
                 path,
-                crate::sign::SigningKey::open(&source, &|n| env.get(n).cloned(), &move || {
-                    password()
-                })?,
+                VsaSigner::Key(crate::sign::SigningKey::open(
+                    &source,
+                    &|n| env.get(n).cloned(),
+                    &move || password(),
+                )?),
             ))
+        }
+        (Some(path), None, true) => {
+            crate::fsutil::check_write_target(path)?;
+            let keyless = crate::cli::args::KeylessArgs {
+                signing_config: args.vsa_signing_config.clone(),
+                identity_token: args.vsa_identity_token.clone(),
+            };
+            Some((
+                path,
+                VsaSigner::Keyless(
+                    super::sign::keyless_signer(&keyless, env, printer).await?,
+                ),
+            ))
+        }
+        (Some(_), None, false) => {
+            return Err(crate::Error::usage("`--vsa` needs a signer")
+                .with_hint("add `--vsa-key KEY`, or `--vsa-keyless` to sign it with the job's OIDC identity"));
         }
         _ => None,
     };
@@ -55,7 +74,11 @@ pub async fn verify(
         let now = crate::pipeline::executor::now_rfc3339();
         let statement =
             crate::policy::vsa::statement(&verdict, &policy, &trust, resource_uri, &now);
-        let envelope = crate::sign::attest::envelope(&statement, signer)?;
+        // A key signs a DSSE envelope (slsa-verifier's input), keyless a Sigstore bundle.
+        let envelope = match signer {
+            VsaSigner::Key(key) => crate::sign::attest::envelope(&statement, key)?,
+            VsaSigner::Keyless(k) => k.sign_statement(&statement).await?,
+        };
         crate::fsutil::write_atomic(path, &envelope)?;
         let result = if verdict.verified { "PASSED" } else { "FAILED" };
         vsa_info = serde_json::json!({
@@ -74,16 +97,24 @@ pub async fn verify(
             ));
         } else if args.attach_vsa {
             let store = crate::oci::store::Store::for_image(&image, &remote)?;
-            let parsed: crate::sign::attest::Envelope =
-                serde_json::from_slice(&envelope).expect("an envelope cleanpipe wrote parses");
-            let bundle = crate::evidence::bundle::build(&parsed, signer.public_key());
+            let (bundle, key) = match signer {
+                VsaSigner::Key(key) => {
+                    let parsed: crate::sign::attest::Envelope = serde_json::from_slice(&envelope)
+                        .expect("an envelope cleanpipe wrote parses");
+                    (
+                        crate::evidence::bundle::build(&parsed, key.public_key()),
+                        Some(key.public_key()),
+                    )
+                }
+                VsaSigner::Keyless(_) => (envelope.clone(), None),
+            };
             let (referrer, place) = crate::evidence::attach_bundle(
                 &store,
                 deployed_subject,
                 crate::policy::vsa::PREDICATE_VSA,
                 bundle,
                 &now,
-                Some(signer.public_key()),
+                key,
             )
             .await?;
             printer.status(&format!(
@@ -210,9 +241,10 @@ async fn policy_and_trust(
 ) -> Result<(Policy, Trust)> {
     let today = crate::scan::today();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    // `--commit` is the one check a deploy job adds to a policy file: the summary names it
+    // in its policy annotations.
     let added_checks = args.require_provenance
         || args.source_repo.is_some()
-        || args.commit.is_some()
         || args.builder_id.is_some()
         || args.require_sbom
         || args.fail_on.is_some();
@@ -252,7 +284,16 @@ async fn policy_and_trust(
             _ => policy.source_repo = Some(want.clone()),
         }
     }
-    policy.commit = args.commit.clone();
+    if let Some(commit) = &args.commit {
+        match &policy.commit {
+            Some(file) if !commit.to_ascii_lowercase().starts_with(file.as_str())
+                && !file.starts_with(&commit.to_ascii_lowercase()) =>
+            {
+                return Err(conflict("--commit", &format!("commit {file}")));
+            }
+            _ => policy.commit = Some(commit.clone()),
+        }
+    }
     if let Some(want) = &args.builder_id {
         if !policy.builder_ids.is_empty() && !policy.builder_ids.contains(want) {
             return Err(conflict("--builder-id", &policy.builder_ids.join(", ")));
@@ -391,4 +432,10 @@ fn summary_of(verdict: &crate::policy::Verdict) -> String {
     } else {
         format!("{signed}, but the policy fails: {}", failed.join(", "))
     }
+}
+
+/// Who signs a verification summary.
+enum VsaSigner {
+    Key(crate::sign::SigningKey),
+    Keyless(crate::sign::KeylessSigner),
 }

@@ -163,8 +163,9 @@ fn hostile_names_and_paths_add_no_gitlab_job() {
         .keys()
         .map(|k| k.as_str().unwrap())
         .collect();
-    assert_eq!(keys.len(), 4 + pairs.len(), "{keys:?}");
-    for k in &keys[4..] {
+    // stages, workflow, variables, .cleanpipe, merge-request, build: then one deploy each.
+    assert_eq!(keys.len(), 6 + pairs.len(), "{keys:?}");
+    for k in &keys[6..] {
         is_identifier(k.strip_prefix("deploy: ").unwrap());
     }
     let cells = doc["build"]["parallel"]["matrix"].as_sequence().unwrap();
@@ -191,7 +192,7 @@ fn hostile_names_and_paths_add_no_gitlab_job() {
         v.schema("vendor.gitlab-ci", &repo.path().join(".gitlab-ci.yml"))
             .passes(&format!("the GitLab file for {dir:?}"));
         let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
-        assert_eq!(doc.as_mapping().unwrap().len(), 5, "{text}");
+        assert_eq!(doc.as_mapping().unwrap().len(), 7, "{text}");
         assert_eq!(
             doc["build"]["variables"]["PIPELINE"]
                 .as_str()
@@ -377,6 +378,13 @@ fn hostile_paths_evaluate_no_github_expression() {
             .keys()
             .map(|k| k.as_str().unwrap())
             .collect();
-        assert_eq!(jobs, ["build", "deploy"]);
+        assert_eq!(jobs, ["pull-request", "build", "deploy"]);
+        let check = doc["jobs"]["pull-request"]["steps"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "cleanpipe run --unsigned")
+            .unwrap();
+        assert_eq!(check["env"]["PIPELINE"].as_str().unwrap(), value);
     }
 }
