@@ -373,13 +373,21 @@ fn print_checks(printer: &Printer, verdict: &crate::policy::Verdict, indent: &st
         }
     }
     for a in &verdict.attestations {
+        // Another signer's evidence (a deploy job's summary, a vendor's attestation) neither
+        // helps nor blocks: listed as not used, not as a failure.
+        let state = match a.outcome {
+            crate::policy::Outcome::Verified => "ok",
+            crate::policy::Outcome::NotThisKey => "not used",
+            crate::policy::Outcome::Unreadable | crate::policy::Outcome::Invalid => "FAIL",
+        };
+        let kind = if a.predicate_type == crate::policy::vsa::PREDICATE_VSA {
+            "verification summary"
+        } else {
+            "attestation"
+        };
         printer.status(&format!(
-            "{indent}  attestation in {} ({}, {}): [{}] {}",
-            a.source,
-            a.predicate_type,
-            a.digest,
-            mark(a.verified),
-            a.detail
+            "{indent}  {kind} in {} ({}, {}): [{state}] {}",
+            a.source, a.predicate_type, a.digest, a.detail
         ));
     }
     for p in &verdict.platforms {
