@@ -86,9 +86,9 @@ impl Evidence {
             return Err(fail(
                 name,
                 format!(
-                    "no {what} attestation verifies with a trusted key{}",
+                    "no {what} attestation verifies with a trusted signer{}",
                     if others > 0 {
-                        format!(" ({others} signed by another key or not at all)")
+                        format!(" ({others} signed by another signer or not at all)")
                     } else {
                         String::new()
                     }

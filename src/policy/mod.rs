@@ -469,7 +469,7 @@ async fn verify_index(
     let covered = signatures.verified || policy.platform.is_some();
     let passed = covered && !platforms.is_empty() && failed.is_empty();
     let mut detail = if !covered {
-        "the index itself is not signed by a trusted key; verify one platform image that is signed itself with `--platform`".to_string()
+        "the index itself is not signed by a trusted signer; verify one platform image that is signed itself with `--platform`".to_string()
     } else if platforms.is_empty() && notes.is_empty() {
         "the index lists no images".to_string()
     } else if failed.is_empty() {

@@ -467,8 +467,13 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
                 scan: None,
             });
         } else {
+            let kind = if ctx.pipeline.file.verify_base.identities.contains_key(key_name) {
+                "identity"
+            } else {
+                "key"
+            };
             failures.push(format!(
-                "{}: {} (key `{key_name}`)",
+                "{}: {} ({kind} `{key_name}`)",
                 base.reference, report.summary
             ));
         }
@@ -608,7 +613,7 @@ pub async fn trust_named(pipeline: &LoadedPipeline, base_dir: &Path, name: &str)
         }
         (None, None) => Err(pipeline.error_at(
             &["verify_base"],
-            format!("key `{name}` is used but not defined under `verify_base.keys` or `verify_base.identities`"),
+            format!("signer `{name}` is used but not defined under `verify_base.keys` or `verify_base.identities`"),
         )),
     }
 }

@@ -1169,7 +1169,9 @@ fn replay_github_job(
     adjust: &mut dyn FnMut(&str, &mut Env),
 ) -> (Vec<(String, String)>, String) {
     let files = tempfile::tempdir().unwrap();
-    let mut env: Vec<(String, String)> = base.to_vec();
+    // As on every GitHub runner.
+    let mut env: Vec<(String, String)> = vec![("GITHUB_ACTIONS".into(), "true".into())];
+    env.extend_from_slice(base);
     for (k, v) in workflow["env"].as_mapping().unwrap() {
         env.push((
             k.as_str().unwrap().into(),
@@ -2046,4 +2048,63 @@ fn on_a_terminal_init_asks_how_to_sign() {
     let shown = on_terminal(&repo, "jenkins", "");
     assert!(!shown.contains("[keyless/key]"), "{shown}");
     assert!(read(&repo, "pipeline.yaml").contains("key: env://COSIGN_PRIVATE_KEY"));
+}
+
+/// The matrix workflow, replayed: its plan job (no secrets) gives the matrix through
+/// GITHUB_OUTPUT, and each cell's pull-request job builds and scans that pipeline with no
+/// secret, signing and pushing nothing; the tree stays clean.
+#[test]
+fn the_github_matrix_workflow_replays_its_plan_and_pull_request_jobs() {
+    let ci = FakeCi::new();
+    let repo = multi_repo();
+    // The worker's Dockerfile build needs a Docker engine; the api pipeline is enough here.
+    std::fs::remove_dir_all(repo.path().join("worker")).unwrap();
+    repo.write(
+        "web/pipeline.yaml",
+        "version: 1\nname: web\nbuild:\n  customize:\n    base: scratch\nsign:\n  keyless: true\npush:\n  repository: 127.0.0.1:5000/acme/web\n  register:\n    - url: https://hooks.example.test/x\n      secret: ${WEBHOOK_SECRET}\n",
+    );
+    repo.commit();
+    init(&repo, "github");
+    repo.commit();
+    let text = read(&repo, WORKFLOW);
+    assert!(
+        text.contains("WEBHOOK_SECRET: ${{ secrets.WEBHOOK_SECRET }}"),
+        "{text}"
+    );
+    let workflow: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let known = vec![("vars.CLEANPIPE_GIT", CLEANPIPE_GIT.to_string())];
+    let (outputs, _) =
+        replay_github_job(&ci, &repo, &workflow, "plan", &[], &known, &mut |_, _| {});
+    let matrix = outputs
+        .iter()
+        .find(|(k, _)| k == "matrix")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("no matrix output: {outputs:?}"));
+    let matrix: serde_json::Value = serde_json::from_str(&matrix).unwrap();
+    let cells = matrix["include"].as_array().unwrap();
+    assert_eq!(cells.len(), 2, "{matrix}");
+    for cell in cells {
+        let mut known = known.clone();
+        for k in ["name", "pipeline", "outputs"] {
+            known.push((
+                match k {
+                    "name" => "matrix.name",
+                    "pipeline" => "matrix.pipeline",
+                    _ => "matrix.outputs",
+                },
+                cell[k].as_str().unwrap().to_string(),
+            ));
+        }
+        let (_, printed) = replay_github_job(
+            &ci,
+            &repo,
+            &workflow,
+            "pull-request",
+            &[],
+            &known,
+            &mut |_, _| {},
+        );
+        assert!(printed.contains("push         skipped"), "{printed}");
+        clean(&repo, &format!("the pull-request job of {cell}"));
+    }
 }

@@ -419,7 +419,7 @@ fn summary_of(verdict: &crate::policy::Verdict) -> String {
     let signed = if verdict.signatures.verified || verdict.platforms.is_empty() {
         verdict.signatures.summary.clone()
     } else {
-        "the index is not signed by a trusted key".to_string()
+        "the index is not signed by a trusted signer".to_string()
     };
     if !verdict.platforms.is_empty() {
         let detail = verdict

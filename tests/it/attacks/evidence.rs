@@ -415,7 +415,7 @@ fn provenance_signed_by_another_key_does_not_count() {
         &r,
         &[
             "[not used] no signature verifies with cosign.pub",
-            "policy [FAIL] provenance: no SLSA v1 provenance attestation verifies with a trusted key (1 signed by another key or not at all)",
+            "policy [FAIL] provenance: no SLSA v1 provenance attestation verifies with a trusted signer (1 signed by another signer or not at all)",
         ],
     );
 }

@@ -292,7 +292,7 @@ fn a_required_summary_passed_for_this_image_from_a_trusted_signer() {
     );
     let r = verify(&repo, "needs-vsa.yaml", &[]);
     refused(&r, "required attestation");
-    r.expect_stderr("verifies with a trusted key");
+    r.expect_stderr("verifies with a trusted signer");
     // Signed by a trusted key: evidence, pinned or not.
     verify(
         &repo,
@@ -495,7 +495,7 @@ fn a_failed_summary_on_a_registry_is_never_evidence() {
     r.expect_stderr("not attached");
     let r = run(&["--policy", "needs-vsa.yaml"]);
     refused(&r, "required attestation");
-    r.expect_stderr("verifies with a trusted key");
+    r.expect_stderr("verifies with a trusted signer");
     run(&[
         &["--policy", "failing.yaml", "--attach-vsa-on-failure"][..],
         &vsa,
