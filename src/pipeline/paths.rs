@@ -122,7 +122,6 @@ pub fn own_dir(p: &LoadedPipeline, key: &str, default: &str) -> Result<PathBuf> 
     Ok(dir)
 }
 
-
 /// The tracked files at HEAD, if the pipeline is in a Git repository with a commit (the source
 /// stage reports the other cases).
 pub fn tracked_tree(p: &LoadedPipeline) -> Result<Option<RepoTree>> {

@@ -131,7 +131,9 @@ fn evaluate_findings(policy: &Policy, evidence: &Evidence) -> Option<PolicyCheck
                 // left out: refused unless the policy accepts it in writing.
                 match (&scan.incomplete, policy.allow_incomplete_coverage) {
                     (Some(why), false) => incomplete.push(format!("{why} ({})", t.used)),
-                    (Some(why), true) => notes.push(format!("{why}, allowed by the policy ({})", t.used)),
+                    (Some(why), true) => {
+                        notes.push(format!("{why}, allowed by the policy ({})", t.used))
+                    }
                     (None, _) => {}
                 }
                 failing.extend(

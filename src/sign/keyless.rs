@@ -232,7 +232,9 @@ impl Certified {
         let v: serde_json::Value = serde_json::from_slice(bundle).ok()?;
         let raw = v
             .pointer("/verificationMaterial/certificate/rawBytes")
-            .or_else(|| v.pointer("/verificationMaterial/x509CertificateChain/certificates/0/rawBytes"))?
+            .or_else(|| {
+                v.pointer("/verificationMaterial/x509CertificateChain/certificates/0/rawBytes")
+            })?
             .as_str()?;
         let der = base64::engine::general_purpose::STANDARD.decode(raw).ok()?;
         let info = sigstore_verify::crypto::x509::parse_certificate_info(
@@ -301,10 +303,9 @@ impl KeylessSigner {
             .sign_raw_statement(statement)
             .await
             .map_err(|e| service_error(e, &self.instance))?;
-        let json = bundle
-            .to_json()
-            .map(String::into_bytes)
-            .map_err(|e| Error::environment(format!("the signed bundle does not serialize: {e}")))?;
+        let json = bundle.to_json().map(String::into_bytes).map_err(|e| {
+            Error::environment(format!("the signed bundle does not serialize: {e}"))
+        })?;
         let mut certified = self.certified.lock().unwrap_or_else(|e| e.into_inner());
         if certified.is_none() {
             *certified = Certified::from_bundle_json(&json);

@@ -236,14 +236,14 @@ fn finish(
         if unchecked > 0 {
             hint.push_str("give the database records for the ecosystems named (osv.dev publishes one archive per ecosystem, `<Ecosystem>/all.zip`); ");
         }
-        return Err(Error::gate(
-            format!("{image_name} has {}", what.join(" and ")),
-            reasons,
-        )
-        .with_hint(format!(
-            "{hint}the full report is in {}",
-            ctx.outputs_dir.join(format!("{file_stem}.txt")).display()
-        )));
+        return Err(
+            Error::gate(format!("{image_name} has {}", what.join(" and ")), reasons).with_hint(
+                format!(
+                    "{hint}the full report is in {}",
+                    ctx.outputs_dir.join(format!("{file_stem}.txt")).display()
+                ),
+            ),
+        );
     }
     Ok(summary)
 }

@@ -66,7 +66,10 @@ impl SignerReport {
     /// One line: `key cosign.key (sha256:…)` or `identity … (issuer)`.
     pub fn describe(&self) -> String {
         match self {
-            SignerReport::Key { source, fingerprint } => format!("key {source} ({fingerprint})"),
+            SignerReport::Key {
+                source,
+                fingerprint,
+            } => format!("key {source} ({fingerprint})"),
             SignerReport::Keyless(c) => format!("identity {}", c.describe()),
         }
     }

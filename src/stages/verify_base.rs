@@ -467,7 +467,13 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
                 scan: None,
             });
         } else {
-            let kind = if ctx.pipeline.file.verify_base.identities.contains_key(key_name) {
+            let kind = if ctx
+                .pipeline
+                .file
+                .verify_base
+                .identities
+                .contains_key(key_name)
+            {
                 "identity"
             } else {
                 "key"
@@ -584,10 +590,7 @@ async fn scan_base(
 /// from `base_dir`). `run` and `base outdated/update` both take their trust from here.
 pub async fn trust_named(pipeline: &LoadedPipeline, base_dir: &Path, name: &str) -> Result<Trust> {
     let spec = &pipeline.file.verify_base;
-    let at = |what: &str| {
-        pipeline
-            .error_at(&["verify_base", "identities", name], what.to_string())
-    };
+    let at = |what: &str| pipeline.error_at(&["verify_base", "identities", name], what.to_string());
     match (spec.keys.get(name), spec.identities.get(name)) {
         (Some(_), Some(_)) => Err(at(&format!(
             "`{name}` is both a key and an identity; give them different names"

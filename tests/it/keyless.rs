@@ -850,7 +850,10 @@ fn base_updates_follow_a_tag_signed_by_a_vendor_identity() {
         .expect_stderr("1 pin(s) rewritten");
     // Another identity: the moved tag is listed, not verified, never written.
     let third = publish("v3\n");
-    consumer.write("pipeline.yaml", &pipeline("release@vendor.test").replace(&first, &second));
+    consumer.write(
+        "pipeline.yaml",
+        &pipeline("release@vendor.test").replace(&first, &second),
+    );
     consumer.commit();
     consumer
         .cleanpipe(&["base", "update", "--write"])
@@ -899,7 +902,10 @@ fn a_keyless_run_reports_the_certified_workflow_identity_and_evidence_locations(
     assert_eq!(signer["identity"], WORKFLOW, "{signer}");
     assert_eq!(signer["issuer"], stack.github_issuer().as_str());
     assert!(
-        !report["signature"]["key"].as_str().unwrap().contains("repo:"),
+        !report["signature"]["key"]
+            .as_str()
+            .unwrap()
+            .contains("repo:"),
         "the token's subject is not the signer: {}",
         report["signature"]["key"]
     );
@@ -908,7 +914,10 @@ fn a_keyless_run_reports_the_certified_workflow_identity_and_evidence_locations(
     assert!(evidence.len() >= 2, "{report}");
     for e in evidence {
         assert!(
-            e["location"].as_str().unwrap().starts_with("referrer sha256:"),
+            e["location"]
+                .as_str()
+                .unwrap()
+                .starts_with("referrer sha256:"),
             "{e}"
         );
     }
@@ -999,7 +1008,10 @@ fn the_whole_story_as_a_github_hosted_team_runs_it() {
 
     // 2. The team's repository: customize the base, scan with a waiver, sign keylessly.
     let repo = Repo::new();
-    repo.write("ca/corporate-ca.pem", "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n");
+    repo.write(
+        "ca/corporate-ca.pem",
+        "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n",
+    );
     repo.write("app/main.py", "print('hello')\n");
     assert!(Command::new("cp")
         .arg("-r")
@@ -1038,11 +1050,11 @@ fn the_whole_story_as_a_github_hosted_team_runs_it() {
     // The webhook names the real signer: the team's workflow, not the token's subject.
     let hooks = sink.requests();
     assert_eq!(hooks.len(), 1);
-    let body: serde_json::Value =
-        serde_json::from_str(hooks[0]["body"].as_str().unwrap()).unwrap();
+    let body: serde_json::Value = serde_json::from_str(hooks[0]["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["signature"]["signer"]["identity"], WORKFLOW, "{body}");
     // The waivers written `jinja2`/`JINJA2` cover the findings in `Jinja2`; none is unused.
-    let scan = std::fs::read_to_string(repo.path().join(".cleanpipe/out/scan-results.json")).unwrap();
+    let scan =
+        std::fs::read_to_string(repo.path().join(".cleanpipe/out/scan-results.json")).unwrap();
     assert!(!scan.contains("matches no finding"), "{scan}");
 
     // 3. The release engineer: a policy trusting the team's workflow.
@@ -1064,10 +1076,21 @@ fn the_whole_story_as_a_github_hosted_team_runs_it() {
     std::fs::write(repo.path().join("../policy.yaml"), policy(WORKFLOW, "")).unwrap();
     let policy_path = repo.path().join("../policy.yaml").display().to_string();
     let verified = repo.cleanpipe(&[
-        "verify", &image, "--policy", &policy_path, "--commit", &commit, "--output", "digest",
+        "verify",
+        &image,
+        "--policy",
+        &policy_path,
+        "--commit",
+        &commit,
+        "--output",
+        "digest",
     ]);
     verified.expect_code(0);
-    assert!(verified.stdout.trim().ends_with(&digest), "{}", verified.stdout);
+    assert!(
+        verified.stdout.trim().ends_with(&digest),
+        "{}",
+        verified.stdout
+    );
     // A summary signed keylessly by the release engineer, attached to the image; the commit
     // checked is named in its policy.
     std::fs::write(
@@ -1078,19 +1101,31 @@ fn the_whole_story_as_a_github_hosted_team_runs_it() {
     let vsa = repo.path().join("../vsa.json").display().to_string();
     let engineer_token = repo.path().join("../engineer.token").display().to_string();
     repo.cleanpipe(&[
-        "verify", &image, "--policy", &policy_path, "--commit", &commit, "--vsa", &vsa,
-        "--vsa-keyless", "--vsa-signing-config", &stack.signing_config(),
-        "--vsa-identity-token", &engineer_token, "--attach-vsa",
+        "verify",
+        &image,
+        "--policy",
+        &policy_path,
+        "--commit",
+        &commit,
+        "--vsa",
+        &vsa,
+        "--vsa-keyless",
+        "--vsa-signing-config",
+        &stack.signing_config(),
+        "--vsa-identity-token",
+        &engineer_token,
+        "--attach-vsa",
     ])
     .expect_code(0)
     .expect_stderr("attached to");
     let bundle: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&vsa).unwrap()).unwrap();
-    let statement = dsse_statement(
-        bundle["dsseEnvelope"].to_string().as_bytes(),
-    );
+    let statement = dsse_statement(bundle["dsseEnvelope"].to_string().as_bytes());
     assert_eq!(statement["predicate"]["verificationResult"], "PASSED");
-    assert_eq!(statement["predicate"]["policy"]["annotations"]["commit"], commit.as_str());
+    assert_eq!(
+        statement["predicate"]["policy"]["annotations"]["commit"],
+        commit.as_str()
+    );
     // Later: a policy that requires that summary admits the image.
     std::fs::write(
         repo.path().join("../policy-vsa.yaml"),
@@ -1111,14 +1146,21 @@ fn the_whole_story_as_a_github_hosted_team_runs_it() {
         ),
     )
     .unwrap();
-    let other = repo.path().join("../policy-other.yaml").display().to_string();
+    let other = repo
+        .path()
+        .join("../policy-other.yaml")
+        .display()
+        .to_string();
     repo.cleanpipe(&["verify", &image, "--policy", &other])
         .expect_code(1)
         .expect_stderr("NOT VERIFIED");
     repo.cleanpipe(&["verify", &base, "--policy", &policy_path])
         .expect_code(1)
         .expect_stderr("NOT VERIFIED");
-    repo.write("pipeline.yaml", &pipeline.replace("sign:\n", "source:\n  allow_dirty: true\nsign:\n"));
+    repo.write(
+        "pipeline.yaml",
+        &pipeline.replace("sign:\n", "source:\n  allow_dirty: true\nsign:\n"),
+    );
     repo.commit();
     let clean_commit = {
         let out = Command::new("git")
@@ -1133,7 +1175,12 @@ fn the_whole_story_as_a_github_hosted_team_runs_it() {
     dirty.expect_code(0);
     let dirty_image = dirty.last_line();
     repo.cleanpipe(&[
-        "verify", &dirty_image, "--policy", &policy_path, "--commit", &clean_commit,
+        "verify",
+        &dirty_image,
+        "--policy",
+        &policy_path,
+        "--commit",
+        &clean_commit,
     ])
     .expect_code(1)
     .expect_stderr("NOT VERIFIED");

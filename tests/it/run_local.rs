@@ -267,7 +267,10 @@ fn first_runs_in_a_repository_without_gitignore_stay_clean() {
     assert_eq!(repo.git_status(), "?? cosign.pub\n");
     repo.git(&["add", "-A"]);
     let staged = repo.git_status();
-    assert!(!staged.contains("cosign.key"), "git add -A took the private key: {staged}");
+    assert!(
+        !staged.contains("cosign.key"),
+        "git add -A took the private key: {staged}"
+    );
     repo.commit();
     // The scan's index cache lives in the user's cache directory, not beside `osv/`.
     repo.cleanpipe(&["scan", "oci:.cleanpipe/oci:example", "--db", "osv"])
@@ -300,8 +303,12 @@ fn customize_lays_a_directory_over_the_image_root() {
     repo.cleanpipe(&["run"]).expect_code(0);
     let layout = repo.path().join(".cleanpipe/oci");
     let blob = |digest: &str| {
-        std::fs::read(layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:")))
-            .unwrap()
+        std::fs::read(
+            layout
+                .join("blobs/sha256")
+                .join(digest.trim_start_matches("sha256:")),
+        )
+        .unwrap()
     };
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
@@ -323,7 +330,10 @@ fn customize_lays_a_directory_over_the_image_root() {
         }
     }
     for want in ["etc/motd", "usr/share/app/data.txt"] {
-        assert!(paths.iter().any(|p| p.trim_end_matches('/') == want), "{want} not in {paths:?}");
+        assert!(
+            paths.iter().any(|p| p.trim_end_matches('/') == want),
+            "{want} not in {paths:?}"
+        );
     }
     assert!(
         !paths.iter().any(|p| matches!(p.as_str(), "" | "/" | "./")),
@@ -339,7 +349,9 @@ fn customize_lays_a_directory_over_the_image_root() {
         &pipeline("rootfs", "").replace("dest: /\n", "dest: /\n        mode: \"0700\"\n"),
     );
     repo.commit();
-    repo.cleanpipe(&["run"]).expect_code(2).expect_stderr("`mode` cannot change it");
+    repo.cleanpipe(&["run"])
+        .expect_code(2)
+        .expect_stderr("`mode` cannot change it");
 }
 
 /// A pipeline that cannot sign is refused before anything runs, with a hint; `run --unsigned

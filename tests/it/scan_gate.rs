@@ -49,7 +49,10 @@ fn a_wolfi_image_is_checked_against_wolfi_records() {
     assert_eq!(report["coverage"]["ecosystems"][0]["checked"], 2);
     // The database the scan used: its source, content digest and newest record.
     let db = &report["coverage"]["database"];
-    assert!(db["digest"].as_str().unwrap().starts_with("sha256:"), "{db}");
+    assert!(
+        db["digest"].as_str().unwrap().starts_with("sha256:"),
+        "{db}"
+    );
     assert_eq!(db["newest_modified"], "2026-03-01T00:00:00Z");
     assert_eq!(db["records"], 1);
 }
@@ -77,8 +80,12 @@ fn what_the_database_cannot_check_fails_the_gate_unless_allowed_in_writing() {
     );
     repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
         .expect_code(0);
-    let report = std::fs::read_to_string(repo.path().join(".cleanpipe/out/scan-results.json")).unwrap();
-    assert!(report.contains("vendor feed mirrored next quarter"), "{report}");
+    let report =
+        std::fs::read_to_string(repo.path().join(".cleanpipe/out/scan-results.json")).unwrap();
+    assert!(
+        report.contains("vendor feed mirrored next quarter"),
+        "{report}"
+    );
     // The attested scan says it is incomplete: a verifier refuses it unless it accepts that.
     let image = "oci:.cleanpipe/oci:v1";
     repo.cleanpipe(&["verify", image, "--key", "cosign.pub", "--fail-on", "high"])

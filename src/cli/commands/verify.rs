@@ -49,14 +49,13 @@ pub async fn verify(
             };
             Some((
                 path,
-                VsaSigner::Keyless(
-                    super::sign::keyless_signer(&keyless, env, printer).await?,
-                ),
+                VsaSigner::Keyless(super::sign::keyless_signer(&keyless, env, printer).await?),
             ))
         }
         (Some(_), None, false) => {
-            return Err(crate::Error::usage("`--vsa` needs a signer")
-                .with_hint("add `--vsa-key KEY`, or `--vsa-keyless` to sign it with the job's OIDC identity"));
+            return Err(crate::Error::usage("`--vsa` needs a signer").with_hint(
+                "add `--vsa-key KEY`, or `--vsa-keyless` to sign it with the job's OIDC identity",
+            ));
         }
         _ => None,
     };
@@ -286,8 +285,9 @@ async fn policy_and_trust(
     }
     if let Some(commit) = &args.commit {
         match &policy.commit {
-            Some(file) if !commit.to_ascii_lowercase().starts_with(file.as_str())
-                && !file.starts_with(&commit.to_ascii_lowercase()) =>
+            Some(file)
+                if !commit.to_ascii_lowercase().starts_with(file.as_str())
+                    && !file.starts_with(&commit.to_ascii_lowercase()) =>
             {
                 return Err(conflict("--commit", &format!("commit {file}")));
             }
