@@ -84,12 +84,66 @@ pub fn parse_for_check(
     env: &dyn Fn(&str) -> Option<String>,
     redactor: &Redactor,
 ) -> Result<(LoadedPipeline, Vec<GivenAtRunTime>)> {
+    parse_deferring(text, path, env, redactor, &|value| {
+        template::secret_uses(value).0
+    })
+}
+
+/// Load a pipeline file for `run --unsigned`: nothing is pushed and no webhook is called, so
+/// a secret used only by `push.register` may be unset (it is listed, and stands in as a
+/// placeholder no request ever carries); every other variable is needed as by [`load`].
+pub fn load_for_unsigned_run(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    redactor: &Redactor,
+) -> Result<(LoadedPipeline, Vec<GivenAtRunTime>)> {
+    let text = read(path)?;
+    parse_for_unsigned_run(&text, path, env, redactor)
+}
+
+/// [`load_for_unsigned_run`] on text.
+pub fn parse_for_unsigned_run(
+    text: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    redactor: &Redactor,
+) -> Result<(LoadedPipeline, Vec<GivenAtRunTime>)> {
+    parse_deferring(text, path, env, redactor, &|value| {
+        let register = value
+            .get("push")
+            .and_then(|p| p.get("register"))
+            .cloned()
+            .unwrap_or_default();
+        let mut wrapped = serde_yaml::Mapping::new();
+        wrapped.insert("register".into(), register);
+        let (webhooks, _) = template::secret_uses(&serde_yaml::Value::Mapping(wrapped));
+        let mut rest = value.clone();
+        if let Some(push) = rest.get_mut("push").and_then(|p| p.as_mapping_mut()) {
+            push.remove("register");
+        }
+        let (secret, ordinary) = template::secret_uses(&rest);
+        webhooks
+            .into_iter()
+            .filter(|n| !secret.contains(n) && !ordinary.contains(n))
+            .collect()
+    })
+}
+
+/// Parse `text` with the variables `deferrable` picks from the file (and the environment
+/// lacks) standing in as a placeholder, listed with where the file first uses each.
+fn parse_deferring(
+    text: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    redactor: &Redactor,
+    deferrable: &dyn Fn(&serde_yaml::Value) -> std::collections::BTreeSet<String>,
+) -> Result<(LoadedPipeline, Vec<GivenAtRunTime>)> {
     let shown = path.display().to_string();
     // Bounded before any parser sees it, as `parse` does.
     check_size(text.len(), &shown)?;
     check_nesting(text, &shown)?;
     let secret_only = match serde_yaml::from_str::<serde_yaml::Value>(text) {
-        Ok(value) => template::secret_uses(&value).0,
+        Ok(value) => deferrable(&value),
         // The ordinary parse reports what is wrong with it.
         _ => Default::default(),
     };
@@ -447,6 +501,30 @@ mod tests {
             run_time_secrets(&format!("{text}sign:\n  key: env://COSIGN_PRIVATE_KEY\n")),
             ["COSIGN_PASSWORD", "COSIGN_PRIVATE_KEY", "WEBHOOK_SECRET"]
         );
+    }
+
+    #[test]
+    fn an_unsigned_run_needs_no_webhook_secret_and_every_other_one() {
+        let text = format!(
+            "{MINIMAL}    user: ${{NPM_TOKEN}}\npush:\n  register:\n    - url: https://hooks.example.test/x\n      secret: ${{WEBHOOK_SECRET}}\n"
+        );
+        let deferred = |text: &str| {
+            parse_for_unsigned_run(text, Path::new("p.yaml"), &env, &Redactor::default())
+        };
+        // NPM_TOKEN is used outside push.register: still needed (and reported at its place).
+        let err = deferred(&text).unwrap_err().to_string();
+        assert!(err.contains("`NPM_TOKEN` is not set"), "{err}");
+        let only_webhooks = format!(
+            "{MINIMAL}push:\n  register:\n    - url: https://hooks.example.test/x\n      secret: ${{WEBHOOK_SECRET}}\n"
+        );
+        let (_, later) = deferred(&only_webhooks).unwrap();
+        assert_eq!(later.len(), 1);
+        assert_eq!(later[0].name, "WEBHOOK_SECRET");
+        // A webhook secret also used elsewhere stays needed.
+        let shared = format!(
+            "{MINIMAL}    user: ${{WEBHOOK_SECRET}}\npush:\n  register:\n    - url: https://hooks.example.test/x\n      secret: ${{WEBHOOK_SECRET}}\n"
+        );
+        assert!(deferred(&shared).is_err());
     }
 
     #[test]

@@ -249,9 +249,26 @@ pub fn match_and_cover(catalog: &Catalog, db: &Database) -> (Vec<Finding>, cover
             }) {
                 continue;
             }
+            let upstream = upstream_chain(adv, &by_id);
             let (severity, score, severity_source) = match &a.rating {
                 Some(r) => (r.severity, r.score, r.source.clone()),
-                None => (adv.severity, adv.score, adv.severity_source.clone()),
+                None if adv.severity != Severity::Unknown => {
+                    (adv.severity, adv.score, adv.severity_source.clone())
+                }
+                // Last: the upstream CVE record's rating, when the database holds it.
+                None => adv
+                    .aliases
+                    .iter()
+                    .chain(&upstream)
+                    .find_map(|id| db.cve_ratings.get(id).map(|r| (id, r)))
+                    .map(|(id, r)| {
+                        (
+                            r.severity,
+                            r.score,
+                            format!("{} (the upstream {id} record)", r.source),
+                        )
+                    })
+                    .unwrap_or((adv.severity, adv.score, adv.severity_source.clone())),
             };
             findings.push(Finding {
                 id: adv.id.clone(),
@@ -267,7 +284,7 @@ pub fn match_and_cover(catalog: &Catalog, db: &Database) -> (Vec<Finding>, cover
                 layer: Some(p.layer.clone()),
                 summary: adv.summary.clone(),
                 severity_source,
-                upstream: upstream_chain(adv, &by_id),
+                upstream,
                 waived: None,
                 waiver_expires: None,
             });
@@ -537,6 +554,19 @@ mod tests {
         let ubuntu_cve = r#"{"id":"UBUNTU-CVE-2023-4911","modified":"2026-01-01T00:00:00Z","upstream":["CVE-2023-4911"],"affected":[{"package":{"ecosystem":"Ubuntu:22.04:LTS","name":"glibc"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.35-0ubuntu3.4"}]}]}]}"#;
         let unknown_eco = r#"{"id":"ODD-1","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Plan9:4","name":"x"},"versions":["1"]}]}"#;
         let db = db_from(&[wolfi, ubuntu, ubuntu_cve, unknown_eco]);
+        // With the upstream CVE record in the database, the unrated record takes its rating.
+        let cve = r#"{"id":"CVE-2023-4911","modified":"2026-01-01T00:00:00Z","severity":[{"type":"CVSS_V3","score":"CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H"}],"affected":[]}"#;
+        let with_cve = db_from(&[ubuntu_cve, cve]);
+        let image = Catalog {
+            distro: distro("ubuntu", "22.04", Some("22.04.3 LTS (Jammy Jellyfish)")),
+            packages: vec![pkg(Kind::Deb, "libc6", "2.35-0ubuntu3.3", Some("glibc"))],
+            warnings: vec![],
+        };
+        let f = match_catalog(&image, &with_cve);
+        assert_eq!(f[0].severity, Severity::High, "{:?}", f[0]);
+        assert!(f[0]
+            .severity_source
+            .contains("the upstream CVE-2023-4911 record"));
         let wolfi_image = Catalog {
             distro: distro("wolfi", "20230201", None),
             packages: vec![pkg(Kind::Apk, "libcrypto3", "3.0.8-r0", Some("openssl"))],

@@ -87,6 +87,10 @@ pub struct Database {
     /// The newest `modified` of any record (also of records a filtered load skips).
     #[serde(default)]
     pub newest_modified: String,
+    /// The ratings of `CVE-…` records (osv.dev's CVE records, converted from NVD), by id, for
+    /// findings whose own record carries none. Always loaded whole.
+    #[serde(default)]
+    pub cve_ratings: BTreeMap<String, Rating>,
 }
 
 #[derive(Deserialize)]
@@ -156,7 +160,7 @@ pub fn key(ecosystem: &str, name: &str) -> String {
 }
 
 /// Bumped whenever the cached index format changes.
-const INDEX_FORMAT: u32 = 4;
+const INDEX_FORMAT: u32 = 5;
 
 /// The cache file. `index` is written before `advisories` on purpose: a reader that only wants
 /// some packages learns from the index which advisories it needs, then skips the others
@@ -170,6 +174,7 @@ struct CachedIndexOut<'a> {
     ecosystems: &'a BTreeMap<String, usize>,
     content_digest: &'a str,
     newest_modified: &'a str,
+    cve_ratings: &'a BTreeMap<String, Rating>,
     index: &'a HashMap<String, Vec<Affected>>,
     advisories: &'a [Advisory],
 }
@@ -217,6 +222,7 @@ impl<'de> Visitor<'de> for CacheSeed<'_> {
                 "ecosystems" => out.database.ecosystems = map.next_value()?,
                 "content_digest" => out.database.content_digest = map.next_value()?,
                 "newest_modified" => out.database.newest_modified = map.next_value()?,
+                "cve_ratings" => out.database.cve_ratings = map.next_value()?,
                 "index" => {
                     let (index, refs) = map.next_value_seed(IndexSeed {
                         wanted: self.wanted,
@@ -429,6 +435,7 @@ impl Database {
             ecosystems: &database.ecosystems,
             content_digest: &database.content_digest,
             newest_modified: &database.newest_modified,
+            cve_ratings: &database.cve_ratings,
             index: &database.index,
             advisories: &database.advisories,
         };
@@ -548,6 +555,11 @@ impl Database {
                     source: format!("the record's database_specific.severity `{label}`"),
                 })
         });
+        if record.id.starts_with("CVE-") {
+            if let Some(r) = &record_rating {
+                self.cve_ratings.insert(record.id.clone(), r.clone());
+            }
+        }
         let (severity, score, severity_source) = match record_rating {
             Some(r) => (r.severity, r.score, r.source),
             None => (

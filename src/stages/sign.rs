@@ -283,6 +283,13 @@ pub async fn run(
         },
         (_, None) => unreachable!("a signer without a key is keyless"),
     };
+    ctx.say("sign", &format!("signed by {}", signer_report.describe()));
+    for e in &evidence {
+        ctx.say(
+            "sign",
+            &format!("{} of {}: {}", e.what, e.subject, e.location),
+        );
+    }
     let legacy = ctx.pipeline.file.sign.format().legacy() && signer.key().is_some();
     Ok(SignOutput {
         key: signer_report.describe(),

@@ -2061,16 +2061,20 @@ fn the_github_matrix_workflow_replays_its_plan_and_pull_request_jobs() {
     std::fs::remove_dir_all(repo.path().join("worker")).unwrap();
     repo.write(
         "web/pipeline.yaml",
-        "version: 1\nname: web\nbuild:\n  customize:\n    base: scratch\nsign:\n  keyless: true\npush:\n  repository: 127.0.0.1:5000/acme/web\n  register:\n    - url: https://hooks.example.test/x\n      secret: ${WEBHOOK_SECRET}\n",
+        "version: 1\nname: web\nbuild:\n  customize:\n    base: scratch\nsign:\n  keyless: true\npush:\n  repository: 127.0.0.1:5000/acme/web\n",
     );
     repo.commit();
     init(&repo, "github");
     repo.commit();
     let text = read(&repo, WORKFLOW);
+    // One pipeline signs with a key: its secrets in the build step, none in the pull-request
+    // job.
     assert!(
-        text.contains("WEBHOOK_SECRET: ${{ secrets.WEBHOOK_SECRET }}"),
+        text.contains("COSIGN_PRIVATE_KEY: ${{ secrets.COSIGN_PRIVATE_KEY }}"),
         "{text}"
     );
+    let pr = text.split("\n  build:\n").next().unwrap();
+    assert!(!pr.contains("secrets."), "{pr}");
     let workflow: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
     let known = vec![("vars.CLEANPIPE_GIT", CLEANPIPE_GIT.to_string())];
     let (outputs, _) =
@@ -2105,6 +2109,7 @@ fn the_github_matrix_workflow_replays_its_plan_and_pull_request_jobs() {
             &mut |_, _| {},
         );
         assert!(printed.contains("push         skipped"), "{printed}");
+        assert!(printed.contains("sign         skipped"), "{printed}");
         clean(&repo, &format!("the pull-request job of {cell}"));
     }
 }

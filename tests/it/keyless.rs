@@ -137,7 +137,7 @@ fn a_keyless_run_is_verified_by_identity_by_cleanpipe_and_cosign_v3() {
     let token = stack.token("email", "");
     let r = repo.cleanpipe_env(&["run"], &[("TEST_ID_TOKEN", &token)]);
     r.expect_code(0)
-        .expect_stderr("keyless identity dev@example.test");
+        .expect_stderr("signed by identity dev@example.test");
     // The token is a secret: never in the output or the report.
     assert!(!r.all().contains(&token), "{}", r.all());
     let report = std::fs::read_to_string(repo.path().join(".cleanpipe/out/report.json")).unwrap();
