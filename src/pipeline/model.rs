@@ -334,8 +334,9 @@ pub enum UnknownSeverity {
 }
 
 /// Unchecked packages a pipeline accepts in writing: those of `ecosystem` (`Wolfi`,
-/// `Debian:12`, or the unknown distribution as the report names it), or those whose reason
-/// contains `cause`; at least one of the two.
+/// `Debian:12`, or the unknown distribution as the report names it), those whose reason
+/// contains `cause`, and/or those whose purl matches the glob `purl`
+/// (`pkg:rpm/fedora/kernel-*`); at least one of the three.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UncheckedAllowance {
@@ -343,6 +344,8 @@ pub struct UncheckedAllowance {
     pub ecosystem: Option<String>,
     #[serde(default)]
     pub cause: Option<String>,
+    #[serde(default)]
+    pub purl: Option<String>,
     pub reason: String,
     /// `YYYY-MM-DD`; after it the allowance no longer applies.
     pub expires: String,

@@ -213,10 +213,13 @@ fn check_relaxations(
     for (i, a) in spec.unchecked.iter().enumerate() {
         let n = i.to_string();
         let at = [path[0], path[1], "unchecked", n.as_str()];
-        if a.ecosystem.is_none() && a.cause.is_none() {
+        if a.ecosystem.is_none() && a.cause.is_none() && a.purl.is_none() {
             return Err(p
-                .error_at(&at, "an `unchecked` allowance names neither `ecosystem` nor `cause`")
-                .with_hint("say which packages may stay unchecked, e.g. `ecosystem: Wolfi` or `cause: no advisory source`"));
+                .error_at(&at, "an `unchecked` allowance names neither `ecosystem`, `cause` nor `purl`")
+                .with_hint("say which packages may stay unchecked, e.g. `ecosystem: Wolfi`, `cause: no advisory source` or `purl: pkg:rpm/fedora/kernel-*`"));
+        }
+        if let Some(Err(e)) = a.purl.as_deref().map(glob::Pattern::new) {
+            return Err(p.error_at(&at, format!("`purl` is not a glob pattern: {e}")));
         }
         if a.reason.trim().is_empty() {
             return Err(p.error_at(&at, "an `unchecked` allowance has an empty reason"));

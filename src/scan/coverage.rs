@@ -57,6 +57,9 @@ pub struct UncheckedReason {
     pub packages: usize,
     /// One package it applies to (`name version`).
     pub example: String,
+    /// Every package's purl, for allowances by purl pattern (not written to reports).
+    #[serde(skip)]
+    pub purls: Vec<String>,
 }
 
 /// Collects coverage while packages are matched.
@@ -72,16 +75,20 @@ impl Tally {
         e.checked += 1;
     }
 
-    pub fn unchecked(&mut self, ecosystem: &str, reason: &str, example: String) {
+    pub fn unchecked(&mut self, ecosystem: &str, reason: &str, example: String, purl: &str) {
         let e = self.entry(ecosystem);
         e.packages += 1;
         e.unchecked += 1;
         match e.reasons.iter_mut().find(|r| r.reason == reason) {
-            Some(r) => r.packages += 1,
+            Some(r) => {
+                r.packages += 1;
+                r.purls.push(purl.to_string());
+            }
             None => e.reasons.push(UncheckedReason {
                 reason: reason.to_string(),
                 packages: 1,
                 example,
+                purls: vec![purl.to_string()],
             }),
         }
     }
@@ -125,21 +132,46 @@ impl Coverage {
                     r.packages, e.ecosystem, r.reason, r.example
                 );
                 let base = e.ecosystem.split(':').next().unwrap_or(&e.ecosystem);
-                let by = allowances.iter().find(|a| {
+                let applies = |a: &&crate::pipeline::model::UncheckedAllowance| {
                     a.expires.as_str() >= today
-                        && (a.ecosystem.is_some() || a.cause.is_some())
+                        && (a.ecosystem.is_some() || a.cause.is_some() || a.purl.is_some())
                         && a.ecosystem
                             .as_ref()
                             .is_none_or(|x| x == &e.ecosystem || x == base)
                         && a.cause
                             .as_ref()
                             .is_none_or(|c| r.reason.contains(c.as_str()))
-                });
-                match by {
-                    Some(a) => {
-                        allowed.push(format!("{line}; allowed until {}: {}", a.expires, a.reason))
+                };
+                // A purl pattern covers the packages it matches; the rest stay unchecked.
+                let mut left = r.purls.clone();
+                for a in allowances.iter().filter(applies) {
+                    let before = left.len();
+                    match a.purl.as_deref().map(glob::Pattern::new) {
+                        None => left.clear(),
+                        Some(Ok(p)) => left.retain(|purl| !p.matches(purl)),
+                        Some(Err(_)) => continue,
                     }
-                    None => not.push(line),
+                    if left.len() < before {
+                        allowed.push(format!(
+                            "{} {} package(s) not checked: {}; allowed until {}: {}",
+                            before - left.len(),
+                            e.ecosystem,
+                            r.reason,
+                            a.expires,
+                            a.reason
+                        ));
+                    }
+                }
+                if left.len() == r.purls.len() {
+                    not.push(line);
+                } else if !left.is_empty() {
+                    not.push(format!(
+                        "{} {} package(s) not checked: {} (e.g. {})",
+                        left.len(),
+                        e.ecosystem,
+                        r.reason,
+                        left[0]
+                    ));
                 }
             }
         }

@@ -215,17 +215,17 @@ pub fn match_and_cover(catalog: &Catalog, db: &Database) -> (Vec<Finding>, cover
         let l = match ecosystem::lookup(p, catalog.distro.as_ref()) {
             Ok(l) => l,
             Err(u) => {
-                tally.unchecked(&u.ecosystem, &u.reason, example);
+                tally.unchecked(&u.ecosystem, &u.reason, example, &p.purl);
                 continue;
             }
         };
         if !db.ecosystems.keys().any(|e| l.accepts(e)) {
             let reason = format!("the database holds no `{}` records", l.ecosystem);
-            tally.unchecked(&l.ecosystem, &reason, example);
+            tally.unchecked(&l.ecosystem, &reason, example, &p.purl);
             continue;
         }
         if l.version.is_empty() {
-            tally.unchecked(&l.ecosystem, "no version", example);
+            tally.unchecked(&l.ecosystem, "no version", example, &p.purl);
             continue;
         }
         tally.checked(&l.ecosystem);
@@ -511,7 +511,7 @@ mod tests {
             licenses: vec![],
             location: "/x".into(),
             layer: Digest::of(b"l"),
-            purl: String::new(),
+            purl: format!("pkg:{}/{name}@{version}", kind.as_str()),
         }
     }
 
@@ -686,6 +686,7 @@ mod tests {
         o.unchecked_allowed = vec![UncheckedAllowance {
             ecosystem: Some("npm".into()),
             cause: None,
+            purl: None,
             reason: "front-end assets only".into(),
             expires: "2027-01-01".into(),
         }];
@@ -696,6 +697,17 @@ mod tests {
         assert!(r.gate.allowed_unchecked[0].contains("front-end assets only"));
         // An expired allowance covers nothing.
         o.unchecked_allowed[0].expires = "2026-01-01".into();
+        assert!(!scan(&image, &db, &o).gate.passed);
+        // A purl pattern covers the packages it matches, and only those.
+        o.unchecked_allowed[0] = UncheckedAllowance {
+            ecosystem: None,
+            cause: None,
+            purl: Some("pkg:npm/left-*".into()),
+            reason: "vendored assets".into(),
+            expires: "2027-01-01".into(),
+        };
+        assert!(scan(&image, &db, &o).gate.passed);
+        o.unchecked_allowed[0].purl = Some("pkg:npm/right-*".into());
         assert!(!scan(&image, &db, &o).gate.passed);
     }
 

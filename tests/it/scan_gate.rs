@@ -110,7 +110,7 @@ fn relaxations_need_a_written_reason() {
         ("    only_fixed: true\n", "only_fixed_reason"),
         (
             "    unchecked:\n      - reason: r\n        expires: '2099-01-01'\n",
-            "names neither `ecosystem` nor `cause`",
+            "names neither `ecosystem`, `cause` nor `purl`",
         ),
     ] {
         let repo = wolfi_repo(Some(WOLFI_OPENSSL), extra);
