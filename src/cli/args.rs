@@ -509,6 +509,15 @@ pub struct InitArgs {
     /// repository's root.
     #[arg(long, default_value = ".")]
     pub dir: PathBuf,
+    /// Sign keylessly with the CI job's OIDC identity (GitHub Actions, GitLab CI): writes
+    /// `sign.keyless` and a `policy.yaml` the deploy job verifies with. Neither flag: asked on
+    /// a terminal; else keyless on GitHub and GitLab, a key on Jenkins and Cloud Build.
+    #[arg(long, conflicts_with = "key")]
+    pub keyless: bool,
+    /// Sign with a key from a CI secret (COSIGN_PRIVATE_KEY); the deploy job verifies with the
+    /// committed cosign.pub.
+    #[arg(long)]
+    pub key: bool,
 }
 
 /// `init --ci`.

@@ -388,4 +388,17 @@ fn a_pipeline_that_cannot_sign_is_refused_and_unsigned_runs_publish_nothing() {
     assert_eq!(report["stages"][3]["status"], "skipped");
     assert_eq!(report["stages"][4]["status"], "skipped");
     assert!(report["signature"].is_null() && report["published"].is_null());
+    // A pull-request job has no secrets: those only a push or a webhook uses are not needed.
+    repo.write(
+        "pipeline.yaml",
+        "version: 1\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: hello.txt\n        dest: /hello.txt\n  scan:\n    db: osv\nsign:\n  keyless: true\npush:\n  tags: [v1]\n  register:\n    - url: https://hooks.example/x\n      secret: ${WEBHOOK_SECRET}\n",
+    );
+    repo.commit();
+    repo.cleanpipe(&["run"])
+        .expect_code(2)
+        .expect_stderr("WEBHOOK_SECRET");
+    repo.cleanpipe(&["run", "--unsigned", "pull request"])
+        .expect_code(0)
+        .expect_stderr("not needed by an unsigned run");
+    assert!(!repo.layout_has_tag("v1"));
 }

@@ -67,9 +67,12 @@ fn keyless_capable(ci: CiKind) -> bool {
 }
 
 /// The signing `init --key` / `init --keyless` asks for, if any.
-fn requested(_args: &InitArgs) -> Option<Signing> {
-    // The flags are declared in cli/args.rs (see the lead's patch); until then, none.
-    None
+fn requested(args: &InitArgs) -> Option<Signing> {
+    match (args.key, args.keyless) {
+        (true, _) => Some(Signing::Key),
+        (_, true) => Some(Signing::Keyless),
+        _ => None,
+    }
 }
 
 /// The signing of a new starter: as asked with `--key`/`--keyless`; else asked on a terminal;

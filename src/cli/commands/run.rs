@@ -51,7 +51,26 @@ pub async fn run(
         crate::cli::ci_outputs::annotate_error(&e, env, redactor, printer);
         e
     };
-    let pipeline = settings::load_pipeline(&args.pipeline, env, redactor).map_err(annotated)?;
+    let pipeline = if args.unsigned.is_some() {
+        // Nothing is pushed and no webhook called: their secrets are not needed.
+        let path = settings::pipeline_path(&args.pipeline).map_err(annotated)?;
+        let (pipeline, unused) = crate::pipeline::load::load_for_unsigned_run(
+            &path,
+            &|name| env.get(name).cloned(),
+            redactor,
+        )
+        .map_err(annotated)?;
+        if !unused.is_empty() {
+            let names: Vec<&str> = unused.iter().map(|g| g.name.as_str()).collect();
+            printer.status(&format!(
+                "not needed by an unsigned run (no push, no webhook): {}",
+                names.join(", ")
+            ));
+        }
+        pipeline
+    } else {
+        settings::load_pipeline(&args.pipeline, env, redactor).map_err(annotated)?
+    };
     let resolved = PipelineSettings::resolve(&pipeline).map_err(annotated)?;
     let progress = crate::cli::reporters::progress(printer);
     let remote =
