@@ -232,10 +232,10 @@ pub async fn run(
             &key_source,
             &docker_reference,
             &created,
-            &mut evidence,
         )
         .await?;
-        outcome.get_or_insert(signed);
+        evidence.extend(signed.2);
+        outcome.get_or_insert((signed.0, signed.1));
     }
     let (manifest, already) = outcome.expect("one subject at least");
     let inputs = Inputs {
@@ -320,9 +320,9 @@ async fn sign_subject(
     key_source: &str,
     docker_reference: &str,
     created: &str,
-    evidence: &mut Vec<EvidenceRecord>,
-) -> Result<(Option<Digest>, bool)> {
+) -> Result<(Option<Digest>, bool, Vec<EvidenceRecord>)> {
     let format = ctx.pipeline.file.sign.format();
+    let mut evidence = Vec::new();
     let signed = crate::evidence::sign_subject(
         store,
         subject,
@@ -346,7 +346,7 @@ async fn sign_subject(
             ),
         );
     }
-    Ok(match signed.legacy {
+    let (manifest, already) = match signed.legacy {
         None if !format.legacy() => (None, false),
         Some(SignOutcome::Added {
             signature_manifest,
@@ -374,7 +374,8 @@ async fn sign_subject(
             );
             (None, true)
         }
-    })
+    };
+    Ok((manifest, already, evidence))
 }
 
 /// What the attestations are about.
@@ -429,17 +430,18 @@ async fn attest_image(
             predicate_type,
             &predicate,
         );
-        store_attestation(
-            ctx,
-            store,
-            signer,
-            &subject,
-            predicate_type,
-            &statement,
-            s.created,
-            evidence,
-        )
-        .await?;
+        evidence.extend(
+            store_attestation(
+                ctx,
+                store,
+                signer,
+                &subject,
+                predicate_type,
+                &statement,
+                s.created,
+            )
+            .await?,
+        );
         types.push(predicate_type.to_string());
     }
     if !types.is_empty() {
@@ -478,17 +480,18 @@ async fn attest_provenance(
     let path = ctx.outputs_dir.join("provenance.intoto.json");
     crate::oci::layout::write_atomic(&path, &statement)?;
     for subject in subjects {
-        store_attestation(
-            ctx,
-            store,
-            signer,
-            subject,
-            attest::PREDICATE_SLSA_PROVENANCE_V1,
-            &statement,
-            s.created,
-            evidence,
-        )
-        .await?;
+        evidence.extend(
+            store_attestation(
+                ctx,
+                store,
+                signer,
+                subject,
+                attest::PREDICATE_SLSA_PROVENANCE_V1,
+                &statement,
+                s.created,
+            )
+            .await?,
+        );
         ctx.say(
             "sign",
             &format!(
@@ -514,9 +517,9 @@ async fn store_attestation(
     predicate_type: &str,
     statement: &[u8],
     created: &str,
-    evidence: &mut Vec<EvidenceRecord>,
-) -> Result<()> {
+) -> Result<Vec<EvidenceRecord>> {
     let format = ctx.pipeline.file.sign.format();
+    let mut evidence = Vec::new();
     if let (true, Some(key)) = (format.legacy(), signer.key()) {
         let envelope = attest::envelope(statement, key)?;
         attest::append_attestation(store, &subject.digest, predicate_type, envelope, key).await?;
@@ -542,7 +545,7 @@ async fn store_attestation(
             location: format!("referrer {referrer}"),
         });
     }
-    Ok(())
+    Ok(evidence)
 }
 
 /// Where attestations about `digest` go, for messages.
