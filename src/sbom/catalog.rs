@@ -80,8 +80,23 @@ pub struct Package {
 pub struct Catalog {
     pub distro: Option<Distro>,
     pub packages: Vec<Package>,
+    /// Files that hold packages no cataloger reads yet (Java archives): never silently absent,
+    /// the scan counts each as not checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uncatalogued: Vec<Uncatalogued>,
     /// Records that could not be read, counted and explained, never silently dropped.
     pub warnings: Vec<String>,
+}
+
+/// A file whose packages are not catalogued, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Uncatalogued {
+    /// The OSV ecosystem its packages would belong to (`Maven`).
+    pub ecosystem: String,
+    /// `/app/app.jar`.
+    pub path: String,
+    pub layer: Digest,
+    pub reason: String,
 }
 
 /// Which files the catalogers need (passed to [`ImageFs::read`]).
@@ -131,6 +146,17 @@ pub fn catalog(fs: &ImageFs) -> Catalog {
     python(fs, &mut out);
     npm(fs, &mut out);
     binaries(fs, &mut out);
+    out.uncatalogued = fs
+        .java_archives
+        .iter()
+        .map(|(path, layer)| Uncatalogued {
+            ecosystem: "Maven".into(),
+            path: format!("/{path}"),
+            layer: layer.clone(),
+            reason: "a Java archive: its packages (including nested jars) are not catalogued yet"
+                .into(),
+        })
+        .collect();
     out.packages.sort_by(|a, b| {
         (a.kind, &a.name, &a.version, &a.location).cmp(&(b.kind, &b.name, &b.version, &b.location))
     });

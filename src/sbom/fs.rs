@@ -27,10 +27,19 @@ pub struct ImageFs {
     pub files: BTreeMap<String, FileRecord>,
     /// Every symlink in the image: path → target.
     pub symlinks: BTreeMap<String, String>,
+    /// Java archives (`.jar`, `.war`, `.ear`): path → the layer that last wrote it. Not read:
+    /// no cataloger reads them yet, and they are counted as not catalogued, never ignored.
+    pub java_archives: BTreeMap<String, Digest>,
     /// Entries skipped as unsafe (e.g. `..` in the path), for the report.
     pub skipped: Vec<String>,
     /// Reused scratch file for executables (unlinked; gone when dropped).
     scratch: Option<std::fs::File>,
+}
+
+/// Whether `path` names a Java archive by its extension.
+fn is_java_archive(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    [".jar", ".war", ".ear"].iter().any(|e| lower.ends_with(e))
 }
 
 /// Files larger than this are not kept even if wanted (a dpkg status is a few MiB).
@@ -113,6 +122,7 @@ impl ImageFs {
         let mut archive = tar::Archive::new(reader);
         let mut added: BTreeMap<String, FileRecord> = BTreeMap::new();
         let mut links: BTreeMap<String, String> = BTreeMap::new();
+        let mut archives: BTreeMap<String, Digest> = BTreeMap::new();
         let mut whiteouts: Vec<String> = Vec::new();
         let mut opaque: Vec<String> = Vec::new();
         for entry in archive.entries()? {
@@ -145,6 +155,9 @@ impl ImageFs {
                 continue;
             }
             let kind = entry.header().entry_type();
+            if kind.is_file() && is_java_archive(&path) {
+                archives.insert(path.clone(), layer.clone());
+            }
             if kind.is_symlink() {
                 if let Ok(Some(target)) = entry.link_name() {
                     links.insert(path, target.to_string_lossy().into_owned());
@@ -193,6 +206,7 @@ impl ImageFs {
             let prefix = format!("{dir}/");
             self.files.retain(|p, _| !p.starts_with(&prefix));
             self.symlinks.retain(|p, _| !p.starts_with(&prefix));
+            self.java_archives.retain(|p, _| !p.starts_with(&prefix));
         }
         for gone in whiteouts {
             let prefix = format!("{gone}/");
@@ -200,13 +214,21 @@ impl ImageFs {
                 .retain(|p, _| p != &gone && !p.starts_with(&prefix));
             self.symlinks
                 .retain(|p, _| p != &gone && !p.starts_with(&prefix));
+            self.java_archives
+                .retain(|p, _| p != &gone && !p.starts_with(&prefix));
         }
         for p in added.keys() {
             self.symlinks.remove(p);
         }
+        for p in links.keys().chain(added.keys()) {
+            if !archives.contains_key(p) {
+                self.java_archives.remove(p);
+            }
+        }
         for p in links.keys() {
             self.files.remove(p);
         }
+        self.java_archives.extend(archives);
         self.files.extend(added);
         self.symlinks.extend(links);
         Ok(())
@@ -397,6 +419,40 @@ mod tests {
         assert!(fs.get("opt/x/1").is_none());
         assert_eq!(fs.get("opt/x/2").unwrap().layer, d2);
         assert_eq!(fs.get("etc/os-release").unwrap().content, b"ID=x");
+    }
+
+    #[test]
+    fn java_archives_are_listed_unread_and_whiteouts_remove_them() {
+        let mut fs = ImageFs::default();
+        let none = |_: &str| false;
+        let (d1, d2) = (Digest::of(b"1"), Digest::of(b"2"));
+        fs.apply_layer(
+            layer(
+                &[
+                    ("app/a.jar", b"PK"),
+                    ("app/b.WAR", b"PK"),
+                    ("app/c.ear", b"PK"),
+                ],
+                &[],
+            )
+            .as_slice(),
+            &d1,
+            &none,
+        )
+        .unwrap();
+        fs.apply_layer(
+            layer(&[("app/.wh.a.jar", b""), ("app/c.ear", b"again")], &[]).as_slice(),
+            &d2,
+            &none,
+        )
+        .unwrap();
+        let listed: Vec<(&str, &Digest)> = fs
+            .java_archives
+            .iter()
+            .map(|(p, d)| (p.as_str(), d))
+            .collect();
+        assert_eq!(listed, [("app/b.WAR", &d1), ("app/c.ear", &d2)]);
+        assert!(fs.files.is_empty(), "archives are never read into memory");
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub use catalog::{Catalog, Package};
 pub use spdx::Subject;
 
 /// Bumped whenever catalogers change what they find, so cached catalogs are not reused.
-const CATALOG_VERSION: u32 = 4;
+const CATALOG_VERSION: u32 = 5;
 
 /// Catalog the image `manifest` in `layout`. An image is immutable, so the catalog is cached in
 /// the layout (`cleanpipe-cache/catalog-<key>.json`, keyed by the config and layer digests).

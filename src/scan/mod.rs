@@ -290,6 +290,9 @@ pub fn match_and_cover(catalog: &Catalog, db: &Database) -> (Vec<Finding>, cover
             });
         }
     }
+    for u in &catalog.uncatalogued {
+        tally.unchecked(&u.ecosystem, &u.reason, u.path.clone(), &u.path);
+    }
     sort_findings(&mut findings);
     let mut coverage = tally.finish();
     coverage.unmatched_database_ecosystems = db
@@ -561,6 +564,7 @@ mod tests {
             distro: distro("ubuntu", "22.04", Some("22.04.3 LTS (Jammy Jellyfish)")),
             packages: vec![pkg(Kind::Deb, "libc6", "2.35-0ubuntu3.3", Some("glibc"))],
             warnings: vec![],
+            uncatalogued: vec![],
         };
         let f = match_catalog(&image, &with_cve);
         assert_eq!(f[0].severity, Severity::High, "{:?}", f[0]);
@@ -571,6 +575,7 @@ mod tests {
             distro: distro("wolfi", "20230201", None),
             packages: vec![pkg(Kind::Apk, "libcrypto3", "3.0.8-r0", Some("openssl"))],
             warnings: vec![],
+            uncatalogued: vec![],
         };
         let r = scan(&wolfi_image, &db, &options(Threshold::High, vec![]));
         assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
@@ -590,6 +595,7 @@ mod tests {
             distro: distro("ubuntu", "22.04", Some("22.04.3 LTS (Jammy Jellyfish)")),
             packages: vec![pkg(Kind::Deb, "libc6", "2.35-0ubuntu3.3", Some("glibc"))],
             warnings: vec![],
+            uncatalogued: vec![],
         };
         let r = scan(&ubuntu_image, &db, &options(Threshold::High, vec![]));
         let ids: Vec<&str> = r.findings.iter().map(|f| f.id.as_str()).collect();
@@ -647,6 +653,7 @@ mod tests {
                 distro: d,
                 packages: vec![pkg(kind, "zlib", "1.3-r0", None)],
                 warnings: vec![],
+                uncatalogued: vec![],
             };
             let r = scan(&image, &db, &options(Threshold::Critical, vec![]));
             assert!(!r.gate.passed, "{want}");
@@ -676,6 +683,7 @@ mod tests {
                 pkg(Kind::Npm, "left-pad", "1.0.0", None),
             ],
             warnings: vec![],
+            uncatalogued: vec![],
         };
         let mut o = options(Threshold::High, vec![]);
         let r = scan(&image, &db, &o);
@@ -724,6 +732,7 @@ mod tests {
                 .map(|n| pkg(Kind::Python, n, "1", None))
                 .collect(),
             warnings: vec![],
+            uncatalogued: vec![],
         };
         let f = match_catalog(&catalog, &db);
         let by = |name: &str| f.iter().find(|f| f.package == name).unwrap();
@@ -763,6 +772,7 @@ mod tests {
                 pkg(Kind::Deb, "libsrc2", "1:0.9-1", Some("src")),
             ],
             warnings: vec![],
+            uncatalogued: vec![],
         };
         let f = match_catalog(&catalog, &db);
         let got: Vec<(&str, &str, &str)> = f
@@ -847,6 +857,7 @@ mod tests {
             distro: None,
             packages: vec![pkg(Kind::Python, "Demo", "1.5", None)],
             warnings: vec![],
+            uncatalogued: vec![],
         };
         let (full, _) = Database::load_cached(dir.path()).unwrap();
         let wanted = wanted_keys(&catalog);
@@ -881,6 +892,7 @@ mod tests {
             distro: None,
             packages: vec![pkg(Kind::Python, "demo", "1.2", None)],
             warnings: vec![],
+            uncatalogued: vec![],
         };
         let waiver = |expires: &str| Waiver {
             id: "HAND-1".into(),

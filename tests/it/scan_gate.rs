@@ -120,3 +120,26 @@ fn relaxations_need_a_written_reason() {
             .expect_stderr("pipeline.yaml:");
     }
 }
+
+/// A Java archive (here a jar named like Log4Shell's) is not catalogued yet: it is counted as
+/// NOT CHECKED and fails the gate, never passing as an image with nothing in it.
+#[test]
+fn a_java_archive_is_counted_as_not_checked_never_as_clean() {
+    let repo = Repo::new();
+    repo.write(
+        "app/lib/log4j-core-2.14.1.jar",
+        "PK\u{3}\u{4} not really a zip\n",
+    );
+    repo.write_osv_db_without_matches();
+    repo.keygen("cosign", "pw");
+    repo.write(
+        "pipeline.yaml",
+        "version: 1\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: app\n        dest: /app\n  scan:\n    db: osv\nsign:\n  key: cosign.key\npush:\n  tags: [v1]\n",
+    );
+    repo.commit();
+    repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(1)
+        .expect_stderr("1 Maven package(s) not checked: a Java archive")
+        .expect_stderr("/app/lib/log4j-core-2.14.1.jar");
+    assert!(!repo.layout_has_tag("v1"));
+}
