@@ -89,10 +89,20 @@ impl Printer {
         self.redactor.apply(text)
     }
 
-    /// Data for machines or pipes (digests, JSON).
+    /// Data for machines or pipes (digests, JSON). A reader that closed the pipe (`| head`)
+    /// is not an error: the rest of the data is dropped and the command finishes as it would
+    /// (as ripgrep does), never a panic.
     pub fn data(&self, text: &str) {
+        use std::io::Write;
         let text = self.redactor.apply(text);
-        self.above_bars(|| println!("{text}"));
+        self.above_bars(|| {
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    eprintln!("error: cannot write to standard output: {e}");
+                }
+            }
+        });
     }
 
     /// Progress and status, unless quiet.

@@ -402,3 +402,20 @@ fn a_pipeline_that_cannot_sign_is_refused_and_unsigned_runs_publish_nothing() {
         .expect_stderr("not needed by an unsigned run");
     assert!(!repo.layout_has_tag("v1"));
 }
+
+/// `cleanpipe schema | head -1`: a reader that closes the pipe ends the command quietly with
+/// exit 0 (as ripgrep does), never a panic (exit 101).
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let mut child = std::process::Command::new(BIN)
+        .arg("schema")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
