@@ -1250,78 +1250,48 @@ fn replay_github_job(
     (outputs, printed)
 }
 
-/// The local Sigstore instance of the keyless tests (`.ci/sigstore-stack`).
-struct Sigstore {
-    dir: PathBuf,
-    issuer: String,
-}
+// The local Sigstore instance of the keyless tests (`.ci/sigstore-stack`).
+use crate::keyless::{stack as sigstore, Stack as Sigstore};
 
-fn sigstore() -> Option<Sigstore> {
-    let dir = test_data(
-        "CLEANPIPE_TEST_SIGSTORE_DIR",
-        "the local Sigstore instance `.ci/sigstore-stack` starts",
-    )?;
-    Some(Sigstore {
-        dir,
-        issuer: std::env::var("CLEANPIPE_TEST_OIDC_ISSUER").expect("the stack names its issuer"),
-    })
-}
-
-impl Sigstore {
-    /// Point a starter at this instance instead of the public-good one: the pipeline's
-    /// signing config, and the policy's issuer, trusted root and (no CT log here) SCTs. The
-    /// only edits the tests make to what `init` wrote.
-    fn adopt(&self, repo: &Repo, issuer: &str, identity: Option<&str>) {
-        let pipeline = read(repo, "pipeline.yaml");
-        assert!(pipeline.contains("  keyless: true\n"), "{pipeline}");
-        repo.write(
-            "pipeline.yaml",
-            &pipeline.replace(
-                "  keyless: true\n",
-                &format!(
-                    "  keyless:\n    signing_config: {}\n",
-                    self.dir.join("signing_config.json").display()
-                ),
+/// Point a starter at the local instance instead of the public-good one: the pipeline's
+/// signing config, and the policy's issuer, trusted root and (no CT log here) SCTs. The only
+/// edits the tests make to what `init` wrote.
+fn adopt(stack: &Sigstore, repo: &Repo, issuer: &str, identity: Option<&str>) {
+    let pipeline = read(repo, "pipeline.yaml");
+    assert!(pipeline.contains("  keyless: true\n"), "{pipeline}");
+    repo.write(
+        "pipeline.yaml",
+        &pipeline.replace(
+            "  keyless: true\n",
+            &format!(
+                "  keyless:\n    signing_config: {}\n",
+                stack.dir.join("signing_config.json").display()
             ),
-        );
-        let policy = read(repo, "policy.yaml");
-        let mut lines: Vec<String> = Vec::new();
-        for l in policy.lines() {
-            if let Some(pad) = l
-                .strip_suffix(l.trim_start())
-                .filter(|_| l.trim_start().starts_with("issuer: "))
-            {
-                lines.push(format!("{pad}issuer: {issuer}"));
-            } else if let (Some(id), Some(pad)) = (
-                identity,
-                l.strip_suffix(l.trim_start())
-                    .filter(|_| l.trim_start().starts_with("- identity: ")),
-            ) {
-                lines.push(format!("{pad}- identity: {id}"));
-            } else {
-                lines.push(l.to_string());
-            }
+        ),
+    );
+    let policy = read(repo, "policy.yaml");
+    let mut lines: Vec<String> = Vec::new();
+    for l in policy.lines() {
+        if let Some(pad) = l
+            .strip_suffix(l.trim_start())
+            .filter(|_| l.trim_start().starts_with("issuer: "))
+        {
+            lines.push(format!("{pad}issuer: {issuer}"));
+        } else if let (Some(id), Some(pad)) = (
+            identity,
+            l.strip_suffix(l.trim_start())
+                .filter(|_| l.trim_start().starts_with("- identity: ")),
+        ) {
+            lines.push(format!("{pad}- identity: {id}"));
+        } else {
+            lines.push(l.to_string());
         }
-        lines.push(format!(
-            "  trusted_root: {}\n  insecure_ignore_sct: true",
-            self.dir.join("trusted_root.json").display()
-        ));
-        repo.write("policy.yaml", &(lines.join("\n") + "\n"));
     }
-
-    fn token(&self, which: &str, query: &str) -> String {
-        let out = Command::new("curl")
-            .args(["-fsS", "--noproxy", "*"])
-            .arg(format!("{}/{which}/mint?{query}", self.issuer))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
+    lines.push(format!(
+        "  trusted_root: {}\n  insecure_ignore_sct: true",
+        stack.dir.join("trusted_root.json").display()
+    ));
+    repo.write("policy.yaml", &(lines.join("\n") + "\n"));
 }
 
 /// `git rev-parse HEAD`.
@@ -1359,7 +1329,7 @@ fn github_first_run_replays_the_workflow_keyless_end_to_end() {
             "{gitignore}"
         );
     }
-    stack.adopt(&repo, &format!("{}/github", stack.issuer), None);
+    adopt(&stack, &repo, &format!("{}/github", stack.issuer), None);
     repo.cleanpipe(&["validate"]).expect_code(0);
     repo.commit();
     clean(&repo, "init and commit");
@@ -1586,7 +1556,8 @@ fn gitlab_first_run_replays_its_jobs() {
         ) && policy.contains("issuer: \"https://gitlab.com\""),
         "{policy}"
     );
-    stack.adopt(
+    adopt(
+        &stack,
         &repo,
         &format!("{}/email", stack.issuer),
         Some("dev@example.test"),

@@ -10,9 +10,9 @@ use crate::sbom_scan::test_data;
 use crate::support::*;
 
 /// The running instance: its directory (trusted_root.json, signing_config.json) and issuer.
-struct Stack {
-    dir: PathBuf,
-    issuer: String,
+pub(crate) struct Stack {
+    pub(crate) dir: PathBuf,
+    pub(crate) issuer: String,
 }
 
 impl Stack {
@@ -23,7 +23,7 @@ impl Stack {
         self.dir.join("signing_config.json").display().to_string()
     }
     /// A token from one of the issuers (`email`, `github`); `query` as the issuer takes it.
-    fn token(&self, which: &str, query: &str) -> String {
+    pub(crate) fn token(&self, which: &str, query: &str) -> String {
         let out = Command::new("curl")
             .args(["-fsS", "--noproxy", "*"])
             .arg(format!("{}/{which}/mint?{query}", self.issuer))
@@ -44,7 +44,7 @@ impl Stack {
     }
 }
 
-fn stack() -> Option<Stack> {
+pub(crate) fn stack() -> Option<Stack> {
     let dir = test_data(
         "CLEANPIPE_TEST_SIGSTORE_DIR",
         "the local Sigstore instance `.ci/sigstore-stack` starts",
