@@ -29,22 +29,6 @@ fn support_script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Tar a directory (uncompressed) next to it.
-fn tar_dir(dir: &Path) -> PathBuf {
-    let tar = dir.with_extension("tar");
-    let ok = Command::new("tar")
-        .arg("-C")
-        .arg(dir)
-        .arg("-cf")
-        .arg(&tar)
-        .arg(".")
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "tar failed");
-    tar
-}
-
 fn component<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     doc["components"]
         .as_array()

@@ -478,14 +478,10 @@ fn verify_base_trusts_a_vendor_identity_and_refuses_another() {
     let Some(registry) = registry() else { return };
     let Some(stack) = stack() else { return };
     // The "vendor" publishes a base and signs it keylessly.
-    let vendor = scratch_repo(
-        Some(&format!("{registry}/{}", unique("it/keyless-base"))),
+    let (vendor, base) = published_scratch_image(
+        &format!("{registry}/{}", unique("it/keyless-base")),
         &["v1"],
     );
-    let base = vendor
-        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
-        .expect_code(0)
-        .last_line();
     let token = stack.token("email", "");
     let config = stack.signing_config();
     vendor
@@ -973,14 +969,10 @@ fn the_whole_story_as_a_github_hosted_team_runs_it() {
     };
     let issuer = stack.github_issuer();
     // 1. The vendor's base, signed by its release workflow (cosign v3, bundles).
-    let vendor = scratch_repo(
-        Some(&format!("{registry}/{}", unique("it/story-vendor"))),
+    let (vendor, base) = published_scratch_image(
+        &format!("{registry}/{}", unique("it/story-vendor")),
         &["v1"],
     );
-    let base = vendor
-        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
-        .expect_code(0)
-        .last_line();
     std::fs::write(
         vendor.path().join("vendor.token"),
         stack.token("github", &github_claims("vendor/base", "publish.yml")),

@@ -156,17 +156,7 @@ fn parity(
     expect: Expect,
 ) -> serde_json::Value {
     let db = database();
-    let tar = dir.join("layer.tar");
-    let ok = Command::new("tar")
-        .arg("-C")
-        .arg(root)
-        .arg("-cf")
-        .arg(&tar)
-        .arg(".")
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "tar failed");
+    let tar = tar_dir(root);
     let layout = dir.join("layout");
     let image = image_from_tars(&layout, &[&tar]);
 

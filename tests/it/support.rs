@@ -12,6 +12,22 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Tar a directory (uncompressed) next to it.
+pub fn tar_dir(dir: &Path) -> PathBuf {
+    let tar = dir.with_extension("tar");
+    let ok = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(dir)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "tar failed");
+    tar
+}
+
 /// A unique name for registry repositories, so tests never share state.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -321,6 +337,17 @@ pub fn scratch_repo(repository: Option<&str>, tags: &[&str]) -> Repo {
     );
     repo.commit();
     repo
+}
+
+/// A scratch image published by `cleanpipe run` to `repository` with `tags` (a vendor's base
+/// in most tests): its repository and the published `repo@sha256:…`.
+pub fn published_scratch_image(repository: &str, tags: &[&str]) -> (Repo, String) {
+    let repo = scratch_repo(Some(repository), tags);
+    let image = repo
+        .cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0)
+        .last_line();
+    (repo, image)
 }
 
 /// `docker pull` then `docker run --rm` of `image` (from the test registry); the run's output.
