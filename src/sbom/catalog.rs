@@ -38,6 +38,17 @@ pub enum Kind {
     Go,
     /// A Rust crate linked into a binary built with cargo-auditable.
     Cargo,
+    /// A Java archive's Maven artifact (`pom.properties`, else `MANIFEST.MF`, else the file name).
+    Maven,
+    /// A Ruby gem (`specifications/*.gemspec`, Bundler's `Gemfile.lock`).
+    Gem,
+    /// A PHP Composer package (`vendor/composer/installed.json`).
+    Composer,
+    /// A .NET package (`*.deps.json`).
+    Nuget,
+    /// A language runtime installed without a package manager (a JDK's `release` file, Node or
+    /// Python built into `/usr/local`): catalogued, but no OSV ecosystem carries its advisories.
+    Runtime,
     /// A package type only an external scanner reported (never produced by the catalogers).
     Other,
 }
@@ -52,6 +63,11 @@ impl Kind {
             Kind::Npm => "npm",
             Kind::Go => "go",
             Kind::Cargo => "cargo",
+            Kind::Maven => "maven",
+            Kind::Gem => "gem",
+            Kind::Composer => "composer",
+            Kind::Nuget => "nuget",
+            Kind::Runtime => "runtime",
             Kind::Other => "other",
         }
     }
@@ -73,6 +89,10 @@ pub struct Package {
     pub location: String,
     pub layer: Digest,
     pub purl: String,
+    /// Set when the identity was not read from package metadata but inferred (`MANIFEST.MF`,
+    /// `file name`): such a package is in the SBOM but counted as not checked by the scan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identified_from: Option<String>,
 }
 
 /// Everything catalogued in one image.
@@ -80,8 +100,9 @@ pub struct Package {
 pub struct Catalog {
     pub distro: Option<Distro>,
     pub packages: Vec<Package>,
-    /// Files that hold packages no cataloger reads yet (Java archives): never silently absent,
-    /// the scan counts each as not checked.
+    /// Files that should hold packages but could not be read (an archive that is not a zip or
+    /// over a limit, a manifest that is not JSON): never silently absent, the scan counts each
+    /// as not checked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uncatalogued: Vec<Uncatalogued>,
     /// Records that could not be read, counted and explained, never silently dropped.
@@ -99,6 +120,62 @@ pub struct Uncatalogued {
     pub reason: String,
 }
 
+/// How completely one kind of package was catalogued: what the SBOMs say about themselves
+/// (CycloneDX `compositions`, an SPDX annotation).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Completeness {
+    /// [`Kind::as_str`] (`maven`, `deb`).
+    pub kind: String,
+    /// Indexes into [`Catalog::packages`].
+    pub packages: Vec<usize>,
+    /// What keeps the list from being complete: files that could not be read, and packages
+    /// whose identity was inferred rather than read.
+    pub gaps: Vec<String>,
+}
+
+impl Catalog {
+    /// Per kind of package found (or missed), sorted by kind: complete when nothing was missed.
+    pub fn completeness(&self) -> Vec<Completeness> {
+        let mut by_kind: BTreeMap<String, Completeness> = BTreeMap::new();
+        fn entry<'m>(
+            by_kind: &'m mut BTreeMap<String, Completeness>,
+            kind: &str,
+        ) -> &'m mut Completeness {
+            by_kind
+                .entry(kind.to_string())
+                .or_insert_with(|| Completeness {
+                    kind: kind.to_string(),
+                    packages: vec![],
+                    gaps: vec![],
+                })
+        }
+        for (i, p) in self.packages.iter().enumerate() {
+            let c = entry(&mut by_kind, p.kind.as_str());
+            c.packages.push(i);
+            if let Some(from) = &p.identified_from {
+                c.gaps.push(format!(
+                    "{} {} at {}: identified only from its {from}",
+                    p.name, p.version, p.location
+                ));
+            }
+        }
+        for u in &self.uncatalogued {
+            let kind = match u.ecosystem.as_str() {
+                "Maven" => "maven",
+                "RubyGems" => "gem",
+                "Packagist" => "composer",
+                "NuGet" => "nuget",
+                "PyPI" => "python",
+                other => other,
+            };
+            entry(&mut by_kind, &kind.to_ascii_lowercase())
+                .gaps
+                .push(format!("{}: {}", u.path, u.reason));
+        }
+        by_kind.into_values().collect()
+    }
+}
+
 /// Which files the catalogers need (passed to [`ImageFs::read`]).
 pub fn wanted(path: &str) -> bool {
     matches!(
@@ -111,7 +188,7 @@ pub fn wanted(path: &str) -> bool {
             | "lib/apk/db/installed"
     ) || rpmdb::SQLITE_PATHS.contains(&path)
         || path == rpmdb::BDB_PATH
-        || rpmdb::UNSUPPORTED_PATHS.iter().any(|(p, _)| *p == path)
+        || rpmdb::NDB_PATHS.contains(&path)
         || path.starts_with("var/lib/dpkg/status.d/")
         || (path.starts_with("usr/share/doc/")
             && path.ends_with("/copyright")
@@ -119,6 +196,7 @@ pub fn wanted(path: &str) -> bool {
         || path.ends_with(".dist-info/METADATA")
         || path.ends_with(".egg-info/PKG-INFO")
         || is_npm_manifest(path)
+        || crate::sbom::lang::wanted(path)
 }
 
 fn is_npm_manifest(path: &str) -> bool {
@@ -145,18 +223,9 @@ pub fn catalog(fs: &ImageFs) -> Catalog {
     rpm(fs, &mut out);
     python(fs, &mut out);
     npm(fs, &mut out);
+    crate::sbom::lang::catalog(fs, &mut out);
     binaries(fs, &mut out);
-    out.uncatalogued = fs
-        .java_archives
-        .iter()
-        .map(|(path, layer)| Uncatalogued {
-            ecosystem: "Maven".into(),
-            path: format!("/{path}"),
-            layer: layer.clone(),
-            reason: "a Java archive: its packages (including nested jars) are not catalogued yet"
-                .into(),
-        })
-        .collect();
+    java(fs, &mut out);
     out.packages.sort_by(|a, b| {
         (a.kind, &a.name, &a.version, &a.location).cmp(&(b.kind, &b.name, &b.version, &b.location))
     });
@@ -309,6 +378,7 @@ fn dpkg(fs: &ImageFs, out: &mut Catalog) {
                 location: format!("/{path}"),
                 layer: rec.layer.clone(),
                 purl,
+                identified_from: None,
             });
         }
     }
@@ -380,40 +450,34 @@ fn apk(fs: &ImageFs, out: &mut Catalog) {
             arch,
             location: format!("/{path}"),
             layer: rec.layer.clone(),
+            identified_from: None,
         });
     }
 }
 
 fn rpm(fs: &ImageFs, out: &mut Catalog) {
-    let sqlite = rpmdb::SQLITE_PATHS
+    type Reader = fn(&[u8]) -> Result<Vec<Result<rpmdb::Header, String>>, String>;
+    // The first database found: sqlite, then Berkeley DB, then NDB.
+    let found = rpmdb::SQLITE_PATHS
         .iter()
-        .find_map(|p| fs.files.get_key_value(*p));
-    let found = sqlite.map(|(p, r)| (p, r, true)).or_else(|| {
-        fs.files
-            .get_key_value(rpmdb::BDB_PATH)
-            .map(|(p, r)| (p, r, false))
-    });
-    let Some((path, rec, is_sqlite)) = found else {
-        for (p, format) in rpmdb::UNSUPPORTED_PATHS {
-            if fs.files.contains_key(p) {
-                out.warnings.push(format!(
-                    "/{p}: rpm database in the {format} format, which cleanpipe does not read \
-                     (only rpmdb.sqlite and Berkeley DB); its packages are NOT in this SBOM"
-                ));
-            }
-        }
+        .map(|p| (*p, rpmdb::packages as Reader))
+        .chain([(rpmdb::BDB_PATH, rpmdb::packages_bdb as Reader)])
+        .chain(rpmdb::NDB_PATHS.map(|p| (p, rpmdb::packages_ndb as Reader)))
+        .find_map(|(p, read)| fs.files.get_key_value(p).map(|(p, rec)| (p, rec, read)));
+    let Some((path, rec, read)) = found else {
         return;
     };
-    let parsed = if is_sqlite {
-        rpmdb::packages(&rec.content)
-    } else {
-        rpmdb::packages_bdb(&rec.content)
-    };
+    let parsed = read(&rec.content);
     let rows = match parsed {
         Ok(rows) => rows,
+        // Every package of the image may be in there: never a silently empty list.
         Err(e) => {
-            out.warnings
-                .push(format!("/{path}: unreadable rpm database: {e}; skipped"));
+            out.uncatalogued.push(Uncatalogued {
+                ecosystem: "rpm".into(),
+                path: format!("/{path}"),
+                layer: rec.layer.clone(),
+                reason: format!("unreadable rpm database: {e}"),
+            });
             return;
         }
     };
@@ -422,7 +486,12 @@ fn rpm(fs: &ImageFs, out: &mut Catalog) {
         let h = match row {
             Ok(h) => h,
             Err(e) => {
-                out.warnings.push(format!("/{path}: {e}; skipped"));
+                out.uncatalogued.push(Uncatalogued {
+                    ecosystem: "rpm".into(),
+                    path: format!("/{path}"),
+                    layer: rec.layer.clone(),
+                    reason: format!("a package record is unreadable: {e}"),
+                });
                 continue;
             }
         };
@@ -450,7 +519,42 @@ fn rpm(fs: &ImageFs, out: &mut Catalog) {
             licenses: h.license.clone().into_iter().collect(),
             location: format!("/{path}"),
             layer: rec.layer.clone(),
+            identified_from: None,
         });
+    }
+}
+
+/// Maven artifacts in Java archives (read while the layers streamed, see [`crate::sbom::java`]);
+/// what could not be read is counted as uncatalogued, naming the nested path.
+fn java(fs: &ImageFs, out: &mut Catalog) {
+    for record in fs.java_archives.values() {
+        for a in &record.found.artifacts {
+            let name = match &a.group {
+                Some(g) => format!("{g}:{}", a.artifact),
+                None => a.artifact.clone(),
+            };
+            out.packages.push(Package {
+                kind: Kind::Maven,
+                purl: purl::maven(a.group.as_deref(), &a.artifact, &a.version),
+                name,
+                version: a.version.clone(),
+                source_name: None,
+                source_version: None,
+                arch: None,
+                licenses: vec![],
+                location: a.location.clone(),
+                layer: record.layer.clone(),
+                identified_from: a.identified_from.clone(),
+            });
+        }
+        for p in &record.found.problems {
+            out.uncatalogued.push(Uncatalogued {
+                ecosystem: "Maven".into(),
+                path: p.location.clone(),
+                layer: record.layer.clone(),
+                reason: p.reason.clone(),
+            });
+        }
     }
 }
 
@@ -473,6 +577,7 @@ fn binaries(fs: &ImageFs, out: &mut Catalog) {
                 location: location.clone(),
                 layer: rec.layer.clone(),
                 purl,
+                identified_from: None,
             })
         };
         match section {
@@ -562,6 +667,7 @@ fn python(fs: &ImageFs, out: &mut Catalog) {
             location: format!("/{path}"),
             layer: rec.layer.clone(),
             purl: purl::pypi(name, version),
+            identified_from: None,
         });
     }
 }
@@ -601,6 +707,7 @@ fn npm(fs: &ImageFs, out: &mut Catalog) {
             location: format!("/{path}"),
             layer: rec.layer.clone(),
             purl: purl::npm(name, version),
+            identified_from: None,
         });
     }
 }

@@ -84,7 +84,30 @@ pub fn document(subject: &Subject, catalog: &Catalog) -> Value {
         refs.push(bom_ref);
         components.push(c);
     }
-    json!({
+    // What the catalogue knows of its own completeness, per kind of package; the image as a
+    // whole is `unknown`: software copied in without package metadata is not inventoried.
+    let mut compositions = vec![json!({
+        "bom-ref": "composition:image",
+        "aggregate": "unknown",
+        "assemblies": ["image"],
+    })];
+    let mut gaps = Vec::new();
+    for c in catalog.completeness() {
+        // `refs` holds the operating system first when there is one, then each package.
+        let offset = usize::from(catalog.distro.is_some());
+        let assemblies: Vec<&String> = c.packages.iter().map(|i| &refs[i + offset]).collect();
+        compositions.push(json!({
+            "bom-ref": format!("composition:{}", c.kind),
+            "aggregate": if c.gaps.is_empty() { "complete" } else { "incomplete" },
+            "assemblies": assemblies,
+        }));
+        gaps.extend(
+            c.gaps
+                .iter()
+                .map(|g| json!({"name": format!("cleanpipe:uncatalogued:{}", c.kind), "value": g})),
+        );
+    }
+    let mut doc = json!({
         "$schema": "http://cyclonedx.org/schema/bom-1.5.schema.json",
         "bomFormat": "CycloneDX",
         "specVersion": "1.5",
@@ -102,5 +125,10 @@ pub fn document(subject: &Subject, catalog: &Catalog) -> Value {
         },
         "components": components,
         "dependencies": [{"ref": "image", "dependsOn": refs}],
-    })
+        "compositions": compositions,
+    });
+    if !gaps.is_empty() {
+        doc["metadata"]["properties"] = Value::Array(gaps);
+    }
+    doc
 }

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::oci::layout::Layout;
 use crate::oci::types::{Digest, Manifest};
 use crate::sbom::binary::{self, Section};
+use crate::sbom::java;
 
 /// A kept file's content and the layer that last wrote it.
 #[derive(Clone, Debug)]
@@ -27,19 +28,22 @@ pub struct ImageFs {
     pub files: BTreeMap<String, FileRecord>,
     /// Every symlink in the image: path → target.
     pub symlinks: BTreeMap<String, String>,
-    /// Java archives (`.jar`, `.war`, `.ear`): path → the layer that last wrote it. Not read:
-    /// no cataloger reads them yet, and they are counted as not catalogued, never ignored.
-    pub java_archives: BTreeMap<String, Digest>,
+    /// Java archives (`.jar`, `.war`, `.ear`), catalogued while their layer streams past
+    /// (see [`java`]): path → the layer that last wrote it and what it holds.
+    pub java_archives: BTreeMap<String, JavaRecord>,
     /// Entries skipped as unsafe (e.g. `..` in the path), for the report.
     pub skipped: Vec<String>,
+    /// Bounds on reading Java archives.
+    pub java_limits: java::Limits,
     /// Reused scratch file for executables (unlinked; gone when dropped).
     scratch: Option<std::fs::File>,
 }
 
-/// Whether `path` names a Java archive by its extension.
-fn is_java_archive(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    [".jar", ".war", ".ear"].iter().any(|e| lower.ends_with(e))
+/// A Java archive in the image and what [`java::catalog`] found in it.
+#[derive(Clone, Debug)]
+pub struct JavaRecord {
+    pub layer: Digest,
+    pub found: java::Found,
 }
 
 /// Files larger than this are not kept even if wanted (a dpkg status is a few MiB).
@@ -122,7 +126,7 @@ impl ImageFs {
         let mut archive = tar::Archive::new(reader);
         let mut added: BTreeMap<String, FileRecord> = BTreeMap::new();
         let mut links: BTreeMap<String, String> = BTreeMap::new();
-        let mut archives: BTreeMap<String, Digest> = BTreeMap::new();
+        let mut archives: BTreeMap<String, JavaRecord> = BTreeMap::new();
         let mut whiteouts: Vec<String> = Vec::new();
         let mut opaque: Vec<String> = Vec::new();
         for entry in archive.entries()? {
@@ -155,8 +159,15 @@ impl ImageFs {
                 continue;
             }
             let kind = entry.header().entry_type();
-            if kind.is_file() && is_java_archive(&path) {
-                archives.insert(path.clone(), layer.clone());
+            if kind.is_file() && java::is_archive(&path) {
+                let size = entry.size();
+                let found = self.java_archive(&mut entry, size, &format!("/{path}"))?;
+                let record = JavaRecord {
+                    layer: layer.clone(),
+                    found,
+                };
+                archives.insert(path, record);
+                continue;
             }
             if kind.is_symlink() {
                 if let Ok(Some(target)) = entry.link_name() {
@@ -190,6 +201,13 @@ impl ImageFs {
             } else if kind.is_hard_link() {
                 if let Ok(Some(target)) = entry.link_name() {
                     if let Some(target) = normalise(&target.to_string_lossy()) {
+                        if let Some(rec) = archives
+                            .get(&target)
+                            .or_else(|| self.java_archives.get(&target))
+                            .cloned()
+                        {
+                            archives.insert(path.clone(), rec);
+                        }
                         if let Some(rec) = added
                             .get(&target)
                             .or_else(|| self.files.get(&target))
@@ -232,6 +250,30 @@ impl ImageFs {
         self.files.extend(added);
         self.symlinks.extend(links);
         Ok(())
+    }
+
+    /// Spool a Java archive to the scratch file and catalog it; over the size limit it is not
+    /// read, only named.
+    fn java_archive(
+        &mut self,
+        entry: &mut impl Read,
+        size: u64,
+        location: &str,
+    ) -> std::io::Result<java::Found> {
+        let limits = self.java_limits;
+        if size > limits.max_archive {
+            return Ok(java::too_large(location, size, &limits));
+        }
+        let scratch = match &mut self.scratch {
+            Some(f) => f,
+            None => self.scratch.insert(tempfile::tempfile()?),
+        };
+        scratch.set_len(0)?;
+        scratch.seek(SeekFrom::Start(0))?;
+        std::io::copy(&mut entry.take(size), scratch)?;
+        // Truncated above, so the file holds exactly this archive.
+        scratch.seek(SeekFrom::Start(0))?;
+        Ok(java::catalog(scratch, location, &limits))
     }
 
     /// If the entry is an ELF executable, copy it to a scratch file (section tables are at the
@@ -421,17 +463,31 @@ mod tests {
         assert_eq!(fs.get("etc/os-release").unwrap().content, b"ID=x");
     }
 
+    /// A jar holding one `pom.properties`.
+    fn jar(artifact: &str) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file(
+            format!("META-INF/maven/g/{artifact}/pom.properties"),
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        write!(w, "groupId=g\nartifactId={artifact}\nversion=1.0\n").unwrap();
+        w.finish().unwrap().into_inner()
+    }
+
     #[test]
-    fn java_archives_are_listed_unread_and_whiteouts_remove_them() {
+    fn java_archives_are_catalogued_as_they_stream_and_whiteouts_remove_them() {
         let mut fs = ImageFs::default();
         let none = |_: &str| false;
         let (d1, d2) = (Digest::of(b"1"), Digest::of(b"2"));
+        let (a, b, c) = (jar("a"), jar("b"), jar("c"));
         fs.apply_layer(
             layer(
                 &[
-                    ("app/a.jar", b"PK"),
-                    ("app/b.WAR", b"PK"),
-                    ("app/c.ear", b"PK"),
+                    ("app/a.jar", a.as_slice()),
+                    ("app/b.WAR", b.as_slice()),
+                    ("app/c.ear", b"PK not really"),
                 ],
                 &[],
             )
@@ -441,18 +497,48 @@ mod tests {
         )
         .unwrap();
         fs.apply_layer(
-            layer(&[("app/.wh.a.jar", b""), ("app/c.ear", b"again")], &[]).as_slice(),
+            layer(&[("app/.wh.a.jar", b""), ("app/c.ear", c.as_slice())], &[]).as_slice(),
             &d2,
             &none,
         )
         .unwrap();
-        let listed: Vec<(&str, &Digest)> = fs
+        let listed: Vec<(&str, &Digest, &str)> = fs
             .java_archives
             .iter()
-            .map(|(p, d)| (p.as_str(), d))
+            .map(|(p, r)| (p.as_str(), &r.layer, r.found.artifacts[0].artifact.as_str()))
             .collect();
-        assert_eq!(listed, [("app/b.WAR", &d1), ("app/c.ear", &d2)]);
-        assert!(fs.files.is_empty(), "archives are never read into memory");
+        assert_eq!(listed, [("app/b.WAR", &d1, "b"), ("app/c.ear", &d2, "c")]);
+        assert!(fs
+            .java_archives
+            .values()
+            .all(|r| r.found.problems.is_empty()));
+        assert!(fs.files.is_empty(), "archives are never kept in memory");
+    }
+
+    #[test]
+    fn an_archive_over_the_size_limit_is_named_and_the_layer_reads_on() {
+        let mut fs = ImageFs {
+            java_limits: java::Limits {
+                max_archive: 1000,
+                ..java::Limits::default()
+            },
+            ..ImageFs::default()
+        };
+        let big = vec![7u8; 5000];
+        fs.apply_layer(
+            layer(
+                &[("app/big.jar", big.as_slice()), ("etc/after", b"read")],
+                &[],
+            )
+            .as_slice(),
+            &Digest::of(b"1"),
+            &|p: &str| p == "etc/after",
+        )
+        .unwrap();
+        let problems = &fs.java_archives["app/big.jar"].found.problems;
+        assert_eq!(problems[0].location, "/app/big.jar");
+        assert!(problems[0].reason.contains("over the"), "{problems:?}");
+        assert_eq!(fs.get("etc/after").unwrap().content, b"read");
     }
 
     #[test]

@@ -6,7 +6,10 @@ pub mod binary;
 pub mod catalog;
 pub mod cyclonedx;
 pub mod fs;
+pub mod java;
+pub mod lang;
 pub mod license;
+pub mod ndb;
 pub mod purl;
 pub mod rpmdb;
 pub mod spdx;
@@ -20,7 +23,7 @@ pub use catalog::{Catalog, Package};
 pub use spdx::Subject;
 
 /// Bumped whenever catalogers change what they find, so cached catalogs are not reused.
-const CATALOG_VERSION: u32 = 5;
+const CATALOG_VERSION: u32 = 6;
 
 /// Catalog the image `manifest` in `layout`. An image is immutable, so the catalog is cached in
 /// the layout (`cleanpipe-cache/catalog-<key>.json`, keyed by the config and layer digests).

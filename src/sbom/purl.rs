@@ -139,6 +139,37 @@ pub fn npm(name: &str, version: &str) -> String {
     format!("pkg:npm/{path}@{}", encode(version, b""))
 }
 
+/// `pkg:maven/<groupId>/<artifactId>@<version>`; without a groupId, just the artifact.
+pub fn maven(group: Option<&str>, artifact: &str, version: &str) -> String {
+    let path = match group.filter(|g| !g.is_empty()) {
+        Some(g) => format!("{}/{}", encode(g, b""), encode(artifact, b"")),
+        None => encode(artifact, b""),
+    };
+    format!("pkg:maven/{path}@{}", encode(version, b""))
+}
+
+pub fn gem(name: &str, version: &str) -> String {
+    format!("pkg:gem/{}@{}", encode(name, b""), encode(version, b""))
+}
+
+/// `pkg:composer/<vendor>/<name>@<version>`: Composer names are case-insensitive, so lowercased.
+pub fn composer(name: &str, version: &str) -> String {
+    let path: Vec<String> = name
+        .split('/')
+        .map(|s| encode(&s.to_ascii_lowercase(), b""))
+        .collect();
+    format!("pkg:composer/{}@{}", path.join("/"), encode(version, b""))
+}
+
+pub fn nuget(name: &str, version: &str) -> String {
+    format!("pkg:nuget/{}@{}", encode(name, b""), encode(version, b""))
+}
+
+/// `pkg:generic/<name>@<version>`: software no package ecosystem describes (a runtime).
+pub fn generic(name: &str, version: &str) -> String {
+    format!("pkg:generic/{}@{}", encode(name, b""), encode(version, b""))
+}
+
 /// `pkg:oci/<name>@<digest>?repository_url=…` for the image itself.
 pub fn oci(repository: Option<&str>, digest: &str) -> String {
     let name = repository

@@ -1,10 +1,9 @@
-//! The rpm package database: `rpmdb.sqlite` (rpm ≥ 4.16: RHEL 9, Fedora ≥ 33, Rocky, Alma) and
-//! the older Berkeley DB `Packages` (CentOS 7/8, RHEL/UBI 8). Each row (or value) is one package
-//! header in rpm's header blob format. The NDB format (`Packages.db`, SUSE) is not read; an image
-//! that has only that gets a warning saying so, never a silently empty list.
+//! The rpm package database: `rpmdb.sqlite` (rpm ≥ 4.16: RHEL 9, Fedora ≥ 33, Rocky, Alma), the
+//! older Berkeley DB `Packages` (CentOS 7/8, RHEL/UBI 8) and NDB `Packages.db` (SUSE, openSUSE).
+//! Each row (or value, or blob) is one package header in rpm's header blob format.
 
-use crate::sbom::bdb;
 use crate::sbom::sqlite::{self, Value};
+use crate::sbom::{bdb, ndb};
 
 /// Where rpm keeps its database, newest layout first.
 pub const SQLITE_PATHS: [&str; 2] = [
@@ -15,10 +14,10 @@ pub const SQLITE_PATHS: [&str; 2] = [
 /// Where rpm before 4.16 keeps its Berkeley DB database.
 pub const BDB_PATH: &str = "var/lib/rpm/Packages";
 
-/// Databases in formats cleanpipe does not read.
-pub const UNSUPPORTED_PATHS: [(&str, &str); 2] = [
-    ("var/lib/rpm/Packages.db", "NDB"),
-    ("usr/lib/sysimage/rpm/Packages.db", "NDB"),
+/// Where rpm keeps an NDB database (SUSE, openSUSE), newest layout first.
+pub const NDB_PATHS: [&str; 2] = [
+    "usr/lib/sysimage/rpm/Packages.db",
+    "var/lib/rpm/Packages.db",
 ];
 
 /// What cleanpipe takes from one package header.
@@ -91,6 +90,18 @@ pub fn packages_bdb(db: &[u8]) -> Result<Vec<Result<Header, String>>, String> {
         .into_iter()
         .enumerate()
         .map(|(i, blob)| parse_header(&blob).map_err(|e| format!("value {}: {e}", i + 1)))
+        .collect())
+}
+
+/// Every package of an NDB `Packages.db` file (errors per package, as for [`packages`]).
+pub fn packages_ndb(db: &[u8]) -> Result<Vec<Result<Header, String>>, String> {
+    Ok(ndb::blobs(db)?
+        .into_iter()
+        .map(|e| {
+            e.blob
+                .and_then(parse_header)
+                .map_err(|err| format!("package {}: {err}", e.index))
+        })
         .collect())
 }
 

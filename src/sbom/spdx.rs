@@ -120,6 +120,35 @@ pub fn document(subject: &Subject, catalog: &Catalog) -> Value {
             "relatedSpdxElement": id,
         }));
     }
+    // What the catalogue knows of its own completeness, per kind of package, as annotations
+    // on the image package.
+    packages[0]["annotations"] = Value::Array(
+        catalog
+            .completeness()
+            .iter()
+            .map(|c| {
+                let mut comment = format!(
+                    "cleanpipe completeness of {} packages: {} ({} catalogued)",
+                    c.kind,
+                    if c.gaps.is_empty() {
+                        "complete"
+                    } else {
+                        "incomplete"
+                    },
+                    c.packages.len()
+                );
+                for g in &c.gaps {
+                    comment.push_str(&format!("; not catalogued: {g}"));
+                }
+                json!({
+                    "annotationDate": subject.created,
+                    "annotationType": "OTHER",
+                    "annotator": format!("Tool: cleanpipe-{}", env!("CARGO_PKG_VERSION")),
+                    "comment": comment,
+                })
+            })
+            .collect(),
+    );
     let mut doc = json!({
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",

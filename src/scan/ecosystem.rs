@@ -277,8 +277,10 @@ pub fn documented() -> Vec<(String, &'static str, &'static str, bool)> {
 /// Whether cleanpipe can match packages to records filed under `ecosystem` (a full string).
 pub fn matchable(ecosystem: &str) -> bool {
     let base = ecosystem.split(':').next().unwrap_or(ecosystem);
-    matches!(base, "PyPI" | "npm" | "crates.io" | "Go")
-        || DISTRIBUTIONS.iter().any(|d| d.ecosystem == base)
+    matches!(
+        base,
+        "PyPI" | "npm" | "crates.io" | "Go" | "Maven" | "RubyGems" | "Packagist" | "NuGet"
+    ) || DISTRIBUTIONS.iter().any(|d| d.ecosystem == base)
 }
 
 /// How `p` is looked up, or why it cannot be.
@@ -304,6 +306,26 @@ pub fn lookup(p: &Package, distro: Option<&Distro>) -> Result<Lookup, Unchecked>
             }
             language("Go", Scheme::Semver, v)
         }
+        Kind::Maven => match &p.identified_from {
+            // OSV names Maven packages `groupId:artifactId`; only pom.properties gives both.
+            Some(from) => Err(Unchecked {
+                ecosystem: "Maven".into(),
+                reason: format!(
+                    "identified only from its {from}: no Maven groupId:artifactId to match \
+                     advisories against"
+                ),
+            }),
+            None => language("Maven", Scheme::Maven, p.version.clone()),
+        },
+        Kind::Gem => language("RubyGems", Scheme::RubyGems, p.version.clone()),
+        Kind::Composer => language("Packagist", Scheme::Packagist, p.version.clone()),
+        Kind::Nuget => language("NuGet", Scheme::NuGet, p.version.clone()),
+        Kind::Runtime => Err(Unchecked {
+            ecosystem: "runtime".into(),
+            reason: "a language runtime installed without a package manager: no OSV ecosystem \
+                     carries its advisories"
+                .into(),
+        }),
         Kind::Deb | Kind::Apk | Kind::Rpm => system_package(p, distro),
         Kind::Other => Err(Unchecked {
             ecosystem: "other".into(),
@@ -493,6 +515,7 @@ mod tests {
             location: String::new(),
             layer: crate::oci::types::Digest::of(b""),
             purl: String::new(),
+            identified_from: None,
         }
     }
 

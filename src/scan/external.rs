@@ -321,6 +321,11 @@ fn kind_of(scanner_type: &str) -> Kind {
         "node-pkg" | "npm" | "yarn" | "pnpm" => Kind::Npm,
         "gobinary" | "gomod" | "go-module" => Kind::Go,
         "rustbinary" | "cargo" | "rust-crate" => Kind::Cargo,
+        // trivy's `jar`/`pom`/`gradle`, grype's `java-archive`.
+        "jar" | "pom" | "gradle" | "java-archive" | "maven" => Kind::Maven,
+        "gemspec" | "bundler" | "gem" => Kind::Gem,
+        "composer" | "composer-vendor" | "php-composer" => Kind::Composer,
+        "dotnet-core" | "deps-json" | "nuget" | "dotnet" | "packages-props" => Kind::Nuget,
         _ => Kind::Other,
     }
 }

