@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-/// Documented exit codes (README "Exit codes"); docs/design.md is the contract.
+/// Documented exit codes (docs/exit-codes.md); docs/design.md is the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitCode {
     Success = 0,
@@ -24,6 +24,8 @@ pub enum Error {
     Usage {
         message: String,
         hint: Option<String>,
+        #[source]
+        source: Option<Cause>,
     },
     /// A gate or verification check failed; the reasons are listed.
     #[error("{message}")]
@@ -31,12 +33,16 @@ pub enum Error {
         message: String,
         reasons: Vec<String>,
         hint: Option<String>,
+        #[source]
+        source: Option<Cause>,
     },
     /// Something in the environment failed: registry, Docker, disk, a helper program.
     #[error("{message}")]
     Environment {
         message: String,
         hint: Option<String>,
+        #[source]
+        source: Option<Cause>,
     },
     #[error("{context} `{}`", path.display())]
     Io {
@@ -49,17 +55,22 @@ pub enum Error {
     Interrupted,
 }
 
+/// The error beneath another, kept whole so `Caused by:` lines can show its own chain.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 impl Error {
     pub fn usage(message: impl Into<String>) -> Self {
         Error::Usage {
             message: message.into(),
             hint: None,
+            source: None,
         }
     }
     pub fn environment(message: impl Into<String>) -> Self {
         Error::Environment {
             message: message.into(),
             hint: None,
+            source: None,
         }
     }
     pub fn gate(message: impl Into<String>, reasons: Vec<String>) -> Self {
@@ -67,7 +78,21 @@ impl Error {
             message: message.into(),
             reasons,
             hint: None,
+            source: None,
         }
+    }
+
+    /// Keep the error beneath this one: the renderer prints it (and its own causes) as
+    /// `Caused by:` lines, so the message need not repeat it.
+    pub fn caused_by(mut self, cause: impl Into<Cause>) -> Self {
+        let cause = Some(cause.into());
+        match &mut self {
+            Error::Usage { source, .. }
+            | Error::Gate { source, .. }
+            | Error::Environment { source, .. } => *source = cause,
+            Error::Io { .. } | Error::Interrupted => {}
+        }
+        self
     }
     pub fn io(
         context: impl Into<String>,

@@ -1,6 +1,6 @@
 //! Keeps secrets out of every line cleanpipe writes.
 //!
-//! What is a secret (README "Secrets"): `${VAR}` values the loader classifies as secret (see
+//! What is a secret (docs/secrets.md): `${VAR}` values the loader classifies as secret (see
 //! `pipeline::template`), webhook headers and HMAC secrets (literal or interpolated), key
 //! passwords, registry passwords and tokens (flags, `~/.docker/config.json`, credential
 //! helpers). Ordinary values (a base image, a tag) are never registered, so they are never

@@ -76,7 +76,7 @@ where
 /// The message of [`null_is_error`]; [`deserialize`] recognises it to locate the key.
 pub const EMPTY_BLOCK: &str =
     "is written with nothing under it (are all its entries commented out?), and empty it would state no rule";
-const EMPTY_BLOCK_HINT: &str = "a key written empty is not the same as a key left out: write what it should hold, or delete the key (README says what each key means when written empty)";
+const EMPTY_BLOCK_HINT: &str = "a key written empty is not the same as a key left out: write what it should hold, or delete the key (docs/pipeline.md says what each key means when written empty)";
 
 /// A deserializer of the empty value of whatever is asked for: `{}` for a mapping or struct,
 /// `[]` for a list, `Some({})` for an optional block.

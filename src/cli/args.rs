@@ -141,7 +141,7 @@ pub struct VerifyArgs {
     pub key: Option<PathBuf>,
     #[command(flatten)]
     pub identity: IdentityArgs,
-    /// A deploy policy file (README "Deploy policy"): trusted keys, required attestations,
+    /// A deploy policy file (docs/guides/deploy-policy.md): trusted keys, required attestations,
     /// provenance, base images and scan rules. The options below add to it.
     #[arg(long)]
     pub policy: Option<PathBuf>,

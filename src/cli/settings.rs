@@ -31,7 +31,7 @@ pub fn pipeline_path(args: &PipelineArgs) -> Result<PathBuf> {
     Err(Error::usage(
         "no pipeline file: neither `pipeline.yaml` nor `pipeline.example.yaml` is here",
     )
-    .with_hint("pass one with `-f FILE`; see README.md for the format"))
+    .with_hint("pass one with `-f FILE`; see docs/pipeline.md for the format"))
 }
 
 /// Load the pipeline named by the arguments.

@@ -11,7 +11,7 @@ use crate::redact::Redactor;
 use crate::yaml;
 
 /// Where an error in the file's structure sends the reader.
-const PIPELINE_HINT: &str = "see the pipeline reference in README.md, or `cleanpipe schema`";
+const PIPELINE_HINT: &str = "see docs/pipeline.md, or `cleanpipe schema`";
 
 /// A parsed, interpolated pipeline file and where it came from.
 #[derive(Clone, Debug)]
@@ -340,7 +340,7 @@ fn check_signing(loaded: &LoadedPipeline) -> Result<()> {
     Ok(())
 }
 
-/// Pipeline files larger than this are refused before parsing (README "Pipeline reference").
+/// Pipeline files larger than this are refused before parsing (docs/pipeline.md).
 pub const MAX_PIPELINE_BYTES: usize = 1024 * 1024;
 /// Deeper nesting of mappings and sequences is refused before parsing; real pipelines use < 10.
 pub const MAX_PIPELINE_DEPTH: usize = 64;
@@ -593,7 +593,7 @@ mod tests {
     }
 
     /// Every block of the file says what it means written with nothing under it (its entries
-    /// commented out): the same text in the JSON schema (`cleanpipe schema`) and in README.
+    /// commented out): the same text in the JSON schema (`cleanpipe schema`) and in docs/pipeline.md.
     #[test]
     fn every_block_says_what_it_means_written_empty() {
         let schema =

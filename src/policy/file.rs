@@ -29,7 +29,7 @@ use crate::yaml;
 /// Policy files larger than this are refused unread: a policy is a page of YAML.
 const MAX_POLICY_BYTES: u64 = 256 * 1024;
 /// Where a structural error sends the reader.
-const HINT: &str = "see \"Deploy policy\" in README.md for the keys a policy file takes";
+const HINT: &str = "see docs/guides/deploy-policy.md for the keys a policy file takes";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

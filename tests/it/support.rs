@@ -216,25 +216,86 @@ impl Repo {
         );
     }
 
-    /// Generate a key pair `NAME.key`/`NAME.pub` with password `pw`.
+    /// A key pair `NAME.key`/`NAME.pub` with password `pw`, as `cleanpipe keygen` writes it
+    /// (kept out of Git the same way). scrypt makes keygen slow, so each (name, password) pair
+    /// is generated once per test run by the real `cleanpipe keygen` and copied: two tests (or
+    /// two repositories) asking for the same name and password get the same key, and a test
+    /// that needs a stranger's key asks for another name.
     pub fn keygen(&self, name: &str, pw: &str) {
-        self.cleanpipe_env(
-            &["keygen", "--output-key-prefix", name],
-            &[("COSIGN_PASSWORD", pw)],
-        )
-        .expect_code(0);
+        use std::collections::HashMap;
+        use std::sync::{Mutex, OnceLock};
+        static MADE: OnceLock<Mutex<HashMap<(String, String), PathBuf>>> = OnceLock::new();
+        if name.contains('/') {
+            // A prefix elsewhere than the repository root: the real command, uncached.
+            self.cleanpipe_env(
+                &["keygen", "--output-key-prefix", name],
+                &[("COSIGN_PASSWORD", pw)],
+            )
+            .expect_code(0);
+            return;
+        }
+        let made = {
+            let mut made = MADE.get_or_init(Default::default).lock().unwrap();
+            made.entry((name.to_string(), pw.to_string()))
+                .or_insert_with(|| {
+                    let dir = tempfile::tempdir().unwrap().keep();
+                    let out = Command::new(BIN)
+                        .args(["keygen", "--output-key-prefix", "key"])
+                        .env("COSIGN_PASSWORD", pw)
+                        .current_dir(&dir)
+                        .output()
+                        .unwrap();
+                    Run::from(out).expect_code(0);
+                    dir
+                })
+                .clone()
+        };
+        let (key, public) = (
+            self.path().join(format!("{name}.key")),
+            self.path().join(format!("{name}.pub")),
+        );
+        std::fs::copy(made.join("key.key"), &key).unwrap();
+        std::fs::copy(made.join("key.pub"), &public).unwrap();
+        cleanpipe::stages::source::keep_out_of_git(&[&key, &public]).unwrap();
     }
 
     pub fn cleanpipe(&self, args: &[&str]) -> Run {
         self.cleanpipe_env(args, &[])
     }
 
-    /// Whether the repository's default layout (`.cleanpipe/oci`) has `tag`.
+    /// The repository's image store (`.cleanpipe/oci`): panics when it is missing or
+    /// unreadable, so no assertion about its tags can pass on a store that is not there.
+    fn store(&self) -> cleanpipe::oci::Layout {
+        let path = self.path().join(".cleanpipe/oci");
+        cleanpipe::oci::Layout::open(&path)
+            .unwrap_or_else(|e| panic!("the store {} cannot be opened: {e}", path.display()))
+    }
+
+    /// Whether the repository's store has `tag` (the store must exist).
     pub fn layout_has_tag(&self, tag: &str) -> bool {
-        cleanpipe::oci::Layout::open(self.path().join(".cleanpipe/oci"))
-            .ok()
-            .and_then(|l| l.resolve_tag(tag).ok().flatten())
+        self.store()
+            .resolve_tag(tag)
+            .unwrap_or_else(|e| panic!("the store's index is unreadable: {e}"))
             .is_some()
+    }
+
+    /// The store exists and holds no image at all, tagged or not.
+    pub fn assert_nothing_tagged(&self) {
+        let index = self
+            .store()
+            .index()
+            .unwrap_or_else(|e| panic!("the store's index is unreadable: {e}"));
+        assert!(
+            index.manifests.is_empty(),
+            "nothing may be built or tagged: {:?}",
+            index.manifests
+        );
+    }
+
+    /// The run stopped before it made a store at all.
+    pub fn assert_no_store(&self) {
+        let path = self.path().join(".cleanpipe/oci");
+        assert!(!path.exists(), "{} exists", path.display());
     }
 
     pub fn cleanpipe_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {

@@ -35,16 +35,6 @@ fn validate(repo: &Repo) -> Run {
 
 /// Nothing was built or tagged in the store at `store` (relative to the repository).
 #[track_caller]
-fn assert_nothing_tagged(repo: &Repo, store: &str) {
-    let index = repo.path().join(store).join("index.json");
-    if let Ok(text) = std::fs::read_to_string(&index) {
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert!(
-            v["manifests"].as_array().is_none_or(|m| m.is_empty()),
-            "nothing may be built or tagged: {text}"
-        );
-    }
-}
 
 /// A directory outside every repository, holding `victim.txt` = "keep".
 fn outside() -> (tempfile::TempDir, PathBuf) {
@@ -140,7 +130,7 @@ fn dotdot_src_leaving_the_repository_is_refused() {
             .expect_stderr("leaves the repository")
             .expect_stderr("hint: only files of the repository");
     }
-    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+    repo.assert_nothing_tagged();
 }
 
 #[test]
@@ -155,7 +145,7 @@ fn absolute_src_is_refused() {
             .expect_stderr("`/etc/passwd` is an absolute path")
             .expect_stderr("hint: paths name files of the repository");
     }
-    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+    repo.assert_nothing_tagged();
 }
 
 #[test]
@@ -176,7 +166,7 @@ fn committed_symlink_to_a_file_outside_is_refused() {
             .expect_stderr("outside the repository")
             .expect_stderr("hint: cleanpipe copies links as links");
     }
-    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+    repo.assert_nothing_tagged();
 }
 
 #[test]
@@ -191,7 +181,7 @@ fn committed_symlink_to_a_directory_outside_is_refused() {
             .expect_stderr("`etcdir` is a symbolic link to")
             .expect_stderr("outside the repository");
     }
-    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+    repo.assert_nothing_tagged();
 }
 
 #[test]
@@ -207,7 +197,7 @@ fn path_through_a_committed_directory_symlink_is_refused() {
             .expect_stderr("goes through the symbolic link `etcdir`")
             .expect_stderr("hint: cleanpipe never follows links");
     }
-    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+    repo.assert_nothing_tagged();
 }
 
 #[test]
@@ -225,7 +215,7 @@ fn outside_symlink_inside_a_copied_directory_is_refused() {
             .expect_stderr("`conf/leak` is a symbolic link to")
             .expect_stderr("outside the repository");
     }
-    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+    repo.assert_nothing_tagged();
 }
 
 #[test]
@@ -269,7 +259,7 @@ fn ignored_file_is_refused_even_though_the_tree_is_clean() {
             .expect_stderr("hint: `git add` and commit it");
         assert!(!r.all().contains("canary-ignored-3141"));
     }
-    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+    repo.assert_nothing_tagged();
 }
 
 #[test]
@@ -287,7 +277,7 @@ fn untracked_file_is_refused_with_allow_dirty() {
             .expect_stderr("pipeline.yaml:8:9:")
             .expect_stderr("`new.txt` is not tracked");
     }
-    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+    repo.assert_nothing_tagged();
 }
 
 #[test]
@@ -336,7 +326,7 @@ fn tracked_file_replaced_by_a_link_in_a_dirty_tree_is_refused() {
         !r.all().contains("canary-victim-5772"),
         "the link's target is never read"
     );
-    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+    repo.assert_nothing_tagged();
 }
 
 #[test]
@@ -355,7 +345,7 @@ fn dest_with_dotdot_is_refused_by_validate() {
             .expect_stderr("contains `..`")
             .expect_stderr("hint: `dest` is an absolute path in the image");
     }
-    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+    repo.assert_nothing_tagged();
 }
 
 #[test]
@@ -374,7 +364,7 @@ fn dockerfile_outside_the_context_is_refused_by_validate() {
             .expect_stderr("`Dockerfile` is outside the build context `app`")
             .expect_stderr("hint: Docker only reads the Dockerfile from inside the context");
     }
-    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+    repo.assert_nothing_tagged();
 }
 
 #[test]
@@ -390,7 +380,7 @@ fn docker_context_leaving_the_repository_is_refused_by_validate() {
             .expect_stderr("`..` leaves the repository")
             .expect_stderr("hint: only files of the repository");
     }
-    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+    repo.assert_nothing_tagged();
 }
 
 #[test]
@@ -408,7 +398,7 @@ fn bad_file_mode_is_caught_by_validate_not_only_by_run() {
             .expect_stderr("`build.customize.files[0].mode`: `0999` is not an octal mode")
             .expect_stderr("hint: write it quoted");
     }
-    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+    repo.assert_nothing_tagged();
 }
 
 #[test]
@@ -434,7 +424,7 @@ fn relative_key_and_database_paths_are_confined_to_the_repository() {
             .expect_stderr("`build.scan.db`: `osv/data` goes through the symbolic link `osv`")
             .expect_stderr("hint: cleanpipe never follows links");
     }
-    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+    repo.assert_nothing_tagged();
 }
 
 // ---- cleanpipe's own directories ----
@@ -539,7 +529,7 @@ fn outputs_committed_as_a_symlink_is_never_written_through() {
     assert_eq!(std::fs::read_to_string(&report).unwrap(), "keep");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
     assert!(!dir.path().join("run-number").exists());
-    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+    repo.assert_nothing_tagged();
 }
 
 #[test]
@@ -582,7 +572,7 @@ fn run_number_symlink_does_not_overwrite_its_target() {
             .expect_stderr("hint: cleanpipe never writes through symbolic links");
     }
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
-    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+    repo.assert_nothing_tagged();
 }
 
 #[test]
@@ -605,7 +595,7 @@ fn committed_link_at_report_json_is_refused_before_anything_is_published() {
             .expect_stderr("hint: cleanpipe never writes through symbolic links");
     }
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
-    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+    repo.assert_nothing_tagged();
 }
 
 #[test]
@@ -643,7 +633,7 @@ fn report_onto_a_symlink_is_refused_before_the_run() {
         .expect_stderr("is a symbolic link")
         .expect_stderr("hint:");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
-    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+    repo.assert_nothing_tagged();
 }
 
 // ---- pipeline file size and nesting ----
@@ -660,7 +650,7 @@ fn oversized_pipeline_is_refused_before_parsing() {
             .expect_stderr("hint: a pipeline file describes one build");
     }
     assert!(started.elapsed() < Duration::from_secs(10));
-    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+    repo.assert_nothing_tagged();
 }
 
 #[test]
@@ -795,7 +785,7 @@ fn docker_context_sends_only_tracked_files_by_default() {
         .expect_stderr("`dist/`")
         .expect_stderr("include_untracked")
         .expect_stderr("the Docker build failed");
-    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+    repo.assert_nothing_tagged();
 }
 
 #[test]
@@ -840,5 +830,5 @@ fn docker_context_symlink_to_outside_is_sent_as_a_link_never_followed() {
     // never read into the context.
     r.expect_code(1).expect_stderr("the Docker build failed");
     assert!(!r.all().contains("canary-host-file-1618"));
-    assert_nothing_tagged(&repo, ".cleanpipe/oci");
+    repo.assert_nothing_tagged();
 }
