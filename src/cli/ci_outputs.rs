@@ -34,7 +34,7 @@ pub fn write(
     let safe = |text: String| redactor.apply(&text);
     crate::fsutil::write_atomic(
         &outputs_dir.join("junit.xml"),
-        safe(junit(report, &clean)).as_bytes(),
+        safe(junit(report, &clean)?).as_bytes(),
     )?;
     crate::fsutil::write_atomic(
         &outputs_dir.join("cleanpipe.env"),
@@ -289,8 +289,6 @@ fn location(message: &str) -> Option<(&str, u64, Option<u64>, &str)> {
     }
 }
 
-/// The five gates as a JUnit test suite: a failed stage is a failure (with its reasons and
-/// hint), a stage that never ran is skipped.
 /// The signer and one line per signature or attestation with where it is stored.
 pub fn evidence_lines(sig: &crate::stages::sign::SignOutput) -> Vec<String> {
     let mut lines = vec![format!("signed by {}", sig.signer.describe())];
@@ -305,77 +303,77 @@ pub fn evidence_lines(sig: &crate::stages::sign::SignOutput) -> Vec<String> {
     lines
 }
 
-fn junit(report: &RunReport, clean: &dyn Fn(&str) -> String) -> String {
-    let xml = |s: &str| {
-        clean(s)
-            .replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-            .replace('\'', "&apos;")
-    };
-    let failures = report
-        .stages
-        .iter()
-        .filter(|s| s.status == "failed" || s.status == "interrupted")
-        .count();
-    let skipped = report
-        .stages
-        .iter()
-        .filter(|s| s.status == "not run" || s.status == "skipped")
-        .count();
-    let seconds = |ms: u128| format!("{:.3}", ms as f64 / 1000.0);
-    let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"cleanpipe\" tests=\"{n}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{t}\">\n  <testsuite name=\"cleanpipe {name}\" tests=\"{n}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{t}\" timestamp=\"{ts}\">\n",
-        n = report.stages.len(),
-        t = seconds(report.duration_ms),
-        name = xml(&report.name),
-        ts = xml(&report.started_at),
-    );
+/// The five gates as a JUnit test suite (written by `quick-junit`): a failed stage is a failure
+/// (with its reasons and hint), a stage that never ran is skipped. Text from build logs and error
+/// messages may hold characters XML 1.0 forbids: `quick-junit` drops ANSI escapes and C0
+/// controls, and [`xml_text`] the two non-characters it keeps.
+fn junit(report: &RunReport, clean: &dyn Fn(&str) -> String) -> Result<String> {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let text = |s: &str| xml_text(&clean(s));
+    let duration = |ms: u128| std::time::Duration::from_millis(ms.try_into().unwrap_or(u64::MAX));
+    let mut suite = TestSuite::new(text(&format!("cleanpipe {}", report.name)));
+    // The run's own RFC 3339 text, the same as in `report.json` (quick-junit's typed setter
+    // takes a chrono date, and cleanpipe's dates are `time`'s).
+    if !report.started_at.is_empty() {
+        suite
+            .extra
+            .insert("timestamp".into(), text(&report.started_at).into());
+    }
+    suite.set_time(duration(report.duration_ms));
+    let classname = text(&format!("cleanpipe.{}", report.name));
     for s in &report.stages {
-        let head = format!(
-            "    <testcase classname=\"cleanpipe.{}\" name=\"{}\" time=\"{}\"",
-            xml(&report.name),
-            s.name,
-            seconds(s.duration_ms)
-        );
-        match s.status {
+        let status = match s.status {
             "failed" | "interrupted" => {
                 let e = report.error.as_ref();
-                let message = e.map(|e| e.message.as_str()).unwrap_or(s.status);
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status
+                    .set_message(text(e.map(|e| e.message.as_str()).unwrap_or(s.status)))
+                    .set_type(s.status);
                 let mut body: Vec<String> = e.map(|e| e.reasons.clone()).unwrap_or_default();
                 if let Some(h) = e.and_then(|e| e.hint.as_ref()) {
                     body.push(format!("hint: {h}"));
                 }
-                out.push_str(&format!(
-                    "{head}>\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
-                    xml(message),
-                    s.status,
-                    xml(&body.join("\n"))
-                ));
+                if !body.is_empty() {
+                    status.set_description(text(&body.join("\n")));
+                }
+                status
             }
-            "not run" => out.push_str(&format!(
-                "{head}>\n      <skipped message=\"not run: an earlier gate stopped the run\"/>\n    </testcase>\n"
-            )),
-            "skipped" => out.push_str(&format!(
-                "{head}>\n      <skipped message=\"{}\"/>\n    </testcase>\n",
-                xml(&format!(
+            "not run" => {
+                let mut status = TestCaseStatus::skipped();
+                status.set_message("not run: an earlier gate stopped the run");
+                status
+            }
+            "skipped" => {
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(text(&format!(
                     "unsigned run: {}",
                     report.unsigned.as_deref().unwrap_or("")
-                ))
-            )),
-            _ => match (&report.signature, s.name) {
-                // Who signed and where each piece of evidence is, for whoever reads the test report.
-                (Some(sig), "sign") => out.push_str(&format!(
-                    "{head}>\n      <system-out>{}</system-out>\n    </testcase>\n",
-                    xml(&evidence_lines(sig).join("\n"))
-                )),
-                _ => out.push_str(&format!("{head}/>\n")),
-            },
+                )));
+                status
+            }
+            _ => TestCaseStatus::success(),
+        };
+        let mut case = TestCase::new(s.name, status);
+        case.set_classname(classname.as_str())
+            .set_time(duration(s.duration_ms));
+        if let (Some(sig), "sign", "passed") = (&report.signature, s.name, s.status) {
+            // Who signed and where each piece of evidence is, for whoever reads the test report.
+            case.set_system_out(text(&evidence_lines(sig).join("\n")));
         }
+        suite.add_test_case(case);
     }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
+    let mut junit = Report::new("cleanpipe");
+    junit.set_time(duration(report.duration_ms));
+    junit.add_test_suite(suite);
+    junit
+        .to_string()
+        .map_err(|e| crate::Error::environment(format!("cannot write the JUnit report: {e}")))
+}
+
+/// `text` without U+FFFE and U+FFFF, which XML 1.0 forbids and `quick-junit` keeps (it removes
+/// ANSI escapes and the other control characters itself).
+fn xml_text(text: &str) -> String {
+    text.replace(['\u{fffe}', '\u{ffff}'], "")
 }
 
 #[cfg(test)]
@@ -418,5 +416,114 @@ mod tests {
             a,
             "::error title=cleanpipe build failed,file=Dockerfile,line=2::Dockerfile:2: 100%25 wrong%0Asecond line"
         );
+    }
+    fn failed_run(message: &str, reasons: Vec<String>, hint: Option<&str>) -> RunReport {
+        let stage = |name, status, duration_ms| crate::pipeline::executor::StageReport {
+            name,
+            status,
+            duration_ms,
+        };
+        RunReport {
+            name: "web\u{7}".into(),
+            started_at: "2026-12-07T12:00:00Z".into(),
+            duration_ms: 1500,
+            stages: vec![
+                stage("source", "passed", 20),
+                stage("verify-base", "passed", 300),
+                stage("build", "failed", 1180),
+                stage("sign", "not run", 0),
+                stage("push", "not run", 0),
+            ],
+            error: Some(crate::pipeline::executor::ErrorReport {
+                stage: Some("build"),
+                message: message.into(),
+                reasons,
+                hint: hint.map(Into::into),
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// Whether `c` may appear in an XML 1.0 document (the `Char` production).
+    fn xml_char(c: char) -> bool {
+        matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}')
+            || c >= '\u{10000}'
+    }
+
+    #[test]
+    fn junit_keeps_the_stages_failures_and_times() {
+        let report = failed_run(
+            "Dockerfile:2: <oops> & \"quoted\"",
+            vec!["first reason".into(), "second reason".into()],
+            Some("fix it"),
+        );
+        let xml = junit(&report, &|s: &str| s.to_string()).unwrap();
+        let back = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+        assert_eq!(back.name.as_ref().unwrap().as_str(), "cleanpipe");
+        assert_eq!((back.tests, back.failures, back.skipped), (5, 1, 2));
+        let suite = &back.test_suites[0];
+        assert_eq!(suite.name.as_str(), "cleanpipe web");
+        assert_eq!(suite.time, Some(std::time::Duration::from_millis(1500)));
+        // Read back as the typed timestamp: a well-formed one.
+        assert_eq!(
+            suite.timestamp.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-12-07T12:00:00+00:00")
+        );
+        let names: Vec<&str> = suite.test_cases.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["source", "verify-base", "build", "sign", "push"]);
+        let build = &suite.test_cases[2];
+        assert_eq!(build.classname.as_ref().unwrap().as_str(), "cleanpipe.web");
+        assert_eq!(build.time, Some(std::time::Duration::from_millis(1180)));
+        let quick_junit::TestCaseStatus::NonSuccess {
+            message,
+            ty,
+            description,
+            ..
+        } = &build.status
+        else {
+            panic!("build is a failure: {:?}", build.status)
+        };
+        assert_eq!(
+            message.as_ref().unwrap().as_str(),
+            "Dockerfile:2: <oops> & \"quoted\""
+        );
+        assert_eq!(ty.as_ref().unwrap().as_str(), "failed");
+        assert_eq!(
+            description.as_ref().unwrap().as_str(),
+            "first reason\nsecond reason\nhint: fix it"
+        );
+        assert!(matches!(
+            &suite.test_cases[3].status,
+            quick_junit::TestCaseStatus::Skipped { message: Some(m), .. }
+                if m.as_str() == "not run: an earlier gate stopped the run"
+        ));
+    }
+
+    #[test]
+    fn junit_is_well_formed_whatever_the_error_text_holds() {
+        let nasty = "\u{1b}[31merror\u{1b}[0m: nul \u{0} bell \u{7} bs \u{8} vt \u{b} ff \u{c} \
+                     esc-alone \u{1b} us \u{1f} nonchars \u{fffe}\u{ffff} ]]> end";
+        let report = failed_run(
+            nasty,
+            vec![format!("log line: {nasty}")],
+            Some("\u{0}hint\u{1b}[1m"),
+        );
+        let xml = junit(&report, &|s: &str| s.to_string()).unwrap();
+        let bad: Vec<char> = xml.chars().filter(|c| !xml_char(*c)).collect();
+        assert!(
+            bad.is_empty(),
+            "characters XML 1.0 forbids: {bad:?} in {xml}"
+        );
+        assert!(!xml.contains("[31m") && !xml.contains("[0m"), "{xml}");
+        let back = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+        assert_eq!((back.tests, back.failures, back.skipped), (5, 1, 2));
+        let quick_junit::TestCaseStatus::NonSuccess { message, .. } =
+            &back.test_suites[0].test_cases[2].status
+        else {
+            panic!("build is a failure")
+        };
+        let message = message.as_ref().unwrap().as_str();
+        assert!(message.starts_with("error: nul  bell  bs"), "{message}");
+        assert!(message.ends_with("nonchars  ]]> end"), "{message}");
     }
 }

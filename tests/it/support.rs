@@ -217,7 +217,7 @@ impl Repo {
     }
 
     /// A key pair `NAME.key`/`NAME.pub` with password `pw`, as `cleanpipe keygen` writes it
-    /// (kept out of Git the same way). scrypt makes keygen slow, so each (name, password) pair
+    /// (the private key kept out of Git the same way). scrypt makes keygen slow, so each (name, password) pair
     /// is generated once per test run by the real `cleanpipe keygen` and copied: two tests (or
     /// two repositories) asking for the same name and password get the same key, and a test
     /// that needs a stranger's key asks for another name.
@@ -256,7 +256,8 @@ impl Repo {
         );
         std::fs::copy(made.join("key.key"), &key).unwrap();
         std::fs::copy(made.join("key.pub"), &public).unwrap();
-        cleanpipe::stages::source::keep_out_of_git(&[&key, &public]).unwrap();
+        // As `cleanpipe keygen` does: the private key out of Git, the public one committable.
+        cleanpipe::stages::source::keep_out_of_git(&[&key]).unwrap();
     }
 
     pub fn cleanpipe(&self, args: &[&str]) -> Run {
@@ -280,6 +281,7 @@ impl Repo {
     }
 
     /// The store exists and holds no image at all, tagged or not.
+    #[track_caller]
     pub fn assert_nothing_tagged(&self) {
         let index = self
             .store()
@@ -292,10 +294,16 @@ impl Repo {
         );
     }
 
-    /// The run stopped before it made a store at all.
+    /// The run stopped before it wrote anything to the store: no index, no blob (the
+    /// directory and its lock file may exist).
+    #[track_caller]
     pub fn assert_no_store(&self) {
         let path = self.path().join(".cleanpipe/oci");
-        assert!(!path.exists(), "{} exists", path.display());
+        let written: Vec<String> = walk(&path)
+            .into_iter()
+            .filter(|p| p.ends_with("index.json") || p.contains("blobs/sha256/"))
+            .collect();
+        assert!(written.is_empty(), "the store holds {written:?}");
     }
 
     pub fn cleanpipe_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
@@ -514,4 +522,21 @@ pub fn dsse_statement(envelope: &[u8]) -> serde_json::Value {
             .unwrap(),
     )
     .unwrap()
+}
+
+/// Every file under `dir` (relative paths), or nothing when it does not exist.
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if let Ok(rel) = p.strip_prefix(dir) {
+                out.push(rel.display().to_string());
+            }
+        }
+    }
+    out
 }

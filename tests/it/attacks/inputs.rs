@@ -33,9 +33,6 @@ fn validate(repo: &Repo) -> Run {
     repo.cleanpipe(&["validate", "-f", "pipeline.yaml"])
 }
 
-/// Nothing was built or tagged in the store at `store` (relative to the repository).
-#[track_caller]
-
 /// A directory outside every repository, holding `victim.txt` = "keep".
 fn outside() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -130,7 +127,7 @@ fn dotdot_src_leaving_the_repository_is_refused() {
             .expect_stderr("leaves the repository")
             .expect_stderr("hint: only files of the repository");
     }
-    repo.assert_nothing_tagged();
+    repo.assert_no_store();
 }
 
 #[test]
@@ -145,7 +142,7 @@ fn absolute_src_is_refused() {
             .expect_stderr("`/etc/passwd` is an absolute path")
             .expect_stderr("hint: paths name files of the repository");
     }
-    repo.assert_nothing_tagged();
+    repo.assert_no_store();
 }
 
 #[test]
@@ -166,7 +163,7 @@ fn committed_symlink_to_a_file_outside_is_refused() {
             .expect_stderr("outside the repository")
             .expect_stderr("hint: cleanpipe copies links as links");
     }
-    repo.assert_nothing_tagged();
+    repo.assert_no_store();
 }
 
 #[test]
@@ -181,7 +178,7 @@ fn committed_symlink_to_a_directory_outside_is_refused() {
             .expect_stderr("`etcdir` is a symbolic link to")
             .expect_stderr("outside the repository");
     }
-    repo.assert_nothing_tagged();
+    repo.assert_no_store();
 }
 
 #[test]
@@ -197,7 +194,7 @@ fn path_through_a_committed_directory_symlink_is_refused() {
             .expect_stderr("goes through the symbolic link `etcdir`")
             .expect_stderr("hint: cleanpipe never follows links");
     }
-    repo.assert_nothing_tagged();
+    repo.assert_no_store();
 }
 
 #[test]
@@ -215,7 +212,7 @@ fn outside_symlink_inside_a_copied_directory_is_refused() {
             .expect_stderr("`conf/leak` is a symbolic link to")
             .expect_stderr("outside the repository");
     }
-    repo.assert_nothing_tagged();
+    repo.assert_no_store();
 }
 
 #[test]
@@ -259,7 +256,7 @@ fn ignored_file_is_refused_even_though_the_tree_is_clean() {
             .expect_stderr("hint: `git add` and commit it");
         assert!(!r.all().contains("canary-ignored-3141"));
     }
-    repo.assert_nothing_tagged();
+    repo.assert_no_store();
 }
 
 #[test]
@@ -277,7 +274,7 @@ fn untracked_file_is_refused_with_allow_dirty() {
             .expect_stderr("pipeline.yaml:8:9:")
             .expect_stderr("`new.txt` is not tracked");
     }
-    repo.assert_nothing_tagged();
+    repo.assert_no_store();
 }
 
 #[test]
@@ -345,7 +342,7 @@ fn dest_with_dotdot_is_refused_by_validate() {
             .expect_stderr("contains `..`")
             .expect_stderr("hint: `dest` is an absolute path in the image");
     }
-    repo.assert_nothing_tagged();
+    repo.assert_no_store();
 }
 
 #[test]
@@ -364,7 +361,7 @@ fn dockerfile_outside_the_context_is_refused_by_validate() {
             .expect_stderr("`Dockerfile` is outside the build context `app`")
             .expect_stderr("hint: Docker only reads the Dockerfile from inside the context");
     }
-    repo.assert_nothing_tagged();
+    repo.assert_no_store();
 }
 
 #[test]
@@ -380,7 +377,7 @@ fn docker_context_leaving_the_repository_is_refused_by_validate() {
             .expect_stderr("`..` leaves the repository")
             .expect_stderr("hint: only files of the repository");
     }
-    repo.assert_nothing_tagged();
+    repo.assert_no_store();
 }
 
 #[test]
@@ -398,7 +395,7 @@ fn bad_file_mode_is_caught_by_validate_not_only_by_run() {
             .expect_stderr("`build.customize.files[0].mode`: `0999` is not an octal mode")
             .expect_stderr("hint: write it quoted");
     }
-    repo.assert_nothing_tagged();
+    repo.assert_no_store();
 }
 
 #[test]
@@ -424,7 +421,7 @@ fn relative_key_and_database_paths_are_confined_to_the_repository() {
             .expect_stderr("`build.scan.db`: `osv/data` goes through the symbolic link `osv`")
             .expect_stderr("hint: cleanpipe never follows links");
     }
-    repo.assert_nothing_tagged();
+    repo.assert_no_store();
 }
 
 // ---- cleanpipe's own directories ----
@@ -529,7 +526,7 @@ fn outputs_committed_as_a_symlink_is_never_written_through() {
     assert_eq!(std::fs::read_to_string(&report).unwrap(), "keep");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
     assert!(!dir.path().join("run-number").exists());
-    repo.assert_nothing_tagged();
+    repo.assert_no_store();
 }
 
 #[test]
@@ -572,7 +569,7 @@ fn run_number_symlink_does_not_overwrite_its_target() {
             .expect_stderr("hint: cleanpipe never writes through symbolic links");
     }
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
-    repo.assert_nothing_tagged();
+    repo.assert_no_store();
 }
 
 #[test]
@@ -595,7 +592,7 @@ fn committed_link_at_report_json_is_refused_before_anything_is_published() {
             .expect_stderr("hint: cleanpipe never writes through symbolic links");
     }
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
-    repo.assert_nothing_tagged();
+    repo.assert_no_store();
 }
 
 #[test]
@@ -633,7 +630,7 @@ fn report_onto_a_symlink_is_refused_before_the_run() {
         .expect_stderr("is a symbolic link")
         .expect_stderr("hint:");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
-    repo.assert_nothing_tagged();
+    repo.assert_no_store();
 }
 
 // ---- pipeline file size and nesting ----
@@ -650,7 +647,7 @@ fn oversized_pipeline_is_refused_before_parsing() {
             .expect_stderr("hint: a pipeline file describes one build");
     }
     assert!(started.elapsed() < Duration::from_secs(10));
-    repo.assert_nothing_tagged();
+    repo.assert_no_store();
 }
 
 #[test]
