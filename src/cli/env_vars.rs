@@ -21,6 +21,23 @@ pub fn docker_config_file() -> Option<std::path::PathBuf> {
         .map(|d| d.join("config.json"))
 }
 
+/// Milliseconds for the registry retry policy's base wait, for tests only (so fault-injection
+/// tests do not wait seconds); at most 60000.
+pub const REGISTRY_RETRY_BASE_MS: &str = "CLEANPIPE_REGISTRY_RETRY_BASE_MS";
+
+/// The registry retry policy: the default, with [`REGISTRY_RETRY_BASE_MS`] as its base wait.
+pub fn registry_retry() -> crate::oci::remote::transport::RetryPolicy {
+    let default = crate::oci::remote::transport::RetryPolicy::default();
+    let base = std::env::var(REGISTRY_RETRY_BASE_MS)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|ms| std::time::Duration::from_millis(ms.min(60_000)));
+    crate::oci::remote::transport::RetryPolicy {
+        base: base.unwrap_or(default.base),
+        ..default
+    }
+}
+
 /// A snapshot of the process environment, passed down explicitly.
 pub fn snapshot() -> BTreeMap<String, String> {
     std::env::vars_os()

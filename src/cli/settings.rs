@@ -98,6 +98,7 @@ pub fn remote_options(args: &RegistryArgs, redactor: &Redactor) -> Result<Remote
         read_timeout: args.registry_timeout.map(std::time::Duration::from_secs),
         docker_config: env_vars::docker_config_file(),
         progress: Default::default(),
+        retry: env_vars::registry_retry(),
     })
 }
 

@@ -60,60 +60,134 @@ fn push_signs_before_tagging_and_docker_runs_the_image() {
         .status();
 }
 
+/// Registry retries wait milliseconds instead of seconds (1 s, 3 s by default).
+const FAST_RETRY: (&str, &str) = ("CLEANPIPE_REGISTRY_RETRY_BASE_MS", "10");
+
 #[test]
 fn registry_unreachable_is_exit_3_and_no_local_tag_moves() {
-    // Port 9 on loopback: nothing listens there.
+    // Port 9 on loopback: nothing listens there. Refused connections are tried 3 times.
     let repo = scratch_repo(Some("127.0.0.1:9/it/app"), &["v1"]);
-    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
-    r.expect_code(3).expect_stderr("unreachable");
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw"), FAST_RETRY]);
+    r.expect_code(3)
+        .expect_stderr("unreachable after 3 attempts");
     let index = std::fs::read_to_string(repo.path().join(".cleanpipe/oci/index.json")).unwrap();
     assert!(!index.contains("\"v1\""), "{index}");
 }
 
+/// The fault proxy in front of `registry`, faulting what `args` select; killed on drop.
+struct FaultProxy {
+    child: std::process::Child,
+    port: String,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl FaultProxy {
+    fn start(registry: &str, args: &[&str]) -> FaultProxy {
+        let dir = tempfile::tempdir().unwrap();
+        let port_file = dir.path().join("port");
+        let log = dir.path().join("requests.jsonl");
+        let child = Command::new("python3")
+            .arg(support_script("fault_proxy.py"))
+            .args(["--upstream", registry, "--listen-port-file"])
+            .arg(&port_file)
+            .arg("--log-file")
+            .arg(&log)
+            .args(args)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let port = wait_port(&port_file, "fault proxy");
+        FaultProxy {
+            child,
+            port,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// How many requests the proxy faulted.
+    fn faults(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|q| !q["fault"].is_null())
+            .count()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
-fn registry_500_on_manifest_moves_no_tag() {
+fn registry_500_on_every_manifest_put_fails_after_3_attempts_and_moves_no_tag() {
     let Some(registry) = registry() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let port_file = dir.path().join("port");
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fault_proxy.py");
-    let mut proxy = Command::new("python3")
-        .arg(script)
-        .args(["--upstream", &registry, "--listen-port-file"])
-        .arg(&port_file)
-        .args([
+    let proxy = FaultProxy::start(
+        &registry,
+        &[
             "--fail-method",
             "PUT",
             "--fail-path-regex",
             "/manifests/",
             "--fail-status",
             "500",
-        ])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut port = String::new();
-    for _ in 0..100 {
-        if let Ok(p) = std::fs::read_to_string(&port_file) {
-            if !p.trim().is_empty() {
-                port = p.trim().to_string();
-                break;
-            }
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert!(!port.is_empty(), "fault proxy did not start");
+        ],
+    );
     let name = unique("it/fault");
-    let repo = scratch_repo(Some(&format!("127.0.0.1:{port}/{name}")), &["v1"]);
-    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
-    let _ = proxy.kill();
-    let _ = proxy.wait();
-    r.expect_code(3).expect_stderr("HTTP 500");
+    let repo = scratch_repo(Some(&format!("127.0.0.1:{}/{name}", proxy.port)), &["v1"]);
+    let r = repo.cleanpipe_env(&["-v", "run"], &[("COSIGN_PASSWORD", "pw"), FAST_RETRY]);
+    r.expect_code(3)
+        .expect_stderr("answered HTTP 500 after 3 attempts")
+        .expect_stderr("retrying after");
+    assert_eq!(proxy.faults(), 3, "three attempts, then the run stopped");
     assert_eq!(
         manifest_status(&registry, &name, "v1"),
         404,
         "the tag must not exist"
     );
+    let index = std::fs::read_to_string(repo.path().join(".cleanpipe/oci/index.json")).unwrap();
+    assert!(!index.contains("\"v1\""), "no local tag moved: {index}");
+}
+
+#[test]
+fn registry_503_once_on_a_manifest_put_is_retried_and_the_push_succeeds() {
+    let Some(registry) = registry() else { return };
+    let proxy = FaultProxy::start(
+        &registry,
+        &[
+            "--fail-method",
+            "PUT",
+            "--fail-path-regex",
+            "/manifests/",
+            "--fail-status",
+            "503",
+            "--fail-count",
+            "1",
+        ],
+    );
+    let name = unique("it/fault-once");
+    let repo = scratch_repo(Some(&format!("127.0.0.1:{}/{name}", proxy.port)), &["v1"]);
+    let r = repo.cleanpipe_env(&["-v", "run"], &[("COSIGN_PASSWORD", "pw"), FAST_RETRY]);
+    r.expect_code(0)
+        .expect_stderr("-> 503; retrying after")
+        .expect_stderr("(attempt 2 of 3)");
+    assert_eq!(proxy.faults(), 1);
+    let pushed = r.last_line();
+    let digest = pushed.rsplit('@').next().unwrap();
+    assert_eq!(manifest_status(&registry, &name, "v1"), 200);
+    assert_eq!(manifest_status(&registry, &name, digest), 200);
+    repo.cleanpipe(&[
+        "verify",
+        &format!("{registry}/{name}:v1"),
+        "--key",
+        "cosign.pub",
+    ])
+    .expect_code(0);
 }
 
 #[test]

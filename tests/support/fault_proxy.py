@@ -19,12 +19,18 @@ an error response instead and are never forwarded.
 * A request is faulted when every given criterion matches: the method equals
   --fail-method (case-insensitive) and --fail-path-regex is found (re.search)
   in the request target (path and query). With neither option, nothing is
-  faulted. --fail-count N faults only the first N matching requests (0, the
-  default, means all of them).
+  faulted. --fail-min-length N also requires a request body of at least N
+  bytes (by Content-Length). --fail-count N faults only the first N matching
+  requests (0, the default, means all of them): "fail the first K requests
+  matching a path with status S" is --fail-path-regex P --fail-count K
+  --fail-status S.
 * --fault-kind picks what a faulted request gets (default `status`):
     status    --fail-status with a JSON error body (--echo-auth adds the decoded
               Basic credentials the client sent, to test that they are masked;
-              --pad N puts N filler characters before them)
+              --pad N puts N filler characters before them; --retry-after S adds
+              a `Retry-After: S` header)
+    reset     the first --reset-after bytes of the request body are read, then
+              the connection is reset (TCP RST), mid-upload: no answer at all
     redirect  307 with `Location: --redirect-to` (the request path is appended
               when the value ends with `/`)
     stall     the request is read, then nothing is sent for --stall-seconds
@@ -36,8 +42,9 @@ an error response instead and are never forwarded.
               does not carry `Authorization: Bearer --token`)
     token     200 with `{"token": --token}`: a registry token service
 * --tls-cert PEM --tls-key PEM: listen with TLS (https) instead of plain HTTP.
-* --log-file FILE appends one JSON line per request: method, path and the
-  Authorization header (or null), so tests can see what was sent where.
+* --log-file FILE appends one JSON line per request: method, path, the
+  Authorization header (or null) and the fault injected (its kind, or null),
+  so tests can see what was sent where and what was faulted.
 * Each request is logged to stderr.
 
 Standard library only.
@@ -47,6 +54,7 @@ import base64
 import time
 
 import argparse
+import struct
 import http.client
 import http.server
 import json
@@ -86,6 +94,7 @@ class Config:
     fail_path_re = None
     fail_status = 500
     fail_count = 0
+    fail_min_length = 0
     faults_done = 0
     lock = threading.Lock()
     timeout = 600.0
@@ -99,6 +108,8 @@ class Config:
     challenge = None
     token = "test-token"
     log_file = None
+    retry_after = None
+    reset_after = 64 * 1024
 
 
 def log(msg):
@@ -170,6 +181,13 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             return False
         if cfg.fail_path_re is not None and not cfg.fail_path_re.search(self.path):
             return False
+        if cfg.fail_min_length:
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = 0
+            if length < cfg.fail_min_length:
+                return False
         with cfg.lock:
             if cfg.fail_count and cfg.faults_done >= cfg.fail_count:
                 return False
@@ -188,8 +206,25 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
         self.wfile.flush()
 
+    def _reset(self):
+        """Read part of the body, then reset the connection: an upload cut off mid-stream."""
+        body, _ = self._request_body()
+        got = 0
+        if body is not None:
+            for data in body:
+                got += len(data)
+                if got >= Config.reset_after:
+                    break
+        log(f"resetting {self.command} {self.path} after {got} body bytes")
+        # SO_LINGER with a zero timeout: close() sends RST instead of FIN.
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
+
     def _send_fault(self):
         kind = Config.kind
+        if kind == "reset":
+            return self._reset()
         if kind == "wrong":
             return self._forward(corrupt=True)
         if kind == "challenge" and self.headers.get("Authorization") == "Bearer " + Config.token:
@@ -247,7 +282,8 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
                     creds = base64.b64decode(sent[6:]).decode("utf-8", "replace")
                 msg = json.dumps({"errors": [{"code": "UNKNOWN",
                     "message": "injected fault " + "x" * Config.pad + creds}]}).encode()
-            self._send_simple(Config.fail_status, msg)
+            extra = [("Retry-After", Config.retry_after)] if Config.retry_after is not None else []
+            self._send_simple(Config.fail_status, msg, extra)
 
     # ---- forwarding -------------------------------------------------------
 
@@ -374,17 +410,24 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         if resp.will_close:
             self._close_upstream()
 
-    def _log_request(self):
+    def _log_request(self, fault):
         if Config.log_file:
             with Config.lock:
                 with open(Config.log_file, "a") as f:
                     f.write(json.dumps({"method": self.command, "path": self.path,
-                                        "authorization": self.headers.get("Authorization")}) + "\n")
+                                        "authorization": self.headers.get("Authorization"),
+                                        "fault": fault}) + "\n")
 
     def _handle(self):
-        self._log_request()
+        faulted = self._should_fail()
+        # A challenge is only a fault for requests without the token.
+        shown = Config.kind if faulted else None
+        if faulted and Config.kind == "challenge" and \
+                self.headers.get("Authorization") == "Bearer " + Config.token:
+            shown = None
+        self._log_request(shown)
         try:
-            if self._should_fail():
+            if faulted:
                 self._send_fault()
             else:
                 self._forward()
@@ -434,7 +477,13 @@ def main(argv=None):
         help="fault only the first N matching requests (0 = all)",
     )
     p.add_argument("--fault-kind", default="status",
-                   choices=["status", "redirect", "stall", "huge", "wrong", "challenge", "token"])
+                   choices=["status", "redirect", "stall", "huge", "wrong", "challenge", "token",
+                            "reset"])
+    p.add_argument("--fail-min-length", type=int, default=0,
+                   help="fault only requests with a body of at least N bytes")
+    p.add_argument("--retry-after", help="Retry-After header value on status faults")
+    p.add_argument("--reset-after", type=int, default=64 * 1024,
+                   help="body bytes read before a reset fault")
     p.add_argument("--token", default="test-token")
     p.add_argument("--echo-auth", action="store_true")
     p.add_argument("--pad", type=int, default=0)
@@ -457,6 +506,9 @@ def main(argv=None):
     Config.challenge = args.challenge
     Config.token = args.token
     Config.log_file = args.log_file
+    Config.retry_after = args.retry_after
+    Config.reset_after = args.reset_after
+    Config.fail_min_length = args.fail_min_length
 
     host, sep, port = args.upstream.rpartition(":")
     if not sep or not port.isdigit():

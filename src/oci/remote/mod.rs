@@ -40,6 +40,8 @@ pub struct RemoteOptions {
     pub docker_config: Option<std::path::PathBuf>,
     /// Where transfer progress and per-request details go (default: nowhere).
     pub progress: crate::progress::Progress,
+    /// When and how often a failed request is tried again.
+    pub retry: transport::RetryPolicy,
 }
 
 impl RemoteOptions {
@@ -69,6 +71,59 @@ fn next_link(response: &reqwest::Response) -> Option<String> {
             let target = target.strip_prefix('<')?.strip_suffix('>')?;
             response.url().join(target).ok().map(|u| u.to_string())
         })
+}
+
+/// Where an upload's bytes come from. Both kinds are read from the start again for each
+/// attempt, so a failed upload is started over, never replayed from a half-read stream.
+enum BlobSource {
+    /// A blob file in the layout, opened anew for each attempt.
+    File(std::path::PathBuf),
+    /// Bytes in memory (configs, signature payloads, attestations).
+    Bytes(bytes::Bytes),
+}
+
+impl BlobSource {
+    /// A body with every byte from the start, counting into `task` only what goes past the
+    /// `shown` bytes an earlier attempt already counted.
+    async fn open(
+        &self,
+        task: Option<&crate::progress::Task>,
+        shown: &std::sync::Arc<std::sync::atomic::AtomicU64>,
+    ) -> Result<reqwest::Body> {
+        use std::sync::atomic::Ordering;
+        match self {
+            BlobSource::Bytes(b) => Ok(reqwest::Body::from(b.clone())),
+            BlobSource::File(path) => {
+                let file = tokio::fs::File::open(path)
+                    .await
+                    .map_err(|e| Error::io("cannot open blob for upload", path, e))?;
+                let task = task.cloned();
+                let shown = shown.clone();
+                let mut sent = 0u64;
+                // Counted as the chunks leave, never collected: the upload stays a stream.
+                let stream = futures_util::StreamExt::inspect(
+                    tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024),
+                    move |chunk| {
+                        if let (Ok(c), Some(t)) = (chunk, &task) {
+                            sent += c.len() as u64;
+                            let before = shown.fetch_max(sent, Ordering::Relaxed);
+                            if sent > before {
+                                t.advance(sent - before);
+                            }
+                        }
+                    },
+                );
+                Ok(reqwest::Body::wrap_stream(stream))
+            }
+        }
+    }
+}
+
+/// An upload attempt that failed in passing: why (for `-v`), and the wait the registry asked
+/// for.
+struct Transient {
+    why: String,
+    asked: Option<Duration>,
 }
 
 /// A connection to one registry.
@@ -182,7 +237,9 @@ impl Remote {
         }
     }
 
-    /// Upload a blob from the layout, streaming it from disk.
+    /// Upload a blob from the layout, streaming it from disk. An upload that breaks off is
+    /// started over (new session, file read from the start), never resumed from a half-read
+    /// stream.
     pub async fn push_blob_from_layout(
         &self,
         repo: &RegistryRef,
@@ -190,29 +247,17 @@ impl Remote {
         desc: &Descriptor,
     ) -> Result<()> {
         let path = layout.blob_path(&desc.digest);
-        let file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| Error::io("cannot open blob for upload", &path, e))?;
         let task = self.progress.task(
             crate::progress::Kind::Upload,
             desc.digest.to_string(),
             Some(desc.size),
         );
-        let counted = task.clone();
-        // Counted as the chunks leave, never collected: the upload stays a stream.
-        let stream = futures_util::StreamExt::inspect(
-            tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024),
-            move |chunk| {
-                if let Ok(c) = chunk {
-                    counted.advance(c.len() as u64)
-                }
-            },
-        );
         self.push_body(
             repo,
             &desc.digest,
             desc.size,
-            reqwest::Body::wrap_stream(stream),
+            &BlobSource::File(path),
+            Some(&task),
         )
         .await?;
         task.finish();
@@ -251,22 +296,83 @@ impl Remote {
     pub async fn push_blob_bytes(&self, repo: &RegistryRef, bytes: Vec<u8>) -> Result<Digest> {
         let digest = Digest::of(&bytes);
         let size = bytes.len() as u64;
-        self.push_body(repo, &digest, size, reqwest::Body::from(bytes))
-            .await?;
+        self.push_body(
+            repo,
+            &digest,
+            size,
+            &BlobSource::Bytes(bytes::Bytes::from(bytes)),
+            None,
+        )
+        .await?;
         Ok(digest)
     }
 
-    /// A monolithic upload: POST for an upload location, then PUT the body there with its
-    /// digest. The location may be other storage (then it gets no credentials) but only
-    /// under the URL rule.
+    /// Upload a blob, starting the whole upload over (new session, bytes from the start)
+    /// when an attempt fails in passing: go-containerregistry's `uploadOne` does the same.
+    /// Before starting over, a blob the registry already holds (the last attempt was stored,
+    /// only its answer lost) counts as uploaded.
     async fn push_body(
         &self,
         repo: &RegistryRef,
         digest: &Digest,
         size: u64,
-        body: reqwest::Body,
+        source: &BlobSource,
+        task: Option<&crate::progress::Task>,
     ) -> Result<()> {
         let what = format!("cannot upload blob {digest} to {repo}");
+        // Bytes already shown as sent: a restarted upload moves the bar only past them.
+        let shown = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mut attempt = 1;
+        loop {
+            let last = attempt >= self.retry.attempts;
+            let body = source.open(task, &shown).await?;
+            let Some(failed) = self
+                .upload_once(repo, digest, size, body, &what, attempt, last)
+                .await?
+            else {
+                return Ok(());
+            };
+            let wait = self.retry.delay(attempt, failed.asked);
+            self.note_retry(
+                || {
+                    format!(
+                        "upload of {digest} {}; starting it over from the start of the blob",
+                        failed.why
+                    )
+                },
+                wait,
+                failed.asked,
+                attempt,
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+            if self.has_blob(repo, digest).await? {
+                if let Some(t) = task {
+                    let done = shown.load(std::sync::atomic::Ordering::Relaxed);
+                    t.advance(size.saturating_sub(done));
+                }
+                return Ok(());
+            }
+        }
+    }
+
+    /// One monolithic upload: POST for an upload location, then PUT the body there with its
+    /// digest. The location may be other storage (then it gets no credentials) but only
+    /// under the URL rule. `Some` when the PUT failed in passing and this was not the `last`
+    /// attempt: the session is spent, and the caller starts a new one.
+    #[allow(clippy::too_many_arguments)]
+    async fn upload_once(
+        &self,
+        repo: &RegistryRef,
+        digest: &Digest,
+        size: u64,
+        body: reqwest::Body,
+        what: &str,
+        attempt: u32,
+        last: bool,
+    ) -> Result<Option<Transient>> {
+        // A POST without a body: sent again on its own when it fails in passing (an unused
+        // session left behind expires at the registry).
         let started = self
             .send(
                 repo,
@@ -274,12 +380,12 @@ impl Remote {
                 Call::new(
                     reqwest::Method::POST,
                     &format!("{}/blobs/uploads/", repo.repository),
-                    &what,
+                    what,
                 ),
             )
             .await?;
         if started.status() != reqwest::StatusCode::ACCEPTED {
-            return Err(self.status_error(&what, started).await);
+            return Err(self.status_error(what, started).await);
         }
         let location = started
             .headers()
@@ -314,16 +420,36 @@ impl Remote {
             .header(reqwest::header::CONTENT_LENGTH, size)
             .body(body);
         let sent = std::time::Instant::now();
-        let response = self
-            .authorize(req, &location, &token)
-            .send()
-            .await
-            .map_err(|e| self.request_error(&what, &e))?;
+        let mut response = match self.authorize(req, &location, &token).send().await {
+            Ok(r) => r,
+            Err(e) if !last && transport::is_transient_error(&e) => {
+                return Ok(Some(Transient {
+                    why: format!("broke off ({})", crate::net::describe(&e)),
+                    asked: None,
+                }))
+            }
+            Err(e) => return Err(self.request_error_after(what, &e, attempt)),
+        };
         self.log_request(&reqwest::Method::PUT, &location, response.status(), sent);
-        if response.status() != reqwest::StatusCode::CREATED {
-            return Err(self.status_error(&what, response).await);
+        let status = response.status();
+        if status == reqwest::StatusCode::CREATED {
+            return Ok(None);
         }
-        Ok(())
+        if !last && transport::is_transient_status(status) {
+            let asked = (matches!(status.as_u16(), 429 | 503))
+                .then(|| response.headers().get(reqwest::header::RETRY_AFTER))
+                .flatten()
+                .and_then(|v| v.to_str().ok())
+                .and_then(transport::parse_retry_after);
+            return Ok(Some(Transient {
+                why: format!("was answered HTTP {}", status.as_u16()),
+                asked,
+            }));
+        }
+        response
+            .extensions_mut()
+            .insert(transport::Attempts(attempt));
+        Err(self.status_error(what, response).await)
     }
 
     /// Put manifest bytes under `target` (a tag or a digest reference). Returns the digest the

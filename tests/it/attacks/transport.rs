@@ -13,6 +13,9 @@ use crate::support::*;
 /// A non-loopback address from the documentation range: never contacted.
 const ELSEWHERE: &str = "198.51.100.7";
 
+/// Registry retries wait milliseconds instead of seconds (1 s, 3 s by default).
+const FAST_RETRY: (&str, &str) = ("CLEANPIPE_REGISTRY_RETRY_BASE_MS", "10");
+
 /// The fault proxy in front of `upstream`, faulting what `args` select; logs every request.
 struct Proxy {
     child: Child,
@@ -54,6 +57,14 @@ impl Proxy {
             .unwrap_or_default()
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The requests the proxy faulted (`fault` set in its log).
+    fn faulted(&self) -> Vec<serde_json::Value> {
+        self.requests()
+            .into_iter()
+            .filter(|r| !r["fault"].is_null())
             .collect()
     }
 
@@ -845,22 +856,129 @@ fn manifest_body_not_matching_the_requested_digest_is_refused() {
 }
 
 #[test]
-fn registry_5xx_is_exit_3_with_a_retry_hint() {
+fn registry_5xx_every_time_fails_after_3_attempts_with_a_retry_hint() {
     let Some(registry) = registry() else { return };
-    let (repo, _proxy, image) = behind_proxy(
+    let (repo, proxy, image) = behind_proxy(
         &registry,
         "atk/500",
         &["--fail-path-regex", "/manifests/", "--fail-status", "503"],
     );
-    let r = repo.cleanpipe(&["verify", &image, "--key", "cosign.pub"]);
+    // `copy` reports requests with `-v`.
+    let r = repo.cleanpipe_env(&["-v", "copy", &image, "oci:out:v1"], &[FAST_RETRY]);
     r.expect_code(3)
-        .expect_stderr("answered HTTP 503")
+        .expect_stderr("answered HTTP 503 after 3 attempts")
         .expect_stderr("injected fault")
         .expect_stderr("retrying is safe");
+    assert_eq!(
+        r.stderr.matches("retrying after").count(),
+        2,
+        "two waits between three attempts:\n{}",
+        r.stderr
+    );
+    let faulted = proxy.faulted();
+    assert_eq!(
+        faulted.len(),
+        3,
+        "three attempts, then no more: {faulted:?}"
+    );
+    assert!(faulted.iter().all(|q| q["path"] == faulted[0]["path"]));
 }
 
 #[test]
-fn registry_5xx_on_upload_publishes_and_tags_nothing() {
+fn registry_503_once_on_a_read_is_retried_and_verify_passes() {
+    let Some(registry) = registry() else { return };
+    let (repo, proxy, image) = behind_proxy(
+        &registry,
+        "atk/503once",
+        &[
+            "--fail-method",
+            "GET",
+            "--fail-path-regex",
+            "/manifests/v1",
+            "--fail-status",
+            "503",
+            "--fail-count",
+            "1",
+        ],
+    );
+    let r = repo.cleanpipe_env(&["-v", "copy", &image, "oci:out:v1"], &[FAST_RETRY]);
+    r.expect_code(0).expect_stderr("-> 503; retrying after");
+    repo.cleanpipe(&["verify", &image, "--key", "cosign.pub"])
+        .expect_code(0);
+    assert_eq!(proxy.faulted().len(), 1);
+    let tries = proxy
+        .requests()
+        .iter()
+        .filter(|q| {
+            q["method"] == "GET" && q["path"].as_str().unwrap_or("").ends_with("/manifests/v1")
+        })
+        .count();
+    assert!(tries >= 2, "the failed read was sent once more");
+}
+
+#[test]
+fn registry_429_with_retry_after_is_waited_for() {
+    let Some(registry) = registry() else { return };
+    let (repo, _proxy, image) = behind_proxy(
+        &registry,
+        "atk/429",
+        &[
+            "--fail-path-regex",
+            "/manifests/v1",
+            "--fail-status",
+            "429",
+            "--retry-after",
+            "1",
+            "--fail-count",
+            "1",
+        ],
+    );
+    let started = Instant::now();
+    let r = repo.cleanpipe_env(&["-v", "copy", &image, "oci:out:v1"], &[FAST_RETRY]);
+    r.expect_code(0).expect_stderr(
+        "-> 429; retrying after 1.0 s, the registry asked for 1.0 s (attempt 2 of 3)",
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the registry's Retry-After was not waited for: {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn answers_that_are_not_transient_are_never_retried() {
+    let Some(registry) = registry() else { return };
+    let (repo, image, _) = pushed_image(&registry, "atk/noretry");
+    // 401 gets one fresh token (authentication, not a retry); the others are sent once.
+    for (status, at_most) in [("400", 1), ("404", 1), ("401", 2), ("403", 1)] {
+        let proxy = Proxy::start(
+            &registry,
+            &["--fail-path-regex", "/manifests/", "--fail-status", status],
+        );
+        let image = image.replace(&registry, &proxy.addr());
+        let out = format!("oci:out-{status}:v1");
+        let r = repo.cleanpipe_env(&["-v", "copy", &image, &out], &[FAST_RETRY]);
+        assert_ne!(r.code, 0, "HTTP {status}: {}", r.all());
+        assert!(
+            !r.stderr.contains("retrying after"),
+            "HTTP {status} was retried:\n{}",
+            r.stderr
+        );
+        let mut per_path = std::collections::BTreeMap::<String, usize>::new();
+        for q in proxy.faulted() {
+            *per_path
+                .entry(format!("{} {}", q["method"], q["path"]))
+                .or_default() += 1;
+        }
+        assert!(!per_path.is_empty(), "HTTP {status}: nothing was faulted");
+        for (path, n) in per_path {
+            assert!(n <= at_most, "HTTP {status}: {path} sent {n} times");
+        }
+    }
+}
+
+#[test]
+fn registry_5xx_on_every_upload_start_publishes_and_tags_nothing() {
     let Some(registry) = registry() else { return };
     let proxy = Proxy::start(
         &registry,
@@ -875,10 +993,75 @@ fn registry_5xx_on_upload_publishes_and_tags_nothing() {
     );
     let name = unique("atk/upload500");
     let repo = scratch_repo(Some(&format!("{}/{name}", proxy.addr())), &["v1"]);
-    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw"), FAST_RETRY]);
     r.expect_code(3)
-        .expect_stderr("answered HTTP 502")
+        .expect_stderr("answered HTTP 502 after 3 attempts")
         .expect_stderr("hint:");
+    assert!(proxy.faulted().len() >= 3, "{:?}", proxy.faulted());
+    assert!(
+        proxy
+            .requests()
+            .iter()
+            .all(|q| !(q["method"] == "PUT"
+                && q["path"].as_str().unwrap_or("").contains("/manifests/"))),
+        "no manifest was pushed"
+    );
+    assert_eq!(
+        manifest_status(&registry, &name, "v1"),
+        404,
+        "the tag must not exist"
+    );
+}
+
+/// A repo whose image has a 4 MiB layer that does not compress (a reset after 64 KiB comes
+/// mid-upload), pushed to `repository` as `v1`.
+fn noisy_repo(repository: &str) -> Repo {
+    let repo = Repo::new();
+    repo.write("hello.txt", "hello\n");
+    let mut noise = Vec::with_capacity(4 << 20);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while noise.len() < 4 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        noise.extend_from_slice(&x.to_le_bytes());
+    }
+    std::fs::write(repo.path().join("noise.bin"), &noise).unwrap();
+    repo.keygen("cosign", "pw");
+    let pipeline = scratch_pipeline("cosign.key", Some(repository), &["v1"]).replace(
+        "        dest: /hello.txt\n",
+        "        dest: /hello.txt\n      - src: noise.bin\n        dest: /noise.bin\n",
+    );
+    assert!(pipeline.contains("noise.bin"), "{pipeline}");
+    repo.write("pipeline.yaml", &pipeline);
+    repo.commit();
+    repo
+}
+
+#[test]
+fn upload_reset_every_time_fails_after_3_attempts_and_tags_nothing() {
+    let Some(registry) = registry() else { return };
+    let proxy = Proxy::start(
+        &registry,
+        &[
+            "--fail-method",
+            "PUT",
+            "--fail-path-regex",
+            "/blobs/uploads/",
+            "--fault-kind",
+            "reset",
+            "--fail-min-length",
+            "1000000",
+        ],
+    );
+    let name = unique("atk/resets");
+    let repo = noisy_repo(&format!("{}/{name}", proxy.addr()));
+    let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw"), FAST_RETRY]);
+    r.expect_code(3)
+        .expect_stderr("cannot upload blob sha256:")
+        .expect_stderr("dropped the connection after 3 attempts")
+        .expect_stderr("hint:");
+    assert_eq!(proxy.faulted().len(), 3, "{:?}", proxy.faulted());
     assert_eq!(
         manifest_status(&registry, &name, "v1"),
         404,
@@ -887,9 +1070,83 @@ fn registry_5xx_on_upload_publishes_and_tags_nothing() {
 }
 
 #[test]
+fn upload_reset_mid_blob_starts_a_new_session_and_pushes_the_right_digest() {
+    let Some(registry) = registry() else { return };
+    let proxy = Proxy::start(
+        &registry,
+        &[
+            "--fail-method",
+            "PUT",
+            "--fail-path-regex",
+            "/blobs/uploads/",
+            "--fault-kind",
+            "reset",
+            "--fail-min-length",
+            "1000000",
+            "--fail-count",
+            "1",
+        ],
+    );
+    let name = unique("atk/reset");
+    let repo = noisy_repo(&format!("{}/{name}", proxy.addr()));
+    let r = repo.cleanpipe_env(&["-v", "run"], &[("COSIGN_PASSWORD", "pw"), FAST_RETRY]);
+    r.expect_code(0)
+        .expect_stderr("starting it over from the start of the blob")
+        .expect_stderr("retrying after");
+    // The reset hit one PUT of a large blob; a new session (POST) followed, and the same blob
+    // was then PUT whole.
+    let log = proxy.requests();
+    let reset_at = log
+        .iter()
+        .position(|q| q["fault"] == "reset")
+        .expect("the upload was reset");
+    let reset_path = log[reset_at]["path"].as_str().unwrap().to_string();
+    let digest_param = reset_path
+        .split(['?', '&'])
+        .find(|p| p.starts_with("digest="))
+        .expect("the PUT names its digest")
+        .to_string();
+    assert!(
+        log[reset_at + 1..].iter().any(|q| q["method"] == "POST"
+            && q["path"]
+                .as_str()
+                .unwrap_or("")
+                .ends_with("/blobs/uploads/")),
+        "no new upload session after the reset"
+    );
+    let put_again = log[reset_at + 1..].iter().find(|q| {
+        q["method"] == "PUT"
+            && q["path"].as_str().unwrap_or("").contains(&digest_param)
+            && q["path"].as_str().unwrap_or("") != reset_path
+    });
+    assert!(
+        put_again.is_some(),
+        "the blob was not PUT again in a new session"
+    );
+    // The image in the registry is the one built, byte for byte: its digest is the layout's,
+    // the tag points at it, and every blob reads back whole (digests checked).
+    let pushed = r.last_line();
+    let digest = pushed.rsplit('@').next().unwrap().to_string();
+    let index = std::fs::read_to_string(repo.path().join(".cleanpipe/oci/index.json")).unwrap();
+    assert!(index.contains(&digest), "{index}");
+    assert_eq!(manifest_status(&registry, &name, &digest), 200);
+    assert_eq!(manifest_status(&registry, &name, "v1"), 200);
+    let direct = format!("{registry}/{name}:v1");
+    repo.cleanpipe(&["copy", &direct, "oci:pulled:v1"])
+        .expect_code(0);
+    repo.cleanpipe(&[
+        "verify",
+        &format!("{registry}/{name}@{digest}"),
+        "--key",
+        "cosign.pub",
+    ])
+    .expect_code(0);
+}
+
+#[test]
 fn stalled_registry_times_out_with_a_clear_message() {
     let Some(registry) = registry() else { return };
-    let (repo, _proxy, image) = behind_proxy(
+    let (repo, proxy, image) = behind_proxy(
         &registry,
         "atk/stall",
         &[
@@ -918,6 +1175,9 @@ fn stalled_registry_times_out_with_a_clear_message() {
         "{:?}",
         started.elapsed()
     );
+    // A stall is not a passing failure: it is not sent again (the wait was long already).
+    assert_eq!(proxy.faulted().len(), 1, "{:?}", proxy.faulted());
+    assert!(!r.stderr.contains("after 3 attempts"), "{}", r.stderr);
 }
 
 // ---- URL rules ------------------------------------------------------------------------
@@ -1181,10 +1441,10 @@ fn docker_config_credentials_are_masked_when_the_registry_echoes_them() {
     .unwrap();
     let r = repo.cleanpipe_env(
         &["verify", &image, "--key", "cosign.pub"],
-        &[("DOCKER_CONFIG", cfg.to_str().unwrap())],
+        &[("DOCKER_CONFIG", cfg.to_str().unwrap()), FAST_RETRY],
     );
     r.expect_code(3)
-        .expect_stderr("answered HTTP 500")
+        .expect_stderr("answered HTTP 500 after 3 attempts")
         .expect_stderr("***");
     assert!(
         proxy
