@@ -121,10 +121,10 @@ fn relaxations_need_a_written_reason() {
     }
 }
 
-/// A Java archive (here a jar named like Log4Shell's) is not catalogued yet: it is counted as
-/// NOT CHECKED and fails the gate, never passing as an image with nothing in it.
+/// A Java archive that cannot be read (here a jar named like Log4Shell's that is not a zip) is
+/// counted as NOT CHECKED and fails the gate, never passing as an image with nothing in it.
 #[test]
-fn a_java_archive_is_counted_as_not_checked_never_as_clean() {
+fn an_unreadable_java_archive_is_counted_as_not_checked_never_as_clean() {
     let repo = Repo::new();
     repo.write(
         "app/lib/log4j-core-2.14.1.jar",
@@ -139,7 +139,7 @@ fn a_java_archive_is_counted_as_not_checked_never_as_clean() {
     repo.commit();
     repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
         .expect_code(1)
-        .expect_stderr("1 Maven package(s) not checked: a Java archive")
+        .expect_stderr("1 Maven package(s) not checked: not a readable zip archive")
         .expect_stderr("/app/lib/log4j-core-2.14.1.jar");
     assert!(!repo.layout_has_tag("v1"));
 }

@@ -43,15 +43,7 @@ fn run(repo: &Repo) -> Run {
 /// Nothing was built, signed or tagged: the layout holds no manifest, the outputs no signature.
 #[track_caller]
 fn assert_nothing_built(repo: &Repo) {
-    let index = repo.path().join(".cleanpipe/oci/index.json");
-    if let Ok(text) = std::fs::read_to_string(&index) {
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert!(
-            v["manifests"].as_array().is_none_or(|m| m.is_empty()),
-            "nothing may be built or tagged: {text}"
-        );
-    }
-    assert!(!repo.layout_has_tag("v1"));
+    repo.assert_no_store();
     let out = repo.path().join(".cleanpipe/out");
     for name in ["build.log", "sbom.spdx.json"] {
         assert!(

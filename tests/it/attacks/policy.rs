@@ -187,7 +187,7 @@ fn a_pipeline_block_written_empty_is_never_no_gate() {
     repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
         .expect_code(2)
         .expect_stderr("the pipeline cannot sign");
-    assert!(!repo.layout_has_tag("v1"));
+    repo.assert_no_store();
     let signed = listed(&repo).iter().any(|m| {
         m["annotations"]["org.opencontainers.image.ref.name"]
             .as_str()
