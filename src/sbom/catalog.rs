@@ -533,9 +533,14 @@ fn java(fs: &ImageFs, out: &mut Catalog) {
                 Some(g) => format!("{g}:{}", a.artifact),
                 None => a.artifact.clone(),
             };
+            // A Maven purl needs the groupId; without one the archive is named generically.
+            let purl = match &a.group {
+                Some(g) => purl::maven(g, &a.artifact, &a.version),
+                None => purl::generic(&a.artifact, &a.version),
+            };
             out.packages.push(Package {
                 kind: Kind::Maven,
-                purl: purl::maven(a.group.as_deref(), &a.artifact, &a.version),
+                purl,
                 name,
                 version: a.version.clone(),
                 source_name: None,

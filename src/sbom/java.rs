@@ -12,9 +12,11 @@
 //!    `groupId:artifactId` at `version`, checked against Maven advisories;
 //! 2. without one, `META-INF/MANIFEST.MF`: the version from `Implementation-Version` (else
 //!    `Bundle-Version`), the artifact from the file name when it reads `<artifact>-<version>.jar`,
-//!    else `Bundle-SymbolicName`, else `Implementation-Title`; the groupId only from
-//!    `Implementation-Vendor-Id`. Marked `identified_from: MANIFEST.MF`: in the SBOM, but not
-//!    checked (a guessed groupId would make "no advisory" meaningless);
+//!    else `Bundle-SymbolicName`, else the file name without its extension (`ojdbc8.jar` →
+//!    `ojdbc8`), else `Implementation-Title`; the groupId only from `Implementation-Vendor-Id`.
+//!    Marked `identified_from: MANIFEST.MF`: in the SBOM, but not checked (a guessed groupId
+//!    would make "no advisory" meaningless). Without a groupId the purl is `pkg:generic/…`,
+//!    since a Maven purl requires one;
 //! 3. without either, a file name `<artifact>-<version>.jar`: marked `identified_from: file name`,
 //!    not checked;
 //! 4. an archive that holds other archives or packages but names none itself is a container
@@ -252,9 +254,10 @@ fn archive(
                 get("Bundle-SymbolicName").map(|s| s.split(';').next().unwrap_or("").trim().into())
             })
             .filter(|a| !a.is_empty())
-            .or_else(|| get("Implementation-Title"))
             .or_else(|| from_name.as_ref().map(|(a, _)| a.clone()))
-            .unwrap_or_else(|| file_name.trim_end_matches(".jar").to_string());
+            .or_else(|| Some(stem(file_name).to_string()).filter(|s| !s.is_empty()))
+            .or_else(|| get("Implementation-Title"))
+            .unwrap_or_else(|| file_name.to_string());
         found.artifacts.push(Artifact {
             group: get("Implementation-Vendor-Id").filter(|g| !g.is_empty()),
             artifact,
@@ -367,15 +370,23 @@ fn manifest_fields(bytes: &[u8]) -> std::collections::BTreeMap<String, String> {
         .collect()
 }
 
+/// `ojdbc8.jar` → `ojdbc8`: the file name without its archive extension.
+fn stem(file_name: &str) -> &str {
+    let lower = file_name.to_ascii_lowercase();
+    [".jar", ".war", ".ear"]
+        .iter()
+        .find_map(|e| {
+            lower
+                .ends_with(e)
+                .then(|| &file_name[..file_name.len() - e.len()])
+        })
+        .unwrap_or(file_name)
+}
+
 /// `log4j-core-2.14.1.jar` → (`log4j-core`, `2.14.1`): the version starts at the first `-`
 /// followed by a digit.
 fn name_and_version(file_name: &str) -> Option<(String, String)> {
-    let lower = file_name.to_ascii_lowercase();
-    let stem = [".jar", ".war", ".ear"].iter().find_map(|e| {
-        lower
-            .ends_with(e)
-            .then(|| &file_name[..file_name.len() - e.len()])
-    })?;
+    let stem = stem(file_name);
     let at = stem
         .char_indices()
         .find(|(i, c)| *c == '-' && stem[i + 1..].starts_with(|d: char| d.is_ascii_digit()))

@@ -139,13 +139,14 @@ pub fn npm(name: &str, version: &str) -> String {
     format!("pkg:npm/{path}@{}", encode(version, b""))
 }
 
-/// `pkg:maven/<groupId>/<artifactId>@<version>`; without a groupId, just the artifact.
-pub fn maven(group: Option<&str>, artifact: &str, version: &str) -> String {
-    let path = match group.filter(|g| !g.is_empty()) {
-        Some(g) => format!("{}/{}", encode(g, b""), encode(artifact, b"")),
-        None => encode(artifact, b""),
-    };
-    format!("pkg:maven/{path}@{}", encode(version, b""))
+/// `pkg:maven/<groupId>/<artifactId>@<version>` (the type requires the groupId).
+pub fn maven(group: &str, artifact: &str, version: &str) -> String {
+    format!(
+        "pkg:maven/{}/{}@{}",
+        encode(group, b""),
+        encode(artifact, b""),
+        encode(version, b"")
+    )
 }
 
 pub fn gem(name: &str, version: &str) -> String {
