@@ -28,6 +28,20 @@ printf '1.0^git1~pre\n2:1.0-1.el9' > corpus/versions/e
 if [[ -n "${RPMDB:-}" && -f "$RPMDB" ]]; then
     cp "$RPMDB" corpus/embedded_formats/seed-rpmdb.sqlite
 fi
+# Language metadata: a jar holding a stored nested jar with a pom.properties, and a deps.json.
+python3 - "corpus/language_metadata" <<'PY'
+import io, sys, zipfile
+def jar(entries, stored=False):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries:
+            z.writestr(name, data)
+    return b.getvalue()
+inner = jar([("META-INF/maven/g/a/pom.properties", "groupId=g\nartifactId=a\nversion=1.0\n")])
+outer = jar([("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\nImplementation-Version: 2\r\n"), ("BOOT-INF/lib/a-1.0.jar", inner)], stored=True)
+open(sys.argv[1] + "/fat.jar", "wb").write(outer)
+open(sys.argv[1] + "/deps.json", "w").write('{"libraries":{"Newtonsoft.Json/13.0.1":{"type":"package"}}}')
+PY
 # Pipelines: the example and every file under examples/; registry answers: a manifest, an index.
 cp "$ROOT/pipeline.example.yaml" corpus/pipeline_loader/example.yaml
 find "$ROOT/examples" -name '*.yaml' -exec sh -c 'cp "$1" "corpus/pipeline_loader/$(echo "$1" | tr / _)"' _ {} \;

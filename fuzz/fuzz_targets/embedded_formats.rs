@@ -1,4 +1,4 @@
-//! Formats read from inside image files: SQLite (rpmdb.sqlite), Berkeley DB (rpm's Packages),
+//! Formats read from inside image files: SQLite (rpmdb.sqlite), Berkeley DB (rpm's Packages), NDB (Packages.db),
 //! rpm header blobs, Go build
 //! info and cargo-auditable sections. Arbitrary bytes must give an error, never a panic.
 #![no_main]
@@ -10,6 +10,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = db.table("Packages");
     }
     let _ = rpmdb::packages(data);
+    let _ = rpmdb::packages_ndb(data);
     let _ = bdb::values(data);
     let _ = rpmdb::parse_header(data);
     let _ = binary::parse_go_buildinfo(data);
