@@ -7,6 +7,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod build;
+pub mod ci;
 pub mod cli;
 pub mod error;
 pub mod evidence;

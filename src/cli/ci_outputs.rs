@@ -15,9 +15,9 @@ use crate::error::Result;
 use crate::pipeline::executor::RunReport;
 use crate::redact::Redactor;
 
-/// Whether this runs as a GitHub Actions step (the runner sets `GITHUB_ACTIONS=true`).
+/// Whether this runs as a GitHub Actions step (see [`crate::ci`]).
 pub fn on_github(env: &BTreeMap<String, String>) -> bool {
-    env.get("GITHUB_ACTIONS").map(String::as_str) == Some("true")
+    crate::ci::Ci::detect(env).on(crate::ci::Platform::GitHub)
 }
 
 /// Write every CI output that applies to this environment.

@@ -37,9 +37,7 @@ impl Style {
         stderr_is_terminal: bool,
     ) -> Self {
         let set = |name: &str| env.get(name).is_some_and(|v| !v.is_empty());
-        let in_ci = env
-            .get(env_vars::CI)
-            .is_some_and(|v| !v.is_empty() && v != "false" && v != "0");
+        let in_ci = crate::ci::Ci::detect(env).detected;
         let dumb = env.get(env_vars::TERM).is_some_and(|t| t == "dumb");
         Style {
             quiet,

@@ -398,9 +398,9 @@ async fn docker_build(
         .keys()
         .filter(|n| build::context::looks_secret(n))
     {
-        ctx.say(
+        ctx.warn(
             "build",
-            &format!("warning: build arg `{name}` looks like a secret; build args are recorded in the image history. Give build-time secrets in `build.dockerfile.secrets` (with `builder: buildkit`), or mount them at run time"),
+            &format!("build arg `{name}` looks like a secret; build args are recorded in the image history. Give build-time secrets in `build.dockerfile.secrets` (with `builder: buildkit`), or mount them at run time"),
         );
     }
     let labels = traced_labels(

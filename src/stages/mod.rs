@@ -41,6 +41,10 @@ pub enum Event<'a> {
 pub trait Reporter: Send + Sync {
     /// A line of progress inside a stage.
     fn message(&self, stage: &str, text: &str);
+    /// Something the user should act on, shown even when progress is hidden (`-q`).
+    fn warning(&self, stage: &str, text: &str) {
+        self.message(stage, &format!("warning: {text}"));
+    }
     /// A typed event (default: ignored).
     fn event(&self, _event: &Event<'_>) {}
 }
@@ -83,6 +87,11 @@ impl RunContext {
 
     pub fn say(&self, stage: &str, text: &str) {
         self.reporter.message(stage, &self.redactor.apply(text));
+    }
+
+    /// A warning from `stage`: printed even under `-q`.
+    pub fn warn(&self, stage: &str, text: &str) {
+        self.reporter.warning(stage, &self.redactor.apply(text));
     }
 
     /// Tell the listeners of `event`.

@@ -126,10 +126,10 @@ async fn builtin(
     .await
     .map_err(|e| Error::environment(format!("scan failed: {e}")))??;
     if !db.warnings.is_empty() {
-        ctx.say(
+        ctx.warn(
             stage,
             &format!(
-                "warning: {} malformed or unsupported OSV record(s) skipped",
+                "{} malformed or unsupported OSV record(s) skipped",
                 db.warnings.len()
             ),
         );
@@ -158,7 +158,7 @@ fn finish(
         .iter()
         .chain(&result.gate.unused_waivers)
     {
-        ctx.say(stage, &format!("warning: {w}"));
+        ctx.warn(stage, w);
     }
     let mut files = Vec::new();
     crate::fsutil::create_dirs(&ctx.outputs_dir)?;

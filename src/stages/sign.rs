@@ -127,7 +127,7 @@ async fn write_sboms(
     .await
     .map_err(|e| Error::environment(format!("cataloguing failed: {e}")))??;
     for w in &catalog.warnings {
-        ctx.say("sign", &format!("warning: {w}"));
+        ctx.warn("sign", w);
     }
     let subject = Subject {
         name: docker_reference.to_string(),

@@ -24,6 +24,10 @@ impl Reporter for Listeners {
         self.printer.status(&format!("  [{stage}] {text}"));
     }
 
+    fn warning(&self, stage: &str, text: &str) {
+        self.printer.warn(&format!("[{stage}] {text}"));
+    }
+
     fn event(&self, event: &Event<'_>) {
         self.gitlab.on_event(event);
     }
@@ -167,7 +171,7 @@ pub async fn run(
         default_branch_image,
         redactor,
     ) {
-        Ok(Some(path)) if env.get(env_vars::GITLAB_CI).map(String::as_str) == Some("true") => {
+        Ok(Some(path)) if crate::ci::Ci::detect(env).on(crate::ci::Platform::GitLab) => {
             printer.status(&format!(
                 "gitlab: container scanning report in {} (for `artifacts:reports:container_scanning`)",
                 path.display()

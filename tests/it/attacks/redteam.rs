@@ -193,6 +193,16 @@ fn build_arg_named_like_a_credential_is_masked_in_the_build_output() {
     let r = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
     r.expect_code(0).expect_stderr("npm token is ***");
     super::transport::assert_no_canary(&r, &repo, None, &[literal]);
+    // Quiet hides progress, never a warning.
+    let r = repo.cleanpipe_env(&["run", "-q"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(0)
+        .expect_stderr("warning: [build] build arg `NPM_TOKEN` looks like a secret");
+    assert!(
+        !r.stderr.contains("npm token is"),
+        "-q shows progress: {}",
+        r.stderr
+    );
+    super::transport::assert_no_canary(&r, &repo, None, &[literal]);
 }
 
 /// A truncated `index.json` (another tool wrote it half) is an environment error naming the
