@@ -120,7 +120,27 @@ pub struct Descriptor {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<serde_json::Value>,
+    pub platform: Option<DescriptorPlatform>,
+}
+
+/// A descriptor's `platform` (image-spec image-index.md): what an index entry runs on. The
+/// spec requires `architecture` and `os`; an entry without them does not parse.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DescriptorPlatform {
+    pub architecture: String,
+    pub os: String,
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub os_version: Option<String>,
+    #[serde(rename = "os.features", default, skip_serializing_if = "Vec::is_empty")]
+    pub os_features: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
 }
 
 impl Descriptor {
@@ -282,9 +302,9 @@ impl Platform {
     pub fn of(descriptor: &Descriptor) -> Option<Self> {
         let p = descriptor.platform.as_ref()?;
         Some(Platform {
-            os: p["os"].as_str()?.to_string(),
-            architecture: p["architecture"].as_str()?.to_string(),
-            variant: p["variant"].as_str().map(String::from),
+            os: p.os.clone(),
+            architecture: p.architecture.clone(),
+            variant: p.variant.clone(),
         })
     }
 
@@ -302,12 +322,15 @@ impl Platform {
     }
 
     /// The `platform` object of an index entry.
-    pub fn to_value(&self) -> serde_json::Value {
-        let mut value = serde_json::json!({"architecture": self.architecture, "os": self.os});
-        if let Some(v) = &self.variant {
-            value["variant"] = serde_json::json!(v);
+    pub fn to_descriptor(&self) -> DescriptorPlatform {
+        DescriptorPlatform {
+            architecture: self.architecture.clone(),
+            os: self.os.clone(),
+            os_version: None,
+            os_features: vec![],
+            variant: self.variant.clone(),
+            features: vec![],
         }
-        value
     }
 
     /// Write this platform into an image config (`architecture`, `os`, `variant`).
@@ -358,7 +381,7 @@ impl Index {
                 .iter()
                 .map(|(d, p)| {
                     let mut entry = Descriptor::new(&d.media_type, d.digest.clone(), d.size);
-                    entry.platform = Some(p.to_value());
+                    entry.platform = Some(p.to_descriptor());
                     entry
                 })
                 .collect(),
@@ -694,9 +717,22 @@ mod tests {
         ]);
         assert_eq!(both.platforms(), vec![p]);
         assert_eq!(
-            index.manifests[0].platform,
-            Some(serde_json::json!({"architecture": "arm64", "os": "linux", "variant": "v8"}))
+            serde_json::to_value(&index.manifests[0].platform).unwrap(),
+            serde_json::json!({"architecture": "arm64", "os": "linux", "variant": "v8"})
         );
+    }
+
+    #[test]
+    fn descriptor_platforms_are_typed_and_keep_every_field() {
+        let text = r#"{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":2,"platform":{"architecture":"amd64","os":"windows","os.version":"10.0.17763.1040","os.features":["win32k"],"features":["sse4"]}}"#;
+        let d: super::Descriptor = serde_json::from_str(text).unwrap();
+        let p = d.platform.as_ref().unwrap();
+        assert_eq!(p.os_version.as_deref(), Some("10.0.17763.1040"));
+        assert_eq!(p.os_features, ["win32k"]);
+        assert_eq!(serde_json::to_string(&d).unwrap(), text, "round trip");
+        // The spec requires os and architecture.
+        let missing = text.replace(r#""os":"windows","#, "");
+        assert!(serde_json::from_str::<super::Descriptor>(&missing).is_err());
     }
 
     #[test]
