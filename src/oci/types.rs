@@ -119,8 +119,9 @@ pub struct Descriptor {
     pub artifact_type: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// Boxed: most descriptors have none, and they travel in enums and vectors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<DescriptorPlatform>,
+    pub platform: Option<Box<DescriptorPlatform>>,
 }
 
 /// A descriptor's `platform` (image-spec image-index.md): what an index entry runs on. The
@@ -381,7 +382,7 @@ impl Index {
                 .iter()
                 .map(|(d, p)| {
                     let mut entry = Descriptor::new(&d.media_type, d.digest.clone(), d.size);
-                    entry.platform = Some(p.to_descriptor());
+                    entry.platform = Some(Box::new(p.to_descriptor()));
                     entry
                 })
                 .collect(),
