@@ -101,8 +101,6 @@ find_cleanpipe
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-mib() { awk -v b="$1" 'BEGIN{printf "%.1f", b/1048576}'; }
-kib2mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 RESULTS="$WORK/results"
@@ -128,10 +126,6 @@ run_timed() { # run_timed PART TOOL RUN CMD... ; appends "PART RUN TOOL WALL RSS
     printf '  run %-3s %-12s %8.2f s wall %8.2f s cpu %10.1f MiB\n' "$run" "$tool" "$wall" "$cpu" "$(kib2mib "$rss")" >&2
 }
 
-median() { # median PART TOOL FIELD(4=wall,5=rss,6=cpu)
-    awk -v p="$1" -v t="$2" -v f="$3" '$1 == p && $3 == t { print $f }' "$RESULTS" | sort -g |
-        awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 print_runs() { # print_runs PART
     printf '%-5s %-12s %10s %10s %14s\n' run command wall_s cpu_s peak_rss_MiB
     awk -v p="$1" '$1 == p { print $2, $3, $4, $6, $5 }' "$RESULTS" | sort -k1,1n -s |

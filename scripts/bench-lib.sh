@@ -183,3 +183,11 @@ COPY --from=builder /out /app
 CMD ["sh","-c","cat /app/version"]
 EOF
 }
+
+# Units, and the median of the runs recorded in $RESULTS (lines "PART RUN TOOL FIELD…").
+mib() { awk -v b="$1" 'BEGIN{printf "%.1f", b/1048576}'; }
+kib2mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
+median() { # median PART TOOL FIELD (4 = wall, 5 = peak RSS, …)
+    awk -v p="$1" -v t="$2" -v f="$3" '$1 == p && $3 == t { print $f }' "$RESULTS" | sort -g |
+        awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}

@@ -78,8 +78,6 @@ find_cleanpipe
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-mib() { awk -v b="$1" 'BEGIN{printf "%.1f", b/1048576}'; }
-kib2mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
 
 RESULTS="$WORK/results"
 : >"$RESULTS"
@@ -100,10 +98,6 @@ run_timed() { # run_timed PART TOOL RUN CMD... ; appends "PART RUN TOOL WALL RSS
     printf '  run %-3s %-16s %8.2f s %10.1f MiB\n' "$run" "$tool" "$wall" "$(kib2mib "$rss")" >&2
 }
 
-median() { # median PART TOOL FIELD(4=wall,5=rss)
-    awk -v p="$1" -v t="$2" -v f="$3" '$1 == p && $3 == t { print $f }' "$RESULTS" | sort -g |
-        awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 maxof() { # maxof PART TOOL FIELD
     awk -v p="$1" -v t="$2" -v f="$3" '$1 == p && $3 == t && $f > m { m = $f } END { print m + 0 }' "$RESULTS"
 }

@@ -95,6 +95,34 @@ pub struct Package {
     pub identified_from: Option<String>,
 }
 
+impl Package {
+    /// A language package read from its own metadata file `path` (no source package, no
+    /// architecture).
+    pub fn language(
+        kind: Kind,
+        name: &str,
+        version: &str,
+        licenses: Vec<String>,
+        path: &str,
+        rec: &crate::sbom::fs::FileRecord,
+        purl: String,
+    ) -> Package {
+        Package {
+            kind,
+            name: name.to_string(),
+            version: version.to_string(),
+            source_name: None,
+            source_version: None,
+            arch: None,
+            licenses,
+            location: format!("/{path}"),
+            layer: rec.layer.clone(),
+            purl,
+            identified_from: None,
+        }
+    }
+}
+
 /// Everything catalogued in one image.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Catalog {
@@ -661,19 +689,15 @@ fn python(fs: &ImageFs, out: &mut Catalog) {
         {
             licenses.push(l.clone());
         }
-        out.packages.push(Package {
-            kind: Kind::Python,
-            name: name.clone(),
-            version: version.clone(),
-            source_name: None,
-            source_version: None,
-            arch: None,
+        out.packages.push(Package::language(
+            Kind::Python,
+            name,
+            version,
             licenses,
-            location: format!("/{path}"),
-            layer: rec.layer.clone(),
-            purl: purl::pypi(name, version),
-            identified_from: None,
-        });
+            path,
+            rec,
+            purl::pypi(name, version),
+        ));
     }
 }
 
@@ -701,19 +725,15 @@ fn npm(fs: &ImageFs, out: &mut Catalog) {
                 .unwrap_or_default(),
             _ => vec![],
         };
-        out.packages.push(Package {
-            kind: Kind::Npm,
-            name: name.to_string(),
-            version: version.to_string(),
-            source_name: None,
-            source_version: None,
-            arch: None,
+        out.packages.push(Package::language(
+            Kind::Npm,
+            name,
+            version,
             licenses,
-            location: format!("/{path}"),
-            layer: rec.layer.clone(),
-            purl: purl::npm(name, version),
-            identified_from: None,
-        });
+            path,
+            rec,
+            purl::npm(name, version),
+        ));
     }
 }
 

@@ -121,30 +121,6 @@ fn is_jdk_dir(dir: &str) -> bool {
     })
 }
 
-fn package(
-    kind: Kind,
-    name: &str,
-    version: &str,
-    licenses: Vec<String>,
-    path: &str,
-    rec: &FileRecord,
-    purl: String,
-) -> Package {
-    Package {
-        kind,
-        name: name.to_string(),
-        version: version.to_string(),
-        source_name: None,
-        source_version: None,
-        arch: None,
-        licenses,
-        location: format!("/{path}"),
-        layer: rec.layer.clone(),
-        purl,
-        identified_from: None,
-    }
-}
-
 fn uncatalogued(out: &mut Catalog, ecosystem: &str, path: &str, rec: &FileRecord, reason: String) {
     out.uncatalogued.push(Uncatalogued {
         ecosystem: ecosystem.into(),
@@ -185,7 +161,7 @@ fn gemspecs(fs: &ImageFs, out: &mut Catalog) -> BTreeSet<(String, String)> {
         match gemspec(&text) {
             Ok((name, version, licenses)) => {
                 let purl = purl::gem(&name, &version);
-                out.packages.push(package(
+                out.packages.push(Package::language(
                     Kind::Gem,
                     &name,
                     &version,
@@ -410,8 +386,15 @@ fn gemfile_locks(fs: &ImageFs, installed: &BTreeSet<(String, String)>, out: &mut
                 continue;
             }
             let purl = purl::gem(name, version);
-            out.packages
-                .push(package(Kind::Gem, name, version, vec![], path, rec, purl));
+            out.packages.push(Package::language(
+                Kind::Gem,
+                name,
+                version,
+                vec![],
+                path,
+                rec,
+                purl,
+            ));
         }
     }
 }
@@ -498,7 +481,7 @@ fn composer(fs: &ImageFs, out: &mut Catalog) {
                 _ => vec![],
             };
             let purl = purl::composer(name, version);
-            out.packages.push(package(
+            out.packages.push(Package::language(
                 Kind::Composer,
                 name,
                 version,
@@ -558,8 +541,15 @@ fn deps_json(fs: &ImageFs, out: &mut Catalog) {
                 continue;
             };
             let purl = purl::nuget(name, version);
-            out.packages
-                .push(package(Kind::Nuget, name, version, vec![], path, rec, purl));
+            out.packages.push(Package::language(
+                Kind::Nuget,
+                name,
+                version,
+                vec![],
+                path,
+                rec,
+                purl,
+            ));
         }
     }
 }
@@ -684,7 +674,7 @@ fn npm_locks(fs: &ImageFs, out: &mut Catalog) {
                     continue;
                 }
             };
-            add.push(package(
+            add.push(Package::language(
                 Kind::Npm,
                 &e.name,
                 version,
@@ -746,7 +736,7 @@ fn key_values(text: &str) -> BTreeMap<&str, &str> {
 }
 
 fn runtime(name: &str, version: &str, path: &str, rec: &FileRecord) -> Package {
-    package(
+    Package::language(
         Kind::Runtime,
         name,
         version,

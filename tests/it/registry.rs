@@ -2,6 +2,7 @@
 
 use std::process::{Command, Stdio};
 
+use crate::attacks::transport::{Proxy, FAST_RETRY};
 use crate::support::*;
 
 /// Build, sign and push a scratch image; returns (repo, pushed `registry/repo@digest`).
@@ -60,9 +61,6 @@ fn push_signs_before_tagging_and_docker_runs_the_image() {
         .status();
 }
 
-/// Registry retries wait milliseconds instead of seconds (1 s, 3 s by default).
-const FAST_RETRY: (&str, &str) = ("CLEANPIPE_REGISTRY_RETRY_BASE_MS", "10");
-
 #[test]
 fn registry_unreachable_is_exit_3_and_no_local_tag_moves() {
     // Port 9 on loopback: nothing listens there. Refused connections are tried 3 times.
@@ -74,60 +72,10 @@ fn registry_unreachable_is_exit_3_and_no_local_tag_moves() {
     assert!(!index.contains("\"v1\""), "{index}");
 }
 
-/// The fault proxy in front of `registry`, faulting what `args` select; killed on drop.
-struct FaultProxy {
-    child: std::process::Child,
-    port: String,
-    log: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl FaultProxy {
-    fn start(registry: &str, args: &[&str]) -> FaultProxy {
-        let dir = tempfile::tempdir().unwrap();
-        let port_file = dir.path().join("port");
-        let log = dir.path().join("requests.jsonl");
-        let child = Command::new("python3")
-            .arg(support_script("fault_proxy.py"))
-            .args(["--upstream", registry, "--listen-port-file"])
-            .arg(&port_file)
-            .arg("--log-file")
-            .arg(&log)
-            .args(args)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let port = wait_port(&port_file, "fault proxy");
-        FaultProxy {
-            child,
-            port,
-            log,
-            _dir: dir,
-        }
-    }
-
-    /// How many requests the proxy faulted.
-    fn faults(&self) -> usize {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|q| !q["fault"].is_null())
-            .count()
-    }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn registry_500_on_every_manifest_put_fails_after_3_attempts_and_moves_no_tag() {
     let Some(registry) = registry() else { return };
-    let proxy = FaultProxy::start(
+    let proxy = Proxy::start(
         &registry,
         &[
             "--fail-method",
@@ -139,12 +87,16 @@ fn registry_500_on_every_manifest_put_fails_after_3_attempts_and_moves_no_tag() 
         ],
     );
     let name = unique("it/fault");
-    let repo = scratch_repo(Some(&format!("127.0.0.1:{}/{name}", proxy.port)), &["v1"]);
+    let repo = scratch_repo(Some(&format!("{}/{name}", proxy.addr())), &["v1"]);
     let r = repo.cleanpipe_env(&["-v", "run"], &[("COSIGN_PASSWORD", "pw"), FAST_RETRY]);
     r.expect_code(3)
         .expect_stderr("answered HTTP 500 after 3 attempts")
         .expect_stderr("retrying after");
-    assert_eq!(proxy.faults(), 3, "three attempts, then the run stopped");
+    assert_eq!(
+        proxy.faulted().len(),
+        3,
+        "three attempts, then the run stopped"
+    );
     assert_eq!(
         manifest_status(&registry, &name, "v1"),
         404,
@@ -157,7 +109,7 @@ fn registry_500_on_every_manifest_put_fails_after_3_attempts_and_moves_no_tag() 
 #[test]
 fn registry_503_once_on_a_manifest_put_is_retried_and_the_push_succeeds() {
     let Some(registry) = registry() else { return };
-    let proxy = FaultProxy::start(
+    let proxy = Proxy::start(
         &registry,
         &[
             "--fail-method",
@@ -171,12 +123,12 @@ fn registry_503_once_on_a_manifest_put_is_retried_and_the_push_succeeds() {
         ],
     );
     let name = unique("it/fault-once");
-    let repo = scratch_repo(Some(&format!("127.0.0.1:{}/{name}", proxy.port)), &["v1"]);
+    let repo = scratch_repo(Some(&format!("{}/{name}", proxy.addr())), &["v1"]);
     let r = repo.cleanpipe_env(&["-v", "run"], &[("COSIGN_PASSWORD", "pw"), FAST_RETRY]);
     r.expect_code(0)
         .expect_stderr("-> 503; retrying after")
         .expect_stderr("(attempt 2 of 3)");
-    assert_eq!(proxy.faults(), 1);
+    assert_eq!(proxy.faulted().len(), 1);
     let pushed = r.last_line();
     let digest = pushed.rsplit('@').next().unwrap();
     assert_eq!(manifest_status(&registry, &name, "v1"), 200);

@@ -11,4 +11,4 @@ mod policy;
 mod redteam;
 mod resolved;
 mod secrets;
-mod transport;
+pub(crate) mod transport;

@@ -14,10 +14,11 @@ use crate::support::*;
 const ELSEWHERE: &str = "198.51.100.7";
 
 /// Registry retries wait milliseconds instead of seconds (1 s, 3 s by default).
-const FAST_RETRY: (&str, &str) = ("CLEANPIPE_REGISTRY_RETRY_BASE_MS", "10");
+pub(crate) const FAST_RETRY: (&str, &str) = ("CLEANPIPE_REGISTRY_RETRY_BASE_MS", "10");
 
-/// The fault proxy in front of `upstream`, faulting what `args` select; logs every request.
-struct Proxy {
+/// The fault proxy (`tests/support/fault_proxy.py`) in front of `upstream`, faulting what
+/// `args` select; logs every request.
+pub(crate) struct Proxy {
     child: Child,
     port: String,
     log: PathBuf,
@@ -25,7 +26,7 @@ struct Proxy {
 }
 
 impl Proxy {
-    fn start(upstream: &str, args: &[&str]) -> Proxy {
+    pub(crate) fn start(upstream: &str, args: &[&str]) -> Proxy {
         let dir = tempfile::tempdir().unwrap();
         let port_file = dir.path().join("port");
         let log = dir.path().join("requests.jsonl");
@@ -48,7 +49,7 @@ impl Proxy {
         }
     }
 
-    fn addr(&self) -> String {
+    pub(crate) fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
@@ -61,7 +62,7 @@ impl Proxy {
     }
 
     /// The requests the proxy faulted (`fault` set in its log).
-    fn faulted(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn faulted(&self) -> Vec<serde_json::Value> {
         self.requests()
             .into_iter()
             .filter(|r| !r["fault"].is_null())
