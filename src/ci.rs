@@ -46,6 +46,19 @@ impl Ci {
     }
 }
 
+/// The URL of the CI run this is, from the variables GitHub Actions, GitLab CI and Jenkins set.
+pub fn run_url(env: &BTreeMap<String, String>) -> Option<String> {
+    let get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
+    match (
+        get("GITHUB_SERVER_URL"),
+        get("GITHUB_REPOSITORY"),
+        get("GITHUB_RUN_ID"),
+    ) {
+        (Some(server), Some(repo), Some(id)) => Some(format!("{server}/{repo}/actions/runs/{id}")),
+        _ => get("CI_JOB_URL").or_else(|| get("BUILD_URL")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,28 +1,30 @@
 //! cleanpipe: one Git commit in, one signed image digest out, with the evidence to prove it.
 //!
-//! The library is layered like go-containerregistry: [`oci`] knows images, layouts and
-//! registries; [`sign`] adds cosign-format signatures on top; [`build`] makes images;
-//! [`pipeline`] reads the pipeline file and runs the five [`stages`] in order. Only [`cli`]
-//! prints to the terminal.
+//! The library is layered like go-containerregistry (docs/design.md): [`oci`] knows
+//! images, layouts and registries; [`build`], [`sbom`], [`scan`], [`sign`], [`evidence`] and
+//! [`policy`] are the domain; [`spec`] resolves the pipeline file once; [`run`] runs the five
+//! stages over it. Only [`cli`] prints to the terminal.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod build;
 pub mod ci;
 pub mod cli;
+pub mod clock;
 pub mod error;
 pub mod evidence;
 pub mod fsutil;
+pub mod git;
 pub mod net;
 pub mod notify;
 pub mod oci;
-pub mod pipeline;
 pub mod policy;
 pub mod progress;
 pub mod redact;
+pub mod run;
 pub mod sbom;
 pub mod scan;
 pub mod sign;
-pub mod stages;
+pub mod spec;
 pub mod yaml;
 
 pub use error::{Error, ExitCode};

@@ -1,7 +1,7 @@
 //! The pipeline loader on arbitrary text: every input is a pipeline or a located error, never a
 //! panic or a hang (the size and nesting bounds are checked before YAML parsing).
 #![no_main]
-use cleanpipe::pipeline::load;
+use cleanpipe::spec::load;
 use cleanpipe::redact::Redactor;
 use libfuzzer_sys::fuzz_target;
 

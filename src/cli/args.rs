@@ -167,7 +167,7 @@ pub struct VerifyArgs {
     /// Require an attested scan result with no unwaived finding at or above this severity
     /// (unknown severities count as high), that checked every package it catalogued.
     #[arg(long, value_enum)]
-    pub fail_on: Option<FailOn>,
+    pub fail_on: Option<crate::scan::gate::Threshold>,
     /// Accept attested scans that could not check every package, or do not say (an external
     /// scanner's, or one made before cleanpipe recorded coverage).
     #[arg(long)]
@@ -322,7 +322,7 @@ pub enum SignFormatArg {
     Both,
 }
 
-impl From<SignFormatArg> for crate::pipeline::model::SignFormat {
+impl From<SignFormatArg> for crate::spec::model::SignFormat {
     fn from(f: SignFormatArg) -> Self {
         match f {
             SignFormatArg::Legacy => Self::Legacy,
@@ -372,8 +372,8 @@ pub struct ScanArgs {
     pub db: Option<PathBuf>,
     /// Who matches packages to advisories: cleanpipe itself, or an installed trivy or grype
     /// with its own database.
-    #[arg(long, value_enum, default_value_t = ScannerChoice::Builtin)]
-    pub scanner: ScannerChoice,
+    #[arg(long, value_enum, default_value_t = crate::scan::gate::ScannerKind::Builtin)]
+    pub scanner: crate::scan::gate::ScannerKind,
     /// The trivy or grype binary (default: found on PATH).
     #[arg(long, requires = "scanner")]
     pub scanner_path: Option<String>,
@@ -381,8 +381,8 @@ pub struct ScanArgs {
     #[arg(long = "scanner-arg", allow_hyphen_values = true)]
     pub scanner_args: Vec<String>,
     /// The lowest severity that fails the gate.
-    #[arg(long, value_enum, default_value_t = FailOn::High)]
-    pub fail_on: FailOn,
+    #[arg(long, value_enum, default_value_t = crate::scan::gate::Threshold::High)]
+    pub fail_on: crate::scan::gate::Threshold,
     #[arg(long, short, value_enum, default_value_t = ScanOutput::Table)]
     pub output: ScanOutput,
     /// Write the report to this file instead of standard output.
@@ -390,35 +390,6 @@ pub struct ScanArgs {
     pub report: Option<PathBuf>,
     #[command(flatten)]
     pub registry: RegistryArgs,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ScannerChoice {
-    Builtin,
-    Trivy,
-    Grype,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FailOn {
-    Critical,
-    High,
-    Medium,
-    Low,
-    None,
-}
-
-impl From<FailOn> for crate::pipeline::model::Severity {
-    fn from(f: FailOn) -> Self {
-        use crate::pipeline::model::Severity as T;
-        match f {
-            FailOn::Critical => T::Critical,
-            FailOn::High => T::High,
-            FailOn::Medium => T::Medium,
-            FailOn::Low => T::Low,
-            FailOn::None => T::None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::printer::Printer;
 use crate::error::Result;
-use crate::pipeline::executor::RunReport;
 use crate::redact::Redactor;
+use crate::run::executor::RunReport;
 
 /// Whether this runs as a GitHub Actions step (see [`crate::ci`]).
 pub fn on_github(env: &BTreeMap<String, String>) -> bool {
@@ -290,9 +290,9 @@ fn location(message: &str) -> Option<(&str, u64, Option<u64>, &str)> {
 }
 
 /// The signer and one line per signature or attestation with where it is stored.
-pub fn evidence_lines(sig: &crate::stages::sign::SignOutput) -> Vec<String> {
+pub fn evidence_lines(sig: &crate::run::stages::sign::SignOutput) -> Vec<String> {
     let mut lines = vec![format!("signed by {}", sig.signer.describe())];
-    if let crate::stages::sign::SignerReport::Keyless(c) = &sig.signer {
+    if let crate::run::stages::sign::SignerReport::Keyless(c) = &sig.signer {
         lines.extend(c.claims.iter().map(|(k, v)| format!("  {k}: {v}")));
     }
     lines.extend(
@@ -403,7 +403,7 @@ mod tests {
     #[test]
     fn an_annotation_escapes_what_would_end_it() {
         let report = RunReport {
-            error: Some(crate::pipeline::executor::ErrorReport {
+            error: Some(crate::run::executor::ErrorReport {
                 stage: Some("build"),
                 message: "Dockerfile:2: 100% wrong\nsecond line".into(),
                 reasons: vec![],
@@ -418,7 +418,7 @@ mod tests {
         );
     }
     fn failed_run(message: &str, reasons: Vec<String>, hint: Option<&str>) -> RunReport {
-        let stage = |name, status, duration_ms| crate::pipeline::executor::StageReport {
+        let stage = |name, status, duration_ms| crate::run::executor::StageReport {
             name,
             status,
             duration_ms,
@@ -434,7 +434,7 @@ mod tests {
                 stage("sign", "not run", 0),
                 stage("push", "not run", 0),
             ],
-            error: Some(crate::pipeline::executor::ErrorReport {
+            error: Some(crate::run::executor::ErrorReport {
                 stage: Some("build"),
                 message: message.into(),
                 reasons,

@@ -17,11 +17,11 @@ use std::sync::Mutex;
 use serde_json::{json, Value};
 
 use crate::error::Result;
-use crate::pipeline::executor::RunReport;
 use crate::redact::Redactor;
+use crate::run::executor::RunReport;
+use crate::run::Event;
 use crate::scan::report::ScanReport;
 use crate::scan::{Finding, Severity};
-use crate::stages::Event;
 
 /// The file name GitLab's own analyzer writes, so job templates can use it unchanged.
 pub const FILE_NAME: &str = "gl-container-scanning-report.json";
@@ -420,8 +420,8 @@ fn cut(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::model::Severity as Threshold;
     use crate::sbom::catalog::Kind;
+    use crate::scan::gate::Threshold;
     use crate::scan::GateResult;
 
     fn finding(id: &str, aliases: &[&str], severity: Severity, fixed: Option<&str>) -> Finding {

@@ -12,11 +12,11 @@ use crate::cli::args::{PipelineArgs, RegistryArgs};
 use crate::cli::env_vars;
 use crate::error::{Error, Result};
 use crate::oci::remote::{Credentials, RemoteOptions};
-use crate::pipeline::load::{self, LoadedPipeline};
 use crate::redact::Redactor;
-use crate::stages::PasswordSource;
+use crate::run::PasswordSource;
+use crate::spec::load::{self, LoadedPipeline};
 
-pub use crate::pipeline::paths::{DEFAULT_OUTPUTS, DEFAULT_STORE};
+pub use crate::spec::paths::{DEFAULT_OUTPUTS, DEFAULT_STORE};
 
 /// The pipeline file to read: `-f`, else `pipeline.yaml`, else `pipeline.example.yaml`.
 pub fn pipeline_path(args: &PipelineArgs) -> Result<PathBuf> {
@@ -61,8 +61,8 @@ impl PipelineSettings {
                 .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
                 .unwrap_or_else(|| "image".into())
         });
-        let store = crate::pipeline::paths::own_dir(p, "store", DEFAULT_STORE)?;
-        let outputs = crate::pipeline::paths::own_dir(p, "outputs", DEFAULT_OUTPUTS)?;
+        let store = crate::spec::paths::own_dir(p, "store", DEFAULT_STORE)?;
+        let outputs = crate::spec::paths::own_dir(p, "outputs", DEFAULT_OUTPUTS)?;
         Ok(PipelineSettings {
             name,
             store,

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use super::{BasePattern, Policy, PolicyDocument};
 use crate::error::{Error, Result};
 use crate::oci::types::Digest;
-use crate::pipeline::model::Severity as Threshold;
+use crate::scan::gate::Threshold;
 use crate::sign::attest;
 use crate::sign::keys::PublicKey;
 use crate::sign::trust::Trust;

@@ -43,7 +43,7 @@ use crate::oci::reference::ImageRef;
 use crate::oci::remote::RemoteOptions;
 use crate::oci::store::{Resolved, Store};
 use crate::oci::types::{Descriptor, Digest, Manifest, Platform};
-use crate::pipeline::model::Severity as Threshold;
+use crate::scan::gate::Threshold;
 use crate::sign::attest;
 use crate::sign::trust::Trust;
 

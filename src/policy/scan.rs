@@ -98,9 +98,7 @@ fn human_duration(seconds: i64) -> String {
 
 /// The findings rule: every trusted scan clean at the threshold (`none`: only readable).
 fn evaluate_findings(policy: &Policy, evidence: &Evidence) -> Option<PolicyCheck> {
-    let threshold = policy
-        .fail_on
-        .unwrap_or(crate::pipeline::model::Severity::None);
+    let threshold = policy.fail_on.unwrap_or(crate::scan::gate::Threshold::None);
     let trusted = match evidence.select(&[attest::PREDICATE_VULN], "vulnerabilities", "scan result")
     {
         Ok(t) => t,

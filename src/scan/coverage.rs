@@ -121,7 +121,7 @@ impl Coverage {
     /// those they do not. An allowance past its `expires` date covers nothing.
     pub fn split_allowed(
         &self,
-        allowances: &[crate::pipeline::model::UncheckedAllowance],
+        allowances: &[crate::scan::gate::UncheckedAllowance],
         today: &str,
     ) -> (Vec<String>, Vec<String>) {
         let (mut allowed, mut not) = (Vec::new(), Vec::new());
@@ -132,7 +132,7 @@ impl Coverage {
                     r.packages, e.ecosystem, r.reason, r.example
                 );
                 let base = e.ecosystem.split(':').next().unwrap_or(&e.ecosystem);
-                let applies = |a: &&crate::pipeline::model::UncheckedAllowance| {
+                let applies = |a: &&crate::scan::gate::UncheckedAllowance| {
                     a.expires.as_str() >= today
                         && (a.ecosystem.is_some() || a.cause.is_some() || a.purl.is_some())
                         && a.ecosystem

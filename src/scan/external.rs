@@ -654,7 +654,7 @@ mod tests {
         assert_eq!(f.layer.as_ref(), Some(&manifest.layers[0].digest));
         assert_eq!(r.findings[1].severity, Severity::Unknown);
         // Unknown is not a pass: it trips any gate but `critical`.
-        use crate::pipeline::model::Severity as Gate;
+        use crate::scan::gate::Threshold as Gate;
         assert!(r.findings[1].severity.trips(Gate::High));
         assert!(!r.findings[1].severity.trips(Gate::Critical));
     }

@@ -6,6 +6,7 @@ pub mod coverage;
 pub mod cvss;
 pub mod ecosystem;
 pub mod external;
+pub mod gate;
 pub mod osv;
 pub mod report;
 pub mod version;
@@ -16,8 +17,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::oci::types::Digest;
-use crate::pipeline::model::{Severity as Threshold, Waiver};
 use crate::sbom::catalog::{Catalog, Kind};
+use crate::scan::gate::{Threshold, UncheckedAllowance, Waiver};
 use osv::{Affected, Database, Event};
 use version::Scheme;
 
@@ -732,7 +733,6 @@ mod tests {
 
     #[test]
     fn written_relaxations_apply_and_are_stated() {
-        use crate::pipeline::model::UncheckedAllowance;
         let unrated = r#"{"id":"DSA-1","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Debian:12","name":"glibc"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.36-9+deb12u3"}]}]}]}"#;
         let unfixed = r#"{"id":"GHSA-1","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"a"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}],"database_specific":{"severity":"HIGH"}}"#;
         let db = db_from(&[unrated, unfixed]);
@@ -1053,26 +1053,10 @@ pub struct ScanOptions {
     /// The pipeline's written reason to fail only on fixable findings, if it gave one.
     pub only_fixed: Option<String>,
     /// Unchecked packages the pipeline accepts in writing.
-    pub unchecked_allowed: Vec<crate::pipeline::model::UncheckedAllowance>,
+    pub unchecked_allowed: Vec<UncheckedAllowance>,
 }
 
 impl ScanOptions {
-    /// The options of a pipeline's `scan` block (`build.scan` or `verify_base.scan`).
-    pub fn of_spec(spec: &crate::pipeline::model::ScanSpec, today: String) -> Self {
-        use crate::pipeline::model::UnknownSeverity;
-        ScanOptions {
-            threshold: spec.fail_on.unwrap_or(Threshold::High),
-            waivers: spec.waivers.clone(),
-            today,
-            ignore_unknown_severity: (spec.unknown_severity == Some(UnknownSeverity::Ignore))
-                .then(|| spec.unknown_severity_reason.clone().unwrap_or_default()),
-            only_fixed: spec
-                .only_fixed
-                .then(|| spec.only_fixed_reason.clone().unwrap_or_default()),
-            unchecked_allowed: spec.unchecked.clone(),
-        }
-    }
-
     /// Whether `f` fails the gate at this threshold, the written relaxations applied.
     fn fails(&self, f: &Finding) -> bool {
         if f.waived.is_some() || !f.severity.trips(self.threshold) {
@@ -1190,10 +1174,4 @@ pub fn finding_delta<'a>(
         .filter(|f| !after_keys.contains(&key(f)))
         .collect();
     (new, fixed)
-}
-
-/// Today's UTC date as `YYYY-MM-DD`.
-pub fn today() -> String {
-    let d = time::OffsetDateTime::now_utc().date();
-    format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
 }

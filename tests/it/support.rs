@@ -257,7 +257,7 @@ impl Repo {
         std::fs::copy(made.join("key.key"), &key).unwrap();
         std::fs::copy(made.join("key.pub"), &public).unwrap();
         // As `cleanpipe keygen` does: the private key out of Git, the public one committable.
-        cleanpipe::stages::source::keep_out_of_git(&[&key]).unwrap();
+        cleanpipe::git::keep_out_of_git(&[&key]).unwrap();
     }
 
     pub fn cleanpipe(&self, args: &[&str]) -> Run {

@@ -20,7 +20,7 @@ use crate::redact::Redactor;
 struct BaseStatus {
     reference: String,
     /// Where it is written: `Dockerfile:LINE (FROM)`, `build.customize.base`, …
-    origin: String,
+    origin: crate::spec::bases::Origin,
     pinned: Option<String>,
     current: Option<String>,
     /// `up to date`, `update verified`, `update NOT verified`, or why it was not checked.
@@ -60,10 +60,10 @@ pub async fn base(
 ) -> Result<ExitCode> {
     let pipeline = settings::load_pipeline(&args.pipeline, env, redactor)?;
     // The same checks as `validate` (paths stay in the repository) before any file is touched.
-    crate::pipeline::plan::check_semantics(&pipeline)?;
+    crate::spec::plan::check_semantics(&pipeline)?;
     let remote = settings::remote_options(&args.registry, redactor)?;
     let base_dir = pipeline.base_dir();
-    let bases = crate::stages::verify_base::bases(&pipeline, &base_dir, None)?;
+    let bases = crate::spec::bases::bases(&pipeline, &base_dir, None)?;
     let mut statuses = Vec::new();
     let mut keys: BTreeMap<String, crate::sign::Trust> = BTreeMap::new();
     // The database the delta is scanned with: the base gate's, else the build's (builtin
@@ -73,7 +73,7 @@ pub async fn base(
         .flatten()
         .filter(|s| {
             s.scanner
-                .is_none_or(|k| k == crate::pipeline::model::Scanner::Builtin)
+                .is_none_or(|k| k == crate::scan::gate::ScannerKind::Builtin)
         })
         .find_map(|s| s.db.as_ref())
         .map(|db| base_dir.join(db));
@@ -130,7 +130,8 @@ pub async fn base(
         if !keys.contains_key(key_name) {
             keys.insert(
                 key_name.clone(),
-                crate::stages::verify_base::trust_named(&pipeline, &base_dir, key_name).await?,
+                crate::run::stages::verify_base::trust_named(&pipeline, &base_dir, key_name)
+                    .await?,
             );
         }
         let report =
@@ -172,7 +173,7 @@ pub async fn base(
             // The pin as written, with only its digest moved: the rest of the reference
             // (registry spelling, tag) stays as the author wrote it.
             let replacement = s.reference.replace(old.as_str(), new.as_str());
-            let file = file_of(&s.origin, &pipeline);
+            let file = s.origin.file(&pipeline);
             let text = match edits.get(&file) {
                 Some(t) => t.clone(),
                 None => {
@@ -182,11 +183,7 @@ pub async fn base(
                 }
             };
             // A Dockerfile origin names its line: only that line changes there.
-            let line = s
-                .origin
-                .strip_prefix(&format!("{file}:"))
-                .and_then(|rest| rest.split(' ').next())
-                .and_then(|n| n.parse::<usize>().ok());
+            let line = s.origin.line();
             let mut hits = 0;
             let updated: Vec<String> = text
                 .split_inclusive('\n')
@@ -359,17 +356,6 @@ fn replace_reference(line: &str, reference: &str, replacement: &str) -> String {
 
 /// The file a base's origin names: `Dockerfile:4 (FROM)` → the Dockerfile; pipeline keys → the
 /// pipeline file (both relative to the pipeline's directory).
-fn file_of(origin: &str, pipeline: &crate::pipeline::LoadedPipeline) -> String {
-    match &pipeline.file.build.dockerfile {
-        Some(spec) if origin.starts_with(&format!("{}:", spec.path)) => spec.path.clone(),
-        _ => pipeline
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "pipeline.yaml".into()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

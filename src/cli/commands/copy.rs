@@ -45,10 +45,11 @@ pub async fn copy(args: &CopyArgs, printer: &Printer, redactor: &Redactor) -> Re
     }
     let remote = Remote::new(&dst, &remote_opts)?;
     let (uploaded, skipped) =
-        crate::stages::publish::copy_image(&layout, &remote, &dst, &resolved.descriptor()).await?;
+        crate::run::stages::publish::copy_image(&layout, &remote, &dst, &resolved.descriptor())
+            .await?;
     // Signatures and attestations travel with the image, before the tag.
     for suffix in ["sig", "att"] {
-        crate::stages::publish::push_signatures(
+        crate::run::stages::publish::push_signatures(
             &layout,
             &remote,
             &dst,
@@ -58,7 +59,7 @@ pub async fn copy(args: &CopyArgs, printer: &Printer, redactor: &Redactor) -> Re
         )
         .await?;
     }
-    crate::stages::publish::copy_referrers_to(&layout, &dst, &remote_opts, &resolved.digest)
+    crate::run::stages::publish::copy_referrers_to(&layout, &dst, &remote_opts, &resolved.digest)
         .await?;
     if let Some(tag) = &dst.tag {
         remote

@@ -453,8 +453,8 @@ fn starter(top: &Path, dir: &Path, signing: Signing) -> Result<Starter> {
         ],
     );
     let path = dir.join("pipeline.yaml");
-    let loaded = crate::pipeline::load::parse(&text, &path, &|_| None, &Redactor::default())?;
-    crate::pipeline::plan::check_semantics(&loaded)?;
+    let loaded = crate::spec::load::parse(&text, &path, &|_| None, &Redactor::default())?;
+    crate::spec::plan::check_semantics(&loaded)?;
     let rel_dir = relative(top, dir);
     let join = |rel: &str| {
         if rel_dir == "." {
@@ -463,7 +463,7 @@ fn starter(top: &Path, dir: &Path, signing: Signing) -> Result<Starter> {
             format!("{rel_dir}/{rel}")
         }
     };
-    let secrets = crate::pipeline::load::run_time_secrets(&text);
+    let secrets = crate::spec::load::run_time_secrets(&text);
     Ok(Starter {
         file: Target {
             path: join("pipeline.yaml"),

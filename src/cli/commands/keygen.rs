@@ -6,8 +6,8 @@ use crate::cli::printer::Printer;
 use crate::cli::settings;
 use crate::error::{Error, ExitCode, Result};
 use crate::redact::Redactor;
+use crate::run::stages::sign::write_key_pair;
 use crate::sign::keys;
-use crate::stages::sign::write_key_pair;
 
 pub fn keygen(
     args: &KeygenArgs,
@@ -44,7 +44,7 @@ pub fn keygen(
         key_path.display()
     ));
     printer.status(&format!("Public key written to {}", public_path.display()));
-    if let Some(exclude) = crate::stages::source::keep_out_of_git(&[&key_path])? {
+    if let Some(exclude) = crate::git::keep_out_of_git(&[&key_path])? {
         printer.status(&format!(
             "{} is inside a Git work tree: added to {} so `git add -A` never commits it",
             key_path.display(),

@@ -28,7 +28,7 @@ pub async fn dispatch(
         Command::Run(args) => run::run(&args, &env, printer, redactor).await,
         Command::Validate(args) => {
             let (pipeline, later) = plan::load_for_check(&args, &env, redactor)?;
-            crate::pipeline::plan::check_semantics(&pipeline)?;
+            crate::spec::plan::check_semantics(&pipeline)?;
             plan::report_given_at_run_time(&later, printer);
             printer.status(&format!("{}: valid", pipeline.path.display()));
             Ok(ExitCode::Success)
@@ -44,7 +44,7 @@ pub async fn dispatch(
         Command::PublicKey(args) => keygen::public_key(&args, &env, printer, redactor),
         Command::Init(args) => init::init(&args, &env, printer, redactor),
         Command::Audit(crate::cli::args::AuditCommand::Verify { path, head }) => {
-            let chain = crate::pipeline::audit::verify(&path)?;
+            let chain = crate::run::audit::verify(&path)?;
             if let Some(expected) = head.filter(|h| h != &chain.head) {
                 return Err(crate::Error::gate(
                     format!(
@@ -92,7 +92,7 @@ pub async fn dispatch(
             Ok(ExitCode::Success)
         }
         Command::Schema => {
-            let schema = schemars::schema_for!(crate::pipeline::model::PipelineFile);
+            let schema = schemars::schema_for!(crate::spec::model::PipelineFile);
             printer.data(&serde_json::to_string_pretty(&schema).expect("schema serializes"));
             Ok(ExitCode::Success)
         }

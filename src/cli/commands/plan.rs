@@ -5,8 +5,8 @@ use crate::cli::args::{OutputFormat, PlanArgs};
 use crate::cli::printer::Printer;
 use crate::cli::settings::{self, PipelineSettings};
 use crate::error::{ExitCode, Result};
-use crate::pipeline::Plan;
 use crate::redact::Redactor;
+use crate::spec::Plan;
 
 pub fn plan(
     args: &PlanArgs,
@@ -61,23 +61,23 @@ pub fn plan(
 }
 
 /// A pipeline file as `validate` and `plan` read it: secrets (values cleanpipe redacts) may be
-/// unset, to be given at run time; see [`crate::pipeline::load::load_for_check`].
+/// unset, to be given at run time; see [`crate::spec::load::load_for_check`].
 pub(crate) fn load_for_check(
     args: &crate::cli::args::PipelineArgs,
     env: &BTreeMap<String, String>,
     redactor: &Redactor,
 ) -> Result<(
-    crate::pipeline::LoadedPipeline,
-    Vec<crate::pipeline::load::GivenAtRunTime>,
+    crate::spec::LoadedPipeline,
+    Vec<crate::spec::load::GivenAtRunTime>,
 )> {
     let path = settings::pipeline_path(args)?;
-    crate::pipeline::load::load_for_check(&path, &|name| env.get(name).cloned(), redactor)
+    crate::spec::load::load_for_check(&path, &|name| env.get(name).cloned(), redactor)
 }
 
 /// One status line naming the secrets a run takes from its environment that this check did
 /// not have (their names and places only).
 pub(crate) fn report_given_at_run_time(
-    later: &[crate::pipeline::load::GivenAtRunTime],
+    later: &[crate::spec::load::GivenAtRunTime],
     printer: &Printer,
 ) {
     if later.is_empty() {
@@ -119,7 +119,7 @@ pub(crate) struct MatrixEntry {
     #[serde(skip)]
     pub keyless: bool,
     /// What a run reads from its environment as secrets (see
-    /// [`crate::pipeline::load::run_time_secrets`]), for the CI files `init` writes.
+    /// [`crate::spec::load::run_time_secrets`]), for the CI files `init` writes.
     #[serde(skip)]
     pub secrets: Vec<String>,
 }
@@ -188,7 +188,7 @@ pub(crate) fn matrix_entries(
             file: Some(top.join(rel)),
         };
         let (pipeline, _) = load_for_check(&args, env, redactor)?;
-        crate::pipeline::plan::check_semantics(&pipeline)?;
+        crate::spec::plan::check_semantics(&pipeline)?;
         let s = PipelineSettings::resolve(&pipeline)?;
         let directory = Path::new(rel)
             .parent()
@@ -203,7 +203,7 @@ pub(crate) fn matrix_entries(
             repository: pipeline.file.push.repository.clone(),
             dockerfile: pipeline.file.build.dockerfile.is_some(),
             keyless: pipeline.file.sign.keyless().is_some(),
-            secrets: crate::pipeline::load::run_time_secrets(&pipeline.text),
+            secrets: crate::spec::load::run_time_secrets(&pipeline.text),
         });
     }
     let mut names: Vec<&str> = include.iter().map(|e| e.name.as_str()).collect();

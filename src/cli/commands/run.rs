@@ -8,9 +8,9 @@ use crate::cli::printer::Printer;
 use crate::cli::settings::{self, PipelineSettings};
 use crate::error::{Error, ExitCode, Result};
 use crate::oci::layout::write_atomic;
-use crate::pipeline::executor::{execute, RunReport};
 use crate::redact::Redactor;
-use crate::stages::{Event, Reporter, RunContext};
+use crate::run::executor::{execute, RunReport};
+use crate::run::{Event, Reporter, RunContext};
 
 /// The run's listeners: progress lines to the terminal, events to the CI outputs that need
 /// more than the final report.
@@ -58,7 +58,7 @@ pub async fn run(
     let pipeline = if args.unsigned.is_some() {
         // Nothing is pushed and no webhook called: their secrets are not needed.
         let path = settings::pipeline_path(&args.pipeline).map_err(annotated)?;
-        let (pipeline, unused) = crate::pipeline::load::load_for_unsigned_run(
+        let (pipeline, unused) = crate::spec::load::load_for_unsigned_run(
             &path,
             &|name| env.get(name).cloned(),
             redactor,
@@ -106,6 +106,7 @@ pub async fn run(
         run_number: settings::run_number(env, &resolved.outputs)?,
         pipeline,
         unsigned: args.unsigned.clone(),
+        clock: crate::clock::Clock::System,
     };
     printer.status(&format!(
         "cleanpipe run: {} ({})",
@@ -127,8 +128,7 @@ pub async fn run(
         .audit_log
         .clone()
         .unwrap_or_else(|| resolved.outputs.join("audit.jsonl"));
-    let audited =
-        crate::pipeline::audit::append(&audit_log, &report, &ctx.pipeline.text, env, redactor);
+    let audited = crate::run::audit::append(&audit_log, &report, &ctx.pipeline.text, env, redactor);
     summary(printer, &report);
     match &audited {
         Ok(appended) => printer.status(&format!(
@@ -188,12 +188,12 @@ pub async fn run(
 /// and to the run's layout copy of it. A run whose record cannot be attached did not succeed.
 async fn attest_audit(
     ctx: &RunContext,
-    appended: &crate::pipeline::audit::Appended,
-    published: &crate::stages::publish::Published,
+    appended: &crate::run::audit::Appended,
+    published: &crate::run::stages::publish::Published,
     printer: &Printer,
 ) -> Result<()> {
-    let (signer, _) = crate::stages::sign::signer(ctx).await?;
-    let created = crate::pipeline::executor::now_rfc3339();
+    let (signer, _) = crate::run::stages::sign::signer(ctx).await?;
+    let created = crate::clock::now_rfc3339();
     let layout_image = format!("oci:{}@{}", ctx.store_dir.display(), published.digest);
     let mut places = vec![published.image.clone()];
     if places[0] != layout_image {
@@ -201,7 +201,7 @@ async fn attest_audit(
     }
     for image in &places {
         let referrer =
-            crate::pipeline::audit::attest(appended, image, &signer, &ctx.remote, &created).await?;
+            crate::run::audit::attest(appended, image, &signer, &ctx.remote, &created).await?;
         printer.status(&format!(
             "audit: record signed and attached to {image} (referrer {referrer})"
         ));

@@ -1,31 +1,26 @@
 use std::path::Path;
 
-use crate::cli::args::{ScanArgs, ScanOutput, ScannerChoice};
+use crate::cli::args::{ScanArgs, ScanOutput};
 use crate::cli::printer::Printer;
 use crate::error::{Error, ExitCode, Result};
 use crate::oci::types::ImageConfig;
-use crate::pipeline::model::Severity as Threshold;
 use crate::redact::Redactor;
 use crate::scan::osv::Database;
 use crate::scan::{self, external, report, ScanOptions};
 
 pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
     let local = super::local_image(&args.image, &args.registry, printer, redactor).await?;
-    let threshold = Threshold::from(args.fail_on);
+    let threshold = args.fail_on;
     let options = ScanOptions {
         threshold,
         waivers: vec![],
-        today: scan::today(),
+        today: crate::clock::Clock::System.today(),
         ignore_unknown_severity: None,
         only_fixed: None,
         unchecked_allowed: vec![],
     };
     let image_name = local.image.to_string();
-    let tool = match args.scanner {
-        ScannerChoice::Builtin => None,
-        ScannerChoice::Trivy => Some(external::Tool::Trivy),
-        ScannerChoice::Grype => Some(external::Tool::Grype),
-    };
+    let tool = args.scanner.external();
     let result = if let Some(tool) = tool {
         if args.db.is_some() {
             return Err(Error::usage(

@@ -65,13 +65,13 @@ pub async fn sign(
     let image = ImageRef::parse(&args.image)?;
     let remote = settings::remote_options(&args.registry, redactor)?
         .with_progress(crate::cli::reporters::progress(printer));
-    let format = crate::pipeline::model::SignFormat::from(args.format.unwrap_or(if args.keyless {
+    let format = crate::spec::model::SignFormat::from(args.format.unwrap_or(if args.keyless {
         SignFormatArg::Bundle
     } else {
         SignFormatArg::Legacy
     }));
     let signer = if args.keyless {
-        if format != crate::pipeline::model::SignFormat::Bundle {
+        if format != crate::spec::model::SignFormat::Bundle {
             return Err(Error::usage(
                 "keyless signatures are stored as Sigstore bundles only (`--format bundle`)",
             )
@@ -161,10 +161,10 @@ async fn sign_one(
     store: &Store,
     reference: &str,
     signer: &Signer,
-    format: crate::pipeline::model::SignFormat,
+    format: crate::spec::model::SignFormat,
     printer: &Printer,
 ) -> Result<()> {
-    let now = crate::pipeline::executor::now_rfc3339();
+    let now = crate::clock::now_rfc3339();
     let signed = crate::evidence::sign_subject(
         store,
         &resolved.descriptor(),

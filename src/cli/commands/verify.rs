@@ -3,7 +3,6 @@ use crate::cli::printer::Printer;
 use crate::cli::settings;
 use crate::error::{ExitCode, Result};
 use crate::oci::reference::ImageRef;
-use crate::pipeline::model::Severity as Threshold;
 use crate::policy::{verify_image, Policy};
 use crate::redact::Redactor;
 use crate::sign::keys::PublicKey;
@@ -70,7 +69,7 @@ pub async fn verify(
     let mut vsa_info = serde_json::Value::Null;
     if let Some((path, signer)) = &vsa_signer {
         let resource_uri = &pinned;
-        let now = crate::pipeline::executor::now_rfc3339();
+        let now = crate::clock::now_rfc3339();
         let statement =
             crate::policy::vsa::statement(&verdict, &policy, &trust, resource_uri, &now);
         // A key signs a DSSE envelope (slsa-verifier's input), keyless a Sigstore bundle.
@@ -175,7 +174,7 @@ async fn notify(
     } else {
         "image.not-verified"
     };
-    let ci_run_url = crate::stages::publish::ci_run_url(env);
+    let ci_run_url = crate::ci::run_url(env);
     let body = match args.notify_format {
         crate::cli::args::NotifyFormat::Json => serde_json::json!({
             "event": event,
@@ -238,7 +237,7 @@ async fn policy_and_trust(
     env: &std::collections::BTreeMap<String, String>,
     redactor: &Redactor,
 ) -> Result<(Policy, Trust)> {
-    let today = crate::scan::today();
+    let today = crate::clock::Clock::System.today();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     // `--commit` is the one check a deploy job adds to a policy file: the summary names it
     // in its policy annotations.
@@ -304,7 +303,6 @@ async fn policy_and_trust(
     policy.allow_incomplete_coverage |= args.allow_incomplete_coverage;
     policy.platform = args.platform.clone();
     if let Some(t) = args.fail_on {
-        let t = Threshold::from(t);
         policy.fail_on = Some(match policy.fail_on {
             Some(file) if file.is_stricter_than(t) => file,
             _ => t,

@@ -9,17 +9,17 @@ use crate::oci::layout::Layout;
 use crate::oci::reference::RegistryRef;
 use crate::oci::remote::{Remote, RemoteOptions};
 use crate::oci::types::{Descriptor, Digest, Manifest, MEDIA_OCI_CONFIG, MEDIA_OCI_MANIFEST};
-use crate::pipeline::model::{HookEvent, HookFormat, RegisterSpec};
-use crate::pipeline::template::{render, TemplateValues};
+use crate::run::stages::build::BuildOutput;
+use crate::run::stages::sign::SignOutput;
+use crate::run::stages::source::SourceInfo;
+use crate::run::RunContext;
 use crate::sign::attest::{
     merge_attestation_layers, signed_by, PREDICATE_TYPE_ANNOTATION, SIGNER_ANNOTATION,
 };
 use crate::sign::cosign::{check_layer_limit, merge_signature_layers, signature_manifest};
 use crate::sign::keys::PublicKey;
-use crate::stages::build::BuildOutput;
-use crate::stages::sign::SignOutput;
-use crate::stages::source::SourceInfo;
-use crate::stages::RunContext;
+use crate::spec::model::{HookEvent, HookFormat, RegisterSpec};
+use crate::spec::template::{render, TemplateValues};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Published {
@@ -173,19 +173,6 @@ pub fn hook(spec: &RegisterSpec) -> crate::notify::Hook {
     }
 }
 
-/// The URL of the CI run this is, from the variables GitHub Actions, GitLab CI and Jenkins set.
-pub fn ci_run_url(env: &std::collections::BTreeMap<String, String>) -> Option<String> {
-    let get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
-    match (
-        get("GITHUB_SERVER_URL"),
-        get("GITHUB_REPOSITORY"),
-        get("GITHUB_RUN_ID"),
-    ) {
-        (Some(server), Some(repo), Some(id)) => Some(format!("{server}/{repo}/actions/runs/{id}")),
-        _ => get("CI_JOB_URL").or_else(|| get("BUILD_URL")),
-    }
-}
-
 /// A Slack incoming-webhook message (`{"text": …}`, Slack's mrkdwn) for a published image.
 fn slack_published(ctx: &RunContext, source: &SourceInfo, published: &Published) -> Vec<u8> {
     let mut text = format!(
@@ -195,7 +182,7 @@ fn slack_published(ctx: &RunContext, source: &SourceInfo, published: &Published)
         published.tags.join(", "),
         &source.commit[..source.commit.len().min(12)]
     );
-    if let Some(url) = ci_run_url(&ctx.env) {
+    if let Some(url) = crate::ci::run_url(&ctx.env) {
         text.push_str(&format!(" (<{url}|CI run>)"));
     }
     serde_json::to_vec(&serde_json::json!({ "text": text })).expect("message serializes")
@@ -212,7 +199,7 @@ pub fn failure_bodies(
     hint: Option<&str>,
     commit: Option<&str>,
 ) -> (Vec<u8>, Vec<u8>) {
-    let url = ci_run_url(&ctx.env);
+    let url = crate::ci::run_url(&ctx.env);
     let json = serde_json::json!({
         "event": "run.failed",
         "pipeline": name,
@@ -278,7 +265,7 @@ fn notification(
 }
 
 /// A scan as a webhook reports it (for an index, each platform image's is under `platforms`).
-fn scan_summary(s: &crate::stages::scan_gate::ScanSummary) -> serde_json::Value {
+fn scan_summary(s: &crate::run::stages::scan_gate::ScanSummary) -> serde_json::Value {
     serde_json::json!({
         "packages": s.packages,
         "findings": s.findings,

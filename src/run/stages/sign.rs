@@ -13,15 +13,15 @@ use crate::oci::reference::RegistryRef;
 use crate::oci::store::Store;
 use crate::oci::types::Descriptor;
 use crate::oci::types::Digest;
-use crate::pipeline::model::BuildSecret;
+use crate::run::stages::build::{BuildOutput, PlatformBuilt};
+use crate::run::stages::source::SourceInfo;
+use crate::run::stages::verify_base::VerifiedBase;
+use crate::run::RunContext;
 use crate::sign::attest;
 use crate::sign::cosign::SignOutcome;
 use crate::sign::keys::{self, KeySource, SigningKey};
 use crate::sign::Signer;
-use crate::stages::build::{BuildOutput, PlatformBuilt};
-use crate::stages::source::SourceInfo;
-use crate::stages::verify_base::VerifiedBase;
-use crate::stages::RunContext;
+use crate::spec::model::BuildSecret;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct SignOutput {
@@ -101,8 +101,8 @@ async fn write_sboms(
     built: &PlatformBuilt,
     docker_reference: &str,
 ) -> Result<Vec<WrittenSbom>> {
-    use crate::pipeline::model::SbomFormat;
     use crate::sbom::{Format, Subject};
+    use crate::spec::model::SbomFormat;
     let formats = ctx
         .pipeline
         .file
@@ -406,7 +406,7 @@ async fn attest_image(
     }
     if let Some(report) = image.scan.as_ref().and_then(|scan| scan.report.as_ref()) {
         let result = serde_json::to_value(report).expect("scan report serializes");
-        let now = crate::pipeline::executor::now_rfc3339();
+        let now = ctx.clock.rfc3339();
         statements.push((
             attest::PREDICATE_VULN,
             serde_json::json!({
@@ -595,7 +595,7 @@ fn provenance_predicate(
             byproducts.push(("build.log".into(), Digest::of(&bytes)));
         }
     }
-    let finished = crate::pipeline::executor::now_rfc3339();
+    let finished = ctx.clock.rfc3339();
     Ok(provenance::predicate(&Inputs {
         builder_id: ctx
             .pipeline

@@ -8,13 +8,13 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::error::{Error, ExitCode, Result};
-use crate::pipeline::template::TemplateValues;
-use crate::stages::build::BuildOutput;
-use crate::stages::publish::Published;
-use crate::stages::sign::SignOutput;
-use crate::stages::source::SourceInfo;
-use crate::stages::verify_base::VerifiedBase;
-use crate::stages::{self, RunContext};
+use crate::run::stages::build::BuildOutput;
+use crate::run::stages::publish::Published;
+use crate::run::stages::sign::SignOutput;
+use crate::run::stages::source::SourceInfo;
+use crate::run::stages::verify_base::VerifiedBase;
+use crate::run::{stages, RunContext, STAGE_NAMES};
+use crate::spec::template::TemplateValues;
 
 /// Everything a run did, for `--report` and the summary.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -69,8 +69,8 @@ pub async fn execute(
     let mut report = RunReport {
         pipeline: ctx.pipeline.path.display().to_string(),
         name: name.to_string(),
-        started_at: now_rfc3339(),
-        stages: stages::STAGE_NAMES
+        started_at: ctx.clock.rfc3339(),
+        stages: STAGE_NAMES
             .iter()
             .map(|n| StageReport {
                 name: n,
@@ -128,7 +128,7 @@ pub async fn execute(
 /// Tell the `on: [failure]` hooks that the run failed. Best effort: a hook that cannot be
 /// reached is reported (in the run's output and `report.json`), the run's exit code stays.
 async fn notify_failure(ctx: &RunContext, report: &mut RunReport) {
-    use crate::pipeline::model::{HookEvent, HookFormat};
+    use crate::spec::model::{HookEvent, HookFormat};
     let Some(error) = &report.error else { return };
     let hooks: Vec<_> = ctx
         .pipeline
@@ -174,7 +174,7 @@ async fn run_stages(
     report: &mut RunReport,
     on_stage: &(dyn Fn(&'static str) + Sync),
 ) -> Result<()> {
-    crate::pipeline::plan::check_semantics_with(&ctx.pipeline, ctx.unsigned.is_none())?;
+    crate::spec::plan::check_semantics_with(&ctx.pipeline, ctx.unsigned.is_none())?;
 
     let source = timed(report, 0, on_stage, stages::source::run(ctx)).await?;
     report.source = Some(source.clone());
@@ -266,12 +266,6 @@ pub fn template_values(source: &SourceInfo, run_number: u64) -> Result<TemplateV
             date.day()
         ),
     })
-}
-
-pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 impl RunReport {

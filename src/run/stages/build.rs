@@ -10,10 +10,10 @@ use crate::error::{Error, Result};
 use crate::oci::layout::Layout;
 use crate::oci::reference::ImageRef;
 use crate::oci::types::{Descriptor, Digest, Platform};
-use crate::pipeline::template::{render, TemplateValues};
-use crate::stages::source::SourceInfo;
-use crate::stages::verify_base::VerifiedBase;
-use crate::stages::RunContext;
+use crate::run::stages::source::SourceInfo;
+use crate::run::stages::verify_base::VerifiedBase;
+use crate::run::RunContext;
+use crate::spec::template::{render, TemplateValues};
 
 /// The image (or, for several platforms, the image index) the build made, not yet tagged
 /// anywhere.
@@ -27,7 +27,7 @@ pub struct BuildOutput {
     pub base: String,
     /// The built image's vulnerability gate, when `build.scan` is set (for an index: see
     /// `platforms`).
-    pub scan: Option<crate::stages::scan_gate::ScanSummary>,
+    pub scan: Option<crate::run::stages::scan_gate::ScanSummary>,
     /// Files sent in the Docker context that the commit does not track (`include_untracked`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub untracked_context: Vec<UntrackedFile>,
@@ -47,7 +47,7 @@ pub struct PlatformBuilt {
     pub media_type: String,
     pub layers: usize,
     /// Its vulnerability gate, when `build.scan` is set.
-    pub scan: Option<crate::stages::scan_gate::ScanSummary>,
+    pub scan: Option<crate::run::stages::scan_gate::ScanSummary>,
 }
 
 impl PlatformBuilt {
@@ -170,7 +170,7 @@ async fn scan_result(ctx: &RunContext, mut out: BuildOutput) -> Result<BuildOutp
                 format!("scan-results-{suffix}"),
             ),
         };
-        let target = crate::stages::scan_gate::Target {
+        let target = crate::run::stages::scan_gate::Target {
             layout: &layout,
             digest: &image.digest,
             image_name: &image_name,
@@ -178,7 +178,7 @@ async fn scan_result(ctx: &RunContext, mut out: BuildOutput) -> Result<BuildOutp
             key_path: &["build", "scan"],
             file_stem: &stem,
         };
-        match crate::stages::scan_gate::run(ctx, "build", target).await {
+        match crate::run::stages::scan_gate::run(ctx, "build", target).await {
             Ok(summary) => scans.push(Some(summary)),
             Err(e) => {
                 scans.push(None);
@@ -218,7 +218,7 @@ pub async fn run(
     })?;
     // Each platform and the base image it starts from: exactly the digests verify-base checked
     // (of an index, the platform images it chose).
-    let wanted = crate::pipeline::plan::requested_platforms(&ctx.pipeline)?;
+    let wanted = crate::spec::plan::requested_platforms(&ctx.pipeline)?;
     let per_platform: Vec<(Option<Platform>, Base)> = if spec.base.trim() == "scratch" {
         match wanted {
             Some(list) => list.into_iter().map(|p| (Some(p), Base::Scratch)).collect(),
@@ -250,11 +250,11 @@ pub async fn run(
     let tree = tracked_tree(ctx)?;
     let mut files = Vec::new();
     for (i, f) in spec.files.iter().enumerate() {
-        let src = crate::pipeline::paths::customize_source(&ctx.pipeline, i, Some(&tree))?;
+        let src = crate::spec::paths::customize_source(&ctx.pipeline, i, Some(&tree))?;
         files.push(FileSpec {
             src: src.rel().to_string(),
             dest: f.dest.clone(),
-            mode: crate::pipeline::paths::customize_mode(&ctx.pipeline, i)?,
+            mode: crate::spec::paths::customize_mode(&ctx.pipeline, i)?,
             uid: f.uid,
             gid: f.gid,
         });
@@ -272,7 +272,7 @@ pub async fn run(
         entrypoint: spec.entrypoint.clone(),
         cmd: spec.cmd.clone(),
         epoch: source.date_epoch,
-        root: crate::pipeline::paths::root(&ctx.pipeline),
+        root: crate::spec::paths::root(&ctx.pipeline),
         tree,
     };
     let layout = Layout::create(&ctx.store_dir)?;
@@ -342,7 +342,7 @@ fn say_index(ctx: &RunContext, index: &Descriptor, images: &[build::PlatformImag
 
 /// What the commit tracks; a run needs a commit (the source stage has checked there is one).
 fn tracked_tree(ctx: &RunContext) -> Result<crate::fsutil::RepoTree> {
-    crate::pipeline::paths::tracked_tree(&ctx.pipeline)?.ok_or_else(|| {
+    crate::spec::paths::tracked_tree(&ctx.pipeline)?.ok_or_else(|| {
         Error::usage("the Git repository has no commit yet")
             .with_hint("commit your work first: `git commit`")
     })
@@ -391,7 +391,7 @@ async fn docker_build(
         .dockerfile
         .as_ref()
         .expect("checked by caller");
-    let (context, dockerfile) = crate::pipeline::paths::dockerfile(&ctx.pipeline)?;
+    let (context, dockerfile) = crate::spec::paths::dockerfile(&ctx.pipeline)?;
     let context_dir = context.abs();
     let build_args = render_map(&spec.args, templates, "build.dockerfile.args")?;
     for name in build_args
@@ -575,10 +575,10 @@ enum Builder {
 /// of it: secrets it mounts must be given (a `# syntax=` frontend image is verified as a base).
 fn builder(
     ctx: &RunContext,
-    spec: &crate::pipeline::model::DockerfileSpec,
+    spec: &crate::spec::model::DockerfileSpec,
     options: &build::docker::DockerBuildOptions,
 ) -> Result<Builder> {
-    use crate::pipeline::model::DockerfileBuilder;
+    use crate::spec::model::DockerfileBuilder;
     if spec.builder == DockerfileBuilder::Classic {
         return Ok(Builder::Classic);
     }
@@ -705,7 +705,7 @@ fn builder(
     }
     Ok(Builder::Buildkit(build::buildkit::BuildkitOptions {
         ssh,
-        platforms: crate::pipeline::plan::requested_platforms(&ctx.pipeline)?.unwrap_or_default(),
+        platforms: crate::spec::plan::requested_platforms(&ctx.pipeline)?.unwrap_or_default(),
         cache_from: cache_specs(&spec.cache_from, false)?,
         cache_to: cache_specs(&spec.cache_to, true)?,
         export_dir: Some(

@@ -5,17 +5,17 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::build::dockerfile::{self, ImagePlatform};
 use crate::error::{Error, Result};
 use crate::evidence::verify_signatures;
 use crate::oci::reference::ImageRef;
 use crate::oci::store::Store;
 use crate::oci::types::{Digest, Platform};
-use crate::pipeline::load::LoadedPipeline;
-use crate::pipeline::template::{render, TemplateValues};
+use crate::run::RunContext;
 use crate::sign::keys::PublicKey;
 use crate::sign::Trust;
-use crate::stages::RunContext;
+use crate::spec::bases::{bases, BaseToVerify};
+use crate::spec::load::LoadedPipeline;
+use crate::spec::template::TemplateValues;
 
 /// A base that passed the gate: the build must use exactly this digest.
 #[derive(Clone, Debug, Serialize)]
@@ -30,7 +30,7 @@ pub struct VerifiedBase {
     pub platforms: Vec<PlatformImage>,
     pub key: String,
     /// The base's vulnerability gate, when `verify_base.scan` is set.
-    pub scan: Option<crate::stages::scan_gate::ScanSummary>,
+    pub scan: Option<crate::run::stages::scan_gate::ScanSummary>,
 }
 
 /// The platform images of `resolved` the build uses at `used_at`: for an index, each one it
@@ -121,171 +121,7 @@ pub struct PlatformImage {
     /// Its vulnerability gate, when `verify_base.scan` is set and the build uses several
     /// platform images of the base (with one, the base's own `scan`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub scan: Option<crate::stages::scan_gate::ScanSummary>,
-}
-
-/// A base the pipeline uses, and the key name that must have signed it.
-#[derive(Clone, Debug)]
-pub struct BaseToVerify {
-    pub reference: String,
-    pub key: Option<String>,
-    /// Where it comes from, for messages: a pipeline key path or `Dockerfile:LINE`.
-    pub origin: String,
-    /// Whether cleanpipe itself picks the platform image of an index base (customize), rather
-    /// than an engine (Docker, BuildKit) by its own rules.
-    pub cleanpipe_picks_platform: bool,
-    /// The platform a Dockerfile uses it at (`FROM --platform=`); customize bases and
-    /// `verify_base.images` are used at the platforms being built.
-    pub platform: ImagePlatform,
-}
-
-impl BaseToVerify {
-    /// The platforms this base is used at, given `build.platforms` (`wanted`): empty means
-    /// "every platform an index base has" (customize without `build.platforms`).
-    fn used_at(&self, wanted: Option<&[Platform]>) -> std::result::Result<Vec<Platform>, String> {
-        match (&self.platform, wanted) {
-            (ImagePlatform::Build, _) => Ok(vec![Platform::host()]),
-            (ImagePlatform::Named(text), _) => Ok(vec![Platform::parse(text)?]),
-            (ImagePlatform::Target, Some(wanted)) => Ok(wanted.to_vec()),
-            (ImagePlatform::Target, None) if self.cleanpipe_picks_platform => Ok(vec![]),
-            // A Dockerfile (or listed image) builds for the host by default.
-            (ImagePlatform::Target, None) => Ok(vec![Platform::host()]),
-        }
-    }
-}
-
-/// The Dockerfile's path and its external images (with build args rendered by `templates`).
-pub fn dockerfile_bases(
-    pipeline: &LoadedPipeline,
-    base_dir: &Path,
-    templates: Option<&TemplateValues>,
-) -> Result<Vec<BaseToVerify>> {
-    let Some(spec) = &pipeline.file.build.dockerfile else {
-        return Ok(vec![]);
-    };
-    let path = base_dir.join(&spec.path);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        pipeline.error_at(
-            &["build", "dockerfile", "path"],
-            format!("cannot read `{}`: {e}", path.display()),
-        )
-    })?;
-    let mut args = BTreeMap::new();
-    for (k, v) in &spec.args {
-        let value = match templates {
-            Some(t) => render(v, t, &format!("build.dockerfile.args.{k}"))?,
-            None => v.clone(),
-        };
-        args.insert(k.clone(), value);
-    }
-    let grammar = match spec.builder {
-        crate::pipeline::model::DockerfileBuilder::Buildkit => dockerfile::Grammar::Buildkit,
-        crate::pipeline::model::DockerfileBuilder::Classic => dockerfile::Grammar::Classic,
-    };
-    let images = dockerfile::external_images(&text, &args, grammar).map_err(|e| {
-        let at = format!("{}:{}: {}", spec.path, e.line, e.message);
-        if e.refused {
-            // A construct readers disagree on: the image set would be a guess.
-            let hint = e.hint.unwrap_or_default();
-            return Error::usage(at).with_hint(hint);
-        }
-        Error::gate(
-            at,
-            vec!["the Dockerfile could not be read for its base images".into()],
-        )
-        .with_hint("fix the Dockerfile syntax")
-    })?;
-    let default_key = pipeline.file.verify_base.default_key.clone();
-    let mut out = Vec::new();
-    for i in images {
-        let origin = match i.line {
-            0 => "build.dockerfile.args.BUILDKIT_SYNTAX".to_string(),
-            line => format!("{}:{line} ({})", spec.path, i.instruction),
-        };
-        if i.is_frontend() {
-            check_frontend_pinned(pipeline, &spec.path, &i)?;
-        }
-        out.push(BaseToVerify {
-            origin,
-            reference: i.reference,
-            key: default_key.clone(),
-            cleanpipe_picks_platform: false,
-            platform: i.platform,
-        });
-    }
-    Ok(out)
-}
-
-/// A Dockerfile frontend image (`# syntax=`, `BUILDKIT_SYNTAX`) runs inside BuildKit and reads
-/// the Dockerfile: it is allowed only pinned by digest, and is then verified like a base.
-fn check_frontend_pinned(
-    pipeline: &LoadedPipeline,
-    path: &str,
-    image: &dockerfile::ExternalImage,
-) -> Result<()> {
-    if ImageRef::parse(&image.reference).is_ok_and(|r| r.digest().is_some()) {
-        return Ok(());
-    }
-    let hint = "pin the frontend by digest (`IMAGE@sha256:…`) and sign it like a base, or remove it: buildkitd's built-in frontend (`dockerfile.v0`) reads heredocs, cache and secret mounts";
-    Err(match image.line {
-        0 => pipeline
-            .error_at(
-                &["build", "dockerfile", "args", "BUILDKIT_SYNTAX"],
-                format!(
-                    "`BUILDKIT_SYNTAX={}` makes BuildKit pull and run a frontend image that is not pinned by digest",
-                    image.reference
-                ),
-            )
-            .with_hint(hint),
-        line => Error::usage(format!(
-            "{path}:{line}: `# syntax={}` makes BuildKit pull and run a frontend image that is not pinned by digest",
-            image.reference
-        ))
-        .with_hint(format!("{hint}; or remove the `# syntax=` line")),
-    })
-}
-
-/// The bases this pipeline uses: `build.customize.base` (unless `scratch`), every external
-/// image of the Dockerfile, and `verify_base.images`.
-pub fn bases(
-    pipeline: &LoadedPipeline,
-    base_dir: &Path,
-    templates: Option<&TemplateValues>,
-) -> Result<Vec<BaseToVerify>> {
-    let spec = &pipeline.file.verify_base;
-    let mut out = dockerfile_bases(pipeline, base_dir, templates)?;
-    if let Some(c) = &pipeline.file.build.customize {
-        if c.base.trim() != "scratch" {
-            out.push(BaseToVerify {
-                reference: c.base.clone(),
-                key: spec.default_key.clone(),
-                origin: "build.customize.base".into(),
-                cleanpipe_picks_platform: true,
-                platform: ImagePlatform::Target,
-            });
-        }
-    }
-    for (i, image) in spec.images.iter().enumerate() {
-        // A per-image entry for a base found in the build overrides its key.
-        let mut matched = false;
-        for existing in out.iter_mut().filter(|b| b.reference == image.reference) {
-            matched = true;
-            if image.key.is_some() {
-                existing.key = image.key.clone();
-            }
-        }
-        if matched {
-            continue;
-        }
-        out.push(BaseToVerify {
-            reference: image.reference.clone(),
-            key: image.key.clone().or_else(|| spec.default_key.clone()),
-            origin: format!("verify_base.images[{i}]"),
-            cleanpipe_picks_platform: false,
-            platform: ImagePlatform::Target,
-        });
-    }
-    Ok(out)
+    pub scan: Option<crate::run::stages::scan_gate::ScanSummary>,
 }
 
 pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<VerifiedBase>> {
@@ -294,7 +130,7 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
         ctx.say("verify-base", "no base images (scratch)");
         return Ok(vec![]);
     }
-    let wanted = crate::pipeline::plan::requested_platforms(&ctx.pipeline)?;
+    let wanted = crate::spec::plan::requested_platforms(&ctx.pipeline)?;
     let mut keys: BTreeMap<String, Trust> = BTreeMap::new();
     let mut failures = Vec::new();
     let mut verified = Vec::new();
@@ -302,14 +138,14 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
         let image = match ImageRef::parse(&base.reference) {
             Ok(i) => i,
             // A bad reference in the Dockerfile is a gate failure listed with the others.
-            Err(e) if base.origin.contains(':') => {
+            Err(e) if base.origin.line().is_some() => {
                 failures.push(format!("{}: `{}`: {e}", base.origin, base.reference));
                 continue;
             }
             Err(e) => {
                 return Err(ctx
                     .pipeline
-                    .error_at(&origin_path(&base.origin), e.to_string()))
+                    .error_at(&base.origin.key_path(), e.to_string()))
             }
         };
         // The same image used twice (two stages) is checked once.
@@ -509,7 +345,7 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
 /// the store if it lives in a registry), catalogued and scanned.
 async fn scan_bases(
     ctx: &RunContext,
-    spec: &crate::pipeline::model::ScanSpec,
+    spec: &crate::spec::model::ScanSpec,
     verified: &mut [VerifiedBase],
 ) -> Result<()> {
     let store = crate::oci::layout::Layout::create(&ctx.store_dir)?;
@@ -566,16 +402,16 @@ async fn scan_bases(
 /// `store` first, as `name` in messages and `stem` in report files.
 async fn scan_base(
     ctx: &RunContext,
-    spec: &crate::pipeline::model::ScanSpec,
+    spec: &crate::spec::model::ScanSpec,
     store: &Path,
     reference: &str,
     name: &str,
     digest: &Digest,
     stem: &str,
-) -> Result<crate::stages::scan_gate::ScanSummary> {
+) -> Result<crate::run::stages::scan_gate::ScanSummary> {
     let image = ImageRef::parse(reference)?.with_digest(digest.clone());
     let (layout, resolved) = crate::oci::store::materialize(&image, &ctx.remote, store).await?;
-    let target = crate::stages::scan_gate::Target {
+    let target = crate::run::stages::scan_gate::Target {
         layout: &layout,
         digest: &resolved.digest,
         image_name: name,
@@ -583,7 +419,7 @@ async fn scan_base(
         key_path: &["verify_base", "scan"],
         file_stem: stem,
     };
-    crate::stages::scan_gate::run(ctx, "verify-base", target).await
+    crate::run::stages::scan_gate::run(ctx, "verify-base", target).await
 }
 
 /// The trust `verify_base.keys.NAME` or `verify_base.identities.NAME` defines (relative paths
@@ -619,11 +455,4 @@ pub async fn trust_named(pipeline: &LoadedPipeline, base_dir: &Path, name: &str)
             format!("signer `{name}` is used but not defined under `verify_base.keys` or `verify_base.identities`"),
         )),
     }
-}
-
-fn origin_path(origin: &str) -> Vec<&str> {
-    origin
-        .split('.')
-        .map(|p| p.split('[').next().unwrap_or(p))
-        .collect()
 }

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::pipeline::model::PipelineFile;
-use crate::pipeline::template;
 use crate::redact::Redactor;
+use crate::spec::model::PipelineFile;
+use crate::spec::template;
 use crate::yaml;
 
 /// Where an error in the file's structure sends the reader.
@@ -328,7 +328,7 @@ fn check_signing(loaded: &LoadedPipeline) -> Result<()> {
     }
     if sign
         .format
-        .is_some_and(|f| f != crate::pipeline::model::SignFormat::Bundle)
+        .is_some_and(|f| f != crate::spec::model::SignFormat::Bundle)
     {
         return Err(loaded
             .error_at(
@@ -434,7 +434,7 @@ fn register_literal_secrets(file: &PipelineFile, redactor: &Redactor) {
     // prints what a `RUN` echoes.
     let named = |m: &std::collections::BTreeMap<String, String>| {
         for (k, v) in m {
-            if crate::pipeline::template::is_secret_name(k) {
+            if crate::spec::template::is_secret_name(k) {
                 redactor.add(v.clone());
             }
         }
@@ -597,8 +597,7 @@ mod tests {
     #[test]
     fn every_block_says_what_it_means_written_empty() {
         let schema =
-            serde_json::to_value(schemars::schema_for!(crate::pipeline::model::PipelineFile))
-                .unwrap();
+            serde_json::to_value(schemars::schema_for!(crate::spec::model::PipelineFile)).unwrap();
         let defs = schema["$defs"].clone();
         fn is_block(s: &serde_json::Value, defs: &serde_json::Value, depth: usize) -> bool {
             if depth > 4 {

@@ -1,12 +1,5 @@
-//! The five stages, in run order. Each takes the run context and the outputs of the stages
-//! before it, and returns its own typed output or an error (a failed gate stops the run).
-
-pub mod build;
-pub mod publish;
-pub mod scan_gate;
-pub mod sign;
-pub mod source;
-pub mod verify_base;
+//! What every stage may read (the run context), how stages report progress and typed events,
+//! and the stage names in run order.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,8 +9,8 @@ use zeroize::Zeroizing;
 
 use crate::error::Result;
 use crate::oci::remote::RemoteOptions;
-use crate::pipeline::load::LoadedPipeline;
 use crate::redact::Redactor;
+use crate::spec::load::LoadedPipeline;
 
 /// Stage names as they appear in reports and messages.
 pub const STAGE_NAMES: [&str; 5] = ["source", "verify-base", "build", "sign", "push"];
@@ -78,6 +71,8 @@ pub struct RunContext {
     pub run_number: u64,
     /// `run --unsigned REASON`: build and gate only; nothing is signed, tagged or pushed.
     pub unsigned: Option<String>,
+    /// What "now" is for this run (timestamps in evidence and reports, waiver expiry).
+    pub clock: crate::clock::Clock,
 }
 
 impl RunContext {

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::scan::gate::{ScannerKind, Threshold, UncheckedAllowance, UnknownSeverity, Waiver};
+
 /// A whole pipeline file.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -287,9 +289,9 @@ pub struct FileEntry {
 #[serde(deny_unknown_fields)]
 pub struct ScanSpec {
     #[serde(default)]
-    pub fail_on: Option<Severity>,
+    pub fail_on: Option<Threshold>,
     #[serde(default)]
-    pub scanner: Option<Scanner>,
+    pub scanner: Option<ScannerKind>,
     #[serde(default)]
     pub db: Option<String>,
     /// The trivy or grype binary (default: found on PATH).
@@ -323,86 +325,22 @@ pub struct ScanSpec {
     pub unchecked: Vec<UncheckedAllowance>,
 }
 
-/// What to do with a finding whose severity is unknown.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum UnknownSeverity {
-    /// Fail any gate at `high` or below (the default).
-    Fail,
-    /// Let it through (needs `unknown_severity_reason`).
-    Ignore,
-}
-
-/// Unchecked packages a pipeline accepts in writing: those of `ecosystem` (`Wolfi`,
-/// `Debian:12`, or the unknown distribution as the report names it), those whose reason
-/// contains `cause`, and/or those whose purl matches the glob `purl`
-/// (`pkg:rpm/fedora/kernel-*`); at least one of the three.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UncheckedAllowance {
-    #[serde(default)]
-    pub ecosystem: Option<String>,
-    #[serde(default)]
-    pub cause: Option<String>,
-    #[serde(default)]
-    pub purl: Option<String>,
-    pub reason: String,
-    /// `YYYY-MM-DD`; after it the allowance no longer applies.
-    pub expires: String,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Critical,
-    High,
-    Medium,
-    Low,
-    None,
-}
-
-impl Severity {
-    /// Whether this threshold fails on more findings than `other` (`low` is stricter than
-    /// `high`; `none` fails on nothing).
-    pub fn is_stricter_than(self, other: Severity) -> bool {
-        let rank = |s: Severity| match s {
-            Severity::Low => 0,
-            Severity::Medium => 1,
-            Severity::High => 2,
-            Severity::Critical => 3,
-            Severity::None => 4,
-        };
-        rank(self) < rank(other)
-    }
-
-    /// The name as written in the pipeline file.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Severity::Critical => "critical",
-            Severity::High => "high",
-            Severity::Medium => "medium",
-            Severity::Low => "low",
-            Severity::None => "none",
+impl ScanSpec {
+    /// The options of a pipeline's `scan` block (`build.scan` or `verify_base.scan`).
+    pub fn options(&self, today: String) -> crate::scan::ScanOptions {
+        let spec = self;
+        crate::scan::ScanOptions {
+            threshold: spec.fail_on.unwrap_or(Threshold::High),
+            waivers: spec.waivers.clone(),
+            today,
+            ignore_unknown_severity: (spec.unknown_severity == Some(UnknownSeverity::Ignore))
+                .then(|| spec.unknown_severity_reason.clone().unwrap_or_default()),
+            only_fixed: spec
+                .only_fixed
+                .then(|| spec.only_fixed_reason.clone().unwrap_or_default()),
+            unchecked_allowed: spec.unchecked.clone(),
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Scanner {
-    Builtin,
-    Grype,
-    Trivy,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Waiver {
-    pub id: String,
-    #[serde(default)]
-    pub package: Option<String>,
-    pub reason: String,
-    pub expires: String,
 }
 
 /// Stage 4: provenance and signing.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 use crate::fsutil::{self, RepoPath, RepoTree, TrackedKind};
-use crate::pipeline::load::LoadedPipeline;
+use crate::spec::load::LoadedPipeline;
 
 /// Default `store` (the local OCI layout) and `outputs` (reports), relative to the pipeline file.
 pub const DEFAULT_STORE: &str = ".cleanpipe/oci";
@@ -129,7 +129,7 @@ pub fn tracked_tree(p: &LoadedPipeline) -> Result<Option<RepoTree>> {
     if !root.join(".git").exists() {
         return Ok(None);
     }
-    crate::stages::source::tracked_tree(&root)
+    crate::git::tracked_tree(&root)
 }
 
 /// Check every path of the pipeline: what `run` would refuse, `validate` refuses first.
@@ -303,7 +303,7 @@ mod tests {
 
     fn pipeline(dir: &Path, extra: &str) -> LoadedPipeline {
         let text = format!("version: 1\n{extra}build:\n  customize:\n    base: scratch\n");
-        crate::pipeline::load::parse(
+        crate::spec::load::parse(
             &text,
             &dir.join("pipeline.yaml"),
             &|_| None,

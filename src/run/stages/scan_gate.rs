@@ -7,9 +7,10 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::oci::layout::Layout;
 use crate::oci::types::{Digest, ImageConfig, Manifest};
-use crate::pipeline::model::{ScanSpec, Scanner, Severity as Threshold};
+use crate::run::RunContext;
+use crate::scan::gate::{ScannerKind, Threshold};
 use crate::scan::{self, external, report, ScanOptions};
-use crate::stages::RunContext;
+use crate::spec::model::ScanSpec;
 
 /// What the run report keeps of a scan.
 #[derive(Clone, Debug, Serialize)]
@@ -48,14 +49,10 @@ pub async fn run(ctx: &RunContext, stage: &str, target: Target<'_>) -> Result<Sc
         key_path,
         file_stem,
     } = target;
-    ctx.emit(crate::stages::Event::ScanStarted { stage, file_stem });
-    let options = ScanOptions::of_spec(spec, scan::today());
+    ctx.emit(crate::run::Event::ScanStarted { stage, file_stem });
+    let options = spec.options(ctx.clock.today());
     let threshold = options.threshold;
-    let tool = match spec.scanner {
-        Some(Scanner::Trivy) => Some(external::Tool::Trivy),
-        Some(Scanner::Grype) => Some(external::Tool::Grype),
-        _ => None,
-    };
+    let tool = spec.scanner.and_then(ScannerKind::external);
     let result = match tool {
         Some(tool) => {
             let manifest = Manifest::from_slice(&layout.read_blob(digest)?, image_name)?;
@@ -147,7 +144,7 @@ fn finish(
     file_stem: &str,
     image_name: &str,
 ) -> Result<ScanSummary> {
-    ctx.emit(crate::stages::Event::Scanned {
+    ctx.emit(crate::run::Event::Scanned {
         stage,
         file_stem,
         report: &result,

@@ -6,8 +6,9 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::oci::reference::{ImageRef, RegistryRef};
 use crate::oci::types::Platform;
-use crate::pipeline::load::LoadedPipeline;
-use crate::pipeline::model::{DockerfileBuilder, DockerfileSpec, Scanner};
+use crate::scan::gate::ScannerKind;
+use crate::spec::load::LoadedPipeline;
+use crate::spec::model::{DockerfileBuilder, DockerfileSpec};
 
 /// The stages, gates and targets of a pipeline.
 #[derive(Clone, Debug, Serialize)]
@@ -36,7 +37,7 @@ pub struct PlannedStage {
 pub struct PlannedBase {
     pub reference: String,
     /// Where the pipeline uses it: a key path or `Dockerfile:LINE (FROM)`.
-    pub origin: String,
+    pub origin: crate::spec::bases::Origin,
     pub digest: Option<String>,
     pub key: Option<String>,
 }
@@ -76,7 +77,7 @@ fn check_builder(p: &LoadedPipeline, d: &DockerfileSpec) -> Result<()> {
                 .split(',')
                 .find_map(|f| f.strip_prefix("dest=").or_else(|| f.strip_prefix("src=")))
             {
-                use crate::pipeline::paths::{own_dir, DEFAULT_OUTPUTS, DEFAULT_STORE};
+                use crate::spec::paths::{own_dir, DEFAULT_OUTPUTS, DEFAULT_STORE};
                 let path = lexical(&p.base_dir().join(local));
                 let own = [
                     own_dir(p, "store", DEFAULT_STORE)?,
@@ -190,10 +191,10 @@ fn check_buildkit_args(p: &LoadedPipeline, d: &DockerfileSpec) -> Result<()> {
 /// needs its reason, and an allowance says what it covers and until when.
 fn check_relaxations(
     p: &LoadedPipeline,
-    spec: &crate::pipeline::model::ScanSpec,
+    spec: &crate::spec::model::ScanSpec,
     path: &[&str; 2],
 ) -> Result<()> {
-    use crate::pipeline::model::UnknownSeverity;
+    use crate::scan::gate::UnknownSeverity;
     fn key<'a>(path: &[&'a str; 2], k: &'a str) -> [&'a str; 3] {
         [path[0], path[1], k]
     }
@@ -296,7 +297,7 @@ fn check_pipeline(p: &LoadedPipeline) -> Result<()> {
         (&f.build.scan, ["build", "scan"]),
     ] {
         if let Some(spec) = spec {
-            let external = matches!(spec.scanner, Some(Scanner::Grype) | Some(Scanner::Trivy));
+            let external = spec.scanner.and_then(ScannerKind::external).is_some();
             if external && spec.db.is_some() {
                 return Err(p
                     .error_at(
@@ -379,7 +380,7 @@ fn check_pipeline(p: &LoadedPipeline) -> Result<()> {
         ImageRef::parse(&image.reference)
             .map_err(|e| p.error_at(&["verify_base", "images"], format!("images[{i}]: {e}")))?;
     }
-    crate::pipeline::paths::check(p)
+    crate::spec::paths::check(p)
 }
 
 /// `path` with `.` and `..` folded away as written (no file system access).
@@ -429,7 +430,7 @@ impl Plan {
     pub fn new(p: &LoadedPipeline, name: &str, store: &str, outputs: &str) -> Result<Plan> {
         check_semantics(p)?;
         let f = &p.file;
-        let bases = crate::stages::verify_base::bases(p, &p.base_dir(), None)?
+        let bases = crate::spec::bases::bases(p, &p.base_dir(), None)?
             .into_iter()
             .map(|b| PlannedBase {
                 digest: ImageRef::parse(&b.reference)
@@ -488,13 +489,9 @@ impl Plan {
                 } + &match &f.build.scan {
                     Some(s) => format!(
                         "; scan ({}) fails on {}",
-                        match s.scanner {
-                            Some(Scanner::Trivy) => "trivy",
-                            Some(Scanner::Grype) => "grype",
-                            _ => "builtin",
-                        },
+                        s.scanner.map_or("builtin", ScannerKind::name),
                         s.fail_on
-                            .unwrap_or(crate::pipeline::model::Severity::High)
+                            .unwrap_or(crate::scan::gate::Threshold::High)
                             .as_str()
                     ),
                     None => "; not scanned".into(),

@@ -17,8 +17,8 @@ use serde::Serialize;
 
 use crate::error::{Error, IoContext, Result};
 use crate::oci::types::Digest;
-use crate::pipeline::executor::RunReport;
 use crate::redact::Redactor;
+use crate::run::executor::RunReport;
 
 /// The `prev` of the first record.
 pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
@@ -89,7 +89,7 @@ pub fn append(
         .or_else(|| get("BUILD_USER_ID"))
         .or_else(|| get("USER"))
         .unwrap_or_else(|| "unknown".into());
-    let place = crate::stages::publish::ci_run_url(env)
+    let place = crate::ci::run_url(env)
         .or_else(|| get("HOSTNAME"))
         .or_else(|| {
             std::fs::read_to_string("/etc/hostname")
