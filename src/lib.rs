@@ -6,6 +6,7 @@
 //! stages over it. Only [`cli`] prints to the terminal.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod base_update;
 pub mod build;
 pub mod ci;
 pub mod cli;

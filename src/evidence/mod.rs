@@ -15,6 +15,7 @@
 //! nothing.
 
 pub mod bundle;
+pub mod copy;
 pub mod keyless;
 pub mod signatures;
 

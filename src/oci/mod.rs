@@ -4,6 +4,7 @@
 //! [`layout`] is the on-disk store, [`remote`] talks to registries, and [`Store`] lets the
 //! layers above treat both the same way.
 
+pub mod copy;
 pub mod layout;
 pub mod reference;
 pub mod remote;

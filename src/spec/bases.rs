@@ -10,6 +10,8 @@ use crate::build::dockerfile::{self, ImagePlatform};
 use crate::error::{Error, Result};
 use crate::oci::reference::ImageRef;
 use crate::oci::types::Platform;
+use crate::sign::keys::PublicKey;
+use crate::sign::Trust;
 use crate::spec::load::LoadedPipeline;
 use crate::spec::template::{render, TemplateValues};
 
@@ -264,4 +266,39 @@ pub fn bases(
         });
     }
     Ok(out)
+}
+
+/// The trust `verify_base.keys.NAME` or `verify_base.identities.NAME` defines (relative paths
+/// from `base_dir`). `run` and `base outdated/update` both take their trust from here.
+pub async fn trust_named(pipeline: &LoadedPipeline, base_dir: &Path, name: &str) -> Result<Trust> {
+    let spec = &pipeline.file.verify_base;
+    let at = |what: &str| pipeline.error_at(&["verify_base", "identities", name], what.to_string());
+    match (spec.keys.get(name), spec.identities.get(name)) {
+        (Some(_), Some(_)) => Err(at(&format!(
+            "`{name}` is both a key and an identity; give them different names"
+        ))),
+        (Some(location), None) => Ok(PublicKey::fetch(location, base_dir).await?.into()),
+        (None, Some(id)) => {
+            use crate::sign::identity::{identity_from, KeylessTrust};
+            let identity = identity_from(
+                id.identity.as_deref(),
+                id.identity_regexp.as_deref(),
+                id.issuer.as_deref(),
+                id.issuer_regexp.as_deref(),
+                &id.github,
+            )
+            .map_err(|why| at(&why))?;
+            let root = id.trusted_root.as_ref().map(|p| base_dir.join(p));
+            let keyless = KeylessTrust::new(
+                root.as_deref(),
+                vec![identity],
+                id.insecure_ignore_sct,
+            )?;
+            Trust::with_keyless(vec![], Some(keyless))
+        }
+        (None, None) => Err(pipeline.error_at(
+            &["verify_base"],
+            format!("signer `{name}` is used but not defined under `verify_base.keys` or `verify_base.identities`"),
+        )),
+    }
 }

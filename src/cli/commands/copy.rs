@@ -45,11 +45,10 @@ pub async fn copy(args: &CopyArgs, printer: &Printer, redactor: &Redactor) -> Re
     }
     let remote = Remote::new(&dst, &remote_opts)?;
     let (uploaded, skipped) =
-        crate::run::stages::publish::copy_image(&layout, &remote, &dst, &resolved.descriptor())
-            .await?;
+        crate::oci::copy::copy_image(&layout, &remote, &dst, &resolved.descriptor()).await?;
     // Signatures and attestations travel with the image, before the tag.
     for suffix in ["sig", "att"] {
-        crate::run::stages::publish::push_signatures(
+        crate::evidence::copy::push_signatures(
             &layout,
             &remote,
             &dst,
@@ -59,8 +58,7 @@ pub async fn copy(args: &CopyArgs, printer: &Printer, redactor: &Redactor) -> Re
         )
         .await?;
     }
-    crate::run::stages::publish::copy_referrers_to(&layout, &dst, &remote_opts, &resolved.digest)
-        .await?;
+    crate::evidence::copy::copy_referrers_to(&layout, &dst, &remote_opts, &resolved.digest).await?;
     if let Some(tag) = &dst.tag {
         remote
             .push_manifest(&dst.with_tag(tag), &resolved.bytes, &resolved.media_type)

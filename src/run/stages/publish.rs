@@ -5,18 +5,16 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::evidence::copy::{copy_referrers_to, push_signatures};
+use crate::oci::copy::{copy_image, index_of};
 use crate::oci::layout::Layout;
 use crate::oci::reference::RegistryRef;
 use crate::oci::remote::{Remote, RemoteOptions};
-use crate::oci::types::{Descriptor, Digest, Manifest, MEDIA_OCI_CONFIG, MEDIA_OCI_MANIFEST};
+use crate::oci::types::{Descriptor, Digest};
 use crate::run::stages::build::BuildOutput;
 use crate::run::stages::sign::SignOutput;
 use crate::run::stages::source::SourceInfo;
 use crate::run::RunContext;
-use crate::sign::attest::{
-    merge_attestation_layers, signed_by, PREDICATE_TYPE_ANNOTATION, SIGNER_ANNOTATION,
-};
-use crate::sign::cosign::{check_layer_limit, merge_signature_layers, signature_manifest};
 use crate::sign::keys::PublicKey;
 use crate::spec::model::{HookEvent, HookFormat, RegisterSpec};
 use crate::spec::template::{render, TemplateValues};
@@ -324,184 +322,6 @@ pub async fn push_signed(
         remote
             .push_manifest(&repo.with_tag(tag), &manifest_bytes, &image.media_type)
             .await?;
-    }
-    Ok((uploaded, skipped))
-}
-
-/// Copy the layout's referrers of `image` (signature and attestation bundles) to `repo`.
-pub async fn copy_referrers_to(
-    layout: &Layout,
-    repo: &RegistryRef,
-    options: &RemoteOptions,
-    image: &Digest,
-) -> Result<usize> {
-    let local = crate::oci::store::Store::Layout(layout.clone());
-    let remote = crate::oci::store::Store::for_image(
-        &crate::oci::reference::ImageRef::Registry(repo.clone()),
-        options,
-    )?;
-    crate::evidence::copy_referrers(&local, &remote, image).await
-}
-
-/// Push the layout's signatures (`suffix` `sig`) or attestations (`att`) of `image` to `repo`,
-/// merged with the layers the registry already has there. Returns how many existing layers were
-/// kept, or `None` when the registry already had all of ours (or the layout has none). With the
-/// signing `key`, registry attestations of our predicate types that this key signed but that
-/// carry no signer annotation (written by cleanpipe before it had one) are replaced too.
-pub async fn push_signatures(
-    layout: &Layout,
-    remote: &Remote,
-    repo: &RegistryRef,
-    image: &Digest,
-    suffix: &str,
-    key: Option<&PublicKey>,
-) -> Result<Option<usize>> {
-    let sig_tag = image.cosign_tag(suffix);
-    let Some(signature) = layout.resolve_tag(&sig_tag)? else {
-        return Ok(None);
-    };
-    let ours = Manifest::from_slice(&layout.read_blob(&signature.digest)?, &sig_tag)?;
-    let theirs = match remote.manifest(&repo.with_tag(&sig_tag)).await? {
-        Some((bytes, _, _)) => Manifest::from_slice(&bytes, &sig_tag)?.layers,
-        None => vec![],
-    };
-    // Signatures are appended (cosign does); attestations replace this key's earlier one of the
-    // same predicate type, so re-runs do not pile up copies in the registry.
-    let merged = if suffix == "att" {
-        let mut base = theirs.clone();
-        if let Some(key) = key {
-            let mut legacy = Vec::new();
-            for r in &theirs {
-                let our_type = ours.layers.iter().any(|o| {
-                    o.annotations.get(PREDICATE_TYPE_ANNOTATION)
-                        == r.annotations.get(PREDICATE_TYPE_ANNOTATION)
-                });
-                if our_type
-                    && !r.annotations.contains_key(SIGNER_ANNOTATION)
-                    && !ours.layers.iter().any(|o| o.digest == r.digest)
-                    && remote
-                        .read_blob(repo, &r.digest)
-                        .await
-                        .is_ok_and(|bytes| signed_by(&bytes, key))
-                {
-                    legacy.push(r.digest.clone());
-                }
-            }
-            base.retain(|r| !legacy.contains(&r.digest));
-        }
-        merge_attestation_layers(&base, &ours.layers)
-    } else {
-        merge_signature_layers(&theirs, &ours.layers)
-    };
-    if merged == theirs {
-        return Ok(None);
-    }
-    check_layer_limit(&format!("{repo}:{sig_tag}"), merged.len())?;
-    let kept = theirs.iter().filter(|t| merged.contains(t)).count();
-    for layer in &ours.layers {
-        if !remote.has_blob(repo, &layer.digest).await? {
-            remote.push_blob_from_layout(repo, layout, layer).await?;
-        }
-    }
-    let (manifest, config) = signature_manifest(merged);
-    let config_desc = Descriptor::of(MEDIA_OCI_CONFIG, &config);
-    if !remote.has_blob(repo, &config_desc.digest).await? {
-        remote.push_blob_bytes(repo, config).await?;
-    }
-    remote
-        .push_manifest(&repo.with_tag(&sig_tag), &manifest, MEDIA_OCI_MANIFEST)
-        .await?;
-    Ok(Some(kept))
-}
-
-/// The index `bytes` are, if they are one (an OCI index or a Docker manifest list); an
-/// ambiguous document is then refused by the image path.
-fn index_of(bytes: &[u8]) -> Option<crate::oci::types::Index> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    (crate::oci::types::document_kind(&value, None) == Ok(crate::oci::types::DocumentKind::Index))
-        .then(|| serde_json::from_value(value).ok())
-        .flatten()
-}
-
-/// Copy one image's blobs and manifest (by digest) from the layout to a repository. Blobs the
-/// repository has are skipped; blobs pushed earlier to another repository of the same registry
-/// are mounted from there instead of uploaded (remembered in the layout's `cleanpipe-cache`).
-pub async fn copy_image(
-    layout: &Layout,
-    remote: &Remote,
-    repo: &RegistryRef,
-    image: &Descriptor,
-) -> Result<(usize, usize)> {
-    let manifest_bytes = layout.read_blob(&image.digest)?;
-    if let Some(index) = index_of(&manifest_bytes) {
-        // An index: every image it lists first (blobs, then manifest), each once, then the
-        // index. Nested indexes are refused (as everywhere else).
-        let (mut uploaded, mut skipped) = (0, 0);
-        let mut copied: Vec<&Digest> = Vec::new();
-        for child in &index.manifests {
-            if copied.contains(&&child.digest) {
-                continue;
-            }
-            copied.push(&child.digest);
-            if index_of(&layout.read_blob(&child.digest)?).is_some() {
-                return Err(crate::Error::usage(format!(
-                    "{} lists {}, itself an index: nested indexes are not supported",
-                    image.digest, child.digest
-                )));
-            }
-            let (u, s) = Box::pin(copy_image(layout, remote, repo, child)).await?;
-            uploaded += u;
-            skipped += s;
-        }
-        remote
-            .push_manifest(
-                &repo.at_digest(&image.digest),
-                &manifest_bytes,
-                &image.media_type,
-            )
-            .await?;
-        return Ok((uploaded, skipped));
-    }
-    let manifest = Manifest::from_slice(&manifest_bytes, &image.digest.to_string())?;
-    let memo_path = layout
-        .root()
-        .join("cleanpipe-cache")
-        .join("blob-locations.json");
-    let mut memo: std::collections::BTreeMap<String, String> = std::fs::read(&memo_path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
-    let mut uploaded = 0;
-    let mut skipped = 0;
-    for blob in std::iter::once(&manifest.config).chain(manifest.layers.iter()) {
-        let key = format!("{}/{}", repo.registry, blob.digest);
-        if remote.has_blob(repo, &blob.digest).await? {
-            skipped += 1;
-        } else {
-            let mounted = match memo.get(&key) {
-                Some(from) if from != &repo.repository => {
-                    remote.mount_blob(repo, from, &blob.digest).await
-                }
-                _ => false,
-            };
-            if mounted {
-                skipped += 1;
-            } else {
-                remote.push_blob_from_layout(repo, layout, blob).await?;
-                uploaded += 1;
-            }
-        }
-        memo.insert(key, repo.repository.clone());
-    }
-    remote
-        .push_manifest(
-            &repo.at_digest(&image.digest),
-            &manifest_bytes,
-            manifest.media_type_or_default(),
-        )
-        .await?;
-    if let Ok(bytes) = serde_json::to_vec(&memo) {
-        let _ = crate::oci::layout::write_atomic(&memo_path, &bytes);
     }
     Ok((uploaded, skipped))
 }

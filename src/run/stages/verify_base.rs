@@ -11,10 +11,8 @@ use crate::oci::reference::ImageRef;
 use crate::oci::store::Store;
 use crate::oci::types::{Digest, Platform};
 use crate::run::RunContext;
-use crate::sign::keys::PublicKey;
 use crate::sign::Trust;
 use crate::spec::bases::{bases, BaseToVerify};
-use crate::spec::load::LoadedPipeline;
 use crate::spec::template::TemplateValues;
 
 /// A base that passed the gate: the build must use exactly this digest.
@@ -181,7 +179,7 @@ pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<Ver
         if !keys.contains_key(key_name) {
             keys.insert(
                 key_name.clone(),
-                trust_named(&ctx.pipeline, &ctx.base_dir, key_name).await?,
+                crate::spec::bases::trust_named(&ctx.pipeline, &ctx.base_dir, key_name).await?,
             );
         }
         let trust = &keys[key_name];
@@ -420,39 +418,4 @@ async fn scan_base(
         file_stem: stem,
     };
     crate::run::stages::scan_gate::run(ctx, "verify-base", target).await
-}
-
-/// The trust `verify_base.keys.NAME` or `verify_base.identities.NAME` defines (relative paths
-/// from `base_dir`). `run` and `base outdated/update` both take their trust from here.
-pub async fn trust_named(pipeline: &LoadedPipeline, base_dir: &Path, name: &str) -> Result<Trust> {
-    let spec = &pipeline.file.verify_base;
-    let at = |what: &str| pipeline.error_at(&["verify_base", "identities", name], what.to_string());
-    match (spec.keys.get(name), spec.identities.get(name)) {
-        (Some(_), Some(_)) => Err(at(&format!(
-            "`{name}` is both a key and an identity; give them different names"
-        ))),
-        (Some(location), None) => Ok(PublicKey::fetch(location, base_dir).await?.into()),
-        (None, Some(id)) => {
-            use crate::sign::identity::{identity_from, KeylessTrust};
-            let identity = identity_from(
-                id.identity.as_deref(),
-                id.identity_regexp.as_deref(),
-                id.issuer.as_deref(),
-                id.issuer_regexp.as_deref(),
-                &id.github,
-            )
-            .map_err(|why| at(&why))?;
-            let root = id.trusted_root.as_ref().map(|p| base_dir.join(p));
-            let keyless = KeylessTrust::new(
-                root.as_deref(),
-                vec![identity],
-                id.insecure_ignore_sct,
-            )?;
-            Trust::with_keyless(vec![], Some(keyless))
-        }
-        (None, None) => Err(pipeline.error_at(
-            &["verify_base"],
-            format!("signer `{name}` is used but not defined under `verify_base.keys` or `verify_base.identities`"),
-        )),
-    }
 }
