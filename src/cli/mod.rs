@@ -2,10 +2,8 @@
 //! only printer ([`printer`]) and one function per command ([`commands`]).
 
 pub mod args;
-pub mod ci_outputs;
 pub mod commands;
 pub mod env_vars;
-pub mod gitlab_scanning;
 pub mod printer;
 pub mod reporters;
 pub mod settings;

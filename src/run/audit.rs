@@ -49,6 +49,7 @@ struct Record<'a> {
 pub const PREDICATE_AUDIT_RECORD: &str = "https://cleanpipe.dev/attestations/audit-record/v1";
 
 /// A record as appended: the line (masked, without its newline) and the new head.
+#[derive(Clone, Debug)]
 pub struct Appended {
     pub line: String,
     pub head: Digest,

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod context;
 pub mod executor;
+pub mod sinks;
 pub mod stages;
 
 pub use context::{Event, PasswordSource, Reporter, RunContext, Silent, STAGE_NAMES};

@@ -255,7 +255,7 @@ fn matrix(
     let include = matrix_entries(&top, &files, env, redactor)?;
     let json = serde_json::to_string(&serde_json::json!({ "include": include }))
         .expect("matrix serializes");
-    if crate::cli::ci_outputs::on_github(env) {
+    if crate::run::sinks::github::on_github(env) {
         if let Some(path) = env.get("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
             crate::fsutil::append_nofollow(
                 Path::new(path),

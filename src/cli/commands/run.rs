@@ -3,13 +3,13 @@ use std::sync::Arc;
 
 use crate::cli::args::RunArgs;
 use crate::cli::env_vars;
-use crate::cli::gitlab_scanning::ContainerScanning;
 use crate::cli::printer::Printer;
 use crate::cli::settings::{self, PipelineSettings};
 use crate::error::{Error, ExitCode, Result};
-use crate::oci::layout::write_atomic;
 use crate::redact::Redactor;
 use crate::run::executor::{execute, RunReport};
+use crate::run::sinks::gitlab::ContainerScanning;
+use crate::run::sinks::{self, Finished, Notice, Sink};
 use crate::run::{Event, Reporter, RunContext};
 
 /// The run's listeners: progress lines to the terminal, events to the CI outputs that need
@@ -52,7 +52,9 @@ pub async fn run(
         crate::fsutil::check_write_target(path)?;
     }
     let annotated = |e: crate::Error| {
-        crate::cli::ci_outputs::annotate_error(&e, env, redactor, printer);
+        if let Some(annotation) = sinks::github::annotate_error(&e, env, redactor) {
+            printer.data(&annotation);
+        }
         e
     };
     let pipeline = if args.unsigned.is_some() {
@@ -119,68 +121,45 @@ pub async fn run(
     };
     let report = execute(&ctx, &resolved.name, interrupt, &on_stage).await;
 
-    let json = redactor.apply(&serde_json::to_string_pretty(&report).expect("report serializes"));
-    write_atomic(&resolved.outputs.join("report.json"), json.as_bytes())?;
-    if let Some(path) = &args.report {
-        write_atomic(path, json.as_bytes())?;
-    }
-    let audit_log = args
-        .audit_log
-        .clone()
-        .unwrap_or_else(|| resolved.outputs.join("audit.jsonl"));
-    let audited = crate::run::audit::append(&audit_log, &report, &ctx.pipeline.text, env, redactor);
+    let finished = Finished {
+        report: &report,
+        ctx: &ctx,
+    };
+    // The report and the audit record first (the summary follows them), then the CI's outputs.
+    let audit = sinks::audit::AuditLog::new(
+        args.audit_log
+            .clone()
+            .unwrap_or_else(|| resolved.outputs.join("audit.jsonl")),
+    );
+    let report_json = sinks::report::ReportJson {
+        also: args.report.clone(),
+    };
+    let recorded = sinks::finish(&[&report_json, &audit], &finished);
     summary(printer, &report);
-    match &audited {
-        Ok(appended) => printer.status(&format!(
-            "audit: appended to {} (head {})",
-            audit_log.display(),
-            appended.head
-        )),
-        // A run that cannot be audited does not count as succeeded.
-        Err(_) if report.error.is_none() => return audited.map(|_| ExitCode::Success),
-        Err(e) => printer.warn(&format!("the audit record could not be written: {e}")),
-    }
+    render(printer, recorded?);
     // Only a run that succeeded is vouched for by a signed record on its image.
-    if let (true, Ok(appended), Some(published), None) = (
+    if let (true, Some(appended), Some(published), None) = (
         args.attest_audit,
-        &audited,
+        audit.appended(),
         &report.published,
         &report.error,
     ) {
-        attest_audit(&ctx, appended, published, printer).await?;
+        attest_audit(&ctx, &appended, published, printer).await?;
     }
-    // The CI's own outputs; a run that succeeded but could not tell its CI fails (the job would
-    // go on without the digest).
-    if let Err(e) =
-        crate::cli::ci_outputs::write(&report, env, &resolved.outputs, redactor, printer)
-    {
-        if report.error.is_none() {
-            return Err(e);
-        }
-        printer.warn(&format!("the CI outputs could not be written: {e}"));
-    }
-    let scanned = ctx.pipeline.file.build.scan.is_some();
-    let default_branch_image = env
-        .get(env_vars::CS_DEFAULT_BRANCH_IMAGE)
-        .map(String::as_str)
-        .filter(|i| !i.is_empty());
-    match gitlab.write(
-        &report,
-        scanned,
-        &resolved.outputs,
-        default_branch_image,
-        redactor,
-    ) {
-        Ok(Some(path)) if crate::ci::Ci::detect(env).on(crate::ci::Platform::GitLab) => {
-            printer.status(&format!(
-                "gitlab: container scanning report in {} (for `artifacts:reports:container_scanning`)",
-                path.display()
-            ))
-        }
-        Ok(_) => {}
-        Err(e) if report.error.is_none() => return Err(e),
-        Err(e) => printer.warn(&format!("the GitLab scanning report could not be written: {e}")),
-    }
+    let gitlab = sinks::gitlab::GitLab {
+        scanning: gitlab,
+        default_branch_image: env
+            .get(env_vars::CS_DEFAULT_BRANCH_IMAGE)
+            .filter(|i| !i.is_empty())
+            .cloned(),
+    };
+    let ci: [&dyn Sink; 4] = [
+        &sinks::junit::JUnit,
+        &sinks::dotenv::Dotenv,
+        &sinks::github::GitHub,
+        &gitlab,
+    ];
+    render(printer, sinks::finish(&ci, &finished)?);
     Ok(report.exit())
 }
 
@@ -207,6 +186,18 @@ async fn attest_audit(
         ));
     }
     Ok(())
+}
+
+fn render(printer: &Printer, outcome: sinks::Outcome) {
+    for notice in outcome.notices {
+        match notice {
+            Notice::Status(line) => printer.status(&line),
+            Notice::Stdout(line) => printer.data(&line),
+        }
+    }
+    for warning in outcome.warnings {
+        printer.warn(&warning);
+    }
 }
 
 fn summary(printer: &Printer, report: &RunReport) {

@@ -12,13 +12,14 @@
 //! the document once the run is over, from the same findings as the SARIF and JSON reports.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
 use crate::error::Result;
 use crate::redact::Redactor;
 use crate::run::executor::RunReport;
+use crate::run::sinks::{Finished, Notice, Sink};
 use crate::run::Event;
 use crate::scan::report::ScanReport;
 use crate::scan::{Finding, Severity};
@@ -173,6 +174,41 @@ impl ContainerScanning {
             .expect("the report serializes");
         crate::fsutil::write_atomic(&path, redactor.apply(&text).as_bytes())?;
         Ok(Some(path))
+    }
+}
+
+/// The GitLab container scanning report as a sink of the run. Required once the run succeeded.
+pub struct GitLab {
+    pub scanning: Arc<ContainerScanning>,
+    /// `CS_DEFAULT_BRANCH_IMAGE`: the image name on the default branch, for GitLab to match
+    /// findings across branches.
+    pub default_branch_image: Option<String>,
+}
+
+impl Sink for GitLab {
+    fn name(&self) -> &'static str {
+        "the GitLab scanning report"
+    }
+
+    fn write(&self, run: &Finished<'_>) -> Result<Vec<Notice>> {
+        let ctx = run.ctx;
+        let scanned = ctx.pipeline.file.build.scan.is_some();
+        let written = self.scanning.write(
+            run.report,
+            scanned,
+            &ctx.outputs_dir,
+            self.default_branch_image.as_deref(),
+            &ctx.redactor,
+        )?;
+        Ok(match written {
+            Some(path) if crate::ci::Ci::detect(&ctx.env).on(crate::ci::Platform::GitLab) => {
+                vec![Notice::Status(format!(
+                    "gitlab: container scanning report in {} (for `artifacts:reports:container_scanning`)",
+                    path.display()
+                ))]
+            }
+            _ => vec![],
+        })
     }
 }
 
