@@ -127,7 +127,11 @@ pub fn append(
         status: &report.status,
         exit_code: report.exit_code,
         commit: report.source.as_ref().map(|s| s.commit.as_str()),
-        stages: report.stages.iter().map(|s| (s.name, s.status)).collect(),
+        stages: report
+            .stages
+            .iter()
+            .map(|s| (s.name, s.status.as_str()))
+            .collect(),
         image: report
             .published
             .as_ref()

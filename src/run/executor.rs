@@ -44,10 +44,39 @@ pub struct RunReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct StageReport {
     pub name: &'static str,
-    /// `passed`, `failed`, `interrupted`, `not run`, or `skipped` (sign and push of an
-    /// unsigned run).
-    pub status: &'static str,
+    pub status: StageStatus,
     pub duration_ms: u128,
+}
+
+/// Where a stage is, as reports and the audit log spell it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum StageStatus {
+    #[serde(rename = "not run")]
+    NotRun,
+    #[serde(rename = "running")]
+    Running,
+    #[serde(rename = "passed")]
+    Passed,
+    #[serde(rename = "failed")]
+    Failed,
+    #[serde(rename = "interrupted")]
+    Interrupted,
+    /// Sign and push of an unsigned run.
+    #[serde(rename = "skipped")]
+    Skipped,
+}
+
+impl StageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageStatus::NotRun => "not run",
+            StageStatus::Running => "running",
+            StageStatus::Passed => "passed",
+            StageStatus::Failed => "failed",
+            StageStatus::Interrupted => "interrupted",
+            StageStatus::Skipped => "skipped",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -74,7 +103,7 @@ pub async fn execute(
             .iter()
             .map(|n| StageReport {
                 name: n,
-                status: "not run",
+                status: StageStatus::NotRun,
                 duration_ms: 0,
             })
             .collect(),
@@ -95,13 +124,16 @@ pub async fn execute(
             report.exit_code = 0;
         }
         Err(e) => {
-            let current = report.stages.iter_mut().find(|s| s.status == "running");
+            let current = report
+                .stages
+                .iter_mut()
+                .find(|s| s.status == StageStatus::Running);
             let stage = current.as_ref().map(|s| s.name);
             if let Some(s) = current {
                 s.status = if matches!(e, Error::Interrupted) {
-                    "interrupted"
+                    StageStatus::Interrupted
                 } else {
-                    "failed"
+                    StageStatus::Failed
                 };
             }
             report.status = if matches!(e, Error::Interrupted) {
@@ -202,7 +234,7 @@ async fn run_stages(
         // Built and gated; nothing signed, so nothing may be tagged or pushed either.
         report.unsigned = Some(reason.clone());
         for stage in &mut report.stages[3..] {
-            stage.status = "skipped";
+            stage.status = StageStatus::Skipped;
         }
         ctx.say(
             "sign",
@@ -240,12 +272,12 @@ async fn timed<T>(
 ) -> Result<T> {
     let name = report.stages[index].name;
     on_stage(name);
-    report.stages[index].status = "running";
+    report.stages[index].status = StageStatus::Running;
     let start = Instant::now();
     let result = stage.await;
     report.stages[index].duration_ms = start.elapsed().as_millis();
     if result.is_ok() {
-        report.stages[index].status = "passed";
+        report.stages[index].status = StageStatus::Passed;
     }
     result
 }

@@ -9,3 +9,6 @@ pub mod stages;
 
 pub use context::{Event, PasswordSource, Reporter, RunContext, Silent, STAGE_NAMES};
 pub use executor::{execute, RunReport};
+
+#[cfg(test)]
+mod tests;

@@ -207,7 +207,7 @@ fn summary(printer: &Printer, report: &RunReport) {
         printer.status(&format!(
             "  {:<12} {} {:>7} ms",
             s.name,
-            printer.verdict(s.status, 12),
+            printer.verdict(s.status.as_str(), 12),
             s.duration_ms
         ));
     }

@@ -86,7 +86,9 @@ fn markdown(report: &RunReport, clean: &dyn Fn(&str) -> String) -> String {
     for s in &report.stages {
         out.push_str(&format!(
             "| {} | {} | {} ms |\n",
-            s.name, s.status, s.duration_ms
+            s.name,
+            s.status.as_str(),
+            s.duration_ms
         ));
     }
     out.push('\n');

@@ -2,7 +2,7 @@
 //! show it), through `quick-junit`, so the document is well formed whatever an error holds.
 
 use crate::error::Result;
-use crate::run::executor::RunReport;
+use crate::run::executor::{RunReport, StageStatus};
 use crate::run::sinks::{evidence_lines, Finished, Notice, Sink};
 
 /// The JUnit report, written on every run. Required once the run succeeded.
@@ -44,12 +44,14 @@ fn junit(report: &RunReport, clean: &dyn Fn(&str) -> String) -> Result<String> {
     let classname = text(&format!("cleanpipe.{}", report.name));
     for s in &report.stages {
         let status = match s.status {
-            "failed" | "interrupted" => {
+            StageStatus::Failed | StageStatus::Interrupted => {
                 let e = report.error.as_ref();
                 let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 status
-                    .set_message(text(e.map(|e| e.message.as_str()).unwrap_or(s.status)))
-                    .set_type(s.status);
+                    .set_message(text(
+                        e.map(|e| e.message.as_str()).unwrap_or(s.status.as_str()),
+                    ))
+                    .set_type(s.status.as_str());
                 let mut body: Vec<String> = e.map(|e| e.reasons.clone()).unwrap_or_default();
                 if let Some(h) = e.and_then(|e| e.hint.as_ref()) {
                     body.push(format!("hint: {h}"));
@@ -59,12 +61,12 @@ fn junit(report: &RunReport, clean: &dyn Fn(&str) -> String) -> Result<String> {
                 }
                 status
             }
-            "not run" => {
+            StageStatus::NotRun => {
                 let mut status = TestCaseStatus::skipped();
                 status.set_message("not run: an earlier gate stopped the run");
                 status
             }
-            "skipped" => {
+            StageStatus::Skipped => {
                 let mut status = TestCaseStatus::skipped();
                 status.set_message(text(&format!(
                     "unsigned run: {}",
@@ -72,12 +74,12 @@ fn junit(report: &RunReport, clean: &dyn Fn(&str) -> String) -> Result<String> {
                 )));
                 status
             }
-            _ => TestCaseStatus::success(),
+            StageStatus::Passed | StageStatus::Running => TestCaseStatus::success(),
         };
         let mut case = TestCase::new(s.name, status);
         case.set_classname(classname.as_str())
             .set_time(duration(s.duration_ms));
-        if let (Some(sig), "sign", "passed") = (&report.signature, s.name, s.status) {
+        if let (Some(sig), "sign", StageStatus::Passed) = (&report.signature, s.name, s.status) {
             // Who signed and where each piece of evidence is, for whoever reads the test report.
             case.set_system_out(text(&evidence_lines(sig).join("\n")));
         }
@@ -112,11 +114,11 @@ mod tests {
             started_at: "2026-12-07T12:00:00Z".into(),
             duration_ms: 1500,
             stages: vec![
-                stage("source", "passed", 20),
-                stage("verify-base", "passed", 300),
-                stage("build", "failed", 1180),
-                stage("sign", "not run", 0),
-                stage("push", "not run", 0),
+                stage("source", StageStatus::Passed, 20),
+                stage("verify-base", StageStatus::Passed, 300),
+                stage("build", StageStatus::Failed, 1180),
+                stage("sign", StageStatus::NotRun, 0),
+                stage("push", StageStatus::NotRun, 0),
             ],
             error: Some(crate::run::executor::ErrorReport {
                 stage: Some("build"),
