@@ -128,6 +128,17 @@ impl Error {
         }
     }
 
+    /// The chain beneath this error, outermost first (the `Caused by:` lines).
+    pub fn causes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            out.push(s.to_string());
+            source = s.source();
+        }
+        out
+    }
+
     pub fn reasons(&self) -> &[String] {
         match self {
             Error::Gate { reasons, .. } => reasons,
@@ -155,5 +166,17 @@ pub trait IoContext<T> {
 impl<T> IoContext<T> for std::io::Result<T> {
     fn io_context(self, context: &str, path: &std::path::Path) -> Result<T> {
         self.map_err(|e| Error::io(context, path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn causes_are_listed_outermost_first() {
+        let inner = std::io::Error::new(std::io::ErrorKind::Other, "disk full");
+        let middle = super::Error::io("cannot write", "/tmp/x", inner);
+        let e = super::Error::environment("the report could not be saved").caused_by(middle);
+        assert_eq!(e.causes(), ["cannot write `/tmp/x`", "disk full"]);
+        assert!(super::Error::usage("plain").causes().is_empty());
     }
 }

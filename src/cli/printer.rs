@@ -127,18 +127,29 @@ impl Printer {
         self.line(&format!("warning: {text}"));
     }
 
-    /// `error: …`, reasons, then a blank line and `hint: …`.
+    /// `error: …`, its `Caused by:` lines, reasons, then a blank line and `hint: …`.
     pub fn error(&self, e: &Error) {
-        self.line(&format!("error: {e}"));
-        let mut source = std::error::Error::source(e);
-        while let Some(s) = source {
-            self.line(&format!("  Caused by: {s}"));
-            source = s.source();
+        self.error_parts("", &e.to_string(), &e.causes(), e.reasons(), e.hint());
+    }
+
+    /// The one shape every error is shown in (`error` above, and a run's report): `prefix` is
+    /// put before the message (`[build] `).
+    pub fn error_parts(
+        &self,
+        prefix: &str,
+        message: &str,
+        causes: &[String],
+        reasons: &[String],
+        hint: Option<&str>,
+    ) {
+        self.line(&format!("error: {prefix}{message}"));
+        for c in causes {
+            self.line(&format!("  Caused by: {c}"));
         }
-        for r in e.reasons() {
+        for r in reasons {
             self.line(&format!("  - {r}"));
         }
-        if let Some(h) = e.hint() {
+        if let Some(h) = hint {
             self.line("");
             self.line(&format!("hint: {h}"));
         }

@@ -83,6 +83,9 @@ impl StageStatus {
 pub struct ErrorReport {
     pub stage: Option<&'static str>,
     pub message: String,
+    /// The errors beneath it, outermost first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<String>,
     pub reasons: Vec<String>,
     pub hint: Option<String>,
 }
@@ -146,6 +149,7 @@ pub async fn execute(
             report.error = Some(ErrorReport {
                 stage,
                 message: ctx.redactor.apply(&e.to_string()),
+                causes: e.causes().iter().map(|c| ctx.redactor.apply(c)).collect(),
                 reasons: e.reasons().iter().map(|r| ctx.redactor.apply(r)).collect(),
                 hint: e.hint().map(|h| ctx.redactor.apply(h)),
             });

@@ -235,6 +235,7 @@ fn each_sink_failure_is_judged_by_its_rule() {
     let failed = RunReport {
         error: Some(crate::run::executor::ErrorReport {
             stage: Some("build"),
+            causes: vec![],
             message: "boom".into(),
             reasons: vec![],
             hint: None,

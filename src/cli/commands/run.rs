@@ -213,18 +213,13 @@ fn summary(printer: &Printer, report: &RunReport) {
     }
     if let Some(e) = &report.error {
         printer.failure("");
-        printer.failure(&format!(
-            "error: {}{}",
-            e.stage.map(|s| format!("[{s}] ")).unwrap_or_default(),
-            e.message
-        ));
-        for r in &e.reasons {
-            printer.failure(&format!("  - {r}"));
-        }
-        if let Some(h) = &e.hint {
-            printer.failure("");
-            printer.failure(&format!("hint: {h}"));
-        }
+        printer.error_parts(
+            &e.stage.map(|s| format!("[{s}] ")).unwrap_or_default(),
+            &e.message,
+            &e.causes,
+            &e.reasons,
+            e.hint.as_deref(),
+        );
         printer.failure(&format!(
             "\n{} after {} ms; nothing after the failed stage ran",
             report.status, report.duration_ms

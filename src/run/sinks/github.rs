@@ -301,6 +301,7 @@ mod tests {
         let report = RunReport {
             error: Some(crate::run::executor::ErrorReport {
                 stage: Some("build"),
+                causes: vec![],
                 message: "Dockerfile:2: 100% wrong\nsecond line".into(),
                 reasons: vec![],
                 hint: None,

@@ -52,7 +52,12 @@ fn junit(report: &RunReport, clean: &dyn Fn(&str) -> String) -> Result<String> {
                         e.map(|e| e.message.as_str()).unwrap_or(s.status.as_str()),
                     ))
                     .set_type(s.status.as_str());
-                let mut body: Vec<String> = e.map(|e| e.reasons.clone()).unwrap_or_default();
+                let mut body: Vec<String> = e
+                    .map(|e| {
+                        let causes = e.causes.iter().map(|c| format!("caused by: {c}"));
+                        causes.chain(e.reasons.iter().cloned()).collect()
+                    })
+                    .unwrap_or_default();
                 if let Some(h) = e.and_then(|e| e.hint.as_ref()) {
                     body.push(format!("hint: {h}"));
                 }
@@ -122,6 +127,7 @@ mod tests {
             ],
             error: Some(crate::run::executor::ErrorReport {
                 stage: Some("build"),
+                causes: vec![],
                 message: message.into(),
                 reasons,
                 hint: hint.map(Into::into),
