@@ -13,38 +13,20 @@ const ENCRYPTED_LABELS: &[&str] = &[
     "ENCRYPTED COSIGN PRIVATE KEY",
 ];
 
-/// Where a private key comes from: a file, `env://VAR` holding the PEM, or a PKCS#11 token
-/// (`pkcs11:…`, see [`crate::sign::pkcs11`]; the key never leaves it).
+/// Where a private key comes from: a file, `env://VAR` holding the PEM, or a token or key
+/// service that holds it (a URI one of [`crate::sign::backends::BACKENDS`] answers to, e.g.
+/// `pkcs11:…`, `awskms://…`; the key never leaves it).
 #[derive(Clone, Debug, PartialEq)]
 pub enum KeySource {
     File(PathBuf),
     Env(String),
-    Pkcs11(String),
-    /// `awskms://…` (see [`crate::sign::kms`]).
-    AwsKms(String),
-    /// `hashivault://KEY` (see [`crate::sign::vault`]).
-    HashiVault(String),
-    /// `gcpkms://…` or `azurekms://…` (see [`crate::sign::cloudkms`]; untested against the
-    /// real services).
-    CloudKms(String),
+    Held(String),
 }
-
-/// The cloud KMS schemes of [`crate::sign::cloudkms`].
-const CLOUD_KMS: &[&str] = &["gcpkms://", "azurekms://"];
 
 impl KeySource {
     pub fn parse(s: &str) -> Self {
-        if s.starts_with("pkcs11:") {
-            return KeySource::Pkcs11(s.to_string());
-        }
-        if s.starts_with("awskms://") {
-            return KeySource::AwsKms(s.to_string());
-        }
-        if s.starts_with("hashivault://") {
-            return KeySource::HashiVault(s.to_string());
-        }
-        if CLOUD_KMS.iter().any(|p| s.starts_with(p)) {
-            return KeySource::CloudKms(s.to_string());
+        if crate::sign::backends::find(s).is_some() {
+            return KeySource::Held(s.to_string());
         }
         match s.strip_prefix("env://") {
             Some(var) => KeySource::Env(var.to_string()),
@@ -70,10 +52,7 @@ impl KeySource {
                 _ => Err(Error::usage(format!("the signing key variable `{var}` is not set or empty"))
                     .with_hint(format!("export {var} with the PEM of a cosign private key"))),
             },
-            KeySource::Pkcs11(_)
-            | KeySource::AwsKms(_)
-            | KeySource::HashiVault(_)
-            | KeySource::CloudKms(_) => Err(Error::usage(format!(
+            KeySource::Held(_) => Err(Error::usage(format!(
                 "`{self}` is a key in a token or KMS: it has no PEM to read"
             ))),
         }
@@ -85,14 +64,11 @@ impl std::fmt::Display for KeySource {
         match self {
             KeySource::File(p) => write!(f, "{}", p.display()),
             KeySource::Env(v) => write!(f, "env://{v}"),
-            // Never the PIN.
-            KeySource::Pkcs11(uri) => match crate::sign::pkcs11::Pkcs11Uri::parse(uri) {
-                Ok(parsed) => write!(f, "{parsed}"),
-                Err(_) => f.write_str("pkcs11:(unreadable URI)"),
+            // Never a secret the URI carries (a PKCS#11 PIN).
+            KeySource::Held(uri) => match crate::sign::backends::find(uri) {
+                Some(backend) => f.write_str(&(backend.shown)(uri)),
+                None => f.write_str(uri),
             },
-            KeySource::AwsKms(uri) | KeySource::HashiVault(uri) | KeySource::CloudKms(uri) => {
-                f.write_str(uri)
-            }
         }
     }
 }
@@ -103,51 +79,28 @@ pub struct SigningKey {
     public: PublicKey,
 }
 
-/// Who computes signatures: cleanpipe with a key it holds, or a token that holds the key.
+/// Who computes signatures: cleanpipe with a key it holds, or a token or service that holds
+/// the key.
 enum Signer {
     Local(SigStoreSigner),
-    Token(crate::sign::pkcs11::TokenKey),
-    Kms(crate::sign::kms::KmsKey),
-    Vault(crate::sign::vault::VaultKey),
-    Cloud(crate::sign::cloudkms::CloudKey),
+    Held(Box<dyn crate::sign::backends::HeldKey>),
 }
 
 impl SigningKey {
     /// Open the key `source` names: read and decrypt a key file or variable (asking `password`
-    /// for an encrypted one), or log in to a PKCS#11 token. `env` looks up variables.
+    /// for an encrypted one), or open it in its token or key service. `env` looks up variables.
     pub fn open(
         source: &KeySource,
         env: &dyn Fn(&str) -> Option<String>,
         password: &dyn Fn() -> Result<Zeroizing<String>>,
     ) -> Result<Self> {
         match source {
-            KeySource::Pkcs11(uri) => {
-                let uri = crate::sign::pkcs11::Pkcs11Uri::parse(uri)?;
-                let (token, public) = crate::sign::pkcs11::open(&uri, env)?;
+            KeySource::Held(uri) => {
+                let backend = crate::sign::backends::find(uri)
+                    .expect("a held key source names a backend (KeySource::parse)");
+                let (held, public) = (backend.open)(uri, env)?;
                 Ok(SigningKey {
-                    signer: Signer::Token(token),
-                    public,
-                })
-            }
-            KeySource::AwsKms(uri) => {
-                let uri = crate::sign::kms::AwsKmsUri::parse(uri)?;
-                let (kms, public) = crate::sign::kms::open(&uri, env)?;
-                Ok(SigningKey {
-                    signer: Signer::Kms(kms),
-                    public,
-                })
-            }
-            KeySource::HashiVault(uri) => {
-                let (vault, public) = crate::sign::vault::open(uri, env)?;
-                Ok(SigningKey {
-                    signer: Signer::Vault(vault),
-                    public,
-                })
-            }
-            KeySource::CloudKms(uri) => {
-                let (cloud, public) = crate::sign::cloudkms::open(uri, env)?;
-                Ok(SigningKey {
-                    signer: Signer::Cloud(cloud),
+                    signer: Signer::Held(held),
                     public,
                 })
             }
@@ -216,10 +169,7 @@ impl SigningKey {
             Signer::Local(signer) => signer
                 .sign(payload)
                 .map_err(|e| Error::environment(format!("signing failed: {e}")))?,
-            Signer::Token(token) => token.sign(payload)?,
-            Signer::Kms(kms) => kms.sign(payload)?,
-            Signer::Vault(vault) => vault.sign(payload)?,
-            Signer::Cloud(cloud) => cloud.sign(payload)?,
+            Signer::Held(key) => key.sign(payload)?,
         };
         Ok(base64::engine::general_purpose::STANDARD.encode(sig))
     }
@@ -346,13 +296,7 @@ impl PublicKey {
 /// without its PIN, with the way to get its public half.
 fn refuse_signing_key_uri(location: &str) -> Result<()> {
     let source = KeySource::parse(location);
-    if matches!(
-        source,
-        KeySource::Pkcs11(_)
-            | KeySource::AwsKms(_)
-            | KeySource::HashiVault(_)
-            | KeySource::CloudKms(_)
-    ) {
+    if matches!(source, KeySource::Held(_)) {
         return Err(Error::usage(format!(
             "`{source}` is a signing key in a token or KMS; verification reads its public key as a PEM file or https:// URL"
         ))

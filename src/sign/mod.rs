@@ -6,17 +6,14 @@
 //! tagged `sha256-<hex>.sig` in the image's repository, one layer per signature (docs/formats.md §1).
 
 pub mod attest;
-pub mod cloudkms;
+pub mod backends;
 pub mod cosign;
 pub mod identity;
 pub mod keyless;
 pub mod keys;
-pub mod kms;
-pub mod pkcs11;
 pub mod provenance;
 pub mod transparency;
 pub mod trust;
-pub mod vault;
 
 pub use cosign::{append_signature, SignOutcome};
 pub use keyless::KeylessSigner;

@@ -413,7 +413,7 @@ fn check_nesting(text: &str, shown: &str) -> Result<()> {
 /// Build args and image env named like credentials are secrets too.
 fn register_literal_secrets(file: &PipelineFile, redactor: &Redactor) {
     if let Some(key) = &file.sign.key {
-        crate::sign::pkcs11::register_pin(&crate::sign::KeySource::parse(key), redactor);
+        crate::sign::backends::pkcs11::register_pin(&crate::sign::KeySource::parse(key), redactor);
     }
     for hook in &file.push.register {
         for v in hook.headers.values() {

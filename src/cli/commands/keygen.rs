@@ -66,7 +66,7 @@ pub fn public_key(
         crate::fsutil::check_write_target(path)?;
     }
     let source = keys::KeySource::parse(&args.key);
-    crate::sign::pkcs11::register_pin(&source, redactor);
+    crate::sign::backends::pkcs11::register_pin(&source, redactor);
     let password = settings::password_source(env, redactor);
     let key = keys::SigningKey::open(&source, &|n| env.get(n).cloned(), &move || password())?;
     let pem = key.public_key().pem();

@@ -84,7 +84,7 @@ pub async fn sign(
             .as_deref()
             .expect("clap requires --key or --keyless");
         let source = KeySource::parse(key_text);
-        crate::sign::pkcs11::register_pin(&source, redactor);
+        crate::sign::backends::pkcs11::register_pin(&source, redactor);
         let password = settings::password_source(env, redactor);
         let key = SigningKey::open(&source, &|n| env.get(n).cloned(), &move || password())?;
         match &args.keyless_options.signing_config {

@@ -29,7 +29,7 @@ pub async fn verify(
         (Some(path), Some(key_text), _) => {
             crate::fsutil::check_write_target(path)?;
             let source = crate::sign::KeySource::parse(key_text);
-            crate::sign::pkcs11::register_pin(&source, redactor);
+            crate::sign::backends::pkcs11::register_pin(&source, redactor);
             let password = settings::password_source(env, redactor);
             Some((
                 path,
@@ -312,11 +312,8 @@ async fn policy_and_trust(
         let key = match crate::sign::KeySource::parse(&path.to_string_lossy()) {
             // A token or KMS key: its public half, read from there (as `cosign verify --key
             // URI` does; a PKCS#11 token wants its PIN for that).
-            source @ (crate::sign::KeySource::Pkcs11(_)
-            | crate::sign::KeySource::AwsKms(_)
-            | crate::sign::KeySource::HashiVault(_)
-            | crate::sign::KeySource::CloudKms(_)) => {
-                crate::sign::pkcs11::register_pin(&source, redactor);
+            source @ crate::sign::KeySource::Held(_) => {
+                crate::sign::backends::pkcs11::register_pin(&source, redactor);
                 let no_password = || -> Result<zeroize::Zeroizing<String>> {
                     Err(crate::Error::usage("a token or KMS key has no password"))
                 };

@@ -134,7 +134,10 @@ impl Pkcs11Uri {
 
 /// Register the PIN a `pkcs11:` key source carries with `redactor`, so no message shows it.
 pub fn register_pin(source: &crate::sign::KeySource, redactor: &crate::redact::Redactor) {
-    if let crate::sign::KeySource::Pkcs11(text) = source {
+    if let crate::sign::KeySource::Held(text) = source {
+        if !text.starts_with("pkcs11:") {
+            return;
+        }
         if let Ok(uri) = Pkcs11Uri::parse(text) {
             if let Some(pin) = uri.pin_value() {
                 redactor.add(pin);
@@ -384,6 +387,12 @@ fn spki_pem(point: &[u8]) -> String {
     der.extend_from_slice(&[0x03, 0x42, 0x00]);
     der.extend_from_slice(point);
     crate::sign::keys::public_key_pem(&der)
+}
+
+impl crate::sign::backends::HeldKey for TokenKey {
+    fn sign(&self, payload: &[u8]) -> Result<Vec<u8>> {
+        TokenKey::sign(self, payload)
+    }
 }
 
 #[cfg(test)]

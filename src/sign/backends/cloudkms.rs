@@ -331,6 +331,12 @@ fn request(
     })
 }
 
+impl crate::sign::backends::HeldKey for CloudKey {
+    fn sign(&self, payload: &[u8]) -> Result<Vec<u8>> {
+        CloudKey::sign(self, payload)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

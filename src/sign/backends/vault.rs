@@ -121,3 +121,9 @@ impl VaultKey {
         })
     }
 }
+
+impl crate::sign::backends::HeldKey for VaultKey {
+    fn sign(&self, payload: &[u8]) -> Result<Vec<u8>> {
+        VaultKey::sign(self, payload)
+    }
+}

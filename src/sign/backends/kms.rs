@@ -321,6 +321,12 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
+impl crate::sign::backends::HeldKey for KmsKey {
+    fn sign(&self, payload: &[u8]) -> Result<Vec<u8>> {
+        KmsKey::sign(self, payload)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
