@@ -61,7 +61,11 @@ pub enum Command {
     #[command(subcommand)]
     Base(BaseCommand),
     /// Print the JSON Schema of the pipeline file (for editors).
-    Schema,
+    Schema {
+        /// Print the key reference (`docs/pipeline-keys.md`) made from it instead.
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Print a shell completion script (e.g. `cleanpipe completions bash > /etc/bash_completion.d/cleanpipe`).
     Completions {
         #[arg(value_enum)]

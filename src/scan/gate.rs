@@ -23,12 +23,16 @@ pub enum UnknownSeverity {
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UncheckedAllowance {
+    /// The ecosystem of the packages allowed (`Wolfi`, `Debian:12`).
     #[serde(default)]
     pub ecosystem: Option<String>,
+    /// Text the unchecked reason must contain.
     #[serde(default)]
     pub cause: Option<String>,
+    /// A glob the package's purl must match (`pkg:rpm/fedora/kernel-*`).
     #[serde(default)]
     pub purl: Option<String>,
+    /// Why these packages may stay unchecked (shown in the report and the attestation).
     pub reason: String,
     /// `YYYY-MM-DD`; after it the allowance no longer applies.
     pub expires: String,
@@ -106,9 +110,13 @@ impl ScannerKind {
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Waiver {
+    /// The advisory id or one of its aliases (`CVE-2024-1234`, `GHSA-…`).
     pub id: String,
+    /// Only this package (its name as the report shows it); left out: every package.
     #[serde(default)]
     pub package: Option<String>,
+    /// Why the finding is accepted (shown in the report and the attestation).
     pub reason: String,
+    /// `YYYY-MM-DD`; after it the waiver no longer applies and the finding fails the gate.
     pub expires: String,
 }

@@ -8,6 +8,7 @@ pub mod load;
 pub mod model;
 pub mod paths;
 pub mod plan;
+pub mod reference;
 pub mod template;
 
 pub use load::{load, LoadedPipeline};

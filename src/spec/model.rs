@@ -92,12 +92,16 @@ pub struct VerifyBaseSpec {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrustedIdentitySpec {
+    /// The certificate's identity (SAN: an email or a workflow URI), exactly.
     #[serde(default)]
     pub identity: Option<String>,
+    /// The certificate's identity as a regular expression (whole match).
     #[serde(default)]
     pub identity_regexp: Option<String>,
+    /// The OIDC issuer that vouched for the identity, exactly.
     #[serde(default)]
     pub issuer: Option<String>,
+    /// The OIDC issuer as a regular expression (whole match).
     #[serde(default)]
     pub issuer_regexp: Option<String>,
     /// GitHub workflow claims the certificate must carry: repository, ref, sha, trigger, name.
@@ -115,8 +119,10 @@ pub struct TrustedIdentitySpec {
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BaseImageSpec {
+    /// The image, pinned by digest (`registry/repo:tag@sha256:…` or `oci:DIR@sha256:…`).
     #[serde(rename = "ref")]
     pub reference: String,
+    /// The key or identity (by name) that must have signed it; default: `default_key`.
     #[serde(default)]
     pub key: Option<String>,
 }
@@ -146,10 +152,14 @@ pub struct BuildSpec {
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DockerfileSpec {
+    /// The Dockerfile, relative to the pipeline file's directory.
     #[serde(default = "default_dockerfile")]
     pub path: String,
+    /// The build context directory, relative to the pipeline file's directory; only files
+    /// tracked by Git enter it (see `include_untracked`).
     #[serde(default = "default_context")]
     pub context: String,
+    /// The stage to build (`--target`); default: the last.
     #[serde(default)]
     pub target: Option<String>,
     /// Build arguments. Written empty: none.
@@ -158,6 +168,7 @@ pub struct DockerfileSpec {
     /// Labels added to the image. Written empty: none.
     #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Build without the engine's cache.
     #[serde(default)]
     pub no_cache: bool,
     /// The network mode for RUN steps (`default`, `none`, `host`, …); default: the engine's.
@@ -228,8 +239,10 @@ impl DockerfileBuilder {
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BuildSecret {
+    /// A file holding the value (relative to the pipeline file's directory).
     #[serde(default)]
     pub file: Option<String>,
+    /// An environment variable holding the value.
     #[serde(default)]
     pub env: Option<String>,
 }
@@ -256,8 +269,10 @@ pub struct CustomizeSpec {
     /// Labels added to the image. Written empty: none.
     #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// The image's user (`USER`); left out: the base's.
     #[serde(default)]
     pub user: Option<String>,
+    /// The image's working directory (`WORKDIR`); left out: the base's.
     #[serde(default)]
     pub workdir: Option<String>,
     /// Left out: the base's. Written empty: an error (`[]` clears it).
@@ -278,8 +293,10 @@ pub struct FileEntry {
     /// Octal, e.g. "0644"; default 0644 for files (0755 if executable), 0755 for directories.
     #[serde(default)]
     pub mode: Option<String>,
+    /// Owner user id in the image.
     #[serde(default)]
     pub uid: u64,
+    /// Owner group id in the image.
     #[serde(default)]
     pub gid: u64,
 }
@@ -292,6 +309,9 @@ pub struct ScanSpec {
     pub fail_on: Option<Threshold>,
     #[serde(default)]
     pub scanner: Option<ScannerKind>,
+    /// The OSV database of the builtin scanner: a directory of OSV JSON records or a `.zip`
+    /// as osv.dev publishes per ecosystem (relative to the pipeline file, or absolute).
+    /// Required with the builtin scanner; refused with trivy or grype.
     #[serde(default)]
     pub db: Option<String>,
     /// The trivy or grype binary (default: found on PATH).

@@ -91,7 +91,11 @@ pub async fn dispatch(
             printer.data(String::from_utf8_lossy(&out).trim_end());
             Ok(ExitCode::Success)
         }
-        Command::Schema => {
+        Command::Schema { markdown: true } => {
+            printer.data(crate::spec::reference::markdown().trim_end());
+            Ok(ExitCode::Success)
+        }
+        Command::Schema { markdown: false } => {
             let schema = schemars::schema_for!(crate::spec::model::PipelineFile);
             printer.data(&serde_json::to_string_pretty(&schema).expect("schema serializes"));
             Ok(ExitCode::Success)
