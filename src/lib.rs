@@ -26,6 +26,8 @@ pub mod sbom;
 pub mod scan;
 pub mod sign;
 pub mod spec;
+#[cfg(test)]
+mod testing;
 pub mod yaml;
 
 pub use error::{Error, ExitCode};

@@ -19,7 +19,7 @@ use syn::visit::Visit;
 
 const LAYERS: &[&[&str]] = &[
     &[
-        "error", "fsutil", "net", "redact", "progress", "yaml", "ci", "clock", "git",
+        "error", "fsutil", "net", "redact", "progress", "yaml", "ci", "clock", "git", "testing",
     ],
     &["oci"],
     &[

@@ -41,41 +41,11 @@ impl Reporter for Recording {
     }
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-}
-
 /// A committed repository holding `files` and `pipeline.yaml`.
 fn repository(pipeline: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("pipeline.yaml"), pipeline).unwrap();
-    std::fs::write(dir.path().join(".gitignore"), ".cleanpipe/\n").unwrap();
-    for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).unwrap();
-    }
-    git(dir.path(), &["init", "-q", "-b", "main"]);
-    git(dir.path(), &["add", "-A"]);
-    git(
-        dir.path(),
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "commit",
-            "-q",
-            "-m",
-            "first",
-        ],
-    );
-    dir
+    let mut all = vec![("pipeline.yaml", pipeline)];
+    all.extend_from_slice(files);
+    crate::testing::repository(&all)
 }
 
 const FIXED: i64 = 1_796_660_000; // 2026-12-07T16:13:20Z

@@ -30,7 +30,13 @@ pub fn plan(
         printer.data(&serde_json::to_string_pretty(&plan).expect("plan serializes"));
         return Ok(ExitCode::Success);
     }
-    let mut out = format!("pipeline {} ({})\n", plan.name, pipeline.path.display());
+    printer.data(&render(&plan, &pipeline.path));
+    Ok(ExitCode::Success)
+}
+
+/// The plan as `cleanpipe plan` shows it.
+fn render(plan: &Plan, path: &Path) -> String {
+    let mut out = format!("pipeline {} ({})\n", plan.name, path.display());
     for (i, stage) in plan.stages.iter().enumerate() {
         out.push_str(&format!(
             "  {}. {:<12} gate: {}\n",
@@ -56,8 +62,7 @@ pub fn plan(
         plan.repository.as_deref().unwrap_or("the local layout"),
         plan.tags.join(", ")
     ));
-    printer.data(&out);
-    Ok(ExitCode::Success)
+    out
 }
 
 /// A pipeline file as `validate` and `plan` read it: secrets (values cleanpipe redacts) may be
@@ -266,4 +271,41 @@ fn matrix(
     printer.status(&format!("{} pipeline file(s)", include.len()));
     printer.data(&json);
     Ok(ExitCode::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+    /// The plan of a Dockerfile pipeline with a pinned and an unpinned base, a scan gate and a
+    /// registry target, as `cleanpipe plan` prints it.
+    #[test]
+    fn a_plan_shows_its_gates_bases_and_target() {
+        let pipeline = format!(
+            "version: 1\nname: web\nverify_base:\n  keys: {{ team: team.pub }}\n  default_key: team\n  images:\n    - ref: 127.0.0.1:5000/tools:2\nbuild:\n  dockerfile:\n    path: Dockerfile\n  scan:\n    db: osv\n    fail_on: medium\nsign:\n  key: cosign.key\npush:\n  repository: 127.0.0.1:5000/web\n  tags: [\"{{{{git.short_sha}}}}\", latest]\n"
+        );
+        let dockerfile = format!("FROM 127.0.0.1:5000/base:1@{DIGEST}\nCOPY app /app\n");
+        let repo = crate::testing::repository(&[
+            ("pipeline.yaml", &pipeline),
+            ("Dockerfile", &dockerfile),
+            ("app", "app\n"),
+            ("team.pub", "not read by plan\n"),
+            ("osv/.keep", ""),
+        ]);
+        let path = repo.path().join("pipeline.yaml");
+        let loaded = crate::spec::load::parse(
+            &pipeline,
+            &path,
+            &|_| None,
+            &crate::redact::Redactor::default(),
+        )
+        .unwrap();
+        let plan = Plan::new(&loaded, "web", ".cleanpipe/oci", ".cleanpipe/out").unwrap();
+        // The host's platform stands for itself: the snapshot holds on any machine.
+        let host = crate::oci::types::Platform::host().to_string();
+        let text = render(&plan, Path::new("pipeline.yaml")).replace(&host, "HOST");
+        insta::assert_snapshot!(text);
+    }
 }

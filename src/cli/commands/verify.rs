@@ -348,18 +348,26 @@ async fn policy_and_trust(
 
 /// The check lines of a verdict, and of each platform image of an index (indented).
 fn print_checks(printer: &Printer, verdict: &crate::policy::Verdict, indent: &str) {
+    for line in check_lines(verdict, indent) {
+        printer.status(&line);
+    }
+}
+
+/// The check lines of a verdict, and of each platform image of an index (indented).
+fn check_lines(verdict: &crate::policy::Verdict, indent: &str) -> Vec<String> {
+    let mut out = Vec::new();
     let mark = |ok: bool| if ok { "ok" } else { "FAIL" };
-    printer.status(&format!(
+    out.push(format!(
         "{indent}verifying {} ({})",
         verdict.image, verdict.digest
     ));
     for sig in &verdict.signatures.signatures {
-        printer.status(&format!(
+        out.push(format!(
             "{indent}  signature in {} (blob {}):",
             sig.source, sig.payload_digest
         ));
         for c in &sig.checks {
-            printer.status(&format!(
+            out.push(format!(
                 "{indent}    [{}] {}: {}",
                 mark(c.passed),
                 c.name,
@@ -380,15 +388,15 @@ fn print_checks(printer: &Printer, verdict: &crate::policy::Verdict, indent: &st
         } else {
             "attestation"
         };
-        printer.status(&format!(
+        out.push(format!(
             "{indent}  {kind} in {} ({}, {}): [{state}] {}",
             a.source, a.predicate_type, a.digest, a.detail
         ));
     }
     for p in &verdict.platforms {
-        printer.status(&format!("{indent}  platform {}:", p.platform));
-        print_checks(printer, &p.verdict, &format!("{indent}    "));
-        printer.status(&format!(
+        out.push(format!("{indent}  platform {}:", p.platform));
+        out.extend(check_lines(&p.verdict, &format!("{indent}    ")));
+        out.push(format!(
             "{indent}    {}: {}",
             if p.verdict.verified {
                 "verified"
@@ -399,13 +407,14 @@ fn print_checks(printer: &Printer, verdict: &crate::policy::Verdict, indent: &st
         ));
     }
     for c in &verdict.policy {
-        printer.status(&format!(
+        out.push(format!(
             "{indent}  policy [{}] {}: {}",
             mark(c.passed),
             c.name,
             c.detail
         ));
     }
+    out
 }
 
 /// The verdict line's reason.
@@ -441,4 +450,121 @@ fn summary_of(verdict: &crate::policy::Verdict) -> String {
 enum VsaSigner {
     Key(crate::sign::SigningKey),
     Keyless(crate::sign::KeylessSigner),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::signatures::{Check, SignatureCheck, VerifyReport};
+    use crate::evidence::Source;
+    use crate::oci::types::{Descriptor, Digest};
+    use crate::policy::{AttestationCheck, Outcome, PolicyCheck, Verdict};
+
+    fn digest(n: u8) -> Digest {
+        Digest::of(&[n])
+    }
+
+    fn verdict(policy_passes: bool) -> Verdict {
+        let check = |name, passed, detail: &str| Check {
+            name,
+            passed,
+            detail: detail.into(),
+        };
+        let attestation = |layer, predicate: &str, outcome, detail: &str| AttestationCheck {
+            source: Source::LegacyTag {
+                tag: digest(0).cosign_tag("att"),
+                layer,
+            },
+            layer,
+            digest: digest(10 + layer as u8),
+            predicate_type: predicate.into(),
+            verified: outcome == Outcome::Verified,
+            outcome,
+            detail: detail.into(),
+        };
+        let rule = |name, passed, detail: &str| PolicyCheck {
+            name,
+            passed,
+            detail: detail.into(),
+            attestations: vec![],
+        };
+        Verdict {
+            image: "127.0.0.1:5000/web:v1".into(),
+            digest: digest(0),
+            subject: Descriptor::of(crate::oci::types::MEDIA_OCI_MANIFEST, b"{}"),
+            verified: policy_passes,
+            signatures: VerifyReport {
+                digest: digest(0),
+                key: "cosign.pub".into(),
+                signature_manifest: Some(digest(1)),
+                referrers: None,
+                signatures: vec![SignatureCheck {
+                    source: Source::LegacyTag {
+                        tag: digest(0).cosign_tag("sig"),
+                        layer: 0,
+                    },
+                    payload_digest: digest(2),
+                    docker_reference: Some("127.0.0.1:5000/web".into()),
+                    signer: Some("cosign.pub".into()),
+                    checks: vec![
+                        check("signature", true, "verified with cosign.pub"),
+                        check("subject", true, "the payload names this digest"),
+                    ],
+                    verified: true,
+                }],
+                verified: true,
+                summary: "signed by cosign.pub".into(),
+            },
+            attestations: vec![
+                attestation(
+                    0,
+                    "https://slsa.dev/provenance/v1",
+                    Outcome::Verified,
+                    "signed by cosign.pub",
+                ),
+                attestation(
+                    1,
+                    "https://cyclonedx.org/bom",
+                    Outcome::NotThisKey,
+                    "signed by another key",
+                ),
+                attestation(
+                    2,
+                    "https://spdx.dev/Document",
+                    Outcome::Unreadable,
+                    "not a DSSE envelope",
+                ),
+            ],
+            provenance: None,
+            policy: vec![
+                rule(
+                    "provenance",
+                    true,
+                    "built by https://cleanpipe.dev/builder@v1",
+                ),
+                rule(
+                    "vulnerabilities",
+                    policy_passes,
+                    if policy_passes {
+                        "no finding at or above high"
+                    } else {
+                        "2 findings at or above high: CVE-2021-44228, CVE-2022-0001"
+                    },
+                ),
+            ],
+            platforms: vec![],
+            only_platform: false,
+        }
+    }
+
+    /// The check lines and the verdict's reason, as `cleanpipe verify` prints them.
+    #[test]
+    fn verdicts_render_each_check_and_why() {
+        for (name, passes) in [("passing", true), ("failing", false)] {
+            let v = verdict(passes);
+            let mut text = check_lines(&v, "").join("\n");
+            text.push_str(&format!("\n=> {}", summary_of(&v)));
+            insta::assert_snapshot!(name, text);
+        }
+    }
 }
