@@ -51,13 +51,13 @@ pub enum ScanDelta {
     Failed { why: String },
 }
 
-/// Every base of `pipeline` and what its tag says now. Call after the pipeline passed the same
-/// checks as `validate` (`crate::spec::plan::check_semantics`).
+/// Every base of the pipeline and what its tag says now.
 pub async fn outdated(
-    pipeline: &LoadedPipeline,
+    spec: &crate::spec::Spec<'_>,
     remote: &RemoteOptions,
     progress: &Progress,
 ) -> Result<Vec<BaseStatus>> {
+    let pipeline = spec.pipeline;
     let base_dir = pipeline.base_dir();
     let bases = crate::spec::bases::bases(pipeline, &base_dir, None)?;
     let mut statuses = Vec::new();

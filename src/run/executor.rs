@@ -210,7 +210,8 @@ async fn run_stages(
     report: &mut RunReport,
     on_stage: &(dyn Fn(&'static str) + Sync),
 ) -> Result<()> {
-    crate::spec::plan::check_semantics_with(&ctx.pipeline, ctx.unsigned.is_none())?;
+    // The file is checked here once; the stages read what this resolved.
+    let spec = crate::spec::Spec::resolve(&ctx.pipeline, ctx.unsigned.is_none())?;
 
     let source = timed(report, 0, on_stage, stages::source::run(ctx)).await?;
     report.source = Some(source.clone());
@@ -220,7 +221,7 @@ async fn run_stages(
         report,
         1,
         on_stage,
-        stages::verify_base::run(ctx, &templates),
+        stages::verify_base::run(ctx, &spec, &templates),
     )
     .await?;
     report.bases = bases.clone();
@@ -229,7 +230,7 @@ async fn run_stages(
         report,
         2,
         on_stage,
-        stages::build::run(ctx, &source, &bases, &templates),
+        stages::build::run(ctx, &spec, &source, &bases, &templates),
     )
     .await?;
     report.image = Some(built.clone());

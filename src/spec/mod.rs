@@ -9,7 +9,9 @@ pub mod model;
 pub mod paths;
 pub mod plan;
 pub mod reference;
+pub mod resolve;
 pub mod template;
 
 pub use load::{load, LoadedPipeline};
 pub use plan::Plan;
+pub use resolve::Spec;

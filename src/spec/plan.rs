@@ -9,6 +9,7 @@ use crate::oci::types::Platform;
 use crate::scan::gate::ScannerKind;
 use crate::spec::load::LoadedPipeline;
 use crate::spec::model::{DockerfileBuilder, DockerfileSpec};
+use crate::spec::Spec;
 
 /// The stages, gates and targets of a pipeline.
 #[derive(Clone, Debug, Serialize)]
@@ -240,13 +241,14 @@ fn check_relaxations(
     Ok(())
 }
 
-pub fn check_semantics(p: &LoadedPipeline) -> Result<()> {
-    check_semantics_with(p, true)
-}
-
-/// [`check_semantics`]; `needs_signer: false` for `run --unsigned`, which signs nothing.
-pub fn check_semantics_with(p: &LoadedPipeline, needs_signer: bool) -> Result<()> {
-    check_pipeline(p)?;
+/// Every check of the file (see [`crate::spec::Spec::resolve`], the one entry point);
+/// `platforms` as [`requested_platforms`] read them.
+pub(super) fn check_semantics(
+    p: &LoadedPipeline,
+    platforms: Option<&[Platform]>,
+    needs_signer: bool,
+) -> Result<()> {
+    check_pipeline(p, platforms)?;
     let f = &p.file;
     // Last, so that a more specific error about what the file says comes first.
     if needs_signer && f.sign.key.is_none() && f.sign.keyless().is_none() {
@@ -257,7 +259,7 @@ pub fn check_semantics_with(p: &LoadedPipeline, needs_signer: bool) -> Result<()
     Ok(())
 }
 
-fn check_pipeline(p: &LoadedPipeline) -> Result<()> {
+fn check_pipeline(p: &LoadedPipeline, platforms: Option<&[Platform]>) -> Result<()> {
     let f = &p.file;
     match (&f.build.dockerfile, &f.build.customize) {
         (None, None) => {
@@ -280,8 +282,7 @@ fn check_pipeline(p: &LoadedPipeline) -> Result<()> {
         check_builder(p, d)?;
         check_buildkit_args(p, d)?;
     }
-    let platforms = requested_platforms(p)?;
-    if let (Some(d), Some(platforms)) = (&f.build.dockerfile, &platforms) {
+    if let (Some(d), Some(platforms)) = (&f.build.dockerfile, platforms) {
         let host = Platform::host();
         if d.builder == DockerfileBuilder::Classic && platforms.iter().any(|p| !host.accepts(p)) {
             return Err(p
@@ -401,7 +402,7 @@ fn lexical(path: &std::path::Path) -> std::path::PathBuf {
 
 /// `build.platforms`, parsed: `None` when not set (each builder's default applies). An empty
 /// list, a malformed entry or one given twice is refused with its place in the file.
-pub fn requested_platforms(p: &LoadedPipeline) -> Result<Option<Vec<Platform>>> {
+pub(super) fn requested_platforms(p: &LoadedPipeline) -> Result<Option<Vec<Platform>>> {
     let Some(list) = &p.file.build.platforms else {
         return Ok(None);
     };
@@ -427,8 +428,8 @@ pub fn requested_platforms(p: &LoadedPipeline) -> Result<Option<Vec<Platform>>> 
 }
 
 impl Plan {
-    pub fn new(p: &LoadedPipeline, name: &str, store: &str, outputs: &str) -> Result<Plan> {
-        check_semantics(p)?;
+    pub fn new(spec: &Spec<'_>, name: &str, store: &str, outputs: &str) -> Result<Plan> {
+        let p = spec.pipeline;
         let f = &p.file;
         let bases = crate::spec::bases::bases(p, &p.base_dir(), None)?
             .into_iter()
@@ -478,7 +479,7 @@ impl Plan {
                         d.path
                     ),
                     None => "daemonless customize into the layout".into(),
-                } + &match requested_platforms(p)? {
+                } + &match &spec.platforms {
                     Some(list) if list.len() > 1 => format!(
                         "; an image index over {}",
                         list.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
@@ -545,7 +546,9 @@ impl Plan {
             bases,
             repository: f.push.repository.clone(),
             tags,
-            platforms: requested_platforms(p)?
+            platforms: spec
+                .platforms
+                .as_ref()
                 .map(|list| list.iter().map(|p| p.to_string()).collect()),
         })
     }

@@ -20,11 +20,11 @@ pub async fn base(
 ) -> Result<ExitCode> {
     let pipeline = settings::load_pipeline(&args.pipeline, env, redactor)?;
     // The same checks as `validate` (paths stay in the repository) before any file is touched.
-    crate::spec::plan::check_semantics(&pipeline)?;
+    let spec = crate::spec::Spec::resolve(&pipeline, true)?;
     let progress = crate::cli::reporters::progress(printer);
     let remote =
         settings::remote_options(&args.registry, redactor)?.with_progress(progress.clone());
-    let statuses = crate::base_update::outdated(&pipeline, &remote, &progress).await?;
+    let statuses = crate::base_update::outdated(&spec, &remote, &progress).await?;
     let mut changed = Vec::new();
     if update {
         let (edits, diffs) = crate::base_update::edits(&statuses, &pipeline)?;

@@ -454,7 +454,7 @@ fn starter(top: &Path, dir: &Path, signing: Signing) -> Result<Starter> {
     );
     let path = dir.join("pipeline.yaml");
     let loaded = crate::spec::load::parse(&text, &path, &|_| None, &Redactor::default())?;
-    crate::spec::plan::check_semantics(&loaded)?;
+    crate::spec::Spec::resolve(&loaded, true)?;
     let rel_dir = relative(top, dir);
     let join = |rel: &str| {
         if rel_dir == "." {

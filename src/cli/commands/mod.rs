@@ -28,7 +28,7 @@ pub async fn dispatch(
         Command::Run(args) => run::run(&args, &env, printer, redactor).await,
         Command::Validate(args) => {
             let (pipeline, later) = plan::load_for_check(&args, &env, redactor)?;
-            crate::spec::plan::check_semantics(&pipeline)?;
+            crate::spec::Spec::resolve(&pipeline, true)?;
             plan::report_given_at_run_time(&later, printer);
             printer.status(&format!("{}: valid", pipeline.path.display()));
             Ok(ExitCode::Success)

@@ -20,8 +20,9 @@ pub fn plan(
     let (pipeline, later) = load_for_check(&args.pipeline, env, redactor)?;
     report_given_at_run_time(&later, printer);
     let s = PipelineSettings::resolve(&pipeline)?;
+    let spec = crate::spec::Spec::resolve(&pipeline, true)?;
     let plan = Plan::new(
-        &pipeline,
+        &spec,
         &s.name,
         &s.store.display().to_string(),
         &s.outputs.display().to_string(),
@@ -193,7 +194,7 @@ pub(crate) fn matrix_entries(
             file: Some(top.join(rel)),
         };
         let (pipeline, _) = load_for_check(&args, env, redactor)?;
-        crate::spec::plan::check_semantics(&pipeline)?;
+        crate::spec::Spec::resolve(&pipeline, true)?;
         let s = PipelineSettings::resolve(&pipeline)?;
         let directory = Path::new(rel)
             .parent()
@@ -302,7 +303,8 @@ mod tests {
             &crate::redact::Redactor::default(),
         )
         .unwrap();
-        let plan = Plan::new(&loaded, "web", ".cleanpipe/oci", ".cleanpipe/out").unwrap();
+        let spec = crate::spec::Spec::resolve(&loaded, true).unwrap();
+        let plan = Plan::new(&spec, "web", ".cleanpipe/oci", ".cleanpipe/out").unwrap();
         // The host's platform stands for itself: the snapshot holds on any machine.
         let host = crate::oci::types::Platform::host().to_string();
         let text = render(&plan, Path::new("pipeline.yaml")).replace(&host, "HOST");

@@ -202,12 +202,13 @@ async fn scan_result(ctx: &RunContext, mut out: BuildOutput) -> Result<BuildOutp
 
 pub async fn run(
     ctx: &RunContext,
+    resolved: &crate::spec::Spec<'_>,
     source: &SourceInfo,
     bases: &[VerifiedBase],
     templates: &TemplateValues,
 ) -> Result<BuildOutput> {
     if ctx.pipeline.file.build.dockerfile.is_some() {
-        let out = docker_build(ctx, source, bases, templates).await?;
+        let out = docker_build(ctx, resolved, source, bases, templates).await?;
         return scan_result(ctx, out).await;
     }
     let spec = ctx.pipeline.file.build.customize.as_ref().ok_or_else(|| {
@@ -218,7 +219,7 @@ pub async fn run(
     })?;
     // Each platform and the base image it starts from: exactly the digests verify-base checked
     // (of an index, the platform images it chose).
-    let wanted = crate::spec::plan::requested_platforms(&ctx.pipeline)?;
+    let wanted = resolved.platforms.clone();
     let per_platform: Vec<(Option<Platform>, Base)> = if spec.base.trim() == "scratch" {
         match wanted {
             Some(list) => list.into_iter().map(|p| (Some(p), Base::Scratch)).collect(),
@@ -380,6 +381,7 @@ fn traced_labels(
 
 async fn docker_build(
     ctx: &RunContext,
+    resolved: &crate::spec::Spec<'_>,
     source: &SourceInfo,
     bases: &[VerifiedBase],
     templates: &TemplateValues,
@@ -447,7 +449,7 @@ async fn docker_build(
         }),
     };
     // Secrets, .dockerignore and the Dockerfile's needs are checked before a builder is contacted.
-    let builder = builder(ctx, spec, &options)?;
+    let builder = builder(ctx, resolved, spec, &options)?;
     let files = build::docker::prepare_context(&options)?;
     ctx.say(
         "build",
@@ -575,6 +577,7 @@ enum Builder {
 /// of it: secrets it mounts must be given (a `# syntax=` frontend image is verified as a base).
 fn builder(
     ctx: &RunContext,
+    resolved: &crate::spec::Spec<'_>,
     spec: &crate::spec::model::DockerfileSpec,
     options: &build::docker::DockerBuildOptions,
 ) -> Result<Builder> {
@@ -705,7 +708,7 @@ fn builder(
     }
     Ok(Builder::Buildkit(build::buildkit::BuildkitOptions {
         ssh,
-        platforms: crate::spec::plan::requested_platforms(&ctx.pipeline)?.unwrap_or_default(),
+        platforms: resolved.platforms.clone().unwrap_or_default(),
         cache_from: cache_specs(&spec.cache_from, false)?,
         cache_to: cache_specs(&spec.cache_to, true)?,
         export_dir: Some(

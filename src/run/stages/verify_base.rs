@@ -122,13 +122,17 @@ pub struct PlatformImage {
     pub scan: Option<crate::run::stages::scan_gate::ScanSummary>,
 }
 
-pub async fn run(ctx: &RunContext, templates: &TemplateValues) -> Result<Vec<VerifiedBase>> {
+pub async fn run(
+    ctx: &RunContext,
+    spec: &crate::spec::Spec<'_>,
+    templates: &TemplateValues,
+) -> Result<Vec<VerifiedBase>> {
     let bases = bases(&ctx.pipeline, &ctx.base_dir, Some(templates))?;
     if bases.is_empty() {
         ctx.say("verify-base", "no base images (scratch)");
         return Ok(vec![]);
     }
-    let wanted = crate::spec::plan::requested_platforms(&ctx.pipeline)?;
+    let wanted = spec.platforms.clone();
     let mut keys: BTreeMap<String, Trust> = BTreeMap::new();
     let mut failures = Vec::new();
     let mut verified = Vec::new();
