@@ -5,16 +5,22 @@ use crate::support::*;
 #[test]
 fn example_pipeline_runs_and_verifies() {
     let repo = Repo::new();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    repo.write(
-        "pipeline.example.yaml",
-        &std::fs::read_to_string(root.join("pipeline.example.yaml")).unwrap(),
-    );
-    for f in ["examples/files/corporate-ca.pem", "examples/files/motd"] {
-        repo.write(f, &std::fs::read_to_string(root.join(f)).unwrap());
-    }
+    repo.write_example("pipeline.example.yaml");
     repo.commit();
     repo.cleanpipe(&["run"]).expect_code(0);
+    // The gate looked at the image's packages: four catalogued, each checked, one medium
+    // finding (Jinja2 3.1.3) listed below the threshold.
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.path().join(".cleanpipe/out/report.json")).unwrap(),
+    )
+    .unwrap();
+    let scan = &report["image"]["scan"];
+    assert_eq!(scan["packages"], 4, "{scan}");
+    assert_eq!(scan["findings"], 1, "{scan}");
+    assert_eq!(scan["failing"], serde_json::json!([]), "{scan}");
+    let results =
+        std::fs::read_to_string(repo.path().join(".cleanpipe/out/scan-results.json")).unwrap();
+    assert!(results.contains("GHSA-h75v-3vvj-5mfj"), "{results}");
     repo.cleanpipe(&[
         "verify",
         "oci:.cleanpipe/oci:example",
@@ -22,9 +28,21 @@ fn example_pipeline_runs_and_verifies() {
         ".cleanpipe/example-key/cosign.pub",
         "--require-provenance",
         "--require-sbom",
+        "--fail-on",
+        "high",
     ])
     .expect_code(0)
     .expect_stderr("VERIFIED");
+    // The same policy at `medium` refuses it: the scan attestation is what verify reads.
+    repo.cleanpipe(&[
+        "verify",
+        "oci:.cleanpipe/oci:example",
+        "--key",
+        ".cleanpipe/example-key/cosign.pub",
+        "--fail-on",
+        "medium",
+    ])
+    .expect_code(1);
     // Readable by another tool: umoci (if installed) lists our tags.
     if let Ok(out) = std::process::Command::new("umoci")
         .args(["ls", "--layout", ".cleanpipe/oci"])
@@ -250,15 +268,7 @@ fn a_second_run_on_the_same_store_waits_for_the_first() {
 #[test]
 fn first_runs_in_a_repository_without_gitignore_stay_clean() {
     let repo = Repo::bare();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    repo.write(
-        "pipeline.yaml",
-        &std::fs::read_to_string(root.join("pipeline.example.yaml")).unwrap(),
-    );
-    for f in ["examples/files/corporate-ca.pem", "examples/files/motd"] {
-        repo.write(f, &std::fs::read_to_string(root.join(f)).unwrap());
-    }
-    repo.write_osv_db_without_matches();
+    repo.write_example("pipeline.yaml");
     repo.commit();
     repo.cleanpipe(&["run"]).expect_code(0);
     assert_eq!(repo.git_status(), "", "the first run left changes");
@@ -272,8 +282,8 @@ fn first_runs_in_a_repository_without_gitignore_stay_clean() {
         "git add -A took the private key: {staged}"
     );
     repo.commit();
-    // The scan's index cache lives in the user's cache directory, not beside `osv/`.
-    repo.cleanpipe(&["scan", "oci:.cleanpipe/oci:example", "--db", "osv"])
+    // The scan's index cache lives in the user's cache directory, not beside the database.
+    repo.cleanpipe(&["scan", "oci:.cleanpipe/oci:example", "--db", "examples/osv"])
         .expect_code(0);
     assert_eq!(repo.git_status(), "");
     repo.cleanpipe(&["run"]).expect_code(0);

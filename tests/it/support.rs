@@ -216,6 +216,28 @@ impl Repo {
         );
     }
 
+    /// The built-in example as `name` (`pipeline.example.yaml` or `pipeline.yaml`), with every
+    /// file under `examples/` it reads (the image's files, the OSV records of its gate).
+    pub fn write_example(&self, name: &str) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        self.write(
+            name,
+            &std::fs::read_to_string(root.join("pipeline.example.yaml")).unwrap(),
+        );
+        let mut todo = vec![root.join("examples")];
+        while let Some(dir) = todo.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    todo.push(path);
+                } else {
+                    let rel = path.strip_prefix(root).unwrap().to_str().unwrap();
+                    self.write(rel, &std::fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+    }
+
     /// A key pair `NAME.key`/`NAME.pub` with password `pw`, as `cleanpipe keygen` writes it
     /// (the private key kept out of Git the same way). scrypt makes keygen slow, so each (name, password) pair
     /// is generated once per test run by the real `cleanpipe keygen` and copied: two tests (or
