@@ -487,7 +487,7 @@ pub async fn update_one(
     }
     if let Some(len) = announced.filter(|l| *l != size) {
         return Err(fail(format!(
-            "`{shown}` announced {len} bytes but sent {size}"
+            "the download of `{shown}` stopped after {size} of {len} bytes"
         )));
     }
     tmp.as_file()
