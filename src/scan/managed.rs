@@ -356,17 +356,18 @@ pub fn lock(dir: &Path) -> Result<Lock> {
         ))
         .with_hint("wait for it to finish, or give another --dir"));
     }
-    let named: Vec<String> = read_archives(dir)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|m| m.archive)
-        .collect();
+    // Archives are only removed as orphans when every metadata file reads: a damaged one must
+    // not cost the archives it may name.
+    let named: Option<Vec<String>> = read_archives(dir)
+        .ok()
+        .map(|all| all.into_iter().map(|m| m.archive).collect());
     for entry in std::fs::read_dir(dir)
         .io_context("cannot list", dir)?
         .flatten()
     {
         let name = entry.file_name().to_string_lossy().to_string();
-        let orphan = name.ends_with(".zip") && !named.contains(&name);
+        let orphan =
+            name.ends_with(".zip") && named.as_ref().is_some_and(|named| !named.contains(&name));
         if name.starts_with(DOWNLOAD_PREFIX) || orphan {
             let _ = std::fs::remove_file(entry.path());
         }
