@@ -490,9 +490,14 @@ pub enum DbCommand {
 
 #[derive(Debug, Args)]
 pub struct DbUpdateArgs {
-    /// Ecosystems as osv.dev spells them, comma-separated: `Debian,Alpine,PyPI,npm,Maven`.
+    /// Ecosystems as osv.dev spells them, comma-separated: `Debian,Alpine,PyPI,npm,Maven`; or
+    /// `auto`: those of the package URLs in the SBOMs under `--sbom` (docs/database.md).
     #[arg(long, value_delimiter = ',', required = true)]
     pub ecosystems: Vec<String>,
+    /// With `--ecosystems auto`: an SBOM (SPDX or CycloneDX JSON), or a directory whose
+    /// `*.spdx.json` and `*.cdx.json` files are read (repeatable) [default: outputs].
+    #[arg(long)]
+    pub sbom: Vec<PathBuf>,
     /// Where the archives are: `<MIRROR>/<ecosystem>/all.zip` (https; plain http only to
     /// loopback) [default: https://osv-vulnerabilities.storage.googleapis.com].
     #[arg(long, env = "CLEANPIPE_DB_MIRROR")]

@@ -333,6 +333,61 @@ pub fn check_ecosystem_name(ecosystem: &str) -> Result<()> {
     }
 }
 
+/// The osv.dev ecosystem of a package URL (`pkg:deb/debian/…` → `Debian`), for the
+/// ecosystems osv.dev publishes archives of; `None` for others.
+pub fn ecosystem_of_purl(purl: &str) -> Option<&'static str> {
+    let rest = purl.strip_prefix("pkg:")?;
+    let mut parts = rest.split(['/', '@', '?']);
+    let kind = parts.next()?.to_ascii_lowercase();
+    let namespace = parts.next().unwrap_or("").to_ascii_lowercase();
+    Some(match (kind.as_str(), namespace.as_str()) {
+        ("deb", "debian") => "Debian",
+        ("deb", "ubuntu") => "Ubuntu",
+        ("apk", "alpine") => "Alpine",
+        ("apk", "wolfi") => "Wolfi",
+        ("apk", "chainguard") => "Chainguard",
+        ("rpm", "redhat") => "Red Hat",
+        ("rpm", "rocky") => "Rocky Linux",
+        ("rpm", "almalinux") => "AlmaLinux",
+        ("rpm", "opensuse") => "openSUSE",
+        ("rpm", "suse") | ("rpm", "sles") => "SUSE",
+        ("pypi", _) => "PyPI",
+        ("npm", _) => "npm",
+        ("maven", _) => "Maven",
+        ("gem", _) => "RubyGems",
+        ("golang", _) => "Go",
+        ("cargo", _) => "crates.io",
+        ("nuget", _) => "NuGet",
+        ("composer", _) => "Packagist",
+        _ => return None,
+    })
+}
+
+/// The ecosystems of every package URL in an SBOM (SPDX `externalRefs[].referenceLocator` or
+/// CycloneDX `purl`, found anywhere in the document).
+pub fn ecosystems_of_sbom(doc: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+    match doc {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("purl" | "referenceLocator", serde_json::Value::String(s)) => {
+                        if let Some(e) = ecosystem_of_purl(s) {
+                            out.insert(e.to_string());
+                        }
+                    }
+                    _ => ecosystems_of_sbom(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for v in items {
+                ecosystems_of_sbom(v, out);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// How a source URL is recorded: scheme, host, port and path.
 fn shown_source(url: &reqwest::Url) -> String {
     format!("{}{}", crate::net::origin(url), url.path())
@@ -580,6 +635,23 @@ mod tests {
         assert!(check_archive(empty.path(), "Debian")
             .unwrap_err()
             .contains("no OSV records"));
+    }
+
+    #[test]
+    fn sbom_purls_name_ecosystems() {
+        let spdx = serde_json::json!({"packages": [
+            {"externalRefs": [{"referenceType": "purl", "referenceLocator": "pkg:deb/debian/libc6@2.36-9?arch=amd64&distro=debian-12"}]},
+            {"externalRefs": [{"referenceType": "purl", "referenceLocator": "pkg:pypi/requests@2.0"}]},
+            {"externalRefs": [{"referenceType": "purl", "referenceLocator": "pkg:rpm/fedora/bash@5"}]},
+        ]});
+        let cdx = serde_json::json!({"components": [{"purl": "pkg:apk/alpine/musl@1.2.4-r2"}, {"purl": "pkg:maven/org.x/y@1"}]});
+        let mut out = std::collections::BTreeSet::new();
+        ecosystems_of_sbom(&spdx, &mut out);
+        ecosystems_of_sbom(&cdx, &mut out);
+        assert_eq!(
+            out.into_iter().collect::<Vec<_>>(),
+            ["Alpine", "Debian", "Maven", "PyPI"]
+        );
     }
 
     #[test]

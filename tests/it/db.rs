@@ -455,3 +455,69 @@ fn redirects_and_mirrors_follow_the_http_policy() {
         .expect_code(2)
         .expect_stderr("Alpne: there is no archive at");
 }
+
+#[test]
+fn auto_ecosystems_come_from_the_sboms_package_urls() {
+    let mirror = Mirror::start();
+    mirror.put("Alpine", &alpine_v1(), 3600);
+    mirror.put(
+        "PyPI",
+        &zip_of(&records("osv/ghsa", "GHSA-34jh-p97f-mpxf"), false),
+        3600,
+    );
+    let env = Env::new();
+    let outputs = env.repo.path().join("outputs");
+    std::fs::create_dir_all(&outputs).unwrap();
+    std::fs::write(
+        outputs.join("sbom.cdx.json"),
+        serde_json::json!({"bomFormat": "CycloneDX", "components": [
+            {"purl": "pkg:apk/alpine/musl@1.2.4-r2?arch=x86_64"},
+            {"purl": "pkg:rpm/fedora/bash@5.2"},
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let url = mirror.url();
+    let auto = |extra: &[&str]| {
+        let mut args = vec![
+            "db",
+            "update",
+            "--ecosystems",
+            "auto",
+            "--mirror",
+            &url,
+            "--dir",
+            env.db.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        env.run(&args)
+    };
+    // Default: the SBOMs in ./outputs; Fedora has no osv.dev archive and is not asked for.
+    auto(&[])
+        .expect_code(0)
+        .expect_stderr("ecosystems from the SBOMs: Alpine");
+    let asked: Vec<String> = mirror
+        .requests()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(asked, ["/osv/Alpine/all.zip"]);
+    // An SPDX file named with --sbom adds PyPI.
+    let spdx = env.repo.path().join("app.spdx.json");
+    std::fs::write(
+        &spdx,
+        serde_json::json!({"packages": [{"externalRefs": [
+            {"referenceType": "purl", "referenceLocator": "pkg:pypi/jinja2@2.4.1"}
+        ]}]})
+        .to_string(),
+    )
+    .unwrap();
+    auto(&["--sbom", spdx.to_str().unwrap()])
+        .expect_code(0)
+        .expect_stderr("ecosystems from the SBOMs: PyPI");
+    assert_eq!(env.meta("PyPI")["ecosystem"], "PyPI");
+    // No SBOM at all: bad input, with a hint.
+    auto(&["--sbom", env.cache.path().to_str().unwrap()])
+        .expect_code(2)
+        .expect_stderr("no SBOM");
+}

@@ -22,12 +22,25 @@ pub async fn update(args: &DbUpdateArgs, printer: &Printer) -> Result<ExitCode> 
     let dir = dir_or_default(args.dir.as_deref())?;
     let base = managed::parse_base(args.mirror.as_deref().unwrap_or(managed::DEFAULT_BASE))?;
     let mut ecosystems: Vec<String> = Vec::new();
-    for e in &args.ecosystems {
+    let auto = args.ecosystems.iter().any(|e| e.trim() == "auto");
+    if auto && args.ecosystems.len() > 1 {
+        return Err(
+            Error::usage("--ecosystems auto cannot be combined with names")
+                .with_hint("give `auto` alone, or only names"),
+        );
+    }
+    if !auto && !args.sbom.is_empty() {
+        return Err(Error::usage("--sbom is for --ecosystems auto"));
+    }
+    let named = if auto {
+        let found = ecosystems_of_sboms(&args.sbom)?;
+        printer.status(&format!("ecosystems from the SBOMs: {}", found.join(", ")));
+        found
+    } else {
+        args.ecosystems.clone()
+    };
+    for e in &named {
         let e = e.trim().to_string();
-        if e == "auto" {
-            return Err(Error::usage("--ecosystems auto is not implemented yet")
-                .with_hint("name the ecosystems: --ecosystems Debian,Alpine,PyPI"));
-        }
         managed::check_ecosystem_name(&e)?;
         if !ecosystems.contains(&e) {
             ecosystems.push(e);
@@ -86,6 +99,68 @@ pub async fn update(args: &DbUpdateArgs, printer: &Printer) -> Result<ExitCode> 
     } else {
         Error::environment(message).with_hint(hint)
     })
+}
+
+/// `--ecosystems auto`: the ecosystems of every package URL in the SBOMs `paths` name (files,
+/// or directories whose `*.spdx.json` / `*.cdx.json` are read), default `outputs`.
+fn ecosystems_of_sboms(paths: &[PathBuf]) -> Result<Vec<String>> {
+    let default = [PathBuf::from("outputs")];
+    let paths = if paths.is_empty() {
+        &default[..]
+    } else {
+        paths
+    };
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| Error::io("cannot list", p, e))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|f| {
+                    f.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                        n.ends_with(".spdx.json")
+                            || n.ends_with(".cdx.json")
+                            || n.ends_with(".cyclonedx.json")
+                    })
+                })
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    if files.is_empty() {
+        return Err(Error::usage(format!(
+            "--ecosystems auto: no SBOM (`*.spdx.json`, `*.cdx.json`) in {}",
+            paths
+                .iter()
+                .map(|p| format!("`{}`", p.display()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .with_hint("run the pipeline once (it writes outputs/sbom.spdx.json), give --sbom FILE, or name the ecosystems"));
+    }
+    let mut out = std::collections::BTreeSet::new();
+    for f in &files {
+        let bytes = std::fs::read(f).map_err(|e| Error::io("cannot read", f, e))?;
+        let doc: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::usage(format!("{}: not a JSON SBOM", f.display())).caused_by(e))?;
+        managed::ecosystems_of_sbom(&doc, &mut out);
+    }
+    if out.is_empty() {
+        return Err(Error::usage(format!(
+            "--ecosystems auto: no package of an ecosystem osv.dev publishes in {}",
+            files
+                .iter()
+                .map(|p| format!("`{}`", p.display()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .with_hint("name the ecosystems: --ecosystems Debian,PyPI"));
+    }
+    Ok(out.into_iter().collect())
 }
 
 fn human(bytes: u64) -> String {
