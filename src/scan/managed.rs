@@ -252,7 +252,8 @@ pub fn check_archive(path: &Path, ecosystem: &str) -> std::result::Result<Checke
             .ecosystems
             .iter()
             .any(|e| e.split(':').next() == Some(ecosystem));
-        if !ours && !(record.withdrawn && record.ecosystems.is_empty()) {
+        let exempt = record.withdrawn && record.ecosystems.is_empty();
+        if !(ours || exempt) {
             let named = if record.ecosystems.is_empty() {
                 "no ecosystem".to_string()
             } else {
