@@ -450,10 +450,13 @@ fn redirects_and_mirrors_follow_the_http_policy() {
     ])
     .expect_code(2)
     .expect_stderr("plain http");
-    // An ecosystem the mirror does not have: bad input, named.
-    env.update(&mirror, "Alpne")
+    // An ecosystem the mirror does not have: bad input, named; the others are still updated.
+    mirror.put("Alpine", &alpine_v2(false), 10);
+    env.update(&mirror, "Alpine,Alpne")
         .expect_code(2)
-        .expect_stderr("Alpne: there is no archive at");
+        .expect_stderr("Alpne: there is no archive at")
+        .expect_stderr("1 of 2 ecosystem(s) not updated");
+    assert_eq!(env.meta("Alpine")["records"], 2);
 }
 
 #[test]

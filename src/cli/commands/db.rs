@@ -87,12 +87,20 @@ pub async fn update(args: &DbUpdateArgs, printer: &Printer) -> Result<ExitCode> 
     let usage = failed
         .iter()
         .any(|e| e.exit_code() == crate::error::ExitCode::Usage);
-    let message = format!(
-        "{} of {} ecosystem(s) not updated in `{}` (each said above); the others are up to date",
-        failed.len(),
-        ecosystems.len(),
-        dir.display()
-    );
+    let message = if failed.len() == ecosystems.len() {
+        format!(
+            "none of the {} ecosystem(s) updated in `{}` (each said above)",
+            ecosystems.len(),
+            dir.display()
+        )
+    } else {
+        format!(
+            "{} of {} ecosystem(s) not updated in `{}` (each said above); the others are up to date",
+            failed.len(),
+            ecosystems.len(),
+            dir.display()
+        )
+    };
     let hint = "the ecosystems that failed keep their previous archives";
     Err(if usage {
         Error::usage(message).with_hint(hint)
