@@ -315,6 +315,29 @@ fn cold_update_then_scan_then_a_warm_update_is_one_304_per_ecosystem() {
     assert_eq!(zips.len(), 1, "the previous archive is removed: {zips:?}");
     assert_eq!(env.meta("Alpine")["records"], 2);
 
+    // Without --dir and --db: the default directory under the user's cache, used by the scan.
+    env.run(&[
+        "db",
+        "update",
+        "--ecosystems",
+        "Alpine",
+        "--mirror",
+        &mirror.url(),
+    ])
+    .expect_code(0);
+    let default = env.cache.path().join("xdg/cleanpipe/osv");
+    assert!(default.join("Alpine.meta.json").is_file());
+    let r = env.run(&["scan", &image, "--output", "json"]);
+    r.expect_code(1).expect_stderr(&format!(
+        "using the managed database `{}`",
+        default.display()
+    ));
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        report["coverage"]["database"]["archives"][0]["ecosystem"],
+        "Alpine"
+    );
+
     // Stats, as JSON and text.
     let stats = env.run(&[
         "db",
