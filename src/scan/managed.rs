@@ -394,6 +394,16 @@ fn shown_source(url: &reqwest::Url) -> String {
     format!("{}{}", crate::net::origin(url), url.path())
 }
 
+/// Whether a file name is one an update leaves behind: its lock, a temporary file, or an
+/// archive (`<stem>-<16 hex digits>.zip`).
+fn left_by_update(name: &str) -> bool {
+    let archive = name
+        .strip_suffix(".zip")
+        .and_then(|n| n.rsplit_once('-'))
+        .is_some_and(|(_, h)| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    name == ".lock" || name.starts_with(DOWNLOAD_PREFIX) || name.starts_with(".partial-") || archive
+}
+
 /// Holds the directory's update lock until dropped.
 pub struct Lock(#[allow(dead_code)] std::fs::File);
 
@@ -401,6 +411,24 @@ pub struct Lock(#[allow(dead_code)] std::fs::File);
 /// `.download-*` files and archives no metadata names.
 pub fn lock(dir: &Path) -> Result<Lock> {
     use std::os::unix::io::AsRawFd;
+    // Never into a directory of someone else's files (its archives would be taken for
+    // orphans): a directory that is not a managed database must hold only what an update
+    // leaves (the lock, temporary files, an archive renamed before a kill).
+    if !is_managed(dir) {
+        let foreign = std::fs::read_dir(dir).ok().and_then(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .find(|n| !left_by_update(n))
+        });
+        if let Some(name) = foreign {
+            return Err(Error::usage(format!(
+                "`{}` is not a database `cleanpipe db update` wrote (it holds `{name}`)",
+                dir.display()
+            ))
+            .with_hint("give --dir an empty or new directory"));
+        }
+    }
     crate::fsutil::create_dirs(dir)?;
     let path = dir.join(".lock");
     let file = crate::fsutil::open_nofollow(&path)?;
@@ -653,6 +681,25 @@ mod tests {
             out.into_iter().collect::<Vec<_>>(),
             ["Alpine", "Debian", "Maven", "PyPI"]
         );
+    }
+
+    #[test]
+    fn updates_never_write_into_a_directory_of_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("all.zip"), b"mine").unwrap();
+        let e = lock(dir.path()).err().unwrap();
+        assert!(e.to_string().contains("is not a database"), "{e}");
+        assert!(dir.path().join("all.zip").exists());
+        let records = tempfile::tempdir().unwrap();
+        std::fs::write(records.path().join("DSA-1.json"), DEB).unwrap();
+        assert!(lock(records.path()).is_err());
+        let empty = tempfile::tempdir().unwrap();
+        assert!(lock(&empty.path().join("new")).is_ok());
+        let killed = tempfile::tempdir().unwrap();
+        let left = killed.path().join("Alpine-0123456789abcdef.zip");
+        std::fs::write(&left, b"renamed, no metadata yet").unwrap();
+        assert!(lock(killed.path()).is_ok());
+        assert!(!left.exists(), "an archive no metadata names is removed");
     }
 
     #[test]
