@@ -45,13 +45,14 @@ class Handler(BaseHTTPRequestHandler):
                                 "status": status, "sent": sent}) + "\n")
 
     def reply(self, status, body=b"", headers=()):
+        # Logged before answering: the client may read the log as soon as it has the answer.
+        self.log(status, len(body))
         self.send_response(status)
         for k, v in headers:
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        self.log(status, len(body))
 
     def do_GET(self):
         m = mode()
@@ -88,6 +89,7 @@ class Handler(BaseHTTPRequestHandler):
             at = int(m["at"])
             data = data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:]
         if m["mode"] == "cut":
+            self.log(200, len(data) // 2)
             self.send_response(200)
             for k, v in validators:
                 self.send_header(k, v)
@@ -95,7 +97,6 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data[: len(data) // 2])
             self.wfile.flush()
-            self.log(200, len(data) // 2)
             self.close_connection = True
             self.connection.shutdown(2)
             return
