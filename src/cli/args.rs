@@ -500,7 +500,7 @@ pub struct DbUpdateArgs {
     pub sbom: Vec<PathBuf>,
     /// Where the archives are: `<MIRROR>/<ecosystem>/all.zip` (https; plain http only to
     /// loopback) [default: https://osv-vulnerabilities.storage.googleapis.com].
-    #[arg(long, env = "CLEANPIPE_DB_MIRROR")]
+    #[arg(long, env = crate::cli::env_vars::DB_MIRROR)]
     pub mirror: Option<String>,
     /// The database directory [default: $XDG_CACHE_HOME/cleanpipe/osv, else
     /// ~/.cache/cleanpipe/osv].

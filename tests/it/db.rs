@@ -460,6 +460,27 @@ fn redirects_and_mirrors_follow_the_http_policy() {
     other.put("Alpine", &alpine_v1(), 3600);
     other.mode(serde_json::json!({"mode": "redirect", "location": format!("{}/Alpine/all.zip", mirror.url())}));
     env.update(&other, "Alpine").expect_code(0);
+    // The mirror from the environment (CLEANPIPE_DB_MIRROR) when there is no --mirror.
+    let xdg = env.cache.path().join("xdg");
+    let sent = mirror.requests().len();
+    env.repo
+        .cleanpipe_env(
+            &[
+                "db",
+                "update",
+                "--ecosystems",
+                "Alpine",
+                "--dir",
+                env.db.to_str().unwrap(),
+            ],
+            &[
+                ("XDG_CACHE_HOME", xdg.to_str().unwrap()),
+                ("CLEANPIPE_DB_MIRROR", &mirror.url()),
+            ],
+        )
+        .expect_code(0)
+        .expect_stderr("Alpine: unchanged (304 Not Modified)");
+    assert_eq!(mirror.requests()[sent..].len(), 1);
     // A plain-http mirror that is not loopback: refused before any request (bad input).
     env.run(&[
         "db",
