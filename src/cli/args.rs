@@ -40,7 +40,7 @@ pub enum Command {
     Sbom(SbomArgs),
     /// Scan an image for known vulnerabilities with an offline OSV database; exit 1 if the gate fails.
     Scan(ScanArgs),
-    /// Inspect a vulnerability database.
+    /// Fetch (`update`) and inspect (`stats`) the vulnerability database (docs/database.md).
     #[command(subcommand)]
     Db(DbCommand),
     /// Write a cosign-format key pair (cosign.key mode 0600, cosign.pub).
@@ -371,8 +371,10 @@ pub enum SbomFormatArg {
 pub struct ScanArgs {
     /// `registry/repo:tag`, `registry/repo@sha256:…`, `oci:DIR[:TAG|@sha256:…]`.
     pub image: String,
-    /// OSV records: a directory of JSON files or an osv.dev `all.zip` (builtin scanner).
-    #[arg(long, required_if_eq("scanner", "builtin"))]
+    /// OSV records: a directory of JSON files, an osv.dev `all.zip`, or a directory `cleanpipe
+    /// db update` wrote (builtin scanner) [default: the managed database in the user's cache,
+    /// when `db update` wrote one].
+    #[arg(long)]
     pub db: Option<PathBuf>,
     /// Who matches packages to advisories: cleanpipe itself, or an installed trivy or grype
     /// with its own database.
@@ -444,11 +446,41 @@ pub enum AuditCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
-    /// Ecosystems, record count and newest `modified` of a database, so you can see how fresh it is.
+    /// Fetch osv.dev's archives of the named ecosystems (`<mirror>/<ecosystem>/all.zip`), each
+    /// checked, then swapped in atomically; a warm update is one conditional request each.
+    Update(DbUpdateArgs),
+    /// Per ecosystem: records, newest `modified`, source, digest and when it was fetched; or,
+    /// for a directory of OSV records or a zip you supply, its ecosystems and record count.
     Stats {
-        /// A directory of OSV JSON records or a zip.
-        path: PathBuf,
+        /// A directory of OSV JSON records or a zip [default: the managed database, `--dir`].
+        path: Option<PathBuf>,
+        /// The managed database directory [default: $XDG_CACHE_HOME/cleanpipe/osv, else
+        /// ~/.cache/cleanpipe/osv].
+        #[arg(long, conflicts_with = "path")]
+        dir: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct DbUpdateArgs {
+    /// Ecosystems as osv.dev spells them, comma-separated: `Debian,Alpine,PyPI,npm,Maven`; or
+    /// `auto`: those of the package URLs in the SBOMs under `--sbom` (docs/database.md).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub ecosystems: Vec<String>,
+    /// With `--ecosystems auto`: an SBOM (SPDX or CycloneDX JSON), or a directory whose
+    /// `*.spdx.json` and `*.cdx.json` files are read (repeatable) [default: outputs].
+    #[arg(long)]
+    pub sbom: Vec<PathBuf>,
+    /// Where the archives are: `<MIRROR>/<ecosystem>/all.zip` (https; plain http only to
+    /// loopback) [default: https://osv-vulnerabilities.storage.googleapis.com].
+    #[arg(long, env = crate::cli::env_vars::DB_MIRROR)]
+    pub mirror: Option<String>,
+    /// The database directory [default: $XDG_CACHE_HOME/cleanpipe/osv, else
+    /// ~/.cache/cleanpipe/osv].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -21,6 +21,10 @@ pub fn docker_config_file() -> Option<std::path::PathBuf> {
         .map(|d| d.join("config.json"))
 }
 
+/// Where `db update` fetches osv.dev's archives (`<mirror>/<ecosystem>/all.zip`), read by clap
+/// for `db update --mirror` (the flag wins; docs/database.md).
+pub const DB_MIRROR: &str = "CLEANPIPE_DB_MIRROR";
+
 /// Milliseconds for the registry retry policy's base wait, for tests only (so fault-injection
 /// tests do not wait seconds); at most 60000.
 pub const REGISTRY_RETRY_BASE_MS: &str = "CLEANPIPE_REGISTRY_RETRY_BASE_MS";

@@ -21,7 +21,8 @@ pub struct Coverage {
     pub unmatched_database_ecosystems: Vec<(String, usize)>,
     /// How complete the database itself is for the ecosystems it has records for: `unknown`
     /// for a directory or archive the user supplies (cleanpipe cannot tell whether an
-    /// ecosystem's archive was loaded whole).
+    /// ecosystem's archive was loaded whole); `complete` for a managed database (`cleanpipe db
+    /// update`), whose every ecosystem archive was verified and loaded whole.
     pub database_completeness: String,
     /// Which database the scan used: its source, content digest and newest record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,6 +39,26 @@ pub struct DatabaseIdentity {
     /// The newest `modified` of its records.
     pub newest_modified: String,
     pub records: usize,
+    /// For a managed database (`cleanpipe db update`): each ecosystem archive it was loaded
+    /// from, whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub archives: Vec<ArchiveIdentity>,
+}
+
+/// One osv.dev ecosystem archive of a managed database, as `db update` verified it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArchiveIdentity {
+    /// As osv.dev names it: `Debian`, `PyPI`.
+    pub ecosystem: String,
+    /// `sha256:…` of the archive file.
+    pub digest: String,
+    /// The newest `modified` of its records.
+    pub newest_modified: String,
+    pub records: usize,
+    /// Where it was fetched from (scheme, host and path).
+    pub source: String,
+    /// When it was fetched (RFC 3339).
+    pub fetched: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

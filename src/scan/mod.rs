@@ -7,6 +7,7 @@ pub mod cvss;
 pub mod ecosystem;
 pub mod external;
 pub mod gate;
+pub mod managed;
 pub mod osv;
 pub mod report;
 pub mod version;
@@ -1100,7 +1101,11 @@ pub fn scan_catalog(
         digest: db.content_digest.clone(),
         newest_modified: db.newest_modified.clone(),
         records: db.advisories.len(),
+        archives: db.archives.clone(),
     });
+    if !db.archives.is_empty() {
+        coverage.database_completeness = "complete".into();
+    }
     let mut gate = gate_with(&mut findings, options)?;
     // What was not checked fails the gate (unless the gate is off or the pipeline accepted it
     // in writing): never clean by omission.

@@ -91,6 +91,10 @@ pub struct Database {
     /// findings whose own record carries none. Always loaded whole.
     #[serde(default)]
     pub cve_ratings: BTreeMap<String, Rating>,
+    /// For a managed database (`cleanpipe db update`): each ecosystem archive, verified and
+    /// loaded whole. Empty for a directory or archive the user supplies.
+    #[serde(default)]
+    pub archives: Vec<crate::scan::coverage::ArchiveIdentity>,
 }
 
 #[derive(Deserialize)]
@@ -148,6 +152,30 @@ struct RawRange {
     events: Vec<BTreeMap<String, String>>,
 }
 
+/// What checking one record for `cleanpipe db update` found: its `modified`, whether it is
+/// withdrawn, and the ecosystems its `affected[]` entries name.
+pub struct RecordCheck {
+    pub id: String,
+    pub modified: String,
+    pub withdrawn: bool,
+    pub ecosystems: Vec<String>,
+}
+
+/// Parse `bytes` as the loader does ([`Database::add_record`]); the error is serde's.
+pub fn check_record(bytes: &[u8]) -> std::result::Result<RecordCheck, serde_json::Error> {
+    let r: RawRecord = serde_json::from_slice(bytes)?;
+    Ok(RecordCheck {
+        ecosystems: r
+            .affected
+            .iter()
+            .filter_map(|a| a.package.as_ref().map(|p| p.ecosystem.clone()))
+            .collect(),
+        id: r.id,
+        modified: r.modified,
+        withdrawn: r.withdrawn.is_some(),
+    })
+}
+
 /// The key advisories are indexed under.
 pub fn key(ecosystem: &str, name: &str) -> String {
     let base = ecosystem.split(':').next().unwrap_or(ecosystem);
@@ -161,7 +189,7 @@ pub fn key(ecosystem: &str, name: &str) -> String {
 }
 
 /// Bumped whenever the cached index format changes.
-const INDEX_FORMAT: u32 = 6;
+const INDEX_FORMAT: u32 = 7;
 
 /// The cache file. `index` is written before `advisories` on purpose: a reader that only wants
 /// some packages learns from the index which advisories it needs, then skips the others
@@ -176,6 +204,7 @@ struct CachedIndexOut<'a> {
     content_digest: &'a str,
     newest_modified: &'a str,
     cve_ratings: &'a BTreeMap<String, Rating>,
+    archives: &'a [crate::scan::coverage::ArchiveIdentity],
     index: &'a HashMap<String, Vec<Affected>>,
     advisories: &'a [Advisory],
 }
@@ -224,6 +253,7 @@ impl<'de> Visitor<'de> for CacheSeed<'_> {
                 "content_digest" => out.database.content_digest = map.next_value()?,
                 "newest_modified" => out.database.newest_modified = map.next_value()?,
                 "cve_ratings" => out.database.cve_ratings = map.next_value()?,
+                "archives" => out.database.archives = map.next_value()?,
                 "index" => {
                     let (index, refs) = map.next_value_seed(IndexSeed {
                         wanted: self.wanted,
@@ -351,7 +381,11 @@ fn fingerprint(path: &Path) -> Result<String> {
         h.update(format!("{}\0{}\0{}\n", p.display(), m.len(), mtime));
         Ok(())
     };
-    if path.is_dir() {
+    if crate::scan::managed::is_managed(path) {
+        for file in crate::scan::managed::files(path)? {
+            stamp(&mut h, &file)?;
+        }
+    } else if path.is_dir() {
         let mut files = Vec::new();
         collect_json(path, &mut files)?;
         files.sort();
@@ -370,15 +404,7 @@ fn fingerprint(path: &Path) -> Result<String> {
 /// database location. Never beside the database, which is often a tracked directory of the
 /// repository. `None` (no cache) without a home directory.
 pub fn cache_path(path: &Path) -> Option<std::path::PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(std::path::PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(std::path::PathBuf::from)
-                .filter(|p| p.is_absolute())
-                .map(|h| h.join(".cache"))
-        })?;
+    let base = crate::scan::managed::user_cache_dir()?;
     use sha2::Digest as _;
     let location = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let key = hex::encode(sha2::Sha256::digest(
@@ -437,6 +463,7 @@ impl Database {
             content_digest: &database.content_digest,
             newest_modified: &database.newest_modified,
             cve_ratings: &database.cve_ratings,
+            archives: &database.archives,
             index: &database.index,
             advisories: &database.advisories,
         };
@@ -470,7 +497,24 @@ impl Database {
                 "point `scan.db` (or `--db`) at a directory of OSV records or an osv.dev `all.zip`",
             )
         })?;
-        if meta.is_dir() {
+        if meta.is_dir() && crate::scan::managed::is_managed(path) {
+            for archive in crate::scan::managed::read_archives(path)? {
+                let file = path.join(&archive.archive);
+                crate::scan::managed::check_digest(&file, &archive)?;
+                let before = db.warnings.len();
+                db.load_zip(&file, &mut content, &record, progress)?;
+                if db.warnings.len() > before {
+                    // `db update` refused any archive with a record it could not read.
+                    return Err(Error::environment(format!(
+                        "{}: {}",
+                        file.display(),
+                        db.warnings[before]
+                    ))
+                    .with_hint("run `cleanpipe db update` again to fetch a good copy"));
+                }
+                db.archives.push(archive.identity());
+            }
+        } else if meta.is_dir() {
             let mut files = Vec::new();
             collect_json(path, &mut files)?;
             files.sort();
@@ -492,42 +536,56 @@ impl Database {
             }
             task.finish();
         } else {
-            let file = std::fs::File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
-            let mut zip = zip::ZipArchive::new(file).map_err(|e| {
-                Error::usage(format!("`{}` is not a readable zip: {e}", path.display()))
-            })?;
-            let task = progress.task(
-                Kind::DatabaseLoad,
-                path.display().to_string(),
-                Some(zip.len() as u64),
-            );
-            for i in 0..zip.len() {
-                task.advance(1);
-                let mut entry = match zip.by_index(i) {
-                    Ok(e) => e,
-                    Err(e) => {
-                        db.warnings
-                            .push(format!("{} entry {i}: {e}", path.display()));
-                        continue;
-                    }
-                };
-                if !entry.name().ends_with(".json") {
-                    continue;
-                }
-                let name = entry.name().to_string();
-                let mut bytes = Vec::new();
-                // Bounded: one OSV record is small; a huge entry is refused, not expanded.
-                if let Err(e) = (&mut entry).take(16 * 1024 * 1024).read_to_end(&mut bytes) {
-                    db.warnings.push(format!("{name}: {e}"));
-                    continue;
-                }
-                record(&mut content, &name, &bytes);
-                db.add_record(&bytes, &name);
-            }
-            task.finish();
+            db.load_zip(path, &mut content, &record, progress)?;
         }
         db.content_digest = format!("sha256:{}", hex::encode(content.finalize()));
         Ok(db)
+    }
+
+    /// Add every `*.json` record of the zip at `path`; `record` adds each to the content digest.
+    fn load_zip(
+        &mut self,
+        path: &Path,
+        content: &mut sha2::Sha256,
+        record: &dyn Fn(&mut sha2::Sha256, &str, &[u8]),
+        progress: &crate::progress::Progress,
+    ) -> Result<()> {
+        use crate::progress::Kind;
+        let db = self;
+        let file = std::fs::File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
+        let mut zip = zip::ZipArchive::new(file).map_err(|e| {
+            Error::usage(format!("`{}` is not a readable zip: {e}", path.display()))
+        })?;
+        let task = progress.task(
+            Kind::DatabaseLoad,
+            path.display().to_string(),
+            Some(zip.len() as u64),
+        );
+        for i in 0..zip.len() {
+            task.advance(1);
+            let mut entry = match zip.by_index(i) {
+                Ok(e) => e,
+                Err(e) => {
+                    db.warnings
+                        .push(format!("{} entry {i}: {e}", path.display()));
+                    continue;
+                }
+            };
+            if !entry.name().ends_with(".json") {
+                continue;
+            }
+            let name = entry.name().to_string();
+            let mut bytes = Vec::new();
+            // Bounded: one OSV record is small; a huge entry is refused, not expanded.
+            if let Err(e) = (&mut entry).take(16 * 1024 * 1024).read_to_end(&mut bytes) {
+                db.warnings.push(format!("{name}: {e}"));
+                continue;
+            }
+            record(content, &name, &bytes);
+            db.add_record(&bytes, &name);
+        }
+        task.finish();
+        Ok(())
     }
 
     /// Add one record (JSON bytes); malformed records become counted warnings.

@@ -13,6 +13,7 @@ mod buildkit;
 mod bundles;
 mod catalogers;
 mod ci_outputs;
+mod db;
 mod deploy_policy;
 mod docker_build;
 mod external_scanners;

@@ -90,7 +90,7 @@ pub(crate) fn image_from_tars(dir: &Path, tars: &[&Path]) -> String {
     format!("oci:{}:t", dir.display())
 }
 
-fn tar_of(dir: &Path, entries: &[(&str, &[u8])]) -> PathBuf {
+pub(crate) fn tar_of(dir: &Path, entries: &[(&str, &[u8])]) -> PathBuf {
     let path = dir.join(format!(
         "layer-{}.tar",
         cleanpipe::oci::types::Digest::of(format!("{entries:?}").as_bytes()).hex()

@@ -2,6 +2,7 @@
 
 mod base;
 mod copy;
+mod db;
 mod init;
 mod keygen;
 mod plan;
@@ -39,7 +40,10 @@ pub async fn dispatch(
         Command::Copy(args) => copy::copy(&args, printer, redactor).await,
         Command::Sbom(args) => sbom::sbom(&args, printer, redactor).await,
         Command::Scan(args) => scan::scan(&args, printer, redactor).await,
-        Command::Db(crate::cli::args::DbCommand::Stats { path }) => scan::db_stats(&path, printer),
+        Command::Db(crate::cli::args::DbCommand::Update(args)) => db::update(&args, printer).await,
+        Command::Db(crate::cli::args::DbCommand::Stats { path, dir, format }) => {
+            db::stats(path.as_deref(), dir.as_deref(), format, printer)
+        }
         Command::Keygen(args) => keygen::keygen(&args, &env, printer, redactor),
         Command::PublicKey(args) => keygen::public_key(&args, &env, printer, redactor),
         Command::Init(args) => init::init(&args, &env, printer, redactor),

@@ -1,11 +1,8 @@
-use std::path::Path;
-
 use crate::cli::args::{ScanArgs, ScanOutput};
 use crate::cli::printer::Printer;
 use crate::error::{Error, ExitCode, Result};
 use crate::oci::types::ImageConfig;
 use crate::redact::Redactor;
-use crate::scan::osv::Database;
 use crate::scan::{self, external, report, ScanOptions};
 
 pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
@@ -51,11 +48,24 @@ pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Re
                 "--scanner-path and --scanner-arg are for --scanner trivy or --scanner grype",
             ));
         }
-        let db_path = args.db.clone().ok_or_else(|| {
-            Error::usage(
-                "the builtin scanner needs --db: a directory of OSV records or an osv.dev zip",
-            )
-        })?;
+        let db_path = match args.db.clone() {
+            Some(p) => p,
+            // Without --db: the managed database `db update` wrote, if there is one.
+            None => match crate::scan::managed::default_dir()
+                .filter(|d| crate::scan::managed::is_managed(d))
+            {
+                Some(d) => {
+                    printer.status(&format!("using the managed database `{}`", d.display()));
+                    d
+                }
+                None => return Err(Error::usage(
+                    "the builtin scanner needs --db: a directory of OSV records or an osv.dev zip",
+                )
+                .with_hint(
+                    "or run `cleanpipe db update --ecosystems …` once to fetch a managed database",
+                )),
+            },
+        };
         let (layout, manifest, db_path2, progress) = (
             local.layout.clone(),
             local.manifest.clone(),
@@ -111,24 +121,4 @@ pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Re
         ));
         Ok(ExitCode::GateFailed)
     }
-}
-
-pub fn db_stats(path: &Path, printer: &Printer) -> Result<ExitCode> {
-    let db = Database::load_with(path, &crate::cli::reporters::progress(printer))?;
-    let (per, total, newest) = db.stats();
-    let mut out = format!(
-        "{}: {total} record(s), {} withdrawn (ignored), {} skipped as malformed\n",
-        path.display(),
-        db.withdrawn,
-        db.warnings.len()
-    );
-    out.push_str(&format!(
-        "newest modified: {}\n",
-        newest.unwrap_or_else(|| "-".into())
-    ));
-    for (eco, n) in per {
-        out.push_str(&format!("  {eco:<12} {n} affected entries\n"));
-    }
-    printer.data(out.trim_end());
-    Ok(ExitCode::Success)
 }
