@@ -9,6 +9,7 @@ pub mod external;
 pub mod osv;
 pub mod report;
 pub mod version;
+pub mod vex;
 
 use std::cmp::Ordering;
 
