@@ -49,7 +49,13 @@ pub async fn run(ctx: &RunContext, stage: &str, target: Target<'_>) -> Result<Sc
         file_stem,
     } = target;
     ctx.emit(crate::stages::Event::ScanStarted { stage, file_stem });
-    let options = ScanOptions::of_spec(spec, scan::today());
+    let mut options = ScanOptions::of_spec(spec, scan::today());
+    options.vex = crate::pipeline::paths::vex_documents(&ctx.pipeline, key_path[0], spec)?;
+    for doc in &options.vex {
+        for w in &doc.warnings {
+            ctx.warn(stage, w);
+        }
+    }
     let threshold = options.threshold;
     let tool = match spec.scanner {
         Some(Scanner::Trivy) => Some(external::Tool::Trivy),
@@ -157,6 +163,7 @@ fn finish(
         .expired_waivers
         .iter()
         .chain(&result.gate.unused_waivers)
+        .chain(&result.gate.vex_unused)
     {
         ctx.warn(stage, w);
     }
@@ -183,11 +190,15 @@ fn finish(
     ctx.say(
         stage,
         &format!(
-            "{image_name}: {} package(s), {} finding(s), {} at or above {}{}",
+            "{image_name}: {} package(s), {} finding(s), {} at or above {}{}{}",
             result.packages,
             result.findings.len(),
             result.gate.failing.len(),
             threshold.as_str(),
+            match result.suppressed.len() {
+                0 => String::new(),
+                n => format!(", {n} suppressed by VEX"),
+            },
             match &result.coverage {
                 Some(c) if c.unchecked > 0 => format!(", {} NOT CHECKED", c.unchecked),
                 Some(_) => String::new(),
