@@ -267,3 +267,184 @@ fn cyclonedx_vex_on_the_command_line_suppresses_the_same() {
             "at `/vulnerabilities/0/affects/0/ref`: bom-ref `opensssl` names no component",
         );
 }
+
+/// Peer: trivy `sbom --vex` on cleanpipe's SBOM of the same image, with a trivy database written
+/// from the same OSV fixtures and the same VEX file, suppresses the same findings as
+/// `cleanpipe scan --vex`. The VEX is CycloneDX, the SBOM itself with `vulnerabilities` added
+/// (refs are BOM-Links into it), the form both read; the trivy build in the test setup fails on
+/// any OpenVEX v0.2 document (exit 1, no message), which is asserted so an upgrade is noticed.
+/// Differences are in docs/vex.md.
+#[test]
+fn trivy_with_the_same_vex_suppresses_the_same_findings() {
+    use std::collections::BTreeSet;
+    let Some(pkgs) =
+        crate::sbom_scan::test_data("CLEANPIPE_TEST_PACKAGES", "installed PyPI and npm packages")
+    else {
+        return;
+    };
+    let Some(trivy) = crate::sbom_scan::test_data("CLEANPIPE_TEST_TRIVY", "the trivy binary")
+    else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    let Some(cache) = crate::external_scanners::trivy_db_from_osv(work) else {
+        return;
+    };
+    let repo = crate::sbom_scan::packages_repo(&pkgs, "    fail_on: none\n");
+    repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+        .expect_code(0);
+    let image = "oci:.cleanpipe/oci:v1";
+    let cdx = work.join("cleanpipe.cdx.json");
+    repo.cleanpipe(&[
+        "sbom",
+        image,
+        "--format",
+        "cyclonedx-json",
+        "-o",
+        cdx.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let mut bom: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cdx).unwrap()).unwrap();
+    // This trivy build reads CycloneDX 1.4's `tools` list only: with 1.5's `tools.components`
+    // it exits 1 without a message. The SBOM is otherwise given as cleanpipe wrote it.
+    bom["metadata"].as_object_mut().unwrap().remove("tools");
+    let sbom = work.join("sbom.cdx.json");
+    std::fs::write(&sbom, serde_json::to_vec(&bom).unwrap()).unwrap();
+    let serial = bom["serialNumber"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("urn:uuid:")
+        .to_string();
+    let link = |purl: &str| format!("urn:cdx:{serial}/1#{purl}");
+    let statement = |id: &str, purl: &str, analysis: serde_json::Value| serde_json::json!({"id": id, "analysis": analysis, "affects": [{"ref": link(purl)}]});
+    bom["vulnerabilities"] = serde_json::json!([
+        statement(
+            "GHSA-jf85-cpcp-j695",
+            "pkg:npm/lodash@4.17.11",
+            serde_json::json!({"state": "not_affected", "justification": "code_not_reachable"})
+        ),
+        statement(
+            "GHSA-xvch-5gv4-984h",
+            "pkg:npm/minimist@1.2.0",
+            serde_json::json!({"state": "resolved"})
+        ),
+        statement(
+            "GHSA-g3rq-g295-4j3m",
+            "pkg:pypi/jinja2@2.11.2",
+            serde_json::json!({"state": "not_affected", "detail": "templates are not user input"})
+        ),
+        statement(
+            "GHSA-34jh-p97f-mpxf",
+            "pkg:pypi/urllib3@1.26.4",
+            serde_json::json!({"state": "exploitable", "response": ["update"]})
+        ),
+        statement(
+            "GHSA-9wx4-h78v-vm56",
+            "pkg:pypi/requests@2.25.0",
+            serde_json::json!({"state": "in_triage"})
+        ),
+    ]);
+    let vex = work.join("vex.cdx.json");
+    std::fs::write(&vex, serde_json::to_vec(&bom).unwrap()).unwrap();
+
+    let r = repo.cleanpipe(&[
+        "scan",
+        image,
+        "--db",
+        crate::sbom_scan::osv_fixtures().to_str().unwrap(),
+        "--fail-on",
+        "none",
+        "--vex",
+        vex.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    r.expect_code(0);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let pairs = |list: &serde_json::Value| -> BTreeSet<(String, String)> {
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| {
+                (
+                    f["id"].as_str().unwrap().to_string(),
+                    f["package"].as_str().unwrap().to_lowercase(),
+                )
+            })
+            .collect()
+    };
+    let ours_left = pairs(&report["findings"]);
+    let ours_suppressed = pairs(&report["suppressed"]);
+    let run_trivy = |vex: Option<&std::path::Path>| -> Option<BTreeSet<(String, String)>> {
+        let mut cmd = std::process::Command::new(&trivy);
+        cmd.args([
+            "sbom",
+            "--skip-db-update",
+            "--offline-scan",
+            "--format",
+            "json",
+            "--cache-dir",
+        ])
+        .arg(&cache);
+        if let Some(vex) = vex {
+            cmd.arg("--vex").arg(vex);
+        }
+        let out = cmd.arg(&sbom).output().unwrap();
+        if !out.status.success() {
+            return None;
+        }
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        Some(
+            doc["Results"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|r| r["Vulnerabilities"].as_array().cloned().unwrap_or_default())
+                .map(|v| {
+                    (
+                        v["VulnerabilityID"].as_str().unwrap().to_string(),
+                        v["PkgName"].as_str().unwrap().to_lowercase(),
+                    )
+                })
+                .collect(),
+        )
+    };
+    let trivy_all = run_trivy(None).expect("trivy sbom failed");
+    let trivy_left = run_trivy(Some(&vex)).expect("trivy sbom --vex failed");
+    let trivy_suppressed: BTreeSet<_> = trivy_all.difference(&trivy_left).cloned().collect();
+    let all: BTreeSet<_> = ours_left.union(&ours_suppressed).cloned().collect();
+    assert_eq!(
+        all, trivy_all,
+        "without VEX the two scanners must agree first"
+    );
+    let expected: BTreeSet<(String, String)> = [
+        ("GHSA-g3rq-g295-4j3m", "jinja2"),
+        ("GHSA-jf85-cpcp-j695", "lodash"),
+        ("GHSA-xvch-5gv4-984h", "minimist"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(ours_suppressed, expected);
+    assert_eq!(
+        trivy_suppressed, expected,
+        "trivy --vex suppressed other findings"
+    );
+    assert_eq!(ours_left, trivy_left);
+    // The OpenVEX equivalent: cleanpipe reads it, this trivy build does not.
+    let openvex_doc = work.join("app.openvex.json");
+    std::fs::write(
+        &openvex_doc,
+        openvex(
+            r#"{"vulnerability": {"name": "GHSA-jf85-cpcp-j695"}, "products": [{"@id": "pkg:npm/lodash@4.17.11"}],
+                "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}"#,
+        ),
+    )
+    .unwrap();
+    assert!(
+        run_trivy(Some(&openvex_doc)).is_none(),
+        "this trivy now reads OpenVEX v0.2: compare OpenVEX here too, and update docs/vex.md"
+    );
+}
