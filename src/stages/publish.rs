@@ -283,6 +283,7 @@ fn scan_summary(s: &crate::stages::scan_gate::ScanSummary) -> serde_json::Value 
         "packages": s.packages,
         "findings": s.findings,
         "waived": s.waived,
+        "suppressed_by_vex": s.suppressed,
         "failing": s.failing,
     })
 }

@@ -18,12 +18,19 @@ pub struct ScanSummary {
     pub findings: usize,
     pub failing: Vec<String>,
     pub waived: usize,
+    /// Findings VEX statements took out of the gate (listed in the report's `suppressed`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub suppressed: usize,
     pub expired_waivers: Vec<String>,
     /// Report files written, with their sha256.
     pub files: Vec<(String, String)>,
     /// The whole report, for the scan attestation (in the run report only as `files`).
     #[serde(skip)]
     pub report: Option<report::ScanReport>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The image to scan, and where its gate is configured.
@@ -214,6 +221,7 @@ fn finish(
             .iter()
             .filter(|f| f.waived.is_some())
             .count(),
+        suppressed: result.suppressed.len(),
         failing: result.gate.failing.clone(),
         expired_waivers: result.gate.expired_waivers.clone(),
         files,

@@ -69,11 +69,17 @@ fn a_not_affected_statement_suppresses_and_the_gate_passes_with_it_listed() {
         )
     ));
     let repo = repo(Some(&doc), VEX_KEY);
-    let run = repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    let run = repo.cleanpipe_env(
+        &["run", "--report", ".cleanpipe/r.json"],
+        &[("COSIGN_PASSWORD", "pw")],
+    );
     run.expect_code(0)
         .expect_stderr("2 suppressed by VEX")
         .expect_stderr("matches nothing in this image: pkg:apk/wolfi/curl is not in it");
     assert!(repo.layout_has_tag("v1"));
+    let run_report = json(&repo, ".cleanpipe/r.json");
+    assert_eq!(run_report["image"]["scan"]["suppressed"], 2, "{run_report}");
+    assert_eq!(run_report["image"]["scan"]["findings"], 0);
     let report = json(&repo, ".cleanpipe/out/scan-results.json");
     assert_eq!(report["findings"].as_array().unwrap().len(), 0, "{report}");
     assert_eq!(report["gate"]["suppressed"], 2);
