@@ -426,9 +426,10 @@ pub fn apply_vex(
     if options.vex.is_empty() {
         return (findings, vec![], vec![]);
     }
+    let reference = options.image_reference.as_deref().unwrap_or(image);
     let decisions = vex::apply(
         &options.vex,
-        &vex::Image::of(image, digest),
+        &vex::Image::of(reference, digest),
         packages,
         &findings,
     );
@@ -475,6 +476,7 @@ pub fn gate(
             only_fixed: None,
             unchecked_allowed: vec![],
             vex: vec![],
+            image_reference: None,
         },
     )
 }
@@ -656,6 +658,7 @@ mod tests {
             only_fixed: None,
             unchecked_allowed: vec![],
             vex: vec![],
+            image_reference: None,
         }
     }
 
@@ -1194,6 +1197,9 @@ pub struct ScanOptions {
     /// VEX documents, read and checked ([`vex::load`]): their `not_affected` and `fixed`
     /// statements take findings out of the gate (listed as suppressed, never dropped).
     pub vex: Vec<vex::Document>,
+    /// The reference VEX products are matched against (`registry/repo[:tag]`), when the name
+    /// a report shows is not one (a pipeline's name, a base with its platform).
+    pub image_reference: Option<String>,
 }
 
 impl ScanOptions {
@@ -1211,6 +1217,7 @@ impl ScanOptions {
                 .then(|| spec.only_fixed_reason.clone().unwrap_or_default()),
             unchecked_allowed: spec.unchecked.clone(),
             vex: vec![],
+            image_reference: None,
         }
     }
 

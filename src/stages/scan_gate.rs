@@ -43,6 +43,9 @@ pub struct Target<'a> {
     pub key_path: &'a [&'a str],
     /// Names the output files (`scan-results`, `base-scan-1`, …).
     pub file_stem: &'a str,
+    /// `registry/repo[:tag]` VEX products are matched against (`push.repository`, a base's
+    /// reference), when there is one.
+    pub reference: Option<&'a str>,
 }
 
 /// Scan the target and apply its gate.
@@ -54,10 +57,12 @@ pub async fn run(ctx: &RunContext, stage: &str, target: Target<'_>) -> Result<Sc
         spec,
         key_path,
         file_stem,
+        reference,
     } = target;
     ctx.emit(crate::stages::Event::ScanStarted { stage, file_stem });
     let mut options = ScanOptions::of_spec(spec, scan::today());
     options.vex = crate::pipeline::paths::vex_documents(&ctx.pipeline, key_path[0], spec)?;
+    options.image_reference = reference.map(String::from);
     for doc in &options.vex {
         for w in &doc.warnings {
             ctx.warn(stage, w);

@@ -582,6 +582,7 @@ async fn scan_base(
         spec,
         key_path: &["verify_base", "scan"],
         file_stem: stem,
+        reference: Some(reference),
     };
     crate::stages::scan_gate::run(ctx, "verify-base", target).await
 }

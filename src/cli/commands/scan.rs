@@ -28,6 +28,7 @@ pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Re
         only_fixed: None,
         unchecked_allowed: vec![],
         vex,
+        image_reference: None,
     };
     let image_name = local.image.to_string();
     let tool = match args.scanner {
