@@ -123,6 +123,16 @@ fn a_not_affected_statement_suppresses_and_the_gate_passes_with_it_listed() {
         std::fs::read_to_string(repo.path().join(".cleanpipe/out/scan-results.txt")).unwrap();
     assert!(table.contains("suppressed by VEX (2):"), "{table}");
     assert!(table.contains(&digest), "{table}");
+    // The attested scan carries the decision: a verifier's `--fail-on high` agrees with the gate.
+    repo.cleanpipe(&[
+        "verify",
+        "oci:.cleanpipe/oci:v1",
+        "--key",
+        "cosign.pub",
+        "--fail-on",
+        "high",
+    ])
+    .expect_code(0);
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
