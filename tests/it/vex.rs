@@ -186,6 +186,21 @@ fn a_bad_vex_document_stops_validate_and_run_with_where_and_a_hint() {
     repo.cleanpipe(&["validate"])
         .expect_code(2)
         .expect_stderr("build.scan.vex");
+    // `verify_base.scan` shares the key and its checks.
+    let repo = self::repo(Some(&openvex(&openssl_statement("not_affected", ""))), "");
+    let text = std::fs::read_to_string(repo.path().join("pipeline.yaml")).unwrap();
+    repo.write(
+        "pipeline.yaml",
+        &text.replacen(
+            "build:\n",
+            "verify_base:\n  scan:\n    db: osv\n    vex: [vex/app.openvex.json]\nbuild:\n",
+            1,
+        ),
+    );
+    repo.commit();
+    repo.cleanpipe(&["validate"])
+        .expect_code(2)
+        .expect_stderr("neither `justification` nor `impact_statement`");
 }
 
 #[test]
