@@ -486,6 +486,7 @@ mod tests {
                 relaxations: vec![],
                 suppressed: 0,
                 vex_unused: vec![],
+                vex_kept: vec![],
                 passed: true,
             },
             coverage: None,

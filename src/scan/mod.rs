@@ -398,6 +398,10 @@ pub struct GateResult {
     /// VEX statements that applied to no finding, each with why (said, never dropped).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vex_unused: Vec<String>,
+    /// Findings whose deciding VEX statement keeps them in the gate (`affected`,
+    /// `under_investigation`), each with the statement.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vex_kept: Vec<String>,
     pub passed: bool,
 }
 
@@ -415,16 +419,17 @@ pub struct Suppressed {
 
 /// Apply the VEX documents of `options` to `findings` of `image` (whose installed packages are
 /// `packages`, as purls): findings whose deciding statement suppresses move to the second list.
-/// Returns the findings left, those suppressed, and the statements that applied to nothing.
+/// Returns the findings left, those suppressed, and notes: statements that applied to nothing,
+/// and findings a statement keeps in the gate.
 pub fn apply_vex(
     findings: Vec<Finding>,
     image: &str,
     digest: &Digest,
     packages: &[String],
     options: &ScanOptions,
-) -> (Vec<Finding>, Vec<Suppressed>, Vec<String>) {
+) -> (Vec<Finding>, Vec<Suppressed>, VexNotes) {
     if options.vex.is_empty() {
-        return (findings, vec![], vec![]);
+        return (findings, vec![], VexNotes::default());
     }
     let reference = options.image_reference.as_deref().unwrap_or(image);
     let decisions = vex::apply(
@@ -435,13 +440,40 @@ pub fn apply_vex(
     );
     let mut kept = Vec::new();
     let mut suppressed = Vec::new();
+    let mut notes = VexNotes {
+        unused: decisions.unused,
+        kept: vec![],
+    };
     for (f, applied) in findings.into_iter().zip(decisions.per_finding) {
         match applied {
             Some(a) if a.status.suppresses() => suppressed.push(Suppressed { finding: f, vex: a }),
-            _ => kept.push(f),
+            Some(a) => {
+                notes.kept.push(format!(
+                    "{} in {} {} stays in the gate: {}{}",
+                    f.id,
+                    f.package,
+                    f.version,
+                    a.describe(),
+                    a.action_statement
+                        .as_ref()
+                        .map(|s| format!("; action: {s}"))
+                        .unwrap_or_default()
+                ));
+                kept.push(f)
+            }
+            None => kept.push(f),
         }
     }
-    (kept, suppressed, decisions.unused)
+    (kept, suppressed, notes)
+}
+
+/// What [`apply_vex`] says besides the suppressions.
+#[derive(Debug, Default)]
+pub struct VexNotes {
+    /// Statements that applied to no finding.
+    pub unused: Vec<String>,
+    /// Findings whose deciding statement is `affected` or `under_investigation`.
+    pub kept: Vec<String>,
 }
 
 /// Whether a waiver's `package` names the finding's package, compared the way its ecosystem
@@ -577,6 +609,7 @@ pub fn gate_with(findings: &mut [Finding], options: &ScanOptions) -> Result<Gate
         allowed_unchecked: vec![],
         suppressed: 0,
         vex_unused: vec![],
+        vex_kept: vec![],
     })
 }
 
@@ -1079,6 +1112,14 @@ mod tests {
         o.vex = vec![vex_doc("affected")];
         let r = scan(&catalog, &db, &o);
         assert!(!r.gate.passed && r.suppressed.is_empty() && r.findings.len() == 1);
+        assert_eq!(r.gate.vex_kept.len(), 1, "{:?}", r.gate);
+        assert!(
+            r.gate.vex_kept[0].contains("HAND-1 in demo 1.2 stays in the gate: affected")
+                && r.gate.vex_kept[0].contains("action: upgrade"),
+            "{:?}",
+            r.gate.vex_kept
+        );
+        assert!(report::table(&r).contains("note: HAND-1 in demo 1.2 stays in the gate"));
         // And so do documents naming another vulnerability: nothing is suppressed by accident.
         let mut other = vex_doc("not_affected");
         other.statements[0].vulnerability = "HAND-2".into();
@@ -1260,7 +1301,7 @@ pub fn scan_catalog(
 ) -> Result<report::ScanReport> {
     let (findings, mut coverage) = match_and_cover(catalog, db);
     let packages: Vec<String> = catalog.packages.iter().map(|p| p.purl.clone()).collect();
-    let (mut findings, suppressed, vex_unused) =
+    let (mut findings, suppressed, vex_notes) =
         apply_vex(findings, image, digest, &packages, options);
     coverage.database = Some(coverage::DatabaseIdentity {
         source: db_name.to_string(),
@@ -1270,7 +1311,8 @@ pub fn scan_catalog(
     });
     let mut gate = gate_with(&mut findings, options)?;
     gate.suppressed = suppressed.len();
-    gate.vex_unused = vex_unused;
+    gate.vex_unused = vex_notes.unused;
+    gate.vex_kept = vex_notes.kept;
     // What was not checked fails the gate (unless the gate is off or the pipeline accepted it
     // in writing): never clean by omission.
     if options.threshold != Threshold::None {
@@ -1309,12 +1351,13 @@ pub fn scan_external(
     options: &ScanOptions,
 ) -> Result<report::ScanReport> {
     let packages: Vec<String> = external.findings.iter().map(|f| f.purl.clone()).collect();
-    let (mut findings, suppressed, vex_unused) =
+    let (mut findings, suppressed, vex_notes) =
         apply_vex(external.findings, image, digest, &packages, options);
     sort_findings(&mut findings);
     let mut gate = gate_with(&mut findings, options)?;
     gate.suppressed = suppressed.len();
-    gate.vex_unused = vex_unused;
+    gate.vex_unused = vex_notes.unused;
+    gate.vex_kept = vex_notes.kept;
     Ok(report::ScanReport {
         image: image.to_string(),
         digest: digest.to_string(),

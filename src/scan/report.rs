@@ -96,7 +96,7 @@ pub fn table(report: &ScanReport) -> String {
             ));
         }
     }
-    for line in &report.gate.vex_unused {
+    for line in report.gate.vex_kept.iter().chain(&report.gate.vex_unused) {
         out.push_str(&format!("note: {line}\n"));
     }
     for line in &report.gate.unchecked {

@@ -179,6 +179,9 @@ fn finish(
     {
         ctx.warn(stage, w);
     }
+    for line in &result.gate.vex_kept {
+        ctx.say(stage, line);
+    }
     let mut files = Vec::new();
     crate::fsutil::create_dirs(&ctx.outputs_dir)?;
     for (name, bytes) in [

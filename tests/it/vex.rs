@@ -149,7 +149,10 @@ fn affected_and_under_investigation_do_not_suppress() {
         repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
             .expect_code(1)
             .expect_stderr("CGA-2f5v-3j4p-xw7q (high) in openssl 3.0.8-r0, fixed in 3.0.8-r1")
-            .expect_stderr("CGA-2f5v-3j4p-xw7q (high) in libcrypto3 3.0.8-r0");
+            .expect_stderr("CGA-2f5v-3j4p-xw7q (high) in libcrypto3 3.0.8-r0")
+            .expect_stderr(&format!(
+                "CGA-2f5v-3j4p-xw7q in openssl 3.0.8-r0 stays in the gate: {status}"
+            ));
         assert!(!repo.layout_has_tag("v1"), "{status}");
         let report = json(&repo, ".cleanpipe/out/scan-results.json");
         assert!(report.get("suppressed").is_none(), "{status}: {report}");

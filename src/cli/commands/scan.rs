@@ -114,7 +114,7 @@ pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Re
     }
     if args.output != ScanOutput::Table || args.report.is_some() {
         // The table says these itself; in JSON or SARIF they would go unseen on a terminal.
-        for line in &result.gate.vex_unused {
+        for line in result.gate.vex_kept.iter().chain(&result.gate.vex_unused) {
             printer.warn(line);
         }
     }
