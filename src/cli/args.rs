@@ -389,6 +389,10 @@ pub struct ScanArgs {
     /// The lowest severity that fails the gate.
     #[arg(long, value_enum, default_value_t = crate::scan::gate::Threshold::High)]
     pub fail_on: crate::scan::gate::Threshold,
+    /// A VEX document (OpenVEX v0.2 or CycloneDX VEX, JSON; repeatable): its `not_affected`
+    /// and `fixed` statements take findings out of the gate, listed as suppressed (docs/vex.md).
+    #[arg(long = "vex", value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
     #[arg(long, short, value_enum, default_value_t = ScanOutput::Table)]
     pub output: ScanOutput,
     /// Write the report to this file instead of standard output.

@@ -11,6 +11,7 @@ pub mod managed;
 pub mod osv;
 pub mod report;
 pub mod version;
+pub mod vex;
 
 use std::cmp::Ordering;
 
@@ -392,7 +393,89 @@ pub struct GateResult {
     /// The written relaxations in force (`unknown_severity: ignore`, `only_fixed`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub relaxations: Vec<String>,
+    /// Findings a VEX statement (`not_affected`, `fixed`) took out of the gate; they are listed
+    /// in the report's `suppressed`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub suppressed: usize,
+    /// VEX statements that applied to no finding, each with why (said, never dropped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vex_unused: Vec<String>,
+    /// Findings whose deciding VEX statement keeps them in the gate (`affected`,
+    /// `under_investigation`), each with the statement.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vex_kept: Vec<String>,
     pub passed: bool,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// A finding a VEX statement took out of the gate, with that statement.
+#[derive(Clone, Debug, Serialize)]
+pub struct Suppressed {
+    #[serde(flatten)]
+    pub finding: Finding,
+    pub vex: vex::Applied,
+}
+
+/// Apply the VEX documents of `options` to `findings` of `image` (whose installed packages are
+/// `packages`, as purls): findings whose deciding statement suppresses move to the second list.
+/// Returns the findings left, those suppressed, and notes: statements that applied to nothing,
+/// and findings a statement keeps in the gate.
+pub fn apply_vex(
+    findings: Vec<Finding>,
+    image: &str,
+    digest: &Digest,
+    packages: &[String],
+    options: &ScanOptions,
+) -> (Vec<Finding>, Vec<Suppressed>, VexNotes) {
+    if options.vex.is_empty() {
+        return (findings, vec![], VexNotes::default());
+    }
+    let reference = options.image_reference.as_deref().unwrap_or(image);
+    let decisions = vex::apply(
+        &options.vex,
+        &vex::Image::of(reference, digest),
+        packages,
+        &findings,
+    );
+    let mut kept = Vec::new();
+    let mut suppressed = Vec::new();
+    let mut notes = VexNotes {
+        unused: decisions.unused,
+        kept: vec![],
+    };
+    for (f, applied) in findings.into_iter().zip(decisions.per_finding) {
+        match applied {
+            Some(a) if a.status.suppresses() => suppressed.push(Suppressed { finding: f, vex: a }),
+            Some(a) => {
+                notes.kept.push(format!(
+                    "{} in {} {} stays in the gate: {}{}",
+                    f.id,
+                    f.package,
+                    f.version,
+                    a.describe(),
+                    a.action_statement
+                        .as_ref()
+                        .map(|s| format!("; action: {s}"))
+                        .unwrap_or_default()
+                ));
+                kept.push(f)
+            }
+            None => kept.push(f),
+        }
+    }
+    (kept, suppressed, notes)
+}
+
+/// What [`apply_vex`] says besides the suppressions.
+#[derive(Debug, Default)]
+pub struct VexNotes {
+    /// Statements that applied to no finding.
+    pub unused: Vec<String>,
+    /// Findings whose deciding statement is `affected` or `under_investigation`.
+    pub kept: Vec<String>,
 }
 
 /// Whether a waiver's `package` names the finding's package, compared the way its ecosystem
@@ -426,6 +509,8 @@ pub fn gate(
             ignore_unknown_severity: None,
             only_fixed: None,
             unchecked_allowed: vec![],
+            vex: vec![],
+            image_reference: None,
         },
     )
 }
@@ -524,6 +609,9 @@ pub fn gate_with(findings: &mut [Finding], options: &ScanOptions) -> Result<Gate
         unchecked: vec![],
         relaxations: options.relaxations(),
         allowed_unchecked: vec![],
+        suppressed: 0,
+        vex_unused: vec![],
+        vex_kept: vec![],
     })
 }
 
@@ -604,6 +692,8 @@ mod tests {
             ignore_unknown_severity: None,
             only_fixed: None,
             unchecked_allowed: vec![],
+            vex: vec![],
+            image_reference: None,
         }
     }
 
@@ -948,6 +1038,97 @@ mod tests {
     }
 
     #[test]
+    fn vex_suppresses_out_of_the_gate_and_every_report_still_shows_it() {
+        let db = db_from(&[HAND_LAST_AFFECTED]);
+        let catalog = Catalog {
+            distro: None,
+            packages: vec![
+                pkg(Kind::Python, "demo", "1.2", None),
+                pkg(Kind::Python, "other", "1.0", None),
+            ],
+            warnings: vec![],
+            uncatalogued: vec![],
+        };
+        let vex_doc = |status: &str| {
+            vex::parse(
+                format!(
+                    r#"{{"@context": "https://openvex.dev/ns/v0.2.0", "author": "Acme", "timestamp": "2026-11-01T00:00:00Z",
+                    "statements": [{{"vulnerability": {{"name": "HAND-1"}}, "products": [{{"@id": "pkg:python/demo@1.2"}}],
+                    "status": "{status}", "justification": "vulnerable_code_not_present", "action_statement": "upgrade"}},
+                    {{"vulnerability": {{"name": "HAND-1"}}, "products": [{{"@id": "pkg:python/absent"}}], "status": "fixed"}}]}}"#
+                )
+                .as_bytes(),
+                "vex/app.openvex.json",
+            )
+            .unwrap()
+        };
+        let mut o = options(Threshold::High, vec![]);
+        let r = scan(&catalog, &db, &o);
+        assert!(!r.gate.passed, "without VEX the finding fails the gate");
+        o.vex = vec![vex_doc("not_affected")];
+        let r = scan(&catalog, &db, &o);
+        assert!(r.gate.passed, "{:?}", r.gate);
+        assert!(r.findings.is_empty());
+        assert_eq!((r.suppressed.len(), r.gate.suppressed), (1, 1));
+        assert_eq!(r.suppressed[0].finding.id, "HAND-1");
+        assert_eq!(r.gate.vex_unused.len(), 1, "{:?}", r.gate.vex_unused);
+        assert!(r.gate.vex_unused[0].contains("pkg:python/absent is not in it"));
+        let digest = o.vex[0].digest.to_string();
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["suppressed"][0]["id"], "HAND-1");
+        assert_eq!(json["suppressed"][0]["vex"]["status"], "not_affected");
+        assert_eq!(
+            json["suppressed"][0]["vex"]["justification"],
+            "vulnerable_code_not_present"
+        );
+        assert_eq!(
+            json["suppressed"][0]["vex"]["document"]["digest"],
+            digest.as_str()
+        );
+        assert_eq!(json["suppressed"][0]["vex"]["document"]["author"], "Acme");
+        assert!(json["suppressed"][0]["vex"]["document"]["signer"].is_null());
+        assert_eq!(json["vex"][0]["path"], "vex/app.openvex.json");
+        assert_eq!(json["gate"]["suppressed"], 1);
+        let table = report::table(&r);
+        assert!(
+            table.contains("0 finding(s), 1 suppressed by VEX"),
+            "{table}"
+        );
+        assert!(table.contains("suppressed by VEX (1):"), "{table}");
+        assert!(
+            table.contains("not_affected (vulnerable_code_not_present) per `vex/app.openvex.json`#/statements/0")
+                && table.contains(&digest),
+            "{table}"
+        );
+        assert!(table.contains("note: VEX statement"), "{table}");
+        let sarif = report::sarif(&r);
+        let results = sarif["runs"][0]["results"].as_array().unwrap();
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0]["suppressions"][0]["kind"], "external");
+        assert!(results[0]["suppressions"][0]["justification"]
+            .as_str()
+            .unwrap()
+            .contains("vulnerable_code_not_present"));
+        // `affected` keeps the finding in the gate.
+        o.vex = vec![vex_doc("affected")];
+        let r = scan(&catalog, &db, &o);
+        assert!(!r.gate.passed && r.suppressed.is_empty() && r.findings.len() == 1);
+        assert_eq!(r.gate.vex_kept.len(), 1, "{:?}", r.gate);
+        assert!(
+            r.gate.vex_kept[0].contains("HAND-1 in demo 1.2 stays in the gate: affected")
+                && r.gate.vex_kept[0].contains("action: upgrade"),
+            "{:?}",
+            r.gate.vex_kept
+        );
+        assert!(report::table(&r).contains("note: HAND-1 in demo 1.2 stays in the gate"));
+        // And so do documents naming another vulnerability: nothing is suppressed by accident.
+        let mut other = vex_doc("not_affected");
+        other.statements[0].vulnerability = "HAND-2".into();
+        o.vex = vec![other];
+        assert!(!scan(&catalog, &db, &o).gate.passed);
+    }
+
+    #[test]
     fn waivers_apply_until_they_expire() {
         let db = db_from(&[HAND_LAST_AFFECTED]);
         let catalog = Catalog {
@@ -1055,6 +1236,12 @@ pub struct ScanOptions {
     pub only_fixed: Option<String>,
     /// Unchecked packages the pipeline accepts in writing.
     pub unchecked_allowed: Vec<UncheckedAllowance>,
+    /// VEX documents, read and checked ([`vex::load`]): their `not_affected` and `fixed`
+    /// statements take findings out of the gate (listed as suppressed, never dropped).
+    pub vex: Vec<vex::Document>,
+    /// The reference VEX products are matched against (`registry/repo[:tag]`), when the name
+    /// a report shows is not one (a pipeline's name, a base with its platform).
+    pub image_reference: Option<String>,
 }
 
 impl ScanOptions {
@@ -1095,7 +1282,10 @@ pub fn scan_catalog(
     db_name: &str,
     options: &ScanOptions,
 ) -> Result<report::ScanReport> {
-    let (mut findings, mut coverage) = match_and_cover(catalog, db);
+    let (findings, mut coverage) = match_and_cover(catalog, db);
+    let packages: Vec<String> = catalog.packages.iter().map(|p| p.purl.clone()).collect();
+    let (mut findings, suppressed, vex_notes) =
+        apply_vex(findings, image, digest, &packages, options);
     coverage.database = Some(coverage::DatabaseIdentity {
         source: db_name.to_string(),
         digest: db.content_digest.clone(),
@@ -1107,6 +1297,9 @@ pub fn scan_catalog(
         coverage.database_completeness = "complete".into();
     }
     let mut gate = gate_with(&mut findings, options)?;
+    gate.suppressed = suppressed.len();
+    gate.vex_unused = vex_notes.unused;
+    gate.vex_kept = vex_notes.kept;
     // What was not checked fails the gate (unless the gate is off or the pipeline accepted it
     // in writing): never clean by omission.
     if options.threshold != Threshold::None {
@@ -1130,6 +1323,8 @@ pub fn scan_catalog(
             None => d.id.clone(),
         }),
         findings,
+        suppressed,
+        vex: options.vex.iter().map(vex::Document::reference).collect(),
         gate,
         coverage: Some(coverage),
     })
@@ -1142,9 +1337,14 @@ pub fn scan_external(
     external: external::ExternalReport,
     options: &ScanOptions,
 ) -> Result<report::ScanReport> {
-    let mut findings = external.findings;
+    let packages: Vec<String> = external.findings.iter().map(|f| f.purl.clone()).collect();
+    let (mut findings, suppressed, vex_notes) =
+        apply_vex(external.findings, image, digest, &packages, options);
     sort_findings(&mut findings);
-    let gate = gate_with(&mut findings, options)?;
+    let mut gate = gate_with(&mut findings, options)?;
+    gate.suppressed = suppressed.len();
+    gate.vex_unused = vex_notes.unused;
+    gate.vex_kept = vex_notes.kept;
     Ok(report::ScanReport {
         image: image.to_string(),
         digest: digest.to_string(),
@@ -1155,6 +1355,8 @@ pub fn scan_external(
         packages: external.packages,
         operating_system: None,
         findings,
+        suppressed,
+        vex: options.vex.iter().map(vex::Document::reference).collect(),
         gate,
         coverage: None,
     })

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::scan::{Finding, GateResult, Severity};
+use crate::scan::{Finding, GateResult, Severity, Suppressed};
 
 /// Everything a scan found and decided.
 #[derive(Clone, Debug, Serialize)]
@@ -21,6 +21,12 @@ pub struct ScanReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operating_system: Option<String>,
     pub findings: Vec<Finding>,
+    /// Findings VEX statements took out of the gate, each with its statement and document.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<Suppressed>,
+    /// The VEX documents the scan applied (path, sha256, author, signer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vex: Vec<crate::scan::vex::DocumentRef>,
     pub gate: GateResult,
     /// What the scan checked, per ecosystem (cleanpipe's own scanner; an external scanner does
     /// not say, and a verifier treats its absence as incomplete).
@@ -34,8 +40,12 @@ pub fn table(report: &ScanReport) -> String {
     } else {
         format!("scanned by {}", report.scanner)
     };
+    let suppressed = match report.suppressed.len() {
+        0 => String::new(),
+        n => format!(", {n} suppressed by VEX"),
+    };
     let mut out = format!(
-        "{} package(s), {} finding(s) in {} ({source})\n",
+        "{} package(s), {} finding(s){suppressed} in {} ({source})\n",
         report.packages,
         report.findings.len(),
         report.image,
@@ -65,6 +75,30 @@ pub fn table(report: &ScanReport) -> String {
             out.push_str(&format!("{:<22} in {}\n", "", f.location));
         }
     }
+    if !report.suppressed.is_empty() {
+        out.push_str(&format!(
+            "suppressed by VEX ({}):\n{:<22} {:<9} {:<24} {:<22} STATEMENT\n",
+            report.suppressed.len(),
+            "ID",
+            "SEVERITY",
+            "PACKAGE",
+            "INSTALLED"
+        ));
+        for s in &report.suppressed {
+            let f = &s.finding;
+            out.push_str(&format!(
+                "{:<22} {:<9} {:<24} {:<22} {}\n",
+                f.id,
+                f.severity.as_str(),
+                f.package,
+                f.version,
+                s.vex.describe()
+            ));
+        }
+    }
+    for line in report.gate.vex_kept.iter().chain(&report.gate.vex_unused) {
+        out.push_str(&format!("note: {line}\n"));
+    }
     for line in &report.gate.unchecked {
         out.push_str(&format!("NOT CHECKED: {line}\n"));
     }
@@ -93,7 +127,12 @@ fn security_severity(f: &Finding) -> String {
 pub fn sarif(report: &ScanReport) -> Value {
     let mut rules = Vec::new();
     let mut results = Vec::new();
-    for f in &report.findings {
+    let all = report
+        .findings
+        .iter()
+        .map(|f| (f, None))
+        .chain(report.suppressed.iter().map(|s| (&s.finding, Some(&s.vex))));
+    for (f, vex) in all {
         let rule_id = format!("{}-{}", f.id, f.package);
         if !rules.iter().any(|r: &Value| r["id"] == rule_id) {
             rules.push(json!({
@@ -109,7 +148,7 @@ pub fn sarif(report: &ScanReport) -> Value {
             Severity::Medium => "warning",
             _ => "note",
         };
-        results.push(json!({
+        let mut result = json!({
             "ruleId": rule_id,
             "level": level,
             "message": {"text": format!(
@@ -121,7 +160,17 @@ pub fn sarif(report: &ScanReport) -> Value {
                 "artifactLocation": {"uri": format!("image{}", f.location)},
                 "region": {"startLine": 1, "startColumn": 1, "endLine": 1, "endColumn": 1},
             }}],
-        }));
+        });
+        // A VEX statement took it out of the gate: an external suppression, with why.
+        if let Some(v) = vex {
+            result["suppressions"] = json!([{
+                "kind": "external",
+                "status": "accepted",
+                "justification": v.describe(),
+                "properties": {"vex": v},
+            }]);
+        }
+        results.push(result);
     }
     json!({
         "version": "2.1.0",

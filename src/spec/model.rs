@@ -343,6 +343,11 @@ pub struct ScanSpec {
     /// with a reason and an expiry; anything else unchecked fails the gate. Written empty: none.
     #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub unchecked: Vec<UncheckedAllowance>,
+    /// VEX documents (OpenVEX v0.2 or CycloneDX VEX, JSON) whose `not_affected` and `fixed`
+    /// statements take findings out of the gate (listed as suppressed); paths in the
+    /// repository, reviewed in Git. Rules in docs/vex.md. Written empty: none.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
+    pub vex: Vec<String>,
 }
 
 impl ScanSpec {
@@ -359,6 +364,8 @@ impl ScanSpec {
                 .only_fixed
                 .then(|| spec.only_fixed_reason.clone().unwrap_or_default()),
             unchecked_allowed: spec.unchecked.clone(),
+            vex: vec![],
+            image_reference: None,
         }
     }
 }

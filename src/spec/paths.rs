@@ -179,6 +179,9 @@ fn host_inputs(p: &LoadedPipeline) -> Result<()> {
         if let Some(db) = spec.db.as_deref().filter(|d| relative(d)) {
             repo_path(p, &[stage, "scan", "db"], db, false)?;
         }
+        for (i, doc) in spec.vex.iter().enumerate() {
+            vex_path(p, stage, i, doc)?;
+        }
         if let Some(bin) = spec
             .scanner_path
             .as_deref()
@@ -188,6 +191,31 @@ fn host_inputs(p: &LoadedPipeline) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `<stage>.scan.vex[i]`: a relative path names a file of the repository and is confined like
+/// any other repository path; an absolute path is the operator's host file, read as given.
+pub fn vex_path(p: &LoadedPipeline, stage: &str, i: usize, written: &str) -> Result<PathBuf> {
+    if Path::new(written).is_absolute() {
+        return Ok(PathBuf::from(written));
+    }
+    let n = i.to_string();
+    Ok(repo_path(p, &[stage, "scan", "vex", n.as_str()], written, false)?.abs())
+}
+
+/// Read and check every VEX document a scan block names (`<stage>.scan.vex`), located errors
+/// for each problem: a document that cannot be read or checked stops the run, never skipped.
+pub fn vex_documents(
+    p: &LoadedPipeline,
+    stage: &str,
+    spec: &crate::spec::model::ScanSpec,
+) -> Result<Vec<crate::scan::vex::Document>> {
+    let mut docs = Vec::new();
+    for (i, written) in spec.vex.iter().enumerate() {
+        let path = vex_path(p, stage, i, written)?;
+        docs.push(crate::scan::vex::load(&path, written)?);
+    }
+    Ok(docs)
 }
 
 /// `build.customize.files[i]`: its `src` inside the repository and tracked at the commit (when

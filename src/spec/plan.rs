@@ -319,6 +319,8 @@ fn check_pipeline(p: &LoadedPipeline, platforms: Option<&[Platform]>) -> Result<
                     .with_hint("e.g. `db: osv/` (download osv.dev's `<ecosystem>/all.zip` files into it)"));
             }
             check_relaxations(p, spec, &path)?;
+            // Every VEX document is read and checked now: a bad one stops `validate`.
+            crate::spec::paths::vex_documents(p, path[0], spec)?;
             for w in &spec.waivers {
                 if w.reason.trim().is_empty() {
                     return Err(p

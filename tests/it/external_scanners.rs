@@ -50,7 +50,7 @@ fn constraint(events: &[serde_json::Value], npm: bool) -> Vec<String> {
 type RangeKey = (String, String, String);
 
 /// A trivy database (schema 2) holding the PyPI and npm advisories of the OSV fixtures.
-fn trivy_db_from_osv(work: &Path) -> Option<PathBuf> {
+pub(crate) fn trivy_db_from_osv(work: &Path) -> Option<PathBuf> {
     let gocode = Path::new("/usr/share/gocode/src/go.etcd.io/bbolt");
     let have_go = Command::new("go").arg("version").output().is_ok();
     if !have_go || !gocode.exists() {

@@ -34,3 +34,4 @@ mod scan_gate;
 mod syft_parity;
 mod terminal;
 mod verify;
+mod vex;

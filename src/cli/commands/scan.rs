@@ -8,6 +8,14 @@ use crate::scan::{self, external, report, ScanOptions};
 pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
     let local = super::local_image(&args.image, &args.registry, printer, redactor).await?;
     let threshold = args.fail_on;
+    let mut vex = Vec::new();
+    for path in &args.vex {
+        let doc = scan::vex::load(path, &path.display().to_string())?;
+        for w in &doc.warnings {
+            printer.warn(w);
+        }
+        vex.push(doc);
+    }
     let options = ScanOptions {
         threshold,
         waivers: vec![],
@@ -15,6 +23,8 @@ pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Re
         ignore_unknown_severity: None,
         only_fixed: None,
         unchecked_allowed: vec![],
+        vex,
+        image_reference: None,
     };
     let image_name = local.image.to_string();
     let tool = args.scanner.external();
@@ -107,15 +117,25 @@ pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Re
         Some(path) => crate::oci::layout::write_atomic(path, text.as_bytes())?,
         None => printer.data(text.trim_end()),
     }
+    if args.output != ScanOutput::Table || args.report.is_some() {
+        // The table says these itself; in JSON or SARIF they would go unseen on a terminal.
+        for line in result.gate.vex_kept.iter().chain(&result.gate.vex_unused) {
+            printer.warn(line);
+        }
+    }
+    let suppressed = match result.suppressed.len() {
+        0 => String::new(),
+        n => format!("; {n} finding(s) suppressed by VEX"),
+    };
     if result.gate.passed {
         printer.status(&format!(
-            "scan gate passed (fail on {})",
+            "scan gate passed (fail on {}{suppressed})",
             threshold.as_str()
         ));
         Ok(ExitCode::Success)
     } else {
         printer.status(&format!(
-            "scan gate FAILED: {} finding(s) at or above {}",
+            "scan gate FAILED: {} finding(s) at or above {}{suppressed}",
             result.gate.failing.len(),
             threshold.as_str()
         ));

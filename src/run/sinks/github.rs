@@ -120,10 +120,14 @@ fn markdown(report: &RunReport, clean: &dyn Fn(&str) -> String) -> String {
             p => format!(" ({p})"),
         };
         out.push_str(&format!(
-            "- **Scan{platform}:** {} package(s), {} finding(s), {} waived{}\n",
+            "- **Scan{platform}:** {} package(s), {} finding(s), {} waived{}{}\n",
             scan.packages,
             scan.findings,
             scan.waived,
+            match scan.suppressed {
+                0 => String::new(),
+                n => format!(", {n} suppressed by VEX"),
+            },
             if scan.failing.is_empty() {
                 String::new()
             } else {

@@ -226,6 +226,7 @@ pub fn document(outcome: &Outcome<'_>, clean: &dyn Fn(&str) -> String) -> Value 
                     .iter()
                     .chain(&s.report.gate.unused_waivers)
                     .chain(&s.report.gate.unchecked)
+                    .chain(&s.report.gate.vex_unused)
                     .map(|w| clean(w));
                 let skipped = (s.report.database_warnings > 0).then(|| {
                     format!(
@@ -249,10 +250,15 @@ pub fn document(outcome: &Outcome<'_>, clean: &dyn Fn(&str) -> String) -> Value 
                 scans
                     .iter()
                     .flat_map(|s| {
-                        s.report
-                            .findings
+                        let live = s.report.findings.iter().map(|f| (f, None));
+                        // Suppressed by VEX: still listed, flagged and with the statement.
+                        let suppressed = s
+                            .report
+                            .suppressed
                             .iter()
-                            .map(move |f| vulnerability(f, s, outcome, clean))
+                            .map(|x| (&x.finding, Some(&x.vex)));
+                        live.chain(suppressed)
+                            .map(move |(f, vex)| vulnerability(f, vex, s, outcome, clean))
                     })
                     .collect::<Vec<_>>(),
                 messages,
@@ -326,6 +332,7 @@ fn scanner(name: &str) -> Value {
 
 fn vulnerability(
     f: &Finding,
+    vex: Option<&crate::scan::vex::Applied>,
     scanned: &ScannedImage<'_>,
     outcome: &Outcome<'_>,
     clean: &dyn Fn(&str) -> String,
@@ -341,6 +348,9 @@ fn vulnerability(
                 .unwrap_or_default()
         ));
     }
+    if let Some(x) = vex {
+        description.push_str(&format!("\n\nSuppressed by VEX: {}", x.describe()));
+    }
     let mut v = json!({
         "id": finding_id(f, image, scanned.platform.as_deref()),
         "name": cut(&clean(&format!("{} in {}", f.id, f.package)), MAX_NAME),
@@ -354,6 +364,14 @@ fn vulnerability(
     });
     if let Some(default) = &outcome.default_branch_image {
         v["location"]["default_branch_image"] = Value::String(clean(default));
+    }
+    if let Some(x) = vex {
+        // The report format's only flag: the finding does not apply here, per the statement.
+        v["flags"] = json!([{
+            "type": "flagged-as-likely-false-positive",
+            "origin": "cleanpipe VEX",
+            "description": cut(&clean(&x.describe()), MAX_DESCRIPTION),
+        }]);
     }
     let description = description.trim();
     if !description.is_empty() {
@@ -492,6 +510,8 @@ mod tests {
             packages: 10,
             operating_system: Some("debian 12".into()),
             findings,
+            suppressed: vec![],
+            vex: vec![],
             gate: GateResult {
                 threshold: Threshold::High,
                 failing: vec![],
@@ -500,6 +520,9 @@ mod tests {
                 unchecked: vec![],
                 allowed_unchecked: vec![],
                 relaxations: vec![],
+                suppressed: 0,
+                vex_unused: vec![],
+                vex_kept: vec![],
                 passed: true,
             },
             coverage: None,
@@ -508,6 +531,57 @@ mod tests {
 
     fn at(s: &str) -> time::OffsetDateTime {
         time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap()
+    }
+
+    #[test]
+    fn a_finding_suppressed_by_vex_is_listed_flagged_with_its_statement() {
+        let mut report = scan(vec![finding("DSA-1", &["CVE-1"], Severity::High, None)]);
+        let vex = crate::scan::vex::parse(
+            br#"{"@context": "https://openvex.dev/ns/v0.2.0", "timestamp": "2026-11-01T00:00:00Z",
+            "statements": [{"vulnerability": {"name": "CVE-2"}, "products": [{"@id": "pkg:deb/debian/openssl"}],
+            "status": "not_affected", "justification": "component_not_present"}]}"#,
+            "vex/a.json",
+        )
+        .unwrap();
+        let statement = crate::scan::vex::Applied {
+            status: crate::scan::vex::Status::NotAffected,
+            vulnerability: "CVE-2".into(),
+            justification: Some("component_not_present".into()),
+            impact_statement: None,
+            action_statement: None,
+            statement: "/statements/0".into(),
+            timestamp: None,
+            document: vex.reference(),
+        };
+        report.suppressed.push(crate::scan::Suppressed {
+            finding: finding("DSA-2", &["CVE-2"], Severity::Critical, None),
+            vex: statement,
+        });
+        let doc = document(
+            &Outcome {
+                start: at("2026-12-02T00:00:00Z"),
+                end: at("2026-12-02T00:00:01Z"),
+                scans: Ok(vec![ScannedImage {
+                    report: &report,
+                    image: "r/acme@sha256:abc".into(),
+                    platform: None,
+                }]),
+                default_branch_image: None,
+            },
+            &|s: &str| s.to_string(),
+        );
+        let v = doc["vulnerabilities"].as_array().unwrap();
+        assert_eq!(v.len(), 2);
+        assert!(v[0].get("flags").is_none());
+        assert_eq!(v[1]["name"], "DSA-2 in openssl");
+        assert_eq!(v[1]["flags"][0]["type"], "flagged-as-likely-false-positive");
+        let why = v[1]["description"].as_str().unwrap();
+        assert!(
+            why.contains(
+                "Suppressed by VEX: not_affected (component_not_present) per `vex/a.json`"
+            ) && why.contains(vex.digest.as_str()),
+            "{why}"
+        );
     }
 
     #[test]

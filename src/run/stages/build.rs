@@ -177,6 +177,7 @@ async fn scan_result(ctx: &RunContext, mut out: BuildOutput) -> Result<BuildOutp
             spec,
             key_path: &["build", "scan"],
             file_stem: &stem,
+            reference: ctx.pipeline.file.push.repository.as_deref(),
         };
         match crate::run::stages::scan_gate::run(ctx, "build", target).await {
             Ok(summary) => scans.push(Some(summary)),

@@ -268,6 +268,7 @@ fn scan_summary(s: &crate::run::stages::scan_gate::ScanSummary) -> serde_json::V
         "packages": s.packages,
         "findings": s.findings,
         "waived": s.waived,
+        "suppressed_by_vex": s.suppressed,
         "failing": s.failing,
     })
 }

@@ -19,12 +19,19 @@ pub struct ScanSummary {
     pub findings: usize,
     pub failing: Vec<String>,
     pub waived: usize,
+    /// Findings VEX statements took out of the gate (listed in the report's `suppressed`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub suppressed: usize,
     pub expired_waivers: Vec<String>,
     /// Report files written, with their sha256.
     pub files: Vec<(String, String)>,
     /// The whole report, for the scan attestation (in the run report only as `files`).
     #[serde(skip)]
     pub report: Option<report::ScanReport>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The image to scan, and where its gate is configured.
@@ -37,6 +44,9 @@ pub struct Target<'a> {
     pub key_path: &'a [&'a str],
     /// Names the output files (`scan-results`, `base-scan-1`, …).
     pub file_stem: &'a str,
+    /// `registry/repo[:tag]` VEX products are matched against (`push.repository`, a base's
+    /// reference), when there is one.
+    pub reference: Option<&'a str>,
 }
 
 /// Scan the target and apply its gate.
@@ -48,9 +58,17 @@ pub async fn run(ctx: &RunContext, stage: &str, target: Target<'_>) -> Result<Sc
         spec,
         key_path,
         file_stem,
+        reference,
     } = target;
     ctx.emit(crate::run::Event::ScanStarted { stage, file_stem });
-    let options = spec.options(ctx.clock.today());
+    let mut options = spec.options(ctx.clock.today());
+    options.vex = crate::spec::paths::vex_documents(&ctx.pipeline, key_path[0], spec)?;
+    options.image_reference = reference.map(String::from);
+    for doc in &options.vex {
+        for w in &doc.warnings {
+            ctx.warn(stage, w);
+        }
+    }
     let threshold = options.threshold;
     let tool = spec.scanner.and_then(ScannerKind::external);
     let result = match tool {
@@ -154,8 +172,12 @@ fn finish(
         .expired_waivers
         .iter()
         .chain(&result.gate.unused_waivers)
+        .chain(&result.gate.vex_unused)
     {
         ctx.warn(stage, w);
+    }
+    for line in &result.gate.vex_kept {
+        ctx.say(stage, line);
     }
     let mut files = Vec::new();
     crate::fsutil::create_dirs(&ctx.outputs_dir)?;
@@ -180,11 +202,15 @@ fn finish(
     ctx.say(
         stage,
         &format!(
-            "{image_name}: {} package(s), {} finding(s), {} at or above {}{}",
+            "{image_name}: {} package(s), {} finding(s), {} at or above {}{}{}",
             result.packages,
             result.findings.len(),
             result.gate.failing.len(),
             threshold.as_str(),
+            match result.suppressed.len() {
+                0 => String::new(),
+                n => format!(", {n} suppressed by VEX"),
+            },
             match &result.coverage {
                 Some(c) if c.unchecked > 0 => format!(", {} NOT CHECKED", c.unchecked),
                 Some(_) => String::new(),
@@ -200,6 +226,7 @@ fn finish(
             .iter()
             .filter(|f| f.waived.is_some())
             .count(),
+        suppressed: result.suppressed.len(),
         failing: result.gate.failing.clone(),
         expired_waivers: result.gate.expired_waivers.clone(),
         files,

@@ -420,6 +420,7 @@ async fn scan_base(
         spec,
         key_path: &["verify_base", "scan"],
         file_stem: stem,
+        reference: Some(reference),
     };
     crate::run::stages::scan_gate::run(ctx, "verify-base", target).await
 }
