@@ -54,6 +54,7 @@ pub enum ScanDelta {
 /// Every base of the pipeline and what its tag says now.
 pub async fn outdated(
     spec: &crate::spec::Spec<'_>,
+    env: &dyn Fn(&str) -> Option<String>,
     remote: &RemoteOptions,
     progress: &Progress,
 ) -> Result<Vec<BaseStatus>> {
@@ -71,8 +72,9 @@ pub async fn outdated(
             s.scanner
                 .is_none_or(|k| k == crate::scan::gate::ScannerKind::Builtin)
         })
-        .find_map(|s| s.db.as_ref())
-        .map(|db| base_dir.join(db));
+        .find_map(|s| s.db.as_deref())
+        .map(|db| crate::spec::paths::scan_db(pipeline, &["build", "scan", "db"], db, env))
+        .transpose()?;
     for base in bases {
         let mut status = BaseStatus {
             reference: base.reference.clone(),

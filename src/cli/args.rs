@@ -470,7 +470,9 @@ pub enum DbCommand {
 #[derive(Debug, Args)]
 pub struct DbUpdateArgs {
     /// Ecosystems as osv.dev spells them, comma-separated: `Debian,Alpine,PyPI,npm,Maven`; or
-    /// `auto`: those of the package URLs in the SBOMs under `--sbom` (docs/database.md).
+    /// `auto`: those of the package URLs in the SBOMs under `--sbom`; or `installed`: those the
+    /// database already has (none: nothing to do), for a CI job that refreshes its cached
+    /// database before `run` (docs/database.md).
     #[arg(long, value_delimiter = ',', required = true)]
     pub ecosystems: Vec<String>,
     /// With `--ecosystems auto`: an SBOM (SPDX or CycloneDX JSON), or a directory whose
@@ -481,8 +483,8 @@ pub struct DbUpdateArgs {
     /// loopback) [default: https://osv-vulnerabilities.storage.googleapis.com].
     #[arg(long, env = crate::cli::env_vars::DB_MIRROR)]
     pub mirror: Option<String>,
-    /// The database directory [default: $XDG_CACHE_HOME/cleanpipe/osv, else
-    /// ~/.cache/cleanpipe/osv].
+    /// The database directory [default: $CLEANPIPE_DB_DIR, else $XDG_CACHE_HOME/cleanpipe/osv,
+    /// else ~/.cache/cleanpipe/osv].
     #[arg(long)]
     pub dir: Option<PathBuf>,
 }

@@ -23,7 +23,11 @@ pub fn docker_config_file() -> Option<std::path::PathBuf> {
 
 /// Where `db update` fetches osv.dev's archives (`<mirror>/<ecosystem>/all.zip`), read by clap
 /// for `db update --mirror` (the flag wins; docs/database.md).
-pub const DB_MIRROR: &str = "CLEANPIPE_DB_MIRROR";
+pub const DB_MIRROR: &str = crate::scan::managed::MIRROR_VAR;
+
+/// Where the managed database lives (`db update` without `--dir`, `db: managed`); read through
+/// the run's environment snapshot by `crate::scan::managed::default_dir_in`.
+pub const DB_DIR: &str = crate::scan::managed::DIR_VAR;
 
 /// Milliseconds for the registry retry policy's base wait, for tests only (so fault-injection
 /// tests do not wait seconds); at most 60000.

@@ -69,22 +69,43 @@ impl ArchiveMeta {
     }
 }
 
+/// The variable that moves the managed database (an absolute path): a CI cache directory, or
+/// one inside the checkout that `.gitignore` lists (GitLab caches nothing else).
+pub const DIR_VAR: &str = "CLEANPIPE_DB_DIR";
+
+/// The variable naming a mirror of osv.dev's bucket (`<mirror>/<ecosystem>/all.zip`).
+pub const MIRROR_VAR: &str = "CLEANPIPE_DB_MIRROR";
+
 /// The user's cache directory: `$XDG_CACHE_HOME` (absolute), else `$HOME/.cache`.
 pub fn user_cache_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_CACHE_HOME")
+    user_cache_dir_in(&|name| std::env::var(name).ok())
+}
+
+fn user_cache_dir_in(get: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    get("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
         .or_else(|| {
-            std::env::var_os("HOME")
+            get("HOME")
                 .map(PathBuf::from)
                 .filter(|p| p.is_absolute())
                 .map(|h| h.join(".cache"))
         })
 }
 
-/// Where `db update` writes without `--dir`: `<user cache>/cleanpipe/osv`.
+/// Where `db update` writes without `--dir`, and what a gate's `db: managed` reads:
+/// `$CLEANPIPE_DB_DIR` (absolute), else `<user cache>/cleanpipe/osv`.
 pub fn default_dir() -> Option<PathBuf> {
-    user_cache_dir().map(|c| c.join("cleanpipe").join("osv"))
+    default_dir_in(&|name| std::env::var(name).ok())
+}
+
+/// [`default_dir`] with the environment given (a run's snapshot of it).
+pub fn default_dir_in(get: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    get(DIR_VAR)
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| user_cache_dir_in(get).map(|c| c.join("cleanpipe").join("osv")))
 }
 
 /// Whether `dir` is a managed database: a directory with at least one `*.meta.json`.

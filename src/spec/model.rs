@@ -309,8 +309,9 @@ pub struct ScanSpec {
     pub fail_on: Option<Threshold>,
     #[serde(default)]
     pub scanner: Option<ScannerKind>,
-    /// The OSV database of the builtin scanner: a directory of OSV JSON records or a `.zip`
-    /// as osv.dev publishes per ecosystem (relative to the pipeline file, or absolute).
+    /// The OSV database of the builtin scanner: `managed` (the database `cleanpipe db update`
+    /// keeps, in `$CLEANPIPE_DB_DIR` or the user's cache), or a directory of OSV JSON records
+    /// or a `.zip` as osv.dev publishes per ecosystem (relative to the pipeline file, or absolute).
     /// Required with the builtin scanner; refused with trivy or grype.
     #[serde(default)]
     pub db: Option<String>,

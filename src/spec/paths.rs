@@ -176,7 +176,11 @@ fn host_inputs(p: &LoadedPipeline) -> Result<()> {
         (&f.build.scan, "build"),
     ] {
         let Some(spec) = spec else { continue };
-        if let Some(db) = spec.db.as_deref().filter(|d| relative(d)) {
+        if let Some(db) = spec
+            .db
+            .as_deref()
+            .filter(|d| relative(d) && *d != MANAGED_DB)
+        {
             repo_path(p, &[stage, "scan", "db"], db, false)?;
         }
         for (i, doc) in spec.vex.iter().enumerate() {
@@ -191,6 +195,31 @@ fn host_inputs(p: &LoadedPipeline) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What a gate's `db` says for the managed database (`cleanpipe db update`), instead of a path.
+pub const MANAGED_DB: &str = "managed";
+
+/// Where a gate's `db` (at `key`) is: `managed` names the managed database in the directory
+/// `env` gives ([`crate::scan::managed::default_dir_in`]; the gate fetches the ecosystems it
+/// lacks); anything else is a path, relative to the pipeline file's directory.
+pub fn scan_db(
+    p: &LoadedPipeline,
+    key: &[&str],
+    written: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<PathBuf> {
+    if written != MANAGED_DB {
+        return Ok(p.base_dir().join(written));
+    }
+    let dir = crate::scan::managed::default_dir_in(env).ok_or_else(|| {
+        p.error_at(
+            key,
+            "`db: managed` reads the database `cleanpipe db update` keeps, but neither CLEANPIPE_DB_DIR, XDG_CACHE_HOME nor HOME says where it is",
+        )
+        .with_hint("set CLEANPIPE_DB_DIR to an absolute directory")
+    })?;
+    Ok(dir)
 }
 
 /// `<stage>.scan.vex[i]`: a relative path names a file of the repository and is confined like

@@ -316,7 +316,7 @@ fn check_pipeline(p: &LoadedPipeline, platforms: Option<&[Platform]>) -> Result<
             }
             if !external && spec.db.is_none() {
                 return Err(p.error_at(&path, "the builtin scanner needs `db`: a directory of OSV records or an osv.dev zip")
-                    .with_hint("e.g. `db: osv/` (download osv.dev's `<ecosystem>/all.zip` files into it)"));
+                    .with_hint("`db: managed` (the database `cleanpipe db update` keeps), or a directory or osv.dev zip in the repository, e.g. `db: osv/`"));
             }
             check_relaxations(p, spec, &path)?;
             // Every VEX document is read and checked now: a bad one stops `validate`.

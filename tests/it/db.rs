@@ -568,3 +568,105 @@ fn auto_ecosystems_come_from_the_sboms_package_urls() {
         .expect_code(2)
         .expect_stderr("no SBOM");
 }
+
+/// The real GHSA fixture records of one ecosystem, as an archive's entries.
+fn ghsa_of(ecosystem: &str) -> Vec<(String, Vec<u8>)> {
+    records("osv/ghsa", "GHSA-")
+        .into_iter()
+        .filter(|(_, bytes)| {
+            let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+            v["affected"][0]["package"]["ecosystem"] == ecosystem
+        })
+        .collect()
+}
+
+/// `db: managed` on a first run: the gate fetches the ecosystems the image's packages belong to
+/// (and no other) into `CLEANPIPE_DB_DIR`, gates on them, and a later run asks for nothing;
+/// `db update --ecosystems installed` refreshes exactly those; unreachable, the gate fails
+/// closed (exit 3) instead of passing unchecked.
+#[test]
+fn a_managed_gate_fetches_what_its_image_needs_on_the_first_run() {
+    let mirror = Mirror::start();
+    mirror.put("npm", &zip_of(&ghsa_of("npm"), false), 60);
+    mirror.put("PyPI", &zip_of(&ghsa_of("PyPI"), false), 60);
+    let repo = Repo::new();
+    repo.write_example("pipeline.example.yaml");
+    let text = std::fs::read_to_string(repo.path().join("pipeline.example.yaml")).unwrap();
+    assert!(text.contains("db: examples/osv"));
+    repo.write(
+        "pipeline.example.yaml",
+        &text.replace("db: examples/osv", "db: managed"),
+    );
+    repo.commit();
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().join("osv");
+    let url = mirror.url();
+    let env = [
+        ("CLEANPIPE_DB_MIRROR", url.as_str()),
+        ("CLEANPIPE_DB_DIR", dir.to_str().unwrap()),
+    ];
+    repo.cleanpipe_env(&["run"], &env)
+        .expect_code(0)
+        .expect_stderr("the managed database has no npm records yet");
+    let mut asked: Vec<String> = mirror
+        .requests()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap().to_string())
+        .collect();
+    asked.sort();
+    assert_eq!(asked, ["/osv/PyPI/all.zip", "/osv/npm/all.zip"]);
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.path().join(".cleanpipe/out/scan-results.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        report["coverage"]["database_completeness"], "complete",
+        "{}",
+        report["coverage"]
+    );
+    let ids: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["GHSA-h75v-3vvj-5mfj"]);
+    // A second run has what it needs: no request.
+    repo.cleanpipe_env(&["run"], &env).expect_code(0);
+    assert_eq!(mirror.requests().len(), 2);
+    // The CI's refresh: one conditional request per ecosystem the database has.
+    repo.cleanpipe_env(&["db", "update", "--ecosystems", "installed"], &env)
+        .expect_code(0)
+        .expect_stderr("ecosystems in the database: PyPI, npm");
+    let requests = mirror.requests();
+    assert_eq!(requests.len(), 4);
+    assert!(
+        requests[2..].iter().all(|r| r["status"] == 304),
+        "{requests:?}"
+    );
+    // Nothing to refresh in an empty database: no request, exit 0.
+    let empty = cache.path().join("empty");
+    repo.cleanpipe_env(
+        &[
+            "db",
+            "update",
+            "--ecosystems",
+            "installed",
+            "--dir",
+            empty.to_str().unwrap(),
+        ],
+        &env,
+    )
+    .expect_code(0)
+    .expect_stderr("nothing to refresh");
+    assert_eq!(mirror.requests().len(), 4);
+    // Unreachable with nothing cached: the gate fails closed.
+    drop(mirror);
+    let gone = [
+        ("CLEANPIPE_DB_MIRROR", url.as_str()),
+        ("CLEANPIPE_DB_DIR", empty.to_str().unwrap()),
+    ];
+    repo.cleanpipe_env(&["run"], &gone)
+        .expect_code(3)
+        .expect_stderr("could not be fetched");
+}

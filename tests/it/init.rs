@@ -446,7 +446,7 @@ fn gitlab_ci_files_pass_the_gitlab_schema_and_shellcheck() {
                 "merge_request_event",
                 "--unsigned \"pull request: build and scan only\"",
                 "--git \"$CLEANPIPE_GIT\" --tag \"$CLEANPIPE_VERSION\"",
-                "paths: [.cleanpipe/bin/]",
+                "paths: [.cleanpipe/bin/, .cleanpipe/osv/]",
                 "--commit \"$CI_COMMIT_SHA\" --output digest",
             ],
         );

@@ -24,7 +24,8 @@ pub async fn base(
     let progress = crate::cli::reporters::progress(printer);
     let remote =
         settings::remote_options(&args.registry, redactor)?.with_progress(progress.clone());
-    let statuses = crate::base_update::outdated(&spec, &remote, &progress).await?;
+    let statuses =
+        crate::base_update::outdated(&spec, &|n| env.get(n).cloned(), &remote, &progress).await?;
     let mut changed = Vec::new();
     if update {
         let (edits, diffs) = crate::base_update::edits(&statuses, &pipeline)?;

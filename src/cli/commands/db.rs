@@ -23,16 +23,35 @@ pub async fn update(args: &DbUpdateArgs, printer: &Printer) -> Result<ExitCode> 
     let base = managed::parse_base(args.mirror.as_deref().unwrap_or(managed::DEFAULT_BASE))?;
     let mut ecosystems: Vec<String> = Vec::new();
     let auto = args.ecosystems.iter().any(|e| e.trim() == "auto");
-    if auto && args.ecosystems.len() > 1 {
+    let installed = args.ecosystems.iter().any(|e| e.trim() == "installed");
+    if (auto || installed) && args.ecosystems.len() > 1 {
         return Err(
-            Error::usage("--ecosystems auto cannot be combined with names")
-                .with_hint("give `auto` alone, or only names"),
+            Error::usage("--ecosystems auto or installed cannot be combined with names")
+                .with_hint("give `auto` or `installed` alone, or only names"),
         );
     }
     if !auto && !args.sbom.is_empty() {
         return Err(Error::usage("--sbom is for --ecosystems auto"));
     }
-    let named = if auto {
+    let named = if installed {
+        let have: Vec<String> = if managed::is_managed(&dir) {
+            managed::read_archives(&dir)?
+                .into_iter()
+                .map(|a| a.ecosystem)
+                .collect()
+        } else {
+            vec![]
+        };
+        if have.is_empty() {
+            printer.status(&format!(
+                "database `{}` has no ecosystem yet: nothing to refresh (a gate with `db: managed` fetches what its image needs)",
+                dir.display()
+            ));
+            return Ok(ExitCode::Success);
+        }
+        printer.status(&format!("ecosystems in the database: {}", have.join(", ")));
+        have
+    } else if auto {
         let found = ecosystems_of_sboms(&args.sbom)?;
         printer.status(&format!("ecosystems from the SBOMs: {}", found.join(", ")));
         found

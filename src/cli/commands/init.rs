@@ -25,6 +25,7 @@ const BUILD_CUSTOMIZE: &str = include_str!("init/build-customize.yaml");
 const GITHUB: &str = include_str!("init/github.yml");
 const GITHUB_MATRIX: &str = include_str!("init/github-matrix.yml");
 const GITHUB_SETUP: &str = include_str!("init/github-setup.yml");
+const GITHUB_DB: &str = include_str!("init/github-db.yml");
 const GITHUB_LOGIN: &str = include_str!("init/github-login.yml");
 const SIGN_KEY: &str = include_str!("init/sign-key.yaml");
 const SIGN_KEYLESS: &str = include_str!("init/sign-keyless.yaml");
@@ -645,6 +646,7 @@ fn github(jobs: &[Job], ctx: &Ctx) -> String {
             &[
                 ("VERSION", VERSION),
                 ("SETUP", setup),
+                ("DB", GITHUB_DB.trim_end()),
                 ("LOGIN", login),
                 ("SECRETS", &secrets),
                 ("VERIFY", &ctx.verify),
@@ -660,6 +662,7 @@ fn github(jobs: &[Job], ctx: &Ctx) -> String {
             &[
                 ("VERSION", VERSION),
                 ("SETUP", setup),
+                ("DB", GITHUB_DB.trim_end()),
                 ("LOGIN", login),
                 ("SECRETS", &secrets),
                 ("VERIFY", &ctx.verify),
@@ -737,7 +740,8 @@ fn gitlab(jobs: &[Job], ctx: &Ctx) -> String {
             "#   {n:<24} masked, protected: a secret the pipeline uses\n"
         ));
     }
-    script.push_str("- cleanpipe run -f \"$PIPELINE\"");
+    script
+        .push_str("- cleanpipe db update --ecosystems installed\n- cleanpipe run -f \"$PIPELINE\"");
     render(
         GITLAB,
         &[

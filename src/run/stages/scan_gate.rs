@@ -132,11 +132,22 @@ async fn builtin(
             "the builtin scanner needs `db`: a directory of OSV records or an osv.dev zip",
         )
     })?;
-    let db_path = ctx.base_dir.join(db_location);
+    let db_path =
+        crate::spec::paths::scan_db(&ctx.pipeline, key_path, db_location, &ctx.env_lookup())?;
     let manifest = Manifest::from_slice(&layout.read_blob(digest)?, image_name)?;
-    let (layout2, db_path2, progress) = (layout.clone(), db_path.clone(), ctx.progress.clone());
-    let (catalog, db) = tokio::task::spawn_blocking(move || {
-        scan::catalog_and_database(&layout2, &manifest, &db_path2, &progress)
+    let (layout2, progress) = (layout.clone(), ctx.progress.clone());
+    let catalog = tokio::task::spawn_blocking(move || {
+        crate::sbom::catalog_image(&layout2, &manifest, &progress)
+    })
+    .await
+    .map_err(|e| Error::environment(format!("scan failed: {e}")))??;
+    if db_location == crate::spec::paths::MANAGED_DB {
+        fetch_missing(ctx, stage, &db_path, &catalog).await?;
+    }
+    let wanted = scan::wanted_keys(&catalog);
+    let (db_path2, progress) = (db_path.clone(), ctx.progress.clone());
+    let db = tokio::task::spawn_blocking(move || {
+        scan::osv::Database::load_cached_for(&db_path2, Some(&wanted), &progress).map(|(db, _)| db)
     })
     .await
     .map_err(|e| Error::environment(format!("scan failed: {e}")))??;
@@ -150,6 +161,78 @@ async fn builtin(
         );
     }
     scan::scan_catalog(image_name, digest, &catalog, &db, db_location, options)
+}
+
+/// `db: managed`: fetch the archive of every ecosystem the image's packages belong to that the
+/// managed database lacks (from `$CLEANPIPE_DB_MIRROR`, else osv.dev), so a first run gates
+/// without a separate `db update`. Ecosystems already there are used as they are (`db update`
+/// refreshes them).
+async fn fetch_missing(
+    ctx: &RunContext,
+    stage: &str,
+    dir: &std::path::Path,
+    catalog: &crate::sbom::Catalog,
+) -> Result<()> {
+    use crate::scan::managed;
+    // The cache directory is cleanpipe's own: made on first use.
+    crate::fsutil::create_dirs(dir)?;
+    let needed: std::collections::BTreeSet<&str> = catalog
+        .packages
+        .iter()
+        .filter_map(|p| managed::ecosystem_of_purl(&p.purl))
+        .collect();
+    let present: Vec<String> = if managed::is_managed(dir) {
+        managed::read_archives(dir)?
+            .into_iter()
+            .map(|a| a.ecosystem)
+            .collect()
+    } else {
+        vec![]
+    };
+    let missing: Vec<&str> = needed
+        .into_iter()
+        .filter(|e| !present.iter().any(|p| p == e))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let base = ctx
+        .env
+        .get(managed::MIRROR_VAR)
+        .filter(|m| !m.is_empty())
+        .map_or(managed::DEFAULT_BASE, String::as_str);
+    let base = managed::parse_base(base)?;
+    let client = crate::net::client(crate::net::Redirects::Checked, None)?;
+    let _lock = managed::lock(dir)?;
+    for ecosystem in missing {
+        ctx.say(
+            stage,
+            &format!(
+                "the managed database has no {ecosystem} records yet: fetching them into {}",
+                dir.display()
+            ),
+        );
+        let fetched = managed::update_one(&client, &base, dir, ecosystem, &ctx.progress)
+            .await
+            .map_err(|e| {
+                Error::environment(format!(
+                    "the gate needs {ecosystem} advisories and they could not be fetched"
+                ))
+                .caused_by(e)
+                .with_hint("run `cleanpipe db update --ecosystems ECOSYSTEM` where the network allows (a mirror: CLEANPIPE_DB_MIRROR), or give `db` a directory of OSV records")
+            })?;
+        let m = match fetched {
+            managed::Outcome::Updated(m) | managed::Outcome::Unchanged(m) => m,
+        };
+        ctx.say(
+            stage,
+            &format!(
+                "{ecosystem}: {} record(s), newest modified {}",
+                m.records, m.newest_modified
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// Write the reports and apply the verdict.

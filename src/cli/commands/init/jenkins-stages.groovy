@@ -13,6 +13,9 @@ stage(@@BUILD_STAGE@@) {
                 set +x   # never trace the credentials below
                 @@LOGIN@@
                 @@KEY_SETUP@@
+                # The vulnerability database in the agent's cache: refreshed here; the gate
+                # (`db: managed`) fetches what it still lacks.
+                cleanpipe db update --ecosystems installed
                 cleanpipe run -f "$PIPELINE"
             '''
         }
