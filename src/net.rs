@@ -148,7 +148,7 @@ pub fn client_with(
     }
     builder
         .build()
-        .map_err(|e| Error::environment(format!("cannot make an HTTP client: {e}")))
+        .map_err(|e| Error::environment("cannot make an HTTP client").caused_by(e))
 }
 
 /// Run `future` to completion on a runtime of its own, on a thread of its own: for the few
@@ -161,7 +161,7 @@ pub fn block_on<T: Send>(future: impl std::future::Future<Output = Result<T>> + 
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
-                    .map_err(|e| Error::environment(format!("cannot start a runtime: {e}")))?;
+                    .map_err(|e| Error::environment("cannot start a runtime").caused_by(e))?;
                 runtime.block_on(future)
             })
             .join()

@@ -213,7 +213,7 @@ pub async fn build(
     let dest = context_dir.clone();
     tokio::task::spawn_blocking(move || materialize(&files, epoch, &dest))
         .await
-        .map_err(|e| Error::environment(format!("context writer failed: {e}")))??;
+        .map_err(|e| Error::environment("context writer failed").caused_by(e))??;
 
     let dockerfile = Path::new(&options.dockerfile);
     let dockerfile_dir = context_dir.join(dockerfile.parent().unwrap_or(Path::new("")));
@@ -292,7 +292,7 @@ pub async fn build(
     while let Some(line) = lines
         .next_line()
         .await
-        .map_err(|e| Error::environment(format!("cannot read buildctl's output: {e}")))?
+        .map_err(|e| Error::environment("cannot read buildctl's output").caused_by(e))?
     {
         steps.see(&line);
         on_line(&line);
@@ -301,7 +301,7 @@ pub async fn build(
     let status = child
         .wait()
         .await
-        .map_err(|e| Error::environment(format!("buildctl did not finish: {e}")))?;
+        .map_err(|e| Error::environment("buildctl did not finish").caused_by(e))?;
     if !status.success() {
         return Err(build_failed(&steps, &log, &options.dockerfile, status));
     }
@@ -331,7 +331,7 @@ pub async fn build(
         })
     })
     .await
-    .map_err(|e| Error::environment(format!("image import failed: {e}")))??;
+    .map_err(|e| Error::environment("image import failed").caused_by(e))??;
     Ok(DockerBuilt {
         manifest: imported.0,
         layers: imported.1,
@@ -382,7 +382,7 @@ fn import(
     };
     let bytes = source.read_blob(&desc.digest)?;
     let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::environment(format!("BuildKit's export is not JSON: {e}")))?;
+        .map_err(|e| Error::environment("BuildKit's export is not JSON").caused_by(e))?;
     if document_kind(&value, Some(&desc.media_type)) != Ok(DocumentKind::Index) {
         // With a provenance BuildKit always exports an index (the image and its attestation).
         return Err(no_provenance(""));
@@ -549,7 +549,7 @@ fn try_prune_export(export: &Layout) -> Result<()> {
         let bytes = export.read_blob(&digest)?;
         keep.push(digest);
         let value: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::environment(format!("BuildKit's export is not JSON: {e}")))?;
+            .map_err(|e| Error::environment("BuildKit's export is not JSON").caused_by(e))?;
         match document_kind(&value, None) {
             Ok(DocumentKind::Index) => manifests.extend(
                 Index::from_slice(&bytes, "BuildKit's export")?
@@ -589,7 +589,7 @@ fn import_image(
     if let Some(platform) = platform {
         let config: ImageConfig =
             serde_json::from_slice(&source.read_blob(&manifest.config.digest)?).map_err(|e| {
-                Error::environment(format!("BuildKit's image config is malformed: {e}"))
+                Error::environment("BuildKit's image config is malformed").caused_by(e)
             })?;
         let own = Platform::of_config(&config);
         if !platform.accepts(&own) {

@@ -102,7 +102,7 @@ pub async fn customize(
         let (desc, diff_id) =
             tokio::task::spawn_blocking(move || layer::write_layer(&layout2, &entries, epoch))
                 .await
-                .map_err(|e| Error::environment(format!("layer writer failed: {e}")))??;
+                .map_err(|e| Error::environment("layer writer failed").caused_by(e))??;
         layers.push(desc);
         config.rootfs.diff_ids.push(diff_id);
         let list: Vec<&str> = options.files.iter().map(|f| f.dest.as_str()).collect();

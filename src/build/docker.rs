@@ -222,14 +222,14 @@ pub async fn build(
 
     tar_task
         .await
-        .map_err(|e| Error::environment(format!("context writer failed: {e}")))??;
+        .map_err(|e| Error::environment("context writer failed").caused_by(e))??;
     let used = UsedImages::FromSteps(from_steps(docker, &log).await?);
 
     // A cached build yields the same engine image: reuse its earlier re-pack instead of exporting again.
     let image_id = docker
         .inspect_image(&options.cache_tag)
         .await
-        .map_err(|e| Error::environment(format!("cannot inspect the built image: {e}")))?
+        .map_err(|e| Error::environment("cannot inspect the built image").caused_by(e))?
         .id
         .unwrap_or_default();
     // The memo lives beside the layout's blobs, not in index.json: a tag there would point at an
@@ -285,7 +285,7 @@ pub async fn build(
         .map(|m| (m, layout))
     })
     .await
-    .map_err(|e| Error::environment(format!("image import failed: {e}")))??;
+    .map_err(|e| Error::environment("image import failed").caused_by(e))??;
     let (manifest, layout) = manifest;
     crate::oci::layout::write_atomic(
         &memo,

@@ -380,7 +380,7 @@ pub async fn lock_store(root: &Path, on_wait: impl FnOnce(&str)) -> Result<Store
             on_wait(holder.trim());
             file = tokio::task::spawn_blocking(move || file.lock().map(|_| file))
                 .await
-                .map_err(|e| Error::environment(format!("waiting for the store lock failed: {e}")))?
+                .map_err(|e| Error::environment("waiting for the store lock failed").caused_by(e))?
                 .io_context("cannot lock", &path)?;
         }
         Err(fs::TryLockError::Error(e)) => return Err(Error::io("cannot lock", &path, e)),

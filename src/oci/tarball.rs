@@ -42,7 +42,7 @@ pub fn import_docker_save(
     let mut small: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut big: BTreeMap<String, Repacked> = BTreeMap::new();
     let bad =
-        |e: io::Error| Error::environment(format!("cannot read the image exported by Docker: {e}"));
+        |e: io::Error| Error::environment("cannot read the image exported by Docker").caused_by(e);
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
         if entry.header().entry_type() != tar::EntryType::Regular {
@@ -62,7 +62,7 @@ pub fn import_docker_save(
         .get("manifest.json")
         .ok_or_else(|| Error::environment("the image exported by Docker has no manifest.json"))?;
     let entries: Vec<SaveManifestEntry> = serde_json::from_slice(manifest_json)
-        .map_err(|e| Error::environment(format!("the exported manifest.json is malformed: {e}")))?;
+        .map_err(|e| Error::environment("the exported manifest.json is malformed").caused_by(e))?;
     let [entry] = entries.as_slice() else {
         return Err(Error::environment(format!(
             "expected one image in the Docker export, found {}",
@@ -91,7 +91,7 @@ pub fn import_docker_save(
         ))
     })?;
     let mut config: ImageConfig = serde_json::from_slice(config_bytes)
-        .map_err(|e| Error::environment(format!("the exported image config is malformed: {e}")))?;
+        .map_err(|e| Error::environment("the exported image config is malformed").caused_by(e))?;
     if config.rootfs.diff_ids != diff_ids {
         return Err(Error::environment(
             "the exported layers do not match the image config's diff_ids",
@@ -118,7 +118,7 @@ fn repack_layer(reader: &mut impl Read, layout: &Layout) -> Result<Repacked> {
     let gz = GzBuilder::new().mtime(0).write(blob, Compression::new(6));
     let mut hashing = HashingWriter::new(gz);
     io::copy(reader, &mut hashing)
-        .map_err(|e| Error::environment(format!("cannot re-pack a layer: {e}")))?;
+        .map_err(|e| Error::environment("cannot re-pack a layer").caused_by(e))?;
     let (gz, diff_id) = hashing.finish();
     let blob = gz
         .finish()

@@ -191,7 +191,7 @@ impl KeylessTrust {
                 sigstore_verify::trust_root::SigstoreInstance::PublicGood
                     .embedded_trusted_root()
                     .map_err(|e| {
-                        Error::environment(format!("the embedded public-good trusted root: {e}"))
+                        Error::environment("the embedded public-good trusted root").caused_by(e)
                     })?,
                 RootSource::PublicGood,
             ),

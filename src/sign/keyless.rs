@@ -49,7 +49,7 @@ impl Instance {
         match self {
             Instance::PublicGood => {
                 SigningServices::from_embedded(sigstore_sign::SigstoreInstance::PublicGood)
-                    .map_err(|e| Error::environment(format!("the public-good signing config: {e}")))
+                    .map_err(|e| Error::environment("the public-good signing config").caused_by(e))
             }
             Instance::SigningConfig(path) => {
                 let config = read_signing_config(path)?;
@@ -303,9 +303,10 @@ impl KeylessSigner {
             .sign_raw_statement(statement)
             .await
             .map_err(|e| service_error(e, &self.instance))?;
-        let json = bundle.to_json().map(String::into_bytes).map_err(|e| {
-            Error::environment(format!("the signed bundle does not serialize: {e}"))
-        })?;
+        let json = bundle
+            .to_json()
+            .map(String::into_bytes)
+            .map_err(|e| Error::environment("the signed bundle does not serialize").caused_by(e))?;
         let mut certified = self.certified.lock().unwrap_or_else(|e| e.into_inner());
         if certified.is_none() {
             *certified = Certified::from_bundle_json(&json);

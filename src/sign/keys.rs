@@ -168,7 +168,7 @@ impl SigningKey {
         let sig = match &self.signer {
             Signer::Local(signer) => signer
                 .sign(payload)
-                .map_err(|e| Error::environment(format!("signing failed: {e}")))?,
+                .map_err(|e| Error::environment("signing failed").caused_by(e))?,
             Signer::Held(key) => key.sign(payload)?,
         };
         Ok(base64::engine::general_purpose::STANDARD.encode(sig))
@@ -343,13 +343,13 @@ pub fn generate(password: &[u8]) -> Result<(Zeroizing<String>, String)> {
     let pair = SigningScheme::ECDSA_P256_SHA256_ASN1
         .create_signer()
         .and_then(|s| s.to_sigstore_keypair())
-        .map_err(|e| Error::environment(format!("cannot generate a key pair: {e}")))?;
+        .map_err(|e| Error::environment("cannot generate a key pair").caused_by(e))?;
     let private = pair
         .private_key_to_encrypted_pem(password)
-        .map_err(|e| Error::environment(format!("cannot encrypt the private key: {e}")))?;
+        .map_err(|e| Error::environment("cannot encrypt the private key").caused_by(e))?;
     let public = pair
         .public_key_to_pem()
-        .map_err(|e| Error::environment(format!("cannot encode the public key: {e}")))?;
+        .map_err(|e| Error::environment("cannot encode the public key").caused_by(e))?;
     Ok((private, public))
 }
 

@@ -67,7 +67,7 @@ impl TransparencyLog {
         let b64 = base64::engine::general_purpose::STANDARD;
         let payload = b64
             .decode(&envelope.payload)
-            .map_err(|e| Error::environment(format!("the envelope's payload: {e}")))?;
+            .map_err(|e| Error::environment("the envelope's payload").caused_by(e))?;
         let signature = envelope
             .signatures
             .first()
@@ -78,8 +78,9 @@ impl TransparencyLog {
             &envelope.payload_type,
             &payload,
         ));
-        let public = DerPublicKey::from_pem(key.pem())
-            .map_err(|e| Error::environment(format!("the public key: {e}")))?;
+        let public = DerPublicKey::from_pem(key.pem()).map_err(|e| {
+            Error::environment("the public key cannot be sent to the transparency log").caused_by(e)
+        })?;
         let request = HashedRekordV2::new_with_public_key(
             &digest,
             &signature,
@@ -119,6 +120,6 @@ impl TransparencyLog {
         bundle
             .to_json()
             .map(String::into_bytes)
-            .map_err(|e| Error::environment(format!("the bundle does not serialize: {e}")))
+            .map_err(|e| Error::environment("the bundle does not serialize").caused_by(e))
     }
 }

@@ -360,9 +360,9 @@ impl TokenKey {
             .lock()
             .map_err(|_| Error::environment("the PKCS#11 session is unusable"))?
             .sign(&Mechanism::Ecdsa, self.key, &digest)
-            .map_err(|e| Error::environment(format!("the token refused to sign: {e}")))?;
+            .map_err(|e| Error::environment("the token refused to sign").caused_by(e))?;
         let signature = p256::ecdsa::Signature::from_slice(&raw).map_err(|e| {
-            Error::environment(format!("the token's signature is not P-256 r||s: {e}"))
+            Error::environment("the token's signature is not P-256 r||s").caused_by(e)
         })?;
         Ok(signature.to_der().as_bytes().to_vec())
     }
