@@ -18,6 +18,8 @@ pub mod bundle;
 pub mod copy;
 pub mod keyless;
 pub mod signatures;
+#[cfg(test)]
+mod verify_tests;
 
 use serde::Serialize;
 
