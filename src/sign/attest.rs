@@ -51,23 +51,67 @@ pub fn statement(
     statement_about(&[(subject_name, digest)], predicate_type, predicate)
 }
 
+/// An in-toto Statement (v1, or cosign's legacy v0.1 when read): what `predicate` says about
+/// which digests. Fields are declared in the order their names sort, so the bytes written are
+/// the same as those of the JSON object earlier versions built (verifiers pin them).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Statement<P = serde_json::Value> {
+    #[serde(rename = "_type")]
+    pub type_: String,
+    pub predicate: P,
+    #[serde(rename = "predicateType")]
+    pub predicate_type: String,
+    pub subject: Vec<Subject>,
+}
+
+/// A statement's subject: a name and its digests by algorithm (`sha256` → hex).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Subject {
+    pub digest: std::collections::BTreeMap<String, String>,
+    pub name: String,
+}
+
+impl<P: serde::de::DeserializeOwned> Statement<P> {
+    /// Read a statement (v1 or v0.1) from its JSON bytes.
+    pub fn parse(bytes: &[u8]) -> std::result::Result<Self, String> {
+        let st: Statement<P> =
+            serde_json::from_slice(bytes).map_err(|e| format!("not an in-toto statement: {e}"))?;
+        if st.type_ != STATEMENT_V1 && st.type_ != STATEMENT_V01 {
+            return Err(format!(
+                "`_type` is `{}`, not an in-toto statement",
+                st.type_
+            ));
+        }
+        Ok(st)
+    }
+
+    /// Whether one of its subjects is `digest`.
+    pub fn is_about(&self, digest: &Digest) -> bool {
+        self.subject
+            .iter()
+            .any(|s| s.digest.get("sha256").map(String::as_str) == Some(digest.hex()))
+    }
+}
+
 /// An in-toto v1 Statement about several digests (an index and its platform images).
 pub fn statement_about(
     subjects: &[(&str, &Digest)],
     predicate_type: &str,
     predicate: &serde_json::Value,
 ) -> Vec<u8> {
-    let subject: Vec<serde_json::Value> = subjects
-        .iter()
-        .map(|(name, digest)| serde_json::json!({"name": name, "digest": {"sha256": digest.hex()}}))
-        .collect();
-    let doc = serde_json::json!({
-        "_type": STATEMENT_V1,
-        "subject": subject,
-        "predicateType": predicate_type,
-        "predicate": predicate,
-    });
-    serde_json::to_vec(&doc).expect("statement serializes")
+    let statement = Statement {
+        type_: STATEMENT_V1.to_string(),
+        predicate,
+        predicate_type: predicate_type.to_string(),
+        subject: subjects
+            .iter()
+            .map(|(name, digest)| Subject {
+                digest: [("sha256".to_string(), digest.hex().to_string())].into(),
+                name: name.to_string(),
+            })
+            .collect(),
+    };
+    serde_json::to_vec(&statement).expect("statement serializes")
 }
 
 /// A DSSE envelope, fields in the order Go emits them (`keyid` is always present).
@@ -306,6 +350,37 @@ pub fn merge_attestation_layers(remote: &[Descriptor], ours: &[Descriptor]) -> V
 
 #[cfg(test)]
 mod tests {
+    /// The typed statement writes exactly the bytes of the JSON object built before it (keys
+    /// sorted), and reads back.
+    #[test]
+    fn a_typed_statement_is_byte_for_byte_the_json_object() {
+        let (a, b) = (Digest::of(b"index"), Digest::of(b"image"));
+        let predicate = serde_json::json!({"z": 1, "a": [true, null]});
+        let typed = statement_about(&[("r/app", &a), ("r/app", &b)], "https://x/v1", &predicate);
+        let by_hand = serde_json::to_vec(&serde_json::json!({
+            "_type": STATEMENT_V1,
+            "subject": [
+                {"name": "r/app", "digest": {"sha256": a.hex()}},
+                {"name": "r/app", "digest": {"sha256": b.hex()}},
+            ],
+            "predicateType": "https://x/v1",
+            "predicate": predicate,
+        }))
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(typed.clone()).unwrap(),
+            String::from_utf8(by_hand).unwrap()
+        );
+        let back: Statement = Statement::parse(&typed).unwrap();
+        assert!(back.is_about(&b) && !back.is_about(&Digest::of(b"other")));
+        assert_eq!(back.predicate, predicate);
+        assert!(Statement::<serde_json::Value>::parse(
+            br#"{"_type":"x","predicate":{},"predicateType":"p","subject":[]}"#
+        )
+        .is_err());
+        assert!(Statement::<serde_json::Value>::parse(b"{").is_err());
+    }
+
     use super::*;
 
     #[test]
