@@ -72,7 +72,7 @@ fn a_base_vendors_signed_vex_covers_only_what_the_image_kept() {
     let (vendor, digest) = vendor_base();
     // The vendor's own run wrote, attested and listed the base's VEX: the finding it
     // suppressed, rebound to the base's digest.
-    let base_vex = json(&vendor.path().join(".cleanpipe/outputs/vex.openvex.json"));
+    let base_vex = json(&vendor.path().join(".cleanpipe/out/vex.openvex.json"));
     assert_eq!(base_vex["@context"], "https://openvex.dev/ns/v0.2.0");
     let st = &base_vex["statements"][0];
     assert_eq!(st["vulnerability"]["name"], "CVE-2099-0001");
@@ -112,7 +112,7 @@ fn a_base_vendors_signed_vex_covers_only_what_the_image_kept() {
     let r = ok.cleanpipe_env(&["run", "--report", "r.json"], &[("COSIGN_PASSWORD", "pw")]);
     r.expect_code(0);
     assert!(r.all().contains("OpenVEX document"), "{}", r.all());
-    let scan = json(&ok.path().join(".cleanpipe/outputs/scan-results.json"));
+    let scan = json(&ok.path().join(".cleanpipe/out/scan-results.json"));
     assert_eq!(scan["findings"].as_array().unwrap().len(), 0, "{scan}");
     let suppressed = &scan["suppressed"][0];
     assert_eq!(suppressed["id"], "HAND-VEX-1");
@@ -121,7 +121,7 @@ fn a_base_vendors_signed_vex_covers_only_what_the_image_kept() {
     assert!(doc["digest"].as_str().unwrap().starts_with("sha256:"));
     let child_report = json(&ok.path().join("r.json"));
     assert_eq!(child_report["bases"][0]["vex"][0]["statements"], 1);
-    let own = json(&ok.path().join(".cleanpipe/outputs/vex.openvex.json"));
+    let own = json(&ok.path().join(".cleanpipe/out/vex.openvex.json"));
     let image_digest = child_report["image"]["digest"]
         .as_str()
         .unwrap()
@@ -195,7 +195,7 @@ fn a_base_vendors_signed_vex_covers_only_what_the_image_kept() {
         "{}",
         r.all()
     );
-    let scan = json(&changed.path().join(".cleanpipe/outputs/scan-results.json"));
+    let scan = json(&changed.path().join(".cleanpipe/out/scan-results.json"));
     assert_eq!(
         scan["suppressed"].as_array().map_or(0, Vec::len),
         0,
@@ -204,7 +204,7 @@ fn a_base_vendors_signed_vex_covers_only_what_the_image_kept() {
     assert_eq!(scan["gate"]["vex_not_applied"].as_array().unwrap().len(), 1);
     assert!(!changed
         .path()
-        .join(".cleanpipe/outputs/vex.openvex.json")
+        .join(".cleanpipe/out/vex.openvex.json")
         .exists());
 
     // 3. Untrusted: the base also signed by another key, which the child trusts; the VEX is
@@ -233,7 +233,7 @@ fn a_base_vendors_signed_vex_covers_only_what_the_image_kept() {
     let scan = json(
         &untrusted
             .path()
-            .join(".cleanpipe/outputs/scan-results.json"),
+            .join(".cleanpipe/out/scan-results.json"),
     );
     assert_eq!(
         scan["suppressed"].as_array().map_or(0, Vec::len),
