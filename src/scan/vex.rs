@@ -1186,6 +1186,76 @@ mod tests {
         )
     }
 
+    /// A base's statement covers a finding only on a package the child kept; otherwise it is
+    /// said, and the image's own document rebinds what applied to the image and reads back.
+    #[test]
+    fn a_base_statement_covers_only_kept_packages_and_rebinds() {
+        let base_digest = Digest::of(b"base");
+        let child_digest = Digest::of(b"child");
+        let text = format!(
+            r#"{{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://v.example/1",
+            "author": "Vendor", "timestamp": "2026-01-01T00:00:00Z", "version": 1,
+            "statements": [{{"vulnerability": {{"name": "CVE-2023-0286"}},
+              "products": [{{"@id": "{base_digest}", "subcomponents": [{{"@id": "pkg:deb/debian/openssl"}}]}}],
+              "status": "not_affected", "justification": "vulnerable_code_not_present"}}]}}"#
+        );
+        let mut base_doc = doc(&text);
+        base_doc.base = Some(BaseScope {
+            signer: "vendor".into(),
+            image: Image::of("oci:base", &base_digest),
+            unchanged: Some([OPENSSL.to_string()].into_iter().collect()),
+        });
+        let child = Image::of("oci:child", &child_digest);
+        let f = finding("CVE-2023-0286", &[], &[], OPENSSL);
+        let d = apply(
+            std::slice::from_ref(&base_doc),
+            &child,
+            &[OPENSSL.into()],
+            &[f.clone()],
+        );
+        let applied = d.per_finding[0]
+            .clone()
+            .expect("covered: openssl is the base's");
+        assert_eq!(applied.document.signer.as_deref(), Some("vendor"));
+        // The child upgraded openssl's files: not applied, and said.
+        base_doc.base.as_mut().unwrap().unchanged = Some(Default::default());
+        let d = apply(
+            std::slice::from_ref(&base_doc),
+            &child,
+            &[OPENSSL.into()],
+            &[f.clone()],
+        );
+        assert!(d.per_finding[0].is_none());
+        assert!(
+            d.not_applied[0].contains("base VEX not applied") && d.not_applied[0].contains(OPENSSL),
+            "{:?}",
+            d.not_applied
+        );
+        // The image's own document names the child, and a later image can read it back.
+        let suppressed = [crate::scan::Suppressed {
+            finding: f,
+            vex: applied,
+        }];
+        let own = image_document(
+            &suppressed,
+            &child_digest,
+            Some("reg.example/acme/app"),
+            "a",
+            "2026-01-02T00:00:00Z",
+        )
+        .unwrap();
+        let back = doc(&own.to_string());
+        assert_eq!(back.statements.len(), 1);
+        assert!(
+            matches!(&back.statements[0].products[0].subject, Subject::Purl(p) if p.version() == Some(child_digest.to_string().as_str()))
+        );
+        assert!(own["statements"][0]["status_notes"]
+            .as_str()
+            .unwrap()
+            .contains("signed by vendor"));
+        assert!(image_document(&[], &child_digest, None, "a", "2026-01-02T00:00:00Z").is_none());
+    }
+
     fn doc(text: &str) -> Document {
         parse(text.as_bytes(), "vex/app.openvex.json").unwrap()
     }

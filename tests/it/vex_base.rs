@@ -230,11 +230,7 @@ fn a_base_vendors_signed_vex_covers_only_what_the_image_kept() {
         "{}",
         r.all()
     );
-    let scan = json(
-        &untrusted
-            .path()
-            .join(".cleanpipe/out/scan-results.json"),
-    );
+    let scan = json(&untrusted.path().join(".cleanpipe/out/scan-results.json"));
     assert_eq!(
         scan["suppressed"].as_array().map_or(0, Vec::len),
         0,

@@ -366,3 +366,97 @@ fn finish(
     }
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sbom::catalog::{Catalog, Kind, Package};
+
+    fn pkg(kind: Kind, purl: &str, location: &str, layer: &[u8]) -> Package {
+        Package {
+            kind,
+            name: String::new(),
+            version: String::new(),
+            source_name: None,
+            source_version: None,
+            arch: None,
+            licenses: vec![],
+            location: location.into(),
+            layer: Digest::of(layer),
+            purl: purl.into(),
+            identified_from: None,
+        }
+    }
+
+    /// A package is the base's unchanged only with the same purl from the same file, that file
+    /// written by a base layer; a distribution database rewritten later keeps its packages.
+    #[test]
+    fn unchanged_means_same_purl_same_file_from_a_base_layer() {
+        const META: &str = "/site-packages/a-1.0.dist-info/METADATA";
+        const STATUS: &str = "/var/lib/dpkg/status";
+        let base = Catalog {
+            packages: vec![
+                pkg(Kind::Python, "pkg:pypi/a@1.0", META, b"base"),
+                pkg(Kind::Python, "pkg:pypi/b@1.0", "/b/METADATA", b"base"),
+                pkg(
+                    Kind::Deb,
+                    "pkg:deb/debian/libc6@2.36-9?arch=amd64",
+                    STATUS,
+                    b"base",
+                ),
+                pkg(
+                    Kind::Deb,
+                    "pkg:deb/debian/openssl@3.0.10-1?arch=amd64",
+                    STATUS,
+                    b"base",
+                ),
+            ],
+            ..Default::default()
+        };
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: None,
+            artifact_type: None,
+            config: crate::oci::types::Descriptor::new("c", Digest::of(b"config"), 1),
+            layers: vec![crate::oci::types::Descriptor::new(
+                "l",
+                Digest::of(b"base"),
+                1,
+            )],
+            subject: None,
+            annotations: Default::default(),
+        };
+        let contents = BaseContents::of(&base, &manifest);
+        let child = Catalog {
+            packages: vec![
+                // Kept as the base had it.
+                pkg(Kind::Python, "pkg:pypi/a@1.0", META, b"base"),
+                // The same version's metadata laid over by the child's layer.
+                pkg(Kind::Python, "pkg:pypi/b@1.0", "/b/METADATA", b"child"),
+                // The dpkg database rewritten by an install: libc6 kept, openssl upgraded.
+                pkg(
+                    Kind::Deb,
+                    "pkg:deb/debian/libc6@2.36-9?arch=amd64",
+                    STATUS,
+                    b"child",
+                ),
+                pkg(
+                    Kind::Deb,
+                    "pkg:deb/debian/openssl@3.0.11-1?arch=amd64",
+                    STATUS,
+                    b"child",
+                ),
+                // Added by the child.
+                pkg(Kind::Python, "pkg:pypi/c@1.0", "/c/METADATA", b"child"),
+                // The same purl read from another file.
+                pkg(Kind::Python, "pkg:pypi/a@1.0", "/other/METADATA", b"base"),
+            ],
+            ..Default::default()
+        };
+        let unchanged: Vec<String> = contents.unchanged(&child).into_iter().collect();
+        assert_eq!(
+            unchanged,
+            ["pkg:deb/debian/libc6@2.36-9?arch=amd64", "pkg:pypi/a@1.0"]
+        );
+    }
+}
