@@ -1211,7 +1211,7 @@ mod tests {
             std::slice::from_ref(&base_doc),
             &child,
             &[OPENSSL.into()],
-            &[f.clone()],
+            std::slice::from_ref(&f),
         );
         let applied = d.per_finding[0]
             .clone()
@@ -1223,7 +1223,7 @@ mod tests {
             std::slice::from_ref(&base_doc),
             &child,
             &[OPENSSL.into()],
-            &[f.clone()],
+            std::slice::from_ref(&f),
         );
         assert!(d.per_finding[0].is_none());
         assert!(
