@@ -45,6 +45,7 @@ fn child(
     trusted: &std::path::Path,
     files: &[(&str, &str, &str)],
     push: Option<&str>,
+    verify_base_extra: &str,
 ) -> Repo {
     let repo = Repo::new();
     repo.copy_in(trusted, "trusted.pub");
@@ -61,7 +62,7 @@ fn child(
     };
     repo.write(
         "pipeline.yaml",
-        &format!("version: 1\nverify_base:\n  keys: {{ team: trusted.pub }}\n  default_key: team\nbuild:\n  customize:\n    base: {base}\n    files:\n{list}  scan:\n    db: osv\n    fail_on: high\nsign:\n  key: cosign.key\n{push}"),
+        &format!("version: 1\nverify_base:\n  keys: {{ team: trusted.pub }}\n  default_key: team\n{verify_base_extra}build:\n  customize:\n    base: {base}\n    files:\n{list}  scan:\n    db: osv\n    fail_on: high\nsign:\n  key: cosign.key\n{push}"),
     );
     repo.commit();
     repo
@@ -108,6 +109,7 @@ fn a_base_vendors_signed_vex_covers_only_what_the_image_kept() {
         &vendor.path().join("vendor.pub"),
         &[("extra.txt", "/extra.txt", "more\n")],
         pushed.as_deref(),
+        "  scan:\n    db: osv\n    fail_on: high\n",
     );
     let r = ok.cleanpipe_env(&["run", "--report", "r.json"], &[("COSIGN_PASSWORD", "pw")]);
     r.expect_code(0);
@@ -119,6 +121,14 @@ fn a_base_vendors_signed_vex_covers_only_what_the_image_kept() {
     let doc = &suppressed["vex"]["document"];
     assert!(doc["signer"].is_string(), "{suppressed}");
     assert!(doc["digest"].as_str().unwrap().starts_with("sha256:"));
+    // The base's own gate (verify_base.scan) applies the base's document as the base's.
+    let base_scan = json(&ok.path().join(".cleanpipe/out/base-scan-1.json"));
+    assert_eq!(
+        base_scan["findings"].as_array().unwrap().len(),
+        0,
+        "{base_scan}"
+    );
+    assert!(base_scan["suppressed"][0]["vex"]["document"]["signer"].is_string());
     let child_report = json(&ok.path().join("r.json"));
     assert_eq!(child_report["bases"][0]["vex"][0]["statements"], 1);
     let own = json(&ok.path().join(".cleanpipe/out/vex.openvex.json"));
@@ -187,6 +197,7 @@ fn a_base_vendors_signed_vex_covers_only_what_the_image_kept() {
             "Metadata-Version: 2.1\nName: vexdemo\nVersion: 1.0\nSummary: patched\n\n",
         )],
         None,
+        "",
     );
     let r = changed.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
     r.expect_code(1).expect_stderr("HAND-VEX-1");
@@ -222,6 +233,7 @@ fn a_base_vendors_signed_vex_covers_only_what_the_image_kept() {
         &other.path().join("stranger.pub"),
         &[("extra.txt", "/extra.txt", "more\n")],
         None,
+        "",
     );
     let r = untrusted.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
     r.expect_code(1).expect_stderr("HAND-VEX-1");
@@ -240,4 +252,16 @@ fn a_base_vendors_signed_vex_covers_only_what_the_image_kept() {
         !scan["gate"]["vex_ignored"].as_array().unwrap().is_empty(),
         "{scan}"
     );
+
+    // 4. Turned off (`verify_base.vex: false`): the base's document is not read at all.
+    let off = child(
+        &base_ref,
+        &vendor.path().join("vendor.pub"),
+        &[("extra.txt", "/extra.txt", "more\n")],
+        None,
+        "  vex: false\n",
+    );
+    let r = off.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    r.expect_code(1).expect_stderr("HAND-VEX-1");
+    assert!(!r.all().contains("OpenVEX document"), "{}", r.all());
 }
