@@ -22,6 +22,8 @@ pub(super) struct Trusted {
     /// The statement's (signed) predicate type.
     pub(super) predicate_type: String,
     pub(super) statement: serde_json::Value,
+    /// The trusted signer it verified with.
+    pub(super) signer: String,
 }
 
 /// An attestation that failed its own check in a way that counts against its types.
@@ -98,6 +100,55 @@ impl Evidence {
         }
         Ok(trusted)
     }
+}
+
+/// One attestation of a predicate type about a digest: its statement and signer when a trusted
+/// signer's and well-formed, else why it cannot be used. `place` says where it was found.
+pub struct OfType {
+    pub place: String,
+    pub outcome: std::result::Result<(serde_json::Value, String), String>,
+}
+
+/// Every attestation of `predicate_type` about `digest` in `store` (`.att` layers and bundle
+/// referrers), each checked against `trust` the way `verify` checks attestations. A place that
+/// cannot be read is one entry with why.
+pub async fn attestations_of_type(
+    store: &Store,
+    digest: &Digest,
+    trust: &Trust,
+    predicate_type: &str,
+) -> Result<Vec<OfType>> {
+    let found = crate::evidence::discover(store, digest).await?;
+    let evidence = check_attestations(store, &found, trust).await?;
+    let mut out = Vec::new();
+    if let Some(problem) = evidence.manifest_problem {
+        out.push(OfType {
+            place: format!("the evidence of {digest}"),
+            outcome: Err(problem),
+        });
+        return Ok(out);
+    }
+    for t in evidence
+        .trusted
+        .into_iter()
+        .filter(|t| t.predicate_type == predicate_type)
+    {
+        out.push(OfType {
+            place: t.used.to_string(),
+            outcome: Ok((t.statement, t.signer)),
+        });
+    }
+    for c in evidence
+        .checks
+        .iter()
+        .filter(|c| !c.verified && c.predicate_type == predicate_type)
+    {
+        out.push(OfType {
+            place: format!("{} ({})", c.digest, c.source),
+            outcome: Err(c.detail.clone()),
+        });
+    }
+    Ok(out)
 }
 
 pub(super) fn used_list(trusted: &[&Trusted]) -> String {
@@ -198,10 +249,11 @@ impl Evidence {
             },
         });
         match outcome {
-            Ok((statement, _)) => self.trusted.push(Trusted {
+            Ok((statement, signer)) => self.trusted.push(Trusted {
                 used,
                 predicate_type: claimed,
                 statement,
+                signer,
             }),
             Err((Rejection::NotThisKey(_), _)) => self.not_this_key.push(claimed),
             Err((why, signed_type)) => {

@@ -351,6 +351,7 @@ mod tests {
                 referrer: None,
             },
             predicate_type: attest::PREDICATE_VULN.into(),
+            signer: "k".into(),
             statement: serde_json::json!({"predicate": {"metadata": {"scanFinishedOn": finished}}}),
         };
         let now = 1_800_000_000; // 2027-01-15T08:00:00Z

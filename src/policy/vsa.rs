@@ -252,6 +252,7 @@ mod tests {
                 referrer: None,
             },
             predicate_type: PREDICATE_VSA.into(),
+            signer: "k".into(),
             statement: serde_json::json!({
                 "predicateType": PREDICATE_VSA,
                 "predicate": {

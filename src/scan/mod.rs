@@ -404,6 +404,14 @@ pub struct GateResult {
     /// `under_investigation`), each with the statement.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vex_kept: Vec<String>,
+    /// Findings a base image's signed statement would have covered, had the child not changed
+    /// the package (`base VEX not applied: …`): judged on their own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vex_not_applied: Vec<String>,
+    /// Base VEX attestations found and not used (not signed by the base's trusted signer, or
+    /// unreadable), each with why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vex_ignored: Vec<String>,
     pub passed: bool,
 }
 
@@ -445,6 +453,7 @@ pub fn apply_vex(
     let mut notes = VexNotes {
         unused: decisions.unused,
         kept: vec![],
+        not_applied: decisions.not_applied,
     };
     for (f, applied) in findings.into_iter().zip(decisions.per_finding) {
         match applied {
@@ -476,6 +485,8 @@ pub struct VexNotes {
     pub unused: Vec<String>,
     /// Findings whose deciding statement is `affected` or `under_investigation`.
     pub kept: Vec<String>,
+    /// Base statements not applied because the child changed the package.
+    pub not_applied: Vec<String>,
 }
 
 /// Whether a waiver's `package` names the finding's package, compared the way its ecosystem
@@ -511,6 +522,7 @@ pub fn gate(
             unchecked_allowed: vec![],
             vex: vec![],
             image_reference: None,
+            vex_ignored: vec![],
         },
     )
 }
@@ -612,6 +624,8 @@ pub fn gate_with(findings: &mut [Finding], options: &ScanOptions) -> Result<Gate
         suppressed: 0,
         vex_unused: vec![],
         vex_kept: vec![],
+        vex_not_applied: vec![],
+        vex_ignored: vec![],
     })
 }
 
@@ -694,6 +708,7 @@ mod tests {
             unchecked_allowed: vec![],
             vex: vec![],
             image_reference: None,
+            vex_ignored: vec![],
         }
     }
 
@@ -1242,6 +1257,8 @@ pub struct ScanOptions {
     /// The reference VEX products are matched against (`registry/repo[:tag]`), when the name
     /// a report shows is not one (a pipeline's name, a base with its platform).
     pub image_reference: Option<String>,
+    /// Base VEX attestations found and not used, each with why (listed in the report).
+    pub vex_ignored: Vec<String>,
 }
 
 impl ScanOptions {
@@ -1300,6 +1317,8 @@ pub fn scan_catalog(
     gate.suppressed = suppressed.len();
     gate.vex_unused = vex_notes.unused;
     gate.vex_kept = vex_notes.kept;
+    gate.vex_not_applied = vex_notes.not_applied;
+    gate.vex_ignored = options.vex_ignored.clone();
     // What was not checked fails the gate (unless the gate is off or the pipeline accepted it
     // in writing): never clean by omission.
     if options.threshold != Threshold::None {
@@ -1345,6 +1364,8 @@ pub fn scan_external(
     gate.suppressed = suppressed.len();
     gate.vex_unused = vex_notes.unused;
     gate.vex_kept = vex_notes.kept;
+    gate.vex_not_applied = vex_notes.not_applied;
+    gate.vex_ignored = options.vex_ignored.clone();
     Ok(report::ScanReport {
         image: image.to_string(),
         digest: digest.to_string(),

@@ -151,6 +151,21 @@ pub struct Document {
     /// Things that do not stop the document from being used (an `affected` statement without
     /// `action_statement`).
     pub warnings: Vec<String>,
+    /// A document attached to a base image: who signed it, and which base and packages it may
+    /// speak for. `None` for a repository document.
+    pub base: Option<BaseScope>,
+}
+
+/// Where a base image's signed VEX document may apply.
+#[derive(Clone, Debug)]
+pub struct BaseScope {
+    /// The signer its attestation verified with (a key's name, or a certificate's identity).
+    pub signer: String,
+    /// The base image: its image products (`pkg:oci/…`, `sha256:…`) are matched against it.
+    pub image: Image,
+    /// In a child image, the purls of the packages it still has unchanged from the base: a
+    /// statement covers only these. `None` when the base itself is scanned.
+    pub unchanged: Option<std::collections::BTreeSet<String>>,
 }
 
 impl Document {
@@ -161,7 +176,7 @@ impl Document {
             format: self.format,
             id: self.id.clone(),
             author: self.author.clone(),
-            signer: None,
+            signer: self.base.as_ref().map(|b| b.signer.clone()),
         }
     }
 }
@@ -351,6 +366,7 @@ impl Reader<'_> {
             statements.push(st);
         }
         Ok(Document {
+            base: None,
             path: self.shown.to_string(),
             digest,
             format: Format::OpenVex,
@@ -578,6 +594,7 @@ impl Reader<'_> {
             Some(authors.join(", "))
         };
         Ok(Document {
+            base: None,
             path: self.shown.to_string(),
             digest,
             format: Format::CycloneDx,
@@ -920,6 +937,8 @@ pub struct Decisions {
     pub per_finding: Vec<Option<Applied>>,
     /// Statements that applied to no finding, each said with why.
     pub unused: Vec<String>,
+    /// Base statements that would have matched a finding whose package the child changed.
+    pub not_applied: Vec<String>,
 }
 
 /// Match every statement of `docs` against `findings` of `image`, whose installed packages
@@ -944,6 +963,7 @@ pub fn apply(
         used[d] = vec![false; doc.statements.len()];
     }
     let mut per_finding = Vec::with_capacity(findings.len());
+    let mut not_applied = Vec::new();
     for f in findings {
         let Ok(pkg) = PackageUrl::from_str(&f.purl) else {
             per_finding.push(None);
@@ -951,6 +971,8 @@ pub fn apply(
         };
         let mut best: Option<(Option<OffsetDateTime>, usize, usize)> = None;
         for (d, doc) in docs.iter().enumerate() {
+            // A base's document speaks for the base image, and only for what the child kept.
+            let image = doc.base.as_ref().map_or(image, |b| &b.image);
             for (i, s) in doc.statements.iter().enumerate() {
                 if !vulnerability_matches(s, f)
                     || !s.products.iter().any(|p| p.covers(image, &pkg, &in_image))
@@ -958,6 +980,22 @@ pub fn apply(
                     continue;
                 }
                 used[d][i] = true;
+                let kept = doc.base.as_ref().and_then(|b| b.unchanged.as_ref());
+                if kept.is_some_and(|k| !k.contains(&f.purl)) {
+                    not_applied.push(format!(
+                        "base VEX not applied: {} in {} {} ({}) changed in this image, so `{}`#{} ({} {}, signed by {}) does not cover it; it is judged on its own",
+                        f.id,
+                        f.package,
+                        f.version,
+                        f.purl,
+                        doc.path,
+                        s.location,
+                        s.vulnerability,
+                        s.status.as_str(),
+                        doc.base.as_ref().map_or("", |b| b.signer.as_str()),
+                    ));
+                    continue;
+                }
                 let key = (s.timestamp, d, i);
                 if best.is_none_or(|b| key >= b) {
                     best = Some(key);
@@ -983,6 +1021,7 @@ pub fn apply(
     }
     let mut unused = Vec::new();
     for (d, doc) in docs.iter().enumerate() {
+        let image = doc.base.as_ref().map_or(image, |b| &b.image);
         for (i, s) in doc.statements.iter().enumerate() {
             if used[d][i] {
                 continue;
@@ -1015,7 +1054,92 @@ pub fn apply(
     Decisions {
         per_finding,
         unused,
+        not_applied,
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Writing: an image's own VEX
+
+/// The OpenVEX v0.2 document for a built image: one statement per finding its gate suppressed
+/// (from the repository's documents and from a base's signed ones that still apply), rebound to
+/// the image: the product is the image (`digest`, and `pkg:oci/NAME@DIGEST?repository_url=…`
+/// when it has a repository), the subcomponent the installed package's purl. Each statement's
+/// `status_notes` names the document it came from (path, sha256, signer). `None` when nothing
+/// was suppressed.
+pub fn image_document(
+    suppressed: &[crate::scan::Suppressed],
+    digest: &Digest,
+    repository: Option<&str>,
+    author: &str,
+    timestamp: &str,
+) -> Option<serde_json::Value> {
+    let image_purl = repository.and_then(|r| {
+        let parsed = RegistryRef::parse(r).ok()?;
+        let name = parsed.repository.rsplit('/').next()?.to_ascii_lowercase();
+        let mut purl = PackageUrl::new("oci", name).ok()?;
+        purl.with_version(digest.to_string()).ok()?;
+        purl.add_qualifier("repository_url", r.to_string()).ok()?;
+        Some(purl.to_string())
+    });
+    let mut seen = std::collections::BTreeSet::new();
+    let mut statements = Vec::new();
+    for s in suppressed {
+        if !seen.insert((s.vex.vulnerability.clone(), s.finding.purl.clone())) {
+            continue;
+        }
+        let mut product = serde_json::json!({
+            "@id": digest.to_string(),
+            "hashes": {"sha-256": digest.to_string().trim_start_matches("sha256:")},
+            "subcomponents": [{"@id": s.finding.purl}],
+        });
+        if let Some(purl) = &image_purl {
+            product["identifiers"] = serde_json::json!({ "purl": purl });
+        }
+        let mut aliases: Vec<&String> = std::iter::once(&s.finding.id)
+            .chain(&s.finding.aliases)
+            .filter(|a| !a.eq_ignore_ascii_case(&s.vex.vulnerability))
+            .collect();
+        aliases.dedup();
+        let d = &s.vex.document;
+        let mut statement = serde_json::json!({
+            "vulnerability": {"name": s.vex.vulnerability, "aliases": aliases},
+            "products": [product],
+            "status": s.vex.status.as_str(),
+            "status_notes": format!(
+                "from `{}`#{} ({}{})",
+                d.path,
+                s.vex.statement,
+                d.digest,
+                d.signer
+                    .as_ref()
+                    .map(|s| format!(", signed by {s}"))
+                    .unwrap_or_else(|| ", the repository's".into()),
+            ),
+        });
+        if let Some(j) = &s.vex.justification {
+            statement["justification"] = j.clone().into();
+        }
+        if let Some(i) = &s.vex.impact_statement {
+            statement["impact_statement"] = i.clone().into();
+        }
+        if let Some(t) = &s.vex.timestamp {
+            statement["timestamp"] = t.clone().into();
+        }
+        statements.push(statement);
+    }
+    if statements.is_empty() {
+        return None;
+    }
+    Some(serde_json::json!({
+        "@context": OPENVEX_CONTEXT,
+        "@id": format!("https://cleanpipe.dev/vex/{digest}"),
+        "author": author,
+        "timestamp": timestamp,
+        "version": 1,
+        "tooling": "cleanpipe",
+        "statements": statements,
+    }))
 }
 
 #[cfg(test)]
@@ -1060,6 +1184,76 @@ mod tests {
             "author": "Acme Security", "timestamp": "2026-11-01T00:00:00Z", "version": 1,
             "statements": [{statements}]}}"#
         )
+    }
+
+    /// A base's statement covers a finding only on a package the child kept; otherwise it is
+    /// said, and the image's own document rebinds what applied to the image and reads back.
+    #[test]
+    fn a_base_statement_covers_only_kept_packages_and_rebinds() {
+        let base_digest = Digest::of(b"base");
+        let child_digest = Digest::of(b"child");
+        let text = format!(
+            r#"{{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://v.example/1",
+            "author": "Vendor", "timestamp": "2026-01-01T00:00:00Z", "version": 1,
+            "statements": [{{"vulnerability": {{"name": "CVE-2023-0286"}},
+              "products": [{{"@id": "{base_digest}", "subcomponents": [{{"@id": "pkg:deb/debian/openssl"}}]}}],
+              "status": "not_affected", "justification": "vulnerable_code_not_present"}}]}}"#
+        );
+        let mut base_doc = doc(&text);
+        base_doc.base = Some(BaseScope {
+            signer: "vendor".into(),
+            image: Image::of("oci:base", &base_digest),
+            unchanged: Some([OPENSSL.to_string()].into_iter().collect()),
+        });
+        let child = Image::of("oci:child", &child_digest);
+        let f = finding("CVE-2023-0286", &[], &[], OPENSSL);
+        let d = apply(
+            std::slice::from_ref(&base_doc),
+            &child,
+            &[OPENSSL.into()],
+            std::slice::from_ref(&f),
+        );
+        let applied = d.per_finding[0]
+            .clone()
+            .expect("covered: openssl is the base's");
+        assert_eq!(applied.document.signer.as_deref(), Some("vendor"));
+        // The child upgraded openssl's files: not applied, and said.
+        base_doc.base.as_mut().unwrap().unchanged = Some(Default::default());
+        let d = apply(
+            std::slice::from_ref(&base_doc),
+            &child,
+            &[OPENSSL.into()],
+            std::slice::from_ref(&f),
+        );
+        assert!(d.per_finding[0].is_none());
+        assert!(
+            d.not_applied[0].contains("base VEX not applied") && d.not_applied[0].contains(OPENSSL),
+            "{:?}",
+            d.not_applied
+        );
+        // The image's own document names the child, and a later image can read it back.
+        let suppressed = [crate::scan::Suppressed {
+            finding: f,
+            vex: applied,
+        }];
+        let own = image_document(
+            &suppressed,
+            &child_digest,
+            Some("reg.example/acme/app"),
+            "a",
+            "2026-01-02T00:00:00Z",
+        )
+        .unwrap();
+        let back = doc(&own.to_string());
+        assert_eq!(back.statements.len(), 1);
+        assert!(
+            matches!(&back.statements[0].products[0].subject, Subject::Purl(p) if p.version() == Some(child_digest.to_string().as_str()))
+        );
+        assert!(own["statements"][0]["status_notes"]
+            .as_str()
+            .unwrap()
+            .contains("signed by vendor"));
+        assert!(image_document(&[], &child_digest, None, "a", "2026-01-02T00:00:00Z").is_none());
     }
 
     fn doc(text: &str) -> Document {

@@ -27,6 +27,8 @@ pub const SIGNER_ANNOTATION: &str = "dev.cleanpipe/signer-key";
 pub const PREDICATE_SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
 pub const PREDICATE_SPDX: &str = "https://spdx.dev/Document";
 pub const PREDICATE_CYCLONEDX: &str = "https://cyclonedx.org/bom";
+/// OpenVEX v0.2 (a VEX document as the predicate).
+pub const PREDICATE_OPENVEX: &str = "https://openvex.dev/ns/v0.2.0";
 pub const PREDICATE_VULN: &str = "https://cosign.sigstore.dev/attestation/vuln/v1";
 
 /// DSSE's pre-authentication encoding: what is actually signed.

@@ -84,6 +84,10 @@ pub struct VerifyBaseSpec {
     /// with its defaults (builtin scanner, fail on high; `db` is then required).
     #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub scan: Option<ScanSpec>,
+    /// Read the OpenVEX attestations attached to each verified base (signed by the base's own
+    /// trusted key or identity) into the scan gates; on by default, `false` turns it off.
+    #[serde(default)]
+    pub vex: Option<bool>,
 }
 
 /// A keyless signer a base may be signed by: the certificate identity and its OIDC issuer
@@ -367,6 +371,7 @@ impl ScanSpec {
             unchecked_allowed: spec.unchecked.clone(),
             vex: vec![],
             image_reference: None,
+            vex_ignored: vec![],
         }
     }
 }

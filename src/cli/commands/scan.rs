@@ -25,6 +25,7 @@ pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Re
         unchecked_allowed: vec![],
         vex,
         image_reference: None,
+        vex_ignored: vec![],
     };
     let image_name = local.image.to_string();
     let tool = args.scanner.external();

@@ -523,6 +523,8 @@ mod tests {
                 suppressed: 0,
                 vex_unused: vec![],
                 vex_kept: vec![],
+                vex_not_applied: vec![],
+                vex_ignored: vec![],
                 passed: true,
             },
             coverage: None,

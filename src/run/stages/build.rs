@@ -141,9 +141,93 @@ pub struct UntrackedFile {
     pub digest: Digest,
 }
 
+/// The verified bases' VEX for the build's gate, with what each base holds (catalogued from
+/// the pinned base: its platform images the build uses, or the image itself), so a base's
+/// statements cover only the packages the built image kept unchanged.
+async fn base_vex(
+    ctx: &RunContext,
+    bases: &[VerifiedBase],
+) -> Result<Vec<crate::run::stages::scan_gate::BaseVex>> {
+    use crate::run::stages::scan_gate::{BaseContents, BaseVex};
+    let mut out = Vec::new();
+    for base in bases {
+        if base.vex_documents.is_empty() {
+            if !base.vex_ignored.is_empty() {
+                out.push(BaseVex {
+                    reference: base.reference.clone(),
+                    ignored: base.vex_ignored.clone(),
+                    ..Default::default()
+                });
+            }
+            continue;
+        }
+        let digests: Vec<Digest> = match base.platforms.is_empty() {
+            true => vec![base.digest.clone()],
+            false => base.platforms.iter().map(|p| p.digest.clone()).collect(),
+        };
+        let mut contents = BaseContents::default();
+        for digest in digests {
+            let image =
+                crate::oci::reference::ImageRef::parse(&base.reference)?.with_digest(digest);
+            let (layout, resolved) =
+                crate::oci::store::materialize(&image, &ctx.remote, &ctx.store_dir).await?;
+            let manifest =
+                match crate::oci::types::Manifest::from_slice(&resolved.bytes, &base.reference) {
+                    Ok(m) if !resolved.is_index() => m,
+                    // A Dockerfile build on an index base: the engine picks the platform image.
+                    _ => {
+                        let index =
+                            crate::oci::types::Index::from_slice(&resolved.bytes, &base.reference)?;
+                        let store = crate::oci::store::Store::Layout(layout.clone());
+                        let mut found = None;
+                        for p in index.platforms() {
+                            if let Some(child) = store
+                                .platform_manifest(&resolved, &p, &base.reference)
+                                .await?
+                            {
+                                found = Some(crate::oci::types::Manifest::from_slice(
+                                    &child.bytes,
+                                    &base.reference,
+                                )?);
+                                break;
+                            }
+                        }
+                        match found {
+                            Some(m) => m,
+                            None => continue,
+                        }
+                    }
+                };
+            let (layout2, manifest2, progress) =
+                (layout.clone(), manifest.clone(), ctx.progress.clone());
+            let catalog = tokio::task::spawn_blocking(move || {
+                crate::sbom::catalog_image(&layout2, &manifest2, &progress)
+            })
+            .await
+            .map_err(|e| {
+                Error::environment(format!("cataloguing {} failed: {e}", base.reference))
+            })??;
+            let one = BaseContents::of(&catalog, &manifest);
+            contents.packages.extend(one.packages);
+            contents.layers.extend(one.layers);
+        }
+        out.push(BaseVex {
+            reference: base.reference.clone(),
+            documents: base.vex_documents.clone(),
+            ignored: base.vex_ignored.clone(),
+            contents: Some(contents),
+        });
+    }
+    Ok(out)
+}
+
 /// Run the build's scan gate, if configured, on the image just built: on each platform image
 /// of an index, every one a gate of its own (reports `scan-results-linux-arm64.*`).
-async fn scan_result(ctx: &RunContext, mut out: BuildOutput) -> Result<BuildOutput> {
+async fn scan_result(
+    ctx: &RunContext,
+    mut out: BuildOutput,
+    bases: &[VerifiedBase],
+) -> Result<BuildOutput> {
     let Some(spec) = &ctx.pipeline.file.build.scan else {
         ctx.say(
             "build",
@@ -158,6 +242,7 @@ async fn scan_result(ctx: &RunContext, mut out: BuildOutput) -> Result<BuildOutp
         .name
         .clone()
         .unwrap_or_else(|| "built image".into());
+    let base_vex = base_vex(ctx, bases).await?;
     // Every platform image is scanned and reported before the first failure fails the gate,
     // so the reports (and GitLab's) cover every platform, never only those before it.
     let mut scans = Vec::new();
@@ -178,6 +263,7 @@ async fn scan_result(ctx: &RunContext, mut out: BuildOutput) -> Result<BuildOutp
             key_path: &["build", "scan"],
             file_stem: &stem,
             reference: ctx.pipeline.file.push.repository.as_deref(),
+            base_vex: &base_vex,
         };
         match crate::run::stages::scan_gate::run(ctx, "build", target).await {
             Ok(summary) => scans.push(Some(summary)),
@@ -210,7 +296,7 @@ pub async fn run(
 ) -> Result<BuildOutput> {
     if ctx.pipeline.file.build.dockerfile.is_some() {
         let out = docker_build(ctx, resolved, source, bases, templates).await?;
-        return scan_result(ctx, out).await;
+        return scan_result(ctx, out, bases).await;
     }
     let spec = ctx.pipeline.file.build.customize.as_ref().ok_or_else(|| {
         ctx.pipeline.error_at(
@@ -317,7 +403,7 @@ pub async fn run(
             BuildOutput::new(&index, 0, &images, spec.base.clone(), vec![])
         }
     };
-    scan_result(ctx, out).await
+    scan_result(ctx, out, bases).await
 }
 
 /// Report a multi-platform result: the index and each platform's image.

@@ -47,6 +47,65 @@ pub struct Target<'a> {
     /// `registry/repo[:tag]` VEX products are matched against (`push.repository`, a base's
     /// reference), when there is one.
     pub reference: Option<&'a str>,
+    /// The verified bases' own VEX documents (signed by their trusted signers).
+    pub base_vex: &'a [BaseVex],
+}
+
+/// A verified base's VEX, for a gate.
+#[derive(Clone, Debug, Default)]
+pub struct BaseVex {
+    pub reference: String,
+    pub documents: Vec<crate::scan::vex::Document>,
+    /// Attestations found and not used, with why.
+    pub ignored: Vec<String>,
+    /// For a gate on an image built on the base: what the base holds, so statements cover only
+    /// the packages the image kept unchanged. `None` when the base itself is scanned.
+    pub contents: Option<BaseContents>,
+}
+
+/// What a base image holds, for telling which of a child's packages are the base's unchanged.
+#[derive(Clone, Debug, Default)]
+pub struct BaseContents {
+    /// Each package's purl and the file it was read from.
+    pub packages: std::collections::BTreeSet<(String, String)>,
+    /// The base's layers (a child built on it starts with these).
+    pub layers: std::collections::BTreeSet<Digest>,
+}
+
+impl BaseContents {
+    pub fn of(catalog: &crate::sbom::catalog::Catalog, manifest: &Manifest) -> BaseContents {
+        BaseContents {
+            packages: catalog
+                .packages
+                .iter()
+                .map(|p| (p.purl.clone(), p.location.clone()))
+                .collect(),
+            layers: manifest.layers.iter().map(|l| l.digest.clone()).collect(),
+        }
+    }
+
+    /// The purls of `child`'s packages that are the base's unchanged: the same purl (name,
+    /// version, qualifiers such as `arch`) read from the same file in the base, and that file
+    /// last written by one of the base's layers. A distribution's package database (dpkg
+    /// `status`, apk `installed`, the rpmdb) holds every package in one file, which installing
+    /// anything rewrites; there the same purl in the same database is what counts.
+    pub fn unchanged(
+        &self,
+        child: &crate::sbom::catalog::Catalog,
+    ) -> std::collections::BTreeSet<String> {
+        use crate::sbom::catalog::Kind;
+        child
+            .packages
+            .iter()
+            .filter(|p| {
+                self.packages
+                    .contains(&(p.purl.clone(), p.location.clone()))
+                    && (self.layers.contains(&p.layer)
+                        || matches!(p.kind, Kind::Deb | Kind::Apk | Kind::Rpm))
+            })
+            .map(|p| p.purl.clone())
+            .collect()
+    }
 }
 
 /// Scan the target and apply its gate.
@@ -59,6 +118,7 @@ pub async fn run(ctx: &RunContext, stage: &str, target: Target<'_>) -> Result<Sc
         key_path,
         file_stem,
         reference,
+        base_vex,
     } = target;
     ctx.emit(crate::run::Event::ScanStarted { stage, file_stem });
     let mut options = spec.options(ctx.clock.today());
@@ -69,8 +129,24 @@ pub async fn run(ctx: &RunContext, stage: &str, target: Target<'_>) -> Result<Sc
             ctx.warn(stage, w);
         }
     }
+    for base in base_vex {
+        options.vex_ignored.extend(base.ignored.iter().cloned());
+        if base.contents.is_none() {
+            options.vex.extend(base.documents.iter().cloned());
+        }
+    }
     let threshold = options.threshold;
     let tool = spec.scanner.and_then(ScannerKind::external);
+    if tool.is_some() {
+        for base in base_vex.iter().filter(|b| b.contents.is_some()) {
+            for doc in &base.documents {
+                options.vex_ignored.push(format!(
+                    "base VEX not applied: `{}` ({}): an external scanner gives no catalogue to tell which packages are the base's unchanged",
+                    doc.path, doc.digest
+                ));
+            }
+        }
+    }
     let result = match tool {
         Some(tool) => {
             let manifest = Manifest::from_slice(&layout.read_blob(digest)?, image_name)?;
@@ -104,7 +180,7 @@ pub async fn run(ctx: &RunContext, stage: &str, target: Target<'_>) -> Result<Sc
         }
         None => {
             builtin(
-                ctx, stage, layout, digest, image_name, spec, key_path, &options,
+                ctx, stage, layout, digest, image_name, spec, key_path, options, base_vex,
             )
             .await?
         }
@@ -124,7 +200,8 @@ async fn builtin(
     image_name: &str,
     spec: &ScanSpec,
     key_path: &[&str],
-    options: &ScanOptions,
+    mut options: ScanOptions,
+    base_vex: &[BaseVex],
 ) -> Result<report::ScanReport> {
     let db_location = spec.db.as_ref().ok_or_else(|| {
         ctx.pipeline.error_at(
@@ -160,7 +237,21 @@ async fn builtin(
             ),
         );
     }
-    scan::scan_catalog(image_name, digest, &catalog, &db, db_location, options)
+    // A base's statements cover only the packages this image kept unchanged from that base.
+    for base in base_vex {
+        let Some(contents) = &base.contents else {
+            continue;
+        };
+        let unchanged = contents.unchanged(&catalog);
+        for doc in &base.documents {
+            let mut doc = doc.clone();
+            if let Some(scope) = &mut doc.base {
+                scope.unchanged = Some(unchanged.clone());
+            }
+            options.vex.push(doc);
+        }
+    }
+    scan::scan_catalog(image_name, digest, &catalog, &db, db_location, &options)
 }
 
 /// `db: managed`: fetch the archive of every ecosystem the image's packages belong to that the
@@ -256,10 +347,14 @@ fn finish(
         .iter()
         .chain(&result.gate.unused_waivers)
         .chain(&result.gate.vex_unused)
+        .chain(&result.gate.vex_ignored)
     {
         ctx.warn(stage, w);
     }
     for line in &result.gate.vex_kept {
+        ctx.say(stage, line);
+    }
+    for line in &result.gate.vex_not_applied {
         ctx.say(stage, line);
     }
     let mut files = Vec::new();
@@ -353,4 +448,98 @@ fn finish(
         );
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sbom::catalog::{Catalog, Kind, Package};
+
+    fn pkg(kind: Kind, purl: &str, location: &str, layer: &[u8]) -> Package {
+        Package {
+            kind,
+            name: String::new(),
+            version: String::new(),
+            source_name: None,
+            source_version: None,
+            arch: None,
+            licenses: vec![],
+            location: location.into(),
+            layer: Digest::of(layer),
+            purl: purl.into(),
+            identified_from: None,
+        }
+    }
+
+    /// A package is the base's unchanged only with the same purl from the same file, that file
+    /// written by a base layer; a distribution database rewritten later keeps its packages.
+    #[test]
+    fn unchanged_means_same_purl_same_file_from_a_base_layer() {
+        const META: &str = "/site-packages/a-1.0.dist-info/METADATA";
+        const STATUS: &str = "/var/lib/dpkg/status";
+        let base = Catalog {
+            packages: vec![
+                pkg(Kind::Python, "pkg:pypi/a@1.0", META, b"base"),
+                pkg(Kind::Python, "pkg:pypi/b@1.0", "/b/METADATA", b"base"),
+                pkg(
+                    Kind::Deb,
+                    "pkg:deb/debian/libc6@2.36-9?arch=amd64",
+                    STATUS,
+                    b"base",
+                ),
+                pkg(
+                    Kind::Deb,
+                    "pkg:deb/debian/openssl@3.0.10-1?arch=amd64",
+                    STATUS,
+                    b"base",
+                ),
+            ],
+            ..Default::default()
+        };
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: None,
+            artifact_type: None,
+            config: crate::oci::types::Descriptor::new("c", Digest::of(b"config"), 1),
+            layers: vec![crate::oci::types::Descriptor::new(
+                "l",
+                Digest::of(b"base"),
+                1,
+            )],
+            subject: None,
+            annotations: Default::default(),
+        };
+        let contents = BaseContents::of(&base, &manifest);
+        let child = Catalog {
+            packages: vec![
+                // Kept as the base had it.
+                pkg(Kind::Python, "pkg:pypi/a@1.0", META, b"base"),
+                // The same version's metadata laid over by the child's layer.
+                pkg(Kind::Python, "pkg:pypi/b@1.0", "/b/METADATA", b"child"),
+                // The dpkg database rewritten by an install: libc6 kept, openssl upgraded.
+                pkg(
+                    Kind::Deb,
+                    "pkg:deb/debian/libc6@2.36-9?arch=amd64",
+                    STATUS,
+                    b"child",
+                ),
+                pkg(
+                    Kind::Deb,
+                    "pkg:deb/debian/openssl@3.0.11-1?arch=amd64",
+                    STATUS,
+                    b"child",
+                ),
+                // Added by the child.
+                pkg(Kind::Python, "pkg:pypi/c@1.0", "/c/METADATA", b"child"),
+                // The same purl read from another file.
+                pkg(Kind::Python, "pkg:pypi/a@1.0", "/other/METADATA", b"base"),
+            ],
+            ..Default::default()
+        };
+        let unchanged: Vec<String> = contents.unchanged(&child).into_iter().collect();
+        assert_eq!(
+            unchanged,
+            ["pkg:deb/debian/libc6@2.36-9?arch=amd64", "pkg:pypi/a@1.0"]
+        );
+    }
 }

@@ -44,6 +44,10 @@ pub struct SignOutput {
     pub attestations: Vec<String>,
     /// The provenance statement written to the outputs, with its sha256.
     pub provenance: Option<(String, String)>,
+    /// The image's own OpenVEX documents written to the outputs (`vex.openvex.json`), with their
+    /// sha256: written and attested when its gate suppressed at least one finding.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vex: Vec<(String, String)>,
     /// The signing key's public half: the push recognises this key's earlier attestations by it.
     #[serde(skip)]
     pub public_key: Option<crate::sign::keys::PublicKey>,
@@ -247,8 +251,25 @@ pub async fn run(
         created: &created,
     };
     let mut predicate_types: Vec<String> = Vec::new();
+    let mut vex_files = Vec::new();
     for (image, sboms) in images.iter().zip(&sboms) {
-        for t in attest_image(ctx, &store, &signer, &inputs, image, sboms, &mut evidence).await? {
+        let vex = write_image_vex(ctx, image, &docker_reference)?;
+        if let Some((path, digest, _)) = &vex {
+            vex_files.push((path.display().to_string(), digest.to_string()));
+        }
+        let vex = vex.map(|(_, _, doc)| doc);
+        for t in attest_image(
+            ctx,
+            &store,
+            &signer,
+            &inputs,
+            image,
+            sboms,
+            vex,
+            &mut evidence,
+        )
+        .await?
+        {
             if !predicate_types.contains(&t) {
                 predicate_types.push(t);
             }
@@ -305,6 +326,7 @@ pub async fn run(
             .collect(),
         attestations: predicate_types,
         provenance,
+        vex: vex_files,
         public_key: signer.key().map(|k| k.public_key().clone()),
     })
 }
@@ -391,6 +413,7 @@ struct Inputs<'a> {
 
 /// Sign and store the attestations about one built image: each SBOM, and the scan result when
 /// it was scanned. Returns their predicate types.
+#[allow(clippy::too_many_arguments)]
 async fn attest_image(
     ctx: &RunContext,
     store: &Store,
@@ -398,6 +421,7 @@ async fn attest_image(
     s: &Inputs<'_>,
     image: &PlatformBuilt,
     sboms: &[WrittenSbom],
+    vex: Option<serde_json::Value>,
     evidence: &mut Vec<EvidenceRecord>,
 ) -> Result<Vec<String>> {
     let mut statements: Vec<(&'static str, serde_json::Value)> = Vec::new();
@@ -420,6 +444,9 @@ async fn attest_image(
                 "metadata": {"scanStartedOn": s.started_on, "scanFinishedOn": now},
             }),
         ));
+    }
+    if let Some(doc) = vex {
+        statements.push((attest::PREDICATE_OPENVEX, doc));
     }
     let subject = image.descriptor();
     let mut types = Vec::new();
@@ -457,6 +484,46 @@ async fn attest_image(
         );
     }
     Ok(types)
+}
+
+/// The image's own OpenVEX document (see [`crate::scan::vex::image_document`]), written to the
+/// outputs as `vex.openvex.json` (`vex-linux-arm64.openvex.json` for a platform image of an
+/// index): its path, sha256 and content, or `None` when its gate suppressed nothing.
+fn write_image_vex(
+    ctx: &RunContext,
+    image: &PlatformBuilt,
+    docker_reference: &str,
+) -> Result<Option<(PathBuf, Digest, serde_json::Value)>> {
+    let Some(report) = image.scan.as_ref().and_then(|scan| scan.report.as_ref()) else {
+        return Ok(None);
+    };
+    let Some(doc) = crate::scan::vex::image_document(
+        &report.suppressed,
+        &image.digest,
+        ctx.pipeline.file.push.repository.as_deref(),
+        &format!("cleanpipe ({docker_reference})"),
+        &ctx.clock.rfc3339(),
+    ) else {
+        return Ok(None);
+    };
+    let name = match image.file_suffix()? {
+        None => "vex.openvex.json".to_string(),
+        Some(suffix) => format!("vex-{suffix}.openvex.json"),
+    };
+    let bytes = serde_json::to_vec_pretty(&doc).expect("JSON serializes");
+    crate::fsutil::create_dirs(&ctx.outputs_dir)?;
+    let path = ctx.outputs_dir.join(name);
+    crate::oci::layout::write_atomic(&path, &bytes)?;
+    ctx.say(
+        "sign",
+        &format!(
+            "{}: {} VEX statement(s) for the image written to {}",
+            image.digest,
+            doc["statements"].as_array().map_or(0, Vec::len),
+            path.display()
+        ),
+    );
+    Ok(Some((path, Digest::of(&bytes), doc)))
 }
 
 /// The SLSA provenance: one statement naming every subject (the image; or the index and each

@@ -29,6 +29,87 @@ pub struct VerifiedBase {
     pub key: String,
     /// The base's vulnerability gate, when `verify_base.scan` is set.
     pub scan: Option<crate::run::stages::scan_gate::ScanSummary>,
+    /// OpenVEX documents attested to the base by its trusted signer, read for the scan gates.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vex: Vec<BaseVexDocument>,
+    /// OpenVEX attestations found on the base and not used, each with why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vex_ignored: Vec<String>,
+    /// The documents themselves (scoped to this base).
+    #[serde(skip)]
+    pub vex_documents: Vec<crate::scan::vex::Document>,
+}
+
+/// A base's VEX document as the run report names it.
+#[derive(Clone, Debug, Serialize)]
+pub struct BaseVexDocument {
+    /// Where it was found (`attestation layer 0, sha256:…`, or a bundle referrer).
+    pub attestation: String,
+    /// The image digest it is attached to.
+    pub subject: Digest,
+    /// sha256 of the OpenVEX document (the attested predicate, as compact JSON).
+    pub digest: String,
+    pub signer: String,
+    pub statements: usize,
+}
+
+/// Find the OpenVEX attestations attached to `subjects` (the base's digest, and the platform
+/// images the build uses) in the base's own store, keeping those `trust` verifies. Returns the
+/// documents (scoped to the base) and what was found and not used, with why.
+pub async fn base_vex(
+    store: &Store,
+    reference: &str,
+    subjects: &[Digest],
+    trust: &Trust,
+) -> Result<(
+    Vec<crate::scan::vex::Document>,
+    Vec<BaseVexDocument>,
+    Vec<String>,
+)> {
+    use crate::sign::attest::PREDICATE_OPENVEX;
+    let (mut docs, mut listed, mut ignored) = (Vec::new(), Vec::new(), Vec::new());
+    for subject in subjects {
+        for found in
+            crate::policy::attestations_of_type(store, subject, trust, PREDICATE_OPENVEX).await?
+        {
+            let (statement, signer) = match found.outcome {
+                Ok(ok) => ok,
+                Err(why) => {
+                    ignored.push(format!(
+                        "{reference}: OpenVEX attestation {} ignored: {why}",
+                        found.place
+                    ));
+                    continue;
+                }
+            };
+            // The predicate is the OpenVEX document, read with the same strict rules as a
+            // repository document; one that cannot be read is ignored and said, never applied.
+            let bytes = serde_json::to_vec(&statement["predicate"]).expect("JSON serializes");
+            let shown = format!("{reference} ({})", found.place);
+            match crate::scan::vex::parse(&bytes, &shown) {
+                Ok(mut doc) => {
+                    doc.base = Some(crate::scan::vex::BaseScope {
+                        signer: signer.clone(),
+                        image: crate::scan::vex::Image::of(reference, subject),
+                        unchanged: None,
+                    });
+                    listed.push(BaseVexDocument {
+                        attestation: found.place.clone(),
+                        subject: subject.clone(),
+                        digest: doc.digest.to_string(),
+                        signer,
+                        statements: doc.statements.len(),
+                    });
+                    docs.push(doc);
+                }
+                Err(e) => ignored.push(format!(
+                    "{reference}: OpenVEX attestation {} ignored: signed by {signer}, but the document cannot be read: {e}",
+                    found.place
+                )),
+            }
+        }
+    }
+    Ok((docs, listed, ignored))
 }
 
 /// The platform images of `resolved` the build uses at `used_at`: for an index, each one it
@@ -293,6 +374,27 @@ pub async fn run(
                     ),
                 },
             );
+            // The base's own VEX, when a gate will scan and the pipeline did not turn it off.
+            let file = &ctx.pipeline.file;
+            let wants_vex = file.verify_base.vex != Some(false)
+                && (file.verify_base.scan.is_some() || file.build.scan.is_some());
+            let (vex_documents, vex, vex_ignored) = match wants_vex {
+                true => {
+                    let mut subjects = vec![digest.clone()];
+                    subjects.extend(children.iter().map(|c| c.digest.clone()));
+                    base_vex(&store, &base.reference, &subjects, trust).await?
+                }
+                false => Default::default(),
+            };
+            for v in &vex {
+                ctx.say(
+                    "verify-base",
+                    &format!(
+                        "{}: OpenVEX document {} ({} statement(s)) attested to {} by {}",
+                        base.reference, v.digest, v.statements, v.subject, v.signer
+                    ),
+                );
+            }
             verified.push(VerifiedBase {
                 reference: base.reference.clone(),
                 digest,
@@ -303,6 +405,9 @@ pub async fn run(
                 platforms: children,
                 key: key_name.clone(),
                 scan: None,
+                vex,
+                vex_ignored,
+                vex_documents,
             });
         } else {
             let kind = if ctx
@@ -363,20 +468,22 @@ async fn scan_bases(
         };
         if !several {
             let stem = format!("base-scan-{}", i + 1);
+            let vex = base_vex_for_scan(base);
             base.scan = Some(
                 scan_base(
                     ctx,
                     spec,
                     store.root(),
-                    &reference,
-                    &reference,
+                    (&reference, &reference),
                     &single,
                     &stem,
+                    &vex,
                 )
                 .await?,
             );
             continue;
         }
+        let vex = base_vex_for_scan(base);
         for image in &mut base.platforms {
             let suffix = Platform::parse(&image.platform)
                 .map_err(Error::usage)?
@@ -388,10 +495,10 @@ async fn scan_bases(
                     ctx,
                     spec,
                     store.root(),
-                    &reference,
-                    &name,
+                    (&reference, &name),
                     &image.digest,
                     &stem,
+                    &vex,
                 )
                 .await?,
             );
@@ -406,10 +513,10 @@ async fn scan_base(
     ctx: &RunContext,
     spec: &crate::spec::model::ScanSpec,
     store: &Path,
-    reference: &str,
-    name: &str,
+    (reference, name): (&str, &str),
     digest: &Digest,
     stem: &str,
+    vex: &crate::run::stages::scan_gate::BaseVex,
 ) -> Result<crate::run::stages::scan_gate::ScanSummary> {
     let image = ImageRef::parse(reference)?.with_digest(digest.clone());
     let (layout, resolved) = crate::oci::store::materialize(&image, &ctx.remote, store).await?;
@@ -421,6 +528,17 @@ async fn scan_base(
         key_path: &["verify_base", "scan"],
         file_stem: stem,
         reference: Some(reference),
+        base_vex: std::slice::from_ref(vex),
     };
     crate::run::stages::scan_gate::run(ctx, "verify-base", target).await
+}
+
+/// A base's own VEX for its own gate: every statement may apply (the base is what is scanned).
+fn base_vex_for_scan(base: &VerifiedBase) -> crate::run::stages::scan_gate::BaseVex {
+    crate::run::stages::scan_gate::BaseVex {
+        reference: base.reference.clone(),
+        documents: base.vex_documents.clone(),
+        ignored: base.vex_ignored.clone(),
+        contents: None,
+    }
 }
