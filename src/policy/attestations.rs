@@ -22,6 +22,8 @@ pub(super) struct Trusted {
     /// The statement's (signed) predicate type.
     pub(super) predicate_type: String,
     pub(super) statement: serde_json::Value,
+    /// Who signed it: the trusted key or identity it verified with.
+    pub(super) signer: String,
 }
 
 /// An attestation that failed its own check in a way that counts against its types.
@@ -198,10 +200,11 @@ impl Evidence {
             },
         });
         match outcome {
-            Ok((statement, _)) => self.trusted.push(Trusted {
+            Ok((statement, signer)) => self.trusted.push(Trusted {
                 used,
                 predicate_type: claimed,
                 statement,
+                signer,
             }),
             Err((Rejection::NotThisKey(_), _)) => self.not_this_key.push(claimed),
             Err((why, signed_type)) => {

@@ -289,6 +289,7 @@ mod tests {
                 referrer: None,
             },
             predicate_type: attest::PREDICATE_SLSA_PROVENANCE_V1.into(),
+            signer: "test".into(),
             statement: serde_json::json!({"predicate": {
                 "buildDefinition": {
                     "buildType": build_type,

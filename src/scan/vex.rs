@@ -24,6 +24,9 @@ use crate::scan::Finding;
 /// The `@context` of an OpenVEX v0.2 document.
 pub const OPENVEX_CONTEXT: &str = "https://openvex.dev/ns/v0.2.0";
 
+/// The predicate type of an OpenVEX attestation (the document is the predicate).
+pub const PREDICATE_OPENVEX: &str = "https://openvex.dev/ns/v0.2.0";
+
 /// The OpenVEX justifications (`not_affected`).
 const OPENVEX_JUSTIFICATIONS: &[&str] = &[
     "component_not_present",
@@ -151,6 +154,8 @@ pub struct Document {
     /// Things that do not stop the document from being used (an `affected` statement without
     /// `action_statement`).
     pub warnings: Vec<String>,
+    /// Who signed it, for a document read from a verified attestation (`None`: a file).
+    pub signer: Option<String>,
 }
 
 impl Document {
@@ -161,7 +166,7 @@ impl Document {
             format: self.format,
             id: self.id.clone(),
             author: self.author.clone(),
-            signer: None,
+            signer: self.signer.clone(),
         }
     }
 }
@@ -358,6 +363,7 @@ impl Reader<'_> {
             author: string(doc, "author"),
             statements,
             warnings,
+            signer: None,
         })
     }
 
@@ -585,6 +591,7 @@ impl Reader<'_> {
             author,
             statements,
             warnings: vec![],
+            signer: None,
         })
     }
 
