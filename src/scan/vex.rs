@@ -159,6 +159,14 @@ pub struct Document {
 }
 
 impl Document {
+    /// Whether a statement names `image` itself as a product (by digest or `pkg:oci/…`).
+    pub fn names_image(&self, image: &Image) -> bool {
+        self.statements
+            .iter()
+            .flat_map(|s| &s.products)
+            .any(|p| p.subject.is_image() && image.matches(&p.subject))
+    }
+
     pub fn reference(&self) -> DocumentRef {
         DocumentRef {
             path: self.path.clone(),

@@ -35,3 +35,4 @@ mod syft_parity;
 mod terminal;
 mod verify;
 mod vex;
+mod vex_verify;
