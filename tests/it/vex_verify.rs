@@ -87,6 +87,27 @@ fn a_trusted_not_affected_attested_after_the_build_lets_verify_pass() {
         .expect_code(1)
         .expect_stderr(GHSA)
         .expect_stderr("not signed by a trusted signer ignored");
+    // A deploy policy's vulnerabilities rule is judged the same way.
+    repo.write(
+        "policy.yaml",
+        &format!("version: 1\ntrust:\n  keys: [{PUB}]\nvulnerabilities:\n  fail_on: medium\n"),
+    );
+    let by_policy = || {
+        repo.cleanpipe_env(
+            &[
+                "verify",
+                IMAGE,
+                "--policy",
+                "policy.yaml",
+                "--vsa",
+                "vsa.json",
+                "--vsa-key",
+                KEY,
+            ],
+            &[("COSIGN_PASSWORD", "")],
+        )
+    };
+    by_policy().expect_code(1).expect_stderr(GHSA);
 
     // Attested by the image's own signer: the finding no longer fails, and the verdict names
     // the statement, the document and the signer.
@@ -129,6 +150,15 @@ fn a_trusted_not_affected_attested_after_the_build_lets_verify_pass() {
     );
     assert_eq!(vex["documents"].as_array().unwrap().len(), 1, "{vex}");
     assert_eq!(vex["ignored"].as_array().unwrap().len(), 1, "{vex}");
+
+    // The policy passes too, and the verification summary names the statement it used.
+    by_policy().expect_code(0);
+    let vsa = dsse_statement(&std::fs::read(repo.path().join("vsa.json")).unwrap());
+    let used = &vsa["predicate"]["vexStatements"];
+    assert_eq!(vsa["predicate"]["verificationResult"], "PASSED", "{vsa}");
+    assert_eq!(used[0]["finding"], GHSA, "{used}");
+    assert_eq!(used[0]["statement"], "/statements/0", "{used}");
+    assert!(used[0]["signer"].as_str().is_some(), "{used}");
 
     // A stricter threshold than the finding's is not helped by anything else: at `high` it
     // passed before too; at `low` the suppressed finding still does not count.
