@@ -43,6 +43,10 @@ pub enum Command {
     /// Fetch (`update`) and inspect (`stats`) the vulnerability database (docs/database.md).
     #[command(subcommand)]
     Db(DbCommand),
+    /// Write (`create`), check (`check`) and attach as a signed attestation (`attest`) OpenVEX
+    /// statements about an image (docs/vex.md).
+    #[command(subcommand)]
+    Vex(VexCommand),
     /// Write a cosign-format key pair (cosign.key mode 0600, cosign.pub).
     Keygen(KeygenArgs),
     /// Print the public key (PEM) of a signing key: a file, `env://VAR` or a `pkcs11:` token key.
@@ -446,6 +450,93 @@ pub enum AuditCommand {
         #[arg(long)]
         head: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VexCommand {
+    /// Write an OpenVEX v0.2 document with one statement (checked by cleanpipe's own reader
+    /// before it is written).
+    Create(VexCreateArgs),
+    /// Read and check VEX documents (OpenVEX v0.2, CycloneDX VEX): exit 0 when every one is
+    /// usable, 2 with each problem's file and JSON pointer.
+    Check {
+        /// The documents.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Attach an OpenVEX document to an image as an attestation (predicate
+    /// `https://openvex.dev/ns/v0.2.0`, a Sigstore bundle referrer) signed with a key or
+    /// keylessly; `verify --fail-on` applies it when the signer is trusted. Earlier VEX
+    /// attestations stay.
+    Attest(VexAttestArgs),
+}
+
+/// `--status` of `cleanpipe vex create`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum VexStatusArg {
+    NotAffected,
+    Affected,
+    Fixed,
+    UnderInvestigation,
+}
+
+#[derive(Debug, Args)]
+pub struct VexCreateArgs {
+    /// What the statement is about: an image (`registry/repo:tag`, `oci:DIR:TAG`, resolved to
+    /// its digest: `pkg:oci/NAME@sha256:…`), an image or package purl (`pkg:…`), or an image
+    /// digest (`sha256:…`), used as written.
+    #[arg(long)]
+    pub product: String,
+    /// The vulnerability id (`CVE-…`, `GHSA-…`).
+    #[arg(long = "vuln", value_name = "ID")]
+    pub vulnerability: String,
+    /// Other ids of the same vulnerability (repeatable).
+    #[arg(long = "alias", value_name = "ID")]
+    pub aliases: Vec<String>,
+    #[arg(long, value_enum)]
+    pub status: VexStatusArg,
+    /// Why it is `not_affected`: component_not_present, vulnerable_code_not_present,
+    /// vulnerable_code_not_in_execute_path, vulnerable_code_cannot_be_controlled_by_adversary,
+    /// inline_mitigations_already_exist.
+    #[arg(long)]
+    pub justification: Option<String>,
+    /// Why it is `not_affected`, in words (instead of or beside `--justification`).
+    #[arg(long = "impact", value_name = "TEXT")]
+    pub impact_statement: Option<String>,
+    /// What to do about it (`affected` requires one).
+    #[arg(long = "action", value_name = "TEXT")]
+    pub action_statement: Option<String>,
+    /// A package in the product the statement narrows to (a purl; repeatable).
+    #[arg(long = "subcomponent", value_name = "PURL")]
+    pub subcomponents: Vec<String>,
+    /// The document's author (OpenVEX requires one).
+    #[arg(long, default_value = "Unknown Author")]
+    pub author: String,
+    /// Write the document here (default: standard output); an existing file is replaced.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VexAttestArgs {
+    /// The image: a registry reference or `oci:DIR…` (a tag is resolved to its digest).
+    pub image: String,
+    /// The OpenVEX v0.2 document.
+    pub file: PathBuf,
+    /// The private key: a file, `env://VAR`, a `pkcs11:` URI or a KMS key. Password from
+    /// COSIGN_PASSWORD or a prompt.
+    #[arg(long, required_unless_present = "keyless", conflicts_with = "keyless")]
+    pub key: Option<String>,
+    /// Sign keylessly (an OIDC identity token, a Fulcio certificate, a log entry).
+    #[arg(long)]
+    pub keyless: bool,
+    #[command(flatten)]
+    pub keyless_options: KeylessArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -22,7 +22,7 @@ pub(super) struct Trusted {
     /// The statement's (signed) predicate type.
     pub(super) predicate_type: String,
     pub(super) statement: serde_json::Value,
-    /// The trusted signer it verified with.
+    /// Who signed it: the trusted key or identity it verified with.
     pub(super) signer: String,
 }
 

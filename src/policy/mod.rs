@@ -51,6 +51,7 @@ use crate::sign::trust::Trust;
 use attestations::{check_attestations, Evidence};
 use provenance::evaluate_provenance;
 use scan::evaluate_scan;
+pub use scan::{VexAttestation, VexSuppressed, VexVerdict};
 
 /// What must hold besides a valid signature. The default requires nothing more.
 #[derive(Clone, Debug, Default)]
@@ -247,6 +248,11 @@ pub struct Verdict {
     /// The claims of the provenance the checks read (the last one when several verify).
     pub provenance: Option<crate::sign::provenance::Claims>,
     pub policy: Vec<PolicyCheck>,
+    /// What VEX attested to the image decided about the attested scans' findings: the
+    /// trusted documents, the findings they suppressed (with statement, document digest and
+    /// signer), and the VEX attestations ignored as not signed by a trusted signer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vex: Option<VexVerdict>,
     /// For an index: the verdict on each platform image checked (the policy applies to them).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub platforms: Vec<PlatformVerdict>,
@@ -310,7 +316,8 @@ pub async fn verify_image(
     if resolved.is_index() {
         return verify_index(&store, image, resolved, trust, policy).await;
     }
-    verify_resolved(&store, image.to_string(), resolved, trust, policy).await
+    let name = image.to_string();
+    verify_resolved(&store, name.clone(), &name, resolved, trust, policy).await
 }
 
 /// Every signature and attestation about `digest`, found once and checked against `trust`.
@@ -329,6 +336,7 @@ async fn read_evidence(
 async fn verify_resolved(
     store: &Store,
     name: String,
+    reference: &str,
     resolved: Resolved,
     trust: &Trust,
     policy: &Policy,
@@ -353,7 +361,12 @@ async fn verify_resolved(
     checks.extend(provenance_checks);
     checks.extend(evaluate_sbom(policy, &evidence));
     checks.extend(evaluate_required_types(policy, &evidence, &resolved.digest));
-    checks.extend(evaluate_scan(policy, &evidence));
+    let (scan_checks, vex) = evaluate_scan(
+        policy,
+        &evidence,
+        &crate::scan::vex::Image::of(reference, &resolved.digest),
+    );
+    checks.extend(scan_checks);
     Ok(Verdict {
         image: name,
         subject: resolved.descriptor(),
@@ -363,6 +376,7 @@ async fn verify_resolved(
         attestations: evidence.checks,
         provenance: claims,
         policy: checks,
+        vex,
         platforms: vec![],
         only_platform: false,
     })
@@ -450,7 +464,15 @@ async fn verify_index(
             ));
             continue;
         }
-        let mut verdict = Box::pin(verify_resolved(store, name, child, trust, policy)).await?;
+        let mut verdict = Box::pin(verify_resolved(
+            store,
+            name,
+            &image.to_string(),
+            child,
+            trust,
+            policy,
+        ))
+        .await?;
         if !verdict.signatures.verified && signatures.verified {
             verdict.signatures.verified = true;
             verdict.signatures.summary = format!(
@@ -519,6 +541,7 @@ async fn verify_index(
         attestations: index_evidence.checks,
         provenance: None,
         policy: checks,
+        vex: None,
         platforms,
         only_platform: policy.platform.is_some(),
     })

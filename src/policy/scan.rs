@@ -1,20 +1,154 @@
 //! Attested scan results: reading a vuln predicate (cleanpipe's scan report, or trivy's or
 //! grype's JSON in cosign's shape), the `fail_on` rule, and waiver expiry.
 
+use serde::Serialize;
+
 use super::attestations::{used_list, Evidence};
-use super::{check, Policy, PolicyCheck, UsedAttestation};
+use super::{check, Outcome, Policy, PolicyCheck, UsedAttestation};
 use crate::scan::external::{self, Tool};
+use crate::scan::vex;
 use crate::scan::Severity;
 use crate::sign::attest;
 
-pub(super) fn evaluate_scan(policy: &Policy, evidence: &Evidence) -> Vec<PolicyCheck> {
+/// The checks on attested scans, and what VEX attested to the image decided (`None`: no VEX
+/// attestation was there, trusted or not).
+pub(super) fn evaluate_scan(
+    policy: &Policy,
+    evidence: &Evidence,
+    image: &vex::Image,
+) -> (Vec<PolicyCheck>, Option<VexVerdict>) {
     if !policy.needs_scan() {
-        return vec![];
+        return (vec![], None);
     }
-    let mut out: Vec<PolicyCheck> = evaluate_findings(policy, evidence).into_iter().collect();
+    let (findings, vex) = evaluate_findings(policy, evidence, image);
+    let mut out: Vec<PolicyCheck> = findings.into_iter().collect();
     if let Some(max_age) = policy.max_scan_age {
         out.push(evaluate_age(max_age, policy.now, evidence));
     }
+    (out, vex)
+}
+
+/// What VEX attested to the image did to the attested scans' findings (the verdict's `vex`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct VexVerdict {
+    /// The VEX attestations signed by a trusted signer, each read whole.
+    pub documents: Vec<VexAttestation>,
+    /// Attested findings a trusted `not_affected` or `fixed` statement took out of the
+    /// judgement, each with the statement (document digest, signer, pointer).
+    pub suppressed: Vec<VexSuppressed>,
+    /// Findings whose deciding statement (`affected`, `under_investigation`) keeps them.
+    pub kept: Vec<String>,
+    /// Statements that applied to no attested finding.
+    pub unused: Vec<String>,
+    /// VEX attestations not signed by a trusted signer: ignored, neither for nor against.
+    pub ignored: Vec<String>,
+}
+
+/// One trusted VEX attestation.
+#[derive(Clone, Debug, Serialize)]
+pub struct VexAttestation {
+    pub attestation: UsedAttestation,
+    /// The document (the predicate): `path` names the attestation, `digest` is the sha256 of
+    /// the predicate as JSON, `signer` who signed the attestation.
+    pub document: vex::DocumentRef,
+}
+
+/// One attested finding a VEX statement suppressed.
+#[derive(Clone, Debug, Serialize)]
+pub struct VexSuppressed {
+    pub id: String,
+    pub severity: String,
+    pub package: String,
+    pub version: String,
+    /// The attested scan it is from.
+    pub scan: UsedAttestation,
+    pub vex: vex::Applied,
+}
+
+/// The trusted VEX attestations, read whole, and the verdict so far (documents, ignored); or
+/// the failing check when a trusted signer's VEX attestation is unusable (fail closed).
+fn read_vex(
+    evidence: &Evidence,
+) -> std::result::Result<(Vec<vex::Document>, VexVerdict), PolicyCheck> {
+    let is_vex = |t: &str| t == vex::PREDICATE_OPENVEX;
+    let failed: Vec<String> = evidence
+        .failed
+        .iter()
+        .filter(|f| f.types.iter().any(|t| is_vex(t)))
+        .map(|f| format!("VEX {} fails its own check: {}", f.used, f.why))
+        .collect();
+    if !failed.is_empty() {
+        return Err(check(
+            "vulnerabilities",
+            false,
+            failed.join("; "),
+            evidence
+                .failed
+                .iter()
+                .filter(|f| f.types.iter().any(|t| is_vex(t)))
+                .map(|f| f.used.clone())
+                .collect(),
+        ));
+    }
+    let mut verdict = VexVerdict {
+        ignored: evidence
+            .checks
+            .iter()
+            .filter(|c| is_vex(&c.predicate_type) && c.outcome == Outcome::NotThisKey)
+            .map(|c| format!("{} ({}): {}", c.source, c.digest, c.detail))
+            .collect(),
+        ..VexVerdict::default()
+    };
+    let mut docs = Vec::new();
+    for t in evidence
+        .trusted
+        .iter()
+        .filter(|t| is_vex(&t.predicate_type))
+    {
+        let bytes = serde_json::to_vec(&t.statement["predicate"]).expect("JSON value serializes");
+        let mut doc = vex::parse(&bytes, &t.used.to_string()).map_err(|e| {
+            check(
+                "vulnerabilities",
+                false,
+                format!(
+                    "the VEX document in {} (signed by {}) cannot be used: {e}",
+                    t.used, t.signer
+                ),
+                vec![t.used.clone()],
+            )
+        })?;
+        doc.signer = Some(t.signer.clone());
+        verdict.documents.push(VexAttestation {
+            attestation: t.used.clone(),
+            document: doc.reference(),
+        });
+        docs.push(doc);
+    }
+    Ok((docs, verdict))
+}
+
+/// The packages the image is known to hold (purls): its attested findings' packages and
+/// the components of a trusted CycloneDX SBOM, for statements naming a package product with
+/// subcomponents.
+fn known_packages(evidence: &Evidence, findings: &[crate::scan::Finding]) -> Vec<String> {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        for c in v.as_array().into_iter().flatten() {
+            if let Some(p) = c["purl"].as_str() {
+                out.push(p.to_string());
+            }
+            walk(&c["components"], out);
+        }
+    }
+    let mut out: Vec<String> = findings.iter().map(|f| f.purl.clone()).collect();
+    for t in evidence
+        .trusted
+        .iter()
+        .filter(|t| t.predicate_type == attest::PREDICATE_CYCLONEDX)
+    {
+        walk(&t.statement["predicate"]["components"], &mut out);
+    }
+    out.sort();
+    out.dedup();
     out
 }
 
@@ -96,15 +230,25 @@ fn human_duration(seconds: i64) -> String {
     }
 }
 
-/// The findings rule: every trusted scan clean at the threshold (`none`: only readable).
-fn evaluate_findings(policy: &Policy, evidence: &Evidence) -> Option<PolicyCheck> {
+/// The findings rule: every trusted scan clean at the threshold (`none`: only readable), after
+/// the trusted VEX attestations of the image took out what they mark `not_affected` or `fixed`.
+fn evaluate_findings(
+    policy: &Policy,
+    evidence: &Evidence,
+    image: &vex::Image,
+) -> (Option<PolicyCheck>, Option<VexVerdict>) {
     let threshold = policy.fail_on.unwrap_or(crate::scan::gate::Threshold::None);
     let trusted = match evidence.select(&[attest::PREDICATE_VULN], "vulnerabilities", "scan result")
     {
         Ok(t) => t,
-        Err(fail) => return Some(fail),
+        Err(fail) => return (Some(fail), None),
     };
-    let used: Vec<UsedAttestation> = trusted.iter().map(|t| t.used.clone()).collect();
+    let (docs, mut vex_verdict) = match read_vex(evidence) {
+        Ok(v) => v,
+        Err(fail) => return (Some(fail), None),
+    };
+    let mut used: Vec<UsedAttestation> = trusted.iter().map(|t| t.used.clone()).collect();
+    used.extend(vex_verdict.documents.iter().map(|d| d.attestation.clone()));
     let mut failing = Vec::new();
     let mut incomplete: Vec<String> = Vec::new();
     let mut notes = Vec::new();
@@ -112,17 +256,23 @@ fn evaluate_findings(policy: &Policy, evidence: &Evidence) -> Option<PolicyCheck
     for t in &trusted {
         match read_scan(&t.statement["predicate"], &policy.today) {
             Err(why) => {
-                return Some(check(
-                    "vulnerabilities",
-                    false,
-                    format!(
-                        "{} holds a scan result cleanpipe cannot read: {why}",
-                        t.used
-                    ),
-                    vec![t.used.clone()],
-                ))
+                return (
+                    Some(check(
+                        "vulnerabilities",
+                        false,
+                        format!(
+                            "{} holds a scan result cleanpipe cannot read: {why}",
+                            t.used
+                        ),
+                        vec![t.used.clone()],
+                    )),
+                    None,
+                )
             }
-            Ok(scan) => {
+            Ok(mut scan) => {
+                if !docs.is_empty() {
+                    apply_attested_vex(&docs, image, evidence, t, &mut scan, &mut vex_verdict);
+                }
                 total += scan.findings.len();
                 notes.extend(scan.notes.iter().map(|n| format!("{n} ({})", t.used)));
                 // A scan that did not check everything is no evidence of "clean" for what it
@@ -137,7 +287,7 @@ fn evaluate_findings(policy: &Policy, evidence: &Evidence) -> Option<PolicyCheck
                 failing.extend(
                     scan.findings
                         .iter()
-                        .filter(|f| !f.waived && f.severity.trips(threshold))
+                        .filter(|f| !f.waived && !f.suppressed && f.severity.trips(threshold))
                         .map(|f| {
                             format!(
                                 "{} ({}) in {} {} ({})",
@@ -152,6 +302,33 @@ fn evaluate_findings(policy: &Policy, evidence: &Evidence) -> Option<PolicyCheck
             }
         }
     }
+    if !vex_verdict.suppressed.is_empty() {
+        notes.push(format!(
+            "suppressed by VEX attested to the image: {}",
+            vex_verdict
+                .suppressed
+                .iter()
+                .map(|s| format!(
+                    "{} ({}) in {} {}: {} signed by {}",
+                    s.id,
+                    s.severity,
+                    s.package,
+                    s.version,
+                    s.vex.describe(),
+                    s.vex.document.signer.as_deref().unwrap_or("nobody")
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    notes.extend(vex_verdict.kept.iter().cloned());
+    if !vex_verdict.ignored.is_empty() {
+        notes.push(format!(
+            "{} VEX attestation(s) not signed by a trusted signer ignored: {}",
+            vex_verdict.ignored.len(),
+            vex_verdict.ignored.join("; ")
+        ));
+    }
     let notes = if notes.is_empty() {
         String::new()
     } else {
@@ -162,7 +339,9 @@ fn evaluate_findings(policy: &Policy, evidence: &Evidence) -> Option<PolicyCheck
     } else {
         format!("not every package was checked: {}", incomplete.join("; "))
     };
-    Some(check(
+    let vex_verdict = (!vex_verdict.documents.is_empty() || !vex_verdict.ignored.is_empty())
+        .then_some(vex_verdict);
+    let check = check(
         "vulnerabilities",
         failing.is_empty() && incomplete.is_empty(),
         match (failing.is_empty(), incomplete.is_empty()) {
@@ -178,7 +357,56 @@ fn evaluate_findings(policy: &Policy, evidence: &Evidence) -> Option<PolicyCheck
             ),
         },
         used,
-    ))
+    );
+    (Some(check), vex_verdict)
+}
+
+/// Mark the findings of one attested scan that the trusted VEX documents suppress, and record
+/// what they decided.
+fn apply_attested_vex(
+    docs: &[vex::Document],
+    image: &vex::Image,
+    evidence: &Evidence,
+    scan_attestation: &super::attestations::Trusted,
+    scan: &mut ScanRead,
+    out: &mut VexVerdict,
+) {
+    let findings: Vec<crate::scan::Finding> =
+        scan.findings.iter().map(|f| f.to_finding()).collect();
+    let packages = known_packages(evidence, &findings);
+    let decisions = vex::apply(docs, image, &packages, &findings);
+    for (f, applied) in scan.findings.iter_mut().zip(decisions.per_finding) {
+        match applied {
+            Some(a) if a.status.suppresses() => {
+                f.suppressed = true;
+                out.suppressed.push(VexSuppressed {
+                    id: f.id.clone(),
+                    severity: f.severity.as_str().to_string(),
+                    package: f.package.clone(),
+                    version: f.version.clone(),
+                    scan: scan_attestation.used.clone(),
+                    vex: a,
+                });
+            }
+            Some(a) => out.kept.push(format!(
+                "{} in {} {} stays: {}{}",
+                f.id,
+                f.package,
+                f.version,
+                a.describe(),
+                a.action_statement
+                    .as_ref()
+                    .map(|s| format!("; action: {s}"))
+                    .unwrap_or_default()
+            )),
+            None => {}
+        }
+    }
+    for u in decisions.unused {
+        if !out.unused.contains(&u) {
+            out.unused.push(u);
+        }
+    }
 }
 
 /// One finding as the policy sees it.
@@ -189,6 +417,37 @@ struct ScanFinding {
     version: String,
     /// Covered by a waiver that has not expired.
     waived: bool,
+    /// What VEX statements match on: the advisory's other ids and the package's purl.
+    aliases: Vec<String>,
+    upstream: Vec<String>,
+    purl: String,
+    kind: Option<crate::sbom::catalog::Kind>,
+    /// A trusted VEX statement attested to the image marks it `not_affected` or `fixed`.
+    suppressed: bool,
+}
+
+impl ScanFinding {
+    /// The finding as VEX matching reads it (only the ids and the purl matter there).
+    fn to_finding(&self) -> crate::scan::Finding {
+        crate::scan::Finding {
+            id: self.id.clone(),
+            aliases: self.aliases.clone(),
+            package: self.package.clone(),
+            kind: self.kind.unwrap_or(crate::sbom::catalog::Kind::Other),
+            version: self.version.clone(),
+            fixed_version: None,
+            severity: self.severity,
+            score: None,
+            purl: self.purl.clone(),
+            location: String::new(),
+            layer: None,
+            summary: String::new(),
+            severity_source: String::new(),
+            upstream: self.upstream.clone(),
+            waived: None,
+            waiver_expires: None,
+        }
+    }
 }
 
 /// The findings of one attested scan, and what the reader noticed (expired waivers).
@@ -251,6 +510,11 @@ fn read_scan(predicate: &serde_json::Value, today: &str) -> std::result::Result<
                 package: f.package,
                 version: f.version,
                 waived: false,
+                aliases: f.aliases,
+                upstream: f.upstream,
+                purl: f.purl,
+                kind: Some(f.kind),
+                suppressed: false,
             })
             .collect(),
         notes: vec![],
@@ -277,6 +541,14 @@ fn read_cleanpipe_scan(
         waived: Option<String>,
         #[serde(default)]
         waiver_expires: Option<String>,
+        #[serde(default)]
+        aliases: Vec<String>,
+        #[serde(default)]
+        upstream: Vec<String>,
+        #[serde(default)]
+        purl: String,
+        #[serde(default)]
+        kind: Option<crate::sbom::catalog::Kind>,
     }
     let findings: Vec<Attested> = serde_json::from_value(result["findings"].clone())
         .map_err(|e| format!("`findings` is not a list of findings: {e}"))?;
@@ -325,6 +597,11 @@ fn read_cleanpipe_scan(
             package: f.package,
             version: f.version,
             waived,
+            aliases: f.aliases,
+            upstream: f.upstream,
+            purl: f.purl,
+            kind: f.kind,
+            suppressed: false,
         });
     }
     Ok(read)
@@ -374,6 +651,91 @@ mod tests {
             !alone.passed && alone.detail.contains("ahead"),
             "{}",
             alone.detail
+        );
+    }
+
+    fn trusted(
+        layer: usize,
+        ty: &str,
+        predicate: serde_json::Value,
+    ) -> super::super::attestations::Trusted {
+        super::super::attestations::Trusted {
+            used: UsedAttestation {
+                layer,
+                digest: crate::oci::types::Digest::of(format!("{layer}").as_bytes()),
+                referrer: None,
+            },
+            predicate_type: ty.into(),
+            statement: serde_json::json!({ "predicate": predicate }),
+            signer: "cosign.pub".into(),
+        }
+    }
+
+    #[test]
+    fn a_trusted_vex_attestation_takes_a_finding_out_and_is_named() {
+        let digest = crate::oci::types::Digest::of(b"image");
+        let image = vex::Image::of("oci:/tmp/x:app", &digest);
+        let purl = "pkg:pypi/jinja2@3.1.2";
+        let scan = vuln(serde_json::json!({"coverage": {"complete": true},
+            "findings": [{"id": "GHSA-h75v-3vvj-5mfj", "aliases": ["CVE-2024-34064"],
+            "severity": "medium", "package": "Jinja2", "version": "3.1.2", "purl": purl}]}));
+        let doc = serde_json::json!({"@context": vex::OPENVEX_CONTEXT, "@id": "https://example.com/vex/1",
+            "author": "Security", "timestamp": "2026-12-01T00:00:00Z", "version": 1,
+            "statements": [{"vulnerability": {"name": "CVE-2024-34064"},
+                "products": [{"@id": format!("pkg:oci/app@{digest}"), "subcomponents": [{"@id": "pkg:pypi/jinja2"}]}],
+                "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}]});
+        let policy = Policy {
+            fail_on: Some(crate::scan::gate::Threshold::Medium),
+            ..Policy::default()
+        };
+        let without = Evidence {
+            trusted: vec![trusted(0, attest::PREDICATE_VULN, scan.clone())],
+            ..Evidence::default()
+        };
+        let (c, v) = evaluate_findings(&policy, &without, &image);
+        assert!(!c.unwrap().passed);
+        assert!(v.is_none());
+        let with = Evidence {
+            trusted: vec![
+                trusted(0, attest::PREDICATE_VULN, scan.clone()),
+                trusted(1, vex::PREDICATE_OPENVEX, doc.clone()),
+            ],
+            ..Evidence::default()
+        };
+        let (c, v) = evaluate_findings(&policy, &with, &image);
+        let c = c.unwrap();
+        assert!(c.passed, "{}", c.detail);
+        assert!(
+            c.detail.contains("#/statements/0") && c.detail.contains("signed by cosign.pub"),
+            "{}",
+            c.detail
+        );
+        let v = v.unwrap();
+        assert_eq!(v.suppressed.len(), 1);
+        assert_eq!(
+            v.suppressed[0].vex.document.signer.as_deref(),
+            Some("cosign.pub")
+        );
+        // Another image's digest: the statement names nothing here and the finding fails.
+        let other = vex::Image::of("oci:/tmp/x:app", &crate::oci::types::Digest::of(b"other"));
+        let (c, v) = evaluate_findings(&policy, &with, &other);
+        assert!(!c.unwrap().passed);
+        assert!(v.unwrap().unused[0].contains("matches nothing"));
+        // A trusted signer's VEX that is not valid OpenVEX fails closed.
+        let mut bad = doc.clone();
+        bad["statements"][0]["justification"] = serde_json::Value::Null;
+        let broken = Evidence {
+            trusted: vec![
+                trusted(0, attest::PREDICATE_VULN, scan),
+                trusted(1, vex::PREDICATE_OPENVEX, bad),
+            ],
+            ..Evidence::default()
+        };
+        let c = evaluate_findings(&policy, &broken, &image).0.unwrap();
+        assert!(
+            !c.passed && c.detail.contains("cannot be used"),
+            "{}",
+            c.detail
         );
     }
 

@@ -123,6 +123,24 @@ pub fn statement(
         "verifiedLevels": [level],
         "slsaVersion": "1.0",
     });
+    let mut predicate = predicate;
+    // The VEX statements that took attested findings out of the judgement (cleanpipe's
+    // extension: which statement, which document, who signed it).
+    if let Some(vex) = verdict.vex.as_ref().filter(|v| !v.suppressed.is_empty()) {
+        predicate["vexStatements"] = serde_json::json!(vex
+            .suppressed
+            .iter()
+            .map(|s| serde_json::json!({
+                "finding": s.id,
+                "package": s.package,
+                "version": s.version,
+                "status": s.vex.status,
+                "statement": s.vex.statement,
+                "document": {"uri": s.vex.document.path, "digest": s.vex.document.digest},
+                "signer": s.vex.document.signer,
+            }))
+            .collect::<Vec<_>>());
+    }
     let name = resource_uri.split('@').next().unwrap_or(resource_uri);
     // About what a deploy of this verdict runs: for an index verified for one platform, that
     // platform's image, never the index.

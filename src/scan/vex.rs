@@ -24,6 +24,9 @@ use crate::scan::Finding;
 /// The `@context` of an OpenVEX v0.2 document.
 pub const OPENVEX_CONTEXT: &str = "https://openvex.dev/ns/v0.2.0";
 
+/// The predicate type of an OpenVEX attestation (the document is the predicate).
+pub const PREDICATE_OPENVEX: &str = "https://openvex.dev/ns/v0.2.0";
+
 /// The OpenVEX justifications (`not_affected`).
 const OPENVEX_JUSTIFICATIONS: &[&str] = &[
     "component_not_present",
@@ -151,6 +154,8 @@ pub struct Document {
     /// Things that do not stop the document from being used (an `affected` statement without
     /// `action_statement`).
     pub warnings: Vec<String>,
+    /// Who signed it, for a document read from a verified attestation (`None`: a file).
+    pub signer: Option<String>,
     /// A document attached to a base image: who signed it, and which base and packages it may
     /// speak for. `None` for a repository document.
     pub base: Option<BaseScope>,
@@ -169,6 +174,14 @@ pub struct BaseScope {
 }
 
 impl Document {
+    /// Whether a statement names `image` itself as a product (by digest or `pkg:oci/…`).
+    pub fn names_image(&self, image: &Image) -> bool {
+        self.statements
+            .iter()
+            .flat_map(|s| &s.products)
+            .any(|p| p.subject.is_image() && image.matches(&p.subject))
+    }
+
     pub fn reference(&self) -> DocumentRef {
         DocumentRef {
             path: self.path.clone(),
@@ -176,7 +189,10 @@ impl Document {
             format: self.format,
             id: self.id.clone(),
             author: self.author.clone(),
-            signer: self.base.as_ref().map(|b| b.signer.clone()),
+            signer: self
+                .signer
+                .clone()
+                .or_else(|| self.base.as_ref().map(|b| b.signer.clone())),
         }
     }
 }
@@ -374,6 +390,7 @@ impl Reader<'_> {
             author: string(doc, "author"),
             statements,
             warnings,
+            signer: None,
         })
     }
 
@@ -602,6 +619,7 @@ impl Reader<'_> {
             author,
             statements,
             warnings: vec![],
+            signer: None,
         })
     }
 

@@ -36,3 +36,4 @@ mod terminal;
 mod verify;
 mod vex;
 mod vex_base;
+mod vex_verify;

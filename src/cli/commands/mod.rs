@@ -11,6 +11,7 @@ mod sbom;
 mod scan;
 mod sign;
 mod verify;
+mod vex;
 
 use crate::cli::args::Command;
 use crate::cli::env_vars;
@@ -43,6 +44,13 @@ pub async fn dispatch(
         Command::Db(crate::cli::args::DbCommand::Update(args)) => db::update(&args, printer).await,
         Command::Db(crate::cli::args::DbCommand::Stats { path, dir, format }) => {
             db::stats(path.as_deref(), dir.as_deref(), format, printer)
+        }
+        Command::Vex(crate::cli::args::VexCommand::Create(args)) => {
+            vex::create(&args, printer, redactor).await
+        }
+        Command::Vex(crate::cli::args::VexCommand::Check { files }) => vex::check(&files, printer),
+        Command::Vex(crate::cli::args::VexCommand::Attest(args)) => {
+            vex::attest(&args, &env, printer, redactor).await
         }
         Command::Keygen(args) => keygen::keygen(&args, &env, printer, redactor),
         Command::PublicKey(args) => keygen::public_key(&args, &env, printer, redactor),

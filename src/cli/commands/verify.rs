@@ -416,6 +416,35 @@ fn check_lines(verdict: &crate::policy::Verdict, indent: &str) -> Vec<String> {
             c.detail
         ));
     }
+    if let Some(vex) = &verdict.vex {
+        for d in &vex.documents {
+            out.push(format!(
+                "{indent}  VEX {} ({} statement document {}), signed by {}",
+                d.attestation,
+                d.document.id.as_deref().unwrap_or("no @id"),
+                d.document.digest,
+                d.document.signer.as_deref().unwrap_or("nobody")
+            ));
+        }
+        for s in &vex.suppressed {
+            out.push(format!(
+                "{indent}  VEX suppressed {} ({}) in {} {}: {}",
+                s.id,
+                s.severity,
+                s.package,
+                s.version,
+                s.vex.describe()
+            ));
+        }
+        for line in vex.kept.iter().chain(&vex.unused) {
+            out.push(format!("{indent}  VEX note: {line}"));
+        }
+        for line in &vex.ignored {
+            out.push(format!(
+                "{indent}  VEX ignored (not signed by a trusted signer): {line}"
+            ));
+        }
+    }
     out
 }
 
@@ -538,6 +567,7 @@ mod tests {
                 ),
             ],
             provenance: None,
+            vex: None,
             policy: vec![
                 rule(
                     "provenance",
