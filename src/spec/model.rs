@@ -348,6 +348,25 @@ pub struct ScanSpec {
     /// repository, reviewed in Git. Rules in docs/vex.md. Written empty: none.
     #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub vex: Vec<String>,
+    /// Who may have signed a database artifact (`db: oci://…`, `cleanpipe db pull`): keys and
+    /// keyless identities, shaped like `verify_base`'s; a signature by any one of them counts.
+    /// Required with `db: oci://…`.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_error")]
+    pub db_trust: Option<DbTrustSpec>,
+}
+
+/// The signers a vulnerability database artifact is trusted from.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DbTrustSpec {
+    /// Trusted public keys by name: a file path (relative to the pipeline file) or an https:// URL.
+    /// Written empty: none.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
+    pub keys: BTreeMap<String, String>,
+    /// Trusted keyless signers by name (the workflow that runs `db push --keyless`). Written
+    /// empty: none.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
+    pub identities: BTreeMap<String, TrustedIdentitySpec>,
 }
 
 impl ScanSpec {
