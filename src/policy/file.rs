@@ -440,7 +440,7 @@ fn predicate_type(name: &str) -> Option<&str> {
 }
 
 /// `7d` → seconds. Units: s, m, h, d, w.
-fn parse_duration(text: &str) -> std::result::Result<u64, String> {
+pub fn parse_duration(text: &str) -> std::result::Result<u64, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())

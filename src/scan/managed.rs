@@ -69,6 +69,7 @@ impl ArchiveMeta {
             records: self.records,
             source: self.source.clone(),
             fetched: self.fetched.clone(),
+            artifact: self.artifact.clone(),
         }
     }
 }

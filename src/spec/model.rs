@@ -353,6 +353,16 @@ pub struct ScanSpec {
     /// Required with `db: oci://…`.
     #[serde(default, deserialize_with = "crate::yaml::null_is_error")]
     pub db_trust: Option<DbTrustSpec>,
+    /// The gate fails when the database is older than this (`48h`, `2d`; units s, m, h, d,
+    /// w): its age is counted from when its oldest archive was fetched from osv.dev (`db
+    /// update`, kept through `db push`/`db pull`). Needs a managed database or `oci://`
+    /// artifact (a directory you supply has no fetch time). No default.
+    #[serde(default)]
+    pub max_db_age: Option<String>,
+    /// Why a database pinned by digest (`db: oci://…@sha256:…`) may be older than
+    /// `max_db_age`: with it, the pinned database is exempt (the reason is shown in the run).
+    #[serde(default)]
+    pub pinned_db_exempt_from_age: Option<String>,
 }
 
 /// The signers a vulnerability database artifact is trusted from.

@@ -176,7 +176,11 @@ fn host_inputs(p: &LoadedPipeline) -> Result<()> {
         (&f.build.scan, "build"),
     ] {
         let Some(spec) = spec else { continue };
-        if let Some(db) = spec.db.as_deref().filter(|d| relative(d)) {
+        if let Some(db) = spec
+            .db
+            .as_deref()
+            .filter(|d| relative(d) && !d.starts_with("oci://"))
+        {
             repo_path(p, &[stage, "scan", "db"], db, false)?;
         }
         for (i, doc) in spec.vex.iter().enumerate() {
