@@ -172,6 +172,10 @@ pub struct VerifyArgs {
     /// (unknown severities count as high), that checked every package it catalogued.
     #[arg(long, value_enum)]
     pub fail_on: Option<crate::scan::gate::Threshold>,
+    /// Require attested scans whose vulnerability database was at most this old when the
+    /// scan ran (`48h`, `2d`): counted from the database's recorded fetch time.
+    #[arg(long, value_name = "DURATION")]
+    pub max_db_age: Option<String>,
     /// Accept attested scans that could not check every package, or do not say (an external
     /// scanner's, or one made before cleanpipe recorded coverage).
     #[arg(long)]

@@ -61,15 +61,18 @@ impl DatabaseIdentity {
 
 /// Seconds from `fetched` (RFC 3339) to `now`; `None` when it does not parse.
 pub fn age_seconds(fetched: &str, now: time::OffsetDateTime) -> Option<u64> {
-    let at =
-        time::OffsetDateTime::parse(fetched, &time::format_description::well_known::Rfc3339)
-            .ok()?;
+    let at = time::OffsetDateTime::parse(fetched, &time::format_description::well_known::Rfc3339)
+        .ok()?;
     Some((now - at).whole_seconds().max(0) as u64)
 }
 
 /// `183600` → `2d 3h`.
 pub fn human_age(seconds: u64) -> String {
-    let (d, h, m) = (seconds / 86_400, seconds % 86_400 / 3_600, seconds % 3_600 / 60);
+    let (d, h, m) = (
+        seconds / 86_400,
+        seconds % 86_400 / 3_600,
+        seconds % 3_600 / 60,
+    );
     match (d, h) {
         (0, 0) => format!("{m}m"),
         (0, h) => format!("{h}h {m}m"),

@@ -561,7 +561,9 @@ impl Plan {
 /// naming who may have signed it (a database artifact is never used unverified).
 fn check_db_artifact(
     p: &LoadedPipeline,
-    spec: &crate::spec::model::ScanSpec, path: &[&str]) -> Result<()> {
+    spec: &crate::spec::model::ScanSpec,
+    path: &[&str],
+) -> Result<()> {
     let mut db_path: Vec<&str> = path.to_vec();
     db_path.push("db");
     let mut trust_path: Vec<&str> = path.to_vec();
@@ -600,8 +602,13 @@ fn check_db_artifact(
     if let Some(reason) = &spec.pinned_db_exempt_from_age {
         if reason.trim().is_empty() {
             return Err(p
-                .error_at(&exempt_path, "is empty: say why the pinned database may be old")
-                .with_hint("e.g. `pinned_db_exempt_from_age: \"release branch, reproducible scans\"`"));
+                .error_at(
+                    &exempt_path,
+                    "is empty: say why the pinned database may be old",
+                )
+                .with_hint(
+                    "e.g. `pinned_db_exempt_from_age: \"release branch, reproducible scans\"`",
+                ));
         }
         if !pinned || spec.max_db_age.is_none() {
             return Err(p

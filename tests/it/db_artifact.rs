@@ -279,3 +279,158 @@ fn a_tampered_layer_or_an_unsigned_artifact_is_refused_and_nothing_is_installed(
     .expect_stderr("no signatures");
     assert!(files(&repo.path().join("other")).is_empty());
 }
+
+/// The pipeline of a customized Alpine image gated with the database artifact `db`.
+fn pipeline(db: &str, extra: &str) -> String {
+    format!(
+        "version: 1\nsource:\n  allow_dirty: true\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: rootfs\n        dest: /\n  scan:\n    db: {db}\n    db_trust:\n      keys:\n        team: team.pub\n    fail_on: critical\n{extra}sign:\n  key: team.key\npush:\n  tags: [v1]\n"
+    )
+}
+
+#[test]
+fn a_run_gates_with_a_pinned_artifact_and_refuses_a_stale_database_and_so_does_verify() {
+    let Some(registry) = registry() else { return };
+    let mirror = Mirror::start();
+    mirror.put("Alpine", &alpine_v1(), 3600);
+    let repo = setup(&mirror);
+    repo.write("rootfs/etc/os-release", "ID=alpine\nVERSION_ID=3.19.1\n");
+    repo.write(
+        "rootfs/lib/apk/db/installed",
+        "P:musl\nV:1.2.4-r2\nA:x86_64\no:musl\n\n",
+    );
+    // The same archive, but fetched ten days ago (as a database nobody updated would be).
+    std::fs::create_dir(repo.path().join("old")).unwrap();
+    for f in std::fs::read_dir(repo.path().join("db")).unwrap().flatten() {
+        let name = f.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let mut bytes = std::fs::read(f.path()).unwrap();
+        if name.ends_with(".meta.json") {
+            let mut meta: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            let old = time::OffsetDateTime::now_utc() - time::Duration::days(10);
+            meta["fetched"] = old
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap()
+                .into();
+            bytes = serde_json::to_vec(&meta).unwrap();
+        }
+        std::fs::write(repo.path().join("old").join(name), bytes).unwrap();
+    }
+    let name = format!("{registry}/{}", unique("osv-db"));
+    let push = |dir: &str, tag: &str| {
+        let r = run(
+            &repo,
+            &[
+                "db",
+                "push",
+                &format!("{name}:{tag}"),
+                "--dir",
+                dir,
+                "--key",
+                "team.key",
+            ],
+        );
+        r.expect_code(0);
+        r.last_line()
+    };
+    let fresh = push("db", "fresh");
+    let old = push("old", "old");
+
+    // A fresh pinned database: pulled, verified, used; the report names the artifact and age.
+    repo.write(
+        "pipeline.yaml",
+        &pipeline(&format!("oci://{fresh}"), "    max_db_age: 48h\n"),
+    );
+    run(&repo, &["run"])
+        .expect_code(0)
+        .expect_stderr("signed by team.pub")
+        .expect_stderr("within max_db_age 48h");
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.path().join(".cleanpipe/out/scan-results.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(finding_ids(&report), ["ALPINE-CVE-2025-26519"]);
+    let database = &report["coverage"]["database"];
+    assert_eq!(database["archives"][0]["artifact"], fresh, "{database:#}");
+    assert_eq!(database["source"], format!("oci://{fresh}"));
+    assert!(
+        database["age_seconds"].as_u64().unwrap() < 48 * 3600,
+        "{database:#}"
+    );
+    run(
+        &repo,
+        &[
+            "verify",
+            "oci:.cleanpipe/oci:v1",
+            "--key",
+            "team.pub",
+            "--max-db-age",
+            "48h",
+        ],
+    )
+    .expect_code(0);
+    // A second run with the same pin uses the verified cache.
+    run(&repo, &["run"])
+        .expect_code(0)
+        .expect_stderr("already pulled and verified");
+
+    // A stale database: the gate fails, saying how old it is and where the limit is written.
+    repo.write(
+        "pipeline.yaml",
+        &pipeline(&format!("oci://{old}"), "    max_db_age: 48h\n"),
+    );
+    let r = run(&repo, &["run"]);
+    r.expect_code(1)
+        .expect_stderr("the vulnerability database is 10d 0h old")
+        .expect_stderr("older than max_db_age 48h");
+    assert!(r.stderr.contains("pipeline.yaml:"), "{}", r.stderr);
+
+    // Pinned by digest and exempt in writing: the run passes, saying so.
+    repo.write(
+        "pipeline.yaml",
+        &pipeline(
+            &format!("oci://{old}"),
+            "    max_db_age: 48h\n    pinned_db_exempt_from_age: \"reproducing the release scan\"\n",
+        ),
+    );
+    run(&repo, &["run"])
+        .expect_code(0)
+        .expect_stderr("exempt: reproducing the release scan");
+    // … but a verifier asking for a fresh database refuses the scan made with it.
+    let v = run(
+        &repo,
+        &[
+            "verify",
+            "oci:.cleanpipe/oci:v1",
+            "--key",
+            "team.pub",
+            "--max-db-age",
+            "48h",
+        ],
+    );
+    v.expect_code(1);
+    assert!(v.all().contains("10d 0h old at the scan"), "{}", v.all());
+    // The policy file says the same.
+    repo.write(
+        "policy.yaml",
+        "version: 1\ntrust:\n  keys: [team.pub]\nvulnerabilities:\n  max_db_age: 2d\n",
+    );
+    run(
+        &repo,
+        &["verify", "oci:.cleanpipe/oci:v1", "--policy", "policy.yaml"],
+    )
+    .expect_code(1);
+
+    // The exemption is for a database pinned by digest only.
+    repo.write(
+        "pipeline.yaml",
+        &pipeline(
+            &format!("oci://{name}:old"),
+            "    max_db_age: 48h\n    pinned_db_exempt_from_age: \"old\"\n",
+        ),
+    );
+    run(&repo, &["validate"])
+        .expect_code(2)
+        .expect_stderr("pinned_db_exempt_from_age");
+}

@@ -155,11 +155,7 @@ async fn builtin(
         );
     }
     let mut result = scan::scan_catalog(image_name, digest, &catalog, &db, db_location, options)?;
-    if let Some(identity) = result
-        .coverage
-        .as_mut()
-        .and_then(|c| c.database.as_mut())
-    {
+    if let Some(identity) = result.coverage.as_mut().and_then(|c| c.database.as_mut()) {
         identity.age_seconds = age.or_else(|| {
             identity
                 .fetched
@@ -383,8 +379,10 @@ async fn pulled_database(
 ) -> Result<std::path::PathBuf> {
     let mut db_key: Vec<&str> = key_path.to_vec();
     db_key.push("db");
-    let reference = crate::db_artifact::parse_reference(db_location)
-        .map_err(|e| ctx.pipeline.error_at(&db_key, format!("`{db_location}`: {e}")))?;
+    let reference = crate::db_artifact::parse_reference(db_location).map_err(|e| {
+        ctx.pipeline
+            .error_at(&db_key, format!("`{db_location}`: {e}"))
+    })?;
     let trust_spec = spec.db_trust.as_ref().ok_or_else(|| {
         ctx.pipeline
             .error_at(&db_key, "a database artifact needs `db_trust`")
@@ -408,7 +406,10 @@ async fn pulled_database(
             !all.is_empty() && all.iter().all(|m| m.artifact.as_deref() == Some(&want))
         });
         if cached {
-            ctx.say(stage, &format!("database {want}: already pulled and verified"));
+            ctx.say(
+                stage,
+                &format!("database {want}: already pulled and verified"),
+            );
             return Ok(dir);
         }
     }
