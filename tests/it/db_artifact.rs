@@ -342,9 +342,10 @@ fn a_run_gates_with_a_pinned_artifact_and_refuses_a_stale_database_and_so_does_v
         "pipeline.yaml",
         &pipeline(&format!("oci://{fresh}"), "    max_db_age: 48h\n"),
     );
+    repo.commit();
     run(&repo, &["run"])
         .expect_code(0)
-        .expect_stderr("signed by team.pub")
+        .expect_stderr("signed by ./team.pub")
         .expect_stderr("within max_db_age 48h");
     let report: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo.path().join(".cleanpipe/out/scan-results.json")).unwrap(),
