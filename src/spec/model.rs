@@ -350,7 +350,7 @@ pub struct ScanSpec {
     pub vex: Vec<String>,
     /// Who may have signed a database artifact (`db: oci://…`, `cleanpipe db pull`): keys and
     /// keyless identities, shaped like `verify_base`'s; a signature by any one of them counts.
-    /// Required with `db: oci://…`.
+    /// Required with `db: oci://…`. Written empty: an error (it would trust nobody).
     #[serde(default, deserialize_with = "crate::yaml::null_is_error")]
     pub db_trust: Option<DbTrustSpec>,
     /// The gate fails when the database is older than this (`48h`, `2d`; units s, m, h, d,
@@ -373,8 +373,8 @@ pub struct DbTrustSpec {
     /// Written empty: none.
     #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub keys: BTreeMap<String, String>,
-    /// Trusted keyless signers by name (the workflow that runs `db push --keyless`). Written
-    /// empty: none.
+    /// Trusted keyless signers by name (the workflow that runs `db push --keyless`).
+    /// Written empty: none.
     #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub identities: BTreeMap<String, TrustedIdentitySpec>,
 }
