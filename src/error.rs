@@ -173,7 +173,7 @@ impl<T> IoContext<T> for std::io::Result<T> {
 mod tests {
     #[test]
     fn causes_are_listed_outermost_first() {
-        let inner = std::io::Error::new(std::io::ErrorKind::Other, "disk full");
+        let inner = std::io::Error::other("disk full");
         let middle = super::Error::io("cannot write", "/tmp/x", inner);
         let e = super::Error::environment("the report could not be saved").caused_by(middle);
         assert_eq!(e.causes(), ["cannot write `/tmp/x`", "disk full"]);

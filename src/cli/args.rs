@@ -459,11 +459,11 @@ pub enum DbCommand {
     Update(DbUpdateArgs),
     /// Push the managed database as a signed OCI artifact (one layer per ecosystem archive,
     /// the metadata in its config): blobs, manifest, signature, then the tag.
-    Push(DbPushArgs),
+    Push(Box<DbPushArgs>),
     /// Fetch a database artifact, verify its signature (`--key`, `--certificate-identity`, or
     /// the pipeline's `scan.db_trust`), check every archive, install it into the managed
     /// directory. Refused: nothing installed.
-    Pull(DbPullArgs),
+    Pull(Box<DbPullArgs>),
     /// Per ecosystem: records, newest `modified`, source, digest and when it was fetched; or,
     /// for a directory of OSV records or a zip you supply, its ecosystems and record count.
     Stats {

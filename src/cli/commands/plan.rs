@@ -284,9 +284,8 @@ mod tests {
     /// registry target, as `cleanpipe plan` prints it.
     #[test]
     fn a_plan_shows_its_gates_bases_and_target() {
-        let pipeline = format!(
-            "version: 1\nname: web\nverify_base:\n  keys: {{ team: team.pub }}\n  default_key: team\n  images:\n    - ref: 127.0.0.1:5000/tools:2\nbuild:\n  dockerfile:\n    path: Dockerfile\n  scan:\n    db: osv\n    fail_on: medium\nsign:\n  key: cosign.key\npush:\n  repository: 127.0.0.1:5000/web\n  tags: [\"{{{{git.short_sha}}}}\", latest]\n"
-        );
+        let pipeline = "version: 1\nname: web\nverify_base:\n  keys: { team: team.pub }\n  default_key: team\n  images:\n    - ref: 127.0.0.1:5000/tools:2\nbuild:\n  dockerfile:\n    path: Dockerfile\n  scan:\n    db: osv\n    fail_on: medium\nsign:\n  key: cosign.key\npush:\n  repository: 127.0.0.1:5000/web\n  tags: [\"{{git.short_sha}}\", latest]\n"
+            .to_string();
         let dockerfile = format!("FROM 127.0.0.1:5000/base:1@{DIGEST}\nCOPY app /app\n");
         let repo = crate::testing::repository(&[
             ("pipeline.yaml", &pipeline),

@@ -48,7 +48,9 @@ pub async fn verify(
             };
             Some((
                 path,
-                VsaSigner::Keyless(super::sign::keyless_signer(&keyless, env, printer).await?),
+                VsaSigner::Keyless(Box::new(
+                    super::sign::keyless_signer(&keyless, env, printer).await?,
+                )),
             ))
         }
         (Some(_), None, false) => {
@@ -456,7 +458,7 @@ fn summary_of(verdict: &crate::policy::Verdict) -> String {
 /// Who signs a verification summary.
 enum VsaSigner {
     Key(crate::sign::SigningKey),
-    Keyless(crate::sign::KeylessSigner),
+    Keyless(Box<crate::sign::KeylessSigner>),
 }
 
 #[cfg(test)]
