@@ -157,6 +157,35 @@ fn push_then_pull_with_the_trusted_key_and_scan_refused_with_an_untrusted_one() 
     assert_eq!(meta["digest"], original["digest"]);
     assert_eq!(meta["fetched"], original["fetched"]);
 
+    // `cleanpipe copy` carries it with its signature (an air-gapped mirror): pulled from there.
+    run(&repo, &["copy", &target, "oci:mirror:v1"]).expect_code(0);
+    run(
+        &repo,
+        &[
+            "db",
+            "pull",
+            "oci:mirror:v1",
+            "--dir",
+            "mirrored",
+            "--key",
+            "team.pub",
+        ],
+    )
+    .expect_code(0);
+    assert_eq!(
+        files(&repo.path().join("mirrored")),
+        files(&repo.path().join("db"))
+            .into_iter()
+            .filter(|(n, _)| n.ends_with(".zip"))
+            .chain(
+                files(&repo.path().join("mirrored"))
+                    .into_iter()
+                    .filter(|(n, _)| n.ends_with(".json"))
+            )
+            .collect::<BTreeMap<_, _>>(),
+        "the same archive"
+    );
+
     // A scan with the pulled database finds the known vulnerability.
     let images = tempfile::tempdir().unwrap();
     let image = alpine_image(images.path());
