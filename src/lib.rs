@@ -11,6 +11,7 @@ pub mod build;
 pub mod ci;
 pub mod cli;
 pub mod clock;
+pub mod db_artifact;
 pub mod error;
 pub mod evidence;
 pub mod fsutil;

@@ -4,7 +4,7 @@
 //! Layers, lowest first; a module may use its own layer and those below, never one above:
 //! - base: `error`, `fsutil`, `net`, `redact`, `progress`, `yaml`, `ci`, `clock`, `git`
 //! - `oci`
-//! - domain: `build`, `sbom`, `scan`, `sign`, `evidence`, `policy`, `notify`
+//! - domain: `build`, `sbom`, `scan`, `sign`, `evidence`, `policy`, `notify`, `db_artifact`
 //! - `spec`: the pipeline file, resolved once
 //! - `run`: the executor, the run context and the stages; `base_update`
 //! - `cli`
@@ -23,7 +23,14 @@ const LAYERS: &[&[&str]] = &[
     ],
     &["oci"],
     &[
-        "build", "sbom", "scan", "sign", "evidence", "policy", "notify",
+        "build",
+        "sbom",
+        "scan",
+        "sign",
+        "evidence",
+        "policy",
+        "notify",
+        "db_artifact",
     ],
     &["spec"],
     &["run", "base_update"],

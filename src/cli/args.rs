@@ -176,6 +176,10 @@ pub struct VerifyArgs {
     /// (unknown severities count as high), that checked every package it catalogued.
     #[arg(long, value_enum)]
     pub fail_on: Option<crate::scan::gate::Threshold>,
+    /// Require attested scans whose vulnerability database was at most this old when the
+    /// scan ran (`48h`, `2d`): counted from the database's recorded fetch time.
+    #[arg(long, value_name = "DURATION")]
+    pub max_db_age: Option<String>,
     /// Accept attested scans that could not check every package, or do not say (an external
     /// scanner's, or one made before cleanpipe recorded coverage).
     #[arg(long)]
@@ -544,6 +548,13 @@ pub enum DbCommand {
     /// Fetch osv.dev's archives of the named ecosystems (`<mirror>/<ecosystem>/all.zip`), each
     /// checked, then swapped in atomically; a warm update is one conditional request each.
     Update(DbUpdateArgs),
+    /// Push the managed database as a signed OCI artifact (one layer per ecosystem archive,
+    /// the metadata in its config): blobs, manifest, signature, then the tag.
+    Push(Box<DbPushArgs>),
+    /// Fetch a database artifact, verify its signature (`--key`, `--certificate-identity`, or
+    /// the pipeline's `scan.db_trust`), check every archive, install it into the managed
+    /// directory. Refused: nothing installed.
+    Pull(Box<DbPullArgs>),
     /// Per ecosystem: records, newest `modified`, source, digest and when it was fetched; or,
     /// for a directory of OSV records or a zip you supply, its ecosystems and record count.
     Stats {
@@ -578,6 +589,52 @@ pub struct DbUpdateArgs {
     /// else ~/.cache/cleanpipe/osv].
     #[arg(long)]
     pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DbPushArgs {
+    /// Where to: `registry/repo:tag`, or `oci:DIR:TAG` (a local layout).
+    pub target: String,
+    /// The managed database directory [default: $XDG_CACHE_HOME/cleanpipe/osv, else
+    /// ~/.cache/cleanpipe/osv].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// The private key: a file, `env://VAR`, a `pkcs11:` URI or an `awskms://` key. Password
+    /// from COSIGN_PASSWORD or a prompt.
+    #[arg(long, required_unless_present = "keyless", conflicts_with = "keyless")]
+    pub key: Option<String>,
+    /// Sign keylessly (as `cleanpipe sign --keyless`).
+    #[arg(long)]
+    pub keyless: bool,
+    #[command(flatten)]
+    pub keyless_options: KeylessArgs,
+    /// How to store the signature (as `cleanpipe sign --format`).
+    #[arg(long, value_enum)]
+    pub format: Option<SignFormatArg>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DbPullArgs {
+    /// The artifact: `registry/repo:tag`, `registry/repo@sha256:…`, `oci:DIR[:TAG|@sha256:…]`
+    /// (`oci://registry/repo…` as `scan.db` writes it is accepted too).
+    pub source: String,
+    /// The managed database directory to install into [default: $XDG_CACHE_HOME/cleanpipe/osv,
+    /// else ~/.cache/cleanpipe/osv].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// A public key that may have signed it (PEM file; repeatable).
+    #[arg(long)]
+    pub key: Vec<PathBuf>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    /// Trust what this pipeline file's `scan.db_trust` names (default: none; give `--key` or
+    /// an identity otherwise).
+    #[arg(long)]
+    pub pipeline: Option<PathBuf>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(Debug, Args)]

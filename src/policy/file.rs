@@ -144,6 +144,10 @@ struct VulnerabilitiesSection {
     /// How old the newest attested scan may be: `36h`, `7d`, `2w`.
     #[serde(default, deserialize_with = "yaml::null_is_error")]
     max_age: Option<String>,
+    /// How old the vulnerability database of every attested scan may have been when the scan
+    /// ran (its recorded fetch time to the scan's end): `48h`, `2d`.
+    #[serde(default, deserialize_with = "yaml::null_is_error")]
+    max_db_age: Option<String>,
     /// Accept scans that could not check every package, or that do not say what they checked.
     #[serde(default)]
     allow_incomplete_coverage: bool,
@@ -374,6 +378,12 @@ fn policy_of(file: &PolicyFile, at: &dyn Fn(&[&str], String) -> Error) -> Result
                     .with_hint("write a number and a unit: `90m`, `36h`, `7d`, `2w`")
             })?);
         }
+        if let Some(age) = &v.max_db_age {
+            policy.max_db_age = Some(parse_duration(age).map_err(|why| {
+                at(&["vulnerabilities", "max_db_age"], why)
+                    .with_hint("write a number and a unit: `36h`, `2d`")
+            })?);
+        }
     }
     Ok(policy)
 }
@@ -440,7 +450,7 @@ fn predicate_type(name: &str) -> Option<&str> {
 }
 
 /// `7d` → seconds. Units: s, m, h, d, w.
-fn parse_duration(text: &str) -> std::result::Result<u64, String> {
+pub fn parse_duration(text: &str) -> std::result::Result<u64, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())

@@ -80,6 +80,9 @@ pub struct Policy {
     pub fail_on: Option<Threshold>,
     /// The newest attested scan may be at most this many seconds old (implies a scan).
     pub max_scan_age: Option<u64>,
+    /// Every attested scan's database may have been at most this many seconds old when the
+    /// scan ran (its recorded fetch time to `scanFinishedOn`; implies a scan).
+    pub max_db_age: Option<u64>,
     /// Accept a scan whose coverage is incomplete (packages it could not check) or not
     /// recorded (an external scanner's, or one made before cleanpipe recorded coverage).
     pub allow_incomplete_coverage: bool,
@@ -124,7 +127,7 @@ impl Policy {
 
     /// Whether an attested scan is required (for a threshold, or for its age).
     pub fn needs_scan(&self) -> bool {
-        self.fail_on.is_some() || self.max_scan_age.is_some()
+        self.fail_on.is_some() || self.max_scan_age.is_some() || self.max_db_age.is_some()
     }
 }
 

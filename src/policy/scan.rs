@@ -25,6 +25,9 @@ pub(super) fn evaluate_scan(
     if let Some(max_age) = policy.max_scan_age {
         out.push(evaluate_age(max_age, policy.now, evidence));
     }
+    if let Some(max_age) = policy.max_db_age {
+        out.push(evaluate_db_age(max_age, evidence));
+    }
     (out, vex)
 }
 
@@ -150,6 +153,76 @@ fn known_packages(evidence: &Evidence, findings: &[crate::scan::Finding]) -> Vec
     out.sort();
     out.dedup();
     out
+}
+
+/// Every trusted scan's database was at most `max_age` seconds old when the scan ran: from
+/// its recorded `coverage.database.fetched` (or its archives' oldest `fetched`) to
+/// `metadata.scanFinishedOn`. A scan that records no fetch time cannot show its database was
+/// fresh (an external scanner's, a directory of records, one made before cleanpipe recorded it).
+fn evaluate_db_age(max_age: u64, evidence: &Evidence) -> PolicyCheck {
+    let trusted = match evidence.select(&[attest::PREDICATE_VULN], "database age", "scan result") {
+        Ok(t) => t,
+        Err(fail) => return fail,
+    };
+    let used: Vec<UsedAttestation> = trusted.iter().map(|t| t.used.clone()).collect();
+    let limit = i64::try_from(max_age).unwrap_or(i64::MAX);
+    let parse = |v: &serde_json::Value| {
+        v.as_str().and_then(|s| {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+        })
+    };
+    let mut details = Vec::new();
+    let mut passed = true;
+    for t in &trusted {
+        let predicate = &t.statement["predicate"];
+        let database = &predicate["scanner"]["result"]["coverage"]["database"];
+        let fetched = parse(&database["fetched"]).or_else(|| {
+            database["archives"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| parse(&a["fetched"]))
+                .min()
+        });
+        let finished = parse(&predicate["metadata"]["scanFinishedOn"]);
+        match (fetched, finished) {
+            (Some(fetched), Some(finished)) => {
+                let age = (finished - fetched).whole_seconds().max(0);
+                if age > limit {
+                    passed = false;
+                }
+                details.push(format!(
+                    "{}: the database was {} old at the scan",
+                    t.used,
+                    human_duration(age)
+                ));
+            }
+            (None, _) => {
+                passed = false;
+                details.push(format!(
+                    "{}: records no database fetch time (a managed or pulled database records one)",
+                    t.used
+                ));
+            }
+            (Some(_), None) => {
+                passed = false;
+                details.push(format!(
+                    "{}: has no readable `metadata.scanFinishedOn`",
+                    t.used
+                ));
+            }
+        }
+    }
+    check(
+        "database age",
+        passed,
+        format!(
+            "{}; the policy allows {}",
+            details.join("; "),
+            human_duration(limit)
+        ),
+        used,
+    )
 }
 
 /// The newest attested scan finished at most `max_age` seconds before `now`. A scan without a

@@ -43,6 +43,41 @@ pub struct DatabaseIdentity {
     /// from, whole.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub archives: Vec<ArchiveIdentity>,
+    /// For a managed or pulled database: when its oldest archive was fetched from upstream
+    /// (RFC 3339); the database's age is counted from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched: Option<String>,
+    /// Seconds from `fetched` to the scan (a run records it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_seconds: Option<u64>,
+}
+
+impl DatabaseIdentity {
+    /// The oldest fetch time of its archives.
+    pub fn oldest_fetched(archives: &[ArchiveIdentity]) -> Option<String> {
+        archives.iter().map(|a| a.fetched.clone()).min()
+    }
+}
+
+/// Seconds from `fetched` (RFC 3339) to `now`; `None` when it does not parse.
+pub fn age_seconds(fetched: &str, now: time::OffsetDateTime) -> Option<u64> {
+    let at = time::OffsetDateTime::parse(fetched, &time::format_description::well_known::Rfc3339)
+        .ok()?;
+    Some((now - at).whole_seconds().max(0) as u64)
+}
+
+/// `183600` → `2d 3h`.
+pub fn human_age(seconds: u64) -> String {
+    let (d, h, m) = (
+        seconds / 86_400,
+        seconds % 86_400 / 3_600,
+        seconds % 3_600 / 60,
+    );
+    match (d, h) {
+        (0, 0) => format!("{m}m"),
+        (0, h) => format!("{h}h {m}m"),
+        (d, h) => format!("{d}d {h}h"),
+    }
 }
 
 /// One osv.dev ecosystem archive of a managed database, as `db update` verified it.
@@ -59,6 +94,9 @@ pub struct ArchiveIdentity {
     pub source: String,
     /// When it was fetched (RFC 3339).
     pub fetched: String,
+    /// The signed database artifact it was pulled from (`registry/repo@sha256:…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

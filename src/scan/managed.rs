@@ -54,6 +54,10 @@ pub struct ArchiveMeta {
     pub etag: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_modified: Option<String>,
+    /// The signed database artifact it was pulled from (`registry/repo@sha256:…`), when
+    /// `db pull` installed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<String>,
 }
 
 impl ArchiveMeta {
@@ -65,6 +69,7 @@ impl ArchiveMeta {
             records: self.records,
             source: self.source.clone(),
             fetched: self.fetched.clone(),
+            artifact: self.artifact.clone(),
         }
     }
 }
@@ -635,6 +640,7 @@ pub async fn update_one(
             .unwrap_or_default(),
         etag,
         last_modified,
+        artifact: None,
     };
     let bytes = serde_json::to_vec_pretty(&meta).expect("metadata serializes");
     crate::fsutil::write_atomic(&meta_file, &bytes)?;
@@ -642,6 +648,35 @@ pub async fn update_one(
         let _ = std::fs::remove_file(dir.join(p.archive));
     }
     Ok(Outcome::Updated(meta))
+}
+
+/// Install checked archives (each a file in `dir`, e.g. from `db pull`) into `dir` (locked by
+/// the caller): each renamed to its archive name, then committed by its metadata, as an update
+/// does; then the ecosystems the set does not hold are removed (metadata first), so the
+/// directory holds exactly this database.
+pub fn install(dir: &Path, archives: Vec<(PathBuf, ArchiveMeta)>) -> Result<Vec<ArchiveMeta>> {
+    let previous = read_archives(dir).unwrap_or_default();
+    let mut out = Vec::new();
+    for (file, mut meta) in archives {
+        check_ecosystem_name(&meta.ecosystem)?;
+        meta.format = META_FORMAT.into();
+        let target = dir.join(&meta.archive);
+        std::fs::rename(&file, &target).map_err(|e| Error::io("cannot rename into", &target, e))?;
+        let bytes = serde_json::to_vec_pretty(&meta).expect("metadata serializes");
+        crate::fsutil::write_atomic(&meta_path(dir, &meta.ecosystem), &bytes)?;
+        out.push(meta);
+    }
+    for old in previous {
+        let kept = out.iter().find(|m| m.ecosystem == old.ecosystem);
+        if kept.is_none() {
+            let _ = std::fs::remove_file(meta_path(dir, &old.ecosystem));
+        }
+        if kept.is_none_or(|m| m.archive != old.archive) {
+            let _ = std::fs::remove_file(dir.join(&old.archive));
+        }
+    }
+    out.sort_by(|a, b| a.ecosystem.cmp(&b.ecosystem));
+    Ok(out)
 }
 
 #[cfg(test)]

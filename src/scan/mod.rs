@@ -1309,6 +1309,8 @@ pub fn scan_catalog(
         newest_modified: db.newest_modified.clone(),
         records: db.advisories.len(),
         archives: db.archives.clone(),
+        fetched: coverage::DatabaseIdentity::oldest_fetched(&db.archives),
+        age_seconds: None,
     });
     if !db.archives.is_empty() {
         coverage.database_completeness = "complete".into();

@@ -302,3 +302,56 @@ pub async fn trust_named(pipeline: &LoadedPipeline, base_dir: &Path, name: &str)
         )),
     }
 }
+
+/// The trust `<scan>.db_trust` defines (`at`: the scan block's key path, e.g. `build.scan`):
+/// every key and identity it names, any one of which may have signed the database artifact.
+pub async fn db_trust(
+    pipeline: &LoadedPipeline,
+    base_dir: &Path,
+    at: &[&str],
+    spec: &crate::spec::model::DbTrustSpec,
+) -> Result<Trust> {
+    use crate::sign::identity::{identity_from, KeylessTrust};
+    let mut path: Vec<&str> = at.to_vec();
+    path.push("db_trust");
+    let mut keys = Vec::new();
+    for location in spec.keys.values() {
+        keys.push(PublicKey::fetch(location, base_dir).await?);
+    }
+    let mut identities = Vec::new();
+    let mut root: Option<&String> = None;
+    let mut ignore_sct = false;
+    for (name, id) in &spec.identities {
+        let identity = identity_from(
+            id.identity.as_deref(),
+            id.identity_regexp.as_deref(),
+            id.issuer.as_deref(),
+            id.issuer_regexp.as_deref(),
+            &id.github,
+        )
+        .map_err(|why| pipeline.error_at(&path, format!("identities.{name}: {why}")))?;
+        if identities.is_empty() {
+            root = id.trusted_root.as_ref();
+        } else if root != id.trusted_root.as_ref() {
+            return Err(pipeline
+                .error_at(&path, "the identities name different `trusted_root`s")
+                .with_hint("trust identities of one Sigstore instance"));
+        }
+        ignore_sct |= id.insecure_ignore_sct;
+        identities.push(identity);
+    }
+    if keys.is_empty() && identities.is_empty() {
+        return Err(pipeline
+            .error_at(&path, "trusts no key and no identity")
+            .with_hint("add `keys: { team: keys/db.pub }` or an identity"));
+    }
+    let keyless = match identities.is_empty() {
+        true => None,
+        false => Some(KeylessTrust::new(
+            root.map(|p| base_dir.join(p)).as_deref(),
+            identities,
+            ignore_sct,
+        )?),
+    };
+    Trust::with_keyless(keys, keyless)
+}

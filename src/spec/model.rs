@@ -353,6 +353,35 @@ pub struct ScanSpec {
     /// repository, reviewed in Git. Rules in docs/vex.md. Written empty: none.
     #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
     pub vex: Vec<String>,
+    /// Who may have signed a database artifact (`db: oci://…`, `cleanpipe db pull`): keys and
+    /// keyless identities, shaped like `verify_base`'s; a signature by any one of them counts.
+    /// Required with `db: oci://…`. Written empty: an error (it would trust nobody).
+    #[serde(default, deserialize_with = "crate::yaml::null_is_error")]
+    pub db_trust: Option<DbTrustSpec>,
+    /// The gate fails when the database is older than this (`48h`, `2d`; units s, m, h, d,
+    /// w): its age is counted from when its oldest archive was fetched from osv.dev (`db
+    /// update`, kept through `db push`/`db pull`). Needs a managed database or `oci://`
+    /// artifact (a directory you supply has no fetch time). No default.
+    #[serde(default)]
+    pub max_db_age: Option<String>,
+    /// Why a database pinned by digest (`db: oci://…@sha256:…`) may be older than
+    /// `max_db_age`: with it, the pinned database is exempt (the reason is shown in the run).
+    #[serde(default)]
+    pub pinned_db_exempt_from_age: Option<String>,
+}
+
+/// The signers a vulnerability database artifact is trusted from.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DbTrustSpec {
+    /// Trusted public keys by name: a file path (relative to the pipeline file) or an https:// URL.
+    /// Written empty: none.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
+    pub keys: BTreeMap<String, String>,
+    /// Trusted keyless signers by name (the workflow that runs `db push --keyless`).
+    /// Written empty: none.
+    #[serde(default, deserialize_with = "crate::yaml::null_is_empty")]
+    pub identities: BTreeMap<String, TrustedIdentitySpec>,
 }
 
 impl ScanSpec {

@@ -179,7 +179,7 @@ fn host_inputs(p: &LoadedPipeline) -> Result<()> {
         if let Some(db) = spec
             .db
             .as_deref()
-            .filter(|d| relative(d) && *d != MANAGED_DB)
+            .filter(|d| relative(d) && *d != MANAGED_DB && !d.starts_with("oci://"))
         {
             repo_path(p, &[stage, "scan", "db"], db, false)?;
         }

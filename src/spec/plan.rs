@@ -319,6 +319,7 @@ fn check_pipeline(p: &LoadedPipeline, platforms: Option<&[Platform]>) -> Result<
                     .with_hint("`db: managed` (the database `cleanpipe db update` keeps), or a directory or osv.dev zip in the repository, e.g. `db: osv/`"));
             }
             check_relaxations(p, spec, &path)?;
+            check_db_artifact(p, spec, &path)?;
             // Every VEX document is read and checked now: a bad one stops `validate`.
             crate::spec::paths::vex_documents(p, path[0], spec)?;
             for w in &spec.waivers {
@@ -554,4 +555,89 @@ impl Plan {
                 .map(|list| list.iter().map(|p| p.to_string()).collect()),
         })
     }
+}
+
+/// `db: oci://registry/repo@sha256:…` (or `:tag`): a reference that parses, and `db_trust`
+/// naming who may have signed it (a database artifact is never used unverified).
+fn check_db_artifact(
+    p: &LoadedPipeline,
+    spec: &crate::spec::model::ScanSpec,
+    path: &[&str],
+) -> Result<()> {
+    let mut db_path: Vec<&str> = path.to_vec();
+    db_path.push("db");
+    let mut trust_path: Vec<&str> = path.to_vec();
+    trust_path.push("db_trust");
+    if let Some(t) = &spec.db_trust {
+        if t.keys.is_empty() && t.identities.is_empty() {
+            return Err(p
+                .error_at(&trust_path, "trusts no key and no identity")
+                .with_hint("add `keys: { team: keys/db.pub }` or an identity"));
+        }
+        for (name, location) in &t.keys {
+            if crate::sign::keys::is_url(location) {
+                crate::sign::keys::check_key_url(location).map_err(|e| {
+                    p.error_at(&trust_path, format!("keys.{name}: {e}"))
+                        .with_hint("serve the key over https, or commit the `.pub` file")
+                })?;
+            }
+        }
+    }
+    let mut age_path: Vec<&str> = path.to_vec();
+    age_path.push("max_db_age");
+    let mut exempt_path: Vec<&str> = path.to_vec();
+    exempt_path.push("pinned_db_exempt_from_age");
+    if let Some(age) = &spec.max_db_age {
+        crate::policy::file::parse_duration(age).map_err(|why| {
+            p.error_at(&age_path, why)
+                .with_hint("e.g. `max_db_age: 48h` (units s, m, h, d, w)")
+        })?;
+    }
+    let pinned = spec
+        .db
+        .as_deref()
+        .filter(|d| d.starts_with("oci://"))
+        .and_then(|d| crate::db_artifact::parse_reference(d).ok())
+        .is_some_and(|r| r.digest().is_some());
+    if let Some(reason) = &spec.pinned_db_exempt_from_age {
+        if reason.trim().is_empty() {
+            return Err(p
+                .error_at(
+                    &exempt_path,
+                    "is empty: say why the pinned database may be old",
+                )
+                .with_hint(
+                    "e.g. `pinned_db_exempt_from_age: \"release branch, reproducible scans\"`",
+                ));
+        }
+        if !pinned || spec.max_db_age.is_none() {
+            return Err(p
+                .error_at(
+                    &exempt_path,
+                    "exempts a database pinned by digest from `max_db_age`: it needs `db: oci://…@sha256:…` and `max_db_age`",
+                )
+                .with_hint("pin `db` by digest, or remove the key"));
+        }
+    }
+    let Some(db) = spec.db.as_deref().filter(|d| d.starts_with("oci://")) else {
+        return Ok(());
+    };
+    let reference = crate::db_artifact::parse_reference(db).map_err(|e| {
+        p.error_at(&db_path, format!("`{db}`: {e}"))
+            .with_hint("e.g. `db: oci://registry.example/osv-db@sha256:…` (or `:tag`)")
+    })?;
+    if reference.tag().is_none() && reference.digest().is_none() {
+        return Err(p
+            .error_at(&db_path, format!("`{db}` names no tag and no digest"))
+            .with_hint("pin it: `oci://registry/repo@sha256:…`, or give a tag"));
+    }
+    if spec.db_trust.is_none() {
+        return Err(p
+            .error_at(
+                &db_path,
+                "a database artifact is verified before use: `db_trust` must name who may have signed it",
+            )
+            .with_hint("add `db_trust: { keys: { team: keys/db.pub } }` beside `db`"));
+    }
+    Ok(())
 }

@@ -305,3 +305,27 @@ fn completions_and_the_man_page_are_generated_from_the_command_line() {
     let text = String::from_utf8_lossy(&rendered.stdout);
     assert!(text.contains("cleanpipe-verify(1)"), "{text}");
 }
+
+#[test]
+fn a_database_artifact_without_trust_or_a_bad_max_db_age_is_a_located_error() {
+    let scan = |extra: &str| {
+        format!("version: 1\nbuild:\n  customize:\n    base: scratch\n  scan:\n{extra}sign:\n  key: cosign.key\n")
+    };
+    let r = pipeline_error(&scan("    db: oci://registry.example/osv-db:v1\n"));
+    r.expect_code(2)
+        .expect_stderr("pipeline.yaml:6:")
+        .expect_stderr("`db_trust` must name who may have signed it");
+    pipeline_error(&scan(
+        "    db: oci://registry.example/osv-db:v1\n    db_trust:\n      keys: {}\n",
+    ))
+    .expect_code(2)
+    .expect_stderr("trusts no key and no identity");
+    pipeline_error(&scan("    db: osv\n    max_db_age: 2y\n"))
+        .expect_code(2)
+        .expect_stderr("`y` in `2y` is not a unit");
+    pipeline_error(&scan(
+        "    db: osv\n    max_db_age: 48h\n    pinned_db_exempt_from_age: \"release\"\n",
+    ))
+    .expect_code(2)
+    .expect_stderr("it needs `db: oci://…@sha256:…` and `max_db_age`");
+}

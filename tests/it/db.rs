@@ -13,7 +13,7 @@ use crate::sbom_scan::{image_from_tars, tar_of};
 use crate::support::{fixture, support_script, wait_port, Repo, Run};
 
 /// The stand-in bucket: archives under `root/<ecosystem>/all.zip`, behaviour in `root/.mode`.
-struct Mirror {
+pub(crate) struct Mirror {
     child: Child,
     port: String,
     root: PathBuf,
@@ -22,7 +22,7 @@ struct Mirror {
 }
 
 impl Mirror {
-    fn start() -> Mirror {
+    pub(crate) fn start() -> Mirror {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         std::fs::create_dir(&root).unwrap();
@@ -46,12 +46,12 @@ impl Mirror {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}/osv", self.port)
     }
 
     /// Serve `bytes` as `<ecosystem>/all.zip`, with a Last-Modified `age` seconds ago.
-    fn put(&self, ecosystem: &str, bytes: &[u8], age: u64) {
+    pub(crate) fn put(&self, ecosystem: &str, bytes: &[u8], age: u64) {
         let dir = self.root.join("osv").join(ecosystem);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("all.zip");
@@ -131,7 +131,7 @@ fn extra_alpine_record() -> (String, Vec<u8>) {
     )
 }
 
-fn alpine_v1() -> Vec<u8> {
+pub(crate) fn alpine_v1() -> Vec<u8> {
     zip_of(&records("osv/distro", "ALPINE-"), false)
 }
 
@@ -148,7 +148,7 @@ fn debian() -> Vec<u8> {
 }
 
 /// An Alpine 3.19 image with musl 1.2.4-r2 (ALPINE-CVE-2025-26519 applies).
-fn alpine_image(dir: &Path) -> String {
+pub(crate) fn alpine_image(dir: &Path) -> String {
     std::fs::create_dir_all(dir).unwrap();
     let layer = tar_of(
         dir,
@@ -237,7 +237,7 @@ impl Env {
     }
 }
 
-fn finding_ids(report: &serde_json::Value) -> Vec<String> {
+pub(crate) fn finding_ids(report: &serde_json::Value) -> Vec<String> {
     report["findings"]
         .as_array()
         .unwrap()

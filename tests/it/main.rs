@@ -14,6 +14,7 @@ mod bundles;
 mod catalogers;
 mod ci_outputs;
 mod db;
+mod db_artifact;
 mod deploy_policy;
 mod docker_build;
 mod external_scanners;

@@ -1,10 +1,13 @@
-//! `cleanpipe db update` and `cleanpipe db stats` (docs/database.md).
+//! `cleanpipe db update`, `db push`, `db pull` and `db stats` (docs/database.md).
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::args::{DbUpdateArgs, OutputFormat};
+use std::collections::BTreeMap;
+
+use crate::cli::args::{DbPullArgs, DbPushArgs, DbUpdateArgs, OutputFormat};
 use crate::cli::printer::Printer;
 use crate::error::{Error, ExitCode, Result};
+use crate::redact::Redactor;
 use crate::scan::managed::{self, Outcome};
 
 /// `--dir`, else the default managed database directory.
@@ -284,5 +287,130 @@ fn user_database_stats(path: &Path, format: OutputFormat, printer: &Printer) -> 
             printer.data(out.trim_end());
         }
     }
+    Ok(ExitCode::Success)
+}
+
+pub async fn push(
+    args: &DbPushArgs,
+    env: &BTreeMap<String, String>,
+    printer: &Printer,
+    redactor: &Redactor,
+) -> Result<ExitCode> {
+    let dir = dir_or_default(args.dir.as_deref())?;
+    let target = crate::db_artifact::parse_reference(&args.target)?;
+    let remote = crate::cli::settings::remote_options(&args.registry, redactor)?
+        .with_progress(crate::cli::reporters::progress(printer));
+    let (signer, format) = crate::cli::commands::sign::signer(
+        args.key.as_deref(),
+        args.keyless,
+        &args.keyless_options,
+        args.format,
+        env,
+        printer,
+        redactor,
+    )
+    .await?;
+    let pushed = crate::db_artifact::push(
+        &dir,
+        &target,
+        &remote,
+        &signer,
+        (format.legacy(), format.bundle()),
+    )
+    .await?;
+    for m in &pushed.archives {
+        printer.status(&format!(
+            "{}: {} record(s), newest modified {}, fetched {}",
+            m.ecosystem, m.records, m.newest_modified, m.fetched
+        ));
+    }
+    printer.status(&format!(
+        "pushed and signed the database of `{}` as {}@{}",
+        dir.display(),
+        pushed.reference,
+        pushed.digest
+    ));
+    printer.data(&format!("{}@{}", pushed.reference, pushed.digest));
+    Ok(ExitCode::Success)
+}
+
+pub async fn pull(
+    args: &DbPullArgs,
+    env: &BTreeMap<String, String>,
+    printer: &Printer,
+    redactor: &Redactor,
+) -> Result<ExitCode> {
+    let dir = dir_or_default(args.dir.as_deref())?;
+    let source = crate::db_artifact::parse_reference(&args.source)?;
+    let remote = crate::cli::settings::remote_options(&args.registry, redactor)?
+        .with_progress(crate::cli::reporters::progress(printer));
+    let mut keys = Vec::new();
+    for k in &args.key {
+        keys.push(crate::sign::keys::PublicKey::from_file(k)?);
+    }
+    let keyless = crate::cli::settings::keyless_trust(&args.identity)?;
+    let mut trust = if keys.is_empty() && keyless.is_none() {
+        None
+    } else {
+        Some(crate::sign::Trust::with_keyless(keys, keyless)?)
+    };
+    if let Some(path) = &args.pipeline {
+        let pipeline = crate::spec::load::load(path, &|n| env.get(n).cloned(), redactor)?;
+        let found = [
+            (&pipeline.file.build.scan, ["build", "scan"]),
+            (&pipeline.file.verify_base.scan, ["verify_base", "scan"]),
+        ]
+        .into_iter()
+        .find_map(|(scan, at)| {
+            scan.as_ref()
+                .and_then(|s| s.db_trust.as_ref())
+                .map(|t| (t.clone(), at))
+        });
+        let Some((spec, at)) = found else {
+            return Err(Error::usage(format!(
+                "{}: no `build.scan.db_trust` (or `verify_base.scan.db_trust`)",
+                path.display()
+            ))
+            .with_hint(
+                "add `db_trust: { keys: { team: keys/db.pub } }` under `build.scan`, or give --key",
+            ));
+        };
+        let from_file =
+            crate::spec::bases::db_trust(&pipeline, &pipeline.base_dir(), &at, &spec).await?;
+        trust = Some(match trust {
+            None => from_file,
+            Some(mut t) => {
+                for k in from_file.keys() {
+                    t.add(k.clone());
+                }
+                match from_file.keyless() {
+                    Some(k) => t.and_keyless(k.clone())?,
+                    None => t,
+                }
+            }
+        });
+    }
+    let Some(trust) = trust else {
+        return Err(Error::usage("db pull needs a trusted signer").with_hint(
+            "give --key FILE, --certificate-identity with --certificate-oidc-issuer, or --pipeline FILE (its `scan.db_trust`)",
+        ));
+    };
+    let pulled = crate::db_artifact::pull(&source, &remote, &trust, &dir).await?;
+    printer.status(&format!(
+        "{}: {} ({})",
+        source, pulled.digest, pulled.signed_by
+    ));
+    for m in &pulled.archives {
+        printer.status(&format!(
+            "{}: {} record(s), newest modified {}, fetched {}",
+            m.ecosystem, m.records, m.newest_modified, m.fetched
+        ));
+    }
+    printer.status(&format!(
+        "database `{}`: {} ecosystem(s) installed",
+        dir.display(),
+        pulled.archives.len()
+    ));
+    printer.data(&dir.display().to_string());
     Ok(ExitCode::Success)
 }

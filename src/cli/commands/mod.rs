@@ -42,6 +42,12 @@ pub async fn dispatch(
         Command::Sbom(args) => sbom::sbom(&args, printer, redactor).await,
         Command::Scan(args) => scan::scan(&args, printer, redactor).await,
         Command::Db(crate::cli::args::DbCommand::Update(args)) => db::update(&args, printer).await,
+        Command::Db(crate::cli::args::DbCommand::Push(args)) => {
+            db::push(&args, &env, printer, redactor).await
+        }
+        Command::Db(crate::cli::args::DbCommand::Pull(args)) => {
+            db::pull(&args, &env, printer, redactor).await
+        }
         Command::Db(crate::cli::args::DbCommand::Stats { path, dir, format }) => {
             db::stats(path.as_deref(), dir.as_deref(), format, printer)
         }

@@ -65,44 +65,16 @@ pub async fn sign(
     let image = ImageRef::parse(&args.image)?;
     let remote = settings::remote_options(&args.registry, redactor)?
         .with_progress(crate::cli::reporters::progress(printer));
-    let format = crate::spec::model::SignFormat::from(args.format.unwrap_or(if args.keyless {
-        SignFormatArg::Bundle
-    } else {
-        SignFormatArg::Legacy
-    }));
-    let signer = if args.keyless {
-        if format != crate::spec::model::SignFormat::Bundle {
-            return Err(Error::usage(
-                "keyless signatures are stored as Sigstore bundles only (`--format bundle`)",
-            )
-            .with_hint("cosign v3 and cleanpipe read keyless bundles; drop `--format`"));
-        }
-        Signer::Keyless(keyless_signer(&args.keyless_options, env, printer).await?)
-    } else {
-        let key_text = args
-            .key
-            .as_deref()
-            .expect("clap requires --key or --keyless");
-        let source = KeySource::parse(key_text);
-        crate::sign::backends::pkcs11::register_pin(&source, redactor);
-        let password = settings::password_source(env, redactor);
-        let key = SigningKey::open(&source, &|n| env.get(n).cloned(), &move || password())?;
-        match &args.keyless_options.signing_config {
-            // A key and a signing config: the bundle is logged, as cosign v3 does.
-            Some(config) => {
-                if !format.bundle() {
-                    return Err(Error::usage(
-                        "log entries are stored in Sigstore bundles: `--signing-config` with a key needs `--format bundle` or `both`",
-                    ));
-                }
-                Signer::LoggedKey(
-                    key,
-                    crate::sign::transparency::TransparencyLog::from_signing_config(config)?,
-                )
-            }
-            None => Signer::Key(key),
-        }
-    };
+    let (signer, format) = signer(
+        args.key.as_deref(),
+        args.keyless,
+        &args.keyless_options,
+        args.format,
+        env,
+        printer,
+        redactor,
+    )
+    .await?;
     // Appending to a layout's signatures takes the same lock as a run on it.
     let _lock = match &image {
         ImageRef::Layout(l) => Some(
@@ -197,4 +169,53 @@ async fn sign_one(
         ));
     }
     Ok(())
+}
+
+/// The signer and storage format `--key` or `--keyless` (with `--signing-config`, `--format`)
+/// ask for: one place for `cleanpipe sign` and `cleanpipe db push`.
+pub async fn signer(
+    key: Option<&str>,
+    keyless: bool,
+    keyless_options: &KeylessArgs,
+    format: Option<SignFormatArg>,
+    env: &BTreeMap<String, String>,
+    printer: &Printer,
+    redactor: &Redactor,
+) -> Result<(Signer, crate::spec::model::SignFormat)> {
+    let format = crate::spec::model::SignFormat::from(format.unwrap_or(if keyless {
+        SignFormatArg::Bundle
+    } else {
+        SignFormatArg::Legacy
+    }));
+    let signer = if keyless {
+        if format != crate::spec::model::SignFormat::Bundle {
+            return Err(Error::usage(
+                "keyless signatures are stored as Sigstore bundles only (`--format bundle`)",
+            )
+            .with_hint("cosign v3 and cleanpipe read keyless bundles; drop `--format`"));
+        }
+        Signer::Keyless(keyless_signer(keyless_options, env, printer).await?)
+    } else {
+        let key_text = key.ok_or_else(|| Error::usage("give --key or --keyless"))?;
+        let source = KeySource::parse(key_text);
+        crate::sign::backends::pkcs11::register_pin(&source, redactor);
+        let password = settings::password_source(env, redactor);
+        let key = SigningKey::open(&source, &|n| env.get(n).cloned(), &move || password())?;
+        match &keyless_options.signing_config {
+            // A key and a signing config: the bundle is logged, as cosign v3 does.
+            Some(config) => {
+                if !format.bundle() {
+                    return Err(Error::usage(
+                        "log entries are stored in Sigstore bundles: `--signing-config` with a key needs `--format bundle` or `both`",
+                    ));
+                }
+                Signer::LoggedKey(
+                    key,
+                    crate::sign::transparency::TransparencyLog::from_signing_config(config)?,
+                )
+            }
+            None => Signer::Key(key),
+        }
+    };
+    Ok((signer, format))
 }

@@ -301,6 +301,13 @@ async fn policy_and_trust(
         }
         policy.builder_ids = vec![want.clone()];
     }
+    if let Some(text) = &args.max_db_age {
+        let want = crate::policy::file::parse_duration(text).map_err(|why| {
+            crate::Error::usage(format!("--max-db-age: {why}"))
+                .with_hint("write a number and a unit: `36h`, `2d`")
+        })?;
+        policy.max_db_age = Some(policy.max_db_age.map_or(want, |file| file.min(want)));
+    }
     policy.require_sbom |= args.require_sbom;
     policy.allow_incomplete_coverage |= args.allow_incomplete_coverage;
     policy.platform = args.platform.clone();

@@ -209,8 +209,11 @@ async fn builtin(
             "the builtin scanner needs `db`: a directory of OSV records or an osv.dev zip",
         )
     })?;
-    let db_path =
-        crate::spec::paths::scan_db(&ctx.pipeline, key_path, db_location, &ctx.env_lookup())?;
+    let db_path = if db_location.starts_with("oci://") {
+        pulled_database(ctx, stage, spec, key_path, db_location).await?
+    } else {
+        crate::spec::paths::scan_db(&ctx.pipeline, key_path, db_location, &ctx.env_lookup())?
+    };
     let manifest = Manifest::from_slice(&layout.read_blob(digest)?, image_name)?;
     let (layout2, progress) = (layout.clone(), ctx.progress.clone());
     let catalog = tokio::task::spawn_blocking(move || {
@@ -221,6 +224,8 @@ async fn builtin(
     if db_location == crate::spec::paths::MANAGED_DB {
         fetch_missing(ctx, stage, &db_path, &catalog).await?;
     }
+    // After any fetch: a managed database's age counts from its archives' fetch times.
+    let age = check_db_age(ctx, stage, spec, key_path, &db_path)?;
     let wanted = scan::wanted_keys(&catalog);
     let (db_path2, progress) = (db_path.clone(), ctx.progress.clone());
     let db = tokio::task::spawn_blocking(move || {
@@ -251,7 +256,16 @@ async fn builtin(
             options.vex.push(doc);
         }
     }
-    scan::scan_catalog(image_name, digest, &catalog, &db, db_location, &options)
+    let mut result = scan::scan_catalog(image_name, digest, &catalog, &db, db_location, &options)?;
+    if let Some(identity) = result.coverage.as_mut().and_then(|c| c.database.as_mut()) {
+        identity.age_seconds = age.or_else(|| {
+            identity
+                .fetched
+                .as_deref()
+                .and_then(|f| crate::scan::coverage::age_seconds(f, ctx.clock.now()))
+        });
+    }
+    Ok(result)
 }
 
 /// `db: managed`: fetch the archive of every ecosystem the image's packages belong to that the
@@ -324,6 +338,86 @@ async fn fetch_missing(
         );
     }
     Ok(())
+}
+
+/// `max_db_age`: the database's age, counted from when its oldest archive was fetched from
+/// upstream (the metadata of a managed or pulled database); older fails the gate, unless the
+/// database is pinned by digest and `pinned_db_exempt_from_age` says why. Returns the age.
+fn check_db_age(
+    ctx: &RunContext,
+    stage: &str,
+    spec: &ScanSpec,
+    key_path: &[&str],
+    db_path: &std::path::Path,
+) -> Result<Option<u64>> {
+    let managed = crate::scan::managed::is_managed(db_path);
+    let archives = if managed {
+        crate::scan::managed::read_archives(db_path)?
+    } else {
+        vec![]
+    };
+    let oldest = archives.iter().min_by(|a, b| a.fetched.cmp(&b.fetched));
+    let age = oldest.and_then(|m| crate::scan::coverage::age_seconds(&m.fetched, ctx.clock.now()));
+    let Some(max_text) = &spec.max_db_age else {
+        return Ok(age);
+    };
+    let mut age_key: Vec<&str> = key_path.to_vec();
+    age_key.push("max_db_age");
+    let max = crate::policy::file::parse_duration(max_text)
+        .map_err(|why| ctx.pipeline.error_at(&age_key, why))?;
+    let (Some(oldest), Some(age)) = (oldest, age) else {
+        return Err(ctx
+            .pipeline
+            .error_at(
+                &age_key,
+                format!(
+                    "the database `{}` has no fetch time to count its age from",
+                    db_path.display()
+                ),
+            )
+            .with_hint("use a managed database (`cleanpipe db update`, `db: oci://…`), or remove `max_db_age`"));
+    };
+    if age <= max {
+        ctx.say(
+            stage,
+            &format!(
+                "database age {} (fetched {}), within max_db_age {max_text}",
+                crate::scan::coverage::human_age(age),
+                oldest.fetched
+            ),
+        );
+        return Ok(Some(age));
+    }
+    let pinned = spec
+        .db
+        .as_deref()
+        .filter(|d| d.starts_with("oci://"))
+        .and_then(|d| crate::db_artifact::parse_reference(d).ok())
+        .is_some_and(|r| r.digest().is_some());
+    if let (true, Some(reason)) = (pinned, &spec.pinned_db_exempt_from_age) {
+        ctx.warn(
+            stage,
+            &format!(
+                "database age {} is over max_db_age {max_text}, but it is pinned by digest and exempt: {reason}",
+                crate::scan::coverage::human_age(age)
+            ),
+        );
+        return Ok(Some(age));
+    }
+    let why = format!(
+        "the vulnerability database is {} old ({} was fetched {}), older than max_db_age {max_text}",
+        crate::scan::coverage::human_age(age),
+        oldest.ecosystem,
+        oldest.fetched
+    );
+    let mut key: Vec<&str> = key_path.to_vec();
+    key.push("max_db_age");
+    let located = ctx.pipeline.error_at(&key, why.clone()).to_string();
+    Err(Error::gate(located, vec![why]).with_hint(if pinned {
+        "update the database (`cleanpipe db update`, `db push`) and pin the new digest, or say why this one may be old in `pinned_db_exempt_from_age`"
+    } else {
+        "update the database: `cleanpipe db update` (or push a fresh one with `db push`)"
+    }))
 }
 
 /// Write the reports and apply the verdict.
@@ -448,6 +542,68 @@ fn finish(
         );
     }
     Ok(summary)
+}
+
+/// `db: oci://…`: the database artifact, pulled into the user's cache and verified against
+/// `db_trust` (docs/database.md). A database pinned by digest already in the cache, installed
+/// from that exact artifact, is not fetched again (its archives are still checked against
+/// their digests when loaded).
+async fn pulled_database(
+    ctx: &RunContext,
+    stage: &str,
+    spec: &ScanSpec,
+    key_path: &[&str],
+    db_location: &str,
+) -> Result<std::path::PathBuf> {
+    let mut db_key: Vec<&str> = key_path.to_vec();
+    db_key.push("db");
+    let reference = crate::db_artifact::parse_reference(db_location).map_err(|e| {
+        ctx.pipeline
+            .error_at(&db_key, format!("`{db_location}`: {e}"))
+    })?;
+    let trust_spec = spec.db_trust.as_ref().ok_or_else(|| {
+        ctx.pipeline
+            .error_at(&db_key, "a database artifact needs `db_trust`")
+            .with_hint("add `db_trust: { keys: { team: keys/db.pub } }` beside `db`")
+    })?;
+    let cache = crate::scan::managed::user_cache_dir().ok_or_else(|| {
+        Error::usage("no cache directory for the database artifact: neither XDG_CACHE_HOME nor HOME is an absolute path")
+            .with_hint("set XDG_CACHE_HOME")
+    })?;
+    let name = match &reference {
+        crate::oci::reference::ImageRef::Registry(r) => r.repository_name(),
+        crate::oci::reference::ImageRef::Layout(l) => l.dir.display().to_string(),
+    };
+    let dir = cache
+        .join("cleanpipe")
+        .join("osv-artifacts")
+        .join(&Digest::of(name.as_bytes()).hex()[..16]);
+    if let Some(pinned) = reference.digest() {
+        let want = format!("{name}@{pinned}");
+        let cached = crate::scan::managed::read_archives(&dir).is_ok_and(|all| {
+            !all.is_empty() && all.iter().all(|m| m.artifact.as_deref() == Some(&want))
+        });
+        if cached {
+            ctx.say(
+                stage,
+                &format!("database {want}: already pulled and verified"),
+            );
+            return Ok(dir);
+        }
+    }
+    let trust =
+        crate::spec::bases::db_trust(&ctx.pipeline, &ctx.base_dir, key_path, trust_spec).await?;
+    let pulled = crate::db_artifact::pull(&reference, &ctx.remote, &trust, &dir).await?;
+    ctx.say(
+        stage,
+        &format!(
+            "database {name}@{}: {}, {} ecosystem(s)",
+            pulled.digest,
+            pulled.signed_by,
+            pulled.archives.len()
+        ),
+    );
+    Ok(dir)
 }
 
 #[cfg(test)]
