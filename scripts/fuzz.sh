@@ -42,6 +42,9 @@ outer = jar([("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\nImplementation-V
 open(sys.argv[1] + "/fat.jar", "wb").write(outer)
 open(sys.argv[1] + "/deps.json", "w").write('{"libraries":{"Newtonsoft.Json/13.0.1":{"type":"package"}}}')
 PY
+# VEX: an OpenVEX document and a CycloneDX VEX, small and valid.
+printf '%s' '{"@context":"https://openvex.dev/ns/v0.2.0","@id":"x","author":"a","timestamp":"2026-12-07T00:00:00Z","version":1,"statements":[{"vulnerability":{"name":"CVE-2021-23337"},"products":[{"@id":"pkg:npm/lodash@4.17.21"}],"status":"not_affected","justification":"vulnerable_code_not_in_execute_path"}]}' > corpus/vex_document/openvex
+printf '%s' '{"bomFormat":"CycloneDX","specVersion":"1.5","components":[{"bom-ref":"l","purl":"pkg:npm/lodash@4.17.21"}],"vulnerabilities":[{"id":"CVE-2021-23337","analysis":{"state":"not_affected","justification":"code_not_reachable"},"affects":[{"ref":"l"}]}]}' > corpus/vex_document/cyclonedx
 # Pipelines: the example and every file under examples/; registry answers: a manifest, an index.
 cp "$ROOT/pipeline.example.yaml" corpus/pipeline_loader/example.yaml
 find "$ROOT/examples" -name '*.yaml' -exec sh -c 'cp "$1" "corpus/pipeline_loader/$(echo "$1" | tr / _)"' _ {} \;
