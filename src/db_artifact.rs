@@ -280,7 +280,7 @@ pub async fn pull(
         let p = path.clone();
         let found = tokio::task::spawn_blocking(move || managed::check_archive(&p, &eco))
             .await
-            .map_err(|e| Error::environment(format!("the check failed: {e}")))?
+            .map_err(|e| Error::environment("the check failed").caused_by(e))?
             .map_err(|why| {
                 Error::environment(format!(
                     "{source}: the {} archive is refused: {why}",

@@ -15,7 +15,9 @@ pub fn tracked_tree(root: &Path) -> Result<Option<RepoTree>> {
             .current_dir(root)
             .output()
             .map_err(|e| {
-                Error::environment(format!("cannot run `git`: {e}")).with_hint("install Git")
+                Error::environment("cannot run `git`")
+                    .caused_by(e)
+                    .with_hint("install Git")
             })
     };
     let head = run(&["rev-parse", "--verify", "-q", "HEAD^{commit}"])?;

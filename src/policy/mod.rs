@@ -353,7 +353,7 @@ async fn verify_resolved(
             tokio::task::spawn_blocking(move || check_image_blobs(&layout, &image))
                 .await
                 .map_err(|e| {
-                    crate::Error::environment(format!("checking the image blobs failed: {e}"))
+                    crate::Error::environment("checking the image blobs failed").caused_by(e)
                 })?,
         );
     }

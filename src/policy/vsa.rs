@@ -258,6 +258,54 @@ fn describe(pins: &VsaPins) -> String {
     parts.join(" and ")
 }
 
+/// Who signs a verification summary.
+pub enum VsaSigner {
+    Key(crate::sign::SigningKey),
+    Keyless(Box<crate::sign::KeylessSigner>),
+}
+
+impl VsaSigner {
+    /// The summary of `verdict` about `resource_uri` at `time`, signed: a DSSE envelope with a
+    /// key (slsa-verifier's input), a Sigstore bundle keyless.
+    pub async fn sign(
+        &self,
+        verdict: &Verdict,
+        policy: &Policy,
+        trust: &Trust,
+        resource_uri: &str,
+        time: &str,
+    ) -> crate::error::Result<Vec<u8>> {
+        let statement = statement(verdict, policy, trust, resource_uri, time);
+        match self {
+            VsaSigner::Key(key) => crate::sign::attest::envelope(&statement, key),
+            VsaSigner::Keyless(k) => k.sign_statement(&statement).await,
+        }
+    }
+
+    /// Attach the signed summary (`signed`, from [`VsaSigner::sign`]) to `subject` in `store`
+    /// as a Sigstore bundle referrer; returns the referrer and where it is listed.
+    pub async fn attach(
+        &self,
+        store: &crate::oci::store::Store,
+        subject: &crate::oci::types::Descriptor,
+        signed: &[u8],
+        time: &str,
+    ) -> crate::error::Result<(Digest, crate::oci::store::ReferrersPlace)> {
+        let (bundle, key) = match self {
+            VsaSigner::Key(key) => {
+                let parsed: crate::sign::attest::Envelope =
+                    serde_json::from_slice(signed).expect("an envelope cleanpipe wrote parses");
+                (
+                    crate::evidence::bundle::build(&parsed, key.public_key()),
+                    Some(key.public_key()),
+                )
+            }
+            VsaSigner::Keyless(_) => (signed.to_vec(), None),
+        };
+        crate::evidence::attach_bundle(store, subject, PREDICATE_VSA, bundle, time, key).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,7 +33,7 @@ pub async fn verify(
             let password = settings::password_source(env, redactor);
             Some((
                 path,
-                VsaSigner::Key(crate::sign::SigningKey::open(
+                crate::policy::vsa::VsaSigner::Key(crate::sign::SigningKey::open(
                     &source,
                     &|n| env.get(n).cloned(),
                     &move || password(),
@@ -48,7 +48,7 @@ pub async fn verify(
             };
             Some((
                 path,
-                VsaSigner::Keyless(Box::new(
+                crate::policy::vsa::VsaSigner::Keyless(Box::new(
                     super::sign::keyless_signer(&keyless, env, printer).await?,
                 )),
             ))
@@ -72,13 +72,9 @@ pub async fn verify(
     if let Some((path, signer)) = &vsa_signer {
         let resource_uri = &pinned;
         let now = crate::clock::now_rfc3339();
-        let statement =
-            crate::policy::vsa::statement(&verdict, &policy, &trust, resource_uri, &now);
-        // A key signs a DSSE envelope (slsa-verifier's input), keyless a Sigstore bundle.
-        let envelope = match signer {
-            VsaSigner::Key(key) => crate::sign::attest::envelope(&statement, key)?,
-            VsaSigner::Keyless(k) => k.sign_statement(&statement).await?,
-        };
+        let envelope = signer
+            .sign(&verdict, &policy, &trust, resource_uri, &now)
+            .await?;
         crate::fsutil::write_atomic(path, &envelope)?;
         let result = if verdict.verified { "PASSED" } else { "FAILED" };
         vsa_info = serde_json::json!({
@@ -97,26 +93,9 @@ pub async fn verify(
             ));
         } else if args.attach_vsa {
             let store = crate::oci::store::Store::for_image(&image, &remote)?;
-            let (bundle, key) = match signer {
-                VsaSigner::Key(key) => {
-                    let parsed: crate::sign::attest::Envelope = serde_json::from_slice(&envelope)
-                        .expect("an envelope cleanpipe wrote parses");
-                    (
-                        crate::evidence::bundle::build(&parsed, key.public_key()),
-                        Some(key.public_key()),
-                    )
-                }
-                VsaSigner::Keyless(_) => (envelope.clone(), None),
-            };
-            let (referrer, place) = crate::evidence::attach_bundle(
-                &store,
-                deployed_subject,
-                crate::policy::vsa::PREDICATE_VSA,
-                bundle,
-                &now,
-                key,
-            )
-            .await?;
+            let (referrer, place) = signer
+                .attach(&store, deployed_subject, &envelope, &now)
+                .await?;
             printer.status(&format!(
                 "verification summary ({result}) attached to {resource_uri} as referrer {referrer} ({place})"
             ));
@@ -482,12 +461,6 @@ fn summary_of(verdict: &crate::policy::Verdict) -> String {
     } else {
         format!("{signed}, but the policy fails: {}", failed.join(", "))
     }
-}
-
-/// Who signs a verification summary.
-enum VsaSigner {
-    Key(crate::sign::SigningKey),
-    Keyless(Box<crate::sign::KeylessSigner>),
 }
 
 #[cfg(test)]

@@ -95,7 +95,7 @@ fn junit(report: &RunReport, clean: &dyn Fn(&str) -> String) -> Result<String> {
     junit.add_test_suite(suite);
     junit
         .to_string()
-        .map_err(|e| crate::Error::environment(format!("cannot write the JUnit report: {e}")))
+        .map_err(|e| crate::Error::environment("cannot write the JUnit report").caused_by(e))
 }
 
 /// `text` without U+FFFE and U+FFFF, which XML 1.0 forbids and `quick-junit` keeps (it removes

@@ -220,7 +220,7 @@ async fn builtin(
         crate::sbom::catalog_image(&layout2, &manifest, &progress)
     })
     .await
-    .map_err(|e| Error::environment(format!("scan failed: {e}")))??;
+    .map_err(|e| Error::environment("scan failed").caused_by(e))??;
     if db_location == crate::spec::paths::MANAGED_DB {
         fetch_missing(ctx, stage, &db_path, &catalog).await?;
     }
@@ -232,7 +232,7 @@ async fn builtin(
         scan::osv::Database::load_cached_for(&db_path2, Some(&wanted), &progress).map(|(db, _)| db)
     })
     .await
-    .map_err(|e| Error::environment(format!("scan failed: {e}")))??;
+    .map_err(|e| Error::environment("scan failed").caused_by(e))??;
     if !db.warnings.is_empty() {
         ctx.warn(
             stage,

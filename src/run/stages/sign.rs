@@ -122,14 +122,14 @@ async fn write_sboms(
         crate::oci::types::Manifest::from_slice(&layout.read_blob(&built.digest)?, "built image")?;
     let config: crate::oci::types::ImageConfig =
         serde_json::from_slice(&layout.read_blob(&manifest.config.digest)?).map_err(|e| {
-            Error::environment(format!("the built image's config is unreadable: {e}"))
+            Error::environment("the built image's config is unreadable").caused_by(e)
         })?;
     let (layout2, progress) = (layout.clone(), ctx.progress.clone());
     let catalog = tokio::task::spawn_blocking(move || {
         crate::sbom::catalog_image(&layout2, &manifest, &progress)
     })
     .await
-    .map_err(|e| Error::environment(format!("cataloguing failed: {e}")))??;
+    .map_err(|e| Error::environment("cataloguing failed").caused_by(e))??;
     for w in &catalog.warnings {
         ctx.warn("sign", w);
     }

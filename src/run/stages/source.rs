@@ -189,7 +189,9 @@ async fn git_raw(dir: &Path, args: &[&str]) -> Result<String> {
         .output()
         .await
         .map_err(|e| {
-            Error::environment(format!("cannot run `git`: {e}")).with_hint("install Git")
+            Error::environment("cannot run `git`")
+                .caused_by(e)
+                .with_hint("install Git")
         })?;
     if !out.status.success() {
         return Err(Error::environment(format!(
