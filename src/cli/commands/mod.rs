@@ -130,6 +130,25 @@ struct LocalImage {
     manifest: crate::oci::types::Manifest,
     _scratch: tempfile::TempDir,
 }
+/// A layout image is written under the same lock as a run on that layout (saying whom it waits
+/// for); a registry image needs none.
+async fn lock_layout(
+    image: &crate::oci::reference::ImageRef,
+    printer: &Printer,
+) -> Result<Option<crate::oci::layout::StoreLock>> {
+    match image {
+        crate::oci::reference::ImageRef::Layout(l) => Ok(Some(
+            crate::oci::layout::lock_store(&l.dir, |holder| {
+                printer.status(&format!(
+                    "waiting for another cleanpipe run using {} (pid {holder})…",
+                    l.dir.display()
+                ))
+            })
+            .await?,
+        )),
+        crate::oci::reference::ImageRef::Registry(_) => Ok(None),
+    }
+}
 
 async fn local_image(
     reference: &str,

@@ -76,18 +76,7 @@ pub async fn sign(
     )
     .await?;
     // Appending to a layout's signatures takes the same lock as a run on it.
-    let _lock = match &image {
-        ImageRef::Layout(l) => Some(
-            crate::oci::layout::lock_store(&l.dir, |holder| {
-                printer.status(&format!(
-                    "waiting for another cleanpipe run using {} (pid {holder})…",
-                    l.dir.display()
-                ))
-            })
-            .await?,
-        ),
-        ImageRef::Registry(_) => None,
-    };
+    let _lock = super::lock_layout(&image, printer).await?;
     let store = Store::for_image(&image, &remote)?;
     let resolved = store.resolve(&image).await?;
     let reference = match &image {

@@ -247,18 +247,7 @@ pub async fn attest(
     let image = ImageRef::parse(&args.image)?;
     let remote = settings::remote_options(&args.registry, redactor)?;
     let signer = signer(args, env, printer, redactor).await?;
-    let _lock = match &image {
-        ImageRef::Layout(l) => Some(
-            crate::oci::layout::lock_store(&l.dir, |holder| {
-                printer.status(&format!(
-                    "waiting for another cleanpipe run using {} (pid {holder})…",
-                    l.dir.display()
-                ))
-            })
-            .await?,
-        ),
-        ImageRef::Registry(_) => None,
-    };
+    let _lock = super::lock_layout(&image, printer).await?;
     let store = Store::for_image(&image, &remote)?;
     let resolved = store.resolve(&image).await?;
     let target = vex::Image::of(&args.image, &resolved.digest);
