@@ -406,6 +406,16 @@ pub struct ScanArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Scan the packages listed in the CycloneDX SBOM attested to the image by a trusted signer
+    /// (`--key` or an identity) instead of reading its layers: an image built earlier checked
+    /// against today's database without pulling it. Builtin scanner; cleanpipe's own SBOMs.
+    #[arg(long)]
+    pub from_sbom: bool,
+    /// With `--from-sbom`: a public key that may have signed the SBOM (PEM file; repeatable).
+    #[arg(long)]
+    pub key: Vec<PathBuf>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }

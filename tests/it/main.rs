@@ -29,6 +29,7 @@ mod peers;
 mod pkcs11;
 mod register;
 mod registry;
+mod rescan;
 mod run_local;
 mod sbom_scan;
 mod scan_gate;

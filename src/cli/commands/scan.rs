@@ -6,7 +6,6 @@ use crate::redact::Redactor;
 use crate::scan::{self, external, report, ScanOptions};
 
 pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Result<ExitCode> {
-    let local = super::local_image(&args.image, &args.registry, printer, redactor).await?;
     let threshold = args.fail_on;
     let mut vex = Vec::new();
     for path in &args.vex {
@@ -27,15 +26,47 @@ pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Re
         image_reference: None,
         vex_ignored: vec![],
     };
-    let image_name = local.image.to_string();
     let tool = args.scanner.external();
-    let result = if let Some(tool) = tool {
-        if args.db.is_some() {
+    if tool.is_some() && args.db.is_some() {
+        return Err(Error::usage(
+            "--db is for the builtin scanner; trivy and grype use their own databases",
+        )
+        .with_hint("pass the scanner's own database options with --scanner-arg"));
+    }
+    if tool.is_none() && (args.scanner_path.is_some() || !args.scanner_args.is_empty()) {
+        return Err(Error::usage(
+            "--scanner-path and --scanner-arg are for --scanner trivy or --scanner grype",
+        ));
+    }
+    let trust_given = !args.key.is_empty()
+        || args.identity.certificate_identity.is_some()
+        || args.identity.certificate_identity_regexp.is_some();
+    if !args.from_sbom && trust_given {
+        return Err(Error::usage(
+            "--key and --certificate-identity are for --from-sbom (who must have signed the SBOM)",
+        ));
+    }
+    let result = if args.from_sbom {
+        if tool.is_some() {
             return Err(Error::usage(
-                "--db is for the builtin scanner; trivy and grype use their own databases",
+                "--from-sbom is for the builtin scanner: trivy and grype read the image itself",
             )
-            .with_hint("pass the scanner's own database options with --scanner-arg"));
+            .with_hint("drop --scanner, or drop --from-sbom to let the scanner read the layers"));
         }
+        let (image_name, digest, catalog) = attested_catalog(args, printer, redactor).await?;
+        let db_path = database(args, printer)?;
+        let db = load_database(&db_path, &catalog, printer).await?;
+        scan::scan_catalog(
+            &image_name,
+            &digest,
+            &catalog,
+            &db,
+            &db_path.display().to_string(),
+            &options,
+        )?
+    } else if let Some(tool) = tool {
+        let local = super::local_image(&args.image, &args.registry, printer, redactor).await?;
+        let image_name = local.image.to_string();
         let config: ImageConfig =
             serde_json::from_slice(&local.layout.read_blob(&local.manifest.config.digest)?)
                 .map_err(|e| Error::usage(format!("{image_name}: invalid image config: {e}")))?;
@@ -54,52 +85,21 @@ pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Re
         .await?;
         scan::scan_external(&image_name, &local.resolved.digest, found, &options)?
     } else {
-        if args.scanner_path.is_some() || !args.scanner_args.is_empty() {
-            return Err(Error::usage(
-                "--scanner-path and --scanner-arg are for --scanner trivy or --scanner grype",
-            ));
-        }
-        let db_path = match args.db.clone() {
-            Some(p) => p,
-            // Without --db: the managed database `db update` wrote, if there is one.
-            None => match crate::scan::managed::default_dir()
-                .filter(|d| crate::scan::managed::is_managed(d))
-            {
-                Some(d) => {
-                    printer.status(&format!("using the managed database `{}`", d.display()));
-                    d
-                }
-                None => return Err(Error::usage(
-                    "the builtin scanner needs --db: a directory of OSV records or an osv.dev zip",
-                )
-                .with_hint(
-                    "or run `cleanpipe db update --ecosystems …` once to fetch a managed database",
-                )),
-            },
-        };
-        let (layout, manifest, db_path2, progress) = (
+        let db_path = database(args, printer)?;
+        let local = super::local_image(&args.image, &args.registry, printer, redactor).await?;
+        let (layout, manifest, progress) = (
             local.layout.clone(),
             local.manifest.clone(),
-            db_path.clone(),
             crate::cli::reporters::progress(printer),
         );
-        let (catalog, db) = tokio::task::spawn_blocking(move || {
-            scan::catalog_and_database(&layout, &manifest, &db_path2, &progress)
+        let catalog = tokio::task::spawn_blocking(move || {
+            crate::sbom::catalog_image(&layout, &manifest, &progress)
         })
         .await
-        .map_err(|e| Error::environment(format!("scan failed: {e}")))??;
-        if !db.warnings.is_empty() {
-            printer.warn(&format!(
-                "{} malformed or unsupported record(s) skipped in {}",
-                db.warnings.len(),
-                db_path.display()
-            ));
-            for w in db.warnings.iter().take(5) {
-                printer.warn(w);
-            }
-        }
+        .map_err(|e| Error::environment("scan failed").caused_by(e))??;
+        let db = load_database(&db_path, &catalog, printer).await?;
         scan::scan_catalog(
-            &image_name,
+            &local.image.to_string(),
             &local.resolved.digest,
             &catalog,
             &db,
@@ -142,4 +142,149 @@ pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Re
         ));
         Ok(ExitCode::GateFailed)
     }
+}
+
+/// `--db`, else the managed database `db update` wrote.
+fn database(args: &ScanArgs, printer: &Printer) -> Result<std::path::PathBuf> {
+    if let Some(p) = &args.db {
+        return Ok(p.clone());
+    }
+    match crate::scan::managed::default_dir().filter(|d| crate::scan::managed::is_managed(d)) {
+        Some(d) => {
+            printer.status(&format!("using the managed database `{}`", d.display()));
+            Ok(d)
+        }
+        None => Err(Error::usage(
+            "the builtin scanner needs --db: a directory of OSV records or an osv.dev zip",
+        )
+        .with_hint("or run `cleanpipe db update --ecosystems …` once to fetch a managed database")),
+    }
+}
+
+/// The advisories `catalog`'s packages could match, with the records that could not be read
+/// said as warnings.
+async fn load_database(
+    path: &std::path::Path,
+    catalog: &crate::sbom::Catalog,
+    printer: &Printer,
+) -> Result<scan::osv::Database> {
+    let wanted = scan::wanted_keys(catalog);
+    let (path2, progress) = (path.to_path_buf(), crate::cli::reporters::progress(printer));
+    let (db, _) = tokio::task::spawn_blocking(move || {
+        scan::osv::Database::load_cached_for(&path2, Some(&wanted), &progress)
+    })
+    .await
+    .map_err(|e| Error::environment("loading the database failed").caused_by(e))??;
+    if !db.warnings.is_empty() {
+        printer.warn(&format!(
+            "{} malformed or unsupported record(s) skipped in {}",
+            db.warnings.len(),
+            path.display()
+        ));
+        for w in db.warnings.iter().take(5) {
+            printer.warn(w);
+        }
+    }
+    Ok(db)
+}
+
+/// `--from-sbom`: the catalogue in the CycloneDX SBOM attested to the image by a trusted signer
+/// (docs/commands.md), read without pulling a layer. Nothing trusted and readable is a failed
+/// check (exit 1), never an empty catalogue.
+async fn attested_catalog(
+    args: &ScanArgs,
+    printer: &Printer,
+    redactor: &Redactor,
+) -> Result<(String, crate::oci::types::Digest, crate::sbom::Catalog)> {
+    use crate::oci::reference::ImageRef;
+    use crate::oci::store::Store;
+    let image = ImageRef::parse(&args.image)?;
+    let remote = crate::cli::settings::remote_options(&args.registry, redactor)?;
+    let mut keys = Vec::new();
+    for k in &args.key {
+        keys.push(crate::sign::keys::PublicKey::from_file(k)?);
+    }
+    let keyless = crate::cli::settings::keyless_trust(&args.identity)?;
+    if keys.is_empty() && keyless.is_none() {
+        return Err(Error::usage("--from-sbom needs a trusted signer for the SBOM").with_hint(
+            "give --key FILE (repeatable), or --certificate-identity with --certificate-oidc-issuer",
+        ));
+    }
+    let trust = crate::sign::Trust::with_keyless(keys, keyless)?;
+    let store = Store::for_image(&image, &remote)?;
+    let resolved = store.resolve(&image).await?;
+    if resolved.is_index() {
+        return Err(Error::usage(format!(
+            "{image} is an index ({}): its SBOMs are attested to each platform's image",
+            resolved.digest
+        ))
+        .with_hint(
+            "name one platform's image by digest (`repo@sha256:…`; `cleanpipe verify` lists them)",
+        ));
+    }
+    let found = crate::policy::attestations_of_type(
+        &store,
+        &resolved.digest,
+        &trust,
+        crate::sign::attest::PREDICATE_CYCLONEDX,
+    )
+    .await?;
+    let mut refused = Vec::new();
+    let mut catalogs = Vec::new();
+    for a in found {
+        match a.outcome {
+            Ok((statement, signer)) => {
+                match crate::sbom::cyclonedx::catalog(&statement["predicate"]) {
+                    Ok(c) => {
+                        printer.status(&format!(
+                        "packages from the CycloneDX SBOM attested to {} ({}), signed by {signer}: {} package(s)",
+                        resolved.digest,
+                        a.place,
+                        c.packages.len()
+                    ));
+                        catalogs.push(c);
+                    }
+                    Err(e) => refused.push(format!(
+                        "{}: signed by {signer}, but not readable: {e}",
+                        a.place
+                    )),
+                }
+            }
+            Err(why) => refused.push(format!("{}: {why}", a.place)),
+        }
+    }
+    for r in &refused {
+        printer.warn(&format!("CycloneDX SBOM attestation ignored: {r}"));
+    }
+    let Some(mut catalog) = catalogs.pop() else {
+        return Err(Error::gate(
+            format!(
+                "{image} ({}) has no CycloneDX SBOM that a trusted signer attested and cleanpipe can read: nothing was scanned",
+                resolved.digest
+            ),
+            refused,
+        )
+        .with_hint("scan without --from-sbom to read the image's layers, or check --key / the identity"));
+    };
+    // Several trusted SBOMs (a re-signed image): scan everything any of them lists.
+    for other in catalogs {
+        if other.distro != catalog.distro {
+            return Err(Error::gate(
+                format!("{image}: its trusted CycloneDX SBOMs name different operating systems"),
+                vec![],
+            )
+            .with_hint("scan without --from-sbom to read the image's layers"));
+        }
+        for p in other.packages {
+            if !catalog.packages.contains(&p) {
+                catalog.packages.push(p);
+            }
+        }
+        for u in other.uncatalogued {
+            if !catalog.uncatalogued.contains(&u) {
+                catalog.uncatalogued.push(u);
+            }
+        }
+    }
+    Ok((image.to_string(), resolved.digest, catalog))
 }
