@@ -12,6 +12,7 @@ pub mod ci;
 pub mod cli;
 pub mod clock;
 pub mod db_artifact;
+pub mod db_needs;
 pub mod error;
 pub mod evidence;
 pub mod fsutil;

@@ -33,7 +33,7 @@ const LAYERS: &[&[&str]] = &[
         "db_artifact",
     ],
     &["spec"],
-    &["run", "base_update"],
+    &["run", "base_update", "db_needs"],
     &["cli"],
 ];
 

@@ -582,15 +582,24 @@ pub enum DbCommand {
 #[derive(Debug, Args)]
 pub struct DbUpdateArgs {
     /// Ecosystems as osv.dev spells them, comma-separated: `Debian,Alpine,PyPI,npm,Maven`; or
-    /// `auto`: those of the package URLs in the SBOMs under `--sbom`; or `installed`: those the
-    /// database already has (none: nothing to do), for a CI job that refreshes its cached
-    /// database before `run` (docs/database.md).
+    /// `auto`: those the pipeline's images need (its pinned bases' packages, the manifests and
+    /// lockfiles in its build context, the SBOMs of earlier runs and `--sbom`); or
+    /// `installed`: those the database already has (none: nothing to do), for a CI job that
+    /// refreshes its cached database before `run` (docs/database.md).
     #[arg(long, value_delimiter = ',', required = true)]
     pub ecosystems: Vec<String>,
     /// With `--ecosystems auto`: an SBOM (SPDX or CycloneDX JSON), or a directory whose
-    /// `*.spdx.json` and `*.cdx.json` files are read (repeatable) [default: outputs].
+    /// `*.spdx.json` and `*.cdx.json` files are read (repeatable) [default: the pipeline's
+    /// outputs directory].
     #[arg(long)]
     pub sbom: Vec<PathBuf>,
+    /// With `--ecosystems auto`: the pipeline whose bases and build context are read
+    /// [default: pipeline.yaml, else pipeline.example.yaml, if there; else SBOMs only]. Its
+    /// `scan.db_mirror` is the mirror when neither `--mirror` nor CLEANPIPE_DB_MIRROR is set.
+    #[arg(long = "file", short = 'f', env = "CLEANPIPE_FILE")]
+    pub pipeline: Option<PathBuf>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// Where the archives are: `<MIRROR>/<ecosystem>/all.zip` (https; plain http only to
     /// loopback) [default: https://osv-vulnerabilities.storage.googleapis.com].
     #[arg(long, env = crate::cli::env_vars::DB_MIRROR)]

@@ -278,7 +278,9 @@ pub fn check_archive(path: &Path, ecosystem: &str) -> std::result::Result<Checke
             .ecosystems
             .iter()
             .any(|e| e.split(':').next() == Some(ecosystem));
-        let exempt = record.withdrawn && record.ecosystems.is_empty();
+        // osv.dev's `GIT` archive is the CVE records converted from NVD: commit ranges, no
+        // package ecosystem (their CVSS ratings rate distro findings that have none).
+        let exempt = (record.withdrawn || ecosystem == CVE_RECORDS) && record.ecosystems.is_empty();
         if !(ours || exempt) {
             let named = if record.ecosystems.is_empty() {
                 "no ecosystem".to_string()
@@ -314,6 +316,13 @@ pub enum Outcome {
     /// The server answered 304 Not Modified: nothing written.
     Unchanged(ArchiveMeta),
 }
+
+/// The archive of CVE records (osv.dev's conversion of NVD's, keyed by Git commit ranges).
+pub const CVE_RECORDS: &str = "GIT";
+
+/// Distributions whose advisories carry no severity of their own: their findings are rated
+/// from the upstream CVE record, which [`CVE_RECORDS`] holds.
+pub const RATED_BY_CVE_RECORDS: &[&str] = &["Debian", "Alpine"];
 
 /// The archive URL of `ecosystem` under `base`.
 pub fn archive_url(base: &reqwest::Url, ecosystem: &str) -> Result<reqwest::Url> {

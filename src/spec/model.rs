@@ -368,6 +368,11 @@ pub struct ScanSpec {
     /// `max_db_age`: with it, the pinned database is exempt (the reason is shown in the run).
     #[serde(default)]
     pub pinned_db_exempt_from_age: Option<String>,
+    /// With `db: managed`: where missing ecosystems are fetched from, a mirror laid out like
+    /// osv.dev's bucket (`<mirror>/<ecosystem>/all.zip`; https, plain http only to loopback).
+    /// `CLEANPIPE_DB_MIRROR` overrides it (a CI job behind its own proxy). Default: osv.dev.
+    #[serde(default)]
+    pub db_mirror: Option<String>,
 }
 
 /// The signers a vulnerability database artifact is trusted from.

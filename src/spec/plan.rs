@@ -593,6 +593,23 @@ fn check_db_artifact(
                 .with_hint("e.g. `max_db_age: 48h` (units s, m, h, d, w)")
         })?;
     }
+    if let Some(mirror) = &spec.db_mirror {
+        let mut mirror_path: Vec<&str> = path.to_vec();
+        mirror_path.push("db_mirror");
+        if spec.db.as_deref() != Some(crate::spec::paths::MANAGED_DB) {
+            return Err(p
+                .error_at(
+                    &mirror_path,
+                    "is where `db: managed` fetches missing ecosystems from, and `db` is not `managed`",
+                )
+                .with_hint("set `db: managed`, or remove `db_mirror`"));
+        }
+        crate::scan::managed::parse_base(mirror).map_err(|e| {
+            p.error_at(&mirror_path, e.to_string()).with_hint(
+                "e.g. `db_mirror: https://osv-mirror.example.com` (https; plain http only to loopback)",
+            )
+        })?;
+    }
     let pinned = spec
         .db
         .as_deref()

@@ -542,13 +542,16 @@ fn auto_ecosystems_come_from_the_sboms_package_urls() {
     // Default: the SBOMs in ./outputs; Fedora has no osv.dev archive and is not asked for.
     auto(&[])
         .expect_code(0)
-        .expect_stderr("ecosystems from the SBOMs: Alpine");
+        .expect_stderr("needed: Alpine (")
+        .expect_stderr("sbom.cdx.json)")
+        // The mirror has no CVE records: said, not a failure (unrated findings stay unknown).
+        .expect_stderr("GIT: there is no archive");
     let asked: Vec<String> = mirror
         .requests()
         .iter()
         .map(|r| r["path"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(asked, ["/osv/Alpine/all.zip"]);
+    assert_eq!(asked, ["/osv/Alpine/all.zip", "/osv/GIT/all.zip"]);
     // An SPDX file named with --sbom adds PyPI.
     let spdx = env.repo.path().join("app.spdx.json");
     std::fs::write(
@@ -561,12 +564,113 @@ fn auto_ecosystems_come_from_the_sboms_package_urls() {
     .unwrap();
     auto(&["--sbom", spdx.to_str().unwrap()])
         .expect_code(0)
-        .expect_stderr("ecosystems from the SBOMs: PyPI");
+        .expect_stderr("needed: PyPI (");
     assert_eq!(env.meta("PyPI")["ecosystem"], "PyPI");
     // No SBOM at all: bad input, with a hint.
     auto(&["--sbom", env.cache.path().to_str().unwrap()])
         .expect_code(2)
         .expect_stderr("no SBOM");
+}
+
+/// `--ecosystems auto` before any run: the packages catalogued in the pipeline's pinned base
+/// (an Alpine base with a Python package) and the manifests in what the build copies (an npm
+/// lockfile), and nothing else; the pipeline's `db_mirror` is where they come from.
+#[test]
+fn auto_ecosystems_on_a_first_run_come_from_the_bases_and_the_build_context() {
+    let mirror = Mirror::start();
+    mirror.put("Alpine", &alpine_v1(), 3600);
+    mirror.put("PyPI", &zip_of(&ghsa_of("PyPI"), false), 3600);
+    mirror.put("npm", &zip_of(&ghsa_of("npm"), false), 3600);
+    mirror.put("Maven", &zip_of(&ghsa_of("Maven"), false), 3600);
+    // osv.dev's CVE records (converted from NVD): commit ranges, no package.
+    let cve = serde_json::json!({"id": "CVE-2025-26519", "modified": "2026-01-01T00:00:00Z",
+        "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:L/AC:H/PR:L/UI:N/S:U/C:H/I:H/A:H"}],
+        "affected": [{"ranges": [{"type": "GIT", "repo": "https://git.musl-libc.org/git/musl",
+            "events": [{"introduced": "0"}, {"fixed": "c47ad25ea3b484e10326f933e927c0bc8cded3da"}]}]}]});
+    mirror.put(
+        "GIT",
+        &zip_of(
+            &[(
+                "CVE-2025-26519.json".to_string(),
+                cve.to_string().into_bytes(),
+            )],
+            false,
+        ),
+        3600,
+    );
+    // The vendor's base, in a local layout.
+    let vendor = Repo::new();
+    vendor.keygen("vendor", "pw");
+    vendor.write("os-release", "ID=alpine\nVERSION_ID=3.19.1\n");
+    vendor.write("installed", "P:musl\nV:1.2.4-r2\nA:x86_64\no:musl\n\n");
+    vendor.write(
+        "METADATA",
+        "Metadata-Version: 2.1\nName: jinja2\nVersion: 3.1.3\n\n",
+    );
+    vendor.write(
+        "pipeline.yaml",
+        "version: 1\nbuild:\n  customize:\n    base: scratch\n    files:\n      - src: os-release\n        dest: /etc/os-release\n      - src: installed\n        dest: /lib/apk/db/installed\n      - src: METADATA\n        dest: /usr/lib/python3.12/site-packages/jinja2-3.1.3.dist-info/METADATA\nsign:\n  key: vendor.key\npush:\n  tags: [v1]\n",
+    );
+    vendor.commit();
+    let built = vendor.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")]);
+    built.expect_code(0);
+    let digest = built.last_line().rsplit('@').next().unwrap().to_string();
+    let base = format!(
+        "oci:{}@{digest}",
+        vendor.path().join(".cleanpipe/oci").display()
+    );
+    let env = Env::new();
+    env.repo.write("app/package-lock.json", "{}");
+    env.repo.write("app/README.md", "not a manifest");
+    env.repo.write(
+        "pipeline.yaml",
+        &format!("version: 1\nbuild:\n  customize:\n    base: {base}\n    files:\n      - src: app\n        dest: /app\n  scan:\n    db: managed\n    db_mirror: {}\n", mirror.url()),
+    );
+    env.repo.commit();
+    let auto = env.run(&[
+        "db",
+        "update",
+        "--ecosystems",
+        "auto",
+        "--dir",
+        env.db.to_str().unwrap(),
+    ]);
+    auto.expect_code(0)
+        .expect_stderr("needed: Alpine (base oci@sha256:")
+        .expect_stderr("needed: PyPI (base oci@sha256:")
+        .expect_stderr("needed: npm (app/package-lock.json)")
+        .expect_stderr("needed: GIT (CVE records rating Alpine findings)")
+        .expect_stderr("read 0 SBOM(s), the build context, 1 base(s)");
+    let mut asked: Vec<String> = mirror
+        .requests()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap().to_string())
+        .collect();
+    asked.sort();
+    assert_eq!(
+        asked,
+        [
+            "/osv/Alpine/all.zip",
+            "/osv/GIT/all.zip",
+            "/osv/PyPI/all.zip",
+            "/osv/npm/all.zip"
+        ]
+    );
+    assert_eq!(env.meta("GIT")["records"], 1);
+    // A package ecosystem's archive served as the CVE records is refused.
+    mirror.put("GIT", &zip_of(&ghsa_of("npm"), false), 0);
+    env.update(&mirror, "GIT")
+        .expect_code(3)
+        .expect_stderr("not `GIT`");
+    assert_eq!(env.meta("GIT")["records"], 1);
+    // A mirror key on a database that is not managed is refused where it is written.
+    env.repo.write(
+        "pipeline.yaml",
+        &format!("version: 1\nbuild:\n  customize:\n    base: scratch\n  scan:\n    db: osv\n    db_mirror: {}\n", mirror.url()),
+    );
+    env.run(&["validate"])
+        .expect_code(2)
+        .expect_stderr("db_mirror");
 }
 
 /// The real GHSA fixture records of one ecosystem, as an archive's entries.

@@ -21,10 +21,13 @@ fn dir_or_default(dir: Option<&Path>) -> Result<PathBuf> {
     }
 }
 
-pub async fn update(args: &DbUpdateArgs, printer: &Printer) -> Result<ExitCode> {
+pub async fn update(
+    args: &DbUpdateArgs,
+    env: &BTreeMap<String, String>,
+    printer: &Printer,
+    redactor: &Redactor,
+) -> Result<ExitCode> {
     let dir = dir_or_default(args.dir.as_deref())?;
-    let base = managed::parse_base(args.mirror.as_deref().unwrap_or(managed::DEFAULT_BASE))?;
-    let mut ecosystems: Vec<String> = Vec::new();
     let auto = args.ecosystems.iter().any(|e| e.trim() == "auto");
     let installed = args.ecosystems.iter().any(|e| e.trim() == "installed");
     if (auto || installed) && args.ecosystems.len() > 1 {
@@ -36,6 +39,37 @@ pub async fn update(args: &DbUpdateArgs, printer: &Printer) -> Result<ExitCode> 
     if !auto && !args.sbom.is_empty() {
         return Err(Error::usage("--sbom is for --ecosystems auto"));
     }
+    // The pipeline: named, else the usual file if there is one (for auto and its mirror).
+    let pipeline_file = match &args.pipeline {
+        Some(f) => Some(f.clone()),
+        None => ["pipeline.yaml", "pipeline.yml", "pipeline.example.yaml"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file()),
+    };
+    let pipeline = match &pipeline_file {
+        Some(f) if auto || args.pipeline.is_some() => Some(crate::spec::load::load(
+            f,
+            &|n| env.get(n).cloned(),
+            redactor,
+        )?),
+        _ => None,
+    };
+    let file_mirror = pipeline.as_ref().and_then(|p| {
+        [&p.file.build.scan, &p.file.verify_base.scan]
+            .into_iter()
+            .flatten()
+            .find_map(|s| s.db_mirror.clone())
+    });
+    let base = managed::parse_base(
+        args.mirror
+            .as_deref()
+            .or(file_mirror.as_deref())
+            .unwrap_or(managed::DEFAULT_BASE),
+    )?;
+    // An archive auto adds that may be missing without failing the update (the CVE records:
+    // without them unrated distro findings stay of unknown severity, which the gate refuses).
+    let mut optional: Option<&str> = None;
     let named = if installed {
         let have: Vec<String> = if managed::is_managed(&dir) {
             managed::read_archives(&dir)?
@@ -55,12 +89,19 @@ pub async fn update(args: &DbUpdateArgs, printer: &Printer) -> Result<ExitCode> 
         printer.status(&format!("ecosystems in the database: {}", have.join(", ")));
         have
     } else if auto {
-        let found = ecosystems_of_sboms(&args.sbom)?;
-        printer.status(&format!("ecosystems from the SBOMs: {}", found.join(", ")));
-        found
+        let found = auto_ecosystems(args, pipeline.as_ref(), printer, redactor).await?;
+        for line in found.describe() {
+            printer.status(&format!("needed: {line}"));
+        }
+        optional = found
+            .ecosystems
+            .contains_key(managed::CVE_RECORDS)
+            .then_some(managed::CVE_RECORDS);
+        found.ecosystems.into_keys().collect()
     } else {
         args.ecosystems.clone()
     };
+    let mut ecosystems: Vec<String> = Vec::new();
     for e in &named {
         let e = e.trim().to_string();
         managed::check_ecosystem_name(&e)?;
@@ -84,6 +125,10 @@ pub async fn update(args: &DbUpdateArgs, printer: &Printer) -> Result<ExitCode> 
             Ok(Outcome::Unchanged(m)) => printer.status(&format!(
                 "{ecosystem}: unchanged (304 Not Modified), {} record(s), fetched {}",
                 m.records, m.fetched
+            )),
+            Err(e) if optional == Some(ecosystem.as_str()) => printer.warn(&format!(
+                "{e}: {} findings without a rating of their own stay of unknown severity (the gate fails on them unless `unknown_severity: ignore`)",
+                managed::RATED_BY_CVE_RECORDS.join(" and ")
             )),
             Err(e) => {
                 if ecosystems.len() > 1 {
@@ -131,66 +176,75 @@ pub async fn update(args: &DbUpdateArgs, printer: &Printer) -> Result<ExitCode> 
     })
 }
 
-/// `--ecosystems auto`: the ecosystems of every package URL in the SBOMs `paths` name (files,
-/// or directories whose `*.spdx.json` / `*.cdx.json` are read), default `outputs`.
-fn ecosystems_of_sboms(paths: &[PathBuf]) -> Result<Vec<String>> {
-    let default = [PathBuf::from("outputs")];
-    let paths = if paths.is_empty() {
-        &default[..]
+/// `--ecosystems auto`: what the pipeline's bases, build context and earlier SBOMs call for.
+async fn auto_ecosystems(
+    args: &DbUpdateArgs,
+    pipeline: Option<&crate::spec::load::LoadedPipeline>,
+    printer: &Printer,
+    redactor: &Redactor,
+) -> Result<crate::db_needs::Needed> {
+    use crate::db_needs;
+    let mut found = db_needs::Needed::default();
+    let mut read = Vec::new();
+    let sboms = if !args.sbom.is_empty() {
+        args.sbom.clone()
     } else {
-        paths
+        // Where runs write their SBOMs (the pipeline's outputs, else the default and
+        // `outputs/`); none yet (a first run) is no error when the pipeline says the rest.
+        let candidates = match pipeline {
+            Some(p) => vec![crate::cli::settings::PipelineSettings::resolve(p)?.outputs],
+            None => vec![
+                PathBuf::from(crate::cli::settings::DEFAULT_OUTPUTS),
+                PathBuf::from("outputs"),
+            ],
+        };
+        candidates.into_iter().filter(|d| d.is_dir()).collect()
     };
-    let mut files = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| Error::io("cannot list", p, e))?
-                .flatten()
-                .map(|e| e.path())
-                .filter(|f| {
-                    f.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                        n.ends_with(".spdx.json")
-                            || n.ends_with(".cdx.json")
-                            || n.ends_with(".cyclonedx.json")
-                    })
-                })
-                .collect();
-            found.sort();
-            files.extend(found);
-        } else {
-            files.push(p.clone());
-        }
-    }
-    if files.is_empty() {
+    let files = db_needs::from_sboms(&sboms, &mut found)?;
+    if files.is_empty() && pipeline.is_none() {
         return Err(Error::usage(format!(
-            "--ecosystems auto: no SBOM (`*.spdx.json`, `*.cdx.json`) in {}",
-            paths
-                .iter()
-                .map(|p| format!("`{}`", p.display()))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "--ecosystems auto: no pipeline file here and no SBOM (`*.spdx.json`, `*.cdx.json`) in {}",
+            if sboms.is_empty() {
+                format!("`{}` or `outputs`", crate::cli::settings::DEFAULT_OUTPUTS)
+            } else {
+                sboms
+                    .iter()
+                    .map(|p| format!("`{}`", p.display()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
         ))
-        .with_hint("run the pipeline once (it writes outputs/sbom.spdx.json), give --sbom FILE, or name the ecosystems"));
+        .with_hint("give -f pipeline.yaml (its bases and build context are read), --sbom FILE, or name the ecosystems"));
     }
-    let mut out = std::collections::BTreeSet::new();
-    for f in &files {
-        let bytes = std::fs::read(f).map_err(|e| Error::io("cannot read", f, e))?;
-        let doc: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::usage(format!("{}: not a JSON SBOM", f.display())).caused_by(e))?;
-        managed::ecosystems_of_sbom(&doc, &mut out);
+    read.push(format!("{} SBOM(s)", files.len()));
+    if let Some(p) = pipeline {
+        db_needs::from_build_context(p, &mut found)?;
+        read.push("the build context".into());
+        let remote = crate::cli::settings::remote_options(&args.registry, redactor)?
+            .with_progress(crate::cli::reporters::progress(printer));
+        let progress = crate::cli::reporters::progress(printer);
+        let n = db_needs::from_bases(p, &remote, &progress, &mut found)
+            .await
+            .map_err(|e| {
+                Error::environment(format!(
+                    "--ecosystems auto: cannot catalogue the bases of {}",
+                    p.path.display()
+                ))
+                .caused_by(e)
+                .with_hint("check the registry (--registry-username), or name the ecosystems")
+            })?;
+        read.push(format!("{n} base(s)"));
     }
-    if out.is_empty() {
+    db_needs::add_cve_records(&mut found);
+    if found.ecosystems.is_empty() {
         return Err(Error::usage(format!(
             "--ecosystems auto: no package of an ecosystem osv.dev publishes in {}",
-            files
-                .iter()
-                .map(|p| format!("`{}`", p.display()))
-                .collect::<Vec<_>>()
-                .join(", ")
+            read.join(", ")
         ))
         .with_hint("name the ecosystems: --ecosystems Debian,PyPI"));
     }
-    Ok(out.into_iter().collect())
+    printer.status(&format!("--ecosystems auto read {}", read.join(", ")));
+    Ok(found)
 }
 
 fn human(bytes: u64) -> String {

@@ -41,7 +41,9 @@ pub async fn dispatch(
         Command::Copy(args) => copy::copy(&args, printer, redactor).await,
         Command::Sbom(args) => sbom::sbom(&args, printer, redactor).await,
         Command::Scan(args) => scan::scan(&args, printer, redactor).await,
-        Command::Db(crate::cli::args::DbCommand::Update(args)) => db::update(&args, printer).await,
+        Command::Db(crate::cli::args::DbCommand::Update(args)) => {
+            db::update(&args, &env, printer, redactor).await
+        }
         Command::Db(crate::cli::args::DbCommand::Push(args)) => {
             db::push(&args, &env, printer, redactor).await
         }

@@ -222,7 +222,7 @@ async fn builtin(
     .await
     .map_err(|e| Error::environment("scan failed").caused_by(e))??;
     if db_location == crate::spec::paths::MANAGED_DB {
-        fetch_missing(ctx, stage, &db_path, &catalog).await?;
+        fetch_missing(ctx, stage, spec.db_mirror.as_deref(), &db_path, &catalog).await?;
     }
     // After any fetch: a managed database's age counts from its archives' fetch times.
     let age = check_db_age(ctx, stage, spec, key_path, &db_path)?;
@@ -275,6 +275,7 @@ async fn builtin(
 async fn fetch_missing(
     ctx: &RunContext,
     stage: &str,
+    mirror: Option<&str>,
     dir: &std::path::Path,
     catalog: &crate::sbom::Catalog,
 ) -> Result<()> {
@@ -301,11 +302,14 @@ async fn fetch_missing(
     if missing.is_empty() {
         return Ok(());
     }
+    // The environment over the pipeline file: a CI job behind its own mirror.
     let base = ctx
         .env
         .get(managed::MIRROR_VAR)
         .filter(|m| !m.is_empty())
-        .map_or(managed::DEFAULT_BASE, String::as_str);
+        .map(String::as_str)
+        .or(mirror)
+        .unwrap_or(managed::DEFAULT_BASE);
     let base = managed::parse_base(base)?;
     let client = crate::net::client(crate::net::Redirects::Checked, None)?;
     let _lock = managed::lock(dir)?;
@@ -324,7 +328,7 @@ async fn fetch_missing(
                     "the gate needs {ecosystem} advisories and they could not be fetched"
                 ))
                 .caused_by(e)
-                .with_hint("run `cleanpipe db update --ecosystems ECOSYSTEM` where the network allows (a mirror: CLEANPIPE_DB_MIRROR), or give `db` a directory of OSV records")
+                .with_hint("run `cleanpipe db update --ecosystems ECOSYSTEM` where the network allows (a mirror: `db_mirror` or CLEANPIPE_DB_MIRROR), or give `db` a directory of OSV records")
             })?;
         let m = match fetched {
             managed::Outcome::Updated(m) | managed::Outcome::Unchanged(m) => m,
