@@ -43,9 +43,41 @@ pub struct PlannedBase {
     pub key: Option<String>,
 }
 
+/// A secret or SSH id and its file as buildctl takes them (`--secret id=ID,src=PATH`, `--ssh
+/// ID=PATH`): the id plain (letters, digits, `.`, `_`, `-`), the path without `,` or `=`, so
+/// neither can carry another option.
+fn check_id_and_path(p: &LoadedPipeline, key: &[&str], id: &str, path: &str) -> Result<()> {
+    let plain_id = !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !plain_id {
+        return Err(p.error_at(
+            key,
+            format!("`{id}` is not an id: use letters, digits, `.`, `_` and `-`"),
+        ));
+    }
+    if path.contains([',', '=']) {
+        return Err(p.error_at(
+            key,
+            format!("`{path}`: a path with `,` or `=` cannot be passed to buildctl"),
+        ));
+    }
+    Ok(())
+}
+
 /// BuildKit-only keys are refused with the classic builder rather than ignored: a secret the
 /// classic builder cannot mount would otherwise end up as a build arg or a missing file.
 fn check_builder(p: &LoadedPipeline, d: &DockerfileSpec) -> Result<()> {
+    // Ids and paths go into buildctl's `--secret`/`--ssh` values: one that could carry another
+    // option is refused whatever the Dockerfile mounts.
+    for (id, path) in &d.ssh {
+        check_id_and_path(p, &["build", "dockerfile", "ssh", id], id, path)?;
+    }
+    for (id, source) in &d.secrets {
+        let path = source.file.as_deref().unwrap_or("");
+        check_id_and_path(p, &["build", "dockerfile", "secrets", id], id, path)?;
+    }
     for (id, secret) in &d.secrets {
         if secret.file.is_some() == secret.env.is_some() {
             return Err(p

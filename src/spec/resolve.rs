@@ -27,3 +27,41 @@ impl<'p> Spec<'p> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Checks that need no run-time value are `Spec::resolve`'s, so `validate` finds them: a
+    /// BuildKit secret or SSH id that would carry another buildctl option.
+    #[test]
+    fn resolve_refuses_buildctl_option_smuggling_in_secret_and_ssh_ids() {
+        let digest = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+        let dockerfile = format!("FROM 127.0.0.1:5000/base:1@{digest}\nRUN true\n");
+        for (extra, want) in [
+            (
+                "    ssh: { \"default=/etc/ssh/key\": agent }\n",
+                "is not an id",
+            ),
+            (
+                "    secrets: { token: { file: \"a,src=/etc/shadow\" } }\n",
+                "cannot be passed to buildctl",
+            ),
+        ] {
+            let pipeline = format!("version: 1\nverify_base:\n  keys: {{ team: team.pub }}\n  default_key: team\nbuild:\n  dockerfile:\n    path: Dockerfile\n    builder: buildkit\n{extra}sign:\n  key: cosign.key\n");
+            let repo = crate::testing::repository(&[
+                ("pipeline.yaml", &pipeline),
+                ("Dockerfile", &dockerfile),
+                ("team.pub", "not read\n"),
+            ]);
+            let loaded = crate::spec::load::parse(
+                &pipeline,
+                &repo.path().join("pipeline.yaml"),
+                &|_| None,
+                &crate::redact::Redactor::default(),
+            )
+            .unwrap();
+            let e = super::Spec::resolve(&loaded, true).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+            assert!(e.contains("pipeline.yaml:"), "located: {e}");
+        }
+    }
+}

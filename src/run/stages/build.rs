@@ -688,15 +688,7 @@ fn builder(
             None => err.with_hint("fix the Dockerfile syntax"),
         }
     };
-    // The ids and paths first: one that could carry another buildctl option is refused
-    // whatever the Dockerfile mounts.
-    for (id, path) in &spec.ssh {
-        check_id_and_path(ctx, &["build", "dockerfile", "ssh", id], id, path)?;
-    }
-    for (id, source) in &spec.secrets {
-        let path = source.file.as_deref().unwrap_or("");
-        check_id_and_path(ctx, &["build", "dockerfile", "secrets", id], id, path)?;
-    }
+    // Ids and paths were checked by `Spec::resolve` (spec/plan.rs).
     for mount in build::dockerfile::secret_mounts(&text).map_err(located)? {
         if !spec.secrets.contains_key(&mount.id) {
             return Err(Error::usage(format!(
@@ -817,27 +809,4 @@ fn cache_specs(list: &[String], export: bool) -> Result<Vec<String>> {
     list.iter()
         .map(|c| build::buildkit::cache_spec(c, export).map_err(Error::usage))
         .collect()
-}
-
-/// A secret or SSH id and its file as buildctl takes them (`--secret id=ID,src=PATH`, `--ssh
-/// ID=PATH`): the id plain (letters, digits, `.`, `_`, `-`), the path without `,` or `=`, so
-/// neither can carry another option.
-fn check_id_and_path(ctx: &RunContext, key: &[&str], id: &str, path: &str) -> Result<()> {
-    let plain_id = !id.is_empty()
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if !plain_id {
-        return Err(ctx.pipeline.error_at(
-            key,
-            format!("`{id}` is not an id: use letters, digits, `.`, `_` and `-`"),
-        ));
-    }
-    if path.contains([',', '=']) {
-        return Err(ctx.pipeline.error_at(
-            key,
-            format!("`{path}`: a path with `,` or `=` cannot be passed to buildctl"),
-        ));
-    }
-    Ok(())
 }
