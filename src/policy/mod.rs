@@ -357,19 +357,8 @@ async fn verify_resolved(
                 })?,
         );
     }
-    if let Some(problem) = &evidence.manifest_problem {
-        checks.push(check("attestations", false, problem.clone(), vec![]));
-    }
-    let (provenance_checks, claims) = evaluate_provenance(policy, &evidence);
-    checks.extend(provenance_checks);
-    checks.extend(evaluate_sbom(policy, &evidence));
-    checks.extend(evaluate_required_types(policy, &evidence, &resolved.digest));
-    let (scan_checks, vex) = evaluate_scan(
-        policy,
-        &evidence,
-        &crate::scan::vex::Image::of(reference, &resolved.digest),
-    );
-    checks.extend(scan_checks);
+    let judged = judge(policy, &evidence, reference, &resolved.digest);
+    checks.extend(judged.checks);
     Ok(Verdict {
         image: name,
         subject: resolved.descriptor(),
@@ -377,12 +366,44 @@ async fn verify_resolved(
         verified: signatures.verified && checks.iter().all(|c| c.passed),
         signatures,
         attestations: evidence.checks,
-        provenance: claims,
+        provenance: judged.provenance,
         policy: checks,
-        vex,
+        vex: judged.vex,
         platforms: vec![],
         only_platform: false,
     })
+}
+
+/// What the policy says about one image's attestations: the requirement checks in order, the
+/// claims of the provenance read, and what attested VEX decided.
+struct Judgement {
+    checks: Vec<PolicyCheck>,
+    provenance: Option<crate::sign::provenance::Claims>,
+    vex: Option<VexVerdict>,
+}
+
+/// Apply `policy` to the evidence already read about `digest` (`reference` names the image for
+/// VEX statements). No store and no network: [`verify_resolved`] reads, this judges.
+fn judge(policy: &Policy, evidence: &Evidence, reference: &str, digest: &Digest) -> Judgement {
+    let mut checks = Vec::new();
+    if let Some(problem) = &evidence.manifest_problem {
+        checks.push(check("attestations", false, problem.clone(), vec![]));
+    }
+    let (provenance_checks, claims) = evaluate_provenance(policy, evidence);
+    checks.extend(provenance_checks);
+    checks.extend(evaluate_sbom(policy, evidence));
+    checks.extend(evaluate_required_types(policy, evidence, digest));
+    let (scan_checks, vex) = evaluate_scan(
+        policy,
+        evidence,
+        &crate::scan::vex::Image::of(reference, digest),
+    );
+    checks.extend(scan_checks);
+    Judgement {
+        checks,
+        provenance: claims,
+        vex,
+    }
 }
 
 /// An image index: its own signatures, then each image it lists (or, with `policy.platform`,
@@ -669,3 +690,6 @@ fn evaluate_required_types(
         )
         .collect()
 }
+
+#[cfg(test)]
+mod tests;
