@@ -204,7 +204,9 @@ impl PublicKey {
     /// Parse a PKIX `PUBLIC KEY` PEM. `name` says where it came from, for messages.
     pub fn from_pem(pem: &[u8], name: &str) -> Result<Self> {
         let key = CosignVerificationKey::try_from_pem(pem).map_err(|e| {
-            Error::usage(format!("`{name}` is not a usable public key: {e}")).with_hint(
+            Error::usage(format!("`{name}` is not a usable public key"))
+                .caused_by(e)
+                .with_hint(
                 "give the `.pub` file written by `cleanpipe keygen` or `cosign generate-key-pair`",
             )
         })?;

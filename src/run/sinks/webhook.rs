@@ -57,7 +57,7 @@ impl Sink for FailureWebhook {
     }
 
     fn warning(&self, e: &Error) -> String {
-        format!("[push] could not notify of the failure: {e}")
+        format!("[push] {}", not_told(e))
     }
 
     fn write<'a>(&'a self, run: &'a Finished<'a>) -> Written<'a> {
@@ -90,11 +90,18 @@ impl Sink for FailureWebhook {
                     Ok(vec![Notice::Status(format!("  [push] {line}"))])
                 }
                 Err(e) => {
-                    let line = format!("could not notify of the failure: {e}");
-                    self.record(ctx.redactor.apply(&line));
+                    self.record(ctx.redactor.apply(&not_told(&e)));
                     Err(e)
                 }
             }
         })
     }
+}
+
+/// Why a hook was not told, with the causes (it is recorded in the report as one line).
+fn not_told(e: &Error) -> String {
+    format!(
+        "could not notify of the failure: {}",
+        crate::error::one_line(e)
+    )
 }

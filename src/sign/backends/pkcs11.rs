@@ -245,7 +245,8 @@ pub fn open(
         }
     };
     let context = Pkcs11::new(&module).map_err(|e| {
-        Error::usage(format!("cannot load the PKCS#11 module `{module}`: {e}"))
+        Error::usage(format!("cannot load the PKCS#11 module `{module}`"))
+            .caused_by(e)
             .with_hint("install the token's PKCS#11 library and give its path")
     })?;
     context
