@@ -279,8 +279,9 @@ impl Store {
                         Ok(m) => m,
                         Err(e) => {
                             return Ok(Err(format!(
-                                "the layout lists manifest {} that cannot be read: {e}",
-                                entry.digest
+                                "the layout lists manifest {} that cannot be read: {}",
+                                entry.digest,
+                                crate::error::one_line(&e)
                             )))
                         }
                     };

@@ -596,7 +596,12 @@ fn check_image_blobs(layout: &Layout, resolved: &Resolved) -> PolicyCheck {
     }
     let manifest = match Manifest::from_slice(&resolved.bytes, &resolved.digest.to_string()) {
         Ok(m) => m,
-        Err(e) => return fail(format!("the image manifest is malformed: {e}")),
+        Err(e) => {
+            return fail(format!(
+                "the image manifest is malformed: {}",
+                crate::error::one_line(&e)
+            ))
+        }
     };
     if let Err(e) = layout.read_blob(&manifest.config.digest) {
         return fail(format!("config {}: {e}", manifest.config.digest));

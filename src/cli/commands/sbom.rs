@@ -21,7 +21,7 @@ pub async fn sbom(args: &SbomArgs, printer: &Printer, redactor: &Redactor) -> Re
     let catalog =
         tokio::task::spawn_blocking(move || sbom::catalog_image(&layout2, &manifest, &progress))
             .await
-            .map_err(|e| Error::environment(format!("cataloguing failed: {e}")))??;
+            .map_err(|e| Error::environment("cataloguing failed").caused_by(e))??;
     for w in &catalog.warnings {
         printer.warn(w);
     }
