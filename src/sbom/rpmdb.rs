@@ -250,4 +250,23 @@ mod tests {
         b.truncate(10);
         assert!(parse_header(&b).is_err());
     }
+
+    #[test]
+    fn a_bad_record_names_where_it_is_and_keeps_why() {
+        // A Berkeley DB `Packages` file is not an sqlite one: the database error is the
+        // reader's own, word for word.
+        let e = packages(b"not a database").unwrap_err();
+        assert!(
+            matches!(e, Error::Sqlite(sqlite::Error::NotSqlite)),
+            "{e:?}"
+        );
+        assert_eq!(e.to_string(), "not an SQLite 3 database (bad header)");
+        // A record: where it is, then why (as the catalogue records it).
+        let e = Error::at("package row 3".into(), parse_header(&[]).unwrap_err());
+        assert_eq!(e.to_string(), "package row 3");
+        assert_eq!(
+            crate::error::one_line(&e),
+            "package row 3: truncated header"
+        );
+    }
 }

@@ -371,6 +371,18 @@ mod tests {
     }
 
     #[test]
+    fn an_unusable_public_key_says_which_and_keeps_why() {
+        let e = PublicKey::from_pem(
+            b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+            "k.pub",
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "`k.pub` is not a usable public key");
+        assert!(!e.causes().is_empty(), "the parse error is kept as the cause");
+        assert!(e.hint().is_some());
+    }
+
+    #[test]
     fn fingerprint_ignores_pem_wrapping() {
         let (_, public) = generate(b"").unwrap();
         let a = PublicKey::from_pem(public.as_bytes(), "a").unwrap();
