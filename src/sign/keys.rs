@@ -378,7 +378,10 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.to_string(), "`k.pub` is not a usable public key");
-        assert!(!e.causes().is_empty(), "the parse error is kept as the cause");
+        assert!(
+            !e.causes().is_empty(),
+            "the parse error is kept as the cause"
+        );
         assert!(e.hint().is_some());
     }
 

@@ -65,9 +65,14 @@ pub trait Sink {
         Rule::IfRunSucceeded
     }
     fn write<'a>(&'a self, run: &'a Finished<'a>) -> Written<'a>;
-    /// The warning for a failure that does not fail the run.
+    /// The warning for a failure that does not fail the run (with its causes: a warning has no
+    /// `Caused by:` lines).
     fn warning(&self, e: &Error) -> String {
-        format!("{} could not be written: {e}", self.name())
+        format!(
+            "{} could not be written: {}",
+            self.name(),
+            crate::error::one_line(e)
+        )
     }
 }
 
