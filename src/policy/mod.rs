@@ -141,22 +141,40 @@ pub struct BasePattern {
     digest: Option<Digest>,
 }
 
+/// Why an allowed-base pattern is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BasePatternError {
+    #[error("`{digest}` in `{text}` is not `sha256:<64 hex>`")]
+    Digest { text: String, digest: String },
+    #[error("`{0}` names no image")]
+    NoImage(String),
+    #[error("`{text}` is not a glob")]
+    Glob {
+        text: String,
+        #[source]
+        source: glob::PatternError,
+    },
+}
+
 impl BasePattern {
-    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+    pub fn parse(text: &str) -> std::result::Result<Self, BasePatternError> {
         let (name, digest) = match text.split_once('@') {
             Some((name, d)) => (
                 name,
-                Some(
-                    Digest::parse(d)
-                        .map_err(|_| format!("`{d}` in `{text}` is not `sha256:<64 hex>`"))?,
-                ),
+                Some(Digest::parse(d).map_err(|_| BasePatternError::Digest {
+                    text: text.to_string(),
+                    digest: d.to_string(),
+                })?),
             ),
             None => (text, None),
         };
         if name.is_empty() {
-            return Err(format!("`{text}` names no image"));
+            return Err(BasePatternError::NoImage(text.to_string()));
         }
-        let name = glob::Pattern::new(name).map_err(|e| format!("`{text}` is not a glob: {e}"))?;
+        let name = glob::Pattern::new(name).map_err(|source| BasePatternError::Glob {
+            text: text.to_string(),
+            source,
+        })?;
         Ok(BasePattern {
             text: text.to_string(),
             name,
