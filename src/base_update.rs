@@ -264,7 +264,7 @@ async fn scan_delta(
             Ok::<_, Error>(crate::scan::match_and_cover(&catalog, &database))
         })
         .await
-        .map_err(|e| Error::environment(format!("scanning {reference} failed: {e}")))??;
+        .map_err(|e| Error::environment(format!("scanning {reference} failed")).caused_by(e))??;
         let (found, coverage) = found;
         not_checked = coverage.unchecked_lines();
         findings.push(found);

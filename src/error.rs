@@ -158,6 +158,19 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// An error and its causes on one line (`what: why: deeper why`), for text the CLI's renderer
+/// never sees (a reason recorded in an SBOM or a report).
+pub fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
 /// Adds file context to `std::io` results.
 pub trait IoContext<T> {
     fn io_context(self, context: &str, path: &std::path::Path) -> Result<T>;
@@ -178,5 +191,9 @@ mod tests {
         let e = super::Error::environment("the report could not be saved").caused_by(middle);
         assert_eq!(e.causes(), ["cannot write `/tmp/x`", "disk full"]);
         assert!(super::Error::usage("plain").causes().is_empty());
+        assert_eq!(
+            super::one_line(&e),
+            "the report could not be saved: cannot write `/tmp/x`: disk full"
+        );
     }
 }

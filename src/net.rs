@@ -199,7 +199,7 @@ pub fn key_service_request(
             });
         }
         serde_json::from_str(&text)
-            .map_err(|e| Error::environment(format!("{who}: the answer is not JSON: {e}")))
+            .map_err(|e| Error::environment(format!("{who}: the answer is not JSON")).caused_by(e))
     })
 }
 

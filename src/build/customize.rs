@@ -189,9 +189,10 @@ async fn load_base(
             Store::Remote { remote, repo } => remote.pull_blob_into(repo, blob, layout).await?,
         }
     }
-    let config: ImageConfig =
-        serde_json::from_slice(&layout.read_blob(&manifest.config.digest)?)
-            .map_err(|e| Error::usage(format!("the config of base {image} is malformed: {e}")))?;
+    let config: ImageConfig = serde_json::from_slice(&layout.read_blob(&manifest.config.digest)?)
+        .map_err(|e| {
+        Error::usage(format!("the config of base {image} is malformed")).caused_by(e)
+    })?;
     let layers = manifest
         .layers
         .into_iter()
@@ -304,7 +305,9 @@ fn tracked_entry(
     })?;
     let abs = path.abs();
     let meta = std::fs::symlink_metadata(&abs).map_err(|e| {
-        Error::usage(format!("`build.customize.files`: cannot read `{rel}`: {e}")).with_hint(
+        Error::usage(format!("`build.customize.files`: cannot read `{rel}`"))
+            .caused_by(e)
+            .with_hint(
             "the file is tracked at the commit but missing from the work tree; `git checkout` it",
         )
     })?;

@@ -300,8 +300,9 @@ pub async fn verified_set(
         }
         let mut config_digests = Vec::new();
         for image in images {
-            let value: serde_json::Value = serde_json::from_slice(&image.bytes)
-                .map_err(|e| Error::environment(format!("{reference}: {e}")))?;
+            let value: serde_json::Value = serde_json::from_slice(&image.bytes).map_err(|e| {
+                Error::environment(format!("{reference}: a manifest is not JSON")).caused_by(e)
+            })?;
             // An index inside the index: no config to compare with.
             if document_kind(&value, Some(&image.media_type)) == Ok(DocumentKind::Image) {
                 if let Ok(m) = Manifest::from_slice(&image.bytes, reference) {

@@ -78,7 +78,7 @@ pub fn remote_options(args: &RegistryArgs, redactor: &Redactor) -> Result<Remote
             let mut text = String::new();
             std::io::stdin()
                 .read_to_string(&mut text)
-                .map_err(|e| Error::usage(format!("cannot read the registry password from stdin: {e}")))?;
+                .map_err(|e| Error::usage("cannot read the registry password from stdin").caused_by(e))?;
             let password = text.trim_end_matches(['\n', '\r']).to_string();
             redactor.add(password.clone());
             Some(Credentials { username: user.clone(), password: crate::redact::Secret::new(password) })
@@ -117,7 +117,7 @@ pub fn password_source(env: &BTreeMap<String, String>, redactor: &Redactor) -> P
         }
         if std::io::stdin().is_terminal() {
             let p = rpassword::prompt_password("Enter password for private key: ")
-                .map_err(|e| Error::usage(format!("cannot read the password: {e}")))?;
+                .map_err(|e| Error::usage("cannot read the password").caused_by(e))?;
             redactor.add(p.clone());
             return Ok(Zeroizing::new(p));
         }

@@ -224,7 +224,10 @@ async fn bundle_layer(store: &Store, entry: &Descriptor, subject: &Digest) -> Re
         Ok(m) => m,
         Err(e) => {
             return Ok(Listed::Unusable(
-                format!("the referrer manifest is malformed: {e}"),
+                format!(
+                    "the referrer manifest is malformed: {}",
+                    crate::error::one_line(&e)
+                ),
                 None,
             ))
         }

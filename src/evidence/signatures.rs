@@ -185,9 +185,10 @@ async fn check_legacy(
         Ok(m) => m,
         Err(e) => {
             return Some(format!(
-                "the signature manifest `{tag}` ({}) in {} is malformed: {e}",
+                "the signature manifest `{tag}` ({}) in {} is malformed: {}",
                 sig_manifest.digest,
-                store.describe()
+                store.describe(),
+                crate::error::one_line(&e)
             ));
         }
     };

@@ -63,7 +63,8 @@ pub async fn deliver(
     // Scheme and host only: the path or query may be the credential (Slack's URLs are).
     redactor.add_url_parts(&hook.url);
     let shown = crate::net::shown_url(&hook.url);
-    check_url(&hook.url).map_err(|e| Error::usage(format!("webhook {shown}: {e}")))?;
+    check_url(&hook.url)
+        .map_err(|e| Error::usage(format!("webhook {shown} is refused")).caused_by(e))?;
     let client = crate::net::client(crate::net::Redirects::Refuse, Some(hook.timeout))?;
     let mut last = String::new();
     for attempt in 1..=ATTEMPTS {

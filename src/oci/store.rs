@@ -148,9 +148,10 @@ impl Store {
         what: &str,
     ) -> Result<crate::oci::types::Platform> {
         let manifest = Manifest::from_slice(&resolved.bytes, what)?;
-        let config: crate::oci::types::ImageConfig =
-            serde_json::from_slice(&self.read_blob(&manifest.config.digest).await?)
-                .map_err(|e| Error::usage(format!("the config of {what} is malformed: {e}")))?;
+        let config: crate::oci::types::ImageConfig = serde_json::from_slice(
+            &self.read_blob(&manifest.config.digest).await?,
+        )
+        .map_err(|e| Error::usage(format!("the config of {what} is malformed")).caused_by(e))?;
         Ok(crate::oci::types::Platform::of_config(&config))
     }
 
@@ -278,8 +279,9 @@ impl Store {
                         Ok(m) => m,
                         Err(e) => {
                             return Ok(Err(format!(
-                                "the layout lists manifest {} that cannot be read: {e}",
-                                entry.digest
+                                "the layout lists manifest {} that cannot be read: {}",
+                                entry.digest,
+                                crate::error::one_line(&e)
                             )))
                         }
                     };

@@ -196,7 +196,7 @@ impl Manifest {
     /// Parse manifest bytes, refusing indexes and schema 1 with a clear message.
     pub fn from_slice(bytes: &[u8], what: &str) -> Result<Self> {
         let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-            Error::environment(format!("manifest of {what} is not valid JSON: {e}"))
+            Error::environment(format!("manifest of {what} is not valid JSON")).caused_by(e)
         })?;
         let kind = document_kind(&value, None)
             .map_err(|why| Error::usage(format!("the manifest of {what} is refused: {why}")))?;
@@ -213,8 +213,9 @@ impl Manifest {
                 "{what} uses Docker schema 1, which is not supported"
             )));
         }
-        serde_json::from_value(value)
-            .map_err(|e| Error::environment(format!("manifest of {what} is malformed: {e}")))
+        serde_json::from_value(value).map_err(|e| {
+            Error::environment(format!("manifest of {what} is malformed")).caused_by(e)
+        })
     }
 
     /// Canonical bytes as cleanpipe writes them (compact JSON, fixed field order).
@@ -463,11 +464,13 @@ pub fn document_kind(
 impl Index {
     /// Parse an index document; anything else (an image, an ambiguous document) is refused.
     pub fn from_slice(bytes: &[u8], what: &str) -> Result<Self> {
-        let value: serde_json::Value = serde_json::from_slice(bytes)
-            .map_err(|e| Error::environment(format!("the index of {what} is not JSON: {e}")))?;
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+            Error::environment(format!("the index of {what} is not JSON")).caused_by(e)
+        })?;
         match document_kind(&value, None) {
-            Ok(DocumentKind::Index) => serde_json::from_value(value)
-                .map_err(|e| Error::environment(format!("the index of {what} is malformed: {e}"))),
+            Ok(DocumentKind::Index) => serde_json::from_value(value).map_err(|e| {
+                Error::environment(format!("the index of {what} is malformed")).caused_by(e)
+            }),
             Ok(DocumentKind::Image) => Err(Error::usage(format!("{what} is not an index"))),
             Err(why) => Err(Error::usage(format!(
                 "the index of {what} is refused: {why}"

@@ -186,8 +186,9 @@ pub(super) async fn check_attestations(
                 Ok(m) => m,
                 Err(e) => {
                     evidence.manifest_problem = Some(format!(
-                        "the attestation manifest `{tag}` ({}) is malformed: {e}",
-                        att.digest
+                        "the attestation manifest `{tag}` ({}) is malformed: {}",
+                        att.digest,
+                        crate::error::one_line(&e)
                     ));
                     return Ok(evidence);
                 }

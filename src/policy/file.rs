@@ -17,7 +17,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{BasePattern, Policy, PolicyDocument};
+use super::{BasePattern, BasePatternError, Policy, PolicyDocument};
 use crate::error::{Error, Result};
 use crate::oci::types::Digest;
 use crate::scan::gate::Threshold;
@@ -350,8 +350,9 @@ fn policy_of(file: &PolicyFile, at: &dyn Fn(&[&str], String) -> Error) -> Result
             glob::Pattern::new(pattern).map_err(|e| {
                 at(
                     &["provenance", "refs", &i.to_string()],
-                    format!("`{pattern}` is not a glob: {e}"),
+                    format!("`{pattern}` is not a glob"),
                 )
+                .caused_by(e)
                 .with_hint("`*` matches within one path segment, `**` across them: `refs/tags/v*`")
             })?;
         }
@@ -362,7 +363,12 @@ fn policy_of(file: &PolicyFile, at: &dyn Fn(&[&str], String) -> Error) -> Result
         let mut allow = Vec::new();
         for (i, pattern) in b.allow.iter().enumerate() {
             allow.push(BasePattern::parse(pattern).map_err(|why| {
-                at(&["bases", "allow", &i.to_string()], why).with_hint(
+                let e = at(&["bases", "allow", &i.to_string()], why.to_string());
+                match why {
+                    BasePatternError::Glob { source, .. } => e.caused_by(source),
+                    _ => e,
+                }
+                .with_hint(
                     "write `registry.example/team/*`, `registry.example/**` or `registry.example/base@sha256:<hex>`",
                 )
             })?);
@@ -547,6 +553,15 @@ mod tests {
             let err = parse(text).unwrap_err();
             assert!(err.to_string().starts_with(location), "{text}: {err}");
             assert_eq!(err.exit_code(), crate::ExitCode::Usage, "{text}");
+        }
+        // A pattern that is not a glob: the message says which, the glob error is its cause.
+        for text in [
+            "version: 1\ntrust:\n  keys: [a.pub]\nprovenance:\n  refs:\n    - 'refs/[x'\n",
+            "version: 1\ntrust:\n  keys: [a.pub]\nbases:\n  allow: ['registry.example/[x']\n",
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(err.to_string().contains("is not a glob"), "{err}");
+            assert_eq!(err.causes().len(), 1, "{text}: {:?}", err.causes());
         }
     }
 

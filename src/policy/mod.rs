@@ -141,22 +141,40 @@ pub struct BasePattern {
     digest: Option<Digest>,
 }
 
+/// Why an allowed-base pattern is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BasePatternError {
+    #[error("`{digest}` in `{text}` is not `sha256:<64 hex>`")]
+    Digest { text: String, digest: String },
+    #[error("`{0}` names no image")]
+    NoImage(String),
+    #[error("`{text}` is not a glob")]
+    Glob {
+        text: String,
+        #[source]
+        source: glob::PatternError,
+    },
+}
+
 impl BasePattern {
-    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+    pub fn parse(text: &str) -> std::result::Result<Self, BasePatternError> {
         let (name, digest) = match text.split_once('@') {
             Some((name, d)) => (
                 name,
-                Some(
-                    Digest::parse(d)
-                        .map_err(|_| format!("`{d}` in `{text}` is not `sha256:<64 hex>`"))?,
-                ),
+                Some(Digest::parse(d).map_err(|_| BasePatternError::Digest {
+                    text: text.to_string(),
+                    digest: d.to_string(),
+                })?),
             ),
             None => (text, None),
         };
         if name.is_empty() {
-            return Err(format!("`{text}` names no image"));
+            return Err(BasePatternError::NoImage(text.to_string()));
         }
-        let name = glob::Pattern::new(name).map_err(|e| format!("`{text}` is not a glob: {e}"))?;
+        let name = glob::Pattern::new(name).map_err(|source| BasePatternError::Glob {
+            text: text.to_string(),
+            source,
+        })?;
         Ok(BasePattern {
             text: text.to_string(),
             name,
@@ -357,19 +375,8 @@ async fn verify_resolved(
                 })?,
         );
     }
-    if let Some(problem) = &evidence.manifest_problem {
-        checks.push(check("attestations", false, problem.clone(), vec![]));
-    }
-    let (provenance_checks, claims) = evaluate_provenance(policy, &evidence);
-    checks.extend(provenance_checks);
-    checks.extend(evaluate_sbom(policy, &evidence));
-    checks.extend(evaluate_required_types(policy, &evidence, &resolved.digest));
-    let (scan_checks, vex) = evaluate_scan(
-        policy,
-        &evidence,
-        &crate::scan::vex::Image::of(reference, &resolved.digest),
-    );
-    checks.extend(scan_checks);
+    let judged = judge(policy, &evidence, reference, &resolved.digest);
+    checks.extend(judged.checks);
     Ok(Verdict {
         image: name,
         subject: resolved.descriptor(),
@@ -377,12 +384,44 @@ async fn verify_resolved(
         verified: signatures.verified && checks.iter().all(|c| c.passed),
         signatures,
         attestations: evidence.checks,
-        provenance: claims,
+        provenance: judged.provenance,
         policy: checks,
-        vex,
+        vex: judged.vex,
         platforms: vec![],
         only_platform: false,
     })
+}
+
+/// What the policy says about one image's attestations: the requirement checks in order, the
+/// claims of the provenance read, and what attested VEX decided.
+struct Judgement {
+    checks: Vec<PolicyCheck>,
+    provenance: Option<crate::sign::provenance::Claims>,
+    vex: Option<VexVerdict>,
+}
+
+/// Apply `policy` to the evidence already read about `digest` (`reference` names the image for
+/// VEX statements). No store and no network: [`verify_resolved`] reads, this judges.
+fn judge(policy: &Policy, evidence: &Evidence, reference: &str, digest: &Digest) -> Judgement {
+    let mut checks = Vec::new();
+    if let Some(problem) = &evidence.manifest_problem {
+        checks.push(check("attestations", false, problem.clone(), vec![]));
+    }
+    let (provenance_checks, claims) = evaluate_provenance(policy, evidence);
+    checks.extend(provenance_checks);
+    checks.extend(evaluate_sbom(policy, evidence));
+    checks.extend(evaluate_required_types(policy, evidence, digest));
+    let (scan_checks, vex) = evaluate_scan(
+        policy,
+        evidence,
+        &crate::scan::vex::Image::of(reference, digest),
+    );
+    checks.extend(scan_checks);
+    Judgement {
+        checks,
+        provenance: claims,
+        vex,
+    }
 }
 
 /// An image index: its own signatures, then each image it lists (or, with `policy.platform`,
@@ -575,7 +614,12 @@ fn check_image_blobs(layout: &Layout, resolved: &Resolved) -> PolicyCheck {
     }
     let manifest = match Manifest::from_slice(&resolved.bytes, &resolved.digest.to_string()) {
         Ok(m) => m,
-        Err(e) => return fail(format!("the image manifest is malformed: {e}")),
+        Err(e) => {
+            return fail(format!(
+                "the image manifest is malformed: {}",
+                crate::error::one_line(&e)
+            ))
+        }
     };
     if let Err(e) = layout.read_blob(&manifest.config.digest) {
         return fail(format!("config {}: {e}", manifest.config.digest));
@@ -669,3 +713,6 @@ fn evaluate_required_types(
         )
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

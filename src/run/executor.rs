@@ -33,7 +33,7 @@ pub struct RunReport {
     pub signature: Option<SignOutput>,
     pub published: Option<Published>,
     pub error: Option<ErrorReport>,
-    /// What the `on: [failure]` hooks were told, one line each.
+    /// What the `on: [failure]` hooks were told, one line each ([`crate::run::sinks::webhook`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failure_notifications: Vec<String>,
     /// `run --unsigned`: why this run built and gated without signing or publishing.
@@ -153,56 +153,9 @@ pub async fn execute(
                 reasons: e.reasons().iter().map(|r| ctx.redactor.apply(r)).collect(),
                 hint: e.hint().map(|h| ctx.redactor.apply(h)),
             });
-            if !matches!(e, Error::Interrupted) {
-                notify_failure(ctx, &mut report).await;
-            }
         }
     }
     report
-}
-
-/// Tell the `on: [failure]` hooks that the run failed. Best effort: a hook that cannot be
-/// reached is reported (in the run's output and `report.json`), the run's exit code stays.
-async fn notify_failure(ctx: &RunContext, report: &mut RunReport) {
-    use crate::spec::model::{HookEvent, HookFormat};
-    let Some(error) = &report.error else { return };
-    let hooks: Vec<_> = ctx
-        .pipeline
-        .file
-        .push
-        .register
-        .iter()
-        .filter(|h| h.on.contains(&HookEvent::Failure))
-        .collect();
-    if hooks.is_empty() {
-        return;
-    }
-    let (json, slack) = stages::publish::failure_bodies(
-        ctx,
-        &report.name,
-        error.stage,
-        &error.message,
-        &error.reasons,
-        error.hint.as_deref(),
-        report.source.as_ref().map(|s| s.commit.as_str()),
-    );
-    let delivery_id = format!("{}-failed", ctx.run_number);
-    for spec in hooks {
-        let body = match spec.format {
-            HookFormat::Json => &json,
-            HookFormat::Slack => &slack,
-        };
-        let hook = stages::publish::hook(spec);
-        let outcome =
-            crate::notify::deliver(&hook, "run.failed", body, &delivery_id, &ctx.redactor)
-                .await
-                .map(|d| format!("notified {} of the failure (HTTP {})", d.url, d.status))
-                .unwrap_or_else(|e| format!("could not notify of the failure: {e}"));
-        ctx.say("push", &outcome);
-        report
-            .failure_notifications
-            .push(ctx.redactor.apply(&outcome));
-    }
 }
 
 async fn run_stages(

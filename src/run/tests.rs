@@ -5,10 +5,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::clock::Clock;
-use crate::error::{Error, ExitCode, Result};
+use crate::error::{Error, ExitCode};
 use crate::redact::Redactor;
 use crate::run::executor::{execute, RunReport, StageStatus};
-use crate::run::sinks::{self, Finished, Notice, Rule, Sink};
+use crate::run::sinks::{self, Finished, Notice, Rule, Sink, Written};
 use crate::run::{Event, Reporter, RunContext};
 
 /// What the stages said, in order: (stage, text) for messages and warnings, and the events.
@@ -179,13 +179,14 @@ impl Sink for Probe {
     fn rule(&self) -> Rule {
         self.rule
     }
-    fn write(&self, _: &Finished<'_>) -> Result<Vec<Notice>> {
+    fn write<'a>(&'a self, _: &'a Finished<'a>) -> Written<'a> {
         *self.written.lock().unwrap() = true;
-        if self.fails {
+        let result = if self.fails {
             Err(Error::environment("disk full"))
         } else {
             Ok(vec![Notice::Status("probe written".into())])
-        }
+        };
+        Box::pin(std::future::ready(result))
     }
 }
 
@@ -197,8 +198,8 @@ fn probe(fails: bool, rule: Rule) -> Probe {
     }
 }
 
-#[test]
-fn each_sink_failure_is_judged_by_its_rule() {
+#[tokio::test]
+async fn each_sink_failure_is_judged_by_its_rule() {
     let repo = repository(SCRATCH, &[("hello.txt", "hello\n")]);
     let (ctx, _) = context(repo.path(), None);
     let succeeded = RunReport::default();
@@ -219,7 +220,9 @@ fn each_sink_failure_is_judged_by_its_rule() {
         probe(true, Rule::IfRunSucceeded),
         probe(false, Rule::Always),
     );
-    let e = sinks::finish(&[&bad, &after], &on(&succeeded)).unwrap_err();
+    let e = sinks::finish(&[&bad, &after], &on(&succeeded))
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("disk full"));
     assert!(!*after.written.lock().unwrap());
 
@@ -228,18 +231,26 @@ fn each_sink_failure_is_judged_by_its_rule() {
         probe(true, Rule::IfRunSucceeded),
         probe(false, Rule::Always),
     );
-    let out = sinks::finish(&[&bad, &after], &on(&failed)).unwrap();
+    let out = sinks::finish(&[&bad, &after], &on(&failed)).await.unwrap();
     assert_eq!(out.warnings, ["the probe could not be written: disk full"]);
     assert_eq!(out.notices, [Notice::Status("probe written".into())]);
     assert!(*after.written.lock().unwrap());
 
     // `Always` fails even a failed run.
     let always = probe(true, Rule::Always);
-    assert!(sinks::finish(&[&always], &on(&failed)).is_err());
+    assert!(sinks::finish(&[&always], &on(&failed)).await.is_err());
+
+    // `BestEffort` fails no run, not even one that succeeded.
+    for report in [&succeeded, &failed] {
+        let out = sinks::finish(&[&probe(true, Rule::BestEffort)], &on(report))
+            .await
+            .unwrap();
+        assert_eq!(out.warnings, ["the probe could not be written: disk full"]);
+    }
 }
 
-#[test]
-fn the_report_and_ci_sinks_write_their_files() {
+#[tokio::test]
+async fn the_report_and_ci_sinks_write_their_files() {
     let repo = repository(SCRATCH, &[("hello.txt", "hello\n")]);
     let (ctx, _) = context(repo.path(), None);
     let report = RunReport {
@@ -264,6 +275,7 @@ fn the_report_and_ci_sinks_write_their_files() {
         ],
         &finished,
     )
+    .await
     .unwrap();
     // Not on GitHub: no annotation, no step outputs.
     assert!(out.notices.is_empty() && out.warnings.is_empty());
@@ -273,4 +285,119 @@ fn the_report_and_ci_sinks_write_their_files() {
     let env = std::fs::read_to_string(ctx.outputs_dir.join("cleanpipe.env")).unwrap();
     assert_eq!(env, "CLEANPIPE_STATUS=\"succeeded\"\n");
     assert!(ctx.outputs_dir.join("junit.xml").exists());
+}
+
+/// A webhook receiver on loopback answering every request with 200; each request's first line
+/// and body come out of the channel.
+fn hook_receiver() -> (String, std::sync::mpsc::Receiver<(String, String)>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut first = String::new();
+            reader.read_line(&mut first).unwrap();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = line.split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        length = v.trim().parse().unwrap();
+                    }
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let _ = tx.send((first.trim().to_string(), String::from_utf8(body).unwrap()));
+        }
+    });
+    (url, rx)
+}
+
+#[tokio::test]
+async fn failure_webhooks_hear_of_a_failed_run_and_their_failures_are_warnings() {
+    let (url, requests) = hook_receiver();
+    // A port nothing listens on: refused at once.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let pipeline = format!(
+        "{SCRATCH}push:\n  register:\n    - url: {url}/on-success\n    - url: {url}/on-failure\n      on: [failure]\n    - url: {dead}/gone\n      on: [success, failure]\n      timeout_seconds: 2\n"
+    );
+    let repo = repository(&pipeline, &[("hello.txt", "hello\n")]);
+    let (ctx, _) = context(repo.path(), None);
+    let hooks = sinks::webhook::failure_webhooks(&ctx);
+    assert_eq!(hooks.len(), 2, "the success-only hook is the push stage's");
+    let hook_sinks: Vec<&dyn Sink> = hooks.iter().map(|h| h as &dyn Sink).collect();
+
+    // A run that succeeded: nobody is called.
+    let succeeded = RunReport {
+        status: "succeeded".into(),
+        ..Default::default()
+    };
+    let on = |report| Finished { report, ctx: &ctx };
+    let out = sinks::finish(&hook_sinks, &on(&succeeded)).await.unwrap();
+    assert!(out.notices.is_empty() && out.warnings.is_empty());
+    assert!(hooks.iter().all(|h| h.told().is_none()));
+
+    // A failed run: the reachable hook is told, the unreachable one is a warning, not an error.
+    let failed = RunReport {
+        name: "t".into(),
+        status: "failed".into(),
+        exit_code: 1,
+        error: Some(crate::run::executor::ErrorReport {
+            stage: Some("build"),
+            causes: vec![],
+            message: "boom".into(),
+            reasons: vec!["a reason".into()],
+            hint: None,
+        }),
+        ..Default::default()
+    };
+    let out = sinks::finish(&hook_sinks, &on(&failed)).await.unwrap();
+    let shown = url.trim_end_matches('/');
+    let told = format!("notified {shown} of the failure (HTTP 200)");
+    assert_eq!(out.notices, [Notice::Status(format!("  [push] {told}"))]);
+    assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
+    assert!(
+        out.warnings[0]
+            .starts_with("[push] could not notify of the failure: webhook http://127.0.0.1:"),
+        "{:?}",
+        out.warnings
+    );
+    let lines: Vec<String> = hooks.iter().filter_map(|h| h.told()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0], told);
+    assert!(
+        lines[1].starts_with("could not notify of the failure: "),
+        "{lines:?}"
+    );
+    let (first, body) = requests.try_recv().unwrap();
+    assert_eq!(first, "POST /on-failure HTTP/1.1");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["event"], "run.failed");
+    assert_eq!(body["stage"], "build");
+    assert_eq!(body["reasons"][0], "a reason");
+    assert!(requests.try_recv().is_err(), "one request only");
+
+    // An interrupted run is not a failure to tell anyone about.
+    let interrupted = RunReport {
+        status: "interrupted".into(),
+        ..failed.clone()
+    };
+    let hooks = sinks::webhook::failure_webhooks(&ctx);
+    let hook_sinks: Vec<&dyn Sink> = hooks.iter().map(|h| h as &dyn Sink).collect();
+    let out = sinks::finish(&hook_sinks, &on(&interrupted)).await.unwrap();
+    assert!(out.notices.is_empty() && out.warnings.is_empty());
 }

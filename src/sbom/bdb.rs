@@ -16,12 +16,27 @@ const H_KEYDATA: u8 = 1;
 const H_OFFPAGE: u8 = 3;
 
 /// Why the file could not be read.
-pub type Error = String;
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// Not a Berkeley DB hash database at all.
+    #[error("{0}")]
+    NotBdb(&'static str),
+    /// A Berkeley DB feature this reader does not implement.
+    #[error("{0}; not supported")]
+    Unsupported(&'static str),
+    /// The file's structure is broken: what and where.
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+fn corrupt(what: impl Into<String>) -> Error {
+    Error::Corrupt(what.into())
+}
 
 /// Every value stored in the hash database `bytes`, in page order.
 pub fn values(bytes: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
     if bytes.len() < 512 {
-        return Err("too short for a Berkeley DB file".into());
+        return Err(Error::NotBdb("too short for a Berkeley DB file"));
     }
     let big = match (
         u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")),
@@ -29,12 +44,12 @@ pub fn values(bytes: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
     ) {
         (HASH_MAGIC, _) => false,
         (_, HASH_MAGIC) => true,
-        _ => return Err("not a Berkeley DB hash database (bad magic)".into()),
+        _ => return Err(Error::NotBdb("not a Berkeley DB hash database (bad magic)")),
     };
     let u32_at = |b: &[u8], at: usize| -> Result<u32, Error> {
         let s: [u8; 4] = b
             .get(at..at + 4)
-            .ok_or("truncated page")?
+            .ok_or_else(|| corrupt("truncated page"))?
             .try_into()
             .expect("4 bytes");
         Ok(if big {
@@ -46,7 +61,7 @@ pub fn values(bytes: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
     let u16_at = |b: &[u8], at: usize| -> Result<u16, Error> {
         let s: [u8; 2] = b
             .get(at..at + 2)
-            .ok_or("truncated page")?
+            .ok_or_else(|| corrupt("truncated page"))?
             .try_into()
             .expect("2 bytes");
         Ok(if big {
@@ -56,24 +71,24 @@ pub fn values(bytes: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
         })
     };
     if bytes[25] != P_HASHMETA {
-        return Err("the first page is not hash metadata".into());
+        return Err(corrupt("the first page is not hash metadata"));
     }
     if bytes[24] != 0 {
-        return Err("the database is encrypted; not supported".into());
+        return Err(Error::Unsupported("the database is encrypted"));
     }
     if bytes[26] & 0x01 != 0 {
-        return Err("the database has page checksums; not supported".into());
+        return Err(Error::Unsupported("the database has page checksums"));
     }
     let page_size = u32_at(bytes, 20)? as usize;
     if !(512..=65536).contains(&page_size) || !page_size.is_power_of_two() {
-        return Err(format!("invalid page size {page_size}"));
+        return Err(corrupt(format!("invalid page size {page_size}")));
     }
     let pages = bytes.len() / page_size;
     let page = |n: u32| -> Result<&[u8], Error> {
         let start = n as usize * page_size;
         bytes
             .get(start..start + page_size)
-            .ok_or_else(|| format!("page {n} is beyond the end of the file"))
+            .ok_or_else(|| corrupt(format!("page {n} is beyond the end of the file")))
     };
     // An off-page value: follow the overflow chain, at most one visit per page.
     let overflow = |first: u32, total: usize| -> Result<Vec<u8>, Error> {
@@ -85,22 +100,22 @@ pub fn values(bytes: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
             }
             let p = page(next)?;
             if p[25] != P_OVERFLOW {
-                return Err(format!(
+                return Err(corrupt(format!(
                     "page {next} in an overflow chain is not an overflow page"
-                ));
+                )));
             }
             let len = u16_at(p, 22)? as usize;
             let data = p
                 .get(PAGE_HEADER..PAGE_HEADER + len)
-                .ok_or("overflow page length exceeds the page")?;
+                .ok_or_else(|| corrupt("overflow page length exceeds the page"))?;
             out.extend_from_slice(data);
             next = u32_at(p, 16)?;
         }
         if out.len() != total {
-            return Err(format!(
+            return Err(corrupt(format!(
                 "overflow chain holds {} bytes, the item says {total}",
                 out.len()
-            ));
+            )));
         }
         Ok(out)
     };
@@ -121,18 +136,18 @@ pub fn values(bytes: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
             let item = p
                 .get(start..end.max(start))
                 .filter(|it| !it.is_empty())
-                .ok_or_else(|| format!("page {n}: item {i} is out of bounds"))?;
+                .ok_or_else(|| corrupt(format!("page {n}: item {i} is out of bounds")))?;
             match item[0] {
                 H_KEYDATA => out.push(item[1..].to_vec()),
                 H_OFFPAGE => {
                     let first = u32_at(item, 4)?;
                     let total = u32_at(item, 8)? as usize;
                     if total > bytes.len() {
-                        return Err(format!("page {n}: item {i} claims {total} bytes"));
+                        return Err(corrupt(format!("page {n}: item {i} claims {total} bytes")));
                     }
                     out.push(overflow(first, total)?);
                 }
-                t => return Err(format!("page {n}: item type {t} is not supported")),
+                t => return Err(corrupt(format!("page {n}: item type {t} is not supported"))),
             }
         }
     }

@@ -155,24 +155,40 @@ pub struct GoBuildInfo {
     pub modules: Vec<GoModule>,
 }
 
+/// Why an embedded section could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `.go.buildinfo` is not Go ≥ 1.18's inline build info, or is broken.
+    #[error("{0}")]
+    GoBuildInfo(&'static str),
+    /// `.dep-v0` does not inflate.
+    #[error("cannot inflate .dep-v0")]
+    Inflate(#[source] std::io::Error),
+    /// `.dep-v0` inflates to something that is not cargo-auditable's JSON.
+    #[error("invalid .dep-v0 JSON")]
+    AuditableJson(#[source] serde_json::Error),
+}
+
 /// Parse a `.go.buildinfo` section. Go ≥ 1.18 stores both strings inline after a 32-byte
 /// header; older binaries point into the data segment instead, which is not read (an error).
-pub fn parse_go_buildinfo(section: &[u8]) -> Result<GoBuildInfo, String> {
+pub fn parse_go_buildinfo(section: &[u8]) -> Result<GoBuildInfo, Error> {
     const MAGIC: &[u8] = b"\xff Go buildinf:";
     if section.len() < 32 || !section.starts_with(MAGIC) {
-        return Err("no Go build info header".into());
+        return Err(Error::GoBuildInfo("no Go build info header"));
     }
     if section[15] & 2 == 0 {
-        return Err("Go build info from before Go 1.18 is not read".into());
+        return Err(Error::GoBuildInfo(
+            "Go build info from before Go 1.18 is not read",
+        ));
     }
     let mut at = 32;
-    let mut inline_string = || -> Result<&[u8], String> {
+    let mut inline_string = || -> Result<&[u8], Error> {
         let (len, n) = uvarint(section.get(at..).unwrap_or_default())?;
         let start = at + n;
         let end = start
-            .checked_add(usize::try_from(len).map_err(|_| "string too long")?)
+            .checked_add(usize::try_from(len).map_err(|_| Error::GoBuildInfo("string too long"))?)
             .filter(|e| *e <= section.len())
-            .ok_or("string runs past the section")?;
+            .ok_or(Error::GoBuildInfo("string runs past the section"))?;
         at = end;
         Ok(&section[start..end])
     };
@@ -209,7 +225,7 @@ pub fn parse_go_buildinfo(section: &[u8]) -> Result<GoBuildInfo, String> {
         }
     }
     if go_version.is_empty() {
-        return Err("Go build info without a Go version".into());
+        return Err(Error::GoBuildInfo("Go build info without a Go version"));
     }
     Ok(GoBuildInfo {
         go_version,
@@ -221,7 +237,7 @@ fn is_local_path(p: &str) -> bool {
     p.starts_with("./") || p.starts_with("../") || p.starts_with('/') || p == "." || p == ".."
 }
 
-fn uvarint(b: &[u8]) -> Result<(u64, usize), String> {
+fn uvarint(b: &[u8]) -> Result<(u64, usize), Error> {
     let mut v = 0u64;
     for (i, &byte) in b.iter().enumerate().take(10) {
         v |= ((byte & 0x7f) as u64) << (7 * i);
@@ -229,7 +245,7 @@ fn uvarint(b: &[u8]) -> Result<(u64, usize), String> {
             return Ok((v, i + 1));
         }
     }
-    Err("bad varint".into())
+    Err(Error::GoBuildInfo("bad varint"))
 }
 
 /// One crate in cargo-auditable's list.
@@ -248,7 +264,7 @@ pub struct AuditedCrate {
 }
 
 /// Parse a `.dep-v0` section: zlib-compressed JSON `{"packages": [...]}`.
-pub fn parse_cargo_auditable(section: &[u8]) -> Result<Vec<AuditedCrate>, String> {
+pub fn parse_cargo_auditable(section: &[u8]) -> Result<Vec<AuditedCrate>, Error> {
     #[derive(Deserialize)]
     struct VersionInfo {
         packages: Vec<AuditedCrate>,
@@ -257,9 +273,8 @@ pub fn parse_cargo_auditable(section: &[u8]) -> Result<Vec<AuditedCrate>, String
     flate2::read::ZlibDecoder::new(section)
         .take(MAX_SECTION)
         .read_to_end(&mut json)
-        .map_err(|e| format!("cannot inflate .dep-v0: {e}"))?;
-    let info: VersionInfo =
-        serde_json::from_slice(&json).map_err(|e| format!("invalid .dep-v0 JSON: {e}"))?;
+        .map_err(Error::Inflate)?;
+    let info: VersionInfo = serde_json::from_slice(&json).map_err(Error::AuditableJson)?;
     Ok(info.packages)
 }
 
@@ -307,7 +322,10 @@ mod tests {
         assert!(parse_go_buildinfo(&s[..40]).is_err());
         let mut old = s.clone();
         old[15] = 0;
-        assert!(parse_go_buildinfo(&old).unwrap_err().contains("1.18"));
+        assert!(parse_go_buildinfo(&old)
+            .unwrap_err()
+            .to_string()
+            .contains("1.18"));
     }
 
     #[test]

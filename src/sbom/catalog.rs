@@ -484,7 +484,7 @@ fn apk(fs: &ImageFs, out: &mut Catalog) {
 }
 
 fn rpm(fs: &ImageFs, out: &mut Catalog) {
-    type Reader = fn(&[u8]) -> Result<Vec<Result<rpmdb::Header, String>>, String>;
+    type Reader = fn(&[u8]) -> Result<Vec<Result<rpmdb::Header, rpmdb::Error>>, rpmdb::Error>;
     // The first database found: sqlite, then Berkeley DB, then NDB.
     let found = rpmdb::SQLITE_PATHS
         .iter()
@@ -504,7 +504,7 @@ fn rpm(fs: &ImageFs, out: &mut Catalog) {
                 ecosystem: "rpm".into(),
                 path: format!("/{path}"),
                 layer: rec.layer.clone(),
-                reason: format!("unreadable rpm database: {e}"),
+                reason: format!("unreadable rpm database: {}", crate::error::one_line(&e)),
             });
             return;
         }
@@ -518,7 +518,10 @@ fn rpm(fs: &ImageFs, out: &mut Catalog) {
                     ecosystem: "rpm".into(),
                     path: format!("/{path}"),
                     layer: rec.layer.clone(),
-                    reason: format!("a package record is unreadable: {e}"),
+                    reason: format!(
+                        "a package record is unreadable: {}",
+                        crate::error::one_line(&e)
+                    ),
                 });
                 continue;
             }
@@ -631,7 +634,10 @@ fn binaries(fs: &ImageFs, out: &mut Catalog) {
                         );
                     }
                 }
-                Err(e) => out.warnings.push(format!("{location}: {e}; skipped")),
+                Err(e) => out.warnings.push(format!(
+                    "{location}: {}; skipped",
+                    crate::error::one_line(&e)
+                )),
             },
             Section::CargoAuditable => match binary::parse_cargo_auditable(&rec.content) {
                 Ok(crates) => {
@@ -648,7 +654,10 @@ fn binaries(fs: &ImageFs, out: &mut Catalog) {
                         );
                     }
                 }
-                Err(e) => out.warnings.push(format!("{location}: {e}; skipped")),
+                Err(e) => out.warnings.push(format!(
+                    "{location}: {}; skipped",
+                    crate::error::one_line(&e)
+                )),
             },
         }
     }

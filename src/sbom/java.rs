@@ -120,6 +120,42 @@ enum Nested {
     Spooled { name: String, file: std::fs::File },
 }
 
+/// Why an archive, or an entry in it, was not read (recorded as a problem, never fatal).
+#[derive(Debug, thiserror::Error)]
+enum Unreadable {
+    #[error("not a readable zip archive")]
+    NotZip(#[source] zip::result::ZipError),
+    #[error("{0} entries, over the limit of {1}; not read")]
+    TooManyEntries(usize, usize),
+    #[error("entry {0} is unreadable")]
+    Entry(usize, #[source] zip::result::ZipError),
+    #[error("nested more than {0} archives deep; not read")]
+    TooDeep(usize),
+    #[error("temporary file")]
+    TempFile(#[source] std::io::Error),
+    #[error("unreadable")]
+    Read(#[source] std::io::Error),
+    #[error("does not inflate")]
+    Inflate(#[source] std::io::Error),
+    #[error("the archive inflates beyond its total limit (a zip bomb?); not read")]
+    OverBudget,
+    #[error("larger than {} KiB; not read", .0 >> 10)]
+    TooLarge(u64),
+    #[error(
+        "inflates to more than {} MiB (the nested-archive limit; a zip bomb?); not read",
+        .0 >> 20
+    )]
+    NestedTooLarge(u64),
+    #[error("pom.properties has no version; the artifact is not identified")]
+    PomNoVersion,
+    #[error("pom.properties lacks groupId or artifactId; the artifact is not identified")]
+    PomNoCoordinates,
+    #[error(
+        "no pom.properties, no version in MANIFEST.MF and none in the file name: the archive cannot be identified"
+    )]
+    Unidentified,
+}
+
 fn archive(
     reader: &mut dyn ReadSeek,
     location: &str,
@@ -128,25 +164,21 @@ fn archive(
     budget: &mut u64,
     found: &mut Found,
 ) {
-    let problem = |found: &mut Found, location: &str, reason: String| {
+    let problem = |found: &mut Found, location: &str, why: Unreadable| {
         found.problems.push(Problem {
             location: location.to_string(),
-            reason,
+            reason: crate::error::one_line(&why),
         })
     };
     let mut zip = match zip::ZipArchive::new(&mut *reader) {
         Ok(z) => z,
-        Err(e) => return problem(found, location, format!("not a readable zip archive: {e}")),
+        Err(e) => return problem(found, location, Unreadable::NotZip(e)),
     };
     if zip.len() > limits.max_entries {
         return problem(
             found,
             location,
-            format!(
-                "{} entries, over the limit of {}; not read",
-                zip.len(),
-                limits.max_entries
-            ),
+            Unreadable::TooManyEntries(zip.len(), limits.max_entries),
         );
     }
     let mut poms: Vec<(String, Vec<u8>)> = Vec::new();
@@ -158,7 +190,7 @@ fn archive(
         let mut entry = match zip.by_index(index) {
             Ok(e) => e,
             Err(e) => {
-                problem(found, location, format!("entry {index} is unreadable: {e}"));
+                problem(found, location, Unreadable::Entry(index, e));
                 continue;
             }
         };
@@ -178,14 +210,7 @@ fn archive(
         } else if is_archive(&name) {
             holds_archives = true;
             if depth + 1 > limits.max_depth {
-                problem(
-                    found,
-                    &inner,
-                    format!(
-                        "nested more than {} archives deep; not read",
-                        limits.max_depth
-                    ),
-                );
+                problem(found, &inner, Unreadable::TooDeep(limits.max_depth));
             } else if entry.compression() == zip::CompressionMethod::Stored {
                 nested.push(Nested::InPlace {
                     start: entry.data_start(),
@@ -230,7 +255,7 @@ fn archive(
             Nested::Spooled { name, mut file } => {
                 let inner = format!("{location}:{name}");
                 if let Err(e) = file.seek(SeekFrom::Start(0)) {
-                    problem(found, &inner, format!("temporary file: {e}"));
+                    problem(found, &inner, Unreadable::TempFile(e));
                     continue;
                 }
                 archive(&mut file, &inner, depth + 1, limits, budget, found);
@@ -274,50 +299,40 @@ fn archive(
             identified_from: Some("file name".into()),
         });
     } else if !holds_archives && found.artifacts.len() == before {
-        problem(
-            found,
-            location,
-            "no pom.properties, no version in MANIFEST.MF and none in the file name: \
-             the archive cannot be identified"
-                .into(),
-        );
+        problem(found, location, Unreadable::Unidentified);
     }
 }
 
 /// Read a whole entry of at most `limit` bytes, charged to `budget`.
-fn read_bounded(entry: &mut dyn Read, limit: u64, budget: &mut u64) -> Result<Vec<u8>, String> {
+fn read_bounded(entry: &mut dyn Read, limit: u64, budget: &mut u64) -> Result<Vec<u8>, Unreadable> {
     let cap = limit.min(*budget);
     let mut bytes = Vec::new();
     entry
         .take(cap + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("unreadable: {e}"))?;
+        .map_err(Unreadable::Read)?;
     *budget -= (bytes.len() as u64).min(*budget);
     if bytes.len() as u64 > cap {
         return Err(if cap < limit {
-            "the archive inflates beyond its total limit (a zip bomb?); not read".into()
+            Unreadable::OverBudget
         } else {
-            format!("larger than {} KiB; not read", limit >> 10)
+            Unreadable::TooLarge(limit)
         });
     }
     Ok(bytes)
 }
 
 /// Inflate an entry into an unlinked temporary file, at most `limit` bytes, charged to `budget`.
-fn spool(entry: &mut dyn Read, limit: u64, budget: &mut u64) -> Result<std::fs::File, String> {
+fn spool(entry: &mut dyn Read, limit: u64, budget: &mut u64) -> Result<std::fs::File, Unreadable> {
     let cap = limit.min(*budget);
-    let mut file = tempfile::tempfile().map_err(|e| format!("temporary file: {e}"))?;
-    let n = std::io::copy(&mut entry.take(cap + 1), &mut file)
-        .map_err(|e| format!("does not inflate: {e}"))?;
+    let mut file = tempfile::tempfile().map_err(Unreadable::TempFile)?;
+    let n = std::io::copy(&mut entry.take(cap + 1), &mut file).map_err(Unreadable::Inflate)?;
     *budget -= n.min(*budget);
     if n > cap {
         return Err(if cap < limit {
-            "the archive inflates beyond its total limit (a zip bomb?); not read".into()
+            Unreadable::OverBudget
         } else {
-            format!(
-                "inflates to more than {} MiB (the nested-archive limit; a zip bomb?); not read",
-                limit >> 20
-            )
+            Unreadable::NestedTooLarge(limit)
         });
     }
     Ok(file)
@@ -325,7 +340,7 @@ fn spool(entry: &mut dyn Read, limit: u64, budget: &mut u64) -> Result<std::fs::
 
 /// `groupId`, `artifactId`, `version` of a `pom.properties` (Java properties: `key=value` or
 /// `key: value`, `#`/`!` comments).
-fn pom_properties(bytes: &[u8]) -> Result<(String, String, String), String> {
+fn pom_properties(bytes: &[u8]) -> Result<(String, String, String), Unreadable> {
     let text = String::from_utf8_lossy(bytes);
     let get = |key: &str| {
         text.lines()
@@ -341,10 +356,8 @@ fn pom_properties(bytes: &[u8]) -> Result<(String, String, String), String> {
     };
     match (get("groupId"), get("artifactId"), get("version")) {
         (Some(g), Some(a), Some(v)) => Ok((g, a, v)),
-        (_, _, None) => Err("pom.properties has no version; the artifact is not identified".into()),
-        _ => {
-            Err("pom.properties lacks groupId or artifactId; the artifact is not identified".into())
-        }
+        (_, _, None) => Err(Unreadable::PomNoVersion),
+        _ => Err(Unreadable::PomNoCoordinates),
     }
 }
 

@@ -33,15 +33,30 @@ const PAGE_SIZE: usize = 4096;
 const BLOB_HEAD_SIZE: u64 = 16;
 const BLOB_TAIL_SIZE: u64 = 12;
 
-/// Why the file could not be read.
-pub type Error = String;
+/// Why the file (or one package's blob in it) could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// Not an NDB database at all.
+    #[error("{0}")]
+    NotNdb(&'static str),
+    /// An NDB version this reader does not know.
+    #[error("NDB version {0} is not supported")]
+    Version(u32),
+    /// The file's structure, or a blob, is broken: what and where.
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+fn corrupt(what: impl Into<String>) -> Error {
+    Error::Corrupt(what.into())
+}
 
 /// One used slot: the package's index (rpm's header number) and its header blob, or why it was
 /// skipped.
 #[derive(Debug, PartialEq)]
 pub struct Entry<'a> {
     pub index: u32,
-    pub blob: Result<&'a [u8], String>,
+    pub blob: Result<&'a [u8], Error>,
 }
 
 /// A used slot as stored.
@@ -77,24 +92,24 @@ fn adler32(data: &[u8]) -> u32 {
 /// `rpm -qa` lists them).
 pub fn blobs(bytes: &[u8]) -> Result<Vec<Entry<'_>>, Error> {
     if bytes.len() < DB_HEADER_SIZE {
-        return Err("too short for an rpm NDB database".into());
+        return Err(Error::NotNdb("too short for an rpm NDB database"));
     }
     if &bytes[..4] != DB_MAGIC {
-        return Err("not an rpm NDB database (bad magic)".into());
+        return Err(Error::NotNdb("not an rpm NDB database (bad magic)"));
     }
     let version = le32(bytes, 4).expect("header length checked");
     if version != DB_VERSION {
-        return Err(format!("NDB version {version} is not supported"));
+        return Err(Error::Version(version));
     }
     let slot_pages = le32(bytes, 12).expect("header length checked") as usize;
     let slot_end = slot_pages
         .checked_mul(PAGE_SIZE)
         .filter(|end| *end >= DB_HEADER_SIZE && *end <= bytes.len())
         .ok_or_else(|| {
-            format!(
+            corrupt(format!(
                 "{slot_pages} slot pages do not fit the {}-byte file",
                 bytes.len()
-            )
+            ))
         })?;
     let file_blocks = bytes.len() as u64 / BLOCK_SIZE;
     let first_data_block = (slot_end as u64) / BLOCK_SIZE;
@@ -105,7 +120,7 @@ pub fn blobs(bytes: &[u8]) -> Result<Vec<Entry<'_>>, Error> {
         let number = at / SLOT_SIZE;
         let slot = &bytes[at..at + SLOT_SIZE];
         if &slot[..4] != SLOT_MAGIC {
-            return Err(format!("slot {number} is not a slot (bad magic)"));
+            return Err(corrupt(format!("slot {number} is not a slot (bad magic)")));
         }
         let first_block = le32(slot, 8).expect("16-byte slot");
         if first_block == 0 {
@@ -126,24 +141,27 @@ pub fn blobs(bytes: &[u8]) -> Result<Vec<Entry<'_>>, Error> {
     for slot in &slots {
         let end = u64::from(slot.first_block) + u64::from(slot.blocks);
         let blob = if slot.index == 0 {
-            Err(format!("slot {} has package index 0", slot.number))
+            Err(corrupt(format!("slot {} has package index 0", slot.number)))
         } else if !seen.insert(slot.index) {
-            Err(format!(
+            Err(corrupt(format!(
                 "slot {} repeats package index {}",
                 slot.number, slot.index
-            ))
+            )))
         } else if u64::from(slot.first_block) < first_data_block {
-            Err(format!("slot {} points into the slot pages", slot.number))
+            Err(corrupt(format!(
+                "slot {} points into the slot pages",
+                slot.number
+            )))
         } else if end > file_blocks {
-            Err(format!(
+            Err(corrupt(format!(
                 "slot {} points past the end of the file (truncated database?)",
                 slot.number
-            ))
+            )))
         } else if u64::from(slot.first_block) < previous_end {
-            Err(format!(
+            Err(corrupt(format!(
                 "slot {} overlaps another package's blob",
                 slot.number
-            ))
+            )))
         } else {
             previous_end = end;
             let start = (u64::from(slot.first_block) * BLOCK_SIZE) as usize;
@@ -159,35 +177,37 @@ pub fn blobs(bytes: &[u8]) -> Result<Vec<Entry<'_>>, Error> {
 }
 
 /// The header blob inside the blocks of one slot, checked as rpm checks it.
-fn read_blob(area: &[u8], index: u32) -> Result<&[u8], String> {
+fn read_blob(area: &[u8], index: u32) -> Result<&[u8], Error> {
     let area_len = area.len() as u64;
     if area_len < BLOB_HEAD_SIZE + BLOB_TAIL_SIZE {
-        return Err("blob is too small".into());
+        return Err(corrupt("blob is too small"));
     }
     if &area[..4] != BLOB_HEAD_MAGIC {
-        return Err("blob has no blob head (bad magic)".into());
+        return Err(corrupt("blob has no blob head (bad magic)"));
     }
     let head_index = le32(area, 4).expect("length checked");
     if head_index != index {
-        return Err(format!("blob belongs to package index {head_index}"));
+        return Err(corrupt(format!(
+            "blob belongs to package index {head_index}"
+        )));
     }
     let len = u64::from(le32(area, 12).expect("length checked"));
     let needed = (BLOB_HEAD_SIZE + len + BLOB_TAIL_SIZE).div_ceil(BLOCK_SIZE) * BLOCK_SIZE;
     if needed != area_len {
-        return Err(format!(
+        return Err(corrupt(format!(
             "blob length {len} does not match its {} blocks",
             area_len / BLOCK_SIZE
-        ));
+        )));
     }
     let tail = (area_len - BLOB_TAIL_SIZE) as usize;
     if &area[tail + 8..] != BLOB_TAIL_MAGIC {
-        return Err("blob has no blob tail (bad magic)".into());
+        return Err(corrupt("blob has no blob tail (bad magic)"));
     }
     if u64::from(le32(area, tail + 4).expect("length checked")) != len {
-        return Err("blob head and tail disagree on its length".into());
+        return Err(corrupt("blob head and tail disagree on its length"));
     }
     if le32(area, tail).expect("length checked") != adler32(&area[..tail]) {
-        return Err("blob checksum mismatch".into());
+        return Err(corrupt("blob checksum mismatch"));
     }
     Ok(&area[BLOB_HEAD_SIZE as usize..(BLOB_HEAD_SIZE + len) as usize])
 }
@@ -271,26 +291,30 @@ mod tests {
     #[test]
     fn bad_file_headers_are_errors() {
         let good = database(&[(1, b"x")]);
-        assert!(blobs(&good[..20]).unwrap_err().contains("too short"));
+        assert!(blobs(&good[..20])
+            .unwrap_err()
+            .to_string()
+            .contains("too short"));
         let mut db = good.clone();
         db[..4].copy_from_slice(b"RpmQ");
-        assert!(blobs(&db).unwrap_err().contains("bad magic"));
+        assert!(blobs(&db).unwrap_err().to_string().contains("bad magic"));
         let mut db = good.clone();
         db[4] = 1;
-        assert!(blobs(&db).unwrap_err().contains("version 1"));
+        assert!(blobs(&db).unwrap_err().to_string().contains("version 1"));
         let mut db = good.clone();
         db[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(blobs(&db).unwrap_err().contains("slot pages"));
+        assert!(blobs(&db).unwrap_err().to_string().contains("slot pages"));
         let mut db = good.clone();
         db[12..16].copy_from_slice(&0u32.to_le_bytes());
-        assert!(blobs(&db).unwrap_err().contains("slot pages"));
+        assert!(blobs(&db).unwrap_err().to_string().contains("slot pages"));
         // Truncated inside the slot page.
         assert!(blobs(&good[..PAGE_SIZE - 16])
             .unwrap_err()
+            .to_string()
             .contains("slot pages"));
         let mut db = good;
         db[DB_HEADER_SIZE + 5 * SLOT_SIZE] = b'X';
-        assert!(blobs(&db).unwrap_err().contains("slot 7 "));
+        assert!(blobs(&db).unwrap_err().to_string().contains("slot 7 "));
     }
 
     #[test]
@@ -304,6 +328,7 @@ mod tests {
                 .into_iter()
                 .find_map(|e| e.blob.err())
                 .expect("one package skipped")
+                .to_string()
         };
         let mut db = good.clone();
         slot_field(&mut db, 1, 8, u32::MAX - 1);

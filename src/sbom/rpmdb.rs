@@ -68,49 +68,81 @@ const TYPE_INT32: u32 = 4;
 const TYPE_STRING: u32 = 6;
 const TYPE_I18NSTRING: u32 = 9;
 
+/// Why an rpm database, or one package record in it, could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Sqlite(#[from] sqlite::Error),
+    #[error(transparent)]
+    Bdb(#[from] bdb::Error),
+    #[error(transparent)]
+    Ndb(#[from] ndb::Error),
+    /// A package header is not in rpm's header blob format.
+    #[error("{0}")]
+    Header(&'static str),
+    /// One package record, named by where it is in the database, and why it is unreadable.
+    #[error("{at}")]
+    Record {
+        at: String,
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+impl Error {
+    fn at(at: String, source: impl Into<Error>) -> Self {
+        Error::Record {
+            at,
+            source: Box::new(source.into()),
+        }
+    }
+}
+
 /// Every package of an `rpmdb.sqlite` file. Rows whose header cannot be parsed are returned as
 /// errors (with the row id) for the caller to report; they never stop the others.
-pub fn packages(db: &[u8]) -> Result<Vec<Result<Header, String>>, String> {
+pub fn packages(db: &[u8]) -> Result<Vec<Result<Header, Error>>, Error> {
     let db = sqlite::Database::open(db)?;
     let rows = db.table("Packages")?;
     Ok(rows
         .into_iter()
-        .map(|(rowid, cols)| match cols.last() {
-            Some(Value::Blob(blob)) => {
-                parse_header(blob).map_err(|e| format!("package row {rowid}: {e}"))
+        .map(|(rowid, cols)| {
+            let at = || format!("package row {rowid}");
+            match cols.last() {
+                Some(Value::Blob(blob)) => parse_header(blob).map_err(|e| Error::at(at(), e)),
+                _ => Err(Error::at(at(), Error::Header("no header blob"))),
             }
-            _ => Err(format!("package row {rowid}: no header blob")),
         })
         .collect())
 }
 
 /// Every package of a Berkeley DB `Packages` file (errors per value, as for [`packages`]).
-pub fn packages_bdb(db: &[u8]) -> Result<Vec<Result<Header, String>>, String> {
+pub fn packages_bdb(db: &[u8]) -> Result<Vec<Result<Header, Error>>, Error> {
     Ok(bdb::values(db)?
         .into_iter()
         .enumerate()
-        .map(|(i, blob)| parse_header(&blob).map_err(|e| format!("value {}: {e}", i + 1)))
+        .map(|(i, blob)| parse_header(&blob).map_err(|e| Error::at(format!("value {}", i + 1), e)))
         .collect())
 }
 
 /// Every package of an NDB `Packages.db` file (errors per package, as for [`packages`]).
-pub fn packages_ndb(db: &[u8]) -> Result<Vec<Result<Header, String>>, String> {
+pub fn packages_ndb(db: &[u8]) -> Result<Vec<Result<Header, Error>>, Error> {
     Ok(ndb::blobs(db)?
         .into_iter()
         .map(|e| {
             e.blob
+                .map_err(Error::from)
                 .and_then(parse_header)
-                .map_err(|err| format!("package {}: {err}", e.index))
+                .map_err(|err| Error::at(format!("package {}", e.index), err))
         })
         .collect())
 }
 
 /// Parse a header blob: index count, data length, 16-byte index entries, then the data store.
-pub fn parse_header(blob: &[u8]) -> Result<Header, String> {
-    let be = |at: usize| -> Result<u32, String> {
+pub fn parse_header(blob: &[u8]) -> Result<Header, Error> {
+    let be = |at: usize| -> Result<u32, Error> {
         blob.get(at..at + 4)
             .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-            .ok_or_else(|| "truncated header".to_string())
+            .ok_or(Error::Header("truncated header"))
     };
     let count = be(0)? as usize;
     let data_len = be(4)? as usize;
@@ -118,20 +150,22 @@ pub fn parse_header(blob: &[u8]) -> Result<Header, String> {
         .checked_mul(16)
         .and_then(|n| n.checked_add(8))
         .filter(|n| *n <= blob.len())
-        .ok_or("index larger than the header")?;
+        .ok_or(Error::Header("index larger than the header"))?;
     let data = blob
         .get(data_start..data_start.saturating_add(data_len))
-        .ok_or("data store runs past the header")?;
+        .ok_or(Error::Header("data store runs past the header"))?;
     let mut h = Header::default();
     for k in 0..count {
         let at = 8 + 16 * k;
         let (tag, kind, offset) = (be(at)?, be(at + 4)?, be(at + 8)? as usize);
-        let string = || -> Result<String, String> {
-            let s = data.get(offset..).ok_or("string offset past the data")?;
+        let string = || -> Result<String, Error> {
+            let s = data
+                .get(offset..)
+                .ok_or(Error::Header("string offset past the data"))?;
             let end = s
                 .iter()
                 .position(|&b| b == 0)
-                .ok_or("unterminated string")?;
+                .ok_or(Error::Header("unterminated string"))?;
             Ok(String::from_utf8_lossy(&s[..end]).into_owned())
         };
         let is_string = kind == TYPE_STRING || kind == TYPE_I18NSTRING;
@@ -143,14 +177,16 @@ pub fn parse_header(blob: &[u8]) -> Result<Header, String> {
             TAG_LICENSE if is_string => h.license = Some(string()?),
             TAG_SOURCERPM if is_string => h.source_rpm = Some(string()?),
             TAG_EPOCH if kind == TYPE_INT32 => {
-                let s = data.get(offset..offset + 4).ok_or("epoch past the data")?;
+                let s = data
+                    .get(offset..offset + 4)
+                    .ok_or(Error::Header("epoch past the data"))?;
                 h.epoch = Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
             }
             _ => {}
         }
     }
     if h.name.is_empty() || h.version.is_empty() {
-        return Err("header has no name or version".into());
+        return Err(Error::Header("header has no name or version"));
     }
     Ok(h)
 }
@@ -213,5 +249,24 @@ mod tests {
         assert!(parse_header(&b).is_err(), "unterminated string");
         b.truncate(10);
         assert!(parse_header(&b).is_err());
+    }
+
+    #[test]
+    fn a_bad_record_names_where_it_is_and_keeps_why() {
+        // A Berkeley DB `Packages` file is not an sqlite one: the database error is the
+        // reader's own, word for word.
+        let e = packages(b"not a database").unwrap_err();
+        assert!(
+            matches!(e, Error::Sqlite(sqlite::Error::NotSqlite)),
+            "{e:?}"
+        );
+        assert_eq!(e.to_string(), "not an SQLite 3 database (bad header)");
+        // A record: where it is, then why (as the catalogue records it).
+        let e = Error::at("package row 3".into(), parse_header(&[]).unwrap_err());
+        assert_eq!(e.to_string(), "package row 3");
+        assert_eq!(
+            crate::error::one_line(&e),
+            "package row 3: truncated header"
+        );
     }
 }

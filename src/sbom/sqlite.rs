@@ -25,26 +25,44 @@ pub struct Database<'a> {
 }
 
 /// Why a database could not be read.
-pub type Error = String;
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// Not an SQLite 3 file at all.
+    #[error("not an SQLite 3 database (bad header)")]
+    NotSqlite,
+    /// An SQLite feature this reader does not implement.
+    #[error("{0}; not supported")]
+    Unsupported(&'static str),
+    /// The schema has no table of that name.
+    #[error("no table `{0}`")]
+    NoTable(String),
+    /// The file's structure is broken: what and where.
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+fn corrupt(what: impl Into<String>) -> Error {
+    Error::Corrupt(what.into())
+}
 
 impl<'a> Database<'a> {
     pub fn open(bytes: &'a [u8]) -> Result<Self, Error> {
         if bytes.len() < 100 || &bytes[..16] != b"SQLite format 3\0" {
-            return Err("not an SQLite 3 database (bad header)".into());
+            return Err(Error::NotSqlite);
         }
         let page_size = match u16::from_be_bytes([bytes[16], bytes[17]]) {
             1 => 65536,
             n if n >= 512 && n.is_power_of_two() => n as usize,
-            n => return Err(format!("invalid page size {n}")),
+            n => return Err(corrupt(format!("invalid page size {n}"))),
         };
         let reserved = bytes[20] as usize;
         if bytes[56..60] != [0, 0, 0, 1] && bytes[56..60] != [0, 0, 0, 0] {
-            return Err("text encoding is not UTF-8; not supported".into());
+            return Err(Error::Unsupported("text encoding is not UTF-8"));
         }
         let usable = page_size
             .checked_sub(reserved)
             .filter(|u| *u >= 480)
-            .ok_or("invalid reserved space")?;
+            .ok_or_else(|| corrupt("invalid reserved space"))?;
         Ok(Database {
             bytes,
             page_size,
@@ -65,18 +83,18 @@ impl<'a> Database<'a> {
                 }
                 _ => None,
             })
-            .ok_or_else(|| format!("no table `{name}`"))?;
-        self.rows(u32::try_from(root).map_err(|_| "invalid root page")?)
+            .ok_or_else(|| Error::NoTable(name.to_string()))?;
+        self.rows(u32::try_from(root).map_err(|_| corrupt("invalid root page"))?)
     }
 
     fn page(&self, number: u32) -> Result<&'a [u8], Error> {
         let start = (number as usize)
             .checked_sub(1)
-            .ok_or("page 0 referenced")?
+            .ok_or_else(|| corrupt("page 0 referenced"))?
             * self.page_size;
         self.bytes
             .get(start..start + self.page_size)
-            .ok_or_else(|| format!("page {number} is beyond the end of the file"))
+            .ok_or_else(|| corrupt(format!("page {number} is beyond the end of the file")))
     }
 
     /// Walk the table b-tree rooted at `root`, in rowid order.
@@ -86,13 +104,15 @@ impl<'a> Database<'a> {
         let mut stack = vec![root];
         while let Some(number) = stack.pop() {
             if !seen.insert(number) {
-                return Err(format!(
+                return Err(corrupt(format!(
                     "page {number} is referenced twice (corrupt b-tree)"
-                ));
+                )));
             }
             let page = self.page(number)?;
             let h = if number == 1 { 100 } else { 0 };
-            let header = page.get(h..h + 8).ok_or("truncated page header")?;
+            let header = page
+                .get(h..h + 8)
+                .ok_or_else(|| corrupt("truncated page header"))?;
             let cells = u16::from_be_bytes([header[3], header[4]]) as usize;
             match header[0] {
                 0x05 => {
@@ -113,9 +133,9 @@ impl<'a> Database<'a> {
                     }
                 }
                 t => {
-                    return Err(format!(
+                    return Err(corrupt(format!(
                         "page {number} is not a table b-tree page (type {t})"
-                    ))
+                    )))
                 }
             }
         }
@@ -126,21 +146,21 @@ impl<'a> Database<'a> {
         let (size, n1) = varint(page, at)?;
         let (rowid, n2) = varint(page, at + n1)?;
         let start = at + n1 + n2;
-        let size = usize::try_from(size).map_err(|_| "cell too large")?;
+        let size = usize::try_from(size).map_err(|_| corrupt("cell too large"))?;
         if size > self.bytes.len() {
-            return Err("cell payload larger than the file".into());
+            return Err(corrupt("cell payload larger than the file"));
         }
         let (local, overflow) = self.local_size(size);
         let mut payload = page
             .get(start..start + local)
-            .ok_or("cell runs past its page")?
+            .ok_or_else(|| corrupt("cell runs past its page"))?
             .to_vec();
         if overflow {
             let mut next = be32(page, start + local)?;
             let mut seen = HashSet::new();
             while payload.len() < size {
                 if next == 0 || !seen.insert(next) {
-                    return Err("broken overflow chain".into());
+                    return Err(corrupt("broken overflow chain"));
                 }
                 let p = self.page(next)?;
                 next = be32(p, 0)?;
@@ -167,12 +187,14 @@ impl<'a> Database<'a> {
 fn be32(b: &[u8], at: usize) -> Result<u32, Error> {
     b.get(at..at + 4)
         .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-        .ok_or_else(|| "truncated page".into())
+        .ok_or_else(|| corrupt("truncated page"))
 }
 
 fn cell_offset(page: &[u8], array: usize, k: usize) -> Result<usize, Error> {
     let at = array + 2 * k;
-    let s = page.get(at..at + 2).ok_or("truncated cell pointer array")?;
+    let s = page
+        .get(at..at + 2)
+        .ok_or_else(|| corrupt("truncated cell pointer array"))?;
     Ok(u16::from_be_bytes([s[0], s[1]]) as usize)
 }
 
@@ -180,7 +202,7 @@ fn cell_offset(page: &[u8], array: usize, k: usize) -> Result<usize, Error> {
 fn varint(b: &[u8], at: usize) -> Result<(u64, usize), Error> {
     let mut v = 0u64;
     for i in 0..9 {
-        let byte = *b.get(at + i).ok_or("truncated varint")?;
+        let byte = *b.get(at + i).ok_or_else(|| corrupt("truncated varint"))?;
         if i == 8 {
             return Ok(((v << 8) | byte as u64, 9));
         }
@@ -195,9 +217,9 @@ fn varint(b: &[u8], at: usize) -> Result<(u64, usize), Error> {
 /// Decode a record: a header of serial types, then the values.
 fn record(p: &[u8]) -> Result<Vec<Value>, Error> {
     let (header_len, mut at) = varint(p, 0)?;
-    let header_len = usize::try_from(header_len).map_err(|_| "bad record header")?;
+    let header_len = usize::try_from(header_len).map_err(|_| corrupt("bad record header"))?;
     if header_len > p.len() {
-        return Err("record header longer than the record".into());
+        return Err(corrupt("record header longer than the record"));
     }
     let mut body = header_len;
     let mut out = Vec::new();
@@ -205,7 +227,9 @@ fn record(p: &[u8]) -> Result<Vec<Value>, Error> {
         let (kind, n) = varint(p, at)?;
         at += n;
         let int = |len: usize| -> Result<i64, Error> {
-            let s = p.get(body..body + len).ok_or("truncated record")?;
+            let s = p
+                .get(body..body + len)
+                .ok_or_else(|| corrupt("truncated record"))?;
             let mut v: i64 = if s[0] & 0x80 != 0 { -1 } else { 0 };
             for &byte in s {
                 v = (v << 8) | byte as i64;
@@ -221,10 +245,12 @@ fn record(p: &[u8]) -> Result<Vec<Value>, Error> {
             7 => (Value::Real(f64::from_bits(int(8)? as u64)), 8),
             8 => (Value::Integer(0), 0),
             9 => (Value::Integer(1), 0),
-            10 | 11 => return Err("reserved serial type in record".into()),
+            10 | 11 => return Err(corrupt("reserved serial type in record")),
             n => {
-                let len = usize::try_from((n - 12) / 2).map_err(|_| "value too large")?;
-                let bytes = p.get(body..body + len).ok_or("truncated record")?;
+                let len = usize::try_from((n - 12) / 2).map_err(|_| corrupt("value too large"))?;
+                let bytes = p
+                    .get(body..body + len)
+                    .ok_or_else(|| corrupt("truncated record"))?;
                 if n % 2 == 0 {
                     (Value::Blob(bytes.to_vec()), len)
                 } else {

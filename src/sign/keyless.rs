@@ -109,7 +109,8 @@ impl Token {
             let _ = Secret::new(signature);
         }
         let token = IdentityToken::from_jwt(jwt).map_err(|e| {
-            Error::usage(format!("the identity token from {from} is not a JWT: {e}"))
+            Error::usage(format!("the identity token from {from} is not a JWT"))
+                .caused_by(e)
                 .with_hint("give the raw OIDC ID token (three base64url parts joined by dots)")
         })?;
         if token.is_expired() {
@@ -189,9 +190,9 @@ pub async fn find_token(
     }
     if interactive {
         if let Some(oidc_url) = instance.services()?.oidc_url().map(str::to_string) {
-            let token = sigstore_oidc::authenticate(&oidc_url)
-                .await
-                .map_err(|e| Error::usage(format!("interactive sign-in at {oidc_url}: {e}")))?;
+            let token = sigstore_oidc::authenticate(&oidc_url).await.map_err(|e| {
+                Error::usage(format!("interactive sign-in at {oidc_url} failed")).caused_by(e)
+            })?;
             let _ = Secret::new(token.expose_secret());
             return Token::parse(token.expose_secret(), &format!("sign-in at {oidc_url}"));
         }

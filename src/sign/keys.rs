@@ -204,7 +204,9 @@ impl PublicKey {
     /// Parse a PKIX `PUBLIC KEY` PEM. `name` says where it came from, for messages.
     pub fn from_pem(pem: &[u8], name: &str) -> Result<Self> {
         let key = CosignVerificationKey::try_from_pem(pem).map_err(|e| {
-            Error::usage(format!("`{name}` is not a usable public key: {e}")).with_hint(
+            Error::usage(format!("`{name}` is not a usable public key"))
+                .caused_by(e)
+                .with_hint(
                 "give the `.pub` file written by `cleanpipe keygen` or `cosign generate-key-pair`",
             )
         })?;
@@ -366,6 +368,21 @@ mod tests {
 
     fn pw(p: &'static str) -> impl Fn() -> Result<Zeroizing<String>> {
         move || Ok(Zeroizing::new(p.to_string()))
+    }
+
+    #[test]
+    fn an_unusable_public_key_says_which_and_keeps_why() {
+        let e = PublicKey::from_pem(
+            b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+            "k.pub",
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "`k.pub` is not a usable public key");
+        assert!(
+            !e.causes().is_empty(),
+            "the parse error is kept as the cause"
+        );
+        assert!(e.hint().is_some());
     }
 
     #[test]

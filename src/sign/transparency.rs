@@ -46,11 +46,14 @@ impl TransparencyLog {
         let rekor_client = RekorV2Client::builder(&rekor)
             .with_http_client(http.clone())
             .build()
-            .map_err(|e| Error::usage(format!("Rekor at {rekor}: {e}")))?;
+            .map_err(|e| Error::usage(format!("Rekor at {rekor} cannot be used")).caused_by(e))?;
         let tsa_client = sigstore_sign::tsa::TimestampClient::builder(&tsa)
             .with_http_client(http)
             .build()
-            .map_err(|e| Error::usage(format!("the timestamp authority at {tsa}: {e}")))?;
+            .map_err(|e| {
+                Error::usage(format!("the timestamp authority at {tsa} cannot be used"))
+                    .caused_by(e)
+            })?;
         Ok(TransparencyLog {
             rekor: rekor_client,
             tsa: tsa_client,

@@ -268,8 +268,11 @@ pub fn parse(
         }
     }
     let file: PipelineFile = serde_yaml::from_value(value).map_err(|e| {
-        Error::usage(format!("{shown}: after `${{…}}` interpolation: {e}"))
-            .with_hint("variables can only stand in string values")
+        Error::usage(format!(
+            "{shown}: after `${{…}}` interpolation, the file is not valid"
+        ))
+        .caused_by(e)
+        .with_hint("variables can only stand in string values")
     })?;
     register_literal_secrets(&file, redactor);
     let loaded = LoadedPipeline {

@@ -253,7 +253,7 @@ fn check_relaxations(
                 .with_hint("say which packages may stay unchecked, e.g. `ecosystem: Wolfi`, `cause: no advisory source` or `purl: pkg:rpm/fedora/kernel-*`"));
         }
         if let Some(Err(e)) = a.purl.as_deref().map(glob::Pattern::new) {
-            return Err(p.error_at(&at, format!("`purl` is not a glob pattern: {e}")));
+            return Err(p.error_at(&at, "`purl` is not a glob pattern").caused_by(e));
         }
         if a.reason.trim().is_empty() {
             return Err(p.error_at(&at, "an `unchecked` allowance has an empty reason"));

@@ -111,7 +111,7 @@ fn choose_signing(ci: CiKind, requested: Option<Signing>, printer: &Printer) -> 
         let mut answer = String::new();
         std::io::stdin()
             .read_line(&mut answer)
-            .map_err(|e| Error::environment(format!("cannot read the answer: {e}")))?;
+            .map_err(|e| Error::environment("cannot read the answer").caused_by(e))?;
         match answer.trim().to_ascii_lowercase().as_str() {
             "" | "keyless" | "l" => return Ok(Signing::Keyless),
             "key" | "k" => return Ok(Signing::Key),

@@ -31,7 +31,7 @@ pub fn keygen(
     } else {
         let first = settings::password_source(env, redactor)()?;
         let again = rpassword::prompt_password("Enter password for private key again: ")
-            .map_err(|e| Error::usage(format!("cannot read the password: {e}")))?;
+            .map_err(|e| Error::usage("cannot read the password").caused_by(e))?;
         if *first != again {
             return Err(Error::usage("the passwords do not match"));
         }

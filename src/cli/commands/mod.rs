@@ -106,7 +106,7 @@ pub async fn dispatch(
             clap_mangen::Man::new(<crate::cli::args::Cli as clap::CommandFactory>::command())
                 .render(&mut out)
                 .map_err(|e| {
-                    crate::Error::environment(format!("cannot render the man page: {e}"))
+                    crate::Error::environment("cannot render the man page").caused_by(e)
                 })?;
             printer.data(String::from_utf8_lossy(&out).trim_end());
             Ok(ExitCode::Success)

@@ -137,7 +137,7 @@ fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>> {
         .arg(dir)
         .args(args)
         .output()
-        .map_err(|e| crate::Error::environment(format!("cannot run git: {e}")))?;
+        .map_err(|e| crate::Error::environment("cannot run git").caused_by(e))?;
     if !out.status.success() {
         return Err(crate::Error::usage(format!(
             "`git {}` failed in `{}`: {}",

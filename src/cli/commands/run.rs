@@ -119,7 +119,21 @@ pub async fn run(
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let report = execute(&ctx, &resolved.name, interrupt, &on_stage).await;
+    let mut report = execute(&ctx, &resolved.name, interrupt, &on_stage).await;
+
+    // The failure webhooks first: what they were told goes in the report.
+    let hooks = sinks::webhook::failure_webhooks(&ctx);
+    let hook_sinks: Vec<&dyn Sink> = hooks.iter().map(|h| h as &dyn Sink).collect();
+    let told = sinks::finish(
+        &hook_sinks,
+        &Finished {
+            report: &report,
+            ctx: &ctx,
+        },
+    )
+    .await?;
+    report.failure_notifications = hooks.iter().filter_map(|h| h.told()).collect();
+    render(printer, told);
 
     let finished = Finished {
         report: &report,
@@ -134,7 +148,7 @@ pub async fn run(
     let report_json = sinks::report::ReportJson {
         also: args.report.clone(),
     };
-    let recorded = sinks::finish(&[&report_json, &audit], &finished);
+    let recorded = sinks::finish(&[&report_json, &audit], &finished).await;
     summary(printer, &report);
     render(printer, recorded?);
     // Only a run that succeeded is vouched for by a signed record on its image.
@@ -159,7 +173,7 @@ pub async fn run(
         &sinks::github::GitHub,
         &gitlab,
     ];
-    render(printer, sinks::finish(&ci, &finished)?);
+    render(printer, sinks::finish(&ci, &finished).await?);
     Ok(report.exit())
 }
 

@@ -14,13 +14,14 @@ pub async fn sbom(args: &SbomArgs, printer: &Printer, redactor: &Redactor) -> Re
         local.manifest.clone(),
     );
     let config: crate::oci::types::ImageConfig =
-        serde_json::from_slice(&layout.read_blob(&manifest.config.digest)?)
-            .map_err(|e| Error::usage(format!("the config of {image} is malformed: {e}")))?;
+        serde_json::from_slice(&layout.read_blob(&manifest.config.digest)?).map_err(|e| {
+            Error::usage(format!("the config of {image} is malformed")).caused_by(e)
+        })?;
     let (layout2, progress) = (layout.clone(), crate::cli::reporters::progress(printer));
     let catalog =
         tokio::task::spawn_blocking(move || sbom::catalog_image(&layout2, &manifest, &progress))
             .await
-            .map_err(|e| Error::environment(format!("cataloguing failed: {e}")))??;
+            .map_err(|e| Error::environment("cataloguing failed").caused_by(e))??;
     for w in &catalog.warnings {
         printer.warn(w);
     }

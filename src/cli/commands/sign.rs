@@ -42,7 +42,8 @@ pub fn token_input(given: &str, option: &str) -> Result<TokenInput> {
     let path = std::path::Path::new(given);
     if !given.contains('.') || path.is_file() {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::usage(format!("{option}: cannot read the token file {given}: {e}"))
+            Error::usage(format!("{option}: cannot read the token file {given}"))
+                .caused_by(e)
                 .with_hint("give the token itself (a JWT) or a file holding it")
         })?;
         return Ok(TokenInput::Given {

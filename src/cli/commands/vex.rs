@@ -36,7 +36,8 @@ async fn product_id(
         return Ok(product.to_string());
     }
     let image = ImageRef::parse(product).map_err(|e| {
-        Error::usage(format!("--product `{product}` is neither a purl, a digest nor an image: {e}"))
+        Error::usage(format!("--product `{product}` is neither a purl, a digest nor an image"))
+            .caused_by(e)
             .with_hint("give `pkg:oci/NAME@sha256:…`, `pkg:TYPE/NAME[@VERSION]`, `sha256:…`, or an image reference")
     })?;
     let remote = settings::remote_options(&args.registry, redactor)?;
@@ -59,13 +60,18 @@ async fn product_id(
             None,
         ),
     };
-    let mut purl = packageurl::PackageUrl::new("oci", name.to_ascii_lowercase())
-        .map_err(|e| Error::usage(format!("--product `{product}`: {e}")))?;
+    let mut purl = packageurl::PackageUrl::new("oci", name.to_ascii_lowercase()).map_err(|e| {
+        Error::usage(format!("--product `{product}` makes no valid purl")).caused_by(e)
+    })?;
     purl.with_version(resolved.digest.to_string())
-        .map_err(|e| Error::usage(format!("--product `{product}`: {e}")))?;
+        .map_err(|e| {
+            Error::usage(format!("--product `{product}` makes no valid purl")).caused_by(e)
+        })?;
     if let Some(url) = &repository_url {
         purl.add_qualifier("repository_url", url.clone())
-            .map_err(|e| Error::usage(format!("--product `{product}`: {e}")))?;
+            .map_err(|e| {
+                Error::usage(format!("--product `{product}` makes no valid purl")).caused_by(e)
+            })?;
     }
     printer.status(&format!(
         "product: {product} is {} ({purl})",

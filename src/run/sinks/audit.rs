@@ -4,9 +4,8 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use crate::error::Result;
 use crate::run::audit::Appended;
-use crate::run::sinks::{Finished, Notice, Sink};
+use crate::run::sinks::{Finished, Notice, Sink, Written};
 
 pub struct AuditLog {
     pub path: PathBuf,
@@ -36,21 +35,23 @@ impl Sink for AuditLog {
         "the audit record"
     }
 
-    fn write(&self, run: &Finished<'_>) -> Result<Vec<Notice>> {
-        let ctx = run.ctx;
-        let appended = crate::run::audit::append(
-            &self.path,
-            run.report,
-            &ctx.pipeline.text,
-            &ctx.env,
-            &ctx.redactor,
-        )?;
-        let line = format!(
-            "audit: appended to {} (head {})",
-            self.path.display(),
-            appended.head
-        );
-        *self.appended.lock().unwrap_or_else(|e| e.into_inner()) = Some(appended);
-        Ok(vec![Notice::Status(line)])
+    fn write<'a>(&'a self, run: &'a Finished<'a>) -> Written<'a> {
+        Box::pin(async move {
+            let ctx = run.ctx;
+            let appended = crate::run::audit::append(
+                &self.path,
+                run.report,
+                &ctx.pipeline.text,
+                &ctx.env,
+                &ctx.redactor,
+            )?;
+            let line = format!(
+                "audit: appended to {} (head {})",
+                self.path.display(),
+                appended.head
+            );
+            *self.appended.lock().unwrap_or_else(|e| e.into_inner()) = Some(appended);
+            Ok(vec![Notice::Status(line)])
+        })
     }
 }

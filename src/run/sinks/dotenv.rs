@@ -1,9 +1,8 @@
 //! `outputs/cleanpipe.env`: the run's status, digest, image and tags as a dotenv file (GitLab's
 //! `artifacts:reports:dotenv`, or `source` in any shell step).
 
-use crate::error::Result;
 use crate::run::executor::RunReport;
-use crate::run::sinks::{Finished, Notice, Sink};
+use crate::run::sinks::{Finished, Sink, Written};
 
 /// The dotenv file, written on every run. Required once the run succeeded.
 pub struct Dotenv;
@@ -13,14 +12,16 @@ impl Sink for Dotenv {
         "the dotenv file"
     }
 
-    fn write(&self, run: &Finished<'_>) -> Result<Vec<Notice>> {
-        let redactor = &run.ctx.redactor;
-        let text = dotenv(run.report, &|text: &str| redactor.apply(text));
-        crate::fsutil::write_atomic(
-            &run.ctx.outputs_dir.join("cleanpipe.env"),
-            redactor.apply(&text).as_bytes(),
-        )?;
-        Ok(vec![])
+    fn write<'a>(&'a self, run: &'a Finished<'a>) -> Written<'a> {
+        Box::pin(async move {
+            let redactor = &run.ctx.redactor;
+            let text = dotenv(run.report, &|text: &str| redactor.apply(text));
+            crate::fsutil::write_atomic(
+                &run.ctx.outputs_dir.join("cleanpipe.env"),
+                redactor.apply(&text).as_bytes(),
+            )?;
+            Ok(vec![])
+        })
     }
 }
 

@@ -6,10 +6,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::error::Result;
 use crate::redact::Redactor;
 use crate::run::executor::RunReport;
-use crate::run::sinks::{evidence_lines, Finished, Notice, Sink};
+use crate::run::sinks::{evidence_lines, Finished, Notice, Sink, Written};
 
 /// Whether this runs as a GitHub Actions step (see [`crate::ci`]).
 pub fn on_github(env: &BTreeMap<String, String>) -> bool {
@@ -25,33 +24,35 @@ impl Sink for GitHub {
         "the GitHub step outputs"
     }
 
-    fn write(&self, run: &Finished<'_>) -> Result<Vec<Notice>> {
-        let env = &run.ctx.env;
-        if !on_github(env) {
-            return Ok(vec![]);
-        }
-        let redactor = &run.ctx.redactor;
-        // Each value is masked before it is escaped for its format (an escaped secret would
-        // no longer match), and the whole text once more after.
-        let clean = |text: &str| redactor.apply(text);
-        let safe = |text: String| redactor.apply(&text);
-        if let Some(path) = env.get("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
-            crate::fsutil::append_nofollow(
-                &PathBuf::from(path),
-                safe(step_outputs(run.report, &clean)).as_bytes(),
-            )?;
-        }
-        if let Some(path) = env.get("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-            crate::fsutil::append_nofollow(
-                &PathBuf::from(path),
-                safe(markdown(run.report, &clean)).as_bytes(),
-            )?;
-        }
-        // Workflow commands are read from the step's standard output.
-        Ok(annotation(run.report, &clean)
-            .map(|a| Notice::Stdout(safe(a)))
-            .into_iter()
-            .collect())
+    fn write<'a>(&'a self, run: &'a Finished<'a>) -> Written<'a> {
+        Box::pin(async move {
+            let env = &run.ctx.env;
+            if !on_github(env) {
+                return Ok(vec![]);
+            }
+            let redactor = &run.ctx.redactor;
+            // Each value is masked before it is escaped for its format (an escaped secret would
+            // no longer match), and the whole text once more after.
+            let clean = |text: &str| redactor.apply(text);
+            let safe = |text: String| redactor.apply(&text);
+            if let Some(path) = env.get("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
+                crate::fsutil::append_nofollow(
+                    &PathBuf::from(path),
+                    safe(step_outputs(run.report, &clean)).as_bytes(),
+                )?;
+            }
+            if let Some(path) = env.get("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+                crate::fsutil::append_nofollow(
+                    &PathBuf::from(path),
+                    safe(markdown(run.report, &clean)).as_bytes(),
+                )?;
+            }
+            // Workflow commands are read from the step's standard output.
+            Ok(annotation(run.report, &clean)
+                .map(|a| Notice::Stdout(safe(a)))
+                .into_iter()
+                .collect())
+        })
     }
 }
 

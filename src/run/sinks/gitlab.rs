@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use crate::error::Result;
 use crate::redact::Redactor;
 use crate::run::executor::RunReport;
-use crate::run::sinks::{Finished, Notice, Sink};
+use crate::run::sinks::{Finished, Notice, Sink, Written};
 use crate::run::Event;
 use crate::scan::report::ScanReport;
 use crate::scan::{Finding, Severity};
@@ -190,24 +190,26 @@ impl Sink for GitLab {
         "the GitLab scanning report"
     }
 
-    fn write(&self, run: &Finished<'_>) -> Result<Vec<Notice>> {
-        let ctx = run.ctx;
-        let scanned = ctx.pipeline.file.build.scan.is_some();
-        let written = self.scanning.write(
-            run.report,
-            scanned,
-            &ctx.outputs_dir,
-            self.default_branch_image.as_deref(),
-            &ctx.redactor,
-        )?;
-        Ok(match written {
-            Some(path) if crate::ci::Ci::detect(&ctx.env).on(crate::ci::Platform::GitLab) => {
-                vec![Notice::Status(format!(
-                    "gitlab: container scanning report in {} (for `artifacts:reports:container_scanning`)",
-                    path.display()
-                ))]
-            }
-            _ => vec![],
+    fn write<'a>(&'a self, run: &'a Finished<'a>) -> Written<'a> {
+        Box::pin(async move {
+            let ctx = run.ctx;
+            let scanned = ctx.pipeline.file.build.scan.is_some();
+            let written = self.scanning.write(
+                run.report,
+                scanned,
+                &ctx.outputs_dir,
+                self.default_branch_image.as_deref(),
+                &ctx.redactor,
+            )?;
+            Ok(match written {
+                Some(path) if crate::ci::Ci::detect(&ctx.env).on(crate::ci::Platform::GitLab) => {
+                    vec![Notice::Status(format!(
+                        "gitlab: container scanning report in {} (for `artifacts:reports:container_scanning`)",
+                        path.display()
+                    ))]
+                }
+                _ => vec![],
+            })
         })
     }
 }

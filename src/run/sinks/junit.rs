@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::run::executor::{RunReport, StageStatus};
-use crate::run::sinks::{evidence_lines, Finished, Notice, Sink};
+use crate::run::sinks::{evidence_lines, Finished, Sink, Written};
 
 /// The JUnit report, written on every run. Required once the run succeeded.
 pub struct JUnit;
@@ -13,14 +13,16 @@ impl Sink for JUnit {
         "the JUnit report"
     }
 
-    fn write(&self, run: &Finished<'_>) -> Result<Vec<Notice>> {
-        let redactor = &run.ctx.redactor;
-        let xml = junit(run.report, &|text: &str| redactor.apply(text))?;
-        crate::fsutil::write_atomic(
-            &run.ctx.outputs_dir.join("junit.xml"),
-            redactor.apply(&xml).as_bytes(),
-        )?;
-        Ok(vec![])
+    fn write<'a>(&'a self, run: &'a Finished<'a>) -> Written<'a> {
+        Box::pin(async move {
+            let redactor = &run.ctx.redactor;
+            let xml = junit(run.report, &|text: &str| redactor.apply(text))?;
+            crate::fsutil::write_atomic(
+                &run.ctx.outputs_dir.join("junit.xml"),
+                redactor.apply(&xml).as_bytes(),
+            )?;
+            Ok(vec![])
+        })
     }
 }
 

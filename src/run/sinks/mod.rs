@@ -1,8 +1,8 @@
 //! What a finished run leaves for the people and systems around it: `report.json`, the audit
-//! log, the JUnit report, the dotenv file, GitHub's step outputs and GitLab's container
-//! scanning report. Each is a [`Sink`] with its one rule for a failure ([`Rule`]); the stages
-//! know nothing of them. Webhooks are sent by the push stage (success) and the executor
-//! (failure), since a webhook is part of what the pipeline file asks the run to do.
+//! log, the JUnit report, the dotenv file, GitHub's step outputs, GitLab's container scanning
+//! report and the `on: [failure]` webhooks. Each is a [`Sink`] with its one rule for a failure
+//! ([`Rule`]); the stages know nothing of them. The success webhooks are not a sink: they are
+//! part of the push stage, whose gate they are ([`webhook`]).
 
 pub mod audit;
 pub mod dotenv;
@@ -10,8 +10,12 @@ pub mod github;
 pub mod gitlab;
 pub mod junit;
 pub mod report;
+pub mod webhook;
 
-use crate::error::Result;
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::error::{Error, Result};
 use crate::run::executor::RunReport;
 use crate::run::RunContext;
 
@@ -44,7 +48,14 @@ pub enum Rule {
     /// A run that succeeded fails (it cannot be traced or its CI would go on without the
     /// digest); a run that already failed keeps its own error and this one is a warning.
     IfRunSucceeded,
+    /// Never: a failure is a warning and the run's verdict stays (a failure webhook only tells
+    /// others of a run that already failed).
+    BestEffort,
 }
+
+/// A sink's write, which [`finish`] awaits: files are written at once, a webhook waits on the
+/// network.
+pub type Written<'a> = Pin<Box<dyn Future<Output = Result<Vec<Notice>>> + Send + 'a>>;
 
 /// One output of a finished run.
 pub trait Sink {
@@ -53,7 +64,16 @@ pub trait Sink {
     fn rule(&self) -> Rule {
         Rule::IfRunSucceeded
     }
-    fn write(&self, run: &Finished<'_>) -> Result<Vec<Notice>>;
+    fn write<'a>(&'a self, run: &'a Finished<'a>) -> Written<'a>;
+    /// The warning for a failure that does not fail the run (with its causes: a warning has no
+    /// `Caused by:` lines).
+    fn warning(&self, e: &Error) -> String {
+        format!(
+            "{} could not be written: {}",
+            self.name(),
+            crate::error::one_line(e)
+        )
+    }
 }
 
 /// What the sinks said: their notices, and the failures that are only warnings.
@@ -65,15 +85,16 @@ pub struct Outcome {
 
 /// Write every sink in order, each failure judged by its sink's [`Rule`]: the first that fails
 /// the run is returned as the error (later sinks are not written).
-pub fn finish(sinks: &[&dyn Sink], run: &Finished<'_>) -> Result<Outcome> {
+pub async fn finish(sinks: &[&dyn Sink], run: &Finished<'_>) -> Result<Outcome> {
     let mut out = Outcome::default();
     for sink in sinks {
-        match sink.write(run) {
+        match sink.write(run).await {
             Ok(notices) => out.notices.extend(notices),
-            Err(e) if sink.rule() == Rule::Always || run.succeeded() => return Err(e),
-            Err(e) => out
-                .warnings
-                .push(format!("{} could not be written: {e}", sink.name())),
+            Err(e) => match sink.rule() {
+                Rule::Always => return Err(e),
+                Rule::IfRunSucceeded if run.succeeded() => return Err(e),
+                Rule::IfRunSucceeded | Rule::BestEffort => out.warnings.push(sink.warning(&e)),
+            },
         }
     }
     Ok(out)

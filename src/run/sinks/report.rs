@@ -2,8 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::error::Result;
-use crate::run::sinks::{Finished, Notice, Rule, Sink};
+use crate::run::sinks::{Finished, Rule, Sink, Written};
 
 /// The run report. A run whose report cannot be written fails, whatever its stages said.
 pub struct ReportJson {
@@ -20,13 +19,15 @@ impl Sink for ReportJson {
         Rule::Always
     }
 
-    fn write(&self, run: &Finished<'_>) -> Result<Vec<Notice>> {
-        let json = serde_json::to_string_pretty(run.report).expect("the report serializes");
-        let json = run.ctx.redactor.apply(&json);
-        crate::fsutil::write_atomic(&run.ctx.outputs_dir.join("report.json"), json.as_bytes())?;
-        if let Some(path) = &self.also {
-            crate::fsutil::write_atomic(path, json.as_bytes())?;
-        }
-        Ok(vec![])
+    fn write<'a>(&'a self, run: &'a Finished<'a>) -> Written<'a> {
+        Box::pin(async move {
+            let json = serde_json::to_string_pretty(run.report).expect("the report serializes");
+            let json = run.ctx.redactor.apply(&json);
+            crate::fsutil::write_atomic(&run.ctx.outputs_dir.join("report.json"), json.as_bytes())?;
+            if let Some(path) = &self.also {
+                crate::fsutil::write_atomic(path, json.as_bytes())?;
+            }
+            Ok(vec![])
+        })
     }
 }

@@ -752,7 +752,8 @@ fn builder(
                 let path = ctx.base_dir.join(file);
                 let value = std::fs::read(&path).map_err(|e| {
                     ctx.pipeline
-                        .error_at(&key, format!("cannot read the secret file `{file}`: {e}"))
+                        .error_at(&key, format!("cannot read the secret file `{file}`"))
+                        .caused_by(e)
                 })?;
                 // Masked however it is printed: whole, or as its text without the line end.
                 let value = String::from_utf8_lossy(&value);

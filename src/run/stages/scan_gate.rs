@@ -150,10 +150,10 @@ pub async fn run(ctx: &RunContext, stage: &str, target: Target<'_>) -> Result<Sc
     let result = match tool {
         Some(tool) => {
             let manifest = Manifest::from_slice(&layout.read_blob(digest)?, image_name)?;
-            let config: ImageConfig = serde_json::from_slice(
-                &layout.read_blob(&manifest.config.digest)?,
-            )
-            .map_err(|e| Error::usage(format!("{image_name}: invalid image config: {e}")))?;
+            let config: ImageConfig =
+                serde_json::from_slice(&layout.read_blob(&manifest.config.digest)?).map_err(
+                    |e| Error::usage(format!("{image_name}: invalid image config")).caused_by(e),
+                )?;
             let program = spec
                 .scanner_path
                 .as_deref()

@@ -763,7 +763,8 @@ pub async fn signer(ctx: &RunContext) -> Result<(Signer, String)> {
         }) => {
             let text = std::fs::read_to_string(ctx.base_dir.join(file)).map_err(|e| {
                 ctx.pipeline
-                    .error_at(&at, format!("cannot read the token file `{file}`: {e}"))
+                    .error_at(&at, format!("cannot read the token file `{file}`"))
+                    .caused_by(e)
             })?;
             TokenInput::Given {
                 token: crate::redact::Secret::new(text.trim()),

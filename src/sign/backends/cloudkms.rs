@@ -247,7 +247,10 @@ impl CloudKey {
                         Error::environment(format!("{uri}: Key Vault returned no signature"))
                     })?;
                 let signature = p256::ecdsa::Signature::from_slice(&raw).map_err(|e| {
-                    Error::environment(format!("{uri}: Key Vault's signature: {e}"))
+                    Error::environment(format!(
+                        "{uri}: Key Vault's signature is not an ECDSA P-256 signature"
+                    ))
+                    .caused_by(e)
                 })?;
                 Ok(signature.to_der().as_bytes().to_vec())
             }
@@ -317,7 +320,8 @@ fn request(
     token: Option<&Secret>,
     body: Option<(&'static str, Vec<u8>)>,
 ) -> Result<serde_json::Value> {
-    let url = crate::net::parse_checked(url).map_err(|e| Error::usage(format!("{uri}: {e}")))?;
+    let url = crate::net::parse_checked(url)
+        .map_err(|e| Error::usage(format!("{uri}: the service URL is refused")).caused_by(e))?;
     let token = token.cloned();
     crate::net::key_service_request(uri, move |client| {
         let mut request = client.request(method, url);

@@ -102,7 +102,7 @@ pub fn open(uri: &AwsKmsUri, env: &dyn Fn(&str) -> Option<String>) -> Result<(Km
         None => format!("https://kms.{region}.amazonaws.com/"),
     };
     let url = crate::net::parse_checked(&base)
-        .map_err(|e| Error::usage(format!("{uri}: the endpoint {base} is refused: {e}")))?;
+        .map_err(|e| Error::usage(format!("{uri}: the endpoint {base} is refused")).caused_by(e))?;
     // Credentials are secrets from the moment they are read (the access key id too: it is
     // half of the pair and names the account).
     let secret = |k: &str| crate::redact::secret_env(env, k);

@@ -210,8 +210,9 @@ pub fn open(
     uri: &Pkcs11Uri,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(TokenKey, PublicKey)> {
-    let fail = |what: &str, e: &dyn std::fmt::Display| {
-        Error::usage(format!("{uri}: {what}: {e}"))
+    let fail = |what: &str, e: crate::error::Cause| {
+        Error::usage(format!("{uri}: {what}"))
+            .caused_by(e)
             .with_hint("check the token label, key label or id, the module path and the PIN")
     };
     let module = uri
@@ -228,7 +229,7 @@ pub fn open(
         (None, Some(file)) => {
             let pin = Zeroizing::new(
                 std::fs::read_to_string(file)
-                    .map_err(|e| fail(&format!("cannot read the pin-source `{file}`"), &e))?
+                    .map_err(|e| fail(&format!("cannot read the pin-source `{file}`"), e.into()))?
                     .trim_end_matches(['\r', '\n'])
                     .to_string(),
             );
@@ -245,20 +246,21 @@ pub fn open(
         }
     };
     let context = Pkcs11::new(&module).map_err(|e| {
-        Error::usage(format!("cannot load the PKCS#11 module `{module}`: {e}"))
+        Error::usage(format!("cannot load the PKCS#11 module `{module}`"))
+            .caused_by(e)
             .with_hint("install the token's PKCS#11 library and give its path")
     })?;
     context
         .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .map_err(|e| fail("initializing the module failed", &e))?;
+        .map_err(|e| fail("initializing the module failed", e.into()))?;
     let slots = context
         .get_slots_with_initialized_token()
-        .map_err(|e| fail("listing the tokens failed", &e))?;
+        .map_err(|e| fail("listing the tokens failed", e.into()))?;
     let mut chosen = None;
     for slot in slots {
         let info = context
             .get_token_info(slot)
-            .map_err(|e| fail("reading a token failed", &e))?;
+            .map_err(|e| fail("reading a token failed", e.into()))?;
         let by_label = uri
             .token
             .as_deref()
@@ -275,10 +277,10 @@ pub fn open(
     })?;
     let session = context
         .open_ro_session(slot)
-        .map_err(|e| fail("opening a session failed", &e))?;
+        .map_err(|e| fail("opening a session failed", e.into()))?;
     session
         .login(UserType::User, Some(&AuthPin::new(pin.as_str().into())))
-        .map_err(|e| fail("login failed (is the PIN right?)", &e))?;
+        .map_err(|e| fail("login failed (is the PIN right?)", e.into()))?;
     let find = |class: ObjectClass| -> Result<Option<ObjectHandle>> {
         let mut template = vec![Attribute::Class(class), Attribute::KeyType(KeyType::EC)];
         if let Some(label) = &uri.object {
@@ -289,7 +291,7 @@ pub fn open(
         }
         let found = session
             .find_objects(&template)
-            .map_err(|e| fail("searching the token failed", &e))?;
+            .map_err(|e| fail("searching the token failed", e.into()))?;
         if found.len() > 1 {
             return Err(Error::usage(format!(
                 "{uri}: {} keys match; name one by `object=` and `id=`",
@@ -311,7 +313,7 @@ pub fn open(
             public_handle,
             &[AttributeType::EcParams, AttributeType::EcPoint],
         )
-        .map_err(|e| fail("reading the public key failed", &e))?;
+        .map_err(|e| fail("reading the public key failed", e.into()))?;
     let (mut params, mut point) = (None, None);
     for a in attributes {
         match a {

@@ -49,7 +49,7 @@ pub fn open(uri: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<(VaultKey
     let token =
         crate::redact::secret_env(env, "VAULT_TOKEN").ok_or_else(|| missing("VAULT_TOKEN"))?;
     let base = crate::net::parse_checked(&addr)
-        .map_err(|e| Error::usage(format!("{uri}: VAULT_ADDR {addr} is refused: {e}")))?;
+        .map_err(|e| Error::usage(format!("{uri}: VAULT_ADDR {addr} is refused")).caused_by(e))?;
     let vault = VaultKey {
         uri: uri.to_string(),
         key: key.to_string(),
