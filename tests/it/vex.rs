@@ -675,3 +675,39 @@ fn trivy_and_cleanpipe_differ_on_openvex_where_the_docs_say() {
         );
     }
 }
+
+/// Peer, CycloneDX VEX, where the two differ: trivy reads `affects[].ref` only as a BOM-Link into
+/// the SBOM it scans and keeps one statement per vulnerability id; cleanpipe also reads a purl as
+/// the ref, and reads every statement.
+#[test]
+fn trivy_and_cleanpipe_differ_on_cyclonedx_vex_where_the_docs_say() {
+    let Some(peer) = VexPeer::new() else {
+        return;
+    };
+    let lodash = pairs(&[("GHSA-jf85-cpcp-j695", "lodash")]);
+    let mut bom = peer.bom.clone();
+    let serial = bom["serialNumber"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("urn:uuid:")
+        .to_string();
+    let not_affected =
+        serde_json::json!({"state": "not_affected", "justification": "code_not_reachable"});
+    // A purl as the ref.
+    bom["vulnerabilities"] = serde_json::json!([{"id": "GHSA-jf85-cpcp-j695",
+        "analysis": not_affected, "affects": [{"ref": "pkg:npm/lodash@4.17.11"}]}]);
+    let purl_ref = peer.write("purl-ref.cdx.json", &bom.to_string());
+    assert_eq!(peer.ours(Some(&purl_ref)).1, lodash);
+    assert!(peer.trivy_suppressed(&purl_ref, &peer.sbom).is_empty());
+    // Two statements about one id: trivy keeps the last (about a package without that
+    // advisory), cleanpipe applies each where it matches.
+    bom["vulnerabilities"] = serde_json::json!([
+        {"id": "GHSA-jf85-cpcp-j695", "analysis": not_affected,
+         "affects": [{"ref": format!("urn:cdx:{serial}/1#pkg:npm/lodash@4.17.11")}]},
+        {"id": "GHSA-jf85-cpcp-j695", "analysis": not_affected,
+         "affects": [{"ref": format!("urn:cdx:{serial}/1#pkg:npm/minimist@1.2.0")}]},
+    ]);
+    let twice = peer.write("twice.cdx.json", &bom.to_string());
+    assert_eq!(peer.ours(Some(&twice)).1, lodash);
+    assert!(peer.trivy_suppressed(&twice, &peer.sbom).is_empty());
+}
