@@ -19,11 +19,15 @@
 #     3rd `not_affected` (with a justification), every 3rd+1 `fixed`, every 3rd+2 `affected`
 #     (kept), its products the versioned purls of the packages it was found in; and as many
 #     statements again about packages the image does not have, as a real document carries;
+#   - a large OpenVEX document (vex.big.json): the same, plus BIG_STATEMENTS statements about
+#     absent packages (a vendor's document covers far more than one image has);
 #   - CycloneDX VEX (vex.cdx.json): the SBOM with the same statements as `vulnerabilities`
 #     (not_affected, resolved, exploitable), `affects` refs as BOM-Links into it (the one form
 #     both tools read: trivy resolves refs only as BOM-Links into the SBOM it scans, cleanpipe
 #     only into the VEX document), without the statements about absent packages.
-# Each document is applied on its own. Commands, one untimed warm-up each, then RUNS runs with
+# Each document is applied on its own. Beside them, `cleanpipe sbom` of the image (the catalogue
+# the scan starts with, and the SBOM trivy is given) shows what cleanpipe's scan costs on top of
+# cataloguing. Commands, one untimed warm-up each, then RUNS runs with
 # the order rotated per run (so the tools alternate):
 #   cleanpipe scan oci:LAYOUT:img --db DIR --fail-on none -o json [--vex DOC]
 #       (fresh HOME/XDG cache and the layout's cleanpipe-cache deleted: the image is catalogued
@@ -41,6 +45,7 @@
 #               /var/cache/cleanpipe-test/peers/trivy-v0.74.0/trivy)
 #   JAR_MIB     size of the fat jar (default 8)
 #   RECORDS     synthetic OSV records over the four ecosystems (default 8000; ~half are kept)
+#   BIG_STATEMENTS  extra statements in the large OpenVEX document (default 20000)
 #
 # Each run is timed with GNU time: wall seconds, CPU seconds (user + sys) and peak RSS.
 set -euo pipefail
@@ -53,6 +58,7 @@ DEBIAN_TAR=${DEBIAN_TAR:-/var/cache/cleanpipe-test/debian-minbase.tar}
 TRIVY=${TRIVY:-/var/cache/cleanpipe-test/peers/trivy-v0.74.0/trivy}
 JAR_MIB=${JAR_MIB:-8}
 RECORDS=${RECORDS:-8000}
+BIG_STATEMENTS=${BIG_STATEMENTS:-20000}
 TAG=img
 
 # shellcheck source=scripts/bench-lib.sh
@@ -61,6 +67,7 @@ source "$ROOT/scripts/bench-lib.sh"
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer (got '$RUNS')"
 [[ "$JAR_MIB" =~ ^[1-9][0-9]*$ ]] || die "JAR_MIB must be a positive integer (got '$JAR_MIB')"
 [[ "$RECORDS" =~ ^[1-9][0-9]*$ ]] || die "RECORDS must be a positive integer (got '$RECORDS')"
+[[ "$BIG_STATEMENTS" =~ ^[0-9]+$ ]] || die "BIG_STATEMENTS must be a number (got '$BIG_STATEMENTS')"
 for tool in umoci jq python3 go; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found (see .ci/run for the packages)"
 done
@@ -173,6 +180,13 @@ run_timed() { # run_timed PART TOOL RUN CMD... ; appends "PART RUN TOOL WALL RSS
     echo "$part $run $tool $wall $rss $cpu" >>"$RESULTS"
     printf '  run %-6s %-6s %-10s %8.2f s wall %8.2f s cpu %8.1f MiB\n' "$run" "$part" "$tool" "$wall" "$cpu" "$(kib2mib "$rss")" >&2
 }
+cleanpipe_sbom() { # cleanpipe_sbom RUN
+    local h
+    h=$(fresh_home cleanpipe)
+    rm -rf -- "$LAYOUT/cleanpipe-cache"
+    run_timed sbom cleanpipe "$1" env HOME="$h" XDG_CACHE_HOME="$h/.cache" \
+        "$CLEANPIPE" sbom "oci:$LAYOUT:$TAG" --format cyclonedx-json -o "$WORK/sbom.$1.cdx.json"
+}
 fresh_home() { # fresh_home NAME -> prints the directory
     local h="$WORK/home.$1"
     rm -rf -- "$h"
@@ -221,9 +235,10 @@ NFIND=$(wc -l <"$WORK/plain.cleanpipe")
 ((NFIND > 0)) || die "cleanpipe found nothing to suppress"
 
 log "writing the VEX documents from cleanpipe's $NFIND findings"
-python3 - "$WORK/out.plain.cleanpipe.check.json" "$SBOM" "$WORK/vex.openvex.json" "$WORK/vex.cdx.json" <<'PY'
+python3 - "$WORK/out.plain.cleanpipe.check.json" "$SBOM" "$WORK/vex.openvex.json" "$WORK/vex.cdx.json" \
+    "$WORK/vex.big.json" "$BIG_STATEMENTS" <<'PY'
 import json, sys
-report, sbom_path, openvex_path, cdx_path = sys.argv[1:]
+report, sbom_path, openvex_path, cdx_path, big_path, big = sys.argv[1:]
 # One statement per advisory, naming every package it was found in (trivy keeps one CycloneDX
 # statement per vulnerability id).
 by_id = {}
@@ -252,9 +267,18 @@ for i in range(len(by_id)):
     vid = f"GHSA-abs{i % 10}-{i:04d}-xxxx"
     statements.append({"vulnerability": {"name": vid}, "products": [{"@id": purl}],
                        "status": "not_affected", "justification": "component_not_present"})
-json.dump({"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/bench",
-           "author": "bench", "timestamp": "2026-12-01T00:00:00Z", "version": 1, "statements": statements},
-          open(openvex_path, "w"), indent=1)
+doc = {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/bench",
+       "author": "bench", "timestamp": "2026-12-01T00:00:00Z", "version": 1, "statements": statements}
+json.dump(doc, open(openvex_path, "w"), indent=1)
+for i in range(int(big)):
+    eco = ("pypi", "npm", "maven/org.example", "deb/debian")[i % 4]
+    statements.append({"vulnerability": {"name": f"CVE-2025-{10000 + i}"},
+                       "products": [{"@id": f"pkg:{eco}/vendor-{i % 3000:04d}@{i % 11}.{i % 7}.0"}],
+                       "status": ("not_affected", "fixed", "affected")[i % 3],
+                       **({"justification": "component_not_present"} if i % 3 == 0 else {}),
+                       **({"action_statement": "upgrade"} if i % 3 == 2 else {})})
+doc["@id"] = "https://example.com/vex/bench-big"
+json.dump(doc, open(big_path, "w"), indent=1)
 # CycloneDX: trivy reads refs only as BOM-Links into the SBOM it scans, and cleanpipe resolves
 # BOM-Links only into the VEX document itself: the VEX is the SBOM with `vulnerabilities` added.
 bom["vulnerabilities"] = vulns
@@ -271,7 +295,7 @@ compare() { # compare LABEL FILE_A FILE_B
     fi
 }
 compare "findings without VEX" "$WORK/plain.cleanpipe" "$WORK/plain.trivy"
-for fmt in openvex cdx; do
+for fmt in openvex cdx big; do
     cleanpipe_scan "$fmt" check "$WORK/vex.$fmt.json"
     trivy_scan "$fmt" check "$WORK/vex.$fmt.json"
     findings cleanpipe "$WORK/out.$fmt.cleanpipe.check.json" suppressed >"$WORK/$fmt.sup.cleanpipe"
@@ -281,9 +305,14 @@ for fmt in openvex cdx; do
 done
 sed 's/^/    /' "$AGREE" >&2
 
-CASES=("plain cleanpipe" "plain trivy" "openvex cleanpipe" "openvex trivy" "cdx cleanpipe" "cdx trivy")
+CASES=("sbom cleanpipe" "plain cleanpipe" "plain trivy" "openvex cleanpipe" "openvex trivy"
+    "cdx cleanpipe" "cdx trivy" "big cleanpipe" "big trivy")
 one() { # one PART TOOL RUN
     local vex=""
+    if [[ "$1" == sbom ]]; then
+        cleanpipe_sbom "$3"
+        return
+    fi
     [[ "$1" == plain ]] || vex="$WORK/vex.$1.json"
     "${2}_scan" "$1" "$3" ${vex:+"$vex"}
 }
@@ -317,7 +346,8 @@ echo "trivy:     $TRIVY ($("$TRIVY" --version 2>/dev/null | head -n 1))"
 echo "image:     Debian minbase + app layer (fat jar $JAR_MIB MiB, PyPI and npm packages);" \
     "SBOM $(jq '.components | length' "$SBOM") components"
 echo "database:  $(find "$DB" -name '*.json' | wc -l) OSV records (PyPI, npm), the same in the trivy DB"
-echo "VEX:       OpenVEX $(jq '.statements | length' "$WORK/vex.openvex.json") statements," \
+echo "VEX:       OpenVEX $(jq '.statements | length' "$WORK/vex.openvex.json") statements" \
+    "(large: $(jq '.statements | length' "$WORK/vex.big.json"), $(mib "$(stat -c %s "$WORK/vex.big.json")") MiB)," \
     "CycloneDX $(jq '.vulnerabilities | length' "$WORK/vex.cdx.json") (one per advisory found in the $NFIND findings:" \
     "a third not_affected, a third fixed, a third affected; OpenVEX's others about absent packages)"
 echo "agreement:"
@@ -330,16 +360,23 @@ echo "== medians (markdown)"
 echo
 echo "| command | wall s | cpu s | peak RSS MiB |"
 echo "|---|---|---|---|"
+row sbom cleanpipe "cleanpipe sbom (image: the catalogue alone)"
 row plain cleanpipe "cleanpipe scan (image, no VEX)"
 row openvex cleanpipe "cleanpipe scan --vex OpenVEX"
 row cdx cleanpipe "cleanpipe scan --vex CycloneDX"
+row big cleanpipe "cleanpipe scan --vex large OpenVEX"
 row plain trivy "trivy sbom (SBOM, no VEX)"
 row openvex trivy "trivy sbom --vex OpenVEX"
 row cdx trivy "trivy sbom --vex CycloneDX"
+row big trivy "trivy sbom --vex large OpenVEX"
 echo
-awk -v cp="$(median plain cleanpipe 4)" -v co="$(median openvex cleanpipe 4)" -v cc="$(median cdx cleanpipe 4)" \
-    -v tp="$(median plain trivy 4)" -v to="$(median openvex trivy 4)" -v tc="$(median cdx trivy 4)" 'BEGIN {
-    printf "VEX cost (median wall with VEX - without): cleanpipe OpenVEX %+.2f s, CycloneDX %+.2f s; trivy OpenVEX %+.2f s, CycloneDX %+.2f s\n",
-        co - cp, cc - cp, to - tp, tc - tp
-    printf "cleanpipe/trivy wall: OpenVEX %.2f, CycloneDX %.2f, no VEX %.2f\n", co / to, cc / tc, cp / tp
+awk -v cp="$(median plain cleanpipe 6)" -v co="$(median openvex cleanpipe 6)" -v cc="$(median cdx cleanpipe 6)" \
+    -v cb="$(median big cleanpipe 6)" -v cs="$(median sbom cleanpipe 6)" \
+    -v tp="$(median plain trivy 6)" -v to="$(median openvex trivy 6)" -v tc="$(median cdx trivy 6)" \
+    -v tb="$(median big trivy 6)" 'BEGIN {
+    printf "VEX cost (median cpu with VEX - without): cleanpipe OpenVEX %+.2f s, CycloneDX %+.2f s, large OpenVEX %+.2f s;" \
+        " trivy OpenVEX %+.2f s, CycloneDX %+.2f s, large OpenVEX %+.2f s\n", co - cp, cc - cp, cb - cp, to - tp, tc - tp, tb - tp
+    printf "cleanpipe scan beyond its catalogue (median cpu, scan - sbom): no VEX %.2f s, OpenVEX %.2f s, large OpenVEX %.2f s\n",
+        cp - cs, co - cs, cb - cs
+    printf "cleanpipe/trivy cpu: no VEX %.2f, OpenVEX %.2f, CycloneDX %.2f, large OpenVEX %.2f\n", cp / tp, co / to, cc / tc, cb / tb
 }'
