@@ -302,50 +302,189 @@ fn cyclonedx_vex_on_the_command_line_suppresses_the_same() {
         );
 }
 
-/// Peer: trivy `sbom --vex` on cleanpipe's SBOM of the same image, with a trivy database written
-/// from the same OSV fixtures and the same VEX file, suppresses the same findings as
-/// `cleanpipe scan --vex`. The VEX is CycloneDX, the SBOM itself with `vulnerabilities` added
-/// (refs are BOM-Links into it), the form both read; the trivy build in the test setup fails on
-/// any OpenVEX v0.2 document (exit 1, no message), which is asserted so an upgrade is noticed.
-/// Differences are in docs/vex.md.
-#[test]
-fn trivy_with_the_same_vex_suppresses_the_same_findings() {
-    use std::collections::BTreeSet;
-    let Some(pkgs) =
-        crate::sbom_scan::test_data("CLEANPIPE_TEST_PACKAGES", "installed PyPI and npm packages")
-    else {
-        return;
-    };
-    let Some(trivy) = crate::sbom_scan::test_data("CLEANPIPE_TEST_TRIVY", "the trivy binary")
-    else {
-        return;
-    };
-    let work = tempfile::tempdir().unwrap();
-    let work = work.path();
-    let Some(cache) = crate::external_scanners::trivy_db_from_osv(work) else {
-        return;
-    };
-    let repo = crate::sbom_scan::packages_repo(&pkgs, "    fail_on: none\n");
-    repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+/// (advisory id, package name lowercased): one finding, as both tools name it.
+type Pair = (String, String);
+
+fn pairs(list: &[(&str, &str)]) -> std::collections::BTreeSet<Pair> {
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+/// The VEX peer: trivy v0.74.0 (`CLEANPIPE_TEST_TRIVY_VEX`, built by .ci/run; it reads OpenVEX
+/// v0.2 and CycloneDX VEX) and cleanpipe, on the same image built from the real PyPI and npm
+/// packages (13 advisories of the OSV fixtures), with a trivy database written from the same
+/// fixtures. trivy scans cleanpipe's CycloneDX SBOM of the image, as cleanpipe wrote it.
+struct VexPeer {
+    trivy: std::path::PathBuf,
+    cache: std::path::PathBuf,
+    repo: Repo,
+    sbom: std::path::PathBuf,
+    bom: serde_json::Value,
+    digest: String,
+    work: tempfile::TempDir,
+}
+
+const IMAGE: &str = "oci:.cleanpipe/oci:v1";
+
+impl VexPeer {
+    fn new() -> Option<VexPeer> {
+        let pkgs = crate::sbom_scan::test_data(
+            "CLEANPIPE_TEST_PACKAGES",
+            "installed PyPI and npm packages",
+        )?;
+        let trivy = crate::sbom_scan::test_data(
+            "CLEANPIPE_TEST_TRIVY_VEX",
+            "trivy v0.74.0, which reads OpenVEX (built by .ci/run)",
+        )?;
+        let work = tempfile::tempdir().unwrap();
+        let cache = crate::external_scanners::trivy_db_from_osv(work.path())?;
+        let repo = crate::sbom_scan::packages_repo(&pkgs, "    fail_on: none\n");
+        repo.cleanpipe_env(&["run"], &[("COSIGN_PASSWORD", "pw")])
+            .expect_code(0);
+        let sbom = work.path().join("sbom.cdx.json");
+        repo.cleanpipe(&[
+            "sbom",
+            IMAGE,
+            "--format",
+            "cyclonedx-json",
+            "-o",
+            sbom.to_str().unwrap(),
+        ])
         .expect_code(0);
-    let image = "oci:.cleanpipe/oci:v1";
-    let cdx = work.join("cleanpipe.cdx.json");
-    repo.cleanpipe(&[
-        "sbom",
-        image,
-        "--format",
-        "cyclonedx-json",
-        "-o",
-        cdx.to_str().unwrap(),
-    ])
-    .expect_code(0);
-    let mut bom: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&cdx).unwrap()).unwrap();
-    // This trivy build reads CycloneDX 1.4's `tools` list only: with 1.5's `tools.components`
-    // it exits 1 without a message. The SBOM is otherwise given as cleanpipe wrote it.
-    bom["metadata"].as_object_mut().unwrap().remove("tools");
-    let sbom = work.join("sbom.cdx.json");
-    std::fs::write(&sbom, serde_json::to_vec(&bom).unwrap()).unwrap();
+        let bom: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&sbom).unwrap()).unwrap();
+        let digest = bom["metadata"]["component"]["version"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        Some(VexPeer {
+            trivy,
+            cache,
+            repo,
+            sbom,
+            bom,
+            digest,
+            work,
+        })
+    }
+
+    fn write(&self, name: &str, doc: &str) -> std::path::PathBuf {
+        let path = self.work.path().join(name);
+        std::fs::write(&path, doc).unwrap();
+        path
+    }
+
+    /// `cleanpipe scan --vex DOC`: (findings left, findings suppressed).
+    fn ours(&self, vex: Option<&std::path::Path>) -> (BTreeSet<Pair>, BTreeSet<Pair>) {
+        let r = self.scan(vex);
+        r.expect_code(0);
+        let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        let list = |key: &str| -> BTreeSet<Pair> {
+            report[key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|f| {
+                    (
+                        f["id"].as_str().unwrap().to_string(),
+                        f["package"].as_str().unwrap().to_lowercase(),
+                    )
+                })
+                .collect()
+        };
+        (list("findings"), list("suppressed"))
+    }
+
+    fn scan(&self, vex: Option<&std::path::Path>) -> Run {
+        let db = crate::sbom_scan::osv_fixtures();
+        let mut args = vec![
+            "scan",
+            IMAGE,
+            "--db",
+            db.to_str().unwrap(),
+            "--fail-on",
+            "none",
+            "-o",
+            "json",
+        ];
+        if let Some(vex) = vex {
+            args.extend(["--vex", vex.to_str().unwrap()]);
+        }
+        self.repo.cleanpipe(&args)
+    }
+
+    /// trivy `sbom [--vex DOC] SBOM`: the findings it leaves. Exit 0 required.
+    fn trivy(&self, vex: Option<&std::path::Path>, sbom: &std::path::Path) -> BTreeSet<Pair> {
+        let mut cmd = std::process::Command::new(&self.trivy);
+        cmd.args([
+            "sbom",
+            "--skip-db-update",
+            "--offline-scan",
+            "--quiet",
+            "--format",
+            "json",
+            "--cache-dir",
+        ])
+        .arg(&self.cache);
+        if let Some(vex) = vex {
+            cmd.arg("--vex").arg(vex);
+        }
+        let out = cmd.arg(sbom).output().unwrap();
+        assert!(
+            out.status.success(),
+            "trivy sbom failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        doc["Results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r["Vulnerabilities"].as_array().cloned().unwrap_or_default())
+            .map(|v| {
+                (
+                    v["VulnerabilityID"].as_str().unwrap().to_string(),
+                    v["PkgName"].as_str().unwrap().to_lowercase(),
+                )
+            })
+            .collect()
+    }
+
+    /// What trivy suppresses with `vex` on `sbom`: its findings without VEX minus those left.
+    fn trivy_suppressed(&self, vex: &std::path::Path, sbom: &std::path::Path) -> BTreeSet<Pair> {
+        let all = self.trivy(None, sbom);
+        all.difference(&self.trivy(Some(vex), sbom))
+            .cloned()
+            .collect()
+    }
+}
+
+use std::collections::BTreeSet;
+
+/// Peer: trivy `sbom --vex` on cleanpipe's SBOM of the same image, with a trivy database written
+/// from the same OSV fixtures and the same CycloneDX VEX file, suppresses the same findings as
+/// `cleanpipe scan --vex`. The VEX is the SBOM itself with `vulnerabilities` added (refs are
+/// BOM-Links into it), the form both read. Differences are in docs/vex.md.
+#[test]
+fn trivy_with_the_same_cyclonedx_vex_suppresses_the_same_findings() {
+    let Some(peer) = VexPeer::new() else {
+        return;
+    };
+    let (ours_all, none) = peer.ours(None);
+    assert!(none.is_empty());
+    let expected_all: BTreeSet<Pair> = pairs(crate::sbom_scan::EXPECTED_PY_NPM)
+        .into_iter()
+        .map(|(a, b)| (a, b.to_lowercase()))
+        .collect();
+    assert_eq!(ours_all, expected_all);
+    assert_eq!(
+        peer.trivy(None, &peer.sbom),
+        ours_all,
+        "without VEX the two scanners must agree first"
+    );
+    let mut bom = peer.bom.clone();
     let serial = bom["serialNumber"]
         .as_str()
         .unwrap()
@@ -380,105 +519,195 @@ fn trivy_with_the_same_vex_suppresses_the_same_findings() {
             serde_json::json!({"state": "in_triage"})
         ),
     ]);
-    let vex = work.join("vex.cdx.json");
-    std::fs::write(&vex, serde_json::to_vec(&bom).unwrap()).unwrap();
-
-    let r = repo.cleanpipe(&[
-        "scan",
-        image,
-        "--db",
-        crate::sbom_scan::osv_fixtures().to_str().unwrap(),
-        "--fail-on",
-        "none",
-        "--vex",
-        vex.to_str().unwrap(),
-        "-o",
-        "json",
-    ]);
-    r.expect_code(0);
-    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let pairs = |list: &serde_json::Value| -> BTreeSet<(String, String)> {
-        list.as_array()
-            .into_iter()
-            .flatten()
-            .map(|f| {
-                (
-                    f["id"].as_str().unwrap().to_string(),
-                    f["package"].as_str().unwrap().to_lowercase(),
-                )
-            })
-            .collect()
-    };
-    let ours_left = pairs(&report["findings"]);
-    let ours_suppressed = pairs(&report["suppressed"]);
-    let run_trivy = |vex: Option<&std::path::Path>| -> Option<BTreeSet<(String, String)>> {
-        let mut cmd = std::process::Command::new(&trivy);
-        cmd.args([
-            "sbom",
-            "--skip-db-update",
-            "--offline-scan",
-            "--format",
-            "json",
-            "--cache-dir",
-        ])
-        .arg(&cache);
-        if let Some(vex) = vex {
-            cmd.arg("--vex").arg(vex);
-        }
-        let out = cmd.arg(&sbom).output().unwrap();
-        if !out.status.success() {
-            return None;
-        }
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        Some(
-            doc["Results"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .flat_map(|r| r["Vulnerabilities"].as_array().cloned().unwrap_or_default())
-                .map(|v| {
-                    (
-                        v["VulnerabilityID"].as_str().unwrap().to_string(),
-                        v["PkgName"].as_str().unwrap().to_lowercase(),
-                    )
-                })
-                .collect(),
-        )
-    };
-    let trivy_all = run_trivy(None).expect("trivy sbom failed");
-    let trivy_left = run_trivy(Some(&vex)).expect("trivy sbom --vex failed");
-    let trivy_suppressed: BTreeSet<_> = trivy_all.difference(&trivy_left).cloned().collect();
-    let all: BTreeSet<_> = ours_left.union(&ours_suppressed).cloned().collect();
-    assert_eq!(
-        all, trivy_all,
-        "without VEX the two scanners must agree first"
-    );
-    let expected: BTreeSet<(String, String)> = [
+    let vex = peer.write("vex.cdx.json", &bom.to_string());
+    let (ours_left, ours_suppressed) = peer.ours(Some(&vex));
+    let expected = pairs(&[
         ("GHSA-g3rq-g295-4j3m", "jinja2"),
         ("GHSA-jf85-cpcp-j695", "lodash"),
         ("GHSA-xvch-5gv4-984h", "minimist"),
-    ]
-    .iter()
-    .map(|(a, b)| (a.to_string(), b.to_string()))
-    .collect();
+    ]);
     assert_eq!(ours_suppressed, expected);
     assert_eq!(
-        trivy_suppressed, expected,
+        peer.trivy_suppressed(&vex, &peer.sbom),
+        expected,
         "trivy --vex suppressed other findings"
     );
-    assert_eq!(ours_left, trivy_left);
-    // The OpenVEX equivalent: cleanpipe reads it, this trivy build does not.
-    let openvex_doc = work.join("app.openvex.json");
-    std::fs::write(
-        &openvex_doc,
-        openvex(
-            r#"{"vulnerability": {"name": "GHSA-jf85-cpcp-j695"}, "products": [{"@id": "pkg:npm/lodash@4.17.11"}],
-                "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}"#,
-        ),
-    )
-    .unwrap();
-    assert!(
-        run_trivy(Some(&openvex_doc)).is_none(),
-        "this trivy now reads OpenVEX v0.2: compare OpenVEX here too, and update docs/vex.md"
+    assert_eq!(ours_left, peer.trivy(Some(&vex), &peer.sbom));
+}
+
+/// Peer, OpenVEX: the same image, database and document for both tools. On what OpenVEX and
+/// docs/vex.md say alike (a package purl with or without version, not_affected with a
+/// justification or only an impact statement, fixed, affected, under_investigation, the latest
+/// statement winning) both suppress the same findings.
+#[test]
+fn trivy_with_the_same_openvex_suppresses_the_same_findings() {
+    let Some(peer) = VexPeer::new() else {
+        return;
+    };
+    let statements = [
+        // A versioned package purl, not_affected with a justification.
+        r#"{"vulnerability": {"name": "GHSA-jf85-cpcp-j695"}, "products": [{"@id": "pkg:npm/lodash@4.17.11"}],
+            "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}"#,
+        // No version: every version of the package.
+        r#"{"vulnerability": {"name": "GHSA-xvch-5gv4-984h"}, "products": [{"@id": "pkg:npm/minimist"}],
+            "status": "fixed"}"#,
+        // Only an impact statement; the PyPI name as the project spells it (purl names of PyPI
+        // are compared normalised).
+        r#"{"vulnerability": {"name": "GHSA-g3rq-g295-4j3m"}, "products": [{"@id": "pkg:pypi/Jinja2@2.11.2"}],
+            "status": "not_affected", "impact_statement": "templates are not user input"}"#,
+        // Statements that keep their finding.
+        r#"{"vulnerability": {"name": "GHSA-34jh-p97f-mpxf"}, "products": [{"@id": "pkg:pypi/urllib3@1.26.4"}],
+            "status": "affected", "action_statement": "upgrade to 1.26.5"}"#,
+        r#"{"vulnerability": {"name": "GHSA-9wx4-h78v-vm56"}, "products": [{"@id": "pkg:pypi/requests@2.25.0"}],
+            "status": "under_investigation"}"#,
+        // The latest statement wins: not_affected, later affected (kept) ...
+        r#"{"vulnerability": {"name": "GHSA-j8r2-6x86-q33q"}, "products": [{"@id": "pkg:pypi/requests@2.25.0"}],
+            "status": "not_affected", "justification": "inline_mitigations_already_exist", "timestamp": "2026-10-01T00:00:00Z"}"#,
+        r#"{"vulnerability": {"name": "GHSA-j8r2-6x86-q33q"}, "products": [{"@id": "pkg:pypi/requests@2.25.0"}],
+            "status": "affected", "action_statement": "upgrade", "timestamp": "2026-10-02T00:00:00Z"}"#,
+        // ... and affected, later fixed (suppressed), written in the other order.
+        r#"{"vulnerability": {"name": "GHSA-35jh-r3h4-6jhm"}, "products": [{"@id": "pkg:npm/lodash@4.17.11"}],
+            "status": "fixed", "timestamp": "2026-10-02T00:00:00Z"}"#,
+        r#"{"vulnerability": {"name": "GHSA-35jh-r3h4-6jhm"}, "products": [{"@id": "pkg:npm/lodash@4.17.11"}],
+            "status": "affected", "action_statement": "upgrade", "timestamp": "2026-10-01T00:00:00Z"}"#,
+        // Another version, a qualifier the installed purl lacks, and another package: nothing.
+        r#"{"vulnerability": {"name": "GHSA-p6mc-m468-83gw"}, "products": [{"@id": "pkg:npm/lodash@4.17.21"}],
+            "status": "not_affected", "justification": "component_not_present"}"#,
+        r#"{"vulnerability": {"name": "GHSA-h5c8-rqwp-cp95"}, "products": [{"@id": "pkg:pypi/jinja2@2.11.2?os=linux"}],
+            "status": "not_affected", "justification": "component_not_present"}"#,
+        r#"{"vulnerability": {"name": "GHSA-v845-jxx5-vc9f"}, "products": [{"@id": "pkg:pypi/requests@2.25.0"}],
+            "status": "not_affected", "justification": "component_not_present"}"#,
+    ];
+    let vex = peer.write("app.openvex.json", &openvex(&statements.join(", ")));
+    let (ours_left, ours_suppressed) = peer.ours(Some(&vex));
+    let expected = pairs(&[
+        ("GHSA-35jh-r3h4-6jhm", "lodash"),
+        ("GHSA-g3rq-g295-4j3m", "jinja2"),
+        ("GHSA-jf85-cpcp-j695", "lodash"),
+        ("GHSA-xvch-5gv4-984h", "minimist"),
+    ]);
+    assert_eq!(ours_suppressed, expected);
+    assert_eq!(
+        peer.trivy_suppressed(&vex, &peer.sbom),
+        expected,
+        "trivy --vex suppressed other findings"
     );
+    assert_eq!(ours_left, peer.trivy(Some(&vex), &peer.sbom));
+}
+
+/// Peer, OpenVEX, where the two differ by design (docs/vex.md, "Compared with trivy `--vex`"):
+/// each difference is asserted, so a change on either side is noticed.
+#[test]
+fn trivy_and_cleanpipe_differ_on_openvex_where_the_docs_say() {
+    let Some(peer) = VexPeer::new() else {
+        return;
+    };
+    let lodash = pairs(&[("GHSA-jf85-cpcp-j695", "lodash")]);
+    let statement = |vuln: &str, product: &str, extra: &str| {
+        openvex(&format!(
+            r#"{{"vulnerability": {{"name": "{vuln}"}}, "products": [{product}], "status": "not_affected"{extra}}}"#
+        ))
+    };
+    let justified = r#", "justification": "vulnerable_code_not_in_execute_path""#;
+
+    // `not_affected` without a justification or impact statement: cleanpipe refuses the document
+    // (OpenVEX requires one), trivy suppresses the finding.
+    let bare = peer.write(
+        "bare.openvex.json",
+        &statement(
+            "GHSA-jf85-cpcp-j695",
+            r#"{"@id": "pkg:npm/lodash@4.17.11"}"#,
+            "",
+        ),
+    );
+    peer.scan(Some(&bare))
+        .expect_code(2)
+        .expect_stderr("neither `justification` nor `impact_statement`");
+    assert_eq!(peer.trivy_suppressed(&bare, &peer.sbom), lodash);
+
+    // A statement about the CVE the advisory is an alias of: cleanpipe follows the OSV record's
+    // aliases, trivy compares the statement with its own vulnerability id only.
+    let cve = peer.write(
+        "cve.openvex.json",
+        &statement(
+            "CVE-2021-23337",
+            r#"{"@id": "pkg:npm/lodash@4.17.11"}"#,
+            justified,
+        ),
+    );
+    assert_eq!(
+        peer.ours(Some(&cve)).1,
+        pairs(&[("GHSA-35jh-r3h4-6jhm", "lodash")])
+    );
+    assert!(peer.trivy_suppressed(&cve, &peer.sbom).is_empty());
+
+    // The image as the product (its digest; `pkg:oci` with the digest, with and without a
+    // package as subcomponent): cleanpipe matches the scanned image's digest; trivy `sbom` puts
+    // a root of its own (a filesystem, no purl) above the SBOM's packages, so an image product
+    // matches nothing there, even when the SBOM's own root has the `pkg:oci` purl.
+    let mut rooted = peer.bom.clone();
+    rooted["metadata"]["component"]["purl"] =
+        serde_json::Value::String(format!("pkg:oci/app@{}", peer.digest));
+    let rooted_sbom = peer.write("rooted.cdx.json", &rooted.to_string());
+    for (name, product) in [
+        ("digest", format!(r#"{{"@id": "{}"}}"#, peer.digest)),
+        (
+            "oci",
+            format!(r#"{{"@id": "pkg:oci/app@{}"}}"#, peer.digest),
+        ),
+        (
+            "oci-sub",
+            format!(
+                r#"{{"@id": "pkg:oci/app@{}", "subcomponents": [{{"@id": "pkg:npm/lodash@4.17.11"}}]}}"#,
+                peer.digest
+            ),
+        ),
+    ] {
+        let doc = peer.write(
+            &format!("{name}.openvex.json"),
+            &statement("GHSA-jf85-cpcp-j695", &product, justified),
+        );
+        assert_eq!(peer.ours(Some(&doc)).1, lodash, "{name}");
+        assert!(peer.trivy_suppressed(&doc, &peer.sbom).is_empty(), "{name}");
+        assert!(
+            peer.trivy_suppressed(&doc, &rooted_sbom).is_empty(),
+            "{name}, the SBOM's root with a purl"
+        );
+    }
+}
+
+/// Peer, CycloneDX VEX, where the two differ: trivy reads `affects[].ref` only as a BOM-Link into
+/// the SBOM it scans and keeps one statement per vulnerability id; cleanpipe also reads a purl as
+/// the ref, and reads every statement.
+#[test]
+fn trivy_and_cleanpipe_differ_on_cyclonedx_vex_where_the_docs_say() {
+    let Some(peer) = VexPeer::new() else {
+        return;
+    };
+    let lodash = pairs(&[("GHSA-jf85-cpcp-j695", "lodash")]);
+    let mut bom = peer.bom.clone();
+    let serial = bom["serialNumber"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("urn:uuid:")
+        .to_string();
+    let not_affected =
+        serde_json::json!({"state": "not_affected", "justification": "code_not_reachable"});
+    // A purl as the ref.
+    bom["vulnerabilities"] = serde_json::json!([{"id": "GHSA-jf85-cpcp-j695",
+        "analysis": not_affected, "affects": [{"ref": "pkg:npm/lodash@4.17.11"}]}]);
+    let purl_ref = peer.write("purl-ref.cdx.json", &bom.to_string());
+    assert_eq!(peer.ours(Some(&purl_ref)).1, lodash);
+    assert!(peer.trivy_suppressed(&purl_ref, &peer.sbom).is_empty());
+    // Two statements about one id: trivy keeps the last (about a package without that
+    // advisory), cleanpipe applies each where it matches.
+    bom["vulnerabilities"] = serde_json::json!([
+        {"id": "GHSA-jf85-cpcp-j695", "analysis": not_affected,
+         "affects": [{"ref": format!("urn:cdx:{serial}/1#pkg:npm/lodash@4.17.11")}]},
+        {"id": "GHSA-jf85-cpcp-j695", "analysis": not_affected,
+         "affects": [{"ref": format!("urn:cdx:{serial}/1#pkg:npm/minimist@1.2.0")}]},
+    ]);
+    let twice = peer.write("twice.cdx.json", &bom.to_string());
+    assert_eq!(peer.ours(Some(&twice)).1, lodash);
+    assert!(peer.trivy_suppressed(&twice, &peer.sbom).is_empty());
 }
