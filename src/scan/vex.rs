@@ -938,6 +938,18 @@ impl Product {
     }
 }
 
+/// What [`package_matches`] requires to be equal: type, namespace, and the name as the type
+/// compares names.
+type NameKey = (String, Option<String>, String);
+
+fn name_key(p: &PackageUrl<'_>) -> NameKey {
+    let name = match p.ty() {
+        "pypi" => crate::sbom::purl::pep503(p.name()),
+        _ => p.name().to_string(),
+    };
+    (p.ty().to_string(), p.namespace().map(str::to_string), name)
+}
+
 fn vulnerability_matches(s: &Statement, f: &Finding) -> bool {
     let theirs: Vec<&String> = std::iter::once(&s.vulnerability)
         .chain(&s.aliases)
@@ -968,17 +980,31 @@ pub fn apply(
     packages: &[String],
     findings: &[Finding],
 ) -> Decisions {
-    let installed: Vec<PackageUrl<'static>> = packages
-        .iter()
-        .filter_map(|p| PackageUrl::from_str(p).ok())
-        .collect();
+    // The installed packages by type, namespace and name (as `package_matches` compares
+    // them), and the statements by vulnerability id and alias (as `vulnerability_matches`
+    // compares them): a large document costs lookups, not findings × statements.
+    let mut installed: HashMap<NameKey, Vec<PackageUrl<'static>>> = HashMap::new();
+    for p in packages.iter().filter_map(|p| PackageUrl::from_str(p).ok()) {
+        installed.entry(name_key(&p)).or_default().push(p);
+    }
     let in_image = |s: &Subject| match s {
-        Subject::Purl(p) if p.ty() != "oci" => installed.iter().any(|i| package_matches(p, i)),
+        Subject::Purl(p) if p.ty() != "oci" => installed
+            .get(&name_key(p))
+            .is_some_and(|same| same.iter().any(|i| package_matches(p, i))),
         _ => false,
     };
+    let mut by_id: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
     let mut used = vec![Vec::new(); docs.len()];
     for (d, doc) in docs.iter().enumerate() {
         used[d] = vec![false; doc.statements.len()];
+        for (i, s) in doc.statements.iter().enumerate() {
+            for id in std::iter::once(&s.vulnerability).chain(&s.aliases) {
+                by_id
+                    .entry(id.to_ascii_lowercase())
+                    .or_default()
+                    .push((d, i));
+            }
+        }
     }
     let mut per_finding = Vec::with_capacity(findings.len());
     let mut not_applied = Vec::new();
@@ -987,37 +1013,45 @@ pub fn apply(
             per_finding.push(None);
             continue;
         };
+        let mut candidates: Vec<(usize, usize)> = std::iter::once(&f.id)
+            .chain(&f.aliases)
+            .chain(&f.upstream)
+            .filter_map(|id| by_id.get(&id.to_ascii_lowercase()))
+            .flatten()
+            .copied()
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
         let mut best: Option<(Option<OffsetDateTime>, usize, usize)> = None;
-        for (d, doc) in docs.iter().enumerate() {
+        for (d, i) in candidates {
+            let (doc, s) = (&docs[d], &docs[d].statements[i]);
             // A base's document speaks for the base image, and only for what the child kept.
             let image = doc.base.as_ref().map_or(image, |b| &b.image);
-            for (i, s) in doc.statements.iter().enumerate() {
-                if !vulnerability_matches(s, f)
-                    || !s.products.iter().any(|p| p.covers(image, &pkg, &in_image))
-                {
-                    continue;
-                }
-                used[d][i] = true;
-                let kept = doc.base.as_ref().and_then(|b| b.unchanged.as_ref());
-                if kept.is_some_and(|k| !k.contains(&f.purl)) {
-                    not_applied.push(format!(
-                        "base VEX not applied: {} in {} {} ({}) changed in this image, so `{}`#{} ({} {}, signed by {}) does not cover it; it is judged on its own",
-                        f.id,
-                        f.package,
-                        f.version,
-                        f.purl,
-                        doc.path,
-                        s.location,
-                        s.vulnerability,
-                        s.status.as_str(),
-                        doc.base.as_ref().map_or("", |b| b.signer.as_str()),
-                    ));
-                    continue;
-                }
-                let key = (s.timestamp, d, i);
-                if best.is_none_or(|b| key >= b) {
-                    best = Some(key);
-                }
+            if !vulnerability_matches(s, f)
+                || !s.products.iter().any(|p| p.covers(image, &pkg, &in_image))
+            {
+                continue;
+            }
+            used[d][i] = true;
+            let kept = doc.base.as_ref().and_then(|b| b.unchanged.as_ref());
+            if kept.is_some_and(|k| !k.contains(&f.purl)) {
+                not_applied.push(format!(
+                    "base VEX not applied: {} in {} {} ({}) changed in this image, so `{}`#{} ({} {}, signed by {}) does not cover it; it is judged on its own",
+                    f.id,
+                    f.package,
+                    f.version,
+                    f.purl,
+                    doc.path,
+                    s.location,
+                    s.vulnerability,
+                    s.status.as_str(),
+                    doc.base.as_ref().map_or("", |b| b.signer.as_str()),
+                ));
+                continue;
+            }
+            let key = (s.timestamp, d, i);
+            if best.is_none_or(|b| key >= b) {
+                best = Some(key);
             }
         }
         per_finding.push(best.map(|(_, d, i)| {
