@@ -176,3 +176,78 @@ fn a_rescan_reads_the_sbom_attested_in_a_registry() {
     rescan.expect_code(1);
     assert!(rescan.stdout.contains(GHSA), "{}", rescan.all());
 }
+
+/// VEX attested to the image after the build, by the same trusted signer, applies to a rescan
+/// as it does to `verify`; a stranger's is ignored, and said.
+#[test]
+fn a_rescan_applies_vex_the_trusted_signer_attested_after_the_build() {
+    let repo = Repo::new();
+    repo.write_example("pipeline.example.yaml");
+    repo.commit();
+    repo.cleanpipe(&["run"]).expect_code(0);
+    repo.cleanpipe(&[
+        "vex",
+        "create",
+        "--product",
+        IMAGE,
+        "--vuln",
+        GHSA,
+        "--status",
+        "not_affected",
+        "--justification",
+        "vulnerable_code_not_in_execute_path",
+        "--subcomponent",
+        "pkg:pypi/jinja2",
+        "--author",
+        "Acme Security",
+        "-o",
+        "jinja2.vex.json",
+    ])
+    .expect_code(0);
+    let rescan = || {
+        repo.cleanpipe(&[
+            "scan",
+            IMAGE,
+            "--from-sbom",
+            "--key",
+            PUB,
+            "--db",
+            "examples/osv",
+            "--fail-on",
+            "medium",
+        ])
+    };
+    repo.keygen("stranger", "pw");
+    repo.cleanpipe_env(
+        &[
+            "vex",
+            "attest",
+            IMAGE,
+            "jinja2.vex.json",
+            "--key",
+            "stranger.key",
+        ],
+        &[("COSIGN_PASSWORD", "pw")],
+    )
+    .expect_code(0);
+    rescan()
+        .expect_code(1)
+        .expect_stderr("VEX attestation ignored");
+    repo.cleanpipe_env(
+        &[
+            "vex",
+            "attest",
+            IMAGE,
+            "jinja2.vex.json",
+            "--key",
+            ".cleanpipe/example-key/cosign.key",
+        ],
+        &[("COSIGN_PASSWORD", "")],
+    )
+    .expect_code(0);
+    let passed = rescan();
+    passed
+        .expect_code(0)
+        .expect_stderr("statement(s) applied")
+        .expect_stderr("1 finding(s) suppressed by VEX");
+}

@@ -15,7 +15,7 @@ pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Re
         }
         vex.push(doc);
     }
-    let options = ScanOptions {
+    let mut options = ScanOptions {
         threshold,
         waivers: vec![],
         today: crate::clock::Clock::System.today(),
@@ -53,7 +53,9 @@ pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Re
             )
             .with_hint("drop --scanner, or drop --from-sbom to let the scanner read the layers"));
         }
-        let (image_name, digest, catalog) = attested_catalog(args, printer, redactor).await?;
+        let (image_name, digest, catalog, attested_vex) =
+            attested_catalog(args, printer, redactor).await?;
+        options.vex.extend(attested_vex);
         let db_path = database(args, printer)?;
         let db = load_database(&db_path, &catalog, printer).await?;
         scan::scan_catalog(
@@ -195,7 +197,12 @@ async fn attested_catalog(
     args: &ScanArgs,
     printer: &Printer,
     redactor: &Redactor,
-) -> Result<(String, crate::oci::types::Digest, crate::sbom::Catalog)> {
+) -> Result<(
+    String,
+    crate::oci::types::Digest,
+    crate::sbom::Catalog,
+    Vec<scan::vex::Document>,
+)> {
     use crate::oci::reference::ImageRef;
     use crate::oci::store::Store;
     let image = ImageRef::parse(&args.image)?;
@@ -286,5 +293,43 @@ async fn attested_catalog(
             }
         }
     }
-    Ok((image.to_string(), resolved.digest, catalog))
+    // VEX the same signers attested to the image (after the build too), applied as `verify`
+    // applies it; one a trusted signer made that cannot be read fails closed.
+    let mut vex = Vec::new();
+    for a in crate::policy::attestations_of_type(
+        &store,
+        &resolved.digest,
+        &trust,
+        crate::sign::attest::PREDICATE_OPENVEX,
+    )
+    .await?
+    {
+        match a.outcome {
+            Ok((statement, signer)) => {
+                let bytes =
+                    serde_json::to_vec(&statement["predicate"]).expect("JSON value serializes");
+                let mut doc = scan::vex::parse(&bytes, &a.place).map_err(|e| {
+                    Error::gate(
+                        format!(
+                            "the VEX attested to {image} in {} (signed by {signer}) cannot be used",
+                            a.place
+                        ),
+                        vec![],
+                    )
+                    .caused_by(e)
+                    .with_hint("attest a corrected document (`cleanpipe vex check` reads it first)")
+                })?;
+                printer.status(&format!(
+                    "VEX attested to {} ({}), signed by {signer}: {} statement(s) applied",
+                    resolved.digest,
+                    a.place,
+                    doc.statements.len()
+                ));
+                doc.signer = Some(signer);
+                vex.push(doc);
+            }
+            Err(why) => printer.warn(&format!("VEX attestation ignored: {}: {why}", a.place)),
+        }
+    }
+    Ok((image.to_string(), resolved.digest, catalog, vex))
 }
