@@ -17,6 +17,7 @@ use crate::sign::trust::Trust;
 type Opened = std::result::Result<(serde_json::Value, String), (Rejection, Option<String>)>;
 
 /// An attestation that verified with the key.
+#[derive(Clone)]
 pub(super) struct Trusted {
     pub(super) used: UsedAttestation,
     /// The statement's (signed) predicate type.
@@ -27,6 +28,7 @@ pub(super) struct Trusted {
 }
 
 /// An attestation that failed its own check in a way that counts against its types.
+#[derive(Clone)]
 pub(super) struct Failed {
     pub(super) used: UsedAttestation,
     /// The annotated type and, when signed with the key, the statement's type.

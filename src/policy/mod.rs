@@ -338,7 +338,14 @@ pub async fn verify_image(
         return verify_index(&store, image, resolved, trust, policy).await;
     }
     let name = image.to_string();
-    verify_resolved(&store, name.clone(), &name, resolved, trust, policy).await
+    verify_resolved(&store, name.clone(), &name, resolved, trust, policy, None).await
+}
+
+/// What an index's own evidence passes to each platform image it lists: its digest and the
+/// VEX attested to it (trusted, or failing its own check), which speak for those images too.
+struct FromIndex<'a> {
+    digest: &'a Digest,
+    evidence: &'a Evidence,
 }
 
 /// Every signature and attestation about `digest`, found once and checked against `trust`.
@@ -361,8 +368,28 @@ async fn verify_resolved(
     resolved: Resolved,
     trust: &Trust,
     policy: &Policy,
+    index: Option<FromIndex<'_>>,
 ) -> Result<Verdict> {
-    let (signatures, evidence) = read_evidence(store, &resolved.digest, trust).await?;
+    let (signatures, mut evidence) = read_evidence(store, &resolved.digest, trust).await?;
+    if let Some(index) = &index {
+        let is_vex = |t: &str| t == crate::scan::vex::PREDICATE_OPENVEX;
+        evidence.trusted.extend(
+            index
+                .evidence
+                .trusted
+                .iter()
+                .filter(|t| is_vex(&t.predicate_type))
+                .cloned(),
+        );
+        evidence.failed.extend(
+            index
+                .evidence
+                .failed
+                .iter()
+                .filter(|f| f.types.iter().any(|t| is_vex(t)))
+                .cloned(),
+        );
+    }
     let mut checks = Vec::new();
     if let Store::Layout(layout) = store {
         // Hashing every layer is blocking work.
@@ -375,7 +402,13 @@ async fn verify_resolved(
                 })?,
         );
     }
-    let judged = judge(policy, &evidence, reference, &resolved.digest);
+    let judged = judge(
+        policy,
+        &evidence,
+        reference,
+        &resolved.digest,
+        index.as_ref().map(|i| i.digest),
+    );
     checks.extend(judged.checks);
     Ok(Verdict {
         image: name,
@@ -402,7 +435,14 @@ struct Judgement {
 
 /// Apply `policy` to the evidence already read about `digest` (`reference` names the image for
 /// VEX statements). No store and no network: [`verify_resolved`] reads, this judges.
-fn judge(policy: &Policy, evidence: &Evidence, reference: &str, digest: &Digest) -> Judgement {
+/// `index`: the index the image was reached through, whose digest VEX statements may name.
+fn judge(
+    policy: &Policy,
+    evidence: &Evidence,
+    reference: &str,
+    digest: &Digest,
+    index: Option<&Digest>,
+) -> Judgement {
     let mut checks = Vec::new();
     if let Some(problem) = &evidence.manifest_problem {
         checks.push(check("attestations", false, problem.clone(), vec![]));
@@ -411,11 +451,11 @@ fn judge(policy: &Policy, evidence: &Evidence, reference: &str, digest: &Digest)
     checks.extend(provenance_checks);
     checks.extend(evaluate_sbom(policy, evidence));
     checks.extend(evaluate_required_types(policy, evidence, digest));
-    let (scan_checks, vex) = evaluate_scan(
-        policy,
-        evidence,
-        &crate::scan::vex::Image::of(reference, digest),
-    );
+    let mut image = crate::scan::vex::Image::of(reference, digest);
+    if let Some(index) = index {
+        image = image.via_index(index);
+    }
+    let (scan_checks, vex) = evaluate_scan(policy, evidence, &image);
     checks.extend(scan_checks);
     Judgement {
         checks,
@@ -513,6 +553,10 @@ async fn verify_index(
             child,
             trust,
             policy,
+            Some(FromIndex {
+                digest: &resolved.digest,
+                evidence: &index_evidence,
+            }),
         ))
         .await?;
         if !verdict.signatures.verified && signatures.verified {

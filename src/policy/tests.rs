@@ -37,7 +37,13 @@ impl Recording {
 
 /// Judge `evidence` under `policy`; the verdict (every check passed) and the recorded lines.
 fn judged(policy: &Policy, evidence: &Evidence) -> (bool, Vec<String>) {
-    let judgement = judge(policy, evidence, "registry.example/acme/app:v1", &image());
+    let judgement = judge(
+        policy,
+        evidence,
+        "registry.example/acme/app:v1",
+        &image(),
+        None,
+    );
     let mut recording = Recording::default();
     for c in &judgement.checks {
         recording.told(c);

@@ -804,6 +804,9 @@ pub struct Image {
     pub digest: String,
     pub repository: Option<RegistryRef>,
     pub tag: Option<String>,
+    /// Other digests that stand for this image: the index it was reached through (a
+    /// statement about an index covers the platform images it lists).
+    pub via: Vec<String>,
 }
 
 impl Image {
@@ -821,13 +824,24 @@ impl Image {
             digest: digest.to_string(),
             repository,
             tag,
+            via: vec![],
         }
+    }
+
+    /// This image, reached through the index `index`.
+    pub fn via_index(mut self, index: &Digest) -> Image {
+        self.via.push(index.to_string());
+        self
+    }
+
+    fn is_digest(&self, d: &str) -> bool {
+        d.eq_ignore_ascii_case(&self.digest) || self.via.iter().any(|v| d.eq_ignore_ascii_case(v))
     }
 
     /// Whether an image subject (`pkg:oci/…`, `sha256:…`) names this image.
     fn matches(&self, s: &Subject) -> bool {
         let purl = match s {
-            Subject::Digest(d) => return d.eq_ignore_ascii_case(&self.digest),
+            Subject::Digest(d) => return self.is_digest(d),
             Subject::Purl(p) if p.ty() == "oci" => p,
             _ => return false,
         };
@@ -841,7 +855,7 @@ impl Image {
                 .to_ascii_lowercase()
         });
         match (purl.version(), &last) {
-            (Some(v), _) if !v.eq_ignore_ascii_case(&self.digest) => return false,
+            (Some(v), _) if !self.is_digest(v) => return false,
             (_, Some(last)) if !purl.name().eq_ignore_ascii_case(last) => return false,
             // Without a digest, only the name says which image: it must be known.
             (None, None) => return false,

@@ -261,3 +261,55 @@ fn vex_check_and_create_refuse_bad_documents_with_their_location() {
     .expect_code(2)
     .expect_stderr("CycloneDX");
 }
+
+/// VEX attested to an index speaks for the platform images it lists: `verify` of the index
+/// applies it to each platform's attested scan (a statement naming the index's digest covers
+/// them), and names the attestation it used.
+#[test]
+fn vex_attested_to_an_index_applies_to_each_platform_image() {
+    let repo = Repo::new();
+    repo.write_example("pipeline.example.yaml");
+    let text = std::fs::read_to_string(repo.path().join("pipeline.example.yaml")).unwrap();
+    repo.write(
+        "pipeline.example.yaml",
+        &text.replace(
+            "build:\n  customize:",
+            "build:\n  platforms: [linux/amd64, linux/arm64]\n  customize:",
+        ),
+    );
+    repo.commit();
+    repo.cleanpipe(&["run"]).expect_code(0);
+    let verify = || verify_medium(&repo, "text");
+    verify()
+        .expect_code(1)
+        .expect_stderr("platform linux/arm64");
+    repo.cleanpipe(&[
+        "vex",
+        "create",
+        "--product",
+        IMAGE,
+        "--vuln",
+        GHSA,
+        "--status",
+        "not_affected",
+        "--justification",
+        "vulnerable_code_not_in_execute_path",
+        "--subcomponent",
+        "pkg:pypi/jinja2",
+        "-o",
+        "index.vex.json",
+    ])
+    .expect_code(0);
+    repo.cleanpipe_env(
+        &["vex", "attest", IMAGE, "index.vex.json", "--key", KEY],
+        &[("COSIGN_PASSWORD", "")],
+    )
+    .expect_code(0);
+    let passed = verify();
+    passed.expect_code(0);
+    assert!(
+        passed.all().matches("suppressed").count() >= 2,
+        "both platforms' findings suppressed:\n{}",
+        passed.all()
+    );
+}
