@@ -175,6 +175,56 @@ fn a_rescan_reads_the_sbom_attested_in_a_registry() {
     ]);
     rescan.expect_code(1);
     assert!(rescan.stdout.contains(GHSA), "{}", rescan.all());
+
+    // A second SBOM the same key attested, by another tool (no catalogue in it): it could list
+    // packages the first does not, so the rescan fails closed instead of skipping it.
+    let Some(cosign) = crate::peers::cosign("V2") else {
+        return;
+    };
+    repo.write(
+        "syft.cdx.json",
+        r#"{"bomFormat": "CycloneDX", "specVersion": "1.5", "metadata": {"tools": {"components": [{"name": "syft"}]}}, "components": [{"type": "library", "name": "left-pad", "version": "1.0.0", "purl": "pkg:npm/left-pad@1.0.0"}]}"#,
+    );
+    let attested = std::process::Command::new(&cosign)
+        .args([
+            "attest",
+            "--key",
+            ".cleanpipe/example-key/cosign.key",
+            "--tlog-upload=false",
+            "--yes",
+            "--type",
+            "cyclonedx",
+            "--predicate",
+            "syft.cdx.json",
+            &by_digest,
+        ])
+        .current_dir(repo.path())
+        .env("COSIGN_PASSWORD", "")
+        .env("TUF_ROOT", repo.path().join(".cosign-tuf"))
+        .env("HTTPS_PROXY", "http://127.0.0.1:9")
+        .env("HTTP_PROXY", "http://127.0.0.1:9")
+        .env("NO_PROXY", "127.0.0.1,localhost,::1")
+        .env("DOCKER_CONFIG", repo.path().join(".no-docker-config"))
+        .output()
+        .unwrap();
+    assert!(
+        attested.status.success(),
+        "{}",
+        crate::peers::text(&attested)
+    );
+    repo.cleanpipe(&[
+        "scan",
+        &by_digest,
+        "--from-sbom",
+        "--key",
+        PUB,
+        "--db",
+        "examples/osv",
+    ])
+    .expect_code(1)
+    .expect_stderr("cannot be read as cleanpipe's catalogue")
+    .expect_stderr("written by syft without the catalogue")
+    .expect_stderr("nothing was scanned");
 }
 
 /// VEX attested to the image after the build, by the same trusted signer, applies to a rescan

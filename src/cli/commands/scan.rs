@@ -236,7 +236,7 @@ async fn attested_catalog(
         crate::sign::attest::PREDICATE_CYCLONEDX,
     )
     .await?;
-    let mut refused = Vec::new();
+    let (mut refused, mut unreadable) = (Vec::new(), Vec::new());
     let mut catalogs = Vec::new();
     for a in found {
         match a.outcome {
@@ -251,8 +251,8 @@ async fn attested_catalog(
                     ));
                         catalogs.push(c);
                     }
-                    Err(e) => refused.push(format!(
-                        "{}: signed by {signer}, but not readable: {e}",
+                    Err(e) => unreadable.push(format!(
+                        "{}: signed by {signer}, but not readable as cleanpipe's catalogue: {e}",
                         a.place
                     )),
                 }
@@ -262,6 +262,18 @@ async fn attested_catalog(
     }
     for r in &refused {
         printer.warn(&format!("CycloneDX SBOM attestation ignored: {r}"));
+    }
+    // A trusted SBOM that cannot be read may list packages the others do not: fail closed.
+    if !unreadable.is_empty() {
+        return Err(Error::gate(
+            format!(
+                "{image} ({}): {} CycloneDX SBOM(s) a trusted signer attested cannot be read as cleanpipe's catalogue: nothing was scanned",
+                resolved.digest,
+                unreadable.len()
+            ),
+            unreadable,
+        )
+        .with_hint("scan without --from-sbom to read the image's layers"));
     }
     let Some(mut catalog) = catalogs.pop() else {
         return Err(Error::gate(
