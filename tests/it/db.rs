@@ -697,19 +697,23 @@ fn a_managed_gate_fetches_what_its_image_needs_on_the_first_run() {
     repo.write_example("pipeline.example.yaml");
     let text = std::fs::read_to_string(repo.path().join("pipeline.example.yaml")).unwrap();
     assert!(text.contains("db: examples/osv"));
+    let url = mirror.url();
+    // The mirror from the pipeline's `db_mirror` (no CLEANPIPE_DB_MIRROR on the first run).
     repo.write(
         "pipeline.example.yaml",
-        &text.replace("db: examples/osv", "db: managed"),
+        &text.replace(
+            "db: examples/osv",
+            &format!("db: managed\n    db_mirror: {url}"),
+        ),
     );
     repo.commit();
     let cache = tempfile::tempdir().unwrap();
     let dir = cache.path().join("osv");
-    let url = mirror.url();
     let env = [
         ("CLEANPIPE_DB_MIRROR", url.as_str()),
         ("CLEANPIPE_DB_DIR", dir.to_str().unwrap()),
     ];
-    repo.cleanpipe_env(&["run"], &env)
+    repo.cleanpipe_env(&["run"], &[("CLEANPIPE_DB_DIR", dir.to_str().unwrap())])
         .expect_code(0)
         .expect_stderr("the managed database has no npm records yet");
     let mut asked: Vec<String> = mirror
