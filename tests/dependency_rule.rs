@@ -6,7 +6,7 @@
 //! - `oci`
 //! - domain: `build`, `sbom`, `scan`, `sign`, `evidence`, `policy`, `notify`, `db_artifact`
 //! - `spec`: the pipeline file, resolved once
-//! - `run`: the executor, the run context and the stages; `base_update`
+//! - `run`: the executor, the run context and the stages; `base_update`; `db_needs`
 //! - `cli`
 //!
 //! `KNOWN` lists the edges that break the rule today, each one debt to pay. The test fails on
