@@ -8,6 +8,30 @@ const IMAGE: &str = "oci:.cleanpipe/oci:example";
 const PUB: &str = ".cleanpipe/example-key/cosign.pub";
 const GHSA: &str = "GHSA-h75v-3vvj-5mfj";
 
+/// The built-in example, built, scanned, signed and attested in its local layout.
+fn example_built() -> Repo {
+    let repo = Repo::new();
+    repo.write_example("pipeline.example.yaml");
+    repo.commit();
+    repo.cleanpipe(&["run"]).expect_code(0);
+    repo
+}
+
+/// `cleanpipe scan IMAGE --from-sbom --key PUB --db examples/osv EXTRA…`.
+fn rescan(repo: &Repo, image: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "scan",
+        image,
+        "--from-sbom",
+        "--key",
+        PUB,
+        "--db",
+        "examples/osv",
+    ];
+    args.extend_from_slice(extra);
+    repo.cleanpipe(&args)
+}
+
 fn report(run: &Run) -> serde_json::Value {
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.all()))
 }
@@ -27,10 +51,7 @@ fn essence(r: &serde_json::Value) -> serde_json::Value {
 
 #[test]
 fn a_rescan_from_the_attested_sbom_matches_a_layer_scan_and_reads_no_layer() {
-    let repo = Repo::new();
-    repo.write_example("pipeline.example.yaml");
-    repo.commit();
-    repo.cleanpipe(&["run"]).expect_code(0);
+    let repo = example_built();
     let scan = |extra: &[&str]| {
         let mut args = vec!["scan", IMAGE, "--db", "examples/osv", "--fail-on", "medium"];
         args.extend_from_slice(extra);
@@ -109,10 +130,7 @@ fn a_rescan_from_the_attested_sbom_matches_a_layer_scan_and_reads_no_layer() {
 
 #[test]
 fn a_rescan_refuses_sboms_it_cannot_trust_or_read() {
-    let repo = Repo::new();
-    repo.write_example("pipeline.example.yaml");
-    repo.commit();
-    repo.cleanpipe(&["run"]).expect_code(0);
+    let repo = example_built();
     // Signed, but not by the key given: nothing scanned, a failed check, and why.
     repo.keygen("stranger", "pw");
     repo.cleanpipe(&[
@@ -153,28 +171,15 @@ fn a_rescan_refuses_sboms_it_cannot_trust_or_read() {
 #[test]
 fn a_rescan_reads_the_sbom_attested_in_a_registry() {
     let Some(registry) = registry() else { return };
-    let repo = Repo::new();
-    repo.write_example("pipeline.example.yaml");
-    repo.commit();
-    repo.cleanpipe(&["run"]).expect_code(0);
+    let repo = example_built();
     let target = format!("{registry}/{}:v1", unique("rescan"));
     let copied = repo.cleanpipe(&["copy", IMAGE, &target]);
     copied.expect_code(0);
     let by_digest = copied.last_line();
     assert!(by_digest.contains("@sha256:"), "{}", copied.all());
-    let rescan = repo.cleanpipe(&[
-        "scan",
-        &by_digest,
-        "--from-sbom",
-        "--key",
-        PUB,
-        "--db",
-        "examples/osv",
-        "--fail-on",
-        "medium",
-    ]);
-    rescan.expect_code(1);
-    assert!(rescan.stdout.contains(GHSA), "{}", rescan.all());
+    let found = rescan(&repo, &by_digest, &["--fail-on", "medium"]);
+    found.expect_code(1);
+    assert!(found.stdout.contains(GHSA), "{}", found.all());
 
     // A second SBOM the same key attested, by another tool (no catalogue in it): it could list
     // packages the first does not, so the rescan fails closed instead of skipping it.
@@ -212,61 +217,20 @@ fn a_rescan_reads_the_sbom_attested_in_a_registry() {
         "{}",
         crate::peers::text(&attested)
     );
-    repo.cleanpipe(&[
-        "scan",
-        &by_digest,
-        "--from-sbom",
-        "--key",
-        PUB,
-        "--db",
-        "examples/osv",
-    ])
-    .expect_code(1)
-    .expect_stderr("cannot be read as cleanpipe's catalogue")
-    .expect_stderr("written by syft without the catalogue")
-    .expect_stderr("nothing was scanned");
+    rescan(&repo, &by_digest, &[])
+        .expect_code(1)
+        .expect_stderr("cannot be read as cleanpipe's catalogue")
+        .expect_stderr("written by syft without the catalogue")
+        .expect_stderr("nothing was scanned");
 }
 
 /// VEX attested to the image after the build, by the same trusted signer, applies to a rescan
 /// as it does to `verify`; a stranger's is ignored, and said.
 #[test]
 fn a_rescan_applies_vex_the_trusted_signer_attested_after_the_build() {
-    let repo = Repo::new();
-    repo.write_example("pipeline.example.yaml");
-    repo.commit();
-    repo.cleanpipe(&["run"]).expect_code(0);
-    repo.cleanpipe(&[
-        "vex",
-        "create",
-        "--product",
-        IMAGE,
-        "--vuln",
-        GHSA,
-        "--status",
-        "not_affected",
-        "--justification",
-        "vulnerable_code_not_in_execute_path",
-        "--subcomponent",
-        "pkg:pypi/jinja2",
-        "--author",
-        "Acme Security",
-        "-o",
-        "jinja2.vex.json",
-    ])
-    .expect_code(0);
-    let rescan = || {
-        repo.cleanpipe(&[
-            "scan",
-            IMAGE,
-            "--from-sbom",
-            "--key",
-            PUB,
-            "--db",
-            "examples/osv",
-            "--fail-on",
-            "medium",
-        ])
-    };
+    let repo = example_built();
+    crate::vex_verify::jinja2_not_affected(&repo, "jinja2.vex.json");
+    let at_medium = || rescan(&repo, IMAGE, &["--fail-on", "medium"]);
     repo.keygen("stranger", "pw");
     repo.cleanpipe_env(
         &[
@@ -280,7 +244,7 @@ fn a_rescan_applies_vex_the_trusted_signer_attested_after_the_build() {
         &[("COSIGN_PASSWORD", "pw")],
     )
     .expect_code(0);
-    rescan()
+    at_medium()
         .expect_code(1)
         .expect_stderr("VEX attestation ignored");
     repo.cleanpipe_env(
@@ -295,7 +259,7 @@ fn a_rescan_applies_vex_the_trusted_signer_attested_after_the_build() {
         &[("COSIGN_PASSWORD", "")],
     )
     .expect_code(0);
-    let passed = rescan();
+    let passed = at_medium();
     passed
         .expect_code(0)
         .expect_stderr("statement(s) applied")

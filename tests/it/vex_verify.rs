@@ -18,6 +18,29 @@ fn built() -> Repo {
     repo
 }
 
+/// `cleanpipe vex create`: Jinja2's GHSA is `not_affected` in the example image, written to `out`.
+pub(crate) fn jinja2_not_affected(repo: &Repo, out: &str) {
+    repo.cleanpipe(&[
+        "vex",
+        "create",
+        "--product",
+        IMAGE,
+        "--vuln",
+        GHSA,
+        "--status",
+        "not_affected",
+        "--justification",
+        "vulnerable_code_not_in_execute_path",
+        "--subcomponent",
+        "pkg:pypi/jinja2",
+        "--author",
+        "Acme Security",
+        "-o",
+        out,
+    ])
+    .expect_code(0);
+}
+
 fn verify_medium(repo: &Repo, output: &str) -> Run {
     repo.cleanpipe(&[
         "verify",
@@ -39,25 +62,7 @@ fn a_trusted_not_affected_attested_after_the_build_lets_verify_pass() {
         .expect_stderr(GHSA);
 
     // The statement, written by cleanpipe about this image's digest and checked.
-    repo.cleanpipe(&[
-        "vex",
-        "create",
-        "--product",
-        IMAGE,
-        "--vuln",
-        GHSA,
-        "--status",
-        "not_affected",
-        "--justification",
-        "vulnerable_code_not_in_execute_path",
-        "--subcomponent",
-        "pkg:pypi/jinja2",
-        "--author",
-        "Acme Security",
-        "-o",
-        "jinja2.vex.json",
-    ])
-    .expect_code(0);
+    jinja2_not_affected(&repo, "jinja2.vex.json");
     let doc: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo.path().join("jinja2.vex.json")).unwrap(),
     )
@@ -283,23 +288,7 @@ fn vex_attested_to_an_index_applies_to_each_platform_image() {
     verify()
         .expect_code(1)
         .expect_stderr("platform linux/arm64");
-    repo.cleanpipe(&[
-        "vex",
-        "create",
-        "--product",
-        IMAGE,
-        "--vuln",
-        GHSA,
-        "--status",
-        "not_affected",
-        "--justification",
-        "vulnerable_code_not_in_execute_path",
-        "--subcomponent",
-        "pkg:pypi/jinja2",
-        "-o",
-        "index.vex.json",
-    ])
-    .expect_code(0);
+    jinja2_not_affected(&repo, "index.vex.json");
     repo.cleanpipe_env(
         &["vex", "attest", IMAGE, "index.vex.json", "--key", KEY],
         &[("COSIGN_PASSWORD", "")],
