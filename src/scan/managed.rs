@@ -621,7 +621,7 @@ pub async fn update_one(
         (tmp, checked)
     })
     .await
-    .map_err(|e| Error::environment(format!("{ecosystem}: the check failed: {e}")))?;
+    .map_err(|e| Error::environment(format!("{ecosystem}: the check failed")).caused_by(e))?;
     let checked = checked.map_err(|why| {
         Error::environment(format!(
             "{ecosystem}: the archive from `{shown}` is refused: {why}"

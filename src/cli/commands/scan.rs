@@ -71,7 +71,9 @@ pub async fn scan(args: &ScanArgs, printer: &Printer, redactor: &Redactor) -> Re
         let image_name = local.image.to_string();
         let config: ImageConfig =
             serde_json::from_slice(&local.layout.read_blob(&local.manifest.config.digest)?)
-                .map_err(|e| Error::usage(format!("{image_name}: invalid image config: {e}")))?;
+                .map_err(|e| {
+                    Error::usage(format!("{image_name}: invalid image config")).caused_by(e)
+                })?;
         let program = args.scanner_path.as_deref().unwrap_or(tool.name());
         let found = external::run(
             tool,
