@@ -149,6 +149,23 @@ pub fn run_number(env: &BTreeMap<String, String>, outputs: &Path) -> Result<u64>
     Ok(next)
 }
 
+/// The signers `--key FILE` (repeatable) and the identity flags name, or `None` when neither
+/// is given (the caller says what that means for it).
+pub fn trust_from_flags(
+    keys: &[PathBuf],
+    identity: &crate::cli::args::IdentityArgs,
+) -> Result<Option<crate::sign::Trust>> {
+    let keys = keys
+        .iter()
+        .map(|k| crate::sign::keys::PublicKey::from_file(k))
+        .collect::<Result<Vec<_>>>()?;
+    let keyless = keyless_trust(identity)?;
+    if keys.is_empty() && keyless.is_none() {
+        return Ok(None);
+    }
+    crate::sign::Trust::with_keyless(keys, keyless).map(Some)
+}
+
 /// The keyless trust `--certificate-identity[-regexp]` and `--certificate-oidc-issuer[-regexp]`
 /// ask for (`None` when neither is given). Both halves are required, as cosign requires them:
 /// trusting any issuer's certificate for a name trusts whoever runs an issuer.

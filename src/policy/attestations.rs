@@ -108,6 +108,9 @@ impl Evidence {
 /// signer's and well-formed, else why it cannot be used. `place` says where it was found.
 pub struct OfType {
     pub place: String,
+    /// The predicate type it claims; empty for a place that could not be read at all (it may
+    /// have held any type).
+    pub predicate_type: String,
     pub outcome: std::result::Result<(serde_json::Value, String), String>,
 }
 
@@ -120,33 +123,47 @@ pub async fn attestations_of_type(
     trust: &Trust,
     predicate_type: &str,
 ) -> Result<Vec<OfType>> {
+    attestations_of_types(store, digest, trust, &[predicate_type]).await
+}
+
+/// [`attestations_of_type`] for several types, the evidence read and checked once.
+pub async fn attestations_of_types(
+    store: &Store,
+    digest: &Digest,
+    trust: &Trust,
+    types: &[&str],
+) -> Result<Vec<OfType>> {
     let found = crate::evidence::discover(store, digest).await?;
     let evidence = check_attestations(store, &found, trust).await?;
     let mut out = Vec::new();
     if let Some(problem) = evidence.manifest_problem {
         out.push(OfType {
             place: format!("the evidence of {digest}"),
+            predicate_type: String::new(),
             outcome: Err(problem),
         });
         return Ok(out);
     }
+    let wanted = |t: &str| types.contains(&t);
     for t in evidence
         .trusted
         .into_iter()
-        .filter(|t| t.predicate_type == predicate_type)
+        .filter(|t| wanted(&t.predicate_type))
     {
         out.push(OfType {
             place: t.used.to_string(),
+            predicate_type: t.predicate_type,
             outcome: Ok((t.statement, t.signer)),
         });
     }
     for c in evidence
         .checks
         .iter()
-        .filter(|c| !c.verified && c.predicate_type == predicate_type)
+        .filter(|c| !c.verified && wanted(&c.predicate_type))
     {
         out.push(OfType {
             place: format!("{} ({})", c.digest, c.source),
+            predicate_type: c.predicate_type.clone(),
             outcome: Err(c.detail.clone()),
         });
     }

@@ -29,7 +29,7 @@
 //! `attestations`, the provenance requirements `provenance`, reading attested scans `scan`.
 
 mod attestations;
-pub use attestations::{attestations_of_type, OfType};
+pub use attestations::{attestations_of_type, attestations_of_types, OfType};
 pub mod file;
 mod provenance;
 mod scan;

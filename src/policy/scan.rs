@@ -462,15 +462,11 @@ fn apply_attested_vex(
                 });
             }
             Some(a) => out.kept.push(format!(
-                "{} in {} {} stays: {}{}",
+                "{} in {} {} stays: {}",
                 f.id,
                 f.package,
                 f.version,
-                a.describe(),
-                a.action_statement
-                    .as_ref()
-                    .map(|s| format!("; action: {s}"))
-                    .unwrap_or_default()
+                a.why_kept()
             )),
             None => {}
         }

@@ -460,15 +460,11 @@ pub fn apply_vex(
             Some(a) if a.status.suppresses() => suppressed.push(Suppressed { finding: f, vex: a }),
             Some(a) => {
                 notes.kept.push(format!(
-                    "{} in {} {} stays in the gate: {}{}",
+                    "{} in {} {} stays in the gate: {}",
                     f.id,
                     f.package,
                     f.version,
-                    a.describe(),
-                    a.action_statement
-                        .as_ref()
-                        .map(|s| format!("; action: {s}"))
-                        .unwrap_or_default()
+                    a.why_kept()
                 ));
                 kept.push(f)
             }

@@ -247,6 +247,15 @@ impl Applied {
             self.document.digest
         )
     }
+
+    /// Why a finding this statement decided stays: [`Applied::describe`] and the statement's
+    /// action, if it gives one.
+    pub fn why_kept(&self) -> String {
+        match &self.action_statement {
+            Some(action) => format!("{}; action: {action}", self.describe()),
+            None => self.describe(),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------

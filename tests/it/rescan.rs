@@ -232,33 +232,16 @@ fn a_rescan_applies_vex_the_trusted_signer_attested_after_the_build() {
     crate::vex_verify::jinja2_not_affected(&repo, "jinja2.vex.json");
     let at_medium = || rescan(&repo, IMAGE, &["--fail-on", "medium"]);
     repo.keygen("stranger", "pw");
-    repo.cleanpipe_env(
-        &[
-            "vex",
-            "attest",
-            IMAGE,
-            "jinja2.vex.json",
-            "--key",
-            "stranger.key",
-        ],
-        &[("COSIGN_PASSWORD", "pw")],
-    )
-    .expect_code(0);
+    crate::vex_verify::attest_vex(&repo, "jinja2.vex.json", "stranger.key", "pw");
     at_medium()
         .expect_code(1)
         .expect_stderr("VEX attestation ignored");
-    repo.cleanpipe_env(
-        &[
-            "vex",
-            "attest",
-            IMAGE,
-            "jinja2.vex.json",
-            "--key",
-            ".cleanpipe/example-key/cosign.key",
-        ],
-        &[("COSIGN_PASSWORD", "")],
-    )
-    .expect_code(0);
+    crate::vex_verify::attest_vex(
+        &repo,
+        "jinja2.vex.json",
+        ".cleanpipe/example-key/cosign.key",
+        "",
+    );
     let passed = at_medium();
     passed
         .expect_code(0)

@@ -41,6 +41,15 @@ pub(crate) fn jinja2_not_affected(repo: &Repo, out: &str) {
     .expect_code(0);
 }
 
+/// `cleanpipe vex attest` of `file` to the example image with `key` (password `password`).
+pub(crate) fn attest_vex(repo: &Repo, file: &str, key: &str, password: &str) {
+    repo.cleanpipe_env(
+        &["vex", "attest", IMAGE, file, "--key", key],
+        &[("COSIGN_PASSWORD", password)],
+    )
+    .expect_code(0);
+}
+
 fn verify_medium(repo: &Repo, output: &str) -> Run {
     repo.cleanpipe(&[
         "verify",
@@ -76,18 +85,7 @@ fn a_trusted_not_affected_attested_after_the_build_lets_verify_pass() {
 
     // Attested by a stranger's key: ignored, and said.
     repo.keygen("stranger", "pw");
-    repo.cleanpipe_env(
-        &[
-            "vex",
-            "attest",
-            IMAGE,
-            "jinja2.vex.json",
-            "--key",
-            "stranger.key",
-        ],
-        &[("COSIGN_PASSWORD", "pw")],
-    )
-    .expect_code(0);
+    attest_vex(&repo, "jinja2.vex.json", "stranger.key", "pw");
     verify_medium(&repo, "text")
         .expect_code(1)
         .expect_stderr(GHSA)
@@ -116,11 +114,7 @@ fn a_trusted_not_affected_attested_after_the_build_lets_verify_pass() {
 
     // Attested by the image's own signer: the finding no longer fails, and the verdict names
     // the statement, the document and the signer.
-    repo.cleanpipe_env(
-        &["vex", "attest", IMAGE, "jinja2.vex.json", "--key", KEY],
-        &[("COSIGN_PASSWORD", "")],
-    )
-    .expect_code(0);
+    attest_vex(&repo, "jinja2.vex.json", KEY, "");
     verify_medium(&repo, "text")
         .expect_code(0)
         .expect_stderr("VERIFIED")
@@ -199,11 +193,7 @@ fn an_affected_statement_later_than_not_affected_keeps_the_finding() {
     std::thread::sleep(std::time::Duration::from_millis(1100));
     create("affected", &["--action", "upgrade Jinja2"], "b.json");
     for f in ["a.json", "b.json"] {
-        repo.cleanpipe_env(
-            &["vex", "attest", IMAGE, f, "--key", KEY],
-            &[("COSIGN_PASSWORD", "")],
-        )
-        .expect_code(0);
+        attest_vex(&repo, f, KEY, "");
     }
     verify_medium(&repo, "text")
         .expect_code(1)
@@ -289,11 +279,7 @@ fn vex_attested_to_an_index_applies_to_each_platform_image() {
         .expect_code(1)
         .expect_stderr("platform linux/arm64");
     jinja2_not_affected(&repo, "index.vex.json");
-    repo.cleanpipe_env(
-        &["vex", "attest", IMAGE, "index.vex.json", "--key", KEY],
-        &[("COSIGN_PASSWORD", "")],
-    )
-    .expect_code(0);
+    attest_vex(&repo, "index.vex.json", KEY, "");
     let passed = verify();
     passed.expect_code(0);
     assert!(

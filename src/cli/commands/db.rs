@@ -398,16 +398,7 @@ pub async fn pull(
     let source = crate::db_artifact::parse_reference(&args.source)?;
     let remote = crate::cli::settings::remote_options(&args.registry, redactor)?
         .with_progress(crate::cli::reporters::progress(printer));
-    let mut keys = Vec::new();
-    for k in &args.key {
-        keys.push(crate::sign::keys::PublicKey::from_file(k)?);
-    }
-    let keyless = crate::cli::settings::keyless_trust(&args.identity)?;
-    let mut trust = if keys.is_empty() && keyless.is_none() {
-        None
-    } else {
-        Some(crate::sign::Trust::with_keyless(keys, keyless)?)
-    };
+    let mut trust = crate::cli::settings::trust_from_flags(&args.key, &args.identity)?;
     if let Some(path) = &args.pipeline {
         let pipeline = crate::spec::load::load(path, &|n| env.get(n).cloned(), redactor)?;
         let found = [

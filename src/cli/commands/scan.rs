@@ -209,17 +209,11 @@ async fn attested_catalog(
     use crate::oci::store::Store;
     let image = ImageRef::parse(&args.image)?;
     let remote = crate::cli::settings::remote_options(&args.registry, redactor)?;
-    let mut keys = Vec::new();
-    for k in &args.key {
-        keys.push(crate::sign::keys::PublicKey::from_file(k)?);
-    }
-    let keyless = crate::cli::settings::keyless_trust(&args.identity)?;
-    if keys.is_empty() && keyless.is_none() {
+    let Some(trust) = crate::cli::settings::trust_from_flags(&args.key, &args.identity)? else {
         return Err(Error::usage("--from-sbom needs a trusted signer for the SBOM").with_hint(
             "give --key FILE (repeatable), or --certificate-identity with --certificate-oidc-issuer",
         ));
-    }
-    let trust = crate::sign::Trust::with_keyless(keys, keyless)?;
+    };
     let store = Store::for_image(&image, &remote)?;
     let resolved = store.resolve(&image).await?;
     if resolved.is_index() {
@@ -231,16 +225,21 @@ async fn attested_catalog(
             "name one platform's image by digest (`repo@sha256:…`; `cleanpipe verify` lists them)",
         ));
     }
-    let found = crate::policy::attestations_of_type(
+    use crate::sign::attest::{PREDICATE_CYCLONEDX, PREDICATE_OPENVEX};
+    // The SBOMs and the VEX, read and checked once; a place that could not be read at all
+    // (no type) counts against the SBOM.
+    let (vex_found, sbom_found): (Vec<_>, Vec<_>) = crate::policy::attestations_of_types(
         &store,
         &resolved.digest,
         &trust,
-        crate::sign::attest::PREDICATE_CYCLONEDX,
+        &[PREDICATE_CYCLONEDX, PREDICATE_OPENVEX],
     )
-    .await?;
+    .await?
+    .into_iter()
+    .partition(|a| a.predicate_type == PREDICATE_OPENVEX);
     let (mut refused, mut unreadable) = (Vec::new(), Vec::new());
     let mut catalogs = Vec::new();
-    for a in found {
+    for a in sbom_found {
         match a.outcome {
             Ok((statement, signer)) => {
                 match crate::sbom::cyclonedx::catalog(&statement["predicate"]) {
@@ -310,14 +309,7 @@ async fn attested_catalog(
     // VEX the same signers attested to the image (after the build too), applied as `verify`
     // applies it; one a trusted signer made that cannot be read fails closed.
     let mut vex = Vec::new();
-    for a in crate::policy::attestations_of_type(
-        &store,
-        &resolved.digest,
-        &trust,
-        crate::sign::attest::PREDICATE_OPENVEX,
-    )
-    .await?
-    {
+    for a in vex_found {
         match a.outcome {
             Ok((statement, signer)) => {
                 let bytes =
